@@ -1,0 +1,221 @@
+"""The ``session-importer`` command line: parse, call the API, map outcomes to exit codes.
+
+Exit codes:
+    0  every row is valid
+    1  some rows are invalid (the result sheet says which and why)
+    2  the command could not run: bad arguments, unreadable file, missing columns
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from importer.api import __version__, write_report
+from importer.errors import ConfigurationError, ImporterError
+from importer.templates import write_template
+from importer.validation import validate
+from importer.vendors import REGISTRY, get_vendor
+
+__all__ = ["EXIT_CANNOT_RUN", "EXIT_INVALID_ROWS", "EXIT_OK", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_INVALID_ROWS = 1
+EXIT_CANNOT_RUN = 2
+_SHOWN_ERRORS = 20
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2 like every other failure."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render the README's help text)."""
+    vendors = ", ".join(REGISTRY)
+    parser = _Parser(
+        prog="session-importer",
+        description="Validate a spreadsheet of training sessions and import it into a "
+        "learning platform.",
+        epilog="Exit codes: 0 all rows valid, 1 some rows invalid, 2 could not run.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "validate",
+        help="check every row of a sheet for a vendor and write a result sheet",
+        description="Check every row of a CSV or Excel sheet against a vendor's rules, "
+        "without sending anything, and write a result sheet with each row's status "
+        "and problems.",
+    )
+    check.add_argument("file", type=Path, help="the .csv, .xlsx, .xls or .ods file")
+    check.add_argument("--vendor", required=True, help=f"one of: {vendors}")
+    check.add_argument(
+        "--result",
+        type=Path,
+        help="where to write the result sheet (.xlsx or .csv); default: next to the input, "
+        "as NAME.result.xlsx (NAME.result.csv for CSV input)",
+    )
+    check.add_argument("--sheet", help="the worksheet to read (default: the first)")
+    check.add_argument(
+        "--timezone",
+        default=os.environ.get("IMPORTER_TIMEZONE") or None,
+        help="IANA time zone of dates typed without one, e.g. Europe/Paris "
+        "(default: $IMPORTER_TIMEZONE, else UTC)",
+    )
+    check.add_argument(
+        "--date-order",
+        choices=["DMY", "MDY"],
+        type=str.upper,
+        help="how to read dates like 04-01-2022: DMY day first, MDY month first "
+        "(default: the vendor's documented order, day first)",
+    )
+    check.add_argument(
+        "--path-id", help="360Learning: the path of every row without a Path ID column/cell"
+    )
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary line on stdout instead of the human summary",
+    )
+
+    template = commands.add_parser(
+        "template",
+        help="write a vendor's Excel template",
+        description="Write an Excel template for a vendor: headers, an example row, "
+        "dropdowns and an Instructions sheet.",
+    )
+    template.add_argument("vendor", help=f"one of: {vendors}, or 'all'")
+    template.add_argument(
+        "-o", "--output", type=Path, help="file or folder (default: VENDOR-template.xlsx here)"
+    )
+
+    listing = commands.add_parser(
+        "vendors",
+        help="list the vendors, their columns, formats and limits",
+        description="List every vendor with its columns (required or not, what to type) "
+        "and its documented rate limits.",
+    )
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (never raises for a user's mistake)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "template":
+            return _template(args)
+        return _vendors(args)
+    except ImporterError as error:
+        print(f"session-importer: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): nothing more to say.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        print("session-importer: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("IMPORTER_DEBUG"):
+            raise
+        print(
+            f"session-importer: internal error ({type(error).__name__}); "
+            "run again with IMPORTER_DEBUG=1 for details, and report it",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_RUN
+
+
+def _validate(args: argparse.Namespace) -> int:
+    defaults = {"pathId": args.path_id} if args.path_id else None
+    vendor = get_vendor(args.vendor)
+    if defaults and "pathId" not in {f.name for f in vendor.fields}:
+        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
+    report = validate(
+        args.file,
+        vendor,
+        sheet=args.sheet,
+        timezone=args.timezone,
+        date_order=args.date_order,
+        defaults=defaults,
+    )
+    written = write_report(report, args.result)
+    code = EXIT_OK if report.ok else EXIT_INVALID_ROWS
+    counts = report.counts()
+    if args.json:
+        summary = {
+            "command": "validate",
+            "file": str(args.file),
+            "vendor": vendor.name,
+            "rows": report.row_count,
+            "counts": counts,
+            "result": str(written),
+            "exit_code": code,
+        }
+        print(json.dumps(summary))
+        return code
+    rows = f"{report.row_count} row{'s' if report.row_count != 1 else ''}"
+    print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
+    for number, error in enumerate(report.all_errors()):
+        if number == _SHOWN_ERRORS:
+            print("  ... and more: every problem is in the result sheet.")
+            break
+        print(f"  {args.file}: {error}")
+    print(f"Result sheet: {written}")
+    return code
+
+
+def _template(args: argparse.Namespace) -> int:
+    names = list(REGISTRY) if args.vendor.strip().lower() == "all" else [args.vendor]
+    target = args.output or Path.cwd()
+    if len(names) > 1:
+        target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        print(write_template(get_vendor(name), target))
+    return EXIT_OK
+
+
+def _vendors(args: argparse.Namespace) -> int:
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    vendor.name: {
+                        "title": vendor.title,
+                        "rate_limit": vendor.rate_limit,
+                        "columns": [
+                            {
+                                "name": f.name,
+                                "label": f.label,
+                                "required": f.required,
+                                "format": f.kind.hint,
+                                "choices": list(f.kind.choices),
+                            }
+                            for f in vendor.fields
+                        ],
+                    }
+                    for vendor in REGISTRY.values()
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    for vendor in REGISTRY.values():
+        print(f"{vendor.name}: {vendor.title}")
+        print(f"  rate limit: {vendor.rate_limit}")
+        for f in vendor.fields:
+            need = "required" if f.required else "optional"
+            print(f"  - {f.label} ({f.name}, {need}): {f.kind.hint}")
+        print()
+    return EXIT_OK

@@ -1,0 +1,204 @@
+"""Read the dates and times coordinators type, one distinct value at a time.
+
+Accepted: ISO 8601 (``2025-07-01T13:00``, with ``Z`` or an offset), what the
+Excel reader produces for date and time cells (ISO text), day-first or
+month-first dates (``31-12-2025``, ``12/31/2025``, ``31.12.2025``) followed
+by an optional time, dates with month names (``4 Jan 2022``), and times as
+``14:00``, ``2:00 pm``, ``2 PM`` or ``14:00:00``. A date that does not exist
+(31-02-2025) is an error, never shifted to another day.
+
+Each function returns a :class:`Reading`: a value, or the code of the
+problem, and an optional note telling how an ambiguous text was read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+__all__ = ["DateOrder", "Reading", "read_date", "read_datetime", "read_time", "to_utc"]
+
+DateOrder = str  # "DMY" or "MDY"
+
+_TIME = (
+    r"(?P<h>\d{1,2})(?:[:h](?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?)?"
+    r"\s*(?P<ap>[ap]\.?\s?m\.?)?"
+)
+_ISO = re.compile(
+    r"(?P<y>\d{4})[-/](?P<a>\d{1,2})[-/](?P<b>\d{1,2})"
+    rf"(?:(?:T|\s+)(?:{_TIME}))?\s*(?P<z>Z|[+-]\d{{2}}:?\d{{2}})?",
+    re.IGNORECASE,
+)
+_NUMERIC = re.compile(
+    rf"(?P<a>\d{{1,2}})[-/.](?P<b>\d{{1,2}})[-/.](?P<y>\d{{2,4}})(?:(?:T|\s+)(?:{_TIME}))?",
+    re.IGNORECASE,
+)
+_TIME_ONLY = re.compile(_TIME, re.IGNORECASE)
+_MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+# Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
+_EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
+
+
+class Reading(NamedTuple):
+    """The result of reading one cell.
+
+    Attributes:
+        value: a ``date``, ``time`` or ``datetime`` (naive, or aware when the
+            text carried a zone), or ``None`` when there is a problem.
+        problem: the problem code (see :mod:`importer.messages`), or ``None``.
+        note: how an ambiguous text was read, for the result sheet.
+        has_time: whether the text carried a time of day.
+    """
+
+    value: dt.date | dt.time | dt.datetime | None
+    problem: str | None = None
+    note: str | None = None
+    has_time: bool = False
+
+
+def _spell(day: dt.date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _time_of(match: re.Match[str]) -> dt.time | str:
+    """Build the time of a match, or return a problem code."""
+    hour = int(match["h"])
+    minute = int(match["mi"] or 0)
+    second = int(match["s"] or 0)
+    fraction = int((match["f"] or "0").ljust(6, "0"))
+    if match["ap"]:
+        if not 1 <= hour <= 12:
+            return "time_invalid"
+        hour = hour % 12 + (12 if match["ap"].lower().startswith("p") else 0)
+    elif match["mi"] is None:
+        return "time_format"  # a bare number such as "14" is not a time
+    if hour > 23 or minute > 59 or second > 59:
+        return "time_invalid"
+    return dt.time(hour, minute, second, fraction)
+
+
+def _zone_of(text: str | None) -> dt.tzinfo | None:
+    if not text:
+        return None
+    if text.upper() == "Z":
+        return dt.UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def _build(
+    year: int, month: int, day: int, match: re.Match[str], zone: str | None = None
+) -> Reading:
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        return Reading(None, "date_nonexistent")
+    if match["h"] is None:
+        return Reading(date)
+    time = _time_of(match)
+    if isinstance(time, str):
+        return Reading(None, time)
+    value = dt.datetime.combine(date, time, tzinfo=_zone_of(zone))
+    return Reading(value, has_time=True)
+
+
+def read_datetime(text: str, order: DateOrder = "DMY") -> Reading:
+    """Read a date with an optional time of day.
+
+    ``order`` says how to read ``04-01-2022``: day first (``DMY``) or month first
+    (``MDY``); when both readings are possible and differ, the note says which
+    one was used. ISO dates (year first) are never ambiguous.
+    """
+    text = text.strip()
+    match = _ISO.fullmatch(text)
+    if match:
+        return _build(int(match["y"]), int(match["a"]), int(match["b"]), match, match["z"])
+    match = _NUMERIC.fullmatch(text)
+    if match:
+        if len(match["y"]) != 4:
+            return Reading(None, "year_two_digits")
+        first, second = int(match["a"]), int(match["b"])
+        day, month = (first, second) if order == "DMY" else (second, first)
+        reading = _build(int(match["y"]), month, day, match)
+        if reading.value is not None and first != second and first <= 12 and second <= 12:
+            how = "day first" if order == "DMY" else "month first"
+            note = f"read {text!r} as {_spell(_date_part(reading.value))} ({how})"
+            return reading._replace(note=note)
+        return reading
+    if re.search(r"[A-Za-z]{3}", text):
+        return _read_worded(text, order)
+    return Reading(None, "date_format")
+
+
+def _date_part(value: dt.date | dt.time | dt.datetime | None) -> dt.date:
+    assert isinstance(value, dt.date)
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _read_worded(text: str, order: DateOrder) -> Reading:
+    """Dates with month names ("4 Jan 2022 14:00"): unambiguous, read with dateutil."""
+    from dateutil import parser
+
+    if not re.search(r"\d{4}", text):
+        return Reading(None, "year_two_digits" if re.search(r"\d", text) else "date_format")
+    try:
+        value = parser.parse(text, dayfirst=order == "DMY", default=dt.datetime(2000, 1, 1))
+    except (ValueError, OverflowError):
+        return Reading(None, "date_format")
+    has_time = bool(re.search(r"\d:\d|\d\s*[ap]\.?m", text, re.IGNORECASE))
+    return Reading(value if has_time else value.date(), has_time=has_time)
+
+
+def read_date(text: str, order: DateOrder = "DMY") -> Reading:
+    """Read a calendar date; a time of midnight (an Excel date cell) is accepted and dropped."""
+    reading = read_datetime(text, order)
+    if isinstance(reading.value, dt.datetime):
+        if reading.value.time() != dt.time(0):
+            return Reading(None, "date_has_time")
+        return reading._replace(value=reading.value.date(), has_time=False)
+    return reading
+
+
+def read_time(text: str) -> Reading:
+    """Read a time of day: ``14:00``, ``2:00 pm``, ``2 PM``, ``14:00:00`` or an Excel time cell."""
+    text = text.strip()
+    match = _TIME_ONLY.fullmatch(text)
+    if match:
+        time = _time_of(match)
+        return Reading(None, time) if isinstance(time, str) else Reading(time, has_time=True)
+    match = _ISO.fullmatch(text)
+    if match and match["h"] is not None:
+        reading = _build(int(match["y"]), int(match["a"]), int(match["b"]), match)
+        if isinstance(reading.value, dt.datetime) and reading.value.date() in _EXCEL_ZERO_DAYS:
+            return Reading(reading.value.time(), has_time=True)
+        return Reading(None, "time_has_date")
+    return Reading(None, "time_format")
+
+
+def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str | None, str | None]:
+    """Convert a wall-clock time in ``zone`` (or an aware time) to UTC.
+
+    Returns ``(utc, problem, note)``: a wall-clock time skipped when clocks go
+    forward is the problem ``time_skipped_dst``; one that happens twice when
+    clocks go back is read as the first (summer-time) occurrence, with a note.
+    """
+    if value.tzinfo is not None:
+        return value.astimezone(dt.UTC), None, None
+    first = value.replace(tzinfo=zone, fold=0)
+    second = value.replace(tzinfo=zone, fold=1)
+    back = first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
+    if back != value:
+        return None, "time_skipped_dst", None
+    note = None
+    if first.utcoffset() != second.utcoffset():
+        note = (
+            f"{value:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go back); "
+            "read as the first, summer-time one"
+        )
+    return first.astimezone(dt.UTC), None, note

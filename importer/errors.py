@@ -1,0 +1,61 @@
+"""Every exception the importer raises, grouped by what the caller does next.
+
+::
+
+    ImporterError                 root: catch this to catch everything we raise
+    ├── InputError                the input cannot be used at all: fix the file, run again (exit 2)
+    │   ├── UnreadableFileError   missing, empty, not a spreadsheet, undecodable
+    │   ├── UnsafeFileError       a workbook built to exhaust memory (zip bomb, huge sheet)
+    │   ├── SheetNotFoundError    ``--sheet`` names no sheet of the workbook
+    │   └── MissingColumnsError   a required column is absent (names it and the closest header)
+    └── ConfigurationError        bad options: unknown vendor, unknown time zone (exit 2)
+
+Problems with single rows are *not* exceptions: they are data, carried by
+:class:`importer.report.RowOutcome`, so that one bad row never stops the others.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ImporterError",
+    "InputError",
+    "MissingColumnsError",
+    "SheetNotFoundError",
+    "UnreadableFileError",
+    "UnsafeFileError",
+]
+
+
+class ImporterError(Exception):
+    """Root of every error the importer raises on purpose.
+
+    ``str(error)`` is a complete, one-line sentence written for the person
+    running the import; it never contains a secret.
+    """
+
+    exit_code: int = 2
+
+
+class InputError(ImporterError):
+    """The input file cannot be used; nothing was validated or sent."""
+
+
+class UnreadableFileError(InputError):
+    """The file is missing, empty, or not a spreadsheet we can decode."""
+
+
+class UnsafeFileError(InputError):
+    """The workbook would need unreasonable memory or time to open (zip bomb, huge sheet)."""
+
+
+class SheetNotFoundError(InputError):
+    """The requested worksheet does not exist in the workbook."""
+
+
+class MissingColumnsError(InputError):
+    """One or more required columns are missing from the header row."""
+
+
+class ConfigurationError(ImporterError):
+    """An option or setting is invalid (unknown vendor, time zone, path ID...)."""

@@ -1,0 +1,393 @@
+"""Column kinds: how each kind of cell is read, checked and normalised for a vendor.
+
+A vendor declares its columns as :class:`Field` values (API name, human label,
+kind, required or not). Each kind turns a column of raw text into a column of
+*normalised* text, the form the vendor's API wants, where every cell is one of:
+
+* the normalised value (``"04-01-2022"``, ``"2025-07-01T11:00:00.000Z"``);
+* missing (``NA``) for an empty cell;
+* a *problem marker*, ``"\\x00code"`` or ``"\\x00code\\x1fdetail"``, which the
+  pandera schema flags and :mod:`importer.messages` turns into plain words.
+
+Kinds work column-wise: cheap regexes run vectorised over the whole column;
+parsing that needs Python logic (dates, lists) runs once per *distinct* value,
+since a sheet of a million rows holds a few hundred distinct dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from importer.dates import read_date, read_datetime, read_time, to_utc
+
+__all__ = [
+    "MARK",
+    "Boolean",
+    "Choice",
+    "Context",
+    "DateText",
+    "DateTimeUTC",
+    "Email",
+    "EmailList",
+    "Field",
+    "IdList",
+    "Identifier",
+    "Integer",
+    "Kind",
+    "Parsed",
+    "Text",
+    "TextList",
+    "Time12h",
+    "marker",
+    "split_marker",
+]
+
+MARK = "\x00"
+_DETAIL = "\x1f"
+_SCIENTIFIC = r"[+-]?\d(?:[.,]\d+)?[eE][+-]?\d+"
+_EMAIL = (
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+_EMAIL_RE = re.compile(_EMAIL)
+_NAMED_EMAIL_RE = re.compile(r"[^<>]*<\s*(" + _EMAIL + r")\s*>")
+
+
+def marker(code: str, detail: str = "") -> str:
+    """Encode a problem so that it can travel inside a text column."""
+    return MARK + code + (_DETAIL + detail if detail else "")
+
+
+def split_marker(value: str) -> tuple[str, str]:
+    """Decode a problem marker into ``(code, detail)``."""
+    code, _, detail = value[1:].partition(_DETAIL)
+    return code, detail
+
+
+@dataclass(frozen=True)
+class Context:
+    """What reading a sheet depends on besides the cells.
+
+    Attributes:
+        zone: the time zone of wall-clock times without an offset.
+        order: how to read ``04-01-2022``: ``"DMY"`` (day first) or ``"MDY"``.
+    """
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    order: str = "DMY"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A normalised column and, where a reading was ambiguous, a note per row."""
+
+    values: pd.Series
+    notes: pd.Series | None = None
+
+
+def _per_unique(values: pd.Series, read: Callable[[str], tuple[str | None, str | None]]) -> Parsed:
+    """Apply ``read`` (text -> normalised value or marker, note) once per distinct value."""
+    codes, uniques = pd.factorize(values, sort=False)
+    results = [read(text) if text.strip() else (None, None) for text in uniques]
+    mapped = np.array([r[0] for r in results] + [None], dtype=object)
+    out = pd.Series(mapped[codes], index=values.index, dtype="str")
+    notes = None
+    if any(r[1] for r in results):
+        noted = np.array([r[1] for r in results] + [None], dtype=object)
+        notes = pd.Series(noted[codes], index=values.index, dtype="str")
+    return Parsed(out, notes)
+
+
+class Kind:
+    """Base of the column kinds: ``parse`` normalises a whole column of raw text."""
+
+    #: What to type, for messages, the template and ``session-importer vendors``.
+    hint: ClassVar[str] = "text"
+    #: Values offered in the template's dropdown.
+    choices: tuple[str, ...] = ()
+    #: Whether the template formats the column as Text (IDs keep their digits).
+    as_text: ClassVar[bool] = False
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        """Normalise ``values`` (raw text) into values, missing, or problem markers."""
+        stripped = values.str.strip()
+        return Parsed(stripped.mask(stripped.eq("")))
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    """Free text, trimmed; an optional length limit."""
+
+    max_length: int | None = None
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        return f"text, at most {self.max_length} characters" if self.max_length else "text"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        parsed = super().parse(values, context).values
+        if self.max_length:
+            too_long = parsed.str.len().gt(self.max_length).fillna(False)
+            parsed = parsed.mask(too_long, marker("too_long", str(self.max_length)))
+        return Parsed(parsed)
+
+
+def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
+    """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
+    stripped = values.str.strip()
+    empty = stripped.eq("")
+    good = stripped.str.fullmatch(pattern)
+    if bool((good | empty).all()):
+        return stripped.mask(empty)
+    rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
+    out = stripped.mask(~good, marker(code))
+    out = out.mask(rounded, marker("excel_rounded"))
+    return out.mask(empty)
+
+
+@dataclass(frozen=True)
+class Identifier(Kind):
+    """An ID that must match a pattern (24-hex for 360Learning, digits for Zoho)."""
+
+    pattern: str = r"[A-Za-z0-9_-]+"
+    code: str = "id_format"
+    hint_text: str = "an ID"
+    as_text: ClassVar[bool] = True
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        return self.hint_text
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        return Parsed(_check_pattern(values, self.pattern, self.code))
+
+
+@dataclass(frozen=True)
+class Email(Kind):
+    """One email address."""
+
+    hint: ClassVar[str] = "an email address, e.g. jane.doe@example.com"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        return Parsed(_check_pattern(values, _EMAIL, "email"))
+
+
+def _split(text: str, separators: str) -> list[str]:
+    return [item.strip() for item in re.split(separators, text) if item.strip()]
+
+
+@dataclass(frozen=True)
+class TextList(Kind):
+    """A list in one cell, items separated by ``;`` or new lines (commas may be in names)."""
+
+    separators: str = r"[;\r\n]+"
+    max_items: int | None = None
+    hint_text: str = "names separated by ; or new lines"
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        return self.hint_text
+
+    def check_item(self, item: str) -> str | None:
+        """Return the normalised item, or ``None`` when it is not valid."""
+        return item
+
+    def read(self, text: str) -> tuple[str | None, str | None]:
+        items: list[str] = []
+        for raw in _split(text, self.separators):
+            item = self.check_item(raw)
+            if item is None:
+                return marker(self.item_code, raw), None
+            if item not in items:
+                items.append(item)
+        if self.max_items is not None and len(items) > self.max_items:
+            return marker("too_many", f"{len(items)}/{self.max_items}"), None
+        return (";".join(items) or None), None
+
+    item_code: ClassVar[str] = "list_item"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        return _per_unique(values, self.read)
+
+
+@dataclass(frozen=True)
+class EmailList(TextList):
+    """Email addresses separated by ``;``, ``,`` or new lines; ``Name <address>`` accepted."""
+
+    separators: str = r"[;,\r\n]+"
+    hint_text: str = "email addresses separated by ; or , (first one = main instructor)"
+    item_code: ClassVar[str] = "email_in_list"
+
+    def check_item(self, item: str) -> str | None:
+        if _EMAIL_RE.fullmatch(item):
+            return item
+        named = _NAMED_EMAIL_RE.fullmatch(item)
+        return named.group(1) if named else None
+
+
+@dataclass(frozen=True)
+class IdList(TextList):
+    """IDs separated by ``;``, ``,`` or new lines, each matching ``pattern``."""
+
+    separators: str = r"[;,\s]+"
+    pattern: str = r"[a-fA-F0-9]{24}"
+    item_code: ClassVar[str] = "id_in_list"
+    as_text: ClassVar[bool] = True
+
+    def check_item(self, item: str) -> str | None:
+        return item if re.fullmatch(self.pattern, item) else None
+
+
+@dataclass(frozen=True)
+class Integer(Kind):
+    """A whole number at least ``minimum`` (``30`` or ``30.0`` from a number cell)."""
+
+    minimum: int = 1
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        return f"a whole number, {self.minimum} or more"
+
+    def read(self, text: str) -> tuple[str | None, str | None]:
+        match = re.fullmatch(r"\+?(\d+)(?:\.0+)?", text.strip())
+        if not match or int(match.group(1)) < self.minimum:
+            return marker("integer_min", str(self.minimum)), None
+        return str(int(match.group(1))), None
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        return _per_unique(values, self.read)
+
+
+def _key(text: str) -> str:
+    """Fold a choice for matching: case, spaces, punctuation and the word "and" do not matter."""
+    return re.sub(r"[^a-z0-9]", "", text.casefold().replace("&", "and"))
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One value of a fixed list; labels and API values both accepted, in any case."""
+
+    #: API value -> the other ways to write it.
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Shown in the template dropdown: the API values, or a label per value.
+    labels: tuple[str, ...] = ()
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.labels or tuple(value for value, _ in self.options)
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        return "one of: " + ", ".join(self.choices)
+
+    def read(self, text: str) -> tuple[str | None, str | None]:
+        wanted = _key(text)
+        for value, others in self.options:
+            if wanted in {_key(value), *(_key(o) for o in others)}:
+                return value, None
+        return marker("choice", " | ".join(self.choices)), None
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        return _per_unique(values, self.read)
+
+
+@dataclass(frozen=True)
+class Boolean(Choice):
+    """Yes or no."""
+
+    options: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("yes", ("y", "true", "1", "x", "oui", "ja")),
+        ("no", ("n", "false", "0", "non", "nein")),
+    )
+
+
+@dataclass(frozen=True)
+class DateTimeUTC(Kind):
+    """A date and time of day, wall-clock in the context's zone, sent as UTC ISO 8601."""
+
+    hint: ClassVar[str] = "date and time, e.g. 2025-07-01 14:00 (local time)"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        def read(text: str) -> tuple[str | None, str | None]:
+            reading = read_datetime(text, context.order)
+            if reading.problem:
+                return marker(reading.problem), None
+            if not isinstance(reading.value, dt.datetime) or not reading.has_time:
+                return marker("time_missing"), None
+            utc, problem, note = to_utc(reading.value, context.zone)
+            if utc is None:
+                return marker(problem or "date_format", context.zone.key), None
+            notes = "; ".join(n for n in (reading.note, note) if n) or None
+            return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z", notes
+
+        return _per_unique(values, read)
+
+
+@dataclass(frozen=True)
+class DateText(Kind):
+    """A calendar date, sent as ``DD-MM-YYYY`` (Zoho)."""
+
+    hint: ClassVar[str] = "a date, DD-MM-YYYY, e.g. 31-12-2025"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        def read(text: str) -> tuple[str | None, str | None]:
+            reading = read_date(text, context.order)
+            if reading.problem or not isinstance(reading.value, dt.date):
+                return marker(reading.problem or "date_format"), None
+            return reading.value.strftime("%d-%m-%Y"), reading.note
+
+        return _per_unique(values, read)
+
+
+@dataclass(frozen=True)
+class Time12h(Kind):
+    """A time of day, sent on a 12-hour clock as ``hh:mm AM`` (Zoho)."""
+
+    hint: ClassVar[str] = "a time, e.g. 10:00 AM, 2:30 PM or 14:30"
+
+    def parse(self, values: pd.Series, context: Context) -> Parsed:
+        def read(text: str) -> tuple[str | None, str | None]:
+            reading = read_time(text)
+            if reading.problem or not isinstance(reading.value, dt.time):
+                return marker(reading.problem or "time_format"), None
+            if reading.value.second or reading.value.microsecond:
+                return marker("time_seconds"), None
+            return reading.value.strftime("%I:%M %p"), None
+
+        return _per_unique(values, read)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a vendor's sheet.
+
+    Attributes:
+        name: the vendor API's field name (also accepted as a header).
+        label: the header our templates use, in plain words.
+        kind: how cells are read and normalised.
+        required: whether every row needs a value.
+        description: one sentence for the template's instructions.
+        example: the value in the template's example row.
+        aliases: other headers that mean this column.
+        in_body: whether the value goes in the request body (``False`` for URL parts).
+        empty_note: a note for the result sheet when the cell is empty (what the
+            vendor does instead), e.g. "the platform owner becomes the instructor".
+    """
+
+    name: str
+    label: str
+    kind: Kind
+    required: bool = False
+    description: str = ""
+    example: str = ""
+    aliases: tuple[str, ...] = ()
+    in_body: bool = True
+    empty_note: str = ""

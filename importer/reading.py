@@ -1,0 +1,369 @@
+"""Read a coordinator's spreadsheet (CSV, xlsx, xls, ods) into a frame of text.
+
+Every cell becomes text exactly as the coordinator sees it, so that IDs keep
+their leading zeros and long numeric IDs are never turned into floats. Every
+row keeps the row number Excel shows for it (the frame's index), which is what
+error messages quote. Blank rows are dropped *after* numbering, and the header
+row is found even below a title row.
+
+Typed Excel cells are turned into unambiguous text: dates and times in ISO
+8601 (``2025-07-01T13:00:00``, ``2025-07-01``, ``14:00:00``), whole numbers
+without ``.0``, and numbers of 16 digits or more in Excel's own scientific
+notation (``4.78346000019479E+17``): Excel keeps only 15 significant digits,
+so such a value has already been rounded, and validation says so for ID
+columns instead of sending a wrong ID.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from importer.errors import SheetNotFoundError, UnreadableFileError
+from importer.guard import check_workbook
+
+__all__ = ["HeaderScorer", "Table", "column_letter", "read_table"]
+
+#: Given the cells of a row, how many of them look like headers we know.
+HeaderScorer = Callable[[Sequence[str]], int]
+
+_HEADER_SEARCH_ROWS = 20
+_SNIFF_BYTES = 256 * 1024
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """The cells of one sheet, as text, under their original headers.
+
+    Attributes:
+        frame: one column per header (original text, made unique), one row per
+            non-blank input row; the index holds the sheet row number (1-based,
+            as Excel shows it); every value is a ``str`` ("" for an empty cell).
+        source: the file read.
+        sheet: the worksheet read, or ``None`` for a CSV file.
+        header_row: the sheet row number of the header row.
+        encoding: for CSV files, the text encoding detected.
+        delimiter: for CSV files, the delimiter detected.
+    """
+
+    frame: pd.DataFrame
+    source: Path
+    sheet: str | None
+    header_row: int
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def column_letter(index: int) -> str:
+    """Return the spreadsheet letter of a 0-based column index (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Table:
+    """Read a CSV or Excel file into a :class:`Table`.
+
+    Args:
+        path: the file; its content decides the format when the suffix lies
+            (an .xlsx renamed to .csv is still read as a workbook).
+        scorer: tells how header-like a row is, to find the header row.
+        sheet: worksheet name for workbooks (case-insensitive); the first
+            sheet when omitted.
+
+    Raises:
+        UnreadableFileError: missing, empty or undecodable file.
+        UnsafeFileError: a workbook that would exhaust memory.
+        SheetNotFoundError: ``sheet`` is not in the workbook.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise UnreadableFileError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise UnreadableFileError(f"{path}: is a folder, not a spreadsheet file.") from None
+    except OSError as error:
+        raise UnreadableFileError(f"{path}: cannot be opened ({error.strerror}).") from None
+    if not head:
+        raise UnreadableFileError(f"{path}: the file is empty.")
+    is_zip = head.startswith(b"PK\x03\x04")
+    is_ole = head.startswith(b"\xd0\xcf\x11\xe0")
+    if is_zip or is_ole or path.suffix.lower() in _EXCEL_SUFFIXES:
+        return _read_workbook(path, scorer, sheet)
+    if sheet is not None:
+        raise SheetNotFoundError(f"{path}: --sheet only applies to Excel workbooks, not CSV files.")
+    return _read_csv(path, scorer)
+
+
+# --- header detection ----------------------------------------------------------------------
+
+
+def _find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
+    """Return the index of the header row among the first rows.
+
+    The header is the first row with the best score; with no row scoring,
+    the first non-blank row (the column check then reports what is missing).
+    """
+    best, best_score, first_filled = -1, 0, -1
+    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if first_filled < 0:
+            first_filled = index
+        score = scorer(cells)
+        if score > best_score:
+            best, best_score = index, score
+    if best >= 0:
+        return best
+    if first_filled >= 0:
+        return first_filled
+    raise UnreadableFileError("no header row: the first rows of the sheet are all blank.")
+
+
+def _header_names(cells: Sequence[str]) -> list[str]:
+    """Turn header cells into unique column names, naming blank headers by their letter."""
+    names: list[str] = []
+    seen: Counter[str] = Counter()
+    for index, cell in enumerate(cells):
+        name = " ".join(cell.split()) or f"Column {column_letter(index)}"
+        seen[name.casefold()] += 1
+        if seen[name.casefold()] > 1:
+            name = f"{name} ({seen[name.casefold()]})"
+        names.append(name)
+    return names
+
+
+def _build_frame(columns: list[list[str]], headers: list[str], first_row: int) -> pd.DataFrame:
+    """Assemble text columns into a frame indexed by sheet row, dropping blank rows and columns."""
+    # Trailing columns with neither a header nor a value are formatting leftovers.
+    while (
+        columns
+        and headers[-1].startswith("Column ")
+        and not any(cell.strip() for cell in columns[-1])
+    ):
+        columns.pop()
+        headers.pop()
+    height = len(columns[0]) if columns else 0
+    index = pd.RangeIndex(first_row, first_row + height, name="row")
+    frame = pd.DataFrame(
+        {
+            header: pd.Series(column, dtype="str").set_axis(index)
+            for header, column in zip(headers, columns, strict=True)
+        },
+        index=index,
+    )
+    return _drop_blank_rows(frame)
+
+
+def _drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows whose every cell is blank; row numbers of the others are kept."""
+    if frame.empty:
+        return frame
+    filled = pd.Series(False, index=frame.index)
+    for name in frame.columns:
+        filled |= frame[name].str.strip().ne("")
+    if bool(filled.all()):
+        return frame
+    return frame.loc[filled]
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes; return the text and the name of the encoding used.
+
+    Order: a BOM decides (UTF-8, UTF-16 LE/BE); then UTF-16 without BOM when
+    every other byte is NUL; then strict UTF-8; then Windows-1252 (what Excel
+    writes for "CSV" on Western Windows), falling back to Latin-1 for the five
+    bytes cp1252 leaves undefined.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    sample = data[:2000]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
+        return data.decode("utf-16-le", errors="replace"), "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
+        return data.decode("utf-16-be", errors="replace"), "utf-16-be"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """Choose among ``,`` ``;`` and tab the delimiter giving the steadiest column count."""
+    best, best_key = ",", (False, 0, 0)
+    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line may be cut
+    for delimiter in (",", ";", "\t"):
+        records = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter) if r]
+        widths = Counter(len(record) for record in records[:50])
+        if not widths:
+            continue
+        width, count = widths.most_common(1)[0]
+        key = (width > 1, count, width)
+        if key > best_key:
+            best, best_key = delimiter, key
+    return best
+
+
+def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
+    data = path.read_bytes()
+    text, encoding = _decode(data)
+    if not text.strip():
+        raise UnreadableFileError(f"{path}: the file has no rows.")
+    if "\x00" in text[:_SNIFF_BYTES]:
+        raise UnreadableFileError(
+            f"{path}: this is not a text CSV file (binary content). "
+            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+        )
+    sample = text[:_SNIFF_BYTES]
+    delimiter = _sniff_delimiter(sample)
+    head_records = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
+    header_index = _find_header(head_records[:-1] or head_records, scorer)
+    header_cells = head_records[header_index]
+    headers = _header_names(header_cells)
+    # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.
+    utf8 = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+    try:
+        columns = _csv_columns_arrow(utf8, delimiter, len(headers), header_index + 1)
+    except Exception:
+        columns, headers = _csv_columns_python(text, delimiter, headers, header_index + 1)
+    frame = _build_frame(columns, headers, first_row=header_index + 2)
+    return Table(frame, path, None, header_index + 1, encoding, delimiter)
+
+
+def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> list[list[str]]:
+    """Read all records after the header with pyarrow (fast, multi-threaded, all text).
+
+    Raises pyarrow's error on ragged rows; the caller then uses the tolerant reader.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(skip_rows=skip, column_names=names),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return [table.column(i).to_pandas() for i in range(width)]
+
+
+def _csv_columns_python(
+    text: str, delimiter: str, headers: list[str], skip: int
+) -> tuple[list[list[str]], list[str]]:
+    """Read records with the csv module, tolerating rows shorter or longer than the header.
+
+    Short rows are padded with empty cells; cells beyond the header are kept in
+    extra columns named by their letter, so nothing the coordinator typed is lost.
+    """
+    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))[skip:]
+    width = max([len(headers), *(len(record) for record in records)])
+    headers = headers + [f"Column {column_letter(i)}" for i in range(len(headers), width)]
+    columns: list[list[str]] = [[] for _ in range(width)]
+    for record in records:
+        record = record + [""] * (width - len(record))
+        for index, cell in enumerate(record):
+            columns[index].append(cell)
+    return columns, headers
+
+
+# --- Excel ---------------------------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str:
+    """Render one typed workbook cell as unambiguous text (see the module docstring)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        value = float(value) if abs(value) >= 10**15 else value
+        if isinstance(value, int):
+            return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            if abs(value) < 1e15:
+                return str(int(value))
+            return f"{value:.15G}"
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
+        return (dt.datetime.min + value).time().isoformat(timespec="seconds")
+    return "" if value is None else str(value)
+
+
+def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
+    import python_calamine
+
+    check_workbook(path)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as error:
+        raise UnreadableFileError(
+            f"{path}: cannot be read as an Excel or OpenDocument workbook "
+            f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."
+        ) from None
+    names = list(workbook.sheet_names)
+    if not names:
+        raise UnreadableFileError(f"{path}: the workbook has no sheets.")
+    if sheet is None:
+        name = names[0]
+    else:
+        matches = [n for n in names if n.casefold() == sheet.strip().casefold()]
+        if not matches:
+            listed = ", ".join(repr(n) for n in names)
+            raise SheetNotFoundError(f"{path}: no sheet named {sheet!r}; the sheets are {listed}.")
+        name = matches[0]
+    try:
+        grid = workbook.get_sheet_by_name(name)
+        rows = grid.to_python()
+        start = grid.start or (0, 0)
+    except Exception as error:
+        raise UnreadableFileError(
+            f"{path}: sheet {name!r} cannot be read ({type(error).__name__})."
+        ) from None
+    if not rows:
+        raise UnreadableFileError(f"{path}: sheet {name!r} is empty.")
+    text_rows = [[_cell_text(v) for v in row] for row in rows[:_HEADER_SEARCH_ROWS]]
+    header_index = _find_header(text_rows, scorer)
+    first_col = start[1]
+    headers = _header_names([""] * first_col + text_rows[header_index])[first_col:]
+    body = rows[header_index + 1 :]
+    columns = [[_cell_text(row[i]) for row in body] for i in range(len(headers))]
+    first_row = start[0] + header_index + 2
+    frame = _build_frame(columns, headers, first_row=first_row)
+    return Table(frame, path, name, start[0] + header_index + 1)

@@ -1,0 +1,295 @@
+"""Validate a sheet for a vendor: read, normalise, check with pandera, explain.
+
+The steps: read the file (:mod:`importer.reading`), match headers
+(:mod:`importer.headers`), normalise each column with its kind
+(:mod:`importer.fields`), then run the vendor's pandera schema over the
+normalised frame in lazy mode, so that every problem of every row is found in
+one pass. pandera's failure cases are turned into :class:`RowError` values in
+plain words (:mod:`importer.messages`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from importer.errors import ConfigurationError
+from importer.fields import MARK, Context, split_marker
+from importer.headers import ColumnMap, header_scorer, match_headers
+from importer.messages import explain
+from importer.reading import Table, read_table
+from importer.vendors import Vendor, get_vendor
+
+__all__ = ["RowError", "RowOutcome", "ValidationReport", "build_schema", "validate"]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one cell (or one row), in plain words.
+
+    Attributes:
+        row: the sheet row number, as Excel shows it.
+        column: the header of the column in the sheet (or the field's label).
+        value: the cell as typed.
+        code: the problem code (stable, for programs).
+        message: what is wrong and what to type instead.
+    """
+
+    row: int
+    column: str
+    value: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What happened to one input row."""
+
+    row: int
+    status: str
+    errors: tuple[RowError, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every row's outcome of validating one sheet for one vendor.
+
+    Attributes:
+        vendor: the vendor validated for.
+        table: the sheet as read (input columns, sheet row numbers).
+        columns: which sheet column holds each field.
+        values: the normalised values, one column per field (API names), indexed
+            like ``table.frame``; only meaningful on valid rows.
+        errors: row number -> its problems, for invalid rows only.
+        notes: row number -> how ambiguous cells were read, and what the
+            vendor does with empty optional cells.
+        context: the time zone and date order used.
+    """
+
+    vendor: Vendor
+    table: Table
+    columns: ColumnMap
+    values: pd.DataFrame
+    errors: Mapping[int, tuple[RowError, ...]]
+    notes: Mapping[int, tuple[str, ...]]
+    context: Context = field(default_factory=Context)
+
+    @property
+    def row_count(self) -> int:
+        """How many (non-blank) rows the sheet has."""
+        return len(self.table.frame)
+
+    @property
+    def invalid_count(self) -> int:
+        """How many rows have at least one problem."""
+        return len(self.errors)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every row is valid."""
+        return not self.errors
+
+    def statuses(self) -> pd.Series:
+        """``valid`` or ``invalid`` for every row, indexed by sheet row number."""
+        status = pd.Series("valid", index=self.table.frame.index, dtype="str")
+        if self.errors:
+            status.loc[list(self.errors)] = "invalid"
+        return status
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        return {"valid": self.row_count - self.invalid_count, "invalid": self.invalid_count}
+
+    def rows(self) -> Iterator[RowOutcome]:
+        """Every row's outcome, in input order."""
+        for row in self.table.frame.index:
+            errors = self.errors.get(row, ())
+            yield RowOutcome(
+                int(row), "invalid" if errors else "valid", errors, self.notes.get(row, ())
+            )
+
+    def all_errors(self) -> Iterator[RowError]:
+        """Every problem, in row order."""
+        for row in sorted(self.errors):
+            yield from self.errors[row]
+
+
+@functools.cache
+def build_schema(vendor_name: str) -> pa.DataFrameSchema:
+    """The pandera schema of a vendor's *normalised* rows.
+
+    Each field's column gets a ``required`` check (when required) and a
+    ``valid`` check (no problem marker left by normalising); the vendor's
+    cross-column rules become frame-level checks named by their problem code.
+    """
+    vendor = get_vendor(vendor_name)
+    columns = {}
+    for spec in vendor.fields:
+        checks = [pa.Check(lambda s: ~s.str.startswith(MARK), name="valid")]
+        if spec.required:
+            checks.insert(0, pa.Check(lambda s: s.notna(), name="required", ignore_na=False))
+        columns[spec.name] = pa.Column(nullable=True, checks=checks)
+    frame_checks = [pa.Check(rule.test, name=rule.code) for rule in vendor.row_checks]
+    return pa.DataFrameSchema(columns, checks=frame_checks, name=vendor.name, strict=False)
+
+
+def _context(vendor: Vendor, timezone: str | None, date_order: str | None) -> Context:
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"unknown time zone {timezone!r}; use an IANA name such as Europe/Paris, "
+            "America/New_York or UTC."
+        ) from None
+    order = (date_order or vendor.date_order).upper()
+    if order not in ("DMY", "MDY"):
+        raise ConfigurationError(f"date order must be DMY or MDY, not {date_order!r}.")
+    return Context(zone=zone, order=order)
+
+
+def validate(
+    path: str | Path,
+    vendor: str | Vendor,
+    *,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    date_order: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> ValidationReport:
+    """Read and validate a spreadsheet for a vendor.
+
+    Args:
+        path: a .csv, .xlsx, .xls or .ods file.
+        vendor: a vendor name (see ``session-importer vendors``) or declaration.
+        sheet: the worksheet to read (default: the first).
+        timezone: IANA zone of dates typed without one (default UTC).
+        date_order: ``DMY`` or ``MDY`` for dates like 04-01-2022 (default: the
+            vendor's documented order, day first).
+        defaults: field name -> value for the whole sheet, used where the column
+            is absent or a cell is empty (e.g. ``{"pathId": ...}``).
+
+    Returns:
+        The report: every row's outcome, problems in plain words.
+
+    Raises:
+        InputError: the file cannot be used (unreadable, missing columns).
+        ConfigurationError: an option is invalid.
+    """
+    spec = vendor if isinstance(vendor, Vendor) else get_vendor(vendor)
+    context = _context(spec, timezone, date_order)
+    defaults = dict(defaults or {})
+    _check_defaults(spec, defaults, context)
+    path = Path(path)
+    table = read_table(path, header_scorer(spec), sheet)
+    where = f"{path}" + (f" (sheet {table.sheet!r})" if table.sheet else "")
+    columns = match_headers(list(table.frame.columns), spec, where, frozenset(defaults))
+    raw = _raw_fields(table, columns, spec, defaults)
+    values, notes = _normalise(raw, spec, context)
+    errors = _check(values, raw, spec, columns)
+    return ValidationReport(spec, table, columns, values, errors, notes, context)
+
+
+def _check_defaults(vendor: Vendor, defaults: Mapping[str, str], context: Context) -> None:
+    """Refuse a sheet-wide value that is itself invalid (e.g. a malformed --path-id)."""
+    for name, value in defaults.items():
+        spec = vendor.field(name)
+        parsed = spec.kind.parse(pd.Series([value], dtype="str"), context).values.iloc[0]
+        if pd.isna(parsed) or str(parsed).startswith(MARK):
+            code, detail = split_marker(str(parsed)) if not pd.isna(parsed) else ("required", "")
+            problem = explain(code, value, detail, spec.kind.hint)
+            raise ConfigurationError(f"the value given for {spec.label!r}: {problem}")
+
+
+def _raw_fields(
+    table: Table, columns: ColumnMap, vendor: Vendor, defaults: Mapping[str, str]
+) -> pd.DataFrame:
+    """One raw-text column per field, empty where the sheet has no such column."""
+    raw = {}
+    for spec in vendor.fields:
+        header = columns.fields.get(spec.name)
+        if header is None:
+            raw[spec.name] = pd.Series(
+                defaults.get(spec.name, ""), index=table.frame.index, dtype="str"
+            )
+        else:
+            column = table.frame[header]
+            if spec.name in defaults:
+                column = column.mask(column.str.strip().eq(""), defaults[spec.name])
+            raw[spec.name] = column
+    return pd.DataFrame(raw, index=table.frame.index)
+
+
+def _normalise(
+    raw: pd.DataFrame, vendor: Vendor, context: Context
+) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]]]:
+    values = {}
+    collected: dict[int, list[str]] = defaultdict(list)
+    for spec in vendor.fields:
+        parsed = spec.kind.parse(raw[spec.name], context)
+        values[spec.name] = parsed.values
+        if parsed.notes is not None:
+            for row, note in zip(*_non_missing(parsed.notes), strict=True):
+                collected[row].append(f"{spec.label}: {note}")
+        if spec.empty_note:
+            for row in parsed.values.index[parsed.values.isna()]:
+                collected[int(row)].append(spec.empty_note)
+    frame = pd.DataFrame(values, index=raw.index)
+    return frame, {row: tuple(notes) for row, notes in collected.items()}
+
+
+def _non_missing(values: pd.Series) -> tuple[list[int], list[str]]:
+    present = values.dropna()
+    return [int(row) for row in present.index.to_numpy()], [str(v) for v in present]
+
+
+def _check(
+    values: pd.DataFrame, raw: pd.DataFrame, vendor: Vendor, columns: ColumnMap
+) -> dict[int, tuple[RowError, ...]]:
+    """Run the pandera schema lazily; turn its failure cases into plain row errors."""
+    try:
+        build_schema(vendor.name).validate(values, lazy=True)
+    except SchemaErrors as failure:
+        cases = failure.failure_cases
+    else:
+        return {}
+    rule_column = {rule.code: rule.column for rule in vendor.row_checks}
+    found: dict[int, list[RowError]] = defaultdict(list)
+    seen: set[tuple[int, str, str]] = set()
+    for context, column, check, case, row in cases[
+        ["schema_context", "column", "check", "failure_case", "index"]
+    ].itertuples(index=False):
+        if context == "DataFrameSchema":
+            code, detail, column = str(check), "", rule_column[str(check)]
+        elif check == "required":
+            code, detail = "required", ""
+        else:
+            code, detail = split_marker(str(case))
+        key = (int(row), str(column), code)
+        if key in seen:
+            continue
+        seen.add(key)
+        spec = vendor.field(str(column))
+        value = str(raw.at[row, spec.name])
+        message = explain(code, value.strip(), detail, spec.kind.hint)
+        found[int(row)].append(
+            RowError(int(row), columns.fields.get(spec.name, spec.label), value, code, message)
+        )
+    order = {spec.name: i for i, spec in enumerate(vendor.fields)}
+    labels = {columns.fields.get(s.name, s.label): s.name for s in vendor.fields}
+    return {
+        row: tuple(sorted(errs, key=lambda e: order.get(labels.get(e.column, ""), 99)))
+        for row, errs in sorted(found.items())
+    }

@@ -1,0 +1,46 @@
+"""Columns and rules shared by 360Learning's v1 and v2 path-session APIs."""
+
+from __future__ import annotations
+
+from importer.fields import DateTimeUTC, Field, Identifier
+from importer.vendors.base import RowCheck, end_not_before_start
+
+__all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE"]
+
+#: Every 360Learning ID: a MongoDB ObjectId (OpenAPI pattern ``^[a-fA-F0-9]{24}$``).
+HEX24 = Identifier(
+    pattern=r"[a-fA-F0-9]{24}",
+    code="hex24",
+    hint_text="a 24-character 360Learning ID, e.g. 507f1f77bcf86cd799439011",
+)
+
+PATH_ID = Field(
+    "pathId",
+    "Path ID",
+    HEX24,
+    required=True,
+    description="The path the session belongs to (or give --path-id for the whole sheet).",
+    example="6853f6de567dc5f80528f80d",
+    aliases=("path",),
+    in_body=False,
+)
+START_DATE = Field(
+    "startDate",
+    "Start date",
+    DateTimeUTC(),
+    required=True,
+    description="When the session starts, local time of --timezone; sent in UTC.",
+    example="2025-07-01 15:00",
+    aliases=("start", "starts", "start date and time"),
+)
+END_DATE = Field(
+    "endDate",
+    "End date",
+    DateTimeUTC(),
+    description="When the session ends (optional); not before the start.",
+    example="2025-07-31 15:00",
+    aliases=("end", "ends", "end date and time"),
+)
+END_NOT_BEFORE_START = RowCheck(
+    "end_before_start", "endDate", end_not_before_start("startDate", "endDate")
+)
