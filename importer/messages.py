@@ -47,7 +47,8 @@ MESSAGES: dict[str, str] = {
         "Put times in their own columns."
     ),
     "time_missing": (
-        "{value!r} has a date but no time. Add the time of day, e.g. 2025-07-01 14:00."
+        "{value!r} has a date but no time. Add the time of day, e.g. 2025-07-01 14:00 "
+        "(Excel shows a time of midnight as a bare date: type 00:00 if you mean midnight)."
     ),
     "time_format": "{value!r} is not a time we can read. Type {hint}.",
     "time_invalid": (
