@@ -1,0 +1,89 @@
+"""Shared helpers: write real files to disk, run the real command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+V2_HEADERS = [
+    "Path ID", "Session name", "Main instructor ID", "Start date", "End date",
+    "Registration validation",
+]  # fmt: skip
+V2_ROW = [
+    "6853f6de567dc5f80528f80d", "Onboarding", "647098a731a809ed36889ed1",
+    "2025-07-01 15:00", "2025-07-31 15:00", "disabled",
+]  # fmt: skip
+ZOHO_HEADERS = [
+    "Course ID", "Batch ID", "Module ID", "Session name", "Trainer erecno", "Type", "Date",
+    "Start time", "End time",
+]  # fmt: skip
+ZOHO_ROW = [
+    "478346000019479103", "478346000019479115", "478346000019479119", "Session API Testing",
+    "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM",
+]  # fmt: skip
+
+
+def write_xlsx(path: Path, rows: Sequence[Sequence[object]], sheet: str = "Sheet1") -> Path:
+    """Write rows to a real workbook; datetimes, dates, times and numbers as typed cells."""
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
+    ws = book.add_worksheet(sheet)
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    day = book.add_format({"num_format": "dd/mm/yyyy"})
+    clock = book.add_format({"num_format": "hh:mm"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, dt.datetime):
+                ws.write_datetime(r, c, value, stamp)
+            elif isinstance(value, dt.date):
+                ws.write_datetime(r, c, value, day)
+            elif isinstance(value, dt.time):
+                ws.write_datetime(r, c, value, clock)
+            elif isinstance(value, bool):
+                ws.write_boolean(r, c, value)
+            elif isinstance(value, (int, float)):
+                ws.write_number(r, c, value)
+            else:
+                ws.write_string(r, c, str(value))
+    book.close()
+    return path
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], sep: str = ",", encoding: str = "utf-8") -> Path:
+    """Write rows as CSV text (quoted where needed) in the given encoding."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=sep, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess, as a user would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "importer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    """A temporary folder for the files a test writes."""
+    return tmp_path

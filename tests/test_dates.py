@@ -1,0 +1,94 @@
+"""Reading typed dates and times: formats, ambiguity, nonexistent days, time zones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from importer.dates import read_date, read_datetime, read_time, to_utc
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-07-01T13:00:00", dt.datetime(2025, 7, 1, 13, 0)),
+        ("2025-07-01 13:00", dt.datetime(2025, 7, 1, 13, 0)),
+        ("01/07/2025 2:30 pm", dt.datetime(2025, 7, 1, 14, 30)),
+        ("01.07.2025 14h30", dt.datetime(2025, 7, 1, 14, 30)),
+        ("1 Jul 2025 9:15", dt.datetime(2025, 7, 1, 9, 15)),
+        ("2025-07-01T13:00:00.812Z", dt.datetime(2025, 7, 1, 13, 0, 0, 812000, tzinfo=dt.UTC)),
+    ],
+)
+def test_datetimes_coordinators_type(text: str, expected: dt.datetime) -> None:
+    """Each common way of typing a date and time reads to the same instant."""
+    assert read_datetime(text).value == expected
+
+
+def test_ambiguous_date_follows_order_and_says_so() -> None:
+    """04-01-2022 is 4 January day first, 1 April month first, and the note says which."""
+    day_first = read_date("04-01-2022", "DMY")
+    month_first = read_date("04-01-2022", "MDY")
+    assert day_first.value == dt.date(2022, 1, 4)
+    assert month_first.value == dt.date(2022, 4, 1)
+    assert "4 January 2022" in (day_first.note or "")
+    assert "1 April 2022" in (month_first.note or "")
+    assert read_date("25-01-2022").note is None  # not ambiguous
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("31-02-2025", "date_nonexistent"),
+        ("2025-13-01", "date_nonexistent"),
+        ("04-01-22", "year_two_digits"),
+        ("tomorrow", "date_format"),
+        ("2025-07-01 25:00", "time_invalid"),
+        ("2025-07-01 13:00", "date_has_time"),
+    ],
+)
+def test_bad_dates_are_problems_never_shifted(text: str, problem: str) -> None:
+    """A date that does not exist is an error, not the next valid day."""
+    reading = read_date(text)
+    assert reading.value is None
+    assert reading.problem == problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("14:00", dt.time(14)), ("2:00 pm", dt.time(14)), ("2 PM", dt.time(14)),
+     ("12:00 AM", dt.time(0)), ("12:30 PM", dt.time(12, 30)), ("14:00:00", dt.time(14)),
+     ("1899-12-31T11:30:00", dt.time(11, 30))],
+)  # fmt: skip
+def test_times(text: str, expected: dt.time) -> None:
+    """12- and 24-hour times, and Excel time cells, are read."""
+    assert read_time(text).value == expected
+
+
+@pytest.mark.parametrize("text", ["13:00 PM", "14", "noon", "2025-07-01T10:00:00"])
+def test_bad_times(text: str) -> None:
+    """Impossible or dated times are problems."""
+    assert read_time(text).problem is not None
+
+
+def test_local_time_converted_to_utc() -> None:
+    """Wall-clock time in Paris in July is UTC+2."""
+    utc, problem, note = to_utc(dt.datetime(2025, 7, 1, 15, 0), ZoneInfo("Europe/Paris"))
+    assert utc == dt.datetime(2025, 7, 1, 13, 0, tzinfo=dt.UTC)
+    assert problem is None and note is None
+
+
+def test_time_skipped_by_dst_is_an_error() -> None:
+    """02:30 on the night clocks go forward does not exist in Paris."""
+    utc, problem, _ = to_utc(dt.datetime(2025, 3, 30, 2, 30), ZoneInfo("Europe/Paris"))
+    assert utc is None
+    assert problem == "time_skipped_dst"
+
+
+def test_time_repeated_by_dst_is_noted() -> None:
+    """02:30 on the night clocks go back happens twice: the first is used, with a note."""
+    utc, problem, note = to_utc(dt.datetime(2025, 10, 26, 2, 30), ZoneInfo("Europe/Paris"))
+    assert utc == dt.datetime(2025, 10, 26, 0, 30, tzinfo=dt.UTC)
+    assert problem is None
+    assert note and "twice" in note

@@ -1,0 +1,114 @@
+"""Reading CSV and Excel files: encodings, delimiters, title rows, row numbers, typed cells."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from importer.errors import SheetNotFoundError, UnreadableFileError
+from importer.headers import header_scorer
+from importer.reading import column_letter, read_table
+from importer.vendors import get_vendor
+from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, write_csv, write_xlsx
+
+SCORE = header_scorer(get_vendor("zoho-people"))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sep"),
+    [("utf-8", ","), ("utf-8-sig", ";"), ("utf-16", "\t"), ("cp1252", ";"), ("utf-16-le", ",")],
+)
+def test_csv_encodings_and_delimiters(tmp: Path, encoding: str, sep: str) -> None:
+    """Every encoding Excel writes and every delimiter it uses reads back to the same cells."""
+    row = [*ZOHO_ROW[:3], "Café crème – été", *ZOHO_ROW[4:]]
+    path = write_csv(tmp / "s.csv", [ZOHO_HEADERS, row], sep=sep, encoding=encoding)
+    table = read_table(path, SCORE)
+    assert list(table.frame.columns) == ZOHO_HEADERS
+    assert table.frame.loc[2, "Session name"] == "Café crème – été"
+    assert table.delimiter == sep
+
+
+def test_csv_title_row_blank_rows_and_row_numbers(tmp: Path) -> None:
+    """A title row above the header is skipped; blank rows vanish but keep later numbers."""
+    rows = [["Sessions for Q1"], [], ZOHO_HEADERS, ZOHO_ROW, [""] * 9, ZOHO_ROW]
+    table = read_table(write_csv(tmp / "s.csv", rows), SCORE)
+    assert table.header_row == 3
+    assert list(table.frame.index) == [4, 6]
+
+
+def test_csv_quoted_newlines_keep_row_numbers(tmp: Path) -> None:
+    """A cell with a line break is one cell, and the next record keeps Excel's row number."""
+    first = [*ZOHO_ROW[:3], "Two\nlines", *ZOHO_ROW[4:]]
+    table = read_table(write_csv(tmp / "s.csv", [ZOHO_HEADERS, first, ZOHO_ROW]), SCORE)
+    assert table.frame.loc[2, "Session name"] == "Two\nlines"
+    assert list(table.frame.index) == [2, 3]
+
+
+def test_csv_ids_stay_text_with_leading_zeros(tmp: Path) -> None:
+    """IDs are never turned into numbers: leading zeros and 18 digits survive."""
+    row = ["007", *ZOHO_ROW[1:]]
+    table = read_table(write_csv(tmp / "s.csv", [ZOHO_HEADERS, row]), SCORE)
+    assert table.frame.loc[2, "Course ID"] == "007"
+    assert table.frame.loc[2, "Trainer erecno"] == "478346000008251001"
+
+
+def test_csv_ragged_rows_keep_every_cell(tmp: Path) -> None:
+    """Rows shorter or longer than the header are read; extra cells get their own column."""
+    rows = [ZOHO_HEADERS, ZOHO_ROW[:4], [*ZOHO_ROW, "extra"]]
+    table = read_table(write_csv(tmp / "s.csv", rows), SCORE)
+    assert table.frame.loc[2, "Type"] == ""
+    assert table.frame.loc[3, "Column J"] == "extra"
+
+
+def test_xlsx_typed_cells_become_unambiguous_text(tmp: Path) -> None:
+    """Excel date, time, number and big-number cells are rendered as ISO text or flagged digits."""
+    rows = [
+        ["A title"],
+        [],
+        ZOHO_HEADERS,
+        [*ZOHO_ROW[:4], 478346000008251001, 1, dt.date(2022, 1, 4), dt.time(10, 0),
+         dt.datetime(1899, 12, 31, 11, 30)],
+    ]  # fmt: skip
+    table = read_table(write_xlsx(tmp / "s.xlsx", rows), SCORE)
+    assert table.header_row == 3
+    got = table.frame.loc[4]
+    assert got["Trainer erecno"] == "4.78346000008251E+17"
+    assert got["Type"] == "1"
+    assert got["Date"] == "2022-01-04"
+    assert got["Start time"] == "10:00:00"
+
+
+def test_xlsx_sheet_choice_and_missing_sheet(tmp: Path) -> None:
+    """--sheet picks a sheet by name in any case; an unknown name lists the sheets."""
+    path = write_xlsx(tmp / "s.xlsx", [ZOHO_HEADERS, ZOHO_ROW], sheet="Data")
+    assert read_table(path, SCORE, sheet="data").sheet == "Data"
+    with pytest.raises(SheetNotFoundError, match="'Data'"):
+        read_table(path, SCORE, sheet="Other")
+
+
+def test_workbook_renamed_to_csv_is_read_as_workbook(tmp: Path) -> None:
+    """The content decides the format, not the file name."""
+    path = write_xlsx(tmp / "s.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+    renamed = path.rename(tmp / "s.csv")
+    assert read_table(renamed, SCORE).sheet == "Sheet1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (None, "no such file"), (b"PK\x03\x04garbage", "cannot be read")],
+)
+def test_unreadable_files_say_why(tmp: Path, content: bytes | None, message: str) -> None:
+    """Missing, empty and broken files raise an input error naming the file."""
+    path = tmp / "s.xlsx"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UnreadableFileError, match=message) as caught:
+        read_table(path, SCORE)
+    assert str(path) in str(caught.value)
+
+
+def test_column_letters() -> None:
+    """Column indexes map to Excel letters."""
+    assert [column_letter(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]

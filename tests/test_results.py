@@ -1,0 +1,92 @@
+"""Result sheets: every row, statuses, highlighting, summary, and no formula ever runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import importer
+from importer.results import neutralise
+from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, write_csv
+
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def _sheet(tmp: Path) -> Path:
+    headers = [*ZOHO_HEADERS, "Comment"]
+    rows = [headers]
+    for value in HOSTILE:
+        rows.append([*ZOHO_ROW, value])
+    bad = list(ZOHO_ROW)
+    bad[3] = "=1+1"  # an invalid row too: empty-looking names are fine, but dates are not
+    bad[6] = "31-02-2022"
+    rows.append([*bad, "-5"])
+    return write_csv(tmp / "s.csv", rows)
+
+
+def test_xlsx_result_has_every_row_and_no_formula(tmp: Path) -> None:
+    """Every input row is in the .xlsx, in order; hostile cells are quote-prefixed strings."""
+    report = importer.validate(_sheet(tmp), "zoho-people")
+    path = importer.write_report(report, tmp / "out.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Result"]
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Sheet row", "Status", "Created ID", "Messages", "Notes"]
+    assert header[5:] == [*ZOHO_HEADERS, "Comment"]
+    body = list(sheet.iter_rows(min_row=2))
+    assert [r[0].value for r in body] == [str(n) for n in range(2, 2 + len(HOSTILE) + 1)]
+    comments = [r[header.index("Comment")] for r in body]
+    # OOXML escapes a carriage return as _x000D_ (Excel shows it as CR; openpyxl leaves it).
+    values = [c.value.replace("_x000D_", "\r") for c in comments[: len(HOSTILE)]]
+    assert values == HOSTILE
+    for cell in comments:
+        assert cell.data_type == "s"  # a string, never a formula
+    assert all(c.quotePrefix for c in comments[: len(HOSTILE)])
+    invalid = body[-1]
+    assert invalid[1].value == "invalid"
+    assert "Date" in invalid[3].value and "31-02-2022" in invalid[3].value
+    assert invalid[1].fill.fgColor.rgb.endswith("FFC7CE")
+    assert body[0][1].fill.fgColor.rgb in (None, "00000000")
+    assert sheet.freeze_panes == "C2"
+    assert sheet.auto_filter.ref
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
+    assert summary["Rows invalid"] == "1"
+    assert summary["Vendor"].startswith("zoho-people")
+
+
+def test_csv_result_neutralises_formulas(tmp: Path) -> None:
+    """In a .csv result, cells Excel would run get a leading apostrophe; plain numbers do not."""
+    report = importer.validate(_sheet(tmp), "zoho-people")
+    path = importer.write_report(report, tmp / "out.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'+1+1" in text and "'@SUM(A1)" in text
+    assert ",-5\r\n" in text or text.rstrip().endswith(",-5")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("=1+1", "'=1+1"), ("-5", "-5"), ("+33 6 12", "'+33 6 12"), ("plain", "plain"), ("", "")],
+)
+def test_neutralise(value: str, expected: str) -> None:
+    """Only values Excel would evaluate are changed."""
+    assert neutralise(value) == expected
+
+
+def test_result_of_a_result_sheet_replaces_old_outcome_columns(tmp: Path) -> None:
+    """Validating a result sheet again does not pile up Status columns."""
+    report = importer.validate(_sheet(tmp), "zoho-people")
+    first = importer.write_report(report, tmp / "first.xlsx")
+    again = importer.validate(first, "zoho-people")
+    columns = list(importer.result_sheet(again).frame.columns)
+    assert columns.count("Status") == 1
+    assert again.row_count == report.row_count
+
+
+def test_default_result_path_follows_input(tmp: Path) -> None:
+    """CSV in gives CSV out; a workbook gives .xlsx; both next to the input."""
+    report = importer.validate(_sheet(tmp), "zoho-people")
+    assert importer.write_report(report) == tmp / "s.result.csv"
