@@ -55,17 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         "without sending anything, and write a result sheet with each row's status "
         "and problems.",
     )
-    check.add_argument("file", type=Path, help="the .csv, .xlsx, .xls or .ods file")
+    check.add_argument("file", type=Path, metavar="FILE", help="the .csv, .xlsx, .xls or .ods file")
     check.add_argument("--vendor", required=True, help=f"one of: {vendors}")
     check.add_argument(
         "--result",
         type=Path,
+        metavar="OUT",
         help="where to write the result sheet (.xlsx or .csv); default: next to the input, "
         "as NAME.result.xlsx (NAME.result.csv for CSV input)",
     )
-    check.add_argument("--sheet", help="the worksheet to read (default: the first)")
+    check.add_argument("--sheet", metavar="NAME", help="the worksheet to read (default: the first)")
     check.add_argument(
         "--timezone",
+        metavar="TZ",
         default=os.environ.get("IMPORTER_TIMEZONE") or None,
         help="IANA time zone of dates typed without one, e.g. Europe/Paris "
         "(default: $IMPORTER_TIMEZONE, else UTC)",
@@ -78,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the vendor's documented order, day first)",
     )
     check.add_argument(
-        "--path-id", help="360Learning: the path of every row without a Path ID column/cell"
+        "--path-id",
+        metavar="ID",
+        help="360Learning: the path of every row without a Path ID column/cell",
     )
     check.add_argument(
         "--json",
@@ -92,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write an Excel template for a vendor: headers, an example row, "
         "dropdowns and an Instructions sheet.",
     )
-    template.add_argument("vendor", help=f"one of: {vendors}, or 'all'")
+    template.add_argument("vendor", metavar="VENDOR", help=f"one of: {vendors}, or 'all'")
     template.add_argument(
-        "-o", "--output", type=Path, help="file or folder (default: VENDOR-template.xlsx here)"
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="file or folder (default: VENDOR-template.xlsx here)",
     )
 
     listing = commands.add_parser(

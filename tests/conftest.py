@@ -59,7 +59,9 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[object]], sheet: str = "Sheet
     return path
 
 
-def write_csv(path: Path, rows: Sequence[Sequence[str]], sep: str = ",", encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, rows: Sequence[Sequence[str]], sep: str = ",", encoding: str = "utf-8"
+) -> Path:
     """Write rows as CSV text (quoted where needed) in the given encoding."""
     import csv
     import io

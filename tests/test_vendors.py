@@ -28,7 +28,9 @@ BASE = {
 }
 
 
-def check(tmp: Path, vendor: str, changes: dict[str, str], **options: str) -> importer.ValidationReport:
+def check(
+    tmp: Path, vendor: str, changes: dict[str, str], **options: str
+) -> importer.ValidationReport:
     """Validate the vendor's valid base row with some cells changed."""
     headers, row = BASE[vendor]
     row = list(row)
@@ -48,7 +50,7 @@ CASES = [
     ("360learning-v1", {"Session name": ""}, "Session name", "required"),
     ("360learning-v1", {"Start date": "2025-07-01"}, "Start date", "time_missing"),
     ("360learning-v1", {"End date": "2025-06-30 15:00"}, "End date", "end_before_start"),
-    ("360learning-v1", {"Instructor emails": "a@b.com; nope"}, "Instructor emails", "email_in_list"),
+    ("360learning-v1", {"Instructor emails": "a@b.com; x"}, "Instructor emails", "email_in_list"),
     ("360learning-v1", {"Owner group ID": "624c5526204fc7207e603ea"}, "Owner group ID", "hex24"),
     ("360learning-v1", {"Path ID": "xyz"}, "Path ID", "hex24"),
     ("360learning-v2", {"Main instructor ID": ""}, "Main instructor ID", "required"),
@@ -91,8 +93,14 @@ def test_normalised_values_are_what_the_vendor_wants(tmp: Path) -> None:
     """Dates go to UTC ISO for 360Learning; Zoho gets DD-MM-YYYY, hh:mm AM and 0/1."""
     v2 = check(tmp, "360learning-v2", {"Start date": "01/07/2025 15:00"}, timezone="Europe/Paris")
     assert v2.values.loc[2, "startDate"] == "2025-07-01T13:00:00.000Z"
-    zoho = check(tmp, "zoho-people", {"Type": "E-learning", "Start time": "14:00", "End time": "3 pm"})
-    assert zoho.values.loc[2, ["type", "startTime", "endTime"]].tolist() == ["1", "02:00 PM", "03:00 PM"]
+    zoho = check(
+        tmp, "zoho-people", {"Type": "E-learning", "Start time": "14:00", "End time": "3 pm"}
+    )
+    assert zoho.values.loc[2, ["type", "startTime", "endTime"]].tolist() == [
+        "1",
+        "02:00 PM",
+        "03:00 PM",
+    ]
 
 
 def test_groups_split_on_semicolons_not_commas(tmp: Path) -> None:
@@ -125,7 +133,9 @@ def test_headers_forgive_case_spaces_and_api_names(tmp: Path) -> None:
     """API names, snake case and shouting all match; unknown columns are kept."""
     headers = ["COURSEID", "batch_id", "Module Id", "name", "trainerErecno", "type", "DATE",
                "start time (local)", "end_time", "My notes"]  # fmt: skip
-    report = importer.validate(write_csv(tmp / "s.csv", [headers, [*ZOHO_ROW, "keep me"]]), "zoho-people")
+    report = importer.validate(
+        write_csv(tmp / "s.csv", [headers, [*ZOHO_ROW, "keep me"]]), "zoho-people"
+    )
     assert report.ok
     assert report.columns.extra == ("My notes",)
 

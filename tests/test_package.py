@@ -1,0 +1,64 @@
+"""The package's public surface and its generated files stay in order."""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import importer
+from importer.templates import template_name, write_template
+from importer.vendors import REGISTRY
+from tests.conftest import ROOT
+
+
+def test_public_names_sorted_and_exported() -> None:
+    """__all__ is sorted (constants, classes, functions) and each name in it exists."""
+
+    def order(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+    assert list(importer.__all__) == sorted(importer.__all__, key=order)
+    for name in importer.__all__:
+        assert hasattr(importer, name), name
+
+
+def test_committed_templates_match_the_schemas(tmp_path: Path) -> None:
+    """templates/ holds exactly what the vendors' declarations generate.
+
+    If this fails: run `session-importer template all -o templates` and commit.
+    """
+    for vendor in REGISTRY.values():
+        fresh = write_template(vendor, tmp_path)
+        committed = ROOT / "templates" / template_name(vendor)
+        assert committed.exists(), committed
+        assert filecmp.cmp(fresh, committed, shallow=False), f"{committed} is stale"
+
+
+def test_committed_samples_match_their_generator(tmp_path: Path) -> None:
+    """sample_data/ holds what make_samples.py writes (run it and commit if this fails)."""
+    copy = tmp_path / "sample_data"
+    copy.mkdir()
+    (copy / "make_samples.py").write_bytes((ROOT / "sample_data" / "make_samples.py").read_bytes())
+    subprocess.run([sys.executable, str(copy / "make_samples.py")], check=True)
+    for made in copy.glob("*-*.*"):
+        assert filecmp.cmp(made, ROOT / "sample_data" / made.name, shallow=False), made.name
+
+
+def test_readme_shows_current_help() -> None:
+    """The README's command reference is the real --help output."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("validate", "template", "vendors"):
+        done = subprocess.run(
+            [sys.executable, "-m", "importer", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"COLUMNS": "100", "PATH": ""},
+        )
+        assert done.stdout.strip() in readme, f"README help for {command!r} is stale"
+    listing = subprocess.run(
+        [sys.executable, "-m", "importer", "vendors"], capture_output=True, text=True, check=True
+    )
+    assert listing.stdout.strip() in readme, "README vendor columns are stale"
