@@ -62,3 +62,25 @@ def test_readme_shows_current_help() -> None:
         [sys.executable, "-m", "importer", "vendors"], capture_output=True, text=True, check=True
     )
     assert listing.stdout.strip() in readme, "README vendor columns are stale"
+
+
+def test_template_has_dropdowns_text_ids_and_instructions() -> None:
+    """Templates offer dropdowns for fixed lists, keep ID columns as Text, and explain columns."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(ROOT / "templates" / "zoho-people-template.xlsx")
+    assert book.sheetnames == ["Sessions", "Instructions"]
+    sheet = book["Sessions"]
+    headers = [c.value for c in sheet[1]]
+    type_column = headers.index("Type") + 1
+    lists = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+    assert [v.formula1 for v in lists] == ['"Classroom,E-learning"']
+    letter = openpyxl.utils.get_column_letter(type_column)
+    assert str(lists[0].sqref).startswith(f"{letter}2")
+    trainer = headers.index("Trainer erecno") + 1
+    assert sheet.cell(row=2, column=trainer).number_format == "@"
+    assert sheet.cell(row=2, column=trainer).value == "478346000008251001"
+    instructions = " ".join(
+        str(c.value) for row in book["Instructions"].iter_rows() for c in row if c.value
+    )
+    assert "30 requests a minute" in instructions and "trainerErecno" in instructions

@@ -5,7 +5,13 @@ from __future__ import annotations
 from importer.fields import DateTimeUTC, Field, Identifier
 from importer.vendors.base import RowCheck, end_not_before_start
 
-__all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE"]
+__all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE", "UTC_NOTE"]
+
+#: For the template's instructions: how 360Learning dates are read and sent.
+UTC_NOTE = (
+    "Dates without a time zone are read in the time zone given with --timezone "
+    "(default UTC) and sent in UTC."
+)
 
 #: Every 360Learning ID: a MongoDB ObjectId (OpenAPI pattern ``^[a-fA-F0-9]{24}$``).
 HEX24 = Identifier(

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from importer.fields import EmailList, Field, Text
 from importer.vendors.base import Vendor
-from importer.vendors.learning360 import END_DATE, END_NOT_BEFORE_START, HEX24, PATH_ID, START_DATE
+from importer.vendors.learning360 import (
+    END_DATE,
+    END_NOT_BEFORE_START,
+    HEX24,
+    PATH_ID,
+    START_DATE,
+    UTC_NOTE,
+)
 
 __all__ = ["VENDOR"]
 
@@ -63,8 +70,7 @@ VENDOR = Vendor(
     row_checks=(END_NOT_BEFORE_START,),
     rate_limit="none documented; requests are sent one at a time",
     notes=(
-        "Dates without a time zone are read in the time zone given with --timezone "
-        "(default UTC) and sent in UTC.",
+        UTC_NOTE,
         "If Instructor emails is empty, 360Learning makes the platform owner the instructor.",
     ),
 )

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from importer.fields import Choice, Field, IdList, Integer, Text
 from importer.vendors.base import Vendor
-from importer.vendors.learning360 import END_DATE, END_NOT_BEFORE_START, HEX24, PATH_ID, START_DATE
+from importer.vendors.learning360 import (
+    END_DATE,
+    END_NOT_BEFORE_START,
+    HEX24,
+    PATH_ID,
+    START_DATE,
+    UTC_NOTE,
+)
 
 __all__ = ["REGISTRATION_VALIDATION", "VENDOR"]
 
@@ -89,8 +96,7 @@ VENDOR = Vendor(
         "10 writes a second per company, shared with its other integrations; 50 reads a second"
     ),
     notes=(
-        "Dates without a time zone are read in the time zone given with --timezone "
-        "(default UTC) and sent in UTC.",
+        UTC_NOTE,
         "360Learning picks the session's owner group from the main instructor's groups.",
     ),
 )
