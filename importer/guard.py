@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 from importer.errors import UnsafeFileError
@@ -65,8 +66,12 @@ def check_workbook(path: Path) -> None:
                             "which only a deliberately crafted file does; refusing to open it."
                         )
                 _scan_entry(path, archive, info)
-    except zipfile.BadZipFile as error:
-        raise UnsafeFileError(f"{path}: the workbook is damaged ({error}).") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        # A CRC or size mismatch, a corrupt deflate stream, a truncated file, an exotic codec.
+        raise UnsafeFileError(
+            f"{path}: the workbook is damaged ({type(error).__name__}). "
+            "Open it in Excel and save it again."
+        ) from None
 
 
 def _scan_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -112,3 +112,30 @@ def test_unreadable_files_say_why(tmp: Path, content: bytes | None, message: str
 def test_column_letters() -> None:
     """Column indexes map to Excel letters."""
     assert [column_letter(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]
+
+
+def test_cp1252_bytes_undefined_fall_back_to_latin1(tmp: Path) -> None:
+    """A byte cp1252 leaves undefined (0x81) still decodes instead of failing the file."""
+    path = tmp / "s.csv"
+    body = ",".join(ZOHO_HEADERS) + "\r\n" + ",".join(ZOHO_ROW[:3]) + ",Caf\xe9\x81,"
+    path.write_bytes((body + ",".join(ZOHO_ROW[4:]) + "\r\n").encode("latin-1"))
+    table = read_table(path, SCORE)
+    assert table.encoding == "latin-1"
+    assert table.frame.loc[2, "Session name"].startswith("Café")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [("folder", "is a folder"), ("binary", "not a text CSV"), ("blank", "no rows")],
+)
+def test_odd_inputs_give_clear_errors(tmp: Path, make: str, message: str) -> None:
+    """A folder, a binary file or a file of blanks is named and explained."""
+    path = tmp / "s.csv"
+    if make == "folder":
+        path.mkdir()
+    elif make == "binary":
+        path.write_bytes(b"abc\x00\x01\x02" * 10 + b"\xff\xfe")
+    else:
+        path.write_bytes(b"\r\n   \r\n")
+    with pytest.raises(UnreadableFileError, match=message):
+        read_table(path, SCORE)
