@@ -240,7 +240,9 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     sample = text[:_SNIFF_BYTES]
     delimiter = _sniff_delimiter(sample)
     head_records = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
-    header_index = _find_header(head_records[:-1] or head_records, scorer)
+    if len(text) > len(sample):
+        head_records = head_records[:-1]  # the sample may cut the last record short
+    header_index = _find_header(head_records, scorer)
     header_cells = head_records[header_index]
     headers = _header_names(header_cells)
     # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.

@@ -139,3 +139,11 @@ def test_odd_inputs_give_clear_errors(tmp: Path, make: str, message: str) -> Non
         path.write_bytes(b"\r\n   \r\n")
     with pytest.raises(UnreadableFileError, match=message):
         read_table(path, SCORE)
+
+
+def test_header_only_file_below_a_title(tmp: Path) -> None:
+    """A sheet with a title and headers but no rows yet reads as an empty table."""
+    table = read_table(write_csv(tmp / "s.csv", [["Title"], ZOHO_HEADERS]), SCORE)
+    assert table.header_row == 2
+    assert list(table.frame.columns) == ZOHO_HEADERS
+    assert table.frame.empty
