@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,6 +113,44 @@ def build_parser() -> argparse.ArgumentParser:
         "and its documented rate limits.",
     )
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve local copies of the vendors' APIs, to rehearse and to test against",
+        description="Serve 360Learning v1/v2, Zoho People (with its accounts server) and "
+        "Coursepath on one port, under path prefixes, following each vendor's documented "
+        "contract. Prints the base URLs and the sandbox credentials, then serves until "
+        "Ctrl-C.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8360, help="port (default: 8360; 0: any free)")
+    sandbox.add_argument("--seed", type=Path, metavar="FILE", help="accounts to start with (JSON)")
+    sandbox.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default="",
+        help="e.g. 'zoho-people:500=0.1,latency=0.05;360learning-v2:429=0.2,drop=0.05' "
+        "(shares from 0 to 1; drop = create processed, answer lost)",
+    )
+    sandbox.add_argument(
+        "--zoho-lock-style",
+        choices=["429", "7209", "422"],
+        default="429",
+        help="how Zoho refuses calls during its 5-minute lock (default: 429 + Retry-After)",
+    )
+    sandbox.add_argument(
+        "--fake-clock",
+        action="store_true",
+        help="run on a clock that only moves through POST /_sandbox/clock (for tests)",
+    )
+    sandbox.add_argument(
+        "--allow-remote", action="store_true", help="allow binding a non-loopback address"
+    )
+    sandbox.add_argument(
+        "--json",
+        action="store_true",
+        help="first line on stdout: one JSON object, vendor -> base_url, auth_url, env",
+    )
     return parser
 
 
@@ -123,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "template":
             return _template(args)
+        if args.command == "sandbox":
+            return _sandbox(args)
         return _vendors(args)
     except ImporterError as error:
         print(f"session-importer: error: {error}", file=sys.stderr)
@@ -182,6 +223,48 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"  {args.file}: {error}")
     print(f"Result sheet: {written}")
     return code
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from importer.clock import FakeClock
+    from importer.sandbox import (
+        VENDORS,
+        Sandbox,
+        SandboxServer,
+        SandboxState,
+        describe,
+        load_seed,
+        parse_faults,
+    )
+
+    state = SandboxState.fresh(
+        load_seed(args.seed),
+        FakeClock() if args.fake_clock else None,
+        parse_faults(args.faults, VENDORS),
+        zoho_lock_style=args.zoho_lock_style,
+    )
+    sandbox = Sandbox(state)
+    server = SandboxServer(sandbox.app, args.host, args.port, allow_remote=args.allow_remote)
+    server.start()
+    endpoints = describe(server.url, sandbox.state)
+    if args.json:
+        print(json.dumps(endpoints), flush=True)
+    else:
+        print(f"Sandbox serving on {server.url} (inspection: {server.url}/_sandbox/requests)")
+        for vendor, info in endpoints.items():
+            print(f"\n{vendor}\n  base URL: {info['base_url']}")
+            if info["auth_url"]:
+                print(f"  auth URL: {info['auth_url']}")
+            for name, value in info["env"].items():
+                print(f"  export {name}={value}")
+        print("\nCtrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("Sandbox stopped.", file=sys.stderr)
+    finally:
+        server.stop()
+    return EXIT_OK
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -1,0 +1,88 @@
+"""Scripted faults per vendor: errors, latency, hangs, and answers lost after the work is done.
+
+A spec names, per vendor, the share of requests that meet each fault::
+
+    zoho:500=0.1,429=0.05,latency=0.02;360learning-v2:drop=0.2,timeout=0.01
+
+``500``/``429``: answered with that status, nothing done. ``latency``: seconds
+added to every answer. ``timeout``: the request hangs ``hang`` seconds (default
+30) and is not processed. ``drop``: a *create* is processed, then the
+connection is closed without an answer, the case where a client cannot know
+whether its session exists. ``seed`` makes the draw repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from importer.errors import ConfigurationError
+
+__all__ = ["Faults", "parse_faults"]
+
+_KEYS = {
+    "500": "error_500",
+    "429": "error_429",
+    "latency": "latency",
+    "timeout": "timeout",
+    "drop": "drop",
+    "hang": "hang",
+    "seed": "seed",
+}
+
+
+@dataclass
+class Faults:
+    """The faults of one vendor; shares are probabilities from 0 to 1."""
+
+    error_500: float = 0.0
+    error_429: float = 0.0
+    latency: float = 0.0
+    timeout: float = 0.0
+    drop: float = 0.0
+    hang: float = 30.0
+    seed: float = 0.0
+    rng: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self, share: float) -> bool:
+        """Whether this request meets a fault of the given share."""
+        return share > 0 and self.rng.random() < share
+
+    @property
+    def active(self) -> bool:
+        """Whether any fault can happen."""
+        return any((self.error_500, self.error_429, self.latency, self.timeout, self.drop))
+
+
+def parse_faults(spec: str, vendors: list[str]) -> dict[str, Faults]:
+    """Parse ``vendor:key=value,...;vendor:...`` into faults per vendor.
+
+    Raises:
+        ConfigurationError: unknown vendor or key, or a value out of range.
+    """
+    result: dict[str, Faults] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        vendor, _, settings = part.partition(":")
+        vendor = vendor.strip()
+        if vendor not in vendors:
+            raise ConfigurationError(f"--faults: unknown vendor {vendor!r}; use one of {vendors}.")
+        values: dict[str, float] = {}
+        for item in filter(None, (s.strip() for s in settings.split(","))):
+            key, _, raw = item.partition("=")
+            if key.strip() not in _KEYS:
+                raise ConfigurationError(
+                    f"--faults: unknown fault {key!r}; use {', '.join(_KEYS)}."
+                )
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"--faults: {item!r} needs a number.") from None
+            name = _KEYS[key.strip()]
+            if name not in ("latency", "hang", "seed") and not 0 <= value <= 1:
+                raise ConfigurationError(f"--faults: {item!r}: a share goes from 0 to 1.")
+            values[name] = value
+        result[vendor] = Faults(**values)
+    return result
