@@ -92,10 +92,15 @@ class SandboxServer:
                 self._loop.run_until_complete(self._start())
             except BaseException as error:  # reported to the starting thread
                 self._failure = error
+                self._loop.close()
                 self._ready.set()
                 return
             self._ready.set()
-            self._loop.run_forever()
+            try:
+                self._loop.run_forever()
+            finally:
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+                self._loop.close()
 
         self._thread = threading.Thread(target=run, name="sandbox-server", daemon=True)
         self._thread.start()
