@@ -338,7 +338,8 @@ def build_v2(state: SandboxState, router: Router) -> None:
                 "mail": u["mail"],
                 "firstName": u["firstName"],
                 "lastName": u["lastName"],
-                "status": "activated",
+                "status": u.get("status", "active"),
+                "lang": u.get("lang", "en"),
             }
             for u in found
         ]
