@@ -1,0 +1,112 @@
+"""The sandbox server: loopback only by default, keep-alive, and the command line around it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from importer.errors import ConfigurationError
+from importer.sandbox import Sandbox, SandboxServer, is_loopback
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize(("host", "ok"), [("127.0.0.1", True), ("127.5.0.1", True), ("::1", True),
+                                          ("localhost", True), ("0.0.0.0", False), ("10.0.0.2", False)])  # fmt: skip
+def test_loopback_only_unless_asked(host: str, ok: bool) -> None:
+    """Only loopback addresses are served without --allow-remote."""
+    assert is_loopback(host) is ok
+    if not ok:
+        with pytest.raises(ConfigurationError, match="refusing"):
+            SandboxServer(Sandbox().app, host=host)
+
+
+def test_keep_alive_serves_many_requests_on_one_connection() -> None:
+    """Several requests share one TCP connection; unknown routes answer JSON 404/405."""
+    with SandboxServer(Sandbox().app) as server, httpx.Client(base_url=server.url) as client:
+        answers = [client.get("/_sandbox/health") for _ in range(5)]
+        assert all(a.status_code == 200 for a in answers)
+        assert client.get("/nowhere").status_code == 404
+        assert client.delete("/zoho/oauth/v2/token").status_code == 404
+        assert client.delete("/zoho-accounts/oauth/v2/token").status_code == 405
+
+
+def test_raw_socket_sees_no_bytes_on_a_drop() -> None:
+    """On a dropped create the server closes the socket without sending a single byte."""
+    sandbox = Sandbox()
+    sandbox.state.faults["360learning-v1"] = sandbox.state.fault("360learning-v1")
+    sandbox.state.faults["360learning-v1"].drop = 1.0
+    account = sandbox.state.seed["360learning"]
+    body = json.dumps({"sessionName": "x", "startDate": "2025-07-01T13:00:00Z",
+                       "sessionOwnerGroup": "624c5526204fc7207e603ea6"}).encode()  # fmt: skip
+    with SandboxServer(sandbox.app) as server:
+        request = (
+            f"POST /360learning/api/v1/paths/6853f6de567dc5f80528f80d/sessions/?company={account['company']}"
+            f"&apiKey={account['api_key']} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            raw.sendall(request)
+            assert raw.recv(1024) == b""
+    assert len(sandbox.state.objects("360learning-v1", "session")) == 1
+
+
+@pytest.fixture
+def cli_sandbox() -> Iterator[tuple[subprocess.Popen[str], dict[str, dict[str, object]]]]:
+    """The real `session-importer sandbox --json --fake-clock` in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--port", "0", "--json", "--fake-clock",
+         "--faults", "coursepath:500=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    try:
+        yield process, json.loads(line)
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def test_cli_prints_endpoints_as_json_and_serves(
+    cli_sandbox: tuple[subprocess.Popen[str], dict[str, dict[str, object]]],
+) -> None:
+    """The first stdout line is the endpoints under the importer's variable names; it serves."""
+    _, info = cli_sandbox
+    assert set(info) == {"360learning-v1", "360learning-v2", "zoho-people", "coursepath"}
+    names = {name for vendor in info.values() for name in vendor["env"]}  # type: ignore[attr-defined]
+    assert names == {"IMPORTER_360L_COMPANY", "IMPORTER_360L_API_KEY", "IMPORTER_360L_CLIENT_ID",
+                     "IMPORTER_360L_CLIENT_SECRET", "IMPORTER_ZOHO_CLIENT_ID", "IMPORTER_ZOHO_CLIENT_SECRET",
+                     "IMPORTER_ZOHO_REFRESH_TOKEN", "IMPORTER_COURSEPATH_API_KEY", "IMPORTER_COURSEPATH_EMAIL"}  # fmt: skip
+    base = str(info["coursepath"]["base_url"]).removesuffix("/coursepath")
+    assert base.startswith("http://127.0.0.1:")
+    with httpx.Client(base_url=base) as client:
+        assert client.get("/_sandbox/health").json()["ok"] is True
+        assert client.get("/coursepath/api/v1/members/me").status_code == 500  # --faults applied
+        before = client.post("/_sandbox/clock", json={"advance": 0}).json()["time"]
+        after = client.post("/_sandbox/clock", json={"advance": 300}).json()["time"]
+        assert after - before == 300
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "refusing to serve"),
+        (["--faults", "moodle:500=1"], "unknown vendor"),
+    ],
+)
+def test_cli_refusals_exit_2(args: list[str], message: str) -> None:
+    """A non-loopback host or a bad fault spec stops the sandbox with one line, exit 2."""
+    done = run_cli("sandbox", "--port", "0", *args)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
