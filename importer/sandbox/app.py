@@ -29,6 +29,13 @@ from importer.sandbox.state import SandboxState
 __all__ = ["VENDORS", "Sandbox", "describe"]
 
 VENDORS = ["360learning-v1", "360learning-v2", "zoho-people", "coursepath"]
+# What each vendor's 500 looks like: Zoho's from its doc's table, the others undocumented.
+_SERVER_ERROR: dict[str, Any] = {
+    "360learning-v1": {"error": "internal_server_error"},
+    "360learning-v2": {"error": {"code": "internalServerError", "message": "Sandbox fault."}},
+    "zoho-people": {"code": 500, "message": "Sorry! Server error occured"},
+    "coursepath": {"error": "internal server error"},
+}
 _SECRET_KEYS = {"apikey", "client_secret", "refresh_token", "authorization", "x-apikey"}
 
 
@@ -137,7 +144,7 @@ class Sandbox:
             await asyncio.sleep(faults.hang)
             raise DropConnection
         if faults.draw(faults.error_500):
-            return json_response(500, {"error": "sandbox fault: internal error"})
+            return json_response(500, _SERVER_ERROR[vendor])
         if faults.draw(faults.error_429):
             return json_response(429, {"error": "tooManyRequests"})
         if handler is None:

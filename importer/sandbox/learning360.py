@@ -145,6 +145,19 @@ def build_v1(state: SandboxState, router: Router) -> None:
 
     create_session.creates = True  # type: ignore[attr-defined]
 
+    @router.route("GET", "/api/v1/paths/sessions")
+    def path_sessions(request: Request) -> Response:
+        # "List all sessions in a path" (migration guide): every path session of the company.
+        if not authenticated(request):
+            return _error_v1(401, "unauthorized")
+        listed = [
+            {"sessionId": c.id, "sessionName": c.data["sessionName"], "pathId": c.data["pathId"],
+             "startDate": c.data["startDate"], "endDate": c.data["endDate"],
+             "sessionAdditionalInformation": c.data["sessionAdditionalInformation"]}
+            for c in state.objects(VENDOR_V1, "session")
+        ]  # fmt: skip
+        return json_response(200, listed)
+
     @router.route("GET", "/api/v1/programs/sessions/{sessionId}/")
     def program_session(request: Request) -> Response:
         if not authenticated(request):

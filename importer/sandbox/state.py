@@ -87,7 +87,8 @@ class SandboxState:
     faults: dict[str, Faults] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     created: list[Created] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    #: The latest requests (a bounded log, so a long soak does not grow without end).
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

@@ -73,7 +73,7 @@ class ZohoAccount:
         self.grants = SlidingWindow(
             int(options.get("zoho_tokens_per_10min", 10)), 600.0, state.clock
         )
-        self.tokens: dict[str, float] = {}
+        self.tokens: dict[str, tuple[float, list[str]]] = {}
         self.locked_until = 0.0
         self.locks = 0
 
@@ -96,13 +96,16 @@ class ZohoAccount:
             return _error(422, "Maximum limit exceeded")
         return json_response(429, {"code": 7209, "message": _LOCK_TEXT}, Retry_After=str(left))
 
-    def authorised(self, request: Request) -> Response | None:
+    def authorised(self, request: Request, *scopes: str) -> Response | None:
+        """Refuse a missing or expired token (401), or one without any of ``scopes`` (403)."""
         header = request.headers.get("authorization", "")
         token = header[len("Zoho-oauthtoken ") :] if header.startswith("Zoho-oauthtoken ") else ""
-        expiry = self.tokens.get(token)
-        if expiry is None or expiry <= self.state.clock.monotonic():
+        held = self.tokens.get(token)
+        if held is None or held[0] <= self.state.clock.monotonic():
             # Not in the LMS doc's table; Zoho answers an invalid or expired token with 401.
             return _error(401, "Invalid OAuth token", 7202)
+        if scopes and not set(scopes) & set(held[1]):
+            return _error(403, "Sorry! You are not authorized to do this operation")
         return None
 
 
@@ -122,7 +125,11 @@ def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) ->
             value.get("client_secret", ""), seed["client_secret"]
         ):
             return json_response(400, {"error": "invalid_client"})
-        if value.get("refresh_token") != seed["refresh_token"]:
+        granted = {
+            seed["refresh_token"]: seed["scopes"],
+            seed["readonly_refresh_token"]: seed["readonly_scopes"],
+        }.get(value.get("refresh_token", ""))
+        if granted is None:
             # Zoho's accounts server answers a bad refresh token with HTTP 200 and an error field.
             return json_response(200, {"error": "invalid_code"})
         if not account.grants.hit():
@@ -135,7 +142,7 @@ def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) ->
                 },
             )
         access = "1000.sbx." + secrets.token_hex(16)
-        account.tokens[access] = state.clock.monotonic() + account.ttl
+        account.tokens[access] = (state.clock.monotonic() + account.ttl, list(granted))
         return json_response(
             200,
             {
@@ -159,14 +166,14 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
                         return module in group["modules"]
         return False
 
-    def gate(request: Request) -> Response | None:
-        return account.refusal() or account.authorised(request)
+    def gate(request: Request, *scopes: str) -> Response | None:
+        return account.refusal() or account.authorised(request, *scopes)
 
     @router.route(
         "POST", "/api/v1/courses/{courseId}/batches/{batchId}/modules/{moduleId}/sessions"
     )
     def create_session(request: Request) -> Response:
-        refused = gate(request)
+        refused = gate(request, "ZOHOPEOPLE.training.ALL", "ZOHOPEOPLE.training.CREATE")
         if refused:
             return refused
         p = request.params
@@ -226,7 +233,7 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
 
     @router.route("GET", "/api/v1/courses/{courseId}/batches/{batchId}/modules/{moduleId}/sessions")
     def list_sessions(request: Request) -> Response:
-        refused = gate(request)
+        refused = gate(request, "ZOHOPEOPLE.training.ALL", "ZOHOPEOPLE.training.READ")
         if refused:
             return refused
         p = request.params
@@ -247,7 +254,7 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         # The employee records API has its own limit (400 a minute), not the LMS one.
         if not account.records.hit():
             return json_response(429, {"code": 7209, "message": _LOCK_TEXT})
-        refused = account.authorised(request)
+        refused = account.authorised(request, "ZOHOPEOPLE.forms.READ", "ZOHOPEOPLE.forms.ALL")
         if refused:
             return refused
         uri = "/api/forms/employee/getRecords"

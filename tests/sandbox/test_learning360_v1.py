@@ -107,3 +107,15 @@ def test_program_session_has_every_documented_field(sbx: Env) -> None:
     old = sbx.http.get(sbx.url("360learning-v1", "/api/v1/programs/5d0a5f2b8c1e4a0012345678/"),
                        params=auth, follow_redirects=True)  # fmt: skip
     assert old.status_code == 200 and old.json()["_id"] == body["_id"]
+
+
+def test_created_sessions_are_listed(sbx: Env) -> None:
+    """GET /api/v1/paths/sessions lists what was created, with the additional information."""
+    _, body = post(sbx, GOOD)
+    company = sbx.env("360learning-v1", "IMPORTER_360L_COMPANY")
+    key = sbx.env("360learning-v1", "IMPORTER_360L_API_KEY")
+    listed = sbx.http.get(sbx.url("360learning-v1", "/api/v1/paths/sessions"),
+                          headers={"X-company-id": company, "X-apiKey": key}).json()  # fmt: skip
+    assert [(s["sessionId"], s["sessionAdditionalInformation"]) for s in listed] == [
+        (body["_id"], "A0015221")
+    ]

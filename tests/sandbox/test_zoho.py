@@ -156,3 +156,22 @@ def test_employee_lookup_by_email(sbx: Env) -> None:
     missing = sbx.http.get(url, params={"searchColumn": "EMPLOYEEMAILALIAS", "searchValue": "x@example.com"},
                            headers=headers).json()["response"]  # fmt: skip
     assert missing["status"] == 1 and missing["errors"]["code"] == 7024
+
+
+def test_scopes_and_documented_server_error(sbx: Env) -> None:
+    """A read-only token cannot create (403, the doc's text); a 500 has the doc's text."""
+    env = sbx.info["zoho-people"]["env"]
+    seed = sbx.sandbox.state.seed["zoho"]
+    answer = sbx.http.post(sbx.info["zoho-people"]["auth_url"] + "/oauth/v2/token", params={
+        "grant_type": "refresh_token", "client_id": env["IMPORTER_ZOHO_CLIENT_ID"],
+        "client_secret": env["IMPORTER_ZOHO_CLIENT_SECRET"], "refresh_token": seed["readonly_refresh_token"]})  # fmt: skip
+    assert "access_token" in answer.json(), answer.text
+    readonly = {"Authorization": f"Zoho-oauthtoken {answer.json()['access_token']}"}
+    refused = create(sbx, ZOHO_EXAMPLE, readonly)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "Sorry! You are not authorized to do this operation"
+    assert sbx.http.get(sbx.url("zoho-people", ZOHO_MODULE), headers=readonly).status_code == 200
+    full = sbx.zoho_token()  # before the fault: faults hit the accounts server too
+    sbx.http.put(sbx.server.url + "/_sandbox/faults", content="zoho-people:500=1")
+    failed = create(sbx, ZOHO_EXAMPLE, full)
+    assert (failed.status_code, failed.json()["message"]) == (500, "Sorry! Server error occured")
