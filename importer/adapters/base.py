@@ -1,0 +1,142 @@
+"""What a vendor adapter gives: the calls that import a row, and what each answer means.
+
+Adapters are pure: no I/O, no clock, no configuration reads. The sender
+(:mod:`importer.sender`) does the I/O and asks the adapter what an answer means.
+
+Every answer is classed by what the caller does next:
+
+========== ==========================================================================
+kind        meaning
+========== ==========================================================================
+ok          done; ``ident`` is the created (or found) object's ID
+rejected    the vendor refused this row; ``message`` says why in plain words
+retry       nothing was done; try again (after ``retry_after`` seconds if given)
+locked      the account is locked (Zoho): wait ``retry_after`` seconds, then retry
+unknown     the vendor may or may not have done it: never resend blindly
+fatal       nothing more can succeed (bad credentials, missing scope): stop the run
+reauth      the access token was refused: get a new one, then retry once
+========== ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from importer.throttle import RatePolicy
+
+__all__ = [
+    "Adapter",
+    "Answer",
+    "Call",
+    "Outcome",
+    "OutcomeKind",
+    "fill",
+    "plain_status",
+    "retry_after_header",
+]
+
+OutcomeKind = Literal["ok", "rejected", "retry", "locked", "unknown", "fatal", "reauth"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request of a row's import.
+
+    Attributes:
+        name: what it does, in words ("create the session", "enrol in course 12345").
+        method: HTTP method.
+        path: path under the vendor's base URL; ``{memberId}``-style fields are
+            filled from earlier calls' results.
+        json: a JSON body.
+        form: a url-encoded body.
+        params: query parameters.
+        writes: whether it changes something at the vendor (a lost answer to a
+            write is *unknown*; a failed read is simply retried).
+        result: the name under which this call's ``ident`` is kept for later calls.
+        skip_if: skip this call when a result of that name is already known.
+        only_if: make this call only when a result of that name is known.
+    """
+
+    name: str
+    method: str
+    path: str
+    json: Any = None
+    form: Mapping[str, str] | None = None
+    params: Mapping[str, str] | None = None
+    writes: bool = True
+    result: str | None = None
+    skip_if: str | None = None
+    only_if: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, as the adapter sees it."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an answer means (see the module docstring for the kinds)."""
+
+    kind: OutcomeKind
+    ident: str | None = None
+    message: str = ""
+    retry_after: float | None = None
+
+
+class Adapter(Protocol):
+    """A vendor's sending side."""
+
+    #: The vendor's name, as in :data:`importer.vendors.REGISTRY`.
+    name: str
+    #: How fast it may be called, and how many requests may be in flight.
+    rate: RatePolicy
+    max_concurrency: int
+    #: Which authentication the sender sets up: "360l-v1", "360l-v2", "zoho", "coursepath".
+    auth: str
+
+    def calls(self, values: Mapping[str, str | None]) -> list[Call]:
+        """The calls that import one valid row (normalised values, API field names)."""
+        ...
+
+    def interpret(self, call: Call, answer: Answer) -> Outcome:
+        """What an answer to ``call`` means."""
+        ...
+
+    def created_id(self, results: Mapping[str, str]) -> str | None:
+        """The ID to show in the result sheet, from the row's call results."""
+        ...
+
+
+def plain_status(answer: Answer, retry_after: Callable[[Answer], float | None]) -> Outcome | None:
+    """Classes shared by every vendor: 429 retry, 5xx unknown (writes) or retry (reads)."""
+    if answer.status == 429:
+        return Outcome("retry", message="too many requests", retry_after=retry_after(answer))
+    if answer.status >= 500:
+        return Outcome("unknown", message=f"the vendor answered {answer.status} (server error)")
+    return None
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "(empty)"
+
+
+def fill(template: str, fields: Mapping[str, Any]) -> str:
+    """Format a message template with a call's fields; a missing field shows as "(empty)"."""
+    return template.format_map(_Blank(fields))
+
+
+def retry_after_header(answer: Answer) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number of seconds), if any."""
+    value = answer.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
