@@ -19,8 +19,8 @@ from pathlib import Path
 from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
 from importer.templates import write_template
-from importer.validation import validate
-from importer.vendors import REGISTRY, get_vendor
+from importer.validation import ValidationReport, validate
+from importer.vendors import REGISTRY, Vendor, get_vendor
 
 __all__ = ["EXIT_CANNOT_RUN", "EXIT_INVALID_ROWS", "EXIT_OK", "build_parser", "main"]
 
@@ -56,39 +56,61 @@ def build_parser() -> argparse.ArgumentParser:
         "without sending anything, and write a result sheet with each row's status "
         "and problems.",
     )
-    check.add_argument("file", type=Path, metavar="FILE", help="the .csv, .xlsx, .xls or .ods file")
-    check.add_argument("--vendor", required=True, help=f"one of: {vendors}")
-    check.add_argument(
-        "--result",
-        type=Path,
-        metavar="OUT",
-        help="where to write the result sheet (.xlsx or .csv); default: next to the input, "
-        "as NAME.result.xlsx (NAME.result.csv for CSV input)",
-    )
-    check.add_argument("--sheet", metavar="NAME", help="the worksheet to read (default: the first)")
-    check.add_argument(
-        "--timezone",
-        metavar="TZ",
-        default=os.environ.get("IMPORTER_TIMEZONE") or None,
-        help="IANA time zone of dates typed without one, e.g. Europe/Paris "
-        "(default: $IMPORTER_TIMEZONE, else UTC)",
-    )
-    check.add_argument(
-        "--date-order",
-        choices=["DMY", "MDY"],
-        type=str.upper,
-        help="how to read dates like 04-01-2022: DMY day first, MDY month first "
-        "(default: the vendor's documented order, day first)",
-    )
-    check.add_argument(
-        "--path-id",
-        metavar="ID",
-        help="360Learning: the path of every row without a Path ID column/cell",
-    )
+    _sheet_arguments(check, vendor_required=True)
     check.add_argument(
         "--json",
         action="store_true",
         help="print one JSON summary line on stdout instead of the human summary",
+    )
+
+    run = commands.add_parser(
+        "run",
+        help="import a sheet: create every valid row at the vendor, under its rate limits",
+        description="Validate a sheet, then create every valid row at the vendor, as fast as "
+        "its documented limits allow, and write a result sheet with each row's outcome: "
+        "created (with the vendor's ID), rejected (with the vendor's reason), invalid, "
+        "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
+        "from IMPORTER_* environment variables (see README), never from the command line.",
+        epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
+        "3 stopped by a fatal vendor error (credentials, scope), 130 interrupted (Ctrl-C).",
+    )
+    _sheet_arguments(run, vendor_required=False)
+    run.add_argument(
+        "--config", type=Path, metavar="JOB.toml", help="a job file ([job], [credentials])"
+    )
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="import into the embedded sandbox (started in-process on 127.0.0.1), not the vendor",
+    )
+    run.add_argument("--dry-run", action="store_true", help="validate and plan, send nothing")
+    run.add_argument(
+        "--limit", type=int, metavar="N", help="send at most N rows (the first valid ones)"
+    )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight at most (default 4; Zoho and Coursepath: always 1)",
+    )
+    run.add_argument(
+        "--rate",
+        type=float,
+        metavar="PER_S",
+        help="calls per second at most (default: the vendor's documented limit, with headroom)",
+    )
+    run.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the vendor's API host (default: $IMPORTER_BASE_URL, else the real host)",
+    )
+    run.add_argument(
+        "--auth-url",
+        metavar="URL",
+        help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
     )
 
     template = commands.add_parser(
@@ -154,12 +176,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sheet_arguments(parser: argparse.ArgumentParser, vendor_required: bool) -> None:
+    """The arguments every command reading a sheet takes."""
+    parser.add_argument(
+        "file", type=Path, metavar="FILE", help="the .csv, .xlsx, .xls or .ods file"
+    )
+    vendors = ", ".join(REGISTRY)
+    parser.add_argument(
+        "--vendor",
+        required=vendor_required,
+        help=f"one of: {vendors}" + ("" if vendor_required else " (default: the job file's)"),
+    )
+    parser.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="where to write the result sheet (.xlsx or .csv); default: next to the input, "
+        "as NAME.result.xlsx (NAME.result.csv for CSV input)",
+    )
+    parser.add_argument(
+        "--sheet", metavar="NAME", help="the worksheet to read (default: the first)"
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="TZ",
+        default=os.environ.get("IMPORTER_TIMEZONE") or None,
+        help="IANA time zone of dates typed without one, e.g. Europe/Paris "
+        "(default: $IMPORTER_TIMEZONE, else UTC)",
+    )
+    parser.add_argument(
+        "--date-order",
+        choices=["DMY", "MDY"],
+        type=str.upper,
+        help="how to read dates like 04-01-2022: DMY day first, MDY month first "
+        "(default: the vendor's documented order, day first)",
+    )
+    parser.add_argument(
+        "--path-id",
+        metavar="ID",
+        help="360Learning: the path of every row without a Path ID column/cell",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (never raises for a user's mistake)."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "run":
+            return _run(args)
         if args.command == "template":
             return _template(args)
         if args.command == "sandbox":
@@ -187,10 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    defaults = {"pathId": args.path_id} if args.path_id else None
     vendor = get_vendor(args.vendor)
-    if defaults and "pathId" not in {f.name for f in vendor.fields}:
-        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
+    defaults = _defaults(args, vendor)
     report = validate(
         args.file,
         vendor,
@@ -265,6 +329,112 @@ def _sandbox(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from importer.config import load_job, resolve_settings
+    from importer.pipeline import run_import
+
+    job = load_job(args.config) if args.config else None
+    section = (job or {}).get("job", {})
+    name = args.vendor or section.get("vendor")
+    if not name:
+        raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
+    vendor = get_vendor(name)
+    env = dict(os.environ)
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+    }
+    server = None
+    if args.sandbox:
+        from importer.sandbox import Sandbox, SandboxServer, describe
+
+        sandbox = Sandbox()
+        server = SandboxServer(sandbox.app).start()
+        endpoint = describe(server.url, sandbox.state)[vendor.name]
+        env.update(endpoint["env"])
+        flags.update(
+            base_url=endpoint["base_url"], auth_url=endpoint["auth_url"] or endpoint["base_url"]
+        )
+        if not args.json:
+            print(f"Importing into the embedded sandbox at {server.url}, not the real vendor.")
+    try:
+        settings = resolve_settings(vendor.name, flags=flags, env=env, job=job)
+        report = validate(
+            args.file,
+            vendor,
+            sheet=args.sheet,
+            timezone=args.timezone or section.get("timezone"),
+            date_order=args.date_order,
+            defaults=_defaults(args, vendor),
+        )
+        if not args.json:
+            print(_plan(args, report, vendor))
+        run = run_import(
+            report, settings, limit=args.limit, dry_run=args.dry_run, progress=not args.json
+        )
+    finally:
+        if server is not None:
+            server.stop()
+    written = write_report(report, args.result, run)
+    counts = run.counts()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "command": "run",
+                    "file": str(args.file),
+                    "vendor": vendor.name,
+                    "rows": report.row_count,
+                    "counts": counts,
+                    "requests": run.requests,
+                    "stopped": run.stopped,
+                    "dry_run": run.dry_run,
+                    "result": str(written),
+                    "exit_code": run.exit_code,
+                }
+            )
+        )
+        return run.exit_code
+    summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+    print(f"Done: {summary}.")
+    if run.stopped:
+        print(f"Stopped early: {run.stopped}", file=sys.stderr)
+    print(f"Result sheet: {written}")
+    return run.exit_code
+
+
+def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor) -> str:
+    """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
+    from importer.adapters import ADAPTERS
+    from importer.pipeline import estimate_seconds
+
+    valid = report.row_count - report.invalid_count
+    to_send = valid if args.limit is None else min(valid, max(args.limit, 0))
+    policy = ADAPTERS[vendor.name].rate
+    eta = estimate_seconds(to_send, 1.0, policy)
+    pace = f"; about {_duration(eta)} at {policy.description}" if eta and eta > 60 else ""
+    verb = "checking" if args.dry_run else "sending"
+    counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
+    return f"{args.file}: {counts}; {verb} {to_send}{pace}."
+
+
+def _defaults(args: argparse.Namespace, vendor: Vendor) -> dict[str, str] | None:
+    if not args.path_id:
+        return None
+    if "pathId" not in {f.name for f in vendor.fields}:
+        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
+    return {"pathId": args.path_id}
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _template(args: argparse.Namespace) -> int:

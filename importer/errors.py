@@ -8,7 +8,9 @@
     │   ├── UnsafeFileError       a workbook built to exhaust memory (zip bomb, huge sheet)
     │   ├── SheetNotFoundError    ``--sheet`` names no sheet of the workbook
     │   └── MissingColumnsError   a required column is absent (names it and the closest header)
-    └── ConfigurationError        bad options: unknown vendor, unknown time zone (exit 2)
+    ├── ConfigurationError        bad options, missing credentials (exit 2)
+    └── FatalVendorError          the vendor refuses every call: bad credentials, missing
+                                  scope, repeated locks; stop sending (exit 3)
 
 Problems with single rows are *not* exceptions: they are data, carried by
 :class:`importer.report.RowOutcome`, so that one bad row never stops the others.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "FatalVendorError",
     "ImporterError",
     "InputError",
     "MissingColumnsError",
@@ -59,3 +62,9 @@ class MissingColumnsError(InputError):
 
 class ConfigurationError(ImporterError):
     """An option or setting is invalid (unknown vendor, time zone, path ID...)."""
+
+
+class FatalVendorError(ImporterError):
+    """The vendor refuses every call (credentials, scope, lock): no row can succeed now."""
+
+    exit_code = 3

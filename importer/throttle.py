@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 from importer.clock import Clock
 
-__all__ = ["Pacer", "RatePolicy"]
+__all__ = ["Pacer", "PacerStopped", "RatePolicy"]
+
+
+class PacerStopped(Exception):
+    """Raised by :meth:`Pacer.acquire` once :meth:`Pacer.stop` was called: send nothing more."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Pacer:
         self._paused_until = 0.0
         self._streak = 0
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
     @property
     def interval(self) -> float:
@@ -59,15 +64,30 @@ class Pacer:
         return 0.0 if not self.rate else 1.0 / self.rate
 
     def acquire(self) -> float:
-        """Wait for this call's turn; return the seconds waited."""
+        """Wait for this call's turn; return the seconds waited.
+
+        Raises:
+            PacerStopped: the run is stopping (Ctrl-C, a fatal error); do not send.
+        """
         with self._lock:
             now = self.clock.monotonic()
             slot = max(now, self._next, self._paused_until)
             self._next = slot + self.interval
-        wait = slot - now
-        if wait > 0:
-            self.clock.sleep(wait)
-        return wait
+        waited = 0.0
+        while True:
+            if self._stopped.is_set():
+                raise PacerStopped
+            left = slot - self.clock.monotonic()
+            if left <= 0:
+                return waited
+            # In slices, so that a stop is noticed within a second even in a 5-minute lock.
+            step = min(left, 0.5)
+            self.clock.sleep(step)
+            waited += step
+
+    def stop(self) -> None:
+        """Refuse every further call (waiting ones included)."""
+        self._stopped.set()
 
     def pause_until(self, moment: float) -> None:
         """No call before ``moment`` (a lock's end, a ``Retry-After``)."""

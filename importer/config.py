@@ -1,0 +1,136 @@
+"""Settings of an import run, resolved once: flags > IMPORTER_* environment > job file > defaults.
+
+Credentials come from environment variables (or a job file that names the
+variables to read them from), never from the command line, so they stay out of
+shell history and process lists. They are held as :class:`~importer.secret.Secret`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from importer.errors import ConfigurationError
+from importer.secret import Secret
+
+__all__ = ["CREDENTIALS", "DEFAULT_HOSTS", "RunSettings", "load_job", "resolve_settings"]
+
+#: The environment variables each vendor's credentials are read from.
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "360learning-v1": ("IMPORTER_360L_COMPANY", "IMPORTER_360L_API_KEY"),
+    "360learning-v2": ("IMPORTER_360L_CLIENT_ID", "IMPORTER_360L_CLIENT_SECRET"),
+    "zoho-people": (
+        "IMPORTER_ZOHO_CLIENT_ID",
+        "IMPORTER_ZOHO_CLIENT_SECRET",
+        "IMPORTER_ZOHO_REFRESH_TOKEN",
+    ),
+    "coursepath": ("IMPORTER_COURSEPATH_API_KEY", "IMPORTER_COURSEPATH_EMAIL"),
+}
+
+#: (API host, token host) per vendor. 360Learning US: https://app.us.360learning.com; Zoho's
+#: other data centres: people.zoho.eu / accounts.zoho.eu, .in, .com.au, .jp... (together).
+DEFAULT_HOSTS: dict[str, tuple[str | None, str | None]] = {
+    "360learning-v1": ("https://app.360learning.com", None),
+    "360learning-v2": ("https://app.360learning.com", "https://app.360learning.com"),
+    "zoho-people": ("https://people.zoho.com", "https://accounts.zoho.com"),
+    "coursepath": (None, None),  # each academy has its own host: https://<academy>.coursepath.com
+}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything an import run needs besides the sheet.
+
+    Attributes:
+        vendor: the vendor's name.
+        base_url: the vendor's API host.
+        auth_url: the token host (360Learning v2, Zoho).
+        credentials: by environment variable name.
+        concurrency: requests in flight at most (capped by what the vendor allows).
+        rate: calls per second at most, overriding the vendor's default ceiling.
+        timeout: seconds to wait for an answer.
+        max_tries: tries per call for retryable failures.
+    """
+
+    vendor: str
+    base_url: str
+    auth_url: str
+    credentials: Mapping[str, Secret] = field(repr=False)
+    concurrency: int = 4
+    rate: float | None = None
+    timeout: float = 30.0
+    max_tries: int = 5
+
+
+def load_job(path: Path) -> dict[str, Any]:
+    """Read a TOML job file (``[job]`` settings and a ``[credentials]`` table)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: no such job file.") from None
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path}: not a valid TOML job file ({error}).") from None
+    return data
+
+
+def resolve_settings(
+    vendor: str,
+    *,
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    job: Mapping[str, Any] | None = None,
+) -> RunSettings:
+    """Resolve a run's settings; missing credentials or hosts raise :class:`ConfigurationError`.
+
+    In the job file, ``[credentials]`` maps each variable to the name of another
+    environment variable to read it from (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"``).
+    """
+    section = dict((job or {}).get("job", {}))
+    indirection = dict((job or {}).get("credentials", {}))
+
+    def pick(name: str, env_name: str | None = None) -> Any:
+        if flags.get(name) is not None:
+            return flags[name]
+        if env_name and env.get(env_name):
+            return env[env_name]
+        return section.get(name)
+
+    api_host, token_host = DEFAULT_HOSTS[vendor]
+    base_url = pick("base_url", "IMPORTER_BASE_URL") or api_host
+    auth_url = pick("auth_url", "IMPORTER_AUTH_URL") or token_host or base_url
+    if not base_url:
+        raise ConfigurationError(
+            f"{vendor} needs its API host: give --base-url https://<academy>.coursepath.com "
+            "(or IMPORTER_BASE_URL, or base_url in the job file)."
+        )
+    credentials: dict[str, Secret] = {}
+    missing = []
+    for name in CREDENTIALS[vendor]:
+        source = str(indirection.get(name, name))
+        value = env.get(source, "")
+        if value:
+            credentials[name] = Secret(value)
+        else:
+            missing.append(name if source == name else f"{name} (read from {source})")
+    if missing:
+        raise ConfigurationError(
+            f"missing credentials for {vendor}: set the environment variable"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}."
+        )
+    concurrency = int(pick("concurrency") or 4)
+    rate = pick("rate")
+    if concurrency < 1:
+        raise ConfigurationError("--concurrency must be 1 or more.")
+    return RunSettings(
+        vendor=vendor,
+        base_url=str(base_url),
+        auth_url=str(auth_url),
+        credentials=credentials,
+        concurrency=concurrency,
+        rate=float(rate) if rate is not None else None,
+        timeout=float(pick("timeout") or 30.0),
+        max_tries=int(pick("max_tries") or 5),
+    )
