@@ -59,16 +59,21 @@ class _Token:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.value: str | None = None
-        self.expires = 0.0
+        self.renew_at = 0.0
         self.fetches = 0
         self.lock = threading.Lock()
 
     def get(self) -> str:
         with self.lock:
-            if self.value is None or self.clock.monotonic() >= self.expires - _RENEW_MARGIN:
+            if self.value is None or self.clock.monotonic() >= self.renew_at:
                 token, lifetime = self.fetch()
                 self.fetches += 1
-                self.value, self.expires = token, self.clock.monotonic() + lifetime
+                now = self.clock.monotonic()
+                # Renew a minute early (a tenth of the lifetime for short-lived tokens).
+                self.value, self.renew_at = (
+                    token,
+                    now + lifetime - min(_RENEW_MARGIN, lifetime / 10),
+                )
             return self.value
 
     def invalidate(self) -> None:

@@ -1,0 +1,96 @@
+"""Fixtures for import runs: a real sandbox process on 127.0.0.1, and the real CLI against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+
+class SandboxProcess:
+    """`session-importer sandbox --port 0 --json` running in a subprocess."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.url = str(info["coursepath"]["base_url"]).removesuffix("/coursepath")
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def created(self, vendor: str, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {"vendor": vendor, **({"kind": kind} if kind else {})}
+        return list(self.http.get("/_sandbox/created", params=params).json())
+
+    def requests(self, vendor: str) -> list[dict[str, Any]]:
+        return list(self.http.get("/_sandbox/requests", params={"vendor": vendor}).json())
+
+    def faults(self, spec: str) -> None:
+        self.http.put("/_sandbox/faults", content=spec).raise_for_status()
+
+    def reset(self) -> None:
+        self.http.put("/_sandbox/faults", content="")
+        self.http.post("/_sandbox/reset").raise_for_status()
+
+    def env(self, vendor: str) -> dict[str, str]:
+        """The environment a run against this sandbox needs (credentials only)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+        return {**base, **self.info[vendor]["env"]}
+
+    def run(
+        self,
+        sheet: Path,
+        vendor: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """The real CLI: session-importer run SHEET --vendor V against this sandbox."""
+        info = self.info[vendor]
+        args = ["run", str(sheet), "--vendor", vendor, "--base-url", info["base_url"]]
+        if info["auth_url"]:
+            args += ["--auth-url", info["auth_url"]]
+        return subprocess.run(
+            [sys.executable, "-m", "importer", *args, *extra],
+            capture_output=True,
+            text=True,
+            env=env or self.env(vendor),
+            timeout=timeout,
+            cwd=ROOT,
+        )
+
+
+@pytest.fixture(scope="session")
+def sandbox_process() -> Iterator[SandboxProcess]:
+    """One sandbox process for the whole test session."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    info = json.loads(process.stdout.readline())
+    sandbox = SandboxProcess(info)
+    try:
+        yield sandbox
+    finally:
+        sandbox.http.close()
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+
+
+@pytest.fixture
+def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
+    """The sandbox process, reset: nothing created, no faults."""
+    sandbox_process.reset()
+    return sandbox_process
