@@ -58,10 +58,16 @@ class Pacer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
+    #: Adaptive policies keep 2% below the rate: at a shared limit's edge, clock jitter
+    #: between us and the vendor would otherwise turn some calls into 429s.
+    HEADROOM = 0.98
+
     @property
     def interval(self) -> float:
         """Seconds between two calls at the current rate."""
-        return 0.0 if not self.rate else 1.0 / self.rate
+        if not self.rate:
+            return 0.0
+        return 1.0 / (self.rate * (self.HEADROOM if self.policy.adaptive else 1.0))
 
     def acquire(self) -> float:
         """Wait for this call's turn; return the seconds waited.

@@ -447,3 +447,69 @@ def test_vendor_from_job_file(tmp_path: Path, sandbox: SandboxProcess, vendor: s
         timeout=60,
     )
     assert json.loads(done.stdout)["counts"] == {"created": 1}, done.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_every_row_in_the_result(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Ctrl-C mid-run: requests in flight finish, unsent rows are 'not sent', exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
+    rows = [
+        [
+            "Course ID",
+            "Batch ID",
+            "Module ID",
+            "Session name",
+            "Trainer erecno",
+            "Type",
+            "Date",
+            "Start time",
+            "End time",
+        ]
+    ]
+    rows += [
+        [*ids, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
+        for i in range(8)
+    ]
+    sheet = write_csv(tmp_path / "z.csv", rows)
+    result = tmp_path / "out.csv"
+    info = sandbox.info["zoho-people"]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "importer",
+            "run",
+            str(sheet),
+            "--vendor",
+            "zoho-people",
+            "--base-url",
+            info["base_url"],
+            "--auth-url",
+            info["auth_url"],
+            "--result",
+            str(result),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sandbox.env("zoho-people"),
+    )
+    deadline = time.monotonic() + 30
+    while len(sandbox.created("zoho-people")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    lines = result.read_text(encoding="utf-8-sig").splitlines()[1:]
+    states = [line.split(",")[1] for line in lines]
+    assert len(states) == 8
+    created = sandbox.created("zoho-people")
+    assert states.count("created") == len(created) >= 2
+    assert states.count("not sent") == 8 - len(created)
+    assert "interrupted" in err

@@ -1,0 +1,170 @@
+"""Rate rules and retries on a fake clock: hours of vendor time in seconds of test time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from importer.clock import FakeClock
+from importer.config import resolve_settings
+from importer.pipeline import RunReport, run_import
+from importer.sandbox import VENDORS, Sandbox, SandboxServer, SandboxState, describe, parse_faults
+from importer.secret import Secret
+from importer.validation import validate
+from tests.conftest import write_csv
+
+ZOHO_HEADERS = [
+    "Course ID",
+    "Batch ID",
+    "Module ID",
+    "Session name",
+    "Trainer erecno",
+    "Type",
+    "Date",
+    "Start time",
+    "End time",
+]
+ZOHO_IDS = ["478346000019479103", "478346000019479115", "478346000019479119"]
+
+
+class Rig:
+    """An in-process sandbox on 127.0.0.1 sharing a fake clock with the importer."""
+
+    def __init__(self, clock: FakeClock, sandbox: Sandbox, server: SandboxServer) -> None:
+        self.clock, self.sandbox, self.server = clock, sandbox, server
+        self.notes: list[str] = []
+
+    def run(self, sheet: Path, vendor: str, **options: object) -> RunReport:
+        info = describe(self.server.url, self.sandbox.state)[vendor]
+        flags = {
+            "base_url": info["base_url"],
+            "auth_url": info["auth_url"],
+            "concurrency": 1,
+            **options,
+        }
+        settings = resolve_settings(vendor, flags=flags, env=info["env"])
+        report = validate(sheet, vendor)
+        return run_import(report, settings, clock=self.clock, notify=self.notes.append)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    clock = FakeClock()
+    sandbox = Sandbox(SandboxState.fresh(clock=clock))
+    with SandboxServer(sandbox.app) as server:
+        yield Rig(clock, sandbox, server)
+
+
+def zoho_sheet(tmp_path: Path, rows: int) -> Path:
+    body = [
+        [*ZOHO_IDS, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
+        for i in range(rows)
+    ]
+    return write_csv(tmp_path / "zoho.csv", [ZOHO_HEADERS, *body])
+
+
+def test_500_zoho_rows_never_exceed_30_a_minute(tmp_path: Path, rig: Rig) -> None:
+    """Every 60-second window holds at most 30 LMS calls; no lock; about 2 s a row."""
+    rig.sandbox.state.options["zoho_sessions_per_module"] = 10_000
+    rig.sandbox.reset()
+    started = rig.clock.time()
+    run = rig.run(zoho_sheet(tmp_path, 500), "zoho-people")
+    assert run.counts() == {"created": 500}
+    calls = sorted(r["at"] for r in rig.sandbox.state.requests if r["path"].startswith("/api/"))
+    assert len(calls) == 500
+    tail = 0
+    for head, moment in enumerate(calls):
+        while calls[tail] <= moment - 60:
+            tail += 1
+        assert head - tail + 1 <= 30, (
+            f"{head - tail + 1} calls in the 60 s before {moment - started:.0f} s"
+        )
+    assert rig.sandbox.zoho.locks == 0
+    assert 998 <= rig.clock.time() - started <= 1010  # 500 rows at one call every 2 s
+
+
+def test_a_lock_caused_elsewhere_is_waited_out_once(tmp_path: Path, rig: Rig) -> None:
+    """Another tool used the minute's 30 calls: the importer waits the lock out and resumes."""
+    for _ in range(30):
+        rig.sandbox.zoho.window.hit()
+    started = rig.clock.time()
+    run = rig.run(zoho_sheet(tmp_path, 3), "zoho-people")
+    assert run.counts() == {"created": 3}
+    assert rig.sandbox.zoho.locks == 1
+    assert rig.clock.time() - started >= 300
+    assert any("waiting 300 s" in note for note in rig.notes)
+
+
+def test_retries_are_bounded(tmp_path: Path, rig: Rig) -> None:
+    """A vendor that answers 429 forever: each row gives up after 5 tries, marked not sent."""
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:429=1", VENDORS))
+    rows = [
+        ["Path ID", "Session name", "Start date", "Owner group ID"],
+        ["6853f6de567dc5f80528f80d", "S", "2025-07-01 10:00", "624c5526204fc7207e603ea6"],
+    ]
+    run = rig.run(write_csv(tmp_path / "v1.csv", rows), "360learning-v1")
+    assert run.counts() == {"not sent": 1}
+    assert "gave up after 5 tries" in run.results[2].message
+    assert len(rig.sandbox.state.requests) == 5
+
+
+def test_server_errors_on_create_are_unknown(tmp_path: Path, rig: Rig) -> None:
+    """A 500 answer to a create: the row is unknown, and it is sent once, never resent."""
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", VENDORS))
+    rows = [["Path ID", "Session name", "Start date", "Owner group ID"]]
+    rows += [
+        ["6853f6de567dc5f80528f80d", f"S{i}", "2025-07-01 10:00", "624c5526204fc7207e603ea6"]
+        for i in range(2)
+    ]
+    run = rig.run(write_csv(tmp_path / "v1.csv", rows), "360learning-v1")
+    assert run.counts() == {"unknown": 2}
+    assert "answered 500" in run.results[2].message
+    assert len(rig.sandbox.state.requests) == 2
+
+
+def test_tokens_are_renewed_before_expiry_not_per_row(tmp_path: Path, rig: Rig) -> None:
+    """With 100-second tokens, 100 rows (200 s) take a handful of tokens, none refused."""
+    rig.sandbox.state.options["token_ttl"] = 100
+    rig.sandbox.reset()
+    run = rig.run(zoho_sheet(tmp_path, 100), "zoho-people")
+    assert run.counts() == {"created": 100}
+    tokens = [r for r in rig.sandbox.state.requests if r["path"] == "/oauth/v2/token"]
+    assert 2 <= len(tokens) <= 4
+
+
+def test_360_v2_under_its_limit_stays_fast_and_polite(tmp_path: Path, rig: Rig) -> None:
+    """At a 10/s ceiling against a 10 writes/s sandbox: at least 9 rows/s, under 1% of 429s."""
+    rows = [
+        ["Path ID", "Session name", "Main instructor ID", "Start date", "Registration validation"]
+    ]
+    rows += [
+        [
+            "6853f6de567dc5f80528f80d",
+            f"S{i}",
+            "647098a731a809ed36889ed1",
+            "2025-07-01 10:00",
+            "disabled",
+        ]
+        for i in range(300)
+    ]
+    started = rig.clock.time()
+    run = rig.run(write_csv(tmp_path / "v2.csv", rows), "360learning-v2", rate=10.0)
+    elapsed = rig.clock.time() - started
+    assert run.counts() == {"created": 300}
+    refused = [r for r in rig.sandbox.state.requests if r["status"] == 429]
+    assert len(refused) < 3
+    assert 300 / elapsed >= 9
+
+
+def test_settings_never_show_secrets() -> None:
+    """Credentials are Secrets: repr and str of the settings show none of them."""
+    env = {
+        "IMPORTER_COURSEPATH_API_KEY": "super-secret-key-123",
+        "IMPORTER_COURSEPATH_EMAIL": "a@b.c",
+    }
+    settings = resolve_settings("coursepath", flags={"base_url": "http://127.0.0.1:1"}, env=env)
+    assert "super-secret-key-123" not in repr(settings) + str(settings)
+    assert str(settings.credentials["IMPORTER_COURSEPATH_API_KEY"]) == "***"
+    assert settings.credentials["IMPORTER_COURSEPATH_API_KEY"] == Secret("super-secret-key-123")
