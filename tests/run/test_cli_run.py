@@ -504,7 +504,7 @@ def test_ctrl_c_stops_cleanly_with_every_row_in_the_result(
     while len(sandbox.created("zoho-people")) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     lines = result.read_text(encoding="utf-8-sig").splitlines()[1:]
     states = [line.split(",")[1] for line in lines]
