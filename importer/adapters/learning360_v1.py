@@ -29,9 +29,9 @@ _MESSAGES = {
 
 class _V1:
     name = "360learning-v1"
-    # No rate limit is documented for v1; a few requests in flight is polite and fast enough.
+    # No rate limit is documented for v1: --concurrency decides (default 4), up to 16.
     rate = RatePolicy(rate=None, description="none documented")
-    max_concurrency = 4
+    max_concurrency = 16
     auth = "360l-v1"
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:

@@ -39,7 +39,7 @@ class _V2:
         adaptive=True,
         description="10 writes a second per company",
     )
-    max_concurrency = 4
+    max_concurrency = 16  # the pacer, not the concurrency, keeps it under 10 writes/s
     auth = "360l-v2"
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
