@@ -1,0 +1,88 @@
+"""Conformance of every vendor adapter: requests built from valid rows, answers classed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from importer.adapters import ADAPTERS
+from importer.adapters.base import Answer
+from importer.templates import write_template
+from importer.validation import validate
+from importer.vendors import REGISTRY
+from tests.conftest import run_cli, write_csv
+
+
+def test_every_vendor_has_an_adapter() -> None:
+    """Adding a vendor means adding its adapter too."""
+    assert set(ADAPTERS) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("vendor", list(REGISTRY))
+def test_template_example_becomes_a_write_with_the_body_fields(tmp_path: Path, vendor: str) -> None:
+    """The template's example row gives calls; body fields come from the vendor's columns."""
+    report = validate(write_template(REGISTRY[vendor], tmp_path), vendor, defaults=None)
+    values = {k: (None if v != v else v) for k, v in report.values.iloc[0].to_dict().items()}
+    calls = ADAPTERS[vendor].calls(values)
+    writes = [c for c in calls if c.writes]
+    assert writes
+    body_fields = {f.name for f in REGISTRY[vendor].fields if f.in_body}
+    for call in writes:
+        sent = set(call.json or {}) | set(call.form or {})
+        assert sent <= body_fields | {"email", "name"}
+
+
+@pytest.mark.parametrize("vendor", list(REGISTRY))
+@pytest.mark.parametrize(
+    ("status", "kinds"),
+    [
+        (429, {"retry", "locked"}),
+        (500, {"unknown"}),
+        (502, {"unknown"}),
+        (401, {"reauth", "fatal"}),
+        (403, {"fatal"}),
+    ],
+)
+def test_shared_answers_are_classed_safely(vendor: str, status: int, kinds: set[str]) -> None:
+    """429 retries, 5xx on a create is unknown (never resent), 401/403 renew or stop."""
+    adapter = ADAPTERS[vendor]
+    values = {f.name: f.example or None for f in REGISTRY[vendor].fields}
+    values.update({"courseId": "12345", "startDate": "2025-07-01T10:00:00.000Z"})
+    call = next(c for c in adapter.calls(values) if c.writes)
+    assert adapter.interpret(call, Answer(status, {})).kind in kinds
+
+
+def test_zoho_lock_is_recognised_in_every_form() -> None:
+    """Zoho's lock, as 429 + Retry-After or as code 7209 in a 200, means: wait, then retry."""
+    zoho = ADAPTERS["zoho-people"]
+    call = zoho.calls({f.name: f.example or None for f in REGISTRY["zoho-people"].fields})[0]
+    locked = zoho.interpret(call, Answer(429, {"code": 7209}, {"retry-after": "120"}))
+    assert (locked.kind, locked.retry_after) == ("locked", 120.0)
+    assert zoho.interpret(call, Answer(200, {"code": 7209, "message": "blocked"})).kind == "locked"
+
+
+def test_plan_line_gives_an_honest_eta(tmp_path: Path) -> None:
+    """A 3,000-row Zoho sheet is announced at about 100 minutes, not seconds."""
+    ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
+    rows = [
+        [
+            "Course ID",
+            "Batch ID",
+            "Module ID",
+            "Session name",
+            "Trainer erecno",
+            "Type",
+            "Date",
+            "Start time",
+            "End time",
+        ]
+    ]
+    rows += [
+        [*ids, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
+        for i in range(3000)
+    ]
+    sheet = write_csv(tmp_path / "z.csv", rows)
+    done = run_cli("run", sheet, "--vendor", "zoho-people", "--dry-run", "--sandbox")
+    assert done.returncode == 0, done.stderr
+    assert "checking 3000; about 1 h 40 min at 30 requests a minute" in done.stdout
