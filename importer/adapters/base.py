@@ -134,9 +134,23 @@ def fill(template: str, fields: Mapping[str, Any]) -> str:
 
 
 def retry_after_header(answer: Answer) -> float | None:
-    """Seconds from a ``Retry-After`` header (a number of seconds), if any."""
+    """Seconds from a ``Retry-After`` header, if any: a number of seconds, or an HTTP date.
+
+    A date is measured from the answer's own ``Date`` header, so that neither our
+    clock nor its skew from the vendor's matters.
+    """
+    from email.utils import parsedate_to_datetime
+
     value = answer.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        until = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(answer.headers.get("date", ""))
+    except (TypeError, ValueError):
+        return None
+    return max((until - sent).total_seconds(), 0.0)

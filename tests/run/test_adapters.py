@@ -86,3 +86,27 @@ def test_plan_line_gives_an_honest_eta(tmp_path: Path) -> None:
     done = run_cli("run", sheet, "--vendor", "zoho-people", "--dry-run", "--sandbox")
     assert done.returncode == 0, done.stderr
     assert "checking 3000; about 1 h 40 min at 30 requests a minute" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        (
+            {
+                "retry-after": "Wed, 21 Oct 2026 07:28:30 GMT",
+                "date": "Wed, 21 Oct 2026 07:28:00 GMT",
+            },
+            30.0,
+        ),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_in_seconds_or_as_a_date(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    """Retry-After is read as seconds or as an HTTP date measured from the answer's Date."""
+    from importer.adapters.base import retry_after_header
+
+    assert retry_after_header(Answer(429, {}, headers)) == seconds
