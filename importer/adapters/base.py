@@ -27,12 +27,14 @@ from typing import Any, Literal, Protocol
 from importer.throttle import RatePolicy
 
 __all__ = [
+    "MARKER",
     "Adapter",
     "Answer",
     "Call",
     "Outcome",
     "OutcomeKind",
     "fill",
+    "next_link",
     "plain_status",
     "retry_after_header",
 ]
@@ -113,6 +115,23 @@ class Adapter(Protocol):
         """The ID to show in the result sheet, from the row's call results."""
         ...
 
+    #: Whether resending a row whose answer was lost is harmless (its calls are idempotent).
+    resend_safe: bool
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        """The first read that finds a row's object at the vendor; ``None``: no way to check."""
+        ...
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        """The ID of the row's object in a lookup answer, and the next page to read if any."""
+        ...
+
+
+#: The key under which the pipeline passes a row's reconciliation marker to ``calls``.
+MARKER = "_marker"
+
 
 def plain_status(answer: Answer, retry_after: Callable[[Answer], float | None]) -> Outcome | None:
     """Classes shared by every vendor: 429 retry, 5xx unknown (writes) or retry (reads)."""
@@ -131,6 +150,14 @@ class _Blank(dict[str, Any]):
 def fill(template: str, fields: Mapping[str, Any]) -> str:
     """Format a message template with a call's fields; a missing field shows as "(empty)"."""
     return template.format_map(_Blank(fields))
+
+
+def next_link(answer: Answer) -> str | None:
+    """The URL of a ``Link: <url>; rel="next"`` header, if any."""
+    for part in answer.headers.get("link", "").split(","):
+        if 'rel="next"' in part or "rel=next" in part:
+            return part.split(";")[0].strip().strip("<>")
+    return None
 
 
 def retry_after_header(answer: Answer) -> float | None:

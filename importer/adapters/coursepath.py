@@ -125,5 +125,17 @@ class _Coursepath:
     def created_id(self, results: Mapping[str, str]) -> str | None:
         return results.get("member")
 
+    # Every step finds the member first and enrolling or grouping twice changes nothing, so
+    # a row whose answer was lost is simply run again (the invitation may go twice).
+    resend_safe = True
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        return None
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        return None, None
+
 
 ADAPTER = _Coursepath()

@@ -76,6 +76,18 @@ class _V1:
     def created_id(self, results: Mapping[str, str]) -> str | None:
         return results.get("session")
 
+    resend_safe = False
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        # v1 has no way to find a path session again (its list has no filter we can trust
+        # and 360Learning plans to retire it): a lost answer stays unknown.
+        return None
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        return None, None
+
 
 def _call_fields(call: Call) -> dict[str, Any]:
     fields = dict(call.json or {})

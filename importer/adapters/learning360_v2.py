@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import Answer, Call, Outcome, fill, plain_status, retry_after_header
+from importer.adapters.base import (
+    MARKER,
+    Answer,
+    Call,
+    Outcome,
+    fill,
+    next_link,
+    plain_status,
+    retry_after_header,
+)
 from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
@@ -55,8 +65,13 @@ class _V2:
             body["instructorIds"] = str(values["instructorIds"]).split(";")
         if values.get("userLimit"):
             body["userLimit"] = int(str(values["userLimit"]))
-        if values.get("additionalInformation"):
-            body["additionalInformation"] = values["additionalInformation"]
+        # The row's marker goes after the user's own text in the field the vendor meant for
+        # "ID in another tool": after a lost answer, it finds the session again.
+        info = " ".join(
+            str(v) for v in (values.get("additionalInformation"), values.get(MARKER)) if v
+        )
+        if info:
+            body["additionalInformation"] = info
         path = f"/api/v2/paths/{values['pathId']}/sessions"
         return [Call("create the session", "POST", path, json=body, result="session")]
 
@@ -90,6 +105,34 @@ class _V2:
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
         return results.get("session")
+
+    resend_safe = False
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        if not values.get(MARKER):
+            return None
+        start = dt.datetime.fromisoformat(str(values["startDate"]).replace("Z", "+00:00"))
+        start = start.replace(microsecond=0)  # "the milliseconds are always set to 0"
+        params = {
+            "startDate[gte]": _iso(start),
+            "startDate[lt]": _iso(start + dt.timedelta(seconds=1)),
+        }
+        path = f"/api/v2/paths/{values['pathId']}/sessions"
+        return Call("look the session up", "GET", path, params=params, writes=False)
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        marker = str(values.get(MARKER))
+        for session in answer.body if isinstance(answer.body, list) else []:
+            if marker in str(session.get("additionalInformation", "")):
+                return str(session["_id"]), None
+        link = next_link(answer)
+        return None, Call(call.name, "GET", link, writes=False) if link else None
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 ADAPTER = _V2()

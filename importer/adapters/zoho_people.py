@@ -83,5 +83,41 @@ class _Zoho:
     def created_id(self, results: Mapping[str, str]) -> str | None:
         return results.get("session")
 
+    resend_safe = False
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        path = self.calls(values)[0].path
+        return Call("look the session up", "GET", path, params={"startIndex": "1"}, writes=False)
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        listed = body.get("sessions")
+        sessions: list[Any] = listed if isinstance(listed, list) else []
+        wanted = (
+            values["name"],
+            values["date"],
+            values["startTime"],
+            values["endTime"],
+            values["trainerErecno"],
+        )
+        for session in sessions:
+            seen = (
+                session.get("sessionName"),
+                session.get("sessionStartDate"),
+                session.get("sessionStartTime"),
+                session.get("sessionEndTime"),
+                session.get("trainerErecno"),
+            )
+            if seen == wanted:
+                return str(session["sessionId"]), None
+        if len(sessions) < 25:
+            return None, None
+        start = int((call.params or {}).get("startIndex", "1")) + 25
+        return None, Call(
+            call.name, "GET", call.path, params={"startIndex": str(start)}, writes=False
+        )
+
 
 ADAPTER = _Zoho()
