@@ -15,11 +15,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
 from importer.templates import write_template
 from importer.validation import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from importer.journal import Journal
 from importer.vendors import REGISTRY, Vendor, get_vendor
 
 __all__ = ["EXIT_CANNOT_RUN", "EXIT_INVALID_ROWS", "EXIT_OK", "build_parser", "main"]
@@ -111,6 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
+    )
+    run.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="the job's journal (default: NAME.journal.sqlite beside the result sheet; with "
+        "--sandbox, a fresh one)",
+    )
+    run.add_argument(
+        "--key",
+        metavar="COLUMN",
+        help="the column that identifies a row across runs (e.g. an external ID); default: "
+        "the row's content",
+    )
+    run.add_argument(
+        "--retry-rejected", action="store_true", help="send again rows rejected in an earlier run"
+    )
+    run.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="send again rows whose answer was lost, where the vendor gives no way to check",
+    )
+    run.add_argument(
+        "--wait", action="store_true", help="wait for another run of the same job to finish"
     )
 
     template = commands.add_parser(
@@ -333,7 +361,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from importer.config import load_job, resolve_settings
-    from importer.pipeline import run_import
+    from importer.pipeline import JournalOptions, run_import
 
     job = load_job(args.config) if args.config else None
     section = (job or {}).get("job", {})
@@ -373,9 +401,24 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not args.json:
             print(_plan(args, report, vendor))
-        run = run_import(
-            report, settings, limit=args.limit, dry_run=args.dry_run, progress=not args.json
+        journal = _open_journal(args, report, vendor.name, settings.base_url)
+        options = JournalOptions(
+            journal, args.key or section.get("key"), args.retry_rejected, args.resend_unknown
         )
+        try:
+            journal.lock_job(wait=args.wait)
+            run_id = journal.start_run(str(args.file))
+            run = run_import(
+                report,
+                settings,
+                limit=args.limit,
+                dry_run=args.dry_run,
+                progress=not args.json,
+                journal=options,
+            )
+            journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
+        finally:
+            journal.close()
     finally:
         if server is not None:
             server.stop()
@@ -405,6 +448,33 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Stopped early: {run.stopped}", file=sys.stderr)
     print(f"Result sheet: {written}")
     return run.exit_code
+
+
+def _open_journal(
+    args: argparse.Namespace, report: ValidationReport, vendor: str, target: str
+) -> Journal:
+    """The job's journal: --journal, else beside the result sheet (a fresh one for --sandbox)."""
+    import tempfile
+
+    from importer.journal import Journal
+    from importer.results import default_result_path
+
+    path = args.journal
+    if path is None and args.sandbox:
+        path = Path(tempfile.mkdtemp(prefix="importer-sandbox-")) / "journal.sqlite"
+    if path is None:
+        result = args.result or default_result_path(report.table.source)
+        path = result.with_name(f"{report.table.source.stem}.journal.sqlite")
+    journal = Journal(path, vendor)
+    known = journal.meta("target")
+    if known is None:
+        journal.set_meta("target", target)
+    elif known != target and not args.sandbox:
+        journal.close()
+        raise ConfigurationError(
+            f"{path} records imports into {known}, not {target}; give another --journal."
+        )
+    return journal
 
 
 def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor) -> str:

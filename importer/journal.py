@@ -108,7 +108,7 @@ class Journal:
         self._lock = threading.Lock()
         known = self.meta("vendor")
         if known is None:
-            self._set_meta("vendor", vendor)
+            self.set_meta("vendor", vendor)
         elif known != vendor:
             raise ConfigurationError(
                 f"{path} is the journal of a {known} job, not {vendor}; use another --journal."
@@ -230,7 +230,8 @@ class Journal:
             found = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(found[0]) if found else None
 
-    def _set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the job (vendor, target host)."""
         with self._lock:
             self.db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"

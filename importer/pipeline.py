@@ -25,15 +25,26 @@ from typing import Any
 import httpx
 
 from importer.adapters import ADAPTERS
+from importer.adapters.base import MARKER
 from importer.auth import make_auth
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
-from importer.sender import NOT_SENT, RowResult, Sender
+from importer.journal import Entry, Journal, fingerprint, row_key
+from importer.sender import (
+    CHANGED,
+    CREATED,
+    NOT_SENT,
+    REJECTED,
+    SKIPPED,
+    UNKNOWN,
+    RowResult,
+    Sender,
+)
 from importer.throttle import Pacer, PacerStopped, RatePolicy
 from importer.validation import ValidationReport
 
-__all__ = ["EXIT_CODES", "RunReport", "estimate_seconds", "run_import"]
+__all__ = ["EXIT_CODES", "JournalOptions", "RunReport", "estimate_seconds", "run_import"]
 
 #: Exit codes of ``session-importer run``.
 EXIT_CODES = {
@@ -43,6 +54,25 @@ EXIT_CODES = {
     "fatal": 3,
     "interrupted": 130,
 }
+
+
+@dataclass(frozen=True)
+class JournalOptions:
+    """How a run uses its journal.
+
+    Attributes:
+        journal: the job's journal.
+        key_column: the sheet column that identifies a row across runs (an external ID);
+            ``None``: a fingerprint of the row's normalised values.
+        retry_rejected: send again rows the vendor rejected before, even unchanged.
+        resend_unknown: send again rows whose earlier answer was lost and that the vendor
+            gives no way to check (360Learning v1).
+    """
+
+    journal: Journal
+    key_column: str | None = None
+    retry_rejected: bool = False
+    resend_unknown: bool = False
 
 
 @dataclass
@@ -77,7 +107,7 @@ class RunReport:
     def counts(self) -> dict[str, int]:
         """Rows per status, in a stable order."""
         found = Counter(self.status(int(row)) for row in self.validation.table.frame.index)
-        order = ("created", "rejected", "unknown", "not sent", "invalid")
+        order = ("created", "skipped", "changed", "rejected", "unknown", "not sent", "invalid")
         return {status: found[status] for status in order if found[status]}
 
     @property
@@ -90,8 +120,8 @@ class RunReport:
         counts = self.counts()
         if self.dry_run:
             return 0 if not counts.get("invalid") else 1
-        created = counts.get("created", 0)
-        return 0 if created == self.validation.row_count else 1
+        done = counts.get("created", 0) + counts.get("skipped", 0)
+        return 0 if done == self.validation.row_count else 1
 
 
 def _values(report: ValidationReport) -> list[tuple[int, dict[str, str | None]]]:
@@ -113,6 +143,7 @@ def run_import(
     dry_run: bool = False,
     progress: bool = False,
     notify: Callable[[str], None] | None = None,
+    journal: JournalOptions | None = None,
 ) -> RunReport:
     """Send every valid row of ``report`` to the vendor; return every row's outcome.
 
@@ -125,6 +156,8 @@ def run_import(
         dry_run: send nothing; report what would be sent.
         progress: show a progress bar on stderr (only when stderr is a terminal).
         notify: where to say things worth saying mid-run (a lock waited out).
+        journal: the job's journal: rows already created are skipped, lost answers
+            reconciled, and every outcome recorded the moment it is known.
     """
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
@@ -154,8 +187,13 @@ def run_import(
     workers = max(1, min(settings.concurrency, adapter.max_concurrency))
     bar = _progress(len(todo), enabled=progress)
     started = time.perf_counter()
+    work: Callable[[int, dict[str, str | None]], RowResult]
+    if journal is None:
+        work = lambda row, values: sender.import_row(values)  # noqa: E731
+    else:
+        work = _Journaled(journal, sender, report, settings.vendor).prepare(todo)
     try:
-        _send_all(todo, sender, workers, run, pacer, bar)
+        _send_all(todo, work, workers, run, pacer, bar)
     finally:
         run.seconds = time.perf_counter() - started
         run.requests = sender.requests
@@ -167,7 +205,7 @@ def run_import(
 
 def _send_all(
     todo: list[tuple[int, dict[str, str | None]]],
-    sender: Sender,
+    work: Callable[[int, dict[str, str | None]], RowResult],
     workers: int,
     run: RunReport,
     pacer: Pacer,
@@ -203,7 +241,7 @@ def _send_all(
                     collect(done, pending)
                     for future in done:
                         del pending[future]
-                pending[pool.submit(sender.import_row, values)] = row
+                pending[pool.submit(work, row, values)] = row
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done, pending)
@@ -252,3 +290,113 @@ def estimate_seconds(rows: int, calls_per_row: float, policy: RatePolicy) -> flo
     if not policy.rate:
         return None
     return rows * calls_per_row / policy.rate
+
+
+def _marker(key: str) -> str:
+    """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
+    import hashlib
+
+    return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
+
+
+class _Journaled:
+    """Sending through the journal: skip what exists, reconcile lost answers, record outcomes."""
+
+    def __init__(
+        self, options: JournalOptions, sender: Sender, report: ValidationReport, vendor: str
+    ) -> None:
+        self.options, self.sender, self.report, self.vendor = options, sender, report, vendor
+        self.journal = options.journal
+        self.rows: dict[int, tuple[str, str, Entry]] = {}
+        self.duplicates: dict[int, int] = {}
+
+    def prepare(
+        self, todo: list[tuple[int, dict[str, str | None]]]
+    ) -> Callable[[int, dict[str, str | None]], RowResult]:
+        """Give every row its key and journal record (new rows are recorded as pending)."""
+        keys = self._key_values()
+        seen: dict[str, int] = {}
+        occurrences: Counter[str] = Counter()
+        for row, values in todo:
+            print_ = fingerprint(values)
+            key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
+            if self.options.key_column is None or not keys.get(row):
+                # Identical rows are distinct rows: the nth occurrence gets its own key.
+                occurrences[key] += 1
+                key = f"{key}#{occurrences[key]}"
+            if key in seen:
+                self.duplicates[row] = seen[key]
+                continue
+            seen[key] = row
+            values[MARKER] = _marker(key)
+            self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
+        return self.work
+
+    def _key_values(self) -> dict[int, str]:
+        column = self.options.key_column
+        if column is None:
+            return {}
+        frame = self.report.table.frame
+        from importer.headers import header_key
+
+        matches = [c for c in frame.columns if header_key(c) == header_key(column)]
+        if not matches:
+            from importer.errors import ConfigurationError
+
+            raise ConfigurationError(f"--key: the sheet has no column {column!r}.")
+        return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
+
+    def work(self, row: int, values: dict[str, str | None]) -> RowResult:
+        if row in self.duplicates:
+            return RowResult(
+                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+            )
+        key, print_, entry = self.rows[row]
+        journal, sender = self.journal, self.sender
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+        if entry.state == "created":
+            if entry.fingerprint == print_:
+                return RowResult(
+                    SKIPPED, entry.created_id, f"already created on {when}; not sent again"
+                )
+            return RowResult(
+                CHANGED,
+                entry.created_id,
+                f"changed since it was created on {when} (ID {entry.created_id}): not sent "
+                "again; change it at the vendor, or give the row a new key",
+            )
+        if (
+            entry.state == "rejected"
+            and entry.fingerprint == print_
+            and not self.options.retry_rejected
+        ):
+            return RowResult(
+                REJECTED,
+                message=f"{entry.message} (from the run of {when}; fix the row, "
+                "or use --retry-rejected)",
+            )
+        if entry.state in ("unknown", "sending"):
+            verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
+            if verdict == "found" and ident:
+                journal.outcome(key, "created", ident, "found at the vendor after a lost answer")
+                return RowResult(
+                    CREATED, ident, "found at the vendor after an earlier lost answer: not resent"
+                )
+            if verdict == "unchecked" and not self.options.resend_unknown:
+                message = (
+                    "an earlier answer was lost and the vendor gives no way to check: look for "
+                    "the session at the vendor, then re-run with --resend-unknown if it is missing"
+                )
+                journal.outcome(key, "unknown", "", message)
+                return RowResult(UNKNOWN, message=message)
+        journal.sending(key, print_, values)
+        try:
+            result = sender.import_row(values)
+        except BaseException:
+            journal.outcome(key, "pending", "", "stopped before the request left")
+            raise
+        state = {CREATED: "created", REJECTED: "rejected", UNKNOWN: "unknown"}.get(
+            result.status, "pending"
+        )
+        journal.outcome(key, state, result.created_id, result.message)
+        return result

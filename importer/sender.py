@@ -29,8 +29,9 @@ from importer.throttle import Pacer
 
 __all__ = ["RowResult", "Sender"]
 
-#: Statuses a sent row can end with.
+#: Statuses a row can end with (besides "invalid", decided before sending).
 CREATED, REJECTED, UNKNOWN, NOT_SENT = "created", "rejected", "unknown", "not sent"
+SKIPPED, CHANGED = "skipped", "changed"
 
 
 @dataclass
@@ -153,16 +154,55 @@ class Sender:
                 delay = self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
             self.pacer.pause_until(self.clock.monotonic() + delay)
 
+    def reconcile(self, values: Mapping[str, str | None]) -> tuple[str, str | None]:
+        """Whether a row whose answer was lost exists at the vendor.
+
+        Returns ``("found", id)``, ``("absent", None)``, ``("resend", None)`` when
+        resending is harmless, or ``("unchecked", None)`` when the vendor gives no
+        way to check (or the check itself kept failing).
+        """
+        if self.adapter.resend_safe:
+            return "resend", None
+        call = self.adapter.lookup(values)
+        if call is None:
+            return "unchecked", None
+        failures = 0
+        while call is not None:
+            got = self._exchange(call, {})
+            if isinstance(got, Answer) and got.status == 401 and failures == 0:
+                self.auth.invalidate()
+                failures += 1
+                continue
+            if not isinstance(got, Answer) or got.status != 200:
+                failures += 1
+                if failures >= self.max_tries:
+                    return "unchecked", None
+                delay = self.backoff * 2 ** (failures - 1) * (0.5 + self.rng.random())
+                self.pacer.pause_until(self.clock.monotonic() + delay)
+                continue
+            ident, call = self.adapter.found(call, got, values)
+            if ident:
+                return "found", ident
+        return "absent", None
+
     def _once(self, call: Call, results: Mapping[str, str]) -> Outcome:
+        """One request, its answer interpreted by the adapter."""
+        got = self._exchange(call, results)
+        return got if isinstance(got, Outcome) else self.adapter.interpret(call, got)
+
+    def _exchange(self, call: Call, results: Mapping[str, str]) -> Answer | Outcome:
         """One request; transport failures classed by whether the request may have arrived."""
         self.pacer.acquire()
         self.requests += 1
-        path = call.path.format_map(results)
+        if call.path.startswith(("http://", "https://")):
+            url = call.path  # a next-page link given by the vendor
+        else:
+            url = self.base_url.rstrip("/") + call.path.format_map(results)
         try:
             headers = self.auth.headers()
             answer = self.client.request(
                 call.method,
-                self.base_url.rstrip("/") + path,
+                url,
                 json=call.json,
                 data=dict(call.form) if call.form is not None else None,
                 params=dict(call.params) if call.params is not None else None,
@@ -179,7 +219,7 @@ class Sender:
             body = answer.json()
         except ValueError:
             body = answer.text
-        return self.adapter.interpret(call, Answer(answer.status_code, body, answer.headers))
+        return Answer(answer.status_code, body, answer.headers)
 
     def _clean(self, message: str) -> str:
         return redact(message, self.secrets)

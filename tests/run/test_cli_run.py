@@ -153,7 +153,11 @@ def test_360learning_v2_mixed_sheet(tmp_path: Path, sandbox: SandboxProcess) -> 
         "userLimit": 30,
         "instructorIds": [JOHN],
     }
-    assert created[0]["request"] == example
+    sent = dict(created[0]["request"])
+    # Our reconciliation marker follows the user's own text in additionalInformation.
+    info = sent.pop("additionalInformation")
+    assert info.startswith("A0015221 [imp:") and info.endswith("]")
+    assert sent == {k: v for k, v in example.items() if k != "additionalInformation"}
     assert created[1]["request"]["startDate"] == "2025-07-01T13:00:00.000Z"  # 15:00 in Paris
     tokens = [r for r in sandbox.requests("360learning-v2") if r["path"].endswith("/oauth2/token")]
     assert len(tokens) == 1  # one token for the run, not one per row
