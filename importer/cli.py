@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for another run of the same job to finish"
     )
 
+    status = commands.add_parser(
+        "status",
+        help="show what a job's journal holds",
+        description="Show a job's journal: rows per state, the runs, and the rows needing a look.",
+    )
+    status.add_argument("journal", type=Path, metavar="JOURNAL", help="the job's .journal.sqlite")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rewrite = commands.add_parser(
+        "report",
+        help="rewrite a result sheet from a job's journal",
+        description="Write the result sheet of a job from its journal and its input file, "
+        "sending nothing (after a crash killed a run before it wrote its sheet).",
+    )
+    rewrite.add_argument("journal", type=Path, metavar="JOURNAL", help="the job's .journal.sqlite")
+    rewrite.add_argument(
+        "--file", type=Path, metavar="FILE", help="the input (default: the last run's)"
+    )
+    rewrite.add_argument("--result", type=Path, metavar="OUT", help="where to write the sheet")
+
     template = commands.add_parser(
         "template",
         help="write a vendor's Excel template",
@@ -258,6 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _template(args)
         if args.command == "sandbox":
             return _sandbox(args)
+        if args.command == "status":
+            return _status(args)
+        if args.command == "report":
+            return _report(args)
         return _vendors(args)
     except ImporterError as error:
         print(f"session-importer: error: {error}", file=sys.stderr)
@@ -407,7 +432,12 @@ def _run(args: argparse.Namespace) -> int:
         )
         try:
             journal.lock_job(wait=args.wait)
-            run_id = journal.start_run(str(args.file))
+            for name in ("timezone", "date_order", "key", "path_id", "sheet"):
+                value = getattr(args, name, None) or (
+                    section.get(name) if name != "sheet" else None
+                )
+                journal.set_meta(name, str(value or ""))
+            run_id = journal.start_run(str(Path(args.file).resolve()))
             run = run_import(
                 report,
                 settings,
@@ -448,6 +478,76 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Stopped early: {run.stopped}", file=sys.stderr)
     print(f"Result sheet: {written}")
     return run.exit_code
+
+
+def _existing_journal(path: Path) -> Journal:
+    from importer.journal import Journal
+
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no such journal.")
+    return Journal(path, Journal.vendor_of(path))
+
+
+def _status(args: argparse.Namespace) -> int:
+    journal = _existing_journal(args.journal)
+    try:
+        counts = journal.counts()
+        runs = journal.runs()
+        attention = [e for e in journal.entries() if e.state in ("unknown", "sending", "rejected")]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "journal": str(args.journal),
+                        "vendor": journal.meta("vendor"),
+                        "target": journal.meta("target"),
+                        "counts": counts,
+                        "runs": len(runs),
+                        "last_run": runs[-1] if runs else None,
+                    }
+                )
+            )
+            return EXIT_OK
+        print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
+        print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        for run in runs[-5:]:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
+            state = "finished" if run["finished"] else "did not finish"
+            counts_then = run["summary"].get("counts", "")
+            print(f"run {run['id']} at {started} ({state}): {run['source']} {counts_then}")
+        for entry in attention[:20]:
+            print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
+    finally:
+        journal.close()
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from importer.pipeline import JournalOptions, journal_report
+
+    journal = _existing_journal(args.journal)
+    try:
+        runs = journal.runs()
+        source = args.file or (Path(runs[-1]["source"]) if runs else None)
+        if source is None:
+            raise ConfigurationError("the journal records no run; give --file.")
+        vendor = get_vendor(journal.meta("vendor") or "")
+        path_id = journal.meta("path_id")
+        report = validate(
+            source,
+            vendor,
+            sheet=journal.meta("sheet") or None,
+            timezone=journal.meta("timezone") or None,
+            date_order=journal.meta("date_order") or None,
+            defaults={"pathId": path_id} if path_id else None,
+        )
+        options = JournalOptions(journal, journal.meta("key") or None)
+        run = journal_report(report, options, vendor.name)
+    finally:
+        journal.close()
+    written = write_report(report, args.result, run)
+    print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
+    return EXIT_OK
 
 
 def _open_journal(

@@ -115,6 +115,18 @@ class Journal:
             )
         self._lock_file: Any = None
 
+    @staticmethod
+    def vendor_of(path: Path) -> str:
+        """The vendor a journal file belongs to."""
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                found = db.execute("SELECT value FROM meta WHERE key = 'vendor'").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{path}: not a journal this tool can use ({error}).") from None
+        if not found:
+            raise InputError(f"{path}: not a journal this tool can use (no vendor recorded).")
+        return str(found[0])
+
     # --- locking ---------------------------------------------------------------------------
 
     def lock_job(self, wait: bool = False) -> None:

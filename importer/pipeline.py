@@ -44,7 +44,14 @@ from importer.sender import (
 from importer.throttle import Pacer, PacerStopped, RatePolicy
 from importer.validation import ValidationReport
 
-__all__ = ["EXIT_CODES", "JournalOptions", "RunReport", "estimate_seconds", "run_import"]
+__all__ = [
+    "EXIT_CODES",
+    "JournalOptions",
+    "RunReport",
+    "estimate_seconds",
+    "journal_report",
+    "run_import",
+]
 
 #: Exit codes of ``session-importer run``.
 EXIT_CODES = {
@@ -292,6 +299,17 @@ def estimate_seconds(rows: int, calls_per_row: float, policy: RatePolicy) -> flo
     return rows * calls_per_row / policy.rate
 
 
+def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
+    """Every row's outcome as a journal records it (for ``session-importer report``)."""
+    run = RunReport(report)
+    todo = _values(report)
+    journaled = _Journaled(options, None, report, vendor)  # type: ignore[arg-type]
+    journaled.prepare(todo, readonly=True)
+    for row, _ in todo:
+        run.results[row] = journaled.recorded(row)
+    return run
+
+
 def _marker(key: str) -> str:
     """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
     import hashlib
@@ -311,7 +329,7 @@ class _Journaled:
         self.duplicates: dict[int, int] = {}
 
     def prepare(
-        self, todo: list[tuple[int, dict[str, str | None]]]
+        self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
     ) -> Callable[[int, dict[str, str | None]], RowResult]:
         """Give every row its key and journal record (new rows are recorded as pending)."""
         keys = self._key_values()
@@ -329,8 +347,25 @@ class _Journaled:
                 continue
             seen[key] = row
             values[MARKER] = _marker(key)
-            self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
+            if readonly:
+                entry = self.journal.get(key)
+                if entry is not None:
+                    self.rows[row] = (key, print_, entry)
+            else:
+                self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
         return self.work
+
+    def recorded(self, row: int) -> RowResult:
+        """A row's outcome as the journal records it, without sending anything."""
+        if row in self.duplicates:
+            return RowResult(
+                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+            )
+        if row not in self.rows:
+            return RowResult(NOT_SENT, message="not in the journal: never sent")
+        _, _, entry = self.rows[row]
+        status = {"created": CREATED, "rejected": REJECTED, "unknown": UNKNOWN, "sending": UNKNOWN}
+        return RowResult(status.get(entry.state, NOT_SENT), entry.created_id, entry.message)
 
     def _key_values(self) -> dict[int, str]:
         column = self.options.key_column
