@@ -200,7 +200,9 @@ class Sandbox:
         def faults(request: Request) -> Response:
             try:
                 spec = request.body.decode("utf-8")
-                self.state.faults.update(parse_faults(spec, VENDORS))
+                parsed = parse_faults(spec, VENDORS)
+                self.state.faults.clear()  # the spec replaces every earlier fault
+                self.state.faults.update(parsed)
             except Exception as error:
                 return json_response(400, {"error": str(error)})
             return json_response(200, {v: _public(f) for v, f in self.state.faults.items()})

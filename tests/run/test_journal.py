@@ -1,0 +1,165 @@
+"""Exactly once: re-runs skip what exists, lost answers are reconciled, one run per job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from importer.journal import JobLockedError, Journal
+from tests.conftest import run_cli, write_csv
+from tests.run.conftest import SandboxProcess
+
+PATH, JANE = "6853f6de567dc5f80528f80d", "647098a731a809ed36889ed1"
+V2 = [
+    "Path ID",
+    "Session name",
+    "Main instructor ID",
+    "Start date",
+    "Registration validation",
+    "Additional information",
+    "Ref",
+]
+
+
+def v2_sheet(tmp_path: Path, names: list[str], info: str = "") -> Path:
+    rows = [
+        [PATH, name, JANE, "2025-07-01 10:00", "disabled", info, f"R{i}"]
+        for i, name in enumerate(names)
+    ]
+    return write_csv(tmp_path / "v2.csv", [V2, *rows])
+
+
+def creates(sandbox: SandboxProcess, vendor: str) -> int:
+    return sum(
+        1 for r in sandbox.requests(vendor) if r["method"] == "POST" and "sessions" in r["path"]
+    )
+
+
+def summary(done: object) -> dict[str, object]:
+    return json.loads(done.stdout)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_rerun_of_an_unchanged_sheet_sends_nothing(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """The second run of the same sheet sends zero creates; its rows are 'skipped' with their IDs."""
+    sheet = v2_sheet(tmp_path, ["A", "B", "C"])
+    first = summary(sandbox.run(sheet, "360learning-v2", "--json"))
+    assert first["counts"] == {"created": 3}
+    before = creates(sandbox, "360learning-v2")
+    second = sandbox.run(sheet, "360learning-v2", "--json")
+    assert summary(second)["counts"] == {"skipped": 3} and second.returncode == 0
+    assert creates(sandbox, "360learning-v2") == before == 3
+    assert (tmp_path / "v2.journal.sqlite").exists()
+
+
+def test_changed_row_with_a_key_is_reported_not_duplicated(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """With --key, a row edited after its creation is 'changed'; new rows are sent."""
+    sandbox.run(v2_sheet(tmp_path, ["A", "B"]), "360learning-v2", "--key", "Ref", "--json")
+    again = sandbox.run(
+        v2_sheet(tmp_path, ["A", "B renamed", "C"]), "360learning-v2", "--key", "Ref", "--json"
+    )
+    assert summary(again)["counts"] == {"created": 1, "skipped": 1, "changed": 1}
+    assert again.returncode == 1
+    assert sorted(c["data"]["name"] for c in sandbox.created("360learning-v2")) == ["A", "B", "C"]
+
+
+def test_rejected_rows_wait_for_a_change_or_retry(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """A rejected row is not resent unchanged; --retry-rejected resends it."""
+    rows = [
+        V2,
+        ["6853f6de567dc5f80528f80f", "Archived", JANE, "2025-07-01 10:00", "disabled", "", "R1"],
+    ]
+    sheet = write_csv(tmp_path / "v2.csv", rows)
+    assert summary(sandbox.run(sheet, "360learning-v2", "--json"))["counts"] == {"rejected": 1}
+    assert summary(sandbox.run(sheet, "360learning-v2", "--json"))["counts"] == {"rejected": 1}
+    assert creates(sandbox, "360learning-v2") == 1
+    sandbox.run(sheet, "360learning-v2", "--json", "--retry-rejected")
+    assert creates(sandbox, "360learning-v2") == 2
+
+
+@pytest.mark.parametrize("vendor", ["360learning-v2", "zoho-people"])
+def test_lost_answers_are_found_again_not_resent(
+    tmp_path: Path, sandbox: SandboxProcess, vendor: str
+) -> None:
+    """Answers dropped after creation: the next run finds the sessions and sends nothing twice."""
+    if vendor == "360learning-v2":
+        sheet = v2_sheet(tmp_path, ["A", "B"], info="Cohort 7")
+    else:
+        ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
+        sheet = write_csv(
+            tmp_path / "z.csv",
+            [
+                [
+                    "Course ID",
+                    "Batch ID",
+                    "Module ID",
+                    "Session name",
+                    "Trainer erecno",
+                    "Type",
+                    "Date",
+                    "Start time",
+                    "End time",
+                ],
+                [*ids, "A", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"],
+                [*ids, "B", "478346000008251001", "0", "04-01-2022", "02:00 PM", "03:00 PM"],
+            ],
+        )
+    sandbox.faults(f"{vendor}:drop=1")
+    first = sandbox.run(sheet, vendor, "--json")
+    assert summary(first)["counts"] == {"unknown": 2}
+    sandbox.faults("")
+    second = sandbox.run(sheet, vendor, "--json")
+    assert summary(second)["counts"] == {"created": 2}, second.stderr
+    assert len(sandbox.created(vendor)) == 2 and creates(sandbox, vendor) == 2
+    third = sandbox.run(sheet, vendor, "--json")
+    assert summary(third)["counts"] == {"skipped": 2}
+
+
+def test_v1_lost_answers_stay_unknown_until_told(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """v1 cannot be checked: a lost answer stays unknown; --resend-unknown sends it again."""
+    rows = [
+        ["Path ID", "Session name", "Start date", "Owner group ID"],
+        [PATH, "A", "2025-07-01 10:00", "624c5526204fc7207e603ea6"],
+    ]
+    sheet = write_csv(tmp_path / "v1.csv", rows)
+    sandbox.faults("360learning-v1:drop=1")
+    assert summary(sandbox.run(sheet, "360learning-v1", "--json"))["counts"] == {"unknown": 1}
+    sandbox.faults("")
+    again = sandbox.run(sheet, "360learning-v1", "--json")
+    assert summary(again)["counts"] == {"unknown": 1}
+    assert len(sandbox.created("360learning-v1")) == 1
+    resent = sandbox.run(sheet, "360learning-v1", "--json", "--resend-unknown")
+    assert summary(resent)["counts"] == {"created": 1}
+
+
+def test_one_run_of_a_job_at_a_time(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """While a run holds the job's lock, a second run exits 2 with a clear message."""
+    sheet = v2_sheet(tmp_path, ["A"])
+    holder = Journal(tmp_path / "v2.journal.sqlite", "360learning-v2")
+    holder.lock_job()
+    try:
+        with pytest.raises(JobLockedError):
+            Journal(tmp_path / "v2.journal.sqlite", "360learning-v2").lock_job()
+        done = sandbox.run(sheet, "360learning-v2")
+        assert done.returncode == 2 and "another run of this job is in progress" in done.stderr
+    finally:
+        holder.close()
+    assert sandbox.run(sheet, "360learning-v2").returncode == 0
+
+
+def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """status shows the journal; report rewrites the result sheet without sending."""
+    sheet = v2_sheet(tmp_path, ["A", "B"])
+    sandbox.run(sheet, "360learning-v2")
+    journal = tmp_path / "v2.journal.sqlite"
+    status = run_cli("status", journal, "--json")
+    assert json.loads(status.stdout)["counts"] == {"created": 2}
+    before = len(sandbox.requests("360learning-v2"))
+    out = tmp_path / "again.csv"
+    done = run_cli("report", journal, "--result", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8-sig").count(",created,") == 2
+    assert len(sandbox.requests("360learning-v2")) == before
