@@ -142,10 +142,11 @@ def main() -> None:
         args.seed,
         Path(tempfile.mkdtemp(prefix="importer-chaos-")),
     )
+    kills, runs, rows = figures["kills"], figures["runs"], figures["rows"]
     print(
-        f"chaos: {figures['kills']} kills over {figures['runs']} runs of a {figures['rows']}-row sheet "
-        f"(drop share {args.drop}): {figures['duplicates']} duplicates, {figures['lost']} lost, "
-        f"result sheet agrees with the sandbox: {figures['sheet_agrees']}; last run {figures['last_counts']}"
+        f"chaos: {kills} kills over {runs} runs of a {rows}-row sheet (drop share {args.drop}): "
+        f"{figures['duplicates']} duplicates, {figures['lost']} lost, result sheet agrees with "
+        f"the sandbox: {figures['sheet_agrees']}; last run {figures['last_counts']}"
     )
 
 
