@@ -445,6 +445,7 @@ def _run(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 progress=not args.json,
                 journal=options,
+                shared_budget=not args.sandbox,
             )
             journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
         finally:

@@ -14,6 +14,7 @@ stops the run.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections import Counter
@@ -41,7 +42,7 @@ from importer.sender import (
     RowResult,
     Sender,
 )
-from importer.throttle import Pacer, PacerStopped, RatePolicy
+from importer.throttle import Pacer, PacerStopped, RatePolicy, SharedSlots
 from importer.validation import ValidationReport
 
 __all__ = [
@@ -151,6 +152,7 @@ def run_import(
     progress: bool = False,
     notify: Callable[[str], None] | None = None,
     journal: JournalOptions | None = None,
+    shared_budget: bool = False,
 ) -> RunReport:
     """Send every valid row of ``report`` to the vendor; return every row's outcome.
 
@@ -165,6 +167,8 @@ def run_import(
         notify: where to say things worth saying mid-run (a lock waited out).
         journal: the job's journal: rows already created are skipped, lost answers
             reconciled, and every outcome recorded the moment it is known.
+        shared_budget: share the account's rate with every importer process on this
+            machine (a schedule file under ``$IMPORTER_STATE_DIR`` or ~/.cache).
     """
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
@@ -179,7 +183,14 @@ def run_import(
     http = client or httpx.Client(
         timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
     )
-    pacer = Pacer(_policy(adapter.rate, settings.rate), clock)
+    shared = None
+    if shared_budget and adapter.rate.rate:
+        identity = "|".join(s.reveal() for s in settings.credentials.values())
+        account = (
+            f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
+        )
+        shared = SharedSlots(SharedSlots.default_folder(), account, clock)
+    pacer = Pacer(_policy(adapter.rate, settings.rate), clock, shared)
     sender = Sender(
         adapter=adapter,
         client=http,
@@ -205,6 +216,8 @@ def run_import(
         run.seconds = time.perf_counter() - started
         run.requests = sender.requests
         bar.close()
+        if shared is not None:
+            shared.close()
         if owns_client:
             http.close()
     return run
@@ -312,8 +325,6 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
 
 def _marker(key: str) -> str:
     """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
-    import hashlib
-
     return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
 
 

@@ -138,7 +138,7 @@ class Sender:
                     )
                 wait = outcome.retry_after or 300.0
                 self.notify(f"{outcome.message}: waiting {wait:.0f} s, then resuming.")
-                self.pacer.pause_until(self.clock.monotonic() + wait)
+                self.pacer.pause_for(wait)
                 tries -= 1  # waiting out a lock is not a failed try
                 continue
             # retry: nothing was done
@@ -152,7 +152,7 @@ class Sender:
             delay = outcome.retry_after
             if delay is None:
                 delay = self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
-            self.pacer.pause_until(self.clock.monotonic() + delay)
+            self.pacer.pause_for(delay)
 
     def reconcile(self, values: Mapping[str, str | None]) -> tuple[str, str | None]:
         """Whether a row whose answer was lost exists at the vendor.
@@ -178,7 +178,7 @@ class Sender:
                 if failures >= self.max_tries:
                     return "unchecked", None
                 delay = self.backoff * 2 ** (failures - 1) * (0.5 + self.rng.random())
-                self.pacer.pause_until(self.clock.monotonic() + delay)
+                self.pacer.pause_for(delay)
                 continue
             ident, call = self.adapter.found(call, got, values)
             if ident:

@@ -11,12 +11,16 @@ with the customer's other integrations, so we start below it).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from importer.clock import Clock
 
-__all__ = ["Pacer", "PacerStopped", "RatePolicy"]
+__all__ = ["Pacer", "PacerStopped", "RatePolicy", "SharedSlots"]
 
 
 class PacerStopped(Exception):
@@ -42,15 +46,77 @@ class RatePolicy:
     description: str = ""
 
 
+class SharedSlots:
+    """One account's call schedule, shared by every importer process on the machine.
+
+    A tiny SQLite file per account (vendor, host and credential identity, hashed)
+    holds the time of the next free slot and any pause (a lock, a Retry-After).
+    Reserving a slot is one ``BEGIN IMMEDIATE`` transaction, so two processes
+    never take the same one: a nightly job and a coordinator's upload on the
+    same Zoho account share its 30 calls a minute instead of doubling them.
+    Times are wall-clock (``clock.time()``), the only clock processes share.
+    """
+
+    def __init__(self, folder: Path, account: str, clock: Clock) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(account.encode()).hexdigest()[:20]
+        self.path = folder / f"rate-{name}.sqlite"
+        self.clock = clock
+        self.db = sqlite3.connect(
+            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS slots (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " next REAL NOT NULL, paused REAL NOT NULL)"
+        )
+        self.db.execute("INSERT OR IGNORE INTO slots VALUES (1, 0, 0)")
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def default_folder() -> Path:
+        """``$IMPORTER_STATE_DIR``, else the user's cache folder."""
+        explicit = os.environ.get("IMPORTER_STATE_DIR")
+        if explicit:
+            return Path(explicit)
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache) / "session-importer"
+
+    def reserve(self, interval: float) -> float:
+        """Take the next free slot (a wall-clock time) and move the schedule on."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                next_free, paused = self.db.execute("SELECT next, paused FROM slots").fetchone()
+                slot = max(self.clock.time(), next_free, paused)
+                self.db.execute("UPDATE slots SET next = ?", (slot + interval,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return float(slot)
+
+    def pause_for(self, seconds: float) -> None:
+        """No call from any process for ``seconds``."""
+        with self._lock:
+            until = self.clock.time() + seconds
+            self.db.execute("UPDATE slots SET paused = MAX(paused, ?)", (until,))
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+
 class Pacer:
     """Thread-safe pacing of calls (see the module docstring)."""
 
     #: Successes in a row before the rate creeps up.
     RECOVER_AFTER = 20
 
-    def __init__(self, policy: RatePolicy, clock: Clock) -> None:
+    def __init__(self, policy: RatePolicy, clock: Clock, shared: SharedSlots | None = None) -> None:
         self.policy = policy
         self.clock = clock
+        self.shared = shared
         self.rate = policy.rate
         self._next = 0.0
         self._paused_until = 0.0
@@ -75,15 +141,21 @@ class Pacer:
         Raises:
             PacerStopped: the run is stopping (Ctrl-C, a fatal error); do not send.
         """
-        with self._lock:
-            now = self.clock.monotonic()
-            slot = max(now, self._next, self._paused_until)
-            self._next = slot + self.interval
+        if self._stopped.is_set():
+            raise PacerStopped
+        if self.shared is not None:
+            slot, now_of = self.shared.reserve(self.interval), self.clock.time
+        else:
+            with self._lock:
+                now = self.clock.monotonic()
+                slot = max(now, self._next, self._paused_until)
+                self._next = slot + self.interval
+            now_of = self.clock.monotonic
         waited = 0.0
         while True:
             if self._stopped.is_set():
                 raise PacerStopped
-            left = slot - self.clock.monotonic()
+            left = slot - now_of()
             if left <= 0:
                 return waited
             # In slices, so that a stop is noticed within a second even in a 5-minute lock.
@@ -95,10 +167,13 @@ class Pacer:
         """Refuse every further call (waiting ones included)."""
         self._stopped.set()
 
-    def pause_until(self, moment: float) -> None:
-        """No call before ``moment`` (a lock's end, a ``Retry-After``)."""
+    def pause_for(self, seconds: float) -> None:
+        """No call for ``seconds`` (a lock, a ``Retry-After``, a backoff)."""
+        if self.shared is not None:
+            self.shared.pause_for(seconds)
+            return
         with self._lock:
-            self._paused_until = max(self._paused_until, moment)
+            self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
 
     def slow_down(self) -> None:
         """A 429: halve the rate (adaptive policies only)."""

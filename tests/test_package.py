@@ -49,7 +49,7 @@ def test_committed_samples_match_their_generator(tmp_path: Path) -> None:
 def test_readme_shows_current_help() -> None:
     """The README's command reference is the real --help output."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for command in ("validate", "run", "template", "vendors", "sandbox"):
+    for command in ("validate", "run", "status", "report", "template", "vendors", "sandbox"):
         done = subprocess.run(
             [sys.executable, "-m", "importer", command, "--help"],
             capture_output=True,
@@ -57,7 +57,9 @@ def test_readme_shows_current_help() -> None:
             check=True,
             env={"COLUMNS": "100", "PATH": ""},
         )
-        assert done.stdout.strip() in readme, f"README help for {command!r} is stale"
+        assert done.stdout.strip() in readme, (
+            f"README help for {command!r} is stale: run python .ci/update_readme.py"
+        )
     listing = subprocess.run(
         [sys.executable, "-m", "importer", "vendors"], capture_output=True, text=True, check=True
     )

@@ -19,8 +19,9 @@ from tests.conftest import ROOT
 class SandboxProcess:
     """`session-importer sandbox --port 0 --json` running in a subprocess."""
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    def __init__(self, info: dict[str, Any], state_dir: Path) -> None:
         self.info = info
+        self.state_dir = state_dir
         self.url = str(info["coursepath"]["base_url"]).removesuffix("/coursepath")
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
@@ -41,7 +42,7 @@ class SandboxProcess:
     def env(self, vendor: str) -> dict[str, str]:
         """The environment a run against this sandbox needs (credentials only)."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
-        return {**base, **self.info[vendor]["env"]}
+        return {**base, **self.info[vendor]["env"], "IMPORTER_STATE_DIR": str(self.state_dir)}
 
     def run(
         self,
@@ -67,7 +68,7 @@ class SandboxProcess:
 
 
 @pytest.fixture(scope="session")
-def sandbox_process() -> Iterator[SandboxProcess]:
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """One sandbox process for the whole test session."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
     process = subprocess.Popen(
@@ -79,7 +80,7 @@ def sandbox_process() -> Iterator[SandboxProcess]:
     )
     assert process.stdout is not None
     info = json.loads(process.stdout.readline())
-    sandbox = SandboxProcess(info)
+    sandbox = SandboxProcess(info, tmp_path_factory.mktemp("state"))
     try:
         yield sandbox
     finally:

@@ -163,3 +163,54 @@ def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProc
     assert done.returncode == 0, done.stderr
     assert out.read_text(encoding="utf-8-sig").count(",created,") == 2
     assert len(sandbox.requests("360learning-v2")) == before
+
+
+def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """Two runs at 8 writes/s each on one account: together they stay under 10/s, no 429."""
+    import subprocess
+    import sys
+
+    info = sandbox.info["360learning-v2"]
+    processes = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        sheet = v2_sheet(folder, [f"{name} {i}" for i in range(24)])
+        command = [
+            sys.executable,
+            "-m",
+            "importer",
+            "run",
+            str(sheet),
+            "--vendor",
+            "360learning-v2",
+            "--base-url",
+            info["base_url"],
+            "--auth-url",
+            info["auth_url"],
+            "--rate",
+            "8",
+            "--json",
+        ]
+        processes.append(
+            subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=sandbox.env("360learning-v2"),
+            )
+        )
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert json.loads(out)["counts"] == {"created": 24}, err
+    writes = [
+        r
+        for r in sandbox.requests("360learning-v2")
+        if r["method"] == "POST" and "sessions" in r["path"]
+    ]
+    assert len(writes) == 48
+    assert [r for r in writes if r["status"] == 429] == []
+    moments = sorted(r["at"] for r in writes)
+    busiest = max(sum(1 for m in moments if start <= m < start + 1.0) for start in moments)
+    assert busiest <= 9
