@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
+from importer.results import default_result_path
 from importer.templates import write_template
 from importer.validation import ValidationReport, validate
 
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
         "3 stopped by a fatal vendor error (credentials, scope), 130 interrupted (Ctrl-C).",
     )
-    _sheet_arguments(run, vendor_required=False)
+    _sheet_arguments(run, vendor_required=False, file_required=False)
     run.add_argument(
         "--config", type=Path, metavar="JOB.toml", help="a job file ([job], [credentials])"
     )
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--wait", action="store_true", help="wait for another run of the same job to finish"
+    )
+    run.add_argument(
+        "--log", type=Path, metavar="FILE", help="append what happens to this log file"
     )
 
     status = commands.add_parser(
@@ -225,10 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sheet_arguments(parser: argparse.ArgumentParser, vendor_required: bool) -> None:
+def _sheet_arguments(
+    parser: argparse.ArgumentParser, vendor_required: bool, file_required: bool = True
+) -> None:
     """The arguments every command reading a sheet takes."""
     parser.add_argument(
-        "file", type=Path, metavar="FILE", help="the .csv, .xlsx, .xls or .ods file"
+        "file",
+        type=Path,
+        metavar="FILE",
+        nargs=None if file_required else "?",
+        help="the .csv, .xlsx, .xls or .ods file"
+        + ("" if file_required else " (default: the job file's input: a file or an inbox folder)"),
     )
     vendors = ", ".join(REGISTRY)
     parser.add_argument(
@@ -384,12 +395,101 @@ def _sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SHEET_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
+
+
 def _run(args: argparse.Namespace) -> int:
-    from importer.config import load_job, resolve_settings
-    from importer.pipeline import JournalOptions, run_import
+    """`run`: one file, or every new file of a job's inbox folder; one JSON line with --json."""
+    from importer.config import load_job
 
     job = load_job(args.config) if args.config else None
     section = (job or {}).get("job", {})
+    args.job, args.section = job, section
+    log_path = args.log or section.get("log")
+    args.log_file = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+    try:
+        source = args.file or (Path(section["input"]) if section.get("input") else None)
+        if source is None:
+            raise ConfigurationError(
+                "give a FILE to import (or input in the job file's [job] table)."
+            )
+        output = Path(section["output"]) if section.get("output") else None
+        if args.journal is None and section.get("journal"):
+            args.journal = Path(section["journal"])
+        if not source.is_dir():
+            if args.result is None and output is not None:
+                args.result = output / default_result_path(source).name
+            code, summary = _run_file(args, source)
+            if args.json:
+                print(json.dumps(summary))
+            return code
+        return _run_inbox(args, source, output)
+    finally:
+        if args.log_file is not None:
+            args.log_file.close()
+
+
+def _log(args: argparse.Namespace, message: str) -> None:
+    """Append a line to the job's log file, if it has one (messages carry no secret)."""
+    if getattr(args, "log_file", None) is not None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        args.log_file.write(f"{stamp} {message}\n")
+        args.log_file.flush()
+
+
+def _run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int:
+    """Import every sheet waiting in ``inbox``; move each to done/ or failed/ after."""
+    import shutil
+
+    files = sorted(
+        p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in _SHEET_SUFFIXES
+    )
+    output = output or inbox / "results"
+    if args.journal is None:
+        name = args.config.stem if args.config else inbox.name
+        args.journal = output / f"{name}.journal.sqlite"
+    summaries, worst = [], EXIT_OK
+    _log(args, f"inbox {inbox}: {len(files)} file(s)")
+    for path in files:
+        args.result = output / default_result_path(path).name
+        try:
+            code, summary = _run_file(args, path)
+        except ImporterError as error:
+            code, summary = (
+                error.exit_code,
+                {"file": str(path), "error": str(error), "exit_code": error.exit_code},
+            )
+            print(f"session-importer: error: {error}", file=sys.stderr)
+            _log(args, f"{path.name}: could not run: {error}")
+        worst = max(worst, code) if code != 130 else 130
+        if code == 130:
+            summaries.append(summary)
+            break  # interrupted: the file stays in the inbox for the next run
+        folder = inbox / ("done" if code in (EXIT_OK, EXIT_INVALID_ROWS) else "failed")
+        folder.mkdir(exist_ok=True)
+        target = folder / path.name
+        if target.exists():
+            target = folder / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}"
+        shutil.move(str(path), target)
+        summary["moved_to"] = str(target)
+        summaries.append(summary)
+    if args.json:
+        print(
+            json.dumps(
+                {"command": "run", "inbox": str(inbox), "files": summaries, "exit_code": worst}
+            )
+        )
+    elif not files:
+        print(f"{inbox}: no new sheet to import.")
+    return worst
+
+
+def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
+    from importer.config import resolve_settings
+    from importer.pipeline import JournalOptions, run_import
+
+    job, section = args.job, args.section
+    args.file = source
     name = args.vendor or section.get("vendor")
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
@@ -424,8 +524,10 @@ def _run(args: argparse.Namespace) -> int:
             date_order=args.date_order,
             defaults=_defaults(args, vendor),
         )
+        plan = _plan(args, report, vendor)
+        _log(args, plan)
         if not args.json:
-            print(_plan(args, report, vendor))
+            print(plan)
         journal = _open_journal(args, report, vendor.name, settings.base_url)
         options = JournalOptions(
             journal, args.key or section.get("key"), args.retry_rejected, args.resend_unknown
@@ -446,6 +548,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress=not args.json,
                 journal=options,
                 shared_budget=not args.sandbox,
+                notify=lambda message: _notify(args, message),
             )
             journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
         finally:
@@ -455,30 +558,33 @@ def _run(args: argparse.Namespace) -> int:
             server.stop()
     written = write_report(report, args.result, run)
     counts = run.counts()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "command": "run",
-                    "file": str(args.file),
-                    "vendor": vendor.name,
-                    "rows": report.row_count,
-                    "counts": counts,
-                    "requests": run.requests,
-                    "stopped": run.stopped,
-                    "dry_run": run.dry_run,
-                    "result": str(written),
-                    "exit_code": run.exit_code,
-                }
-            )
-        )
-        return run.exit_code
-    summary = ", ".join(f"{count} {status}" for status, count in counts.items())
-    print(f"Done: {summary}.")
+    summary = {
+        "command": "run",
+        "file": str(args.file),
+        "vendor": vendor.name,
+        "rows": report.row_count,
+        "counts": counts,
+        "requests": run.requests,
+        "stopped": run.stopped,
+        "dry_run": run.dry_run,
+        "result": str(written),
+        "exit_code": run.exit_code,
+    }
+    said = ", ".join(f"{count} {status}" for status, count in counts.items())
+    _log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
+    if run.stopped:
+        _log(args, f"stopped early: {run.stopped}")
+    if not args.json:
+        print(f"Done: {said}.")
+        print(f"Result sheet: {written}")
     if run.stopped:
         print(f"Stopped early: {run.stopped}", file=sys.stderr)
-    print(f"Result sheet: {written}")
-    return run.exit_code
+    return run.exit_code, summary
+
+
+def _notify(args: argparse.Namespace, message: str) -> None:
+    print(f"session-importer: {message}", file=sys.stderr)
+    _log(args, message)
 
 
 def _existing_journal(path: Path) -> Journal:

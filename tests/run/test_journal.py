@@ -214,3 +214,40 @@ def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: Sandbox
     moments = sorted(r["at"] for r in writes)
     busiest = max(sum(1 for m in moments if start <= m < start + 1.0) for start in moments)
     assert busiest <= 9
+
+
+def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """A job file with an inbox: new sheets are imported, then moved to done/ or failed/."""
+    import subprocess
+    import sys
+
+    inbox, output = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    v2_sheet(inbox, ["Night A", "Night B"]).rename(inbox / "monday.csv")
+    (inbox / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    (inbox / "notes.txt.bak").write_text("ignored", encoding="utf-8")
+    info = sandbox.info["360learning-v2"]
+    job = tmp_path / "nightly.toml"
+    job.write_text(
+        f'[job]\nvendor = "360learning-v2"\ninput = "{inbox}"\noutput = "{output}"\n'
+        f'timezone = "Europe/Paris"\nbase_url = "{info["base_url"]}"\nauth_url = "{info["auth_url"]}"\n'
+        f'log = "{tmp_path / "nightly.log"}"\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "importer", "run", "--config", str(job), "--json"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=sandbox.env("360learning-v2"), timeout=120
+    )
+    assert done.returncode == 2, done.stderr  # the broken file could not run
+    line = json.loads(done.stdout)
+    by_file = {Path(f["file"]).name: f for f in line["files"]}
+    assert by_file["monday.csv"]["counts"] == {"created": 2}
+    assert (inbox / "done" / "monday.csv").exists() and (inbox / "failed" / "broken.xlsx").exists()
+    assert (output / "monday.result.csv").exists() and (output / "nightly.journal.sqlite").exists()
+    log = (tmp_path / "nightly.log").read_text(encoding="utf-8")
+    assert "monday.csv: 2 created" in log and "broken.xlsx: could not run" in log
+    assert sandbox.info["360learning-v2"]["env"]["IMPORTER_360L_CLIENT_SECRET"] not in log
+    again = subprocess.run(
+        command, capture_output=True, text=True, env=sandbox.env("360learning-v2"), timeout=60
+    )
+    assert again.returncode == 0 and json.loads(again.stdout)["files"] == []
