@@ -89,3 +89,15 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 def tmp(tmp_path: Path) -> Path:
     """A temporary folder for the files a test writes."""
     return tmp_path
+
+
+def zoho_row(
+    name: str, start: str = "10:00 AM", end: str = "11:00 AM", trainer: str = "478346000008251001"
+) -> list[str]:
+    """A valid Zoho row in the sandbox's seeded module (course, batch and module of ZOHO_ROW)."""
+    return [*ZOHO_ROW[:3], name, trainer, "0", "04-01-2022", start, end]
+
+
+def zoho_sheet(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    """A Zoho CSV: the usual headers, then ``rows``."""
+    return write_csv(path, [ZOHO_HEADERS, *rows])

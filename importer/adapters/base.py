@@ -31,6 +31,7 @@ __all__ = [
     "Adapter",
     "Answer",
     "Call",
+    "NoLookup",
     "Outcome",
     "OutcomeKind",
     "fill",
@@ -127,6 +128,22 @@ class Adapter(Protocol):
     ) -> tuple[str | None, Call | None]:
         """The ID of the row's object in a lookup answer, and the next page to read if any."""
         ...
+
+
+class NoLookup:
+    """For adapters whose vendor gives no way to find a row's object again."""
+
+    resend_safe = False
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        """No lookup: a lost answer stays unknown (unless ``resend_safe``)."""
+        return None
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        """Never called (``lookup`` gives no call)."""
+        return None, None
 
 
 #: The key under which the pipeline passes a row's reconciliation marker to ``calls``.

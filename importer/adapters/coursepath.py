@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from importer.adapters.base import Answer, Call, Outcome, plain_status, retry_after_header
+from importer.adapters.base import Answer, Call, NoLookup, Outcome, plain_status, retry_after_header
 from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
@@ -16,7 +16,7 @@ __all__ = ["ADAPTER"]
 _PROFILE = ("name", "externalId", "company", "department", "country")
 
 
-class _Coursepath:
+class _Coursepath(NoLookup):
     name = "coursepath"
     # No limit is documented; calls are made one at a time, with backoff on 429.
     rate = RatePolicy(rate=None, description="none documented")
@@ -128,14 +128,6 @@ class _Coursepath:
     # Every step finds the member first and enrolling or grouping twice changes nothing, so
     # a row whose answer was lost is simply run again (the invitation may go twice).
     resend_safe = True
-
-    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
-        return None
-
-    def found(
-        self, call: Call, answer: Answer, values: Mapping[str, str | None]
-    ) -> tuple[str | None, Call | None]:
-        return None, None
 
 
 ADAPTER = _Coursepath()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import Answer, Call, Outcome, fill, plain_status, retry_after_header
+from importer.adapters.base import (
+    Answer,
+    Call,
+    NoLookup,
+    Outcome,
+    fill,
+    plain_status,
+    retry_after_header,
+)
 from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
@@ -27,7 +35,9 @@ _MESSAGES = {
 }
 
 
-class _V1:
+class _V1(NoLookup):
+    # v1 has no way to find a path session again (its list has no filter we can trust and
+    # 360Learning plans to retire it): a lost answer stays unknown.
     name = "360learning-v1"
     # No rate limit is documented for v1: --concurrency decides (default 4), up to 16.
     rate = RatePolicy(rate=None, description="none documented")
@@ -75,18 +85,6 @@ class _V1:
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
         return results.get("session")
-
-    resend_safe = False
-
-    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
-        # v1 has no way to find a path session again (its list has no filter we can trust
-        # and 360Learning plans to retire it): a lost answer stays unknown.
-        return None
-
-    def found(
-        self, call: Call, answer: Answer, values: Mapping[str, str | None]
-    ) -> tuple[str | None, Call | None]:
-        return None, None
 
 
 def _call_fields(call: Call) -> dict[str, Any]:

@@ -260,30 +260,10 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         uri = "/api/forms/employee/getRecords"
         column, value = request.arg("searchColumn"), request.arg("searchValue") or ""
         if column != "EMPLOYEEMAILALIAS":
-            return json_response(
-                200,
-                {
-                    "response": {
-                        "status": 1,
-                        "uri": uri,
-                        "message": "Error occurred",
-                        "errors": {"code": 7042, "message": "Invalid search value"},
-                    }
-                },
-            )
+            return _records_error(uri, 7042, "Invalid search value")
         found = [e for e in seed["employees"] if e["EmailID"].lower() == value.lower()]
         if not found:
-            return json_response(
-                200,
-                {
-                    "response": {
-                        "status": 1,
-                        "uri": uri,
-                        "message": "Error occurred",
-                        "errors": {"code": 7024, "message": "No records found"},
-                    }
-                },
-            )
+            return _records_error(uri, 7024, "No records found")
         result = [{e["recordId"]: [{k: v for k, v in e.items() if k != "recordId"}]} for e in found]
         return json_response(
             200,
@@ -296,6 +276,17 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
                 }
             },
         )
+
+
+def _records_error(uri: str, code: int, message: str) -> Response:
+    """The People records API's error envelope (HTTP 200, status 1)."""
+    body = {
+        "status": 1,
+        "uri": uri,
+        "message": "Error occurred",
+        "errors": {"code": code, "message": message},
+    }
+    return json_response(200, {"response": body})
 
 
 def _check_session(data: Any, seed: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ from importer.adapters.base import Answer
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import REGISTRY
-from tests.conftest import run_cli, write_csv
+from tests.conftest import run_cli, zoho_row, zoho_sheet
 
 
 def test_every_vendor_has_an_adapter() -> None:
@@ -64,25 +64,7 @@ def test_zoho_lock_is_recognised_in_every_form() -> None:
 
 def test_plan_line_gives_an_honest_eta(tmp_path: Path) -> None:
     """A 3,000-row Zoho sheet is announced at about 100 minutes, not seconds."""
-    ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
-    rows = [
-        [
-            "Course ID",
-            "Batch ID",
-            "Module ID",
-            "Session name",
-            "Trainer erecno",
-            "Type",
-            "Date",
-            "Start time",
-            "End time",
-        ]
-    ]
-    rows += [
-        [*ids, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
-        for i in range(3000)
-    ]
-    sheet = write_csv(tmp_path / "z.csv", rows)
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(3000)])
     done = run_cli("run", sheet, "--vendor", "zoho-people", "--dry-run", "--sandbox")
     assert done.returncode == 0, done.stderr
     assert "checking 3000; about 1 h 40 min at 30 requests a minute" in done.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import write_csv, write_xlsx
+from tests.conftest import write_csv, write_xlsx, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 
 PATH, GROUP, JANE, JOHN = (
@@ -283,33 +283,7 @@ def test_fatal_credentials_exit_3_without_leaking_them(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
     """Wrong secrets stop the run (exit 3); no secret appears in output or the result sheet."""
-    sheet = write_csv(
-        tmp_path / "z.csv",
-        [
-            [
-                "Course ID",
-                "Batch ID",
-                "Module ID",
-                "Session name",
-                "Trainer erecno",
-                "Type",
-                "Date",
-                "Start time",
-                "End time",
-            ],
-            [
-                "478346000019479103",
-                "478346000019479115",
-                "478346000019479119",
-                "S",
-                "478346000008251001",
-                "0",
-                "04-01-2022",
-                "10:00 AM",
-                "11:00 AM",
-            ],
-        ],
-    )
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("S")])
     env = sandbox.env("zoho-people")
     env["IMPORTER_ZOHO_CLIENT_SECRET"] = "wrong-secret-value-1234"
     result = tmp_path / "out.csv"
@@ -413,33 +387,7 @@ def test_vendor_from_job_file(tmp_path: Path, sandbox: SandboxProcess, vendor: s
     )
     env = sandbox.env(vendor)
     env["ACME_ZOHO_TOKEN"] = env.pop("IMPORTER_ZOHO_REFRESH_TOKEN")
-    sheet = write_csv(
-        tmp_path / "z.csv",
-        [
-            [
-                "Course ID",
-                "Batch ID",
-                "Module ID",
-                "Session name",
-                "Trainer erecno",
-                "Type",
-                "Date",
-                "Start time",
-                "End time",
-            ],
-            [
-                "478346000019479103",
-                "478346000019479115",
-                "478346000019479119",
-                "S",
-                "478346000008251001",
-                "0",
-                "04-01-2022",
-                "10:00 AM",
-                "11:00 AM",
-            ],
-        ],
-    )
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("S")])
     import subprocess
     import sys
 
@@ -462,25 +410,7 @@ def test_ctrl_c_stops_cleanly_with_every_row_in_the_result(
     import sys
     import time
 
-    ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
-    rows = [
-        [
-            "Course ID",
-            "Batch ID",
-            "Module ID",
-            "Session name",
-            "Trainer erecno",
-            "Type",
-            "Date",
-            "Start time",
-            "End time",
-        ]
-    ]
-    rows += [
-        [*ids, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
-        for i in range(8)
-    ]
-    sheet = write_csv(tmp_path / "z.csv", rows)
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(8)])
     result = tmp_path / "out.csv"
     info = sandbox.info["zoho-people"]
     process = subprocess.Popen(

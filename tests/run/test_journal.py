@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from importer.journal import JobLockedError, Journal
-from tests.conftest import run_cli, write_csv
+from tests.conftest import run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 
 PATH, JANE = "6853f6de567dc5f80528f80d", "647098a731a809ed36889ed1"
@@ -88,25 +88,8 @@ def test_lost_answers_are_found_again_not_resent(
     if vendor == "360learning-v2":
         sheet = v2_sheet(tmp_path, ["A", "B"], info="Cohort 7")
     else:
-        ids = ["478346000019479103", "478346000019479115", "478346000019479119"]
-        sheet = write_csv(
-            tmp_path / "z.csv",
-            [
-                [
-                    "Course ID",
-                    "Batch ID",
-                    "Module ID",
-                    "Session name",
-                    "Trainer erecno",
-                    "Type",
-                    "Date",
-                    "Start time",
-                    "End time",
-                ],
-                [*ids, "A", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"],
-                [*ids, "B", "478346000008251001", "0", "04-01-2022", "02:00 PM", "03:00 PM"],
-            ],
-        )
+        rows = [zoho_row("A"), zoho_row("B", "02:00 PM", "03:00 PM")]
+        sheet = zoho_sheet(tmp_path / "z.csv", rows)
     sandbox.faults(f"{vendor}:drop=1")
     first = sandbox.run(sheet, vendor, "--json")
     assert summary(first)["counts"] == {"unknown": 2}

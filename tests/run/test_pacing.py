@@ -13,20 +13,7 @@ from importer.pipeline import RunReport, run_import
 from importer.sandbox import VENDORS, Sandbox, SandboxServer, SandboxState, describe, parse_faults
 from importer.secret import Secret
 from importer.validation import validate
-from tests.conftest import write_csv
-
-ZOHO_HEADERS = [
-    "Course ID",
-    "Batch ID",
-    "Module ID",
-    "Session name",
-    "Trainer erecno",
-    "Type",
-    "Date",
-    "Start time",
-    "End time",
-]
-ZOHO_IDS = ["478346000019479103", "478346000019479115", "478346000019479119"]
+from tests.conftest import write_csv, zoho_row, zoho_sheet
 
 
 class Rig:
@@ -57,12 +44,8 @@ def rig() -> Iterator[Rig]:
         yield Rig(clock, sandbox, server)
 
 
-def zoho_sheet(tmp_path: Path, rows: int) -> Path:
-    body = [
-        [*ZOHO_IDS, f"S{i}", "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM"]
-        for i in range(rows)
-    ]
-    return write_csv(tmp_path / "zoho.csv", [ZOHO_HEADERS, *body])
+def many_zoho(tmp_path: Path, rows: int) -> Path:
+    return zoho_sheet(tmp_path / "zoho.csv", [zoho_row(f"S{i}") for i in range(rows)])
 
 
 def test_500_zoho_rows_never_exceed_30_a_minute(tmp_path: Path, rig: Rig) -> None:
@@ -70,7 +53,7 @@ def test_500_zoho_rows_never_exceed_30_a_minute(tmp_path: Path, rig: Rig) -> Non
     rig.sandbox.state.options["zoho_sessions_per_module"] = 10_000
     rig.sandbox.reset()
     started = rig.clock.time()
-    run = rig.run(zoho_sheet(tmp_path, 500), "zoho-people")
+    run = rig.run(many_zoho(tmp_path, 500), "zoho-people")
     assert run.counts() == {"created": 500}
     calls = sorted(r["at"] for r in rig.sandbox.state.requests if r["path"].startswith("/api/"))
     assert len(calls) == 500
@@ -90,7 +73,7 @@ def test_a_lock_caused_elsewhere_is_waited_out_once(tmp_path: Path, rig: Rig) ->
     for _ in range(30):
         rig.sandbox.zoho.window.hit()
     started = rig.clock.time()
-    run = rig.run(zoho_sheet(tmp_path, 3), "zoho-people")
+    run = rig.run(many_zoho(tmp_path, 3), "zoho-people")
     assert run.counts() == {"created": 3}
     assert rig.sandbox.zoho.locks == 1
     assert rig.clock.time() - started >= 300
@@ -128,7 +111,7 @@ def test_tokens_are_renewed_before_expiry_not_per_row(tmp_path: Path, rig: Rig) 
     """With 100-second tokens, 100 rows (200 s) take a handful of tokens, none refused."""
     rig.sandbox.state.options["token_ttl"] = 100
     rig.sandbox.reset()
-    run = rig.run(zoho_sheet(tmp_path, 100), "zoho-people")
+    run = rig.run(many_zoho(tmp_path, 100), "zoho-people")
     assert run.counts() == {"created": 100}
     tokens = [r for r in rig.sandbox.state.requests if r["path"] == "/oauth/v2/token"]
     assert 2 <= len(tokens) <= 4
