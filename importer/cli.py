@@ -752,8 +752,8 @@ def _vendors(args: argparse.Namespace) -> int:
     for vendor in REGISTRY.values():
         print(f"{vendor.name}: {vendor.title}")
         print(f"  rate limit: {vendor.rate_limit}")
+        labels = {f.name: f.label for f in vendor.fields}
         for f in vendor.fields:
-            need = "required" if f.required else "optional"
-            print(f"  - {f.label} ({f.name}, {need}): {f.kind.hint}")
+            print(f"  - {f.label} ({f.name}, {f.need(labels)}): {f.kind.hint}")
         print()
     return EXIT_OK

@@ -380,6 +380,8 @@ class Field:
         in_body: whether the value goes in the request body (``False`` for URL parts).
         empty_note: a note for the result sheet when the cell is empty (what the
             vendor does instead), e.g. "the platform owner becomes the instructor".
+        either: another field that may stand in for this required one (an email
+            for an ID); a cross-column rule checks that one of them is given.
     """
 
     name: str
@@ -391,3 +393,11 @@ class Field:
     aliases: tuple[str, ...] = ()
     in_body: bool = True
     empty_note: str = ""
+    either: str = ""
+
+    def need(self, vendor_label: dict[str, str] | None = None) -> str:
+        """``required``, ``optional``, or ``required (or <other column>)``."""
+        if self.either:
+            other = (vendor_label or {}).get(self.either, self.either)
+            return f"required (or {other})"
+        return "required" if self.required else "optional"

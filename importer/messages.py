@@ -65,6 +65,13 @@ MESSAGES: dict[str, str] = {
     "course_or_program": (
         "give a course ID or a program ID (or both): the member must be enrolled in something."
     ),
+    "instructor_missing": "give the main instructor's ID or their email.",
+    "trainer_missing": "give the trainer's erecno or their email.",
+    "email_unknown": "{value!r} is not {detail} (looked up through the API). Check the address.",
+    "not_a_trainer": (
+        "{value!r} is an employee but not a registered trainer: add them as a trainer in "
+        "Zoho People LMS first."
+    ),
     "path_id_missing": ("no path ID: add a pathId column, or give --path-id for the whole sheet."),
 }
 

@@ -32,6 +32,7 @@ from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
 from importer.journal import Entry, Journal, fingerprint, row_key
+from importer.people import resolve_people
 from importer.sender import (
     CHANGED,
     CREATED,
@@ -173,10 +174,7 @@ def run_import(
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
     run = RunReport(report, dry_run=dry_run)
-    todo = _values(report)
-    if limit is not None:
-        todo = todo[: max(limit, 0)]
-    if dry_run or not todo:
+    if dry_run or report.invalid_count == report.row_count:
         return run
     adapter = ADAPTERS[settings.vendor]
     owns_client = client is None
@@ -202,9 +200,23 @@ def run_import(
         max_tries=settings.max_tries,
         notify=notify,
     )
+    started = time.perf_counter()
+    try:
+        report, people = resolve_people(report, sender)
+    except (FatalVendorError, PacerStopped) as error:
+        run.stopped, run.fatal = str(error) or "interrupted", isinstance(error, FatalVendorError)
+        if owns_client:
+            http.close()
+        return run
+    if people:
+        found, unknown = people["found"], people["unknown"]
+        notify(f"looked up {people['emails']} email(s): {found} found, {unknown} unknown")
+    run.validation = report
+    todo = _values(report)
+    if limit is not None:
+        todo = todo[: max(limit, 0)]
     workers = max(1, min(settings.concurrency, adapter.max_concurrency))
     bar = _progress(len(todo), enabled=progress)
-    started = time.perf_counter()
     work: Callable[[int, dict[str, str | None]], RowResult]
     if journal is None:
         work = lambda row, values: sender.import_row(values)  # noqa: E731

@@ -154,6 +154,33 @@ class Sender:
                 delay = self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
             self.pacer.pause_for(delay)
 
+    def read(self, call: Call) -> Answer | None:
+        """A read, retried like any read (429, 5xx, connection); ``None`` if it kept failing.
+
+        Raises:
+            FatalVendorError: the credentials were refused, even after a new token.
+        """
+        renewed = False
+        for tries in range(1, self.max_tries + 1):
+            got = self._exchange(call, {})
+            if isinstance(got, Answer) and got.status == 200:
+                return got
+            if isinstance(got, Answer) and got.status in (401, 403):
+                if got.status == 401 and not renewed:
+                    renewed = True
+                    self.auth.invalidate()
+                    continue
+                raise FatalVendorError(
+                    f"the vendor refused to {call.name} ({got.status}): check the credentials "
+                    "and their scopes."
+                )
+            if isinstance(got, Answer) and got.status < 500 and got.status != 429:
+                return got  # a definite answer (404...): the caller reads it
+            retry_after = got.retry_after if isinstance(got, Outcome) else None
+            delay = retry_after or self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
+            self.pacer.pause_for(delay)
+        return None
+
     def reconcile(self, values: Mapping[str, str | None]) -> tuple[str, str | None]:
         """Whether a row whose answer was lost exists at the vendor.
 

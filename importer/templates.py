@@ -49,16 +49,18 @@ def write_template(vendor: Vendor, path: Path) -> Path:
     text = workbook.add_format({"num_format": "@"})
     sheet = workbook.add_worksheet("Sessions")
     sheet.freeze_panes(1, 0)
+    labels = {f.name: f.label for f in vendor.fields}
     sheet.set_row(0, 30)
     for column, spec in enumerate(vendor.fields):
         width = max(len(spec.label) + 4, 14, min(len(spec.example) + 2, 40))
         sheet.set_column(column, column, width, text if spec.kind.as_text else None)
-        sheet.write_string(0, column, spec.label, required if spec.required else optional)
+        sheet.write_string(
+            0, column, spec.label, required if spec.required or spec.either else optional
+        )
         sheet.write_comment(
             0,
             column,
-            f"{'Required' if spec.required else 'Optional'}. {spec.description}\n"
-            f"Type: {spec.kind.hint}.",
+            f"{spec.need(labels).capitalize()}. {spec.description}\nType: {spec.kind.hint}.",
             {"x_scale": 2, "y_scale": 1.5},
         )
         if spec.example:
@@ -101,9 +103,10 @@ def _write_instructions(workbook: object, vendor: Vendor, header: object) -> Non
     top = len(lines) + 2
     for column, title in enumerate(("Column", "Required", "What to type", "Example", "Meaning")):
         sheet.write_string(top, column, title, header)
+    labels = {f.name: f.label for f in vendor.fields}
     for row, spec in enumerate(vendor.fields, start=top + 1):
         sheet.write_string(row, 0, spec.label)
-        sheet.write_string(row, 1, "yes" if spec.required else "no")
+        sheet.write_string(row, 1, spec.need(labels))
         sheet.write_string(row, 2, spec.kind.hint)
         sheet.write_string(row, 3, spec.example)
         sheet.write_string(row, 4, f"{spec.description} (API field: {spec.name})")

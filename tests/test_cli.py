@@ -108,7 +108,7 @@ def test_vendors_lists_columns_and_limits() -> None:
     """'vendors' lists every vendor, its columns and limits; --json is machine-readable."""
     text = run_cli("vendors").stdout
     assert "zoho-people" in text and "30 requests a minute" in text
-    assert "Trainer erecno (trainerErecno, required)" in text
+    assert "Trainer erecno (trainerErecno, required (or Trainer email))" in text
     data = json.loads(run_cli("vendors", "--json").stdout)
     assert set(data) == {"360learning-v1", "360learning-v2", "zoho-people", "coursepath"}
     kinds = {c["name"]: c for c in data["360learning-v2"]["columns"]}

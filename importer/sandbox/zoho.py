@@ -249,6 +249,19 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         page = sessions[start - 1 : start - 1 + 25]
         return json_response(200, {"code": 200, "sessions": page, "message": "success"})
 
+    @router.route("GET", "/api/v1/trainers")
+    def trainers(request: Request) -> Response:
+        # The LMS trainer list: 25 a call from startIndex (1-based), counted like any LMS call.
+        refused = gate(request, "ZOHOPEOPLE.training.ALL", "ZOHOPEOPLE.training.READ")
+        if refused:
+            return refused
+        try:
+            start = max(int(request.arg("startIndex") or "1"), 1)
+        except ValueError:
+            return _error(400, "Invalid parameter value/input parameter missing", 7016)
+        page = seed["trainers"][start - 1 : start - 1 + 25]
+        return json_response(200, {"code": 200, "trainers": page, "message": "success"})
+
     @router.route("GET", "/people/api/forms/employee/getRecords")
     def employees(request: Request) -> Response:
         # The employee records API has its own limit (400 a minute), not the LMS one.

@@ -15,7 +15,7 @@ import pandas as pd
 
 from importer.fields import Field
 
-__all__ = ["RowCheck", "Vendor", "end_not_before_start", "usable"]
+__all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,18 @@ class Vendor:
             if candidate.name == name:
                 return candidate
         raise KeyError(name)
+
+
+def one_of(*names: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """Rule: at least one of the columns ``names`` has a value (an ID or an email, say)."""
+
+    def test(frame: pd.DataFrame) -> pd.Series:
+        given = pd.Series(False, index=frame.index)
+        for name in names:
+            given |= frame[name].notna()
+        return given
+
+    return test
 
 
 def end_not_before_start(start: str, end: str) -> Callable[[pd.DataFrame], pd.Series]:

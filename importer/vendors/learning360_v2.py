@@ -8,8 +8,8 @@ shared/vendor-docs/. Required: ``name``, ``mainInstructorId``,
 
 from __future__ import annotations
 
-from importer.fields import Choice, Field, IdList, Integer, Text
-from importer.vendors.base import Vendor
+from importer.fields import Choice, Email, EmailList, Field, IdList, Integer, Text
+from importer.vendors.base import RowCheck, Vendor, one_of
 from importer.vendors.learning360 import (
     END_DATE,
     END_NOT_BEFORE_START,
@@ -50,8 +50,8 @@ VENDOR = Vendor(
             "mainInstructorId",
             "Main instructor ID",
             HEX24,
-            required=True,
-            description="The 360Learning user ID of the main instructor.",
+            description="The 360Learning user ID of the main instructor (or give the email).",
+            either="mainInstructorEmail",
             example="647098a731a809ed36889ed1",
             aliases=("main instructor", "instructor id"),
         ),
@@ -62,6 +62,22 @@ VENDOR = Vendor(
             description="Up to 100 co-instructors' user IDs, separated by ; or ,.",
             example="67769f32553f1e9171a186c0",
             aliases=("co-instructors", "co instructor ids", "instructors"),
+        ),
+        Field(
+            "mainInstructorEmail",
+            "Main instructor email",
+            Email(),
+            description="Instead of the ID: the main instructor's email, looked up in 360Learning.",
+            aliases=("main instructor mail", "instructor email"),
+            in_body=False,
+        ),
+        Field(
+            "instructorEmails",
+            "Co-instructor emails",
+            EmailList(max_items=100, hint_text="email addresses separated by ; or ,"),
+            description="Instead of the IDs: co-instructors' emails, looked up in 360Learning.",
+            aliases=("co-instructor emails", "co instructor mails"),
+            in_body=False,
         ),
         START_DATE,
         END_DATE,
@@ -91,7 +107,14 @@ VENDOR = Vendor(
             aliases=("additional info", "sessionAdditionalInformation", "notes"),
         ),
     ),
-    row_checks=(END_NOT_BEFORE_START,),
+    row_checks=(
+        END_NOT_BEFORE_START,
+        RowCheck(
+            "instructor_missing",
+            "mainInstructorId",
+            one_of("mainInstructorId", "mainInstructorEmail"),
+        ),
+    ),
     rate_limit=(
         "10 writes a second per company, shared with its other integrations; 50 reads a second"
     ),

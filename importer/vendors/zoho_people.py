@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from importer.fields import Choice, DateText, Field, Identifier, Text, Time12h
-from importer.vendors.base import RowCheck, Vendor, usable
+from importer.fields import Choice, DateText, Email, Field, Identifier, Text, Time12h
+from importer.vendors.base import RowCheck, Vendor, one_of, usable
 
 __all__ = ["VENDOR", "ZOHO_ID"]
 
@@ -84,10 +84,18 @@ VENDOR = Vendor(
         _id(
             "trainerErecno",
             "Trainer erecno",
-            "The trainer's employee record number.",
+            "The trainer's employee record number (or give the email).",
             "478346000008251001",
-            required=True,
+            either="trainerEmail",
             aliases=("trainer", "trainer id"),
+        ),
+        Field(
+            "trainerEmail",
+            "Trainer email",
+            Email(),
+            description="Instead of the erecno: the trainer's email, looked up in Zoho People.",
+            aliases=("trainer mail",),
+            in_body=False,
         ),
         Field(
             "type",
@@ -155,7 +163,10 @@ VENDOR = Vendor(
             aliases=("grade category",),
         ),
     ),
-    row_checks=(RowCheck("end_not_after_start", "endTime", _end_after_start),),
+    row_checks=(
+        RowCheck("end_not_after_start", "endTime", _end_after_start),
+        RowCheck("trainer_missing", "trainerErecno", one_of("trainerErecno", "trainerEmail")),
+    ),
     date_order="DMY",
     rate_limit="30 requests a minute; exceeding it locks the API for 5 minutes",
     notes=(
