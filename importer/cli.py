@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log", type=Path, metavar="FILE", help="append what happens to this log file"
     )
+    run.add_argument(
+        "--resolve-only",
+        action="store_true",
+        help="look up the email columns and write the sheet with the IDs filled in; create nothing",
+    )
 
     status = commands.add_parser(
         "status",
@@ -524,6 +529,8 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
             date_order=args.date_order,
             defaults=_defaults(args, vendor),
         )
+        if args.resolve_only:
+            return _resolve_only(args, report, settings)
         plan = _plan(args, report, vendor)
         _log(args, plan)
         if not args.json:
@@ -556,7 +563,7 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
     finally:
         if server is not None:
             server.stop()
-    written = write_report(report, args.result, run)
+    written = write_report(run.validation, args.result, run)
     counts = run.counts()
     summary = {
         "command": "run",
@@ -580,6 +587,44 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
     if run.stopped:
         print(f"Stopped early: {run.stopped}", file=sys.stderr)
     return run.exit_code, summary
+
+
+def _resolve_only(
+    args: argparse.Namespace, report: ValidationReport, settings: Any
+) -> tuple[int, dict[str, Any]]:
+    """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
+    import dataclasses
+
+    from importer.people import EMAIL_FIELDS
+    from importer.pipeline import resolve_only
+
+    resolved, figures = resolve_only(report, settings)
+    frame = resolved.table.frame.copy()
+    for _, id_field, _ in EMAIL_FIELDS.get(report.vendor.name, ()):
+        header = resolved.columns.fields.get(id_field, report.vendor.field(id_field).label)
+        filled = resolved.values[id_field].fillna("").astype(str)
+        frame[header] = filled.where(filled != "", frame.get(header, ""))
+    table = dataclasses.replace(resolved.table, frame=frame)
+    target = args.result or report.table.source.with_name(
+        f"{report.table.source.stem}.resolved{'.csv' if report.table.delimiter else '.xlsx'}"
+    )
+    written = write_report(dataclasses.replace(resolved, table=table), target)
+    code = EXIT_OK if resolved.ok else EXIT_INVALID_ROWS
+    summary = {
+        "command": "run",
+        "resolve_only": True,
+        "file": str(args.file),
+        "people": figures,
+        "counts": resolved.counts(),
+        "result": str(written),
+        "exit_code": code,
+    }
+    if not args.json:
+        print(
+            f"Looked up {figures.get('emails', 0)} email(s): {figures.get('found', 0)} found, "
+            f"{figures.get('unknown', 0)} unknown. Sheet with IDs filled in: {written}"
+        )
+    return code, summary
 
 
 def _notify(args: argparse.Namespace, message: str) -> None:
@@ -652,7 +697,7 @@ def _report(args: argparse.Namespace) -> int:
         run = journal_report(report, options, vendor.name)
     finally:
         journal.close()
-    written = write_report(report, args.result, run)
+    written = write_report(run.validation, args.result, run)
     print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
     return EXIT_OK
 

@@ -52,6 +52,7 @@ __all__ = [
     "RunReport",
     "estimate_seconds",
     "journal_report",
+    "resolve_only",
     "run_import",
 ]
 
@@ -322,6 +323,25 @@ def estimate_seconds(rows: int, calls_per_row: float, policy: RatePolicy) -> flo
     if not policy.rate:
         return None
     return rows * calls_per_row / policy.rate
+
+
+def resolve_only(
+    report: ValidationReport, settings: RunSettings, *, clock: Clock | None = None
+) -> tuple[ValidationReport, dict[str, Any]]:
+    """Look up the sheet's email columns and fill in the IDs, sending nothing else."""
+    clock = clock or SystemClock()
+    adapter = ADAPTERS[settings.vendor]
+    with httpx.Client(timeout=settings.timeout) as http:
+        sender = Sender(
+            adapter=adapter,
+            client=http,
+            base_url=settings.base_url,
+            auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, http, clock),
+            pacer=Pacer(_policy(adapter.rate, settings.rate), clock),
+            clock=clock,
+            secrets=list(settings.credentials.values()),
+        )
+        return resolve_people(report, sender)
 
 
 def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
