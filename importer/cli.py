@@ -151,6 +151,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="look up the email columns and write the sheet with the IDs filled in; create nothing",
     )
 
+    convert = commands.add_parser(
+        "convert",
+        help="convert a 360Learning v1 sheet to a v2 sheet (the v1 API is being retired)",
+        description="Convert a 360Learning v1 sheet into a v2 sheet that `run` takes, by the "
+        "vendor's migration guide: names renamed, the first instructor email as main "
+        "instructor and the others as co-instructors (looked up at import time), the owner "
+        "group dropped (v2 picks it), registration validation added.",
+    )
+    convert.add_argument("file", type=Path, metavar="FILE", help="the v1 sheet")
+    convert.add_argument(
+        "--from",
+        dest="source_vendor",
+        default="360learning-v1",
+        choices=["360learning-v1"],
+        help="the sheet's vendor",
+    )
+    convert.add_argument(
+        "--to",
+        dest="target_vendor",
+        default="360learning-v2",
+        choices=["360learning-v2"],
+        help="the vendor to convert to",
+    )
+    convert.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="the v2 sheet (.xlsx or .csv; default NAME.v2.xlsx or .csv)",
+    )
+    convert.add_argument(
+        "--registration-validation",
+        default="disabled",
+        metavar="VALUE",
+        help="registrationRequestValidation of every row (default: disabled)",
+    )
+    convert.add_argument(
+        "--default-instructor",
+        metavar="EMAIL",
+        help="main instructor for rows with no instructor (v1's platform owner)",
+    )
+    convert.add_argument("--sheet", metavar="NAME", help="the worksheet to read")
+    convert.add_argument("--timezone", metavar="TZ", help="time zone of dates typed without one")
+    convert.add_argument("--path-id", metavar="ID", help="the path of rows without a Path ID")
+
     status = commands.add_parser(
         "status",
         help="show what a job's journal holds",
@@ -297,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "convert":
+            return _convert(args)
         if args.command == "report":
             return _report(args)
         return _vendors(args)
@@ -630,6 +677,38 @@ def _resolve_only(
 def _notify(args: argparse.Namespace, message: str) -> None:
     print(f"session-importer: {message}", file=sys.stderr)
     _log(args, message)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from importer.convert import convert_v1_to_v2
+
+    report = validate(
+        args.file,
+        args.source_vendor,
+        sheet=args.sheet,
+        timezone=args.timezone,
+        defaults={"pathId": args.path_id} if args.path_id else None,
+    )
+    conversion = convert_v1_to_v2(report, args.registration_validation, args.default_instructor)
+    suffix = ".csv" if report.table.delimiter else ".xlsx"
+    target = args.output or args.file.with_name(f"{args.file.stem}.v2{suffix}")
+    summary = [
+        ("Converted from", str(args.file)),
+        ("From", args.source_vendor),
+        ("To", args.target_vendor),
+        ("Rows converted", str(conversion.converted)),
+        ("Rows not converted", str(conversion.failed)),
+        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+    ]
+    written = conversion.write(target, summary)
+    print(
+        f"{args.file}: {conversion.converted} rows converted, {conversion.failed} not. "
+        f"v2 sheet: {written}"
+    )
+    print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
+    return EXIT_OK if not conversion.failed else EXIT_INVALID_ROWS
 
 
 def _existing_journal(path: Path) -> Journal:

@@ -52,11 +52,13 @@ class ResultSheet:
             columns, one row per input row, all text.
         summary: (label, value) lines for the Summary sheet.
         delimiter: the delimiter for CSV output.
+        status_column: the column whose problem statuses highlight a row.
     """
 
     frame: pd.DataFrame
     summary: Sequence[tuple[str, str]]
     delimiter: str = ","
+    status_column: str = "Status"
 
 
 def default_result_path(source: Path) -> Path:
@@ -132,7 +134,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     data.set_row(0, 30)
     for index, name in enumerate(names):
         data.write_string(0, index, name, header)
-    status_at = names.index("Status")
+    status_at = names.index(sheet.status_column)
     write = data.write_string
     columns = [frame[name].fillna("").tolist() for name in names]
     for offset, cells in enumerate(zip(*columns, strict=True)):

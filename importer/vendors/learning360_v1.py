@@ -64,7 +64,7 @@ VENDOR = Vendor(
             Text(),
             description="Registration number, ID in another tool... (not shown to learners).",
             example="A0015221",
-            aliases=("additional information", "additional info", "notes"),
+            aliases=("additional information", "additional info"),
         ),
     ),
     row_checks=(END_NOT_BEFORE_START,),

@@ -104,7 +104,7 @@ VENDOR = Vendor(
             Text(),
             description="Registration number, ID in another tool... (not shown to learners).",
             example="A0015221",
-            aliases=("additional info", "sessionAdditionalInformation", "notes"),
+            aliases=("additional info", "sessionAdditionalInformation"),
         ),
     ),
     row_checks=(
