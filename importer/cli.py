@@ -196,6 +196,34 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--timezone", metavar="TZ", help="time zone of dates typed without one")
     convert.add_argument("--path-id", metavar="ID", help="the path of rows without a Path ID")
 
+    export = commands.add_parser(
+        "export",
+        help="read sessions (or members) back from the vendor into a sheet",
+        description="Read sessions back from the vendor into a spreadsheet for checking: "
+        "360Learning v1 program sessions by ID, v2 sessions of a path, Zoho sessions of a "
+        "module, Coursepath members of a course. --from-result reads back exactly the rows a "
+        "run created and marks every field that differs from what was sent.",
+    )
+    export.add_argument("--vendor", required=True, help=f"one of: {vendors}")
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="OUT", required=True, help="the sheet to write"
+    )
+    export.add_argument(
+        "--from-result", type=Path, metavar="RESULT", help="a result sheet of a run"
+    )
+    export.add_argument("--path-id", metavar="ID", help="360Learning v2: the path")
+    export.add_argument("--session-id", metavar="ID,ID", help="360Learning v1: program session IDs")
+    export.add_argument(
+        "--course-id", metavar="ID", help="Zoho: the course; Coursepath: the course"
+    )
+    export.add_argument("--batch-id", metavar="ID", help="Zoho: the batch")
+    export.add_argument("--module-id", metavar="ID", help="Zoho: the module")
+    export.add_argument(
+        "--base-url", metavar="URL", help="the vendor's API host ($IMPORTER_BASE_URL)"
+    )
+    export.add_argument("--auth-url", metavar="URL", help="the token host ($IMPORTER_AUTH_URL)")
+    export.add_argument("--timezone", metavar="TZ", help="time zone of the result sheet's dates")
+
     status = commands.add_parser(
         "status",
         help="show what a job's journal holds",
@@ -344,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
         if args.command == "convert":
             return _convert(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "report":
             return _report(args)
         return _vendors(args)
@@ -709,6 +739,67 @@ def _convert(args: argparse.Namespace) -> int:
     )
     print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
     return EXIT_OK if not conversion.failed else EXIT_INVALID_ROWS
+
+
+def _export(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from importer.config import resolve_settings
+    from importer.export import compare_created, export_sessions, flatten
+    from importer.results import ResultSheet, write_result
+
+    vendor = get_vendor(args.vendor)
+    flags = {"base_url": args.base_url, "auth_url": args.auth_url}
+    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
+    target = {
+        "path_id": args.path_id or "",
+        "session_ids": args.session_id or "",
+        "course_id": args.course_id or "",
+        "batch_id": args.batch_id or "",
+        "module_id": args.module_id or "",
+    }
+    if args.from_result:
+        report = validate(args.from_result, vendor, timezone=args.timezone)
+        frame = report.table.frame
+        created = {}
+        for row in frame.index:
+            status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
+            ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
+            if status in ("created", "skipped") and ident and int(row) not in report.errors:
+                sent = report.values.loc[row]
+                created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
+        if not created:
+            raise ConfigurationError(f"{args.from_result}: no created row with a Created ID.")
+        first = next(iter(created.values()))
+        target.update(
+            {
+                k: target[k] or str(first.get(v) or "")
+                for k, v in (
+                    ("course_id", "courseId"),
+                    ("batch_id", "batchId"),
+                    ("module_id", "moduleId"),
+                )
+            }
+        )
+        result = compare_created(settings, created, target)
+        differing = int((result["Check"] == "differs").sum()) if len(result) else 0
+        write_result(
+            ResultSheet(result, [("Read back from", str(args.from_result))], status_column="Check"),
+            args.output,
+        )
+        print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
+        return EXIT_OK if not differing else EXIT_INVALID_ROWS
+    items = export_sessions(settings, target)
+    frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({"Status": pd.Series(dtype="str")})
+    if "Status" not in frame.columns:
+        frame.insert(0, "Status", "exported")
+    write_result(
+        ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
+    )
+    print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
+    return EXIT_OK
 
 
 def _existing_journal(path: Path) -> Journal:
