@@ -179,6 +179,12 @@ def compare_created(
                 answer = sender.read(call)
                 if answer is not None and answer.status == 200 and isinstance(answer.body, dict):
                     found[ident] = answer.body
+    elif vendor == "360learning-v1":
+        # v1 reads path sessions back only through the list of all of them.
+        with httpx.Client(timeout=settings.timeout) as http:
+            first = Call("list the path sessions", "GET", "/api/v1/paths/sessions", writes=False)
+            for item in _pages(_sender(settings, http), first, _array, lambda *_: None):
+                found[str(item.get("sessionId"))] = item
     else:
         for item in export_sessions(settings, context):
             ident = str(item.get("sessionId") or item.get("_id") or item.get("id") or "")

@@ -103,3 +103,23 @@ def test_coursepath_course_members(tmp_path: Path, sandbox: SandboxProcess) -> N
     out = tmp_path / "members.csv"
     assert export(sandbox, "coursepath", "--course-id", "12345", "-o", str(out)).returncode == 0
     assert sorted(r["email"] for r in rows(out)) == [f"p{i}@example.com" for i in range(3)]
+
+
+def test_v1_read_back_from_a_result(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """v1 path sessions a run created are found again in the list of all path sessions."""
+    result = tmp_path / "v1.result.csv"
+    sheet = ROOT / "sample_data" / "360learning-v1-valid.csv"
+    sandbox.run(sheet, "360learning-v1", "--result", str(result), "--timezone", "Europe/Paris")
+    back = tmp_path / "back.csv"
+    done = export(
+        sandbox,
+        "360learning-v1",
+        "--from-result",
+        str(result),
+        "-o",
+        str(back),
+        "--timezone",
+        "Europe/Paris",
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["Check"] for r in rows(back)] == ["same", "same", "same"]
