@@ -105,16 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PER_S",
         help="calls per second at most (default: the vendor's documented limit, with headroom)",
     )
-    run.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="the vendor's API host (default: $IMPORTER_BASE_URL, else the real host)",
-    )
-    run.add_argument(
-        "--auth-url",
-        metavar="URL",
-        help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
-    )
+    _host_arguments(run)
     run.add_argument(
         "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
     )
@@ -218,10 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--batch-id", metavar="ID", help="Zoho: the batch")
     export.add_argument("--module-id", metavar="ID", help="Zoho: the module")
-    export.add_argument(
-        "--base-url", metavar="URL", help="the vendor's API host ($IMPORTER_BASE_URL)"
-    )
-    export.add_argument("--auth-url", metavar="URL", help="the token host ($IMPORTER_AUTH_URL)")
+    _host_arguments(export)
     export.add_argument("--timezone", metavar="TZ", help="time zone of the result sheet's dates")
 
     status = commands.add_parser(
@@ -305,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="first line on stdout: one JSON object, vendor -> base_url, auth_url, env",
     )
     return parser
+
+
+def _host_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the vendor is: its API host and its token host."""
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the vendor's API host (default: $IMPORTER_BASE_URL, else the real host)",
+    )
+    parser.add_argument(
+        "--auth-url",
+        metavar="URL",
+        help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
+    )
 
 
 def _sheet_arguments(
