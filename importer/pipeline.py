@@ -261,7 +261,7 @@ def _send_all(
             run.results[row] = result
             statuses[result.status] += 1
             bar.update(1)
-            bar.set_postfix(statuses, refresh=False)
+            bar.set_postfix_str(_eta_and_counts(bar, pacer, statuses))
 
     pending: dict[Future[RowResult], int] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
@@ -315,7 +315,22 @@ def _progress(total: int, enabled: bool) -> Any:
         dynamic_ncols=True,
         smoothing=0.05,
         desc="importing",
+        # Our own ETA (see _eta_and_counts): tqdm's guess from the first, unpaced rows is too
+        # hopeful under a rate limit.
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
     )
+
+
+def _eta_and_counts(bar: Any, pacer: Pacer, statuses: Mapping[str, int]) -> str:
+    """The bar's tail: time left at the slower of the observed pace and the vendor's, and counts."""
+    done = max(int(bar.n), 1)
+    left = int(bar.total or 0) - int(bar.n)
+    per_row = max(float(bar.format_dict.get("elapsed", 0.0)) / done, pacer.interval)
+    minutes, seconds = divmod(int(left * per_row), 60)
+    hours, minutes = divmod(minutes, 60)
+    eta = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+    counts = ", ".join(f"{status} {count}" for status, count in statuses.items())
+    return f"about {eta} left, {counts}"
 
 
 def estimate_seconds(rows: int, calls_per_row: float, policy: RatePolicy) -> float | None:

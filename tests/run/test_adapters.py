@@ -92,3 +92,16 @@ def test_retry_after_in_seconds_or_as_a_date(
     from importer.adapters.base import retry_after_header
 
     assert retry_after_header(Answer(429, {}, headers)) == seconds
+
+
+def test_progress_eta_knows_the_rate_limit() -> None:
+    """Early on, the bar's ETA uses the vendor's pace, not the first unpaced rows' speed."""
+    from types import SimpleNamespace
+
+    from importer.clock import FakeClock
+    from importer.pipeline import _eta_and_counts
+    from importer.throttle import Pacer
+
+    pacer = Pacer(ADAPTERS["zoho-people"].rate, FakeClock())
+    bar = SimpleNamespace(n=1, total=3001, format_dict={"elapsed": 0.05})
+    assert _eta_and_counts(bar, pacer, {"created": 1}) == "about 1:40:00 left, created 1"
