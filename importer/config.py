@@ -100,7 +100,10 @@ def resolve_settings(
 
     api_host, token_host = DEFAULT_HOSTS[vendor]
     base_url = pick("base_url", "IMPORTER_BASE_URL") or api_host
-    auth_url = pick("auth_url", "IMPORTER_AUTH_URL") or token_host or base_url
+    # 360Learning serves its tokens from the API host itself (EU or US): the token host
+    # follows --base-url unless given. Zoho's accounts server is another host.
+    follows = token_host is None or token_host == api_host
+    auth_url = pick("auth_url", "IMPORTER_AUTH_URL") or (base_url if follows else token_host)
     if not base_url:
         raise ConfigurationError(
             f"{vendor} needs its API host: give --base-url https://<academy>.coursepath.com "

@@ -151,3 +151,22 @@ def test_settings_never_show_secrets() -> None:
     assert "super-secret-key-123" not in repr(settings) + str(settings)
     assert str(settings.credentials["IMPORTER_COURSEPATH_API_KEY"]) == "***"
     assert settings.credentials["IMPORTER_COURSEPATH_API_KEY"] == Secret("super-secret-key-123")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "base", "auth"),
+    [
+        ("360learning-v2", "https://app.us.360learning.com", "https://app.us.360learning.com"),
+        ("360learning-v2", None, "https://app.360learning.com"),
+        ("zoho-people", "https://people.zoho.eu", "https://accounts.zoho.com"),
+    ],
+)
+def test_token_host_follows_the_api_host_where_the_vendor_shares_them(
+    vendor: str, base: str | None, auth: str
+) -> None:
+    """360Learning US gets its tokens from the US host; Zoho's accounts host is separate."""
+    from importer.config import CREDENTIALS
+
+    env = dict.fromkeys(CREDENTIALS[vendor], "x")
+    settings = resolve_settings(vendor, flags={"base_url": base}, env=env)
+    assert settings.auth_url == auth
