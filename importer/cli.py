@@ -13,22 +13,23 @@ import json
 import os
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
-from importer.results import default_result_path
 from importer.templates import write_template
-from importer.validation import ValidationReport, validate
-
-if TYPE_CHECKING:
-    from importer.journal import Journal
+from importer.validation import validate
 from importer.vendors import REGISTRY, Vendor, get_vendor
 
-__all__ = ["EXIT_CANNOT_RUN", "EXIT_INVALID_ROWS", "EXIT_OK", "build_parser", "main"]
+__all__ = [
+    "EXIT_CANNOT_RUN",
+    "EXIT_INVALID_ROWS",
+    "EXIT_OK",
+    "build_parser",
+    "main",
+    "sheet_defaults",
+]
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -365,19 +366,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args)
         if args.command == "run":
-            return _run(args)
+            from importer.cli_run import run_command
+
+            return run_command(args)
         if args.command == "template":
             return _template(args)
         if args.command == "sandbox":
             return _sandbox(args)
-        if args.command == "status":
-            return _status(args)
-        if args.command == "convert":
-            return _convert(args)
-        if args.command == "export":
-            return _export(args)
-        if args.command == "report":
-            return _report(args)
+        if args.command in ("status", "convert", "export", "report"):
+            from importer import cli_tools
+
+            command = getattr(cli_tools, f"{args.command}_command")
+            return int(command(args))
         return _vendors(args)
     except ImporterError as error:
         print(f"session-importer: error: {error}", file=sys.stderr)
@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     vendor = get_vendor(args.vendor)
-    defaults = _defaults(args, vendor)
+    defaults = sheet_defaults(args, vendor)
     report = validate(
         args.file,
         vendor,
@@ -479,456 +479,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_SHEET_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
-
-
-def _run(args: argparse.Namespace) -> int:
-    """`run`: one file, or every new file of a job's inbox folder; one JSON line with --json."""
-    from importer.config import load_job
-
-    job = load_job(args.config) if args.config else None
-    section = (job or {}).get("job", {})
-    args.job, args.section = job, section
-    log_path = args.log or section.get("log")
-    args.log_file = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
-    try:
-        source = args.file or (Path(section["input"]) if section.get("input") else None)
-        if source is None:
-            raise ConfigurationError(
-                "give a FILE to import (or input in the job file's [job] table)."
-            )
-        output = Path(section["output"]) if section.get("output") else None
-        if args.journal is None and section.get("journal"):
-            args.journal = Path(section["journal"])
-        if not source.is_dir():
-            if args.result is None and output is not None:
-                args.result = output / default_result_path(source).name
-            code, summary = _run_file(args, source)
-            if args.json:
-                print(json.dumps(summary))
-            return code
-        return _run_inbox(args, source, output)
-    finally:
-        if args.log_file is not None:
-            args.log_file.close()
-
-
-def _log(args: argparse.Namespace, message: str) -> None:
-    """Append a line to the job's log file, if it has one (messages carry no secret)."""
-    if getattr(args, "log_file", None) is not None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        args.log_file.write(f"{stamp} {message}\n")
-        args.log_file.flush()
-
-
-def _run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int:
-    """Import every sheet waiting in ``inbox``; move each to done/ or failed/ after."""
-    import shutil
-
-    files = sorted(
-        p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in _SHEET_SUFFIXES
-    )
-    output = output or inbox / "results"
-    if args.journal is None:
-        name = args.config.stem if args.config else inbox.name
-        args.journal = output / f"{name}.journal.sqlite"
-    summaries, worst = [], EXIT_OK
-    _log(args, f"inbox {inbox}: {len(files)} file(s)")
-    for path in files:
-        args.result = output / default_result_path(path).name
-        try:
-            code, summary = _run_file(args, path)
-        except ImporterError as error:
-            code, summary = (
-                error.exit_code,
-                {"file": str(path), "error": str(error), "exit_code": error.exit_code},
-            )
-            print(f"session-importer: error: {error}", file=sys.stderr)
-            _log(args, f"{path.name}: could not run: {error}")
-        worst = max(worst, code) if code != 130 else 130
-        if code == 130:
-            summaries.append(summary)
-            break  # interrupted: the file stays in the inbox for the next run
-        folder = inbox / ("done" if code in (EXIT_OK, EXIT_INVALID_ROWS) else "failed")
-        folder.mkdir(exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            target = folder / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}"
-        shutil.move(str(path), target)
-        summary["moved_to"] = str(target)
-        summaries.append(summary)
-    if args.json:
-        print(
-            json.dumps(
-                {"command": "run", "inbox": str(inbox), "files": summaries, "exit_code": worst}
-            )
-        )
-    elif not files:
-        print(f"{inbox}: no new sheet to import.")
-    return worst
-
-
-def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
-    from importer.config import resolve_settings
-    from importer.pipeline import JournalOptions, run_import
-
-    job, section = args.job, args.section
-    args.file = source
-    name = args.vendor or section.get("vendor")
-    if not name:
-        raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
-    vendor = get_vendor(name)
-    env = dict(os.environ)
-    flags = {
-        "base_url": args.base_url,
-        "auth_url": args.auth_url,
-        "concurrency": args.concurrency,
-        "rate": args.rate,
-    }
-    server = None
-    if args.sandbox:
-        from importer.sandbox import Sandbox, SandboxServer, describe
-
-        sandbox = Sandbox()
-        server = SandboxServer(sandbox.app).start()
-        endpoint = describe(server.url, sandbox.state)[vendor.name]
-        env.update(endpoint["env"])
-        flags.update(
-            base_url=endpoint["base_url"], auth_url=endpoint["auth_url"] or endpoint["base_url"]
-        )
-        if not args.json:
-            print(f"Importing into the embedded sandbox at {server.url}, not the real vendor.")
-    try:
-        settings = resolve_settings(vendor.name, flags=flags, env=env, job=job)
-        report = validate(
-            args.file,
-            vendor,
-            sheet=args.sheet,
-            timezone=args.timezone or section.get("timezone"),
-            date_order=args.date_order,
-            defaults=_defaults(args, vendor),
-        )
-        if args.resolve_only:
-            return _resolve_only(args, report, settings)
-        plan = _plan(args, report, vendor)
-        _log(args, plan)
-        if not args.json:
-            print(plan)
-        journal = _open_journal(args, report, vendor.name, settings.base_url)
-        options = JournalOptions(
-            journal, args.key or section.get("key"), args.retry_rejected, args.resend_unknown
-        )
-        try:
-            journal.lock_job(wait=args.wait)
-            for name in ("timezone", "date_order", "key", "path_id", "sheet"):
-                value = getattr(args, name, None) or (
-                    section.get(name) if name != "sheet" else None
-                )
-                journal.set_meta(name, str(value or ""))
-            run_id = journal.start_run(str(Path(args.file).resolve()))
-            run = run_import(
-                report,
-                settings,
-                limit=args.limit,
-                dry_run=args.dry_run,
-                progress=not args.json,
-                journal=options,
-                shared_budget=not args.sandbox,
-                notify=lambda message: _notify(args, message),
-            )
-            journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
-        finally:
-            journal.close()
-    finally:
-        if server is not None:
-            server.stop()
-    written = write_report(run.validation, args.result, run)
-    counts = run.counts()
-    summary = {
-        "command": "run",
-        "file": str(args.file),
-        "vendor": vendor.name,
-        "rows": report.row_count,
-        "counts": counts,
-        "requests": run.requests,
-        "stopped": run.stopped,
-        "dry_run": run.dry_run,
-        "result": str(written),
-        "exit_code": run.exit_code,
-    }
-    said = ", ".join(f"{count} {status}" for status, count in counts.items())
-    _log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
-    if run.stopped:
-        _log(args, f"stopped early: {run.stopped}")
-    if not args.json:
-        print(f"Done: {said}.")
-        print(f"Result sheet: {written}")
-    if run.stopped:
-        print(f"Stopped early: {run.stopped}", file=sys.stderr)
-    return run.exit_code, summary
-
-
-def _resolve_only(
-    args: argparse.Namespace, report: ValidationReport, settings: Any
-) -> tuple[int, dict[str, Any]]:
-    """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
-    import dataclasses
-
-    from importer.people import EMAIL_FIELDS
-    from importer.pipeline import resolve_only
-
-    resolved, figures = resolve_only(report, settings)
-    frame = resolved.table.frame.copy()
-    for _, id_field, _ in EMAIL_FIELDS.get(report.vendor.name, ()):
-        header = resolved.columns.fields.get(id_field, report.vendor.field(id_field).label)
-        filled = resolved.values[id_field].fillna("").astype(str)
-        frame[header] = filled.where(filled != "", frame.get(header, ""))
-    table = dataclasses.replace(resolved.table, frame=frame)
-    target = args.result or report.table.source.with_name(
-        f"{report.table.source.stem}.resolved{'.csv' if report.table.delimiter else '.xlsx'}"
-    )
-    written = write_report(dataclasses.replace(resolved, table=table), target)
-    code = EXIT_OK if resolved.ok else EXIT_INVALID_ROWS
-    summary = {
-        "command": "run",
-        "resolve_only": True,
-        "file": str(args.file),
-        "people": figures,
-        "counts": resolved.counts(),
-        "result": str(written),
-        "exit_code": code,
-    }
-    if not args.json:
-        print(
-            f"Looked up {figures.get('emails', 0)} email(s): {figures.get('found', 0)} found, "
-            f"{figures.get('unknown', 0)} unknown. Sheet with IDs filled in: {written}"
-        )
-    return code, summary
-
-
-def _notify(args: argparse.Namespace, message: str) -> None:
-    print(f"session-importer: {message}", file=sys.stderr)
-    _log(args, message)
-
-
-def _convert(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from importer.convert import convert_v1_to_v2
-
-    report = validate(
-        args.file,
-        args.source_vendor,
-        sheet=args.sheet,
-        timezone=args.timezone,
-        defaults={"pathId": args.path_id} if args.path_id else None,
-    )
-    conversion = convert_v1_to_v2(report, args.registration_validation, args.default_instructor)
-    suffix = ".csv" if report.table.delimiter else ".xlsx"
-    target = args.output or args.file.with_name(f"{args.file.stem}.v2{suffix}")
-    summary = [
-        ("Converted from", str(args.file)),
-        ("From", args.source_vendor),
-        ("To", args.target_vendor),
-        ("Rows converted", str(conversion.converted)),
-        ("Rows not converted", str(conversion.failed)),
-        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
-    ]
-    written = conversion.write(target, summary)
-    print(
-        f"{args.file}: {conversion.converted} rows converted, {conversion.failed} not. "
-        f"v2 sheet: {written}"
-    )
-    print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
-    return EXIT_OK if not conversion.failed else EXIT_INVALID_ROWS
-
-
-def _export(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from importer.config import resolve_settings
-    from importer.export import compare_created, export_sessions, flatten
-    from importer.results import ResultSheet, write_result
-
-    vendor = get_vendor(args.vendor)
-    flags = {"base_url": args.base_url, "auth_url": args.auth_url}
-    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
-    target = {
-        "path_id": args.path_id or "",
-        "session_ids": args.session_id or "",
-        "course_id": args.course_id or "",
-        "batch_id": args.batch_id or "",
-        "module_id": args.module_id or "",
-    }
-    if args.from_result:
-        report = validate(args.from_result, vendor, timezone=args.timezone)
-        frame = report.table.frame
-        created = {}
-        for row in frame.index:
-            status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
-            ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
-            if status in ("created", "skipped") and ident and int(row) not in report.errors:
-                sent = report.values.loc[row]
-                created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
-        if not created:
-            raise ConfigurationError(f"{args.from_result}: no created row with a Created ID.")
-        first = next(iter(created.values()))
-        target.update(
-            {
-                k: target[k] or str(first.get(v) or "")
-                for k, v in (
-                    ("course_id", "courseId"),
-                    ("batch_id", "batchId"),
-                    ("module_id", "moduleId"),
-                )
-            }
-        )
-        result = compare_created(settings, created, target)
-        differing = int((result["Check"] == "differs").sum()) if len(result) else 0
-        write_result(
-            ResultSheet(result, [("Read back from", str(args.from_result))], status_column="Check"),
-            args.output,
-        )
-        print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
-        return EXIT_OK if not differing else EXIT_INVALID_ROWS
-    items = export_sessions(settings, target)
-    frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
-    if frame.empty:
-        frame = pd.DataFrame({"Status": pd.Series(dtype="str")})
-    if "Status" not in frame.columns:
-        frame.insert(0, "Status", "exported")
-    write_result(
-        ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
-    )
-    print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
-    return EXIT_OK
-
-
-def _existing_journal(path: Path) -> Journal:
-    from importer.journal import Journal
-
-    if not path.is_file():
-        raise ConfigurationError(f"{path}: no such journal.")
-    return Journal(path, Journal.vendor_of(path))
-
-
-def _status(args: argparse.Namespace) -> int:
-    journal = _existing_journal(args.journal)
-    try:
-        counts = journal.counts()
-        runs = journal.runs()
-        attention = [e for e in journal.entries() if e.state in ("unknown", "sending", "rejected")]
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "journal": str(args.journal),
-                        "vendor": journal.meta("vendor"),
-                        "target": journal.meta("target"),
-                        "counts": counts,
-                        "runs": len(runs),
-                        "last_run": runs[-1] if runs else None,
-                    }
-                )
-            )
-            return EXIT_OK
-        print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
-        print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
-        for run in runs[-5:]:
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
-            state = "finished" if run["finished"] else "did not finish"
-            counts_then = run["summary"].get("counts", "")
-            print(f"run {run['id']} at {started} ({state}): {run['source']} {counts_then}")
-        for entry in attention[:20]:
-            print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
-    finally:
-        journal.close()
-    return EXIT_OK
-
-
-def _report(args: argparse.Namespace) -> int:
-    from importer.pipeline import JournalOptions, journal_report
-
-    journal = _existing_journal(args.journal)
-    try:
-        runs = journal.runs()
-        source = args.file or (Path(runs[-1]["source"]) if runs else None)
-        if source is None:
-            raise ConfigurationError("the journal records no run; give --file.")
-        vendor = get_vendor(journal.meta("vendor") or "")
-        path_id = journal.meta("path_id")
-        report = validate(
-            source,
-            vendor,
-            sheet=journal.meta("sheet") or None,
-            timezone=journal.meta("timezone") or None,
-            date_order=journal.meta("date_order") or None,
-            defaults={"pathId": path_id} if path_id else None,
-        )
-        options = JournalOptions(journal, journal.meta("key") or None)
-        run = journal_report(report, options, vendor.name)
-    finally:
-        journal.close()
-    written = write_report(run.validation, args.result, run)
-    print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
-    return EXIT_OK
-
-
-def _open_journal(
-    args: argparse.Namespace, report: ValidationReport, vendor: str, target: str
-) -> Journal:
-    """The job's journal: --journal, else beside the result sheet (a fresh one for --sandbox)."""
-    import tempfile
-
-    from importer.journal import Journal
-    from importer.results import default_result_path
-
-    path = args.journal
-    if path is None and args.sandbox:
-        path = Path(tempfile.mkdtemp(prefix="importer-sandbox-")) / "journal.sqlite"
-    if path is None:
-        result = args.result or default_result_path(report.table.source)
-        path = result.with_name(f"{report.table.source.stem}.journal.sqlite")
-    journal = Journal(path, vendor)
-    known = journal.meta("target")
-    if known is None:
-        journal.set_meta("target", target)
-    elif known != target and not args.sandbox:
-        journal.close()
-        raise ConfigurationError(
-            f"{path} records imports into {known}, not {target}; give another --journal."
-        )
-    return journal
-
-
-def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor) -> str:
-    """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.adapters import ADAPTERS
-    from importer.pipeline import estimate_seconds
-
-    valid = report.row_count - report.invalid_count
-    to_send = valid if args.limit is None else min(valid, max(args.limit, 0))
-    policy = ADAPTERS[vendor.name].rate
-    eta = estimate_seconds(to_send, 1.0, policy)
-    pace = f"; about {_duration(eta)} at {policy.description}" if eta and eta > 60 else ""
-    verb = "checking" if args.dry_run else "sending"
-    counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
-    return f"{args.file}: {counts}; {verb} {to_send}{pace}."
-
-
-def _defaults(args: argparse.Namespace, vendor: Vendor) -> dict[str, str] | None:
+def sheet_defaults(args: argparse.Namespace, vendor: Vendor) -> dict[str, str] | None:
     if not args.path_id:
         return None
     if "pathId" not in {f.name for f in vendor.fields}:
         raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
     return {"pathId": args.path_id}
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _template(args: argparse.Namespace) -> int:

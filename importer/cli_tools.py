@@ -1,0 +1,179 @@
+"""The other commands around an import: convert, export, status and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from importer.api import write_report
+from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
+from importer.errors import ConfigurationError
+from importer.journal import Journal
+from importer.validation import validate
+from importer.vendors import get_vendor
+
+__all__ = ["convert_command", "export_command", "report_command", "status_command"]
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from importer.convert import convert_v1_to_v2
+
+    report = validate(
+        args.file,
+        args.source_vendor,
+        sheet=args.sheet,
+        timezone=args.timezone,
+        defaults={"pathId": args.path_id} if args.path_id else None,
+    )
+    conversion = convert_v1_to_v2(report, args.registration_validation, args.default_instructor)
+    suffix = ".csv" if report.table.delimiter else ".xlsx"
+    target = args.output or args.file.with_name(f"{args.file.stem}.v2{suffix}")
+    summary = [
+        ("Converted from", str(args.file)),
+        ("From", args.source_vendor),
+        ("To", args.target_vendor),
+        ("Rows converted", str(conversion.converted)),
+        ("Rows not converted", str(conversion.failed)),
+        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+    ]
+    written = conversion.write(target, summary)
+    print(
+        f"{args.file}: {conversion.converted} rows converted, {conversion.failed} not. "
+        f"v2 sheet: {written}"
+    )
+    print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
+    return EXIT_OK if not conversion.failed else EXIT_INVALID_ROWS
+
+
+def export_command(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from importer.config import resolve_settings
+    from importer.export import compare_created, export_sessions, flatten
+    from importer.results import ResultSheet, write_result
+
+    vendor = get_vendor(args.vendor)
+    flags = {"base_url": args.base_url, "auth_url": args.auth_url}
+    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
+    target = {
+        "path_id": args.path_id or "",
+        "session_ids": args.session_id or "",
+        "course_id": args.course_id or "",
+        "batch_id": args.batch_id or "",
+        "module_id": args.module_id or "",
+    }
+    if args.from_result:
+        report = validate(args.from_result, vendor, timezone=args.timezone)
+        frame = report.table.frame
+        created = {}
+        for row in frame.index:
+            status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
+            ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
+            if status in ("created", "skipped") and ident and int(row) not in report.errors:
+                sent = report.values.loc[row]
+                created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
+        if not created:
+            raise ConfigurationError(f"{args.from_result}: no created row with a Created ID.")
+        first = next(iter(created.values()))
+        target.update(
+            {
+                k: target[k] or str(first.get(v) or "")
+                for k, v in (
+                    ("course_id", "courseId"),
+                    ("batch_id", "batchId"),
+                    ("module_id", "moduleId"),
+                )
+            }
+        )
+        result = compare_created(settings, created, target)
+        differing = int((result["Check"] == "differs").sum()) if len(result) else 0
+        write_result(
+            ResultSheet(result, [("Read back from", str(args.from_result))], status_column="Check"),
+            args.output,
+        )
+        print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
+        return EXIT_OK if not differing else EXIT_INVALID_ROWS
+    items = export_sessions(settings, target)
+    frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({"Status": pd.Series(dtype="str")})
+    if "Status" not in frame.columns:
+        frame.insert(0, "Status", "exported")
+    write_result(
+        ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
+    )
+    print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
+    return EXIT_OK
+
+
+def _existing_journal(path: Path) -> Journal:
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no such journal.")
+    return Journal(path, Journal.vendor_of(path))
+
+
+def status_command(args: argparse.Namespace) -> int:
+    journal = _existing_journal(args.journal)
+    try:
+        counts = journal.counts()
+        runs = journal.runs()
+        attention = [e for e in journal.entries() if e.state in ("unknown", "sending", "rejected")]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "journal": str(args.journal),
+                        "vendor": journal.meta("vendor"),
+                        "target": journal.meta("target"),
+                        "counts": counts,
+                        "runs": len(runs),
+                        "last_run": runs[-1] if runs else None,
+                    }
+                )
+            )
+            return EXIT_OK
+        print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
+        print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        for run in runs[-5:]:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
+            state = "finished" if run["finished"] else "did not finish"
+            counts_then = run["summary"].get("counts", "")
+            print(f"run {run['id']} at {started} ({state}): {run['source']} {counts_then}")
+        for entry in attention[:20]:
+            print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
+    finally:
+        journal.close()
+    return EXIT_OK
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from importer.pipeline import JournalOptions, journal_report
+
+    journal = _existing_journal(args.journal)
+    try:
+        runs = journal.runs()
+        source = args.file or (Path(runs[-1]["source"]) if runs else None)
+        if source is None:
+            raise ConfigurationError("the journal records no run; give --file.")
+        vendor = get_vendor(journal.meta("vendor") or "")
+        path_id = journal.meta("path_id")
+        report = validate(
+            source,
+            vendor,
+            sheet=journal.meta("sheet") or None,
+            timezone=journal.meta("timezone") or None,
+            date_order=journal.meta("date_order") or None,
+            defaults={"pathId": path_id} if path_id else None,
+        )
+        options = JournalOptions(journal, journal.meta("key") or None)
+        run = journal_report(report, options, vendor.name)
+    finally:
+        journal.close()
+    written = write_report(run.validation, args.result, run)
+    print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
+    return EXIT_OK
