@@ -21,12 +21,10 @@ import pandas as pd
 
 from importer.adapters import ADAPTERS
 from importer.adapters.base import Answer, Call, next_link
-from importer.auth import make_auth
 from importer.clock import SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError
-from importer.sender import Sender
-from importer.throttle import Pacer
+from importer.sender import Sender, sender_for
 
 __all__ = ["compare_created", "export_sessions", "flatten"]
 
@@ -78,17 +76,7 @@ def flatten(item: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _sender(settings: RunSettings, http: httpx.Client) -> Sender:
-    adapter = ADAPTERS[settings.vendor]
-    clock = SystemClock()
-    return Sender(
-        adapter=adapter,
-        client=http,
-        base_url=settings.base_url,
-        auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, http, clock),
-        pacer=Pacer(adapter.rate, clock),
-        clock=clock,
-        secrets=list(settings.credentials.values()),
-    )
+    return sender_for(ADAPTERS[settings.vendor], settings, http, SystemClock())
 
 
 def _pages(

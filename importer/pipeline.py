@@ -27,7 +27,6 @@ import httpx
 
 from importer.adapters import ADAPTERS
 from importer.adapters.base import MARKER
-from importer.auth import make_auth
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
@@ -42,6 +41,7 @@ from importer.sender import (
     UNKNOWN,
     RowResult,
     Sender,
+    sender_for,
 )
 from importer.throttle import Pacer, PacerStopped, RatePolicy, SharedSlots
 from importer.validation import ValidationReport
@@ -189,18 +189,8 @@ def run_import(
             f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
         )
         shared = SharedSlots(SharedSlots.default_folder(), account, clock)
-    pacer = Pacer(_policy(adapter.rate, settings.rate), clock, shared)
-    sender = Sender(
-        adapter=adapter,
-        client=http,
-        base_url=settings.base_url,
-        auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, http, clock),
-        pacer=pacer,
-        clock=clock,
-        secrets=list(settings.credentials.values()),
-        max_tries=settings.max_tries,
-        notify=notify,
-    )
+    pacer = Pacer(adapter.rate.capped(settings.rate), clock, shared)
+    sender = sender_for(adapter, settings, http, clock, pacer, notify)
     started = time.perf_counter()
     try:
         report, people = resolve_people(report, sender)
@@ -292,16 +282,6 @@ def _send_all(
             )
 
 
-def _policy(policy: RatePolicy, rate: float | None) -> RatePolicy:
-    """The vendor's policy, with a user's ceiling (``--rate``) applied."""
-    if rate is None:
-        return policy
-    start = min(policy.rate, rate) if policy.rate else rate
-    if policy.adaptive:
-        start = max(start, rate * 0.8)  # a ceiling set on purpose: start close to it
-    return RatePolicy(start, rate, policy.floor, policy.adaptive, policy.description)
-
-
 def _progress(total: int, enabled: bool) -> Any:
     """A tqdm bar on stderr, quiet when stderr is not a terminal."""
     from tqdm import tqdm
@@ -347,16 +327,7 @@ def resolve_only(
     clock = clock or SystemClock()
     adapter = ADAPTERS[settings.vendor]
     with httpx.Client(timeout=settings.timeout) as http:
-        sender = Sender(
-            adapter=adapter,
-            client=http,
-            base_url=settings.base_url,
-            auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, http, clock),
-            pacer=Pacer(_policy(adapter.rate, settings.rate), clock),
-            clock=clock,
-            secrets=list(settings.credentials.values()),
-        )
-        return resolve_people(report, sender)
+        return resolve_people(report, sender_for(adapter, settings, http, clock))
 
 
 def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:

@@ -16,18 +16,21 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from importer.adapters.base import Adapter, Answer, Call, Outcome
-from importer.auth import Auth
+from importer.auth import Auth, make_auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError
 from importer.secret import Secret, redact
 from importer.throttle import Pacer
 
-__all__ = ["RowResult", "Sender"]
+if TYPE_CHECKING:
+    from importer.config import RunSettings
+
+__all__ = ["RowResult", "Sender", "sender_for"]
 
 #: Statuses a row can end with (besides "invalid", decided before sending).
 CREATED, REJECTED, UNKNOWN, NOT_SENT = "created", "rejected", "unknown", "not sent"
@@ -250,6 +253,29 @@ class Sender:
 
     def _clean(self, message: str) -> str:
         return redact(message, self.secrets)
+
+
+def sender_for(
+    adapter: Adapter,
+    settings: RunSettings,
+    client: httpx.Client,
+    clock: Clock,
+    pacer: Pacer | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Sender:
+    """A sender for ``settings``: its host, credentials (as auth and as secrets to scrub),
+    tries, and a pacer at the vendor's rate under the user's ceiling unless one is given."""
+    return Sender(
+        adapter=adapter,
+        client=client,
+        base_url=settings.base_url,
+        auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, client, clock),
+        pacer=pacer or Pacer(adapter.rate.capped(settings.rate), clock),
+        clock=clock,
+        secrets=list(settings.credentials.values()),
+        max_tries=settings.max_tries,
+        notify=notify or (lambda message: None),
+    )
 
 
 _LOST = (

@@ -45,6 +45,15 @@ class RatePolicy:
     adaptive: bool = False
     description: str = ""
 
+    def capped(self, rate: float | None) -> RatePolicy:
+        """This policy with a user's ceiling (``--rate``) applied."""
+        if rate is None:
+            return self
+        start = min(self.rate, rate) if self.rate else rate
+        if self.adaptive:
+            start = max(start, rate * 0.8)  # a ceiling set on purpose: start close to it
+        return RatePolicy(start, rate, self.floor, self.adaptive, self.description)
+
 
 class SharedSlots:
     """One account's call schedule, shared by every importer process on the machine.

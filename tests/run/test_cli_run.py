@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import write_csv, write_xlsx, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
-from tests.sandbox.conftest import ZOHO_EXAMPLE
+from tests.sandbox.conftest import V2_EXAMPLE, ZOHO_EXAMPLE
 
 PATH, GROUP, JANE, JOHN = (
     "6853f6de567dc5f80528f80d",
@@ -144,16 +144,7 @@ def test_360learning_v2_mixed_sheet(tmp_path: Path, sandbox: SandboxProcess) -> 
     assert "archived" in got[4][2] and "not a 360Learning user" in got[5][2]
     created = sandbox.created("360learning-v2", "session")
     assert sorted(c["id"] for c in created) == sorted([got[2][1], got[3][1]])
-    example = {
-        "registrationRequestValidation": "disabled",
-        "mainInstructorId": JANE,
-        "name": "Employee Onboarding July Session",
-        "additionalInformation": "A0015221",
-        "startDate": "2025-07-01T13:00:00.812Z",
-        "endDate": "2025-07-31T13:00:00.812Z",
-        "userLimit": 30,
-        "instructorIds": [JOHN],
-    }
+    example = V2_EXAMPLE  # the migration guide's v2 example
     sent = dict(created[0]["request"])
     # Our reconciliation marker follows the user's own text in additionalInformation.
     info = sent.pop("additionalInformation")
