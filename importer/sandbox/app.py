@@ -17,6 +17,7 @@ or call it in-process with ``httpx.ASGITransport(app)``.
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +27,7 @@ from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response
 from importer.sandbox.state import SandboxState
 
-__all__ = ["VENDORS", "Sandbox", "describe"]
+__all__ = ["OPTIONS", "VENDORS", "Sandbox", "describe"]
 
 VENDORS = ["360learning-v1", "360learning-v2", "zoho-people", "coursepath"]
 # What each vendor's 500 looks like: Zoho's from its doc's table, the others undocumented.
@@ -35,6 +36,23 @@ _SERVER_ERROR: dict[str, Any] = {
     "360learning-v2": {"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     "zoho-people": {"code": 500, "message": "Sorry! Server error occured"},
     "coursepath": {"error": "internal server error"},
+}
+#: Options that change how the sandbox answers where the docs are silent.
+OPTIONS = {
+    "token_ttl": "seconds an access token lives",
+    "fake_latency": "on a fake clock, the most seconds each way of a request takes",
+    "zoho_lock_style": "429 (default), 7209 (a 200 with the code) or 422",
+    "zoho_lock_seconds": "the lock's length (300)",
+    "zoho_per_minute": "LMS calls a minute before the lock (30)",
+    "zoho_sessions_per_module": "sessions a module holds before 422 (500)",
+    "zoho_tokens_per_10min": "access tokens per refresh token per 10 minutes (10)",
+    "zoho_session_data": "both (default), param (the doc's table) or body (its samples)",
+    "zoho_echo": "exact (default) or normalised (2:00 PM, trimmed names)",
+    "coursepath_id_key": "the member ID's key: id (default), _id, memberId...",
+    "coursepath_lists": "bare (default) or wrapped ({'members': [...]})",
+    "coursepath_email_filter": "exact (default) or ignored (every member listed)",
+    "coursepath_forbidden_course": "a course whose enrolments answer 403",
+    "coursepath_iat_max_age": "seconds a JWT's iat may be old (120)",
 }
 _SECRET_KEYS = {"apikey", "client_secret", "refresh_token", "authorization", "x-apikey"}
 
@@ -53,6 +71,8 @@ class Sandbox:
 
     def __init__(self, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState.fresh()
+        self.initial_options = dict(self.state.options)
+        self._jitter = random.Random(7)
         self._build()
         self.app = asgi_app(self.handle)
 
@@ -104,14 +124,27 @@ class Sandbox:
         path = request.path[len(prefix) :] or "/"
         vendor = self.vendor_of(prefix, path)
         handler, params, known = self.routers[prefix].find(request.method, path)
+        token = path.endswith(("/oauth2/token", "/oauth/v2/token"))
+        target = f"{vendor}/token" if token and f"{vendor}/token" in self.state.faults else vendor
         host = request.headers.get("host", "127.0.0.1")
         request.headers["x-sandbox-base"] = f"http://{host}{prefix}"
         request.headers["x-sandbox-people"] = f"http://{host}/zoho"
         request.path, request.params = path, params
+        self._travel()  # the request's way in
         entry = self._log(vendor, request)
-        response = await self._with_faults(vendor, request, handler, known)
+        response = await self._with_faults(target, request, handler, known)
         entry["status"] = response.status
+        self._travel()  # the answer's way back
         return response
+
+    def _travel(self) -> None:
+        """On a fake clock, requests take no time unless told: ``fake_latency`` (seconds, the
+        most one way takes) makes each way take a random share of it, so that a client's
+        pacing meets the jitter a real network gives (a pace that only holds when requests
+        are instant is caught on the fake clock too)."""
+        most = float(self.state.options.get("fake_latency", 0) or 0)
+        if most and isinstance(self.state.clock, FakeClock):
+            self.state.clock.advance(self._jitter.random() * most)
 
     def _log(self, vendor: str, request: Request) -> dict[str, Any]:
         try:
@@ -138,6 +171,7 @@ class Sandbox:
         self, vendor: str, request: Request, handler: Any, known: bool
     ) -> Response:
         faults = self.state.fault(vendor)
+        vendor = vendor.removesuffix("/token")
         if faults.latency:
             await asyncio.sleep(faults.latency)  # real time: latency is about the wire
         if faults.draw(faults.timeout):
@@ -147,6 +181,14 @@ class Sandbox:
             return json_response(500, _SERVER_ERROR[vendor])
         if faults.draw(faults.error_429):
             return json_response(429, {"error": "tooManyRequests"})
+        if faults.draw(faults.html_503):
+            return _html(503, "Service Temporarily Unavailable")
+        if faults.draw(faults.envelope):
+            error = {"code": 7005, "message": "Internal error, please try later"}
+            envelope = {"status": 1, "uri": request.path, "message": "Error occurred"}
+            return json_response(200, {"response": {**envelope, "errors": error}})
+        if faults.draw(faults.code_7202):
+            return json_response(200, {"code": 7202, "message": "Invalid OAuth token"})
         if handler is None:
             status = 405 if known else 404
             return json_response(
@@ -161,6 +203,12 @@ class Sandbox:
             and faults.draw(faults.drop)
         ):
             raise DropConnection  # the work is done; the answer never leaves
+        if faults.draw(faults.html):
+            return _html(200, "Our service is being updated. Your request has been received.")
+        if faults.draw(faults.empty):
+            return Response(200, raw=b"", headers={"content-type": "application/json"})
+        if response.status == 200 and faults.draw(faults.status_201):
+            response.status = 201
         return response  # type: ignore[no-any-return]
 
     def _control_routes(self) -> None:
@@ -193,8 +241,21 @@ class Sandbox:
 
         @control.route("POST", "/reset")
         def reset(request: Request) -> Response:
+            self.state.options.clear()
+            self.state.options.update(self.initial_options)
             self.reset()
             return json_response(200, {"ok": True})
+
+        @control.route("PUT", "/options")
+        def options(request: Request) -> Response:
+            # Undocumented behaviours to try (see the sandbox README); applied at once, and
+            # kept until the next reset, which also forgets what was built on the old ones.
+            body = request.json()
+            if not isinstance(body, dict) or set(body) - set(OPTIONS):
+                return json_response(400, {"error": f"options are among {sorted(OPTIONS)}"})
+            self.state.options.update(body)
+            self.reset()
+            return json_response(200, dict(self.state.options))
 
         @control.route("PUT", "/faults")
         def faults(request: Request) -> Response:
@@ -225,6 +286,13 @@ class Sandbox:
                     "requests": len(self.state.requests),
                 },
             )
+
+
+def _html(status: int, text: str) -> Response:
+    page = f"<!DOCTYPE html><html><head><title>{status}</title></head><body><h1>{text}</h1>"
+    page += "</body></html>"
+    html = {"content-type": "text/html; charset=utf-8"}
+    return Response(status, raw=page.encode(), headers=html)
 
 
 def _public(faults: Faults) -> dict[str, float]:

@@ -13,6 +13,14 @@ Where the docs are silent:
   ID; re-enrolling an enrolled member is a no-op answering the enrolment (200).
 * List endpoints return 100 objects by default, at most 500 (``limit``).
 * ``iat`` more than a minute in the future is refused like an old one.
+* ``jti`` may be a number (the doc's sample JWT carries ``"jti": 508870138``) or a string.
+
+Options answer the other plausible ways (a client must not lean on our choices):
+``coursepath_id_key`` names the member ID's key (``id`` by default, or ``_id``,
+``memberId``...), ``coursepath_lists = "wrapped"`` wraps lists as
+``{"members": [...], "total": n}``, ``coursepath_email_filter = "ignored"``
+lists every member whatever ``email`` asks, and ``coursepath_forbidden_course``
+names a course whose enrolments answer 403.
 """
 
 from __future__ import annotations
@@ -68,10 +76,17 @@ class _Academy:
                 header[7:],
                 self.seed["api_key"],
                 algorithms=["HS256"],
-                options={"require": ["email", "iat", "jti"], "verify_iat": False},
+                # PyJWT wants a string jti; the doc's own sample has a number: checked below.
+                options={
+                    "require": ["email", "iat", "jti"],
+                    "verify_iat": False,
+                    "verify_jti": False,
+                },
             )
         except jwt.PyJWTError as error:
             return None, _error(401, f"invalid token: {type(error).__name__}")
+        if isinstance(claims["jti"], bool) or not isinstance(claims["jti"], str | int):
+            return None, _error(401, "invalid token: jti must be a string or a number")
         age = self.state.clock.time() - float(claims["iat"])
         if age > self.max_age or age < -60:
             return None, _error(401, "token expired: iat is too old or in the future")
@@ -106,17 +121,27 @@ class _Academy:
     def find(self, kind: str, ident: str) -> dict[str, Any] | None:
         return next((x for x in self.seed[kind] if x["id"] == ident), None)
 
-    @staticmethod
-    def page(request: Request, items: list[dict[str, Any]]) -> Response:
+    def page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         try:
             offset = max(int(request.arg("offset") or 0), 0)
             limit = min(max(int(request.arg("limit") or 100), 1), 500)
         except ValueError:
             return _error(400, "offset and limit must be whole numbers")
-        return json_response(200, items[offset : offset + limit])
+        shown = [self.shown(item) for item in items[offset : offset + limit]]
+        if self.state.options.get("coursepath_lists") == "wrapped":
+            return json_response(200, {"members": shown, "total": len(items)})
+        return json_response(200, shown)
 
-    @staticmethod
-    def filtered(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def shown(self, item: Any) -> Any:
+        """An object as answered: its ID under ``coursepath_id_key``."""
+        key = str(self.state.options.get("coursepath_id_key", "id"))
+        if key == "id" or not isinstance(item, dict) or "id" not in item:
+            return item
+        return {(key if k == "id" else k): v for k, v in item.items()}
+
+    def filtered(self, request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.state.options.get("coursepath_email_filter") == "ignored":
+            return items
         for key in _MEMBER_FIELDS:
             wanted = request.arg(key)
             if wanted is not None:
@@ -151,6 +176,10 @@ class _Academy:
         return member, True, None
 
     def enrol(self, kind: str, target: str, member: dict[str, Any], request: Request) -> Response:
+        if kind == "course" and target == str(
+            self.state.options.get("coursepath_forbidden_course", "")
+        ):
+            return _error(403, "you may not enrol members in this course")
         key = (kind, target, member["id"])
         if key not in self.enrolments:
             self.enrolments[key] = {
@@ -175,7 +204,7 @@ class _Academy:
 
         @route(router, "GET", "/api/v1/members/me")
         def me(request: Request) -> Response:
-            return json_response(200, members[request.params["_acting"]])
+            return json_response(200, self.shown(members[request.params["_acting"]]))
 
         @route(router, "GET", "/api/v1/members")
         def list_members(request: Request) -> Response:
@@ -188,12 +217,14 @@ class _Academy:
                 return refused or _error(400, "bad request")
             if not created:
                 return _error(409, "a member with this email exists", memberId=member["id"])
-            return json_response(201, member)
+            return json_response(201, self.shown(member))
 
         @route(router, "GET", "/api/v1/members/{memberId}")
         def get_member(request: Request) -> Response:
             member = members.get(request.params["memberId"])
-            return json_response(200, member) if member else _error(404, "member not found")
+            if member is None:
+                return _error(404, "member not found")
+            return json_response(200, self.shown(member))
 
         @route(router, "POST", "/api/v1/members/{memberId}")
         def update_member(request: Request) -> Response:
@@ -204,7 +235,7 @@ class _Academy:
             if isinstance(data, Response):
                 return data
             member.update({k: data[k] for k in _MEMBER_FIELDS if k in data and k != "email"})
-            return json_response(200, member)
+            return json_response(200, self.shown(member))
 
         @route(router, "GET", "/api/v1/members/{memberId}/courses")
         def courses_of(request: Request) -> Response:
@@ -308,7 +339,7 @@ class _Academy:
             if refused or member is None:
                 return refused or _error(400, "bad request")
             self.enrol(kind, request.params[key], member, request)
-            return json_response(201, member)
+            return json_response(201, self.shown(member))
 
         @route(router, "GET", base)
         def enrolled(request: Request) -> Response:

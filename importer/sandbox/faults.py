@@ -9,6 +9,19 @@ added to every answer. ``timeout``: the request hangs ``hang`` seconds (default
 30) and is not processed. ``drop``: a *create* is processed, then the
 connection is closed without an answer, the case where a client cannot know
 whether its session exists. ``seed`` makes the draw repeatable.
+
+Answers real services sometimes give, that no doc promises (the client must not
+lean on the sandbox's polite defaults):
+
+``html``: the request is processed, then a proxy's HTML page comes back with a
+200. ``empty``: processed, then an empty 200. ``201``: processed, and a 200
+answer comes as a 201 (same body). ``envelope``: not processed; a 200 carrying
+the People error envelope ``{"response": {"status": 1, ...}}``. ``7202``: not
+processed; a 200 carrying Zoho's invalid-token code. ``503html``: not processed;
+a 503 HTML page from a gateway.
+
+A target is a vendor, or a vendor's token host (``360learning-v2/token``,
+``zoho-people/token``): ``zoho-people/token:503html=1`` fails only token requests.
 """
 
 from __future__ import annotations
@@ -28,6 +41,12 @@ _KEYS = {
     "drop": "drop",
     "hang": "hang",
     "seed": "seed",
+    "html": "html",
+    "empty": "empty",
+    "201": "status_201",
+    "envelope": "envelope",
+    "7202": "code_7202",
+    "503html": "html_503",
 }
 
 
@@ -42,6 +61,12 @@ class Faults:
     drop: float = 0.0
     hang: float = 30.0
     seed: float = 0.0
+    html: float = 0.0
+    empty: float = 0.0
+    status_201: float = 0.0
+    envelope: float = 0.0
+    code_7202: float = 0.0
+    html_503: float = 0.0
     rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +79,8 @@ class Faults:
     @property
     def active(self) -> bool:
         """Whether any fault can happen."""
-        return any((self.error_500, self.error_429, self.latency, self.timeout, self.drop))
+        odd = (self.html, self.empty, self.status_201, self.envelope, self.code_7202, self.html_503)
+        return any((self.error_500, self.error_429, self.latency, self.timeout, self.drop, *odd))
 
 
 def parse_faults(spec: str, vendors: list[str]) -> dict[str, Faults]:
@@ -67,7 +93,7 @@ def parse_faults(spec: str, vendors: list[str]) -> dict[str, Faults]:
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         vendor, _, settings = part.partition(":")
         vendor = vendor.strip()
-        if vendor not in vendors:
+        if vendor.removesuffix("/token") not in vendors:
             raise ConfigurationError(f"--faults: unknown vendor {vendor!r}; use one of {vendors}.")
         values: dict[str, float] = {}
         for item in filter(None, (s.strip() for s in settings.split(","))):

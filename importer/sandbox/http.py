@@ -72,13 +72,18 @@ class Request:
 
 @dataclass
 class Response:
-    """A JSON (or empty) response."""
+    """A JSON (or empty) response; ``raw`` (with its content type) sends bytes as they are."""
 
     status: int
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
     def encode(self) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        if self.raw is not None:
+            headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+            headers.append((b"content-length", str(len(self.raw)).encode()))
+            return self.raw, headers
         payload = b"" if self.body is None else json.dumps(self.body).encode("utf-8")
         headers = [(b"content-type", b"application/json")] if self.body is not None else []
         headers += [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]

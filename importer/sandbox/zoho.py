@@ -7,8 +7,13 @@ a 5-minute lock in which every LMS call is refused.
 
 Where the docs are silent:
 
-* ``sessionData`` is accepted both in the query string (older page) and as a
-  JSON body (current page); both forms are documented.
+* ``sessionData``: the doc's URL and parameter table make it a parameter; its
+  code samples POST a bare JSON body. By default both are accepted;
+  ``zoho_session_data = "param"`` (the normative part) or ``"body"`` accepts
+  only one, so a test can prove which form a client sends.
+* How Zoho echoes what it stored is not documented: ``zoho_echo =
+  "normalised"`` gives times without a leading zero (``2:00 PM``) and names
+  trimmed, as a real service may store them.
 * The form of a refusal during the lock is not documented. The default,
   ``lock_style="429"``, answers HTTP 429 with ``Retry-After`` (seconds left,
   as one connector observed) and the People error code 7209 with its
@@ -180,8 +185,12 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         if not module_exists(p["courseId"], p["batchId"], p["moduleId"]):
             return _error(404, "Not found")
         data: Any = None
+        form = str(state.options.get("zoho_session_data", "both"))
+        raw = request.arg("sessionData")
+        if (form == "param" and not raw) or (form == "body" and raw):
+            # The other form: as if the parameter were missing (7019: missing parameter).
+            return _error(400, "Invalid parameter value/input parameter missing", 7019)
         try:
-            raw = request.arg("sessionData")
             data = json.loads(raw) if raw else request.json()
         except ValueError:
             return _error(400, "Invalid parameter value/input parameter missing", 7016)
@@ -201,11 +210,12 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         ident = state.new_id("zoho")
         trainer = next(t for t in seed["trainers"] if t["erecno"] == data["trainerErecno"])
         room = next((r for r in seed["rooms"] if r["roomId"] == data.get("roomId")), None)
+        echo = _normalised if state.options.get("zoho_echo") == "normalised" else str
         session = {
             "totalLearnersCount": 0,
-            "sessionName": data["name"],
-            "sessionEndTime": data["endTime"],
-            "sessionStartTime": data["startTime"],
+            "sessionName": echo(data["name"]),
+            "sessionEndTime": echo(data["endTime"]),
+            "sessionStartTime": echo(data["startTime"]),
             "description": data.get("description", ""),
             "resources": [],
             "sessionId": ident,
@@ -289,6 +299,12 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
                 }
             },
         )
+
+
+def _normalised(text: Any) -> str:
+    """As a service may store a value: ``02:00 PM`` -> ``2:00 PM``, names trimmed."""
+    value = " ".join(str(text).split())
+    return value[1:] if _TIME.fullmatch(value) and value.startswith("0") else value
 
 
 def _records_error(uri: str, code: int, message: str) -> Response:

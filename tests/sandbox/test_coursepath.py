@@ -26,6 +26,16 @@ def test_jwt_rules(sbx: Env) -> None:
     assert sbx.http.get(me, headers={"Authorization": unsigned}).status_code == 401
 
 
+def test_the_docs_own_token_shape_is_accepted(sbx: Env) -> None:
+    """The doc's sample JWT carries a numeric jti (508870138): accepted, and single-use too;
+    a jti that is neither a string nor a number is refused."""
+    me = url(sbx, "/api/v1/members/me")
+    numeric = sbx.coursepath_jwt(jti=508870138)
+    assert sbx.http.get(me, headers=numeric).status_code == 200
+    assert sbx.http.get(me, headers=numeric).status_code == 401  # used once already
+    assert sbx.http.get(me, headers=sbx.coursepath_jwt(jti=[1])).status_code == 401
+
+
 def test_members_create_update_and_find(sbx: Env) -> None:
     """Create (201), duplicate email (409 with the ID), update, get, filter by email."""
     created = sbx.http.post(url(sbx, "/api/v1/members"), headers=sbx.coursepath_jwt(),
