@@ -7,12 +7,16 @@
   never one per row), sent as ``Zoho-oauthtoken``.
 * Coursepath: a new HS256 JWT for every request and every retry (``iat`` now, fresh ``jti``).
 
-Token endpoint failures that no retry can fix raise :class:`FatalVendorError` with a
-message naming the variables to check, never their values.
+Only a token host's documented refusals (400/401, Zoho's error fields) mean the
+credentials are wrong: they raise :class:`FatalVendorError` with a message naming the
+variables to check, never their values. A 429, a 5xx, a dead connection or an
+undocumented answer is retried; if it persists it is :class:`VendorUnavailableError`.
+Tokens are kept per account and shared between processes (:mod:`importer.tokens`).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 from collections.abc import Mapping
@@ -21,13 +25,17 @@ from typing import Any, Protocol
 import httpx
 import jwt
 
+from importer.adapters.base import Answer, retry_after_header, snippet
 from importer.clock import Clock
-from importer.errors import FatalVendorError
+from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.secret import Secret
+from importer.throttle import MAX_WAIT
+from importer.tokens import MemoryTokens, Tokens, account_key
 
 __all__ = ["Auth", "make_auth"]
 
 _RENEW_MARGIN = 60.0
+_TOKEN_TRIES = 5
 
 
 class Auth(Protocol):
@@ -54,57 +62,136 @@ class _ApiKey:
 
 
 class _Token:
-    """A cached access token, fetched by ``fetch() -> (token, lifetime seconds)``."""
+    """An access token, kept in ``tokens`` (shared by every process when it is a TokenStore).
 
-    def __init__(self, clock: Clock) -> None:
+    Subclasses give ``fetch() -> (token, lifetime seconds)`` and, where the vendor has
+    one, a ``budget`` of token requests per window. A transient failure of the token
+    host (429, 5xx, a dead connection, an undocumented answer) is retried under the
+    same rules as any call; when it persists, a token still valid is kept, and only
+    then is the run stopped as "vendor unavailable", never as "credentials refused".
+    """
+
+    #: (requests, seconds) the vendor allows per account; ``None``: no documented budget.
+    budget: tuple[int, float] | None = None
+    #: What the token host is called, for messages.
+    host_name = "the token host"
+
+    def __init__(self, clock: Clock, tokens: Tokens, account: str) -> None:
         self.clock = clock
+        self.tokens = tokens
+        self.account = account
         self.value: str | None = None
+        self.expires = 0.0
         self.renew_at = 0.0
         self.fetches = 0
         self.lock = threading.Lock()
+        self.rng = random.Random()
 
     def get(self) -> str:
         with self.lock:
-            if self.value is None or self.clock.monotonic() >= self.renew_at:
-                token, lifetime = self.fetch()
-                self.fetches += 1
-                now = self.clock.monotonic()
-                # Renew a minute early (a tenth of the lifetime for short-lived tokens).
-                self.value, self.renew_at = (
-                    token,
-                    now + lifetime - min(_RENEW_MARGIN, lifetime / 10),
-                )
-            return self.value
+            now = self.clock.time()
+            if self.value is not None and now < self.renew_at:
+                return self.value
+            kept = self.tokens.get(self.account)  # another process's token, if fresh
+            if kept is not None and now < kept[1]:
+                self.value, self.renew_at = kept
+                self.expires = max(self.expires, kept[1])
+                return kept[0]
+            try:
+                token, lifetime = self._fetch_with_retries()
+            except VendorUnavailableError:
+                if self.value is not None and self.clock.time() < self.expires - 5:
+                    return self.value  # renewal failed, but the token still works: keep it
+                raise
+            now = self.clock.time()
+            # Renew a minute early (a tenth of the lifetime for short-lived tokens).
+            self.value, self.expires = token, now + lifetime
+            self.renew_at = self.expires - min(_RENEW_MARGIN, lifetime / 10)
+            self.tokens.put(self.account, token, self.renew_at)
+            return token
 
     def invalidate(self) -> None:
         with self.lock:
+            if self.value is not None:
+                self.tokens.forget(self.account, self.value)
             self.value = None
+
+    def _fetch_with_retries(self) -> tuple[str, float]:
+        cause = ""
+        for tries in range(1, _TOKEN_TRIES + 1):
+            self._wait_for_budget()
+            self.tokens.requested(self.account, self.clock.time())
+            self.fetches += 1
+            try:
+                return self.fetch()
+            except _Transient as error:
+                cause = str(error)
+                delay = error.retry_after
+                if delay is None or delay > MAX_WAIT:
+                    delay = 2.0 ** (tries - 1) * (0.5 + self.rng.random())
+                if tries < _TOKEN_TRIES:
+                    self.clock.sleep(delay)
+        raise VendorUnavailableError(
+            f"could not get an access token from {self.host_name} after {_TOKEN_TRIES} tries "
+            f"({cause}). The credentials were not refused; nothing was changed: re-run later."
+        )
+
+    def _wait_for_budget(self) -> None:
+        """Stay under the vendor's token budget, counting every process's requests."""
+        if self.budget is None:
+            return
+        limit, seconds = self.budget
+        while True:
+            now = self.clock.time()
+            recent = self.tokens.requests_since(self.account, now - seconds)
+            if len(recent) < limit:
+                return
+            self.clock.sleep(min(recent[0] + seconds - now + 0.5, 1.0))
 
     def fetch(self) -> tuple[str, float]:
         raise NotImplementedError
 
 
-def _post(client: httpx.Client, url: str, what: str, **kwargs: Any) -> tuple[int, Any]:
-    """POST to a token endpoint; connection trouble after 3 tries is fatal."""
-    last = ""
-    for _ in range(3):
-        try:
-            answer = client.post(url, **kwargs)
-        except httpx.HTTPError as error:
-            last = type(error).__name__
-            continue
-        try:
-            return answer.status_code, answer.json()
-        except ValueError:
-            return answer.status_code, {}
-    raise FatalVendorError(f"cannot reach {what} at {url} ({last}).")
+class _Transient(Exception):
+    """A token host failure that a later try may not meet."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _post(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]:
+    """POST to a token endpoint: the status and JSON body, or :class:`_Transient`."""
+    try:
+        answer = client.post(url, **kwargs)
+    except httpx.HTTPError as error:
+        raise _Transient(f"{type(error).__name__} from {url}") from None
+    wait = retry_after_header(Answer(answer.status_code, None, answer.headers))
+    if answer.status_code == 429 or answer.status_code >= 500:
+        raise _Transient(f"answered {answer.status_code}", wait)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        shown = snippet(Answer(answer.status_code, answer.text))
+        raise _Transient(f"answered {answer.status_code} without a token{shown}", wait)
+    return answer.status_code, body
 
 
 class _LearningToken(_Token):
+    host_name = "360Learning's token endpoint"
+
     def __init__(
-        self, client: httpx.Client, url: str, client_id: Secret, secret: Secret, clock: Clock
+        self,
+        client: httpx.Client,
+        url: str,
+        client_id: Secret,
+        secret: Secret,
+        clock: Clock,
+        tokens: Tokens,
     ) -> None:
-        super().__init__(clock)
+        super().__init__(clock, tokens, account_key(url, client_id.reveal(), secret.reveal()))
         self.client, self.url, self.client_id, self.secret = client, url, client_id, secret
 
     def fetch(self) -> tuple[str, float]:
@@ -113,14 +200,16 @@ class _LearningToken(_Token):
             "client_id": self.client_id.reveal(),
             "client_secret": self.secret.reveal(),
         }
-        status, answer = _post(self.client, self.url, "360Learning's token endpoint", json=body)
-        if status == 200 and isinstance(answer, dict) and answer.get("access_token"):
+        status, answer = _post(self.client, self.url, json=body)
+        if 200 <= status < 300 and answer.get("access_token"):
             # expires_in comes as "3600" (a string) in the docs, a number in the schema.
             return str(answer["access_token"]), float(answer.get("expires_in") or 3600)
-        raise FatalVendorError(
-            f"360Learning refused the API credentials ({status} {_code(answer)}): check "
-            "IMPORTER_360L_CLIENT_ID and IMPORTER_360L_CLIENT_SECRET."
-        )
+        if status in (400, 401):  # the documented refusals: invalid_client, invalid_request...
+            raise FatalVendorError(
+                f"360Learning refused the API credentials ({status} {_code(answer)}): check "
+                "IMPORTER_360L_CLIENT_ID and IMPORTER_360L_CLIENT_SECRET."
+            )
+        raise _Transient(f"answered {status} without a token")
 
 
 class _Bearer360:
@@ -135,10 +224,20 @@ class _Bearer360:
 
 
 class _ZohoToken(_Token):
+    host_name = "Zoho's accounts server"
+    # 10 access tokens per 10 minutes per refresh token: we keep one in reserve.
+    budget = (9, 600.0)
+
     def __init__(
-        self, client: httpx.Client, url: str, creds: Mapping[str, Secret], clock: Clock
+        self,
+        client: httpx.Client,
+        url: str,
+        creds: Mapping[str, Secret],
+        clock: Clock,
+        tokens: Tokens,
     ) -> None:
-        super().__init__(clock)
+        identity = [creds[name].reveal() for name in sorted(creds)]
+        super().__init__(clock, tokens, account_key(url, *identity))
         self.client, self.url, self.creds = client, url, creds
 
     def fetch(self) -> tuple[str, float]:
@@ -150,14 +249,13 @@ class _ZohoToken(_Token):
             "client_secret": self.creds["IMPORTER_ZOHO_CLIENT_SECRET"].reveal(),
             "refresh_token": self.creds["IMPORTER_ZOHO_REFRESH_TOKEN"].reveal(),
         }
-        status, answer = _post(self.client, self.url, "Zoho's accounts server", data=form)
-        if isinstance(answer, dict) and answer.get("access_token"):
+        status, answer = _post(self.client, self.url, data=form)
+        if answer.get("access_token"):
             return str(answer["access_token"]), float(answer.get("expires_in") or 3600)
-        if isinstance(answer, dict) and answer.get("error") == "Access Denied":
-            raise FatalVendorError(
-                "Zoho refused a new access token: too many in 10 minutes (it allows 10). "
-                "Wait 10 minutes, and check no other tool refreshes the same token."
-            )
+        if answer.get("error") == "Access Denied":
+            # Too many tokens in 10 minutes (another tool on the same refresh token): the
+            # window frees within 10 minutes, so this is worth waiting for.
+            raise _Transient("too many access tokens in 10 minutes", 600.0)
         raise FatalVendorError(
             f"Zoho refused the credentials ({status} {_code(answer)}): check "
             "IMPORTER_ZOHO_CLIENT_ID, IMPORTER_ZOHO_CLIENT_SECRET and "
@@ -202,9 +300,19 @@ def _code(answer: Any) -> str:
 
 
 def make_auth(
-    kind: str, creds: Mapping[str, Secret], auth_url: str, client: httpx.Client, clock: Clock
+    kind: str,
+    creds: Mapping[str, Secret],
+    auth_url: str,
+    client: httpx.Client,
+    clock: Clock,
+    tokens: Tokens | None = None,
 ) -> Auth:
-    """The authentication of an adapter (``Adapter.auth``), given its credentials."""
+    """The authentication of an adapter (``Adapter.auth``), given its credentials.
+
+    ``tokens`` keeps access tokens (a :class:`~importer.tokens.TokenStore` shares them
+    with every process on the machine); a fresh in-memory store by default.
+    """
+    tokens = tokens if tokens is not None else MemoryTokens()
     if kind == "360l-v1":
         return _ApiKey(creds["IMPORTER_360L_COMPANY"], creds["IMPORTER_360L_API_KEY"])
     if kind == "360l-v2":
@@ -215,10 +323,12 @@ def make_auth(
             creds["IMPORTER_360L_CLIENT_ID"],
             creds["IMPORTER_360L_CLIENT_SECRET"],
             clock,
+            tokens,
         )
         return _Bearer360(token)
     if kind == "zoho":
-        return _ZohoAuth(_ZohoToken(client, auth_url.rstrip("/") + "/oauth/v2/token", creds, clock))
+        url = auth_url.rstrip("/") + "/oauth/v2/token"
+        return _ZohoAuth(_ZohoToken(client, url, creds, clock, tokens))
     if kind == "coursepath":
         return _CoursepathJWT(
             creds["IMPORTER_COURSEPATH_API_KEY"], creds["IMPORTER_COURSEPATH_EMAIL"], clock

@@ -15,12 +15,16 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import REGISTRY, Vendor, get_vendor
+
+if TYPE_CHECKING:
+    from importer.adapters.base import Adapter
 
 __all__ = [
     "EXIT_CANNOT_RUN",
@@ -104,7 +108,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=float,
         metavar="PER_S",
-        help="calls per second at most (default: the vendor's documented limit, with headroom)",
+        help="calls per second at most (default: the vendor's documented limit, with headroom); "
+        "never above the documented limit without --beyond-documented-rate",
+    )
+    run.add_argument(
+        "--beyond-documented-rate",
+        action="store_true",
+        help="let --rate go above the vendor's documented limit (the vendor may refuse or "
+        "lock the account: for a vendor that raised your limit in writing)",
+    )
+    run.add_argument(
+        "--zoho-session-data",
+        choices=["param", "body"],
+        help="Zoho: send sessionData as the documented parameter (default) or as a JSON body "
+        "(the doc's code samples)",
+    )
+    run.add_argument(
+        "--v2-marker",
+        action="store_const",
+        const="true",
+        help="360Learning v2: append a row tag to additionalInformation to find lost answers by "
+        "(default: match on path, name, dates and instructor, the field left as typed)",
     )
     _host_arguments(run)
     run.add_argument(
@@ -497,6 +521,12 @@ def _template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _wire(name: str) -> Adapter:
+    from importer.adapters import ADAPTERS
+
+    return ADAPTERS[name]
+
+
 def _vendors(args: argparse.Namespace) -> int:
     if args.json:
         print(
@@ -505,6 +535,9 @@ def _vendors(args: argparse.Namespace) -> int:
                     vendor.name: {
                         "title": vendor.title,
                         "rate_limit": vendor.rate_limit,
+                        "pace": _wire(vendor.name).rate.explain(_wire(vendor.name).max_concurrency),
+                        "scopes": _wire(vendor.name).scopes,
+                        "odd_answers": list(_wire(vendor.name).odd_answers),
                         "columns": [
                             {
                                 "name": f.name,
@@ -524,7 +557,12 @@ def _vendors(args: argparse.Namespace) -> int:
         return EXIT_OK
     for vendor in REGISTRY.values():
         print(f"{vendor.name}: {vendor.title}")
+        wire = _wire(vendor.name)
         print(f"  rate limit: {vendor.rate_limit}")
+        print(f"  our pace: {wire.rate.explain(wire.max_concurrency)}")
+        print(f"  credentials need: {wire.scopes}")
+        for line in wire.odd_answers:
+            print(f"  * {line}")
         labels = {f.name: f.label for f in vendor.fields}
         for f in vendor.fields:
             print(f"  - {f.label} ({f.name}, {f.need(labels)}): {f.kind.hint}")

@@ -130,6 +130,9 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
         "auth_url": args.auth_url,
         "concurrency": args.concurrency,
         "rate": args.rate,
+        "beyond_documented_rate": args.beyond_documented_rate or None,
+        "zoho_session_data": args.zoho_session_data,
+        "v2_marker": args.v2_marker,
     }
     server = None
     if args.sandbox:

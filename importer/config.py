@@ -16,7 +16,17 @@ from typing import Any
 from importer.errors import ConfigurationError
 from importer.secret import Secret
 
-__all__ = ["CREDENTIALS", "DEFAULT_HOSTS", "RunSettings", "load_job", "resolve_settings"]
+__all__ = [
+    "CREDENTIALS",
+    "DEFAULT_HOSTS",
+    "VENDOR_OPTIONS",
+    "RunSettings",
+    "load_job",
+    "resolve_settings",
+]
+
+#: Choices where a vendor's docs are ambiguous (flags, IMPORTER_<NAME>, or the job file).
+VENDOR_OPTIONS = ("zoho_session_data", "v2_marker")
 
 #: The environment variables each vendor's credentials are read from.
 CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -53,6 +63,9 @@ class RunSettings:
         rate: calls per second at most, overriding the vendor's default ceiling.
         timeout: seconds to wait for an answer.
         max_tries: tries per call for retryable failures.
+        beyond_documented_rate: let ``rate`` go above the vendor's documented limit.
+        vendor_options: choices where a vendor's docs are ambiguous
+            (``zoho_session_data``: ``param`` or ``body``; ``v2_marker``: ``true``).
     """
 
     vendor: str
@@ -63,6 +76,8 @@ class RunSettings:
     rate: float | None = None
     timeout: float = 30.0
     max_tries: int = 5
+    beyond_documented_rate: bool = False
+    vendor_options: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_job(path: Path) -> dict[str, Any]:
@@ -136,4 +151,10 @@ def resolve_settings(
         rate=float(rate) if rate is not None else None,
         timeout=float(pick("timeout") or 30.0),
         max_tries=int(pick("max_tries") or 5),
+        beyond_documented_rate=bool(pick("beyond_documented_rate")),
+        vendor_options={
+            name: str(value)
+            for name in VENDOR_OPTIONS
+            if (value := pick(name, f"IMPORTER_{name.upper()}")) is not None
+        },
     )

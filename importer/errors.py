@@ -10,7 +10,10 @@
     │   └── MissingColumnsError   a required column is absent (names it and the closest header)
     ├── ConfigurationError        bad options, missing credentials (exit 2)
     └── FatalVendorError          the vendor refuses every call: bad credentials, missing
-                                  scope, repeated locks; stop sending (exit 3)
+        │                         scope, repeated locks; stop sending (exit 3)
+        └── VendorUnavailableError  the vendor kept failing (5xx, 429, timeouts, a dead
+                                  host) after every retry: nothing more was changed,
+                                  safe to re-run later (exit 3)
 
 Problems with single rows are *not* exceptions: they are data, carried by
 :class:`importer.report.RowOutcome`, so that one bad row never stops the others.
@@ -27,6 +30,7 @@ __all__ = [
     "SheetNotFoundError",
     "UnreadableFileError",
     "UnsafeFileError",
+    "VendorUnavailableError",
 ]
 
 
@@ -68,3 +72,7 @@ class FatalVendorError(ImporterError):
     """The vendor refuses every call (credentials, scope, lock): no row can succeed now."""
 
     exit_code = 3
+
+
+class VendorUnavailableError(FatalVendorError):
+    """The vendor kept failing after every retry: a fact about the vendor, not the data."""

@@ -6,6 +6,9 @@
   records lookup (its own 400-a-minute limit), then checked against the LMS trainer list.
 
 Each distinct email is looked up once per run. An email nobody has is a row error naming it.
+A lookup the vendor kept failing (429, 5xx, a lock, a timeout, an undocumented answer) proves
+nothing about the email: its rows are held back as ``not sent``, with the vendor's cause,
+safe to re-run; never reported as the coordinator's mistake.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from importer.adapters.base import Call
+from importer.adapters.base import Answer, Call
+from importer.errors import VendorUnavailableError
 from importer.messages import explain
 from importer.sender import Sender
 from importer.validation import RowError, ValidationReport
@@ -42,12 +46,27 @@ def _emails(report: ValidationReport, fields: tuple[tuple[str, str, bool], ...])
 
 
 def _v2_user(sender: Sender, email: str) -> str | None:
-    answer = sender.read(
-        Call("look the user up", "GET", "/api/v2/users", params={"mail[eq]": email}, writes=False)
+    call = Call(
+        "look the user up", "GET", "/api/v2/users", params={"mail[eq]": email}, writes=False
     )
-    users = answer.body if answer is not None and isinstance(answer.body, list) else []
-    match = next((u for u in users if str(u.get("mail", "")).lower() == email), None)
-    return str(match["_id"]) if match else None
+    answer = sender.read(call, expect=lambda a: isinstance(a.body, list))
+    users = answer.body if 200 <= answer.status < 300 else []
+    match = next(
+        (u for u in users if isinstance(u, dict) and str(u.get("mail", "")).lower() == email),
+        None,
+    )
+    return str(match["_id"]) if match and match.get("_id") else None
+
+
+def _zoho_records(answer: Answer) -> bool:
+    """A records answer that proves something: results, or the "no records" error (7024)."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    response = body.get("response")
+    if not isinstance(response, dict):
+        return False
+    errors = response.get("errors")
+    code = errors.get("code") if isinstance(errors, dict) else None
+    return isinstance(response.get("result"), list) or code in (7024, "7024")
 
 
 def _zoho_employee(sender: Sender, email: str) -> str | None:
@@ -58,11 +77,11 @@ def _zoho_employee(sender: Sender, email: str) -> str | None:
         params={"searchColumn": "EMPLOYEEMAILALIAS", "searchValue": email},
         writes=False,
     )
-    answer = sender.read(call)
-    body = answer.body if answer is not None and isinstance(answer.body, dict) else {}
+    answer = sender.read(call, expect=_zoho_records)
+    body = answer.body if isinstance(answer.body, dict) else {}
     for record in body.get("response", {}).get("result", []) or []:
-        for details in record.values():
-            for detail in details:
+        for details in record.values() if isinstance(record, dict) else []:
+            for detail in details if isinstance(details, list) else []:
                 if str(detail.get("EmailID", "")).lower() == email and detail.get("Zoho_ID"):
                     return str(detail["Zoho_ID"])
     return None
@@ -80,13 +99,16 @@ def _zoho_trainers(sender: Sender) -> set[str]:
             params={"startIndex": str(start)},
             writes=False,
         )
-        answer = sender.read(call)
-        listed = (
-            answer.body.get("trainers", [])
-            if answer is not None and isinstance(answer.body, dict)
-            else []
+        answer = sender.read(
+            call,
+            expect=lambda a: isinstance(a.body, dict) and isinstance(a.body.get("trainers"), list),
         )
-        trainers.update(str(t.get("erecno")) for t in listed)
+        if not 200 <= answer.status < 300:
+            raise VendorUnavailableError(
+                f"could not list the LMS trainers: answered {answer.status}. Nothing was changed"
+            )
+        listed = answer.body["trainers"]
+        trainers.update(str(t.get("erecno")) for t in listed if isinstance(t, dict))
         if len(listed) < 25:
             return trainers
         start += 25
@@ -97,7 +119,8 @@ def resolve_people(
 ) -> tuple[ValidationReport, dict[str, Any]]:
     """Fill ID fields from email fields; rows with an unknown email become invalid.
 
-    Returns the updated report and figures (emails looked up, found, unknown).
+    Returns the updated report and figures (emails looked up, found, unknown; and when the
+    vendor kept failing, ``unchecked`` and ``held``: sheet row -> why it is not sent).
     """
     vendor = report.vendor.name
     fields = EMAIL_FIELDS.get(vendor)
@@ -107,13 +130,23 @@ def resolve_people(
     if not emails:
         return report, {}
     found: dict[str, str | None] = {}
+    unchecked: dict[str, str] = {}
     trainers: set[str] | None = None
     for email in sorted(emails):
-        found[email] = (
-            _v2_user(sender, email) if vendor == "360learning-v2" else _zoho_employee(sender, email)
-        )
+        try:
+            found[email] = (
+                _v2_user(sender, email)
+                if vendor == "360learning-v2"
+                else _zoho_employee(sender, email)
+            )
+        except VendorUnavailableError as error:
+            unchecked[email] = str(error)
     if vendor == "zoho-people" and any(found.values()):
-        trainers = _zoho_trainers(sender)
+        try:
+            trainers = _zoho_trainers(sender)
+        except VendorUnavailableError as error:
+            unchecked.update(dict.fromkeys((e for e, i in found.items() if i), str(error)))
+    held: dict[int, str] = {}
     values = report.values.copy()
     errors: dict[int, list[RowError]] = {row: list(errs) for row, errs in report.errors.items()}
     what = (
@@ -129,7 +162,13 @@ def resolve_people(
             ids, problems = [], []
             for email in (e.strip().lower() for e in str(cell).split(";") if e.strip()):
                 ident = found.get(email)
-                if ident is None:
+                if email in unchecked:
+                    held.setdefault(
+                        int(str(row)),
+                        f"not sent: {email} could not be checked at the vendor "
+                        f"({unchecked[email]})",
+                    )
+                elif ident is None:
                     problems.append(("email_unknown", email))
                 elif trainers is not None and ident not in trainers:
                     problems.append(("not_a_trainer", email))
@@ -140,7 +179,7 @@ def resolve_people(
                 errors.setdefault(int(str(row)), []).append(
                     RowError(int(str(row)), header, email, code, message)
                 )
-            if problems:
+            if problems or int(str(row)) in held:
                 continue
             if many:
                 given = [
@@ -153,9 +192,12 @@ def resolve_people(
     resolved = dataclasses.replace(
         report, values=values, errors={row: tuple(errs) for row, errs in sorted(errors.items())}
     )
-    figures = {
+    figures: dict[str, Any] = {
         "emails": len(emails),
-        "found": sum(1 for v in found.values() if v),
-        "unknown": sum(1 for v in found.values() if not v),
+        "found": sum(1 for e, v in found.items() if v and e not in unchecked),
+        "unknown": sum(1 for e, v in found.items() if not v and e not in unchecked),
     }
+    if unchecked:  # rows held back as "not sent", with the vendor's cause (popped by the caller)
+        figures["unchecked"] = len(unchecked)
+        figures["held"] = {row: held[row] for row in held if row not in errors}
     return resolved, figures

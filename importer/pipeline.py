@@ -44,6 +44,7 @@ from importer.sender import (
     sender_for,
 )
 from importer.throttle import Pacer, PacerStopped, RatePolicy, SharedSlots
+from importer.tokens import TokenStore
 from importer.validation import ValidationReport
 
 __all__ = [
@@ -177,20 +178,28 @@ def run_import(
     run = RunReport(report, dry_run=dry_run)
     if dry_run or report.invalid_count == report.row_count:
         return run
-    adapter = ADAPTERS[settings.vendor]
+    adapter = ADAPTERS[settings.vendor].configured(settings.vendor_options)
+    if adapter.rate.over_documented(settings.rate) and not settings.beyond_documented_rate:
+        notify(
+            f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
+            f"using {adapter.rate.documented:g} a second. --beyond-documented-rate overrides."
+        )
     owns_client = client is None
     http = client or httpx.Client(
         timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
     )
-    shared = None
+    shared, tokens = None, None
+    if shared_budget:
+        tokens = TokenStore(SharedSlots.default_folder(), clock)
     if shared_budget and adapter.rate.rate:
         identity = "|".join(s.reveal() for s in settings.credentials.values())
         account = (
             f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
         )
         shared = SharedSlots(SharedSlots.default_folder(), account, clock)
-    pacer = Pacer(adapter.rate.capped(settings.rate), clock, shared)
-    sender = sender_for(adapter, settings, http, clock, pacer, notify)
+    policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
+    pacer = Pacer(policy, clock, shared)
+    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
     started = time.perf_counter()
     try:
         report, people = resolve_people(report, sender)
@@ -198,12 +207,21 @@ def run_import(
         run.stopped, run.fatal = str(error) or "interrupted", isinstance(error, FatalVendorError)
         if owns_client:
             http.close()
+        for closing in (shared, tokens):
+            if closing is not None:
+                closing.close()
         return run
+    held: dict[int, str] = people.pop("held", {}) if people else {}
     if people:
         found, unknown = people["found"], people["unknown"]
-        notify(f"looked up {people['emails']} email(s): {found} found, {unknown} unknown")
+        notify(
+            f"looked up {people['emails']} email(s): {found} found, {unknown} unknown"
+            + (f", {people['unchecked']} not checked (the vendor kept failing)" if held else "")
+        )
     run.validation = report
-    todo = _values(report)
+    for row, message in held.items():
+        run.results[row] = RowResult(NOT_SENT, message=message)
+    todo = [(row, values) for row, values in _values(report) if row not in held]
     if limit is not None:
         todo = todo[: max(limit, 0)]
     workers = max(1, min(settings.concurrency, adapter.max_concurrency))
@@ -221,6 +239,8 @@ def run_import(
         bar.close()
         if shared is not None:
             shared.close()
+        if tokens is not None:
+            tokens.close()
         if owns_client:
             http.close()
     return run
@@ -327,7 +347,9 @@ def resolve_only(
     clock = clock or SystemClock()
     adapter = ADAPTERS[settings.vendor]
     with httpx.Client(timeout=settings.timeout) as http:
-        return resolve_people(report, sender_for(adapter, settings, http, clock))
+        resolved, figures = resolve_people(report, sender_for(adapter, settings, http, clock))
+    figures.pop("held", None)  # unchecked emails leave their IDs empty; the count says why
+    return resolved, figures
 
 
 def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:

@@ -1,31 +1,42 @@
-"""Send one row's calls to the vendor: pacing, retries, and never a duplicate.
+"""Send one row's calls to the vendor: pacing, one retry policy, and never a duplicate.
 
-The rules, from the vendors' contracts (shared/VENDORS.md, design consequence 3):
+Every request (creates, lookups, lists, exports) goes through one loop,
+:meth:`Sender._attempt`, with one set of rules (shared/VENDORS.md, design
+consequence 3):
 
 * a 429, a lock, or a connection that was never made means nothing was done:
-  wait (``Retry-After``, the lock's end, or backoff with jitter) and retry,
-  a bounded number of times;
-* a timeout, a dropped connection or a 5xx answer to a *write* means the
-  outcome is unknown: the row is marked ``unknown`` and never resent blindly
-  (reads are simply retried);
-* a refused token is renewed once; credentials or scopes refused are fatal.
+  wait (``Retry-After`` in seconds or as a date, the lock's end, or backoff
+  with jitter) and retry, bounded by tries *and* by total waiting time;
+  a vendor asking for more than :data:`~importer.throttle.MAX_WAIT` stops the run;
+* a timeout, a dropped connection, a 5xx or an undocumented 2xx answer to a
+  *write* means the outcome is unknown: the row is marked ``unknown`` and never
+  resent blindly (reads are simply retried);
+* a refused token is renewed once; credentials or scopes refused are fatal;
+* a failure after the last try is a fact about the vendor (``not sent``, safe to
+  re-run, with the real cause), never a claim about the user's data;
+* after :attr:`Sender.breaker` requests in a row that failed on the wire or with
+  a 5xx, the vendor is taken as down: the run stops instead of retrying each row
+  for minutes (a circuit breaker).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from importer.adapters.base import Adapter, Answer, Call, Outcome
+from importer.adapters.base import Adapter, Answer, Call, Outcome, retry_after_header, snippet
 from importer.auth import Auth, make_auth
 from importer.clock import Clock
-from importer.errors import FatalVendorError
+from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.secret import Secret, redact
-from importer.throttle import Pacer
+from importer.throttle import MAX_WAIT, Pacer, check_wait
+from importer.tokens import Tokens
 
 if TYPE_CHECKING:
     from importer.config import RunSettings
@@ -35,6 +46,11 @@ __all__ = ["RowResult", "Sender", "sender_for"]
 #: Statuses a row can end with (besides "invalid", decided before sending).
 CREATED, REJECTED, UNKNOWN, NOT_SENT = "created", "rejected", "unknown", "not sent"
 SKIPPED, CHANGED = "skipped", "changed"
+
+#: Pages of a lookup read at most (a ``Link`` that loops must not loop forever).
+MAX_PAGES = 200
+
+Interpreter = Callable[[Call, Answer], Outcome]
 
 
 @dataclass
@@ -61,7 +77,9 @@ class Sender:
         clock: the clock to wait on.
         secrets: values to scrub from any message.
         max_tries: tries per call for retryable failures.
+        max_retry_seconds: total seconds of backoff and Retry-After waits per call.
         max_locks: account locks waited out before giving up.
+        breaker: requests failing in a row (wire or 5xx) before the vendor is taken as down.
         backoff: first backoff delay in seconds (doubled each try, with jitter).
         notify: called with a sentence when something worth telling happens (a lock).
     """
@@ -74,12 +92,18 @@ class Sender:
     clock: Clock
     secrets: list[Secret] = field(default_factory=list)
     max_tries: int = 5
+    max_retry_seconds: float = 900.0
     max_locks: int = 3
+    breaker: int = 10
     backoff: float = 1.0
     notify: Callable[[str], None] = lambda message: None
     rng: random.Random = field(default_factory=random.Random)
     locks: int = 0
     requests: int = 0
+    _failing: int = 0
+    _tripped: str = ""
+    _full: set[str] = field(default_factory=set)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
         """Make every call of a row, in order; stop at the first that does not succeed."""
@@ -90,7 +114,7 @@ class Sender:
                 call.only_if and call.only_if not in results
             ):
                 continue
-            outcome = self._send(call, results, result)
+            outcome, _ = self._attempt(call, results, self.adapter.interpret, result)
             if outcome.kind == "ok":
                 if call.result and outcome.ident:
                     results[call.result] = outcome.ident
@@ -107,21 +131,81 @@ class Sender:
         result.created_id = self.adapter.created_id(results) or ""
         return result
 
-    def _send(self, call: Call, results: Mapping[str, str], row: RowResult) -> Outcome:
-        tries = 0
-        renewed = False
+    def read(self, call: Call, expect: Callable[[Answer], bool] | None = None) -> Answer:
+        """A read under the retry policy; its definite answer (a 2xx, or a 4xx such as 404).
+
+        Args:
+            call: the read.
+            expect: whether a 2xx answer has the documented shape; one that has not
+                proves nothing, and is retried like a 5xx.
+
+        Raises:
+            VendorUnavailableError: the vendor kept failing (nothing was changed).
+            FatalVendorError: the credentials or scopes were refused.
+        """
+
+        def interpret(call: Call, answer: Answer) -> Outcome:
+            return self._read_outcome(call, answer, expect)
+
+        outcome, answer = self._attempt(call, {}, interpret)
+        if outcome.kind in ("ok", "rejected") and answer is not None:
+            return answer
+        raise VendorUnavailableError(self._clean(f"could not {call.name}: {outcome.message}"))
+
+    def reconcile(self, values: Mapping[str, str | None]) -> tuple[str, str | None]:
+        """Whether a row whose answer was lost exists at the vendor.
+
+        Returns ``("found", id)``, ``("absent", None)``, ``("resend", None)`` when
+        resending is harmless, or ``("unchecked", None)`` when the vendor gives no
+        way to check (or the check itself kept failing: never a reason to resend).
+        """
+        if self.adapter.resend_safe:
+            return "resend", None
+        call: Call | None = self.adapter.lookup(values)
+        if call is None:
+            return "unchecked", None
+        for _ in range(MAX_PAGES):
+            if call is None:
+                return "absent", None
+            try:
+                answer = self.read(call, expect=self.adapter.listed)
+            except VendorUnavailableError:
+                return "unchecked", None
+            if not 200 <= answer.status < 300:
+                return "unchecked", None
+            ident, call = self.adapter.found(call, answer, values)
+            if ident:
+                return "found", ident
+        return "unchecked", None  # more pages than any real list: a loop
+
+    def _attempt(
+        self,
+        call: Call,
+        results: Mapping[str, str],
+        interpret: Interpreter,
+        row: RowResult | None = None,
+    ) -> tuple[Outcome, Answer | None]:
+        """One call under the retry policy (see the module docstring): its last outcome."""
+        tries, waited, renewed, waited_clean = 0, 0.0, False, False
         while True:
-            tries += 1
-            outcome = self._once(call, results)
-            row.requests += 1
+            got, sent_at = self._exchange(call, results)
+            if row is not None:
+                row.requests += 1
+            answer = got if isinstance(got, Answer) else None
+            outcome = interpret(call, got) if isinstance(got, Answer) else got
+            self._count_failure(answer, outcome)
             kind = outcome.kind
             if kind == "unknown" and not call.writes:
                 kind = "retry"  # a read changes nothing: simply try again
             if kind == "ok":
                 self.pacer.succeeded()
-                return outcome
-            if kind in ("rejected", "unknown"):
-                return outcome
+                return outcome, answer
+            if kind == "rejected":
+                if outcome.probe is not None:
+                    self._probe(outcome)
+                return outcome, answer
+            if kind == "unknown":
+                return outcome, answer
             if kind == "fatal":
                 raise FatalVendorError(self._clean(outcome.message))
             if kind == "reauth":
@@ -133,101 +217,145 @@ class Sender:
                 self.auth.invalidate()
                 continue
             if kind == "locked":
-                self.locks += 1
-                if self.locks > self.max_locks:
-                    raise FatalVendorError(
-                        f"{outcome.message}, {self.locks} times: another tool may be using the "
-                        "same account. Stopped; re-run later."
-                    )
-                wait = outcome.retry_after or 300.0
-                self.notify(f"{outcome.message}: waiting {wait:.0f} s, then resuming.")
-                self.pacer.pause_for(wait)
-                tries -= 1  # waiting out a lock is not a failed try
+                if outcome.maybe:
+                    where = f"{call.method} {call.path.format_map(dict(results))}"
+                    if waited_clean or where in self._full:
+                        self._full.add(where)
+                        return Outcome("rejected", message=outcome.message), answer
+                    waited_clean = True
+                self._wait_lock(outcome, answer)
                 continue
             # retry: nothing was done
-            if outcome.message == "too many requests":
-                self.pacer.slow_down()
-            if tries >= self.max_tries:
-                return Outcome(
-                    "retry",
-                    message=f"gave up after {tries} tries ({outcome.message}); safe to re-run",
+            tries += 1
+            if answer is not None and answer.status == 429:
+                self.pacer.slow_down(sent_at)
+            delay = self._delay(outcome, tries)
+            if tries >= self.max_tries or waited + delay > self.max_retry_seconds:
+                return (
+                    Outcome(
+                        "retry",
+                        message=f"gave up after {tries} tries ({outcome.message}); safe to re-run",
+                    ),
+                    answer,
                 )
-            delay = outcome.retry_after
-            if delay is None:
-                delay = self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
-            self.pacer.pause_for(delay)
+            waited += delay
+            self.pacer.pause_for(delay, outcome.message)
 
-    def read(self, call: Call) -> Answer | None:
-        """A read, retried like any read (429, 5xx, connection); ``None`` if it kept failing.
+    def _delay(self, outcome: Outcome, tries: int) -> float:
+        """The wait before the next try: the vendor's, if usable and sane, else backoff."""
+        asked = check_wait(outcome.retry_after)
+        if asked is not None and asked > MAX_WAIT:
+            raise VendorUnavailableError(
+                f"{self.adapter.name} asked us to wait {asked / 3600:.1f} hours "
+                f"(Retry-After, {outcome.message}): more than the {MAX_WAIT / 3600:.0f} hour we "
+                "wait. Stopped; the rows not sent are safe to re-run later."
+            )
+        if asked is not None:
+            return asked
+        return float(self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random()))
 
-        Raises:
-            FatalVendorError: the credentials were refused, even after a new token.
-        """
-        renewed = False
-        for tries in range(1, self.max_tries + 1):
-            got = self._exchange(call, {})
-            if isinstance(got, Answer) and got.status == 200:
-                return got
-            if isinstance(got, Answer) and got.status in (401, 403):
-                if got.status == 401 and not renewed:
-                    renewed = True
-                    self.auth.invalidate()
-                    continue
-                raise FatalVendorError(
-                    f"the vendor refused to {call.name} ({got.status}): check the credentials "
-                    "and their scopes."
+    def _wait_lock(self, outcome: Outcome, answer: Answer | None) -> None:
+        """Wait out an account lock, saying whose it most likely is; stop after ``max_locks``."""
+        with self._guard:
+            self.locks += 1
+            locks = self.locks
+        window = self.adapter.rate.window
+        cause = ""
+        if window is not None:
+            ours = self.pacer.calls_within(window.seconds)
+            if ours < window.limit:
+                cause = (
+                    f" although this run made {ours} calls in the last "
+                    f"{window.seconds:.0f} s: another tool is using the same account"
                 )
-            if isinstance(got, Answer) and got.status < 500 and got.status != 429:
-                return got  # a definite answer (404...): the caller reads it
-            retry_after = got.retry_after if isinstance(got, Outcome) else None
-            delay = retry_after or self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random())
-            self.pacer.pause_for(delay)
-        return None
+        message = outcome.message + (cause or (f" ({snippet(answer).strip()})" if answer else ""))
+        if locks > self.max_locks:
+            raise FatalVendorError(
+                self._clean(f"{message}, {locks} times. Stopped; the rest is safe to re-run later.")
+            )
+        wait = check_wait(outcome.retry_after) or 300.0
+        if wait > MAX_WAIT:
+            raise VendorUnavailableError(
+                self._clean(f"{message}, for {wait / 3600:.1f} hours. Stopped; re-run later.")
+            )
+        self.notify(self._clean(f"{message}: waiting {wait:.0f} s, then resuming."))
+        self.pacer.pause_for(wait, outcome.message)
 
-    def reconcile(self, values: Mapping[str, str | None]) -> tuple[str, str | None]:
-        """Whether a row whose answer was lost exists at the vendor.
+    def _probe(self, outcome: Outcome) -> None:
+        """A refusal that may be the whole account's: the probe refused too means it is."""
+        assert outcome.probe is not None
+        got, _ = self._exchange(outcome.probe, {})
+        if isinstance(got, Answer) and got.status in (401, 403):
+            raise FatalVendorError(
+                self._clean(
+                    f"{outcome.message} The vendor refuses the acting account itself "
+                    f"({got.status} to {outcome.probe.name}): check the credentials and rights."
+                )
+            )
 
-        Returns ``("found", id)``, ``("absent", None)``, ``("resend", None)`` when
-        resending is harmless, or ``("unchecked", None)`` when the vendor gives no
-        way to check (or the check itself kept failing).
-        """
-        if self.adapter.resend_safe:
-            return "resend", None
-        call = self.adapter.lookup(values)
-        if call is None:
-            return "unchecked", None
-        failures = 0
-        while call is not None:
-            got = self._exchange(call, {})
-            if isinstance(got, Answer) and got.status == 401 and failures == 0:
-                self.auth.invalidate()
-                failures += 1
-                continue
-            if not isinstance(got, Answer) or got.status != 200:
-                failures += 1
-                if failures >= self.max_tries:
-                    return "unchecked", None
-                delay = self.backoff * 2 ** (failures - 1) * (0.5 + self.rng.random())
-                self.pacer.pause_for(delay)
-                continue
-            ident, call = self.adapter.found(call, got, values)
-            if ident:
-                return "found", ident
-        return "absent", None
+    def _read_outcome(
+        self, call: Call, answer: Answer, expect: Callable[[Answer], bool] | None
+    ) -> Outcome:
+        """What an answer to a read means (the vendor's own signals first)."""
+        signal = self.adapter.signal(answer)
+        if signal is not None:
+            return signal
+        status = answer.status
+        if 200 <= status < 300:
+            if expect is None or expect(answer):
+                return Outcome("ok")
+            return Outcome("retry", message=f"an undocumented answer {status}{snippet(answer)}")
+        if status == 401:
+            return Outcome("reauth", message=f"the vendor refused the token to {call.name}.")
+        if status == 403:
+            return Outcome(
+                "fatal",
+                message=f"the vendor refused to {call.name} (403): check the credentials "
+                "and their scopes.",
+            )
+        if status in (408, 425, 429) or status >= 500:
+            return Outcome(
+                "retry",
+                message=f"{'too many requests' if status == 429 else 'answered'} "
+                f"{status}{snippet(answer)}",
+                retry_after=retry_after_header(answer),
+            )
+        return Outcome("rejected", message=f"answered {status}{snippet(answer)}")
 
-    def _once(self, call: Call, results: Mapping[str, str]) -> Outcome:
-        """One request, its answer interpreted by the adapter."""
-        got = self._exchange(call, results)
-        return got if isinstance(got, Outcome) else self.adapter.interpret(call, got)
+    def _count_failure(self, answer: Answer | None, outcome: Outcome) -> None:
+        """The circuit breaker: stop once ``breaker`` requests in a row failed (wire or 5xx)."""
+        if answer is not None:
+            failed = answer.status >= 500
+        else:  # no answer: the wire failed (or we refused to follow a link: not a failure)
+            failed = outcome.kind in ("retry", "unknown")
+        with self._guard:
+            self._failing = self._failing + 1 if failed else 0
+            if failed and self._failing >= self.breaker and not self._tripped:
+                # This call keeps its own outcome (it may have been done); no call follows.
+                self._tripped = self._clean(
+                    f"{self.adapter.name} looks down: {self._failing} requests in a row failed "
+                    f"(the last: {outcome.message}). Stopped; the rows not sent are safe to "
+                    "re-run later."
+                )
 
-    def _exchange(self, call: Call, results: Mapping[str, str]) -> Answer | Outcome:
-        """One request; transport failures classed by whether the request may have arrived."""
-        self.pacer.acquire()
-        self.requests += 1
+    def _exchange(self, call: Call, results: Mapping[str, str]) -> tuple[Answer | Outcome, float]:
+        """One request, and when it left; transport failures classed by whether it may
+        have arrived."""
         if call.path.startswith(("http://", "https://")):
             url = call.path  # a next-page link given by the vendor
+            if _origin(url) != _origin(self.base_url):
+                # Our token must never travel to another host, whatever a Link header says.
+                return Outcome(
+                    "rejected", message=f"a next-page link to another host ({_origin(url)})"
+                ), self.pacer.now()
         else:
             url = self.base_url.rstrip("/") + call.path.format_map(results)
+        if self._tripped:
+            raise VendorUnavailableError(self._tripped)
+        ticket = self.pacer.acquire()
+        sent_at = self.pacer.now()
+        with self._guard:
+            self.requests += 1
         try:
             headers = self.auth.headers()
             answer = self.client.request(
@@ -240,19 +368,26 @@ class Sender:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # The request never left: safe to retry.
-            return Outcome("retry", message=f"could not connect ({type(error).__name__})")
+            return Outcome("retry", message=f"could not connect ({type(error).__name__})"), sent_at
         except httpx.TransportError as error:
             # Timeouts, dropped connections: it may have been processed.
-            return Outcome("unknown", message=_LOST.format(name=type(error).__name__))
+            return Outcome("unknown", message=_LOST.format(name=type(error).__name__)), sent_at
+        finally:
+            self.pacer.release(ticket)
         body: Any
         try:
             body = answer.json()
         except ValueError:
             body = answer.text
-        return Answer(answer.status_code, body, answer.headers)
+        return Answer(answer.status_code, body, answer.headers), sent_at
 
     def _clean(self, message: str) -> str:
         return redact(message, self.secrets)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def sender_for(
@@ -262,15 +397,21 @@ def sender_for(
     clock: Clock,
     pacer: Pacer | None = None,
     notify: Callable[[str], None] | None = None,
+    tokens: Tokens | None = None,
 ) -> Sender:
     """A sender for ``settings``: its host, credentials (as auth and as secrets to scrub),
-    tries, and a pacer at the vendor's rate under the user's ceiling unless one is given."""
+    tries, and a pacer at the vendor's rate under the user's ceiling unless one is given.
+    ``tokens`` keeps access tokens (shared by processes when it is a TokenStore)."""
+    adapter = adapter.configured(settings.vendor_options)
+    policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     return Sender(
         adapter=adapter,
         client=client,
         base_url=settings.base_url,
-        auth=make_auth(adapter.auth, settings.credentials, settings.auth_url, client, clock),
-        pacer=pacer or Pacer(adapter.rate.capped(settings.rate), clock),
+        auth=make_auth(
+            adapter.auth, settings.credentials, settings.auth_url, client, clock, tokens
+        ),
+        pacer=pacer or Pacer(policy, clock),
         clock=clock,
         secrets=list(settings.credentials.values()),
         max_tries=settings.max_tries,

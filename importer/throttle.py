@@ -1,30 +1,95 @@
-"""Pace requests under a vendor's rate limit, on an injectable clock.
+"""Pace requests under a vendor's rate limit, measured as the vendor can observe it.
 
-A :class:`Pacer` spaces calls at least ``1 / rate`` seconds apart, which
-keeps any window of ``period`` seconds at or under ``rate * period`` calls
-(Zoho: one call every 2 s is never more than 30 in any 60 s) and makes the
-progress bar's ETA honest from the first row. It can also be paused until a
-time (a lock, a ``Retry-After``), and made adaptive: halve the rate on a 429,
-creep back up after a run of successes (360Learning's 10 writes/s is shared
-with the customer's other integrations, so we start below it).
+A vendor counts our calls on *its* clock, at some moment between the instant
+we send a request and the instant its answer reaches us. Spacing sends
+exactly ``1 / rate`` apart is not enough: one slow answer (a token fetch, a
+new connection) shifts the vendor's view of the first call of a minute, and
+a pace of exactly 30 a minute puts the 31st call a few milliseconds inside
+that minute (seen against the sandbox in real time: a Zoho lock every 31
+calls). So a :class:`Pacer` keeps two rules:
+
+* **a window on actual times** (:class:`Window`): a call may start only when
+  the ``use``-th most recent call *ended* (its answer arrived) more than the
+  window's period ago. Whatever the jitter, any ``use + 1`` consecutive calls
+  then span more than the period as the vendor sees them, so no window it
+  can observe holds more than ``use`` calls; ``use`` sits below the
+  documented limit for what we cannot see (a colleague's clicks);
+* **an even spacing** of ``1 / rate`` seconds, so that the calls are spread
+  over the minute rather than burst, and the ETA is honest from the first row.
+
+It can also be paused (a lock, a ``Retry-After``, a backoff), and made
+adaptive (360Learning's 10 writes/s is shared with the customer's other
+integrations): halve the rate once per burst of 429s (answers to requests
+sent before the last slow-down are the same burst), and recover within
+seconds once they clear.
+
+Calls from several processes on one account share one schedule through
+:class:`SharedSlots` (a small SQLite file in the state folder).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from importer.clock import Clock
 
-__all__ = ["Pacer", "PacerStopped", "RatePolicy", "SharedSlots"]
+__all__ = [
+    "MAX_WAIT",
+    "Pacer",
+    "PacerStopped",
+    "RatePolicy",
+    "SharedSlots",
+    "Window",
+    "check_wait",
+]
+
+#: The longest wait a vendor may ask of us (Retry-After, a lock) before the run stops instead.
+MAX_WAIT = 3600.0
 
 
 class PacerStopped(Exception):
     """Raised by :meth:`Pacer.acquire` once :meth:`Pacer.stop` was called: send nothing more."""
+
+
+def check_wait(seconds: float | None) -> float | None:
+    """A wait asked by a vendor, or ``None`` when it is unusable (NaN, infinite, negative)."""
+    if seconds is None or math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+@dataclass(frozen=True)
+class Window:
+    """A documented "N calls per period" limit, and the share of it we use.
+
+    Attributes:
+        limit: the documented number of calls per period.
+        seconds: the documented period.
+        use: the calls we allow ourselves per period (at most ``limit``).
+        margin: seconds added to the period, for clocks that disagree on a second's length.
+    """
+
+    limit: int
+    seconds: float
+    use: int
+    margin: float = 0.5
+
+    @property
+    def period(self) -> float:
+        """The period we keep, margin included."""
+        return self.seconds + self.margin
+
+    @property
+    def rate(self) -> float:
+        """The even pace that spends ``use`` calls per period."""
+        return self.use / self.period
 
 
 @dataclass(frozen=True)
@@ -37,6 +102,9 @@ class RatePolicy:
         floor: the fewest calls per second after slowing down.
         adaptive: slow down on 429 and speed up again when it clears.
         description: the documented limit in words, for messages.
+        documented: the documented maximum in calls per second (``None``: none documented);
+            a ``--rate`` above it is clipped unless the user insists.
+        window: the documented window the vendor counts in (Zoho's 30 a minute).
     """
 
     rate: float | None
@@ -44,30 +112,67 @@ class RatePolicy:
     floor: float = 0.2
     adaptive: bool = False
     description: str = ""
+    documented: float | None = None
+    window: Window | None = None
 
-    def capped(self, rate: float | None) -> RatePolicy:
-        """This policy with a user's ceiling (``--rate``) applied."""
+    def capped(self, rate: float | None, beyond_documented: bool = False) -> RatePolicy:
+        """This policy with a user's ceiling (``--rate``) applied.
+
+        A ceiling above the documented limit is brought down to it unless
+        ``beyond_documented`` (``--beyond-documented-rate``) says otherwise.
+        """
         if rate is None:
             return self
+        if self.documented is not None and not beyond_documented:
+            rate = min(rate, self.documented)
         start = min(self.rate, rate) if self.rate else rate
         if self.adaptive:
             start = max(start, rate * 0.8)  # a ceiling set on purpose: start close to it
-        return RatePolicy(start, rate, self.floor, self.adaptive, self.description)
+        window = self.window if not beyond_documented else None
+        return replace(self, rate=start, ceiling=rate, window=window)
+
+    def explain(self, max_concurrency: int) -> str:
+        """The pace this policy keeps, in words (``session-importer vendors``, the README)."""
+        if self.window is not None:
+            w = self.window
+            return (
+                f"at most {w.use} calls in any {w.seconds:g} s as the vendor can count them "
+                f"(documented: {w.limit}), measured from the answers and {1 / w.rate:.2f} s "
+                "apart; a lock is waited out and the run resumes"
+            )
+        if self.adaptive and self.rate:
+            return (
+                f"starts at {self.rate:g} calls a second, never above "
+                f"{self.ceiling or self.rate:g} (documented: {self.documented:g}); halves once "
+                "per burst of 429s and recovers within seconds"
+            )
+        return (
+            f"no limit documented: --concurrency requests in flight (at most {max_concurrency}),"
+            " backoff with jitter on 429"
+        )
+
+    def over_documented(self, rate: float | None) -> bool:
+        """Whether ``rate`` asks for more than the vendor documents."""
+        return rate is not None and self.documented is not None and rate > self.documented
 
 
 class SharedSlots:
     """One account's call schedule, shared by every importer process on the machine.
 
     A tiny SQLite file per account (vendor, host and credential identity, hashed)
-    holds the time of the next free slot and any pause (a lock, a Retry-After).
-    Reserving a slot is one ``BEGIN IMMEDIATE`` transaction, so two processes
-    never take the same one: a nightly job and a coordinator's upload on the
-    same Zoho account share its 30 calls a minute instead of doubling them.
-    Times are wall-clock (``clock.time()``), the only clock processes share.
+    holds the time of the next free slot, any pause (a lock, a Retry-After, with
+    its reason) and the start and end of the latest calls, for the window rule.
+    Taking a slot is one ``BEGIN IMMEDIATE`` transaction, so two processes never
+    take the same one: a nightly job and a coordinator's upload on the same Zoho
+    account share its calls instead of doubling them. Times are wall-clock
+    (``clock.time()``), the only clock processes share.
     """
 
+    #: A call with no recorded end after this long belongs to a process that died.
+    STALE = 120.0
+
     def __init__(self, folder: Path, account: str, clock: Clock) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = hashlib.sha256(account.encode()).hexdigest()[:20]
         self.path = folder / f"rate-{name}.sqlite"
         self.clock = clock
@@ -79,7 +184,14 @@ class SharedSlots:
             "CREATE TABLE IF NOT EXISTS slots (id INTEGER PRIMARY KEY CHECK (id = 1),"
             " next REAL NOT NULL, paused REAL NOT NULL)"
         )
-        self.db.execute("INSERT OR IGNORE INTO slots VALUES (1, 0, 0)")
+        self.db.execute("INSERT OR IGNORE INTO slots (id, next, paused) VALUES (1, 0, 0)")
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(slots)")}
+        if "reason" not in columns:  # files written before pauses had a reason
+            self.db.execute("ALTER TABLE slots ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, start REAL NOT NULL,"
+            " end REAL)"
+        )
         self._lock = threading.Lock()
 
     @staticmethod
@@ -91,47 +203,134 @@ class SharedSlots:
         cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(cache) / "session-importer"
 
-    def reserve(self, interval: float) -> float:
-        """Take the next free slot (a wall-clock time) and move the schedule on."""
+    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
+        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                now = self.clock.time()
                 next_free, paused = self.db.execute("SELECT next, paused FROM slots").fetchone()
-                slot = max(self.clock.time(), next_free, paused)
-                self.db.execute("UPDATE slots SET next = ?", (slot + interval,))
+                ready = max(now, next_free, paused)
+                if window is not None:
+                    ready = max(ready, self._window_ready(window, now))
+                if ready > now:
+                    self.db.execute("COMMIT")
+                    return None, ready - now
+                cursor = self.db.execute("INSERT INTO calls (start) VALUES (?)", (now,))
+                self.db.execute("UPDATE slots SET next = ?", (now + interval,))
+                if window is not None:
+                    self.db.execute(
+                        "DELETE FROM calls WHERE id NOT IN"
+                        " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
+                        (window.use + 1,),
+                    )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        return float(slot)
+        return cursor.lastrowid, 0.0
 
-    def pause_for(self, seconds: float) -> None:
+    def _window_ready(self, window: Window, now: float) -> float:
+        rows = self.db.execute(
+            "SELECT start, end FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?", (window.use - 1,)
+        ).fetchall()
+        if not rows:
+            return now
+        start, end = rows[0]
+        if end is None:
+            end = start + self.STALE if now - start >= self.STALE else math.inf
+        return float(end) + window.period
+
+    def ended(self, call: int) -> None:
+        """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now."""
+        with self._lock:
+            self.db.execute("UPDATE calls SET end = ? WHERE id = ?", (self.clock.time(), call))
+
+    def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call from any process for ``seconds``."""
         with self._lock:
             until = self.clock.time() + seconds
-            self.db.execute("UPDATE slots SET paused = MAX(paused, ?)", (until,))
+            self.db.execute(
+                "UPDATE slots SET reason = CASE WHEN ? > paused THEN ? ELSE reason END,"
+                " paused = MAX(paused, ?)",
+                (until, reason, until),
+            )
+
+    def pause(self) -> tuple[float, str]:
+        """Seconds left of the current pause (0 if none) and its reason."""
+        with self._lock:
+            paused, reason = self.db.execute("SELECT paused, reason FROM slots").fetchone()
+        return max(float(paused) - self.clock.time(), 0.0), str(reason)
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
 
 
-class Pacer:
-    """Thread-safe pacing of calls (see the module docstring)."""
+class _LocalSlots:
+    """The same schedule as :class:`SharedSlots`, for one process, on the monotonic clock."""
 
-    #: Successes in a row before the rate creeps up.
-    RECOVER_AFTER = 20
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.next = 0.0
+        self.paused = 0.0
+        self.calls: deque[list[float]] = deque()
+        self.count = 0
+        self.ends: dict[int, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
+        with self._lock:
+            now = self.clock.monotonic()
+            ready = max(now, self.next, self.paused)
+            if window is not None and len(self.calls) >= window.use:
+                end = self.calls[-window.use][1]
+                ready = max(ready, end + window.period)
+            if ready > now:
+                return None, ready - now
+            self.count += 1
+            call = [now, math.inf]
+            self.calls.append(call)
+            self.ends[self.count] = call
+            while len(self.calls) > (window.use if window else 0) + 1:
+                self.calls.popleft()
+            self.next = now + interval
+            return self.count, 0.0
+
+    def ended(self, call: int) -> None:
+        with self._lock:
+            entry = self.ends.pop(call, None)
+            if entry is not None:
+                entry[1] = self.clock.monotonic()
+
+    def pause_for(self, seconds: float, reason: str = "") -> None:
+        with self._lock:
+            self.paused = max(self.paused, self.clock.monotonic() + seconds)
+
+
+class Pacer:
+    """Thread-safe pacing of calls (see the module docstring).
+
+    Each call is bracketed: :meth:`acquire` before the request leaves (it waits
+    for the schedule and returns a ticket), :meth:`release` with that ticket once
+    the answer is in (or the request failed), so that the window rule knows when
+    the vendor has certainly seen it.
+    """
+
+    #: Seconds without a 429 before an adaptive rate steps back up (by half again).
+    RECOVER_AFTER = 1.0
 
     def __init__(self, policy: RatePolicy, clock: Clock, shared: SharedSlots | None = None) -> None:
         self.policy = policy
         self.clock = clock
         self.shared = shared
         self.rate = policy.rate
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._streak = 0
+        self._slots: SharedSlots | _LocalSlots = shared or _LocalSlots(clock)
+        self._slowed_at = -math.inf
+        self._changed_at = -math.inf
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._sent: deque[float] = deque(maxlen=256)
 
     #: Adaptive policies keep 2% below the rate: at a shared limit's edge, clock jitter
     #: between us and the vendor would otherwise turn some calls into 429s.
@@ -139,68 +338,72 @@ class Pacer:
 
     @property
     def interval(self) -> float:
-        """Seconds between two calls at the current rate."""
-        if not self.rate:
+        """Seconds between two calls at the current rate (and never faster than the window)."""
+        rates = [r for r in (self.rate, self.policy.window and self.policy.window.rate) if r]
+        if not rates:
             return 0.0
-        return 1.0 / (self.rate * (self.HEADROOM if self.policy.adaptive else 1.0))
+        return 1.0 / (min(rates) * (self.HEADROOM if self.policy.adaptive else 1.0))
 
-    def acquire(self) -> float:
-        """Wait for this call's turn; return the seconds waited.
+    def acquire(self) -> int:
+        """Wait for this call's turn; return its ticket for :meth:`release`.
 
         Raises:
             PacerStopped: the run is stopping (Ctrl-C, a fatal error); do not send.
         """
-        if self._stopped.is_set():
-            raise PacerStopped
-        if self.shared is not None:
-            slot, now_of = self.shared.reserve(self.interval), self.clock.time
-        else:
-            with self._lock:
-                now = self.clock.monotonic()
-                slot = max(now, self._next, self._paused_until)
-                self._next = slot + self.interval
-            now_of = self.clock.monotonic
-        waited = 0.0
         while True:
             if self._stopped.is_set():
                 raise PacerStopped
-            left = slot - now_of()
-            if left <= 0:
-                return waited
+            ticket, wait = self._slots.take(self.interval, self.policy.window)
+            if ticket is not None:
+                with self._lock:
+                    self._sent.append(self.clock.monotonic())
+                return ticket
             # In slices, so that a stop is noticed within a second even in a 5-minute lock.
-            step = min(left, 0.5)
-            self.clock.sleep(step)
-            waited += step
+            self.clock.sleep(min(wait, 0.5) if math.isfinite(wait) else 0.05)
+
+    def release(self, ticket: int) -> None:
+        """The call of ``ticket`` is over: its answer arrived, or it failed."""
+        self._slots.ended(ticket)
+
+    def calls_within(self, seconds: float) -> int:
+        """How many calls this pacer let through in the last ``seconds``."""
+        with self._lock:
+            since = self.clock.monotonic() - seconds
+            return sum(1 for moment in self._sent if moment > since)
 
     def stop(self) -> None:
         """Refuse every further call (waiting ones included)."""
         self._stopped.set()
 
-    def pause_for(self, seconds: float) -> None:
+    def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call for ``seconds`` (a lock, a ``Retry-After``, a backoff)."""
-        if self.shared is not None:
-            self.shared.pause_for(seconds)
-            return
-        with self._lock:
-            self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
+        self._slots.pause_for(seconds, reason)
 
-    def slow_down(self) -> None:
-        """A 429: halve the rate (adaptive policies only)."""
+    def slow_down(self, sent_at: float | None = None) -> None:
+        """A 429 to a request sent at ``sent_at`` (monotonic): halve the rate, once per burst.
+
+        A 429 to a request that left before the last slow-down belongs to the same
+        burst: slowing down again for it would drive the rate to the floor at once.
+        """
         with self._lock:
-            self._streak = 0
+            now = self.clock.monotonic()
+            if sent_at is not None and sent_at <= self._slowed_at:
+                return
+            self._slowed_at = self._changed_at = now
             if self.policy.adaptive and self.rate:
                 self.rate = max(self.rate / 2, self.policy.floor)
 
     def succeeded(self) -> None:
-        """A success: after a run of them, creep back toward the ceiling."""
+        """A success: a second after the last change, step back toward the ceiling."""
         with self._lock:
-            self._streak += 1
             ceiling = self.policy.ceiling or self.policy.rate
-            if (
-                self.policy.adaptive
-                and self.rate
-                and ceiling
-                and self._streak >= self.RECOVER_AFTER
-            ):
-                self._streak = 0
-                self.rate = min(self.rate * 1.25, ceiling)
+            if not (self.policy.adaptive and self.rate and ceiling and self.rate < ceiling):
+                return
+            now = self.clock.monotonic()
+            if now - self._changed_at >= self.RECOVER_AFTER:
+                self._changed_at = now
+                self.rate = min(self.rate * 1.5, ceiling)
+
+    def now(self) -> float:
+        """The pacer's clock (monotonic), to stamp when a request left."""
+        return self.clock.monotonic()

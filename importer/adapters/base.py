@@ -16,10 +16,26 @@ unknown     the vendor may or may not have done it: never resend blindly
 fatal       nothing more can succeed (bad credentials, missing scope): stop the run
 reauth      the access token was refused: get a new one, then retry once
 ========== ==========================================================================
+
+Two refinements, for answers that mean one of two things:
+
+* ``locked`` with ``maybe`` set (Zoho's 422 "Maximum limit exceeded" sits in the
+  doc beside the lock's threshold): the sender waits the lock out and tries once
+  more; the same answer after a clean wait is the row's own problem (``message``).
+* ``probe``: a read that tells whether the whole account is refused (Coursepath's
+  403 on one enrolment may be that enrolment, or the acting admin): refused too,
+  the run stops; answered, the outcome stays the row's.
+
+An answer is classed by what it *proves*: a 2xx to a create whose body has the
+documented success shape is ``ok``; any other 2xx to a create (empty, HTML, an
+envelope) may still mean it was created, so it is ``unknown`` and goes through
+reconciliation. Undocumented bodies are quoted (:func:`snippet`) in the message.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -29,6 +45,7 @@ from importer.throttle import RatePolicy
 __all__ = [
     "MARKER",
     "Adapter",
+    "AdapterBase",
     "Answer",
     "Call",
     "NoLookup",
@@ -36,8 +53,10 @@ __all__ = [
     "OutcomeKind",
     "fill",
     "next_link",
+    "odd_success",
     "plain_status",
     "retry_after_header",
+    "snippet",
 ]
 
 OutcomeKind = Literal["ok", "rejected", "retry", "locked", "unknown", "fatal", "reauth"]
@@ -91,6 +110,8 @@ class Outcome:
     ident: str | None = None
     message: str = ""
     retry_after: float | None = None
+    maybe: bool = False
+    probe: Call | None = None
 
 
 class Adapter(Protocol):
@@ -103,6 +124,10 @@ class Adapter(Protocol):
     max_concurrency: int
     #: Which authentication the sender sets up: "360l-v1", "360l-v2", "zoho", "coursepath".
     auth: str
+    #: The credential's scopes or rights the calls need, in words.
+    scopes: str
+    #: How answers the docs do not promise are read, one sentence each.
+    odd_answers: tuple[str, ...]
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
         """The calls that import one valid row (normalised values, API field names)."""
@@ -110,6 +135,10 @@ class Adapter(Protocol):
 
     def interpret(self, call: Call, answer: Answer) -> Outcome:
         """What an answer to ``call`` means."""
+        ...
+
+    def signal(self, answer: Answer) -> Outcome | None:
+        """A vendor-wide signal in any answer (a lock, a refused token), reads included."""
         ...
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
@@ -129,8 +158,37 @@ class Adapter(Protocol):
         """The ID of the row's object in a lookup answer, and the next page to read if any."""
         ...
 
+    def listed(self, answer: Answer) -> bool:
+        """Whether a lookup's 2xx answer has the documented list shape (else it proves nothing)."""
+        ...
 
-class NoLookup:
+    def configured(self, options: Mapping[str, str]) -> Adapter:
+        """This adapter with the run's vendor options (``zoho_session_data``, ``v2_marker``)."""
+        ...
+
+
+class AdapterBase:
+    """Defaults for what most vendors do not have."""
+
+    #: The credential's scopes or rights the calls need, in words.
+    scopes = ""
+    #: How answers the docs do not promise are read, one sentence each.
+    odd_answers: tuple[str, ...] = ()
+
+    def signal(self, answer: Answer) -> Outcome | None:
+        """A vendor-wide signal in any answer (a lock, a refused token), reads included."""
+        return None
+
+    def listed(self, answer: Answer) -> bool:
+        """Whether a lookup's 2xx answer has the documented list shape (else it proves nothing)."""
+        return True
+
+    def configured(self, options: Mapping[str, str]) -> Any:
+        """This adapter with the run's vendor options (none by default)."""
+        return self
+
+
+class NoLookup(AdapterBase):
     """For adapters whose vendor gives no way to find a row's object again."""
 
     resend_safe = False
@@ -151,12 +209,42 @@ MARKER = "_marker"
 
 
 def plain_status(answer: Answer, retry_after: Callable[[Answer], float | None]) -> Outcome | None:
-    """Classes shared by every vendor: 429 retry, 5xx unknown (writes) or retry (reads)."""
+    """Classes shared by every vendor: 429 retry, 5xx unknown (writes) or retry (reads),
+    any other 2xx without the documented body unknown (see :func:`odd_success`)."""
     if answer.status == 429:
         return Outcome("retry", message="too many requests", retry_after=retry_after(answer))
     if answer.status >= 500:
-        return Outcome("unknown", message=f"the vendor answered {answer.status} (server error)")
+        return Outcome(
+            "unknown",
+            message=f"the vendor answered {answer.status} (server error){snippet(answer)}",
+        )
+    if 200 <= answer.status < 300:
+        return odd_success(answer)
     return None
+
+
+def odd_success(answer: Answer) -> Outcome:
+    """A 2xx without the documented success body: it may have been done, so ``unknown``."""
+    return Outcome(
+        "unknown",
+        message=f"the vendor answered {answer.status} without the documented result"
+        f"{snippet(answer)}: it may have been created",
+    )
+
+
+def snippet(answer: Answer, limit: int = 120) -> str:
+    """A short, readable quote of an answer's body (tags and runs of spaces removed)."""
+    body = answer.body
+    if body is None or body == "":
+        return " (an empty body)"
+    if isinstance(body, dict | list):
+        text = "; ".join(f"{k}: {v}" for k, v in sorted(_leaves(body), key=_telling))
+    else:
+        text = re.sub(r"<[^>]*>", " ", str(body))
+    text = " ".join(text.split())
+    if not text:
+        return " (a body with no text)"
+    return f" ({text[:limit]}{'…' if len(text) > limit else ''})"
 
 
 class _Blank(dict[str, Any]):
@@ -177,6 +265,21 @@ def next_link(answer: Answer) -> str | None:
     return None
 
 
+def _leaves(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """The scalar values of a JSON body, with their dotted keys."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, f"{prefix}{k}.")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value[:3]) for p in _leaves(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), str(value))]
+
+
+def _telling(leaf: tuple[str, str]) -> int:
+    """Messages and codes first: what a person reading the quote needs."""
+    key = leaf[0].lower()
+    return 0 if "message" in key or "error" in key else 1 if "code" in key or "status" in key else 2
+
+
 def retry_after_header(answer: Answer) -> float | None:
     """Seconds from a ``Retry-After`` header, if any: a number of seconds, or an HTTP date.
 
@@ -189,9 +292,11 @@ def retry_after_header(answer: Answer) -> float | None:
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan", "inf" and negatives are not waits
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         until = parsedate_to_datetime(value)
         sent = parsedate_to_datetime(answer.headers.get("date", ""))

@@ -13,6 +13,7 @@ from importer.adapters.base import (
     fill,
     plain_status,
     retry_after_header,
+    snippet,
 )
 from importer.throttle import RatePolicy
 
@@ -43,6 +44,12 @@ class _V1(NoLookup):
     rate = RatePolicy(rate=None, description="none documented")
     max_concurrency = 16
     auth = "360l-v1"
+    scopes = "a v1 API key of the company (X-company-id and X-apiKey headers)"
+    odd_answers = (
+        "A 2xx with the session's _id: created; any other 2xx: unknown.",
+        "A lost answer stays unknown: v1 gives no way to look a session up "
+        "(--resend-unknown after checking by hand).",
+    )
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
         body: dict[str, Any] = {
@@ -64,7 +71,7 @@ class _V1(NoLookup):
 
     def interpret(self, call: Call, answer: Answer) -> Outcome:
         body = answer.body if isinstance(answer.body, dict) else {}
-        if answer.status == 200 and body.get("_id"):
+        if 200 <= answer.status < 300 and body.get("_id"):
             return Outcome("ok", ident=str(body["_id"]))
         shared = plain_status(answer, retry_after_header)
         if shared:
@@ -78,9 +85,8 @@ class _V1(NoLookup):
         code = str(body.get("error", ""))
         template = _MESSAGES.get(code)
         if template is None:
-            return Outcome(
-                "rejected", message=f"360Learning answered {answer.status} {code}".strip()
-            )
+            detail = code or snippet(answer).strip()
+            return Outcome("rejected", message=f"360Learning answered {answer.status} {detail}")
         return Outcome("rejected", message=fill(template, _call_fields(call)))
 
     def created_id(self, results: Mapping[str, str]) -> str | None:

@@ -1,4 +1,12 @@
-"""360Learning API v2: one POST per row, under 10 writes/s shared with other integrations."""
+"""360Learning API v2: one POST per row, under 10 writes/s shared with other integrations.
+
+A session whose answer was lost is found again by what the coordinator typed:
+path, name, start, end and main instructor, compared as 360Learning normalises
+them (dates to the second, names without case or extra spaces). The
+``additionalInformation`` field is the coordinator's own "ID in another tool":
+we leave it as typed, unless ``v2_marker`` is set (then a row tag follows their
+text and is matched instead).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from typing import Any
 
 from importer.adapters.base import (
     MARKER,
+    AdapterBase,
     Answer,
     Call,
     Outcome,
@@ -15,6 +24,7 @@ from importer.adapters.base import (
     next_link,
     plain_status,
     retry_after_header,
+    snippet,
 )
 from importer.throttle import RatePolicy
 
@@ -39,7 +49,7 @@ _MESSAGES = {
 }
 
 
-class _V2:
+class _V2(AdapterBase):
     name = "360learning-v2"
     # 10 writes/s per company, shared with the customer's other integrations: start at half.
     rate = RatePolicy(
@@ -48,9 +58,28 @@ class _V2:
         floor=0.5,
         adaptive=True,
         description="10 writes a second per company",
+        documented=10.0,
     )
     max_concurrency = 16  # the pacer, not the concurrency, keeps it under 10 writes/s
     auth = "360l-v2"
+    scopes = "paths:write, paths:read and users:read"
+    odd_answers = (
+        "A 2xx with the session's _id (200 as documented, or 201): created.",
+        "Any other 2xx (empty, HTML): unknown, looked up by path, name, start, end and "
+        "main instructor before any resend.",
+        "A 429, a 5xx, a timeout or an undocumented answer to a user lookup: the row is not "
+        "sent (the vendor's cause is given), never reported as an unknown email.",
+        "A 429 or 5xx from the token host is retried; only 400/401 mean the credentials "
+        "are refused.",
+    )
+
+    def __init__(self, marker: bool = False) -> None:
+        self.marker = marker
+
+    def configured(self, options: Mapping[str, str]) -> _V2:
+        """This adapter with ``v2_marker`` (a row tag after the coordinator's text) on or off."""
+        marker = str(options.get("v2_marker", "")).lower() in ("1", "true", "yes", "on")
+        return self if marker == self.marker else _V2(marker)
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
         body: dict[str, Any] = {
@@ -65,11 +94,10 @@ class _V2:
             body["instructorIds"] = str(values["instructorIds"]).split(";")
         if values.get("userLimit"):
             body["userLimit"] = int(str(values["userLimit"]))
-        # The row's marker goes after the user's own text in the field the vendor meant for
-        # "ID in another tool": after a lost answer, it finds the session again.
-        info = " ".join(
-            str(v) for v in (values.get("additionalInformation"), values.get(MARKER)) if v
-        )
+        # Opt-in only: the row's marker after the coordinator's own text, in the field the
+        # vendor meant for "ID in another tool".
+        marker = values.get(MARKER) if self.marker else None
+        info = " ".join(str(v) for v in (values.get("additionalInformation"), marker) if v)
         if info:
             body["additionalInformation"] = info
         path = f"/api/v2/paths/{values['pathId']}/sessions"
@@ -77,7 +105,8 @@ class _V2:
 
     def interpret(self, call: Call, answer: Answer) -> Outcome:
         body = answer.body
-        if answer.status == 200 and isinstance(body, dict) and body.get("_id"):
+        # The doc says 200; a 201 with the same body proves the same thing.
+        if 200 <= answer.status < 300 and isinstance(body, dict) and body.get("_id"):
             return Outcome("ok", ident=str(body["_id"]))
         shared = plain_status(answer, retry_after_header)
         if shared:
@@ -95,9 +124,8 @@ class _V2:
         template = _MESSAGES.get(code)
         if template is None:
             detail = error.get("message", "") if isinstance(error, dict) else ""
-            return Outcome(
-                "rejected", message=f"360Learning refused the session: {code} {detail}".strip()
-            )
+            text = f"{code} {detail}".strip() or f"{answer.status}{snippet(answer)}"
+            return Outcome("rejected", message=f"360Learning refused the session: {text}")
         fields = dict(call.json or {})
         fields["pathId"] = call.path.split("/")[4]
         fields["instructorIds"] = ", ".join(fields.get("instructorIds", []))
@@ -109,7 +137,7 @@ class _V2:
     resend_safe = False
 
     def lookup(self, values: Mapping[str, str | None]) -> Call | None:
-        if not values.get(MARKER):
+        if self.marker and not values.get(MARKER):
             return None
         start = dt.datetime.fromisoformat(str(values["startDate"]).replace("Z", "+00:00"))
         start = start.replace(microsecond=0)  # "the milliseconds are always set to 0"
@@ -124,11 +152,43 @@ class _V2:
         self, call: Call, answer: Answer, values: Mapping[str, str | None]
     ) -> tuple[str | None, Call | None]:
         marker = str(values.get(MARKER))
+        # No end date given: the vendor picks one, so the end is not compared.
+        with_end = bool(values.get("endDate"))
+        wanted = _identity(values, with_end)
         for session in answer.body if isinstance(answer.body, list) else []:
-            if marker in str(session.get("additionalInformation", "")):
+            if not isinstance(session, dict) or not session.get("_id"):
+                continue
+            if self.marker:
+                if marker in str(session.get("additionalInformation", "")):
+                    return str(session["_id"]), None
+            elif _identity(session, with_end) == wanted:
                 return str(session["_id"]), None
         link = next_link(answer)
         return None, Call(call.name, "GET", link, writes=False) if link else None
+
+    def listed(self, answer: Answer) -> bool:
+        """The sessions list is a bare array (the OpenAPI file)."""
+        return isinstance(answer.body, list)
+
+
+def _identity(fields: Mapping[str, Any], with_end: bool) -> tuple[str, str, str, str]:
+    """Name, start, end and main instructor, as 360Learning stores them."""
+    return (
+        " ".join(str(fields.get("name") or "").split()).casefold(),
+        _second(fields.get("startDate")),
+        _second(fields.get("endDate")) if with_end else "",
+        str(fields.get("mainInstructorId") or "").lower(),
+    )
+
+
+def _second(value: Any) -> str:
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    return _iso(moment.replace(microsecond=0))
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -96,7 +96,7 @@ VENDOR = Vendor(
         ),
     ),
     row_checks=(RowCheck("course_or_program", "courseId", _course_or_program),),
-    rate_limit="none documented; requests are sent one at a time",
+    rate_limit="none documented; we send one request at a time",
     notes=(
         "Each row needs a Course ID or a Program ID, or both.",
         "Group names are separated by ; (a comma may be part of a group's name).",

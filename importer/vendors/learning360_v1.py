@@ -68,7 +68,7 @@ VENDOR = Vendor(
         ),
     ),
     row_checks=(END_NOT_BEFORE_START,),
-    rate_limit="none documented; requests are sent one at a time",
+    rate_limit="none documented",
     notes=(
         UTC_NOTE,
         "If Instructor emails is empty, 360Learning makes the platform owner the instructor.",

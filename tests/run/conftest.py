@@ -13,6 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from importer.clock import FakeClock
+from importer.config import resolve_settings
+from importer.pipeline import RunReport, run_import
+from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
+from importer.validation import validate
 from tests.conftest import ROOT
 
 
@@ -34,6 +39,10 @@ class SandboxProcess:
 
     def faults(self, spec: str) -> None:
         self.http.put("/_sandbox/faults", content=spec).raise_for_status()
+
+    def options(self, **options: object) -> None:
+        """Answer in one of the ways the docs leave open (see importer.sandbox.app.OPTIONS)."""
+        self.http.put("/_sandbox/options", json=options).raise_for_status()
 
     def reset(self) -> None:
         self.http.put("/_sandbox/faults", content="")
@@ -91,7 +100,39 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
 
 
 @pytest.fixture
-def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
-    """The sandbox process, reset: nothing created, no faults."""
+def sandbox(
+    sandbox_process: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
+) -> SandboxProcess:
+    """The sandbox process, reset: nothing created, no faults, default options; and a fresh
+    state folder (rate schedule, kept tokens) for this test's runs."""
     sandbox_process.reset()
+    sandbox_process.state_dir = tmp_path_factory.mktemp("state")
     return sandbox_process
+
+
+class Rig:
+    """An in-process sandbox on 127.0.0.1 sharing a fake clock with the importer."""
+
+    def __init__(self, clock: FakeClock, sandbox: Sandbox, server: SandboxServer) -> None:
+        self.clock, self.sandbox, self.server = clock, sandbox, server
+        self.notes: list[str] = []
+
+    def run(self, sheet: Path, vendor: str, **options: object) -> RunReport:
+        info = describe(self.server.url, self.sandbox.state)[vendor]
+        flags = {
+            "base_url": info["base_url"],
+            "auth_url": info["auth_url"],
+            "concurrency": 1,
+            **options,
+        }
+        settings = resolve_settings(vendor, flags=flags, env=info["env"])
+        report = validate(sheet, vendor)
+        return run_import(report, settings, clock=self.clock, notify=self.notes.append)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    clock = FakeClock()
+    sandbox = Sandbox(SandboxState.fresh(clock=clock))
+    with SandboxServer(sandbox.app) as server:
+        yield Rig(clock, sandbox, server)

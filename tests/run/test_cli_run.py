@@ -146,10 +146,8 @@ def test_360learning_v2_mixed_sheet(tmp_path: Path, sandbox: SandboxProcess) -> 
     assert sorted(c["id"] for c in created) == sorted([got[2][1], got[3][1]])
     example = V2_EXAMPLE  # the migration guide's v2 example
     sent = dict(created[0]["request"])
-    # Our reconciliation marker follows the user's own text in additionalInformation.
-    info = sent.pop("additionalInformation")
-    assert info.startswith("A0015221 [imp:") and info.endswith("]")
-    assert sent == {k: v for k, v in example.items() if k != "additionalInformation"}
+    # additionalInformation is the coordinator's own reference: sent exactly as typed.
+    assert sent == example
     assert created[1]["request"]["startDate"] == "2025-07-01T13:00:00.000Z"  # 15:00 in Paris
     tokens = [r for r in sandbox.requests("360learning-v2") if r["path"].endswith("/oauth2/token")]
     assert len(tokens) == 1  # one token for the run, not one per row

@@ -1,0 +1,511 @@
+"""Real time, real answers: the promises hold when the clock jitters and the vendor answers oddly.
+
+Each test here reproduces a case seen against the sandbox in real time or against a proxy that
+answers as real services sometimes do, and that the polite sandbox and the fake clock hid.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from importer.adapters import ADAPTERS
+from importer.adapters.base import Answer, Call, retry_after_header
+from importer.auth import make_auth
+from importer.clock import FakeClock, SystemClock
+from importer.errors import FatalVendorError, VendorUnavailableError
+from importer.sandbox import VENDORS, parse_faults
+from importer.sandbox.state import SlidingWindow
+from importer.secret import Secret
+from importer.throttle import Pacer, RatePolicy, Window
+from tests.conftest import write_csv, zoho_row, zoho_sheet
+from tests.run.conftest import Rig, SandboxProcess
+
+PATH, JANE = "6853f6de567dc5f80528f80d", "647098a731a809ed36889ed1"
+V2 = ["Path ID", "Session name", "Main instructor ID", "Start date", "Registration validation"]
+V2_INFO = [*V2, "Additional information"]
+
+
+def v2_sheet(tmp_path: Path, names: list[str], info: str = "") -> Path:
+    rows = [[PATH, name, JANE, "2025-07-01 10:00", "disabled", info] for name in names]
+    return write_csv(tmp_path / "v2.csv", [V2_INFO, *rows])
+
+
+def summary(done: object) -> dict[str, object]:
+    return json.loads(done.stdout)  # type: ignore[attr-defined, no-any-return]
+
+
+def result_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def run(
+    sandbox: SandboxProcess, sheet: Path, vendor: str, *extra: str, timeout: float = 120
+) -> dict[str, object]:
+    """The real CLI with its own journal and result beside the sheet; the JSON summary."""
+    journal = sheet.with_suffix(".journal-test.sqlite")
+    done = sandbox.run(sheet, vendor, "--json", "--journal", str(journal), *extra, timeout=timeout)
+    assert done.stdout.strip(), done.stderr
+    got = summary(done)
+    got["stderr"], got["code"] = done.stderr, done.returncode
+    return got
+
+
+# --- Pacing measured as the vendor sees it -------------------------------------------------------
+
+
+def _drive(pacer: Pacer, calls: int, seed: int) -> int:
+    """Calls through ``pacer`` to a vendor that counts each on arrival, after 0-60 ms on the way
+    in and 0-60 ms on the way back (the real clock); returns how many it refused."""
+    vendor = SlidingWindow(6, 1.0, SystemClock())
+    rng, refused = random.Random(seed), 0
+    for _ in range(calls):
+        ticket = pacer.acquire()
+        time.sleep(rng.uniform(0, 0.06))
+        refused += not vendor.hit()
+        time.sleep(rng.uniform(0, 0.06))
+        pacer.release(ticket)
+    return refused
+
+
+@pytest.mark.slow
+def test_window_pacing_holds_on_the_real_clock_with_jitter() -> None:
+    """Real clock, jittered network: a vendor allowing 6 calls a second never sees a 7th from the
+    window pacer; the even pace of exactly 6 a second (the old Zoho rule, scaled) is refused."""
+    window = Window(limit=6, seconds=1.0, use=5, margin=0.05)
+    paced = Pacer(RatePolicy(rate=window.rate, window=window), SystemClock())
+    assert _drive(paced, 30, seed=1) == 0
+    even = Pacer(RatePolicy(rate=6.0), SystemClock())
+    assert _drive(even, 30, seed=1) > 0  # the control: the case the window rule exists for
+
+
+def test_window_rule_waits_for_answers_not_sends() -> None:
+    """A call may start only when the use-th latest call's answer is a period old."""
+    clock = FakeClock()
+    window = Window(limit=3, seconds=10.0, use=2, margin=0.0)
+    pacer = Pacer(RatePolicy(rate=100.0, window=window), clock)
+    sent = clock.time()
+    first = pacer.acquire()
+    clock.advance(4.0)  # a slow answer
+    answered = clock.time()
+    pacer.release(first)
+    pacer.release(pacer.acquire())
+    pacer.release(pacer.acquire())
+    assert clock.time() >= answered + 10.0 - 0.01 > sent + 10.0  # from the *answer*, not the send
+
+
+def test_adaptive_rate_halves_once_per_burst_and_recovers_in_seconds() -> None:
+    """16 answers 429 to requests sent before the first slow-down halve the rate once; a few
+    seconds without 429 bring it back to the ceiling."""
+    clock = FakeClock()
+    pacer = Pacer(RatePolicy(rate=10.0, ceiling=10.0, floor=0.5, adaptive=True), clock)
+    sent = clock.monotonic()
+    clock.advance(0.1)
+    for _ in range(16):
+        pacer.slow_down(sent)
+    assert pacer.rate == 5.0
+    clock.advance(0.1)
+    pacer.slow_down(clock.monotonic())  # a request sent after the slow-down: a new burst
+    assert pacer.rate == 2.5
+    for _ in range(6):
+        clock.advance(1.0)
+        pacer.succeeded()
+    assert pacer.rate == 10.0
+
+
+def test_rate_never_above_the_documented_limit_unless_told() -> None:
+    """--rate 20 for 360Learning v2 (10 writes/s documented) runs at 10; the loud option lifts it."""
+    policy = ADAPTERS["360learning-v2"].rate
+    assert policy.capped(20.0).ceiling == 10.0
+    assert policy.capped(20.0, beyond_documented=True).ceiling == 20.0
+    assert policy.capped(4.0).ceiling == 4.0
+
+
+def test_v2_rate_20_stays_under_10_writes_a_second(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """The real CLI with --rate 20: a warning, no 429, and no second holds more than 10 writes."""
+    got = run(sandbox, v2_sheet(tmp_path, [f"S{i}" for i in range(40)]), "360learning-v2",
+              "--rate", "20", "--concurrency", "16")  # fmt: skip
+    assert got["counts"] == {"created": 40}, got["stderr"]
+    assert "above 10 writes a second per company" in str(got["stderr"])
+    writes = sorted(
+        r["at"] for r in sandbox.requests("360learning-v2") if r["method"] == "POST"
+        and "/sessions" in r["path"]
+    )  # fmt: skip
+    assert not [r for r in sandbox.requests("360learning-v2") if r["status"] == 429]
+    assert max(sum(1 for t in writes if s <= t < s + 1.0) for s in writes) <= 10
+
+
+# --- Zoho: locks, 422, sessionData, normalised echoes --------------------------------------------
+
+
+def many_zoho(tmp_path: Path, rows: int, **kw: str) -> Path:
+    return zoho_sheet(tmp_path / "zoho.csv", [zoho_row(f"S{i}", **kw) for i in range(rows)])
+
+
+def test_a_422_lock_is_waited_out_not_read_as_a_full_module(tmp_path: Path, rig: Rig) -> None:
+    """Zoho refuses with 422 "Maximum limit exceeded" during another tool's lock: the rows wait
+    and are created, none rejected as "module full"."""
+    rig.sandbox.state.options["zoho_lock_style"] = "422"
+    rig.sandbox.reset()
+    for _ in range(30):
+        rig.sandbox.zoho.window.hit()
+    run_ = rig.run(many_zoho(tmp_path, 3), "zoho-people")
+    assert run_.counts() == {"created": 3}
+    assert rig.sandbox.zoho.locks == 1
+
+
+def test_a_full_module_is_rejected_after_one_clean_wait(tmp_path: Path, rig: Rig) -> None:
+    """A 422 that repeats after a clean 5-minute wait is the module's limit: rejected, and the
+    next row of that module is rejected without waiting again."""
+    rig.sandbox.state.options["zoho_sessions_per_module"] = 1
+    rig.sandbox.reset()
+    started = rig.clock.time()
+    run_ = rig.run(many_zoho(tmp_path, 3), "zoho-people")
+    assert [run_.status(r) for r in (2, 3, 4)] == ["created", "rejected", "rejected"]
+    assert "too many sessions" in run_.results[3].message
+    assert 300 <= rig.clock.time() - started < 400  # one wait, not one per row
+
+
+def test_a_429_with_another_code_is_a_lock_not_a_rejection() -> None:
+    """Zoho's lock answer is undocumented: a 429 whatever its code means wait, never reject."""
+    zoho = ADAPTERS["zoho-people"]
+    call = Call("create the session", "POST", "/x")
+    assert zoho.interpret(call, Answer(429, {"code": 7250, "message": "slow down"})).kind == (
+        "locked"
+    )
+
+
+def test_zoho_lookups_wait_out_a_lock_instead_of_blaming_the_trainer(
+    tmp_path: Path, rig: Rig
+) -> None:
+    """During another tool's lock, the trainer list waits: the row is created, not reported as
+    "not a registered trainer"."""
+    for _ in range(30):
+        rig.sandbox.zoho.window.hit()
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("By email", trainer="")])
+    text = sheet.read_text().replace("Trainer erecno", "Trainer email")
+    sheet.write_text(
+        text.replace(",0,04-01-2022", ",0,04-01-2022").replace(",,0,", ",henry@example.com,0,")
+    )
+    run_ = rig.run(sheet, "zoho-people")
+    assert run_.counts() == {"created": 1}, run_.results
+    assert rig.sandbox.zoho.locks == 1
+
+
+def test_sessiondata_travels_as_the_documented_parameter(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """A sandbox that accepts only the parameter table's form takes our default; one that accepts
+    only the code samples' body refuses it, and --zoho-session-data body is the way out."""
+    sandbox.options(zoho_session_data="param")
+    got = run(sandbox, many_zoho(tmp_path, 1), "zoho-people")
+    assert got["counts"] == {"created": 1}, got["stderr"]
+    assert sandbox.created("zoho-people")[0]["request"]["via"] == "query"
+    sandbox.options(zoho_session_data="body")
+    other = tmp_path / "other"
+    other.mkdir()
+    refused = run(sandbox, many_zoho(other, 1), "zoho-people")
+    assert refused["counts"] == {"rejected": 1}
+    body = tmp_path / "body"
+    body.mkdir()
+    accepted = run(sandbox, many_zoho(body, 1), "zoho-people", "--zoho-session-data", "body")
+    assert accepted["counts"] == {"created": 1}
+
+
+def test_zoho_reconciliation_matches_normalised_echoes(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Zoho stores 02:00 PM as 2:00 PM: a lost answer is still found, never created twice."""
+    sandbox.options(zoho_echo="normalised")
+    sheet = many_zoho(tmp_path, 2, start="02:00 PM", end="03:00 PM")
+    sandbox.faults("zoho-people:drop=1")
+    first = run(sandbox, sheet, "zoho-people")
+    assert first["counts"] == {"unknown": 2}
+    sandbox.faults("")
+    second = run(sandbox, sheet, "zoho-people")
+    assert second["counts"] == {"created": 2}, second["stderr"]
+    assert len(sandbox.created("zoho-people")) == 2
+
+
+# --- Answers classified by what they prove --------------------------------------------------------
+
+
+def test_an_html_200_to_a_create_is_unknown_then_found_again(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """A proxy's HTML page in place of the answer: unknown (quoted), never rejected with a blank
+    reason; the re-run finds the session by its fields and creates nothing twice."""
+    sheet = v2_sheet(tmp_path, ["A", "B"], info="REF-42")
+    sandbox.faults("360learning-v2:html=1;360learning-v2/token:seed=1")
+    first = run(sandbox, sheet, "360learning-v2", "--result", str(tmp_path / "r1.csv"))
+    assert first["counts"] == {"unknown": 2}
+    rows = result_rows(tmp_path / "r1.csv")
+    assert all("Our service is being updated" in r["Messages"] for r in rows), rows
+    sandbox.faults("")
+    second = run(sandbox, sheet, "360learning-v2", "--result", str(tmp_path / "r2.csv"))
+    assert second["counts"] == {"created": 2}
+    created = sandbox.created("360learning-v2")
+    assert len(created) == 2
+    assert {c["request"]["additionalInformation"] for c in created} == {"REF-42"}  # as typed
+    ids = {r["Created ID"] for r in result_rows(tmp_path / "r2.csv")}
+    assert ids == {c["id"] for c in created}
+
+
+@pytest.mark.parametrize(
+    ("vendor", "fault", "counts", "quoted"),
+    [
+        ("360learning-v2", "201=1", {"created": 1}, None),
+        ("360learning-v2", "empty=1", {"unknown": 1}, "an empty body"),
+        ("zoho-people", "envelope=1", {"unknown": 1}, "Error occurred"),
+        ("zoho-people", "7202=0.5,seed=2", {"created": 1}, None),
+    ],
+)
+def test_odd_2xx_answers_are_classed_by_what_they_prove(
+    tmp_path: Path,
+    sandbox: SandboxProcess,
+    vendor: str,
+    fault: str,
+    counts: dict[str, int],
+    quoted: str | None,
+) -> None:
+    """A 201 with the documented body is created; an empty 200 or a People envelope may hide a
+    created session (unknown, quoted); a 200 carrying code 7202 renews the token."""
+    sheet = v2_sheet(tmp_path, ["A"]) if vendor != "zoho-people" else many_zoho(tmp_path, 1)
+    sandbox.faults(f"{vendor}:{fault};{vendor}/token:seed=1")
+    got = run(sandbox, sheet, vendor, "--result", str(tmp_path / "r.csv"))
+    assert got["counts"] == counts, got["stderr"]
+    if quoted:
+        assert quoted in result_rows(tmp_path / "r.csv")[0]["Messages"]
+
+
+# --- Lookups never blame the coordinator for the vendor's hiccup ----------------------------------
+
+
+def test_v2_lookups_that_keep_failing_hold_rows_back_not_invalid(tmp_path: Path, rig: Rig) -> None:
+    """Every user lookup answered 429: the rows are 'not sent' with the vendor's cause, not
+    'not a 360Learning user ... check the address'."""
+    rig.sandbox.state.faults.update(
+        parse_faults("360learning-v2:429=1;360learning-v2/token:seed=1", VENDORS)
+    )
+    headers = ["Path ID", "Session name", "Main instructor email", "Start date",
+               "Registration validation"]  # fmt: skip
+    rows = [[PATH, "A", "jane.doe@example.com", "2025-07-01 10:00", "disabled"],
+            [PATH, "B", "nobody@example.com", "2025-07-02 10:00", "disabled"]]  # fmt: skip
+    run_ = rig.run(write_csv(tmp_path / "v2.csv", [headers, *rows]), "360learning-v2")
+    assert run_.counts() == {"not sent": 2}
+    for row in (2, 3):
+        message = run_.results[row].message
+        assert "could not be checked" in message and "429" in message
+        assert "not a 360Learning user" not in message
+    assert run_.exit_code == 1
+
+
+def test_zoho_employee_lookups_behind_a_failing_gateway_hold_rows_back(
+    tmp_path: Path, rig: Rig
+) -> None:
+    """A 503 HTML page from a gateway on every employee lookup: not sent, never "not an employee"."""
+    rig.sandbox.state.faults.update(
+        parse_faults("zoho-people:503html=1;zoho-people/token:seed=1", VENDORS)
+    )
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("By email", trainer="")])
+    text = sheet.read_text().replace("Trainer erecno", "Trainer email")
+    sheet.write_text(text.replace(",,0,", ",henry@example.com,0,"))
+    run_ = rig.run(sheet, "zoho-people")
+    assert run_.counts() == {"not sent": 1}
+    assert "Service Temporarily Unavailable" in run_.results[2].message
+
+
+# --- Tokens ---------------------------------------------------------------------------------------
+
+
+def test_a_429_from_the_token_host_is_retried_not_called_refused_credentials(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """360Learning's token host answers 429 once: the run retries and creates the row."""
+    sandbox.faults("360learning-v2/token:429=0.5,seed=3")
+    got = run(sandbox, v2_sheet(tmp_path, ["A"]), "360learning-v2")
+    assert got["counts"] == {"created": 1}, got["stderr"]
+    tokens = [r for r in sandbox.requests("360learning-v2") if r["path"].endswith("/token")]
+    assert [t["status"] for t in tokens][-1] == 200 and len(tokens) >= 2
+
+
+def _token_client(answers: list[httpx.Response]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0) if answers else httpx.Response(503, text="<h1>down</h1>")
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def test_a_failed_renewal_keeps_the_token_that_still_works() -> None:
+    """The hourly renewal meets a dead token host: the valid token is kept until it expires;
+    then the run stops as "vendor unavailable", never as "credentials refused"."""
+    clock = FakeClock()
+    creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
+    client = _token_client([httpx.Response(200, json={"access_token": "T1", "expires_in": 3600})])
+    auth = make_auth("360l-v2", creds, "http://127.0.0.1:9", client, clock)
+    assert auth.headers()["Authorization"] == "Bearer T1"
+    clock.advance(3545)  # past the renewal time (a minute early), before the expiry
+    assert auth.headers()["Authorization"] == "Bearer T1"  # 5 tries with backoff, then kept
+    clock.advance(60)
+    with pytest.raises(VendorUnavailableError, match="were not refused"):
+        auth.headers()
+
+
+def test_a_400_from_the_token_host_is_refused_credentials() -> None:
+    """Only the documented refusals (400/401) mean the credentials are wrong."""
+    creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
+    client = _token_client([httpx.Response(401, json={"error": "invalid_client"})])
+    auth = make_auth("360l-v2", creds, "http://127.0.0.1:9", client, FakeClock())
+    with pytest.raises(FatalVendorError, match="refused the API credentials"):
+        auth.headers()
+
+
+@pytest.mark.slow
+def test_eleven_zoho_runs_share_one_token(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """Eleven runs in a row (an inbox's sheets, or a night's jobs) on one account ask Zoho for one
+    access token, not eleven: the 11th is not refused "Access Denied"."""
+    for i in range(11):
+        folder = tmp_path / f"sheet{i}"
+        folder.mkdir()
+        got = run(sandbox, many_zoho(folder, 1), "zoho-people")
+        assert got["counts"] == {"created": 1}, got["stderr"]
+    tokens = [r for r in sandbox.requests("zoho-people") if r["path"] == "/oauth/v2/token"]
+    assert len(tokens) == 1
+    kept = sandbox.state_dir / "tokens.sqlite"
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+
+# --- Coursepath, read defensively -----------------------------------------------------------------
+
+
+def test_coursepath_members_under_another_id_key_in_a_wrapped_unfiltered_list(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Members named by `_id`, lists wrapped, the email filter ignored: the member whose email
+    equals the row's is updated (not the first listed), the new one created; no crash."""
+    sandbox.options(
+        coursepath_id_key="_id", coursepath_lists="wrapped", coursepath_email_filter="ignored"
+    )
+    sheet = write_csv(
+        tmp_path / "cp.csv",
+        [["Email", "Name", "Course ID", "Company"],
+         ["Existing@Example.com", "Existing Learner", "12345", "NewCo"],
+         ["new.person@example.com", "New Person", "12345", ""]],
+    )  # fmt: skip
+    got = run(sandbox, sheet, "coursepath", "--result", str(tmp_path / "r.csv"))
+    assert got["counts"] == {"created": 2}, got["stderr"]
+    rows = result_rows(tmp_path / "r.csv")
+    assert rows[0]["Created ID"] == "1002"  # existing@example.com, not the admin listed first
+    enrolled = {c["data"]["memberId"] for c in sandbox.created("coursepath", "coursemember")}
+    assert enrolled == {"1002", rows[1]["Created ID"]}
+
+
+def test_coursepath_403_on_one_enrolment_is_that_rows_outcome(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """One course forbids enrolment: that row is rejected, the others created, exit 1 not 3."""
+    sandbox.options(coursepath_forbidden_course="12346")
+    sheet = write_csv(
+        tmp_path / "cp.csv",
+        [["Email", "Name", "Course ID"], ["a@example.com", "A", "12346"],
+         ["b@example.com", "B", "12345"]],
+    )  # fmt: skip
+    got = run(sandbox, sheet, "coursepath", "--result", str(tmp_path / "r.csv"))
+    assert got["counts"] == {"created": 1, "rejected": 1}, got["stderr"]
+    assert got["code"] == 1
+    assert "refused to enrol in course 12346" in result_rows(tmp_path / "r.csv")[0]["Messages"]
+
+
+# --- Waits with limits, a circuit breaker, links that stay home -----------------------------------
+
+
+def test_a_retry_after_of_a_day_stops_the_run_with_a_clear_line(tmp_path: Path, rig: Rig) -> None:
+    """A lock announced for 24 hours is not waited for silently: the run stops and says so."""
+    rig.sandbox.state.options["zoho_lock_seconds"] = 86400
+    rig.sandbox.reset()
+    for _ in range(30):
+        rig.sandbox.zoho.window.hit()
+    started = rig.clock.time()
+    run_ = rig.run(many_zoho(tmp_path, 2), "zoho-people")
+    assert run_.fatal and "24.0 hours" in str(run_.stopped)
+    assert run_.counts() == {"not sent": 2}
+    assert rig.clock.time() - started < 60
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("nan", None), ("inf", None), ("-5", 0.0)])
+def test_unusable_retry_after_values_are_not_waits(value: str, seconds: float | None) -> None:
+    """NaN and infinity are no wait at all (backoff applies); a negative one is zero."""
+    assert retry_after_header(Answer(429, None, {"retry-after": value})) == seconds
+
+
+def test_a_dead_vendor_trips_the_breaker(tmp_path: Path, rig: Rig) -> None:
+    """Every create answered 500: after 10 in a row the run stops ("looks down"), the rest are
+    not sent, instead of retrying row after row for hours."""
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", VENDORS))
+    rows = [["Path ID", "Session name", "Start date", "Owner group ID"]]
+    rows += [[PATH, f"S{i}", "2025-07-01 10:00", "624c5526204fc7207e603ea6"] for i in range(30)]
+    run_ = rig.run(write_csv(tmp_path / "v1.csv", rows), "360learning-v1")
+    assert run_.fatal and "looks down" in str(run_.stopped)
+    assert run_.counts() == {"unknown": 10, "not sent": 20}
+    assert len(rig.sandbox.state.requests) == 10
+
+
+def test_a_next_page_link_to_another_host_is_not_followed() -> None:
+    """A `Link: rel=next` to another host never receives our token: the lookup stops there."""
+    from importer.sender import Sender
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(
+            200, json=[], headers={"link": '<http://evil.example/p2>; rel="next"'}
+        )
+
+    adapter = ADAPTERS["360learning-v2"]
+    clock = FakeClock()
+    sender = Sender(
+        adapter=adapter,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        base_url="http://127.0.0.1:9",
+        auth=make_auth(
+            "coursepath",
+            {
+                "IMPORTER_COURSEPATH_API_KEY": Secret("k" * 40),
+                "IMPORTER_COURSEPATH_EMAIL": Secret("a@b.c"),
+            },
+            "",
+            httpx.Client(),
+            clock,
+        ),
+        pacer=Pacer(RatePolicy(rate=None), clock),
+        clock=clock,
+    )
+    values = {"pathId": PATH, "name": "A", "startDate": "2025-07-01T08:00:00.000Z",
+              "mainInstructorId": JANE}  # fmt: skip
+    assert sender.reconcile(values) == ("unchecked", None)
+    assert all(url.startswith("http://127.0.0.1:9") for url in seen)
+
+
+@pytest.mark.slow
+def test_70_zoho_rows_in_real_time_trigger_no_lock(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """The real CLI against the sandbox's real 30-a-minute window (real clock, 5-minute lock):
+    70 rows created, zero locks, and no 60 seconds the sandbox saw holds more than 27 calls."""
+    started = time.monotonic()
+    got = run(sandbox, many_zoho(tmp_path, 70), "zoho-people", timeout=400)
+    elapsed = time.monotonic() - started
+    assert got["counts"] == {"created": 70}, got["stderr"]
+    assert sandbox.http.get("/_sandbox/status").json()["zoho_locks"] == 0
+    calls = sorted(
+        r["at"] for r in sandbox.requests("zoho-people") if r["path"].startswith("/api/")
+    )
+    assert len(calls) == 70
+    assert max(sum(1 for t in calls if s <= t < s + 60.0) for s in calls) <= 27
+    assert elapsed < 70 * 60.5 / 27 + 30  # about 2.24 s a row: no lock was waited out
