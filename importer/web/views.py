@@ -51,6 +51,7 @@ class SheetPage:
     pages: int
     shown: int
     counts: dict[str, int]
+    other: bool
 
 
 def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
@@ -87,7 +88,8 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
         created = sum(1 for r in known.results.values() if r.status == "created")
         if created:
             counts["already created"] = created
-    return SheetPage(headers, tuple(rows), page, pages, len(index), counts)
+    other = any(row.messages for row in rows)
+    return SheetPage(headers, tuple(rows), page, pages, len(index), counts, other)
 
 
 def duration(seconds: float | None) -> str:

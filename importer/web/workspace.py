@@ -207,6 +207,7 @@ class Workspace:
         if mode not in ("import", "dry-run", "resolve"):
             raise ConfigurationError(f"unknown mode {mode!r}.")
         run = WebRun(secrets.token_urlsafe(12), upload, mode, who)
+        run.total = upload.report.row_count - upload.report.invalid_count
         self.runs[run.id] = run
         run.thread = threading.Thread(target=self._work, args=(run,), name=f"run-{run.id}")
         run.thread.start()
