@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import RunSettings, load_job, resolve_settings
+from importer.config import DEFAULT_HOSTS, RunSettings, load_job, resolve_settings
 from importer.errors import ConfigurationError
 from importer.vendors import REGISTRY, get_vendor
 
@@ -63,6 +63,11 @@ class Account:
     def slug(self) -> str:
         """A file-name-safe identifier (the journal's name)."""
         return re.sub(r"[^a-z0-9]+", "-", self.name.casefold()).strip("-") or "account"
+
+    @property
+    def host(self) -> str:
+        """The API host imports go to (the vendor's real one unless configured)."""
+        return self.base_url or DEFAULT_HOSTS[self.vendor][0] or "(base_url missing)"
 
     @property
     def title(self) -> str:

@@ -21,7 +21,9 @@ from tests.web.conftest import WebServer, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -126,6 +128,14 @@ def test_upload_fix_import_watch_download_reopen(
         == 0
     )
     shot("01-home")
+    focused = []
+    for _ in range(8):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        focused.append(active.get_attribute("id") or active.text)
+    assert focused[0] == "Skip to content", focused
+    order = [focused.index(name) for name in ("sheet", "account", "who")]
+    assert order == sorted(order), f"the form is reachable by keyboard, in order: {focused}"
     browser.find_element(By.ID, "sheet").send_keys(str(mistakes))
     assert Select(browser.find_element(By.ID, "account")).first_selected_option.text.startswith(
         "Guess"

@@ -163,3 +163,18 @@ def test_password_gates_every_page(tmp_path: Path) -> None:
         re.escape(secret),
         "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file()),
     )
+
+
+def test_downloads_neutralise_formulas(tmp_path: Path, web: WebServer) -> None:
+    """A cell typed as a formula comes back in the checked sheet as text, never a formula."""
+    import io
+
+    import openpyxl
+
+    formula = '=HYPERLINK("http://evil.example","click")'
+    sheet = write_csv(tmp_path / "f.csv", [V2_HEADERS, [V2_ROW[0], formula, *V2_ROW[2:]]])
+    client = web.client()
+    page = upload(client, sheet, "sandbox-360learning-v2")
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"{page.url.path}/checked.xlsx").content))
+    cells = [c for row in book["Result"].iter_rows() for c in row if c.value == formula]
+    assert cells and all(c.data_type == "s" for c in cells)
