@@ -225,9 +225,11 @@ class Workspace:
             else:
                 self._import(run, settings, folder / f"{stem}.result.xlsx")
         except ImporterError as error:
-            run.stopped = str(error)
+            # Server paths (the journal's, the upload's) stay on the server.
+            said = str(error).replace(str(upload.path), upload.name).replace(str(self.data), "…")
+            run.stopped = said
             run.exit_code = error.exit_code
-            run.say(f"could not run: {error}")
+            run.say(f"could not run: {said}")
         except Exception as error:  # the thread must end in a state the page can show
             _log.exception("run %s failed", run.id)
             run.stopped = f"internal error ({type(error).__name__})"

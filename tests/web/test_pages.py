@@ -178,3 +178,21 @@ def test_templates_download_for_each_account(web: WebServer) -> None:
     headers = [c.value for c in next(book.worksheets[0].iter_rows(max_row=1))]
     assert "Trainer erecno" in headers
     assert client.get("/templates/nope").status_code == 404
+
+
+def test_two_runs_on_one_account_never_overlap(tmp_path: Path, web: WebServer) -> None:
+    """A second import into an account while one runs is refused by the journal's lock,
+    saying why without server paths; the first goes on (then is stopped here)."""
+    client = web.client()
+    first = zoho_sheet(tmp_path / "one.csv", [zoho_row(f"Locked {n}") for n in range(5)])
+    second = zoho_sheet(tmp_path / "two.csv", [zoho_row(f"Other {n}") for n in range(2)])
+    running = start(client, upload(client, first, "sandbox-zoho-people"), "import")
+    refused = finish(client, start(client, upload(client, second, "sandbox-zoho-people"), "import"))
+    assert refused["state"] == "failed" and refused["exit_code"] == 2
+    said = " ".join(refused["messages"])
+    assert "another run of this job is in progress" in said
+    assert str(web.data) not in said
+    assert client.get(f"{running}/status").json()["state"] == "running"
+    client.post(f"{running}/stop", data={"csrf": csrf(client)})
+    assert finish(client, running)["stopped"] == "interrupted"
+    assert web.count("zoho-people", "Other") == 0
