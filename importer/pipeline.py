@@ -220,7 +220,7 @@ def run_import(
         work = lambda row, values: sender.import_row(values)  # noqa: E731
     else:
         work = _Journaled(journal, sender, report, settings.vendor).prepare(todo)
-    hook = _Progress(len(todo), pacer, on_progress)
+    hook = _Progress(len(todo), pacer, on_progress, clock)
     try:
         _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
@@ -319,15 +319,15 @@ ProgressHook = Callable[[int, int, Mapping[str, int], float], None]
 class _Progress:
     """Tells an observer (the web page) how far the run is, with the same ETA as the bar."""
 
-    def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None) -> None:
-        self.total, self.pacer, self.hook = total, pacer, hook
-        self.started = time.perf_counter()
+    def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None, clock: Clock) -> None:
+        self.total, self.pacer, self.hook, self.clock = total, pacer, hook, clock
+        self.started = clock.time()
 
     def __call__(self, statuses: Mapping[str, int]) -> None:
         if self.hook is None:
             return
         done = sum(statuses.values())
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.clock.time() - self.started
         left = _seconds_left(done, self.total, elapsed, self.pacer)
         self.hook(done, self.total, dict(statuses), left)
 

@@ -49,7 +49,7 @@ def test_progress_hook_counts_every_row_with_the_vendors_eta(tmp_path: Path) -> 
     assert run.counts() == {"created": 4}
     assert [c[0] for c in calls] == [0, 1, 2, 3, 4]
     assert all(c[1] == 4 for c in calls)
-    assert calls[0][3] == 8.0
+    assert [c[3] for c in calls] == [8.0, 6.0, 4.0, 2.0, 0.0]
     assert calls[-1][2] == {"created": 4} and calls[-1][3] == 0.0
 
 
