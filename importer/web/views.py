@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from importer.results import RESULT_COLUMNS
 from importer.web.workspace import Upload
 
 __all__ = ["PAGE_SIZE", "Cell", "SheetPage", "SheetRow", "duration", "sheet_page", "when"]
@@ -69,7 +70,9 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
     pages = max(1, math.ceil(len(index) / PAGE_SIZE))
     page = min(max(page, 1), pages)
     chosen = index[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    headers = tuple(str(c) for c in frame.columns)
+    # A result sheet fixed and uploaded again brings its old outcome columns: not shown.
+    columns = [c for c in frame.columns if c not in RESULT_COLUMNS]
+    headers = tuple(str(c) for c in columns)
     rows = []
     for row in chosen:
         errors = report.errors.get(row, ())
@@ -79,7 +82,7 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
         values = frame.loc[row]
         cells = tuple(
             Cell(str(values[column]), " ".join(by_column.get(str(column), [])))
-            for column in frame.columns
+            for column in columns
         )
         messages = tuple(f"{e.column}: {e.message}" for e in errors if e.column not in headers)
         rows.append(SheetRow(row, statuses.get(row, "valid"), cells, messages))

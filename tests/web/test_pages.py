@@ -196,3 +196,25 @@ def test_two_runs_on_one_account_never_overlap(tmp_path: Path, web: WebServer) -
     client.post(f"{running}/stop", data={"csrf": csrf(client)})
     assert finish(client, running)["stopped"] == "interrupted"
     assert web.count("zoho-people", "Other") == 0
+
+
+def test_fix_the_checked_sheet_and_upload_it_again(tmp_path: Path, web: WebServer) -> None:
+    """The downloaded sheet with problems marked, fixed in place and uploaded again, is valid;
+    its old outcome columns are not shown as sheet columns."""
+    client = web.client()
+    rows = v2_rows("Refixed", 3)
+    rows[1][3] = "31/02/2025 10:00"
+    page = upload(client, write_csv(tmp_path / "tofix.csv", [V2_HEADERS, *rows]), V2)
+    assert '<span class="n">1</span> invalid' in page.text
+    checked = tmp_path / "tofix.checked.xlsx"
+    checked.write_bytes(client.get(f"{page.url.path}/checked.xlsx").content)
+    book = openpyxl.load_workbook(checked)
+    sheet = book["Result"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:2] == ["Sheet row", "Status"] and sheet.cell(3, 2).value == "invalid"
+    sheet.cell(3, headers.index("Start date") + 1).value = "2025-07-02 10:00"
+    book.save(checked)
+    again = upload(client, checked, V2)
+    assert '<span class="n">0</span> invalid' in again.text
+    assert '<th scope="col">Messages</th>' not in again.text
+    assert '<th scope="col">Session name</th>' in again.text
