@@ -74,6 +74,7 @@ class WebRun:
     exit_code: int | None = None
     stopped: str | None = None
     finished: float | None = None
+    followup: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     version: int = 0
     thread: threading.Thread | None = None
@@ -105,6 +106,7 @@ class WebRun:
             "stopped": self.stopped,
             "exit_code": self.exit_code,
             "result": self.result.name if self.result else None,
+            "followup": self.followup,
             "version": self.version,
         }
 
@@ -253,6 +255,13 @@ class Workspace:
         run.counts, run.exit_code = dict(summary["counts"]), code
         run.done = run.total = run.upload.report.row_count
         run.result = Path(summary["result"])
+        # The sheet with the IDs filled in, shown like any upload: check who each email is,
+        # then import from there.
+        folder = self.data / "uploads" / secrets.token_hex(8)
+        folder.mkdir()
+        copy = folder / run.result.name
+        shutil.copyfile(run.result, copy)
+        run.followup = self.check(copy, run.upload.account, run.who).id
 
     def _import(self, run: WebRun, settings: Any, target: Path) -> None:
         from importer.cli_run import _open_journal

@@ -108,6 +108,10 @@ def test_resolve_only_fills_in_ids_from_emails(tmp_path: Path, web: WebServer) -
     rows = result_rows(client.get(f"{run}/result").content)
     assert "647098a731a809ed36889ed1" in rows[1]
     assert len(web.created("360learning-v2")) == before
+    followup = client.get(f"/uploads/{state['followup']}")
+    assert '<td data-label="Main instructor ID">647098a731a809ed36889ed1</td>' in followup.text
+    assert '<td data-label="Main instructor email">jane.doe@example.com</td>' in followup.text
+    assert 'href="/uploads/' in client.get(run).text
 
 
 def test_stop_button_stops_like_ctrl_c(tmp_path: Path, web: WebServer) -> None:
