@@ -118,7 +118,8 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
             number = 1
         problems = request.query_params.get("problems") == "1"
         sheet = sheet_page(made, number, problems)
-        lookup = made.account.vendor in EMAIL_FIELDS
+        emails = EMAIL_FIELDS.get(made.account.vendor, ())
+        lookup = any(field in made.report.columns.fields for field, _, _ in emails)
         return page(
             request, "upload.html", upload=made, sheet=sheet, problems=problems, email_lookup=lookup
         )

@@ -80,7 +80,9 @@ def test_dry_run_sends_nothing(tmp_path: Path, web: WebServer) -> None:
     client = web.client()
     before = len(web.created("360learning-v2"))
     sheet = write_csv(tmp_path / "dry.csv", [V2_HEADERS, *v2_rows("Dry", 2)])
-    run = start(client, upload(client, sheet, V2), "dry-run")
+    page = upload(client, sheet, V2)
+    assert "Look up emails only" not in page.text, "offered only when the sheet has emails"
+    run = start(client, page, "dry-run")
     state = finish(client, run)
     assert state["counts"] == {"not sent": 2}
     assert len(web.created("360learning-v2")) == before
