@@ -98,9 +98,13 @@ def serve_command(args: argparse.Namespace) -> int:
         )
         try:
             uvicorn.Server(config).run(sockets=[listener])
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it handled: stopping is what the user asked
         finally:
+            # Runs in progress stop as Ctrl-C stops `run`: their result sheets get written.
             workspace.shutdown()
             listener.close()
+        print("The page is stopped.", file=sys.stderr)
     finally:
         if sandbox_server is not None:
             sandbox_server.stop()

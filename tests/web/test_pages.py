@@ -224,3 +224,36 @@ def test_fix_the_checked_sheet_and_upload_it_again(tmp_path: Path, web: WebServe
     assert '<span class="n">0</span> invalid' in again.text
     assert '<th scope="col">Messages</th>' not in again.text
     assert '<th scope="col">Session name</th>' in again.text
+
+
+def test_ctrl_c_on_the_server_stops_runs_and_keeps_their_record(tmp_path: Path) -> None:
+    """SIGINT to `serve` during a Zoho run: the run stops as Ctrl-C stops `run`, its result
+    sheet is written and the account's journal records it; the server exits 0."""
+    import signal
+    import sqlite3
+
+    from tests.web.conftest import start_server
+
+    server = start_server(tmp_path / "data")
+    try:
+        client = server.client()
+        sheet = zoho_sheet(tmp_path / "long.csv", [zoho_row(f"Killed {n}") for n in range(6)])
+        run = start(client, upload(client, sheet, "sandbox-zoho-people"), "import")
+        deadline = time.monotonic() + 30
+        while client.get(f"{run}/status").json()["done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.close_clients()
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+    journal = tmp_path / "data" / "journals" / "sandbox-zoho-people.journal.sqlite"
+    with sqlite3.connect(journal) as db:
+        [(finished, summary)] = db.execute("SELECT finished, summary FROM runs").fetchall()
+    assert finished is not None
+    recorded = json.loads(summary)
+    assert recorded["stopped"] == "interrupted" and recorded["file"] == "long.csv"
+    assert recorded["counts"]["not sent"] >= 3
+    result = tmp_path / "data" / recorded["result"]
+    assert len(result_rows(result.read_bytes())) == 7
