@@ -79,8 +79,8 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         return RedirectResponse("/", status_code=303)
 
     async def upload(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is None:
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
             return refused(request, "The upload gave no size; try another browser.", 411)
         if int(length) > workspace.max_bytes + 64 * 1024:
             return refused(request, too_large("The file", workspace.max_bytes), 413)
