@@ -27,7 +27,16 @@ def output(*args: str) -> str:
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
-    for command in ("validate", "run", "status", "report", "template", "vendors", "sandbox"):
+    for command in (
+        "validate",
+        "run",
+        "status",
+        "report",
+        "template",
+        "vendors",
+        "sandbox",
+        "serve",
+    ):
         block = f"### `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
         pattern = re.compile(rf"### `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)
         if pattern.search(text):

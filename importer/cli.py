@@ -317,6 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first line on stdout: one JSON object, vendor -> base_url, auth_url, env",
     )
+    from importer.web.server import add_arguments as serve_arguments
+
+    serve_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve the coordinators' web page: upload, check, import, watch, download",
+            description="Serve a web page on which coordinators upload a sheet, see every "
+            "problem in its cell, import the valid rows while watching the progress, and "
+            "download the result sheet; the same checks, pacing and journal as `run`. Binds "
+            "127.0.0.1; another address needs IMPORTER_WEB_PASSWORD.",
+        )
+    )
     return parser
 
 
@@ -397,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _template(args)
         if args.command == "sandbox":
             return _sandbox(args)
+        if args.command == "serve":
+            from importer.web.server import serve_command
+
+            return serve_command(args)
         if args.command in ("status", "convert", "export", "report"):
             from importer import cli_tools
 

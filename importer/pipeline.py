@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -50,6 +51,7 @@ from importer.validation import ValidationReport
 __all__ = [
     "EXIT_CODES",
     "JournalOptions",
+    "ProgressHook",
     "RunReport",
     "estimate_seconds",
     "journal_report",
@@ -156,6 +158,8 @@ def run_import(
     notify: Callable[[str], None] | None = None,
     journal: JournalOptions | None = None,
     shared_budget: bool = False,
+    stop: threading.Event | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> RunReport:
     """Send every valid row of ``report`` to the vendor; return every row's outcome.
 
@@ -172,6 +176,9 @@ def run_import(
             reconciled, and every outcome recorded the moment it is known.
         shared_budget: share the account's rate with every importer process on this
             machine (a schedule file under ``$IMPORTER_STATE_DIR`` or ~/.cache).
+        stop: set from another thread to stop as Ctrl-C does (the web page's Stop button).
+        on_progress: called with (rows done, rows to send, rows per status, seconds left)
+            before the first row and after each row.
     """
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
@@ -231,8 +238,9 @@ def run_import(
         work = lambda row, values: sender.import_row(values)  # noqa: E731
     else:
         work = _Journaled(journal, sender, report, settings.vendor).prepare(todo)
+    hook = _Progress(len(todo), pacer, on_progress, clock)
     try:
-        _send_all(todo, work, workers, run, pacer, bar)
+        _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
         run.seconds = time.perf_counter() - started
         run.requests = sender.requests
@@ -253,8 +261,21 @@ def _send_all(
     run: RunReport,
     pacer: Pacer,
     bar: Any,
+    stop: threading.Event | None = None,
+    hook: _Progress | None = None,
 ) -> None:
     statuses: Counter[str] = Counter()
+    if hook is not None:
+        hook(statuses)
+
+    def wait_some(pending: Mapping[Future[RowResult], int]) -> set[Future[RowResult]]:
+        # With a stop event, wake up often enough to notice it: it acts as Ctrl-C does.
+        while True:
+            done, _ = wait(pending, timeout=0.1 if stop else None, return_when=FIRST_COMPLETED)
+            if stop is not None and stop.is_set():
+                raise _StopRequested
+            if done:
+                return done
 
     def collect(done: set[Future[RowResult]], rows: Mapping[Future[RowResult], int]) -> None:
         for future in done:
@@ -272,25 +293,29 @@ def _send_all(
             statuses[result.status] += 1
             bar.update(1)
             bar.set_postfix_str(_eta_and_counts(bar, pacer, statuses))
+            if hook is not None:
+                hook(statuses)
 
     pending: dict[Future[RowResult], int] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
         try:
             for row, values in todo:
+                if stop is not None and stop.is_set():
+                    raise _StopRequested
                 if run.stopped:
                     break
                 while len(pending) >= workers:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    done = wait_some(pending)
                     collect(done, pending)
                     for future in done:
                         del pending[future]
                 pending[pool.submit(work, row, values)] = row
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done = wait_some(pending)
                 collect(done, pending)
                 for future in done:
                     del pending[future]
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _StopRequested):
             run.stopped = run.stopped or "interrupted"
             pacer.stop()  # waiting calls give up; calls already on the wire finish
             done, _ = wait(pending)
@@ -300,6 +325,37 @@ def _send_all(
             run.results[row] = RowResult(
                 NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
             )
+
+
+class _StopRequested(Exception):
+    """The run's stop event was set: stop as Ctrl-C does."""
+
+
+#: (rows done, rows to send, rows per status, seconds left at the slower of the observed pace
+#: and the vendor's).
+ProgressHook = Callable[[int, int, Mapping[str, int], float], None]
+
+
+class _Progress:
+    """Tells an observer (the web page) how far the run is, with the same ETA as the bar."""
+
+    def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None, clock: Clock) -> None:
+        self.total, self.pacer, self.hook, self.clock = total, pacer, hook, clock
+        self.started = clock.time()
+
+    def __call__(self, statuses: Mapping[str, int]) -> None:
+        if self.hook is None:
+            return
+        done = sum(statuses.values())
+        elapsed = self.clock.time() - self.started
+        left = _seconds_left(done, self.total, elapsed, self.pacer)
+        self.hook(done, self.total, dict(statuses), left)
+
+
+def _seconds_left(done: int, total: int, elapsed: float, pacer: Pacer) -> float:
+    """Time left at the slower of the observed pace and the vendor's."""
+    per_row = max(elapsed / max(done, 1), pacer.interval)
+    return max(total - done, 0) * per_row
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -323,10 +379,9 @@ def _progress(total: int, enabled: bool) -> Any:
 
 def _eta_and_counts(bar: Any, pacer: Pacer, statuses: Mapping[str, int]) -> str:
     """The bar's tail: time left at the slower of the observed pace and the vendor's, and counts."""
-    done = max(int(bar.n), 1)
-    left = int(bar.total or 0) - int(bar.n)
-    per_row = max(float(bar.format_dict.get("elapsed", 0.0)) / done, pacer.interval)
-    minutes, seconds = divmod(int(left * per_row), 60)
+    elapsed = float(bar.format_dict.get("elapsed", 0.0))
+    left = _seconds_left(int(bar.n), int(bar.total or 0), elapsed, pacer)
+    minutes, seconds = divmod(int(left), 60)
     hours, minutes = divmod(minutes, 60)
     eta = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
     counts = ", ".join(f"{status} {count}" for status, count in statuses.items())

@@ -49,7 +49,16 @@ def test_committed_samples_match_their_generator(tmp_path: Path) -> None:
 def test_readme_shows_current_help() -> None:
     """The README's command reference is the real --help output."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for command in ("validate", "run", "status", "report", "template", "vendors", "sandbox"):
+    for command in (
+        "validate",
+        "run",
+        "status",
+        "report",
+        "template",
+        "vendors",
+        "sandbox",
+        "serve",
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "importer", command, "--help"],
             capture_output=True,

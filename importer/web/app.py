@@ -1,0 +1,259 @@
+"""The coordinators' page: routes over a :class:`~importer.web.workspace.Workspace`.
+
+Pages are rendered on the server (Jinja2, autoescaped); ``static/app.js`` adds drag and
+drop, live progress (server-sent events, polling when they fail) and nothing the page
+cannot do without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from importer.errors import ImporterError
+from importer.people import EMAIL_FIELDS
+from importer.secret import Secret
+from importer.templates import template_name, write_template
+from importer.vendors import get_vendor
+from importer.web.security import CsrfError, Guard, check_csrf
+from importer.web.views import duration, sheet_page, when
+from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
+
+__all__ = ["create_app"]
+
+_HERE = Path(__file__).parent
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def create_app(workspace: Workspace, password: Secret | None = None) -> Starlette:
+    """The ASGI app of the page, serving ``workspace``."""
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.globals.update(duration=duration, when=when, suffixes=",".join(SUFFIXES))
+    guard = Guard(password)
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        session = request.state.session
+        context.update(
+            csrf=session.csrf,
+            who=session.who,
+            login=password is not None,
+            accounts=list(workspace.accounts.values()),
+        )
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def refused(request: Request, message: str, status: int = 400) -> Response:
+        return page(request, "home.html", status, error=message, runs=_recent(workspace))
+
+    async def home(request: Request) -> Response:
+        return page(request, "home.html", runs=_recent(workspace))
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return page(request, "login.html")
+        try:
+            form = await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        who = str(form.get("who") or "")
+        if guard.login(request, str(form.get("password") or ""), who or "coordinator") is None:
+            return page(request, "login.html", 401, error="Wrong password.")
+        return RedirectResponse("/", status_code=303)
+
+    async def upload(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            return refused(request, "The upload gave no size; try another browser.", 411)
+        if int(length) > workspace.max_bytes + 64 * 1024:
+            return refused(request, too_large("The file", workspace.max_bytes), 413)
+        try:
+            form = await check_csrf(request, max_files=1)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        sheet = form.get("sheet")
+        if sheet is None or isinstance(sheet, str) or not sheet.filename:
+            return refused(request, "Choose a sheet to upload (.xlsx or .csv).")
+        session = request.state.session
+        if not password and form.get("who"):
+            session.who = str(form.get("who"))[:80].strip()
+        chosen = workspace.accounts.get(str(form.get("account") or ""))
+        try:
+            path = await asyncio.to_thread(workspace.save, sheet.filename, sheet.file)
+            made = await asyncio.to_thread(workspace.check, path, chosen, session.who)
+        except ImporterError as error:
+            status = 413 if "limit" in str(error) else 400
+            return refused(request, str(error), status)
+        finally:
+            await sheet.close()
+        return RedirectResponse(f"/uploads/{made.id}", status_code=303)
+
+    def find_upload(request: Request) -> Upload | None:
+        return workspace.uploads.get(request.path_params["upload"])
+
+    async def show_upload(request: Request) -> Response:
+        made = find_upload(request)
+        if made is None:
+            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        try:
+            number = int(request.query_params.get("page", "1"))
+        except ValueError:
+            number = 1
+        problems = request.query_params.get("problems") == "1"
+        sheet = sheet_page(made, number, problems)
+        emails = EMAIL_FIELDS.get(made.account.vendor, ())
+        lookup = any(field in made.report.columns.fields for field, _, _ in emails)
+        return page(
+            request, "upload.html", upload=made, sheet=sheet, problems=problems, email_lookup=lookup
+        )
+
+    async def marked(request: Request) -> Response:
+        from importer.api import write_report
+
+        made = find_upload(request)
+        if made is None:
+            return PlainTextResponse("no such upload", status_code=404)
+        stem = Path(made.name).stem
+        target = made.path.parent / f"{stem}.checked.xlsx"
+        await asyncio.to_thread(write_report, made.report, target, made.known)
+        return FileResponse(target, media_type=_XLSX, filename=target.name)
+
+    async def start(request: Request) -> Response:
+        try:
+            form = await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        made = find_upload(request)
+        if made is None:
+            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        try:
+            run = workspace.start(made, str(form.get("mode") or ""), request.state.session.who)
+        except ImporterError as error:
+            return refused(request, str(error))
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    def find_run(request: Request) -> WebRun | None:
+        return workspace.runs.get(request.path_params["run"])
+
+    async def show_run(request: Request) -> Response:
+        run = find_run(request)
+        if run is None:
+            return refused(request, "No such run on this server (see History).", 404)
+        return page(request, "run.html", run=run, state=run.snapshot())
+
+    async def status(request: Request) -> Response:
+        run = find_run(request)
+        if run is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        return JSONResponse(run.snapshot())
+
+    async def events(request: Request) -> Response:
+        run = find_run(request)
+        if run is None:
+            return PlainTextResponse("no such run", status_code=404)
+        return StreamingResponse(
+            _events(request, run),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def stop(request: Request) -> Response:
+        try:
+            await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        run = find_run(request)
+        if run is None:
+            return PlainTextResponse("no such run", status_code=404)
+        if run.state == "running":
+            run.stop.set()
+            run.state = "stopping"
+            run.say("stopping: requests already sent finish, nothing more is sent")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    async def result(request: Request) -> Response:
+        run = find_run(request)
+        if run is None or run.result is None:
+            return PlainTextResponse("no result yet", status_code=404)
+        return FileResponse(run.result, media_type=_XLSX, filename=run.result.name)
+
+    async def history(request: Request) -> Response:
+        entries = await asyncio.to_thread(lambda: list(workspace.history()))
+        return page(request, "history.html", entries=entries)
+
+    async def old_result(request: Request) -> Response:
+        entries = await asyncio.to_thread(lambda: list(workspace.history()))
+        wanted = (request.path_params["account"], int(request.path_params["number"]))
+        for entry in entries:
+            if (entry["account"].slug, entry["id"]) == wanted:
+                path = workspace.result_file(str(entry["summary"].get("result", "")))
+                if path is not None:
+                    return FileResponse(path, media_type=_XLSX, filename=path.name)
+        return PlainTextResponse("no result sheet for that run", status_code=404)
+
+    async def template(request: Request) -> Response:
+        try:
+            vendor = get_vendor(request.path_params["vendor"])
+        except ImporterError:
+            return PlainTextResponse("no such vendor", status_code=404)
+        target = workspace.data / "templates" / template_name(vendor)
+        if not target.exists():
+            await asyncio.to_thread(write_template, vendor, target)
+        return FileResponse(target, media_type=_XLSX, filename=target.name)
+
+    routes = [
+        Route("/", home),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/upload", upload, methods=["POST"]),
+        Route("/uploads/{upload}", show_upload),
+        Route("/uploads/{upload}/checked.xlsx", marked),
+        Route("/uploads/{upload}/run", start, methods=["POST"]),
+        Route("/runs/{run}", show_run),
+        Route("/runs/{run}/status", status),
+        Route("/runs/{run}/events", events),
+        Route("/runs/{run}/stop", stop, methods=["POST"]),
+        Route("/runs/{run}/result", result),
+        Route("/history", history),
+        Route("/history/{account}/{number:int}/result", old_result),
+        Route("/templates/{vendor}", template),
+        Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)])
+    app.state.workspace, app.state.guard = workspace, guard
+    return app
+
+
+def _recent(workspace: Workspace) -> list[WebRun]:
+    return sorted(workspace.runs.values(), key=lambda run: -run.started)[:10]
+
+
+async def _events(request: Request, run: WebRun) -> AsyncIterator[str]:
+    """Server-sent events: the run's state whenever it changes, until it ends."""
+    seen = -1
+    while True:
+        if run.version != seen:
+            seen = run.version
+            snapshot = run.snapshot()
+            yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+            if snapshot["state"] in ("finished", "failed"):
+                return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.25)

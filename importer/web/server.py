@@ -1,0 +1,120 @@
+"""``session-importer serve``: build the workspace, check the bind address, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from importer.errors import ConfigurationError
+
+__all__ = ["PASSWORD_VARIABLE", "add_arguments", "serve_command"]
+
+#: The environment variable holding the page's password (also a bearer token for scripts).
+PASSWORD_VARIABLE = "IMPORTER_WEB_PASSWORD"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
+    parser.add_argument(
+        "--config", type=Path, metavar="ACCOUNTS.toml", help="the accounts ([[account]] tables)"
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the embedded sandbox on 127.0.0.1 and serve its accounts",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="uploads, results and one journal per account (default: "
+        "$IMPORTER_STATE_DIR/web, else ~/.cache/session-importer/web; a fresh one with --sandbox)",
+    )
+    parser.add_argument(
+        "--max-upload-mb", type=float, default=20, metavar="MB", help="largest upload (default 20)"
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="most rows a sheet (default 50000)",
+    )
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve the page until Ctrl-C; running imports are stopped as Ctrl-C stops ``run``."""
+    import uvicorn
+
+    from importer.sandbox import is_loopback
+    from importer.secret import Secret
+    from importer.web.accounts import Account, load_accounts, sandbox_accounts
+    from importer.web.app import create_app
+    from importer.web.workspace import Workspace
+
+    password = os.environ.get(PASSWORD_VARIABLE) or None
+    if not is_loopback(args.host) and not password:
+        raise ConfigurationError(
+            f"refusing to serve on {args.host} without a password: anyone who can reach it "
+            f"could import into your accounts. Set {PASSWORD_VARIABLE}, or bind 127.0.0.1."
+        )
+    accounts: list[Account] = load_accounts(args.config) if args.config else []
+    sandbox_server = None
+    if args.sandbox:
+        from importer.sandbox import Sandbox, SandboxServer, describe
+
+        sandbox = Sandbox()
+        sandbox_server = SandboxServer(sandbox.app).start()
+        accounts += sandbox_accounts(describe(sandbox_server.url, sandbox.state))
+    data = args.data or _default_data(args.sandbox)
+    try:
+        workspace = Workspace(
+            accounts, data, max_rows=args.max_rows, max_bytes=int(args.max_upload_mb * 1e6)
+        )
+        app = create_app(workspace, Secret(password) if password else None)
+        listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((args.host, args.port))
+        except OSError as error:
+            raise ConfigurationError(
+                f"cannot listen on {args.host}:{args.port} ({error.strerror})."
+            ) from None
+        listener.listen(128)
+        host, port = listener.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        if sandbox_server is not None:
+            print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")
+        print(f"Serving the import page on http://{shown}:{port}/ (data in {data}); Ctrl-C stops.")
+        sys.stdout.flush()
+        config = uvicorn.Config(
+            app, log_level="warning", timeout_graceful_shutdown=3, lifespan="off"
+        )
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it handled: stopping is what the user asked
+        finally:
+            # Runs in progress stop as Ctrl-C stops `run`: their result sheets get written.
+            workspace.shutdown()
+            listener.close()
+        print("The page is stopped.", file=sys.stderr)
+    finally:
+        if sandbox_server is not None:
+            sandbox_server.stop()
+    return 0
+
+
+def _default_data(sandbox: bool) -> Path:
+    if sandbox:
+        # The embedded sandbox starts empty: so must the journals that describe it.
+        return Path(tempfile.mkdtemp(prefix="importer-web-sandbox-"))
+    state = os.environ.get("IMPORTER_STATE_DIR")
+    root = Path(state) if state else Path.home() / ".cache" / "session-importer"
+    return root / "web"

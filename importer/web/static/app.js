@@ -1,0 +1,109 @@
+// Progressive enhancement only: every form works without this file.
+"use strict";
+
+// Drag and drop onto the upload zone fills the file input.
+function setUpDrop() {
+  const zone = document.getElementById("drop");
+  if (!zone) return;
+  const input = document.getElementById(zone.dataset.dropTarget);
+  const help = document.getElementById("sheet-help");
+  const show = () => {
+    if (input.files.length) help.textContent = "Chosen: " + input.files[0].name;
+  };
+  input.addEventListener("change", show);
+  ["dragenter", "dragover"].forEach((name) =>
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("over");
+    })
+  );
+  ["dragleave", "drop"].forEach((name) =>
+    zone.addEventListener(name, () => zone.classList.remove("over"))
+  );
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      show();
+    }
+  });
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 1) return "under a minute";
+  if (minutes < 60) return "about " + minutes + " min";
+  return "about " + Math.floor(minutes / 60) + " h " + String(minutes % 60).padStart(2, "0") + " min";
+}
+
+// The run page follows the run: server-sent events, or polling when they fail.
+function setUpRun() {
+  const section = document.getElementById("run");
+  if (!section || !["running", "stopping"].includes(section.dataset.state)) return;
+  const bar = document.getElementById("bar");
+  const state = document.getElementById("run-state");
+  let ended = false;
+
+  function show(data) {
+    bar.max = Math.max(data.total, 1);
+    bar.value = data.done;
+    bar.textContent = data.done + " of " + data.total;
+    document.getElementById("done").textContent = data.done;
+    document.getElementById("total").textContent = data.total;
+    document.getElementById("eta").textContent =
+      data.state === "running" && data.seconds_left !== null ? ", " + duration(data.seconds_left) + " left" : "";
+    const counts = document.getElementById("counts");
+    counts.replaceChildren(
+      ...Object.entries(data.counts).map(([status, count]) => {
+        const item = document.createElement("li");
+        item.className = "st-" + status.replace(/ /g, "-");
+        const number = document.createElement("span");
+        number.className = "n";
+        number.textContent = count;
+        item.append(number, " " + status);
+        return item;
+      })
+    );
+    const messages = document.getElementById("messages");
+    messages.replaceChildren(
+      ...data.messages.map((text) => {
+        const item = document.createElement("li");
+        item.textContent = text;
+        return item;
+      })
+    );
+    if (data.state === "stopping") state.textContent = "Stopping";
+    if ((data.state === "finished" || data.state === "failed") && !ended) {
+      ended = true;
+      // The server renders the finished page (result link, final counts).
+      window.setTimeout(() => window.location.reload(), 300);
+    }
+  }
+
+  function poll() {
+    fetch(section.dataset.status, { credentials: "same-origin" })
+      .then((response) => response.json())
+      .then((data) => {
+        show(data);
+        if (!ended) window.setTimeout(poll, 1000);
+      })
+      .catch(() => window.setTimeout(poll, 3000));
+  }
+
+  if (window.EventSource) {
+    const source = new EventSource(section.dataset.events);
+    source.addEventListener("progress", (event) => show(JSON.parse(event.data)));
+    source.onerror = () => {
+      source.close();
+      if (!ended) poll();
+    };
+  } else {
+    poll();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpDrop();
+  setUpRun();
+});

@@ -1,0 +1,346 @@
+"""What the server holds: uploaded sheets, their validation, and runs in background threads.
+
+Every step is the command line's own: :func:`importer.validation.validate` checks a sheet,
+:func:`importer.pipeline.run_import` sends it (through the account's journal, with the
+``run`` command's journal and plan helpers), :func:`importer.api.write_report` writes the
+result workbook. Files live under the data folder only: ``uploads/`` (never executed, only
+read as sheets), ``results/``, ``journals/`` (one journal per account, so a renamed file
+still shows the rows already created) and ``templates/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from importer.api import write_report
+from importer.errors import ConfigurationError, ImporterError, InputError
+from importer.headers import header_scorer
+from importer.journal import Journal
+from importer.pipeline import JournalOptions, RunReport, journal_report, run_import
+from importer.reading import read_table
+from importer.validation import ValidationReport, validate
+from importer.vendors import get_vendor
+from importer.web.accounts import Account
+
+__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
+
+#: The sheet formats the page takes.
+SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv", ".txt")
+_KEPT_UPLOADS = 50
+_log = logging.getLogger("importer.web")
+
+
+@dataclass
+class Upload:
+    """A sheet uploaded and validated for an account."""
+
+    id: str
+    name: str
+    path: Path
+    account: Account
+    report: ValidationReport
+    known: RunReport | None
+    plan: str
+    who: str
+
+
+@dataclass
+class WebRun:
+    """An import (or dry run, or email look-up) running in a background thread."""
+
+    id: str
+    upload: Upload
+    mode: str
+    who: str
+    started: float = field(default_factory=time.time)
+    state: str = "running"
+    done: int = 0
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds_left: float | None = None
+    messages: list[str] = field(default_factory=list)
+    result: Path | None = None
+    exit_code: int | None = None
+    stopped: str | None = None
+    finished: float | None = None
+    followup: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    version: int = 0
+    thread: threading.Thread | None = None
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def progress(self, done: int, total: int, counts: Mapping[str, int], left: float) -> None:
+        """The pipeline's progress hook."""
+        self.done, self.total, self.counts, self.seconds_left = done, total, dict(counts), left
+        self._changed()
+
+    def say(self, message: str) -> None:
+        """The pipeline's notices (a lock waited out, emails looked up)."""
+        self.messages.append(message)
+        self._changed()
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the run page shows, as JSON."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "mode": self.mode,
+            "done": self.done,
+            "total": self.total,
+            "counts": self.counts,
+            "seconds_left": self.seconds_left,
+            "messages": self.messages[-20:],
+            "stopped": self.stopped,
+            "exit_code": self.exit_code,
+            "result": self.result.name if self.result else None,
+            "followup": self.followup,
+            "version": self.version,
+        }
+
+
+class Workspace:
+    """The data folder, the accounts, the uploads and the runs of one server."""
+
+    def __init__(
+        self, accounts: Sequence[Account], data: Path, *, max_rows: int, max_bytes: int
+    ) -> None:
+        if not accounts:
+            raise ConfigurationError("no account to import into: give --config or --sandbox.")
+        self.accounts = {account.slug: account for account in accounts}
+        self.data = data
+        self.max_rows, self.max_bytes = max_rows, max_bytes
+        self.uploads: OrderedDict[str, Upload] = OrderedDict()
+        self.runs: dict[str, WebRun] = {}
+        for folder in ("uploads", "results", "journals", "templates"):
+            (data / folder).mkdir(parents=True, exist_ok=True)
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def save(self, filename: str, source: BinaryIO) -> Path:
+        """Copy an upload under the data folder, refusing other formats and big files."""
+        name = _safe_name(filename)
+        if not name.lower().endswith(SUFFIXES):
+            raise InputError(f"{name}: not a sheet this page takes ({', '.join(SUFFIXES)}).")
+        folder = self.data / "uploads" / secrets.token_hex(8)
+        folder.mkdir()
+        target = folder / name
+        size = 0
+        with target.open("wb") as out:
+            while chunk := source.read(1 << 16):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    out.close()
+                    shutil.rmtree(folder)
+                    raise InputError(too_large(name, self.max_bytes))
+                out.write(chunk)
+        return target
+
+    def check(self, path: Path, account: Account | None, who: str) -> Upload:
+        """Validate an uploaded sheet for an account (guessed from its headers if not given)."""
+        name = path.name
+        try:
+            account = account or self.guess(path)
+            report = validate(path, account.vendor, timezone=account.timezone)
+            if report.row_count > self.max_rows:
+                raise InputError(
+                    f"{path}: {report.row_count} rows; this server takes at most "
+                    f"{self.max_rows} a sheet: split it."
+                )
+            known = self.known(account, report)
+        except ImporterError as error:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise type(error)(str(error).replace(str(path), name)) from None
+        from importer.cli_run import _plan
+
+        plan = _plan(
+            argparse.Namespace(limit=None, dry_run=False, file=name), report, report.vendor
+        )
+        upload = Upload(secrets.token_urlsafe(12), name, path, account, report, known, plan, who)
+        self.uploads[upload.id] = upload
+        while len(self.uploads) > _KEPT_UPLOADS:
+            _, old = self.uploads.popitem(last=False)
+            shutil.rmtree(old.path.parent, ignore_errors=True)
+        return upload
+
+    def guess(self, path: Path) -> Account:
+        """The account whose vendor's columns the sheet's headers match best."""
+        scorers = {slug: header_scorer(get_vendor(a.vendor)) for slug, a in self.accounts.items()}
+        table = read_table(path, lambda cells: max(s(cells) for s in scorers.values()))
+        headers = [str(c) for c in table.frame.columns]
+        scores = {slug: scorer(headers) for slug, scorer in scorers.items()}
+        best = max(scores, key=lambda slug: scores[slug])
+        if not scores[best]:
+            raise InputError(f"{path}: no header matches a vendor's columns; pick the account.")
+        return self.accounts[best]
+
+    def journal_path(self, account: Account) -> Path:
+        """One journal per account: re-uploading a renamed file still shows what was created."""
+        return self.data / "journals" / f"{account.slug}.journal.sqlite"
+
+    def known(self, account: Account, report: ValidationReport) -> RunReport | None:
+        """Every row's outcome as the account's journal records it (``None``: no journal yet)."""
+        path = self.journal_path(account)
+        if not path.exists():
+            return None
+        journal = Journal(path, account.vendor)
+        try:
+            return journal_report(report, JournalOptions(journal, account.key), account.vendor)
+        finally:
+            journal.close()
+
+    # --- runs ------------------------------------------------------------------------------
+
+    def start(self, upload: Upload, mode: str, who: str) -> WebRun:
+        """Start an import (``import``), a dry run (``dry-run``) or an email look-up
+        (``resolve``) of an upload, in a background thread."""
+        if mode not in ("import", "dry-run", "resolve"):
+            raise ConfigurationError(f"unknown mode {mode!r}.")
+        run = WebRun(secrets.token_urlsafe(12), upload, mode, who)
+        run.total = upload.report.row_count - upload.report.invalid_count
+        self.runs[run.id] = run
+        run.thread = threading.Thread(target=self._work, args=(run,), name=f"run-{run.id}")
+        run.thread.start()
+        return run
+
+    def _work(self, run: WebRun) -> None:
+        upload = run.upload
+        folder = self.data / "results" / run.id
+        folder.mkdir()
+        stem = Path(upload.name).stem
+        try:
+            settings = upload.account.settings()
+            if run.mode == "resolve":
+                self._resolve(run, settings, folder / f"{stem}.resolved.xlsx")
+            else:
+                self._import(run, settings, folder / f"{stem}.result.xlsx")
+        except ImporterError as error:
+            # Server paths (the journal's, the upload's) stay on the server.
+            said = str(error).replace(str(upload.path), upload.name).replace(str(self.data), "…")
+            run.stopped = said
+            run.exit_code = error.exit_code
+            run.say(f"could not run: {said}")
+        except Exception as error:  # the thread must end in a state the page can show
+            _log.exception("run %s failed", run.id)
+            run.stopped = f"internal error ({type(error).__name__})"
+            run.exit_code = 2
+            run.say(run.stopped)
+        finally:
+            run.state = "finished" if run.result else "failed"
+            run.finished = time.time()
+            run._changed()
+
+    def _resolve(self, run: WebRun, settings: Any, target: Path) -> None:
+        from importer.cli_run import _resolve_only
+
+        args = argparse.Namespace(result=target, file=run.upload.name, json=True)
+        code, summary = _resolve_only(args, run.upload.report, settings)
+        people = summary["people"]
+        run.say(
+            f"looked up {people.get('emails', 0)} email(s): {people.get('found', 0)} found, "
+            f"{people.get('unknown', 0)} unknown"
+        )
+        run.counts, run.exit_code = dict(summary["counts"]), code
+        run.done = run.total = run.upload.report.row_count
+        run.result = Path(summary["result"])
+        # The sheet with the IDs filled in, shown like any upload: check who each email is,
+        # then import from there.
+        folder = self.data / "uploads" / secrets.token_hex(8)
+        folder.mkdir()
+        copy = folder / run.result.name
+        shutil.copyfile(run.result, copy)
+        run.followup = self.check(copy, run.upload.account, run.who).id
+
+    def _import(self, run: WebRun, settings: Any, target: Path) -> None:
+        from importer.cli_run import _open_journal
+
+        upload, account = run.upload, run.upload.account
+        args = argparse.Namespace(journal=self.journal_path(account), sandbox=account.sandbox)
+        journal = _open_journal(args, upload.report, account.vendor, settings.base_url)
+        try:
+            journal.lock_job(wait=False)
+            journal.set_meta("timezone", account.timezone)
+            journal.set_meta("key", account.key or "")
+            journal_run = journal.start_run(upload.name)
+            outcome = run_import(
+                upload.report,
+                settings,
+                dry_run=run.mode == "dry-run",
+                journal=JournalOptions(journal, account.key),
+                shared_budget=not account.sandbox,
+                notify=run.say,
+                stop=run.stop,
+                on_progress=run.progress,
+            )
+            run.stopped = outcome.stopped
+            run.counts, run.exit_code = outcome.counts(), outcome.exit_code
+            run.done = run.total = max(run.total, run.done)
+            written = write_report(outcome.validation, target, outcome)
+            summary = {
+                "counts": run.counts,
+                "stopped": outcome.stopped,
+                "dry_run": outcome.dry_run,
+                "file": upload.name,
+                "who": run.who,
+                "web_run": run.id,
+                "result": str(written.relative_to(self.data)),
+            }
+            journal.finish_run(journal_run, summary)
+            run.result = written
+        finally:
+            journal.close()
+
+    def history(self) -> Iterator[dict[str, Any]]:
+        """Every run recorded in the accounts' journals, newest first."""
+        found = []
+        for account in self.accounts.values():
+            path = self.journal_path(account)
+            if not path.exists():
+                continue
+            journal = Journal(path, account.vendor)
+            try:
+                for entry in journal.runs():
+                    found.append({**entry, "account": account})
+            finally:
+                journal.close()
+        yield from sorted(found, key=lambda entry: -float(entry["started"]))
+
+    def result_file(self, relative: str) -> Path | None:
+        """A result file named in a journal, only if it lies under the data folder."""
+        results = (self.data / "results").resolve()
+        path = (self.data / relative).resolve()
+        if not path.is_relative_to(results) or not path.is_file():
+            return None
+        return path
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every run as Ctrl-C does, and wait for their result sheets."""
+        for run in self.runs.values():
+            run.stop.set()
+        for run in self.runs.values():
+            if run.thread is not None:
+                run.thread.join(timeout)
+
+
+def too_large(name: str, limit: int) -> str:
+    """The message for a file over the upload limit."""
+    return f"{name}: the file is larger than this server's limit of {limit / 1e6:g} MB."
+
+
+def _safe_name(filename: str) -> str:
+    """The upload's own name, without any folder, reduced to harmless characters."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    cleaned = re.sub(r"[^\w .()-]", "_", base).strip(" .")
+    return cleaned[:120] or "sheet.csv"

@@ -1,0 +1,229 @@
+"""The coordinator's journey in a real headless Chromium (Debian's chromium + chromedriver).
+
+Upload a sheet with mistakes, see the marked cells and messages, upload the fixed sheet,
+import it into the sandbox, watch the bar reach the end, download the result and check its
+rows, reopen the run's page. A screenshot of each step is saved under the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from tests.conftest import V2_HEADERS, V2_ROW, write_xlsx
+from tests.web.conftest import WebServer, start_server
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.browser
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium, off the network, with a fresh profile and a download folder."""
+    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
+        pytest.fail("install Debian's chromium and chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    (tmp_path / "downloads").mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(tmp_path / "downloads"),
+            "download.prompt_for_download": False,
+        },
+    )
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def phone(driver: Any, on: bool) -> None:
+    """A 390 px wide phone screen (headless windows cannot be narrower than 500 px)."""
+    if on:
+        metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def fits(driver: Any) -> bool:
+    """Nothing but the sheet's own scrolling region is wider than the screen."""
+    return bool(
+        driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+            " && window.innerWidth <= 390"
+        )
+    )
+
+
+def sessions(count: int, broken: bool) -> list[list[object]]:
+    """A v2 sheet: ``count`` rows; with ``broken``, three typical mistakes and a <script> name."""
+    rows: list[list[object]] = [
+        [V2_ROW[0], f"Browser session {n}", *V2_ROW[2:]] for n in range(count)
+    ]
+    if broken:
+        rows[1][3] = "31/02/2025 10:00"  # no such day
+        rows[4][2] = "jane.doe@example"  # not an ID
+        rows[7][5] = "Everyone"  # not a registration choice
+        rows[9][1] = "<script>document.title='owned'</script>"
+    return [V2_HEADERS, *rows]
+
+
+def test_upload_fix_import_watch_download_reopen(
+    tmp_path: Path, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    """The whole journey, in a browser, against the embedded sandbox."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    server: WebServer = start_server(tmp_path / "data")
+    request.addfinalizer(server.stop)
+    wait = WebDriverWait(browser, 30)
+
+    def shot(name: str) -> None:
+        browser.save_screenshot(str(shots / f"{name}.png"))
+
+    def until(check: Callable[[Any], Any]) -> Any:
+        return wait.until(check)
+
+    mistakes = write_xlsx(tmp_path / "sessions.xlsx", sessions(12, broken=True))
+    fixed_folder = tmp_path / "fixed"
+    fixed_folder.mkdir()
+    fixed = write_xlsx(fixed_folder / "sessions.xlsx", sessions(12, broken=False))
+
+    # 1. The home page: every control has a label; upload the sheet with mistakes.
+    browser.get(server.url)
+    assert (
+        browser.execute_script(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select')]"
+            ".filter(e => !e.labels || !e.labels.length).length"
+        )
+        == 0
+    )
+    shot("01-home")
+    focused = []
+    for _ in range(8):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        focused.append(active.get_attribute("id") or active.text)
+    assert focused[0] == "Skip to content", focused
+    order = [focused.index(name) for name in ("sheet", "account", "who")]
+    assert order == sorted(order), f"the form is reachable by keyboard, in order: {focused}"
+    browser.find_element(By.ID, "sheet").send_keys(str(mistakes))
+    assert Select(browser.find_element(By.ID, "account")).first_selected_option.text.startswith(
+        "Guess"
+    )
+    browser.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
+
+    # 2. The marked cells and their messages.
+    until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.sheet"))
+    shot("02-mistakes")
+    bad = browser.find_elements(By.CSS_SELECTOR, "td.bad")
+    assert len(bad) == 3
+    texts = " | ".join(cell.text for cell in bad)
+    assert "31/02/2025 10:00" in texts and "Everyone" in texts
+    assert all(cell.find_element(By.CSS_SELECTOR, ".msg").text for cell in bad)
+    assert browser.title != "owned"
+    assert (
+        "<script>document.title='owned'</script>" in browser.find_element(By.TAG_NAME, "table").text
+    )
+    counts = browser.find_element(By.CSS_SELECTOR, ".counts").text
+    assert "9 valid" in counts.replace("\n", " ") and "3 invalid" in counts.replace("\n", " ")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Problems only").click()
+    until(lambda d: "problems=1" in d.current_url)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 3
+    shot("03-problems-only")
+    phone(browser, True)
+    browser.refresh()
+    assert fits(browser)
+    shot("04-problems-phone")
+    phone(browser, False)
+
+    # 3. Upload the fixed sheet (same name, fixed in Excel) and import it.
+    browser.get(server.url)
+    browser.find_element(By.ID, "sheet").send_keys(str(fixed))
+    Select(browser.find_element(By.ID, "account")).select_by_value("sandbox-360learning-v2")
+    browser.find_element(By.ID, "who").send_keys("Ana")
+    browser.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
+    until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.sheet"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "td.bad")
+    shot("05-fixed")
+    browser.find_element(By.CSS_SELECTOR, "button[value=import]").click()
+
+    # 4. Watch the bar: it moves while rows are sent (5 a second) and reaches the end.
+    until(lambda d: d.find_elements(By.ID, "bar"))
+    run_url = browser.current_url
+    seen: list[tuple[int, int]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        bars = browser.find_elements(By.ID, "bar")
+        if bars:
+            try:
+                value, top = (int(float(bars[0].get_attribute(a) or 0)) for a in ("value", "max"))
+                seen.append((value, top))
+            except Exception:  # the page reloaded under us: read again
+                continue
+        if browser.find_elements(By.ID, "result"):
+            break
+        if seen and 0 < seen[-1][0] < 12 and not (shots / "06-running.png").exists():
+            shot("06-running")
+        time.sleep(0.05)
+    shot("07-done")
+    assert seen and seen[-1] == (12, 12), seen[-5:]
+    assert any(0 < value < 12 for value, _ in seen), "the bar moved through the run"
+    assert "Finished" in browser.find_element(By.ID, "run-state").text
+    assert "12 created" in browser.find_element(By.ID, "counts").text.replace("\n", " ")
+
+    # 5. Download the result and check its rows.
+    browser.find_element(By.ID, "result").click()
+    target = tmp_path / "downloads" / "sessions.result.xlsx"
+    until(lambda d: target.exists() and target.stat().st_size > 0)
+    rows = list(openpyxl.load_workbook(target)["Result"].iter_rows(min_row=2, values_only=True))
+    assert [r[1] for r in rows] == ["created"] * 12
+    assert all(r[2] for r in rows), "every row has its created ID"
+    assert server.count("360learning-v2", "Browser session") == 12
+
+    # 6. Close the page, reopen the run from a new tab.
+    browser.switch_to.new_window("tab")
+    first = browser.window_handles[0]
+    browser.switch_to.window(first)
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    browser.get(run_url)
+    assert "Finished" in browser.find_element(By.ID, "run-state").text
+    assert browser.find_element(By.ID, "result").is_displayed()
+    shot("08-reopened")
+    phone(browser, True)
+    browser.refresh()
+    assert fits(browser)
+    shot("09-reopened-phone")
+    browser.get(server.url + "/history")
+    assert "Ana" in browser.find_element(By.TAG_NAME, "table").text
+    shot("10-history-phone")

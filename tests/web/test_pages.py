@@ -1,0 +1,259 @@
+"""The page's use cases over real HTTP to `serve --sandbox`: the same pipeline as `run`."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+
+from tests.conftest import V2_HEADERS, V2_ROW, write_csv, zoho_row, zoho_sheet
+from tests.web.conftest import WebServer, csrf, upload
+
+V2 = "sandbox-360learning-v2"
+
+
+def v2_rows(prefix: str, count: int) -> list[list[str]]:
+    """``count`` valid v2 rows whose names start with ``prefix``."""
+    return [[V2_ROW[0], f"{prefix} {n}", *V2_ROW[2:]] for n in range(count)]
+
+
+def start(client: httpx.Client, page: httpx.Response, mode: str) -> str:
+    """Press a run button of an upload's page; the run's URL."""
+    action = re.search(r'action="(/uploads/[^"]+/run)"', page.text)
+    assert action, "no run form on the page"
+    answer = client.post(action.group(1), data={"csrf": csrf(client), "mode": mode})
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"])
+
+
+def finish(client: httpx.Client, run: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the run's status until it ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state: dict[str, Any] = client.get(f"{run}/status").json()
+        if state["state"] in ("finished", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"{run} did not finish")
+
+
+def result_rows(content: bytes) -> list[tuple[Any, ...]]:
+    """The Result sheet's rows of a downloaded workbook."""
+    sheet = openpyxl.load_workbook(io.BytesIO(content))["Result"]
+    return list(sheet.iter_rows(values_only=True))
+
+
+def test_import_then_renamed_upload_shows_created_rows(tmp_path: Path, web: WebServer) -> None:
+    """An import creates the rows; the same sheet under another name shows them created and
+    importing it again creates nothing more; history lists both runs with their results."""
+    client = web.client()
+    client.post("/upload", data={"csrf": csrf(client), "who": "Ana"})  # names the session
+    sheet = write_csv(tmp_path / "first.csv", [V2_HEADERS, *v2_rows("Renamed", 3)])
+    page = upload(client, sheet, V2)
+    assert '<span class="n">3</span> valid' in page.text
+    run = start(client, page, "import")
+    state = finish(client, run)
+    assert state["counts"] == {"created": 3} and state["exit_code"] == 0
+    assert web.count("360learning-v2", "Renamed") == 3
+    again = upload(client, sheet, V2, name="renamed copy.csv")
+    assert again.text.count('<tr class="st-already-created">') == 3
+    assert '<span class="n">3</span> already created' in again.text
+    second = finish(client, start(client, again, "import"))
+    assert second["counts"] == {"skipped": 3}
+    assert web.count("360learning-v2", "Renamed") == 3
+    history = client.get("/history").text
+    assert "renamed copy.csv" in history and "first.csv" in history and "3 skipped" in history
+    link = re.search(r'href="(/history/sandbox-360learning-v2/\d+/result)"', history)
+    assert link
+    rows = result_rows(client.get(link.group(1)).content)
+    assert [r[1] for r in rows[1:]] == ["skipped"] * 3
+
+
+def test_dry_run_sends_nothing(tmp_path: Path, web: WebServer) -> None:
+    """A dry run ends with every valid row 'not sent' and the sandbox unchanged."""
+    client = web.client()
+    before = len(web.created("360learning-v2"))
+    sheet = write_csv(tmp_path / "dry.csv", [V2_HEADERS, *v2_rows("Dry", 2)])
+    page = upload(client, sheet, V2)
+    assert "Look up emails only" not in page.text, "offered only when the sheet has emails"
+    run = start(client, page, "dry-run")
+    state = finish(client, run)
+    assert state["counts"] == {"not sent": 2}
+    assert len(web.created("360learning-v2")) == before
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"{run}/result").content))
+    assert [r[1] for r in book["Result"].iter_rows(min_row=2, values_only=True)] == ["not sent"] * 2
+    summary = dict(book["Summary"].iter_rows(values_only=True))
+    assert summary["Run"] == "dry run: nothing sent"
+
+
+def test_resolve_only_fills_in_ids_from_emails(tmp_path: Path, web: WebServer) -> None:
+    """'Look up emails only' writes the sheet with the instructor's ID, creating nothing."""
+    client = web.client()
+    before = len(web.created("360learning-v2"))
+    headers = [h if h != "Main instructor ID" else "Main instructor email" for h in V2_HEADERS]
+    sheet = write_csv(
+        tmp_path / "emails.csv",
+        [headers, [V2_ROW[0], "By email", "jane.doe@example.com", *V2_ROW[3:]]],
+    )
+    page = upload(client, sheet, V2)
+    assert "Look up emails only" in page.text
+    run = start(client, page, "resolve")
+    state = finish(client, run)
+    assert state["state"] == "finished", state
+    assert "1 found, 0 unknown" in " ".join(state["messages"])
+    rows = result_rows(client.get(f"{run}/result").content)
+    assert "647098a731a809ed36889ed1" in rows[1]
+    assert len(web.created("360learning-v2")) == before
+    followup = client.get(f"/uploads/{state['followup']}")
+    assert '<td data-label="Main instructor ID">647098a731a809ed36889ed1</td>' in followup.text
+    assert '<td data-label="Main instructor email">jane.doe@example.com</td>' in followup.text
+    assert 'href="/uploads/' in client.get(run).text
+
+
+def test_stop_button_stops_like_ctrl_c(tmp_path: Path, web: WebServer) -> None:
+    """Stop during a Zoho run (one call every 2 s, real clock): the row in flight finishes,
+    the rest are 'not sent', the result sheet has every row, the exit code is 130's."""
+    client = web.client()
+    sheet = zoho_sheet(tmp_path / "zoho.csv", [zoho_row(f"Stoppable {n}") for n in range(6)])
+    page = upload(client, sheet)
+    assert "Sandbox zoho-people" in page.text, "the vendor is guessed from the headers"
+    run = start(client, page, "import")
+    deadline = time.monotonic() + 30
+    while client.get(f"{run}/status").json()["done"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stopped = client.post(f"{run}/stop", data={"csrf": csrf(client)})
+    assert stopped.status_code == 303
+    state = finish(client, run, timeout=15)
+    assert state["stopped"] == "interrupted" and state["exit_code"] == 130
+    assert state["counts"].get("not sent", 0) >= 3, state
+    assert state["counts"].get("created", 0) + state["counts"].get("not sent", 0) == 6
+    assert web.count("zoho-people", "Stoppable") == state["counts"].get("created", 0)
+    rows = result_rows(client.get(f"{run}/result").content)
+    assert len(rows) == 7
+
+
+def test_progress_streams_as_server_sent_events(tmp_path: Path, web: WebServer) -> None:
+    """The events stream sends the run's state as it changes and ends with the final one."""
+    client = web.client()
+    sheet = write_csv(tmp_path / "sse.csv", [V2_HEADERS, *v2_rows("Streamed", 4)])
+    run = start(client, upload(client, sheet, V2), "import")
+    events = []
+    with client.stream("GET", f"{run}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+    assert events[-1]["state"] == "finished" and events[-1]["done"] == 4
+    assert events[-1]["counts"] == {"created": 4}
+    assert [e["version"] for e in events] == sorted(e["version"] for e in events)
+    assert client.get(run).status_code == 200, "the run's page can be reopened"
+
+
+def test_large_sheets_are_paged_and_filtered(tmp_path: Path, web: WebServer) -> None:
+    """120 rows: pages of 50; 'problems only' shows the 7 bad rows, each cell marked."""
+    client = web.client()
+    rows = v2_rows("Paged", 120)
+    for n in range(0, 120, 18):
+        rows[n][3] = "31/02/2025 10:00"
+    page = upload(client, write_csv(tmp_path / "paged.csv", [V2_HEADERS, *rows]), V2)
+    assert "page 1 of 3" in page.text and page.text.count('<th scope="row"') == 50
+    last = client.get(f"{page.url.path}?page=3")
+    assert last.text.count('<th scope="row"') == 20
+    problems = client.get(f"{page.url.path}?problems=1")
+    assert problems.text.count('<th scope="row"') == 7
+    assert problems.text.count('<td class="bad"') == 7
+    assert "is not a real date" in problems.text or "does not exist" in problems.text
+    marked = result_rows(client.get(f"{page.url.path}/checked.xlsx").content)
+    assert sum(1 for r in marked[1:] if r[1] == "invalid") == 7
+
+
+def test_templates_download_for_each_account(web: WebServer) -> None:
+    """Each account's vendor template downloads as a workbook with its headers."""
+    client = web.client()
+    home = client.get("/").text
+    for vendor in ("360learning-v1", "360learning-v2", "zoho-people", "coursepath"):
+        assert f'href="/templates/{vendor}"' in home
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/templates/zoho-people").content))
+    headers = [c.value for c in next(book.worksheets[0].iter_rows(max_row=1))]
+    assert "Trainer erecno" in headers
+    assert client.get("/templates/nope").status_code == 404
+
+
+def test_two_runs_on_one_account_never_overlap(tmp_path: Path, web: WebServer) -> None:
+    """A second import into an account while one runs is refused by the journal's lock,
+    saying why without server paths; the first goes on (then is stopped here)."""
+    client = web.client()
+    first = zoho_sheet(tmp_path / "one.csv", [zoho_row(f"Locked {n}") for n in range(5)])
+    second = zoho_sheet(tmp_path / "two.csv", [zoho_row(f"Other {n}") for n in range(2)])
+    running = start(client, upload(client, first, "sandbox-zoho-people"), "import")
+    refused = finish(client, start(client, upload(client, second, "sandbox-zoho-people"), "import"))
+    assert refused["state"] == "failed" and refused["exit_code"] == 2
+    said = " ".join(refused["messages"])
+    assert "another run of this job is in progress" in said
+    assert str(web.data) not in said
+    assert client.get(f"{running}/status").json()["state"] == "running"
+    client.post(f"{running}/stop", data={"csrf": csrf(client)})
+    assert finish(client, running)["stopped"] == "interrupted"
+    assert web.count("zoho-people", "Other") == 0
+
+
+def test_fix_the_checked_sheet_and_upload_it_again(tmp_path: Path, web: WebServer) -> None:
+    """The downloaded sheet with problems marked, fixed in place and uploaded again, is valid;
+    its old outcome columns are not shown as sheet columns."""
+    client = web.client()
+    rows = v2_rows("Refixed", 3)
+    rows[1][3] = "31/02/2025 10:00"
+    page = upload(client, write_csv(tmp_path / "tofix.csv", [V2_HEADERS, *rows]), V2)
+    assert '<span class="n">1</span> invalid' in page.text
+    checked = tmp_path / "tofix.checked.xlsx"
+    checked.write_bytes(client.get(f"{page.url.path}/checked.xlsx").content)
+    book = openpyxl.load_workbook(checked)
+    sheet = book["Result"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:2] == ["Sheet row", "Status"] and sheet.cell(3, 2).value == "invalid"
+    sheet.cell(3, headers.index("Start date") + 1).value = "2025-07-02 10:00"
+    book.save(checked)
+    again = upload(client, checked, V2)
+    assert '<span class="n">0</span> invalid' in again.text
+    assert '<th scope="col">Messages</th>' not in again.text
+    assert '<th scope="col">Session name</th>' in again.text
+
+
+def test_ctrl_c_on_the_server_stops_runs_and_keeps_their_record(tmp_path: Path) -> None:
+    """SIGINT to `serve` during a Zoho run: the run stops as Ctrl-C stops `run`, its result
+    sheet is written and the account's journal records it; the server exits 0."""
+    import signal
+    import sqlite3
+
+    from tests.web.conftest import start_server
+
+    server = start_server(tmp_path / "data")
+    try:
+        client = server.client()
+        sheet = zoho_sheet(tmp_path / "long.csv", [zoho_row(f"Killed {n}") for n in range(6)])
+        run = start(client, upload(client, sheet, "sandbox-zoho-people"), "import")
+        deadline = time.monotonic() + 30
+        while client.get(f"{run}/status").json()["done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.close_clients()
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+    journal = tmp_path / "data" / "journals" / "sandbox-zoho-people.journal.sqlite"
+    with sqlite3.connect(journal) as db:
+        [(finished, summary)] = db.execute("SELECT finished, summary FROM runs").fetchall()
+    assert finished is not None
+    recorded = json.loads(summary)
+    assert recorded["stopped"] == "interrupted" and recorded["file"] == "long.csv"
+    assert recorded["counts"]["not sent"] >= 3
+    result = tmp_path / "data" / recorded["result"]
+    assert len(result_rows(result.read_bytes())) == 7
