@@ -4,11 +4,14 @@ A :class:`Secret` shows ``'***'`` in ``str``, ``repr`` and f-strings; the
 value is only reachable through :meth:`Secret.reveal`, which the code that
 builds a request calls at the last moment. :func:`redact` scrubs known
 secret values out of any text (an error message quoting a URL, say) before
-it reaches a log, a result sheet or an exception.
+it reaches a log, a result sheet or an exception; it also masks anything shaped like a
+token (a JWT, a bearer or Zoho token, a ``token=``/``secret=`` pair), since a vendor may
+echo one in an error body that we quote.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = ["Secret", "redact"]
@@ -42,10 +45,24 @@ class Secret:
         return hash(self._value)
 
 
+#: Token-shaped text, whoever's it is: JWTs, ``Bearer``/``Zoho-oauthtoken`` values, Zoho's
+#: ``1000.<hex>.<hex>`` tokens, and the values of key=value or "key": "value" pairs named like
+#: secrets.
+_TOKEN_SHAPES = re.compile(
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+    r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}"
+    r"|(?<=Zoho-oauthtoken )[A-Za-z0-9._~+/=-]{8,}"
+    r"|\b1000\.[0-9a-f]{8,}\.[0-9a-f]{8,}\b"
+    r"|(?<=token[\"']: [\"'])[^\"']{8,}|(?<=token=)[^&\s\"']{8,}"
+    r"|(?<=secret[\"']: [\"'])[^\"']{8,}|(?<=secret=)[^&\s\"']{8,}",
+    re.IGNORECASE,
+)
+
+
 def redact(text: str, secrets: Iterable[Secret | str]) -> str:
-    """Replace every occurrence of each secret value in ``text`` by ``***``."""
+    """Replace each secret value, and anything token-shaped, in ``text`` by ``***``."""
     for secret in secrets:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if value and len(value) >= 4:
             text = text.replace(value, "***")
-    return text
+    return _TOKEN_SHAPES.sub("***", text)

@@ -509,3 +509,34 @@ def test_70_zoho_rows_in_real_time_trigger_no_lock(tmp_path: Path, sandbox: Sand
     assert len(calls) == 70
     assert max(sum(1 for t in calls if s <= t < s + 60.0) for s in calls) <= 27
     assert elapsed < 70 * 60.5 / 27 + 30  # about 2.24 s a row: no lock was waited out
+
+
+def test_tokens_a_vendor_echoes_never_reach_the_result() -> None:
+    """A vendor quoting our bearer token or a JWT in an error body: the row's message (what the
+    result sheet and the journal keep) shows *** instead."""
+    from importer.sender import Sender
+
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFAYi5jIn0.c2lnbmF0dXJlLXBhcnQ"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        echo = f"token {request.headers['authorization']} refused; also saw {jwt_like}"
+        return httpx.Response(400, json={"error": {"code": "weird", "message": echo}})
+
+    clock = FakeClock()
+    tokens = [httpx.Response(200, json={"access_token": "sekret-token-123456", "expires_in": 3600})]
+    creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
+    sender = Sender(
+        adapter=ADAPTERS["360learning-v2"],
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        base_url="http://127.0.0.1:9",
+        auth=make_auth("360l-v2", creds, "http://127.0.0.1:9", _token_client(tokens), clock),
+        pacer=Pacer(RatePolicy(rate=None), clock),
+        clock=clock,
+    )
+    values = {"pathId": PATH, "name": "A", "mainInstructorId": JANE,
+              "registrationRequestValidation": "disabled",
+              "startDate": "2025-07-01T08:00:00.000Z"}  # fmt: skip
+    result = sender.import_row(values)
+    assert result.status == "rejected" and "refused" in result.message
+    assert "sekret-token-123456" not in result.message and jwt_like not in result.message
+    assert "***" in result.message
