@@ -162,10 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--log", type=Path, metavar="FILE", help="append what happens to this log file"
     )
     run.add_argument(
+        "--store",
+        metavar="URL",
+        help="share journals, locks, the rate budget and tokens with other hosts: "
+        "postgresql://USER@HOST/DB (default: $IMPORTER_STORE, else this machine's files)",
+    )
+    run.add_argument(
         "--resolve-only",
         action="store_true",
         help="look up the email columns and write the sheet with the IDs filled in; create nothing",
     )
+
+    from importer.store.cli import add_store_parser  # issue 14: the shared store
+
+    add_store_parser(commands)
 
     convert = commands.add_parser(
         "convert",
@@ -413,6 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from importer.web.server import serve_command
 
             return serve_command(args)
+        if args.command == "store":
+            from importer.store.cli import store_command
+
+            return store_command(args)
         if args.command in ("status", "convert", "export", "report"):
             from importer import cli_tools
 

@@ -20,6 +20,7 @@ from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.journal import Journal
 from importer.results import default_result_path
+from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
 
@@ -133,6 +134,7 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
         "beyond_documented_rate": args.beyond_documented_rate or None,
         "zoho_session_data": args.zoho_session_data,
         "v2_marker": args.v2_marker,
+        "store": getattr(args, "store", None),
     }
     server = None
     if args.sandbox:
@@ -163,7 +165,9 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
         _log(args, plan)
         if not args.json:
             print(plan)
-        journal = _open_journal(args, report, vendor.name, settings.base_url)
+        journal = _store_journal(args, settings) or _open_journal(
+            args, report, vendor.name, settings.base_url
+        )
         options = JournalOptions(
             journal, args.key or section.get("key"), args.retry_rejected, args.resend_unknown
         )
@@ -280,6 +284,35 @@ def _open_journal(
         journal.close()
         raise ConfigurationError(
             f"{path} records imports into {known}, not {target}; give another --journal."
+        )
+    return journal
+
+
+def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | None:
+    """With a PostgreSQL store (issue 14), the account's journal there; else ``None``.
+
+    Every host importing into the account finds the same journal: it is named after the
+    vendor, the host and a hash of the credentials (``--journal NAME`` names another).
+    """
+    from importer.store import account_name, is_postgres, open_journal
+
+    if args.sandbox or not is_postgres(settings.store):
+        return None
+    identity = "|".join(s.reveal() for s in settings.credentials.values())
+    name = (
+        str(args.journal)
+        if args.journal
+        else account_name(settings.vendor, settings.base_url, identity)
+    )
+    journal = open_journal(settings.store, name, settings.vendor)
+    known = journal.meta("target")
+    if known is None:
+        journal.set_meta("target", settings.base_url)
+    elif known != settings.base_url:
+        journal.close()
+        raise ConfigurationError(
+            f"journal {name!r} records imports into {known}, not {settings.base_url}; "
+            "give another --journal."
         )
     return journal
 

@@ -66,6 +66,8 @@ class RunSettings:
         beyond_documented_rate: let ``rate`` go above the vendor's documented limit.
         vendor_options: choices where a vendor's docs are ambiguous
             (``zoho_session_data``: ``param`` or ``body``; ``v2_marker``: ``true``).
+        store: where journals, locks, the rate schedule and tokens are shared
+            (``postgresql://…`` for several hosts; ``None``: this machine's SQLite files).
     """
 
     vendor: str
@@ -78,6 +80,7 @@ class RunSettings:
     max_tries: int = 5
     beyond_documented_rate: bool = False
     vendor_options: Mapping[str, str] = field(default_factory=dict)
+    store: str | None = field(default=None, repr=False)  # a URL may hold a password
 
 
 def load_job(path: Path) -> dict[str, Any]:
@@ -152,6 +155,7 @@ def resolve_settings(
         timeout=float(pick("timeout") or 30.0),
         max_tries=int(pick("max_tries") or 5),
         beyond_documented_rate=bool(pick("beyond_documented_rate")),
+        store=pick("store", "IMPORTER_STORE") or None,
         vendor_options={
             name: str(value)
             for name in VENDOR_OPTIONS

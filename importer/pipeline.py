@@ -31,7 +31,7 @@ from importer.adapters.base import MARKER
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
-from importer.journal import Entry, Journal, fingerprint, row_key
+from importer.journal import Entry, fingerprint, row_key
 from importer.people import resolve_people
 from importer.sender import (
     CHANGED,
@@ -44,8 +44,8 @@ from importer.sender import (
     Sender,
     sender_for,
 )
-from importer.throttle import Pacer, PacerStopped, RatePolicy, SharedSlots
-from importer.tokens import TokenStore
+from importer.store import JournalLike, Slots, StoreTokens, open_store
+from importer.throttle import Pacer, PacerStopped, RatePolicy
 from importer.validation import ValidationReport
 
 __all__ = [
@@ -82,7 +82,7 @@ class JournalOptions:
             gives no way to check (360Learning v1).
     """
 
-    journal: Journal
+    journal: JournalLike
     key_column: str | None = None
     retry_rejected: bool = False
     resend_unknown: bool = False
@@ -174,8 +174,9 @@ def run_import(
         notify: where to say things worth saying mid-run (a lock waited out).
         journal: the job's journal: rows already created are skipped, lost answers
             reconciled, and every outcome recorded the moment it is known.
-        shared_budget: share the account's rate with every importer process on this
-            machine (a schedule file under ``$IMPORTER_STATE_DIR`` or ~/.cache).
+        shared_budget: share the account's rate and tokens with every importer process
+            using the same store: ``settings.store`` (PostgreSQL, for many hosts), else this
+            machine's files under ``$IMPORTER_STATE_DIR`` or ~/.cache.
         stop: set from another thread to stop as Ctrl-C does (the web page's Stop button).
         on_progress: called with (rows done, rows to send, rows per status, seconds left)
             before the first row and after each row.
@@ -195,15 +196,18 @@ def run_import(
     http = client or httpx.Client(
         timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
     )
-    shared, tokens = None, None
-    if shared_budget:
-        tokens = TokenStore(SharedSlots.default_folder(), clock)
-    if shared_budget and adapter.rate.rate:
+    shared: Slots | None = None
+    tokens: StoreTokens | None = None
+    # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.
+    store = open_store(settings.store) if shared_budget else None
+    if store is not None:
+        tokens = store.tokens(clock)
+    if store is not None and adapter.rate.rate:
         identity = "|".join(s.reveal() for s in settings.credentials.values())
         account = (
             f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
         )
-        shared = SharedSlots(SharedSlots.default_folder(), account, clock)
+        shared = store.slots(account, clock)
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = Pacer(policy, clock, shared)
     sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
@@ -214,7 +218,7 @@ def run_import(
         run.stopped, run.fatal = str(error) or "interrupted", isinstance(error, FatalVendorError)
         if owns_client:
             http.close()
-        for closing in (shared, tokens):
+        for closing in (shared, tokens, store):
             if closing is not None:
                 closing.close()
         return run
@@ -249,6 +253,8 @@ def run_import(
             shared.close()
         if tokens is not None:
             tokens.close()
+        if store is not None:
+            store.close()
         if owns_client:
             http.close()
     return run

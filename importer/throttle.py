@@ -37,8 +37,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from importer.clock import Clock
+
+if TYPE_CHECKING:
+    from importer.store import Slots
 
 __all__ = [
     "MAX_WAIT",
@@ -320,12 +324,12 @@ class Pacer:
     #: Seconds without a 429 before an adaptive rate steps back up (by half again).
     RECOVER_AFTER = 1.0
 
-    def __init__(self, policy: RatePolicy, clock: Clock, shared: SharedSlots | None = None) -> None:
+    def __init__(self, policy: RatePolicy, clock: Clock, shared: Slots | None = None) -> None:
         self.policy = policy
         self.clock = clock
         self.shared = shared
         self.rate = policy.rate
-        self._slots: SharedSlots | _LocalSlots = shared or _LocalSlots(clock)
+        self._slots: Slots | _LocalSlots = shared or _LocalSlots(clock)
         self._slowed_at = -math.inf
         self._changed_at = -math.inf
         self._lock = threading.Lock()

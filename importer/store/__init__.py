@@ -1,0 +1,204 @@
+"""Where everything hosts share is kept: the journal, runs, the job lock, the rate schedule, tokens.
+
+One setting chooses the store (``--store URL``, ``IMPORTER_STORE``, ``store`` in the job
+file):
+
+* nothing, or ``sqlite:FOLDER``: the embedded SQLite files of one machine (the default:
+  journals beside the sheets, the rate schedule and tokens in the state folder), exactly as
+  before this package existed;
+* ``postgresql://user@host:port/db``: a PostgreSQL database that every host importing into
+  the same vendor account uses (a scheduler host, the coordinators' web page, a laptop).
+  See :mod:`importer.store.postgres` for the locking that makes that safe.
+
+The three things a run takes from a store follow the interfaces of the SQLite classes they
+stand in for: :class:`JournalLike` (:class:`importer.journal.Journal`), :class:`Slots`
+(:class:`importer.throttle.SharedSlots`) and :class:`importer.tokens.Tokens`
+(:class:`importer.tokens.TokenStore`), as :class:`StoreTokens`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from importer.clock import Clock
+from importer.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from importer.journal import Entry
+    from importer.throttle import Window
+
+__all__ = [
+    "JournalLike",
+    "Slots",
+    "Store",
+    "StoreTokens",
+    "account_name",
+    "is_postgres",
+    "open_journal",
+    "open_store",
+    "redact",
+]
+
+
+class Slots(Protocol):
+    """One account's call schedule (see :class:`importer.throttle.SharedSlots`)."""
+
+    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
+        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
+        ...
+
+    def ended(self, call: int) -> None:
+        """The answer to call ``call`` arrived (or it failed)."""
+        ...
+
+    def pause_for(self, seconds: float, reason: str = "") -> None:
+        """No call from any process for ``seconds``."""
+        ...
+
+    def pause(self) -> tuple[float, str]:
+        """Seconds left of the current pause (0 if none) and its reason."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the schedule (the store stays open)."""
+        ...
+
+
+class StoreTokens(Protocol):
+    """Kept tokens and token requests, closable.
+
+    The methods are those of :class:`importer.tokens.Tokens`, where they are documented.
+    """
+
+    def get(self, account: str) -> tuple[str, float] | None: ...
+    def put(self, account: str, value: str, expires: float) -> None: ...
+    def forget(self, account: str, value: str) -> None: ...
+    def requested(self, account: str, at: float) -> None: ...
+    def requests_since(self, account: str, since: float) -> list[float]: ...
+    def close(self) -> None: ...
+
+
+class JournalLike(Protocol):
+    """What the command line and the pipeline use of a journal (:class:`importer.journal.Journal`).
+
+    The methods are those of :class:`importer.journal.Journal`, where they are documented.
+    """
+
+    def get(self, key: str) -> Entry | None: ...
+    def entries(self) -> Iterator[Entry]: ...
+    def remember(
+        self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]
+    ) -> Entry: ...
+    def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None: ...
+    def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None: ...
+    def counts(self) -> dict[str, int]: ...
+    def start_run(self, source: str) -> int: ...
+    def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None: ...
+    def runs(self) -> list[dict[str, Any]]: ...
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def lock_job(self, wait: bool = False) -> None: ...
+    def unlock_job(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """A place for everything the hosts of one vendor account share."""
+
+    #: The store's URL with any password hidden (for messages and ``store status``).
+    description: str
+
+    def journal(self, name: str, vendor: str, clock: Clock | None = None) -> JournalLike:
+        """The journal called ``name`` (created for ``vendor`` if new)."""
+        ...
+
+    def slots(self, account: str, clock: Clock) -> Slots:
+        """The call schedule of ``account`` (a name that reveals no secret)."""
+        ...
+
+    def tokens(self, clock: Clock) -> StoreTokens:
+        """Kept access tokens and the token-request budget."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """What the store holds, for ``session-importer store status``."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection."""
+        ...
+
+
+def is_postgres(url: str | None) -> bool:
+    """Whether ``url`` names a PostgreSQL store."""
+    return bool(url) and str(url).split(":", 1)[0] in ("postgresql", "postgres")
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def account_name(vendor: str, base_url: str, identity: str) -> str:
+    """The name of a vendor account's journal in a shared store: readable, no secret in it.
+
+    Args:
+        vendor: the vendor's name.
+        base_url: the vendor's API host.
+        identity: the account's credentials joined (only a hash of them is kept).
+    """
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return f"{vendor} {base_url.rstrip('/')} {digest}"
+
+
+def open_store(url: str | None, *, folder: Path | None = None) -> Store:
+    """Open the store ``url`` names (``None``: the SQLite files of this machine).
+
+    Args:
+        url: ``postgresql://…``, ``sqlite:FOLDER``, or ``None``.
+        folder: the state folder for the SQLite store when ``url`` names none
+            (default: ``$IMPORTER_STATE_DIR``, else ~/.cache/session-importer).
+
+    Raises:
+        ConfigurationError: the URL names no store this tool knows, or the server cannot be
+            reached or used.
+    """
+    if is_postgres(url):
+        from importer.store.postgres import PostgresStore
+
+        return PostgresStore(str(url))
+    if url and not str(url).startswith("sqlite:"):
+        raise ConfigurationError(
+            f"--store {redact(str(url))}: give postgresql://USER@HOST:PORT/DATABASE, or "
+            "sqlite:FOLDER (the default is this machine's state folder)."
+        )
+    from importer.store.sqlite import SqliteStore
+    from importer.throttle import SharedSlots
+
+    where = str(url)[len("sqlite:") :] if url else ""
+    if where:
+        return SqliteStore(Path(os.path.expanduser(where)))
+    return SqliteStore(folder or SharedSlots.default_folder())
+
+
+def open_journal(url: str, name: str, vendor: str, clock: Clock | None = None) -> JournalLike:
+    """A journal of the store ``url`` that closes the store with itself (one run's journal)."""
+    store = open_store(url)
+    try:
+        journal = store.journal(name, vendor, clock)
+    except BaseException:
+        store.close()
+        raise
+    if hasattr(journal, "owned"):
+        journal.owned = store
+    return journal

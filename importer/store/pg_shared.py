@@ -1,0 +1,168 @@
+"""The rate schedule and the tokens of an account, shared through PostgreSQL by every host.
+
+:class:`PgSlots` keeps :class:`importer.throttle.SharedSlots`' rules (the next free slot, a
+pause with its reason, the window on call start and end times) in two tables. Taking a slot
+is one transaction that locks the account's schedule row (``SELECT … FOR UPDATE``): a second
+host asking at the same moment waits for the first to commit, then sees its call, so two
+hosts never take the same slot. Times are the database server's clock, the one clock every
+host shares (hosts' own clocks may disagree by more than a slot).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importer.store.postgres import PostgresStore
+    from importer.throttle import Window
+
+__all__ = ["PgSlots", "PgTokens"]
+
+_NOW = "extract(epoch FROM clock_timestamp())::float8"
+
+#: Calls kept per account when no window needs more (for status and debugging only).
+_KEEP = 64
+
+
+class PgSlots:
+    """One account's call schedule in the store (see the module docstring)."""
+
+    #: A call with no recorded end after this long belongs to a host that died.
+    STALE = 120.0
+
+    def __init__(self, store: PostgresStore, account: str) -> None:
+        self.pool, self.account = store.pool, account
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO importer_slots (account) VALUES (%s) ON CONFLICT DO NOTHING",
+                (account,),
+            )
+
+    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
+        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
+        with self.pool.connection() as conn, conn.transaction():
+            found = conn.execute(
+                f"SELECT next, paused, {_NOW} FROM importer_slots WHERE account = %s FOR UPDATE",
+                (self.account,),
+            ).fetchone()
+            assert found is not None
+            next_free, paused, now = (float(v) for v in found)
+            ready = max(now, next_free, paused)
+            if window is not None:
+                ready = max(ready, self._window_ready(conn, window, now))
+            if ready > now:
+                return None, ready - now
+            call = conn.execute(
+                "INSERT INTO importer_calls (account, start) VALUES (%s, %s) RETURNING id",
+                (self.account, now),
+            ).fetchone()
+            assert call is not None
+            conn.execute(
+                "UPDATE importer_slots SET next = %s WHERE account = %s",
+                (now + interval, self.account),
+            )
+            keep = max(window.use + 1 if window else 0, _KEEP)
+            conn.execute(
+                "DELETE FROM importer_calls WHERE account = %s AND id <= (SELECT id FROM"
+                " importer_calls WHERE account = %s ORDER BY id DESC OFFSET %s LIMIT 1)",
+                (self.account, self.account, keep),
+            )
+        return int(call[0]), 0.0
+
+    def _window_ready(self, conn: Any, window: Window, now: float) -> float:
+        found = conn.execute(
+            'SELECT start, "end" FROM importer_calls WHERE account = %s'
+            " ORDER BY id DESC OFFSET %s LIMIT 1",
+            (self.account, window.use - 1),
+        ).fetchone()
+        if found is None:
+            return now
+        start, end = float(found[0]), found[1]
+        if end is None:
+            end = start + self.STALE if now - start >= self.STALE else math.inf
+        return float(end) + window.period
+
+    def ended(self, call: int) -> None:
+        """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now."""
+        with self.pool.connection() as conn:
+            conn.execute(f'UPDATE importer_calls SET "end" = {_NOW} WHERE id = %s', (call,))
+
+    def pause_for(self, seconds: float, reason: str = "") -> None:
+        """No call from any host for ``seconds``."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                f"UPDATE importer_slots SET reason = CASE WHEN {_NOW} + %s > paused THEN %s"
+                f" ELSE reason END, paused = GREATEST(paused, {_NOW} + %s) WHERE account = %s",
+                (seconds, reason, seconds, self.account),
+            )
+
+    def pause(self) -> tuple[float, str]:
+        """Seconds left of the current pause (0 if none) and its reason."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                f"SELECT paused - {_NOW}, reason FROM importer_slots WHERE account = %s",
+                (self.account,),
+            ).fetchone()
+        assert found is not None
+        return max(float(found[0]), 0.0), str(found[1])
+
+    def close(self) -> None:
+        """Nothing to close: the store's pool belongs to the store."""
+
+
+class PgTokens:
+    """Kept tokens and token requests (:class:`importer.tokens.Tokens`) in the store.
+
+    A token at rest is readable by whoever can read the database: give the importer's
+    database user its own schema, and let no one else read it.
+    """
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.pool = store.pool
+
+    def get(self, account: str) -> tuple[str, float] | None:
+        """The kept token and when it should be renewed (wall clock), if any."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT value, expires FROM importer_tokens WHERE account = %s", (account,)
+            ).fetchone()
+        return (str(found[0]), float(found[1])) if found else None
+
+    def put(self, account: str, value: str, expires: float) -> None:
+        """Keep a new token, to be used until ``expires``."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO importer_tokens (account, value, expires) VALUES (%s, %s, %s)"
+                " ON CONFLICT (account) DO UPDATE SET value = excluded.value,"
+                " expires = excluded.expires",
+                (account, value, expires),
+            )
+
+    def forget(self, account: str, value: str) -> None:
+        """Forget ``value`` (refused by the vendor), unless another token replaced it."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM importer_tokens WHERE account = %s AND value = %s", (account, value)
+            )
+
+    def requested(self, account: str, at: float) -> None:
+        """Record a token request made at ``at``."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO importer_token_requests (account, at) VALUES (%s, %s)", (account, at)
+            )
+            # A day of history is more than any vendor's token window.
+            conn.execute("DELETE FROM importer_token_requests WHERE at < %s", (at - 86400,))
+
+    def requests_since(self, account: str, since: float) -> list[float]:
+        """When the token requests since ``since`` were made, oldest first."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT at FROM importer_token_requests WHERE account = %s AND at > %s ORDER BY at",
+                (account, since),
+            ).fetchall()
+        return [float(r[0]) for r in found]
+
+    def close(self) -> None:
+        """Nothing to close: the store's pool belongs to the store."""

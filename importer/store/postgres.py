@@ -1,0 +1,386 @@
+"""The shared store: one PostgreSQL database for every host importing into an account.
+
+What keeps several hosts correct:
+
+* **Job lock**: a session-scoped advisory lock (``pg_try_advisory_lock``) taken on a
+  connection of its own, held for the whole run. A host that dies loses it the moment its
+  connection closes (``kill -9``: at once, the kernel closes the socket; a vanished machine:
+  within about 25 s, by TCP keepalives). The holder's name is kept beside it for messages.
+  Rows found ``sending`` after such a death are reconciled by the next run, on any host,
+  exactly as with the SQLite journal.
+* **Rate slots** (:mod:`importer.store.pg_shared`): one transaction per slot with the
+  account's schedule row locked ``FOR UPDATE``, on the database server's clock (the one clock
+  all hosts share), so two hosts never take the same slot.
+* **Schema**: versioned migrations (:mod:`importer.store.migrations`) applied when a store is
+  opened, once, under a transaction-scoped advisory lock.
+
+Connections come from a small pool (psycopg_pool), opened with TCP keepalives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from importer.clock import Clock, SystemClock
+from importer.errors import ConfigurationError
+from importer.journal import Entry, JobLockedError
+from importer.store import redact
+from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
+
+__all__ = ["CONNECT", "PgJournal", "PostgresStore"]
+
+#: Connection options: fail fast when no server answers; notice a vanished peer in ~25 s.
+CONNECT: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "application_name": "session-importer",
+}
+
+_ROW = (
+    "key, fingerprint, sheet_row, state, created_id, message, attempts, payload,"
+    " first_seen, updated"
+)
+
+
+class PostgresStore:
+    """A PostgreSQL store (see the module docstring); migrated when opened."""
+
+    def __init__(self, url: str, *, pool_size: int = 8, migrate_schema: bool = True) -> None:
+        self.url = url
+        self.description = redact(url)
+        try:
+            with psycopg.connect(url, autocommit=True, **CONNECT) as conn:
+                found = conn.execute("SELECT current_schema()").fetchone()
+                if found is None or found[0] is None:
+                    raise ConfigurationError(
+                        f"store {self.description}: the schema in its search_path does not "
+                        "exist; create it (CREATE SCHEMA …) or use another."
+                    )
+                self.schema = str(found[0])
+                self.applied = migrate(conn, self.schema) if migrate_schema else []
+                self.version = max(applied_versions(conn), default=0)
+        except psycopg.Error as error:
+            raise ConfigurationError(
+                f"store {self.description}: cannot use it ({_reason(error)})."
+            ) from None
+        newest = MIGRATIONS[-1][0]
+        if self.version > newest:
+            raise ConfigurationError(
+                f"store {self.description} has schema version {self.version}; this version "
+                f"of the tool knows up to {newest}: upgrade session-importer on this host."
+            )
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            timeout=30,
+            kwargs={"autocommit": True, **CONNECT},
+        )
+
+    def now(self) -> float:
+        """The database server's clock (seconds since the epoch)."""
+        with self.pool.connection() as conn:
+            found = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        assert found is not None
+        return float(found[0])
+
+    def journal(self, name: str, vendor: str, clock: Clock | None = None) -> PgJournal:
+        """The journal ``name``, created for ``vendor`` if new."""
+        return PgJournal(self, name, vendor, clock)
+
+    def slots(self, account: str, clock: Clock) -> Any:
+        """The call schedule of ``account``."""
+        from importer.store.pg_shared import PgSlots
+
+        return PgSlots(self, account)
+
+    def tokens(self, clock: Clock) -> Any:
+        """Kept tokens and token requests."""
+        from importer.store.pg_shared import PgTokens
+
+        return PgTokens(self)
+
+    def status(self) -> dict[str, Any]:
+        """Schema version, journals (rows per state, lock holder) and paused schedules."""
+        with self.pool.connection() as conn:
+            journals = []
+            for ident, name, vendor in conn.execute(
+                "SELECT id, name, vendor FROM importer_journals ORDER BY name"
+            ).fetchall():
+                counts: dict[str, int] = dict(
+                    conn.execute(
+                        "SELECT state, COUNT(*) FROM importer_rows WHERE journal_id = %s"
+                        " GROUP BY state ORDER BY state",
+                        (ident,),
+                    ).fetchall()
+                )
+                holder = conn.execute(
+                    "SELECT holder FROM importer_lock_holders WHERE journal_id = %s", (ident,)
+                ).fetchone()
+                held = _lock_held(conn, lock_key(self.schema, f"job:{ident}"))
+                journals.append(
+                    {
+                        "name": name,
+                        "vendor": vendor,
+                        "rows": counts,
+                        "running": holder[0] if holder and held else None,
+                    }
+                )
+            paused = conn.execute(
+                "SELECT account, paused - extract(epoch FROM clock_timestamp()), reason"
+                " FROM importer_slots WHERE paused > extract(epoch FROM clock_timestamp())"
+            ).fetchall()
+        return {
+            "store": self.description,
+            "schema_version": self.version,
+            "journals": journals,
+            "paused": [{"account": a, "seconds": round(s, 1), "reason": r} for a, s, r in paused],
+        }
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()
+
+
+def _reason(error: psycopg.Error) -> str:
+    """An error's first line, without the connection string (it may hold a password)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text.replace("\n", " ")[:300]
+
+
+def _lock_held(conn: Any, key: int) -> bool:
+    """Whether some session holds the advisory lock ``key``."""
+    found = conn.execute(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+        " AND classid::bigint = %s AND objid::bigint = %s",
+        (key >> 32, key & 0xFFFFFFFF),
+    ).fetchone()
+    return found is not None
+
+
+class PgJournal:
+    """A journal in the store: the interface of :class:`importer.journal.Journal`.
+
+    Thread-safe: each call takes a connection from the store's pool and commits at once.
+    """
+
+    def __init__(
+        self, store: PostgresStore, name: str, vendor: str, clock: Clock | None = None
+    ) -> None:
+        self.store, self.name, self.pool = store, name, store.pool
+        self.path = name  # what messages call it (a SQLite journal's is its file)
+        self.clock = clock or SystemClock()
+        self._lock_conn: psycopg.Connection[Any] | None = None
+        #: The store this journal closes with itself (see :func:`importer.store.open_journal`).
+        self.owned: PostgresStore | None = None
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO importer_journals (name, vendor, created) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, vendor, self.clock.time()),
+            )
+            found = conn.execute(
+                "SELECT id, vendor FROM importer_journals WHERE name = %s", (name,)
+            ).fetchone()
+        assert found is not None
+        self.id, known = int(found[0]), str(found[1])
+        if known != vendor:
+            raise ConfigurationError(
+                f"journal {name!r} in {store.description} is the journal of a {known} job, "
+                f"not {vendor}; use another --journal."
+            )
+        if self.meta("vendor") is None:
+            self.set_meta("vendor", vendor)
+
+    # --- locking ---------------------------------------------------------------------------
+
+    def lock_job(self, wait: bool = False) -> None:
+        """Take the job's lock on every host (a session-scoped advisory lock).
+
+        Raises:
+            JobLockedError: another run holds it, here or on another host (and ``wait`` is
+                false).
+        """
+        key = lock_key(self.store.schema, f"job:{self.id}")
+        conn = psycopg.connect(self.store.url, autocommit=True, **CONNECT)
+        try:
+            while True:
+                got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if got is not None and got[0]:
+                    break
+                if not wait:
+                    holder = conn.execute(
+                        "SELECT holder FROM importer_lock_holders WHERE journal_id = %s",
+                        (self.id,),
+                    ).fetchone()
+                    who = holder[0] if holder else "another host"
+                    raise JobLockedError(
+                        f"another run of this job is in progress ({who}, "
+                        f"journal {self.name!r} in {self.store.description}); wait for it to "
+                        "finish, or run with --wait."
+                    )
+                self.clock.sleep(0.5)  # polling, so that Ctrl-C stops the wait at once
+        except BaseException:
+            conn.close()
+            raise
+        conn.execute(
+            "INSERT INTO importer_lock_holders (journal_id, holder, since) VALUES (%s, %s, %s)"
+            " ON CONFLICT (journal_id) DO UPDATE SET holder = excluded.holder,"
+            " since = excluded.since",
+            (self.id, f"pid {os.getpid()} on {socket.gethostname()}", self.clock.time()),
+        )
+        self._lock_conn = conn
+
+    def unlock_job(self) -> None:
+        """Release the job's lock (closing its connection releases it too)."""
+        if self._lock_conn is not None:
+            conn, self._lock_conn = self._lock_conn, None
+            conn.close()
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Entry | None:
+        """The record of a row, if the journal knows it."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                f"SELECT {_ROW} FROM importer_rows WHERE journal_id = %s AND key = %s",
+                (self.id, key),
+            ).fetchone()
+        return _entry(found) if found else None
+
+    def entries(self) -> Iterator[Entry]:
+        """Every record, in sheet-row order (as the SQLite journal orders them)."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                f"SELECT {_ROW} FROM importer_rows WHERE journal_id = %s"
+                ' ORDER BY sheet_row NULLS FIRST, key COLLATE "C"',
+                (self.id,),
+            ).fetchall()
+        return (_entry(row) for row in found)
+
+    def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
+        """Record a row as ``pending`` if new; refresh its sheet row; return its record."""
+        now = self.clock.time()
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "INSERT INTO importer_rows (journal_id, key, fingerprint, sheet_row, state,"
+                " payload, first_seen, updated) VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s)"
+                " ON CONFLICT (journal_id, key) DO UPDATE SET sheet_row = excluded.sheet_row"
+                f" RETURNING {_ROW}",
+                (self.id, key, print_, sheet_row, _json(payload), now, now),
+            ).fetchone()
+        assert found is not None
+        return _entry(found)
+
+    def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
+        """Committed before the request leaves: the row may exist at the vendor from now on."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE importer_rows SET state = 'sending', fingerprint = %s, payload = %s,"
+                " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s",
+                (print_, _json(payload), self.clock.time(), self.id, key),
+            )
+
+    def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
+        """Committed as soon as the answer (or its loss) is known."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE importer_rows SET state = %s, created_id = %s, message = %s, updated = %s"
+                " WHERE journal_id = %s AND key = %s",
+                (state, created_id, message, self.clock.time(), self.id, key),
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Rows per state."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT state, COUNT(*) FROM importer_rows WHERE journal_id = %s GROUP BY state",
+                (self.id,),
+            ).fetchall()
+        return {str(state): int(count) for state, count in found}
+
+    # --- runs and meta ---------------------------------------------------------------------
+
+    def start_run(self, source: str, settings: Mapping[str, Any] | None = None) -> int:
+        """Record a run's start (and the settings it reads the sheet with, if given)."""
+        summary = json.dumps({"settings": dict(settings)}) if settings is not None else ""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "INSERT INTO importer_runs (journal_id, started, source, summary)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (self.id, self.clock.time(), source, summary),
+            ).fetchone()
+        assert found is not None
+        return int(found[0])
+
+    def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
+        """Record a run's end and what it did (what its start recorded is kept)."""
+        with self.pool.connection() as conn, conn.transaction():
+            found = conn.execute(
+                "SELECT summary FROM importer_runs WHERE id = %s AND journal_id = %s FOR UPDATE",
+                (run_id, self.id),
+            ).fetchone()
+            before = json.loads(found[0] or "{}") if found else {}
+            conn.execute(
+                "UPDATE importer_runs SET finished = %s, summary = %s WHERE id = %s",
+                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run of the job, oldest first."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT id, started, finished, source, summary FROM importer_runs"
+                " WHERE journal_id = %s ORDER BY id",
+                (self.id,),
+            ).fetchall()
+        return [
+            {"id": i, "started": s, "finished": f, "source": src, "summary": json.loads(m or "{}")}
+            for i, s, f, src, m in found
+        ]
+
+    def meta(self, key: str) -> str | None:
+        """A fact recorded about the job, if any."""
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT value FROM importer_meta WHERE journal_id = %s AND key = %s",
+                (self.id, key),
+            ).fetchone()
+        return str(found[0]) if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the job (vendor, target host)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO importer_meta (journal_id, key, value) VALUES (%s, %s, %s)"
+                " ON CONFLICT (journal_id, key) DO UPDATE SET value = excluded.value",
+                (self.id, key, value),
+            )
+
+    def close(self) -> None:
+        """Release the lock; close the store too when this journal opened it."""
+        self.unlock_job()
+        if self.owned is not None:
+            self.owned.close()
+            self.owned = None
+
+
+def _json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(dict(payload), default=str)
+
+
+def _entry(row: Any) -> Entry:
+    key, print_, sheet_row, state, created_id, message, attempts, payload, first, updated = row
+    return Entry(key, print_, sheet_row, state, created_id, message, attempts,
+                 json.loads(payload), first, updated)  # fmt: skip
