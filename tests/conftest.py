@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -101,3 +101,48 @@ def zoho_row(
 def zoho_sheet(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     """A Zoho CSV: the usual headers, then ``rows``."""
     return write_csv(path, [ZOHO_HEADERS, *rows])
+
+
+# --- PostgreSQL (issue 14: the shared store) --------------------------------------------------
+
+#: The server the store's tests use; each test gets a fresh schema in it.
+PG_URL = os.environ.get("IMPORTER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The test server's URL; outside CI a missing server skips, in CI (CI=true) it fails."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.Error as error:
+        reason = f"no PostgreSQL server answers at {PG_URL} ({str(error).strip()[:200]})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must provide one (IMPORTER_TEST_PG_URL)")
+        pytest.skip(f"{reason}; set IMPORTER_TEST_PG_URL to run the PostgreSQL store's tests")
+    return PG_URL
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    """``base`` with ``schema`` as its search path (for the store and for subprocesses)."""
+    from urllib.parse import quote
+
+    return f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A store URL on a fresh, empty schema of the test server, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    schema = f"importer_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield pg_schema_url(pg_server, schema)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

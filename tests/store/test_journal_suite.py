@@ -1,0 +1,222 @@
+"""One journal suite, run against both stores: the SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from importer.clock import FakeClock
+from importer.errors import ConfigurationError
+from importer.journal import JobLockedError, Journal
+from importer.store import JournalLike, open_store
+from tests.conftest import ROOT
+
+Opener = Callable[..., JournalLike]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def where(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The SQLite journal's file, or the PostgreSQL store's URL (a fresh schema)."""
+    if kind == "sqlite":
+        return str(tmp_path / "job.journal.sqlite")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def opener(kind: str, where: str) -> Iterator[Opener]:
+    """Opens handles on one journal (each as another process would: its own connection)."""
+    stores, handles = [], []
+
+    def open_(vendor: str = "360learning-v2", clock: FakeClock | None = None) -> JournalLike:
+        if kind == "sqlite":
+            handle: JournalLike = Journal(Path(where), vendor, clock)
+        else:
+            store = open_store(where)
+            stores.append(store)
+            handle = store.journal("acme 360learning-v2", vendor, clock)
+        handles.append(handle)
+        return handle
+
+    yield open_
+    for handle in handles:
+        handle.close()
+    for store in stores:
+        store.close()
+
+
+def test_a_new_row_is_pending_and_keeps_its_state_when_seen_again(opener: Opener) -> None:
+    """remember() records a row once: seen again, only its sheet row changes."""
+    clock = FakeClock(start=1000.0)
+    journal = opener(clock=clock)
+    first = journal.remember("k1", "fp1", 2, {"name": "A"})
+    assert (first.state, first.attempts, first.payload, first.first_seen) == (
+        "pending",
+        0,
+        {"name": "A"},
+        clock.time(),
+    )
+    journal.sending("k1", "fp1", {"name": "A"})
+    again = journal.remember("k1", "fp1", 7, {"name": "other"})
+    assert (again.state, again.sheet_row, again.payload, again.attempts) == (
+        "sending",
+        7,
+        {"name": "A"},
+        1,
+    )
+
+
+def test_sending_then_outcome_is_what_get_returns(opener: Opener) -> None:
+    """sending() counts an attempt and keeps what left; outcome() records the ID or error."""
+    journal = opener()
+    journal.remember("k1", "fp1", 2, {"name": "A"})
+    journal.sending("k1", "fp2", {"name": "A2"})
+    journal.sending("k1", "fp2", {"name": "A2"})
+    journal.outcome("k1", "created", "ID-9", "made")
+    entry = journal.get("k1")
+    assert entry is not None
+    assert (entry.state, entry.created_id, entry.message, entry.attempts) == (
+        "created",
+        "ID-9",
+        "made",
+        2,
+    )
+    assert (entry.fingerprint, entry.payload) == ("fp2", {"name": "A2"})
+    assert journal.get("nope") is None
+
+
+def test_entries_in_sheet_order_and_counts_per_state(opener: Opener) -> None:
+    """entries() follows the sheet rows; counts() tells rows per state."""
+    journal = opener()
+    for key, row in (("c", 4), ("a", 9), ("b", 2)):
+        journal.remember(key, "fp", row, {})
+    journal.outcome("a", "rejected", "", "no")
+    assert [e.key for e in journal.entries()] == ["b", "c", "a"]
+    assert journal.counts() == {"pending": 2, "rejected": 1}
+
+
+def test_runs_and_meta(opener: Opener) -> None:
+    """Runs are listed oldest first with their summary; meta is a key-value upsert."""
+    journal = opener()
+    first = journal.start_run("/data/a.csv")
+    journal.finish_run(first, {"counts": {"created": 3}})
+    second = journal.start_run("/data/b.csv")
+    runs = journal.runs()
+    assert [r["source"] for r in runs] == ["/data/a.csv", "/data/b.csv"]
+    assert runs[0]["summary"] == {"counts": {"created": 3}} and runs[0]["finished"] is not None
+    assert runs[1]["id"] == second and runs[1]["finished"] is None
+    assert journal.meta("vendor") == "360learning-v2"
+    journal.set_meta("target", "https://one")
+    journal.set_meta("target", "https://two")
+    assert journal.meta("target") == "https://two" and journal.meta("missing") is None
+
+
+def test_a_journal_of_another_vendor_is_refused(opener: Opener) -> None:
+    """Opening a journal for another vendor than it records is a configuration error."""
+    opener()
+    with pytest.raises(ConfigurationError, match="360learning-v2"):
+        opener(vendor="zoho-people")
+
+
+def test_one_run_at_a_time_and_the_lock_is_released(opener: Opener) -> None:
+    """A second handle cannot take the job's lock while the first holds it; then it can."""
+    first, second = opener(), opener()
+    first.lock_job()
+    with pytest.raises(JobLockedError, match="--wait"):
+        second.lock_job()
+    first.unlock_job()
+    second.lock_job()
+    second.close()
+    first.lock_job()
+
+
+def test_wait_takes_the_lock_once_it_is_released(opener: Opener) -> None:
+    """lock_job(wait=True) waits for the holder to let go."""
+    first, second = opener(), opener()
+    first.lock_job()
+    threading.Timer(1.0, first.unlock_job).start()
+    started = time.monotonic()
+    second.lock_job(wait=True)
+    assert time.monotonic() - started >= 0.9
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from importer.journal import Journal
+from importer.store import open_store
+kind, where = sys.argv[1], sys.argv[2]
+if kind == "sqlite":
+    journal = Journal(Path(where), "360learning-v2")
+else:
+    journal = open_store(where).journal("acme 360learning-v2", "360learning-v2")
+journal.lock_job()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_holder_loses_the_lock(kind: str, where: str, opener: Opener) -> None:
+    """kill -9 of the process holding the job's lock frees it for the next run."""
+    opener()  # the journal exists before the holder starts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, kind, where],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        journal = opener()
+        with pytest.raises(JobLockedError):
+            journal.lock_job()
+        holder.kill()
+        holder.wait(10)
+        deadline = time.monotonic() + 10
+        while True:  # the server notices the closed connection within moments
+            try:
+                journal.lock_job()
+                break
+            except JobLockedError:
+                assert time.monotonic() < deadline, "the dead holder's lock was never released"
+                time.sleep(0.1)
+    finally:
+        holder.kill()
+        holder.wait(10)
+        holder.stdout.close()
+
+
+def test_threads_share_one_handle(opener: Opener) -> None:
+    """Send threads use one handle at once: every row's outcome is kept."""
+    journal = opener()
+
+    def work(base: int) -> None:
+        for i in range(25):
+            key = f"k{base}-{i}"
+            journal.remember(key, "fp", base * 100 + i, {"i": i})
+            journal.sending(key, "fp", {"i": i})
+            journal.outcome(key, "created", f"ID{base}-{i}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert journal.counts() == {"created": 150}
+    assert {e.created_id for e in journal.entries()} == {
+        f"ID{b}-{i}" for b in range(6) for i in range(25)
+    }
