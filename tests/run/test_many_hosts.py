@@ -1,0 +1,241 @@
+"""Many hosts, one account (issue 14): importer processes with their own working and state
+folders share one PostgreSQL store, and a real sandbox process plays the vendor.
+
+360Learning v2 (10 writes a second per company, 5-10 calls a second per run) keeps these
+tests to seconds; Zoho's pace (2.24 s a call) would make each one minutes long.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, run_cli, write_csv, zoho_row, zoho_sheet
+from tests.run.conftest import SandboxProcess
+from tests.run.test_journal import JANE, PATH, V2
+
+VENDOR = "360learning-v2"
+
+
+def sheet(folder: Path, names: list[str]) -> Path:
+    """A v2 sheet of sessions called ``names`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [[PATH, name, JANE, "2025-07-01 10:00", "disabled", "", name] for name in names]
+    return write_csv(folder / "sessions.csv", [V2, *rows])
+
+
+def host_env(sandbox: SandboxProcess, home: Path, store: str | None) -> dict[str, str]:
+    """A host's environment: its own state folder and home, the account's credentials."""
+    env = sandbox.env(VENDOR)
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    env.update(IMPORTER_STATE_DIR=str(home / "state"), HOME=str(home))
+    if store:
+        env["IMPORTER_STORE"] = store
+    return env
+
+
+def start(sandbox: SandboxProcess, path: Path, env: dict[str, str], *extra: str) -> Any:
+    """`session-importer run` as a host starts it (its working folder is the sheet's)."""
+    info = sandbox.info[VENDOR]
+    args = ["run", str(path), "--vendor", VENDOR, "--base-url", info["base_url"]]
+    args += ["--auth-url", info["auth_url"], "--json", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "importer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=path.parent,
+    )
+
+
+def finish(process: Any, timeout: float = 120) -> dict[str, Any]:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def created_names(sandbox: SandboxProcess) -> Counter[str]:
+    return Counter(str(c["data"]["name"]) for c in sandbox.created(VENDOR))
+
+
+def refused(sandbox: SandboxProcess) -> int:
+    return sum(1 for r in sandbox.requests(VENDOR) if r["status"] == 429)
+
+
+def names(first: int, last: int) -> list[str]:
+    return [f"S{i:02d}" for i in range(first, last)]
+
+
+@pytest.mark.slow
+def test_three_hosts_overlapping_sheets_every_session_once(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str
+) -> None:
+    """Three hosts started at once with overlapping sheets (--wait on the account's journal in
+    the store): each session is created exactly once, and the vendor answers no 429."""
+    sheets = [names(0, 14), names(7, 21), [*names(14, 24), *names(0, 4)]]
+    hosts = [
+        start(
+            sandbox,
+            sheet(tmp_path / f"host{n}", rows),
+            host_env(sandbox, tmp_path / f"h{n}", pg_url),
+            "--wait",
+        )
+        for n, rows in enumerate(sheets)
+    ]
+    summaries = [finish(host) for host in hosts]
+    assert created_names(sandbox) == Counter(names(0, 24))
+    assert refused(sandbox) == 0
+    for summary, rows in zip(summaries, sheets, strict=True):
+        counts = summary["counts"]
+        assert counts.get("created", 0) + counts.get("skipped", 0) == len(rows)
+    assert sum(s["counts"].get("created", 0) for s in summaries) == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared", [True, False], ids=["one store", "separate machines"])
+def test_three_hosts_at_once_share_the_rate_budget(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str, shared: bool
+) -> None:
+    """Three hosts send at the same time (three jobs, three journals, one account): through one
+    store they stay under the vendor's 10 writes a second (0 answers 429); each with its own
+    state folder, as on separate machines, they exceed it (the control that shows the test
+    can fail). --rate 8 leaves room for a loaded test machine's jitter."""
+    hosts = []
+    for n in range(3):
+        home = tmp_path / f"h{n}"
+        env = host_env(sandbox, home, pg_url if shared else None)
+        path = sheet(tmp_path / f"host{n}", names(n * 25, n * 25 + 25))
+        journal = f"job-{n}" if shared else str(home / "job.journal.sqlite")
+        hosts.append(start(sandbox, path, env, "--journal", journal, "--rate", "8"))
+    for host in hosts:
+        finish(host)
+    assert created_names(sandbox) == Counter(names(0, 75))
+    if shared:
+        assert refused(sandbox) == 0
+        posts = sorted(
+            r["at"]
+            for r in sandbox.requests(VENDOR)
+            if r["method"] == "POST" and "sessions" in r["path"]
+        )
+        busiest = max(sum(1 for t in posts if s <= t < s + 1.0) for s in posts)
+        assert busiest <= 10
+    else:
+        assert refused(sandbox) > 0
+
+
+@pytest.mark.slow
+def test_a_host_killed_mid_run_another_finishes_without_duplicates(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str
+) -> None:
+    """kill -9 of the host running the account's import: its lock goes with it, a waiting
+    host takes over, reconciles what the dead one left 'sending', and finishes: every
+    session exactly once (0 duplicates, 0 lost)."""
+    rows = names(0, 40)
+    first = start(
+        sandbox, sheet(tmp_path / "host0", rows), host_env(sandbox, tmp_path / "h0", pg_url)
+    )
+    deadline = time.monotonic() + 60
+    while sum(created_names(sandbox).values()) < 8:
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = start(
+        sandbox,
+        sheet(tmp_path / "host1", rows),
+        host_env(sandbox, tmp_path / "h1", pg_url),
+        "--wait",
+    )
+    time.sleep(0.5)  # the second host is waiting for the lock
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    before = sum(created_names(sandbox).values())
+    assert before < 40, "the first host finished before it was killed: use more rows"
+    summary = finish(second)
+    assert created_names(sandbox) == Counter(rows)
+    assert summary["counts"].get("created", 0) == 40 - before
+    assert refused(sandbox) == 0
+
+
+def test_a_sqlite_journal_copied_into_the_store_is_what_other_hosts_see(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str
+) -> None:
+    """store init, a run on one machine (SQLite), store copy into PostgreSQL, then a run of the
+    same sheet on another host through the store: nothing sent again; status shows the rows."""
+    init = run_cli("store", "init", pg_url)
+    assert init.returncode == 0 and "schema version 2" in init.stdout
+    laptop = host_env(sandbox, tmp_path / "laptop", None)
+    path = sheet(tmp_path / "laptop-work", names(0, 5))
+    assert finish(start(sandbox, path, laptop))["counts"] == {"created": 5}
+    journal = path.with_name("sessions.journal.sqlite")
+    copy = subprocess.run(
+        [sys.executable, "-m", "importer", "store", "copy", str(journal), pg_url],
+        capture_output=True,
+        text=True,
+        env=laptop,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert copy.returncode == 0, copy.stderr
+    assert "5 row(s) added" in copy.stdout
+    server = host_env(sandbox, tmp_path / "server", pg_url)
+    other = shutil.copy(path, tmp_path / "server-sheet.csv")
+    again = finish(start(sandbox, Path(other), server))
+    assert again["counts"] == {"skipped": 5}
+    assert created_names(sandbox) == Counter(names(0, 5))
+    status = run_cli("store", "status", pg_url, "--json")
+    assert status.returncode == 0, status.stderr
+    (entry,) = json.loads(status.stdout)["journals"]
+    assert entry["vendor"] == VENDOR and entry["rows"] == {"created": 5}
+    assert entry["running"] is None and pg_url.split("?")[0] in json.loads(status.stdout)["store"]
+
+
+@pytest.mark.slow
+def test_three_hosts_share_zohos_window(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str
+) -> None:
+    """Zoho through one store: three hosts sending at once take turns on the account's one
+    schedule, 2.24 s apart as Zoho sees them (separately, each would call at once), and Zoho
+    never locks the account."""
+    zoho = "zoho-people"
+    hosts = []
+    for n in range(3):
+        env = sandbox.env(zoho)
+        home = tmp_path / f"h{n}"
+        (home / "state").mkdir(parents=True)
+        env.update(IMPORTER_STATE_DIR=str(home / "state"), HOME=str(home), IMPORTER_STORE=pg_url)
+        (tmp_path / f"host{n}").mkdir()
+        path = zoho_sheet(
+            tmp_path / f"host{n}" / "zoho.csv", [zoho_row(f"Z{n}-{i}") for i in range(3)]
+        )
+        info = sandbox.info[zoho]
+        args = ["run", str(path), "--vendor", zoho, "--base-url", info["base_url"]]
+        args += ["--auth-url", info["auth_url"], "--json", "--journal", f"zoho-job-{n}"]
+        hosts.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "importer", *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=path.parent,
+            )
+        )
+    for host in hosts:
+        assert finish(host)["counts"] == {"created": 3}
+    assert sandbox.http.get("/_sandbox/status").json()["zoho_locks"] == 0
+    calls = sorted(
+        r["at"] for r in sandbox.requests(zoho) if "/token" not in r["path"] and r["status"]
+    )
+    assert len(calls) >= 9
+    assert min(b - a for a, b in itertools.pairwise(calls)) >= 2.0

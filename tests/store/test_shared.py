@@ -1,0 +1,228 @@
+"""The rate schedule and the tokens, against both stores; schema migrations; opening errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from importer.clock import SystemClock
+from importer.errors import ConfigurationError
+from importer.store import Store, open_store
+from importer.store.migrations import MIGRATIONS
+from importer.store.postgres import PostgresStore
+from importer.throttle import Window
+from tests.conftest import ROOT
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite state folder or a PostgreSQL schema, as a store URL."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'state'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    opened = open_store(url)
+    yield opened
+    opened.close()
+
+
+def test_a_slot_then_the_interval(store: Store) -> None:
+    """A slot is taken at once; the next one only after the interval."""
+    slots = store.slots("acct", SystemClock())
+    call, wait = slots.take(0.5, None)
+    assert call is not None and wait == 0
+    again, wait = slots.take(0.5, None)
+    assert again is None and 0.3 < wait <= 0.5
+    slots.close()
+
+
+def test_a_pause_holds_every_slot_and_keeps_the_longest_reason(store: Store) -> None:
+    """pause_for stops every taker; a shorter pause does not cut a longer one short."""
+    slots = store.slots("acct", SystemClock())
+    slots.pause_for(30, "locked by the vendor")
+    slots.pause_for(5, "backoff")
+    left, reason = slots.pause()
+    assert 29 < left <= 30 and reason == "locked by the vendor"
+    call, wait = slots.take(0.0, None)
+    assert call is None and wait > 29
+
+
+def test_the_window_counts_from_the_end_of_calls(store: Store) -> None:
+    """With 2 calls per window, a third waits for the first call's end plus the period; a call
+    with no end (in flight, or its host died) holds the window."""
+    slots = store.slots("acct", SystemClock())
+    window = Window(limit=2, seconds=1.0, use=2, margin=0.0)
+    first, _ = slots.take(0.0, window)
+    second, _ = slots.take(0.0, window)
+    assert first is not None and second is not None
+    blocked, wait = slots.take(0.0, window)
+    assert blocked is None and wait == float("inf")
+    slots.ended(first)
+    slots.ended(second)
+    blocked, wait = slots.take(0.0, window)
+    assert blocked is None and 0.8 < wait <= 1.0
+
+
+_TAKER = """
+import json, sys, time
+from importer.clock import SystemClock
+from importer.store import open_store
+store = open_store(sys.argv[1])
+slots = store.slots("shared", SystemClock())
+print("ready", flush=True)
+sys.stdin.readline()
+taken = []
+while len(taken) < 15:
+    call, wait = slots.take(0.04, None)
+    if call is None:
+        time.sleep(min(wait, 0.01))
+        continue
+    slots.ended(call)
+    taken.append(call)
+print(json.dumps(taken), flush=True)
+store.close()
+"""
+
+
+def _call_starts(url: str) -> list[float]:
+    """When each slot was taken, as the store recorded it."""
+    if url.startswith("sqlite:"):
+        import sqlite3
+
+        (path,) = Path(url[len("sqlite:") :]).glob("rate-*.sqlite")
+        with sqlite3.connect(path) as db:
+            return [float(r[0]) for r in db.execute("SELECT start FROM calls ORDER BY start")]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT start FROM importer_calls ORDER BY start").fetchall()
+    return [float(r[0]) for r in rows]
+
+
+def test_three_processes_never_share_a_slot(url: str) -> None:
+    """Three processes taking slots of one account at once: 45 distinct calls, each at least
+    the interval after the one before (as each store's own clock recorded them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    takers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TAKER, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    taken: list[int] = []
+    try:
+        for taker in takers:
+            assert taker.stdout is not None and taker.stdout.readline().strip() == "ready"
+        for taker in takers:
+            assert taker.stdin is not None
+            taker.stdin.write("go\n")
+            taker.stdin.flush()
+        for taker in takers:
+            assert taker.stdout is not None
+            taken += json.loads(taker.stdout.readline())
+    finally:
+        for taker in takers:
+            taker.kill()
+            taker.wait(10)
+            for pipe in (taker.stdin, taker.stdout):
+                if pipe is not None:
+                    pipe.close()
+    assert len(taken) == len(set(taken)) == 45
+    starts = _call_starts(url)
+    assert len(starts) == 45
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.04 - 1e-6
+
+
+def test_tokens_are_kept_forgotten_and_their_requests_counted(store: Store) -> None:
+    """put/get; forget only the token refused; token requests listed since a moment."""
+    tokens = store.tokens(SystemClock())
+    assert tokens.get("acct") is None
+    tokens.put("acct", "tok-1", 2000.0)
+    tokens.put("acct", "tok-2", 3000.0)
+    assert tokens.get("acct") == ("tok-2", 3000.0)
+    tokens.forget("acct", "tok-1")  # already replaced: kept
+    assert tokens.get("acct") == ("tok-2", 3000.0)
+    tokens.forget("acct", "tok-2")
+    assert tokens.get("acct") is None
+    for at in (100.0, 200.0, 300.0):
+        tokens.requested("acct", at)
+    tokens.requested("other", 250.0)
+    assert tokens.requests_since("acct", 150.0) == [200.0, 300.0]
+    tokens.close()
+
+
+def test_migrations_run_once_when_hosts_start_together(pg_url: str) -> None:
+    """Four stores opened at the same moment on an empty schema: each step applied once."""
+    applied: list[int] = []
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            store = PostgresStore(pg_url)
+            applied.extend(store.applied)
+            store.close()
+        except BaseException as error:  # collected for the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(applied) == [v for v, _, _ in MIGRATIONS]
+    with psycopg.connect(pg_url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM importer_migrations")]
+    assert sorted(versions) == [v for v, _, _ in MIGRATIONS]
+    again = PostgresStore(pg_url)
+    assert again.applied == [] and again.version == MIGRATIONS[-1][0]
+    again.close()
+
+
+def test_a_store_newer_than_the_tool_is_refused(pg_url: str) -> None:
+    """A schema migrated by a newer version of the tool: this one says to upgrade."""
+    PostgresStore(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO importer_migrations VALUES (999, 'future', 0)")
+    with pytest.raises(ConfigurationError, match="upgrade session-importer"):
+        PostgresStore(pg_url)
+
+
+def test_an_unreachable_store_is_one_clear_error_without_its_password() -> None:
+    """No server: a configuration error naming the store, with the password hidden."""
+    with pytest.raises(ConfigurationError) as caught:
+        open_store("postgresql://importer:hunter2secret@127.0.0.1:1/db")
+    assert "cannot use it" in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+    assert "hunter2secret" not in str(caught.value)
+
+
+def test_a_store_url_of_another_kind_is_refused() -> None:
+    """Only postgresql:// and sqlite: name stores."""
+    with pytest.raises(ConfigurationError, match="postgresql://"):
+        open_store("mysql://db/importer")
+
+
+def test_a_search_path_without_a_schema_is_refused(pg_server: str) -> None:
+    """A search path naming no existing schema is explained, not a traceback."""
+    from tests.conftest import pg_schema_url
+
+    with pytest.raises(ConfigurationError, match="CREATE SCHEMA"):
+        open_store(pg_schema_url(pg_server, "no_such_schema_here"))
