@@ -36,6 +36,7 @@ def main() -> None:
         "vendors",
         "sandbox",
         "serve",
+        "store",
     ):
         block = f"### `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
         pattern = re.compile(rf"### `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)

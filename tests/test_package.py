@@ -58,6 +58,7 @@ def test_readme_shows_current_help() -> None:
         "vendors",
         "sandbox",
         "serve",
+        "store",
     ):
         done = subprocess.run(
             [sys.executable, "-m", "importer", command, "--help"],
