@@ -26,23 +26,40 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from importer.clock import Clock
-from importer.errors import ConfigurationError
+from importer.errors import ConfigurationError, ImporterError
 
 if TYPE_CHECKING:
     from importer.journal import Entry
     from importer.throttle import Window
 
 __all__ = [
+    "JobLockLostError",
     "JournalLike",
     "Slots",
     "Store",
     "StoreTokens",
+    "StoreUnavailableError",
     "account_name",
     "is_postgres",
     "open_journal",
     "open_store",
     "redact",
 ]
+
+
+class StoreUnavailableError(ImporterError):
+    """The shared store stopped answering mid-run (exit 2).
+
+    Nothing is sent without its ``sending`` mark committed first, so what was on the wire
+    stays ``sending`` and is reconciled by the next run, on any host.
+    """
+
+
+class JobLockLostError(ImporterError):
+    """The run's job lock was lost (its connection dropped): stop before sending more (exit 2).
+
+    Another host may have taken the lock since; sending on would let two runs overlap.
+    """
 
 
 class Slots(Protocol):

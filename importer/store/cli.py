@@ -148,7 +148,7 @@ def copy_journal(source: Path, url: str, name: str) -> tuple[int, int]:
         try:
             meta, rows, runs = _read_sqlite(source)
             mark = f"copied:{source.resolve()}"
-            with store.pool.connection() as conn, conn.transaction():
+            with store.connection() as conn, conn.transaction():
                 before = _count(conn, journal.id)
                 conn.cursor().executemany(
                     "INSERT INTO importer_rows (journal_id, key, fingerprint, sheet_row, state,"

@@ -32,8 +32,8 @@ class PgSlots:
     STALE = 120.0
 
     def __init__(self, store: PostgresStore, account: str) -> None:
-        self.pool, self.account = store.pool, account
-        with self.pool.connection() as conn:
+        self.store, self.account = store, account
+        with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_slots (account) VALUES (%s) ON CONFLICT DO NOTHING",
                 (account,),
@@ -41,7 +41,7 @@ class PgSlots:
 
     def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
         """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.store.connection() as conn, conn.transaction():
             found = conn.execute(
                 f"SELECT next, paused, {_NOW} FROM importer_slots WHERE account = %s FOR UPDATE",
                 (self.account,),
@@ -85,12 +85,12 @@ class PgSlots:
 
     def ended(self, call: int) -> None:
         """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(f'UPDATE importer_calls SET "end" = {_NOW} WHERE id = %s', (call,))
 
     def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call from any host for ``seconds``."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 f"UPDATE importer_slots SET reason = CASE WHEN {_NOW} + %s > paused THEN %s"
                 f" ELSE reason END, paused = GREATEST(paused, {_NOW} + %s) WHERE account = %s",
@@ -99,7 +99,7 @@ class PgSlots:
 
     def pause(self) -> tuple[float, str]:
         """Seconds left of the current pause (0 if none) and its reason."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 f"SELECT paused - {_NOW}, reason FROM importer_slots WHERE account = %s",
                 (self.account,),
@@ -119,11 +119,11 @@ class PgTokens:
     """
 
     def __init__(self, store: PostgresStore) -> None:
-        self.pool = store.pool
+        self.store = store
 
     def get(self, account: str) -> tuple[str, float] | None:
         """The kept token and when it should be renewed (wall clock), if any."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "SELECT value, expires FROM importer_tokens WHERE account = %s", (account,)
             ).fetchone()
@@ -131,7 +131,7 @@ class PgTokens:
 
     def put(self, account: str, value: str, expires: float) -> None:
         """Keep a new token, to be used until ``expires``."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_tokens (account, value, expires) VALUES (%s, %s, %s)"
                 " ON CONFLICT (account) DO UPDATE SET value = excluded.value,"
@@ -141,14 +141,14 @@ class PgTokens:
 
     def forget(self, account: str, value: str) -> None:
         """Forget ``value`` (refused by the vendor), unless another token replaced it."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "DELETE FROM importer_tokens WHERE account = %s AND value = %s", (account, value)
             )
 
     def requested(self, account: str, at: float) -> None:
         """Record a token request made at ``at``."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.store.connection() as conn, conn.transaction():
             conn.execute(
                 "INSERT INTO importer_token_requests (account, at) VALUES (%s, %s)", (account, at)
             )
@@ -157,7 +157,7 @@ class PgTokens:
 
     def requests_since(self, account: str, since: float) -> list[float]:
         """When the token requests since ``since`` were made, oldest first."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "SELECT at FROM importer_token_requests WHERE account = %s AND at > %s ORDER BY at",
                 (account, since),

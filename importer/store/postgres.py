@@ -7,7 +7,9 @@ What keeps several hosts correct:
   connection closes (``kill -9``: at once, the kernel closes the socket; a vanished machine:
   within about 25 s, by TCP keepalives). The holder's name is kept beside it for messages.
   Rows found ``sending`` after such a death are reconciled by the next run, on any host,
-  exactly as with the SQLite journal.
+  exactly as with the SQLite journal. A run whose lock connection dropped (while it lives
+  on) is fenced: the ``sending`` mark commits only while the lock's session still holds the
+  lock (checked in the same statement), so it stops before sending anything more.
 * **Rate slots** (:mod:`importer.store.pg_shared`): one transaction per slot with the
   account's schedule row locked ``FOR UPDATE``, on the database server's clock (the one clock
   all hosts share), so two hosts never take the same slot.
@@ -23,15 +25,16 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError
 from importer.journal import Entry, JobLockedError
-from importer.store import redact
+from importer.store import JobLockLostError, StoreUnavailableError, redact
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 
 __all__ = ["CONNECT", "PgJournal", "PostgresStore"]
@@ -85,12 +88,27 @@ class PostgresStore:
             max_size=pool_size,
             open=True,
             timeout=30,
+            # A connection the server dropped (a restart, a failover) is replaced, not used.
+            check=ConnectionPool.check_connection,
             kwargs={"autocommit": True, **CONNECT},
         )
 
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (checked, replaced if the server dropped it); a server that
+        stopped answering is a :class:`StoreUnavailableError`, one plain line."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise StoreUnavailableError(
+                f"store {self.description} stopped answering ({_reason(error)}); what was "
+                "sent is journaled: run again once it is back."
+            ) from None
+
     def now(self) -> float:
         """The database server's clock (seconds since the epoch)."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             found = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
         assert found is not None
         return float(found[0])
@@ -113,7 +131,7 @@ class PostgresStore:
 
     def status(self) -> dict[str, Any]:
         """Schema version, journals (rows per state, lock holder) and paused schedules."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             journals = []
             for ident, name, vendor in conn.execute(
                 "SELECT id, name, vendor FROM importer_journals ORDER BY name"
@@ -182,9 +200,10 @@ class PgJournal:
         self.path = name  # what messages call it (a SQLite journal's is its file)
         self.clock = clock or SystemClock()
         self._lock_conn: psycopg.Connection[Any] | None = None
+        self._lock_pid: int | None = None  # the lock session's server process
         #: The store this journal closes with itself (see :func:`importer.store.open_journal`).
         self.owned: PostgresStore | None = None
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_journals (name, vendor, created) VALUES (%s, %s, %s)"
                 " ON CONFLICT (name) DO NOTHING",
@@ -240,19 +259,29 @@ class PgJournal:
             " since = excluded.since",
             (self.id, f"pid {os.getpid()} on {socket.gethostname()}", self.clock.time()),
         )
-        self._lock_conn = conn
+        self._lock_conn, self._lock_pid = conn, conn.info.backend_pid
+
+    def _still_locked(self, *lock: int) -> bool:
+        """Whether the lock's session (pid, key high, key low) still holds the job's lock."""
+        with self.store.connection() as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                " AND pid = %s AND classid::bigint = %s AND objid::bigint = %s",
+                lock,
+            ).fetchone()
+        return found is not None
 
     def unlock_job(self) -> None:
         """Release the job's lock (closing its connection releases it too)."""
         if self._lock_conn is not None:
-            conn, self._lock_conn = self._lock_conn, None
+            conn, self._lock_conn, self._lock_pid = self._lock_conn, None, None
             conn.close()
 
     # --- rows ------------------------------------------------------------------------------
 
     def get(self, key: str) -> Entry | None:
         """The record of a row, if the journal knows it."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 f"SELECT {_ROW} FROM importer_rows WHERE journal_id = %s AND key = %s",
                 (self.id, key),
@@ -261,7 +290,7 @@ class PgJournal:
 
     def entries(self) -> Iterator[Entry]:
         """Every record, in sheet-row order (as the SQLite journal orders them)."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 f"SELECT {_ROW} FROM importer_rows WHERE journal_id = %s"
                 ' ORDER BY sheet_row NULLS FIRST, key COLLATE "C"',
@@ -272,7 +301,7 @@ class PgJournal:
     def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
         """Record a row as ``pending`` if new; refresh its sheet row; return its record."""
         now = self.clock.time()
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "INSERT INTO importer_rows (journal_id, key, fingerprint, sheet_row, state,"
                 " payload, first_seen, updated) VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s)"
@@ -284,17 +313,40 @@ class PgJournal:
         return _entry(found)
 
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
-        """Committed before the request leaves: the row may exist at the vendor from now on."""
-        with self.pool.connection() as conn:
-            conn.execute(
+        """Committed before the request leaves: the row may exist at the vendor from now on.
+
+        While the job is locked, the mark commits only if the lock's session still holds it
+        (checked in the same statement): a run whose lock was lost sends nothing more.
+
+        Raises:
+            JobLockLostError: the job's lock was lost since :meth:`lock_job`.
+        """
+        fence: str = ""
+        args: tuple[int, ...] = ()
+        if self._lock_pid is not None:
+            key_ = lock_key(self.store.schema, f"job:{self.id}")
+            fence = (
+                " AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND objsubid = 1 AND pid = %s AND classid::bigint = %s AND objid::bigint = %s)"
+            )
+            args = (self._lock_pid, key_ >> 32, key_ & 0xFFFFFFFF)
+        with self.store.connection() as conn:
+            done = conn.execute(
                 "UPDATE importer_rows SET state = 'sending', fingerprint = %s, payload = %s,"
-                " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s",
-                (print_, _json(payload), self.clock.time(), self.id, key),
+                " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s"
+                + fence
+                + " RETURNING 1",
+                (print_, _json(payload), self.clock.time(), self.id, key, *args),
+            ).fetchone()
+        if done is None and self._lock_pid is not None and not self._still_locked(*args):
+            raise JobLockLostError(
+                f"the lock of journal {self.name!r} in {self.store.description} was lost (its "
+                "connection dropped): stopped before sending more; run again."
             )
 
     def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
         """Committed as soon as the answer (or its loss) is known."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "UPDATE importer_rows SET state = %s, created_id = %s, message = %s, updated = %s"
                 " WHERE journal_id = %s AND key = %s",
@@ -303,7 +355,7 @@ class PgJournal:
 
     def counts(self) -> dict[str, int]:
         """Rows per state."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "SELECT state, COUNT(*) FROM importer_rows WHERE journal_id = %s GROUP BY state",
                 (self.id,),
@@ -315,7 +367,7 @@ class PgJournal:
     def start_run(self, source: str, settings: Mapping[str, Any] | None = None) -> int:
         """Record a run's start (and the settings it reads the sheet with, if given)."""
         summary = json.dumps({"settings": dict(settings)}) if settings is not None else ""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "INSERT INTO importer_runs (journal_id, started, source, summary)"
                 " VALUES (%s, %s, %s, %s) RETURNING id",
@@ -326,7 +378,7 @@ class PgJournal:
 
     def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
         """Record a run's end and what it did (what its start recorded is kept)."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.store.connection() as conn, conn.transaction():
             found = conn.execute(
                 "SELECT summary FROM importer_runs WHERE id = %s AND journal_id = %s FOR UPDATE",
                 (run_id, self.id),
@@ -339,7 +391,7 @@ class PgJournal:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "SELECT id, started, finished, source, summary FROM importer_runs"
                 " WHERE journal_id = %s ORDER BY id",
@@ -352,7 +404,7 @@ class PgJournal:
 
     def meta(self, key: str) -> str | None:
         """A fact recorded about the job, if any."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             found = conn.execute(
                 "SELECT value FROM importer_meta WHERE journal_id = %s AND key = %s",
                 (self.id, key),
@@ -361,7 +413,7 @@ class PgJournal:
 
     def set_meta(self, key: str, value: str) -> None:
         """Record a fact about the job (vendor, target host)."""
-        with self.pool.connection() as conn:
+        with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_meta (journal_id, key, value) VALUES (%s, %s, %s)"
                 " ON CONFLICT (journal_id, key) DO UPDATE SET value = excluded.value",
