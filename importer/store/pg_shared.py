@@ -43,11 +43,16 @@ class PgSlots:
         """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
         with self.store.connection() as conn, conn.transaction():
             found = conn.execute(
-                f"SELECT next, paused, {_NOW} FROM importer_slots WHERE account = %s FOR UPDATE",
+                "SELECT next, paused FROM importer_slots WHERE account = %s FOR UPDATE",
                 (self.account,),
             ).fetchone()
             assert found is not None
-            next_free, paused, now = (float(v) for v in found)
+            next_free, paused = float(found[0]), float(found[1])
+            # The time is read once the row is ours: read with it, it could be from before
+            # a wait for another host's transaction, and the slot would start in the past.
+            clock = conn.execute(f"SELECT {_NOW}").fetchone()
+            assert clock is not None
+            now = float(clock[0])
             ready = max(now, next_free, paused)
             if window is not None:
                 ready = max(ready, self._window_ready(conn, window, now))

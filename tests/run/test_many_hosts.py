@@ -188,9 +188,9 @@ def test_a_sqlite_journal_copied_into_the_store_is_what_other_hosts_see(
     )
     assert copy.returncode == 0, copy.stderr
     assert "5 row(s) added" in copy.stdout
-    server = host_env(sandbox, tmp_path / "server", pg_url)
+    server = host_env(sandbox, tmp_path / "server", None)
     other = shutil.copy(path, tmp_path / "server-sheet.csv")
-    again = finish(start(sandbox, Path(other), server))
+    again = finish(start(sandbox, Path(other), server, "--store", pg_url))
     assert again["counts"] == {"skipped": 5}
     assert created_names(sandbox) == Counter(names(0, 5))
     status = run_cli("store", "status", pg_url, "--json")
