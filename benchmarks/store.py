@@ -38,6 +38,8 @@ store = open_store(url)
 if what == "journal":
     name = url[len("sqlite:"):] + "/bench.journal.sqlite" if url.startswith("sqlite:") else "bench"
     journal = store.journal(name, "360learning-v2")
+else:
+    slots = store.slots("bench-account", SystemClock())
 print("ready", flush=True)
 sys.stdin.readline()
 if what == "journal":
@@ -52,7 +54,6 @@ if what == "journal":
     journal.close()
     print(json.dumps({"ms_per_row": 1000 * elapsed / rows}), flush=True)
 else:
-    slots = store.slots("bench-account", SystemClock())
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         call, _ = slots.take(0.0, None)
