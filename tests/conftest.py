@@ -117,7 +117,7 @@ def pg_server() -> str:
     try:
         psycopg.connect(PG_URL, connect_timeout=3).close()
     except psycopg.Error as error:
-        reason = f"no PostgreSQL server answers at {PG_URL} ({str(error).strip()[:200]})"
+        reason = f"no PostgreSQL server answers at {PG_URL} ({' '.join(str(error).split())[:200]})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI must provide one (IMPORTER_TEST_PG_URL)")
         pytest.skip(f"{reason}; set IMPORTER_TEST_PG_URL to run the PostgreSQL store's tests")
