@@ -21,10 +21,10 @@ from importer.api import __version__, write_report
 from importer.errors import ConfigurationError, ImporterError
 from importer.templates import write_template
 from importer.validation import validate
-from importer.vendors import REGISTRY, Vendor, get_vendor
+from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
 
 if TYPE_CHECKING:
-    from importer.adapters.base import Adapter
+    from importer.wire import Adapter
 
 __all__ = [
     "EXIT_CANNOT_RUN",
@@ -480,7 +480,6 @@ def _validate(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from importer.clock import FakeClock
     from importer.sandbox import (
-        VENDORS,
         Sandbox,
         SandboxServer,
         SandboxState,
@@ -492,7 +491,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     state = SandboxState.fresh(
         load_seed(args.seed),
         FakeClock() if args.fake_clock else None,
-        parse_faults(args.faults, VENDORS),
+        parse_faults(args.faults, list(REGISTRY)),
         zoho_lock_style=args.zoho_lock_style,
     )
     sandbox = Sandbox(state)
@@ -538,9 +537,7 @@ def _template(args: argparse.Namespace) -> int:
 
 
 def _wire(name: str) -> Adapter:
-    from importer.adapters import ADAPTERS
-
-    return ADAPTERS[name]
+    return plugin(name).wire
 
 
 def _vendors(args: argparse.Namespace) -> int:

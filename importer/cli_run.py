@@ -223,12 +223,12 @@ def _resolve_only(
     """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
     import dataclasses
 
-    from importer.people import EMAIL_FIELDS
+    from importer.people import email_fields
     from importer.pipeline import resolve_only
 
     resolved, figures = resolve_only(report, settings)
     frame = resolved.table.frame.copy()
-    for _, id_field, _ in EMAIL_FIELDS.get(report.vendor.name, ()):
+    for _, id_field, _ in email_fields(report.vendor.name):
         header = resolved.columns.fields.get(id_field, report.vendor.field(id_field).label)
         filled = resolved.values[id_field].fillna("").astype(str)
         frame[header] = filled.where(filled != "", frame.get(header, ""))
@@ -286,12 +286,12 @@ def _open_journal(
 
 def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor) -> str:
     """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.adapters import ADAPTERS
     from importer.pipeline import estimate_seconds
+    from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count
     to_send = valid if args.limit is None else min(valid, max(args.limit, 0))
-    policy = ADAPTERS[vendor.name].rate
+    policy = plugin(vendor.name).wire.rate
     eta = estimate_seconds(to_send, 1.0, policy)
     pace = f"; about {_duration(eta)} at {policy.description}" if eta and eta > 60 else ""
     verb = "checking" if args.dry_run else "sending"

@@ -15,10 +15,9 @@ from typing import Any
 
 from importer.errors import ConfigurationError
 from importer.secret import Secret
+from importer.vendors import PLUGINS
 
 __all__ = [
-    "CREDENTIALS",
-    "DEFAULT_HOSTS",
     "VENDOR_OPTIONS",
     "RunSettings",
     "load_job",
@@ -27,27 +26,6 @@ __all__ = [
 
 #: Choices where a vendor's docs are ambiguous (flags, IMPORTER_<NAME>, or the job file).
 VENDOR_OPTIONS = ("zoho_session_data", "v2_marker")
-
-#: The environment variables each vendor's credentials are read from.
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "360learning-v1": ("IMPORTER_360L_COMPANY", "IMPORTER_360L_API_KEY"),
-    "360learning-v2": ("IMPORTER_360L_CLIENT_ID", "IMPORTER_360L_CLIENT_SECRET"),
-    "zoho-people": (
-        "IMPORTER_ZOHO_CLIENT_ID",
-        "IMPORTER_ZOHO_CLIENT_SECRET",
-        "IMPORTER_ZOHO_REFRESH_TOKEN",
-    ),
-    "coursepath": ("IMPORTER_COURSEPATH_API_KEY", "IMPORTER_COURSEPATH_EMAIL"),
-}
-
-#: (API host, token host) per vendor. 360Learning US: https://app.us.360learning.com; Zoho's
-#: other data centres: people.zoho.eu / accounts.zoho.eu, .in, .com.au, .jp... (together).
-DEFAULT_HOSTS: dict[str, tuple[str | None, str | None]] = {
-    "360learning-v1": ("https://app.360learning.com", None),
-    "360learning-v2": ("https://app.360learning.com", "https://app.360learning.com"),
-    "zoho-people": ("https://people.zoho.com", "https://accounts.zoho.com"),
-    "coursepath": (None, None),  # each academy has its own host: https://<academy>.coursepath.com
-}
 
 
 @dataclass(frozen=True)
@@ -113,7 +91,7 @@ def resolve_settings(
             return env[env_name]
         return section.get(name)
 
-    api_host, token_host = DEFAULT_HOSTS[vendor]
+    api_host, token_host = PLUGINS[vendor].api_host, PLUGINS[vendor].token_host
     base_url = pick("base_url", "IMPORTER_BASE_URL") or api_host
     # 360Learning serves its tokens from the API host itself (EU or US): the token host
     # follows --base-url unless given. Zoho's accounts server is another host.
@@ -126,7 +104,7 @@ def resolve_settings(
         )
     credentials: dict[str, Secret] = {}
     missing = []
-    for name in CREDENTIALS[vendor]:
+    for name in PLUGINS[vendor].credentials:
         source = str(indirection.get(name, name))
         value = env.get(source, "")
         if value:

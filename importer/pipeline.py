@@ -26,8 +26,6 @@ from typing import Any
 
 import httpx
 
-from importer.adapters import ADAPTERS
-from importer.adapters.base import MARKER
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
@@ -47,6 +45,8 @@ from importer.sender import (
 from importer.throttle import Pacer, PacerStopped, RatePolicy, SharedSlots
 from importer.tokens import TokenStore
 from importer.validation import ValidationReport
+from importer.vendors import plugin
+from importer.wire import MARKER
 
 __all__ = [
     "EXIT_CODES",
@@ -185,7 +185,7 @@ def run_import(
     run = RunReport(report, dry_run=dry_run)
     if dry_run or report.invalid_count == report.row_count:
         return run
-    adapter = ADAPTERS[settings.vendor].configured(settings.vendor_options)
+    adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
     if adapter.rate.over_documented(settings.rate) and not settings.beyond_documented_rate:
         notify(
             f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
@@ -400,7 +400,7 @@ def resolve_only(
 ) -> tuple[ValidationReport, dict[str, Any]]:
     """Look up the sheet's email columns and fill in the IDs, sending nothing else."""
     clock = clock or SystemClock()
-    adapter = ADAPTERS[settings.vendor]
+    adapter = plugin(settings.vendor).wire
     with httpx.Client(timeout=settings.timeout) as http:
         resolved, figures = resolve_people(report, sender_for(adapter, settings, http, clock))
     figures.pop("held", None)  # unchecked emails leave their IDs empty; the count says why

@@ -30,13 +30,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from importer.adapters.base import Adapter, Answer, Call, Outcome, retry_after_header, snippet
-from importer.auth import Auth, make_auth
+from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.secret import Secret, redact
 from importer.throttle import MAX_WAIT, Pacer, check_wait
 from importer.tokens import Tokens
+from importer.vendors import plugin
+from importer.wire import Adapter, Answer, Call, Outcome, retry_after_header, snippet
 
 if TYPE_CHECKING:
     from importer.config import RunSettings
@@ -408,8 +409,8 @@ def sender_for(
         adapter=adapter,
         client=client,
         base_url=settings.base_url,
-        auth=make_auth(
-            adapter.auth, settings.credentials, settings.auth_url, client, clock, tokens
+        auth=plugin(adapter.name).auth(
+            settings.credentials, settings.auth_url, client, clock, tokens
         ),
         pacer=pacer or Pacer(policy, clock),
         clock=clock,

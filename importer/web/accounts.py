@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import DEFAULT_HOSTS, RunSettings, load_job, resolve_settings
+from importer.config import RunSettings, load_job, resolve_settings
 from importer.errors import ConfigurationError
-from importer.vendors import REGISTRY, get_vendor
+from importer.vendors import REGISTRY, get_vendor, plugin
 
 __all__ = ["Account", "load_accounts", "sandbox_accounts"]
 
@@ -67,7 +67,7 @@ class Account:
     @property
     def host(self) -> str:
         """The API host imports go to (the vendor's real one unless configured)."""
-        return self.base_url or DEFAULT_HOSTS[self.vendor][0] or "(base_url missing)"
+        return self.base_url or plugin(self.vendor).api_host or "(base_url missing)"
 
     @property
     def title(self) -> str:

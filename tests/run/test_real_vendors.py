@@ -15,15 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.adapters import ADAPTERS
-from importer.adapters.base import Answer, Call, retry_after_header
-from importer.auth import make_auth
 from importer.clock import FakeClock, SystemClock
 from importer.errors import FatalVendorError, VendorUnavailableError
-from importer.sandbox import VENDORS, parse_faults
+from importer.sandbox import parse_faults
 from importer.sandbox.state import SlidingWindow
 from importer.secret import Secret
 from importer.throttle import Pacer, RatePolicy, Window
+from importer.vendors import REGISTRY, plugin
+from importer.wire import Answer, Call, retry_after_header
 from tests.conftest import write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import Rig, SandboxProcess
 
@@ -122,7 +121,7 @@ def test_adaptive_rate_halves_once_per_burst_and_recovers_in_seconds() -> None:
 
 def test_rate_never_above_the_documented_limit_unless_told() -> None:
     """--rate 20 for 360Learning v2 (10 writes/s documented) runs at 10; the loud option lifts it."""
-    policy = ADAPTERS["360learning-v2"].rate
+    policy = plugin("360learning-v2").wire.rate
     assert policy.capped(20.0).ceiling == 10.0
     assert policy.capped(20.0, beyond_documented=True).ceiling == 20.0
     assert policy.capped(4.0).ceiling == 4.0
@@ -175,7 +174,7 @@ def test_a_full_module_is_rejected_after_one_clean_wait(tmp_path: Path, rig: Rig
 
 def test_a_429_with_another_code_is_a_lock_not_a_rejection() -> None:
     """Zoho's lock answer is undocumented: a 429 whatever its code means wait, never reject."""
-    zoho = ADAPTERS["zoho-people"]
+    zoho = plugin("zoho-people").wire
     call = Call("create the session", "POST", "/x")
     assert zoho.interpret(call, Answer(429, {"code": 7250, "message": "slow down"})).kind == (
         "locked"
@@ -292,7 +291,7 @@ def test_v2_lookups_that_keep_failing_hold_rows_back_not_invalid(tmp_path: Path,
     """Every user lookup answered 429: the rows are 'not sent' with the vendor's cause, not
     'not a 360Learning user ... check the address'."""
     rig.sandbox.state.faults.update(
-        parse_faults("360learning-v2:429=1;360learning-v2/token:seed=1", VENDORS)
+        parse_faults("360learning-v2:429=1;360learning-v2/token:seed=1", list(REGISTRY))
     )
     headers = ["Path ID", "Session name", "Main instructor email", "Start date",
                "Registration validation"]  # fmt: skip
@@ -312,7 +311,7 @@ def test_zoho_employee_lookups_behind_a_failing_gateway_hold_rows_back(
 ) -> None:
     """A 503 HTML page from a gateway on every employee lookup: not sent, never "not an employee"."""
     rig.sandbox.state.faults.update(
-        parse_faults("zoho-people:503html=1;zoho-people/token:seed=1", VENDORS)
+        parse_faults("zoho-people:503html=1;zoho-people/token:seed=1", list(REGISTRY))
     )
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("By email", trainer="")])
     text = sheet.read_text().replace("Trainer erecno", "Trainer email")
@@ -349,7 +348,7 @@ def test_a_failed_renewal_keeps_the_token_that_still_works() -> None:
     clock = FakeClock()
     creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
     client = _token_client([httpx.Response(200, json={"access_token": "T1", "expires_in": 3600})])
-    auth = make_auth("360l-v2", creds, "http://127.0.0.1:9", client, clock)
+    auth = plugin("360learning-v2").auth(creds, "http://127.0.0.1:9", client, clock)
     assert auth.headers()["Authorization"] == "Bearer T1"
     clock.advance(3545)  # past the renewal time (a minute early), before the expiry
     assert auth.headers()["Authorization"] == "Bearer T1"  # 5 tries with backoff, then kept
@@ -362,7 +361,7 @@ def test_a_400_from_the_token_host_is_refused_credentials() -> None:
     """Only the documented refusals (400/401) mean the credentials are wrong."""
     creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
     client = _token_client([httpx.Response(401, json={"error": "invalid_client"})])
-    auth = make_auth("360l-v2", creds, "http://127.0.0.1:9", client, FakeClock())
+    auth = plugin("360learning-v2").auth(creds, "http://127.0.0.1:9", client, FakeClock())
     with pytest.raises(FatalVendorError, match="refused the API credentials"):
         auth.headers()
 
@@ -448,7 +447,7 @@ def test_unusable_retry_after_values_are_not_waits(value: str, seconds: float | 
 def test_a_dead_vendor_trips_the_breaker(tmp_path: Path, rig: Rig) -> None:
     """Every create answered 500: after 10 in a row the run stops ("looks down"), the rest are
     not sent, instead of retrying row after row for hours."""
-    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", VENDORS))
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", list(REGISTRY)))
     rows = [["Path ID", "Session name", "Start date", "Owner group ID"]]
     rows += [[PATH, f"S{i}", "2025-07-01 10:00", "624c5526204fc7207e603ea6"] for i in range(30)]
     run_ = rig.run(write_csv(tmp_path / "v1.csv", rows), "360learning-v1")
@@ -469,14 +468,13 @@ def test_a_next_page_link_to_another_host_is_not_followed() -> None:
             200, json=[], headers={"link": '<http://evil.example/p2>; rel="next"'}
         )
 
-    adapter = ADAPTERS["360learning-v2"]
+    adapter = plugin("360learning-v2").wire
     clock = FakeClock()
     sender = Sender(
         adapter=adapter,
         client=httpx.Client(transport=httpx.MockTransport(handler)),
         base_url="http://127.0.0.1:9",
-        auth=make_auth(
-            "coursepath",
+        auth=plugin("coursepath").auth(
             {
                 "IMPORTER_COURSEPATH_API_KEY": Secret("k" * 40),
                 "IMPORTER_COURSEPATH_EMAIL": Secret("a@b.c"),
@@ -526,10 +524,12 @@ def test_tokens_a_vendor_echoes_never_reach_the_result() -> None:
     tokens = [httpx.Response(200, json={"access_token": "sekret-token-123456", "expires_in": 3600})]
     creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
     sender = Sender(
-        adapter=ADAPTERS["360learning-v2"],
+        adapter=plugin("360learning-v2").wire,
         client=httpx.Client(transport=httpx.MockTransport(handler)),
         base_url="http://127.0.0.1:9",
-        auth=make_auth("360l-v2", creds, "http://127.0.0.1:9", _token_client(tokens), clock),
+        auth=plugin("360learning-v2").auth(
+            creds, "http://127.0.0.1:9", _token_client(tokens), clock
+        ),
         pacer=Pacer(RatePolicy(rate=None), clock),
         clock=clock,
     )

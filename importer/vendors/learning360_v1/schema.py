@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importer.fields import EmailList, Field, Text
 from importer.vendors.base import Vendor
-from importer.vendors.learning360 import (
+from importer.vendors.learning360_common.schema import (
     END_DATE,
     END_NOT_BEFORE_START,
     HEX24,

@@ -27,16 +27,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import (
+from importer.throttle import RatePolicy, Window
+from importer.wire import (
     AdapterBase,
     Answer,
     Call,
     Outcome,
+    OutcomeKind,
     odd_success,
     retry_after_header,
     snippet,
 )
-from importer.throttle import RatePolicy, Window
 
 __all__ = ["ADAPTER", "LOCK_CODE", "LOCK_SECONDS"]
 
@@ -62,12 +63,11 @@ class _Zoho(AdapterBase):
         description="30 requests a minute, then a 5-minute lock (we send at most 27 a minute)",
     )
     max_concurrency = 1
-    auth = "zoho"
     scopes = (
         "ZOHOPEOPLE.training.CREATE (or .ALL) to create, ZOHOPEOPLE.training.READ to list "
         "sessions and trainers, ZOHOPEOPLE.forms.READ to look employees up by email"
     )
-    odd_answers = (
+    odd_answers: tuple[str, ...] = (
         "429 (any code), or code 7209 in any answer: the lock; waited out (Retry-After or 5 "
         "minutes), then the run resumes.",
         "422 'Maximum limit exceeded': maybe the lock; waited out once, and only the same "
@@ -77,6 +77,15 @@ class _Zoho(AdapterBase):
         "Session lists are matched as Zoho may store them: 2:00 PM for 02:00 PM, names "
         "without case or extra spaces.",
     )
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (400, {"code": 7016, "message": "Invalid", "errors": {"message": "date"}}, "rejected",
+         "refused the session: date"),
+        (403, {"code": 403, "message": "not authorized"}, "fatal", "ZOHOPEOPLE.training.CREATE"),
+        (404, {"code": 404, "message": "Not found"}, "rejected", "no such course"),
+        (422, {"code": 422, "message": "Maximum limit exceeded"}, "locked", "maximum limit"),
+        (500, {"code": 500, "message": "Sorry! Server error occured"}, "unknown", "500"),
+        (429, {"code": 7209, "message": "API access blocked"}, "locked", "locked the API"),
+    )  # fmt: skip
 
     def __init__(self, session_data: str = "param") -> None:
         self.session_data = session_data

@@ -122,12 +122,12 @@ class Adapter(Protocol):
     #: How fast it may be called, and how many requests may be in flight.
     rate: RatePolicy
     max_concurrency: int
-    #: Which authentication the sender sets up: "360l-v1", "360l-v2", "zoho", "coursepath".
-    auth: str
     #: The credential's scopes or rights the calls need, in words.
     scopes: str
     #: How answers the docs do not promise are read, one sentence each.
     odd_answers: tuple[str, ...]
+    #: Documented errors of the create call: ``(status, body, kind, words of the message)``.
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...]
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
         """The calls that import one valid row (normalised values, API field names)."""
@@ -174,6 +174,9 @@ class AdapterBase:
     scopes = ""
     #: How answers the docs do not promise are read, one sentence each.
     odd_answers: tuple[str, ...] = ()
+    #: Documented error answers to the create call, and what each must mean (checked by
+    #: the conformance tests): ``(status, body, kind, words the message must contain)``.
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = ()
 
     def signal(self, answer: Answer) -> Outcome | None:
         """A vendor-wide signal in any answer (a lock, a refused token), reads included."""

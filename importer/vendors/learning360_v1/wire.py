@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import (
+from importer.throttle import RatePolicy
+from importer.wire import (
     Answer,
     Call,
     NoLookup,
     Outcome,
+    OutcomeKind,
     fill,
     plain_status,
     retry_after_header,
     snippet,
 )
-from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
 
@@ -43,12 +44,19 @@ class _V1(NoLookup):
     # No rate limit is documented for v1: --concurrency decides (default 4), up to 16.
     rate = RatePolicy(rate=None, description="none documented")
     max_concurrency = 16
-    auth = "360l-v1"
     scopes = "a v1 API key of the company (X-company-id and X-apiKey headers)"
-    odd_answers = (
+    odd_answers: tuple[str, ...] = (
         "A 2xx with the session's _id: created; any other 2xx: unknown.",
         "A lost answer stays unknown: v1 gives no way to look a session up "
         "(--resend-unknown after checking by hand).",
+    )
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (404, {"error": "path_not_found"}, "rejected", "has no path"),
+        (400, {"error": "invalid_start_date"}, "rejected", "refused the start date"),
+        (400, {"error": "invalid_end_date"}, "rejected", "before the start"),
+        (404, {"error": "session_owner_group_not_found"}, "rejected", "has no group"),
+        (404, {"error": "instructors_not_found"}, "rejected", "not a 360Learning user"),
+        (401, {"error": "unauthorized"}, "fatal", "IMPORTER_360L_API_KEY"),
     )
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:

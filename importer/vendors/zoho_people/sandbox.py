@@ -31,12 +31,14 @@ import datetime as dt
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from importer.sandbox.http import Request, Response, Router, json_response
 from importer.sandbox.state import SandboxState, SlidingWindow
+from importer.vendors.plugin import SandboxPart
 
-__all__ = ["VENDOR", "build_accounts", "build_people"]
+__all__ = ["PART", "VENDOR", "ZohoAccount", "build_accounts", "build_people"]
 
 VENDOR = "zoho-people"
 _TIME = re.compile(r"(0[1-9]|1[0-2]):[0-5]\d (AM|PM)")
@@ -101,6 +103,10 @@ class ZohoAccount:
             return _error(422, "Maximum limit exceeded")
         return json_response(429, {"code": 7209, "message": _LOCK_TEXT}, Retry_After=str(left))
 
+    def status(self) -> dict[str, Any]:
+        """Figures for ``/_sandbox/status``."""
+        return {"zoho_locks": self.locks}
+
     def authorised(self, request: Request, *scopes: str) -> Response | None:
         """Refuse a missing or expired token (401), or one without any of ``scopes`` (403)."""
         header = request.headers.get("authorization", "")
@@ -152,7 +158,8 @@ def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) ->
             200,
             {
                 "access_token": access,
-                "api_domain": request.headers.get("x-sandbox-people", ""),
+                # The People host beside this accounts host (/zoho beside /zoho-accounts).
+                "api_domain": request.headers.get("x-sandbox-base", "").removesuffix("-accounts"),
                 "token_type": "Bearer",
                 "expires_in": int(account.ttl),
             },
@@ -344,3 +351,43 @@ def _check_session(data: Any, seed: dict[str, Any]) -> str | None:
     if grade and not any(g["gradeCategoryId"] == str(grade) for g in seed["gradeCategories"]):
         return "gradeCategoryId does not exist"
     return None
+
+
+def _build(state: SandboxState, routers: Mapping[str, Router]) -> ZohoAccount:
+    account = ZohoAccount(state)
+    build_people(state, routers["/zoho"], account)
+    build_accounts(state, routers["/zoho-accounts"], account)
+    return account
+
+
+def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
+    seed = state.seed["zoho"]
+    return {
+        "base_url": f"{base_url}/zoho",
+        "auth_url": f"{base_url}/zoho-accounts",
+        "env": {
+            "IMPORTER_ZOHO_CLIENT_ID": seed["client_id"],
+            "IMPORTER_ZOHO_CLIENT_SECRET": seed["client_secret"],
+            "IMPORTER_ZOHO_REFRESH_TOKEN": seed["refresh_token"],
+        },
+    }
+
+
+PART = SandboxPart(
+    prefixes=("/zoho", "/zoho-accounts"),
+    build=_build,
+    owns=lambda prefix, path: prefix in ("/zoho", "/zoho-accounts"),
+    # The doc's table gives the 500's text.
+    server_error={"code": 500, "message": "Sorry! Server error occured"},
+    describe=_describe,
+    token_paths=("/oauth/v2/token",),
+    options={
+        "zoho_lock_style": "429 (default), 7209 (a 200 with the code) or 422",
+        "zoho_lock_seconds": "the lock's length (300)",
+        "zoho_per_minute": "LMS calls a minute before the lock (30)",
+        "zoho_sessions_per_module": "sessions a module holds before 422 (500)",
+        "zoho_tokens_per_10min": "access tokens per refresh token per 10 minutes (10)",
+        "zoho_session_data": "both (default), param (the doc's table) or body (its samples)",
+        "zoho_echo": "exact (default) or normalised (2:00 PM, trimmed names)",
+    },
+)

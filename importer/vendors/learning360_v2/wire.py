@@ -14,19 +14,20 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import (
+from importer.throttle import RatePolicy
+from importer.wire import (
     MARKER,
     AdapterBase,
     Answer,
     Call,
     Outcome,
+    OutcomeKind,
     fill,
     next_link,
     plain_status,
     retry_after_header,
     snippet,
 )
-from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
 
@@ -61,9 +62,8 @@ class _V2(AdapterBase):
         documented=10.0,
     )
     max_concurrency = 16  # the pacer, not the concurrency, keeps it under 10 writes/s
-    auth = "360l-v2"
     scopes = "paths:write, paths:read and users:read"
-    odd_answers = (
+    odd_answers: tuple[str, ...] = (
         "A 2xx with the session's _id (200 as documented, or 201): created.",
         "Any other 2xx (empty, HTML): unknown, looked up by path, name, start, end and "
         "main instructor before any resend.",
@@ -71,6 +71,17 @@ class _V2(AdapterBase):
         "sent (the vendor's cause is given), never reported as an unknown email.",
         "A 429 or 5xx from the token host is retried; only 400/401 mean the credentials "
         "are refused.",
+    )
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (400, {"error": {"code": "invalidStartOrEndDate"}}, "rejected", "end is before the start"),
+        (400, {"error": {"code": "pathArchived"}}, "rejected", "is archived"),
+        (400, {"error": {"code": "missingCertificate"}}, "rejected", "no certificate"),
+        (400, {"error": {"code": "invalidRegistrationRequestOption"}}, "rejected", "not enabled"),
+        (404, {"error": {"code": "pathNotFound"}}, "rejected", "has no path"),
+        (404, {"error": {"code": "usersNotFound"}}, "rejected", "not a 360Learning user"),
+        (401, {"error": "invalid_token"}, "reauth", "access token"),
+        (403, {"error": "invalid_scope"}, "fatal", "paths:write"),
+        (429, {"error": "tooManyRequests"}, "retry", "too many requests"),
     )
 
     def __init__(self, marker: bool = False) -> None:

@@ -32,8 +32,9 @@ import jwt
 
 from importer.sandbox.http import Request, Response, Router, json_response
 from importer.sandbox.state import SandboxState
+from importer.vendors.plugin import SandboxPart
 
-__all__ = ["VENDOR", "build"]
+__all__ = ["PART", "VENDOR", "build"]
 
 VENDOR = "coursepath"
 Endpoint = Callable[[Request], Response]
@@ -381,3 +382,31 @@ class _Academy:
 def build(state: SandboxState, router: Router) -> None:
     """Register the Coursepath routes on ``router``."""
     _Academy(state).register(router)
+
+
+def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
+    seed = state.seed["coursepath"]
+    return {
+        "base_url": f"{base_url}/coursepath",
+        "auth_url": None,
+        "env": {
+            "IMPORTER_COURSEPATH_API_KEY": seed["api_key"],
+            "IMPORTER_COURSEPATH_EMAIL": seed["admin_email"],
+        },
+    }
+
+
+PART = SandboxPart(
+    prefixes=("/coursepath",),
+    build=lambda state, routers: build(state, routers["/coursepath"]),
+    owns=lambda prefix, path: prefix == "/coursepath",
+    server_error={"error": "internal server error"},
+    describe=_describe,
+    options={
+        "coursepath_id_key": "the member ID's key: id (default), _id, memberId...",
+        "coursepath_lists": "bare (default) or wrapped ({'members': [...]})",
+        "coursepath_email_filter": "exact (default) or ignored (every member listed)",
+        "coursepath_forbidden_course": "a course whose enrolments answer 403",
+        "coursepath_iat_max_age": "seconds a JWT's iat may be old (120)",
+    },
+)

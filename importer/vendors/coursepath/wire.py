@@ -21,16 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importer.adapters.base import (
+from importer.throttle import RatePolicy
+from importer.wire import (
     Answer,
     Call,
     NoLookup,
     Outcome,
+    OutcomeKind,
     plain_status,
     retry_after_header,
     snippet,
 )
-from importer.throttle import RatePolicy
 
 __all__ = ["ADAPTER", "ID_KEYS", "ident_of", "items_of"]
 
@@ -68,14 +69,19 @@ class _Coursepath(NoLookup):
     # No limit is documented; calls are made one at a time, with backoff on 429.
     rate = RatePolicy(rate=None, description="none documented")
     max_concurrency = 1
-    auth = "coursepath"
     scopes = "the academy's API key, acting as an admin member (the JWT's email)"
-    odd_answers = (
+    odd_answers: tuple[str, ...] = (
         "Lists bare or wrapped; the member ID under id, _id, memberId...; a member is the "
         "one whose email equals the row's, never the first listed.",
         "An answer naming no member ID: the row says so (never a crash).",
         "A 403 on one call is that row's outcome, unless GET /members/me is refused too "
         "(then the run stops).",
+    )
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (400, {"error": "email is required"}, "rejected", "email is required"),
+        (401, {"error": "invalid token"}, "fatal", "IMPORTER_COURSEPATH_API_KEY"),
+        (404, {"error": "course not found"}, "rejected", "course not found"),
+        (429, {"error": "too many requests"}, "retry", "too many requests"),
     )
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
