@@ -13,11 +13,11 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from importer.api import __version__, write_report
-from importer.errors import ConfigurationError, ImporterError
+from importer.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import REGISTRY, Vendor, get_vendor
@@ -42,6 +42,41 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _at_least(lowest: int) -> Callable[[str], int]:
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{value} is too small: give {lowest} or more")
+        return value
+
+    number.__name__ = "number"
+    return number
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} calls a second: give a number above 0")
+    return value
+
+
+def _url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a web address: give it like https://people.zoho.eu"
+        )
+    return text.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,19 +125,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import into the embedded sandbox (started in-process on 127.0.0.1), not the vendor",
     )
-    run.add_argument("--dry-run", action="store_true", help="validate and plan, send nothing")
     run.add_argument(
-        "--limit", type=int, metavar="N", help="send at most N rows (the first valid ones)"
+        "--check",
+        action="store_true",
+        help="check the job (job file, credentials with a token request, paths) and import nothing",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and plan (rows already created, rows to send), send nothing; needs no "
+        "credentials",
+    )
+    run.add_argument(
+        "--limit", type=_at_least(0), metavar="N", help="send at most N rows (the first valid ones)"
     )
     run.add_argument(
         "--concurrency",
-        type=int,
+        type=_at_least(1),
         metavar="N",
         help="requests in flight at most (default 4; Zoho and Coursepath: always 1)",
     )
     run.add_argument(
         "--rate",
-        type=float,
+        type=_rate,
         metavar="PER_S",
         help="calls per second at most (default: the vendor's documented limit, with headroom)",
     )
@@ -300,11 +345,13 @@ def _host_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the vendor is: its API host and its token host."""
     parser.add_argument(
         "--base-url",
+        type=_url,
         metavar="URL",
         help="the vendor's API host (default: $IMPORTER_BASE_URL, else the real host)",
     )
     parser.add_argument(
         "--auth-url",
+        type=_url,
         metavar="URL",
         help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
     )
@@ -360,44 +407,71 @@ def _sheet_arguments(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (never raises for a user's mistake)."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; return the exit code (never raises for a user's mistake).
+
+    Every failure of the command as a whole ends here: one line on stderr (and, with
+    ``--json``, one JSON line on stdout), exit 2 (3 for a fatal vendor error).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "run":
-            from importer.cli_run import run_command
-
-            return run_command(args)
-        if args.command == "template":
-            return _template(args)
-        if args.command == "sandbox":
-            return _sandbox(args)
-        if args.command in ("status", "convert", "export", "report"):
-            from importer import cli_tools
-
-            command = getattr(cli_tools, f"{args.command}_command")
-            return int(command(args))
-        return _vendors(args)
+        args = build_parser().parse_args(arguments)
+    except SystemExit as stop:
+        if stop.code == EXIT_CANNOT_RUN and "--json" in arguments:
+            line = {"command": next(iter(arguments), ""), "error": "bad arguments (see stderr)"}
+            print(json.dumps(line | {"exit_code": EXIT_CANNOT_RUN}), flush=True)
+        raise
+    try:
+        return _dispatch(args)
     except ImporterError as error:
-        print(f"session-importer: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except BrokenPipeError:
-        # The reader of our output went away (e.g. `| head`): nothing more to say.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
-        return EXIT_CANNOT_RUN
-    except KeyboardInterrupt:
-        print("session-importer: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args, str(error), error.exit_code)
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            # The reader of our output went away (e.g. `| head`): nothing more to say.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
+            return EXIT_CANNOT_RUN
+        return _fail(args, describe_os_error(error), EXIT_CANNOT_RUN)
+    except KeyboardInterrupt as error:
+        from importer.entry import signal_exit_code
+
+        code = signal_exit_code(error)
+        return _fail(args, "terminated" if code == 143 else "interrupted", code)
     except Exception as error:
         if os.environ.get("IMPORTER_DEBUG"):
             raise
-        print(
-            f"session-importer: internal error ({type(error).__name__}); "
+        return _fail(
+            args,
+            f"internal error ({type(error).__name__}); "
             "run again with IMPORTER_DEBUG=1 for details, and report it",
-            file=sys.stderr,
+            EXIT_CANNOT_RUN,
         )
-        return EXIT_CANNOT_RUN
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "run":
+        from importer.cli_run import run_command
+
+        return run_command(args)
+    if args.command == "template":
+        return _template(args)
+    if args.command == "sandbox":
+        return _sandbox(args)
+    if args.command in ("status", "convert", "export", "report"):
+        from importer import cli_tools
+
+        command = getattr(cli_tools, f"{args.command}_command")
+        return int(command(args))
+    return _vendors(args)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """Say why the command could not run: one line on stderr, the JSON line with --json."""
+    print(f"session-importer: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        line = {"command": args.command, "error": message, "exit_code": code}
+        print(json.dumps(line), flush=True)
+    return code
 
 
 def _validate(args: argparse.Namespace) -> int:
