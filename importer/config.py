@@ -16,7 +16,15 @@ from typing import Any
 from importer.errors import ConfigurationError
 from importer.secret import Secret
 
-__all__ = ["CREDENTIALS", "DEFAULT_HOSTS", "RunSettings", "load_job", "resolve_settings"]
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "CREDENTIALS",
+    "DEFAULT_HOSTS",
+    "JOB_KEYS",
+    "RunSettings",
+    "load_job",
+    "resolve_settings",
+]
 
 #: The environment variables each vendor's credentials are read from.
 CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -28,6 +36,15 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
         "IMPORTER_ZOHO_REFRESH_TOKEN",
     ),
     "coursepath": ("IMPORTER_COURSEPATH_API_KEY", "IMPORTER_COURSEPATH_EMAIL"),
+}
+
+#: The credentials that tell accounts apart on one host (their hash names the account's
+#: journal; the value itself is never written anywhere).
+ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "360learning-v1": ("IMPORTER_360L_COMPANY",),
+    "360learning-v2": ("IMPORTER_360L_CLIENT_ID",),
+    "zoho-people": ("IMPORTER_ZOHO_CLIENT_ID",),
+    "coursepath": (),  # an academy is its own host
 }
 
 #: (API host, token host) per vendor. 360Learning US: https://app.us.360learning.com; Zoho's
@@ -64,16 +81,138 @@ class RunSettings:
     timeout: float = 30.0
     max_tries: int = 5
 
+    @property
+    def account(self) -> str | None:
+        """What identifies the account on its host (``None``: credentials not given)."""
+        names = ACCOUNT_FIELDS[self.vendor]
+        if any(name not in self.credentials for name in names):
+            return None
+        return "|".join(self.credentials[name].reveal() for name in names)
+
+
+#: The keys of a job file's [job] table, with their types. Paths are read relative to the
+#: job file (cron runs from $HOME, not from where the job file is).
+JOB_KEYS: dict[str, tuple[type, ...]] = {
+    "vendor": (str,),
+    "input": (str,),
+    "output": (str,),
+    "journal": (str,),
+    "log": (str,),
+    "timezone": (str,),
+    "date_order": (str,),
+    "key": (str,),
+    "path_id": (str,),
+    "sheet": (str,),
+    "base_url": (str,),
+    "auth_url": (str,),
+    "concurrency": (int,),
+    "rate": (int, float),
+    "timeout": (int, float),
+    "max_tries": (int,),
+}
+_JOB_PATHS = ("input", "output", "journal", "log")
+_LOWEST = {"concurrency": 1, "max_tries": 1}
+_ABOVE_ZERO = ("rate", "timeout")
+
+
+def _closest(name: str, known: list[str]) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f"; did you mean {found[0]!r}?" if found else f" (known: {', '.join(known)})."
+
 
 def load_job(path: Path) -> dict[str, Any]:
-    """Read a TOML job file (``[job]`` settings and a ``[credentials]`` table)."""
+    """Read a TOML job file and check it against its schema.
+
+    Unknown sections and keys are refused with the closest valid name (a typo such as
+    ``time_zone`` must not silently run with defaults); values are type- and
+    range-checked; relative paths become paths relative to the job file's folder.
+
+    Raises:
+        ConfigurationError: the file is missing, not TOML, or not a valid job file.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: no such job file.") from None
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigurationError(f"{path}: not a valid TOML job file ({error}).") from None
-    return data
+    for section, value in data.items():
+        if section not in ("job", "credentials"):
+            raise ConfigurationError(
+                f"{path}: unknown section [{section}]{_closest(section, ['job', 'credentials'])}"
+            )
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{path}: {section} must be a [{section}] table.")
+    job: dict[str, Any] = dict(data.get("job", {}))
+    for key, value in job.items():
+        if key not in JOB_KEYS:
+            raise ConfigurationError(
+                f"{path}: unknown key {key!r} in [job]{_closest(key, list(JOB_KEYS))}"
+            )
+        types = JOB_KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            kind = "a number" if str not in types else "text in quotes"
+            raise ConfigurationError(f"{path}: [job] {key} must be {kind}, not {value!r}.")
+        number: Any = value
+        if key in _LOWEST and number < _LOWEST[key]:
+            raise ConfigurationError(f"{path}: [job] {key} must be {_LOWEST[key]} or more.")
+        if key in _ABOVE_ZERO and not number > 0:
+            raise ConfigurationError(f"{path}: [job] {key} must be above 0.")
+    _check_job_values(path, job)
+    for key in _JOB_PATHS:
+        if key in job:
+            job[key] = str((path.parent / Path(job[key]).expanduser()).resolve())
+    known = sorted({name for names in CREDENTIALS.values() for name in names})
+    credentials = dict(data.get("credentials", {}))
+    for key, value in credentials.items():
+        if key not in known:
+            raise ConfigurationError(
+                f"{path}: unknown credential {key!r} in [credentials]{_closest(key, known)}"
+            )
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(
+                f"{path}: [credentials] {key} must name an environment variable, in quotes."
+            )
+    vendor = job.get("vendor")
+    if vendor is not None:
+        wrong = [k for k in credentials if k not in CREDENTIALS[vendor]]
+        if wrong:
+            raise ConfigurationError(
+                f"{path}: [credentials] {wrong[0]} is not a credential of {vendor} "
+                f"(its credentials: {', '.join(CREDENTIALS[vendor])})."
+            )
+    return {"job": job, "credentials": credentials}
+
+
+def _check_job_values(path: Path, job: Mapping[str, Any]) -> None:
+    """The [job] values that must be one of a list, a real time zone or a web address."""
+    from urllib.parse import urlsplit
+    from zoneinfo import ZoneInfo
+
+    vendor = job.get("vendor")
+    if vendor is not None and vendor not in CREDENTIALS:
+        raise ConfigurationError(
+            f"{path}: [job] vendor {vendor!r} is not a vendor{_closest(vendor, list(CREDENTIALS))}"
+        )
+    if job.get("date_order", "DMY").upper() not in ("DMY", "MDY"):
+        raise ConfigurationError(f'{path}: [job] date_order must be "DMY" or "MDY".')
+    if "timezone" in job:
+        try:
+            ZoneInfo(job["timezone"])
+        except (ValueError, KeyError, OSError):
+            raise ConfigurationError(
+                f"{path}: [job] timezone {job['timezone']!r} is not an IANA time zone "
+                '(e.g. "Europe/Paris").'
+            ) from None
+    for key in ("base_url", "auth_url"):
+        if key in job:
+            parts = urlsplit(job[key])
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationError(
+                    f"{path}: [job] {key} {job[key]!r} is not a web address (https://...)."
+                )
 
 
 def resolve_settings(
@@ -82,8 +221,11 @@ def resolve_settings(
     flags: Mapping[str, Any],
     env: Mapping[str, str],
     job: Mapping[str, Any] | None = None,
+    require_credentials: bool = True,
 ) -> RunSettings:
     """Resolve a run's settings; missing credentials or hosts raise :class:`ConfigurationError`.
+
+    With ``require_credentials`` false (a dry run), missing credentials are left out.
 
     In the job file, ``[credentials]`` maps each variable to the name of another
     environment variable to read it from (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"``).
@@ -118,7 +260,7 @@ def resolve_settings(
             credentials[name] = Secret(value)
         else:
             missing.append(name if source == name else f"{name} (read from {source})")
-    if missing:
+    if missing and require_credentials:
         raise ConfigurationError(
             f"missing credentials for {vendor}: set the environment variable"
             f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}."

@@ -91,7 +91,12 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
 
 
 @pytest.fixture
-def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
-    """The sandbox process, reset: nothing created, no faults."""
+def sandbox(sandbox_process: SandboxProcess, tmp_path: Path) -> SandboxProcess:
+    """The sandbox process, reset: nothing created, no faults, a fresh state folder.
+
+    The state folder holds each account's journal: a test's runs share it, tests do not
+    (the sandbox forgets what it created between tests, the journal would not).
+    """
     sandbox_process.reset()
+    sandbox_process.state_dir = tmp_path / "state"
     return sandbox_process
