@@ -261,9 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         help="show what a job's journal holds",
-        description="Show a job's journal: rows per state, the runs, and the rows needing a look.",
+        description="Show a journal: rows per state, the runs, and the rows needing a look; "
+        "without JOURNAL, list the accounts' journals in the state folder.",
     )
-    status.add_argument("journal", type=Path, metavar="JOURNAL", help="the job's .journal.sqlite")
+    status.add_argument(
+        "journal",
+        type=Path,
+        metavar="JOURNAL",
+        nargs="?",
+        help="the journal (`run --json` gives its path); default: list them",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     rewrite = commands.add_parser(
@@ -272,11 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the result sheet of a job from its journal and its input file, "
         "sending nothing (after a crash killed a run before it wrote its sheet).",
     )
-    rewrite.add_argument("journal", type=Path, metavar="JOURNAL", help="the job's .journal.sqlite")
+    rewrite.add_argument("journal", type=Path, metavar="JOURNAL", help="the journal (see `status`)")
     rewrite.add_argument(
         "--file", type=Path, metavar="FILE", help="the input (default: the last run's)"
     )
-    rewrite.add_argument("--result", type=Path, metavar="OUT", help="where to write the sheet")
+    rewrite.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="where to write the sheet (default: NAME.result.xlsx beside the input, if no such "
+        "file exists)",
+    )
 
     template = commands.add_parser(
         "template",
@@ -475,8 +488,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from importer.results import result_path
+
     vendor = get_vendor(args.vendor)
     defaults = sheet_defaults(args, vendor)
+    args.result = result_path(args.file, args.result)
     report = validate(
         args.file,
         vendor,
@@ -565,6 +581,11 @@ def _template(args: argparse.Namespace) -> int:
     names = list(REGISTRY) if args.vendor.strip().lower() == "all" else [args.vendor]
     target = args.output or Path.cwd()
     if len(names) > 1:
+        if target.suffix.lower() in (".xlsx", ".xls", ".csv") or target.is_file():
+            raise ConfigurationError(
+                f"{target}: 'all' writes one template per vendor: give a folder (e.g. -o "
+                "templates), or one vendor's name to write one file."
+            )
         target.mkdir(parents=True, exist_ok=True)
     for name in names:
         print(write_template(get_vendor(name), target))

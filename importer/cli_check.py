@@ -25,10 +25,10 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
     import httpx
 
     from importer.adapters import ADAPTERS
-    from importer.cli_run import check_writable, journal_path
+    from importer.cli_run import journal_path
     from importer.clock import SystemClock
     from importer.config import resolve_settings
-    from importer.results import default_result_path
+    from importer.results import check_writable, default_result_path
     from importer.sender import sender_for
     from importer.vendors import get_vendor
 

@@ -22,11 +22,11 @@ from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
 from importer.errors import ConfigurationError
 from importer.journal import Journal, account_journal_path
-from importer.results import default_result_path
+from importer.results import check_writable, default_result_path, result_path
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
 
-__all__ = ["check_writable", "log", "run_command", "run_file"]
+__all__ = ["journal_path", "log", "printable", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
 _LOCAL_TIMES = ("360learning-v1", "360learning-v2")
@@ -100,41 +100,12 @@ def printable(text: str) -> str:
     )
 
 
-def check_writable(path: Path, what: str) -> None:
-    """Refuse, before any call is made, an output path that cannot be written.
-
-    Raises:
-        ConfigurationError: the path is a folder, under a file, or not writable.
-    """
-    if path.is_dir():
-        raise ConfigurationError(f"{path}: {what} is a folder; give a file name.")
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ConfigurationError(
-            f"{path}: {what} cannot be written: {folder} is a file, not a folder."
-        )
-    target = path if path.exists() else folder
-    if not os.access(target, os.W_OK):
-        raise ConfigurationError(
-            f"{path}: {what} cannot be written by this user ({target} is not writable); "
-            "change its permissions or the path."
-        )
-
-
 def _paths(args: argparse.Namespace, source: Path) -> Path:
     """Check the input and where the result goes before anything is read or sent."""
     if not source.is_file():
         what = "is a folder" if source.is_dir() else "does not exist"
         raise ConfigurationError(f"{source}: the sheet {what}.")
-    result = Path(args.result) if args.result else default_result_path(source)
-    if result.exists() and result.resolve() == source.resolve():
-        raise ConfigurationError(
-            f"{result}: the result sheet would overwrite the input sheet; give another --result."
-        )
-    check_writable(result, "the result sheet")
-    return result
+    return result_path(source, args.result)
 
 
 def run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
@@ -228,9 +199,12 @@ def _import(
         try:
             if journal is not None:
                 journal.lock_job(wait=args.wait)
-                for name in ("timezone", "date_order", "key", "path_id", "sheet"):
-                    journal.set_meta(name, str(_setting(args, name) or ""))
-                run_id = journal.start_run(str(Path(args.file).resolve()))
+                names = ("timezone", "date_order", "key", "path_id", "sheet")
+                settings_used = {name: str(_setting(args, name) or "") for name in names}
+                for name, value in settings_used.items():
+                    journal.set_meta(name, value)
+                settings_used["result"] = str(Path(args.result).resolve())
+                run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
             options = (
                 JournalOptions(journal, key, args.retry_rejected, args.resend_unknown)
                 if journal is not None

@@ -257,19 +257,44 @@ class Journal:
 
     # --- runs and meta ---------------------------------------------------------------------
 
-    def start_run(self, source: str) -> int:
+    def start_run(self, source: str, settings: Mapping[str, Any] | None = None) -> int:
+        """Record a run's start: its input and the settings it reads the sheet with.
+
+        One journal serves many sheets: each run keeps its own time zone, key, result
+        path..., for ``report`` and ``export --from-result`` to read the sheet as it did.
+        """
+        summary = json.dumps({"settings": dict(settings or {})})
         with self._lock:
             cursor = self.db.execute(
-                "INSERT INTO runs (started, source) VALUES (?, ?)", (self.clock.time(), source)
+                "INSERT INTO runs (started, source, summary) VALUES (?, ?, ?)",
+                (self.clock.time(), source, summary),
             )
         return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
+        """Record a run's end and what it did (its settings are kept)."""
         with self._lock:
+            found = self.db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+            before = json.loads(found[0] or "{}") if found else {}
             self.db.execute(
                 "UPDATE runs SET finished = ?, summary = ? WHERE id = ?",
-                (self.clock.time(), json.dumps(dict(summary)), run_id),
+                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
             )
+
+    def run_settings(
+        self, source: Path | None = None, result: Path | None = None
+    ) -> dict[str, Any]:
+        """The settings of the last run of ``source`` (or that wrote ``result``); else the last."""
+        runs = self.runs()
+        for run in reversed(runs):
+            settings = run["summary"].get("settings") or {}
+            if source is not None and run["source"] == str(source.resolve()):
+                return dict(settings)
+            if result is not None and settings.get("result") == str(result.resolve()):
+                return dict(settings)
+        if source is None and result is None and runs:
+            return dict(runs[-1]["summary"].get("settings") or {})
+        return {}
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""

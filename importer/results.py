@@ -14,6 +14,7 @@ a leading apostrophe, unless it is a plain number such as ``-5``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ __all__ = [
     "RESULT_COLUMNS",
     "ResultSheet",
     "SummaryLine",
+    "check_writable",
     "default_result_path",
     "neutralise",
+    "result_path",
     "write_result",
 ]
 
@@ -72,6 +75,44 @@ def default_result_path(source: Path) -> Path:
     """``sessions.xlsx`` -> ``sessions.result.xlsx``; CSV input gives a CSV result."""
     suffix = ".csv" if source.suffix.lower() in (".csv", ".txt", ".tsv") else ".xlsx"
     return source.with_name(f"{source.stem}.result{suffix}")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before any call is made, an output path that cannot be written.
+
+    Raises:
+        ConfigurationError: the path is a folder, under a file, or not writable.
+    """
+    if path.is_dir():
+        raise ConfigurationError(f"{path}: {what} is a folder; give a file name.")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"{path}: {what} cannot be written: {folder} is a file, not a folder."
+        )
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise ConfigurationError(
+            f"{path}: {what} cannot be written by this user ({target} is not writable); "
+            "change its permissions or the path."
+        )
+
+
+def result_path(source: Path, result: Path | None) -> Path:
+    """Where the result sheet of ``source`` goes, checked before anything is read or sent.
+
+    Raises:
+        ConfigurationError: it would overwrite the input, or cannot be written.
+    """
+    target = Path(result) if result is not None else default_result_path(source)
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
+        raise ConfigurationError(
+            f"{target}: the result sheet would overwrite the input sheet; give another --result."
+        )
+    check_writable(target, "the result sheet")
+    return target
 
 
 def neutralise(value: str) -> str:
