@@ -413,3 +413,27 @@ def test_export_finds_a_coursepath_member_enrolled_only_in_a_program(
         r[1] for r in openpyxl.load_workbook(back)["Result"].iter_rows(min_row=2, values_only=True)
     ]
     assert checks == ["same", "same"]
+
+
+def test_vendor_down_leaves_the_sheets_in_the_inbox(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """No answer from the vendor's host at all: a run-wide problem, the sheet stays for tomorrow."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox / "members.csv", [["Email", "Course ID"], ["a@example.com", "12345"]])
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f'[job]\nvendor = "coursepath"\ninput = "inbox"\nbase_url = "http://127.0.0.1:{port}"\n'
+        "max_tries = 1\n",
+        encoding="utf-8",
+    )
+    done = cli("run", "--config", job, "--json", env=sandbox.env("coursepath"))
+    said = line(done)
+    assert said["stopped"] == "the vendor could not be reached", done.stderr
+    assert (inbox / "members.csv").exists() and not (inbox / "failed").exists()
