@@ -14,7 +14,7 @@ The public API (the command line only wraps it)::
     from pathlib import Path
 
     settings = importer.resolve_settings("360learning-v2", flags={}, env=os.environ)
-    journal = importer.Journal(Path("sessions.journal.sqlite"), "360learning-v2")
+    journal = importer.Journal(Path("acme-360.journal.sqlite"), "360learning-v2")
     run = importer.run_import(report, settings, journal=importer.JournalOptions(journal))
     importer.write_report(run.validation, "sessions.result.xlsx", run)
     run.exit_code                      # 0 all created, 1 some not, 3 fatal vendor error

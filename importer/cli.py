@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
         "from IMPORTER_* environment variables (see README), never from the command line.",
         epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
-        "3 stopped by a fatal vendor error (credentials, scope), 130 interrupted (Ctrl-C).",
+        "3 stopped by a fatal vendor error (credentials, scope), 130 interrupted (Ctrl-C), "
+        "143 terminated (SIGTERM).",
     )
     _sheet_arguments(run, vendor_required=False, file_required=False)
     run.add_argument(
@@ -159,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal",
         type=Path,
         metavar="FILE",
-        help="the job's journal (default: NAME.journal.sqlite beside the result sheet; with "
-        "--sandbox, a fresh one)",
+        help="a journal of this job's own (default: the vendor account's, in the state folder; "
+        "with --sandbox, a throw-away one)",
     )
     run.add_argument(
         "--key",
