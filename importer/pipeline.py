@@ -411,9 +411,11 @@ class _Journaled:
 
         matches = [c for c in frame.columns if header_key(c) == header_key(column)]
         if not matches:
-            from importer.errors import ConfigurationError
+            from importer.errors import MissingColumnsError
 
-            raise ConfigurationError(f"--key: the sheet has no column {column!r}.")
+            # The sheet's own problem (an inbox sends it to failed/), not the run's.
+            where = self.report.table.source
+            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
         return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
 
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
@@ -476,7 +478,7 @@ def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
     """Sheet row -> the cell of the key column (``--key``); empty without one.
 
     Raises:
-        ConfigurationError: the sheet has no such column.
+        MissingColumnsError: the sheet has no such column.
     """
     return _Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ def test_columns_named_like_ours_round_trip_into_the_result(tmp_path: Path) -> N
     headers = [*V2_HEADERS[:2], *theirs, *V2_HEADERS[2:], "Cost centre"]
     rows = [
         [*V2_ROW[:2], "r1", "to do", "OLD-1", "call Anna", "room 4", *V2_ROW[2:], "CC-7"],
-        [*V2_ROW[:2], "r2", "done", "OLD-2", "", "=1+1", *V2_ROW[2:], "CC-8"],
+        [V2_ROW[0], "Day two", "r2", "done", "OLD-2", "", "=1+1", *V2_ROW[2:], "CC-8"],
     ]
     sheet = write_csv(tmp_path / "mine.csv", [headers, *rows])
     result = tmp_path / "out.xlsx"
