@@ -255,7 +255,8 @@ def _finish(
         "stopped": run.stopped,
         "dry_run": run.dry_run,
         "result": str(written),
-        "journal": str(journal.path) if journal is not None else None,
+        # A --sandbox run's journal is thrown away with its temporary folder.
+        "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
     }

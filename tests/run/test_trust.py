@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -177,9 +178,12 @@ def test_inbox_takes_only_regular_files_and_log_lines_cannot_be_forged(
     elsewhere = v2_sheet(tmp_path / "private.csv", ["Secret session"])
     (inbox / "link.csv").symlink_to(elsewhere)
     v2_sheet(inbox / "a\n2026-01-01 00:00:00 forged.csv", ["N"])
+    if os.getuid() == 0:  # as root, a sheet that belongs to another user can be made
+        os.chown(v2_sheet(inbox / "theirs.csv", ["Theirs"]), 54321, -1)
     done = cli("run", "--config", job, "--json", env=sandbox.env("360learning-v2"))
     assert done.returncode == 0, done.stderr
     assert (inbox / "link.csv").is_symlink()
+    assert (inbox / "theirs.csv").exists() == (os.getuid() == 0)
     assert [c["data"]["name"] for c in sandbox.created("360learning-v2")] == ["N"]
     log = (tmp_path / "logs" / "nightly.log").read_text("utf-8")
     assert not [x for x in log.splitlines() if x.startswith("2026-01-01 00:00:00 forged")]
@@ -437,3 +441,35 @@ def test_vendor_down_leaves_the_sheets_in_the_inbox(
     said = line(done)
     assert said["stopped"] == "the vendor could not be reached", done.stderr
     assert (inbox / "members.csv").exists() and not (inbox / "failed").exists()
+
+
+def test_the_readmes_cron_line_runs_the_nightly_job(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """The README's cron line, paths swapped for test ones, exports secrets.env and imports."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cron = re.search(r"```cron\n30 2 \* \* \* (.+)\n```", readme)
+    assert cron is not None
+    inbox, job = inbox_job(tmp_path, sandbox)
+    v2_sheet(inbox / "monday.csv", ["Cron"])
+    secrets = tmp_path / "secrets.env"  # systemd's format: VAR=value, no export
+    env = sandbox.env("360learning-v2")
+    secrets.write_text(
+        "".join(f"{k}={v}\n" for k, v in env.items() if k.startswith("IMPORTER_360L")), "utf-8"
+    )
+    command = (
+        cron.group(1)
+        .replace("/etc/session-importer/secrets.env", str(secrets))
+        .replace(
+            "/opt/session-importer/.venv/bin/session-importer", f"{sys.executable} -m importer"
+        )
+        .replace("/etc/session-importer/nightly.toml", str(job))
+        .replace("/var/log/session-importer", str(tmp_path / "logs"))
+    )
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    bare = {k: v for k, v in env.items() if not k.startswith("IMPORTER_3")}
+    subprocess.run(["sh", "-c", command], env=bare, cwd=ROOT, timeout=120, check=False)
+    said = json.loads((tmp_path / "logs" / "runs.jsonl").read_text("utf-8"))
+    assert said["files"][0]["counts"] == {"created": 1}, said
