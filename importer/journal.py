@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
@@ -40,6 +40,7 @@ __all__ = [
     "Entry",
     "JobLockedError",
     "Journal",
+    "RowStore",
     "account_journal_path",
     "fingerprint",
     "row_key",
@@ -126,6 +127,30 @@ class Entry:
     payload: dict[str, Any]
     first_seen: float
     updated: float
+
+
+class RowStore(Protocol):
+    """What an import needs of a journal: each row's record, kept the moment it changes.
+
+    :class:`Journal` (one SQLite file) is the one implementation; a shared store (a
+    database server for several machines) would be another, behind these four calls.
+    """
+
+    def get(self, key: str) -> Entry | None:
+        """The record of a row, if known."""
+        ...
+
+    def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
+        """Record a row as ``pending`` if new; return its record."""
+        ...
+
+    def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
+        """Durably mark a row as on the wire, before its request leaves."""
+        ...
+
+    def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
+        """Durably record a row's outcome as soon as it is known."""
+        ...
 
 
 class Journal:

@@ -30,7 +30,7 @@ from importer.adapters.base import MARKER
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
-from importer.journal import Entry, Journal, fingerprint, row_key
+from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.people import resolve_people
 from importer.sender import (
     CHANGED,
@@ -81,7 +81,7 @@ class JournalOptions:
             gives no way to check (360Learning v1).
     """
 
-    journal: Journal
+    journal: RowStore
     key_column: str | None = None
     retry_rejected: bool = False
     resend_unknown: bool = False
