@@ -20,7 +20,7 @@ from typing import Any
 
 from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
-from importer.errors import ConfigurationError
+from importer.errors import ConfigurationError, ImporterError
 from importer.journal import Journal, account_journal_path
 from importer.results import check_writable, default_result_path, result_path
 from importer.validation import ValidationReport, validate
@@ -63,7 +63,11 @@ def run_command(args: argparse.Namespace) -> int:
             return run_inbox(args, source, output)
         if args.result is None and output is not None:
             args.result = output / default_result_path(source).name
-        code, summary = run_file(args, source)
+        try:
+            code, summary = run_file(args, source)
+        except ImporterError as error:
+            log(args, f"{source}: could not run: {error}")  # the scheduler's log says why
+            raise
         if args.json:
             print(json.dumps(summary), flush=True)
         return code

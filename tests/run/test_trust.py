@@ -342,6 +342,9 @@ def test_output_path_mistakes_are_one_plain_line_before_any_call(
     done = sandbox.run(sheet, "360learning-v2", "--log", str(log), "--timezone", "UTC")
     assert done.returncode == 0, done.stderr
     assert "1 created" in log.read_text("utf-8")
+    env = {k: v for k, v in sandbox.env("360learning-v2").items() if not k.startswith("IMPORTER_3")}
+    done = sandbox.run(sheet, "360learning-v2", "--log", str(log), env=env)
+    assert done.returncode == 2 and "could not run: missing credentials" in log.read_text("utf-8")
 
 
 # --- status, report ----------------------------------------------------------------------
