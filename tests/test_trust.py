@@ -173,3 +173,19 @@ def test_no_coverage_data_in_git() -> None:
         pytest.skip("not a git checkout")
     assert tracked.stdout.strip() == ""
     assert ".coverage" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (PermissionError(13, "Permission denied", "/srv/out.xlsx"), "cannot be written or read"),
+        (OSError(28, "No space left on device", "/srv/out.xlsx"), "the disk is full"),
+        (FileNotFoundError(2, "No such file", "/var/log/x/run.log"), "does not exist"),
+    ],
+)
+def test_os_errors_in_plain_words(error: OSError, said: str) -> None:
+    """Errors a root test run cannot provoke (permissions, a full disk) still read as words."""
+    from importer.errors import describe_os_error
+
+    text = describe_os_error(error)
+    assert text.startswith(str(error.filename)) and said in text and "\n" not in text
