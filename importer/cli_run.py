@@ -196,11 +196,12 @@ def _import(
     report = flag_duplicates(report, key)
     if not args.json:
         _print_problems(args, report)
-    journal = _open_journal(args, vendor.name, settings)
+    journal: Journal | None = None
     run: RunReport | None = None
     run_id = 0
     try:
         try:
+            journal = _open_journal(args, vendor.name, settings)
             if journal is not None:
                 journal.lock_job(wait=args.wait)
                 names = ("timezone", "date_order", "key", "path_id", "sheet")
