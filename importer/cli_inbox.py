@@ -26,7 +26,7 @@ from typing import Any
 
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
 from importer.cli_run import log, printable, run_file
-from importer.errors import ImporterError, InputError
+from importer.errors import ImporterError, InputError, describe_os_error
 from importer.journal import JobLockedError
 from importer.results import default_result_path
 
@@ -57,6 +57,12 @@ def run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int
             log(args, f"{path.name}: could not run: {error}")
             if not _own_problem(error):
                 stop = str(error)
+        except OSError as error:
+            # A disk or permission problem: the run's, not the sheet's; the sheets stay.
+            code, stop = 2, describe_os_error(error)
+            summary = {"file": str(path), "error": stop, "exit_code": code}
+            print(f"session-importer: error: {printable(stop)}", file=sys.stderr)
+            log(args, f"{path.name}: could not run: {stop}")
         worst = code if code in (130, 143) or worst in (130, 143) else max(worst, code)
         if stop is None:
             stop = _run_wide(summary)
@@ -67,9 +73,18 @@ def run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int
             log(args, f"stopped ({stop}); left in the inbox for the next run: {len(left)} file(s)")
             return _report(args, inbox, summaries, worst, stop, left)
         folder = inbox / ("done" if _imported(code, summary) else "failed")
-        folder.mkdir(exist_ok=True)
-        target = unique(folder / path.name)
-        shutil.move(str(path), target)
+        try:
+            folder.mkdir(exist_ok=True)
+            target = unique(folder / path.name)
+            shutil.move(str(path), target)
+        except OSError as error:
+            stop = describe_os_error(error)
+            summary["left_in_inbox"] = True
+            summaries.append(summary)
+            log(args, f"{path.name}: could not be filed: {stop}")
+            return _report(
+                args, inbox, summaries, max(worst, 2), stop, [str(p) for p in files[number:]]
+            )
         summary["moved_to"] = str(target)
         log(args, f"{path.name}: moved to {target}")
         summaries.append(summary)

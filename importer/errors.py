@@ -82,6 +82,7 @@ _WHAT_TO_DO = {
     errno.EROFS: ("is on a read-only disk", "give a path on a writable disk"),
     errno.ENOSPC: ("cannot be written: the disk is full", "free some space, then run again"),
     errno.EDQUOT: ("cannot be written: the disk quota is used up", "free some space"),
+    errno.EEXIST: ("is in the way: a file where a folder should be", "move or rename it"),
     errno.ELOOP: ("is a symbolic link loop", "give the real path"),
     errno.ENAMETOOLONG: ("has too long a name", "give a shorter path"),
 }

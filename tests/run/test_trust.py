@@ -476,3 +476,19 @@ def test_the_readmes_cron_line_runs_the_nightly_job(
     subprocess.run(["sh", "-c", command], env=bare, cwd=ROOT, timeout=120, check=False)
     said = json.loads((tmp_path / "logs" / "runs.jsonl").read_text("utf-8"))
     assert said["files"][0]["counts"] == {"created": 1}, said
+
+
+def test_an_inbox_that_cannot_be_filed_into_is_one_line_and_a_json_line(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """done/ is a file: the sheet is imported, stays in the inbox, one plain line, exit 2."""
+    inbox, job = inbox_job(tmp_path, sandbox)
+    v2_sheet(inbox / "monday.csv", ["A"])
+    (inbox / "done").write_text("not a folder", encoding="utf-8")
+    done = cli("run", "--config", job, "--json", env=sandbox.env("360learning-v2"))
+    said = line(done)
+    assert done.returncode == 2 and said["files"][0]["counts"] == {"created": 1}
+    assert f"{inbox / 'done'}: " in said["stopped"] and "internal error" not in done.stderr
+    assert (inbox / "monday.csv").exists()
+    again = cli("run", "--config", job, "--json", env=sandbox.env("360learning-v2"))
+    assert line(again)["files"][0]["counts"] == {"skipped": 1}  # filed next time, not resent
