@@ -167,6 +167,15 @@ def compare_created(
                 answer = sender.read(call)
                 if answer is not None and answer.status == 200 and isinstance(answer.body, dict):
                     found[ident] = answer.body
+    elif vendor == "coursepath":
+        # Each member by ID: a member enrolled only in a program is in no course's list.
+        with httpx.Client(timeout=settings.timeout) as http:
+            sender = _sender(settings, http)
+            for ident in created:
+                call = Call("read the member", "GET", f"/api/v1/members/{ident}", writes=False)
+                answer = sender.read(call)
+                if answer is not None and answer.status == 200 and isinstance(answer.body, dict):
+                    found[ident] = answer.body
     elif vendor == "360learning-v1":
         # v1 reads path sessions back only through the list of all of them.
         with httpx.Client(timeout=settings.timeout) as http:

@@ -29,7 +29,7 @@ import httpx
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
-from importer.journal import Entry, Journal, fingerprint, row_key
+from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.people import resolve_people
 from importer.sender import (
     CHANGED,
@@ -54,6 +54,7 @@ __all__ = [
     "ProgressHook",
     "RunReport",
     "estimate_seconds",
+    "flag_duplicates",
     "journal_report",
     "resolve_only",
     "run_import",
@@ -66,6 +67,7 @@ EXIT_CODES = {
     "could not run": 2,
     "fatal": 3,
     "interrupted": 130,
+    "terminated": 143,
 }
 
 
@@ -82,7 +84,7 @@ class JournalOptions:
             gives no way to check (360Learning v1).
     """
 
-    journal: Journal
+    journal: RowStore
     key_column: str | None = None
     retry_rejected: bool = False
     resend_unknown: bool = False
@@ -125,11 +127,11 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all created; 1 some not created; 3 stopped by a fatal vendor error; 130 interrupted."""
+        """0 all created; 1 some not; 3 a fatal vendor error; 130 Ctrl-C; 143 SIGTERM."""
         if self.fatal:
             return EXIT_CODES["fatal"]
-        if self.stopped == "interrupted":
-            return EXIT_CODES["interrupted"]
+        if self.stopped in ("interrupted", "terminated"):
+            return EXIT_CODES[self.stopped]
         counts = self.counts()
         if self.dry_run:
             return 0 if not counts.get("invalid") else 1
@@ -183,6 +185,12 @@ def run_import(
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
     run = RunReport(report, dry_run=dry_run)
+    if dry_run and journal is not None:
+        for row, recorded in journal_report(report, journal, settings.vendor).results.items():
+            if recorded.status == CREATED:
+                run.results[row] = RowResult(
+                    SKIPPED, recorded.created_id, "already created: would not be sent again"
+                )
     if dry_run or report.invalid_count == report.row_count:
         return run
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
@@ -315,8 +323,11 @@ def _send_all(
                 collect(done, pending)
                 for future in done:
                     del pending[future]
-        except (KeyboardInterrupt, _StopRequested):
-            run.stopped = run.stopped or "interrupted"
+        except (KeyboardInterrupt, _StopRequested) as error:
+            from importer.entry import Terminated
+
+            why = "terminated" if isinstance(error, Terminated) else "interrupted"
+            run.stopped = run.stopped or why
             pacer.stop()  # waiting calls give up; calls already on the wire finish
             done, _ = wait(pending)
             collect(done, pending)
@@ -438,17 +449,12 @@ class _Journaled:
         self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
     ) -> Callable[[int, dict[str, str | None]], RowResult]:
         """Give every row its key and journal record (new rows are recorded as pending)."""
-        keys = self._key_values()
+        keys = self.key_values()
         seen: dict[str, int] = {}
-        occurrences: Counter[str] = Counter()
         for row, values in todo:
             print_ = fingerprint(values)
             key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
-            if self.options.key_column is None or not keys.get(row):
-                # Identical rows are distinct rows: the nth occurrence gets its own key.
-                occurrences[key] += 1
-                key = f"{key}#{occurrences[key]}"
-            if key in seen:
+            if key in seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = seen[key]
                 continue
             seen[key] = row
@@ -473,7 +479,7 @@ class _Journaled:
         status = {"created": CREATED, "rejected": REJECTED, "unknown": UNKNOWN, "sending": UNKNOWN}
         return RowResult(status.get(entry.state, NOT_SENT), entry.created_id, entry.message)
 
-    def _key_values(self) -> dict[int, str]:
+    def key_values(self) -> dict[int, str]:
         column = self.options.key_column
         if column is None:
             return {}
@@ -482,9 +488,11 @@ class _Journaled:
 
         matches = [c for c in frame.columns if header_key(c) == header_key(column)]
         if not matches:
-            from importer.errors import ConfigurationError
+            from importer.errors import MissingColumnsError
 
-            raise ConfigurationError(f"--key: the sheet has no column {column!r}.")
+            # The sheet's own problem (an inbox sends it to failed/), not the run's.
+            where = self.report.table.source
+            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
         return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
 
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
@@ -541,3 +549,43 @@ class _Journaled:
         )
         journal.outcome(key, state, result.created_id, result.message)
         return result
+
+
+def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
+    """Sheet row -> the cell of the key column (``--key``); empty without one.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    return _Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
+
+
+def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
+    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
+
+    Two rows are the same when their normalised values are (or, with ``key_column``, their
+    keys are): the second would create the same session twice, or never be sent.
+    """
+    import dataclasses
+
+    from importer.validation import RowError
+
+    keys = key_values(report, key_column)
+    seen: dict[str, int] = {}
+    errors = dict(report.errors)
+    for row, values in _values(report):
+        key = row_key("", values, key_column, keys.get(row))
+        if key not in seen:
+            seen[key] = row
+            continue
+        if key_column and keys.get(row):
+            what = f"the same {key_column} ({keys[row].strip()}) as row {seen[key]}"
+            fix = f"give each row its own {key_column}"
+        else:
+            what = f"the same session as row {seen[key]}"
+            fix = "remove one of them (it would be created twice)"
+        message = f"{what}: {fix}."
+        errors[row] = (RowError(row, "Row", "", "duplicate_row", message),)
+    if len(errors) == len(report.errors):
+        return report
+    return dataclasses.replace(report, errors=dict(sorted(errors.items())))

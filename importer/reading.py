@@ -328,6 +328,18 @@ def _cell_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _column_text(cells: list[object]) -> list[str]:
+    """A workbook column as text; in a column of date-times, a bare date is one at midnight.
+
+    The workbook reader gives a date-time cell at exactly 00:00 as a date: where the column
+    holds date-times, such a cell is written with its time (00:00:00), not refused as a
+    date without a time.
+    """
+    if any(isinstance(v, dt.datetime) for v in cells):
+        cells = [dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in cells]
+    return [_cell_text(v) for v in cells]
+
+
 def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
     import python_calamine
 
@@ -365,7 +377,7 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
     first_col = start[1]
     headers = _header_names([""] * first_col + text_rows[header_index])[first_col:]
     body = rows[header_index + 1 :]
-    columns = [[_cell_text(row[i]) for row in body] for i in range(len(headers))]
+    columns = [_column_text([row[i] for row in body]) for i in range(len(headers))]
     first_row = start[0] + header_index + 2
     frame = _build_frame(columns, headers, first_row=first_row)
     return Table(frame, path, name, start[0] + header_index + 1)

@@ -101,6 +101,9 @@ class Plugin:
     auth: AuthFactory
     people: People | None = None
     sandbox: SandboxPart | None = None
+    #: The credentials that tell accounts apart on one host (their hash names the account's
+    #: journal and rate schedule; the values themselves are never written anywhere).
+    account_fields: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

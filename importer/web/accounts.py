@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import RunSettings, load_job, resolve_settings
+from importer.config import RunSettings, read_toml, resolve_settings
 from importer.errors import ConfigurationError
 from importer.vendors import REGISTRY, get_vendor, plugin
 
@@ -85,7 +85,7 @@ class Account:
 
 def load_accounts(path: Path) -> list[Account]:
     """Read an accounts file; a clear :class:`ConfigurationError` for anything wrong in it."""
-    data = load_job(path)
+    data = read_toml(path, "accounts file")
     entries = data.get("account")
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(f"{path}: no [[account]] table; see the README's serve section.")

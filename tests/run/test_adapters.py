@@ -72,7 +72,7 @@ def test_plan_line_gives_an_honest_eta(tmp_path: Path) -> None:
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(3000)])
     done = run_cli("run", sheet, "--vendor", "zoho-people", "--dry-run", "--sandbox")
     assert done.returncode == 0, done.stderr
-    assert "checking 3000; about 1 h 52 min at 30 requests a minute" in done.stdout
+    assert "would send 3000; about 1 h 52 min at 30 requests a minute" in done.stdout
 
 
 @pytest.mark.parametrize(

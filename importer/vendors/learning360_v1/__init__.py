@@ -13,4 +13,5 @@ PLUGIN = Plugin(
     token_host=None,
     auth=auth.auth,
     sandbox=sandbox.PART,
+    account_fields=("IMPORTER_360L_COMPANY",),
 )

@@ -15,4 +15,5 @@ PLUGIN = Plugin(
     auth=auth.auth,
     people=people.PEOPLE,
     sandbox=sandbox.PART,
+    account_fields=("IMPORTER_360L_CLIENT_ID",),
 )

@@ -19,4 +19,5 @@ PLUGIN = Plugin(
     auth=auth.auth,
     people=people.PEOPLE,
     sandbox=sandbox.PART,
+    account_fields=("IMPORTER_ZOHO_CLIENT_ID",),
 )
