@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import httpx
 
 from importer.clock import Clock
-from importer.errors import VendorUnavailableError
+from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.throttle import MAX_WAIT
 from importer.tokens import Tokens
 from importer.wire import Answer, retry_after_header, snippet
@@ -27,6 +27,7 @@ from importer.wire import Answer, retry_after_header, snippet
 __all__ = ["Auth", "TokenAuth", "Transient", "error_code", "post_token"]
 
 _RENEW_MARGIN = 60.0
+_RENEW_RETRY = 20.0
 _TOKEN_TRIES = 5
 
 
@@ -76,13 +77,18 @@ class TokenAuth:
             kept = self.tokens.get(self.account)  # another process's token, if fresh
             if kept is not None and now < kept[1]:
                 self.value, self.renew_at = kept
-                self.expires = max(self.expires, kept[1])
+                # The store keeps when to renew; the token lives about a margin longer.
+                self.expires = max(self.expires, kept[1] + _RENEW_MARGIN - 5)
                 return kept[0]
             try:
                 token, lifetime = self._fetch_with_retries()
             except VendorUnavailableError:
-                if self.value is not None and self.clock.time() < self.expires - 5:
-                    return self.value  # renewal failed, but the token still works: keep it
+                now = self.clock.time()
+                if self.value is not None and now < self.expires - 5:
+                    # Renewal failed, but the token still works: keep it, and try again in a
+                    # while rather than on every request (each try holds the token lock).
+                    self.renew_at = min(now + _RENEW_RETRY, self.expires - 5)
+                    return self.value
                 raise
             now = self.clock.time()
             # Renew a minute early (a tenth of the lifetime for short-lived tokens).
@@ -101,17 +107,25 @@ class TokenAuth:
         cause = ""
         for tries in range(1, _TOKEN_TRIES + 1):
             self._wait_for_budget()
-            self.tokens.requested(self.account, self.clock.time())
             self.fetches += 1
+            asked = self.clock.time()
             try:
-                return self.fetch()
+                got = self.fetch()
             except Transient as error:
+                if error.answered:  # the host saw it: it may count toward its budget
+                    self.tokens.requested(self.account, asked)
                 cause = str(error)
                 delay = error.retry_after
                 if delay is None or delay > MAX_WAIT:
                     delay = 2.0 ** (tries - 1) * (0.5 + self.rng.random())
                 if tries < _TOKEN_TRIES:
                     self.clock.sleep(delay)
+            except FatalVendorError:
+                self.tokens.requested(self.account, asked)
+                raise
+            else:
+                self.tokens.requested(self.account, asked)
+                return got
         raise VendorUnavailableError(
             f"could not get an access token from {self.host_name} after {_TOKEN_TRIES} tries "
             f"({cause}). The credentials were not refused; nothing was changed: re-run later."
@@ -134,11 +148,18 @@ class TokenAuth:
 
 
 class Transient(Exception):
-    """A token host failure that a later try may not meet."""
+    """A token host failure that a later try may not meet.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``answered``: the host answered (so the request may count toward its token budget);
+    ``False`` when the request never got an answer (a dead connection).
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, answered: bool = True
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.answered = answered
 
 
 def post_token(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]:
@@ -146,7 +167,7 @@ def post_token(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]
     try:
         answer = client.post(url, **kwargs)
     except httpx.HTTPError as error:
-        raise Transient(f"{type(error).__name__} from {url}") from None
+        raise Transient(f"{type(error).__name__} from {url}", answered=False) from None
     wait = retry_after_header(Answer(answer.status_code, None, answer.headers))
     if answer.status_code == 429 or answer.status_code >= 500:
         raise Transient(f"answered {answer.status_code}", wait)

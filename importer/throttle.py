@@ -218,12 +218,12 @@ class SharedSlots:
                     return None, ready - now
                 cursor = self.db.execute("INSERT INTO calls (start) VALUES (?)", (now,))
                 self.db.execute("UPDATE slots SET next = ?", (now + interval,))
-                if window is not None:
-                    self.db.execute(
-                        "DELETE FROM calls WHERE id NOT IN"
-                        " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
-                        (window.use + 1,),
-                    )
+                # Only the latest calls matter (the window's); without one, the latest few.
+                self.db.execute(
+                    "DELETE FROM calls WHERE id NOT IN"
+                    " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
+                    ((window.use if window else 1) + 1,),
+                )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -374,6 +374,11 @@ class Pacer:
     def stop(self) -> None:
         """Refuse every further call (waiting ones included)."""
         self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopped.is_set()
 
     def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call for ``seconds`` (a lock, a ``Retry-After``, a backoff)."""

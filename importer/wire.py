@@ -48,6 +48,7 @@ __all__ = [
     "AdapterBase",
     "Answer",
     "Call",
+    "LookupUnsure",
     "NoLookup",
     "Outcome",
     "OutcomeKind",
@@ -165,6 +166,11 @@ class Adapter(Protocol):
     def configured(self, options: Mapping[str, str]) -> Adapter:
         """This adapter with the run's vendor options (``zoho_session_data``, ``v2_marker``)."""
         ...
+
+
+class LookupUnsure(Exception):
+    """Raised by ``found``: a listed object may be the row's, but the vendor's echo could not be
+    read (a date or time format we do not know). The row stays unchecked: never resent on it."""
 
 
 class AdapterBase:

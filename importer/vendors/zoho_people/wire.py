@@ -11,10 +11,11 @@ Where the doc is silent or contradicts itself (shared/VENDORS.md), the choices m
   prints beside the threshold) are all read as a possible lock; a 422 that
   repeats after a clean wait is the module's own limit.
 * Zoho's answers are read for what they prove: only ``{"code": 200,
-  "session": {"sessionId": ...}}`` is a created session; a 200 carrying
-  another code (7202: the token) or the People envelope
-  ``{"response": {"status": 1, ...}}`` is not, and may still hide a created
-  session: ``unknown``, reconciled before any resend.
+  "session": {"sessionId": ...}}`` is a created session; the People envelope
+  ``{"response": {"status": 1, ...}}``, an empty or HTML 200 is not, and may
+  still hide a created session: ``unknown``, reconciled before any resend. A
+  200 carrying code 7202 says the token was refused, so nothing was done: a new
+  token, then the call again.
 * A module's session list echoes times and names as Zoho stores them
   (``2:00 PM`` for ``02:00 PM``, trimmed names): matching is on normalised values.
 """
@@ -32,6 +33,7 @@ from importer.wire import (
     AdapterBase,
     Answer,
     Call,
+    LookupUnsure,
     Outcome,
     OutcomeKind,
     odd_success,
@@ -214,6 +216,13 @@ class _Zoho(AdapterBase):
             )
             if seen == wanted:
                 return str(session["sessionId"]), None
+            same_who = seen[0] == wanted[0] and seen[4] == wanted[4]
+            if same_who and any(isinstance(part, str) for part in seen[1:4]):
+                # The name and trainer match, but Zoho echoed a date or time we cannot read
+                # (the organisation's own format?): it may be this row's session.
+                raise LookupUnsure(
+                    f"Zoho listed session {session['sessionId']} in a form we cannot compare"
+                )
         if len(sessions) < 25:
             return None, None
         start = int((call.params or {}).get("startIndex", "1")) + 25
