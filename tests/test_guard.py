@@ -37,8 +37,16 @@ def test_lying_entry_size_is_refused(tmp: Path) -> None:
         check_workbook(path)
 
 
-def test_non_zip_files_are_left_to_the_reader(tmp: Path) -> None:
-    """Legacy .xls (not a zip) is not judged by the zip guard."""
+def test_damaged_compound_file_is_refused(tmp: Path) -> None:
+    """A legacy .xls whose compound-file header is garbage is refused as damaged, not read."""
     path = tmp / "old.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
+    with pytest.raises(UnsafeFileError, match="damaged"):
+        check_workbook(path)
+
+
+def test_text_files_are_left_to_the_reader(tmp: Path) -> None:
+    """Bytes that are neither a zip nor a compound file are not judged here."""
+    path = tmp / "notes.xlsx"
+    path.write_bytes(b"Session name\nOnboarding\n")
     check_workbook(path)
