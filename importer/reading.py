@@ -200,16 +200,20 @@ def _decode(data: bytes) -> tuple[str, str]:
     writes for "CSV" on Western Windows), falling back to Latin-1 for the five
     bytes cp1252 leaves undefined.
     """
+    sample = data[:2000]
+    nul_odd = len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4
+    nul_even = len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or nul_odd or nul_even:
+        # UTF-16 cut after an odd number of bytes: the last half-character is dropped
+        # (errors="replace" then only marks bytes that are really broken).
+        data = data[: len(data) // 2 * 2]
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # errors="replace": a file cut after an odd number of bytes still reads (its last
-        # half-character becomes U+FFFD) instead of failing as a whole.
         return data.decode("utf-16", errors="replace"), "utf-16"
-    sample = data[:2000]
-    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
+    if nul_odd:
         return data.decode("utf-16-le", errors="replace"), "utf-16-le"
-    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
+    if nul_even:
         return data.decode("utf-16-be", errors="replace"), "utf-16-be"
     try:
         return data.decode("utf-8"), "utf-8"

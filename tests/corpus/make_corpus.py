@@ -46,17 +46,27 @@ _WORKBOOK_RELS = (
 _HEADER = '<row r="1"><c r="A1" t="inlineStr"><is><t>Session name</t></is></c></row>'
 
 
+_STAMP = (2026, 1, 1, 0, 0, 0)
+
+
+def _put(archive: zipfile.ZipFile, name: str, data: str, deflate: bool = True) -> None:
+    """Add an entry with a fixed date, so the corpus is the same byte for byte each time."""
+    info = zipfile.ZipInfo(name, date_time=_STAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    archive.writestr(info, data)
+
+
 def xlsx(sheet_xml: str, shared_strings: str | None = None) -> bytes:
     """A minimal xlsx whose first worksheet is ``sheet_xml`` (deflated, as Excel does)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        archive.writestr("_rels/.rels", _ROOT_RELS)
-        archive.writestr("xl/workbook.xml", _WORKBOOK)
-        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        archive.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        _put(archive, "[Content_Types].xml", _CONTENT_TYPES)
+        _put(archive, "_rels/.rels", _ROOT_RELS)
+        _put(archive, "xl/workbook.xml", _WORKBOOK)
+        _put(archive, "xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        _put(archive, "xl/worksheets/sheet1.xml", sheet_xml)
         if shared_strings is not None:
-            archive.writestr("xl/sharedStrings.xml", shared_strings)
+            _put(archive, "xl/sharedStrings.xml", shared_strings)
     return buffer.getvalue()
 
 
@@ -93,11 +103,9 @@ def ods(rows: str) -> bytes:
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet"
-        )
-        archive.writestr("META-INF/manifest.xml", manifest)
-        archive.writestr("content.xml", content)
+        _put(archive, "mimetype", "application/vnd.oasis.opendocument.spreadsheet", False)
+        _put(archive, "META-INF/manifest.xml", manifest)
+        _put(archive, "content.xml", content)
     return buffer.getvalue()
 
 
@@ -177,6 +185,21 @@ def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
 # --- the corpus ---------------------------------------------------------------------------
 
 
+_ZOHO_HEADER = (
+    "Course ID,Batch ID,Module ID,Session name,Trainer erecno,Type,Date,Start time,End time"
+)
+_ZOHO_ROW = (
+    "478346000019479103,478346000019479115,478346000019479119,Session {n},"
+    "478346000008251001,0,04-01-2022,10:00 AM,11:00 AM"
+)
+
+
+def zoho_csv(rows: int, newline: str = "\r\n") -> str:
+    """A valid Zoho People CSV of ``rows`` sessions."""
+    lines = [_ZOHO_HEADER] + [_ZOHO_ROW.format(n=n) for n in range(1, rows + 1)]
+    return newline.join(lines) + newline
+
+
 def corpus() -> dict[str, bytes]:
     """Every hostile file, by name (the suffix is the format the importer is told)."""
     far = '<row r="1048576"><c r="XFD1048576" t="n"><v>1</v></c></row>'
@@ -238,6 +261,20 @@ def corpus() -> dict[str, bytes]:
         ),
         # An .xls that is not a compound file at all, and one with a broken sector chain.
         "xls-garbage.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+        # A quote opened in the last column of row 4 and never closed: it swallowed rows 5-11
+        # into one cell, and `run` created 3 sessions and exited 0.
+        "csv-unclosed-quote.csv": zoho_csv(10)
+        .replace("11:00 AM\r\n478346000019479103", '"11:00 AM\r\n478346000019479103', 4)
+        .replace('"11:00 AM', "11:00 AM", 3)
+        .encode(),
+        # A cell of 140,000 characters (Excel holds 32,767; csv's own limit is 131,072).
+        "csv-long-cell.csv": (zoho_csv(2).replace("Session 2", "S" * 140_000)).encode(),
+        # Excel's "CSV (Macintosh)": CR alone ends each line.
+        "ok-csv-cr-only.csv": zoho_csv(3, "\r").encode("cp1252"),
+        # Excel's "Unicode text" (UTF-16 with BOM) cut one byte into a character.
+        "ok-csv-utf16-odd-byte.csv": zoho_csv(3).encode("utf-16") + b"\x00",
+        # A CSV that is a text file with a lone NUL: not a sheet.
+        "csv-binary.csv": b"Session name\x00\x01\x02\n",
     }
     return files
 
