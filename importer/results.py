@@ -99,6 +99,8 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
         risky = column.str.slice(0, 1).isin(list(_DANGEROUS))
         if bool(risky.any()):
             frame[name] = column.mask(risky, column[risky].map(neutralise))
+    # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
+    frame.columns = pd.Index([neutralise(str(name)) for name in frame.columns])
     frame.to_csv(
         path, index=False, sep=sheet.delimiter, encoding="utf-8-sig", lineterminator="\r\n"
     )
@@ -120,6 +122,10 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     header = workbook.add_format(
         {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
     )
+    quoted_header = workbook.add_format(
+        {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top",
+         "quote_prefix": True}
+    )  # fmt: skip
     plain = {False: None, True: workbook.add_format({"quote_prefix": True})}
     problem = {
         False: workbook.add_format({"bg_color": "#FFC7CE"}),
@@ -133,7 +139,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     data.freeze_panes(1, 2)
     data.set_row(0, 30)
     for index, name in enumerate(names):
-        data.write_string(0, index, name, header)
+        data.write_string(0, index, name, quoted_header if name[:1] in _DANGEROUS else header)
     status_at = names.index(sheet.status_column)
     write = data.write_string
     columns = [frame[name].fillna("").tolist() for name in names]
@@ -163,5 +169,5 @@ def _write_summary(workbook: object, lines: Sequence[tuple[str, str]], header: o
     summary.write_string(0, 1, "Value", header)
     quoted = workbook.add_format({"quote_prefix": True})  # type: ignore[attr-defined]
     for row, (label, value) in enumerate(lines, start=1):
-        summary.write_string(row, 0, label)
+        summary.write_string(row, 0, label, quoted if label[:1] in _DANGEROUS else None)
         summary.write_string(row, 1, value, quoted if value[:1] in _DANGEROUS else None)
