@@ -18,6 +18,7 @@ from typing import Any
 from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
+from importer.files import open_private_append
 from importer.journal import Journal
 from importer.results import default_result_path
 from importer.validation import ValidationReport, validate
@@ -36,7 +37,7 @@ def run_command(args: argparse.Namespace) -> int:
     section = (job or {}).get("job", {})
     args.job, args.section = job, section
     log_path = args.log or section.get("log")
-    args.log_file = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+    args.log_file = open_private_append(Path(log_path)) if log_path else None
     try:
         source = args.file or (Path(section["input"]) if section.get("input") else None)
         if source is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from importer.errors import ConfigurationError
+from importer.files import atomic_write
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -79,16 +80,18 @@ def write_result(sheet: ResultSheet, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise ConfigurationError(f"{path}: the result sheet must end in .xlsx or .csv.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        _write_csv(sheet, path)
-    else:
-        if len(sheet.frame) >= _EXCEL_MAX_ROWS:
-            raise ConfigurationError(
-                f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
-                "ask for a .csv result instead."
-            )
-        _write_xlsx(sheet, path)
+    if suffix == ".xlsx" and len(sheet.frame) >= _EXCEL_MAX_ROWS:
+        raise ConfigurationError(
+            f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
+            "ask for a .csv result instead."
+        )
+    # Written beside the target, then renamed over it: a full disk never truncates the last
+    # good result; the file is 0600 (it holds learners' names and emails).
+    with atomic_write(path) as temporary:
+        if suffix == ".csv":
+            _write_csv(sheet, temporary)
+        else:
+            _write_xlsx(sheet, temporary)
     return path
 
 
@@ -108,6 +111,7 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     import xlsxwriter
+    import xlsxwriter.exceptions
 
     frame = sheet.frame
     workbook = xlsxwriter.Workbook(
@@ -158,7 +162,12 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
             write(row, index, value, formats[value[0] in _DANGEROUS])
     data.autofilter(0, 0, len(frame), len(names) - 1)
     _write_summary(workbook, sheet.summary, header)
-    workbook.close()
+    try:
+        workbook.close()
+    except xlsxwriter.exceptions.FileCreateError as error:
+        # xlsxwriter wraps the OSError of a full disk or a read-only folder.
+        cause = error.args[0] if error.args and isinstance(error.args[0], OSError) else None
+        raise cause or OSError(str(error)) from None
 
 
 def _write_summary(workbook: object, lines: Sequence[tuple[str, str]], header: object) -> None:

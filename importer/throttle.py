@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from importer.clock import Clock
+from importer.files import touch_private
 
 __all__ = ["Pacer", "PacerStopped", "RatePolicy", "SharedSlots"]
 
@@ -67,9 +68,9 @@ class SharedSlots:
     """
 
     def __init__(self, folder: Path, account: str, clock: Clock) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(account.encode()).hexdigest()[:20]
         self.path = folder / f"rate-{name}.sqlite"
+        touch_private(self.path)  # folder 0700, file 0600: it names the accounts in use
         self.clock = clock
         self.db = sqlite3.connect(
             str(self.path), timeout=30, isolation_level=None, check_same_thread=False
