@@ -169,6 +169,13 @@ def _check_xls(data: bytes, budget: Budget) -> None:
             f"{budget.name}: the .xls file is {len(data) // 2**20:,} MB, over the "
             f"{_XLS_MAX_BYTES // 2**20} MB we read; save it as .xlsx."
         )
+    shift = int.from_bytes(data[30:32], "little") if len(data) >= 512 else 0
+    if shift not in (9, 12) or (len(data) - 512) % (1 << shift):
+        # A compound file is its header then whole sectors; calamine panics on a cut one.
+        raise UnsafeFileError(
+            f"{budget.name}: the .xls file is damaged (cut short, or not a compound file). "
+            "Open it in Excel and save it again as .xlsx."
+        )
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             streams = {"/".join(entry).lower(): entry for entry in ole.listdir()}

@@ -439,7 +439,11 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
     check_workbook(path, data, limits)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as error:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except (
+        BaseException
+    ) as error:  # a Rust panic in calamine is pyo3's PanicException, a BaseException
         raise UnreadableFileError(
             f"{path}: cannot be read as an Excel or OpenDocument workbook "
             f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."
@@ -459,7 +463,9 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
         grid = workbook.get_sheet_by_name(name)
         rows = grid.to_python()
         start = grid.start or (0, 0)
-    except Exception as error:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # as above: calamine panics on some damaged files
         raise UnreadableFileError(
             f"{path}: sheet {name!r} cannot be read ({type(error).__name__})."
         ) from None
