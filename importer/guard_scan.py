@@ -74,12 +74,27 @@ class Budget:
     def __init__(self, name: str, limits: Limits, clock: Callable[[], float]) -> None:
         self.name, self.limits, self.clock = name, limits, clock
         self.deadline = clock() + limits.seconds
+        #: The largest estimate seen so far, in bytes (the figure checked against the budget).
+        self.estimate = 0
 
     def tick(self) -> None:
         if self.clock() > self.deadline:
             raise UnsafeFileError(
                 f"{self.name}: checking the workbook took over {self.limits.seconds:.0f} s, "
                 "which only a deliberately crafted file does; refusing to open it."
+            )
+
+    def count(self, part: str, elements: int) -> None:
+        """Refuse a part with far more XML elements than the cells the budget allows.
+
+        A real sheet has about three elements per cell; millions of empty ones are
+        a way to make the scan itself slow.
+        """
+        allowed = 4 * (self.limits.memory_bytes // CELL_BYTES) + 1_000_000
+        if elements > allowed:
+            raise UnsafeFileError(
+                f"{self.name}: part {part} holds over {allowed:,} XML elements, far more than "
+                "its cells need, which only a deliberately crafted file does; refusing to open it."
             )
 
     def check(self, part: str, rows: int, columns: int, text: int) -> None:
@@ -90,6 +105,7 @@ class Budget:
                 "or save the sheet again."
             )
         cost = rows * columns * CELL_BYTES + text * TEXT_FACTOR
+        self.estimate = max(self.estimate, cost)
         if cost > self.limits.memory_bytes:
             raise UnsafeFileError(
                 f"{self.name}: reading a sheet ({part}: {rows:,} rows by {columns:,} columns, "
@@ -114,6 +130,10 @@ class _Scan:
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
         self.depth += 1
+        self.check_depth()
+
+    def check_depth(self) -> None:
+        """Refuse XML nested deeper than any spreadsheet program writes."""
         if self.depth > _MAX_DEPTH:
             raise UnsafeFileError(
                 f"{self.budget.name}: the workbook nests XML {_MAX_DEPTH} levels deep, which "
@@ -174,13 +194,14 @@ class SharedStrings(_Scan):
         self.current = -1
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        super().start(name, attributes)
-        if _local(name) == "si":
+        self.depth += 1
+        self.check_depth()
+        if name.endswith("si") and _local(name) == "si":
             self.current = 0
 
     def end(self, name: str) -> None:
-        super().end(name)
-        if _local(name) == "si":
+        self.depth -= 1
+        if self.current >= 0 and name.endswith("si") and _local(name) == "si":
             self.lengths.append(self.current)
             self.current = -1
 
@@ -189,19 +210,14 @@ class SharedStrings(_Scan):
             self.current += len(data.encode("utf-8"))
 
 
-def _column_number(letters: str) -> int:
-    number = 0
-    for char in letters.upper():
-        number = number * 26 + (ord(char) - 64)
-    return number
-
-
 class SheetScan(_Scan):
     """Bound the used range and the text of one worksheet-like part, as calamine reads it.
 
     Positions are *pessimistic*: each row (and each cell in a row) is at least one
     past the previous one, and at least its own ``r=``; whatever the reader makes of
-    an odd reference, it cannot place a cell further than we count.
+    an odd reference, it cannot place a cell further than we count. The handlers are
+    called for every element of a sheet (3 million for 100,000 rows), hence their
+    inlined, cached style.
     """
 
     def __init__(self, budget: Budget, part: str, strings: array[int]) -> None:
@@ -214,64 +230,96 @@ class SheetScan(_Scan):
         self.filled = self.shared = False
         self.value = ""
         self.elements = 0
+        self.locals: dict[str, str] = {}
+        self.columns: dict[str, int] = {}
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        super().start(name, attributes)
-        local = _local(name)
+        self.depth += 1
+        self.elements += 1
         if self.cell_depth:
             self.filled = True  # any child (<v>, <is>, <f>): the reader may build a cell
+            if self.depth > _MAX_DEPTH or not self.elements & 0xFFFF:
+                self._tick()
             return
-        if local == "row":
-            self.row = max(self.row + 1, self._number(attributes.get("r"), "row"))
-            self.column = 0
-        elif local == "c":
-            self.row = max(self.row, 1)
-            column = 0
+        local = self.locals.get(name)
+        if local is None:
+            local = _local(name)
+            if len(self.locals) < 1024:
+                self.locals[name] = local
+        if local == "c":
             reference = attributes.get("r")
-            if reference is not None:
-                letters = reference.rstrip("0123456789")
-                digits = reference[len(letters) :]
-                if not (letters.isalpha() and letters.isascii() and 0 < len(letters) <= 3):
-                    raise self._bad(reference)
-                column = _column_number(letters)
-                self.row = max(self.row, self._number(digits, "cell"))
-            self.column = max(self.column + 1, column)
+            if reference is None:
+                self.column += 1
+                self.row = self.row or 1
+            else:
+                column = self.columns.get(reference.rstrip("0123456789"))
+                digits = reference.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+                if column is None or not (digits.isdigit() and len(digits) <= 9):
+                    column = self._column(reference)
+                row = int(digits)
+                self.column = column if column > self.column else self.column + 1
+                if row > self.row:
+                    self.row = row
             self.cell_depth = self.depth
-            self.filled, self.shared, self.value = False, attributes.get("t") == "s", ""
-        self.elements += 1
-        if not self.elements % 65536:
-            self.budget.tick()
-            self.finish()  # refuse as soon as the budget is gone, not at the end of the part
+            self.filled, self.shared = False, attributes.get("t") == "s"
+            self.value = ""
+        elif local == "row":
+            reference = attributes.get("r")
+            row = self.row + 1
+            if reference is not None:
+                if not (reference.isdigit() and reference.isascii() and len(reference) <= 9):
+                    raise self._bad(reference)
+                row = max(row, int(reference))
+            self.row, self.column = row, 0
+        if self.depth > _MAX_DEPTH or not self.elements & 0xFFFF:
+            self._tick()
+
+    def _tick(self) -> None:
+        """Every 65,536 elements: the deadline, the element count and the budget so far."""
+        self.check_depth()
+        self.budget.tick()
+        self.budget.count(self.part, self.elements)
+        self.finish()  # refuse as soon as the budget is gone, not at the end of the part
+
+    def _column(self, reference: str) -> int:
+        """The column of a reference like ``AB12`` (any case), remembered by its letters."""
+        letters = reference.rstrip("0123456789")
+        digits = reference[len(letters) :]
+        if not (letters.isalpha() and letters.isascii() and 0 < len(letters) <= 3):
+            raise self._bad(reference)
+        if not (digits.isdigit() and digits.isascii() and len(digits) <= 9):
+            raise self._bad(reference)
+        column = 0
+        for char in letters.upper():
+            column = column * 26 + (ord(char) - 64)
+        if len(self.columns) < 20_000:
+            self.columns[letters] = column
+        return column
 
     def end(self, name: str) -> None:
-        if self.cell_depth and self.depth == self.cell_depth:
+        if self.depth == self.cell_depth:
             self.cell_depth = 0
             if self.filled:
-                self.max_row = max(self.max_row, self.row)
-                self.max_column = max(self.max_column, self.column)
-                if self.shared and self.value.strip().isdigit():
-                    index = int(self.value.strip())
+                if self.row > self.max_row:
+                    self.max_row = self.row
+                if self.column > self.max_column:
+                    self.max_column = self.column
+                    if self.column > self.budget.limits.max_columns:
+                        self.finish()
+                if self.shared and self.value.isdigit():
+                    index = int(self.value)
                     if index < len(self.strings):
                         self.text_bytes += self.strings[index]
-                if self.max_column > self.budget.limits.max_columns:
-                    self.finish()
-        super().end(name)
+        self.depth -= 1
 
     def text(self, data: str) -> None:
         if self.cell_depth:
             self.text_bytes += len(data)
             if self.shared and len(self.value) < 32:
-                self.value += data
+                self.value += data.strip()
 
     def finish(self) -> None:
         self.budget.check(self.part, self.max_row, self.max_column, self.text_bytes)
-
-    def _number(self, raw: str | None, what: str) -> int:
-        if raw is None:
-            return 0
-        if not (raw.isdigit() and raw.isascii() and len(raw) <= 9):
-            raise self._bad(raw)
-        return int(raw)
 
     def _bad(self, reference: str) -> UnsafeFileError:
         return UnsafeFileError(
@@ -309,6 +357,10 @@ class OdsScan(_Scan):
         local = _local(name)
         if self.cell_depth:
             self.filled = True
+            self.elements += 1
+            if not self.elements & 0xFFFF:
+                self.budget.tick()
+                self.budget.count(self._part(), self.elements)
             return
         if local == "table":
             self.finish()
@@ -322,8 +374,9 @@ class OdsScan(_Scan):
             self.cell_depth = self.depth
             self.filled = any(_local(k) not in _ODS_EMPTY_ATTRIBUTES for k in attributes)
         self.elements += 1
-        if not self.elements % 65536:
+        if not self.elements & 0xFFFF:
             self.budget.tick()
+            self.budget.count(self._part(), self.elements)
 
     def end(self, name: str) -> None:
         local = _local(name)
