@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -74,17 +75,25 @@ def bombs() -> None:
             [sys.executable, "-m", "importer", "validate", str(path), "--vendor", "zoho-people",
              "--result", os.devnull + ".csv"]
         )  # fmt: skip
-        guard = statistics.median(times) if path.suffix != ".csv" else float("nan")
+        guard = statistics.median(times)
         print(
             f"{path.name:34} {path.stat().st_size:7,} {guard:9.1f} {seconds:6.2f} {peak:7,}  {code}"
         )
 
 
 def _zoho_rows(rows: int) -> list[list[str]]:
-    base = ["478346000019479103", "478346000019479115", "478346000019479119", "",
-            "478346000008251001", "0", "04-01-2022", "10:00 AM", "11:00 AM",
-            "A description of the session, of ordinary length"]  # fmt: skip
-    return [[*base[:3], f"Session {n}", *base[4:]] for n in range(rows)]
+    """Rows with realistic variety (a year of dates, varied names and descriptions)."""
+    rng = random.Random(7)
+    words = ["onboarding", "safety", "sales", "leadership", "excel", "python", "review"]
+    out = []
+    for n in range(rows):
+        topic = " ".join(rng.choices(words, k=rng.randint(2, 8)))
+        out.append(["478346000019479103", "478346000019479115", str(478346000019479119 + n % 40),
+                    f"{topic.title()} {n}", str(478346000008251001 + rng.randrange(300)), "0",
+                    f"{rng.randint(1, 28):02d}-{rng.randint(1, 12):02d}-2026",
+                    f"{rng.randint(8, 11)}:{rng.choice(['00', '30'])} AM", "1:00 PM",
+                    f"{topic} with {rng.choice(words)} ({rng.randrange(10**6)})"])  # fmt: skip
+    return out
 
 
 _HEADER = ["Course ID", "Batch ID", "Module ID", "Session name", "Trainer erecno", "Type",
@@ -121,8 +130,8 @@ def make_files(folder: Path, rows: int) -> list[Path]:
     paths.append(ods_path)
     xls_path = folder / "large.xls"
     if not xls_path.exists():
-        cells = [(r, c, float(r * 10 + c)) for r in range(500) for c in range(10)]
-        xls_path.write_bytes(ole_file(biff_workbook(cells, (0, 500, 0, 10))))
+        cells = [(r, c, float(r * 10 + c)) for r in range(300) for c in range(10)]
+        xls_path.write_bytes(ole_file(biff_workbook(cells, (0, 300, 0, 10))))
     paths.append(xls_path)
     return paths
 

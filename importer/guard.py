@@ -25,7 +25,7 @@ and refuses the file when that is over a budget:
 
 The budget: at most :data:`MAX_COLUMNS` columns, and an estimate of memory
 (cells in the used range times :data:`CELL_BYTES`, plus text times
-:data:`TEXT_FACTOR`) within ``IMPORTER_READ_BUDGET_MB`` (default 1024); the scan
+:data:`TEXT_FACTOR`) within ``IMPORTER_READ_BUDGET_MB`` (default 2048); the scan
 itself stops after :data:`SCAN_SECONDS`. Each refusal is one sentence naming
 the file, what was found and what to do.
 """

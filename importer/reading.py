@@ -43,9 +43,9 @@ _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 MAX_CELL_CHARS = 128 * 1024
 #: Line breaks in a CSV file (Excel shows 1,048,576 rows; multi-line cells add some).
 MAX_CSV_LINES = 2_000_000
-#: A CSV file costs about this many times its size in memory once read (measured: 144 MB,
-#: 1M rows -> 419-560 MB peak); the file must fit the read budget this way.
-_CSV_MEMORY_FACTOR = 4
+#: A CSV file costs about this many times its size in memory once read (measured 6.5x for
+#: a 20 MB file, benchmarks/hostile.py); the file must fit the read budget this way.
+_CSV_MEMORY_FACTOR = 8
 
 
 @dataclass(frozen=True)

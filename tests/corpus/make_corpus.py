@@ -153,6 +153,8 @@ def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
     sector = 512
     stream_sectors = -(-len(stream) // sector)
     end, free, fat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    if stream_sectors > sector // 4 - 2:
+        raise ValueError("one FAT sector maps 126 data sectors: keep the stream under 64 KB")
     fat = [fat_mark, end] + [3 + i for i in range(stream_sectors - 1)] + [end]
     fat += [free] * (sector // 4 - len(fat))
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
