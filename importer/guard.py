@@ -187,6 +187,8 @@ def _check_xls(data: bytes, budget: Budget) -> None:
             entry = streams.get("workbook") or streams.get("book")
             if entry is None:
                 return  # not a workbook: the reader says so
+            if ole.get_size(entry) < ole.minisectorcutoff and not ole.root.size:
+                raise ValueError("a small stream with no mini stream to hold it")  # calamine panics
             stream: IO[bytes] = ole.openstream(entry)
             workbook = stream.read()
     except Exception as error:  # olefile's errors on a hostile file are of many types

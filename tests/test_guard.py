@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -122,3 +123,24 @@ def test_budget_comes_from_the_environment(tmp: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("IMPORTER_READ_BUDGET_MB", "1")
     with pytest.raises(UnsafeFileError, match=r"over the budget of 1 MB.*IMPORTER_READ_BUDGET_MB"):
         check_workbook(path)
+
+
+def test_xls_shared_strings_are_measured_across_continue_records() -> None:
+    """SST lengths: 8-bit, 16-bit run on into a CONTINUE (new flags byte), rich text runs."""
+    from importer.guard_scan import _sst_lengths
+
+    first = struct.pack("<II", 3, 3) + struct.pack("<HB", 3, 0) + b"abc"
+    first += struct.pack("<HB", 5, 1) + "hé".encode("utf-16-le")  # 2 of 5 wide characters
+    second = b"\x00" + b"xyz"  # the rest, now 8-bit
+    second += struct.pack("<HBH", 2, 0x08, 1) + b"ok" + b"\x00" * 4  # one rich-text run
+    assert list(_sst_lengths([first, second])) == [3, 5, 2]
+
+
+def test_xls_shared_string_fanout_is_refused(tmp: Path) -> None:
+    """One long shared string in many cells is counted once per cell, as calamine copies it."""
+    corpus = _corpus()
+    path = tmp / "fan.xls"
+    path.write_bytes(corpus.ole_file(corpus.biff_shared_string_workbook(20_000, 300, 10)))
+    assert check_workbook(path) > 300 * 10 * 20_000  # the text, times its factor
+    with pytest.raises(UnsafeFileError, match="57 MB of text"):
+        check_workbook(path, limits=Limits(memory_bytes=50 * 2**20))

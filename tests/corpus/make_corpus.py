@@ -149,21 +149,27 @@ def biff_workbook(
 
 
 def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
-    """An OLE2 compound file (version 3, 512-byte sectors) holding one stream."""
+    """An OLE2 compound file (version 3, 512-byte sectors) holding one stream (up to 7 MB)."""
     sector = 512
+    per_fat = sector // 4
     stream_sectors = -(-len(stream) // sector)
     end, free, fat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
-    if stream_sectors > sector // 4 - 2:
-        raise ValueError("one FAT sector maps 126 data sectors: keep the stream under 64 KB")
-    fat = [fat_mark, end] + [3 + i for i in range(stream_sectors - 1)] + [end]
-    fat += [free] * (sector // 4 - len(fat))
+    fats = 1
+    while fats * per_fat < fats + 1 + stream_sectors:
+        fats += 1
+    if fats > 109:
+        raise ValueError("the header maps at most 109 FAT sectors: keep the stream under 7 MB")
+    first = fats + 1  # FAT sectors, then the directory, then the stream
+    fat = [fat_mark] * fats + [end]
+    fat += [first + i + 1 for i in range(stream_sectors - 1)] + [end]
+    fat += [free] * (fats * per_fat - len(fat))
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
     header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
     # directory sectors (0 in version 3), FAT sectors, first directory sector, transaction,
     # mini stream cutoff, first mini FAT sector, mini FAT sectors, first DIFAT sector, DIFAT sectors
-    header += struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
-    header += struct.pack("<I", 0)  # DIFAT[0]: the FAT is sector 0
-    header += struct.pack("<I", free) * 108
+    header += struct.pack("<IIIIIIIII", 0, fats, fats, 0, 4096, end, 0, end, 0)
+    header += struct.pack(f"<{fats}I", *range(fats))  # DIFAT: where the FAT sectors are
+    header += struct.pack("<I", free) * (109 - fats)
     header = header[:sector].ljust(sector, b"\x00")
 
     def entry(title: str, kind: int, start: int, size: int, child: int) -> bytes:
@@ -178,10 +184,39 @@ def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
             + struct.pack("<IQ", start, size)
         )
 
-    directory = entry("Root Entry", 5, end, 0, 1) + entry(name, 2, 2, len(stream), free)
+    directory = entry("Root Entry", 5, end, 0, 1) + entry(name, 2, first, len(stream), free)
     directory = directory.ljust(sector, b"\x00")
     data = stream.ljust(stream_sectors * sector, b"\x00")
     return header + struct.pack(f"<{len(fat)}I", *fat) + directory + data
+
+
+def biff_shared_string_workbook(length: int, rows: int, columns: int) -> bytes:
+    """A BIFF8 Workbook stream: one shared string of ``length`` characters in every cell."""
+    bof_globals = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0x0600))
+    bof_sheet = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0, 0, 0, 0x0600))
+    eof = _record(0x000A, b"")
+    # SST: totals, then the string (8-bit characters), continued in CONTINUE records, each
+    # of which starts again with the string's flags byte.
+    first = b"A" * min(length, 8224 - 11)
+    sst = _record(0x00FC, struct.pack("<IIHB", rows * columns, 1, length, 0) + first)
+    left = length - len(first)
+    while left > 0:
+        piece = min(left, 8223)
+        sst += _record(0x003C, b"\x00" + b"A" * piece)
+        left -= piece
+    cells = b"".join(
+        _record(0x00FD, struct.pack("<HHHI", r, c, 0, 0))
+        for r in range(rows)
+        for c in range(columns)
+    )
+    name = b"Sheet1"
+    boundsheet_len = 4 + 4 + 2 + 2 + len(name)
+    # Over 4096 bytes, so that the stream is not one for the mini stream (which we do not write).
+    pad = max(0, 4200 - len(bof_globals) - boundsheet_len - len(sst) - 2 * len(eof) - len(cells))
+    sst += _record(0x00EF, b"\x00" * pad)  # an unknown record readers skip
+    offset = len(bof_globals) + boundsheet_len + len(sst) + len(eof)
+    boundsheet = _record(0x0085, struct.pack("<IBBB", offset, 0, 0, len(name)) + b"\x00" + name)
+    return bof_globals + boundsheet + sst + eof + bof_sheet + cells + eof
 
 
 # --- the corpus ---------------------------------------------------------------------------
@@ -261,7 +296,9 @@ def corpus() -> dict[str, bytes]:
         "xls-huge-used-range.xls": ole_file(
             biff_workbook([(0, 0, 1.0), (65535, 255, 2.0)], (0, 65536, 0, 256))
         ),
-        # An .xls that is not a compound file at all, and one with a broken sector chain.
+        # One shared string of 32,000 characters in 25,000 cells: 800 MB of text once copied.
+        "xls-shared-string-fanout.xls": ole_file(biff_shared_string_workbook(32_000, 2_500, 10)),
+        # An .xls that is not a compound file at all.
         "xls-garbage.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
         # A quote opened in the last column of row 4 and never closed: it swallowed rows 5-11
         # into one cell, and `run` created 3 sessions and exited 0.
