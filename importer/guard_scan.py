@@ -341,7 +341,11 @@ _ODS_EMPTY_ATTRIBUTES = {
 
 
 class OdsScan(_Scan):
-    """Bound each table of an OpenDocument ``content.xml``, repeats multiplied out."""
+    """Bound each table of an OpenDocument ``content.xml``, repeats multiplied out.
+
+    As in :class:`SheetScan`, the handlers run for every element, hence the cached
+    local names.
+    """
 
     def __init__(self, budget: Budget) -> None:
         super().__init__(budget)
@@ -352,47 +356,58 @@ class OdsScan(_Scan):
         self.cell_depth = self.cell_repeat = 0
         self.filled = False
         self.elements = 0
+        self.locals: dict[str, str] = {}
+
+    def _name(self, name: str) -> str:
+        local = self.locals.get(name)
+        if local is None:
+            local = _local(name)
+            if len(self.locals) < 1024:
+                self.locals[name] = local
+        return local
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        super().start(name, attributes)
-        local = _local(name)
-        if self.cell_depth:
-            self.filled = True
-            self.elements += 1
-            if not self.elements & 0xFFFF:
-                self.budget.tick()
-                self.budget.count(self._part(), self.elements)
-            return
-        if local == "table":
-            self.finish()
-            self.table = next((v for k, v in attributes.items() if _local(k) == "name"), "")
-            self.row = self.max_row = self.max_column = self.text_bytes = 0
-        elif local == "table-row":
-            self.row_repeat = self._repeat(attributes, "number-rows-repeated")
-            self.column, self.row_filled = 0, False
-        elif local in ("table-cell", "covered-table-cell"):
-            self.cell_repeat = self._repeat(attributes, "number-columns-repeated")
-            self.cell_depth = self.depth
-            self.filled = any(_local(k) not in _ODS_EMPTY_ATTRIBUTES for k in attributes)
+        self.depth += 1
         self.elements += 1
-        if not self.elements & 0xFFFF:
+        if self.depth > _MAX_DEPTH or not self.elements & 0xFFFF:
+            self.check_depth()
             self.budget.tick()
             self.budget.count(self._part(), self.elements)
+        if self.cell_depth:
+            self.filled = True  # any child (<text:p>...): the cell has content
+            return
+        local = self._name(name)
+        if local == "table-cell" or local == "covered-table-cell":
+            self.cell_depth = self.depth
+            if attributes:
+                self.cell_repeat = self._repeat(attributes, "number-columns-repeated")
+                self.filled = any(self._name(k) not in _ODS_EMPTY_ATTRIBUTES for k in attributes)
+            else:
+                self.cell_repeat, self.filled = 1, False
+        elif local == "table-row":
+            self.row_repeat = self._repeat(attributes, "number-rows-repeated") if attributes else 1
+            self.column, self.row_filled = 0, False
+        elif local == "table":
+            self.finish()
+            self.table = next((v for k, v in attributes.items() if self._name(k) == "name"), "")
+            self.row = self.max_row = self.max_column = self.text_bytes = 0
 
     def end(self, name: str) -> None:
-        local = _local(name)
-        if self.cell_depth and self.depth == self.cell_depth:
+        if self.depth == self.cell_depth:
             self.cell_depth = 0
             self.column += self.cell_repeat
             if self.filled:
                 self.row_filled = True
-                self.max_column = max(self.max_column, self.column)
-        elif not self.cell_depth and local == "table-row":
+                if self.column > self.max_column:
+                    self.max_column = self.column
+        elif not self.cell_depth and self.row_filled and self._name(name) == "table-row":
             self.row += self.row_repeat
-            if self.row_filled:
-                self.max_row = self.row
-                self.budget.check(self._part(), self.max_row, self.max_column, self.text_bytes)
-        super().end(name)
+            self.max_row = self.row
+            self.row_filled = False
+            self.budget.check(self._part(), self.max_row, self.max_column, self.text_bytes)
+        elif not self.cell_depth and self._name(name) == "table-row":
+            self.row += self.row_repeat
+        self.depth -= 1
 
     def text(self, data: str) -> None:
         if self.cell_depth:
@@ -405,7 +420,7 @@ class OdsScan(_Scan):
         return f"table {self.table!r}" if self.table else "content.xml"
 
     def _repeat(self, attributes: dict[str, str], what: str) -> int:
-        raw = next((v for k, v in attributes.items() if _local(k) == what), "1").strip()
+        raw = next((v for k, v in attributes.items() if self._name(k) == what), "1").strip()
         if not (raw.isdigit() and raw.isascii() and len(raw) <= 9):
             raise UnsafeFileError(
                 f"{self.budget.name}: content.xml repeats a row or cell {raw[:20]!r} times, "
