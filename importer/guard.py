@@ -53,8 +53,8 @@ from importer.guard_scan import (
     SharedStrings,
     SheetScan,
     parse_part,
-    scan_biff,
 )
+from importer.guard_xls import scan_biff
 
 __all__ = [
     "CELL_BYTES",

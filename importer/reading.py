@@ -20,7 +20,6 @@ import csv
 import datetime as dt
 import io
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from importer import csv_checks
 from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
 from importer.guard import Limits, check_workbook
 
@@ -39,13 +39,6 @@ HeaderScorer = Callable[[Sequence[str]], int]
 _HEADER_SEARCH_ROWS = 20
 _SNIFF_BYTES = 256 * 1024
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
-#: The longest CSV cell we accept (Excel holds 32,767 characters; this is csv's own limit).
-MAX_CELL_CHARS = 128 * 1024
-#: Line breaks in a CSV file (Excel shows 1,048,576 rows; multi-line cells add some).
-MAX_CSV_LINES = 2_000_000
-#: A CSV file costs about this many times its size in memory once read (measured 6.5x for
-#: a 20 MB file, benchmarks/hostile.py); the file must fit the read budget this way.
-_CSV_MEMORY_FACTOR = 8
 
 
 @dataclass(frozen=True)
@@ -248,24 +241,12 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
-    limit = Limits.from_env().memory_bytes // _CSV_MEMORY_FACTOR
-    size = path.stat().st_size
-    if size > limit:
-        raise UnsafeFileError(
-            f"{path}: the file is {size // 2**20:,} MB; reading it would take over the budget "
-            f"of {limit * _CSV_MEMORY_FACTOR // 2**20:,} MB of memory. Split it into smaller "
-            "files (IMPORTER_READ_BUDGET_MB raises the budget)."
-        )
+    csv_checks.check_size(path)
     data = path.read_bytes()
     text, encoding = _decode(data)
     if not text.strip():
         raise UnreadableFileError(f"{path}: the file has no rows.")
-    lines = max(text.count("\n"), text.count("\r"))
-    if lines > MAX_CSV_LINES:
-        raise UnsafeFileError(
-            f"{path}: the file has {lines:,} lines, over the {MAX_CSV_LINES:,} we read "
-            "(an Excel sheet holds 1,048,576 rows). Split it into smaller files."
-        )
+    csv_checks.check_lines(path, text)
     if "\x00" in text[:_SNIFF_BYTES]:
         raise UnreadableFileError(
             f"{path}: this is not a text CSV file (binary content). "
@@ -273,8 +254,8 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
         )
     sample = text[:_SNIFF_BYTES]
     delimiter = _sniff_delimiter(sample)
-    check_quotes(path, text, delimiter)
-    head_records = _records(path, sample, delimiter, complete=len(text) <= len(sample))
+    csv_checks.check_quotes(path, text, delimiter)
+    head_records = csv_checks.records(path, sample, delimiter, complete=len(text) <= len(sample))
     if len(text) > len(sample):
         head_records = head_records[:-1]  # the sample may cut the last record short
     header_index = _find_header(head_records, scorer)
@@ -290,61 +271,6 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
         columns, headers = _csv_columns_python(path, text, delimiter, headers, header_index + 1)
     frame = _build_frame(columns, headers, first_row=header_index + 2)
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
-
-
-def _records(path: Path, text: str, delimiter: str, complete: bool = True) -> list[list[str]]:
-    """All CSV records of ``text``; a cell over :data:`MAX_CELL_CHARS` is an error naming its row.
-
-    ``complete=False`` marks a sample cut at an arbitrary point: an error there just ends
-    the sample (the full read judges the file).
-    """
-    records: list[list[str]] = []
-    try:
-        records.extend(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        row = len(records) + 1
-        if not complete and records:
-            return records
-        if "field larger" in str(error):
-            raise UnreadableFileError(
-                f"{path}: row {row} has a cell over {MAX_CELL_CHARS:,} characters (Excel holds "
-                "at most 32,767); shorten it, or check that the file really is a CSV."
-            ) from None
-        raise UnreadableFileError(f"{path}: row {row} cannot be read as CSV ({error}).") from None
-    return records
-
-
-def check_quotes(path: Path, text: str, delimiter: str) -> None:
-    """Refuse a CSV where a quoted cell opens and never closes.
-
-    Every CSV reader (Excel too) then reads the whole rest of the file as that one
-    cell: rows would vanish without a word. A quote only opens a quoted cell at the
-    start of a cell, and ``""`` inside one is a literal quote, as in RFC 4180.
-
-    Raises:
-        UnreadableFileError: naming the row and column where the quote opened.
-    """
-    if '"' not in text:
-        return
-    separators = re.escape(delimiter) + "\r\n"
-    # A quote not preceded by a non-separator (the lookbehind sits after the literal quote so
-    # that the search skips from quote to quote: 144 MB of quoted cells in about 2 s).
-    quoted = re.compile(f'"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)')
-    last = None
-    for last in quoted.finditer(text):  # noqa: B007 - only the last quoted cell can be open
-        pass
-    if last is None or last.group(1):
-        return
-    prefix = text[: last.start()]
-    before = list(csv.reader(io.StringIO(prefix, newline=""), delimiter=delimiter))
-    at_line_start = not prefix or prefix[-1] in "\r\n"
-    row = len(before) + 1 if at_line_start else len(before)
-    column = 0 if at_line_start else len(before[-1]) - 1
-    raise UnreadableFileError(
-        f"{path}: row {row}, column {column_letter(column)}: a quoted cell opens here and is "
-        "never closed, so every later line would be read into it. Add the missing closing "
-        'quote (") or remove the stray one, and save again.'
-    )
 
 
 def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> list[list[str]]:
@@ -372,7 +298,7 @@ def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> li
 
     for i in range(width):
         longest = pc.max(pc.utf8_length(table.column(i))).as_py()
-        if longest is not None and longest > MAX_CELL_CHARS:
+        if longest is not None and longest > csv_checks.MAX_CELL_CHARS:
             raise ValueError("a cell is too long: the csv reader names its row")
     return [table.column(i).to_pandas() for i in range(width)]
 
@@ -385,7 +311,7 @@ def _csv_columns_python(
     Short rows are padded with empty cells; cells beyond the header are kept in
     extra columns named by their letter, so nothing the coordinator typed is lost.
     """
-    records = _records(path, text, delimiter)[skip:]
+    records = csv_checks.records(path, text, delimiter)[skip:]
     width = max([len(headers), *(len(record) for record in records)])
     headers = headers + [f"Column {column_letter(i)}" for i in range(len(headers), width)]
     columns: list[list[str]] = [[] for _ in range(width)]
@@ -443,9 +369,8 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except (KeyboardInterrupt, SystemExit):
         raise
-    except (
-        BaseException
-    ) as error:  # a Rust panic in calamine is pyo3's PanicException, a BaseException
+    # A Rust panic in calamine arrives as pyo3's PanicException, a BaseException.
+    except BaseException as error:
         raise UnreadableFileError(
             f"{path}: cannot be read as an Excel or OpenDocument workbook "
             f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."

@@ -194,9 +194,9 @@ def test_too_many_lines_are_refused_before_parsing(
     tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The line count is bounded (a file of line breaks alone is tiny and huge to read)."""
-    import importer.reading
+    import importer.csv_checks
 
-    monkeypatch.setattr(importer.reading, "MAX_CSV_LINES", 100)
+    monkeypatch.setattr(importer.csv_checks, "MAX_CSV_LINES", 100)
     path = tmp / "lines.csv"
     path.write_text("Session name\r\n" + "x\r\n" * 101, encoding="utf-8")
     with pytest.raises(UnsafeFileError, match="102 lines, over the 100 we read"):
