@@ -171,6 +171,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         SandboxServer,
         SandboxState,
         describe,
+        is_loopback,
         load_seed,
         parse_faults,
     )
@@ -184,6 +185,14 @@ def _sandbox(args: argparse.Namespace) -> int:
     sandbox = Sandbox(state)
     server = SandboxServer(sandbox.app, args.host, args.port, allow_remote=args.allow_remote)
     server.start()
+    if not is_loopback(args.host):
+        print(
+            f"WARNING: the sandbox listens on {server.url}, reachable from other machines. "
+            "Anyone who reaches it can use its test credentials and read its request log "
+            "(/_sandbox/requests). Use it only on a network you trust; stop it when done.",
+            file=sys.stderr,
+            flush=True,
+        )
     endpoints = describe(server.url, sandbox.state)
     if args.json:
         print(json.dumps(endpoints), flush=True)

@@ -51,7 +51,11 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
         result = args.result or (output / default_result_path(source).name if output else None)
         check_writable(result or default_result_path(source), "the result sheet")
         checked.append(f"sheet: {source}")
-    flags: dict[str, Any] = {"base_url": args.base_url, "auth_url": args.auth_url}
+    flags: dict[str, Any] = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+    }
     settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ), job=args.job)
     path = journal_path(args, vendor.name, settings)
     if path is not None:

@@ -383,6 +383,12 @@ def _host_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
     )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="allow plain http to a host that is not this machine (credentials then travel "
+        "unencrypted: for a test proxy only)",
+    )
 
 
 def _sheet_arguments(

@@ -21,6 +21,7 @@ from typing import Any
 from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
+from importer.files import open_private_append
 from importer.journal import Journal, account_journal_path
 from importer.results import check_writable, default_result_path, result_path
 from importer.validation import ValidationReport, validate
@@ -79,8 +80,8 @@ def _log_file(path: str | Path | None) -> Iterator[Any]:
     if path is None:
         yield None
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
+    # Created 0600 in a folder made 0700 when new: the log names learners' sheets.
+    with open_private_append(Path(path)) as handle:
         yield handle
 
 
@@ -133,6 +134,7 @@ def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any
     flags: dict[str, Any] = {
         "base_url": args.base_url,
         "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
         "concurrency": args.concurrency,
         "rate": args.rate,
         "beyond_documented_rate": args.beyond_documented_rate or None,

@@ -60,7 +60,11 @@ def export_command(args: argparse.Namespace) -> int:
     from importer.results import ResultSheet, write_result
 
     vendor = get_vendor(args.vendor)
-    flags = {"base_url": args.base_url, "auth_url": args.auth_url}
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+    }
     settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
     target = {
         "path_id": args.path_id or "",
@@ -194,7 +198,9 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def _list_journals(args: argparse.Namespace) -> int:
-    """`status` without a journal: the accounts' journals in the state folder."""
+    """`status` without a journal: the accounts' journals in the state folder, and any pause
+    a vendor asked for that runs will still honour."""
+    from importer.clock import SystemClock
     from importer.throttle import SharedSlots
 
     folder = SharedSlots.default_folder() / "journals"
@@ -213,14 +219,18 @@ def _list_journals(args: argparse.Namespace) -> int:
             )
         finally:
             journal.close()
+    pauses = SharedSlots.pauses(SharedSlots.default_folder(), SystemClock())
     if args.json:
-        print(json.dumps({"folder": str(folder), "journals": listed}))
+        print(json.dumps({"folder": str(folder), "journals": listed, "pauses": pauses}))
         return EXIT_OK
     if not listed:
         print(f"No journal in {folder} yet.")
     for item in listed:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(item["counts"].items())) or "no rows"
         print(f"{item['journal']}\n  {item['vendor']} into {item['target']}: {counts}")
+    for pause in pauses:
+        # A wait a vendor asked for (a lock, a Retry-After) that the next run will honour.
+        print(f"paused for {pause['seconds']:.0f} s more ({pause['file']}): {pause['reason']}")
     return EXIT_OK
 
 

@@ -7,11 +7,13 @@ shell history and process lists. They are held as :class:`~importer.secret.Secre
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from importer.errors import ConfigurationError
 from importer.secret import Secret
@@ -21,6 +23,8 @@ __all__ = [
     "JOB_KEYS",
     "VENDOR_OPTIONS",
     "RunSettings",
+    "check_url",
+    "is_local",
     "load_job",
     "read_toml",
     "resolve_settings",
@@ -88,6 +92,7 @@ JOB_KEYS: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "max_tries": (int,),
     "beyond_documented_rate": (bool,),
+    "allow_http": (bool,),
     "zoho_session_data": (str,),
     "v2_marker": (bool, str),
 }
@@ -101,6 +106,35 @@ def _closest(name: str, known: list[str]) -> str:
 
     found = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f"; did you mean {found[0]!r}?" if found else f" (known: {', '.join(known)})."
+
+
+def check_url(url: str, what: str, allow_http: bool = False) -> None:
+    """A vendor host must be https (plain http only to this machine, or with ``allow_http``).
+
+    Raises:
+        ConfigurationError: not a web address, another scheme, or http to another host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{what} {url!r} is not a web address: give it like https://people.zoho.eu."
+        )
+    if parts.scheme == "http" and not allow_http and not is_local(url):
+        raise ConfigurationError(
+            f"{what} {url!r} is plain http: credentials would travel unencrypted. Use https "
+            "(or --allow-http for a test proxy)."
+        )
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` points at this machine (loopback)."""
+    host = urlsplit(url.strip()).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -232,6 +266,10 @@ def resolve_settings(
     # follows --base-url unless given. Zoho's accounts server is another host.
     follows = token_host is None or token_host == api_host
     auth_url = pick("auth_url", "IMPORTER_AUTH_URL") or (base_url if follows else token_host)
+    allow_http = bool(pick("allow_http"))
+    for what, url in (("base_url", base_url), ("auth_url", auth_url)):
+        if url:
+            check_url(str(url), what, allow_http)
     if not base_url:
         raise ConfigurationError(
             f"{vendor} needs its API host: give --base-url https://<academy>.coursepath.com "

@@ -9,6 +9,8 @@
     │   ├── SheetNotFoundError    ``--sheet`` names no sheet of the workbook
     │   └── MissingColumnsError   a required column is absent (names it and the closest header)
     ├── ConfigurationError        bad options, missing credentials (exit 2)
+    ├── OutputError               a file we write cannot be written: full disk, read-only
+    │                             folder; the previous file is left whole (exit 2)
     └── FatalVendorError          the vendor refuses every call: bad credentials, missing
         │                         scope, repeated locks; stop sending (exit 3)
         └── VendorUnavailableError  the vendor kept failing (5xx, 429, timeouts, a dead
@@ -29,6 +31,7 @@ __all__ = [
     "ImporterError",
     "InputError",
     "MissingColumnsError",
+    "OutputError",
     "SheetNotFoundError",
     "UnreadableFileError",
     "UnsafeFileError",
@@ -69,6 +72,10 @@ class MissingColumnsError(InputError):
 
 class ConfigurationError(ImporterError):
     """An option or setting is invalid (unknown vendor, time zone, path ID...)."""
+
+
+class OutputError(ImporterError):
+    """A result sheet, journal or log cannot be written (full disk, read-only, permissions)."""
 
 
 class FatalVendorError(ImporterError):

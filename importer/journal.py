@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
+from importer.files import touch_private
 
 __all__ = [
     "Entry",
@@ -159,7 +160,7 @@ class Journal:
     def __init__(self, path: Path, vendor: str, clock: Clock | None = None) -> None:
         self.path = path
         self.clock = clock or SystemClock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private(path)  # 0600 before SQLite creates it (its -wal/-shm files follow suit)
         try:
             self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -205,6 +206,7 @@ class Journal:
         Raises:
             JobLockedError: another process holds it (and ``wait`` is false).
         """
+        touch_private(Path(f"{self.path}.lock"))
         handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the run
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

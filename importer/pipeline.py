@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from importer.clock import Clock, SystemClock
-from importer.config import RunSettings
+from importer.config import RunSettings, is_local
 from importer.errors import FatalVendorError
 from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.people import resolve_people
@@ -199,6 +199,8 @@ def run_import(
             f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
             f"using {adapter.rate.documented:g} a second. --beyond-documented-rate overrides."
         )
+    if settings.base_url.startswith("http://") and not is_local(settings.base_url):
+        notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
     http = client or httpx.Client(
         timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
@@ -308,15 +310,17 @@ def _send_all(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
         try:
             for row, values in todo:
-                if stop is not None and stop.is_set():
-                    raise _StopRequested
-                if run.stopped:
-                    break
                 while len(pending) >= workers:
                     done = wait_some(pending)
                     collect(done, pending)
                     for future in done:
                         del pending[future]
+                # Checked right before each submit: a stop or a fatal error seen while
+                # collecting the previous rows sends nothing more.
+                if stop is not None and stop.is_set():
+                    raise _StopRequested
+                if run.stopped:
+                    break
                 pending[pool.submit(work, row, values)] = row
             while pending:
                 done = wait_some(pending)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from importer.errors import ConfigurationError
+from importer.files import atomic_write
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -127,16 +128,18 @@ def write_result(sheet: ResultSheet, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise ConfigurationError(f"{path}: the result sheet must end in .xlsx or .csv.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        _write_csv(sheet, path)
-    else:
-        if len(sheet.frame) >= _EXCEL_MAX_ROWS:
-            raise ConfigurationError(
-                f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
-                "ask for a .csv result instead."
-            )
-        _write_xlsx(sheet, path)
+    if suffix == ".xlsx" and len(sheet.frame) >= _EXCEL_MAX_ROWS:
+        raise ConfigurationError(
+            f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
+            "ask for a .csv result instead."
+        )
+    # Written beside the target, then renamed over it: a full disk never truncates the last
+    # good result; the file is 0600 (it holds learners' names and emails).
+    with atomic_write(path) as temporary:
+        if suffix == ".csv":
+            _write_csv(sheet, temporary)
+        else:
+            _write_xlsx(sheet, temporary)
     return path
 
 
@@ -155,6 +158,8 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
         risky = column.str.slice(0, 1).isin(list(_DANGEROUS))
         if bool(risky.any()):
             frame[name] = column.mask(risky, column[risky].map(neutralise))
+    # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
+    frame.columns = pd.Index([neutralise(str(name)) for name in frame.columns])
     frame.to_csv(
         path, index=False, sep=sheet.delimiter, encoding="utf-8-sig", lineterminator="\r\n"
     )
@@ -162,6 +167,7 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     import xlsxwriter
+    import xlsxwriter.exceptions
 
     frame = sheet.frame
     workbook = xlsxwriter.Workbook(
@@ -176,6 +182,10 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     header = workbook.add_format(
         {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
     )
+    quoted_header = workbook.add_format(
+        {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top",
+         "quote_prefix": True}
+    )  # fmt: skip
     # (problem row, wrapped column, formula-like text) -> the cell's format
     formats = {
         (problem_row, wrap, quoted): workbook.add_format(
@@ -198,7 +208,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     data.freeze_panes(1, 2)
     data.set_row(0, row_height([(n, w) for n, w in zip(names, widths, strict=True)]))
     for index, name in enumerate(names):
-        data.write_string(0, index, name, header)
+        data.write_string(0, index, name, quoted_header if name[:1] in _DANGEROUS else header)
     status_at = names.index(sheet.status_column)
     write = data.write_string
     for offset, cells in enumerate(zip(*columns, strict=True)):
@@ -220,7 +230,12 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
             write(row, index, value, cell_format)
     data.autofilter(0, 0, len(frame), len(names) - 1)
     _write_summary(workbook, sheet.summary, header)
-    workbook.close()
+    try:
+        workbook.close()
+    except xlsxwriter.exceptions.FileCreateError as error:
+        # xlsxwriter wraps the OSError of a full disk or a read-only folder.
+        cause = error.args[0] if error.args and isinstance(error.args[0], OSError) else None
+        raise cause or OSError(str(error)) from None
 
 
 def _write_summary(workbook: object, lines: Sequence[SummaryLine], header: object) -> None:
@@ -239,7 +254,7 @@ def _write_summary(workbook: object, lines: Sequence[SummaryLine], header: objec
         label, value, details = line[0], line[1], (line[2] if len(line) > 2 else "")
         texts = [(label, widths[0]), (str(value), widths[1]), (str(details), widths[2])]
         summary.set_row(row, row_height(texts))
-        summary.write_string(row, 0, label, wrap)
+        summary.write_string(row, 0, label, quoted if label[:1] in _DANGEROUS else wrap)
         if isinstance(value, int | float):
             summary.write_number(row, 1, value, number)
         else:

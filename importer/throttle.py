@@ -37,8 +37,10 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from importer.clock import Clock
+from importer.files import touch_private
 
 __all__ = [
     "MAX_WAIT",
@@ -172,9 +174,9 @@ class SharedSlots:
     STALE = 120.0
 
     def __init__(self, folder: Path, account: str, clock: Clock) -> None:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = hashlib.sha256(account.encode()).hexdigest()[:20]
         self.path = folder / f"rate-{name}.sqlite"
+        touch_private(self.path)  # folder 0700, file 0600: it names the accounts in use
         self.clock = clock
         self.db = sqlite3.connect(
             str(self.path), timeout=30, isolation_level=None, check_same_thread=False
@@ -265,6 +267,23 @@ class SharedSlots:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @staticmethod
+    def pauses(folder: Path, clock: Clock) -> list[dict[str, Any]]:
+        """Every account's pause still running in ``folder``: file, seconds left, reason."""
+        found = []
+        for path in sorted(folder.glob("rate-*.sqlite")) if folder.is_dir() else []:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT paused, reason FROM slots").fetchone()
+            except sqlite3.Error:
+                row = None  # a file of an older version, or being created
+            finally:
+                db.close()
+            if row and row[0] > clock.time():
+                left = float(row[0]) - clock.time()
+                found.append({"file": path.name, "seconds": left, "reason": str(row[1] or "")})
+        return found
 
 
 class _LocalSlots:

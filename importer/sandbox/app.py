@@ -17,10 +17,12 @@ or call it in-process with ``httpx.ASGITransport(app)``.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from importer.clock import FakeClock
 from importer.sandbox.faults import Faults, parse_faults
@@ -38,11 +40,40 @@ OPTIONS = {
     "token_ttl": "seconds an access token lives",
     "fake_latency": "on a fake clock, the most seconds each way of a request takes",
 }
-_SECRET_KEYS = {"apikey", "client_secret", "refresh_token", "authorization", "x-apikey"}
+#: Parts of a field name that mark a secret (client secret, refresh token, API key, password).
+_SECRET_PARTS = ("secret", "token", "password", "passwd", "apikey", "api_key", "authorization")
+#: A logged body longer than this is cut: the log is a bounded ring, in entries and in bytes.
+_MAX_LOGGED_BODY = 2048
 
 
-def _redact(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k.lower() in _SECRET_KEYS else v) for k, v in values.items()}
+def _is_secret(key: str) -> bool:
+    lowered = key.lower().replace("-", "_")
+    return any(part in lowered for part in _SECRET_PARTS)
+
+
+def _redact(values: Any) -> Any:
+    """``values`` with every secret-named field (at any depth) replaced by ``***``."""
+    if isinstance(values, dict):
+        return {k: "***" if _is_secret(str(k)) else _redact(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_redact(v) for v in values]
+    return values
+
+
+def _logged_body(request: Request) -> Any:
+    """The request body as the log keeps it: parsed, secrets redacted, size bounded."""
+    try:
+        body: Any = request.json()
+    except ValueError:
+        text = request.body.decode("utf-8", "replace")
+        form = parse_qs(text, keep_blank_values=True) if "=" in text else {}
+        # A form (Zoho's token request carries the client secret and refresh token).
+        body = {k: v[0] if len(v) == 1 else v for k, v in form.items()} if form else text
+    body = _redact(body)
+    size = len(json.dumps(body, default=str))
+    if size > _MAX_LOGGED_BODY:
+        return f"<{size:,} bytes, not kept>"
+    return body
 
 
 class Sandbox:
@@ -154,12 +185,7 @@ class Sandbox:
             self.state.clock.advance(self._jitter.random() * most)
 
     def _log(self, vendor: str, request: Request) -> dict[str, Any]:
-        try:
-            body: Any = request.json()
-        except ValueError:
-            body = request.body.decode("utf-8", "replace")
-        if isinstance(body, dict):
-            body = _redact(body)
+        body = _logged_body(request)
         query = _redact({k: v[0] if len(v) == 1 else v for k, v in request.query.items()})
         entry = {
             "vendor": vendor,
