@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from importer.api import write_report
 from importer.cli_parser import build_parser
 from importer.errors import ConfigurationError, ImporterError, describe_os_error
+from importer.outcomes import ExitCode
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
@@ -43,9 +44,9 @@ __all__ = [
     "sheet_defaults",
 ]
 
-EXIT_OK = 0
-EXIT_INVALID_ROWS = 1
-EXIT_CANNOT_RUN = 2
+EXIT_OK = ExitCode.OK
+EXIT_INVALID_ROWS = ExitCode.NOT_ALL_DONE
+EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
 _SHOWN_ERRORS = 20
 
 

@@ -28,6 +28,7 @@ from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
 from importer.cli_run import log, printable, run_file
 from importer.errors import ImporterError, InputError, describe_os_error
 from importer.journal import JobLockedError
+from importer.outcomes import ExitCode
 from importer.results import default_result_path
 
 __all__ = ["run_inbox"]
@@ -44,7 +45,8 @@ def run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int
         output / f"{args.config.stem if args.config else inbox.name}.journal.sqlite"
     )
     summaries: list[dict[str, Any]] = []
-    worst, stop = EXIT_OK, None
+    worst: int = EXIT_OK
+    stop: str | None = None
     log(args, f"inbox {inbox}: {len(files)} file(s)")
     for number, path in enumerate(files):
         args.result = unique(output / default_result_path(path).name)
@@ -59,11 +61,12 @@ def run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int
                 stop = str(error)
         except OSError as error:
             # A disk or permission problem: the run's, not the sheet's; the sheets stay.
-            code, stop = 2, describe_os_error(error)
+            code, stop = ExitCode.CANNOT_RUN, describe_os_error(error)
             summary = {"file": str(path), "error": stop, "exit_code": code}
             print(f"session-importer: error: {printable(stop)}", file=sys.stderr)
             log(args, f"{path.name}: could not run: {stop}")
-        worst = code if code in (130, 143) or worst in (130, 143) else max(worst, code)
+        signals = (ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+        worst = code if code in signals or worst in signals else max(worst, code)
         if stop is None:
             stop = _run_wide(summary)
         if stop is not None:

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from importer.api import __version__
+from importer.outcomes import ExitCode
 from importer.vendors import REGISTRY
 
 __all__ = ["build_parser"]
 
 #: The exit code of a usage error (the same as every "could not run").
-_EXIT_CANNOT_RUN = 2
+_EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
 
 
 class _Parser(argparse.ArgumentParser):

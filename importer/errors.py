@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import errno
 
+from importer.outcomes import ExitCode
+
 __all__ = [
     "ConfigurationError",
     "FatalVendorError",
@@ -47,7 +49,7 @@ class ImporterError(Exception):
     running the import; it never contains a secret.
     """
 
-    exit_code: int = 2
+    exit_code: int = ExitCode.CANNOT_RUN
 
 
 class InputError(ImporterError):
@@ -81,7 +83,7 @@ class OutputError(ImporterError):
 class FatalVendorError(ImporterError):
     """The vendor refuses every call (credentials, scope, lock): no row can succeed now."""
 
-    exit_code = 3
+    exit_code = ExitCode.FATAL
 
 
 class VendorUnavailableError(FatalVendorError):

@@ -27,8 +27,8 @@ class Status(StrEnum):
     NOT_SENT = "not sent"  # a stop, --limit, a dry run or a vendor that kept failing came first
 
 
-#: Statuses a coordinator must look at (highlighted in the result sheet).
-PROBLEMS = frozenset({Status.INVALID, Status.REJECTED, Status.UNKNOWN, Status.CHANGED})
+#: Statuses whose rows the result sheet highlights (a coordinator must look at them).
+PROBLEMS = frozenset({Status.INVALID, Status.REJECTED, Status.UNKNOWN, Status.NOT_SENT})
 
 
 class JournalState(StrEnum):

@@ -30,14 +30,9 @@ from importer.clock import Clock, SystemClock
 from importer.config import RunSettings, is_local
 from importer.errors import FatalVendorError
 from importer.journal import Entry, RowStore, fingerprint, row_key
+from importer.outcomes import ExitCode, JournalState, Status
 from importer.people import resolve_people
 from importer.sender import (
-    CHANGED,
-    CREATED,
-    NOT_SENT,
-    REJECTED,
-    SKIPPED,
-    UNKNOWN,
     RowResult,
     Sender,
     sender_for,
@@ -60,14 +55,14 @@ __all__ = [
     "run_import",
 ]
 
-#: Exit codes of ``session-importer run``.
+#: Exit codes of ``session-importer run``, by what happened (see :class:`ExitCode`).
 EXIT_CODES = {
-    "all created": 0,
-    "some not created": 1,
-    "could not run": 2,
-    "fatal": 3,
-    "interrupted": 130,
-    "terminated": 143,
+    "all created": ExitCode.OK,
+    "some not created": ExitCode.NOT_ALL_DONE,
+    "could not run": ExitCode.CANNOT_RUN,
+    "fatal": ExitCode.FATAL,
+    "interrupted": ExitCode.INTERRUPTED,
+    "terminated": ExitCode.TERMINATED,
 }
 
 
@@ -117,13 +112,21 @@ class RunReport:
         if row in self.validation.errors:
             return "invalid"
         result = self.results.get(row)
-        return result.status if result else NOT_SENT
+        return result.status if result else Status.NOT_SENT
 
     def counts(self) -> dict[str, int]:
         """Rows per status, in a stable order."""
         found = Counter(self.status(int(row)) for row in self.validation.table.frame.index)
-        order = ("created", "skipped", "changed", "rejected", "unknown", "not sent", "invalid")
-        return {status: found[status] for status in order if found[status]}
+        order = (
+            Status.CREATED,
+            Status.SKIPPED,
+            Status.CHANGED,
+            Status.REJECTED,
+            Status.UNKNOWN,
+            Status.NOT_SENT,
+            Status.INVALID,
+        )
+        return {str(status): found[status] for status in order if found[status]}
 
     @property
     def exit_code(self) -> int:
@@ -134,9 +137,9 @@ class RunReport:
             return EXIT_CODES[self.stopped]
         counts = self.counts()
         if self.dry_run:
-            return 0 if not counts.get("invalid") else 1
-        done = counts.get("created", 0) + counts.get("skipped", 0)
-        return 0 if done == self.validation.row_count else 1
+            return ExitCode.OK if not counts.get(Status.INVALID) else ExitCode.NOT_ALL_DONE
+        done = counts.get(Status.CREATED, 0) + counts.get(Status.SKIPPED, 0)
+        return ExitCode.OK if done == self.validation.row_count else ExitCode.NOT_ALL_DONE
 
 
 def _values(report: ValidationReport) -> list[tuple[int, dict[str, str | None]]]:
@@ -187,9 +190,9 @@ def run_import(
     run = RunReport(report, dry_run=dry_run)
     if dry_run and journal is not None:
         for row, recorded in journal_report(report, journal, settings.vendor).results.items():
-            if recorded.status == CREATED:
+            if recorded.status == Status.CREATED:
                 run.results[row] = RowResult(
-                    SKIPPED, recorded.created_id, "already created: would not be sent again"
+                    Status.SKIPPED, recorded.created_id, "already created: would not be sent again"
                 )
     if dry_run or report.invalid_count == report.row_count:
         return run
@@ -237,7 +240,7 @@ def run_import(
         )
     run.validation = report
     for row, message in held.items():
-        run.results[row] = RowResult(NOT_SENT, message=message)
+        run.results[row] = RowResult(Status.NOT_SENT, message=message)
     todo = [(row, values) for row, values in _values(report) if row not in held]
     if limit is not None:
         todo = todo[: max(limit, 0)]
@@ -293,12 +296,14 @@ def _send_all(
             try:
                 result = future.result()
             except PacerStopped:
-                result = RowResult(NOT_SENT, message=f"not sent: the run stopped ({run.stopped})")
+                result = RowResult(
+                    Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
+                )
             except FatalVendorError as error:
                 if not run.stopped:
                     run.stopped, run.fatal = str(error), True
                 pacer.stop()
-                result = RowResult(NOT_SENT, message=f"not sent: {error}")
+                result = RowResult(Status.NOT_SENT, message=f"not sent: {error}")
             run.results[row] = result
             statuses[result.status] += 1
             bar.update(1)
@@ -338,7 +343,7 @@ def _send_all(
     for row, _ in todo:
         if row not in run.results and run.stopped:
             run.results[row] = RowResult(
-                NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
+                Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
             )
 
 
@@ -475,13 +480,13 @@ class _Journaled:
         """A row's outcome as the journal records it, without sending anything."""
         if row in self.duplicates:
             return RowResult(
-                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
             )
         if row not in self.rows:
-            return RowResult(NOT_SENT, message="not in the journal: never sent")
+            return RowResult(Status.NOT_SENT, message="not in the journal: never sent")
         _, _, entry = self.rows[row]
-        status = {"created": CREATED, "rejected": REJECTED, "unknown": UNKNOWN, "sending": UNKNOWN}
-        return RowResult(status.get(entry.state, NOT_SENT), entry.created_id, entry.message)
+        status = JournalState(entry.state).status()
+        return RowResult(status, entry.created_id, entry.message)
 
     def key_values(self) -> dict[int, str]:
         column = self.options.key_column
@@ -502,7 +507,7 @@ class _Journaled:
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
         if row in self.duplicates:
             return RowResult(
-                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
             )
         key, print_, entry = self.rows[row]
         journal, sender = self.journal, self.sender
@@ -510,10 +515,10 @@ class _Journaled:
         if entry.state == "created":
             if entry.fingerprint == print_:
                 return RowResult(
-                    SKIPPED, entry.created_id, f"already created on {when}; not sent again"
+                    Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
                 )
             return RowResult(
-                CHANGED,
+                Status.CHANGED,
                 entry.created_id,
                 f"changed since it was created on {when} (ID {entry.created_id}): not sent "
                 "again; change it at the vendor, or give the row a new key",
@@ -524,33 +529,37 @@ class _Journaled:
             and not self.options.retry_rejected
         ):
             return RowResult(
-                REJECTED,
+                Status.REJECTED,
                 message=f"{entry.message} (from the run of {when}; fix the row, "
                 "or use --retry-rejected)",
             )
         if entry.state in ("unknown", "sending"):
             verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
             if verdict == "found" and ident:
-                journal.outcome(key, "created", ident, "found at the vendor after a lost answer")
+                journal.outcome(
+                    key, JournalState.CREATED, ident, "found at the vendor after a lost answer"
+                )
                 return RowResult(
-                    CREATED, ident, "found at the vendor after an earlier lost answer: not resent"
+                    Status.CREATED,
+                    ident,
+                    "found at the vendor after an earlier lost answer: not resent",
                 )
             if verdict == "unchecked" and not self.options.resend_unknown:
                 message = (
                     "an earlier answer was lost and the vendor gives no way to check: look for "
                     "the session at the vendor, then re-run with --resend-unknown if it is missing"
                 )
-                journal.outcome(key, "unknown", "", message)
-                return RowResult(UNKNOWN, message=message)
+                journal.outcome(key, JournalState.UNKNOWN, "", message)
+                return RowResult(Status.UNKNOWN, message=message)
         journal.sending(key, print_, values)
         try:
             result = sender.import_row(values)
         except BaseException:
-            journal.outcome(key, "pending", "", "stopped before the request left")
+            journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
             raise
-        state = {CREATED: "created", REJECTED: "rejected", UNKNOWN: "unknown"}.get(
-            result.status, "pending"
-        )
+        # created, rejected and unknown are the same words in both; anything else never left.
+        final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
+        state = JournalState(result.status) if result.status in final else JournalState.PENDING
         journal.outcome(key, state, result.created_id, result.message)
         return result
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from importer.errors import ConfigurationError
 from importer.files import atomic_write
+from importer.outcomes import PROBLEMS
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -41,7 +42,7 @@ RESULT_COLUMNS = ("Sheet row", "Status", "Created ID", "Messages", "Notes")
 #: Columns whose text wraps (the rest are sized to their content).
 _WRAPPED = frozenset({"Messages", "Notes", "Differences"})
 #: Statuses whose rows are highlighted as needing attention.
-PROBLEM_STATUSES = frozenset({"invalid", "rejected", "unknown", "not sent"})
+PROBLEM_STATUSES = PROBLEMS
 _EXCEL_MAX_ROWS = 1_048_576
 _EXCEL_MAX_CELL = 32_767
 _DANGEROUS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"  # with the full-width forms Excel also honours

@@ -33,6 +33,7 @@ import httpx
 from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
+from importer.outcomes import Status
 from importer.secret import Secret, redact
 from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RowResult", "Sender", "sender_for"]
 
-#: Statuses a row can end with (besides "invalid", decided before sending).
-CREATED, REJECTED, UNKNOWN, NOT_SENT = "created", "rejected", "unknown", "not sent"
-SKIPPED, CHANGED = "skipped", "changed"
 
 #: Pages of a lookup read at most (a ``Link`` that loops must not loop forever).
 MAX_PAGES = 200
@@ -66,7 +64,7 @@ Interpreter = Callable[[Call, Answer], Outcome]
 class RowResult:
     """What happened to one row at the vendor."""
 
-    status: str
+    status: Status
     created_id: str = ""
     message: str = ""
     steps: list[str] = field(default_factory=list)
@@ -121,7 +119,7 @@ class Sender:
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
         """Make every call of a row, in order; stop at the first that does not succeed."""
         results: dict[str, str] = {}
-        result = RowResult(CREATED)
+        result = RowResult(Status.CREATED)
         for call in self.adapter.calls(values):
             if (call.skip_if and call.skip_if in results) or (
                 call.only_if and call.only_if not in results
@@ -136,9 +134,9 @@ class Sender:
                 continue
             done = f" (done before: {', '.join(result.steps)})" if result.steps else ""
             if outcome.kind == "retry":  # tries exhausted; this call did nothing
-                result.status = REJECTED if result.steps else NOT_SENT
+                result.status = Status.REJECTED if result.steps else Status.NOT_SENT
             else:
-                result.status = REJECTED if outcome.kind == "rejected" else UNKNOWN
+                result.status = Status.REJECTED if outcome.kind == "rejected" else Status.UNKNOWN
             result.message = self._clean(outcome.message) + done
             break
         result.created_id = self.adapter.created_id(results) or ""
