@@ -69,7 +69,8 @@ def chaos(rows: int, kills: int, drop: float, seed: int, folder: Path) -> dict[s
     try:
         assert server.stdout is not None
         info = json.loads(server.stdout.readline())["360learning-v2"]
-        env = {**clean, **info["env"]}
+        # The account's journal lives in the state folder: this experiment's own.
+        env = {**clean, **info["env"], "IMPORTER_STATE_DIR": str(folder / "state")}
         command = [
             sys.executable,
             "-m",

@@ -14,29 +14,75 @@ The public API (the command line only wraps it)::
     from pathlib import Path
 
     settings = importer.resolve_settings("360learning-v2", flags={}, env=os.environ)
-    journal = importer.Journal(Path("sessions.journal.sqlite"), "360learning-v2")
+    journal = importer.Journal(Path("acme-360.journal.sqlite"), "360learning-v2")
     run = importer.run_import(report, settings, journal=importer.JournalOptions(journal))
     importer.write_report(run.validation, "sessions.result.xlsx", run)
     run.exit_code                      # 0 all created, 1 some not, 3 fatal vendor error
 """
 
-from importer.api import __version__, result_sheet, write_report
-from importer.config import RunSettings, resolve_settings
-from importer.errors import (
-    ConfigurationError,
-    FatalVendorError,
-    ImporterError,
-    InputError,
-    MissingColumnsError,
-    SheetNotFoundError,
-    UnreadableFileError,
-    UnsafeFileError,
-)
-from importer.journal import Journal
-from importer.pipeline import JournalOptions, RunReport, run_import
-from importer.templates import write_template
-from importer.validation import RowError, RowOutcome, ValidationReport, validate
-from importer.vendors import REGISTRY, Vendor, get_vendor
+# The names are imported on first use (PEP 562), so that `session-importer` can install its
+# signal handlers before pandas and friends load (a Ctrl-C then gives no traceback).
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importer.api import __version__, result_sheet, write_report
+    from importer.config import RunSettings, resolve_settings
+    from importer.errors import (
+        ConfigurationError,
+        FatalVendorError,
+        ImporterError,
+        InputError,
+        MissingColumnsError,
+        OutputError,
+        SheetNotFoundError,
+        UnreadableFileError,
+        UnsafeFileError,
+    )
+    from importer.journal import Journal
+    from importer.pipeline import JournalOptions, RunReport, run_import
+    from importer.templates import write_template
+    from importer.validation import RowError, RowOutcome, ValidationReport, validate
+    from importer.vendors import REGISTRY, Vendor, get_vendor
+
+_HOMES = {
+    "__version__": "importer.api",
+    "result_sheet": "importer.api",
+    "write_report": "importer.api",
+    "RunSettings": "importer.config",
+    "resolve_settings": "importer.config",
+    "ConfigurationError": "importer.errors",
+    "FatalVendorError": "importer.errors",
+    "ImporterError": "importer.errors",
+    "InputError": "importer.errors",
+    "MissingColumnsError": "importer.errors",
+    "OutputError": "importer.errors",
+    "SheetNotFoundError": "importer.errors",
+    "UnreadableFileError": "importer.errors",
+    "UnsafeFileError": "importer.errors",
+    "Journal": "importer.journal",
+    "JournalOptions": "importer.pipeline",
+    "RunReport": "importer.pipeline",
+    "run_import": "importer.pipeline",
+    "write_template": "importer.templates",
+    "RowError": "importer.validation",
+    "RowOutcome": "importer.validation",
+    "ValidationReport": "importer.validation",
+    "validate": "importer.validation",
+    "REGISTRY": "importer.vendors",
+    "Vendor": "importer.vendors",
+    "get_vendor": "importer.vendors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'importer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "REGISTRY",
@@ -47,6 +93,7 @@ __all__ = [
     "Journal",
     "JournalOptions",
     "MissingColumnsError",
+    "OutputError",
     "RowError",
     "RowOutcome",
     "RunReport",

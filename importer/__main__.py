@@ -1,5 +1,5 @@
 """``python -m importer``: the same as the ``session-importer`` command."""
 
-from importer.cli import main
+from importer.entry import main
 
 raise SystemExit(main())

@@ -20,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from importer.pipeline import RunReport
-from importer.results import RESULT_COLUMNS, ResultSheet, default_result_path, write_result
+from importer.results import (
+    RESULT_COLUMNS,
+    ResultSheet,
+    SummaryLine,
+    default_result_path,
+    write_result,
+)
 from importer.validation import ValidationReport
 
 __all__ = ["result_sheet", "write_report"]
@@ -63,10 +69,35 @@ def result_sheet(report: ValidationReport, run: RunReport | None = None) -> Resu
         },
         index=index,
     )
-    # A result sheet fed back in brings its old outcome columns: the new ones replace them.
-    passthrough = table.frame.drop(columns=[c for c in table.frame.columns if c in RESULT_COLUMNS])
+    passthrough, renamed = _input_columns(table.frame)
     frame = pd.concat([outcome, passthrough], axis=1)
-    return ResultSheet(frame, _summary(report, run), table.delimiter or ",")
+    summary = _summary(report, run)
+    if renamed:
+        said = "; ".join(f"{old!r} is shown as {new!r}" for old, new in renamed.items())
+        summary.append(("Your columns", "kept, renamed where ours have the same name", said))
+    return ResultSheet(frame, summary, table.delimiter or ",")
+
+
+def _input_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every input column, in place; one named like an outcome column gets "(your sheet)".
+
+    A result sheet of ours fed back in (its first columns are exactly the outcome
+    columns) brings its old outcome: the new one replaces it.
+    """
+    names = [str(c) for c in frame.columns]
+    if names[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS):
+        return frame.drop(columns=list(RESULT_COLUMNS)), {}
+    ours = {c.casefold() for c in RESULT_COLUMNS}
+    taken = {c.casefold() for c in names} | ours
+    renamed: dict[str, str] = {}
+    for name in names:
+        if name.strip().casefold() in ours:
+            new, number = f"{name.strip()} (your sheet)", 2
+            while new.casefold() in taken:
+                new, number = f"{name.strip()} (your sheet {number})", number + 1
+            taken.add(new.casefold())
+            renamed[name] = new
+    return frame.rename(columns=renamed), renamed
 
 
 def _fill(index: pd.Index, texts: dict[int, str]) -> pd.Series:
@@ -77,36 +108,52 @@ def _fill(index: pd.Index, texts: dict[int, str]) -> pd.Series:
     return column
 
 
-def _summary(report: ValidationReport, run: RunReport | None) -> list[tuple[str, str]]:
+def _summary(report: ValidationReport, run: RunReport | None) -> list[SummaryLine]:
     table = report.table
-    lines = [
+    lines: list[SummaryLine] = [
         ("Input file", str(table.source)),
         ("Sheet", table.sheet or "(CSV file)"),
-        ("Header row", str(table.header_row)),
+        ("Header row", table.header_row),
         ("Vendor", f"{report.vendor.name}: {report.vendor.title}"),
         ("Time zone", report.context.zone.key),
         ("Date order", "day first" if report.context.order == "DMY" else "month first"),
         ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("Tool", f"session-importer {__version__}"),
-        ("Rows", str(report.row_count)),
+        ("Rows", report.row_count),
     ]
     counts = report.counts() if run is None else run.counts()
-    lines += [(f"Rows {status}", str(count)) for status, count in counts.items()]
+    lines += [
+        (f"Rows {status}", count, _MEANING.get(status, "")) for status, count in counts.items()
+    ]
     if run is not None:
-        lines.append(
-            (
-                "Run",
-                "dry run: nothing sent"
-                if run.dry_run
-                else f"{run.requests} requests in {run.seconds:.1f} s",
-            )
-        )
+        if run.dry_run:
+            lines.append(("Run", "a dry run: nothing was sent"))
+        else:
+            lines.append(("Requests made", run.requests))
+            lines.append(("Seconds taken", round(run.seconds, 1)))
         if run.stopped:
-            lines.append(("Stopped", run.stopped))
-    problems = Counter((e.column, e.code) for e in report.all_errors())
-    for (column, code), count in problems.most_common(20):
-        lines.append((f"Problem: {column}", f"{code} ({count} rows)"))
+            lines.append(("Stopped early", run.stopped))
+    problems: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for error in report.all_errors():
+        problems[error.column] += 1
+        example.setdefault(error.column, f"e.g. row {error.row}: {error.message}")
+    for column, count in problems.most_common(20):
+        lines.append((f"Rows with a problem in {column!r}", count, example[column]))
     return lines
+
+
+#: What each status means, for the Summary sheet.
+_MEANING = {
+    "valid": "follow every rule; ready to import",
+    "invalid": "break a rule: see Messages on each row; never sent",
+    "created": "created at the vendor; Created ID holds its ID",
+    "skipped": "created by an earlier run; not sent again",
+    "changed": "created by an earlier run and edited since; not sent again",
+    "rejected": "refused by the vendor: see Messages",
+    "unknown": "the answer was lost: check at the vendor before sending again",
+    "not sent": "not sent (a stop, --limit or a dry run came first); safe to send",
+}
 
 
 def write_report(

@@ -1,32 +1,37 @@
 """`session-importer run`: one sheet, or every new sheet of a job's inbox, into a vendor.
 
-The command line's side of the import: job files, the journal and its lock, the inbox
-folder, the log file, and the one JSON line for schedulers. The work itself is
-:func:`importer.pipeline.run_import`.
+The command line's side of the import: job files, the journal and its lock, the paths
+checked before any call, the log file, signals, and the one JSON line for schedulers.
+The work itself is :func:`importer.pipeline.run_import`; the inbox is
+:mod:`importer.cli_inbox`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
-from importer.journal import Journal
-from importer.results import default_result_path
+from importer.files import open_private_append
+from importer.journal import Journal, account_journal_path
+from importer.results import check_writable, default_result_path, result_path
 from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
 
-__all__ = ["run_command"]
+__all__ = ["journal_path", "log", "printable", "run_command", "run_file"]
 
-_SHEET_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
+_SHOWN_PROBLEMS = 20
+_LOCAL_TIMES = ("360learning-v1", "360learning-v2")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -34,151 +39,193 @@ def run_command(args: argparse.Namespace) -> int:
     from importer.config import load_job
 
     job = load_job(args.config) if args.config else None
-    section = (job or {}).get("job", {})
-    args.job, args.section = job, section
+    if job is not None and args.sandbox:
+        # A rehearsal: the sandbox's hosts and credentials, not the ones the job names.
+        section = {k: v for k, v in job["job"].items() if k not in ("base_url", "auth_url")}
+        job = {"job": section, "credentials": {}}
+    args.job, args.section = job, (job or {}).get("job", {})
+    section = args.section
+    source = args.file or (Path(section["input"]) if section.get("input") else None)
+    if source is None:
+        raise ConfigurationError("give a FILE to import (or input in the job file's [job] table).")
+    output = Path(section["output"]) if section.get("output") else None
+    if args.journal is None and section.get("journal") and not args.sandbox:
+        args.journal = Path(section["journal"])
     log_path = args.log or section.get("log")
-    args.log_file = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
-    try:
-        source = args.file or (Path(section["input"]) if section.get("input") else None)
-        if source is None:
-            raise ConfigurationError(
-                "give a FILE to import (or input in the job file's [job] table)."
-            )
-        output = Path(section["output"]) if section.get("output") else None
-        if args.journal is None and section.get("journal"):
-            args.journal = Path(section["journal"])
-        if not source.is_dir():
-            if args.result is None and output is not None:
-                args.result = output / default_result_path(source).name
-            code, summary = _run_file(args, source)
-            if args.json:
-                print(json.dumps(summary))
-            return code
-        return _run_inbox(args, source, output)
-    finally:
-        if args.log_file is not None:
-            args.log_file.close()
+    if log_path is not None:
+        check_writable(Path(log_path), "the log file")
+    with _log_file(log_path) as args.log_file:
+        if args.check:
+            from importer.cli_check import check_job
+
+            return check_job(args, source, output)
+        if source.is_dir():
+            from importer.cli_inbox import run_inbox
+
+            return run_inbox(args, source, output)
+        if args.result is None and output is not None:
+            args.result = output / default_result_path(source).name
+        try:
+            code, summary = run_file(args, source)
+        except ImporterError as error:
+            log(args, f"{source}: could not run: {error}")  # the scheduler's log says why
+            raise
+        if args.json:
+            print(json.dumps(summary), flush=True)
+        return code
 
 
-def _log(args: argparse.Namespace, message: str) -> None:
-    """Append a line to the job's log file, if it has one (messages carry no secret)."""
+@contextlib.contextmanager
+def _log_file(path: str | Path | None) -> Iterator[Any]:
+    """The job's log file, opened for appending (its folder created), or ``None``."""
+    if path is None:
+        yield None
+        return
+    # Created 0600 in a folder made 0700 when new: the log names learners' sheets.
+    with open_private_append(Path(path)) as handle:
+        yield handle
+
+
+def log(args: argparse.Namespace, message: str) -> None:
+    """Append a line to the job's log file, if it has one (messages carry no secret).
+
+    Control characters (a newline in a file name) are written escaped, so that no text
+    from outside can forge a log line.
+    """
     if getattr(args, "log_file", None) is not None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        args.log_file.write(f"{stamp} {message}\n")
+        args.log_file.write(f"{stamp} {printable(message)}\n")
         args.log_file.flush()
 
 
-def _run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int:
-    """Import every sheet waiting in ``inbox``; move each to done/ or failed/ after."""
-    import shutil
-
-    files = sorted(
-        p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in _SHEET_SUFFIXES
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): one line, no escapes."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
     )
-    output = output or inbox / "results"
-    if args.journal is None:
-        name = args.config.stem if args.config else inbox.name
-        args.journal = output / f"{name}.journal.sqlite"
-    summaries, worst = [], EXIT_OK
-    _log(args, f"inbox {inbox}: {len(files)} file(s)")
-    for path in files:
-        args.result = output / default_result_path(path).name
-        try:
-            code, summary = _run_file(args, path)
-        except ImporterError as error:
-            code, summary = (
-                error.exit_code,
-                {"file": str(path), "error": str(error), "exit_code": error.exit_code},
-            )
-            print(f"session-importer: error: {error}", file=sys.stderr)
-            _log(args, f"{path.name}: could not run: {error}")
-        worst = max(worst, code) if code != 130 else 130
-        if code == 130:
-            summaries.append(summary)
-            break  # interrupted: the file stays in the inbox for the next run
-        folder = inbox / ("done" if code in (EXIT_OK, EXIT_INVALID_ROWS) else "failed")
-        folder.mkdir(exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            target = folder / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}"
-        shutil.move(str(path), target)
-        summary["moved_to"] = str(target)
-        summaries.append(summary)
-    if args.json:
-        print(
-            json.dumps(
-                {"command": "run", "inbox": str(inbox), "files": summaries, "exit_code": worst}
-            )
-        )
-    elif not files:
-        print(f"{inbox}: no new sheet to import.")
-    return worst
 
 
-def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
-    from importer.config import resolve_settings
-    from importer.pipeline import JournalOptions, run_import
+def _paths(args: argparse.Namespace, source: Path) -> Path:
+    """Check the input and where the result goes before anything is read or sent."""
+    if not source.is_file():
+        what = "is a folder" if source.is_dir() else "does not exist"
+        raise ConfigurationError(f"{source}: the sheet {what}.")
+    return result_path(source, args.result)
 
-    job, section = args.job, args.section
+
+def run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
+    """Import one sheet; return the exit code and the JSON summary."""
+    section = args.section
     args.file = source
     name = args.vendor or section.get("vendor")
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
     vendor = get_vendor(name)
-    env = dict(os.environ)
-    flags = {
+    args.result = _paths(args, source)
+    with _sandbox(args, vendor) as flags:
+        return _import(args, vendor, flags)
+
+
+@contextlib.contextmanager
+def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any]]:
+    """The settings' flags; with --sandbox, an embedded sandbox and a throw-away journal."""
+    import tempfile
+
+    flags: dict[str, Any] = {
         "base_url": args.base_url,
         "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
         "concurrency": args.concurrency,
         "rate": args.rate,
         "beyond_documented_rate": args.beyond_documented_rate or None,
         "zoho_session_data": args.zoho_session_data,
         "v2_marker": args.v2_marker,
         "store": getattr(args, "store", None),
+        "env": dict(os.environ),
     }
-    server = None
-    if args.sandbox:
-        from importer.sandbox import Sandbox, SandboxServer, describe
+    if not args.sandbox:
+        yield flags
+        return
+    from importer.sandbox import Sandbox, SandboxServer, describe
 
-        sandbox = Sandbox()
-        server = SandboxServer(sandbox.app).start()
-        endpoint = describe(server.url, sandbox.state)[vendor.name]
-        env.update(endpoint["env"])
-        flags.update(
-            base_url=endpoint["base_url"], auth_url=endpoint["auth_url"] or endpoint["base_url"]
-        )
-        if not args.json:
-            print(f"Importing into the embedded sandbox at {server.url}, not the real vendor.")
+    sandbox = Sandbox()
+    server = SandboxServer(sandbox.app).start()
     try:
-        settings = resolve_settings(vendor.name, flags=flags, env=env, job=job)
-        report = validate(
-            args.file,
-            vendor,
-            sheet=args.sheet,
-            timezone=args.timezone or section.get("timezone"),
-            date_order=args.date_order,
-            defaults=sheet_defaults(args, vendor),
+        with tempfile.TemporaryDirectory(prefix="importer-sandbox-") as scratch:
+            endpoint = describe(server.url, sandbox.state)[vendor.name]
+            flags["env"].update(endpoint["env"])
+            flags["base_url"] = endpoint["base_url"]
+            flags["auth_url"] = endpoint["auth_url"] or endpoint["base_url"]
+            args.scratch = Path(scratch)
+            if not args.json:
+                print(f"Importing into the embedded sandbox at {server.url}, not the real vendor.")
+            yield flags
+    finally:
+        server.stop()
+
+
+def _setting(args: argparse.Namespace, name: str) -> Any:
+    """A sheet setting: the flag, else the job file's [job] value."""
+    return getattr(args, name, None) or args.section.get(name)
+
+
+def _import(
+    args: argparse.Namespace, vendor: Vendor, flags: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    from importer.config import resolve_settings
+    from importer.pipeline import JournalOptions, RunReport, flag_duplicates, run_import
+
+    env = flags.pop("env")
+    settings = resolve_settings(
+        vendor.name, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
+    )
+    timezone = _setting(args, "timezone")
+    if timezone is None and vendor.name in _LOCAL_TIMES:
+        _notify(
+            args,
+            "warning: no --timezone: dates without a zone are read as UTC; if the sheet has "
+            "local times, give --timezone (e.g. Europe/Paris) or timezone in the job file",
         )
-        if args.resolve_only:
-            return _resolve_only(args, report, settings)
-        plan = _plan(args, report, vendor)
-        _log(args, plan)
-        if not args.json:
-            print(plan)
-        journal = _store_journal(args, settings) or _open_journal(
-            args, report, vendor.name, settings.base_url
-        )
-        options = JournalOptions(
-            journal, args.key or section.get("key"), args.retry_rejected, args.resend_unknown
-        )
+    if args.path_id is None:
+        args.path_id = args.section.get("path_id")
+    report = validate(
+        args.file,
+        vendor,
+        sheet=_setting(args, "sheet"),
+        timezone=timezone,
+        date_order=(_setting(args, "date_order") or "").upper() or None,
+        defaults=sheet_defaults(args, vendor),
+    )
+    if args.resolve_only:
+        return _resolve_only(args, report, settings)
+    key = _setting(args, "key")
+    report = flag_duplicates(report, key)
+    if not args.json:
+        _print_problems(args, report)
+    journal: JournalLike | None = None
+    run: RunReport | None = None
+    run_id = 0
+    try:
         try:
-            journal.lock_job(wait=args.wait)
-            for name in ("timezone", "date_order", "key", "path_id", "sheet"):
-                value = getattr(args, name, None) or (
-                    section.get(name) if name != "sheet" else None
-                )
-                journal.set_meta(name, str(value or ""))
-            run_id = journal.start_run(str(Path(args.file).resolve()))
+            journal = _store_journal(args, settings) or _open_journal(args, vendor.name, settings)
+            if journal is not None:
+                journal.lock_job(wait=args.wait)
+                names = ("timezone", "date_order", "key", "path_id", "sheet")
+                settings_used = {name: str(_setting(args, name) or "") for name in names}
+                for name, value in settings_used.items():
+                    journal.set_meta(name, value)
+                settings_used["result"] = str(Path(args.result).resolve())
+                run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
+            options = (
+                JournalOptions(journal, key, args.retry_rejected, args.resend_unknown)
+                if journal is not None
+                else None
+            )
+            plan = _plan(args, report, vendor, options)
+            log(args, plan)
+            if not args.json:
+                print(plan)
             run = run_import(
                 report,
                 settings,
@@ -189,36 +236,66 @@ def _run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, An
                 shared_budget=not args.sandbox,
                 notify=lambda message: _notify(args, message),
             )
+        except KeyboardInterrupt as error:
+            # A signal outside the sending loop (waiting for the lock, looking up emails,
+            # planning): every row is still reported, as not sent.
+            from importer.entry import signal_exit_code
+
+            stop = "terminated" if signal_exit_code(error) == 143 else "interrupted"
+            run = RunReport(report, stopped=stop)
+        if journal is not None and run_id:
             journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
-        finally:
-            journal.close()
     finally:
-        if server is not None:
-            server.stop()
+        if journal is not None:
+            journal.close()
+    return _finish(args, report, run, journal)
+
+
+def _finish(
+    args: argparse.Namespace, report: ValidationReport, run: Any, journal: JournalLike | None
+) -> tuple[int, dict[str, Any]]:
+    """Write the result sheet, say what happened; the summary for --json."""
     written = write_report(run.validation, args.result, run)
     counts = run.counts()
     summary = {
         "command": "run",
         "file": str(args.file),
-        "vendor": vendor.name,
+        "vendor": report.vendor.name,
         "rows": report.row_count,
         "counts": counts,
         "requests": run.requests,
         "stopped": run.stopped,
         "dry_run": run.dry_run,
         "result": str(written),
+        # A --sandbox run's journal is thrown away with its temporary folder.
+        "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
+        "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
     }
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
-    _log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
+    log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
     if run.stopped:
-        _log(args, f"stopped early: {run.stopped}")
+        log(args, f"stopped early: {run.stopped}")
     if not args.json:
+        shown = 0
+        for row, result in sorted(run.results.items()):
+            if result.status in ("rejected", "unknown", "changed") and shown < _SHOWN_PROBLEMS:
+                print(f"  {args.file}: row {row}: {result.status}: {result.message}")
+                shown += 1
         print(f"Done: {said}.")
         print(f"Result sheet: {written}")
     if run.stopped:
         print(f"Stopped early: {run.stopped}", file=sys.stderr)
     return run.exit_code, summary
+
+
+def _print_problems(args: argparse.Namespace, report: ValidationReport) -> None:
+    """The invalid rows, as `validate` shows them (the first 20)."""
+    for number, error in enumerate(report.all_errors()):
+        if number == _SHOWN_PROBLEMS:
+            print("  ... and more: every problem is in the result sheet.")
+            break
+        print(f"  {args.file}: {error}")
 
 
 def _resolve_only(
@@ -227,12 +304,12 @@ def _resolve_only(
     """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
     import dataclasses
 
-    from importer.people import EMAIL_FIELDS
+    from importer.people import email_fields
     from importer.pipeline import resolve_only
 
     resolved, figures = resolve_only(report, settings)
     frame = resolved.table.frame.copy()
-    for _, id_field, _ in EMAIL_FIELDS.get(report.vendor.name, ()):
+    for _, id_field, _ in email_fields(report.vendor.name):
         header = resolved.columns.fields.get(id_field, report.vendor.field(id_field).label)
         filled = resolved.values[id_field].fillna("").astype(str)
         frame[header] = filled.where(filled != "", frame.get(header, ""))
@@ -261,30 +338,52 @@ def _resolve_only(
 
 def _notify(args: argparse.Namespace, message: str) -> None:
     print(f"session-importer: {message}", file=sys.stderr)
-    _log(args, message)
+    log(args, message)
 
 
-def _open_journal(
-    args: argparse.Namespace, report: ValidationReport, vendor: str, target: str
-) -> Journal:
-    """The job's journal: --journal, else beside the result sheet (a fresh one for --sandbox)."""
-    import tempfile
+def journal_path(args: argparse.Namespace, vendor: str, settings: Any) -> Path | None:
+    """Where the run's journal is: --journal (or the job's), else the account's journal.
 
-    path = args.journal
-    if path is None and args.sandbox:
-        path = Path(tempfile.mkdtemp(prefix="importer-sandbox-")) / "journal.sqlite"
-    if path is None:
-        result = args.result or default_result_path(report.table.source)
-        path = result.with_name(f"{report.table.source.stem}.journal.sqlite")
+    ``None`` for a dry run without credentials (no account to know).
+    """
+    if args.journal is not None:
+        return Path(args.journal)
+    if getattr(args, "scratch", None) is not None:
+        return Path(args.scratch) / "journal.sqlite"
+    if settings.account is None:
+        return None
+    from importer.throttle import SharedSlots
+
+    return account_journal_path(
+        SharedSlots.default_folder(), vendor, settings.base_url, settings.account
+    )
+
+
+def _open_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journal | None:
+    """The run's journal, with the rows of an earlier version's per-file journal taken in."""
+    path = journal_path(args, vendor, settings)
+    if path is None or (args.dry_run and not path.exists()):
+        return None
     journal = Journal(path, vendor)
+    target = settings.base_url
     known = journal.meta("target")
     if known is None:
         journal.set_meta("target", target)
-    elif known != target and not args.sandbox:
+    elif known != target:
         journal.close()
         raise ConfigurationError(
             f"{path} records imports into {known}, not {target}; give another --journal."
         )
+    source = Path(args.file)
+    for old in {
+        source.with_name(f"{source.stem}.journal.sqlite"),
+        Path(args.result).with_name(f"{source.stem}.journal.sqlite"),
+        getattr(args, "legacy_journal", None) or source,
+    }:
+        if old.name.endswith(".journal.sqlite") and old.is_file() and old != path:
+            taken = journal.absorb(old)
+            if taken:
+                _notify(args, f"took {taken} row(s) of the older journal {old} into {path}")
     return journal
 
 
@@ -292,18 +391,18 @@ def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | Non
     """With a PostgreSQL store (issue 14), the account's journal there; else ``None``.
 
     Every host importing into the account finds the same journal: it is named after the
-    vendor, the host and a hash of the credentials (``--journal NAME`` names another).
+    vendor, the host and a hash of the account's identity (``--journal NAME`` names another).
     """
     from importer.store import account_name, is_postgres, open_journal
 
-    if args.sandbox or not is_postgres(settings.store):
+    if getattr(args, "scratch", None) is not None or not is_postgres(settings.store):
         return None
-    identity = "|".join(s.reveal() for s in settings.credentials.values())
-    name = (
-        str(args.journal)
-        if args.journal
-        else account_name(settings.vendor, settings.base_url, identity)
-    )
+    if args.journal is not None:
+        name = str(args.journal)
+    elif settings.account is not None:
+        name = account_name(settings.vendor, settings.base_url, settings.account)
+    else:
+        return None  # a dry run without credentials: no account to know
     journal = open_journal(settings.store, name, settings.vendor)
     known = journal.meta("target")
     if known is None:
@@ -317,19 +416,25 @@ def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | Non
     return journal
 
 
-def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor) -> str:
+def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any) -> str:
     """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.adapters import ADAPTERS
-    from importer.pipeline import estimate_seconds
+    from importer.pipeline import estimate_seconds, journal_report
+    from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count
-    to_send = valid if args.limit is None else min(valid, max(args.limit, 0))
-    policy = ADAPTERS[vendor.name].rate
+    done = 0
+    if options is not None and valid:
+        recorded = journal_report(report, options, vendor.name).results.values()
+        done = sum(1 for result in recorded if result.status == "created")
+    left = valid - done
+    to_send = left if args.limit is None else min(left, args.limit)
+    policy = plugin(vendor.name).wire.rate
     eta = estimate_seconds(to_send, 1.0, policy)
     pace = f"; about {_duration(eta)} at {policy.description}" if eta and eta > 60 else ""
-    verb = "checking" if args.dry_run else "sending"
+    verb = "would send" if args.dry_run else "sending"
     counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
-    return f"{args.file}: {counts}; {verb} {to_send}{pace}."
+    already = f", {done} already created (not sent again)" if done else ""
+    return f"{args.file}: {counts}{already}; {verb} {to_send}{pace}."
 
 
 def _duration(seconds: float) -> str:

@@ -7,11 +7,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from importer.api import write_report
 from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
 from importer.errors import ConfigurationError
 from importer.journal import Journal
+from importer.results import default_result_path
 from importer.validation import validate
 from importer.vendors import get_vendor
 
@@ -58,7 +60,11 @@ def export_command(args: argparse.Namespace) -> int:
     from importer.results import ResultSheet, write_result
 
     vendor = get_vendor(args.vendor)
-    flags = {"base_url": args.base_url, "auth_url": args.auth_url}
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+    }
     settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
     target = {
         "path_id": args.path_id or "",
@@ -68,7 +74,8 @@ def export_command(args: argparse.Namespace) -> int:
         "module_id": args.module_id or "",
     }
     if args.from_result:
-        report = validate(args.from_result, vendor, timezone=args.timezone)
+        timezone = args.timezone or _run_timezone(args.from_result, settings)
+        report = validate(args.from_result, vendor, timezone=timezone)
         frame = report.table.frame
         created = {}
         for row in frame.index:
@@ -111,6 +118,40 @@ def export_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_timezone(result: Path, settings: Any) -> str | None:
+    """The time zone the run that wrote ``result`` read its dates in.
+
+    From the result sheet's Summary (.xlsx), else from the account's journal, which
+    records each run's settings and result path.
+    """
+    if result.suffix.lower() == ".xlsx":
+        import openpyxl  # type: ignore[import-untyped]
+
+        book = openpyxl.load_workbook(result, read_only=True)
+        try:
+            if "Summary" in book.sheetnames:
+                for row in book["Summary"].iter_rows(min_row=2, max_col=2, values_only=True):
+                    if row[0] == "Time zone" and row[1]:
+                        return str(row[1])
+        finally:
+            book.close()
+    from importer.journal import account_journal_path
+    from importer.throttle import SharedSlots
+
+    if settings.account is None:
+        return None
+    path = account_journal_path(
+        SharedSlots.default_folder(), settings.vendor, settings.base_url, settings.account
+    )
+    if not path.is_file():
+        return None
+    journal = Journal(path, settings.vendor)
+    try:
+        return journal.run_settings(result=result).get("timezone") or None
+    finally:
+        journal.close()
+
+
 def _existing_journal(path: Path) -> Journal:
     if not path.is_file():
         raise ConfigurationError(f"{path}: no such journal.")
@@ -118,6 +159,8 @@ def _existing_journal(path: Path) -> Journal:
 
 
 def status_command(args: argparse.Namespace) -> int:
+    if args.journal is None:
+        return _list_journals(args)
     journal = _existing_journal(args.journal)
     try:
         counts = journal.counts()
@@ -141,13 +184,53 @@ def status_command(args: argparse.Namespace) -> int:
         print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
         for run in runs[-5:]:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
-            state = "finished" if run["finished"] else "did not finish"
-            counts_then = run["summary"].get("counts", "")
-            print(f"run {run['id']} at {started} ({state}): {run['source']} {counts_then}")
+            state = "finished" if run["finished"] else "did not finish: see `report`"
+            counts_then = run["summary"].get("counts") or {}
+            said = ", ".join(f"{n} {s}" for s, n in counts_then.items()) or "nothing sent"
+            stopped = run["summary"].get("stopped")
+            said += f"; stopped early: {stopped}" if stopped else ""
+            print(f"run {run['id']} at {started} ({state}): {run['source']}: {said}")
         for entry in attention[:20]:
             print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
     finally:
         journal.close()
+    return EXIT_OK
+
+
+def _list_journals(args: argparse.Namespace) -> int:
+    """`status` without a journal: the accounts' journals in the state folder, and any pause
+    a vendor asked for that runs will still honour."""
+    from importer.clock import SystemClock
+    from importer.throttle import SharedSlots
+
+    folder = SharedSlots.default_folder() / "journals"
+    found = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
+    listed: list[dict[str, Any]] = []
+    for path in found:
+        journal = Journal(path, Journal.vendor_of(path))
+        try:
+            listed.append(
+                {
+                    "journal": str(path),
+                    "vendor": journal.meta("vendor"),
+                    "target": journal.meta("target"),
+                    "counts": journal.counts(),
+                }
+            )
+        finally:
+            journal.close()
+    pauses = SharedSlots.pauses(SharedSlots.default_folder(), SystemClock())
+    if args.json:
+        print(json.dumps({"folder": str(folder), "journals": listed, "pauses": pauses}))
+        return EXIT_OK
+    if not listed:
+        print(f"No journal in {folder} yet.")
+    for item in listed:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(item["counts"].items())) or "no rows"
+        print(f"{item['journal']}\n  {item['vendor']} into {item['target']}: {counts}")
+    for pause in pauses:
+        # A wait a vendor asked for (a lock, a Retry-After) that the next run will honour.
+        print(f"paused for {pause['seconds']:.0f} s more ({pause['file']}): {pause['reason']}")
     return EXIT_OK
 
 
@@ -160,20 +243,32 @@ def report_command(args: argparse.Namespace) -> int:
         source = args.file or (Path(runs[-1]["source"]) if runs else None)
         if source is None:
             raise ConfigurationError("the journal records no run; give --file.")
+        # The settings of that sheet's last run (one journal serves many sheets).
+        used = journal.run_settings(source) or {
+            k: journal.meta(k) or "" for k in ("timezone", "date_order", "key", "path_id", "sheet")
+        }
         vendor = get_vendor(journal.meta("vendor") or "")
-        path_id = journal.meta("path_id")
+        path_id = used.get("path_id")
         report = validate(
             source,
             vendor,
-            sheet=journal.meta("sheet") or None,
-            timezone=journal.meta("timezone") or None,
-            date_order=journal.meta("date_order") or None,
+            sheet=used.get("sheet") or None,
+            timezone=used.get("timezone") or None,
+            date_order=used.get("date_order") or None,
             defaults={"pathId": path_id} if path_id else None,
         )
-        options = JournalOptions(journal, journal.meta("key") or None)
+        options = JournalOptions(journal, used.get("key") or None)
         run = journal_report(report, options, vendor.name)
     finally:
         journal.close()
-    written = write_report(run.validation, args.result, run)
+    target = args.result or default_result_path(source)
+    if target.exists() and target.resolve() == source.resolve():
+        raise ConfigurationError(f"{target}: that is the input sheet; give another --result.")
+    if args.result is None and target.exists():
+        raise ConfigurationError(
+            f"{target} exists already (the result of a run?); give --result OUT to write the "
+            "sheet from the journal elsewhere, or --result with that name to replace it."
+        )
+    written = write_report(run.validation, target, run)
     print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
     return EXIT_OK

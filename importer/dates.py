@@ -4,7 +4,7 @@ Accepted: ISO 8601 (``2025-07-01T13:00``, with ``Z`` or an offset), what the
 Excel reader produces for date and time cells (ISO text), day-first or
 month-first dates (``31-12-2025``, ``12/31/2025``, ``31.12.2025``) followed
 by an optional time, dates with month names (``4 Jan 2022``), and times as
-``14:00``, ``2:00 pm``, ``2 PM`` or ``14:00:00``. A date that does not exist
+``14:00``, ``10.00``, ``2:00 pm``, ``2 PM`` or ``14:00:00``. A date that does not exist
 (31-02-2025) is an error, never shifted to another day.
 
 Each function returns a :class:`Reading`: a value, or the code of the
@@ -23,7 +23,7 @@ __all__ = ["DateOrder", "Reading", "read_date", "read_datetime", "read_time", "t
 DateOrder = str  # "DMY" or "MDY"
 
 _TIME = (
-    r"(?P<h>\d{1,2})(?:[:h](?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?)?"
+    r"(?P<h>\d{1,2})(?:[:h.](?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?)?"
     r"\s*(?P<ap>[ap]\.?\s?m\.?)?"
 )
 _ISO = re.compile(
@@ -126,6 +126,10 @@ def read_datetime(text: str, order: DateOrder = "DMY") -> Reading:
         first, second = int(match["a"]), int(match["b"])
         day, month = (first, second) if order == "DMY" else (second, first)
         reading = _build(int(match["y"]), month, day, match)
+        if reading.problem == "date_nonexistent":
+            other = _build(int(match["y"]), day, month, match)
+            if other.value is not None:  # e.g. 12/31/2025 read day first: month first works
+                return Reading(None, "date_month_first" if order == "DMY" else "date_day_first")
         if reading.value is not None and first != second and first <= 12 and second <= 12:
             how = "day first" if order == "DMY" else "month first"
             note = f"read {text!r} as {_spell(_date_part(reading.value))} ({how})"

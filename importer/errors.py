@@ -9,6 +9,8 @@
     │   ├── SheetNotFoundError    ``--sheet`` names no sheet of the workbook
     │   └── MissingColumnsError   a required column is absent (names it and the closest header)
     ├── ConfigurationError        bad options, missing credentials (exit 2)
+    ├── OutputError               a file we write cannot be written: full disk, read-only
+    │                             folder; the previous file is left whole (exit 2)
     └── FatalVendorError          the vendor refuses every call: bad credentials, missing
         │                         scope, repeated locks; stop sending (exit 3)
         └── VendorUnavailableError  the vendor kept failing (5xx, 429, timeouts, a dead
@@ -21,16 +23,22 @@ Problems with single rows are *not* exceptions: they are data, carried by
 
 from __future__ import annotations
 
+import errno
+
+from importer.outcomes import ExitCode
+
 __all__ = [
     "ConfigurationError",
     "FatalVendorError",
     "ImporterError",
     "InputError",
     "MissingColumnsError",
+    "OutputError",
     "SheetNotFoundError",
     "UnreadableFileError",
     "UnsafeFileError",
     "VendorUnavailableError",
+    "describe_os_error",
 ]
 
 
@@ -41,7 +49,7 @@ class ImporterError(Exception):
     running the import; it never contains a secret.
     """
 
-    exit_code: int = 2
+    exit_code: int = ExitCode.CANNOT_RUN
 
 
 class InputError(ImporterError):
@@ -68,11 +76,43 @@ class ConfigurationError(ImporterError):
     """An option or setting is invalid (unknown vendor, time zone, path ID...)."""
 
 
+class OutputError(ImporterError):
+    """A result sheet, journal or log cannot be written (full disk, read-only, permissions)."""
+
+
 class FatalVendorError(ImporterError):
     """The vendor refuses every call (credentials, scope, lock): no row can succeed now."""
 
-    exit_code = 3
+    exit_code = ExitCode.FATAL
 
 
 class VendorUnavailableError(FatalVendorError):
     """The vendor kept failing after every retry: a fact about the vendor, not the data."""
+
+
+_WHAT_TO_DO = {
+    errno.ENOENT: ("does not exist", "create the folder, or give another path"),
+    errno.ENOTDIR: ("is under a file, not a folder", "give a path inside a folder"),
+    errno.EISDIR: ("is a folder, not a file", "give a file name"),
+    errno.EACCES: ("cannot be written or read by this user", "change its permissions or the path"),
+    errno.EPERM: ("cannot be written or read by this user", "change its permissions or the path"),
+    errno.EROFS: ("is on a read-only disk", "give a path on a writable disk"),
+    errno.ENOSPC: ("cannot be written: the disk is full", "free some space, then run again"),
+    errno.EDQUOT: ("cannot be written: the disk quota is used up", "free some space"),
+    errno.EEXIST: ("is in the way: a file where a folder should be", "move or rename it"),
+    errno.ELOOP: ("is a symbolic link loop", "give the real path"),
+    errno.ENAMETOOLONG: ("has too long a name", "give a shorter path"),
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One plain line for an error of the operating system: which file, what is wrong, what to do.
+
+    The one place where ``FileNotFoundError``, ``PermissionError``, a full disk... become
+    words for the person running the command (exit 2), instead of an "internal error".
+    """
+    name = error.filename if error.filename is not None else "a file"
+    problem, action = _WHAT_TO_DO.get(
+        error.errno or 0, (f"could not be used ({error.strerror or error})", "check the path")
+    )
+    return f"{name}: {problem}; {action}."

@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from importer.adapters import ADAPTERS
-from importer.adapters.base import Answer, Call, next_link
 from importer.clock import SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError
 from importer.sender import Sender, sender_for
+from importer.vendors import plugin
+from importer.wire import Answer, Call, next_link
 
 __all__ = ["compare_created", "export_sessions", "flatten"]
 
@@ -76,7 +76,7 @@ def flatten(item: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _sender(settings: RunSettings, http: httpx.Client) -> Sender:
-    return sender_for(ADAPTERS[settings.vendor], settings, http, SystemClock())
+    return sender_for(plugin(settings.vendor).wire, settings, http, SystemClock())
 
 
 def _pages(
@@ -164,6 +164,15 @@ def compare_created(
                     f"/api/v2/paths/{sent['pathId']}/sessions/{ident}",
                     writes=False,
                 )
+                answer = sender.read(call)
+                if answer is not None and answer.status == 200 and isinstance(answer.body, dict):
+                    found[ident] = answer.body
+    elif vendor == "coursepath":
+        # Each member by ID: a member enrolled only in a program is in no course's list.
+        with httpx.Client(timeout=settings.timeout) as http:
+            sender = _sender(settings, http)
+            for ident in created:
+                call = Call("read the member", "GET", f"/api/v1/members/{ident}", writes=False)
                 answer = sender.read(call)
                 if answer is not None and answer.status == 200 and isinstance(answer.body, dict):
                     found[ident] = answer.body

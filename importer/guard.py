@@ -1,99 +1,199 @@
-"""Refuse workbooks built to exhaust memory before the Excel reader opens them.
+"""Refuse workbooks built to exhaust memory or time, before the Excel reader opens them.
 
-The fast reader (calamine) has no limits of its own: a 90 KB zip bomb costs it
-3 GB, and a 4.6 KB file with cells A1 and XFD1048576 makes it allocate
-512 GiB and abort the whole Python process, uncatchably (measured, see
-shared/DEPS.md). So before reading, this module walks the zip with the
-standard library, which enforces each entry's declared size and CRC, and
-bounds: the total unpacked size, the compression ratio of large entries, and
-the used range of every worksheet (found from the cell references themselves,
-not from the ``<dimension>`` element a hostile file can fake).
+The fast reader (calamine) has no limits of its own: a 2 KB xlsx with one cell at
+XFD1048576 makes it allocate 512 GiB and abort the whole Python process
+(SIGABRT, exit 134, uncatchable); a 1 KB .ods of repeated rows costs it 3 GB;
+an .xls whose cells span 65,536 x 256 costs 1.2 GB (measured, see
+shared/DEPS.md and ``benchmarks/hostile.py``). So before it reads, this module
+works out, from the file's own structure, what calamine *would* materialise,
+and refuses the file when that is over a budget:
+
+- **xlsx/xlsm**: the zip is walked with the standard library (which checks each
+  entry's declared size and CRC); the unpacked size and compression ratio are
+  bounded; every XML part is parsed with expat, *streaming*, with any DTD or
+  entity declaration refused (so nothing is ever expanded), matching element
+  names by their local part as calamine does (``<x:c>`` is a cell whatever its
+  prefix). Cells without an ``r=`` take the next position, as in calamine; the
+  position counted is the *highest* any reading could give, so no spelling of a
+  reference can make us count less than the reader will allocate. Shared strings
+  are counted once per cell that uses them (calamine copies them per cell).
+- **ods**: ``content.xml`` the same way, multiplying ``number-rows-repeated``
+  and ``number-columns-repeated`` out, as calamine does for filled cells (empty
+  repeats, such as the million trailing rows LibreOffice writes, cost nothing).
+- **xls**: the BIFF records of the compound file's workbook stream, read with
+  olefile; the used range is found from the cell records themselves.
+
+The budget: at most :data:`MAX_COLUMNS` columns, and an estimate of memory
+(cells in the used range times :data:`CELL_BYTES`, plus text times
+:data:`TEXT_FACTOR`) within ``IMPORTER_READ_BUDGET_MB`` (default 2048); the scan
+itself stops after :data:`SCAN_SECONDS`. Each refusal is one sentence naming
+the file, what was found and what to do.
 """
 
 from __future__ import annotations
 
-import re
+import io
+import time
 import zipfile
-import zlib
+from array import array
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from importer.errors import UnsafeFileError
+from importer.guard_scan import (
+    CELL_BYTES,
+    MAX_COLUMNS,
+    MAX_UNPACKED_BYTES,
+    SCAN_SECONDS,
+    TEXT_FACTOR,
+    Budget,
+    Limits,
+    OdsScan,
+    SharedStrings,
+    SheetScan,
+    parse_part,
+)
+from importer.guard_xls import scan_biff
 
-__all__ = ["MAX_CELLS", "MAX_COLUMNS", "MAX_RATIO", "MAX_UNPACKED_BYTES", "check_workbook"]
+__all__ = [
+    "CELL_BYTES",
+    "MAX_COLUMNS",
+    "MAX_RATIO",
+    "MAX_UNPACKED_BYTES",
+    "SCAN_SECONDS",
+    "TEXT_FACTOR",
+    "Limits",
+    "check_workbook",
+]
 
-MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
-#: Real xlsx entries unpack 7-11x; a bomb unpacks thousands of times.
-MAX_RATIO = 100
+#: Real xlsx entries unpack 7-11x, very repetitive ones (a synthetic 100,000-row .ods) 155x;
+#: a zip bomb about 1,000x. Entries under 1 MB are not judged by their ratio.
+MAX_RATIO = 250
 _RATIO_MIN_SIZE = 1024 * 1024
-MAX_COLUMNS = 1024
-#: The used range (rows x columns) calamine will allocate a cell for.
-MAX_CELLS = 50_000_000
-_CHUNK = 8 * 1024 * 1024
-_ROW_REF = re.compile(rb'<row[^>]*? r="(\d{1,9})"')
-_CELL_COLUMN = re.compile(rb'<c[^>]*? r="([A-Z]{1,4})\d')
+_CHUNK = 1024 * 1024
+_XLS_MAX_BYTES = 256 * 1024 * 1024
 
 
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for char in letters:
-        number = number * 26 + (char - 64)
-    return number
+def check_workbook(
+    path: Path,
+    data: bytes | None = None,
+    limits: Limits | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Raise :class:`UnsafeFileError` when a workbook is unreasonable to open.
 
+    Returns the memory the largest sheet is estimated to take, in bytes (0 when
+    the file is neither a zip nor a compound file: the reader refuses those).
 
-def check_workbook(path: Path) -> None:
-    """Raise :class:`UnsafeFileError` when a zip-based workbook is unreasonable to open.
-
-    Non-zip files (legacy .xls) are only bounded by their size on disk,
-    which the caller already has in memory terms.
+    Args:
+        path: the file (named in messages; read when ``data`` is not given).
+        data: the file's bytes, when the caller already holds them (the reader
+            then parses exactly the bytes that were checked).
+        limits: the budget; :meth:`Limits.from_env` when omitted.
+        clock: a monotonic clock, for the scan's deadline.
     """
-    if not zipfile.is_zipfile(path):
-        return
+    limits = limits or Limits.from_env()
+    if data is None:
+        data = path.read_bytes()
+    budget = Budget(str(path), limits, clock)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        _check_xls(data, budget)
+        return budget.estimate
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return 0  # neither zip nor compound file: the reader refuses it as unreadable
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            total = sum(info.file_size for info in infos)
-            if total > MAX_UNPACKED_BYTES:
-                raise UnsafeFileError(
-                    f"{path}: the workbook unpacks to {total // 2**20} MB, over the "
-                    f"{MAX_UNPACKED_BYTES // 2**20} MB we accept. Split it into smaller files."
-                )
-            for info in infos:
-                if info.file_size > _RATIO_MIN_SIZE and info.compress_size:
-                    ratio = info.file_size / info.compress_size
-                    if ratio > MAX_RATIO:
-                        raise UnsafeFileError(
-                            f"{path}: part {info.filename} is compressed {ratio:.0f} times, "
-                            "which only a deliberately crafted file does; refusing to open it."
-                        )
-                _scan_entry(path, archive, info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
-        # A CRC or size mismatch, a corrupt deflate stream, a truncated file, an exotic codec.
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_zip(archive, budget)
+        return budget.estimate
+    except UnsafeFileError:
+        raise
+    except Exception as error:
+        # A CRC or size mismatch, a corrupt deflate stream, a truncated file, an exotic codec,
+        # an encrypted entry (RuntimeError), a mangled directory (struct.error, OSError...):
+        # zipfile's errors on hostile bytes are of many types, and all mean the same here.
         raise UnsafeFileError(
             f"{path}: the workbook is damaged ({type(error).__name__}). "
             "Open it in Excel and save it again."
         ) from None
 
 
-def _scan_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Read one entry through (checking its size and CRC); bound a worksheet's used range."""
-    is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
-    max_row = max_column = 0
-    tail = b""
-    with archive.open(info) as stream:
-        while chunk := stream.read(_CHUNK):
-            if is_sheet:
-                # Keep a short overlap so that a reference cut by the chunk edge is still seen.
-                window = tail + chunk
-                rows = _ROW_REF.findall(window)
-                if rows:
-                    max_row = max(max_row, max(int(r) for r in rows))
-                columns = set(_CELL_COLUMN.findall(window))
-                if columns:
-                    max_column = max(max_column, max(_column_number(c) for c in columns))
-                tail = chunk[-64:]
-    if max_column > MAX_COLUMNS or max_row * max_column > MAX_CELLS:
+# --- zip-based workbooks (xlsx, xlsm, ods) ---------------------------------------------------
+
+
+def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
+    infos = archive.infolist()
+    total = sum(info.file_size for info in infos)
+    if total > budget.limits.max_unpacked_bytes:
         raise UnsafeFileError(
-            f"{path}: a sheet spans {max_row:,} rows by {max_column:,} columns "
-            f"({info.filename}); we read at most {MAX_COLUMNS:,} columns and "
-            f"{MAX_CELLS:,} cells. Delete the stray cells far right or far down, or split the file."
+            f"{budget.name}: the workbook unpacks to {total // 2**20:,} MB, over the "
+            f"{budget.limits.max_unpacked_bytes // 2**20:,} MB we accept. "
+            "Split it into smaller files."
         )
+    for info in infos:
+        if info.file_size > _RATIO_MIN_SIZE and info.compress_size:
+            ratio = info.file_size / info.compress_size
+            if ratio > MAX_RATIO:
+                raise UnsafeFileError(
+                    f"{budget.name}: part {info.filename} is compressed {ratio:.0f} times, "
+                    "which only a deliberately crafted file does; refusing to open it."
+                )
+    names = {info.filename.lower(): info for info in infos}
+    if any(name.startswith("xl/worksheets/") and name.endswith(".bin") for name in names):
+        raise UnsafeFileError(
+            f"{budget.name}: this is a binary workbook (.xlsb), which we do not read; "
+            "save it from Excel as .xlsx."
+        )
+    strings: array[int] = array("q")
+    for name, info in names.items():
+        if name.endswith("sharedstrings.xml"):
+            parse_part(archive, info, SharedStrings(budget, strings), budget)
+    for name, info in names.items():
+        if name == "content.xml":
+            parse_part(archive, info, OdsScan(budget), budget)
+        elif name.endswith(".xml") and not name.endswith("sharedstrings.xml"):
+            parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
+        else:
+            _read_through(archive, info, budget)  # checks its size and CRC
+
+
+def _read_through(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> None:
+    with archive.open(info) as stream:
+        while stream.read(_CHUNK):
+            budget.tick()
+
+
+# --- legacy .xls (BIFF records in an OLE2 compound file) -----------------------------------
+
+
+def _check_xls(data: bytes, budget: Budget) -> None:
+    import olefile
+
+    if len(data) > _XLS_MAX_BYTES:
+        raise UnsafeFileError(
+            f"{budget.name}: the .xls file is {len(data) // 2**20:,} MB, over the "
+            f"{_XLS_MAX_BYTES // 2**20} MB we read; save it as .xlsx."
+        )
+    shift = int.from_bytes(data[30:32], "little") if len(data) >= 512 else 0
+    if shift not in (9, 12) or (len(data) - 512) % (1 << shift):
+        # A compound file is its header then whole sectors; calamine panics on a cut one.
+        raise UnsafeFileError(
+            f"{budget.name}: the .xls file is damaged (cut short, or not a compound file). "
+            "Open it in Excel and save it again as .xlsx."
+        )
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            streams = {"/".join(entry).lower(): entry for entry in ole.listdir()}
+            entry = streams.get("workbook") or streams.get("book")
+            if entry is None:
+                return  # not a workbook: the reader says so
+            if ole.get_size(entry) < ole.minisectorcutoff and not ole.root.size:
+                raise ValueError("a small stream with no mini stream to hold it")  # calamine panics
+            stream: IO[bytes] = ole.openstream(entry)
+            workbook = stream.read()
+    except Exception as error:  # olefile's errors on a hostile file are of many types
+        raise UnsafeFileError(
+            f"{budget.name}: the .xls file is damaged ({type(error).__name__}). "
+            "Open it in Excel and save it again as .xlsx."
+        ) from None
+    scan_biff(workbook, budget)

@@ -1,11 +1,17 @@
-"""The journal: what happened to every row of a job, durable across crashes.
+"""The journal: what happened to every row sent to a vendor account, durable across crashes.
 
-One SQLite file per job (WAL mode). Each row has a stable key (a column the
-user names, such as an external ID, else a fingerprint of the normalised
-payload and its target), a state, the vendor's ID or error, attempts and
-timestamps. The state ``sending`` is committed *before* a request leaves and
-the outcome right after the answer arrives, so a ``kill -9`` at any moment
-leaves the journal telling the truth: a row found ``sending`` may or may not
+One SQLite file (WAL mode) per vendor account by default, under the state folder
+(``$IMPORTER_STATE_DIR``, else ~/.cache/session-importer), named after the vendor, the host
+and a hash of the account's identity (never a secret): so a sheet saved under another name,
+or rows copied into another sheet, are recognised as already created. ``--journal FILE``
+gives a job its own journal instead; journals of earlier versions (``NAME.journal.sqlite``
+beside the sheet) are read and their rows taken in (:meth:`Journal.absorb`).
+
+Each row has a stable key (a column the user names, such as an external ID, else a
+fingerprint of the normalised payload and its target, never the file or the position), a
+state, the vendor's ID or error, attempts and timestamps. The state ``sending`` is committed
+*before* a request leaves and the outcome right after the answer arrives, so a ``kill -9``
+at any moment leaves the journal telling the truth: a row found ``sending`` may or may not
 exist at the vendor, and is reconciled before anything is resent.
 
 States: ``pending`` (known, never sent), ``sending`` (a request may be on the
@@ -25,12 +31,25 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
+from importer.files import touch_private
 
-__all__ = ["Entry", "JobLockedError", "Journal", "fingerprint", "row_key"]
+__all__ = [
+    "Entry",
+    "JobLockedError",
+    "Journal",
+    "RowStore",
+    "account_journal_path",
+    "fingerprint",
+    "row_key",
+]
+
+# Keys of earlier versions gave the first of identical rows the suffix "#1"; identical rows
+# are now refused as duplicates, so the first one's key is the bare fingerprint.
+_KEYS_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +94,26 @@ def row_key(
     return f"{vendor}:fp:{fingerprint(values)}"
 
 
+def account_journal_path(folder: Path, vendor: str, host: str, identity: str) -> Path:
+    """The default journal of one vendor account: ``journals/VENDOR-HOST-HASH.sqlite``.
+
+    Args:
+        folder: the state folder.
+        vendor: the vendor's name.
+        host: the vendor's API host (a URL).
+        identity: what tells accounts apart on one host (a client or company ID); only its
+            hash is in the name.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(host)
+    place = (parts.hostname or "host") + (f"_{parts.port}" if parts.port else "")
+    place += parts.path.rstrip("/").replace("/", "_")
+    digest = hashlib.sha256(f"{vendor}|{host.rstrip('/')}|{identity}".encode()).hexdigest()
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in place)
+    return folder / "journals" / f"{vendor}-{safe}-{digest[:16]}.sqlite"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One row's record in the journal."""
@@ -91,13 +130,37 @@ class Entry:
     updated: float
 
 
+class RowStore(Protocol):
+    """What an import needs of a journal: each row's record, kept the moment it changes.
+
+    :class:`Journal` (one SQLite file) is the one implementation; a shared store (a
+    database server for several machines) would be another, behind these four calls.
+    """
+
+    def get(self, key: str) -> Entry | None:
+        """The record of a row, if known."""
+        ...
+
+    def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
+        """Record a row as ``pending`` if new; return its record."""
+        ...
+
+    def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
+        """Durably mark a row as on the wire, before its request leaves."""
+        ...
+
+    def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
+        """Durably record a row's outcome as soon as it is known."""
+        ...
+
+
 class Journal:
     """A job's journal file. Thread-safe: one connection, used under a lock."""
 
     def __init__(self, path: Path, vendor: str, clock: Clock | None = None) -> None:
         self.path = path
         self.clock = clock or SystemClock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private(path)  # 0600 before SQLite creates it (its -wal/-shm files follow suit)
         try:
             self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -114,6 +177,10 @@ class Journal:
                 f"{path} is the journal of a {known} job, not {vendor}; use another --journal."
             )
         self._lock_file: Any = None
+        if self.meta("keys") != _KEYS_VERSION:
+            with self._lock:
+                _upgrade_keys(self.db, "main")
+            self.set_meta("keys", _KEYS_VERSION)
 
     @staticmethod
     def vendor_of(path: Path) -> str:
@@ -130,11 +197,16 @@ class Journal:
     # --- locking ---------------------------------------------------------------------------
 
     def lock_job(self, wait: bool = False) -> None:
-        """Take the job's lock, so that two runs of it never overlap.
+        """Take the journal's lock, so that two runs into it never overlap.
+
+        The lock file is ``JOURNAL.lock`` beside the journal: in the state folder for an
+        account's journal (never beside a coordinator's sheet), where ``--journal`` says
+        otherwise.
 
         Raises:
             JobLockedError: another process holds it (and ``wait`` is false).
         """
+        touch_private(Path(f"{self.path}.lock"))
         handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the run
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -143,8 +215,8 @@ class Journal:
             holder = handle.read().strip() or "another process"
             handle.close()
             raise JobLockedError(
-                f"another run of this job is in progress ({holder}, journal {self.path}); "
-                "wait for it to finish, or run with --wait."
+                f"another import into this journal is in progress ({holder}, journal "
+                f"{self.path}); wait for it to finish, or run with --wait."
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -212,19 +284,44 @@ class Journal:
 
     # --- runs and meta ---------------------------------------------------------------------
 
-    def start_run(self, source: str) -> int:
+    def start_run(self, source: str, settings: Mapping[str, Any] | None = None) -> int:
+        """Record a run's start: its input and the settings it reads the sheet with.
+
+        One journal serves many sheets: each run keeps its own time zone, key, result
+        path..., for ``report`` and ``export --from-result`` to read the sheet as it did.
+        """
+        summary = json.dumps({"settings": dict(settings or {})})
         with self._lock:
             cursor = self.db.execute(
-                "INSERT INTO runs (started, source) VALUES (?, ?)", (self.clock.time(), source)
+                "INSERT INTO runs (started, source, summary) VALUES (?, ?, ?)",
+                (self.clock.time(), source, summary),
             )
         return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
+        """Record a run's end and what it did (its settings are kept)."""
         with self._lock:
+            found = self.db.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+            before = json.loads(found[0] or "{}") if found else {}
             self.db.execute(
                 "UPDATE runs SET finished = ?, summary = ? WHERE id = ?",
-                (self.clock.time(), json.dumps(dict(summary)), run_id),
+                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
             )
+
+    def run_settings(
+        self, source: Path | None = None, result: Path | None = None
+    ) -> dict[str, Any]:
+        """The settings of the last run of ``source`` (or that wrote ``result``); else the last."""
+        runs = self.runs()
+        for run in reversed(runs):
+            settings = run["summary"].get("settings") or {}
+            if source is not None and run["source"] == str(source.resolve()):
+                return dict(settings)
+            if result is not None and settings.get("result") == str(result.resolve()):
+                return dict(settings)
+        if source is None and result is None and runs:
+            return dict(runs[-1]["summary"].get("settings") or {})
+        return {}
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""
@@ -251,11 +348,53 @@ class Journal:
                 (key, value),
             )
 
+    def absorb(self, other: Path) -> int:
+        """Take in the rows of another journal (an earlier version's per-file one), once.
+
+        Rows this journal already knows are kept as they are. Returns how many were added
+        (0 when ``other`` was taken in before, or is of another vendor or host).
+        """
+        mark = f"absorbed:{other.resolve()}"
+        if self.meta(mark) is not None or other.resolve() == self.path.resolve():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as db:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                rows = db.execute("SELECT * FROM rows").fetchall()
+        except sqlite3.DatabaseError as error:
+            raise InputError(f"{other}: not a journal this tool can use ({error}).") from None
+        if meta.get("vendor") != self.meta("vendor") or (
+            meta.get("target") and meta.get("target") != self.meta("target")
+        ):
+            return 0
+        before = sum(self.counts().values())
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming AS SELECT * FROM rows LIMIT 0"
+            )
+            self.db.execute("DELETE FROM temp.incoming")
+            self.db.executemany(f"INSERT INTO temp.incoming VALUES ({', '.join('?' * 10)})", rows)
+            if meta.get("keys") != _KEYS_VERSION:
+                _upgrade_keys(self.db, "temp", "incoming")
+            self.db.execute("INSERT OR IGNORE INTO rows SELECT * FROM temp.incoming")
+            self.db.execute("COMMIT")
+        self.set_meta(mark, str(self.clock.time()))
+        return sum(self.counts().values()) - before
+
     def close(self) -> None:
         """Release the lock and close the file."""
         self.unlock_job()
         with self._lock:
             self.db.close()
+
+
+def _upgrade_keys(db: sqlite3.Connection, schema: str, table: str = "rows") -> None:
+    """Earlier keys: the first of identical rows ended in "#1"; it is now the bare key."""
+    db.execute(
+        f"UPDATE OR IGNORE {schema}.{table} SET key = substr(key, 1, length(key) - 2)"
+        " WHERE key LIKE '%#1'"
+    )
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:

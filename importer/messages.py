@@ -41,6 +41,15 @@ MESSAGES: dict[str, str] = {
     "date_nonexistent": (
         "{value!r} is not a real date (that month has no such day). Type a date that exists."
     ),
+    "date_month_first": (
+        "{value!r} is not a real date read day first, as this vendor's dates are; read month "
+        "first it is one. If the sheet's dates are month first (12/31/2025), run again with "
+        "--date-order MDY."
+    ),
+    "date_day_first": (
+        "{value!r} is not a real date read month first (--date-order MDY); read day first it "
+        "is one. If the sheet's dates are day first (31/12/2025), run without --date-order MDY."
+    ),
     "year_two_digits": "{value!r} has a two-digit year. Type the year in full, e.g. 2025.",
     "date_has_time": (
         "{value!r} holds a time as well as a date; this column takes a date only. "

@@ -1,9 +1,8 @@
 """People by email: resolve email columns to the IDs the vendor wants, once per email.
 
-* 360Learning v2: ``mainInstructorEmail`` and ``instructorEmails`` -> user IDs, through
-  ``GET /api/v2/users?mail[eq]=...`` (counted against the 50 reads a second).
-* Zoho People: ``trainerEmail`` -> the trainer's erecno (``Zoho_ID``), through the employee
-  records lookup (its own 400-a-minute limit), then checked against the LMS trainer list.
+Which columns, and how one email is looked up, is each vendor's
+(:class:`~importer.vendors.plugin.People`: 360Learning v2's users by ``mail[eq]``, Zoho's
+employee records then its LMS trainer list).
 
 Each distinct email is looked up once per run. An email nobody has is a row error naming it.
 A lookup the vendor kept failing (429, 5xx, a lock, a timeout, an undocumented answer) proves
@@ -18,22 +17,19 @@ from typing import Any
 
 import pandas as pd
 
-from importer.adapters.base import Answer, Call
 from importer.errors import VendorUnavailableError
 from importer.messages import explain
 from importer.sender import Sender
 from importer.validation import RowError, ValidationReport
+from importer.vendors import plugin
 
-__all__ = ["EMAIL_FIELDS", "resolve_people"]
+__all__ = ["email_fields", "resolve_people"]
 
-#: vendor -> (email field, ID field, list or not)
-EMAIL_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "360learning-v2": (
-        ("mainInstructorEmail", "mainInstructorId", False),
-        ("instructorEmails", "instructorIds", True),
-    ),
-    "zoho-people": (("trainerEmail", "trainerErecno", False),),
-}
+
+def email_fields(vendor: str) -> tuple[tuple[str, str, bool], ...]:
+    """``(email field, ID field, several or one)`` of a vendor's email columns (none: ``()``)."""
+    people = plugin(vendor).people
+    return people.fields if people else ()
 
 
 def _emails(report: ValidationReport, fields: tuple[tuple[str, str, bool], ...]) -> set[str]:
@@ -45,75 +41,6 @@ def _emails(report: ValidationReport, fields: tuple[tuple[str, str, bool], ...])
     return wanted
 
 
-def _v2_user(sender: Sender, email: str) -> str | None:
-    call = Call(
-        "look the user up", "GET", "/api/v2/users", params={"mail[eq]": email}, writes=False
-    )
-    answer = sender.read(call, expect=lambda a: isinstance(a.body, list))
-    users = answer.body if 200 <= answer.status < 300 else []
-    match = next(
-        (u for u in users if isinstance(u, dict) and str(u.get("mail", "")).lower() == email),
-        None,
-    )
-    return str(match["_id"]) if match and match.get("_id") else None
-
-
-def _zoho_records(answer: Answer) -> bool:
-    """A records answer that proves something: results, or the "no records" error (7024)."""
-    body = answer.body if isinstance(answer.body, dict) else {}
-    response = body.get("response")
-    if not isinstance(response, dict):
-        return False
-    errors = response.get("errors")
-    code = errors.get("code") if isinstance(errors, dict) else None
-    return isinstance(response.get("result"), list) or code in (7024, "7024")
-
-
-def _zoho_employee(sender: Sender, email: str) -> str | None:
-    call = Call(
-        "look the employee up",
-        "GET",
-        "/people/api/forms/employee/getRecords",
-        params={"searchColumn": "EMPLOYEEMAILALIAS", "searchValue": email},
-        writes=False,
-    )
-    answer = sender.read(call, expect=_zoho_records)
-    body = answer.body if isinstance(answer.body, dict) else {}
-    for record in body.get("response", {}).get("result", []) or []:
-        for details in record.values() if isinstance(record, dict) else []:
-            for detail in details if isinstance(details, list) else []:
-                if str(detail.get("EmailID", "")).lower() == email and detail.get("Zoho_ID"):
-                    return str(detail["Zoho_ID"])
-    return None
-
-
-def _zoho_trainers(sender: Sender) -> set[str]:
-    """Every registered trainer's erecno (25 a call, as the LMS lists go)."""
-    trainers: set[str] = set()
-    start = 1
-    while True:
-        call = Call(
-            "list trainers",
-            "GET",
-            "/api/v1/trainers",
-            params={"startIndex": str(start)},
-            writes=False,
-        )
-        answer = sender.read(
-            call,
-            expect=lambda a: isinstance(a.body, dict) and isinstance(a.body.get("trainers"), list),
-        )
-        if not 200 <= answer.status < 300:
-            raise VendorUnavailableError(
-                f"could not list the LMS trainers: answered {answer.status}. Nothing was changed"
-            )
-        listed = answer.body["trainers"]
-        trainers.update(str(t.get("erecno")) for t in listed if isinstance(t, dict))
-        if len(listed) < 25:
-            return trainers
-        start += 25
-
-
 def resolve_people(
     report: ValidationReport, sender: Sender
 ) -> tuple[ValidationReport, dict[str, Any]]:
@@ -122,10 +49,10 @@ def resolve_people(
     Returns the updated report and figures (emails looked up, found, unknown; and when the
     vendor kept failing, ``unchecked`` and ``held``: sheet row -> why it is not sent).
     """
-    vendor = report.vendor.name
-    fields = EMAIL_FIELDS.get(vendor)
-    if not fields:
+    people = plugin(report.vendor.name).people
+    if people is None:
         return report, {}
+    fields = people.fields
     emails = _emails(report, fields)
     if not emails:
         return report, {}
@@ -134,26 +61,18 @@ def resolve_people(
     trainers: set[str] | None = None
     for email in sorted(emails):
         try:
-            found[email] = (
-                _v2_user(sender, email)
-                if vendor == "360learning-v2"
-                else _zoho_employee(sender, email)
-            )
+            found[email] = people.find(sender, email)
         except VendorUnavailableError as error:
             unchecked[email] = str(error)
-    if vendor == "zoho-people" and any(found.values()):
+    if people.allowed is not None and any(found.values()):
         try:
-            trainers = _zoho_trainers(sender)
+            trainers = people.allowed(sender)
         except VendorUnavailableError as error:
             unchecked.update(dict.fromkeys((e for e, i in found.items() if i), str(error)))
     held: dict[int, str] = {}
     values = report.values.copy()
     errors: dict[int, list[RowError]] = {row: list(errs) for row, errs in report.errors.items()}
-    what = (
-        "a 360Learning user of your company"
-        if vendor == "360learning-v2"
-        else "a Zoho People employee"
-    )
+    what = people.what
     for email_field, id_field, many in fields:
         header = report.columns.fields.get(email_field, report.vendor.field(email_field).label)
         for row, cell in values[email_field].dropna().items():
@@ -171,7 +90,7 @@ def resolve_people(
                 elif ident is None:
                     problems.append(("email_unknown", email))
                 elif trainers is not None and ident not in trainers:
-                    problems.append(("not_a_trainer", email))
+                    problems.append((people.not_allowed, email))
                 else:
                     ids.append(ident)
             for code, email in problems:

@@ -26,27 +26,22 @@ from typing import Any
 
 import httpx
 
-from importer.adapters import ADAPTERS
-from importer.adapters.base import MARKER
 from importer.clock import Clock, SystemClock
-from importer.config import RunSettings
+from importer.config import RunSettings, is_local
 from importer.errors import FatalVendorError
-from importer.journal import Entry, fingerprint, row_key
+from importer.journal import Entry, RowStore, fingerprint, row_key
+from importer.outcomes import ExitCode, JournalState, Status
 from importer.people import resolve_people
 from importer.sender import (
-    CHANGED,
-    CREATED,
-    NOT_SENT,
-    REJECTED,
-    SKIPPED,
-    UNKNOWN,
     RowResult,
     Sender,
     sender_for,
 )
-from importer.store import JournalLike, Slots, StoreTokens, open_store
+from importer.store import Slots, StoreTokens, open_store
 from importer.throttle import Pacer, PacerStopped, RatePolicy
 from importer.validation import ValidationReport
+from importer.vendors import plugin
+from importer.wire import MARKER
 
 __all__ = [
     "EXIT_CODES",
@@ -54,18 +49,20 @@ __all__ = [
     "ProgressHook",
     "RunReport",
     "estimate_seconds",
+    "flag_duplicates",
     "journal_report",
     "resolve_only",
     "run_import",
 ]
 
-#: Exit codes of ``session-importer run``.
+#: Exit codes of ``session-importer run``, by what happened (see :class:`ExitCode`).
 EXIT_CODES = {
-    "all created": 0,
-    "some not created": 1,
-    "could not run": 2,
-    "fatal": 3,
-    "interrupted": 130,
+    "all created": ExitCode.OK,
+    "some not created": ExitCode.NOT_ALL_DONE,
+    "could not run": ExitCode.CANNOT_RUN,
+    "fatal": ExitCode.FATAL,
+    "interrupted": ExitCode.INTERRUPTED,
+    "terminated": ExitCode.TERMINATED,
 }
 
 
@@ -82,7 +79,7 @@ class JournalOptions:
             gives no way to check (360Learning v1).
     """
 
-    journal: JournalLike
+    journal: RowStore
     key_column: str | None = None
     retry_rejected: bool = False
     resend_unknown: bool = False
@@ -115,26 +112,34 @@ class RunReport:
         if row in self.validation.errors:
             return "invalid"
         result = self.results.get(row)
-        return result.status if result else NOT_SENT
+        return result.status if result else Status.NOT_SENT
 
     def counts(self) -> dict[str, int]:
         """Rows per status, in a stable order."""
         found = Counter(self.status(int(row)) for row in self.validation.table.frame.index)
-        order = ("created", "skipped", "changed", "rejected", "unknown", "not sent", "invalid")
-        return {status: found[status] for status in order if found[status]}
+        order = (
+            Status.CREATED,
+            Status.SKIPPED,
+            Status.CHANGED,
+            Status.REJECTED,
+            Status.UNKNOWN,
+            Status.NOT_SENT,
+            Status.INVALID,
+        )
+        return {str(status): found[status] for status in order if found[status]}
 
     @property
     def exit_code(self) -> int:
-        """0 all created; 1 some not created; 3 stopped by a fatal vendor error; 130 interrupted."""
+        """0 all created; 1 some not; 3 a fatal vendor error; 130 Ctrl-C; 143 SIGTERM."""
         if self.fatal:
             return EXIT_CODES["fatal"]
-        if self.stopped == "interrupted":
-            return EXIT_CODES["interrupted"]
+        if self.stopped in ("interrupted", "terminated"):
+            return EXIT_CODES[self.stopped]
         counts = self.counts()
         if self.dry_run:
-            return 0 if not counts.get("invalid") else 1
-        done = counts.get("created", 0) + counts.get("skipped", 0)
-        return 0 if done == self.validation.row_count else 1
+            return ExitCode.OK if not counts.get(Status.INVALID) else ExitCode.NOT_ALL_DONE
+        done = counts.get(Status.CREATED, 0) + counts.get(Status.SKIPPED, 0)
+        return ExitCode.OK if done == self.validation.row_count else ExitCode.NOT_ALL_DONE
 
 
 def _values(report: ValidationReport) -> list[tuple[int, dict[str, str | None]]]:
@@ -184,14 +189,22 @@ def run_import(
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
     run = RunReport(report, dry_run=dry_run)
+    if dry_run and journal is not None:
+        for row, recorded in journal_report(report, journal, settings.vendor).results.items():
+            if recorded.status == Status.CREATED:
+                run.results[row] = RowResult(
+                    Status.SKIPPED, recorded.created_id, "already created: would not be sent again"
+                )
     if dry_run or report.invalid_count == report.row_count:
         return run
-    adapter = ADAPTERS[settings.vendor].configured(settings.vendor_options)
+    adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
     if adapter.rate.over_documented(settings.rate) and not settings.beyond_documented_rate:
         notify(
             f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
             f"using {adapter.rate.documented:g} a second. --beyond-documented-rate overrides."
         )
+    if settings.base_url.startswith("http://") and not is_local(settings.base_url):
+        notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
     http = client or httpx.Client(
         timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
@@ -231,7 +244,7 @@ def run_import(
         )
     run.validation = report
     for row, message in held.items():
-        run.results[row] = RowResult(NOT_SENT, message=message)
+        run.results[row] = RowResult(Status.NOT_SENT, message=message)
     todo = [(row, values) for row, values in _values(report) if row not in held]
     if limit is not None:
         todo = todo[: max(limit, 0)]
@@ -289,12 +302,14 @@ def _send_all(
             try:
                 result = future.result()
             except PacerStopped:
-                result = RowResult(NOT_SENT, message=f"not sent: the run stopped ({run.stopped})")
+                result = RowResult(
+                    Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
+                )
             except FatalVendorError as error:
                 if not run.stopped:
                     run.stopped, run.fatal = str(error), True
                 pacer.stop()
-                result = RowResult(NOT_SENT, message=f"not sent: {error}")
+                result = RowResult(Status.NOT_SENT, message=f"not sent: {error}")
             run.results[row] = result
             statuses[result.status] += 1
             bar.update(1)
@@ -306,30 +321,35 @@ def _send_all(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
         try:
             for row, values in todo:
-                if stop is not None and stop.is_set():
-                    raise _StopRequested
-                if run.stopped:
-                    break
                 while len(pending) >= workers:
                     done = wait_some(pending)
                     collect(done, pending)
                     for future in done:
                         del pending[future]
+                # Checked right before each submit: a stop or a fatal error seen while
+                # collecting the previous rows sends nothing more.
+                if stop is not None and stop.is_set():
+                    raise _StopRequested
+                if run.stopped:
+                    break
                 pending[pool.submit(work, row, values)] = row
             while pending:
                 done = wait_some(pending)
                 collect(done, pending)
                 for future in done:
                     del pending[future]
-        except (KeyboardInterrupt, _StopRequested):
-            run.stopped = run.stopped or "interrupted"
+        except (KeyboardInterrupt, _StopRequested) as error:
+            from importer.entry import Terminated
+
+            why = "terminated" if isinstance(error, Terminated) else "interrupted"
+            run.stopped = run.stopped or why
             pacer.stop()  # waiting calls give up; calls already on the wire finish
             done, _ = wait(pending)
             collect(done, pending)
     for row, _ in todo:
         if row not in run.results and run.stopped:
             run.results[row] = RowResult(
-                NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
+                Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
             )
 
 
@@ -406,7 +426,7 @@ def resolve_only(
 ) -> tuple[ValidationReport, dict[str, Any]]:
     """Look up the sheet's email columns and fill in the IDs, sending nothing else."""
     clock = clock or SystemClock()
-    adapter = ADAPTERS[settings.vendor]
+    adapter = plugin(settings.vendor).wire
     with httpx.Client(timeout=settings.timeout) as http:
         resolved, figures = resolve_people(report, sender_for(adapter, settings, http, clock))
     figures.pop("held", None)  # unchecked emails leave their IDs empty; the count says why
@@ -444,17 +464,12 @@ class _Journaled:
         self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
     ) -> Callable[[int, dict[str, str | None]], RowResult]:
         """Give every row its key and journal record (new rows are recorded as pending)."""
-        keys = self._key_values()
+        keys = self.key_values()
         seen: dict[str, int] = {}
-        occurrences: Counter[str] = Counter()
         for row, values in todo:
             print_ = fingerprint(values)
             key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
-            if self.options.key_column is None or not keys.get(row):
-                # Identical rows are distinct rows: the nth occurrence gets its own key.
-                occurrences[key] += 1
-                key = f"{key}#{occurrences[key]}"
-            if key in seen:
+            if key in seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = seen[key]
                 continue
             seen[key] = row
@@ -471,15 +486,15 @@ class _Journaled:
         """A row's outcome as the journal records it, without sending anything."""
         if row in self.duplicates:
             return RowResult(
-                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
             )
         if row not in self.rows:
-            return RowResult(NOT_SENT, message="not in the journal: never sent")
+            return RowResult(Status.NOT_SENT, message="not in the journal: never sent")
         _, _, entry = self.rows[row]
-        status = {"created": CREATED, "rejected": REJECTED, "unknown": UNKNOWN, "sending": UNKNOWN}
-        return RowResult(status.get(entry.state, NOT_SENT), entry.created_id, entry.message)
+        status = JournalState(entry.state).status()
+        return RowResult(status, entry.created_id, entry.message)
 
-    def _key_values(self) -> dict[int, str]:
+    def key_values(self) -> dict[int, str]:
         column = self.options.key_column
         if column is None:
             return {}
@@ -488,15 +503,17 @@ class _Journaled:
 
         matches = [c for c in frame.columns if header_key(c) == header_key(column)]
         if not matches:
-            from importer.errors import ConfigurationError
+            from importer.errors import MissingColumnsError
 
-            raise ConfigurationError(f"--key: the sheet has no column {column!r}.")
+            # The sheet's own problem (an inbox sends it to failed/), not the run's.
+            where = self.report.table.source
+            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
         return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
 
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
         if row in self.duplicates:
             return RowResult(
-                SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
             )
         key, print_, entry = self.rows[row]
         journal, sender = self.journal, self.sender
@@ -504,10 +521,10 @@ class _Journaled:
         if entry.state == "created":
             if entry.fingerprint == print_:
                 return RowResult(
-                    SKIPPED, entry.created_id, f"already created on {when}; not sent again"
+                    Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
                 )
             return RowResult(
-                CHANGED,
+                Status.CHANGED,
                 entry.created_id,
                 f"changed since it was created on {when} (ID {entry.created_id}): not sent "
                 "again; change it at the vendor, or give the row a new key",
@@ -518,32 +535,76 @@ class _Journaled:
             and not self.options.retry_rejected
         ):
             return RowResult(
-                REJECTED,
+                Status.REJECTED,
                 message=f"{entry.message} (from the run of {when}; fix the row, "
                 "or use --retry-rejected)",
             )
         if entry.state in ("unknown", "sending"):
             verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
             if verdict == "found" and ident:
-                journal.outcome(key, "created", ident, "found at the vendor after a lost answer")
+                journal.outcome(
+                    key, JournalState.CREATED, ident, "found at the vendor after a lost answer"
+                )
                 return RowResult(
-                    CREATED, ident, "found at the vendor after an earlier lost answer: not resent"
+                    Status.CREATED,
+                    ident,
+                    "found at the vendor after an earlier lost answer: not resent",
                 )
             if verdict == "unchecked" and not self.options.resend_unknown:
                 message = (
                     "an earlier answer was lost and the vendor gives no way to check: look for "
                     "the session at the vendor, then re-run with --resend-unknown if it is missing"
                 )
-                journal.outcome(key, "unknown", "", message)
-                return RowResult(UNKNOWN, message=message)
+                journal.outcome(key, JournalState.UNKNOWN, "", message)
+                return RowResult(Status.UNKNOWN, message=message)
         journal.sending(key, print_, values)
         try:
             result = sender.import_row(values)
         except BaseException:
-            journal.outcome(key, "pending", "", "stopped before the request left")
+            journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
             raise
-        state = {CREATED: "created", REJECTED: "rejected", UNKNOWN: "unknown"}.get(
-            result.status, "pending"
-        )
+        # created, rejected and unknown are the same words in both; anything else never left.
+        final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
+        state = JournalState(result.status) if result.status in final else JournalState.PENDING
         journal.outcome(key, state, result.created_id, result.message)
         return result
+
+
+def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
+    """Sheet row -> the cell of the key column (``--key``); empty without one.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    return _Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
+
+
+def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
+    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
+
+    Two rows are the same when their normalised values are (or, with ``key_column``, their
+    keys are): the second would create the same session twice, or never be sent.
+    """
+    import dataclasses
+
+    from importer.validation import RowError
+
+    keys = key_values(report, key_column)
+    seen: dict[str, int] = {}
+    errors = dict(report.errors)
+    for row, values in _values(report):
+        key = row_key("", values, key_column, keys.get(row))
+        if key not in seen:
+            seen[key] = row
+            continue
+        if key_column and keys.get(row):
+            what = f"the same {key_column} ({keys[row].strip()}) as row {seen[key]}"
+            fix = f"give each row its own {key_column}"
+        else:
+            what = f"the same session as row {seen[key]}"
+            fix = "remove one of them (it would be created twice)"
+        message = f"{what}: {fix}."
+        errors[row] = (RowError(row, "Row", "", "duplicate_row", message),)
+    if len(errors) == len(report.errors):
+        return report
+    return dataclasses.replace(report, errors=dict(sorted(errors.items())))

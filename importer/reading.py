@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from importer.errors import SheetNotFoundError, UnreadableFileError
-from importer.guard import check_workbook
+from importer import csv_checks
+from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
+from importer.guard import Limits, check_workbook
 
 __all__ = ["HeaderScorer", "Table", "column_letter", "read_table"]
 
@@ -192,14 +193,20 @@ def _decode(data: bytes) -> tuple[str, str]:
     writes for "CSV" on Western Windows), falling back to Latin-1 for the five
     bytes cp1252 leaves undefined.
     """
+    sample = data[:2000]
+    nul_odd = len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4
+    nul_even = len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or nul_odd or nul_even:
+        # UTF-16 cut after an odd number of bytes: the last half-character is dropped
+        # (errors="replace" then only marks bytes that are really broken).
+        data = data[: len(data) // 2 * 2]
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    sample = data[:2000]
-    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    if nul_odd:
         return data.decode("utf-16-le", errors="replace"), "utf-16-le"
-    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
+    if nul_even:
         return data.decode("utf-16-be", errors="replace"), "utf-16-be"
     try:
         return data.decode("utf-8"), "utf-8"
@@ -216,7 +223,13 @@ def _sniff_delimiter(sample: str) -> str:
     best, best_key = ",", (False, 0, 0)
     lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line may be cut
     for delimiter in (",", ";", "\t"):
-        records = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter) if r]
+        try:
+            text = "\n".join(lines)
+            records = [
+                r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r
+            ]
+        except csv.Error:
+            continue  # an over-long cell: this delimiter's reading is judged later
         widths = Counter(len(record) for record in records[:50])
         if not widths:
             continue
@@ -228,10 +241,12 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
+    csv_checks.check_size(path)
     data = path.read_bytes()
     text, encoding = _decode(data)
     if not text.strip():
         raise UnreadableFileError(f"{path}: the file has no rows.")
+    csv_checks.check_lines(path, text)
     if "\x00" in text[:_SNIFF_BYTES]:
         raise UnreadableFileError(
             f"{path}: this is not a text CSV file (binary content). "
@@ -239,7 +254,8 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
         )
     sample = text[:_SNIFF_BYTES]
     delimiter = _sniff_delimiter(sample)
-    head_records = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
+    csv_checks.check_quotes(path, text, delimiter)
+    head_records = csv_checks.records(path, sample, delimiter, complete=len(text) <= len(sample))
     if len(text) > len(sample):
         head_records = head_records[:-1]  # the sample may cut the last record short
     header_index = _find_header(head_records, scorer)
@@ -250,7 +266,9 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     try:
         columns = _csv_columns_arrow(utf8, delimiter, len(headers), header_index + 1)
     except Exception:
-        columns, headers = _csv_columns_python(text, delimiter, headers, header_index + 1)
+        columns = None  # ragged rows, or a cell over pyarrow's block: the careful reader decides
+    if columns is None:
+        columns, headers = _csv_columns_python(path, text, delimiter, headers, header_index + 1)
     frame = _build_frame(columns, headers, first_row=header_index + 2)
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
 
@@ -276,18 +294,24 @@ def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> li
             quoted_strings_can_be_null=False,
         ),
     )
+    import pyarrow.compute as pc
+
+    for i in range(width):
+        longest = pc.max(pc.utf8_length(table.column(i))).as_py()
+        if longest is not None and longest > csv_checks.MAX_CELL_CHARS:
+            raise ValueError("a cell is too long: the csv reader names its row")
     return [table.column(i).to_pandas() for i in range(width)]
 
 
 def _csv_columns_python(
-    text: str, delimiter: str, headers: list[str], skip: int
+    path: Path, text: str, delimiter: str, headers: list[str], skip: int
 ) -> tuple[list[list[str]], list[str]]:
     """Read records with the csv module, tolerating rows shorter or longer than the header.
 
     Short rows are padded with empty cells; cells beyond the header are kept in
     extra columns named by their letter, so nothing the coordinator typed is lost.
     """
-    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))[skip:]
+    records = csv_checks.records(path, text, delimiter)[skip:]
     width = max([len(headers), *(len(record) for record in records)])
     headers = headers + [f"Column {column_letter(i)}" for i in range(len(headers), width)]
     columns: list[list[str]] = [[] for _ in range(width)]
@@ -328,13 +352,37 @@ def _cell_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _column_text(cells: list[object]) -> list[str]:
+    """A workbook column as text; in a column of date-times, a bare date is one at midnight.
+
+    The workbook reader gives a date-time cell at exactly 00:00 as a date: where the column
+    holds date-times, such a cell is written with its time (00:00:00), not refused as a
+    date without a time.
+    """
+    if any(isinstance(v, dt.datetime) for v in cells):
+        cells = [dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in cells]
+    return [_cell_text(v) for v in cells]
+
+
 def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
     import python_calamine
 
-    check_workbook(path)
+    limits = Limits.from_env()
+    size = path.stat().st_size
+    if size > limits.max_unpacked_bytes:
+        raise UnsafeFileError(
+            f"{path}: the workbook is {size // 2**20:,} MB, over the "
+            f"{limits.max_unpacked_bytes // 2**20:,} MB we read. Split it into smaller files."
+        )
+    # Read once: the reader parses exactly the bytes the guard checked (no file swapped between).
+    data = path.read_bytes()
+    check_workbook(path, data, limits)
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as error:
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    # A Rust panic in calamine arrives as pyo3's PanicException, a BaseException.
+    except BaseException as error:
         raise UnreadableFileError(
             f"{path}: cannot be read as an Excel or OpenDocument workbook "
             f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."
@@ -354,7 +402,9 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
         grid = workbook.get_sheet_by_name(name)
         rows = grid.to_python()
         start = grid.start or (0, 0)
-    except Exception as error:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # as above: calamine panics on some damaged files
         raise UnreadableFileError(
             f"{path}: sheet {name!r} cannot be read ({type(error).__name__})."
         ) from None
@@ -365,7 +415,7 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
     first_col = start[1]
     headers = _header_names([""] * first_col + text_rows[header_index])[first_col:]
     body = rows[header_index + 1 :]
-    columns = [[_cell_text(row[i]) for row in body] for i in range(len(headers))]
+    columns = [_column_text([row[i] for row in body]) for i in range(len(headers))]
     first_row = start[0] + header_index + 2
     frame = _build_frame(columns, headers, first_row=first_row)
     return Table(frame, path, name, start[0] + header_index + 1)

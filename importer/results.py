@@ -14,6 +14,7 @@ a leading apostrophe, unless it is a plain number such as ``-5``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,25 +23,36 @@ from pathlib import Path
 import pandas as pd
 
 from importer.errors import ConfigurationError
+from importer.files import atomic_write
+from importer.outcomes import PROBLEMS
 
 __all__ = [
     "RESULT_COLUMNS",
     "ResultSheet",
+    "SummaryLine",
+    "check_writable",
     "default_result_path",
     "neutralise",
+    "result_path",
     "write_result",
 ]
 
 #: The outcome columns, before the input's own columns.
 RESULT_COLUMNS = ("Sheet row", "Status", "Created ID", "Messages", "Notes")
+#: Columns whose text wraps (the rest are sized to their content).
+_WRAPPED = frozenset({"Messages", "Notes", "Differences"})
 #: Statuses whose rows are highlighted as needing attention.
-PROBLEM_STATUSES = frozenset({"invalid", "rejected", "unknown", "not sent"})
+PROBLEM_STATUSES = PROBLEMS
 _EXCEL_MAX_ROWS = 1_048_576
 _EXCEL_MAX_CELL = 32_767
 _DANGEROUS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"  # with the full-width forms Excel also honours
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 # XML 1.0 cannot hold these; a CSV can carry them into a cell.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+#: A line of the Summary sheet: (item, value) or (item, value, details); numbers stay numbers.
+SummaryLine = tuple[str, str | int | float] | tuple[str, str | int | float, str]
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class ResultSheet:
     """
 
     frame: pd.DataFrame
-    summary: Sequence[tuple[str, str]]
+    summary: Sequence[SummaryLine]
     delimiter: str = ","
     status_column: str = "Status"
 
@@ -65,6 +77,44 @@ def default_result_path(source: Path) -> Path:
     """``sessions.xlsx`` -> ``sessions.result.xlsx``; CSV input gives a CSV result."""
     suffix = ".csv" if source.suffix.lower() in (".csv", ".txt", ".tsv") else ".xlsx"
     return source.with_name(f"{source.stem}.result{suffix}")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before any call is made, an output path that cannot be written.
+
+    Raises:
+        ConfigurationError: the path is a folder, under a file, or not writable.
+    """
+    if path.is_dir():
+        raise ConfigurationError(f"{path}: {what} is a folder; give a file name.")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"{path}: {what} cannot be written: {folder} is a file, not a folder."
+        )
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise ConfigurationError(
+            f"{path}: {what} cannot be written by this user ({target} is not writable); "
+            "change its permissions or the path."
+        )
+
+
+def result_path(source: Path, result: Path | None) -> Path:
+    """Where the result sheet of ``source`` goes, checked before anything is read or sent.
+
+    Raises:
+        ConfigurationError: it would overwrite the input, or cannot be written.
+    """
+    target = Path(result) if result is not None else default_result_path(source)
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
+        raise ConfigurationError(
+            f"{target}: the result sheet would overwrite the input sheet; give another --result."
+        )
+    check_writable(target, "the result sheet")
+    return target
 
 
 def neutralise(value: str) -> str:
@@ -79,17 +129,27 @@ def write_result(sheet: ResultSheet, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise ConfigurationError(f"{path}: the result sheet must end in .xlsx or .csv.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        _write_csv(sheet, path)
-    else:
-        if len(sheet.frame) >= _EXCEL_MAX_ROWS:
-            raise ConfigurationError(
-                f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
-                "ask for a .csv result instead."
-            )
-        _write_xlsx(sheet, path)
+    if suffix == ".xlsx" and len(sheet.frame) >= _EXCEL_MAX_ROWS:
+        raise ConfigurationError(
+            f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
+            "ask for a .csv result instead."
+        )
+    # Written beside the target, then renamed over it: a full disk never truncates the last
+    # good result; the file is 0600 (it holds learners' names and emails).
+    with atomic_write(path) as temporary:
+        if suffix == ".csv":
+            _write_csv(sheet, temporary)
+        else:
+            _write_xlsx(sheet, temporary)
     return path
+
+
+def _width(name: str, cells: Sequence[str]) -> float:
+    """A column wide enough for its header and its longest value (an 18-digit ID), within reason."""
+    if name in _WRAPPED:
+        return 60 if name == "Messages" else 40
+    longest = max((len(c) for c in cells[:2000]), default=0)
+    return float(min(max(len(name) + 2, longest + 2, 9), 50))
 
 
 def _write_csv(sheet: ResultSheet, path: Path) -> None:
@@ -99,6 +159,8 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
         risky = column.str.slice(0, 1).isin(list(_DANGEROUS))
         if bool(risky.any()):
             frame[name] = column.mask(risky, column[risky].map(neutralise))
+    # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
+    frame.columns = pd.Index([neutralise(str(name)) for name in frame.columns])
     frame.to_csv(
         path, index=False, sep=sheet.delimiter, encoding="utf-8-sig", lineterminator="\r\n"
     )
@@ -106,6 +168,7 @@ def _write_csv(sheet: ResultSheet, path: Path) -> None:
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     import xlsxwriter
+    import xlsxwriter.exceptions
 
     frame = sheet.frame
     workbook = xlsxwriter.Workbook(
@@ -120,48 +183,96 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     header = workbook.add_format(
         {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
     )
-    plain = {False: None, True: workbook.add_format({"quote_prefix": True})}
-    problem = {
-        False: workbook.add_format({"bg_color": "#FFC7CE"}),
-        True: workbook.add_format({"bg_color": "#FFC7CE", "quote_prefix": True}),
+    quoted_header = workbook.add_format(
+        {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top",
+         "quote_prefix": True}
+    )  # fmt: skip
+    # (problem row, wrapped column, formula-like text) -> the cell's format
+    formats = {
+        (problem_row, wrap, quoted): workbook.add_format(
+            {"valign": "top"}
+            | ({"bg_color": "#FFC7CE"} if problem_row else {})
+            | ({"text_wrap": True} if wrap else {})
+            | ({"quote_prefix": True} if quoted else {})
+        )
+        for problem_row in (False, True)
+        for wrap in (False, True)
+        for quoted in (False, True)
     }
     data = workbook.add_worksheet("Result")
     names = list(frame.columns)
-    widths = {"Sheet row": 9, "Status": 10, "Created ID": 26, "Messages": 70, "Notes": 40}
-    for index, name in enumerate(names):
-        data.set_column(index, index, widths.get(name, min(max(len(name) + 2, 12), 40)))
+    columns = [frame[name].fillna("").tolist() for name in names]
+    widths = [_width(name, cells) for name, cells in zip(names, columns, strict=True)]
+    wrapped = {i for i, name in enumerate(names) if name in _WRAPPED}
+    for index, width in enumerate(widths):
+        data.set_column(index, index, width)
     data.freeze_panes(1, 2)
-    data.set_row(0, 30)
+    data.set_row(0, row_height([(n, w) for n, w in zip(names, widths, strict=True)]))
     for index, name in enumerate(names):
-        data.write_string(0, index, name, header)
+        data.write_string(0, index, name, quoted_header if name[:1] in _DANGEROUS else header)
     status_at = names.index(sheet.status_column)
     write = data.write_string
-    columns = [frame[name].fillna("").tolist() for name in names]
     for offset, cells in enumerate(zip(*columns, strict=True)):
-        formats = problem if cells[status_at] in PROBLEM_STATUSES else plain
+        problem_row = cells[status_at] in PROBLEM_STATUSES
         row = offset + 1
+        tall = [(cells[i], widths[i]) for i in wrapped if "\n" in cells[i] or len(cells[i]) > 30]
+        if tall:
+            data.set_row(row, row_height(tall))
         for index, value in enumerate(cells):
+            cell_format = formats[(problem_row, index in wrapped, value[:1] in _DANGEROUS)]
             if not value:
-                if formats is problem:
-                    data.write_blank(row, index, None, problem[False])
+                if problem_row:
+                    data.write_blank(row, index, None, cell_format)
                 continue
             if len(value) > _EXCEL_MAX_CELL:
                 value = value[: _EXCEL_MAX_CELL - 20] + " [cut: cell too long]"
             if _XML_ILLEGAL.search(value):
                 value = _XML_ILLEGAL.sub("\ufffd", value)
-            write(row, index, value, formats[value[0] in _DANGEROUS])
+            write(row, index, value, cell_format)
     data.autofilter(0, 0, len(frame), len(names) - 1)
     _write_summary(workbook, sheet.summary, header)
-    workbook.close()
+    try:
+        workbook.close()
+    except xlsxwriter.exceptions.FileCreateError as error:
+        # xlsxwriter wraps the OSError of a full disk or a read-only folder.
+        cause = error.args[0] if error.args and isinstance(error.args[0], OSError) else None
+        raise cause or OSError(str(error)) from None
 
 
-def _write_summary(workbook: object, lines: Sequence[tuple[str, str]], header: object) -> None:
+def _write_summary(workbook: object, lines: Sequence[SummaryLine], header: object) -> None:
     summary = workbook.add_worksheet("Summary")  # type: ignore[attr-defined]
-    summary.set_column(0, 0, 28)
-    summary.set_column(1, 1, 70)
-    summary.write_string(0, 0, "Item", header)
-    summary.write_string(0, 1, "Value", header)
-    quoted = workbook.add_format({"quote_prefix": True})  # type: ignore[attr-defined]
-    for row, (label, value) in enumerate(lines, start=1):
-        summary.write_string(row, 0, label)
-        summary.write_string(row, 1, value, quoted if value[:1] in _DANGEROUS else None)
+    widths = (34, 40, 80)
+    for column, width in enumerate(widths):
+        summary.set_column(column, column, width)
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})  # type: ignore[attr-defined]
+    quoted = workbook.add_format(  # type: ignore[attr-defined]
+        {"quote_prefix": True, "text_wrap": True, "valign": "top"}
+    )
+    number = workbook.add_format({"align": "left", "valign": "top"})  # type: ignore[attr-defined]
+    for column, title in enumerate(("Item", "Value", "Details")):
+        summary.write_string(0, column, title, header)
+    for row, line in enumerate(lines, start=1):
+        label, value, details = line[0], line[1], (line[2] if len(line) > 2 else "")
+        texts = [(label, widths[0]), (str(value), widths[1]), (str(details), widths[2])]
+        summary.set_row(row, row_height(texts))
+        summary.write_string(row, 0, label, quoted if label[:1] in _DANGEROUS else wrap)
+        if isinstance(value, int | float):
+            summary.write_number(row, 1, value, number)
+        else:
+            summary.write_string(row, 1, value, quoted if value[:1] in _DANGEROUS else wrap)
+        if details:
+            summary.write_string(row, 2, details, quoted if details[:1] in _DANGEROUS else wrap)
+
+
+def row_height(cells: Sequence[tuple[str, float]], line: float = 15.0) -> float:
+    """The height (points) a row needs to show wrapped text: (text, column width) per cell.
+
+    Spreadsheets do not all grow a row to fit wrapped text on opening (LibreOffice and
+    Excel differ), so the height is written: the most lines any cell takes, at most 20.
+    """
+    lines = 1
+    for text, width in cells:
+        per_line = max(int(width * 1.1), 1)
+        needed = sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+        lines = max(lines, needed)
+    return min(lines, 20) * line

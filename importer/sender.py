@@ -30,22 +30,29 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from importer.adapters.base import Adapter, Answer, Call, Outcome, retry_after_header, snippet
-from importer.auth import Auth, make_auth
+from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
+from importer.outcomes import Status
 from importer.secret import Secret, redact
-from importer.throttle import MAX_WAIT, Pacer, check_wait
+from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
+from importer.vendors import plugin
+from importer.wire import (
+    Adapter,
+    Answer,
+    Call,
+    LookupUnsure,
+    Outcome,
+    retry_after_header,
+    snippet,
+)
 
 if TYPE_CHECKING:
     from importer.config import RunSettings
 
 __all__ = ["RowResult", "Sender", "sender_for"]
 
-#: Statuses a row can end with (besides "invalid", decided before sending).
-CREATED, REJECTED, UNKNOWN, NOT_SENT = "created", "rejected", "unknown", "not sent"
-SKIPPED, CHANGED = "skipped", "changed"
 
 #: Pages of a lookup read at most (a ``Link`` that loops must not loop forever).
 MAX_PAGES = 200
@@ -57,7 +64,7 @@ Interpreter = Callable[[Call, Answer], Outcome]
 class RowResult:
     """What happened to one row at the vendor."""
 
-    status: str
+    status: Status
     created_id: str = ""
     message: str = ""
     steps: list[str] = field(default_factory=list)
@@ -102,13 +109,17 @@ class Sender:
     requests: int = 0
     _failing: int = 0
     _tripped: str = ""
+    _lock_times: list[float] = field(default_factory=list)
+
+    #: Seconds over which locks are counted toward ``max_locks``.
+    LOCK_MEMORY = 1800.0
     _full: set[str] = field(default_factory=set)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
         """Make every call of a row, in order; stop at the first that does not succeed."""
         results: dict[str, str] = {}
-        result = RowResult(CREATED)
+        result = RowResult(Status.CREATED)
         for call in self.adapter.calls(values):
             if (call.skip_if and call.skip_if in results) or (
                 call.only_if and call.only_if not in results
@@ -123,9 +134,9 @@ class Sender:
                 continue
             done = f" (done before: {', '.join(result.steps)})" if result.steps else ""
             if outcome.kind == "retry":  # tries exhausted; this call did nothing
-                result.status = REJECTED if result.steps else NOT_SENT
+                result.status = Status.REJECTED if result.steps else Status.NOT_SENT
             else:
-                result.status = REJECTED if outcome.kind == "rejected" else UNKNOWN
+                result.status = Status.REJECTED if outcome.kind == "rejected" else Status.UNKNOWN
             result.message = self._clean(outcome.message) + done
             break
         result.created_id = self.adapter.created_id(results) or ""
@@ -173,7 +184,10 @@ class Sender:
                 return "unchecked", None
             if not 200 <= answer.status < 300:
                 return "unchecked", None
-            ident, call = self.adapter.found(call, answer, values)
+            try:
+                ident, call = self.adapter.found(call, answer, values)
+            except LookupUnsure:
+                return "unchecked", None
             if ident:
                 return "found", ident
         return "unchecked", None  # more pages than any real list: a loop
@@ -255,30 +269,52 @@ class Sender:
         return float(self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random()))
 
     def _wait_lock(self, outcome: Outcome, answer: Answer | None) -> None:
-        """Wait out an account lock, saying whose it most likely is; stop after ``max_locks``."""
-        with self._guard:
-            self.locks += 1
-            locks = self.locks
-        window = self.adapter.rate.window
-        cause = ""
-        if window is not None:
-            ours = self.pacer.calls_within(window.seconds)
-            if ours < window.limit:
-                cause = (
-                    f" although this run made {ours} calls in the last "
-                    f"{window.seconds:.0f} s: another tool is using the same account"
-                )
-        message = outcome.message + (cause or (f" ({snippet(answer).strip()})" if answer else ""))
-        if locks > self.max_locks:
-            raise FatalVendorError(
-                self._clean(f"{message}, {locks} times. Stopped; the rest is safe to re-run later.")
-            )
+        """Wait out an account lock, saying whose it most likely is; stop after ``max_locks``
+        locks within :attr:`LOCK_MEMORY` seconds (a long backfill may meet a few, hours apart).
+
+        A possible lock (``maybe``: Zoho's 422) is waited out like one, but neither counted
+        nor blamed on anyone: it may be the row's own module being full.
+        """
         wait = check_wait(outcome.retry_after) or 300.0
+        shown = f" ({snippet(answer).strip()})" if answer is not None else ""
+        if outcome.maybe:
+            status = answer.status if answer is not None else "an answer"
+            message = (
+                f"{self.adapter.name} answered {status}{shown}: maybe a lock; waiting "
+                f"{wait:.0f} s, then trying once more"
+            )
+        else:
+            now = self.clock.monotonic()
+            with self._guard:
+                self.locks += 1
+                self._lock_times = [t for t in self._lock_times if now - t < self.LOCK_MEMORY]
+                self._lock_times.append(now)
+                recent = len(self._lock_times)
+            window = self.adapter.rate.window
+            cause = ""
+            if window is not None:
+                ours = self.pacer.calls_within(window.seconds)
+                if ours < window.limit:
+                    cause = (
+                        f" although this run made {ours} calls in the last "
+                        f"{window.seconds:.0f} s: another tool is using the same account"
+                    )
+            message = outcome.message + (cause or shown)
+            if recent > self.max_locks:
+                minutes = self.LOCK_MEMORY / 60
+                raise FatalVendorError(
+                    self._clean(
+                        f"{message}, {recent} times in {minutes:.0f} minutes. Stopped; the rest "
+                        "is safe to re-run later."
+                    )
+                )
+            message += f": waiting {wait:.0f} s, then resuming"
         if wait > MAX_WAIT:
             raise VendorUnavailableError(
-                self._clean(f"{message}, for {wait / 3600:.1f} hours. Stopped; re-run later.")
-            )
-        self.notify(self._clean(f"{message}: waiting {wait:.0f} s, then resuming."))
+                self._clean(f"{message.split(': waiting')[0]}, for {wait / 3600:.1f} hours. "
+                            "Stopped; re-run later.")
+            )  # fmt: skip
+        self.notify(self._clean(message + "."))
         self.pacer.pause_for(wait, outcome.message)
 
     def _probe(self, outcome: Outcome) -> None:
@@ -385,6 +421,32 @@ class Sender:
         return redact(message, self.secrets)
 
 
+class _StopAware:
+    """A clock whose sleeps end early, with :class:`PacerStopped`, once the pacer is stopped."""
+
+    def __init__(self, clock: Clock, pacer: Pacer) -> None:
+        self.clock, self.pacer = clock, pacer
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        end = self.clock.monotonic() + seconds
+        while True:
+            if self.pacer.stopped:
+                raise PacerStopped
+            left = end - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 0.5))
+
+    async def asleep(self, seconds: float) -> None:
+        await self.clock.asleep(seconds)
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
@@ -404,14 +466,17 @@ def sender_for(
     ``tokens`` keeps access tokens (shared by processes when it is a TokenStore)."""
     adapter = adapter.configured(settings.vendor_options)
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
+    pacer = pacer or Pacer(policy, clock)
+    # Token hosts may ask for long waits (Zoho's token budget): a stop must end them too.
+    waits = _StopAware(clock, pacer)
     return Sender(
         adapter=adapter,
         client=client,
         base_url=settings.base_url,
-        auth=make_auth(
-            adapter.auth, settings.credentials, settings.auth_url, client, clock, tokens
+        auth=plugin(adapter.name).auth(
+            settings.credentials, settings.auth_url, client, waits, tokens
         ),
-        pacer=pacer or Pacer(policy, clock),
+        pacer=pacer,
         clock=clock,
         secrets=list(settings.credentials.values()),
         max_tries=settings.max_tries,

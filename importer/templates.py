@@ -84,11 +84,14 @@ def write_template(vendor: Vendor, path: Path) -> Path:
 
 
 def _write_instructions(workbook: object, vendor: Vendor, header: object) -> None:
+    from importer.results import row_height
+
     sheet = workbook.add_worksheet("Instructions")  # type: ignore[attr-defined]
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})  # type: ignore[attr-defined]
     bold = workbook.add_format({"bold": True})  # type: ignore[attr-defined]
-    for column, width in enumerate((26, 10, 44, 28, 60)):
-        sheet.set_column(column, column, width, wrap)
+    widths = (26, 10, 44, 28, 60)
+    for column, width in enumerate(widths):
+        sheet.set_column(column, column, width)
     sheet.write_string(0, 0, vendor.title, bold)
     lines = [
         "Fill one row per session on the first sheet; replace the example row.",
@@ -98,15 +101,23 @@ def _write_instructions(workbook: object, vendor: Vendor, header: object) -> Non
         f"Rate limit: {vendor.rate_limit}.",
         *vendor.notes,
     ]
+    # Each sentence spans the five columns, wrapped, in a row tall enough for it: no text
+    # runs over the next cells or hides under them (LibreOffice and Excel alike).
     for row, line in enumerate(lines, start=1):
-        sheet.write_string(row, 0, line)
+        sheet.set_row(row, row_height([(line, sum(widths))]))
+        sheet.merge_range(row, 0, row, len(widths) - 1, line, wrap)
     top = len(lines) + 2
     for column, title in enumerate(("Column", "Required", "What to type", "Example", "Meaning")):
         sheet.write_string(top, column, title, header)
     labels = {f.name: f.label for f in vendor.fields}
     for row, spec in enumerate(vendor.fields, start=top + 1):
-        sheet.write_string(row, 0, spec.label)
-        sheet.write_string(row, 1, spec.need(labels))
-        sheet.write_string(row, 2, spec.kind.hint)
-        sheet.write_string(row, 3, spec.example)
-        sheet.write_string(row, 4, f"{spec.description} (API field: {spec.name})")
+        cells = [
+            spec.label,
+            spec.need(labels),
+            spec.kind.hint,
+            spec.example,
+            f"{spec.description} (API field: {spec.name})",
+        ]
+        sheet.set_row(row, row_height(list(zip(cells, widths, strict=True))))
+        for column, text in enumerate(cells):
+            sheet.write_string(row, column, text, wrap)

@@ -37,12 +37,13 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from importer.clock import Clock
 
 if TYPE_CHECKING:
     from importer.store import Slots
+from importer.files import touch_private
 
 __all__ = [
     "MAX_WAIT",
@@ -176,9 +177,9 @@ class SharedSlots:
     STALE = 120.0
 
     def __init__(self, folder: Path, account: str, clock: Clock) -> None:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = hashlib.sha256(account.encode()).hexdigest()[:20]
         self.path = folder / f"rate-{name}.sqlite"
+        touch_private(self.path)  # folder 0700, file 0600: it names the accounts in use
         self.clock = clock
         self.db = sqlite3.connect(
             str(self.path), timeout=30, isolation_level=None, check_same_thread=False
@@ -222,12 +223,12 @@ class SharedSlots:
                     return None, ready - now
                 cursor = self.db.execute("INSERT INTO calls (start) VALUES (?)", (now,))
                 self.db.execute("UPDATE slots SET next = ?", (now + interval,))
-                if window is not None:
-                    self.db.execute(
-                        "DELETE FROM calls WHERE id NOT IN"
-                        " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
-                        (window.use + 1,),
-                    )
+                # Only the latest calls matter (the window's); without one, the latest few.
+                self.db.execute(
+                    "DELETE FROM calls WHERE id NOT IN"
+                    " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
+                    ((window.use if window else 1) + 1,),
+                )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -269,6 +270,23 @@ class SharedSlots:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @staticmethod
+    def pauses(folder: Path, clock: Clock) -> list[dict[str, Any]]:
+        """Every account's pause still running in ``folder``: file, seconds left, reason."""
+        found = []
+        for path in sorted(folder.glob("rate-*.sqlite")) if folder.is_dir() else []:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT paused, reason FROM slots").fetchone()
+            except sqlite3.Error:
+                row = None  # a file of an older version, or being created
+            finally:
+                db.close()
+            if row and row[0] > clock.time():
+                left = float(row[0]) - clock.time()
+                found.append({"file": path.name, "seconds": left, "reason": str(row[1] or "")})
+        return found
 
 
 class _LocalSlots:
@@ -378,6 +396,11 @@ class Pacer:
     def stop(self) -> None:
         """Refuse every further call (waiting ones included)."""
         self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopped.is_set()
 
     def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call for ``seconds`` (a lock, a ``Retry-After``, a backoff)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from importer.clock import Clock
+from importer.files import touch_private
 
 __all__ = ["MemoryTokens", "TokenStore", "Tokens", "account_key"]
 
@@ -89,10 +90,10 @@ class TokenStore:
     """Tokens shared by every process of this user on the machine (see the module docstring)."""
 
     def __init__(self, folder: Path, clock: Clock) -> None:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = folder / "tokens.sqlite"
-        # Created 0600 before SQLite opens it: a token at rest is readable by its owner only.
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        # Created 0600 (its folder 0700) before SQLite opens it: a token at rest is readable
+        # by its owner only.
+        touch_private(self.path)
         os.chmod(self.path, 0o600)
         self.clock = clock
         self.db = sqlite3.connect(

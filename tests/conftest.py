@@ -103,6 +103,21 @@ def zoho_sheet(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     return write_csv(path, [ZOHO_HEADERS, *rows])
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many fuzz cases ran (issue 12: CI logs show the fuzzing budget)."""
+    fuzzing = sys.modules.get("tests.fuzzing")
+    cases = getattr(fuzzing, "CASES", None)
+    if not cases:
+        return
+    examples = getattr(fuzzing, "EXAMPLES", 0)
+    terminalreporter.write_sep("-", f"fuzz cases: {sum(cases.values()):,} "
+                               f"(IMPORTER_FUZZ_EXAMPLES={examples} per target)")  # fmt: skip
+    for name, count in sorted(cases.items()):
+        terminalreporter.write_line(f"  {name}: {count:,}")
+    for name, count in sorted(getattr(fuzzing, "OUTCOMES", {}).items()):
+        terminalreporter.write_line(f"    outcome {name}: {count:,}")
+
+
 # --- PostgreSQL (issue 14: the shared store) --------------------------------------------------
 
 #: The server the store's tests use; each test gets a fresh schema in it.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import SheetNotFoundError, UnreadableFileError
+from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
 from importer.headers import header_scorer
 from importer.reading import column_letter, read_table
 from importer.vendors import get_vendor
@@ -147,3 +147,68 @@ def test_header_only_file_below_a_title(tmp: Path) -> None:
     assert table.header_row == 2
     assert list(table.frame.columns) == ZOHO_HEADERS
     assert table.frame.empty
+
+
+# --- hostile and awkward CSV (issue 12) ------------------------------------------------------
+
+
+def test_unclosed_quote_names_the_row_where_it_opened(tmp: Path) -> None:
+    """A quote that never closes is an error naming its row and column, not vanished rows."""
+    rows = [ZOHO_HEADERS] + [[*ZOHO_ROW[:3], f"S{n}", *ZOHO_ROW[4:]] for n in range(1, 11)]
+    text = "\r\n".join(",".join(r) for r in rows) + "\r\n"
+    text = text.replace("S4,", 'S4,"', 1)  # row 5 (the 4th data row), column E opens a quote
+    path = tmp / "open.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match=r"row 5, column E: a quoted cell opens here"):
+        read_table(path, SCORE)
+
+
+def test_quotes_inside_cells_are_not_taken_for_an_open_quote(tmp: Path) -> None:
+    """A literal quote inside an unquoted cell, "" escapes and quoted line breaks all read."""
+    path = tmp / "quotes.csv"
+    path.write_text(
+        'Session name,Notes\r\n5" screen,a\r\n"say ""hi""","two\r\nlines"\r\nlast,"x"\r\n',
+        encoding="utf-8",
+    )
+    frame = read_table(path, SCORE).frame
+    assert frame["Session name"].tolist() == ['5" screen', 'say "hi"', "last"]
+    assert frame["Notes"].tolist() == ["a", "two\r\nlines", "x"]
+
+
+def test_cr_only_line_ends_read(tmp: Path) -> None:
+    """Excel's "CSV (Macintosh)" ends lines with CR alone; every row is read."""
+    path = tmp / "mac.csv"
+    path.write_bytes(b"Session name,Notes\rOne,a\rTwo,b\r")
+    assert read_table(path, SCORE).frame["Session name"].tolist() == ["One", "Two"]
+
+
+def test_cell_over_the_limit_names_its_row(tmp: Path) -> None:
+    """A cell over 128 KiB is one clear error naming the row (it was an internal error)."""
+    path = tmp / "long.csv"
+    path.write_text(f"Session name,Notes\r\nOne,a\r\nTwo,{'x' * 140_000}\r\n", encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match="row 3 has a cell over 131,072 characters"):
+        read_table(path, SCORE)
+
+
+def test_too_many_lines_are_refused_before_parsing(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line count is bounded (a file of line breaks alone is tiny and huge to read)."""
+    import importer.csv_checks
+
+    monkeypatch.setattr(importer.csv_checks, "MAX_CSV_LINES", 100)
+    path = tmp / "lines.csv"
+    path.write_text("Session name\r\n" + "x\r\n" * 101, encoding="utf-8")
+    with pytest.raises(UnsafeFileError, match="102 lines, over the 100 we read"):
+        read_table(path, SCORE)
+
+
+def test_csv_over_the_memory_budget_is_refused_unread(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSV too big for the read budget is refused from its size alone."""
+    monkeypatch.setenv("IMPORTER_READ_BUDGET_MB", "1")
+    path = tmp / "big.csv"
+    path.write_text("Session name\r\n" + "x" * 300_000 + "\r\n", encoding="utf-8")
+    with pytest.raises(UnsafeFileError, match="over the budget of 1 MB"):
+        read_table(path, SCORE)

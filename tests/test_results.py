@@ -52,7 +52,7 @@ def test_xlsx_result_has_every_row_and_no_formula(tmp: Path) -> None:
     assert sheet.freeze_panes == "C2"
     assert sheet.auto_filter.ref
     summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
-    assert summary["Rows invalid"] == "1"
+    assert summary["Rows invalid"] == 1  # a number, not text
     assert summary["Vendor"].startswith("zoho-people")
 
 
@@ -90,3 +90,30 @@ def test_default_result_path_follows_input(tmp: Path) -> None:
     """CSV in gives CSV out; a workbook gives .xlsx; both next to the input."""
     report = importer.validate(_sheet(tmp), "zoho-people")
     assert importer.write_report(report) == tmp / "s.result.csv"
+
+
+def _sheet_with_formula_header(tmp: Path) -> Path:
+    evil = '=HYPERLINK("http://evil.example","click")'
+    return write_csv(tmp / "h.csv", [[*ZOHO_HEADERS, evil, "@cmd"], [*ZOHO_ROW, "a", "b"]])
+
+
+def test_formula_header_is_neutralised_in_xlsx(tmp: Path) -> None:
+    """An extra column named like a formula is a quote-prefixed string in the .xlsx header."""
+    report = importer.validate(_sheet_with_formula_header(tmp), "zoho-people")
+    path = importer.write_report(report, tmp / "out.xlsx")
+    header = list(openpyxl.load_workbook(path)["Result"][1])
+    names = [c.value for c in header]
+    hostile = [header[names.index('=HYPERLINK("http://evil.example","click")')],
+               header[names.index("@cmd")]]  # fmt: skip
+    assert all(c.data_type == "s" and c.quotePrefix for c in hostile)
+    assert not header[names.index("Status")].quotePrefix
+
+
+def test_formula_header_is_neutralised_in_csv(tmp: Path) -> None:
+    """In a .csv result the header cell gets the same leading apostrophe as data cells."""
+    report = importer.validate(_sheet_with_formula_header(tmp), "zoho-people")
+    path = importer.write_report(report, tmp / "out.csv")
+    header = path.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert ',"\'=HYPERLINK(""http://evil.example"",""click"")",' in header
+    assert header.endswith(",'@cmd")
+    assert ",=HYPERLINK" not in header and ',"=HYPERLINK' not in header

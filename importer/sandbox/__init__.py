@@ -12,14 +12,13 @@ or in-process, with no socket: ``httpx.Client(transport=httpx.ASGITransport(sand
 (async) — see ``importer/sandbox/README.md`` for the choices made where the docs are silent.
 """
 
-from importer.sandbox.app import VENDORS, Sandbox, describe
+from importer.sandbox.app import Sandbox, describe
 from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import DropConnection
 from importer.sandbox.server import SandboxServer, is_loopback
 from importer.sandbox.state import SandboxState, load_seed
 
 __all__ = [
-    "VENDORS",
     "DropConnection",
     "Faults",
     "Sandbox",

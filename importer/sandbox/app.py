@@ -17,48 +17,63 @@ or call it in-process with ``httpx.ASGITransport(app)``.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from importer.clock import FakeClock
-from importer.sandbox import coursepath, learning360, zoho
 from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response
 from importer.sandbox.state import SandboxState
 
-__all__ = ["OPTIONS", "VENDORS", "Sandbox", "describe"]
+if TYPE_CHECKING:
+    from importer.vendors.plugin import SandboxPart
 
-VENDORS = ["360learning-v1", "360learning-v2", "zoho-people", "coursepath"]
-# What each vendor's 500 looks like: Zoho's from its doc's table, the others undocumented.
-_SERVER_ERROR: dict[str, Any] = {
-    "360learning-v1": {"error": "internal_server_error"},
-    "360learning-v2": {"error": {"code": "internalServerError", "message": "Sandbox fault."}},
-    "zoho-people": {"code": 500, "message": "Sorry! Server error occured"},
-    "coursepath": {"error": "internal server error"},
-}
+__all__ = ["OPTIONS", "Sandbox", "describe"]
+
 #: Options that change how the sandbox answers where the docs are silent.
+#: Options of every vendor (each vendor's part declares its own, see ``SandboxPart.options``).
 OPTIONS = {
     "token_ttl": "seconds an access token lives",
     "fake_latency": "on a fake clock, the most seconds each way of a request takes",
-    "zoho_lock_style": "429 (default), 7209 (a 200 with the code) or 422",
-    "zoho_lock_seconds": "the lock's length (300)",
-    "zoho_per_minute": "LMS calls a minute before the lock (30)",
-    "zoho_sessions_per_module": "sessions a module holds before 422 (500)",
-    "zoho_tokens_per_10min": "access tokens per refresh token per 10 minutes (10)",
-    "zoho_session_data": "both (default), param (the doc's table) or body (its samples)",
-    "zoho_echo": "exact (default) or normalised (2:00 PM, trimmed names)",
-    "coursepath_id_key": "the member ID's key: id (default), _id, memberId...",
-    "coursepath_lists": "bare (default) or wrapped ({'members': [...]})",
-    "coursepath_email_filter": "exact (default) or ignored (every member listed)",
-    "coursepath_forbidden_course": "a course whose enrolments answer 403",
-    "coursepath_iat_max_age": "seconds a JWT's iat may be old (120)",
 }
-_SECRET_KEYS = {"apikey", "client_secret", "refresh_token", "authorization", "x-apikey"}
+#: Parts of a field name that mark a secret (client secret, refresh token, API key, password).
+_SECRET_PARTS = ("secret", "token", "password", "passwd", "apikey", "api_key", "authorization")
+#: A logged body longer than this is cut: the log is a bounded ring, in entries and in bytes.
+_MAX_LOGGED_BODY = 2048
 
 
-def _redact(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k.lower() in _SECRET_KEYS else v) for k, v in values.items()}
+def _is_secret(key: str) -> bool:
+    lowered = key.lower().replace("-", "_")
+    return any(part in lowered for part in _SECRET_PARTS)
+
+
+def _redact(values: Any) -> Any:
+    """``values`` with every secret-named field (at any depth) replaced by ``***``."""
+    if isinstance(values, dict):
+        return {k: "***" if _is_secret(str(k)) else _redact(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_redact(v) for v in values]
+    return values
+
+
+def _logged_body(request: Request) -> Any:
+    """The request body as the log keeps it: parsed, secrets redacted, size bounded."""
+    try:
+        body: Any = request.json()
+    except ValueError:
+        text = request.body.decode("utf-8", "replace")
+        form = parse_qs(text, keep_blank_values=True) if "=" in text else {}
+        # A form (Zoho's token request carries the client secret and refresh token).
+        body = {k: v[0] if len(v) == 1 else v for k, v in form.items()} if form else text
+    body = _redact(body)
+    size = len(json.dumps(body, default=str))
+    if size > _MAX_LOGGED_BODY:
+        return f"<{size:,} bytes, not kept>"
+    return body
 
 
 class Sandbox:
@@ -67,28 +82,52 @@ class Sandbox:
     Args:
         state: what the sandbox holds (seed, clock, faults, options); a fresh
             default state when omitted.
+        parts: each vendor's part (its routes, error shape, credentials), by vendor
+            name; every registered vendor's by default. The registry hands the parts
+            to the server: nothing here knows a vendor.
     """
 
-    def __init__(self, state: SandboxState | None = None) -> None:
+    def __init__(
+        self, state: SandboxState | None = None, parts: Mapping[str, SandboxPart] | None = None
+    ) -> None:
         self.state = state or SandboxState.fresh()
         self.initial_options = dict(self.state.options)
         self._jitter = random.Random(7)
+        self.parts = dict(parts) if parts is not None else _registered_parts()
         self._build()
         self.app = asgi_app(self.handle)
 
+    @property
+    def vendors(self) -> list[str]:
+        """The vendors this sandbox serves."""
+        return list(self.parts)
+
+    @property
+    def options(self) -> dict[str, str]:
+        """Every option the sandbox takes, with what it does."""
+        found = dict(OPTIONS)
+        for part in self.parts.values():
+            found.update(part.options)
+        return found
+
     def _build(self) -> None:
         state = self.state
-        self.routers: dict[str, Router] = {
-            p: Router() for p in ("/360learning", "/zoho", "/zoho-accounts", "/coursepath")
+        prefixes = {prefix for part in self.parts.values() for prefix in part.prefixes}
+        self.routers: dict[str, Router] = {prefix: Router() for prefix in sorted(prefixes)}
+        self.live: dict[str, Any] = {
+            name: part.build(state, self.routers) for name, part in self.parts.items()
         }
-        learning360.build_v1(state, self.routers["/360learning"])
-        learning360.build_v2(state, self.routers["/360learning"])
-        self.zoho = zoho.ZohoAccount(state)
-        zoho.build_people(state, self.routers["/zoho"], self.zoho)
-        zoho.build_accounts(state, self.routers["/zoho-accounts"], self.zoho)
-        coursepath.build(state, self.routers["/coursepath"])
         self.control = Router()
         self._control_routes()
+
+    def part(self, vendor: str) -> Any:
+        """A vendor's live part (Zoho's account: its rate window, lock and tokens)."""
+        return self.live[vendor]
+
+    @property
+    def zoho(self) -> Any:
+        """Zoho's live part (kept for the tests and benchmarks that watch its lock)."""
+        return self.live["zoho-people"]
 
     def reset(self) -> None:
         """Forget everything created; keep the clock, options and faults."""
@@ -96,12 +135,12 @@ class Sandbox:
         self.state = SandboxState.fresh(old.seed, old.clock, old.faults, **old.options)
         self._build()
 
-    @staticmethod
-    def vendor_of(prefix: str, path: str) -> str:
-        """The vendor name a request belongs to (for faults and the request log)."""
-        if prefix == "/360learning":
-            return "360learning-v2" if path.startswith("/api/v2") else "360learning-v1"
-        return "coursepath" if prefix == "/coursepath" else "zoho-people"
+    def vendor_of(self, prefix: str, path: str) -> str:
+        """The vendor a request belongs to (for faults and the request log)."""
+        return next(
+            (n for n, p in self.parts.items() if prefix in p.prefixes and p.owns(prefix, path)),
+            "unknown",
+        )
 
     async def handle(self, request: Request) -> Response:
         """Route a request: control routes, or a vendor's, through that vendor's faults."""
@@ -124,11 +163,10 @@ class Sandbox:
         path = request.path[len(prefix) :] or "/"
         vendor = self.vendor_of(prefix, path)
         handler, params, known = self.routers[prefix].find(request.method, path)
-        token = path.endswith(("/oauth2/token", "/oauth/v2/token"))
+        token = vendor in self.parts and path in self.parts[vendor].token_paths
         target = f"{vendor}/token" if token and f"{vendor}/token" in self.state.faults else vendor
         host = request.headers.get("host", "127.0.0.1")
         request.headers["x-sandbox-base"] = f"http://{host}{prefix}"
-        request.headers["x-sandbox-people"] = f"http://{host}/zoho"
         request.path, request.params = path, params
         self._travel()  # the request's way in
         entry = self._log(vendor, request)
@@ -147,12 +185,7 @@ class Sandbox:
             self.state.clock.advance(self._jitter.random() * most)
 
     def _log(self, vendor: str, request: Request) -> dict[str, Any]:
-        try:
-            body: Any = request.json()
-        except ValueError:
-            body = request.body.decode("utf-8", "replace")
-        if isinstance(body, dict):
-            body = _redact(body)
+        body = _logged_body(request)
         query = _redact({k: v[0] if len(v) == 1 else v for k, v in request.query.items()})
         entry = {
             "vendor": vendor,
@@ -178,7 +211,8 @@ class Sandbox:
             await asyncio.sleep(faults.hang)
             raise DropConnection
         if faults.draw(faults.error_500):
-            return json_response(500, _SERVER_ERROR[vendor])
+            part = self.parts.get(vendor)
+            return json_response(500, part.server_error if part else {"error": "server error"})
         if faults.draw(faults.error_429):
             return json_response(429, {"error": "tooManyRequests"})
         if faults.draw(faults.html_503):
@@ -216,7 +250,7 @@ class Sandbox:
 
         @control.route("GET", "/health")
         def health(request: Request) -> Response:
-            return json_response(200, {"ok": True, "vendors": VENDORS})
+            return json_response(200, {"ok": True, "vendors": self.vendors})
 
         @control.route("GET", "/requests")
         def requests(request: Request) -> Response:
@@ -251,8 +285,8 @@ class Sandbox:
             # Undocumented behaviours to try (see the sandbox README); applied at once, and
             # kept until the next reset, which also forgets what was built on the old ones.
             body = request.json()
-            if not isinstance(body, dict) or set(body) - set(OPTIONS):
-                return json_response(400, {"error": f"options are among {sorted(OPTIONS)}"})
+            if not isinstance(body, dict) or set(body) - set(self.options):
+                return json_response(400, {"error": f"options are among {sorted(self.options)}"})
             self.state.options.update(body)
             self.reset()
             return json_response(200, dict(self.state.options))
@@ -261,7 +295,7 @@ class Sandbox:
         def faults(request: Request) -> Response:
             try:
                 spec = request.body.decode("utf-8")
-                parsed = parse_faults(spec, VENDORS)
+                parsed = parse_faults(spec, self.vendors)
                 self.state.faults.clear()  # the spec replaces every earlier fault
                 self.state.faults.update(parsed)
             except Exception as error:
@@ -278,14 +312,14 @@ class Sandbox:
 
         @control.route("GET", "/status")
         def status(request: Request) -> Response:
-            return json_response(
-                200,
-                {
-                    "zoho_locks": self.zoho.locks,
-                    "created": len(self.state.created),
-                    "requests": len(self.state.requests),
-                },
-            )
+            figures: dict[str, Any] = {
+                "created": len(self.state.created),
+                "requests": len(self.state.requests),
+            }
+            for live in self.live.values():
+                if hasattr(live, "status"):
+                    figures.update(live.status())
+            return json_response(200, figures)
 
 
 def _html(status: int, text: str) -> Response:
@@ -299,43 +333,17 @@ def _public(faults: Faults) -> dict[str, float]:
     return {k: v for k, v in asdict(faults).items() if k != "rng"}
 
 
-def describe(base_url: str, state: SandboxState) -> dict[str, dict[str, Any]]:
+def describe(
+    base_url: str, state: SandboxState, parts: Mapping[str, SandboxPart] | None = None
+) -> dict[str, dict[str, Any]]:
     """Base URLs and credentials per vendor, under the importer's environment variable names."""
-    seed = state.seed
-    l360, zoho_seed, course = seed["360learning"], seed["zoho"], seed["coursepath"]
-    client = l360["credentials"][0]
-    return {
-        "360learning-v1": {
-            "base_url": f"{base_url}/360learning",
-            "auth_url": None,
-            "env": {
-                "IMPORTER_360L_COMPANY": l360["company"],
-                "IMPORTER_360L_API_KEY": l360["api_key"],
-            },
-        },
-        "360learning-v2": {
-            "base_url": f"{base_url}/360learning",
-            "auth_url": f"{base_url}/360learning",
-            "env": {
-                "IMPORTER_360L_CLIENT_ID": client["client_id"],
-                "IMPORTER_360L_CLIENT_SECRET": client["client_secret"],
-            },
-        },
-        "zoho-people": {
-            "base_url": f"{base_url}/zoho",
-            "auth_url": f"{base_url}/zoho-accounts",
-            "env": {
-                "IMPORTER_ZOHO_CLIENT_ID": zoho_seed["client_id"],
-                "IMPORTER_ZOHO_CLIENT_SECRET": zoho_seed["client_secret"],
-                "IMPORTER_ZOHO_REFRESH_TOKEN": zoho_seed["refresh_token"],
-            },
-        },
-        "coursepath": {
-            "base_url": f"{base_url}/coursepath",
-            "auth_url": None,
-            "env": {
-                "IMPORTER_COURSEPATH_API_KEY": course["api_key"],
-                "IMPORTER_COURSEPATH_EMAIL": course["admin_email"],
-            },
-        },
-    }
+    chosen = parts if parts is not None else _registered_parts()
+    return {name: part.describe(base_url, state) for name, part in chosen.items()}
+
+
+def _registered_parts() -> dict[str, SandboxPart]:
+    # Imported here, not at the top: the registry imports every vendor package, and each
+    # vendor's sandbox module imports this package's http and state modules.
+    from importer.vendors import PLUGINS
+
+    return {name: p.sandbox for name, p in PLUGINS.items() if p.sandbox is not None}

@@ -87,8 +87,9 @@ class SandboxState:
     faults: dict[str, Faults] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     created: list[Created] = field(default_factory=list)
-    #: The latest requests (a bounded log, so a long soak does not grow without end).
-    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200_000))
+    #: The latest requests: a ring of 20,000 entries, each body cut at 2 KB and its secrets
+    #: redacted (see app._logged_body), so a long soak or a hostile client cannot grow it.
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20_000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

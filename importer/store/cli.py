@@ -106,8 +106,12 @@ def _account_of(meta: dict[str, str]) -> str:
 
     vendor, target = meta.get("vendor", ""), meta.get("target", "")
     settings = resolve_settings(vendor, flags={"base_url": target or None}, env=os.environ)
-    identity = "|".join(s.reveal() for s in settings.credentials.values())
-    return account_name(vendor, settings.base_url, identity)
+    if settings.account is None:
+        raise ConfigurationError(
+            f"store copy: the environment gives no {vendor} credentials to tell the account; "
+            "set them as for the job's runs, or give --journal NAME."
+        )
+    return account_name(vendor, settings.base_url, settings.account)
 
 
 def _read_sqlite(path: Path) -> tuple[dict[str, str], list[tuple[Any, ...]], list[tuple[Any, ...]]]:

@@ -26,6 +26,7 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -365,8 +366,8 @@ class PgJournal:
     # --- runs and meta ---------------------------------------------------------------------
 
     def start_run(self, source: str, settings: Mapping[str, Any] | None = None) -> int:
-        """Record a run's start (and the settings it reads the sheet with, if given)."""
-        summary = json.dumps({"settings": dict(settings)}) if settings is not None else ""
+        """Record a run's start and the settings it reads the sheet with (time zone, key…)."""
+        summary = json.dumps({"settings": dict(settings or {})})
         with self.store.connection() as conn:
             found = conn.execute(
                 "INSERT INTO importer_runs (journal_id, started, source, summary)"
@@ -388,6 +389,21 @@ class PgJournal:
                 "UPDATE importer_runs SET finished = %s, summary = %s WHERE id = %s",
                 (self.clock.time(), json.dumps(before | dict(summary)), run_id),
             )
+
+    def run_settings(
+        self, source: Path | None = None, result: Path | None = None
+    ) -> dict[str, Any]:
+        """The settings of the last run of ``source`` (or that wrote ``result``); else the last."""
+        runs = self.runs()
+        for run in reversed(runs):
+            settings = run["summary"].get("settings") or {}
+            if source is not None and run["source"] == str(source.resolve()):
+                return dict(settings)
+            if result is not None and settings.get("result") == str(result.resolve()):
+                return dict(settings)
+        if source is None and result is None and runs:
+            return dict(runs[-1]["summary"].get("settings") or {})
+        return {}
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import DEFAULT_HOSTS, RunSettings, load_job, resolve_settings
+from importer.config import RunSettings, read_toml, resolve_settings
 from importer.errors import ConfigurationError
-from importer.vendors import REGISTRY, get_vendor
+from importer.vendors import REGISTRY, get_vendor, plugin
 
 __all__ = ["Account", "load_accounts", "sandbox_accounts"]
 
@@ -67,7 +67,7 @@ class Account:
     @property
     def host(self) -> str:
         """The API host imports go to (the vendor's real one unless configured)."""
-        return self.base_url or DEFAULT_HOSTS[self.vendor][0] or "(base_url missing)"
+        return self.base_url or plugin(self.vendor).api_host or "(base_url missing)"
 
     @property
     def title(self) -> str:
@@ -85,7 +85,7 @@ class Account:
 
 def load_accounts(path: Path) -> list[Account]:
     """Read an accounts file; a clear :class:`ConfigurationError` for anything wrong in it."""
-    data = load_job(path)
+    data = read_toml(path, "accounts file")
     entries = data.get("account")
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(f"{path}: no [[account]] table; see the README's serve section.")

@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from importer.errors import ImporterError
-from importer.people import EMAIL_FIELDS
+from importer.people import email_fields
 from importer.secret import Secret
 from importer.templates import template_name, write_template
 from importer.vendors import get_vendor
@@ -118,7 +118,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
             number = 1
         problems = request.query_params.get("problems") == "1"
         sheet = sheet_page(made, number, problems)
-        emails = EMAIL_FIELDS.get(made.account.vendor, ())
+        emails = email_fields(made.account.vendor)
         lookup = any(field in made.report.columns.fields for field, _, _ in emails)
         return page(
             request, "upload.html", upload=made, sheet=sheet, problems=problems, email_lookup=lookup

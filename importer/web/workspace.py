@@ -166,7 +166,7 @@ class Workspace:
         from importer.cli_run import _plan
 
         plan = _plan(
-            argparse.Namespace(limit=None, dry_run=False, file=name), report, report.vendor
+            argparse.Namespace(limit=None, dry_run=False, file=name), report, report.vendor, None
         )
         upload = Upload(secrets.token_urlsafe(12), name, path, account, report, known, plan, who)
         self.uploads[upload.id] = upload
@@ -267,8 +267,11 @@ class Workspace:
         from importer.cli_run import _open_journal
 
         upload, account = run.upload, run.upload.account
-        args = argparse.Namespace(journal=self.journal_path(account), sandbox=account.sandbox)
-        journal = _open_journal(args, upload.report, account.vendor, settings.base_url)
+        args = argparse.Namespace(
+            journal=self.journal_path(account), dry_run=False, file=upload.path, result=target
+        )
+        journal = _open_journal(args, account.vendor, settings)
+        assert journal is not None  # a journal path is given: it is always opened
         try:
             journal.lock_job(wait=False)
             journal.set_meta("timezone", account.timezone)

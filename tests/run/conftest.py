@@ -100,13 +100,16 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
 
 
 @pytest.fixture
-def sandbox(
-    sandbox_process: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
-) -> SandboxProcess:
-    """The sandbox process, reset: nothing created, no faults, default options; and a fresh
-    state folder (rate schedule, kept tokens) for this test's runs."""
+def sandbox(sandbox_process: SandboxProcess, tmp_path: Path) -> SandboxProcess:
+    """The sandbox process, reset: nothing created, no faults, default options, and a fresh
+    state folder.
+
+    The state folder holds each account's journal, rate schedule and kept tokens: a test's
+    runs share it, tests do not (the sandbox forgets what it created between tests, the
+    journal would not).
+    """
     sandbox_process.reset()
-    sandbox_process.state_dir = tmp_path_factory.mktemp("state")
+    sandbox_process.state_dir = tmp_path / "state"
     return sandbox_process
 
 

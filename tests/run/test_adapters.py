@@ -6,17 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from importer.adapters import ADAPTERS
-from importer.adapters.base import Answer
 from importer.templates import write_template
 from importer.validation import validate
-from importer.vendors import REGISTRY
+from importer.vendors import REGISTRY, plugin
+from importer.wire import Answer
 from tests.conftest import run_cli, zoho_row, zoho_sheet
 
 
 def test_every_vendor_has_an_adapter() -> None:
     """Adding a vendor means adding its adapter too."""
-    assert set(ADAPTERS) == set(REGISTRY)
+    assert all(plugin(name).wire.name == name for name in REGISTRY)
 
 
 @pytest.mark.parametrize("vendor", list(REGISTRY))
@@ -24,7 +23,7 @@ def test_template_example_becomes_a_write_with_the_body_fields(tmp_path: Path, v
     """The template's example row gives calls; body fields come from the vendor's columns."""
     report = validate(write_template(REGISTRY[vendor], tmp_path), vendor, defaults=None)
     values = {k: (None if v != v else v) for k, v in report.values.iloc[0].to_dict().items()}
-    calls = ADAPTERS[vendor].calls(values)
+    calls = plugin(vendor).wire.calls(values)
     writes = [c for c in calls if c.writes]
     assert writes
     body_fields = {f.name for f in REGISTRY[vendor].fields if f.in_body}
@@ -50,7 +49,7 @@ def test_template_example_becomes_a_write_with_the_body_fields(tmp_path: Path, v
 def test_shared_answers_are_classed_safely(vendor: str, status: int, kinds: set[str]) -> None:
     """429 retries; 5xx or a 2xx without the documented body to a create is unknown (never
     resent blindly); 401/403 renew or stop (or, Coursepath, ask whether the admin is refused)."""
-    adapter = ADAPTERS[vendor]
+    adapter = plugin(vendor).wire
     values = {f.name: f.example or None for f in REGISTRY[vendor].fields}
     values.update({"courseId": "12345", "startDate": "2025-07-01T10:00:00.000Z"})
     call = next(c for c in adapter.calls(values) if c.writes and c.result)
@@ -61,7 +60,7 @@ def test_shared_answers_are_classed_safely(vendor: str, status: int, kinds: set[
 
 def test_zoho_lock_is_recognised_in_every_form() -> None:
     """Zoho's lock, as 429 + Retry-After or as code 7209 in a 200, means: wait, then retry."""
-    zoho = ADAPTERS["zoho-people"]
+    zoho = plugin("zoho-people").wire
     call = zoho.calls({f.name: f.example or None for f in REGISTRY["zoho-people"].fields})[0]
     locked = zoho.interpret(call, Answer(429, {"code": 7209}, {"retry-after": "120"}))
     assert (locked.kind, locked.retry_after) == ("locked", 120.0)
@@ -73,7 +72,7 @@ def test_plan_line_gives_an_honest_eta(tmp_path: Path) -> None:
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(3000)])
     done = run_cli("run", sheet, "--vendor", "zoho-people", "--dry-run", "--sandbox")
     assert done.returncode == 0, done.stderr
-    assert "checking 3000; about 1 h 52 min at 30 requests a minute" in done.stdout
+    assert "would send 3000; about 1 h 52 min at 30 requests a minute" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -95,7 +94,7 @@ def test_retry_after_in_seconds_or_as_a_date(
     headers: dict[str, str], seconds: float | None
 ) -> None:
     """Retry-After is read as seconds or as an HTTP date measured from the answer's Date."""
-    from importer.adapters.base import retry_after_header
+    from importer.wire import retry_after_header
 
     assert retry_after_header(Answer(429, {}, headers)) == seconds
 
@@ -108,6 +107,6 @@ def test_progress_eta_knows_the_rate_limit() -> None:
     from importer.pipeline import _eta_and_counts
     from importer.throttle import Pacer
 
-    pacer = Pacer(ADAPTERS["zoho-people"].rate, FakeClock())
+    pacer = Pacer(plugin("zoho-people").wire.rate, FakeClock())
     bar = SimpleNamespace(n=1, total=3001, format_dict={"elapsed": 0.05})
     assert _eta_and_counts(bar, pacer, {"created": 1}) == "about 1:52:02 left, created 1"

@@ -50,7 +50,9 @@ def test_rerun_of_an_unchanged_sheet_sends_nothing(tmp_path: Path, sandbox: Sand
     second = sandbox.run(sheet, "360learning-v2", "--json")
     assert summary(second)["counts"] == {"skipped": 3} and second.returncode == 0
     assert creates(sandbox, "360learning-v2") == before == 3
-    assert (tmp_path / "v2.journal.sqlite").exists()
+    # The account's journal is in the state folder; nothing but the result beside the sheet.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state", "v2.csv", "v2.result.csv"]
+    assert Path(str(summary(second)["journal"])).parent == sandbox.state_dir / "journals"
 
 
 def test_changed_row_with_a_key_is_reported_not_duplicated(
@@ -121,13 +123,16 @@ def test_v1_lost_answers_stay_unknown_until_told(tmp_path: Path, sandbox: Sandbo
 def test_one_run_of_a_job_at_a_time(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """While a run holds the job's lock, a second run exits 2 with a clear message."""
     sheet = v2_sheet(tmp_path, ["A"])
-    holder = Journal(tmp_path / "v2.journal.sqlite", "360learning-v2")
+    first = summary(sandbox.run(sheet, "360learning-v2", "--dry-run", "--json"))
+    assert first["journal"] is None  # a dry run creates no journal
+    path = Path(str(summary(sandbox.run(sheet, "360learning-v2", "--json"))["journal"]))
+    holder = Journal(path, "360learning-v2")
     holder.lock_job()
     try:
         with pytest.raises(JobLockedError):
-            Journal(tmp_path / "v2.journal.sqlite", "360learning-v2").lock_job()
+            Journal(path, "360learning-v2").lock_job()
         done = sandbox.run(sheet, "360learning-v2")
-        assert done.returncode == 2 and "another run of this job is in progress" in done.stderr
+        assert done.returncode == 2 and "another import into this journal" in done.stderr
     finally:
         holder.close()
     assert sandbox.run(sheet, "360learning-v2").returncode == 0
@@ -136,8 +141,7 @@ def test_one_run_of_a_job_at_a_time(tmp_path: Path, sandbox: SandboxProcess) -> 
 def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """status shows the journal; report rewrites the result sheet without sending."""
     sheet = v2_sheet(tmp_path, ["A", "B"])
-    sandbox.run(sheet, "360learning-v2")
-    journal = tmp_path / "v2.journal.sqlite"
+    journal = Path(str(summary(sandbox.run(sheet, "360learning-v2", "--json"))["journal"]))
     status = run_cli("status", journal, "--json")
     assert json.loads(status.stdout)["counts"] == {"created": 2}
     before = len(sandbox.requests("360learning-v2"))
@@ -174,6 +178,9 @@ def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: Sandbox
             "--rate",
             "8",
             "--json",
+            # Two jobs, each with its own journal (one account's journal takes one run at a time).
+            "--journal",
+            str(folder / "job.sqlite"),
         ]
         processes.append(
             subprocess.Popen(
@@ -226,7 +233,7 @@ def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
     by_file = {Path(f["file"]).name: f for f in line["files"]}
     assert by_file["monday.csv"]["counts"] == {"created": 2}
     assert (inbox / "done" / "monday.csv").exists() and (inbox / "failed" / "broken.xlsx").exists()
-    assert (output / "monday.result.csv").exists() and (output / "nightly.journal.sqlite").exists()
+    assert (output / "monday.result.csv").exists()
     log = (tmp_path / "nightly.log").read_text(encoding="utf-8")
     assert "monday.csv: 2 created" in log and "broken.xlsx: could not run" in log
     assert sandbox.info["360learning-v2"]["env"]["IMPORTER_360L_CLIENT_SECRET"] not in log

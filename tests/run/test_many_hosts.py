@@ -176,8 +176,10 @@ def test_a_sqlite_journal_copied_into_the_store_is_what_other_hosts_see(
     assert init.returncode == 0 and "schema version 2" in init.stdout
     laptop = host_env(sandbox, tmp_path / "laptop", None)
     path = sheet(tmp_path / "laptop-work", names(0, 5))
-    assert finish(start(sandbox, path, laptop))["counts"] == {"created": 5}
-    journal = path.with_name("sessions.journal.sqlite")
+    first = finish(start(sandbox, path, laptop))
+    assert first["counts"] == {"created": 5}
+    journal = Path(first["journal"])  # the account's journal in the laptop's state folder
+    assert journal.is_relative_to(tmp_path / "laptop" / "state")
     copy = subprocess.run(
         [sys.executable, "-m", "importer", "store", "copy", str(journal), pg_url],
         capture_output=True,

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from importer.config import resolve_settings
-from importer.sandbox import VENDORS, parse_faults
+from importer.sandbox import parse_faults
 from importer.secret import Secret
+from importer.vendors import REGISTRY
 from tests.conftest import write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import Rig
 
@@ -53,7 +54,7 @@ def test_a_lock_caused_elsewhere_is_waited_out_once(tmp_path: Path, rig: Rig) ->
 
 def test_retries_are_bounded(tmp_path: Path, rig: Rig) -> None:
     """A vendor that answers 429 forever: each row gives up after 5 tries, marked not sent."""
-    rig.sandbox.state.faults.update(parse_faults("360learning-v1:429=1", VENDORS))
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:429=1", list(REGISTRY)))
     rows = [
         ["Path ID", "Session name", "Start date", "Owner group ID"],
         ["6853f6de567dc5f80528f80d", "S", "2025-07-01 10:00", "624c5526204fc7207e603ea6"],
@@ -66,7 +67,7 @@ def test_retries_are_bounded(tmp_path: Path, rig: Rig) -> None:
 
 def test_server_errors_on_create_are_unknown(tmp_path: Path, rig: Rig) -> None:
     """A 500 answer to a create: the row is unknown, and it is sent once, never resent."""
-    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", VENDORS))
+    rig.sandbox.state.faults.update(parse_faults("360learning-v1:500=1", list(REGISTRY)))
     rows = [["Path ID", "Session name", "Start date", "Owner group ID"]]
     rows += [
         ["6853f6de567dc5f80528f80d", f"S{i}", "2025-07-01 10:00", "624c5526204fc7207e603ea6"]
@@ -136,8 +137,8 @@ def test_token_host_follows_the_api_host_where_the_vendor_shares_them(
     vendor: str, base: str | None, auth: str
 ) -> None:
     """360Learning US gets its tokens from the US host; Zoho's accounts host is separate."""
-    from importer.config import CREDENTIALS
+    from importer.vendors import plugin
 
-    env = dict.fromkeys(CREDENTIALS[vendor], "x")
+    env = dict.fromkeys(plugin(vendor).credentials, "x")
     settings = resolve_settings(vendor, flags={"base_url": base}, env=env)
     assert settings.auth_url == auth

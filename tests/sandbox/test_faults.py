@@ -9,25 +9,28 @@ import httpx
 import pytest
 
 from importer.errors import ConfigurationError
-from importer.sandbox import VENDORS, DropConnection, Sandbox, parse_faults
+from importer.sandbox import DropConnection, Sandbox, parse_faults
+from importer.vendors import REGISTRY
 from tests.sandbox.conftest import ZOHO_EXAMPLE, ZOHO_MODULE, Env
 
 
 def test_parse_faults() -> None:
     """The spec sets shares per vendor; mistakes are refused with the reason."""
-    faults = parse_faults("zoho-people:500=0.1,latency=0.02; coursepath:drop=1,seed=3", VENDORS)
+    faults = parse_faults(
+        "zoho-people:500=0.1,latency=0.02; coursepath:drop=1,seed=3", list(REGISTRY)
+    )
     assert faults["zoho-people"].error_500 == 0.1 and faults["zoho-people"].latency == 0.02
     assert faults["coursepath"].drop == 1.0
     for bad, why in [("moodle:500=1", "unknown vendor"), ("zoho-people:501=1", "unknown fault"),
                      ("zoho-people:500=2", "from 0 to 1"), ("zoho-people:500=x", "needs a number")]:  # fmt: skip
         with pytest.raises(ConfigurationError, match=why):
-            parse_faults(bad, VENDORS)
+            parse_faults(bad, list(REGISTRY))
 
 
 def test_seeded_faults_repeat(sbx: Env) -> None:
     """The same seed draws the same faults."""
-    first = parse_faults("zoho-people:500=0.5,seed=9", VENDORS)["zoho-people"]
-    second = parse_faults("zoho-people:500=0.5,seed=9", VENDORS)["zoho-people"]
+    first = parse_faults("zoho-people:500=0.5,seed=9", list(REGISTRY))["zoho-people"]
+    second = parse_faults("zoho-people:500=0.5,seed=9", list(REGISTRY))["zoho-people"]
     assert [first.draw(0.5) for _ in range(20)] == [second.draw(0.5) for _ in range(20)]
 
 
@@ -77,7 +80,7 @@ def test_latency_is_added(sbx: Env) -> None:
 def test_in_process_transport_sees_the_drop() -> None:
     """Through httpx's ASGITransport (no socket), a dropped create raises to the caller."""
     sandbox = Sandbox()
-    sandbox.state.faults.update(parse_faults("360learning-v1:drop=1", VENDORS))
+    sandbox.state.faults.update(parse_faults("360learning-v1:drop=1", list(REGISTRY)))
     account = sandbox.state.seed["360learning"]
 
     async def go() -> None:

@@ -110,3 +110,43 @@ def test_cli_refusals_exit_2(args: list[str], message: str) -> None:
     done = run_cli("sandbox", "--port", "0", *args)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_request_log_redacts_form_secrets_and_bounds_bodies() -> None:
+    """Zoho's form-encoded secrets never reach the request log; a huge body is not kept."""
+    sandbox = Sandbox()
+    zoho = sandbox.state.seed["zoho"]
+    form = {"grant_type": "refresh_token", "client_id": zoho["client_id"],
+            "client_secret": zoho["client_secret"], "refresh_token": zoho["refresh_token"]}  # fmt: skip
+    with SandboxServer(sandbox.app) as server, httpx.Client(base_url=server.url) as client:
+        assert client.post("/zoho-accounts/oauth/v2/token", data=form).status_code == 200
+        client.post("/zoho-accounts/oauth/v2/token", params={"client_secret": "in-the-url"})
+        client.post("/360learning/api/v2/oauth2/token",
+                    json={"client_id": "c", "nested": {"password": "hunter2"}})  # fmt: skip
+        client.post("/coursepath/api/v1/members", content=b"x=" + b"A" * 100_000)
+        log = client.get("/_sandbox/requests").text
+    for secret in (zoho["client_secret"], zoho["refresh_token"], "in-the-url", "hunter2"):
+        assert secret not in log
+    entries = list(sandbox.state.requests)
+    assert entries[0]["body"]["client_secret"] == "***"
+    assert entries[0]["body"]["grant_type"] == "refresh_token"  # the rest stays readable
+    assert str(entries[-1]["body"]).endswith(" bytes, not kept>")
+    assert sandbox.state.requests.maxlen == 20_000
+
+
+def test_remote_bind_warns_loudly() -> None:
+    """--allow-remote on a non-loopback address prints a warning on stderr before serving."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--host", "0.0.0.0", "--allow-remote",
+         "--port", "0", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        json.loads(process.stdout.readline())  # serving
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert stderr.startswith("WARNING: the sandbox listens on http://0.0.0.0:")
+    assert "reachable from other machines" in stderr

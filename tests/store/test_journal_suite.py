@@ -109,13 +109,19 @@ def test_entries_in_sheet_order_and_counts_per_state(opener: Opener) -> None:
 def test_runs_and_meta(opener: Opener) -> None:
     """Runs are listed oldest first with their summary; meta is a key-value upsert."""
     journal = opener()
-    first = journal.start_run("/data/a.csv")
+    first = journal.start_run("/data/a.csv", {"timezone": "Europe/Paris"})
     journal.finish_run(first, {"counts": {"created": 3}})
-    second = journal.start_run("/data/b.csv")
+    second = journal.start_run("/data/b.csv", {"timezone": "UTC"})
     runs = journal.runs()
     assert [r["source"] for r in runs] == ["/data/a.csv", "/data/b.csv"]
-    assert runs[0]["summary"] == {"counts": {"created": 3}} and runs[0]["finished"] is not None
+    assert runs[0]["summary"] == {
+        "settings": {"timezone": "Europe/Paris"},
+        "counts": {"created": 3},
+    }
+    assert runs[0]["finished"] is not None
     assert runs[1]["id"] == second and runs[1]["finished"] is None
+    assert journal.run_settings(Path("/data/a.csv")) == {"timezone": "Europe/Paris"}  # type: ignore[attr-defined]
+    assert journal.run_settings() == {"timezone": "UTC"}  # type: ignore[attr-defined]
     assert journal.meta("vendor") == "360learning-v2"
     journal.set_meta("target", "https://one")
     journal.set_meta("target", "https://two")

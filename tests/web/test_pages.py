@@ -88,8 +88,8 @@ def test_dry_run_sends_nothing(tmp_path: Path, web: WebServer) -> None:
     assert len(web.created("360learning-v2")) == before
     book = openpyxl.load_workbook(io.BytesIO(client.get(f"{run}/result").content))
     assert [r[1] for r in book["Result"].iter_rows(min_row=2, values_only=True)] == ["not sent"] * 2
-    summary = dict(book["Summary"].iter_rows(values_only=True))
-    assert summary["Run"] == "dry run: nothing sent"
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
+    assert summary["Run"] == "a dry run: nothing was sent"
 
 
 def test_resolve_only_fills_in_ids_from_emails(tmp_path: Path, web: WebServer) -> None:
@@ -196,7 +196,7 @@ def test_two_runs_on_one_account_never_overlap(tmp_path: Path, web: WebServer) -
     refused = finish(client, start(client, upload(client, second, "sandbox-zoho-people"), "import"))
     assert refused["state"] == "failed" and refused["exit_code"] == 2
     said = " ".join(refused["messages"])
-    assert "another run of this job is in progress" in said
+    assert "another import into this journal is in progress" in said
     assert str(web.data) not in said
     assert client.get(f"{running}/status").json()["state"] == "running"
     client.post(f"{running}/stop", data={"csrf": csrf(client)})

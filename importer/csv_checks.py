@@ -1,0 +1,114 @@
+"""Limits on CSV files, checked while they are read (see :mod:`importer.reading`).
+
+A CSV file is bounded by its size (against the read budget, ``IMPORTER_READ_BUDGET_MB``),
+its line count and the length of each cell; a quoted cell that never closes is an
+error naming the row and column where it opened, because every CSV reader would
+otherwise read the rest of the file into that one cell and rows would vanish.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from importer.errors import UnreadableFileError, UnsafeFileError
+from importer.guard import Limits
+
+__all__ = [
+    "CSV_MEMORY_FACTOR",
+    "MAX_CELL_CHARS",
+    "MAX_CSV_LINES",
+    "check_lines",
+    "check_quotes",
+    "check_size",
+    "records",
+]
+
+#: The longest CSV cell we accept (Excel holds 32,767 characters; this is csv's own limit).
+MAX_CELL_CHARS = 128 * 1024
+#: Line breaks in a CSV file (Excel shows 1,048,576 rows; multi-line cells add some).
+MAX_CSV_LINES = 2_000_000
+#: A CSV file costs about this many times its size in memory once read (measured 6.5x for
+#: a 20 MB file, benchmarks/hostile.py); the file must fit the read budget this way.
+CSV_MEMORY_FACTOR = 8
+
+
+def check_size(path: Path) -> None:
+    """Refuse, before reading it, a file too big for the read budget."""
+    limit = Limits.from_env().memory_bytes // CSV_MEMORY_FACTOR
+    size = path.stat().st_size
+    if size > limit:
+        raise UnsafeFileError(
+            f"{path}: the file is {size // 2**20:,} MB; reading it would take over the budget "
+            f"of {limit * CSV_MEMORY_FACTOR // 2**20:,} MB of memory. Split it into smaller "
+            "files (IMPORTER_READ_BUDGET_MB raises the budget)."
+        )
+
+
+def check_lines(path: Path, text: str) -> None:
+    """Refuse a file of more lines than a sheet can have (a few bytes each, millions of rows)."""
+    lines = max(text.count("\n"), text.count("\r"))
+    if lines > MAX_CSV_LINES:
+        raise UnsafeFileError(
+            f"{path}: the file has {lines:,} lines, over the {MAX_CSV_LINES:,} we read "
+            "(an Excel sheet holds 1,048,576 rows). Split it into smaller files."
+        )
+
+
+def records(path: Path, text: str, delimiter: str, complete: bool = True) -> list[list[str]]:
+    """All CSV records of ``text``; a cell over :data:`MAX_CELL_CHARS` is an error naming its row.
+
+    ``complete=False`` marks a sample cut at an arbitrary point: an error there just ends
+    the sample (the full read judges the file).
+    """
+    records: list[list[str]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        row = len(records) + 1
+        if not complete and records:
+            return records
+        if "field larger" in str(error):
+            raise UnreadableFileError(
+                f"{path}: row {row} has a cell over {MAX_CELL_CHARS:,} characters (Excel holds "
+                "at most 32,767); shorten it, or check that the file really is a CSV."
+            ) from None
+        raise UnreadableFileError(f"{path}: row {row} cannot be read as CSV ({error}).") from None
+    return records
+
+
+def check_quotes(path: Path, text: str, delimiter: str) -> None:
+    """Refuse a CSV where a quoted cell opens and never closes.
+
+    Every CSV reader (Excel too) then reads the whole rest of the file as that one
+    cell: rows would vanish without a word. A quote only opens a quoted cell at the
+    start of a cell, and ``""`` inside one is a literal quote, as in RFC 4180.
+
+    Raises:
+        UnreadableFileError: naming the row and column where the quote opened.
+    """
+    if '"' not in text:
+        return
+    separators = re.escape(delimiter) + "\r\n"
+    # A quote not preceded by a non-separator (the lookbehind sits after the literal quote so
+    # that the search skips from quote to quote: 144 MB of quoted cells in about 2 s).
+    quoted = re.compile(f'"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)')
+    last = None
+    for last in quoted.finditer(text):  # noqa: B007 - only the last quoted cell can be open
+        pass
+    if last is None or last.group(1):
+        return
+    from importer.reading import column_letter
+
+    prefix = text[: last.start()]
+    before = list(csv.reader(io.StringIO(prefix, newline=""), delimiter=delimiter))
+    at_line_start = not prefix or prefix[-1] in "\r\n"
+    row = len(before) + 1 if at_line_start else len(before)
+    column = 0 if at_line_start else len(before[-1]) - 1
+    raise UnreadableFileError(
+        f"{path}: row {row}, column {column_letter(column)}: a quoted cell opens here and is "
+        "never closed, so every later line would be read into it. Add the missing closing "
+        'quote (") or remove the stray one, and save again.'
+    )

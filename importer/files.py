@@ -1,0 +1,104 @@
+"""Files we write: private to their owner, and replaced atomically.
+
+Result sheets, journals and logs hold learners' names and emails, so every
+file we create is ``0600`` and every folder we create ``0700`` (existing
+folders and files keep the permissions their owner gave them). A result sheet
+is written to a temporary file in the same folder, flushed to disk, then
+renamed over the old one: a full disk, a read-only folder or a kill mid-write
+leave the previous result untouched, never a truncated file. Failures become
+:class:`~importer.errors.OutputError`, one plain sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from importer.errors import OutputError
+
+__all__ = [
+    "FILE_MODE",
+    "FOLDER_MODE",
+    "atomic_write",
+    "make_private_dir",
+    "open_private_append",
+    "output_error",
+    "touch_private",
+]
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def output_error(path: Path, error: OSError, what: str = "write") -> OutputError:
+    """The one-line error for a file we could not write (no traceback, no errno soup)."""
+    reason = error.strerror or type(error).__name__
+    return OutputError(f"cannot {what} {path}: {reason}.")
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create ``folder`` (and missing parents) as ``0700``; an existing folder is left as is."""
+    missing, current = [], folder
+    while not current.is_dir() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    try:
+        for each in reversed(missing):  # parents=True would give the parents the umask's mode
+            each.mkdir(mode=FOLDER_MODE, exist_ok=True)
+    except OSError as error:
+        raise output_error(folder, error, "create the folder") from None
+
+
+def touch_private(path: Path) -> None:
+    """Create ``path`` empty as ``0600`` if it does not exist (before SQLite opens it)."""
+    make_private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    except OSError as error:
+        raise output_error(path, error, "create") from None
+
+
+def open_private_append(path: Path) -> TextIO:
+    """Open a log file for appending, creating it ``0600``."""
+    make_private_dir(path.parent)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    except OSError as error:
+        raise output_error(path, error, "open the log file") from None
+    return os.fdopen(descriptor, "a", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; once the block succeeds, it replaces ``path``.
+
+    The temporary file is ``0600`` (it is created by :func:`tempfile.mkstemp`)
+    and keeps the target's suffix, for writers that look at it. On any failure
+    it is removed and ``path`` is left as it was.
+
+    Raises:
+        OutputError: the folder or the file cannot be written (full disk, read-only).
+    """
+    make_private_dir(path.parent)
+    try:
+        descriptor, name = tempfile.mkstemp(
+            prefix=f".{path.stem[:40]}.", suffix=path.suffix, dir=path.parent
+        )
+    except OSError as error:
+        raise output_error(path, error) from None
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with temporary.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise output_error(path, error) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()

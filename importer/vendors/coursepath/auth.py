@@ -1,0 +1,48 @@
+"""Coursepath: a new HS256 JWT for every request and every retry (``iat`` now, a fresh
+``jti``), signed with the academy's API key, acting as the admin member named by email."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+import httpx
+import jwt
+
+from importer.auth import Auth
+from importer.clock import Clock
+from importer.secret import Secret
+from importer.tokens import Tokens
+
+__all__ = ["auth"]
+
+
+class _CoursepathJWT:
+    def __init__(self, key: Secret, email: Secret, clock: Clock) -> None:
+        self.key, self.email, self.clock = key, email, clock
+
+    def headers(self) -> dict[str, str]:
+        claims = {
+            "email": self.email.reveal(),
+            "iat": int(self.clock.time()),
+            "jti": uuid.uuid4().hex,
+        }
+        return {
+            "Authorization": f"Bearer {jwt.encode(claims, self.key.reveal(), algorithm='HS256')}"
+        }
+
+    def invalidate(self) -> None:
+        """Every request has a new token already."""
+
+
+def auth(
+    creds: Mapping[str, Secret],
+    auth_url: str,
+    client: httpx.Client,
+    clock: Clock,
+    tokens: Tokens | None = None,
+) -> Auth:
+    """A fresh JWT on every request."""
+    return _CoursepathJWT(
+        creds["IMPORTER_COURSEPATH_API_KEY"], creds["IMPORTER_COURSEPATH_EMAIL"], clock
+    )

@@ -1,0 +1,224 @@
+"""Coursepath: find or create the member, enrol them, add them to groups, invite them.
+
+Each row is several calls; each one's result (the member's ID) feeds the next
+through ``{member}`` in the paths. The result sheet reports every step.
+
+Coursepath documents no response shapes (shared/VENDORS.md), so every answer
+is read defensively:
+
+* a list may come bare or wrapped (``{"members": [...]}``, ``data``, ``items``...);
+* the member found by an email search is the one whose email *equals* the
+  row's (case aside), never simply the first one listed;
+* the member's ID may be named ``id``, ``_id``, ``memberId``...; an answer
+  naming none is a row outcome saying so, never a crash;
+* a 403 on one call may be that call's (an enrolment the academy forbids) or
+  the acting admin's: ``GET /members/me`` tells which, and only the second
+  stops the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from importer.throttle import RatePolicy
+from importer.wire import (
+    Answer,
+    Call,
+    NoLookup,
+    Outcome,
+    OutcomeKind,
+    plain_status,
+    retry_after_header,
+    snippet,
+)
+
+__all__ = ["ADAPTER", "ID_KEYS", "ident_of", "items_of"]
+
+_PROFILE = ("name", "externalId", "company", "department", "country")
+#: Where a REST API plausibly puts an object's ID, most likely first.
+ID_KEYS = ("id", "_id", "memberId", "member_id", "ID", "Id", "uuid")
+#: Where a REST API plausibly wraps a list.
+_LIST_KEYS = ("members", "data", "items", "results", "records", "list")
+_ME = Call("check the acting admin", "GET", "/api/v1/members/me", writes=False)
+
+
+def items_of(body: Any) -> list[dict[str, Any]] | None:
+    """The objects of a list answer, bare or wrapped; ``None`` if it is not a list at all."""
+    if isinstance(body, dict):
+        body = next((body[k] for k in _LIST_KEYS if isinstance(body.get(k), list)), None)
+    if not isinstance(body, list):
+        return None
+    return [item for item in body if isinstance(item, dict)]
+
+
+def ident_of(item: Any) -> str | None:
+    """An object's ID under any of :data:`ID_KEYS` (also inside a ``member`` wrapper)."""
+    if isinstance(item, dict) and isinstance(item.get("member"), dict):
+        item = item["member"]
+    if not isinstance(item, dict):
+        return None
+    for key in ID_KEYS:
+        if item.get(key) not in (None, ""):
+            return str(item[key])
+    return None
+
+
+class _Coursepath(NoLookup):
+    name = "coursepath"
+    # No limit is documented; calls are made one at a time, with backoff on 429.
+    rate = RatePolicy(rate=None, description="none documented")
+    max_concurrency = 1
+    scopes = "the academy's API key, acting as an admin member (the JWT's email)"
+    odd_answers: tuple[str, ...] = (
+        "Lists bare or wrapped; the member ID under id, _id, memberId...; a member is the "
+        "one whose email equals the row's, never the first listed.",
+        "An answer naming no member ID: the row says so (never a crash).",
+        "A 403 on one call is that row's outcome, unless GET /members/me is refused too "
+        "(then the run stops).",
+    )
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (400, {"error": "email is required"}, "rejected", "email is required"),
+        (401, {"error": "invalid token"}, "fatal", "IMPORTER_COURSEPATH_API_KEY"),
+        (404, {"error": "course not found"}, "rejected", "course not found"),
+        (429, {"error": "too many requests"}, "retry", "too many requests"),
+    )
+
+    def calls(self, values: Mapping[str, str | None]) -> list[Call]:
+        email = str(values["email"])
+        profile = {key: str(values[key]) for key in _PROFILE if values.get(key)}
+        calls = [
+            Call(
+                "look the member up",
+                "GET",
+                "/api/v1/members",
+                params={"email": email},
+                writes=False,
+                result="found",
+            ),
+            Call(
+                "create the member",
+                "POST",
+                "/api/v1/members",
+                form={"email": email, **profile},
+                result="member",
+                skip_if="found",
+            ),
+        ]
+        if profile:
+            calls.append(
+                Call(
+                    "update the member",
+                    "POST",
+                    "/api/v1/members/{found}",
+                    form=profile,
+                    result="member",
+                    only_if="found",
+                )
+            )
+        else:
+            calls.append(
+                Call(
+                    "use the member found",
+                    "GET",
+                    "/api/v1/members/{found}",
+                    writes=False,
+                    result="member",
+                    only_if="found",
+                )
+            )
+        course, program = values.get("courseId"), values.get("programId")
+        if course:
+            calls.append(
+                Call(
+                    f"enrol in course {course}",
+                    "POST",
+                    f"/api/v1/courses/{course}/members/{{member}}/coursemember",
+                )
+            )
+        if program:
+            calls.append(
+                Call(
+                    f"enrol in program {program}",
+                    "POST",
+                    f"/api/v1/programs/{program}/members/{{member}}/programmember",
+                )
+            )
+        for group in filter(None, str(values.get("groups") or "").split(";")):
+            calls.append(
+                Call(
+                    f"add to group {group!r}",
+                    "POST",
+                    "/api/v1/members/{member}/groups",
+                    form={"name": group},
+                )
+            )
+        if values.get("invite") == "yes":
+            where = f"/api/v1/courses/{course}" if course else f"/api/v1/programs/{program}"
+            calls.append(Call("send the invitation", "POST", f"{where}/members/{{member}}/invite"))
+        return calls
+
+    def interpret(self, call: Call, answer: Answer) -> Outcome:
+        body = answer.body
+        if 200 <= answer.status < 300:
+            return self._success(call, answer)
+        if answer.status == 409 and call.result == "member" and ident_of(body):
+            # Undocumented: a member with this email exists, and the answer names it.
+            return Outcome("ok", ident=ident_of(body))
+        shared = plain_status(answer, retry_after_header)
+        if shared:
+            return shared
+        error = body.get("error", "") if isinstance(body, dict) else ""
+        if answer.status == 401:
+            return Outcome(
+                "fatal",
+                message="Coursepath refused the token: check "
+                "IMPORTER_COURSEPATH_API_KEY, IMPORTER_COURSEPATH_EMAIL (an admin "
+                "of the academy) and this machine's clock.",
+            )
+        if answer.status == 403:
+            return Outcome(
+                "rejected",
+                message=f"Coursepath refused to {call.name} (403: {error or 'forbidden'}).",
+                probe=_ME,
+            )
+        detail = error or f"{answer.status}{snippet(answer)}"
+        return Outcome("rejected", message=f"Coursepath could not {call.name}: {detail}.")
+
+    def _success(self, call: Call, answer: Answer) -> Outcome:
+        body = answer.body
+        if call.result == "found":
+            members = items_of(body)
+            if members is None:  # not a list: it proves nothing either way
+                return Outcome("unknown", message=f"an undocumented answer{snippet(answer)}")
+            email = str((call.params or {}).get("email", "")).strip().casefold()
+            same = [m for m in members if str(m.get("email", "")).strip().casefold() == email]
+            if not same:
+                return Outcome("ok", ident=None)  # nobody has this email: create the member
+            ident = ident_of(same[0])
+            if ident is None:
+                return Outcome("rejected", message=_NO_ID.format(name=call.name, keys=same[0]))
+            return Outcome("ok", ident=ident)
+        if call.result is None:
+            return Outcome("ok")
+        ident = ident_of(body)
+        if ident is None:
+            keys = sorted(body) if isinstance(body, dict) else snippet(answer).strip()
+            message = _NO_ID.format(name=call.name, keys=keys)
+            return Outcome("unknown" if call.writes else "rejected", message=message)
+        return Outcome("ok", ident=ident)
+
+    def created_id(self, results: Mapping[str, str]) -> str | None:
+        return results.get("member")
+
+    # Every step finds the member first and enrolling or grouping twice changes nothing, so
+    # a row whose answer was lost is simply run again (the invitation may go twice).
+    resend_safe = True
+
+
+_NO_ID = (
+    "Coursepath answered the request to {name} without a member ID we recognise "
+    "(it gave {keys}); check the member in Coursepath"
+)
+
+ADAPTER = _Coursepath()

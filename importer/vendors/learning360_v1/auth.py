@@ -1,0 +1,36 @@
+"""360Learning v1: the company ID and a v1 API key, as headers (the key stays out of URLs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from importer.auth import Auth
+from importer.clock import Clock
+from importer.secret import Secret
+from importer.tokens import Tokens
+
+__all__ = ["auth"]
+
+
+class _ApiKey:
+    def __init__(self, company: Secret, key: Secret) -> None:
+        self.company, self.key = company, key
+
+    def headers(self) -> dict[str, str]:
+        return {"X-company-id": self.company.reveal(), "X-apiKey": self.key.reveal()}
+
+    def invalidate(self) -> None:
+        """Nothing to renew: a refused key is fatal."""
+
+
+def auth(
+    creds: Mapping[str, Secret],
+    auth_url: str,
+    client: httpx.Client,
+    clock: Clock,
+    tokens: Tokens | None = None,
+) -> Auth:
+    """``X-company-id`` and ``X-apiKey`` on every request."""
+    return _ApiKey(creds["IMPORTER_360L_COMPANY"], creds["IMPORTER_360L_API_KEY"])

@@ -1,0 +1,37 @@
+"""360Learning v2 people: instructor emails become user IDs (``GET /api/v2/users?mail[eq]=``,
+counted against the 50 reads a second)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from importer.vendors.plugin import People
+from importer.wire import Call
+
+if TYPE_CHECKING:
+    from importer.sender import Sender
+
+__all__ = ["PEOPLE"]
+
+
+def _v2_user(sender: Sender, email: str) -> str | None:
+    call = Call(
+        "look the user up", "GET", "/api/v2/users", params={"mail[eq]": email}, writes=False
+    )
+    answer = sender.read(call, expect=lambda a: isinstance(a.body, list))
+    users = answer.body if 200 <= answer.status < 300 else []
+    match = next(
+        (u for u in users if isinstance(u, dict) and str(u.get("mail", "")).lower() == email),
+        None,
+    )
+    return str(match["_id"]) if match and match.get("_id") else None
+
+
+PEOPLE = People(
+    fields=(
+        ("mainInstructorEmail", "mainInstructorId", False),
+        ("instructorEmails", "instructorIds", True),
+    ),
+    what="a 360Learning user of your company",
+    find=_v2_user,
+)

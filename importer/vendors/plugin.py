@@ -1,0 +1,115 @@
+"""What one vendor declares, in one place: a :class:`Plugin`.
+
+A vendor is one package under ``importer/vendors/`` whose ``__init__`` builds a
+:class:`Plugin`, and one line in :data:`importer.vendors.PLUGINS`. The plugin
+declares everything the rest of the importer needs to know about the vendor:
+
+* ``schema``: the sheet's columns and rules (:class:`~importer.vendors.base.Vendor`);
+* ``wire``: the calls that import a row and what each answer means
+  (:class:`~importer.wire.Adapter`), with its rate policy;
+* ``credentials``, ``api_host``, ``token_host`` and ``auth``: where it lives and how
+  each request is authenticated;
+* ``people`` (optional): how email columns become the IDs the vendor wants;
+* ``sandbox`` (optional): its routes in the embedded sandbox.
+
+Nothing outside a vendor's package tests a vendor's name: the registry hands each
+part to the code that needs it (the sandbox server included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from importer.vendors.base import Vendor
+from importer.wire import Adapter
+
+if TYPE_CHECKING:
+    import httpx
+
+    from importer.auth import Auth
+    from importer.clock import Clock
+    from importer.sandbox.http import Router
+    from importer.sandbox.state import SandboxState
+    from importer.secret import Secret
+    from importer.sender import Sender
+    from importer.tokens import Tokens
+
+__all__ = ["AuthFactory", "People", "Plugin", "SandboxPart"]
+
+#: ``(credentials by variable, token host, HTTP client, clock, kept tokens) -> Auth``.
+AuthFactory = Callable[
+    ["Mapping[str, Secret]", str, "httpx.Client", "Clock", "Tokens | None"], "Auth"
+]
+
+
+@dataclass(frozen=True)
+class People:
+    """Email columns the vendor wants as IDs, and how to look one email up.
+
+    Attributes:
+        fields: ``(email field, ID field, several or one)`` per pair of columns.
+        what: who an email must belong to, for the row error ("a Zoho People employee").
+        find: ``(sender, email) -> ID or None``; raises
+            :class:`~importer.errors.VendorUnavailableError` when the vendor kept failing.
+        allowed: ``(sender) -> IDs`` that may be used (Zoho: registered trainers), if any.
+        not_allowed: the problem code for an ID outside ``allowed``.
+    """
+
+    fields: tuple[tuple[str, str, bool], ...]
+    what: str
+    find: Callable[[Sender, str], str | None]
+    allowed: Callable[[Sender], set[str]] | None = None
+    not_allowed: str = "not_a_trainer"
+
+
+@dataclass(frozen=True)
+class SandboxPart:
+    """A vendor's part of the embedded sandbox.
+
+    Attributes:
+        prefixes: the path prefixes it serves (a prefix may be shared: 360Learning v1 and v2).
+        build: registers its routes on the routers of its prefixes; returns its live part
+            (an object whose optional ``status()`` adds figures to ``/_sandbox/status``).
+        owns: whether a request under one of its prefixes is its own (``prefix, path``).
+        server_error: the body of a 500 answer (faults), in the vendor's error shape.
+        describe: ``(sandbox base URL, state) -> {"base_url", "auth_url", "env"}``: where the
+            importer finds it and the credentials it accepts.
+        token_paths: paths (under its prefixes) of its token endpoint, for token faults.
+        options: the options it takes where the docs are silent (name -> what it does).
+    """
+
+    prefixes: tuple[str, ...]
+    build: Callable[[SandboxState, Mapping[str, Router]], Any]
+    owns: Callable[[str, str], bool]
+    server_error: Any
+    describe: Callable[[str, SandboxState], dict[str, Any]]
+    token_paths: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """Everything about one vendor (see the module docstring)."""
+
+    schema: Vendor
+    wire: Adapter
+    credentials: tuple[str, ...]
+    api_host: str | None
+    token_host: str | None
+    auth: AuthFactory
+    people: People | None = None
+    sandbox: SandboxPart | None = None
+    #: The credentials that tell accounts apart on one host (their hash names the account's
+    #: journal and rate schedule; the values themselves are never written anywhere).
+    account_fields: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The command-line name, e.g. ``zoho-people``."""
+        return self.schema.name
+
+    def __post_init__(self) -> None:
+        if self.wire.name != self.schema.name:
+            raise ValueError(f"{self.schema.name}: its wire is named {self.wire.name!r}")

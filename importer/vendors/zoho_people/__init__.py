@@ -1,0 +1,23 @@
+"""Zoho People LMS (sessions of a course batch module)."""
+
+from importer.vendors.plugin import Plugin
+from importer.vendors.zoho_people import auth, people, sandbox, schema, wire
+
+__all__ = ["PLUGIN"]
+
+PLUGIN = Plugin(
+    schema=schema.VENDOR,
+    wire=wire.ADAPTER,
+    credentials=(
+        "IMPORTER_ZOHO_CLIENT_ID",
+        "IMPORTER_ZOHO_CLIENT_SECRET",
+        "IMPORTER_ZOHO_REFRESH_TOKEN",
+    ),
+    # Other data centres: people.zoho.eu / accounts.zoho.eu, .in, .com.au, .jp... (together).
+    api_host="https://people.zoho.com",
+    token_host="https://accounts.zoho.com",
+    auth=auth.auth,
+    people=people.PEOPLE,
+    sandbox=sandbox.PART,
+    account_fields=("IMPORTER_ZOHO_CLIENT_ID",),
+)

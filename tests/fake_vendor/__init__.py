@@ -1,0 +1,172 @@
+"""A vendor that exists only in the tests: "Acme LMS", one package, registered by one call.
+
+It is the proof of "one vendor, one place": ``tests/test_conformance.py`` registers it with
+:func:`importer.vendors.registered` and runs the whole conformance suite over it, as over every
+real vendor, without any file outside this package knowing it. Its API, kept small:
+
+* ``POST /acme/api/sessions`` with ``{"title", "starts"}`` and the header ``X-Acme-Key``:
+  201 ``{"session": {"id", "title", "starts"}}``; 400 ``{"problem": "..."}``; 401 without the key.
+* ``GET /acme/api/sessions?title=...``: ``{"sessions": [...]}`` (for finding a lost answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from importer.clock import Clock
+from importer.fields import DateTimeUTC, Field, Text
+from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.state import SandboxState
+from importer.secret import Secret
+from importer.throttle import RatePolicy
+from importer.tokens import Tokens
+from importer.vendors.base import Vendor
+from importer.vendors.plugin import Plugin, SandboxPart
+from importer.wire import (
+    AdapterBase,
+    Answer,
+    Call,
+    Outcome,
+    OutcomeKind,
+    plain_status,
+    retry_after_header,
+)
+
+__all__ = ["PLUGIN"]
+
+NAME = "acme-lms"
+_KEY = "IMPORTER_ACME_KEY"
+
+SCHEMA = Vendor(
+    name=NAME,
+    title="Acme LMS (a vendor of the tests only)",
+    fields=(
+        Field("title", "Title", Text(), required=True, description="The title.", example="Intro"),
+        Field(
+            "starts",
+            "Starts",
+            DateTimeUTC(),
+            required=True,
+            description="When it starts.",
+            example="2025-07-01 15:00",
+        ),
+    ),
+    rate_limit="5 calls a second",
+)
+
+
+class _Wire(AdapterBase):
+    name = NAME
+    rate = RatePolicy(rate=5.0, documented=5.0, description="5 calls a second")
+    max_concurrency = 2
+    resend_safe = False
+    scopes = "an Acme API key"
+    odd_answers: tuple[str, ...] = ("Anything but a 201 with a session id to a create: unknown.",)
+    documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
+        (400, {"problem": "title too long"}, "rejected", "title too long"),
+        (401, {"problem": "no key"}, "fatal", _KEY),
+    )
+
+    def calls(self, values: Mapping[str, str | None]) -> list[Call]:
+        body = {"title": values["title"], "starts": values["starts"]}
+        return [Call("create the session", "POST", "/api/sessions", json=body, result="session")]
+
+    def interpret(self, call: Call, answer: Answer) -> Outcome:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        session = body.get("session") if isinstance(body.get("session"), dict) else {}
+        if answer.status == 201 and session.get("id"):
+            return Outcome("ok", ident=str(session["id"]))
+        shared = plain_status(answer, retry_after_header)
+        if shared:
+            return shared
+        if answer.status == 401:
+            return Outcome("fatal", message=f"Acme refused the key: check {_KEY}.")
+        return Outcome("rejected", message=f"Acme refused: {body.get('problem', answer.status)}.")
+
+    def created_id(self, results: Mapping[str, str]) -> str | None:
+        return results.get("session")
+
+    def lookup(self, values: Mapping[str, str | None]) -> Call | None:
+        params = {"title": str(values["title"])}
+        return Call("look the session up", "GET", "/api/sessions", params=params, writes=False)
+
+    def found(
+        self, call: Call, answer: Answer, values: Mapping[str, str | None]
+    ) -> tuple[str | None, Call | None]:
+        for session in answer.body.get("sessions", []):
+            if session["title"] == values["title"] and session["starts"] == values["starts"]:
+                return str(session["id"]), None
+        return None, None
+
+    def listed(self, answer: Answer) -> bool:
+        return isinstance(answer.body, dict) and isinstance(answer.body.get("sessions"), list)
+
+
+class _KeyAuth:
+    def __init__(self, key: Secret) -> None:
+        self.key = key
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Acme-Key": self.key.reveal()}
+
+    def invalidate(self) -> None:
+        """A key is not renewed."""
+
+
+def _auth(
+    creds: Mapping[str, Secret],
+    auth_url: str,
+    client: httpx.Client,
+    clock: Clock,
+    tokens: Tokens | None = None,
+) -> _KeyAuth:
+    return _KeyAuth(creds[_KEY])
+
+
+def _build(state: SandboxState, routers: Mapping[str, Router]) -> None:
+    router = routers["/acme"]
+
+    @router.route("POST", "/api/sessions")
+    def create(request: Request) -> Response:
+        if request.headers.get("x-acme-key") != "acme-test-key":
+            return json_response(401, {"problem": "no key"})
+        body = request.json()
+        if not isinstance(body, dict) or not body.get("title") or not body.get("starts"):
+            return json_response(400, {"problem": "title and starts are required"})
+        ident = state.new_id("short")
+        session = {"id": ident, "title": body["title"], "starts": body["starts"]}
+        state.record(NAME, "session", ident, session, body)
+        return json_response(201, {"session": session})
+
+    create.creates = True  # type: ignore[attr-defined]
+
+    @router.route("GET", "/api/sessions")
+    def listing(request: Request) -> Response:
+        title = request.arg("title")
+        found = [c.data for c in state.objects(NAME, "session") if title in (None, c.data["title"])]
+        return json_response(200, {"sessions": found})
+
+
+PLUGIN = Plugin(
+    schema=SCHEMA,
+    wire=_Wire(),
+    credentials=(_KEY,),
+    api_host="https://api.acme.example",
+    token_host=None,
+    auth=_auth,
+    sandbox=SandboxPart(
+        prefixes=("/acme",),
+        build=_build,
+        owns=lambda prefix, path: prefix == "/acme",
+        server_error={"problem": "server error"},
+        describe=lambda base, state: {
+            "base_url": f"{base}/acme",
+            "auth_url": None,
+            "env": {_KEY: "acme-test-key"},
+        },
+    ),
+    account_fields=(_KEY,),
+)

@@ -1,0 +1,119 @@
+"""One conformance suite over every vendor of the registry, and over a vendor of the tests only.
+
+A vendor is one package and one registry line (importer/vendors/plugin.py). Each test here
+takes a :class:`~importer.vendors.plugin.Plugin` and checks one promise of that declaration;
+``acme-lms`` (tests/fake_vendor) is registered for the duration of its tests with
+:func:`importer.vendors.registered`: the suite passing for it, with no file outside its package
+knowing it, is the proof that adding a vendor touches one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from importer.clock import FakeClock
+from importer.config import resolve_settings
+from importer.pipeline import run_import
+from importer.sandbox import Sandbox, SandboxServer
+from importer.secret import Secret
+from importer.sender import sender_for
+from importer.templates import write_template
+from importer.validation import validate
+from importer.vendors import PLUGINS, Plugin, get_vendor, plugin, registered
+from importer.wire import Answer
+from tests.fake_vendor import PLUGIN as FAKE
+
+NAMES = [*PLUGINS, FAKE.name]
+
+
+@pytest.fixture(params=NAMES)
+def vendor(request: pytest.FixtureRequest) -> Iterator[Plugin]:
+    """Each registered vendor, and the tests' own vendor registered for the test's duration."""
+    if request.param == FAKE.name:
+        with registered(FAKE) as extra:
+            yield extra
+    else:
+        yield PLUGINS[request.param]
+
+
+def template_values(vendor: Plugin, folder: Path) -> dict[str, str | None]:
+    """The normalised values of the vendor's template example row (it must be valid)."""
+    report = validate(write_template(vendor.schema, folder), vendor.name, defaults=None)
+    assert report.invalid_count == 0, report.errors
+    row = report.values.iloc[0].to_dict()
+    return {k: (None if v != v else v) for k, v in row.items()}
+
+
+def test_the_registry_finds_the_vendor_by_name(vendor: Plugin) -> None:
+    """Everything is reached through the registry, by the vendor's name alone."""
+    assert plugin(vendor.name) is vendor
+    assert get_vendor(vendor.name) is vendor.schema
+    assert vendor.wire.name == vendor.name
+
+
+def test_every_part_is_declared(vendor: Plugin) -> None:
+    """Columns, pace, rights, odd answers, credentials, auth and sandbox: nothing left out."""
+    fields = vendor.schema.fields
+    assert fields and any(f.required for f in fields)
+    assert len({f.label for f in fields}) == len(fields)
+    wire = vendor.wire
+    assert wire.max_concurrency >= 1 and wire.rate.explain(wire.max_concurrency)
+    assert wire.scopes and all(isinstance(line, str) for line in wire.odd_answers)
+    assert wire.documented_errors
+    assert vendor.credentials and all(c.startswith("IMPORTER_") for c in vendor.credentials)
+    assert set(vendor.account_fields) <= set(vendor.credentials)
+    creds = {name: Secret("x" * 40) for name in vendor.credentials}
+    with httpx.Client() as client:
+        auth = vendor.auth(creds, "http://127.0.0.1:9", client, FakeClock(), None)
+    assert callable(auth.headers) and callable(auth.invalidate)
+    assert vendor.sandbox is not None and vendor.sandbox.prefixes
+
+
+def test_documented_errors_mean_what_they_say(vendor: Plugin, tmp_path: Path) -> None:
+    """Each documented error of the create call is classed as declared, in plain words."""
+    values = template_values(vendor, tmp_path)
+    call = next(c for c in vendor.wire.calls(values) if c.writes and c.result)
+    for status, body, kind, words in vendor.wire.documented_errors:
+        outcome = vendor.wire.interpret(call, Answer(status, body))
+        assert outcome.kind == kind, (status, body, outcome)
+        assert words.lower() in outcome.message.lower(), (status, body, outcome.message)
+        assert "{" not in outcome.message  # every placeholder filled
+
+
+def test_requests_carry_only_declared_fields(vendor: Plugin, tmp_path: Path) -> None:
+    """A write's body holds the vendor's own columns (those sent in the body), nothing else."""
+    values = template_values(vendor, tmp_path)
+    declared = {f.name for f in vendor.schema.fields if f.in_body} | {"email", "name"}
+    writes = [c for c in vendor.wire.calls(values) if c.writes]
+    assert writes
+    for call in writes:
+        sent = set(call.json or {}) | set(call.form or {})
+        assert sent <= declared, sent - declared
+
+
+def test_its_sandbox_takes_the_template_row_and_reads_it_back(
+    vendor: Plugin, tmp_path: Path
+) -> None:
+    """The template's example row, imported into the vendor's sandbox through the real pipeline
+    and HTTP on 127.0.0.1, is created once; where the vendor can be asked, it is found again
+    under the same ID."""
+    assert vendor.sandbox is not None
+    sandbox = Sandbox(parts={vendor.name: vendor.sandbox})
+    sheet = write_template(vendor.schema, tmp_path)
+    with SandboxServer(sandbox.app) as server:
+        info = vendor.sandbox.describe(server.url, sandbox.state)
+        flags = {"base_url": info["base_url"], "auth_url": info["auth_url"]}
+        settings = resolve_settings(vendor.name, flags=flags, env=info["env"])
+        run = run_import(validate(sheet, vendor.name, defaults=None), settings)
+        assert run.counts() == {"created": 1}, run.results
+        created = run.results[2].created_id
+        assert created in {c.id for c in sandbox.state.created if c.vendor == vendor.name}
+        values = template_values(vendor, tmp_path / "again")
+        if vendor.wire.lookup(values) is not None and not vendor.wire.resend_safe:
+            with httpx.Client() as http:
+                sender = sender_for(vendor.wire, settings, http, FakeClock())
+                assert sender.reconcile(values) == ("found", created)

@@ -1,0 +1,120 @@
+"""Files we write are private (0600, folders 0700) and replaced atomically, never truncated."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from importer.errors import OutputError
+from importer.files import atomic_write, open_private_append, touch_private
+from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, run_cli, write_csv, zoho_row
+
+UNWRITABLE = Path("/sys")  # sysfs refuses new files, even to root
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_atomic_write_creates_private_file_in_private_folder(tmp: Path) -> None:
+    """A new file is 0600 and a folder we create is 0700, whatever the umask allows."""
+    target = tmp / "new" / "deeper" / "r.csv"
+    with atomic_write(target) as temporary:
+        temporary.write_text("a,b\n")
+    assert target.read_text() == "a,b\n"
+    assert _mode(target) == 0o600
+    assert _mode(tmp / "new") == 0o700 and _mode(tmp / "new" / "deeper") == 0o700
+    assert [p.name for p in target.parent.iterdir()] == ["r.csv"]  # no temporary left
+
+
+def test_failed_write_leaves_previous_file_whole(tmp: Path) -> None:
+    """An error mid-write leaves the old file as it was and no temporary file behind."""
+    target = tmp / "r.csv"
+    target.write_text("previous good result\n")
+    with pytest.raises(OutputError, match="No space left"), atomic_write(target) as temporary:
+        temporary.write_text("half")
+        raise OSError(28, "No space left on device")
+    assert target.read_text() == "previous good result\n"
+    assert [p.name for p in tmp.iterdir()] == ["r.csv"]
+
+
+def test_unwritable_folder_is_one_plain_error() -> None:
+    """A folder where no file can be created gives OutputError, a sentence, no traceback."""
+    target = UNWRITABLE / "importer-test.csv"
+    with pytest.raises(OutputError, match=r"cannot write /sys/importer-test\.csv: "):  # noqa: SIM117
+        with atomic_write(target) as temporary:
+            temporary.write_text("x")
+
+
+def test_log_and_lock_files_are_private(tmp: Path) -> None:
+    """Logs and touched files are created 0600."""
+    with open_private_append(tmp / "logs" / "job.log") as log:
+        log.write("line\n")
+    touch_private(tmp / "j.sqlite.lock")
+    assert _mode(tmp / "logs" / "job.log") == 0o600
+    assert _mode(tmp / "j.sqlite.lock") == 0o600
+
+
+def test_cli_result_into_unwritable_folder_exits_2_with_one_line(tmp: Path) -> None:
+    """validate --result into a folder that cannot be written: exit 2, one plain line."""
+    source = write_csv(tmp / "s.csv", [ZOHO_HEADERS, ZOHO_ROW])
+    done = run_cli("validate", source, "--vendor", "zoho-people", "--result", UNWRITABLE / "r.xlsx")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "session-importer: error: cannot write /sys/r.xlsx: Permission denied."
+    ]
+
+
+def _file_size_cap(limit: int) -> None:
+    # A "full disk" for this process only: writes past `limit` bytes fail with EFBIG.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_full_disk_keeps_previous_result_and_exits_2(tmp: Path, suffix: str) -> None:
+    """When the disk fills mid-write, the last good result stays whole; exit 2, one line."""
+    result = tmp / f"r{suffix}"
+    result.write_bytes(b"previous good result")
+    rows = [ZOHO_HEADERS, *(zoho_row(f"Session {n} " + "x" * 200) for n in range(400))]
+    source = write_csv(tmp / "s.csv", rows)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", str(source), "--vendor", "zoho-people",
+         "--result", str(result)],
+        capture_output=True, text=True, env=env, timeout=120,
+        preexec_fn=lambda: _file_size_cap(20_000),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"session-importer: error: cannot write {result}"
+    )
+    assert result.read_bytes() == b"previous good result"
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(["s.csv", result.name])
+
+
+def test_run_writes_private_journal_log_and_result(tmp: Path) -> None:
+    """A sandbox run's journal (and its WAL), log and result sheet are all 0600."""
+    source = (
+        write_csv(tmp / "in" / "s.csv", [ZOHO_HEADERS, zoho_row("Private")])
+        if ((tmp / "in").mkdir() or True)
+        else None
+    )
+    assert source is not None
+    out = tmp / "out"
+    done = run_cli("run", source, "--vendor", "zoho-people", "--sandbox",
+                   "--journal", out / "j.sqlite", "--log", out / "job.log",
+                   "--result", out / "r.xlsx")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = [p for p in out.iterdir() if p.is_file()]
+    assert {"j.sqlite", "job.log", "r.xlsx"} <= {p.name for p in written}
+    assert {p.name: _mode(p) for p in written} == {p.name: 0o600 for p in written}
+    assert _mode(out) == 0o700
