@@ -388,32 +388,12 @@ def _open_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journ
 
 
 def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | None:
-    """With a PostgreSQL store (issue 14), the account's journal there; else ``None``.
+    """With a PostgreSQL store (issue 14), the account's journal there (or --journal NAME)."""
+    from importer.store import shared_journal
 
-    Every host importing into the account finds the same journal: it is named after the
-    vendor, the host and a hash of the account's identity (``--journal NAME`` names another).
-    """
-    from importer.store import account_name, is_postgres, open_journal
-
-    if getattr(args, "scratch", None) is not None or not is_postgres(settings.store):
+    if getattr(args, "scratch", None) is not None:
         return None
-    if args.journal is not None:
-        name = str(args.journal)
-    elif settings.account is not None:
-        name = account_name(settings.vendor, settings.base_url, settings.account)
-    else:
-        return None  # a dry run without credentials: no account to know
-    journal = open_journal(settings.store, name, settings.vendor)
-    known = journal.meta("target")
-    if known is None:
-        journal.set_meta("target", settings.base_url)
-    elif known != settings.base_url:
-        journal.close()
-        raise ConfigurationError(
-            f"journal {name!r} records imports into {known}, not {settings.base_url}; "
-            "give another --journal."
-        )
-    return journal
+    return shared_journal(settings, str(args.journal) if args.journal is not None else None)
 
 
 def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "open_journal",
     "open_store",
     "redact",
+    "shared_journal",
 ]
 
 
@@ -224,4 +225,33 @@ def open_journal(url: str, name: str, vendor: str, clock: Clock | None = None) -
         raise
     if hasattr(journal, "owned"):
         journal.owned = store
+    return journal
+
+
+def shared_journal(settings: Any, name: str | None = None) -> JournalLike | None:
+    """The account's journal in the PostgreSQL store ``settings.store`` names; else ``None``.
+
+    Every host importing into the account finds the same journal: it is named after the
+    vendor, the host and a hash of the account's identity (``settings.account``), as the
+    SQLite journal of one machine is; ``name`` names another.
+
+    Raises:
+        ConfigurationError: the journal records imports into another host.
+    """
+    if not is_postgres(settings.store):
+        return None
+    if name is None:
+        if settings.account is None:
+            return None  # a dry run without credentials: no account to know
+        name = account_name(settings.vendor, settings.base_url, settings.account)
+    journal = open_journal(settings.store, name, settings.vendor)
+    known = journal.meta("target")
+    if known is None:
+        journal.set_meta("target", settings.base_url)
+    elif known != settings.base_url:
+        journal.close()
+        raise ConfigurationError(
+            f"journal {name!r} records imports into {known}, not {settings.base_url}; "
+            "give another --journal."
+        )
     return journal

@@ -29,6 +29,7 @@ from importer.headers import header_scorer
 from importer.journal import Journal
 from importer.pipeline import JournalOptions, RunReport, journal_report, run_import
 from importer.reading import read_table
+from importer.store import JournalLike, shared_journal
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
@@ -190,12 +191,24 @@ class Workspace:
         """One journal per account: re-uploading a renamed file still shows what was created."""
         return self.data / "journals" / f"{account.slug}.journal.sqlite"
 
+    def shared_journal(self, account: Account) -> JournalLike | None:
+        """The account's journal in a PostgreSQL store (IMPORTER_STORE), shared with the
+        other hosts importing into it (issue 14); ``None``: this server's own journal."""
+        if account.sandbox:
+            return None
+        try:
+            settings = account.settings()
+        except ConfigurationError:
+            return None  # no credentials here: nothing tells the account
+        return shared_journal(settings)
+
     def known(self, account: Account, report: ValidationReport) -> RunReport | None:
         """Every row's outcome as the account's journal records it (``None``: no journal yet)."""
         path = self.journal_path(account)
-        if not path.exists():
+        journal = self.shared_journal(account)
+        if journal is None and not path.exists():
             return None
-        journal = Journal(path, account.vendor)
+        journal = journal or Journal(path, account.vendor)
         try:
             return journal_report(report, JournalOptions(journal, account.key), account.vendor)
         finally:
@@ -270,7 +283,8 @@ class Workspace:
         args = argparse.Namespace(
             journal=self.journal_path(account), dry_run=False, file=upload.path, result=target
         )
-        journal = _open_journal(args, account.vendor, settings)
+        journal = shared_journal(settings) if not account.sandbox else None
+        journal = journal or _open_journal(args, account.vendor, settings)
         assert journal is not None  # a journal path is given: it is always opened
         try:
             journal.lock_job(wait=False)
@@ -310,9 +324,10 @@ class Workspace:
         found = []
         for account in self.accounts.values():
             path = self.journal_path(account)
-            if not path.exists():
+            journal = self.shared_journal(account)
+            if journal is None and not path.exists():
                 continue
-            journal = Journal(path, account.vendor)
+            journal = journal or Journal(path, account.vendor)
             try:
                 for entry in journal.runs():
                     found.append({**entry, "account": account})

@@ -241,3 +241,36 @@ def test_three_hosts_share_zohos_window(
     )
     assert len(calls) >= 9
     assert min(b - a for a, b in itertools.pairwise(calls)) >= 2.0
+
+
+@pytest.mark.slow
+def test_the_web_page_and_a_host_share_the_accounts_journal(
+    tmp_path: Path, sandbox: SandboxProcess, pg_url: str
+) -> None:
+    """The coordinators' page (its workspace, as `serve` runs it) imports a sheet through the
+    store; a nightly host then runs an overlapping sheet: it creates only the new rows, and the
+    page shows both runs and what the host created."""
+    from importer.web.accounts import Account
+    from importer.web.workspace import Workspace
+
+    info = sandbox.info[VENDOR]
+    env = {**info["env"], "IMPORTER_STORE": pg_url}
+    account = Account("Acme", VENDOR, base_url=info["base_url"], auth_url=info["auth_url"], env=env)
+    workspace = Workspace([account], tmp_path / "web-data", max_rows=100, max_bytes=100_000)
+    upload = workspace.check(sheet(tmp_path / "coordinator", names(0, 4)), account, "ana")
+    run = workspace.start(upload, "import", "ana")
+    assert run.thread is not None
+    run.thread.join(60)
+    assert run.counts == {"created": 4}, run.stopped
+    assert not (tmp_path / "web-data" / "journals").exists() or not any(
+        (tmp_path / "web-data" / "journals").iterdir()
+    )
+    host = host_env(sandbox, tmp_path / "nightly", pg_url)
+    done = finish(start(sandbox, sheet(tmp_path / "nightly-work", names(2, 7)), host))
+    assert done["counts"] == {"created": 3, "skipped": 2}
+    assert created_names(sandbox) == Counter(names(0, 7))
+    assert len(list(workspace.history())) == 2
+    again = workspace.check(sheet(tmp_path / "coordinator2", names(4, 7)), account, "ana")
+    known = workspace.known(account, again.report)
+    assert known is not None
+    assert {known.status(row) for row in (2, 3, 4)} == {"created"}
