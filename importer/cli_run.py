@@ -30,7 +30,6 @@ from importer.vendors import Vendor, get_vendor
 __all__ = ["journal_path", "log", "printable", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
-_LOCAL_TIMES = ("360learning-v1", "360learning-v2")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -179,7 +178,7 @@ def _import(
         vendor.name, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
     timezone = _setting(args, "timezone")
-    if timezone is None and vendor.name in _LOCAL_TIMES:
+    if timezone is None and vendor.reads_time_zones:
         _notify(
             args,
             "warning: no --timezone: dates without a zone are read as UTC; if the sheet has "
