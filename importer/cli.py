@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -74,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
             return EXIT_CANNOT_RUN
         return _fail(args, describe_os_error(error), EXIT_CANNOT_RUN)
+    except sqlite3.DatabaseError as error:
+        # A journal or state file damaged after it was opened (a disk fault, a copy mid-write).
+        return _fail(
+            args,
+            f"a journal or state file is damaged ({error}): run `session-importer status` to "
+            "see which, move it away, and run again (its rows are then unknown to this tool)",
+            EXIT_CANNOT_RUN,
+        )
     except KeyboardInterrupt as error:
         from importer.entry import signal_exit_code
 

@@ -217,6 +217,9 @@ def run_import(
             f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
         )
         shared = SharedSlots(SharedSlots.default_folder(), account, clock)
+        left, why = shared.pause()
+        if left > 1:  # a wait the vendor asked of an earlier run still holds: say so
+            notify(f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'}).")
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = Pacer(policy, clock, shared)
     sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
