@@ -7,7 +7,6 @@ shell history and process lists. They are held as :class:`~importer.secret.Secre
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from importer.errors import ConfigurationError
+from importer.hosts import is_local
 from importer.secret import Secret
 from importer.vendors import PLUGINS
 
@@ -24,7 +24,6 @@ __all__ = [
     "VENDOR_OPTIONS",
     "RunSettings",
     "check_url",
-    "is_local",
     "load_job",
     "read_toml",
     "resolve_settings",
@@ -124,17 +123,6 @@ def check_url(url: str, what: str, allow_http: bool = False) -> None:
             f"{what} {url!r} is plain http: credentials would travel unencrypted. Use https "
             "(or --allow-http for a test proxy)."
         )
-
-
-def is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (loopback)."""
-    host = urlsplit(url.strip()).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from typing import Any
 import httpx
 
 from importer.clock import Clock, SystemClock
-from importer.config import RunSettings, is_local
+from importer.config import RunSettings
 from importer.errors import FatalVendorError
+from importer.hosts import is_local
 from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.outcomes import ExitCode, JournalState, Status
 from importer.people import resolve_people
