@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING
 
 from importer.api import write_report
 from importer.cli_parser import build_parser
+from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.outcomes import ExitCode
 from importer.templates import write_template
 from importer.validation import validate
-from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
+from importer.vendors import REGISTRY, get_vendor, plugin
 
 if TYPE_CHECKING:
     from importer.wire import Adapter
@@ -42,7 +43,6 @@ __all__ = [
     "EXIT_OK",
     "build_parser",
     "main",
-    "sheet_defaults",
 ]
 
 EXIT_OK = ExitCode.OK
@@ -222,14 +222,6 @@ def _sandbox(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return EXIT_OK
-
-
-def sheet_defaults(args: argparse.Namespace, vendor: Vendor) -> dict[str, str] | None:
-    if not args.path_id:
-        return None
-    if "pathId" not in {f.name for f in vendor.fields}:
-        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
-    return {"pathId": args.path_id}
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
-from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
+from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
 from importer.journal import Journal, account_journal_path
+from importer.outcomes import ExitCode
 from importer.results import check_writable, default_result_path, result_path
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
@@ -315,7 +316,7 @@ def _resolve_only(
         f"{report.table.source.stem}.resolved{'.csv' if report.table.delimiter else '.xlsx'}"
     )
     written = write_report(dataclasses.replace(resolved, table=table), target)
-    code = EXIT_OK if resolved.ok else EXIT_INVALID_ROWS
+    code = ExitCode.OK if resolved.ok else ExitCode.NOT_ALL_DONE
     summary = {
         "command": "run",
         "resolve_only": True,

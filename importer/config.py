@@ -27,6 +27,7 @@ __all__ = [
     "load_job",
     "read_toml",
     "resolve_settings",
+    "sheet_defaults",
 ]
 
 #: Choices where a vendor's docs are ambiguous (flags, IMPORTER_<NAME>, or the job file).
@@ -105,6 +106,15 @@ def _closest(name: str, known: list[str]) -> str:
 
     found = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f"; did you mean {found[0]!r}?" if found else f" (known: {', '.join(known)})."
+
+
+def sheet_defaults(args: Any, vendor: Any) -> dict[str, str] | None:
+    """Values given once for the whole sheet (``--path-id``), for the vendors they apply to."""
+    if not getattr(args, "path_id", None):
+        return None
+    if "pathId" not in {f.name for f in vendor.fields}:
+        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
+    return {"pathId": args.path_id}
 
 
 def check_url(url: str, what: str, allow_http: bool = False) -> None:
