@@ -11,6 +11,7 @@ sheet) and marks every field that differs from what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from importer.clock import SystemClock
+from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError
 from importer.readback import ReadBack
@@ -43,6 +44,15 @@ def flatten(item: Mapping[str, Any]) -> dict[str, str]:
     return row
 
 
+def _client(
+    settings: RunSettings, given: httpx.Client | None
+) -> contextlib.AbstractContextManager[httpx.Client]:
+    """The caller's client (left open), or a new one closed after use."""
+    if given is not None:
+        return contextlib.nullcontext(given)
+    return httpx.Client(timeout=settings.timeout)
+
+
 def _reader(settings: RunSettings) -> ReadBack:
     readback = plugin(settings.vendor).readback
     if readback is None:
@@ -50,22 +60,36 @@ def _reader(settings: RunSettings) -> ReadBack:
     return readback
 
 
-def export_sessions(settings: RunSettings, target: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every object the target names, as the vendor's read endpoints return them."""
+def export_sessions(
+    settings: RunSettings,
+    target: Mapping[str, str],
+    *,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
+) -> list[dict[str, Any]]:
+    """Every object the target names, as the vendor's read endpoints return them.
+
+    ``client`` and ``clock``: the HTTP client and the clock to use (new ones by default).
+    """
     readback = _reader(settings)
-    with httpx.Client(timeout=settings.timeout) as http:
-        sender = sender_for(plugin(settings.vendor).wire, settings, http, SystemClock())
+    with _client(settings, client) as http:
+        sender = sender_for(plugin(settings.vendor).wire, settings, http, clock or SystemClock())
         return readback.export(sender, target)
 
 
 def compare_created(
-    settings: RunSettings, created: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]
+    settings: RunSettings,
+    created: Mapping[str, Mapping[str, Any]],
+    context: Mapping[str, str],
+    *,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
 ) -> pd.DataFrame:
     """Read back each created object (ID -> what was sent) and mark the fields that differ."""
     readback = _reader(settings)
     fields = readback.fields
-    with httpx.Client(timeout=settings.timeout) as http:
-        sender = sender_for(plugin(settings.vendor).wire, settings, http, SystemClock())
+    with _client(settings, client) as http:
+        sender = sender_for(plugin(settings.vendor).wire, settings, http, clock or SystemClock())
         found = readback.find(sender, created, context)
     rows = []
     for ident, sent in created.items():
