@@ -172,7 +172,9 @@ def _import(
     args: argparse.Namespace, vendor: Vendor, flags: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     from importer.config import resolve_settings
-    from importer.pipeline import JournalOptions, RunReport, flag_duplicates, run_import
+    from importer.journaling import JournalOptions, flag_duplicates
+    from importer.pipeline import run_import
+    from importer.report import RunReport
 
     env = flags.pop("env")
     settings = resolve_settings(
@@ -387,7 +389,8 @@ def _open_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journ
 
 def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any) -> str:
     """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.pipeline import estimate_seconds, journal_report
+    from importer.journaling import journal_report
+    from importer.progress import estimate_seconds
     from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count

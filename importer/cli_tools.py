@@ -235,7 +235,7 @@ def _list_journals(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from importer.pipeline import JournalOptions, journal_report
+    from importer.journaling import JournalOptions, journal_report
 
     journal = _existing_journal(args.journal)
     try:

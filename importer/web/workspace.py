@@ -27,8 +27,10 @@ from importer.api import write_report
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
 from importer.journal import Journal, account_journal_path
-from importer.pipeline import JournalOptions, RunReport, journal_report, run_import
+from importer.journaling import JournalOptions, journal_report
+from importer.pipeline import run_import
 from importer.reading import read_table
+from importer.report import RunReport
 from importer.throttle import SharedSlots
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
