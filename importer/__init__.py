@@ -40,7 +40,9 @@ if TYPE_CHECKING:
         UnsafeFileError,
     )
     from importer.journal import Journal
-    from importer.pipeline import JournalOptions, RunReport, run_import
+    from importer.journaling import JournalOptions
+    from importer.pipeline import run_import
+    from importer.report import RunReport
     from importer.templates import write_template
     from importer.validation import RowError, RowOutcome, ValidationReport, validate
     from importer.vendors import REGISTRY, Vendor, get_vendor
@@ -61,8 +63,8 @@ _HOMES = {
     "UnreadableFileError": "importer.errors",
     "UnsafeFileError": "importer.errors",
     "Journal": "importer.journal",
-    "JournalOptions": "importer.pipeline",
-    "RunReport": "importer.pipeline",
+    "JournalOptions": "importer.journaling",
+    "RunReport": "importer.report",
     "run_import": "importer.pipeline",
     "write_template": "importer.templates",
     "RowError": "importer.validation",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from importer.pipeline import RunReport
+from importer.report import RunReport
 from importer.results import (
     RESULT_COLUMNS,
     ResultSheet,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -24,7 +25,7 @@ from importer.throttle import MAX_WAIT
 from importer.tokens import Tokens
 from importer.wire import Answer, retry_after_header, snippet
 
-__all__ = ["Auth", "TokenAuth", "Transient", "error_code", "post_token"]
+__all__ = ["Auth", "TokenAuth", "TokenHeaders", "Transient", "error_code", "post_token"]
 
 _RENEW_MARGIN = 60.0
 _RENEW_RETRY = 20.0
@@ -145,6 +146,19 @@ class TokenAuth:
 
     def fetch(self) -> tuple[str, float]:
         raise NotImplementedError
+
+
+class TokenHeaders:
+    """An :class:`Auth` that sends a kept token in the headers ``make`` builds from it."""
+
+    def __init__(self, token: TokenAuth, make: Callable[[str], dict[str, str]]) -> None:
+        self.token, self.make = token, make
+
+    def headers(self) -> dict[str, str]:
+        return self.make(self.token.get())
+
+    def invalidate(self) -> None:
+        self.token.invalidate()
 
 
 class Transient(Exception):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -26,11 +27,12 @@ from typing import TYPE_CHECKING
 
 from importer.api import write_report
 from importer.cli_parser import build_parser
+from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.outcomes import ExitCode
 from importer.templates import write_template
 from importer.validation import validate
-from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
+from importer.vendors import REGISTRY, get_vendor, plugin
 
 if TYPE_CHECKING:
     from importer.wire import Adapter
@@ -41,7 +43,6 @@ __all__ = [
     "EXIT_OK",
     "build_parser",
     "main",
-    "sheet_defaults",
 ]
 
 EXIT_OK = ExitCode.OK
@@ -74,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
             return EXIT_CANNOT_RUN
         return _fail(args, describe_os_error(error), EXIT_CANNOT_RUN)
+    except sqlite3.DatabaseError as error:
+        # A journal or state file damaged after it was opened (a disk fault, a copy mid-write).
+        return _fail(
+            args,
+            f"a journal or state file is damaged ({error}): run `session-importer status` to "
+            "see which, move it away, and run again (its rows are then unknown to this tool)",
+            EXIT_CANNOT_RUN,
+        )
     except KeyboardInterrupt as error:
         from importer.entry import signal_exit_code
 
@@ -127,7 +136,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from importer.pipeline import flag_duplicates
+    from importer.journaling import flag_duplicates
     from importer.results import result_path
 
     vendor = get_vendor(args.vendor)
@@ -217,14 +226,6 @@ def _sandbox(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return EXIT_OK
-
-
-def sheet_defaults(args: argparse.Namespace, vendor: Vendor) -> dict[str, str] | None:
-    if not args.path_id:
-        return None
-    if "pathId" not in {f.name for f in vendor.fields}:
-        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
-    return {"pathId": args.path_id}
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from importer.cli import EXIT_OK
 from importer.errors import ConfigurationError
+from importer.outcomes import ExitCode
 
 __all__ = ["check_job"]
 
@@ -77,4 +77,4 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
         for line in checked:
             print(f"ok  {line}")
         print("The job is ready; nothing was imported.")
-    return EXIT_OK
+    return ExitCode.OK

@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
 from importer.cli_run import log, printable, run_file
 from importer.errors import ImporterError, InputError, describe_os_error
 from importer.journal import JobLockedError
@@ -45,7 +44,7 @@ def run_inbox(args: argparse.Namespace, inbox: Path, output: Path | None) -> int
         output / f"{args.config.stem if args.config else inbox.name}.journal.sqlite"
     )
     summaries: list[dict[str, Any]] = []
-    worst: int = EXIT_OK
+    worst: int = ExitCode.OK
     stop: str | None = None
     log(args, f"inbox {inbox}: {len(files)} file(s)")
     for number, path in enumerate(files):
@@ -141,7 +140,7 @@ def _run_wide(summary: dict[str, Any]) -> str | None:
 
 def _imported(code: int, summary: dict[str, Any]) -> bool:
     """Whether the sheet was imported (done/): not when it could not run or no row was valid."""
-    if code not in (EXIT_OK, EXIT_INVALID_ROWS):
+    if code not in (ExitCode.OK, ExitCode.NOT_ALL_DONE):
         return False
     counts = summary.get("counts") or {}
     return not (counts and set(counts) == {"invalid"})

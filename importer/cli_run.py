@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
-from importer.cli import EXIT_INVALID_ROWS, EXIT_OK, sheet_defaults
+from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
 from importer.journal import Journal, account_journal_path
+from importer.outcomes import ExitCode
 from importer.results import check_writable, default_result_path, result_path
 from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
@@ -31,7 +32,6 @@ from importer.vendors import Vendor, get_vendor
 __all__ = ["journal_path", "log", "printable", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
-_LOCAL_TIMES = ("360learning-v1", "360learning-v2")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -174,14 +174,16 @@ def _import(
     args: argparse.Namespace, vendor: Vendor, flags: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     from importer.config import resolve_settings
-    from importer.pipeline import JournalOptions, RunReport, flag_duplicates, run_import
+    from importer.journaling import JournalOptions, flag_duplicates
+    from importer.pipeline import run_import
+    from importer.report import RunReport
 
     env = flags.pop("env")
     settings = resolve_settings(
         vendor.name, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
     timezone = _setting(args, "timezone")
-    if timezone is None and vendor.name in _LOCAL_TIMES:
+    if timezone is None and vendor.reads_time_zones:
         _notify(
             args,
             "warning: no --timezone: dates without a zone are read as UTC; if the sheet has "
@@ -318,7 +320,7 @@ def _resolve_only(
         f"{report.table.source.stem}.resolved{'.csv' if report.table.delimiter else '.xlsx'}"
     )
     written = write_report(dataclasses.replace(resolved, table=table), target)
-    code = EXIT_OK if resolved.ok else EXIT_INVALID_ROWS
+    code = ExitCode.OK if resolved.ok else ExitCode.NOT_ALL_DONE
     summary = {
         "command": "run",
         "resolve_only": True,
@@ -398,7 +400,8 @@ def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | Non
 
 def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any) -> str:
     """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.pipeline import estimate_seconds, journal_report
+    from importer.journaling import journal_report
+    from importer.progress import estimate_seconds
     from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count

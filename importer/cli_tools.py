@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
-from importer.cli import EXIT_INVALID_ROWS, EXIT_OK
 from importer.errors import ConfigurationError
 from importer.journal import Journal
+from importer.outcomes import ExitCode
 from importer.results import default_result_path
 from importer.validation import validate
 from importer.vendors import get_vendor
@@ -49,7 +49,7 @@ def convert_command(args: argparse.Namespace) -> int:
         f"v2 sheet: {written}"
     )
     print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
-    return EXIT_OK if not conversion.failed else EXIT_INVALID_ROWS
+    return ExitCode.OK if not conversion.failed else ExitCode.NOT_ALL_DONE
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def export_command(args: argparse.Namespace) -> int:
             args.output,
         )
         print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
-        return EXIT_OK if not differing else EXIT_INVALID_ROWS
+        return ExitCode.OK if not differing else ExitCode.NOT_ALL_DONE
     items = export_sessions(settings, target)
     frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
     if frame.empty:
@@ -115,7 +115,7 @@ def export_command(args: argparse.Namespace) -> int:
         ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
     )
     print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _run_timezone(result: Path, settings: Any) -> str | None:
@@ -179,7 +179,7 @@ def status_command(args: argparse.Namespace) -> int:
                     }
                 )
             )
-            return EXIT_OK
+            return ExitCode.OK
         print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
         print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
         for run in runs[-5:]:
@@ -194,7 +194,7 @@ def status_command(args: argparse.Namespace) -> int:
             print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
     finally:
         journal.close()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _list_journals(args: argparse.Namespace) -> int:
@@ -222,7 +222,7 @@ def _list_journals(args: argparse.Namespace) -> int:
     pauses = SharedSlots.pauses(SharedSlots.default_folder(), SystemClock())
     if args.json:
         print(json.dumps({"folder": str(folder), "journals": listed, "pauses": pauses}))
-        return EXIT_OK
+        return ExitCode.OK
     if not listed:
         print(f"No journal in {folder} yet.")
     for item in listed:
@@ -231,11 +231,11 @@ def _list_journals(args: argparse.Namespace) -> int:
     for pause in pauses:
         # A wait a vendor asked for (a lock, a Retry-After) that the next run will honour.
         print(f"paused for {pause['seconds']:.0f} s more ({pause['file']}): {pause['reason']}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from importer.pipeline import JournalOptions, journal_report
+    from importer.journaling import JournalOptions, journal_report
 
     journal = _existing_journal(args.journal)
     try:
@@ -271,4 +271,4 @@ def report_command(args: argparse.Namespace) -> int:
         )
     written = write_report(run.validation, target, run)
     print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
-    return EXIT_OK
+    return ExitCode.OK

@@ -7,7 +7,6 @@ shell history and process lists. They are held as :class:`~importer.secret.Secre
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from importer.errors import ConfigurationError
+from importer.hosts import is_local
 from importer.secret import Secret
 from importer.vendors import PLUGINS
 
@@ -24,10 +24,10 @@ __all__ = [
     "VENDOR_OPTIONS",
     "RunSettings",
     "check_url",
-    "is_local",
     "load_job",
     "read_toml",
     "resolve_settings",
+    "sheet_defaults",
 ]
 
 #: Choices where a vendor's docs are ambiguous (flags, IMPORTER_<NAME>, or the job file).
@@ -112,6 +112,15 @@ def _closest(name: str, known: list[str]) -> str:
     return f"; did you mean {found[0]!r}?" if found else f" (known: {', '.join(known)})."
 
 
+def sheet_defaults(args: Any, vendor: Any) -> dict[str, str] | None:
+    """Values given once for the whole sheet (``--path-id``), for the vendors they apply to."""
+    if not getattr(args, "path_id", None):
+        return None
+    if "pathId" not in {f.name for f in vendor.fields}:
+        raise ConfigurationError(f"--path-id does not apply to {vendor.name}.")
+    return {"pathId": args.path_id}
+
+
 def check_url(url: str, what: str, allow_http: bool = False) -> None:
     """A vendor host must be https (plain http only to this machine, or with ``allow_http``).
 
@@ -128,17 +137,6 @@ def check_url(url: str, what: str, allow_http: bool = False) -> None:
             f"{what} {url!r} is plain http: credentials would travel unencrypted. Use https "
             "(or --allow-http for a test proxy)."
         )
-
-
-def is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (loopback)."""
-    host = urlsplit(url.strip()).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -21,134 +21,29 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from importer.clock import Clock, SystemClock
-from importer.config import RunSettings, is_local
+from importer.config import RunSettings
 from importer.errors import FatalVendorError
-from importer.journal import Entry, RowStore, fingerprint, row_key
-from importer.outcomes import ExitCode, JournalState, Status
+from importer.hosts import is_local
+from importer.journaling import Journaled, JournalOptions, journal_report
+from importer.outcomes import Status
 from importer.people import resolve_people
+from importer.progress import Progress, ProgressHook, eta_and_counts, progress_bar
+from importer.report import RunReport, valid_values
 from importer.sender import (
     RowResult,
-    Sender,
     sender_for,
 )
 from importer.store import Slots, StoreTokens, open_store
-from importer.throttle import Pacer, PacerStopped, RatePolicy
+from importer.throttle import Pacer, PacerStopped
 from importer.validation import ValidationReport
 from importer.vendors import plugin
-from importer.wire import MARKER
 
-__all__ = [
-    "EXIT_CODES",
-    "JournalOptions",
-    "ProgressHook",
-    "RunReport",
-    "estimate_seconds",
-    "flag_duplicates",
-    "journal_report",
-    "resolve_only",
-    "run_import",
-]
-
-#: Exit codes of ``session-importer run``, by what happened (see :class:`ExitCode`).
-EXIT_CODES = {
-    "all created": ExitCode.OK,
-    "some not created": ExitCode.NOT_ALL_DONE,
-    "could not run": ExitCode.CANNOT_RUN,
-    "fatal": ExitCode.FATAL,
-    "interrupted": ExitCode.INTERRUPTED,
-    "terminated": ExitCode.TERMINATED,
-}
-
-
-@dataclass(frozen=True)
-class JournalOptions:
-    """How a run uses its journal.
-
-    Attributes:
-        journal: the job's journal.
-        key_column: the sheet column that identifies a row across runs (an external ID);
-            ``None``: a fingerprint of the row's normalised values.
-        retry_rejected: send again rows the vendor rejected before, even unchanged.
-        resend_unknown: send again rows whose earlier answer was lost and that the vendor
-            gives no way to check (360Learning v1).
-    """
-
-    journal: RowStore
-    key_column: str | None = None
-    retry_rejected: bool = False
-    resend_unknown: bool = False
-
-
-@dataclass
-class RunReport:
-    """Every row's outcome of an import run.
-
-    Attributes:
-        validation: the validation of the sheet.
-        results: sheet row -> its outcome at the vendor, for every valid row.
-        stopped: why the run stopped early ("interrupted", or the fatal error), if it did.
-        fatal: whether it stopped on a fatal vendor error.
-        dry_run: whether nothing was sent on purpose.
-        requests: HTTP requests made.
-        seconds: how long the sending took.
-    """
-
-    validation: ValidationReport
-    results: dict[int, RowResult] = field(default_factory=dict)
-    stopped: str | None = None
-    fatal: bool = False
-    dry_run: bool = False
-    requests: int = 0
-    seconds: float = 0.0
-
-    def status(self, row: int) -> str:
-        """The status of one sheet row."""
-        if row in self.validation.errors:
-            return "invalid"
-        result = self.results.get(row)
-        return result.status if result else Status.NOT_SENT
-
-    def counts(self) -> dict[str, int]:
-        """Rows per status, in a stable order."""
-        found = Counter(self.status(int(row)) for row in self.validation.table.frame.index)
-        order = (
-            Status.CREATED,
-            Status.SKIPPED,
-            Status.CHANGED,
-            Status.REJECTED,
-            Status.UNKNOWN,
-            Status.NOT_SENT,
-            Status.INVALID,
-        )
-        return {str(status): found[status] for status in order if found[status]}
-
-    @property
-    def exit_code(self) -> int:
-        """0 all created; 1 some not; 3 a fatal vendor error; 130 Ctrl-C; 143 SIGTERM."""
-        if self.fatal:
-            return EXIT_CODES["fatal"]
-        if self.stopped in ("interrupted", "terminated"):
-            return EXIT_CODES[self.stopped]
-        counts = self.counts()
-        if self.dry_run:
-            return ExitCode.OK if not counts.get(Status.INVALID) else ExitCode.NOT_ALL_DONE
-        done = counts.get(Status.CREATED, 0) + counts.get(Status.SKIPPED, 0)
-        return ExitCode.OK if done == self.validation.row_count else ExitCode.NOT_ALL_DONE
-
-
-def _values(report: ValidationReport) -> list[tuple[int, dict[str, str | None]]]:
-    """The normalised values of every valid row, in sheet order."""
-    valid = report.values.drop(index=list(report.errors))
-    records = valid.astype(object).where(valid.notna(), None).to_dict("index")
-    return [
-        (int(str(row)), {str(k): v for k, v in values.items()}) for row, values in records.items()
-    ]
+__all__ = ["resolve_only", "run_import"]
 
 
 def run_import(
@@ -221,6 +116,9 @@ def run_import(
             f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
         )
         shared = store.slots(account, clock)
+        left, why = shared.pause()
+        if left > 1:  # a wait the vendor asked of an earlier run still holds: say so
+            notify(f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'}).")
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = Pacer(policy, clock, shared)
     sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
@@ -245,17 +143,17 @@ def run_import(
     run.validation = report
     for row, message in held.items():
         run.results[row] = RowResult(Status.NOT_SENT, message=message)
-    todo = [(row, values) for row, values in _values(report) if row not in held]
+    todo = [(row, values) for row, values in valid_values(report) if row not in held]
     if limit is not None:
         todo = todo[: max(limit, 0)]
     workers = max(1, min(settings.concurrency, adapter.max_concurrency))
-    bar = _progress(len(todo), enabled=progress)
+    bar = progress_bar(len(todo), enabled=progress)
     work: Callable[[int, dict[str, str | None]], RowResult]
     if journal is None:
         work = lambda row, values: sender.import_row(values)  # noqa: E731
     else:
-        work = _Journaled(journal, sender, report, settings.vendor).prepare(todo)
-    hook = _Progress(len(todo), pacer, on_progress, clock)
+        work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
+    hook = Progress(len(todo), pacer, on_progress, clock)
     try:
         _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
@@ -281,7 +179,7 @@ def _send_all(
     pacer: Pacer,
     bar: Any,
     stop: threading.Event | None = None,
-    hook: _Progress | None = None,
+    hook: Progress | None = None,
 ) -> None:
     statuses: Counter[str] = Counter()
     if hook is not None:
@@ -313,7 +211,7 @@ def _send_all(
             run.results[row] = result
             statuses[result.status] += 1
             bar.update(1)
-            bar.set_postfix_str(_eta_and_counts(bar, pacer, statuses))
+            bar.set_postfix_str(eta_and_counts(bar, pacer, statuses))
             if hook is not None:
                 hook(statuses)
 
@@ -357,70 +255,6 @@ class _StopRequested(Exception):
     """The run's stop event was set: stop as Ctrl-C does."""
 
 
-#: (rows done, rows to send, rows per status, seconds left at the slower of the observed pace
-#: and the vendor's).
-ProgressHook = Callable[[int, int, Mapping[str, int], float], None]
-
-
-class _Progress:
-    """Tells an observer (the web page) how far the run is, with the same ETA as the bar."""
-
-    def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None, clock: Clock) -> None:
-        self.total, self.pacer, self.hook, self.clock = total, pacer, hook, clock
-        self.started = clock.time()
-
-    def __call__(self, statuses: Mapping[str, int]) -> None:
-        if self.hook is None:
-            return
-        done = sum(statuses.values())
-        elapsed = self.clock.time() - self.started
-        left = _seconds_left(done, self.total, elapsed, self.pacer)
-        self.hook(done, self.total, dict(statuses), left)
-
-
-def _seconds_left(done: int, total: int, elapsed: float, pacer: Pacer) -> float:
-    """Time left at the slower of the observed pace and the vendor's."""
-    per_row = max(elapsed / max(done, 1), pacer.interval)
-    return max(total - done, 0) * per_row
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    """A tqdm bar on stderr, quiet when stderr is not a terminal."""
-    from tqdm import tqdm
-
-    show = enabled and sys.stderr.isatty()
-    return tqdm(
-        total=total,
-        unit="row",
-        file=sys.stderr,
-        disable=not show,
-        dynamic_ncols=True,
-        smoothing=0.05,
-        desc="importing",
-        # Our own ETA (see _eta_and_counts): tqdm's guess from the first, unpaced rows is too
-        # hopeful under a rate limit.
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
-    )
-
-
-def _eta_and_counts(bar: Any, pacer: Pacer, statuses: Mapping[str, int]) -> str:
-    """The bar's tail: time left at the slower of the observed pace and the vendor's, and counts."""
-    elapsed = float(bar.format_dict.get("elapsed", 0.0))
-    left = _seconds_left(int(bar.n), int(bar.total or 0), elapsed, pacer)
-    minutes, seconds = divmod(int(left), 60)
-    hours, minutes = divmod(minutes, 60)
-    eta = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
-    counts = ", ".join(f"{status} {count}" for status, count in statuses.items())
-    return f"about {eta} left, {counts}"
-
-
-def estimate_seconds(rows: int, calls_per_row: float, policy: RatePolicy) -> float | None:
-    """How long ``rows`` rows take at the vendor's pace (``None``: no limit to say)."""
-    if not policy.rate:
-        return None
-    return rows * calls_per_row / policy.rate
-
-
 def resolve_only(
     report: ValidationReport, settings: RunSettings, *, clock: Clock | None = None
 ) -> tuple[ValidationReport, dict[str, Any]]:
@@ -431,180 +265,3 @@ def resolve_only(
         resolved, figures = resolve_people(report, sender_for(adapter, settings, http, clock))
     figures.pop("held", None)  # unchecked emails leave their IDs empty; the count says why
     return resolved, figures
-
-
-def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
-    """Every row's outcome as a journal records it (for ``session-importer report``)."""
-    run = RunReport(report)
-    todo = _values(report)
-    journaled = _Journaled(options, None, report, vendor)  # type: ignore[arg-type]
-    journaled.prepare(todo, readonly=True)
-    for row, _ in todo:
-        run.results[row] = journaled.recorded(row)
-    return run
-
-
-def _marker(key: str) -> str:
-    """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
-    return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
-
-
-class _Journaled:
-    """Sending through the journal: skip what exists, reconcile lost answers, record outcomes."""
-
-    def __init__(
-        self, options: JournalOptions, sender: Sender, report: ValidationReport, vendor: str
-    ) -> None:
-        self.options, self.sender, self.report, self.vendor = options, sender, report, vendor
-        self.journal = options.journal
-        self.rows: dict[int, tuple[str, str, Entry]] = {}
-        self.duplicates: dict[int, int] = {}
-
-    def prepare(
-        self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
-    ) -> Callable[[int, dict[str, str | None]], RowResult]:
-        """Give every row its key and journal record (new rows are recorded as pending)."""
-        keys = self.key_values()
-        seen: dict[str, int] = {}
-        for row, values in todo:
-            print_ = fingerprint(values)
-            key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
-            if key in seen:  # refused before sending by flag_duplicates; never sent twice
-                self.duplicates[row] = seen[key]
-                continue
-            seen[key] = row
-            values[MARKER] = _marker(key)
-            if readonly:
-                entry = self.journal.get(key)
-                if entry is not None:
-                    self.rows[row] = (key, print_, entry)
-            else:
-                self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
-        return self.work
-
-    def recorded(self, row: int) -> RowResult:
-        """A row's outcome as the journal records it, without sending anything."""
-        if row in self.duplicates:
-            return RowResult(
-                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
-            )
-        if row not in self.rows:
-            return RowResult(Status.NOT_SENT, message="not in the journal: never sent")
-        _, _, entry = self.rows[row]
-        status = JournalState(entry.state).status()
-        return RowResult(status, entry.created_id, entry.message)
-
-    def key_values(self) -> dict[int, str]:
-        column = self.options.key_column
-        if column is None:
-            return {}
-        frame = self.report.table.frame
-        from importer.headers import header_key
-
-        matches = [c for c in frame.columns if header_key(c) == header_key(column)]
-        if not matches:
-            from importer.errors import MissingColumnsError
-
-            # The sheet's own problem (an inbox sends it to failed/), not the run's.
-            where = self.report.table.source
-            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
-        return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
-
-    def work(self, row: int, values: dict[str, str | None]) -> RowResult:
-        if row in self.duplicates:
-            return RowResult(
-                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
-            )
-        key, print_, entry = self.rows[row]
-        journal, sender = self.journal, self.sender
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
-        if entry.state == "created":
-            if entry.fingerprint == print_:
-                return RowResult(
-                    Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
-                )
-            return RowResult(
-                Status.CHANGED,
-                entry.created_id,
-                f"changed since it was created on {when} (ID {entry.created_id}): not sent "
-                "again; change it at the vendor, or give the row a new key",
-            )
-        if (
-            entry.state == "rejected"
-            and entry.fingerprint == print_
-            and not self.options.retry_rejected
-        ):
-            return RowResult(
-                Status.REJECTED,
-                message=f"{entry.message} (from the run of {when}; fix the row, "
-                "or use --retry-rejected)",
-            )
-        if entry.state in ("unknown", "sending"):
-            verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
-            if verdict == "found" and ident:
-                journal.outcome(
-                    key, JournalState.CREATED, ident, "found at the vendor after a lost answer"
-                )
-                return RowResult(
-                    Status.CREATED,
-                    ident,
-                    "found at the vendor after an earlier lost answer: not resent",
-                )
-            if verdict == "unchecked" and not self.options.resend_unknown:
-                message = (
-                    "an earlier answer was lost and the vendor gives no way to check: look for "
-                    "the session at the vendor, then re-run with --resend-unknown if it is missing"
-                )
-                journal.outcome(key, JournalState.UNKNOWN, "", message)
-                return RowResult(Status.UNKNOWN, message=message)
-        journal.sending(key, print_, values)
-        try:
-            result = sender.import_row(values)
-        except BaseException:
-            journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
-            raise
-        # created, rejected and unknown are the same words in both; anything else never left.
-        final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
-        state = JournalState(result.status) if result.status in final else JournalState.PENDING
-        journal.outcome(key, state, result.created_id, result.message)
-        return result
-
-
-def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
-    """Sheet row -> the cell of the key column (``--key``); empty without one.
-
-    Raises:
-        MissingColumnsError: the sheet has no such column.
-    """
-    return _Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
-
-
-def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
-    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
-
-    Two rows are the same when their normalised values are (or, with ``key_column``, their
-    keys are): the second would create the same session twice, or never be sent.
-    """
-    import dataclasses
-
-    from importer.validation import RowError
-
-    keys = key_values(report, key_column)
-    seen: dict[str, int] = {}
-    errors = dict(report.errors)
-    for row, values in _values(report):
-        key = row_key("", values, key_column, keys.get(row))
-        if key not in seen:
-            seen[key] = row
-            continue
-        if key_column and keys.get(row):
-            what = f"the same {key_column} ({keys[row].strip()}) as row {seen[key]}"
-            fix = f"give each row its own {key_column}"
-        else:
-            what = f"the same session as row {seen[key]}"
-            fix = "remove one of them (it would be created twice)"
-        message = f"{what}: {fix}."
-        errors[row] = (RowError(row, "Row", "", "duplicate_row", message),)
-    if len(errors) == len(report.errors):
-        return report
-    return dataclasses.replace(report, errors=dict(sorted(errors.items())))

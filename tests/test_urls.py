@@ -95,3 +95,31 @@ def test_status_shows_a_pause_a_vendor_asked_for(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "paused for" in done.stdout and "exceeding 30 calls a minute" in done.stdout
+
+
+def test_a_damaged_journal_is_one_plain_line(tmp_path: Path) -> None:
+    """A journal whose pages were overwritten (a disk fault): `status` says so in one line,
+    exit 2, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from importer.journal import Journal
+
+    path = tmp_path / "acme.journal.sqlite"
+    journal = Journal(path, "zoho-people")
+    for n in range(200):
+        journal.remember(f"k{n}", "f", n + 2, {"name": "x" * 200})
+    journal.close()
+    data = bytearray(path.read_bytes())
+    data[-4096 * 4 : -4096] = b"\xff" * (4096 * 3)  # rows' pages, read after the journal opened
+    path.write_bytes(bytes(data))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "status", str(path)], capture_output=True, text=True,
+        env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "damaged" in done.stderr

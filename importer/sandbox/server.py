@@ -12,28 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import threading
 from typing import Any
 
 import h11
 
 from importer.errors import ConfigurationError
+from importer.hosts import is_loopback
 from importer.sandbox.http import ASGIApp, DropConnection
 
 __all__ = ["SandboxServer", "is_loopback"]
 
 _READ_SIZE = 65536
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SandboxServer:

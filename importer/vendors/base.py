@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from importer.fields import Field
+from importer.fields import DateTimeUTC, Field
 
 __all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
 
@@ -56,6 +56,11 @@ class Vendor:
     date_order: str = "DMY"
     rate_limit: str = ""
     notes: tuple[str, ...] = ()
+
+    @property
+    def reads_time_zones(self) -> bool:
+        """Whether some column holds date-times sent with a zone (read in ``--timezone``)."""
+        return any(isinstance(f.kind, DateTimeUTC) for f in self.fields)
 
     def field(self, name: str) -> Field:
         """Return the field called ``name`` (its API name)."""

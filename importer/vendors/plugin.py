@@ -10,7 +10,8 @@ declares everything the rest of the importer needs to know about the vendor:
 * ``credentials``, ``api_host``, ``token_host`` and ``auth``: where it lives and how
   each request is authenticated;
 * ``people`` (optional): how email columns become the IDs the vendor wants;
-* ``sandbox`` (optional): its routes in the embedded sandbox.
+* ``sandbox`` (optional): its routes in the embedded sandbox;
+* ``readback`` (optional): how its objects are read back (``export``).
 
 Nothing outside a vendor's package tests a vendor's name: the registry hands each
 part to the code that needs it (the sandbox server included).
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from importer.auth import Auth
     from importer.clock import Clock
+    from importer.readback import ReadBack
     from importer.sandbox.http import Router
     from importer.sandbox.state import SandboxState
     from importer.secret import Secret
@@ -101,6 +103,7 @@ class Plugin:
     auth: AuthFactory
     people: People | None = None
     sandbox: SandboxPart | None = None
+    readback: ReadBack | None = None
     #: The credentials that tell accounts apart on one host (their hash names the account's
     #: journal and rate schedule; the values themselves are never written anywhere).
     account_fields: tuple[str, ...] = ()

@@ -52,7 +52,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """Serve the page until Ctrl-C; running imports are stopped as Ctrl-C stops ``run``."""
     import uvicorn
 
-    from importer.sandbox import is_loopback
+    from importer.hosts import is_loopback
     from importer.secret import Secret
     from importer.web.accounts import Account, load_accounts, sandbox_accounts
     from importer.web.app import create_app

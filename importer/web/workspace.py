@@ -26,10 +26,13 @@ from typing import Any, BinaryIO
 from importer.api import write_report
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
-from importer.journal import Journal
-from importer.pipeline import JournalOptions, RunReport, journal_report, run_import
+from importer.journal import Journal, account_journal_path
+from importer.journaling import JournalOptions, journal_report
+from importer.pipeline import run_import
 from importer.reading import read_table
+from importer.report import RunReport
 from importer.store import JournalLike, shared_journal
+from importer.throttle import SharedSlots
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
@@ -188,8 +191,21 @@ class Workspace:
         return self.accounts[best]
 
     def journal_path(self, account: Account) -> Path:
-        """One journal per account: re-uploading a renamed file still shows what was created."""
-        return self.data / "journals" / f"{account.slug}.journal.sqlite"
+        """One journal per account: re-uploading a renamed file still shows what was created.
+
+        A real account's is the same journal ``session-importer run`` keeps for it (in the
+        state folder), so that a sheet imported from the command line, the nightly job or
+        this page is created once whoever sends it; the embedded sandbox's accounts keep
+        theirs in the page's data folder (their sandbox lives as long as the page).
+        """
+        try:
+            settings = account.settings()
+        except ImporterError:
+            settings = None  # no credentials yet: nothing can be imported into it anyway
+        if account.sandbox or settings is None or settings.account is None:
+            return self.data / "journals" / f"{account.slug}.journal.sqlite"
+        folder = SharedSlots.default_folder()
+        return account_journal_path(folder, account.vendor, settings.base_url, settings.account)
 
     def shared_journal(self, account: Account) -> JournalLike | None:
         """The account's journal in a PostgreSQL store (IMPORTER_STORE), shared with the

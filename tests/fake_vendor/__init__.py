@@ -18,6 +18,7 @@ import httpx
 
 from importer.clock import Clock
 from importer.fields import DateTimeUTC, Field, Text
+from importer.readback import ReadBack, pages
 from importer.sandbox.http import Request, Response, Router, json_response
 from importer.sandbox.state import SandboxState
 from importer.secret import Secret
@@ -150,6 +151,17 @@ def _build(state: SandboxState, routers: Mapping[str, Router]) -> None:
         return json_response(200, {"sessions": found})
 
 
+def _export(sender: Any, target: Mapping[str, str]) -> list[dict[str, Any]]:
+    listing = Call("list the sessions", "GET", "/api/sessions", writes=False)
+    return list(pages(sender, listing, lambda a: a.body.get("sessions", []), lambda *_: None))
+
+
+READBACK = ReadBack(
+    fields={"title": "title", "starts": "starts"},
+    export=_export,
+    find=lambda sender, created, target: {s["id"]: s for s in _export(sender, target)},
+)
+
 PLUGIN = Plugin(
     schema=SCHEMA,
     wire=_Wire(),
@@ -169,4 +181,5 @@ PLUGIN = Plugin(
         },
     ),
     account_fields=(_KEY,),
+    readback=READBACK,
 )

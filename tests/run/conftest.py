@@ -15,7 +15,8 @@ import pytest
 
 from importer.clock import FakeClock
 from importer.config import resolve_settings
-from importer.pipeline import RunReport, run_import
+from importer.pipeline import run_import
+from importer.report import RunReport
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
 from importer.validation import validate
 from tests.conftest import ROOT

@@ -104,7 +104,7 @@ def test_progress_eta_knows_the_rate_limit() -> None:
     from types import SimpleNamespace
 
     from importer.clock import FakeClock
-    from importer.pipeline import _eta_and_counts
+    from importer.progress import eta_and_counts as _eta_and_counts
     from importer.throttle import Pacer
 
     pacer = Pacer(plugin("zoho-people").wire.rate, FakeClock())

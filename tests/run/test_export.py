@@ -123,3 +123,28 @@ def test_v1_read_back_from_a_result(tmp_path: Path, sandbox: SandboxProcess) -> 
     )
     assert done.returncode == 0, done.stderr
     assert [r["Check"] for r in rows(back)] == ["same", "same", "same"]
+
+
+def test_export_takes_the_callers_client_and_clock() -> None:
+    """A use case takes its HTTP client and clock as arguments: here a MockTransport that pages
+    twice through `Link`, and a fake clock; the objects of both pages come back in order."""
+    import httpx
+
+    from importer.clock import FakeClock
+    from importer.config import resolve_settings
+    from importer.export import export_sessions
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            return httpx.Response(200, json={"access_token": "t" * 20, "expires_in": 3600})
+        if request.url.params.get("page") == "2":
+            return httpx.Response(200, json=[{"_id": "b"}])
+        link = f'<{request.url.copy_with(params={"page": "2"})}>; rel="next"'
+        return httpx.Response(200, json=[{"_id": "a"}], headers={"link": link})
+
+    env = {"IMPORTER_360L_CLIENT_ID": "id", "IMPORTER_360L_CLIENT_SECRET": "secret"}
+    settings = resolve_settings("360learning-v2", flags={"base_url": "http://127.0.0.1:9"}, env=env)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        found = export_sessions(settings, {"path_id": "p" * 24}, client=client, clock=FakeClock())
+        assert not client.is_closed  # the caller's client is left open
+    assert [item["_id"] for item in found] == ["a", "b"]

@@ -653,3 +653,34 @@ def test_a_stop_ends_a_long_token_wait() -> None:
         sender.auth.headers()
     assert clock.time() - started < 1.0
     assert creds  # the same names the settings used
+
+
+def test_a_next_page_link_to_itself_stops() -> None:
+    """A `Link: rel=next` that names the page itself: the lookup reads a bounded number of pages
+    and leaves the row unchecked, instead of looping forever."""
+    from importer.sender import MAX_PAGES, Sender
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=[], headers={"link": f'<{request.url}>; rel="next"'})
+
+    clock = FakeClock()
+    sender = Sender(
+        adapter=plugin("360learning-v2").wire,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        base_url="http://127.0.0.1:9",
+        auth=plugin("360learning-v1").auth(
+            {"IMPORTER_360L_COMPANY": Secret("c" * 8), "IMPORTER_360L_API_KEY": Secret("k" * 8)},
+            "",
+            httpx.Client(),
+            clock,
+        ),
+        pacer=Pacer(RatePolicy(rate=None), clock),
+        clock=clock,
+    )
+    values = {"pathId": PATH, "name": "A", "startDate": "2025-07-01T08:00:00.000Z",
+              "mainInstructorId": JANE}  # fmt: skip
+    assert sender.reconcile(values) == ("unchecked", None)
+    assert len(seen) == MAX_PAGES

@@ -492,3 +492,34 @@ def test_an_inbox_that_cannot_be_filed_into_is_one_line_and_a_json_line(
     assert (inbox / "monday.csv").exists()
     again = cli("run", "--config", job, "--json", env=sandbox.env("360learning-v2"))
     assert line(again)["files"][0]["counts"] == {"skipped": 1}  # filed next time, not resent
+
+
+def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """A second run of the job while the first imports: it touches no sheet and says why in its
+    JSON line (exit 2); the first finishes, files its sheet in done/ and prints its line.
+    (Once, the second moved the sheet being imported to failed/ and the first crashed.)"""
+    inbox, job = inbox_job(tmp_path, sandbox)
+    v2_sheet(inbox / "monday.csv", [f"S{i}" for i in range(25)])
+    env = sandbox.env("360learning-v2")
+    command = [sys.executable, "-m", "importer", "run", "--config", str(job), "--json"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=ROOT)  # fmt: skip
+    try:
+        deadline = 60.0
+        while creates(sandbox) == 0 and deadline > 0:  # the first is sending
+            import time
+
+            time.sleep(0.1)
+            deadline -= 0.1
+        second = cli("run", "--config", job, "--json", env=env)
+        assert second.returncode == 2, second.stderr
+        said = line(second)
+        assert "in progress" in json.dumps(said), said
+        assert (inbox / "monday.csv").exists() and not (inbox / "failed").exists()
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 0
+    assert (inbox / "done" / "monday.csv").exists() and creates(sandbox) == 25

@@ -92,3 +92,35 @@ def test_serve_with_a_bad_accounts_file_exits_2_without_traceback(tmp_path: Path
         and "give at least name and vendor" in done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_real_accounts_journal_is_the_one_run_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page and `session-importer run` keep one journal per real account (a sheet imported
+    by the nightly job shows as created on the page, and is never sent twice); the embedded
+    sandbox's accounts keep theirs in the page's own data folder."""
+    import argparse
+    from types import SimpleNamespace
+
+    from importer.cli_run import journal_path
+    from importer.web.accounts import sandbox_accounts
+    from importer.web.workspace import Workspace
+
+    monkeypatch.setenv("IMPORTER_STATE_DIR", str(tmp_path / "state"))
+    for name, value in (("IMPORTER_ZOHO_CLIENT_ID", "1000.ID"),
+                        ("IMPORTER_ZOHO_CLIENT_SECRET", "s3cret-value"),
+                        ("ACME_ZOHO_TOKEN", "1000.refresh-value")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "accounts.toml"
+    path.write_text(GOOD)
+    [account] = load_accounts(path)
+    page = SimpleNamespace(data=tmp_path / "data")
+    run = journal_path(argparse.Namespace(journal=None), account.vendor, account.settings())
+    assert Workspace.journal_path(page, account) == run  # type: ignore[arg-type]
+    assert str(run).startswith(str(tmp_path / "state"))
+    endpoint = {"zoho-people": {"base_url": "http://127.0.0.1:9/zoho", "auth_url": None,
+                                "env": {"IMPORTER_ZOHO_CLIENT_ID": "x"}}}  # fmt: skip
+    [sandboxed] = sandbox_accounts(endpoint)
+    own = Workspace.journal_path(page, sandboxed)  # type: ignore[arg-type]
+    assert str(own).startswith(str(tmp_path / "data"))

@@ -1,6 +1,6 @@
 """Coursepath (members, course and program enrolment, groups, invites)."""
 
-from importer.vendors.coursepath import auth, sandbox, schema, wire
+from importer.vendors.coursepath import auth, readback, sandbox, schema, wire
 from importer.vendors.plugin import Plugin
 
 __all__ = ["PLUGIN"]
@@ -13,5 +13,6 @@ PLUGIN = Plugin(
     token_host=None,
     auth=auth.auth,
     sandbox=sandbox.PART,
+    readback=readback.READBACK,
     account_fields=(),  # an academy is its own host
 )

@@ -1,6 +1,6 @@
 """360Learning API v1 (path sessions; deprecated, sunset planned mid-2027)."""
 
-from importer.vendors.learning360_v1 import auth, sandbox, schema, wire
+from importer.vendors.learning360_v1 import auth, readback, sandbox, schema, wire
 from importer.vendors.plugin import Plugin
 
 __all__ = ["PLUGIN"]
@@ -13,5 +13,6 @@ PLUGIN = Plugin(
     token_host=None,
     auth=auth.auth,
     sandbox=sandbox.PART,
+    readback=readback.READBACK,
     account_fields=("IMPORTER_360L_COMPANY",),
 )

@@ -1,6 +1,6 @@
 """360Learning API v2 (path sessions)."""
 
-from importer.vendors.learning360_v2 import auth, people, sandbox, schema, wire
+from importer.vendors.learning360_v2 import auth, people, readback, sandbox, schema, wire
 from importer.vendors.plugin import Plugin
 
 __all__ = ["PLUGIN"]
@@ -15,5 +15,6 @@ PLUGIN = Plugin(
     auth=auth.auth,
     people=people.PEOPLE,
     sandbox=sandbox.PART,
+    readback=readback.READBACK,
     account_fields=("IMPORTER_360L_CLIENT_ID",),
 )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from importer.auth import TokenAuth, Transient, error_code, post_token
+from importer.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
 from importer.clock import Clock
 from importer.errors import FatalVendorError
 from importer.secret import Secret
@@ -49,24 +49,13 @@ class _LearningToken(TokenAuth):
         raise Transient(f"answered {status} without a token")
 
 
-class _Bearer360:
-    def __init__(self, token: _LearningToken) -> None:
-        self.token = token
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.get()}", "360-api-version": "v2.0"}
-
-    def invalidate(self) -> None:
-        self.token.invalidate()
-
-
 def auth(
     creds: Mapping[str, Secret],
     auth_url: str,
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
-) -> _Bearer360:
+) -> TokenHeaders:
     """The bearer token of ``/api/v2/oauth2/token`` on the token host (the API host)."""
     url = auth_url.rstrip("/") + "/api/v2/oauth2/token"
     token = _LearningToken(
@@ -77,4 +66,6 @@ def auth(
         clock,
         tokens if tokens is not None else MemoryTokens(),
     )
-    return _Bearer360(token)
+    return TokenHeaders(
+        token, lambda value: {"Authorization": f"Bearer {value}", "360-api-version": "v2.0"}
+    )

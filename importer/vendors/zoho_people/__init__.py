@@ -1,7 +1,7 @@
 """Zoho People LMS (sessions of a course batch module)."""
 
 from importer.vendors.plugin import Plugin
-from importer.vendors.zoho_people import auth, people, sandbox, schema, wire
+from importer.vendors.zoho_people import auth, people, readback, sandbox, schema, wire
 
 __all__ = ["PLUGIN"]
 
@@ -19,5 +19,6 @@ PLUGIN = Plugin(
     auth=auth.auth,
     people=people.PEOPLE,
     sandbox=sandbox.PART,
+    readback=readback.READBACK,
     account_fields=("IMPORTER_ZOHO_CLIENT_ID",),
 )

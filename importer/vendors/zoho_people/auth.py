@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from importer.auth import TokenAuth, Transient, error_code, post_token
+from importer.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
 from importer.clock import Clock
 from importer.errors import FatalVendorError
 from importer.secret import Secret
@@ -57,25 +57,15 @@ class _ZohoToken(TokenAuth):
         )
 
 
-class _ZohoAuth:
-    def __init__(self, token: _ZohoToken) -> None:
-        self.token = token
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Zoho-oauthtoken {self.token.get()}"}
-
-    def invalidate(self) -> None:
-        self.token.invalidate()
-
-
 def auth(
     creds: Mapping[str, Secret],
     auth_url: str,
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
-) -> _ZohoAuth:
+) -> TokenHeaders:
     """The access token of ``/oauth/v2/token`` on Zoho's accounts server."""
     url = auth_url.rstrip("/") + "/oauth/v2/token"
     kept = tokens if tokens is not None else MemoryTokens()
-    return _ZohoAuth(_ZohoToken(client, url, creds, clock, kept))
+    token = _ZohoToken(client, url, creds, clock, kept)
+    return TokenHeaders(token, lambda value: {"Authorization": f"Zoho-oauthtoken {value}"})

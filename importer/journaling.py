@@ -1,0 +1,218 @@
+"""Sending through the journal: skip what exists, reconcile lost answers, record outcomes.
+
+:class:`JournalOptions` says how a run uses its journal; :func:`journal_report` reads
+every row's outcome from it without sending; :func:`flag_duplicates` refuses a row repeated
+in one sheet before anything is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from importer.journal import Entry, RowStore, fingerprint, row_key
+from importer.outcomes import JournalState, Status
+from importer.report import RunReport, valid_values
+from importer.sender import RowResult, Sender
+from importer.validation import ValidationReport
+from importer.wire import MARKER
+
+__all__ = ["JournalOptions", "Journaled", "flag_duplicates", "journal_report", "key_values"]
+
+
+@dataclass(frozen=True)
+class JournalOptions:
+    """How a run uses its journal.
+
+    Attributes:
+        journal: the job's journal.
+        key_column: the sheet column that identifies a row across runs (an external ID);
+            ``None``: a fingerprint of the row's normalised values.
+        retry_rejected: send again rows the vendor rejected before, even unchanged.
+        resend_unknown: send again rows whose earlier answer was lost and that the vendor
+            gives no way to check (360Learning v1).
+    """
+
+    journal: RowStore
+    key_column: str | None = None
+    retry_rejected: bool = False
+    resend_unknown: bool = False
+
+
+def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
+    """Every row's outcome as a journal records it (for ``session-importer report``)."""
+    run = RunReport(report)
+    todo = valid_values(report)
+    journaled = Journaled(options, None, report, vendor)  # type: ignore[arg-type]
+    journaled.prepare(todo, readonly=True)
+    for row, _ in todo:
+        run.results[row] = journaled.recorded(row)
+    return run
+
+
+def _marker(key: str) -> str:
+    """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
+    return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
+
+
+class Journaled:
+    """Sending through the journal: skip what exists, reconcile lost answers, record outcomes."""
+
+    def __init__(
+        self, options: JournalOptions, sender: Sender, report: ValidationReport, vendor: str
+    ) -> None:
+        self.options, self.sender, self.report, self.vendor = options, sender, report, vendor
+        self.journal = options.journal
+        self.rows: dict[int, tuple[str, str, Entry]] = {}
+        self.duplicates: dict[int, int] = {}
+
+    def prepare(
+        self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
+    ) -> Callable[[int, dict[str, str | None]], RowResult]:
+        """Give every row its key and journal record (new rows are recorded as pending)."""
+        keys = self.key_values()
+        seen: dict[str, int] = {}
+        for row, values in todo:
+            print_ = fingerprint(values)
+            key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
+            if key in seen:  # refused before sending by flag_duplicates; never sent twice
+                self.duplicates[row] = seen[key]
+                continue
+            seen[key] = row
+            values[MARKER] = _marker(key)
+            if readonly:
+                entry = self.journal.get(key)
+                if entry is not None:
+                    self.rows[row] = (key, print_, entry)
+            else:
+                self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
+        return self.work
+
+    def recorded(self, row: int) -> RowResult:
+        """A row's outcome as the journal records it, without sending anything."""
+        if row in self.duplicates:
+            return RowResult(
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+            )
+        if row not in self.rows:
+            return RowResult(Status.NOT_SENT, message="not in the journal: never sent")
+        _, _, entry = self.rows[row]
+        status = JournalState(entry.state).status()
+        return RowResult(status, entry.created_id, entry.message)
+
+    def key_values(self) -> dict[int, str]:
+        column = self.options.key_column
+        if column is None:
+            return {}
+        frame = self.report.table.frame
+        from importer.headers import header_key
+
+        matches = [c for c in frame.columns if header_key(c) == header_key(column)]
+        if not matches:
+            from importer.errors import MissingColumnsError
+
+            # The sheet's own problem (an inbox sends it to failed/), not the run's.
+            where = self.report.table.source
+            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
+        return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
+
+    def work(self, row: int, values: dict[str, str | None]) -> RowResult:
+        if row in self.duplicates:
+            return RowResult(
+                Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
+            )
+        key, print_, entry = self.rows[row]
+        journal, sender = self.journal, self.sender
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+        if entry.state == "created":
+            if entry.fingerprint == print_:
+                return RowResult(
+                    Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
+                )
+            return RowResult(
+                Status.CHANGED,
+                entry.created_id,
+                f"changed since it was created on {when} (ID {entry.created_id}): not sent "
+                "again; change it at the vendor, or give the row a new key",
+            )
+        if (
+            entry.state == "rejected"
+            and entry.fingerprint == print_
+            and not self.options.retry_rejected
+        ):
+            return RowResult(
+                Status.REJECTED,
+                message=f"{entry.message} (from the run of {when}; fix the row, "
+                "or use --retry-rejected)",
+            )
+        if entry.state in ("unknown", "sending"):
+            verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
+            if verdict == "found" and ident:
+                journal.outcome(
+                    key, JournalState.CREATED, ident, "found at the vendor after a lost answer"
+                )
+                return RowResult(
+                    Status.CREATED,
+                    ident,
+                    "found at the vendor after an earlier lost answer: not resent",
+                )
+            if verdict == "unchecked" and not self.options.resend_unknown:
+                message = (
+                    "an earlier answer was lost and the vendor gives no way to check: look for "
+                    "the session at the vendor, then re-run with --resend-unknown if it is missing"
+                )
+                journal.outcome(key, JournalState.UNKNOWN, "", message)
+                return RowResult(Status.UNKNOWN, message=message)
+        journal.sending(key, print_, values)
+        try:
+            result = sender.import_row(values)
+        except BaseException:
+            journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
+            raise
+        # created, rejected and unknown are the same words in both; anything else never left.
+        final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
+        state = JournalState(result.status) if result.status in final else JournalState.PENDING
+        journal.outcome(key, state, result.created_id, result.message)
+        return result
+
+
+def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
+    """Sheet row -> the cell of the key column (``--key``); empty without one.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    return Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
+
+
+def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
+    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
+
+    Two rows are the same when their normalised values are (or, with ``key_column``, their
+    keys are): the second would create the same session twice, or never be sent.
+    """
+    import dataclasses
+
+    from importer.validation import RowError
+
+    keys = key_values(report, key_column)
+    seen: dict[str, int] = {}
+    errors = dict(report.errors)
+    for row, values in valid_values(report):
+        key = row_key("", values, key_column, keys.get(row))
+        if key not in seen:
+            seen[key] = row
+            continue
+        if key_column and keys.get(row):
+            what = f"the same {key_column} ({keys[row].strip()}) as row {seen[key]}"
+            fix = f"give each row its own {key_column}"
+        else:
+            what = f"the same session as row {seen[key]}"
+            fix = "remove one of them (it would be created twice)"
+        message = f"{what}: {fix}."
+        errors[row] = (RowError(row, "Row", "", "duplicate_row", message),)
+    if len(errors) == len(report.errors):
+        return report
+    return dataclasses.replace(report, errors=dict(sorted(errors.items())))
