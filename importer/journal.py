@@ -45,6 +45,7 @@ __all__ = [
     "account_journal_path",
     "fingerprint",
     "row_key",
+    "settings_of_runs",
 ]
 
 # Keys of earlier versions gave the first of identical rows the suffix "#1"; identical rows
@@ -312,16 +313,7 @@ class Journal:
         self, source: Path | None = None, result: Path | None = None
     ) -> dict[str, Any]:
         """The settings of the last run of ``source`` (or that wrote ``result``); else the last."""
-        runs = self.runs()
-        for run in reversed(runs):
-            settings = run["summary"].get("settings") or {}
-            if source is not None and run["source"] == str(source.resolve()):
-                return dict(settings)
-            if result is not None and settings.get("result") == str(result.resolve()):
-                return dict(settings)
-        if source is None and result is None and runs:
-            return dict(runs[-1]["summary"].get("settings") or {})
-        return {}
+        return settings_of_runs(self.runs(), source, result)
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""
@@ -401,3 +393,19 @@ def _entry(row: tuple[Any, ...]) -> Entry:
     key, print_, sheet_row, state, created_id, message, attempts, payload, first, updated = row
     return Entry(key, print_, sheet_row, state, created_id, message, attempts,
                  json.loads(payload), first, updated)  # fmt: skip
+
+
+def settings_of_runs(
+    runs: list[dict[str, Any]], source: Path | None, result: Path | None
+) -> dict[str, Any]:
+    """The settings of the last of ``runs`` that read ``source`` (or wrote ``result``); with
+    neither given, the last run's; ``{}`` when none matches (every store keeps runs alike)."""
+    for run in reversed(runs):
+        settings = run["summary"].get("settings") or {}
+        if source is not None and run["source"] == str(source.resolve()):
+            return dict(settings)
+        if result is not None and settings.get("result") == str(result.resolve()):
+            return dict(settings)
+    if source is None and result is None and runs:
+        return dict(runs[-1]["summary"].get("settings") or {})
+    return {}

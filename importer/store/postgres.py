@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError
-from importer.journal import Entry, JobLockedError
+from importer.journal import Entry, JobLockedError, settings_of_runs
 from importer.store import JobLockLostError, StoreUnavailableError, redact
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 
@@ -394,16 +394,7 @@ class PgJournal:
         self, source: Path | None = None, result: Path | None = None
     ) -> dict[str, Any]:
         """The settings of the last run of ``source`` (or that wrote ``result``); else the last."""
-        runs = self.runs()
-        for run in reversed(runs):
-            settings = run["summary"].get("settings") or {}
-            if source is not None and run["source"] == str(source.resolve()):
-                return dict(settings)
-            if result is not None and settings.get("result") == str(result.resolve()):
-                return dict(settings)
-        if source is None and result is None and runs:
-            return dict(runs[-1]["summary"].get("settings") or {})
-        return {}
+        return settings_of_runs(self.runs(), source, result)
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run of the job, oldest first."""
