@@ -464,7 +464,6 @@ def test_a_dead_vendor_trips_the_breaker(tmp_path: Path, rig: Rig) -> None:
 
 def test_a_next_page_link_to_another_host_is_not_followed() -> None:
     """A `Link: rel=next` to another host never receives our token: the lookup stops there."""
-    from importer.sender import Sender
 
     seen: list[str] = []
 
@@ -474,24 +473,7 @@ def test_a_next_page_link_to_another_host_is_not_followed() -> None:
             200, json=[], headers={"link": '<http://evil.example/p2>; rel="next"'}
         )
 
-    adapter = plugin("360learning-v2").wire
-    clock = FakeClock()
-    sender = Sender(
-        adapter=adapter,
-        client=httpx.Client(transport=httpx.MockTransport(handler)),
-        base_url="http://127.0.0.1:9",
-        auth=plugin("coursepath").auth(
-            {
-                "IMPORTER_COURSEPATH_API_KEY": Secret("k" * 40),
-                "IMPORTER_COURSEPATH_EMAIL": Secret("a@b.c"),
-            },
-            "",
-            httpx.Client(),
-            clock,
-        ),
-        pacer=Pacer(RatePolicy(rate=None), clock),
-        clock=clock,
-    )
+    sender = _mock_sender("360learning-v2", handler)
     values = {"pathId": PATH, "name": "A", "startDate": "2025-07-01T08:00:00.000Z",
               "mainInstructorId": JANE}  # fmt: skip
     assert sender.reconcile(values) == ("unchecked", None)
@@ -518,7 +500,6 @@ def test_70_zoho_rows_in_real_time_trigger_no_lock(tmp_path: Path, sandbox: Sand
 def test_tokens_a_vendor_echoes_never_reach_the_result() -> None:
     """A vendor quoting our bearer token or a JWT in an error body: the row's message (what the
     result sheet and the journal keep) shows *** instead."""
-    from importer.sender import Sender
 
     jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFAYi5jIn0.c2lnbmF0dXJlLXBhcnQ"
 
@@ -526,18 +507,14 @@ def test_tokens_a_vendor_echoes_never_reach_the_result() -> None:
         echo = f"token {request.headers['authorization']} refused; also saw {jwt_like}"
         return httpx.Response(400, json={"error": {"code": "weird", "message": echo}})
 
-    clock = FakeClock()
     tokens = [httpx.Response(200, json={"access_token": "sekret-token-123456", "expires_in": 3600})]
     creds = {"IMPORTER_360L_CLIENT_ID": Secret("id"), "IMPORTER_360L_CLIENT_SECRET": Secret("s")}
-    sender = Sender(
-        adapter=plugin("360learning-v2").wire,
-        client=httpx.Client(transport=httpx.MockTransport(handler)),
-        base_url="http://127.0.0.1:9",
-        auth=plugin("360learning-v2").auth(
+    sender = _mock_sender(
+        "360learning-v2",
+        handler,
+        auth=lambda clock: plugin("360learning-v2").auth(
             creds, "http://127.0.0.1:9", _token_client(tokens), clock
         ),
-        pacer=Pacer(RatePolicy(rate=None), clock),
-        clock=clock,
     )
     values = {"pathId": PATH, "name": "A", "mainInstructorId": JANE,
               "registrationRequestValidation": "disabled",
@@ -548,28 +525,32 @@ def test_tokens_a_vendor_echoes_never_reach_the_result() -> None:
     assert "***" in result.message
 
 
-def _zoho_sender(handler, notes: list[str]):  # type: ignore[no-untyped-def]
-    """A Zoho sender on a fake clock whose HTTP answers come from ``handler``."""
+def _mock_sender(vendor, handler, auth=None, paced=False, notes=None):  # type: ignore[no-untyped-def]
+    """A ``vendor`` sender on a fake clock whose HTTP answers come from ``handler`` (a unit
+    test's mock transport). ``auth(clock)`` builds its auth (a static key by default);
+    ``paced`` keeps the vendor's documented pace instead of none."""
     from importer.sender import Sender
 
     clock = FakeClock()
+    static = {
+        "IMPORTER_COURSEPATH_API_KEY": Secret("k" * 40),
+        "IMPORTER_COURSEPATH_EMAIL": Secret("a@b.c"),
+    }
+    wire = plugin(vendor).wire
     return Sender(
-        adapter=plugin("zoho-people").wire,
+        adapter=wire,
         client=httpx.Client(transport=httpx.MockTransport(handler)),
         base_url="http://127.0.0.1:9",
-        auth=plugin("coursepath").auth(
-            {
-                "IMPORTER_COURSEPATH_API_KEY": Secret("k" * 40),
-                "IMPORTER_COURSEPATH_EMAIL": Secret("a@b.c"),
-            },
-            "",
-            httpx.Client(),
-            clock,
-        ),
-        pacer=Pacer(plugin("zoho-people").wire.rate, clock),
+        auth=auth(clock) if auth else plugin("coursepath").auth(static, "", httpx.Client(), clock),
+        pacer=Pacer(wire.rate if paced else RatePolicy(rate=None), clock),
         clock=clock,
-        notify=notes.append,
+        notify=(notes if notes is not None else []).append,
     )
+
+
+def _zoho_sender(handler, notes: list[str]):  # type: ignore[no-untyped-def]
+    """A Zoho sender at Zoho's pace on a fake clock whose HTTP answers come from ``handler``."""
+    return _mock_sender("zoho-people", handler, paced=True, notes=notes)
 
 
 def test_full_modules_are_not_taken_for_another_tools_locks() -> None:
@@ -658,7 +639,7 @@ def test_a_stop_ends_a_long_token_wait() -> None:
 def test_a_next_page_link_to_itself_stops() -> None:
     """A `Link: rel=next` that names the page itself: the lookup reads a bounded number of pages
     and leaves the row unchecked, instead of looping forever."""
-    from importer.sender import MAX_PAGES, Sender
+    from importer.sender import MAX_PAGES
 
     seen: list[str] = []
 
@@ -666,20 +647,7 @@ def test_a_next_page_link_to_itself_stops() -> None:
         seen.append(str(request.url))
         return httpx.Response(200, json=[], headers={"link": f'<{request.url}>; rel="next"'})
 
-    clock = FakeClock()
-    sender = Sender(
-        adapter=plugin("360learning-v2").wire,
-        client=httpx.Client(transport=httpx.MockTransport(handler)),
-        base_url="http://127.0.0.1:9",
-        auth=plugin("360learning-v1").auth(
-            {"IMPORTER_360L_COMPANY": Secret("c" * 8), "IMPORTER_360L_API_KEY": Secret("k" * 8)},
-            "",
-            httpx.Client(),
-            clock,
-        ),
-        pacer=Pacer(RatePolicy(rate=None), clock),
-        clock=clock,
-    )
+    sender = _mock_sender("360learning-v2", handler)
     values = {"pathId": PATH, "name": "A", "startDate": "2025-07-01T08:00:00.000Z",
               "mainInstructorId": JANE}  # fmt: skip
     assert sender.reconcile(values) == ("unchecked", None)
