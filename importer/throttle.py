@@ -138,19 +138,27 @@ class RatePolicy:
 
     def explain(self, max_concurrency: int) -> str:
         """The pace this policy keeps, in words (``session-importer vendors``, the README)."""
+        adaptive = (
+            f"starts at {self.rate:g} calls a second, never above "
+            f"{self.ceiling or self.rate:g} (documented: {self.documented:g}); halves once "
+            "per burst of 429s and recovers within seconds"
+            if self.adaptive and self.rate and self.documented
+            else ""
+        )
         if self.window is not None:
             w = self.window
             return (
                 f"at most {w.use} calls in any {w.seconds:g} s as the vendor can count them "
                 f"(documented: {w.limit}), measured from the answers and {1 / w.rate:.2f} s "
-                "apart; a lock is waited out and the run resumes"
+                "apart; "
+                + (
+                    adaptive
+                    if self.adaptive and self.rate
+                    else "a lock is waited out and the run resumes"
+                )
             )
-        if self.adaptive and self.rate:
-            return (
-                f"starts at {self.rate:g} calls a second, never above "
-                f"{self.ceiling or self.rate:g} (documented: {self.documented:g}); halves once "
-                "per burst of 429s and recovers within seconds"
-            )
+        if adaptive:
+            return adaptive
         return (
             f"no limit documented: --concurrency requests in flight (at most {max_concurrency}),"
             " backoff with jitter on 429"

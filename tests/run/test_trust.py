@@ -498,7 +498,9 @@ def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxP
     """A second run of the job while the first imports: it touches no sheet and says why in its
     JSON line (exit 2); the first finishes, files its sheet in done/ and prints its line.
     (Once, the second moved the sheet being imported to failed/ and the first crashed.)"""
-    inbox, job = inbox_job(tmp_path, sandbox)
+    # 2 rows a second: the first is still sending for 12 s, however long the second takes to
+    # start on a loaded machine (at 10 a second, the first was once done before it).
+    inbox, job = inbox_job(tmp_path, sandbox, rate=2)
     v2_sheet(inbox / "monday.csv", [f"S{i}" for i in range(25)])
     env = sandbox.env("360learning-v2")
     command = [sys.executable, "-m", "importer", "run", "--config", str(job), "--json"]
@@ -520,6 +522,7 @@ def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxP
     finally:
         if first.poll() is None:
             first.kill()
+            first.communicate()
     assert first.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 0
     assert (inbox / "done" / "monday.csv").exists() and creates(sandbox) == 25
