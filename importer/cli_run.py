@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
+from importer.cli_undo import guard_of
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
@@ -220,7 +221,15 @@ def _import(
                 settings_used["result"] = str(Path(args.result).resolve())
                 run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
             options = (
-                JournalOptions(journal, key, args.retry_rejected, args.resend_unknown)
+                JournalOptions(
+                    journal,
+                    key,
+                    args.retry_rejected,
+                    args.resend_unknown,
+                    update=_updating(args, key),
+                    run_id=run_id,
+                    guard=guard_of(args),
+                )
                 if journal is not None
                 else None
             )
@@ -253,6 +262,17 @@ def _import(
     return _finish(args, report, run, journal)
 
 
+def _updating(args: argparse.Namespace, key: str | None) -> bool:
+    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created."""
+    update = bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
+    if update and not key:
+        raise ConfigurationError(
+            "--update needs --key COLUMN (or key in the job file): without a key column, a "
+            "row edited since it was created is a new row, not the same one changed."
+        )
+    return update
+
+
 def _finish(
     args: argparse.Namespace, report: ValidationReport, run: Any, journal: JournalLike | None
 ) -> tuple[int, dict[str, Any]]:
@@ -281,7 +301,8 @@ def _finish(
     if not args.json:
         shown = 0
         for row, result in sorted(run.results.items()):
-            if result.status in ("rejected", "unknown", "changed") and shown < _SHOWN_PROBLEMS:
+            shown_statuses = ("rejected", "unknown", "changed", "updated")
+            if result.status in shown_statuses and shown < _SHOWN_PROBLEMS:
                 print(f"  {args.file}: row {row}: {result.status}: {result.message}")
                 shown += 1
         print(f"Done: {said}.")
@@ -405,11 +426,12 @@ def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, op
     from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count
-    done = 0
+    done = changed = 0
     if options is not None and valid:
         recorded = journal_report(report, options, vendor.name).results.values()
         done = sum(1 for result in recorded if result.status == "created")
-    left = valid - done
+        changed = sum(1 for result in recorded if result.status == "changed")
+    left = valid - done - changed
     to_send = left if args.limit is None else min(left, args.limit)
     policy = plugin(vendor.name).wire.rate
     eta = estimate_seconds(to_send, 1.0, policy)
@@ -417,6 +439,9 @@ def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, op
     verb = "would send" if args.dry_run else "sending"
     counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
     already = f", {done} already created (not sent again)" if done else ""
+    if changed:
+        verb = "to update" if options.update else "changed (not sent: see --update)"
+        already += f", {changed} {verb}"
     return f"{args.file}: {counts}{already}; {verb} {to_send}{pace}."
 
 

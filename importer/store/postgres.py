@@ -354,6 +354,17 @@ class PgJournal:
                 (state, created_id, message, self.clock.time(), self.id, key),
             )
 
+    def rewrite(
+        self, key: str, print_: str, payload: Mapping[str, Any], state: str, message: str = ""
+    ) -> None:
+        """Committed once an update is done: the row's values are now ``payload`` (issue 16)."""
+        with self.store.connection() as conn:
+            conn.execute(
+                "UPDATE importer_rows SET state = %s, fingerprint = %s, payload = %s,"
+                " message = %s, updated = %s WHERE journal_id = %s AND key = %s",
+                (state, print_, _json(payload), message, self.clock.time(), self.id, key),
+            )
+
     def counts(self) -> dict[str, int]:
         """Rows per state."""
         with self.store.connection() as conn:
