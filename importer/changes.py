@@ -156,6 +156,25 @@ def send_calls(sender: Sender, changes: Changes, calls: list[Call]) -> RowResult
     return result
 
 
+def marked_send(
+    journal: RowStore,
+    key: str,
+    ident: str,
+    state: JournalState,
+    sender: Sender,
+    changes: Changes,
+    calls: list[Call],
+) -> RowResult:
+    """Send a row's update or delete ``calls``, its ``state`` (``updating``, ``deleting``)
+    committed before the first request leaves, and kept if the sending is cut short."""
+    journal.outcome(key, state, ident, f"{state}: in doubt until the vendor answers")
+    try:
+        return send_calls(sender, changes, calls)
+    except BaseException:
+        journal.outcome(key, state, ident, f"stopped while {state}: in doubt")
+        raise
+
+
 def _holds(
     plugin: Plugin,
     sender: Sender,
@@ -217,12 +236,7 @@ def update_row(
     if not calls:
         journal.rewrite(key, print_, kept, JournalState.CREATED, "")
         return RowResult(Status.SKIPPED, ident, "nothing the vendor keeps has changed")
-    journal.outcome(key, JournalState.UPDATING, ident, f"updating: {said}")
-    try:
-        result = send_calls(sender, changes, calls)
-    except BaseException:
-        journal.outcome(key, JournalState.UPDATING, ident, "stopped while updating: in doubt")
-        raise
+    result = marked_send(journal, key, ident, JournalState.UPDATING, sender, changes, calls)
     if result.status == Status.CREATED:
         journal.rewrite(key, print_, kept, JournalState.CREATED, f"updated: {said}")
         return RowResult(Status.UPDATED, ident, f"updated: {said}", result.steps, result.requests)

@@ -20,21 +20,13 @@ from importer.errors import ConfigurationError
 __all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command"]
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below 0")
-    return value
-
-
 def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
     """``--confirm N``, ``--guard-share PCT`` and ``--guard-rows N`` (``run`` and ``undo``)."""
+    from importer.cli_parser import _at_least
+
     parser.add_argument(
         "--confirm",
-        type=_count,
+        type=_at_least(0),
         metavar="N",
         help="go ahead with an update or undo over the mass-change guard: N must be the exact "
         "number of rows it changes (the guard's message gives it)",
@@ -48,7 +40,7 @@ def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--guard-rows",
-        type=_count,
+        type=_at_least(0),
         metavar="N",
         help="... or more than N rows, whatever the account's size (default 50)",
     )

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from importer.changes import Guard, send_calls
+from importer.changes import Guard, marked_send
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError, FatalVendorError, InputError
@@ -147,12 +147,7 @@ def _delete_one(
             journal.outcome(key, JournalState.DELETED, ident, why)
             return RowResult(Status.DELETED, ident, "found deleted after an interrupted undo")
         calls = left
-    journal.outcome(key, JournalState.DELETING, ident, "deleting")  # before the request leaves
-    try:
-        result = send_calls(sender, changes, calls)
-    except BaseException:
-        journal.outcome(key, JournalState.DELETING, ident, "stopped while deleting: in doubt")
-        raise
+    result = marked_send(journal, key, ident, JournalState.DELETING, sender, changes, calls)
     if result.status == Status.CREATED:
         journal.outcome(key, JournalState.DELETED, ident, why)
         return RowResult(Status.DELETED, ident, "deleted", result.steps, result.requests)

@@ -18,7 +18,10 @@ __all__ = ["CHANGES"]
 
 #: Sheet fields the PATCH body takes, as they are (the others are converted below).
 _PLAIN = ("name", "mainInstructorId", "startDate", "registrationRequestValidation")
-#: Fields the OpenAPI file marks ``nullable``: an emptied cell clears them.
+#: Fields the OpenAPI file marks ``nullable``: an emptied cell clears them with null. The file
+#: is OpenAPI 3.1, whose schemas ignore ``nullable`` (a 3.0 keyword): whether the API takes
+#: null is not certain (the sandbox's ``v2_patch_nulls=refuse`` answers 400 badRequest, which
+#: the row then reports as refused).
 _NULLABLE = ("endDate", "userLimit", "additionalInformation")
 
 _MESSAGES = {

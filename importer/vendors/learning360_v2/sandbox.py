@@ -314,5 +314,6 @@ PART = SandboxPart(
     options={
         "v2_ended_sessions": "refuse (default: PATCH of a session whose end date passed is "
         "400 sessionEnded) or allow",
+        "v2_patch_nulls": "accept (default: null clears a nullable field) or refuse (400)",
     },
 )

@@ -51,6 +51,10 @@ def changes_routes(
     from importer.vendors.learning360_v2.sandbox import _check_v2_body
 
     def find(request: Request) -> tuple[Created | None, Response | None]:
+        """The session a PATCH or DELETE names, after the version, token, scope and rate."""
+        refused = guard(request, "paths:write", True)
+        if refused:
+            return None, refused
         path_id, session_id = request.params["pathId"], request.params["sessionId"]
         if not (HEX24.fullmatch(path_id) and HEX24.fullmatch(session_id)):
             # The pattern is documented; the answer to a broken one is not: 400 badRequest.
@@ -75,9 +79,6 @@ def changes_routes(
 
     @router.route("PATCH", "/api/v2/paths/{pathId}/sessions/{sessionId}")
     def patch_session(request: Request) -> Response:
-        refused = guard(request, "paths:write", True)
-        if refused:
-            return refused
         created, problem = find(request)
         if problem or created is None:
             return problem or error_v2(404, "sessionNotFound", "No such session.")
@@ -89,6 +90,10 @@ def changes_routes(
             # Schema violations are not in the documented errors: 400 badRequest, as for POST.
             return error_v2(400, "badRequest", "The body must be a Patch Path Session object.")
         nulls = {k for k, v in body.items() if v is None}
+        # The file marks these fields "nullable: true", an OpenAPI 3.0 keyword its 3.1 schema
+        # dialect ignores: null clears them by default; v2_patch_nulls=refuse answers 400.
+        if nulls and state.options.get("v2_patch_nulls") == "refuse":
+            return error_v2(400, "badRequest", f"{', '.join(sorted(nulls))} cannot be null.")
         if nulls - _NULLABLE:
             return error_v2(400, "badRequest", f"{', '.join(sorted(nulls))} cannot be null.")
         session = created.data
@@ -133,9 +138,6 @@ def changes_routes(
 
     @router.route("DELETE", "/api/v2/paths/{pathId}/sessions/{sessionId}")
     def delete_session(request: Request) -> Response:
-        refused = guard(request, "paths:write", True)
-        if refused:
-            return refused
         created, problem = find(request)
         if problem or created is None:
             return problem or error_v2(404, "sessionNotFound", "No such session.")
