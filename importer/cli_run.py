@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
-from importer.cli_undo import guard_of
+from importer.changes import ConfirmationNeededError
+from importer.cli_undo import guard_of, updating
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
@@ -220,13 +221,14 @@ def _import(
                     journal.set_meta(name, value)
                 settings_used["result"] = str(Path(args.result).resolve())
                 run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
+                args.run_id = run_id  # for the JSON line: `undo RUN` takes it back
             options = (
                 JournalOptions(
                     journal,
                     key,
                     args.retry_rejected,
                     args.resend_unknown,
-                    update=_updating(args, key),
+                    update=updating(args, key),
                     run_id=run_id,
                     guard=guard_of(args),
                 )
@@ -247,6 +249,10 @@ def _import(
                 shared_budget=not args.sandbox,
                 notify=lambda message: _notify(args, message),
             )
+        except ConfirmationNeededError as error:  # the mass-change guard: nothing was sent
+            if journal is not None and run_id:
+                journal.finish_run(run_id, {"counts": {}, "stopped": str(error)})
+            raise
         except KeyboardInterrupt as error:
             # A signal outside the sending loop (waiting for the lock, looking up emails,
             # planning): every row is still reported, as not sent.
@@ -260,17 +266,6 @@ def _import(
         if journal is not None:
             journal.close()
     return _finish(args, report, run, journal)
-
-
-def _updating(args: argparse.Namespace, key: str | None) -> bool:
-    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created."""
-    update = bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
-    if update and not key:
-        raise ConfigurationError(
-            "--update needs --key COLUMN (or key in the job file): without a key column, a "
-            "row edited since it was created is a new row, not the same one changed."
-        )
-    return update
 
 
 def _finish(
@@ -291,6 +286,7 @@ def _finish(
         "result": str(written),
         # A --sandbox run's journal is thrown away with its temporary folder.
         "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
+        "run_id": getattr(args, "run_id", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
     }

@@ -17,7 +17,7 @@ from typing import Any
 from importer.changes import Guard
 from importer.errors import ConfigurationError
 
-__all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command"]
+__all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
 
 
 def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +56,17 @@ def guard_of(args: argparse.Namespace) -> Guard:
         rows=int(rows if rows is not None else section.get("guard_rows", 50)),
         confirm=getattr(args, "confirm", None),
     )
+
+
+def updating(args: argparse.Namespace, key: str | None) -> bool:
+    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created."""
+    update = bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
+    if update and not key:
+        raise ConfigurationError(
+            "--update needs --key COLUMN (or key in the job file): without a key column, a "
+            "row edited since it was created is a new row, not the same one changed."
+        )
+    return update
 
 
 def add_undo_parser(commands: Any) -> None:

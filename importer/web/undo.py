@@ -1,18 +1,31 @@
-"""The page's undo of a run: the command line's :mod:`importer.undo`, on an account's journal."""
+"""The page's undo of a run (the command line's :mod:`importer.undo`, on an account's journal),
+and its updates' stop at the mass-change guard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from importer.changes import Guard
+from importer.changes import ConfirmationNeededError, Guard
 from importer.journal import Journal
 from importer.undo import changes_of, select, undo_rows, undo_sheet
 from importer.web.accounts import Account
 
 if TYPE_CHECKING:
+    from importer.report import RunReport
+    from importer.store import JournalLike
     from importer.web.workspace import Workspace
 
-__all__ = ["undo_run"]
+__all__ = ["guarded", "undo_run"]
+
+
+def guarded(journal: JournalLike, number: int, work: Callable[[], RunReport]) -> RunReport:
+    """An import (``work``); stopped by the mass-change guard, its run is recorded as stopped."""
+    try:
+        return work()
+    except ConfirmationNeededError as error:
+        journal.finish_run(number, {"counts": {}, "stopped": str(error)})
+        raise
 
 
 def undo_run(

@@ -37,6 +37,7 @@ from importer.throttle import SharedSlots
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
+from importer.web.undo import guarded
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
@@ -314,21 +315,25 @@ class Workspace:
             journal.set_meta("timezone", account.timezone)
             journal.set_meta("key", account.key or "")
             journal_run = journal.start_run(upload.name)
-            outcome = run_import(
-                upload.report,
-                settings,
-                dry_run=run.mode == "dry-run",
-                journal=JournalOptions(
-                    journal,
-                    account.key,
-                    update=run.mode == "update",
-                    run_id=journal_run,
-                    guard=Guard(confirm=run.confirm),
+            outcome = guarded(
+                journal,
+                journal_run,
+                lambda: run_import(
+                    upload.report,
+                    settings,
+                    dry_run=run.mode == "dry-run",
+                    journal=JournalOptions(
+                        journal,
+                        account.key,
+                        update=run.mode == "update",
+                        run_id=journal_run,
+                        guard=Guard(confirm=run.confirm),
+                    ),
+                    shared_budget=not account.sandbox,
+                    notify=run.say,
+                    stop=run.stop,
+                    on_progress=run.progress,
                 ),
-                shared_budget=not account.sandbox,
-                notify=run.say,
-                stop=run.stop,
-                on_progress=run.progress,
             )
             run.stopped = outcome.stopped
             run.counts, run.exit_code = outcome.counts(), outcome.exit_code

@@ -237,3 +237,96 @@ def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     assert again.returncode == 0, again.stderr + again.stdout
     assert sessions(sandbox) == {}
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * count
+
+
+def test_coursepath_member_update_enrolment_move_and_undo(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Coursepath: a renamed learner moved to another course is updated (POST member), enrolled
+    in the new course and removed from the old; the undo warns that results go with it, removes
+    the enrolments it made and leaves the member."""
+    header = ["Email", "Name", "Course ID"]
+    rows = [["jane.doe@example.com", "Jane Doe", "12345"], ["ann@example.com", "Ann", "12345"]]
+    journal, result = str(tmp_path / "j.sqlite"), tmp_path / "cp.result.xlsx"
+    first = sandbox.run(
+        write_csv(tmp_path / "cp.csv", [header, *rows]), "coursepath", "--key", "Email",
+        "--journal", journal,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr + first.stdout
+    rows[0] = ["jane.doe@example.com", "Jane D.", "12346"]
+    edited = write_csv(tmp_path / "cp.csv", [header, *rows])
+    done = sandbox.run(
+        edited, "coursepath", "--key", "Email", "--journal", journal, "--update",
+        "--result", str(result),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    book = openpyxl.load_workbook(result)["Result"]
+    got = {r[5]: (r[1], r[3]) for r in book.iter_rows(min_row=2, values_only=True)}
+    assert got["jane.doe@example.com"][0] == "updated"
+    assert "name: Jane Doe → Jane D." in got["jane.doe@example.com"][1]
+    assert "courseId: 12345 → 12346" in got["jane.doe@example.com"][1]
+    enrolled = {c["id"] for c in sandbox.created("coursepath", "coursemember")}
+    members = sandbox.created("coursepath", "member")
+    jane = next(m["id"] for m in members if m["data"]["email"] == "jane.doe@example.com")
+    assert f"12346:{jane}" in enrolled and f"12345:{jane}" not in enrolled
+    info = sandbox.info["coursepath"]
+    undo = subprocess.run(
+        [sys.executable, "-m", "importer", "undo", "1", "--vendor", "coursepath", "--journal",
+         journal, "--base-url", info["base_url"], "--guard-share", "100"],
+        capture_output=True, text=True, env=sandbox.env("coursepath"), cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert undo.returncode == 0, undo.stderr + undo.stdout
+    assert "deletes all learning results" in undo.stderr
+    assert sandbox.created("coursepath", "coursemember") == []
+    assert {m["data"]["email"] for m in sandbox.created("coursepath", "member")} >= {
+        "jane.doe@example.com",
+        "ann@example.com",
+    }
+
+
+def test_undo_where_the_vendor_documents_no_delete_says_so(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Zoho People documents no delete: undo exits 2 saying nothing can be deleted through
+    its API, before reading any journal or sending anything."""
+    info = sandbox.info["zoho-people"]
+    before = len(sandbox.requests("zoho-people"))
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "undo", "1", "--vendor", "zoho-people", "--base-url",
+         info["base_url"], "--auth-url", info["auth_url"]],
+        capture_output=True, text=True, env=sandbox.env("zoho-people"), cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "offers no delete through its API: nothing can be deleted through it" in done.stderr
+    assert len(sandbox.requests("zoho-people")) == before
+
+
+def test_a_job_file_in_sync_mode_updates_with_its_own_guard(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """mode = "sync" in the job file acts as --update, and its guard_share lets 6 of 10
+    changes through without --confirm; the JSON line names the run, which undo takes back."""
+    created(sandbox, tmp_path, 10)
+    edited = sheet(
+        tmp_path / "first.csv", [row(n, limit="30" if n < 6 else "20") for n in range(10)]
+    )
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f'[job]\nvendor = "{VENDOR}"\nkey = "Ref"\nmode = "sync"\nguard_share = 100\n'
+        f'journal = "j.sqlite"\n',
+        encoding="utf-8",
+    )
+    info = sandbox.info[VENDOR]
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "run", str(edited), "--config", str(job), "--json",
+         "--base-url", info["base_url"], "--auth-url", info["auth_url"]],
+        capture_output=True, text=True, env=sandbox.env(VENDOR), cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["counts"] == {"updated": 6, "skipped": 4} and summary["run_id"] == 2
+    assert sorted(calls(sandbox, "PATCH").values()) == [1] * 6
+    first_run = cli(sandbox, "undo", "1", "--config", str(job), "--json")
+    assert first_run.returncode == 0, first_run.stderr
+    assert json.loads(first_run.stdout)["counts"] == {"deleted": 10}
+    assert sessions(sandbox) == {}
