@@ -149,7 +149,7 @@ def send_calls(sender: Sender, changes: Changes, calls: list[Call]) -> RowResult
     ``updated`` or ``deleted``), else ``rejected``, ``unknown`` or ``not sent`` as for an import.
     """
     plan = _Plan(sender.adapter, calls, changes.interpret)
-    worker = dataclasses.replace(sender, adapter=plan)
+    worker = dataclasses.replace(sender, adapter=plan, requests=0)
     result = worker.import_row({})
     with sender._guard:
         sender.requests += worker.requests

@@ -128,7 +128,7 @@ def undo_command(args: argparse.Namespace) -> int:
     from importer.cli_run import _store_journal, journal_path
     from importer.config import load_job, resolve_settings
     from importer.journal import Journal
-    from importer.undo import changes_of, select, undo_rows, undo_sheet
+    from importer.undo import changes_of, doubtful, select, undo_rows, undo_sheet
 
     job = load_job(args.config) if args.config else None
     args.section = (job or {}).get("job", {})
@@ -155,6 +155,20 @@ def undo_command(args: argparse.Namespace) -> int:
     try:
         journal.lock_job(wait=args.wait)
         entries = select(journal, run_id, result)
+        lost = doubtful(journal, run_id)
+        if lost:
+            rows = ", ".join(str(e.sheet_row) for e in lost[:10])
+            print(
+                f"warning: {len(lost)} row(s) of this run lost their answer (sheet rows {rows}): "
+                "the undo cannot know whether they exist; check them at the vendor.",
+                file=sys.stderr,
+            )
+        if not entries and run_id is not None:
+            print(
+                "note: rows imported before this version do not record their run: undo them "
+                "by the run's result sheet instead.",
+                file=sys.stderr,
+            )
         source = f"run {run_id}" if run_id is not None else str(result)
         if changes.warning and not args.json:
             print(f"warning: {changes.warning}", file=sys.stderr)

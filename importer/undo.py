@@ -38,7 +38,7 @@ from importer.throttle import Pacer, PacerStopped
 from importer.vendors import plugin
 from importer.vendors.plugin import Changes
 
-__all__ = ["UndoReport", "run_ids", "select", "undo_rows", "undo_sheet"]
+__all__ = ["UndoReport", "doubtful", "run_ids", "select", "undo_rows", "undo_sheet"]
 
 #: Journal states whose rows an undo deletes (``deleted`` ones are reported, never resent).
 _LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
@@ -126,6 +126,14 @@ def select(journal: JournalLike, run: int | None = None, result: Path | None = N
             "`session-importer status JOURNAL` lists them."
         )
     return [e for e in entries if e.payload.get("_run") == run and e.state in (*_LIVE, "deleted")]
+
+
+def doubtful(journal: JournalLike, run: int | None) -> list[Entry]:
+    """Rows run ``run`` sent whose answer was lost: an undo cannot know them (check by hand)."""
+    if run is None:
+        return []
+    lost = ("unknown", "sending")
+    return [e for e in journal.entries() if e.payload.get("_run") == run and e.state in lost]
 
 
 def _delete_one(

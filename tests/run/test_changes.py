@@ -328,5 +328,6 @@ def test_a_job_file_in_sync_mode_updates_with_its_own_guard(
     assert sorted(calls(sandbox, "PATCH").values()) == [1] * 6
     first_run = cli(sandbox, "undo", "1", "--config", str(job), "--json")
     assert first_run.returncode == 0, first_run.stderr
-    assert json.loads(first_run.stdout)["counts"] == {"deleted": 10}
+    undone = json.loads(first_run.stdout)
+    assert undone["counts"] == {"deleted": 10} and undone["requests"] == 10  # one DELETE each
     assert sessions(sandbox) == {}
