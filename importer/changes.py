@@ -189,7 +189,10 @@ def _holds(
     back = readback.find(sender, {ident: values}, {}).get(ident)
     if back is None:
         return False
-    return all(str(back.get(readback.fields[name], "")) == str(values[name]) for name in changed)
+    return all(
+        str(back.get(readback.fields[name]) or "") == str(values.get(name) or "")
+        for name in changed
+    )
 
 
 def update_row(

@@ -331,3 +331,34 @@ def test_a_job_file_in_sync_mode_updates_with_its_own_guard(
     undone = json.loads(first_run.stdout)
     assert undone["counts"] == {"deleted": 10} and undone["requests"] == 10  # one DELETE each
     assert sessions(sandbox) == {}
+
+
+def test_lost_answers_to_updates_and_deletes_are_checked_never_resent(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Every answer to a PATCH, then to a DELETE, is lost (done at the vendor, never answered):
+    the rows are unknown; the re-run reads them back (the new values held; 404) and records
+    them updated and deleted without sending either a second time."""
+    created(sandbox, tmp_path, 3)
+    journal = str(tmp_path / "j.sqlite")
+    edited = sheet(tmp_path / "first.csv", [row(n, limit="33") for n in range(3)])
+    update = (edited, VENDOR, "--key", "Ref", "--journal", journal, "--update", "--result")
+    sandbox.faults(f"{VENDOR}:drop=1")
+    lost = sandbox.run(*update, str(tmp_path / "lost.xlsx"))
+    assert lost.returncode == 1
+    assert {s[0] for s in statuses(tmp_path / "lost.xlsx").values()} == {"unknown"}
+    sandbox.faults("")
+    plain = sandbox.run(edited, VENDOR, "--key", "Ref", "--journal", journal)
+    assert plain.returncode == 1 and "interrupted" in plain.stdout  # never created again
+    again = sandbox.run(*update, str(tmp_path / "again.xlsx"))
+    assert again.returncode == 0, again.stderr + again.stdout
+    got = statuses(tmp_path / "again.xlsx")
+    assert all(s == "updated" and "not resent" in m for s, _, m in got.values()), got
+    assert sorted(calls(sandbox, "PATCH").values()) == [1, 1, 1]
+    sandbox.faults(f"{VENDOR}:drop=1")
+    undo = ("undo", "1", "--journal", journal)
+    assert cli(sandbox, *undo).returncode == 1 and sessions(sandbox) == {}
+    sandbox.faults("")
+    assert cli(sandbox, *undo).returncode == 0
+    assert "found deleted after an interrupted undo" in _messages(tmp_path / "first.undo.xlsx")
+    assert sorted(calls(sandbox, "DELETE").values()) == [1, 1, 1]

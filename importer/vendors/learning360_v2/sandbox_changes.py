@@ -136,6 +136,9 @@ def changes_routes(
             session["modifiedAt"] = iso(state.clock.time())
         return json_response(200, session)
 
+    # A "drop" fault loses the answers to these writes too, once they are done.
+    patch_session.creates = True  # type: ignore[attr-defined]
+
     @router.route("DELETE", "/api/v2/paths/{pathId}/sessions/{sessionId}")
     def delete_session(request: Request) -> Response:
         created, problem = find(request)
@@ -143,3 +146,5 @@ def changes_routes(
             return problem or error_v2(404, "sessionNotFound", "No such session.")
         state.remove(VENDOR, "session", created.id)
         return json_response(204, None)
+
+    delete_session.creates = True  # type: ignore[attr-defined]
