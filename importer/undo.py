@@ -99,7 +99,7 @@ def _created_ids(result: Path) -> set[str]:
         if result.suffix.lower() == ".csv":
             frame = pd.read_csv(result, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
         else:
-            frame = pd.read_excel(result, sheet_name="Result", dtype=str)
+            frame = pd.read_excel(result, sheet_name="Result", dtype=str, engine="calamine")
     except (OSError, ValueError) as error:
         raise InputError(f"{result}: not a result sheet this tool can read ({error}).") from None
     if not {"Status", "Created ID"} <= set(frame.columns):

@@ -123,3 +123,35 @@ def test_an_update_with_nothing_to_send_rewrites_the_journal_only(tmp_path: Path
     kept = journal.get("k")
     assert kept is not None and (kept.fingerprint, kept.state) == ("new", "created")
     assert kept.created_id == "9" * 24
+
+
+def test_an_undo_finds_a_runs_rows_by_its_result_sheet(tmp_path: Path) -> None:
+    """By result sheet (.csv with ; or .xlsx): the rows it reports created or updated, by their
+    IDs; rows it skipped are another run's; a sheet without the columns is a clear error."""
+    import pandas as pd
+
+    from importer.errors import ConfigurationError, InputError
+    from importer.results import ResultSheet, write_result
+    from importer.undo import select
+
+    journal = Journal(tmp_path / "j.sqlite", "360learning-v2")
+    for n, state in enumerate(("created", "created", "deleted", "unknown")):
+        journal.remember(f"k{n}", f"p{n}", n + 2, V2 | {"_run": 1})
+        journal.outcome(f"k{n}", state, f"ID{n}")
+    frame = pd.DataFrame(
+        {
+            "Status": ["created", "skipped", "updated", "created"],
+            "Created ID": ["ID0", "ID1", "ID2", "ID3"],
+        }
+    )
+    for name, delimiter in (("r.csv", ";"), ("r.xlsx", ",")):
+        written = write_result(ResultSheet(frame, [], delimiter), tmp_path / name)
+        assert [e.key for e in select(journal, result=written)] == ["k0", "k2"]
+    journal.start_run("sheet.csv")
+    assert [e.key for e in select(journal, run=1)] == ["k0", "k1", "k2"]  # not the unknown one
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no Status and Created ID"):
+        select(journal, result=bad)
+    with pytest.raises(ConfigurationError, match="has no run 7"):
+        select(journal, run=7)

@@ -138,6 +138,11 @@ def test_the_guard_stops_a_60_percent_change_until_the_exact_count_is_confirmed(
     )
     journal = str(tmp_path / "j.sqlite")
     base = (edited, VENDOR, "--key", "Ref", "--journal", journal, "--update")
+    listed = sandbox.run(*base, "--dry-run", "--result", str(tmp_path / "dry.xlsx"))
+    assert listed.returncode == 0, listed.stderr  # a dry run lists; the guard is for sending
+    planned = statuses(tmp_path / "dry.xlsx")
+    assert [planned[f"R{n}"][0] for n in range(10)] == ["changed"] * 6 + ["skipped"] * 4
+    assert "would be updated: userLimit: 20 → 25" in planned["R0"][2]
     stopped = sandbox.run(*base)
     assert stopped.returncode == 4, stopped.stderr
     assert "6 row(s)" in stopped.stderr and "--confirm 6" in stopped.stderr
