@@ -144,7 +144,9 @@ def undo_command(args: argparse.Namespace) -> int:
         "allow_http": args.allow_http or None,
         "store": args.store,
     }
-    settings = resolve_settings(vendor, flags=flags, env=dict(os.environ), job=job)
+    settings = resolve_settings(
+        vendor, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
+    )
     changes = changes_of(settings.vendor)  # a vendor with no delete: say so before anything
     journal = _store_journal(args, settings)
     if journal is None:
