@@ -202,7 +202,7 @@ def undo_command(args: argparse.Namespace) -> int:
         }
         print(json.dumps(summary), flush=True)
     else:
-        verb = "would delete" if args.dry_run else "undo"
+        verb = "dry run, nothing sent" if args.dry_run else "undo"
         print(f"{source}: {len(entries)} row(s) it created; {verb}: {said}.")
         for entry in entries[:20] if args.dry_run else []:
             print(f"  sheet row {entry.sheet_row}: {entry.created_id}")

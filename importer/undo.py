@@ -60,7 +60,10 @@ class UndoReport:
         found: dict[str, int] = {}
         for entry in self.entries:
             status = str(self.results[entry.key].status) if entry.key in self.results else ""
-            found[status or "not sent"] = found.get(status or "not sent", 0) + 1
+            status = status or "not sent"
+            if self.dry_run and status == "not sent":
+                status = "would be deleted"
+            found[status] = found.get(status, 0) + 1
         return found
 
     @property

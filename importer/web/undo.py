@@ -61,7 +61,7 @@ def undo_run(
     finally:
         journal.close()
     said = ", ".join(f"{n} {s}" for s, n in report.counts().items()) or "nothing it created"
-    verb = "would delete" if dry_run else "undone"
+    verb = "dry run, nothing sent" if dry_run else "undone"
     warning = f" {changes.warning}" if changes.warning else ""
     stopped = f"; stopped early: {report.stopped}" if report.stopped else ""
     return f"Run {run_id} of {account.name}: {verb}: {said}{stopped}.{warning}"

@@ -172,7 +172,7 @@ def test_undo_leaves_the_sandbox_as_it_was_before_the_run(
     assert done.returncode == 0 and len(sessions(sandbox)) == 7
     run_b = last_run(sandbox, journal)
     dry = cli(sandbox, "undo", str(run_b), "--journal", str(journal), "--dry-run")
-    assert dry.returncode == 0 and "4 row(s)" in dry.stdout, dry.stderr
+    assert dry.returncode == 0 and "4 would be deleted" in dry.stdout, dry.stderr
     assert calls(sandbox, "DELETE") == Counter()
     undone = cli(sandbox, "undo", str(run_b), "--journal", str(journal), "--guard-share", "100")
     assert undone.returncode == 0, undone.stderr + undone.stdout

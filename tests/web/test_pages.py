@@ -272,7 +272,7 @@ def test_undo_a_run_from_history_with_the_guard(tmp_path: Path, web: WebServer) 
     action = re.search(r'action="(/history/sandbox-360learning-v2/\d+/undo)"', history)
     assert action, "no undo form in history"
     listed = client.post(action.group(1), data={"csrf": csrf(client), "dry": "1"})
-    assert listed.status_code == 200 and "would delete: 3 not sent" in listed.text
+    assert listed.status_code == 200 and "nothing sent: 3 would be deleted" in listed.text
     assert web.count("360learning-v2", "Undone") == 3
     wrong = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0", "confirm": "7"})
     assert wrong.status_code == 409 and "--confirm 7 does not match" in wrong.text
