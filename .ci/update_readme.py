@@ -37,6 +37,7 @@ def main() -> None:
         "sandbox",
         "serve",
         "store",
+        "undo",
     ):
         block = f"### `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
         pattern = re.compile(rf"### `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)

@@ -150,6 +150,8 @@ _MEANING = {
     "created": "created at the vendor; Created ID holds its ID",
     "skipped": "created by an earlier run; not sent again",
     "changed": "created by an earlier run and edited since; not sent again",
+    "updated": "created by an earlier run, edited since, and changed at the vendor (--update)",
+    "deleted": "deleted at the vendor by `undo`",
     "rejected": "refused by the vendor: see Messages",
     "unknown": "the answer was lost: check at the vendor before sending again",
     "not sent": "not sent (a stop, --limit or a dry run came first); safe to send",

@@ -10,6 +10,7 @@ Exit codes:
     2    the command could not run: bad arguments, unreadable file, missing columns, a path
          that cannot be written (one line; with --json, the JSON line too)
     3    run: stopped by a fatal vendor error
+    4    run --update, undo: over the mass-change guard (give --confirm N); nothing sent
     130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
 """
 
@@ -114,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from importer.web.server import serve_command
 
         return serve_command(args)
+    if args.command == "undo":
+        from importer.cli_undo import undo_command
+
+        return undo_command(args)
     if args.command == "store":
         from importer.store.cli import store_command
 

@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
         "from IMPORTER_* environment variables (see README), never from the command line.",
         epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
-        "3 stopped by a fatal vendor error (credentials, scope), 130 interrupted (Ctrl-C), "
-        "143 terminated (SIGTERM).",
+        "3 stopped by a fatal vendor error (credentials, scope), 4 an --update over the "
+        "mass-change guard (give --confirm N), 130 interrupted (Ctrl-C), 143 terminated "
+        "(SIGTERM).",
     )
     _sheet_arguments(run, vendor_required=False, file_required=False)
     run.add_argument(
@@ -198,9 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="look up the email columns and write the sheet with the IDs filled in; create nothing",
     )
 
+    run.add_argument(
+        "--update",
+        action="store_true",
+        help="change at the vendor the rows created earlier and edited since (needs --key; "
+        'job file: mode = "sync"); the result sheet says what changed, old → new',
+    )
+    from importer.cli_undo import add_guard_arguments, add_undo_parser  # issue 16
+
+    add_guard_arguments(run)
     from importer.store.cli import add_store_parser  # issue 14: the shared store
 
     add_store_parser(commands)
+    add_undo_parser(commands)
 
     convert = commands.add_parser(
         "convert",

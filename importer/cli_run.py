@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from importer.api import write_report
+from importer.changes import ConfirmationNeededError
+from importer.cli_undo import guard_of, updating
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
@@ -219,8 +221,17 @@ def _import(
                     journal.set_meta(name, value)
                 settings_used["result"] = str(Path(args.result).resolve())
                 run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
+                args.run_id = run_id  # for the JSON line: `undo RUN` takes it back
             options = (
-                JournalOptions(journal, key, args.retry_rejected, args.resend_unknown)
+                JournalOptions(
+                    journal,
+                    key,
+                    args.retry_rejected,
+                    args.resend_unknown,
+                    update=updating(args, key),
+                    run_id=run_id,
+                    guard=guard_of(args),
+                )
                 if journal is not None
                 else None
             )
@@ -238,6 +249,10 @@ def _import(
                 shared_budget=not args.sandbox,
                 notify=lambda message: _notify(args, message),
             )
+        except ConfirmationNeededError as error:  # the mass-change guard: nothing was sent
+            if journal is not None and run_id:
+                journal.finish_run(run_id, {"counts": {}, "stopped": str(error)})
+            raise
         except KeyboardInterrupt as error:
             # A signal outside the sending loop (waiting for the lock, looking up emails,
             # planning): every row is still reported, as not sent.
@@ -271,6 +286,7 @@ def _finish(
         "result": str(written),
         # A --sandbox run's journal is thrown away with its temporary folder.
         "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
+        "run_id": getattr(args, "run_id", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
     }
@@ -281,7 +297,8 @@ def _finish(
     if not args.json:
         shown = 0
         for row, result in sorted(run.results.items()):
-            if result.status in ("rejected", "unknown", "changed") and shown < _SHOWN_PROBLEMS:
+            shown_statuses = ("rejected", "unknown", "changed", "updated")
+            if result.status in shown_statuses and shown < _SHOWN_PROBLEMS:
                 print(f"  {args.file}: row {row}: {result.status}: {result.message}")
                 shown += 1
         print(f"Done: {said}.")
@@ -405,11 +422,12 @@ def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, op
     from importer.vendors import plugin
 
     valid = report.row_count - report.invalid_count
-    done = 0
+    done = changed = 0
     if options is not None and valid:
         recorded = journal_report(report, options, vendor.name).results.values()
         done = sum(1 for result in recorded if result.status == "created")
-    left = valid - done
+        changed = sum(1 for result in recorded if result.status == "changed")
+    left = valid - done - changed
     to_send = left if args.limit is None else min(left, args.limit)
     policy = plugin(vendor.name).wire.rate
     eta = estimate_seconds(to_send, 1.0, policy)
@@ -417,6 +435,9 @@ def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, op
     verb = "would send" if args.dry_run else "sending"
     counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
     already = f", {done} already created (not sent again)" if done else ""
+    if changed:
+        verb = "to update" if options.update else "changed (not sent: see --update)"
+        already += f", {changed} {verb}"
     return f"{args.file}: {counts}{already}; {verb} {to_send}{pace}."
 
 

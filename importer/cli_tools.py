@@ -81,7 +81,8 @@ def export_command(args: argparse.Namespace) -> int:
         for row in frame.index:
             status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
             ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
-            if status in ("created", "skipped") and ident and int(row) not in report.errors:
+            done = status in ("created", "skipped", "updated")
+            if done and ident and int(row) not in report.errors:
                 sent = report.values.loc[row]
                 created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
         if not created:
@@ -158,6 +159,10 @@ def _existing_journal(path: Path) -> Journal:
     return Journal(path, Journal.vendor_of(path))
 
 
+#: Journal states a coordinator must look at (an interrupted update or undo included).
+_ATTENTION = ("unknown", "sending", "rejected", "updating", "deleting")
+
+
 def status_command(args: argparse.Namespace) -> int:
     if args.journal is None:
         return _list_journals(args)
@@ -165,7 +170,7 @@ def status_command(args: argparse.Namespace) -> int:
     try:
         counts = journal.counts()
         runs = journal.runs()
-        attention = [e for e in journal.entries() if e.state in ("unknown", "sending", "rejected")]
+        attention = [e for e in journal.entries() if e.state in _ATTENTION]
         if args.json:
             print(
                 json.dumps(

@@ -99,9 +99,12 @@ JOB_KEYS: dict[str, tuple[type, ...]] = {
     "zoho_session_data": (str,),
     "v2_marker": (bool, str),
     "store": (str,),  # issue 14: postgresql://… shared by many hosts
+    "mode": (str,),  # issue 16: "create" (default) or "sync" (as run --update)
+    "guard_share": (int, float),  # issue 16: the mass-change guard's percent
+    "guard_rows": (int,),  # issue 16: the mass-change guard's rows
 }
 _JOB_PATHS = ("input", "output", "journal", "log")
-_LOWEST = {"concurrency": 1, "max_tries": 1}
+_LOWEST = {"concurrency": 1, "max_tries": 1, "guard_rows": 0, "guard_share": 0}
 _ABOVE_ZERO = ("rate", "timeout")
 
 
@@ -218,6 +221,8 @@ def _check_job_values(path: Path, job: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"{path}: [job] vendor {vendor!r} is not a vendor{_closest(vendor, list(PLUGINS))}"
         )
+    if job.get("mode", "create") not in ("create", "sync"):
+        raise ConfigurationError(f'{path}: [job] mode must be "create" or "sync".')
     if job.get("date_order", "DMY").upper() not in ("DMY", "MDY"):
         raise ConfigurationError(f'{path}: [job] date_order must be "DMY" or "MDY".')
     if "timezone" in job:

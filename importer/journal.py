@@ -16,8 +16,10 @@ exist at the vendor, and is reconciled before anything is resent.
 
 States: ``pending`` (known, never sent), ``sending`` (a request may be on the
 wire), ``created`` (+ ID), ``rejected`` (+ error), ``unknown`` (the answer was
-lost). ``synchronous=NORMAL`` makes every commit survive a killed process
-(not a power cut, which would need ``FULL`` at about a millisecond a commit).
+lost); for changes (:mod:`importer.changes`, :mod:`importer.undo`), ``updating`` and
+``deleting`` (committed before the update or delete leaves) and ``deleted``.
+``synchronous=NORMAL`` makes every commit survive a killed process (not a power cut,
+which would need ``FULL`` at about a millisecond a commit).
 """
 
 from __future__ import annotations
@@ -154,6 +156,12 @@ class RowStore(Protocol):
         """Durably record a row's outcome as soon as it is known."""
         ...
 
+    def rewrite(
+        self, key: str, print_: str, payload: Mapping[str, Any], state: str, message: str = ""
+    ) -> None:
+        """Durably record a row's new values once an update is done."""
+        ...
+
 
 class Journal:
     """A job's journal file. Thread-safe: one connection, used under a lock."""
@@ -276,6 +284,18 @@ class Journal:
                 "UPDATE rows SET state = ?, created_id = ?, message = ?, updated = ? WHERE key = ?",
                 (state, created_id, message, self.clock.time(), key),
             )
+
+    def rewrite(
+        self, key: str, print_: str, payload: Mapping[str, Any], state: str, message: str = ""
+    ) -> None:
+        """Committed once an update is done: the row's values are now ``payload`` (issue 16)."""
+        with self._lock:
+            self.db.execute(
+                "UPDATE rows SET state = ?, fingerprint = ?, payload = ?, message = ?, updated = ?"
+                " WHERE key = ?",
+                (state, print_, json.dumps(dict(payload), default=str), message,
+                 self.clock.time(), key),
+            )  # fmt: skip
 
     def counts(self) -> dict[str, int]:
         """Rows per state."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from importer.changes import Guard, describe, differences, update_row
 from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.outcomes import JournalState, Status
 from importer.report import RunReport, valid_values
@@ -33,12 +34,18 @@ class JournalOptions:
         retry_rejected: send again rows the vendor rejected before, even unchanged.
         resend_unknown: send again rows whose earlier answer was lost and that the vendor
             gives no way to check (360Learning v1).
+        update: change at the vendor rows created earlier and edited since (``--update``).
+        run_id: the run sending, recorded with each row it sends (what ``undo`` takes back).
+        guard: the mass-change guard an update must pass (its ``--confirm``).
     """
 
     journal: RowStore
     key_column: str | None = None
     retry_rejected: bool = False
     resend_unknown: bool = False
+    update: bool = False
+    run_id: int = 0
+    guard: Guard | None = None
 
 
 def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
@@ -49,6 +56,9 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
     journaled.prepare(todo, readonly=True)
     for row, _ in todo:
         run.results[row] = journaled.recorded(row)
+    for row, said in journaled.updates().items():  # edited since created: say what changed
+        verb = "would be updated" if options.update else "changed since it was created"
+        run.results[row] = RowResult(Status.CHANGED, run.results[row].created_id, f"{verb}: {said}")
     return run
 
 
@@ -67,6 +77,7 @@ class Journaled:
         self.journal = options.journal
         self.rows: dict[int, tuple[str, str, Entry]] = {}
         self.duplicates: dict[int, int] = {}
+        self.values: dict[int, dict[str, str | None]] = {}
 
     def prepare(
         self, todo: list[tuple[int, dict[str, str | None]]], readonly: bool = False
@@ -74,6 +85,7 @@ class Journaled:
         """Give every row its key and journal record (new rows are recorded as pending)."""
         keys = self.key_values()
         seen: dict[str, int] = {}
+        self.values = dict(todo)
         for row, values in todo:
             print_ = fingerprint(values)
             key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
@@ -88,7 +100,28 @@ class Journaled:
                     self.rows[row] = (key, print_, entry)
             else:
                 self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
+        if self.options.update and not readonly:
+            self.check_guard()
         return self.work
+
+    def updates(self) -> dict[int, str]:
+        """Sheet row -> what changed (old → new), for every created row edited since."""
+        return {
+            row: describe(differences(entry.payload, self.values.get(row, {})))
+            for row, (_, print_, entry) in self.rows.items()
+            if entry.state in ("created", "updating") and entry.fingerprint != print_
+        }
+
+    def check_guard(self) -> None:
+        """Stop an update over the mass-change guard before anything is sent."""
+        from importer.vendors import plugin
+
+        changes = plugin(self.vendor).changes
+        if changes is None or changes.update is None:
+            return  # nothing will be changed at the vendor: such rows stay "changed"
+        counts: dict[str, int] = getattr(self.journal, "counts", dict)()
+        journaled = sum(counts.get(s, 0) for s in ("created", "updating", "deleting"))
+        (self.options.guard or Guard()).check(len(self.updates()), journaled, "update")
 
     def recorded(self, row: int) -> RowResult:
         """A row's outcome as the journal records it, without sending anything."""
@@ -126,16 +159,33 @@ class Journaled:
         key, print_, entry = self.rows[row]
         journal, sender = self.journal, self.sender
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
-        if entry.state == "created":
-            if entry.fingerprint == print_:
+        if entry.state in ("created", "updating"):
+            if entry.state == "created" and entry.fingerprint == print_:
                 return RowResult(
                     Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
+                )
+            if self.options.update:
+                from importer.vendors import plugin
+
+                found = plugin(self.vendor)
+                return update_row(found, journal, sender, key, print_, entry, values)
+            if entry.state == "updating":
+                return RowResult(
+                    Status.UNKNOWN,
+                    entry.created_id,
+                    "an update of this row was interrupted: run again with --update to finish it",
                 )
             return RowResult(
                 Status.CHANGED,
                 entry.created_id,
                 f"changed since it was created on {when} (ID {entry.created_id}): not sent "
-                "again; change it at the vendor, or give the row a new key",
+                "again; run with --update to change it at the vendor, or give the row a new key",
+            )
+        if entry.state == "deleting":
+            return RowResult(
+                Status.UNKNOWN,
+                entry.created_id,
+                "an undo of this row was interrupted: run `session-importer undo` again first",
             )
         if (
             entry.state == "rejected"
@@ -165,7 +215,9 @@ class Journaled:
                 )
                 journal.outcome(key, JournalState.UNKNOWN, "", message)
                 return RowResult(Status.UNKNOWN, message=message)
-        journal.sending(key, print_, values)
+        # The run is kept with the row: `undo RUN` takes back what that run sent.
+        run = {"_run": self.options.run_id} if self.options.run_id else {}
+        journal.sending(key, print_, values | run)
         try:
             result = sender.import_row(values)
         except BaseException:

@@ -25,6 +25,8 @@ class Status(StrEnum):
     REJECTED = "rejected"  # the vendor refused the row; its reason is given
     UNKNOWN = "unknown"  # the answer was lost: looked up before anything is resent
     NOT_SENT = "not sent"  # a stop, --limit, a dry run or a vendor that kept failing came first
+    UPDATED = "updated"  # created earlier, edited since, and changed at the vendor (run --update)
+    DELETED = "deleted"  # deleted at the vendor by `undo`
 
 
 #: Statuses whose rows the result sheet highlights (a coordinator must look at them).
@@ -39,6 +41,9 @@ class JournalState(StrEnum):
     CREATED = "created"
     REJECTED = "rejected"
     UNKNOWN = "unknown"
+    UPDATING = "updating"  # an update may be on the wire (committed before it leaves)
+    DELETING = "deleting"  # a delete may be on the wire (committed before it leaves)
+    DELETED = "deleted"  # deleted at the vendor by `undo`
 
     def status(self) -> Status:
         """The row status this state stands for when nothing is sent now."""
@@ -47,6 +52,9 @@ class JournalState(StrEnum):
             JournalState.REJECTED: Status.REJECTED,
             JournalState.UNKNOWN: Status.UNKNOWN,
             JournalState.SENDING: Status.UNKNOWN,
+            JournalState.UPDATING: Status.UNKNOWN,
+            JournalState.DELETING: Status.UNKNOWN,
+            JournalState.DELETED: Status.DELETED,
         }.get(self, Status.NOT_SENT)
 
 
@@ -57,5 +65,6 @@ class ExitCode(IntEnum):
     NOT_ALL_DONE = 1  # some rows invalid, rejected, unknown or not sent
     CANNOT_RUN = 2  # bad arguments, an unusable file, a path that cannot be written
     FATAL = 3  # stopped by the vendor: credentials or scope refused, locks, the vendor down
+    NEEDS_CONFIRMATION = 4  # an update or undo over the mass-change guard: give --confirm N
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM

@@ -90,6 +90,8 @@ def run_import(
                 run.results[row] = RowResult(
                     Status.SKIPPED, recorded.created_id, "already created: would not be sent again"
                 )
+            elif recorded.status == Status.CHANGED:  # edited since created (issue 16)
+                run.results[row] = recorded
     if dry_run or report.invalid_count == report.row_count:
         return run
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
@@ -149,12 +151,12 @@ def run_import(
     workers = max(1, min(settings.concurrency, adapter.max_concurrency))
     bar = progress_bar(len(todo), enabled=progress)
     work: Callable[[int, dict[str, str | None]], RowResult]
-    if journal is None:
-        work = lambda row, values: sender.import_row(values)  # noqa: E731
-    else:
-        work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
     hook = Progress(len(todo), pacer, on_progress, clock)
     try:
+        if journal is None:
+            work = lambda row, values: sender.import_row(values)  # noqa: E731
+        else:  # an update over the mass-change guard stops here, before anything is sent
+            work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
         _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
         run.seconds = time.perf_counter() - started

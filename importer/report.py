@@ -56,6 +56,8 @@ class RunReport:
         found = Counter(self.status(int(row)) for row in self.validation.table.frame.index)
         order = (
             Status.CREATED,
+            Status.UPDATED,
+            Status.DELETED,
             Status.SKIPPED,
             Status.CHANGED,
             Status.REJECTED,
@@ -75,7 +77,7 @@ class RunReport:
         counts = self.counts()
         if self.dry_run:
             return ExitCode.OK if not counts.get(Status.INVALID) else ExitCode.NOT_ALL_DONE
-        done = counts.get(Status.CREATED, 0) + counts.get(Status.SKIPPED, 0)
+        done = sum(counts.get(s, 0) for s in (Status.CREATED, Status.SKIPPED, Status.UPDATED))
         return ExitCode.OK if done == self.validation.row_count else ExitCode.NOT_ALL_DONE
 
 

@@ -15,8 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from importer.changes import send_calls, update_row
 from importer.clock import FakeClock, SystemClock
 from importer.config import resolve_settings
+from importer.fields import DateTimeUTC, Text
+from importer.journal import Journal
 from importer.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer
 from importer.secret import Secret
@@ -24,7 +27,8 @@ from importer.sender import sender_for
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import PLUGINS, Plugin, get_vendor, plugin, registered
-from importer.wire import Answer
+from importer.vendors.plugin import Changes
+from importer.wire import Answer, Call
 from tests.fake_vendor import PLUGIN as FAKE
 
 NAMES = [*PLUGINS, FAKE.name]
@@ -131,3 +135,99 @@ def test_its_sandbox_takes_the_template_row_and_reads_it_back(
                 for sent, read in vendor.readback.fields.items():
                     if values.get(sent) not in (None, ""):
                         assert str(back.get(read)) == str(values[sent]), (sent, back.get(read))
+
+
+def _changes(vendor: Plugin, what: str) -> Changes:
+    changes = vendor.changes
+    if changes is None or getattr(changes, what) is None:
+        pytest.skip(f"{vendor.name} documents no {what}")
+    return changes
+
+
+def _edited(vendor: Plugin, values: dict[str, str | None]) -> tuple[dict[str, str | None], str]:
+    """The values with one text column the vendor reads back changed, and that column."""
+    assert vendor.readback is not None
+    name = next(
+        f.name
+        for f in vendor.schema.fields
+        if f.name in vendor.readback.fields and isinstance(f.kind, Text) and values.get(f.name)
+    )
+    return values | {name: f"{values[name]} (moved)"}, name
+
+
+def test_documented_change_errors_mean_what_they_say(vendor: Plugin, tmp_path: Path) -> None:
+    """Each documented answer to its update and delete calls is classed as declared."""
+    changes = vendor.changes
+    if changes is None:
+        pytest.skip(f"{vendor.name} documents no update and no delete")
+    values = template_values(vendor, tmp_path)
+    calls: list[Call] = []
+    if changes.update is not None:
+        found = changes.update(values, _edited(vendor, values)[0], "1234")
+        assert isinstance(found, list)
+        calls += found
+    if changes.delete is not None:
+        calls += changes.delete(values, "1234")
+    assert changes.documented_errors
+    for method, status, body, kind, words in changes.documented_errors:
+        call = next(c for c in calls if c.method == method)
+        outcome = changes.interpret(call, Answer(status, body))
+        assert outcome.kind == kind, (method, status, body, outcome)
+        assert words.lower() in outcome.message.lower(), (status, body, outcome.message)
+        assert "{" not in outcome.message
+
+
+def test_a_vendor_without_update_keeps_the_row_changed_and_says_why(
+    vendor: Plugin, tmp_path: Path
+) -> None:
+    """run --update on a vendor that documents no update: nothing is sent, the row stays
+    `changed`, and the message says the vendor offers no update through its API."""
+    if vendor.changes is not None and vendor.changes.update is not None:
+        pytest.skip(f"{vendor.name} documents an update")
+    values = template_values(vendor, tmp_path)
+    journal = Journal(tmp_path / "j.sqlite", vendor.name)
+    journal.remember("k", "old", 2, values)
+    journal.outcome("k", "created", "42")
+    entry = journal.get("k")
+    assert entry is not None
+    edited = {k: v for k, v in values.items()} | {"_marker": "x"}
+    result = update_row(vendor, journal, None, "k", "new", entry, edited)  # type: ignore[arg-type]
+    assert result.status == "changed" and "offers no update through its API" in result.message
+    assert journal.get("k") == entry  # nothing recorded: nothing was done
+
+
+def test_its_sandbox_updates_reads_back_and_deletes_the_template_row(
+    vendor: Plugin, tmp_path: Path
+) -> None:
+    """A vendor declaring an update and a delete: the template row (its dates moved to 2099: a
+    session that has ended may not be changed), created in its sandbox, is updated and read
+    back equal to the new value, then deleted: its reads then answer 404."""
+    changes = _changes(vendor, "update")
+    _changes(vendor, "delete")
+    assert vendor.sandbox is not None and vendor.readback is not None
+    sandbox = Sandbox(parts={vendor.name: vendor.sandbox})
+    values = template_values(vendor, tmp_path)
+    for field in vendor.schema.fields:
+        if isinstance(field.kind, DateTimeUTC) and values.get(field.name):
+            values[field.name] = "2099" + str(values[field.name])[4:]
+    edited, name = _edited(vendor, values)
+    with SandboxServer(sandbox.app) as server, httpx.Client() as http:
+        info = vendor.sandbox.describe(server.url, sandbox.state)
+        flags = {"base_url": info["base_url"], "auth_url": info["auth_url"]}
+        settings = resolve_settings(vendor.name, flags=flags, env=info["env"])
+        sender = sender_for(vendor.wire, settings, http, SystemClock())
+        made = sender.import_row(values)
+        assert made.status == "created", made.message
+        created = made.created_id
+        calls = changes.update(values, edited, created)  # type: ignore[misc]
+        assert isinstance(calls, list) and calls
+        done = send_calls(sender, changes, calls)
+        assert done.status == "created", done.message
+        back = vendor.readback.find(sender, {created: edited}, {})[created]
+        assert str(back.get(vendor.readback.fields[name])) == edited[name]
+        deletes = changes.delete(edited, created)  # type: ignore[misc]
+        assert send_calls(sender, changes, deletes).status == "created"
+        checks = [c for c in map(changes.check, deletes) if c is not None]
+        assert checks and all(sender.read(c).status == 404 for c in checks)
+        # A second delete of the same row finds it gone: still done, nothing to undo twice.
+        assert send_calls(sender, changes, deletes).status == "created"

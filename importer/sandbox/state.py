@@ -125,6 +125,14 @@ class SandboxState:
         with self.lock:
             self.created.append(Created(vendor, kind, ident, data, request, self.clock.time()))
 
+    def remove(self, vendor: str, kind: str, ident: str) -> Created | None:
+        """Forget a created object (a vendor's DELETE); the removed object, if it was there."""
+        with self.lock:
+            for index, created in enumerate(self.created):
+                if (created.vendor, created.kind, created.id) == (vendor, kind, ident):
+                    return self.created.pop(index)
+        return None
+
     def objects(self, vendor: str, kind: str) -> list[Created]:
         """Objects of one kind created at one vendor, oldest first."""
         return [c for c in self.created if c.vendor == vendor and c.kind == kind]

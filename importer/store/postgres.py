@@ -322,6 +322,14 @@ class PgJournal:
         Raises:
             JobLockLostError: the job's lock was lost since :meth:`lock_job`.
         """
+        self._fenced(
+            "UPDATE importer_rows SET state = 'sending', fingerprint = %s, payload = %s,"
+            " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s",
+            (print_, _json(payload), self.clock.time(), self.id, key),
+        )
+
+    def _fenced(self, update: str, values: tuple[Any, ...]) -> None:
+        """Run a mark made before a request leaves, only while this run holds the job's lock."""
         fence: str = ""
         args: tuple[int, ...] = ()
         if self._lock_pid is not None:
@@ -332,13 +340,7 @@ class PgJournal:
             )
             args = (self._lock_pid, key_ >> 32, key_ & 0xFFFFFFFF)
         with self.store.connection() as conn:
-            done = conn.execute(
-                "UPDATE importer_rows SET state = 'sending', fingerprint = %s, payload = %s,"
-                " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s"
-                + fence
-                + " RETURNING 1",
-                (print_, _json(payload), self.clock.time(), self.id, key, *args),
-            ).fetchone()
+            done = conn.execute(update + fence + " RETURNING 1", (*values, *args)).fetchone()
         if done is None and self._lock_pid is not None and not self._still_locked(*args):
             raise JobLockLostError(
                 f"the lock of journal {self.name!r} in {self.store.description} was lost (its "
@@ -346,12 +348,28 @@ class PgJournal:
             )
 
     def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
-        """Committed as soon as the answer (or its loss) is known."""
+        """Committed as soon as the answer (or its loss) is known. The marks made before an
+        update or a delete leaves (``updating``, ``deleting``) are fenced as ``sending`` is."""
+        update = (
+            "UPDATE importer_rows SET state = %s, created_id = %s, message = %s, updated = %s"
+            " WHERE journal_id = %s AND key = %s"
+        )
+        values = (state, created_id, message, self.clock.time(), self.id, key)
+        if state in ("updating", "deleting"):
+            self._fenced(update, values)
+            return
+        with self.store.connection() as conn:
+            conn.execute(update, values)
+
+    def rewrite(
+        self, key: str, print_: str, payload: Mapping[str, Any], state: str, message: str = ""
+    ) -> None:
+        """Committed once an update is done: the row's values are now ``payload`` (issue 16)."""
         with self.store.connection() as conn:
             conn.execute(
-                "UPDATE importer_rows SET state = %s, created_id = %s, message = %s, updated = %s"
-                " WHERE journal_id = %s AND key = %s",
-                (state, created_id, message, self.clock.time(), self.id, key),
+                "UPDATE importer_rows SET state = %s, fingerprint = %s, payload = %s,"
+                " message = %s, updated = %s WHERE journal_id = %s AND key = %s",
+                (state, print_, _json(payload), message, self.clock.time(), self.id, key),
             )
 
     def counts(self) -> dict[str, int]:

@@ -11,7 +11,9 @@ declares everything the rest of the importer needs to know about the vendor:
   each request is authenticated;
 * ``people`` (optional): how email columns become the IDs the vendor wants;
 * ``sandbox`` (optional): its routes in the embedded sandbox;
-* ``readback`` (optional): how its objects are read back (``export``).
+* ``readback`` (optional): how its objects are read back (``export``);
+* ``changes`` (optional): how what an import created is updated and deleted
+  (``run --update``, ``undo``), where the vendor documents it.
 
 Nothing outside a vendor's package tests a vendor's name: the registry hands each
 part to the code that needs it (the sandbox server included).
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from importer.vendors.base import Vendor
-from importer.wire import Adapter
+from importer.wire import Adapter, Answer, Call, Outcome
 
 if TYPE_CHECKING:
     import httpx
@@ -38,12 +40,50 @@ if TYPE_CHECKING:
     from importer.sender import Sender
     from importer.tokens import Tokens
 
-__all__ = ["AuthFactory", "People", "Plugin", "SandboxPart"]
+__all__ = ["AuthFactory", "Changes", "People", "Plugin", "SandboxPart", "same_path"]
 
 #: ``(credentials by variable, token host, HTTP client, clock, kept tokens) -> Auth``.
 AuthFactory = Callable[
     ["Mapping[str, Secret]", str, "httpx.Client", "Clock", "Tokens | None"], "Auth"
 ]
+
+
+#: ``(values when created, values now, created ID) -> the calls, or why it cannot be done``.
+UpdateCalls = Callable[[Mapping[str, Any], Mapping[str, Any], str], "list[Call] | str"]
+#: ``(values when created, created ID) -> the calls that delete what the row created``.
+DeleteCalls = Callable[[Mapping[str, Any], str], list[Call]]
+
+
+def same_path(call: Call) -> Call | None:
+    """The read that tells whether a delete's target is still there: a GET of its path."""
+    return Call(f"check before: {call.name}", "GET", call.path, writes=False)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a vendor documents for changing and deleting what an import created.
+
+    Attributes:
+        interpret: what an answer to one of its update or delete calls means (a 404 to a
+            delete: already gone, so ``ok``).
+        update: the calls that change a created object to the row's new values, field by
+            field, or a sentence saying why this change cannot be made through the API (a
+            session cannot move to another path); ``None``: no update documented.
+        delete: the calls that take back what a row created; ``None``: no delete documented.
+        check: for a delete call, a read whose 404 proves its target gone (re-checking a
+            delete whose answer was lost); ``None`` for a call that cannot be checked.
+        warning: what a coordinator must know before an undo (data the vendor deletes with it).
+        documented_errors: documented answers to its update and delete calls, and what each
+            must mean: ``(method, status, body, kind, words of the message)`` (checked by the
+            conformance tests).
+    """
+
+    interpret: Callable[[Call, Answer], Outcome]
+    update: UpdateCalls | None = None
+    delete: DeleteCalls | None = None
+    check: Callable[[Call], Call | None] = same_path
+    warning: str = ""
+    documented_errors: tuple[tuple[str, int, Any, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +144,8 @@ class Plugin:
     people: People | None = None
     sandbox: SandboxPart | None = None
     readback: ReadBack | None = None
+    #: Where the vendor documents them, its update and delete (issue 16); ``None``: neither.
+    changes: Changes | None = None
     #: The credentials that tell accounts apart on one host (their hash names the account's
     #: journal and rate schedule; the values themselves are never written anywhere).
     account_fields: tuple[str, ...] = ()

@@ -35,6 +35,7 @@ from importer.secret import Secret
 from importer.templates import template_name, write_template
 from importer.vendors import get_vendor
 from importer.web.security import CsrfError, Guard, check_csrf
+from importer.web.undo import undo_run
 from importer.web.views import duration, sheet_page, when
 from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
 
@@ -144,7 +145,13 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         if made is None:
             return refused(request, "That upload is no longer on the server: upload it again.", 404)
         try:
-            run = workspace.start(made, str(form.get("mode") or ""), request.state.session.who)
+            confirm = str(form.get("confirm") or "").strip()
+            run = workspace.start(
+                made,
+                str(form.get("mode") or ""),
+                request.state.session.who,
+                int(confirm) if confirm.isdigit() else None,
+            )
         except ImporterError as error:
             return refused(request, str(error))
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
@@ -208,6 +215,29 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
                     return FileResponse(path, media_type=_XLSX, filename=path.name)
         return PlainTextResponse("no result sheet for that run", status_code=404)
 
+    async def undo(request: Request) -> Response:
+        try:
+            form = await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        confirm = str(form.get("confirm") or "").strip()
+        account = workspace.accounts.get(request.path_params["account"])
+        if account is None:
+            return refused(request, "No such account on this server.", 404)
+        try:
+            said = await asyncio.to_thread(
+                undo_run,
+                workspace,
+                account,
+                int(request.path_params["number"]),
+                int(confirm) if confirm.isdigit() else None,
+                form.get("dry") == "1",
+            )
+        except ImporterError as error:
+            return refused(request, str(error), 409 if error.exit_code == 4 else 400)
+        entries = await asyncio.to_thread(lambda: list(workspace.history()))
+        return page(request, "history.html", entries=entries, notice=said)
+
     async def template(request: Request) -> Response:
         try:
             vendor = get_vendor(request.path_params["vendor"])
@@ -232,6 +262,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         Route("/runs/{run}/result", result),
         Route("/history", history),
         Route("/history/{account}/{number:int}/result", old_result),
+        Route("/history/{account}/{number:int}/undo", undo, methods=["POST"]),
         Route("/templates/{vendor}", template),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from importer.api import write_report
+from importer.changes import Guard
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
 from importer.journal import Journal, account_journal_path
@@ -36,6 +37,7 @@ from importer.throttle import SharedSlots
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
+from importer.web.undo import guarded
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
@@ -79,6 +81,7 @@ class WebRun:
     stopped: str | None = None
     finished: float | None = None
     followup: str | None = None
+    confirm: int | None = None  # an update's --confirm N (the mass-change guard)
     stop: threading.Event = field(default_factory=threading.Event)
     version: int = 0
     thread: threading.Thread | None = None
@@ -232,12 +235,17 @@ class Workspace:
 
     # --- runs ------------------------------------------------------------------------------
 
-    def start(self, upload: Upload, mode: str, who: str) -> WebRun:
-        """Start an import (``import``), a dry run (``dry-run``) or an email look-up
-        (``resolve``) of an upload, in a background thread."""
-        if mode not in ("import", "dry-run", "resolve"):
+    def start(self, upload: Upload, mode: str, who: str, confirm: int | None = None) -> WebRun:
+        """Start an import (``import``), a dry run (``dry-run``), an email look-up
+        (``resolve``) or an import applying the rows edited since (``update``, as ``run
+        --update``; ``confirm``: its ``--confirm N``) of an upload, in a background thread."""
+        if mode not in ("import", "dry-run", "resolve", "update"):
             raise ConfigurationError(f"unknown mode {mode!r}.")
-        run = WebRun(secrets.token_urlsafe(12), upload, mode, who)
+        if mode == "update" and not upload.account.key:
+            raise ConfigurationError(
+                "applying changes needs the account's key column (key in its accounts file)."
+            )
+        run = WebRun(secrets.token_urlsafe(12), upload, mode, who, confirm=confirm)
         run.total = upload.report.row_count - upload.report.invalid_count
         self.runs[run.id] = run
         run.thread = threading.Thread(target=self._work, args=(run,), name=f"run-{run.id}")
@@ -307,15 +315,25 @@ class Workspace:
             journal.set_meta("timezone", account.timezone)
             journal.set_meta("key", account.key or "")
             journal_run = journal.start_run(upload.name)
-            outcome = run_import(
-                upload.report,
-                settings,
-                dry_run=run.mode == "dry-run",
-                journal=JournalOptions(journal, account.key),
-                shared_budget=not account.sandbox,
-                notify=run.say,
-                stop=run.stop,
-                on_progress=run.progress,
+            outcome = guarded(
+                journal,
+                journal_run,
+                lambda: run_import(
+                    upload.report,
+                    settings,
+                    dry_run=run.mode == "dry-run",
+                    journal=JournalOptions(
+                        journal,
+                        account.key,
+                        update=run.mode == "update",
+                        run_id=journal_run,
+                        guard=Guard(confirm=run.confirm),
+                    ),
+                    shared_budget=not account.sandbox,
+                    notify=run.say,
+                    stop=run.stop,
+                    on_progress=run.progress,
+                ),
             )
             run.stopped = outcome.stopped
             run.counts, run.exit_code = outcome.counts(), outcome.exit_code

@@ -7,6 +7,8 @@ real vendor, without any file outside this package knowing it. Its API, kept sma
 * ``POST /acme/api/sessions`` with ``{"title", "starts"}`` and the header ``X-Acme-Key``:
   201 ``{"session": {"id", "title", "starts"}}``; 400 ``{"problem": "..."}``; 401 without the key.
 * ``GET /acme/api/sessions?title=...``: ``{"sessions": [...]}`` (for finding a lost answer).
+* ``PATCH /acme/api/sessions/{id}`` with the fields to change: 200 ``{"session": ...}``;
+  ``DELETE`` of the same path: 204; ``GET``: 200 the session; each 404 for an unknown ID.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from importer.secret import Secret
 from importer.throttle import RatePolicy
 from importer.tokens import Tokens
 from importer.vendors.base import Vendor
-from importer.vendors.plugin import Plugin, SandboxPart
+from importer.vendors.plugin import Changes, Plugin, SandboxPart
 from importer.wire import (
     AdapterBase,
     Answer,
@@ -150,6 +152,63 @@ def _build(state: SandboxState, routers: Mapping[str, Router]) -> None:
         found = [c.data for c in state.objects(NAME, "session") if title in (None, c.data["title"])]
         return json_response(200, {"sessions": found})
 
+    def one(request: Request) -> tuple[Any, Response | None]:
+        if request.headers.get("x-acme-key") != "acme-test-key":
+            return None, json_response(401, {"problem": "no key"})
+        found = [c for c in state.objects(NAME, "session") if c.id == request.params["id"]]
+        return (found[0], None) if found else (None, json_response(404, {"problem": "no such"}))
+
+    @router.route("GET", "/api/sessions/{id}")
+    def read(request: Request) -> Response:
+        found, refused = one(request)
+        return refused or json_response(200, found.data)
+
+    @router.route("PATCH", "/api/sessions/{id}")
+    def change(request: Request) -> Response:
+        found, refused = one(request)
+        body = request.json()
+        if refused or not isinstance(body, dict) or set(body) - {"title", "starts"}:
+            return refused or json_response(400, {"problem": "only title and starts change"})
+        found.data.update(body)
+        return json_response(200, {"session": found.data})
+
+    @router.route("DELETE", "/api/sessions/{id}")
+    def delete(request: Request) -> Response:
+        found, refused = one(request)
+        if refused:
+            return refused
+        state.remove(NAME, "session", found.id)
+        return Response(204)
+
+
+def _update(before: Mapping[str, Any], after: Mapping[str, Any], ident: str) -> list[Call]:
+    body = {k: after[k] for k in ("title", "starts") if before.get(k) != after.get(k)}
+    path = f"/api/sessions/{ident}"
+    return [Call("update the session", "PATCH", path, json=body)] if body else []
+
+
+def _delete(values: Mapping[str, Any], ident: str) -> list[Call]:
+    return [Call("delete the session", "DELETE", f"/api/sessions/{ident}")]
+
+
+def _interpret(call: Call, answer: Answer) -> Outcome:
+    if answer.status in (200, 204) or (call.method == "DELETE" and answer.status == 404):
+        return Outcome("ok")
+    return _Wire().interpret(call, answer)
+
+
+CHANGES = Changes(
+    interpret=_interpret,
+    update=_update,
+    delete=_delete,
+    documented_errors=(
+        ("PATCH", 400, {"problem": "only title and starts change"}, "rejected", "only title"),
+        ("PATCH", 401, {"problem": "no key"}, "fatal", _KEY),
+        ("DELETE", 204, None, "ok", ""),
+        ("DELETE", 404, {"problem": "no such"}, "ok", ""),
+    ),
+)
+
 
 def _export(sender: Any, target: Mapping[str, str]) -> list[dict[str, Any]]:
     listing = Call("list the sessions", "GET", "/api/sessions", writes=False)
@@ -182,4 +241,5 @@ PLUGIN = Plugin(
     ),
     account_fields=(_KEY,),
     readback=READBACK,
+    changes=CHANGES,
 )

@@ -49,6 +49,12 @@ def test_a_run_that_lost_its_lock_sends_nothing_more(pg_url: str) -> None:
         journal.sending("b", "fp", {})
     entry = journal.get("b")
     assert entry is not None and entry.state == "pending"
+    journal.outcome("a", "created", "ID-1")  # an answer is still recorded
+    for mark in ("updating", "deleting"):  # the marks before an update or a delete are fenced
+        with pytest.raises(JobLockLostError, match="lost"):
+            journal.outcome("a", mark, "ID-1")
+    entry = journal.get("a")
+    assert entry is not None and entry.state == "created"
     other = store.journal("acct", "360learning-v2")
     other.lock_job()
     other.close()

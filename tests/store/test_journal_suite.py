@@ -96,6 +96,26 @@ def test_sending_then_outcome_is_what_get_returns(opener: Opener) -> None:
     assert journal.get("nope") is None
 
 
+def test_an_update_rewrites_the_values_and_keeps_the_id(opener: Opener) -> None:
+    """rewrite() (issue 16) records a row's new values, fingerprint and state after an
+    update; its created ID and attempts stay, and every handle sees it at once."""
+    journal = opener()
+    journal.remember("k1", "fp1", 2, {"name": "A"})
+    journal.sending("k1", "fp1", {"name": "A", "_run": 3})
+    journal.outcome("k1", "created", "ID-9")
+    journal.outcome("k1", "updating", "ID-9", "in doubt")
+    journal.rewrite("k1", "fp2", {"name": "B", "_run": 3}, "created", "updated: name: A → B")
+    entry = opener().get("k1")
+    assert entry is not None
+    assert (entry.state, entry.created_id, entry.fingerprint, entry.attempts) == (
+        "created",
+        "ID-9",
+        "fp2",
+        1,
+    )
+    assert entry.payload == {"name": "B", "_run": 3} and entry.message == "updated: name: A → B"
+
+
 def test_entries_in_sheet_order_and_counts_per_state(opener: Opener) -> None:
     """entries() follows the sheet rows; counts() tells rows per state."""
     journal = opener()

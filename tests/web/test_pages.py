@@ -257,3 +257,34 @@ def test_ctrl_c_on_the_server_stops_runs_and_keeps_their_record(tmp_path: Path) 
     assert recorded["counts"]["not sent"] >= 3
     result = tmp_path / "data" / recorded["result"]
     assert len(result_rows(result.read_bytes())) == 7
+
+
+def test_undo_a_run_from_history_with_the_guard(tmp_path: Path, web: WebServer) -> None:
+    """History offers to undo a run: "List" sends nothing; "Delete" removes exactly what the
+    run created (the sandbox no longer holds it); a wrong confirmation count is refused with
+    409 and sends nothing. "Apply changes" needs the account's key column."""
+    client = web.client()
+    sheet = write_csv(tmp_path / "undo.csv", [V2_HEADERS, *v2_rows("Undone", 3)])
+    page = upload(client, sheet, V2)
+    assert finish(client, start(client, page, "import"))["counts"] == {"created": 3}
+    assert web.count("360learning-v2", "Undone") == 3
+    history = client.get("/history").text
+    action = re.search(r'action="(/history/sandbox-360learning-v2/\d+/undo)"', history)
+    assert action, "no undo form in history"
+    listed = client.post(action.group(1), data={"csrf": csrf(client), "dry": "1"})
+    assert listed.status_code == 200 and "nothing sent: 3 would be deleted" in listed.text
+    assert web.count("360learning-v2", "Undone") == 3
+    wrong = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0", "confirm": "7"})
+    assert wrong.status_code == 409 and "--confirm 7 does not match" in wrong.text
+    assert web.count("360learning-v2", "Undone") == 3
+    done = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0"})
+    assert done.status_code == 200 and "undone: 3 deleted" in done.text, done.text
+    assert web.count("360learning-v2", "Undone") == 0
+    again = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0"})
+    assert "undone: 3 deleted" in again.text and web.count("360learning-v2", "Undone") == 0
+    forged = client.post(action.group(1), data={"csrf": "nope", "dry": "0"})
+    assert forged.status_code == 403
+    update = re.search(r'action="(/uploads/[^"]+/run)"', page.text)
+    assert update
+    refused = client.post(update.group(1), data={"csrf": csrf(client), "mode": "update"})
+    assert refused.status_code == 400 and "key column" in refused.text

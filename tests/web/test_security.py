@@ -50,7 +50,9 @@ def test_cross_site_post_is_refused(tmp_path: Path, web: WebServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/upload", "/uploads/x/run", "/runs/x/stop", "/login"], ids=lambda p: p
+    "path",
+    ["/upload", "/uploads/x/run", "/runs/x/stop", "/login", "/history/x/1/undo"],
+    ids=lambda p: p,
 )
 def test_every_form_needs_the_session_csrf_token(web: WebServer, path: str) -> None:
     """Each POST route answers 403 without the token, or with another session's token."""
@@ -76,7 +78,13 @@ def test_every_post_route_is_covered_by_the_csrf_test(web: WebServer) -> None:
         for route in app.routes
         if "POST" in (getattr(route, "methods", None) or ())
     }
-    assert posts == {"/upload", "/uploads/{upload}/run", "/runs/{run}/stop", "/login"}
+    assert posts == {
+        "/upload",
+        "/uploads/{upload}/run",
+        "/runs/{run}/stop",
+        "/login",
+        "/history/{account}/{number:int}/undo",
+    }
 
 
 def test_script_in_a_cell_is_shown_as_text(tmp_path: Path, web: WebServer) -> None:

@@ -1,6 +1,6 @@
 """Coursepath (members, course and program enrolment, groups, invites)."""
 
-from importer.vendors.coursepath import auth, readback, sandbox, schema, wire
+from importer.vendors.coursepath import auth, changes, readback, sandbox, schema, wire
 from importer.vendors.plugin import Plugin
 
 __all__ = ["PLUGIN"]
@@ -14,5 +14,6 @@ PLUGIN = Plugin(
     auth=auth.auth,
     sandbox=sandbox.PART,
     readback=readback.READBACK,
+    changes=changes.CHANGES,
     account_fields=(),  # an academy is its own host
 )

@@ -366,6 +366,10 @@ class _Academy:
             found = self.enrolments.pop(
                 (kind, request.params[key], request.params["memberId"]), None
             )
+            # Undocumented answers: 200 with the enrolment removed, 404 when there was none.
+            if found:
+                ident = f"{request.params[key]}:{request.params['memberId']}"
+                self.state.remove(VENDOR, f"{kind}member", ident)
             return json_response(200, found) if found else _error(404, "not enrolled")
 
         @route(router, "POST", f"{base}/{{memberId}}/invite", creates=True)

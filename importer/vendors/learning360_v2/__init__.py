@@ -1,6 +1,6 @@
 """360Learning API v2 (path sessions)."""
 
-from importer.vendors.learning360_v2 import auth, people, readback, sandbox, schema, wire
+from importer.vendors.learning360_v2 import auth, changes, people, readback, sandbox, schema, wire
 from importer.vendors.plugin import Plugin
 
 __all__ = ["PLUGIN"]
@@ -16,5 +16,6 @@ PLUGIN = Plugin(
     people=people.PEOPLE,
     sandbox=sandbox.PART,
     readback=readback.READBACK,
+    changes=changes.CHANGES,
     account_fields=("IMPORTER_360L_CLIENT_ID",),
 )

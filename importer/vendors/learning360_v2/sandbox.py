@@ -1,8 +1,9 @@
 """360Learning API v2, as documented (the official OpenAPI file and the migration guide).
 
 The client-credentials token, ``POST /api/v2/paths/{pathId}/sessions`` (200 with the
-full session), the path's sessions with date filters and ``Link`` paging, users by
-``mail``. 10 writes and 50 reads a second per company.
+full session), its ``PATCH`` and ``DELETE`` (:mod:`.sandbox_changes`), the path's sessions
+with date filters and ``Link`` paging, users by ``mail``. 10 writes and 50 reads a second
+per company.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from importer.vendors.learning360_common.sandbox import (
     page,
     parse_date,
 )
+from importer.vendors.learning360_v2.sandbox_changes import changes_routes
 from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
@@ -201,7 +203,9 @@ def build(state: SandboxState, router: Router) -> None:
                 and created.data["pathId"] == request.params["pathId"]
             ):
                 return json_response(200, created.data)
-        return error_v2(404, "pathSessionNotFound", "No such session in this path.")
+        return error_v2(404, "sessionNotFound", "No such session in this path.")
+
+    changes_routes(state, router, guard, account)
 
     @router.route("GET", "/api/v2/users")
     def users(request: Request) -> Response:
@@ -307,4 +311,9 @@ PART = SandboxPart(
     server_error={"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     describe=_describe,
     token_paths=("/api/v2/oauth2/token",),
+    options={
+        "v2_ended_sessions": "refuse (default: PATCH of a session whose end date passed is "
+        "400 sessionEnded) or allow",
+        "v2_patch_nulls": "accept (default: null clears a nullable field) or refuse (400)",
+    },
 )

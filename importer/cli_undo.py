@@ -1,0 +1,225 @@
+"""`session-importer undo`: delete at the vendor what one run created; the guard's options.
+
+The work is :mod:`importer.undo`; this module parses the command, finds the account's journal
+as ``run`` does, and writes the undo's result sheet. ``--update``'s guard options
+(:func:`add_guard_arguments`, :func:`guard_of`) are shared with ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from importer.changes import Guard
+from importer.errors import ConfigurationError
+
+__all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
+
+
+def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--confirm N``, ``--guard-share PCT`` and ``--guard-rows N`` (``run`` and ``undo``)."""
+    from importer.cli_parser import _at_least
+
+    parser.add_argument(
+        "--confirm",
+        type=_at_least(0),
+        metavar="N",
+        help="go ahead with an update or undo over the mass-change guard: N must be the exact "
+        "number of rows it changes (the guard's message gives it)",
+    )
+    parser.add_argument(
+        "--guard-share",
+        type=float,
+        metavar="PCT",
+        help="the mass-change guard stops an update or undo touching more than PCT%% of the "
+        "account's created rows (default 20; a change of 5 rows or fewer never stops)",
+    )
+    parser.add_argument(
+        "--guard-rows",
+        type=_at_least(0),
+        metavar="N",
+        help="... or more than N rows, whatever the account's size (default 50)",
+    )
+
+
+def guard_of(args: argparse.Namespace) -> Guard:
+    """The guard of the flags, else of the job file's ``guard_share``/``guard_rows``."""
+    section = getattr(args, "section", None) or {}
+    share = getattr(args, "guard_share", None)
+    rows = getattr(args, "guard_rows", None)
+    return Guard(
+        share=float(share if share is not None else section.get("guard_share", 20.0)),
+        rows=int(rows if rows is not None else section.get("guard_rows", 50)),
+        confirm=getattr(args, "confirm", None),
+    )
+
+
+def updating(args: argparse.Namespace, key: str | None) -> bool:
+    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created."""
+    update = bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
+    if update and not key:
+        raise ConfigurationError(
+            "--update needs --key COLUMN (or key in the job file): without a key column, a "
+            "row edited since it was created is a new row, not the same one changed."
+        )
+    return update
+
+
+def add_undo_parser(commands: Any) -> None:
+    """The ``undo`` command's arguments."""
+    undo = commands.add_parser(
+        "undo",
+        help="delete at the vendor what one run created (a wrong sheet imported)",
+        description="Delete at the vendor the sessions (Coursepath: the enrolments) that one "
+        "run created, found in the account's journal by the run's ID (`status` lists runs) or "
+        "by its result sheet. Each delete is journaled and paced like an import: after a "
+        "crash, run the same undo again; nothing is deleted twice. Where the vendor documents "
+        "no delete (360Learning v1, Zoho People), nothing can be deleted through its API.",
+        epilog="Exit codes: 0 every row deleted (or listed by --dry-run), 1 some not, 2 could "
+        "not run, 3 stopped by a fatal vendor error, 4 over the mass-change guard: give "
+        "--confirm N.",
+    )
+    undo.add_argument(
+        "run",
+        metavar="RUN",
+        help="the run's ID (see `session-importer status`) or its result sheet",
+    )
+    undo.add_argument("--vendor", help="the vendor (default: the job file's)")
+    undo.add_argument("--config", type=Path, metavar="JOB.toml", help="the job file of the run")
+    undo.add_argument(
+        "--journal", type=Path, metavar="FILE", help="the run's journal (default: the account's)"
+    )
+    undo.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted; send nothing"
+    )
+    add_guard_arguments(undo)
+    undo.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="the undo's result sheet (default: beside the run's, as NAME.undo.xlsx)",
+    )
+    undo.add_argument("--store", metavar="URL", help="the shared store (as for `run`)")
+    undo.add_argument(
+        "--wait", action="store_true", help="wait for another run of the same job to finish"
+    )
+    from importer.cli_parser import _host_arguments
+
+    _host_arguments(undo)
+    undo.add_argument("--json", action="store_true", help="print one JSON summary line")
+
+
+def _target(args: argparse.Namespace) -> tuple[int | None, Path | None]:
+    text = str(args.run).strip()
+    if text.isdigit():
+        return int(text), None
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigurationError(f"{text}: give a run's ID (a number) or its result sheet.")
+    return None, path
+
+
+def undo_command(args: argparse.Namespace) -> int:
+    """`undo RUN`: delete what the run created; write the undo's result sheet."""
+    from importer.cli_run import _store_journal, journal_path
+    from importer.config import load_job, resolve_settings
+    from importer.journal import Journal
+    from importer.undo import changes_of, doubtful, select, undo_rows, undo_sheet
+
+    job = load_job(args.config) if args.config else None
+    args.section = (job or {}).get("job", {})
+    vendor = args.vendor or args.section.get("vendor")
+    if not vendor:
+        raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
+    if args.journal is None and args.section.get("journal"):
+        args.journal = Path(args.section["journal"])
+    run_id, result = _target(args)
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+        "store": args.store,
+    }
+    settings = resolve_settings(
+        vendor, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
+    )
+    changes = changes_of(settings.vendor)  # a vendor with no delete: say so before anything
+    journal = _store_journal(args, settings)
+    if journal is None:
+        path = journal_path(args, settings.vendor, settings)
+        if path is None or not path.exists():
+            raise ConfigurationError(f"no journal of this account at {path}: nothing to undo.")
+        journal = Journal(path, settings.vendor)
+    try:
+        journal.lock_job(wait=args.wait)
+        entries = select(journal, run_id, result)
+        lost = doubtful(journal, run_id)
+        if lost:
+            rows = ", ".join(str(e.sheet_row) for e in lost[:10])
+            print(
+                f"warning: {len(lost)} row(s) of this run lost their answer (sheet rows {rows}): "
+                "the undo cannot know whether they exist; check them at the vendor.",
+                file=sys.stderr,
+            )
+        if not entries and run_id is not None:
+            print(
+                "note: rows imported before this version do not record their run: undo them "
+                "by the run's result sheet instead.",
+                file=sys.stderr,
+            )
+        source = f"run {run_id}" if run_id is not None else str(result)
+        if changes.warning and not args.json:
+            print(f"warning: {changes.warning}", file=sys.stderr)
+        report = undo_rows(
+            entries,
+            journal,
+            settings,
+            guard=guard_of(args),
+            dry_run=args.dry_run,
+            notify=lambda message: print(f"session-importer: {message}", file=sys.stderr),
+            why=f"deleted by the undo of {source}",
+        )
+        target = args.result or _default_result(journal, run_id, result)
+        written = undo_sheet(report, target, source)
+    finally:
+        journal.close()
+    counts = report.counts()
+    said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing created by it"
+    if args.json:
+        summary = {
+            "command": "undo",
+            "run": source,
+            "counts": counts,
+            "requests": report.requests,
+            "dry_run": report.dry_run,
+            "stopped": report.stopped,
+            "result": str(written),
+            "exit_code": report.exit_code,
+        }
+        print(json.dumps(summary), flush=True)
+    else:
+        verb = "dry run, nothing sent" if args.dry_run else "undo"
+        print(f"{source}: {len(entries)} row(s) it created; {verb}: {said}.")
+        for entry in entries[:20] if args.dry_run else []:
+            print(f"  sheet row {entry.sheet_row}: {entry.created_id}")
+        print(f"Result sheet: {written}")
+    if report.stopped:
+        print(
+            f"Stopped early: {report.stopped} (run the same undo again to finish)", file=sys.stderr
+        )
+    return report.exit_code
+
+
+def _default_result(journal: Any, run_id: int | None, result: Path | None) -> Path:
+    """Beside the run's result sheet, as NAME.undo.xlsx; else here, as run-N.undo.xlsx."""
+    if result is None:
+        for run in journal.runs():
+            if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
+                result = Path(run["summary"]["settings"]["result"])
+    if result is None:
+        return Path.cwd() / f"run-{run_id}.undo.xlsx"
+    return result.with_name(f"{result.stem.removesuffix('.result')}.undo.xlsx")

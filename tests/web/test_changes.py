@@ -1,0 +1,73 @@
+"""The page's "Import and apply changes" through its workspace: the same update as `run --update`,
+with the same guard (an account with a key column, the sandbox on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from importer.sandbox import Sandbox, SandboxServer, describe
+from importer.web.accounts import Account
+from importer.web.workspace import WebRun, Workspace
+from tests.conftest import write_csv
+
+PATH, JANE, JOHN = (
+    "6853f6de567dc5f80528f80d",
+    "647098a731a809ed36889ed1",
+    "67769f32553f1e9171a186c0",
+)
+HEADER = ["Ref", "Path ID", "Session name", "Main instructor ID", "Start date",
+          "Registration validation"]  # fmt: skip
+
+
+def rows(changed: int = 0) -> list[list[str]]:
+    """Ten rows keyed by Ref; the first ``changed`` have another main instructor."""
+    return [
+        [f"W{n}", PATH, f"Web {n}", JOHN if n < changed else JANE, "2027-05-01 09:00", "disabled"]
+        for n in range(10)
+    ]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[tuple[Workspace, Sandbox]]:
+    """A workspace whose one account (with a key column) imports into an in-process sandbox."""
+    sandbox = Sandbox()
+    with SandboxServer(sandbox.app) as server:
+        info = describe(server.url, sandbox.state)["360learning-v2"]
+        account = Account(
+            "Web sync", "360learning-v2", base_url=info["base_url"], auth_url=info["auth_url"],
+            key="Ref", env=info["env"], sandbox=True,
+        )  # fmt: skip
+        yield Workspace([account], tmp_path / "data", max_rows=100, max_bytes=100_000), sandbox
+
+
+def run(space: Workspace, sheet: Path, mode: str, confirm: int | None = None) -> WebRun:
+    upload = space.check(sheet, next(iter(space.accounts.values())), "Ana")
+    started = space.start(upload, mode, "Ana", confirm)
+    assert started.thread is not None
+    started.thread.join(60)
+    return started
+
+
+def test_apply_changes_updates_the_edited_rows_behind_the_guard(
+    tmp_path: Path, workspace: tuple[Workspace, Sandbox]
+) -> None:
+    """Import, then apply changes: 6 of 10 edited stops with the guard's message and sends
+    nothing; the count confirmed, the six are updated at the vendor, the others skipped."""
+    space, sandbox = workspace
+    first = run(space, write_csv(tmp_path / "a.csv", [HEADER, *rows()]), "import")
+    assert first.counts == {"created": 10}, first.messages
+    edited = write_csv(tmp_path / "a.csv", [HEADER, *rows(changed=6)])
+    stopped = run(space, edited, "update")
+    assert stopped.exit_code == 4 and "--confirm 6" in str(stopped.stopped)
+    assert not any(r["method"] == "PATCH" for r in sandbox.state.requests)
+    stops = [e["summary"].get("stopped") or "" for e in space.history()]
+    assert any("--confirm 6" in said for said in stops)  # recorded as stopped, not unfinished
+    done = run(space, edited, "update", confirm=6)
+    assert done.counts == {"updated": 6, "skipped": 4}, done.messages
+    held = [c.data["mainInstructorId"] for c in sandbox.state.objects("360learning-v2", "session")]
+    assert sorted(held) == sorted([JOHN] * 6 + [JANE] * 4)
+    plain = run(space, edited, "import")
+    assert plain.counts == {"skipped": 10}
