@@ -1,0 +1,90 @@
+"""Rows repeated within one sheet, refused before anything is sent.
+
+Two valid rows are the same when their normalised values are all equal (an empty cell
+equals an empty cell), or, with a key column (``--key``), when their keys are: the second
+would create the same session twice, or never be sent. The comparison runs column-wise
+over the whole sheet (pandas' ``duplicated``); only the few repeated rows are then looked
+at one by one, to name the row each one repeats.
+
+This module knows nothing of the journal or of sending, so that ``validate`` does not load
+them; :mod:`importer.journaling` keys its rows the same way (a row's fingerprint is a hash
+of the same values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from importer.errors import MissingColumnsError
+from importer.headers import header_key
+from importer.validation import RowError, ValidationReport
+
+__all__ = ["flag_duplicates", "key_column_values", "key_values"]
+
+_KEY = "\x00key"
+
+
+def key_column_values(report: ValidationReport, column: str) -> pd.Series:
+    """The cells of the key column (``--key``), indexed by sheet row.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    frame = report.table.frame
+    matches = [c for c in frame.columns if header_key(c) == header_key(column)]
+    if not matches:
+        # The sheet's own problem (an inbox sends it to failed/), not the run's.
+        where = report.table.source
+        raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
+    return frame[matches[0]]
+
+
+def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
+    """Sheet row -> the cell of the key column (``--key``); empty without one.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    if column is None:
+        return {}
+    cells = key_column_values(report, column)
+    return dict(zip(cells.index.astype(int).tolist(), cells.astype(str).tolist(), strict=True))
+
+
+def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
+    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
+
+    Two rows are the same when their normalised values are (or, with ``key_column``, their
+    keys are, for rows whose key cell is filled): the second would create the same session
+    twice, or never be sent.
+    """
+    valid = report.values.drop(index=list(report.errors))
+    keys = None
+    if key_column:
+        keys = key_column_values(report, key_column).reindex(valid.index).astype(str)
+        keyed = keys.ne("")
+        # A keyed row is compared by its key alone; the others by their values.
+        valid = valid.mask(keyed)
+        valid[_KEY] = keys.str.strip().where(keyed)
+    repeated = valid.duplicated(keep=False)
+    if not bool(repeated.any()):
+        return report
+    candidates = valid[repeated]
+    candidates = candidates.astype(object).where(candidates.notna(), None)
+    first: dict[tuple[object, ...], int] = {}
+    errors = dict(report.errors)
+    for row, cells in zip(candidates.index.tolist(), candidates.itertuples(index=False), strict=True):
+        row, cells = int(row), tuple(cells)
+        if cells not in first:
+            first[cells] = row
+            continue
+        if keys is not None and keys.at[row]:
+            what = f"the same {key_column} ({keys.at[row].strip()}) as row {first[cells]}"
+            fix = f"give each row its own {key_column}"
+        else:
+            what = f"the same session as row {first[cells]}"
+            fix = "remove one of them (it would be created twice)"
+        errors[row] = (RowError(row, "Row", "", "duplicate_row", f"{what}: {fix}."),)
+    return dataclasses.replace(report, errors=dict(sorted(errors.items())))
