@@ -18,7 +18,15 @@ import re
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["DateOrder", "Reading", "read_date", "read_datetime", "read_time", "to_utc"]
+__all__ = [
+    "DateOrder",
+    "Reading",
+    "iso_to_utc_text",
+    "read_date",
+    "read_datetime",
+    "read_time",
+    "to_utc",
+]
 
 DateOrder = str  # "DMY" or "MDY"
 
@@ -40,6 +48,8 @@ _MONTHS = [
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 ]  # fmt: skip
+# The spelling most sheets use (and what the workbook reader writes): read vectorised.
+_PLAIN_ISO = re.compile(r"(?:19|20|21)\d\d-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
 # Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
 _EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
 
@@ -206,3 +216,31 @@ def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str 
             "read as the first, summer-time one"
         )
     return first.astimezone(dt.UTC), None, note
+
+
+def iso_to_utc_text(texts: list[str], zone: ZoneInfo) -> list[str | None]:
+    """UTC text (``2025-07-01T13:00:00.000Z``) of each plain ISO wall-clock time, vectorised.
+
+    Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts that exist and happen exactly
+    once in ``zone`` are converted here, all at once; every other text (another spelling,
+    a day that does not exist, a time skipped or repeated by a clock change) gives
+    ``None``, for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    picked = [i for i, text in enumerate(texts) if _PLAIN_ISO.fullmatch(text)]
+    out: list[str | None] = [None] * len(texts)
+    if not picked:
+        return out
+    wall = pd.to_datetime(
+        pd.Series([texts[i] for i in picked], dtype=object), format="ISO8601", errors="coerce"
+    )
+    local = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
+    ok = utc.notna().to_numpy()
+    stamps = utc.to_numpy(dtype="datetime64[ms]")[ok]
+    spelled = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z").tolist()
+    for at, text in zip(np.asarray(picked)[ok].tolist(), spelled, strict=True):
+        out[at] = text
+    return out

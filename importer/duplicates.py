@@ -2,9 +2,11 @@
 
 Two valid rows are the same when their normalised values are all equal (an empty cell
 equals an empty cell), or, with a key column (``--key``), when their keys are: the second
-would create the same session twice, or never be sent. The comparison runs column-wise
-over the whole sheet (pandas' ``duplicated``); only the few repeated rows are then looked
-at one by one, to name the row each one repeats.
+would create the same session twice, or never be sent. The comparison runs column by
+column and keeps only the rows still tied with another: after a column that is nearly
+unique (a session's name) a handful remain, so a million rows cost about two columns'
+worth of hashing. Only the few repeated rows are then looked at one by one, to name the
+row each one repeats.
 
 This module knows nothing of the journal or of sending, so that ``validate`` does not load
 them; :mod:`importer.journaling` keys its rows the same way (a row's fingerprint is a hash
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from importer.errors import MissingColumnsError
@@ -60,18 +63,19 @@ def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> 
     keys are, for rows whose key cell is filled): the second would create the same session
     twice, or never be sent.
     """
-    valid = report.values.drop(index=list(report.errors))
+    values = report.values
     keys = None
     if key_column:
-        keys = key_column_values(report, key_column).reindex(valid.index).astype(str)
+        keys = key_column_values(report, key_column).astype(str)
         keyed = keys.ne("")
         # A keyed row is compared by its key alone; the others by their values.
-        valid = valid.mask(keyed)
-        valid[_KEY] = keys.str.strip().where(keyed)
-    repeated = valid.duplicated(keep=False)
-    if not bool(repeated.any()):
+        values = values.mask(keyed)
+        values[_KEY] = keys.str.strip().where(keyed)
+    positions = np.flatnonzero(~values.index.isin(list(report.errors)))
+    positions = _tied(values, positions)
+    if not len(positions):
         return report
-    candidates = valid[repeated]
+    candidates = values.iloc[positions]
     candidates = candidates.astype(object).where(candidates.notna(), None)
     first: dict[tuple[object, ...], int] = {}
     errors = dict(report.errors)
@@ -88,3 +92,18 @@ def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> 
             fix = "remove one of them (it would be created twice)"
         errors[row] = (RowError(row, "Row", "", "duplicate_row", f"{what}: {fix}."),)
     return dataclasses.replace(report, errors=dict(sorted(errors.items())))
+
+
+def _tied(values: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """The positions (among ``positions``) of rows equal to another one in every column."""
+    group = np.zeros(len(positions), dtype=np.int64)
+    for name in values.columns:
+        if len(positions) < 2:
+            return positions[:0]
+        codes, uniques = pd.factorize(values[name].iloc[positions], use_na_sentinel=False)
+        # the pair (group so far, this column's value), numbered again from 0
+        pairs = group * (len(uniques) + 1) + codes
+        _, group, counts = np.unique(pairs, return_inverse=True, return_counts=True)
+        tied = counts[group] > 1
+        positions, group = positions[tied], group[tied]
+    return positions

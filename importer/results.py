@@ -46,7 +46,7 @@ PROBLEM_STATUSES = PROBLEMS
 _EXCEL_MAX_ROWS = 1_048_576
 _EXCEL_MAX_CELL = 32_767
 _DANGEROUS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"  # with the full-width forms Excel also honours
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 # XML 1.0 cannot hold these; a CSV can carry them into a cell.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -153,17 +153,10 @@ def _width(name: str, cells: Sequence[str]) -> float:
 
 
 def _write_csv(sheet: ResultSheet, path: Path) -> None:
-    frame = sheet.frame.copy()
-    for name in frame.columns:
-        column = frame[name].fillna("")
-        risky = column.str.slice(0, 1).isin(list(_DANGEROUS))
-        if bool(risky.any()):
-            frame[name] = column.mask(risky, column[risky].map(neutralise))
+    from importer.results_csv import write_csv
+
     # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
-    frame.columns = pd.Index([neutralise(str(name)) for name in frame.columns])
-    frame.to_csv(
-        path, index=False, sep=sheet.delimiter, encoding="utf-8-sig", lineterminator="\r\n"
-    )
+    write_csv(sheet.frame, path, sheet.delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern)
 
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
