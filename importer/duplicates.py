@@ -100,7 +100,12 @@ def _tied(values: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
     for name in values.columns:
         if len(positions) < 2:
             return positions[:0]
-        codes, uniques = pd.factorize(values[name].iloc[positions], use_na_sentinel=False)
+        column = values[name]
+        if len(positions) > len(column) // 4:  # most rows: no copy of the column's text
+            codes, uniques = pd.factorize(column, use_na_sentinel=False)
+            codes = codes[positions]
+        else:
+            codes, uniques = pd.factorize(column.iloc[positions], use_na_sentinel=False)
         # the pair (group so far, this column's value), numbered again from 0
         pairs = group * (len(uniques) + 1) + codes
         _, group, counts = np.unique(pairs, return_inverse=True, return_counts=True)

@@ -131,6 +131,17 @@ def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) ->
     return pd.Series(taken.to_pandas().array, index=index, dtype="str")
 
 
+def _strip(values: pd.Series) -> pd.Series:
+    """``values`` without surrounding spaces; the same column (no copy) when none has any."""
+    stripped = values.str.strip()
+    return stripped if bool(stripped.str.len().ne(values.str.len()).any()) else values
+
+
+def _blank_to_na(values: pd.Series, empty: pd.Series) -> pd.Series:
+    """Empty cells as missing; the same column (no copy) when none is empty."""
+    return values.mask(empty) if bool(empty.any()) else values
+
+
 class Kind:
     """Base of the column kinds: ``parse`` normalises a whole column of raw text."""
 
@@ -143,8 +154,8 @@ class Kind:
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         """Normalise ``values`` (raw text) into values, missing, or problem markers."""
-        stripped = values.str.strip()
-        return Parsed(stripped.mask(stripped.eq("")))
+        stripped = _strip(values)
+        return Parsed(_blank_to_na(stripped, stripped.eq("")))
 
 
 @dataclass(frozen=True)
@@ -167,11 +178,11 @@ class Text(Kind):
 
 def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
-    stripped = values.str.strip()
+    stripped = _strip(values)
     empty = stripped.eq("")
     good = stripped.str.fullmatch(pattern)
     if bool((good | empty).all()):
-        return stripped.mask(empty)
+        return _blank_to_na(stripped, empty)
     rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
     out = stripped.mask(~good, marker(code))
     out = out.mask(rounded, marker("excel_rounded"))
