@@ -79,13 +79,16 @@ def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> 
     candidates = candidates.astype(object).where(candidates.notna(), None)
     first: dict[tuple[object, ...], int] = {}
     errors = dict(report.errors)
-    for row, cells in zip(candidates.index.tolist(), candidates.itertuples(index=False), strict=True):
-        row, cells = int(row), tuple(cells)
+    for label, record in zip(
+        candidates.index.tolist(), candidates.itertuples(index=False), strict=True
+    ):
+        row, cells = int(label), tuple(record)
         if cells not in first:
             first[cells] = row
             continue
-        if keys is not None and keys.at[row]:
-            what = f"the same {key_column} ({keys.at[row].strip()}) as row {first[cells]}"
+        key = str(keys.at[row]) if keys is not None else ""
+        if key:
+            what = f"the same {key_column} ({key.strip()}) as row {first[cells]}"
             fix = f"give each row its own {key_column}"
         else:
             what = f"the same session as row {first[cells]}"

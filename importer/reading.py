@@ -319,7 +319,9 @@ def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
 
 
-def _csv_columns_arrow(data: bytes | Path, delimiter: str, width: int, skip: int) -> list[list[str]]:
+def _csv_columns_arrow(
+    data: bytes | Path, delimiter: str, width: int, skip: int
+) -> list[list[str]]:
     """Read all records after the header with pyarrow (fast, multi-threaded, all text).
 
     ``data`` is the UTF-8 text, or a UTF-8 file (read in blocks; a BOM is skipped).

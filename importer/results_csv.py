@@ -30,9 +30,7 @@ def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
-def _neutralised(
-    column: pa.Array, dangerous: str, plain_number: str
-) -> pa.Array:
+def _neutralised(column: pa.Array, dangerous: str, plain_number: str) -> pa.Array:
     """Prefix ``'`` to cells starting like a formula, unless they are plain numbers."""
     first = pc.utf8_slice_codeunits(column, 0, 1)
     risky = pc.is_in(first, value_set=pa.array(list(dangerous), pa.large_string()))
@@ -71,7 +69,7 @@ def _write_buffer(out: BinaryIO, lines: pa.Array) -> None:
     data = lines.buffers()[2]
     bounds = pa.Array.from_buffers(pa.int64(), len(lines) + 1, [None, offsets], 0, lines.offset)
     first, last = bounds[0].as_py(), bounds[len(lines)].as_py()
-    out.write(memoryview(data)[first:last])  # type: ignore[arg-type]
+    out.write(memoryview(data)[first:last])
 
 
 def write_csv(
@@ -103,6 +101,10 @@ def write_csv(
                 for column in batch.columns
             ]  # fmt: skip
             # every cell but the last is followed by the delimiter: join, then end the line
-            joined = pc.binary_join_element_wise(*cells, _text(delimiter)) if len(cells) > 1 else cells[0]
+            joined = (
+                pc.binary_join_element_wise(*cells, _text(delimiter))
+                if len(cells) > 1
+                else cells[0]
+            )
             lines = pc.binary_join_element_wise(joined, _text(_EOL), _text(""))
             _write_buffer(out, lines)

@@ -33,7 +33,15 @@ from importer.vendors import Vendor, get_vendor
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-__all__ = ["Check", "RowError", "RowOutcome", "ValidationReport", "build_schema", "checks", "validate"]
+__all__ = [
+    "Check",
+    "RowError",
+    "RowOutcome",
+    "ValidationReport",
+    "build_schema",
+    "checks",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
@@ -185,8 +193,7 @@ def build_schema(vendor_name: str) -> pa.DataFrameSchema:
     columns: dict[str, list[pa.Check]] = {spec.name: [] for spec in vendor.fields}
     frame_checks = []
     for check in checks(vendor_name):
-        kwargs = {"ignore_na": False} if check.code == "required" else {}
-        made = pa.Check(check.test, name=check.code, **kwargs)
+        made = pa.Check(check.test, name=check.code, ignore_na=check.code != "required")
         if check.frame_wide:
             frame_checks.append(made)
         else:

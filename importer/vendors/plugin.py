@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from importer.vendors.base import Vendor
-from importer.wire import Adapter
 
 if TYPE_CHECKING:
     import httpx
@@ -37,8 +36,9 @@ if TYPE_CHECKING:
     from importer.secret import Secret
     from importer.sender import Sender
     from importer.tokens import Tokens
+    from importer.wire import Adapter
 
-__all__ = ["AuthFactory", "People", "Plugin", "SandboxPart"]
+__all__ = ["AuthFactory", "People", "Plugin", "SandboxPart", "deferred"]
 
 #: ``(credentials by variable, token host, HTTP client, clock, kept tokens) -> Auth``.
 AuthFactory = Callable[
@@ -116,3 +116,22 @@ class Plugin:
     def __post_init__(self) -> None:
         if self.wire.name != self.schema.name:
             raise ValueError(f"{self.schema.name}: its wire is named {self.wire.name!r}")
+
+
+def deferred(build: Callable[[], Plugin]) -> Callable[[str], Plugin]:
+    """A vendor package's module ``__getattr__`` (PEP 562) that builds ``PLUGIN`` on first use.
+
+    A vendor's wire, auth and sandbox bring in the HTTP client, the throttle and the
+    sandbox server; ``validate`` needs none of them, only the sheet (the package's
+    ``schema`` module), so the plugin is built, once, when something asks for it.
+    """
+    made: list[Plugin] = []
+
+    def __getattr__(name: str) -> Plugin:
+        if name != "PLUGIN":
+            raise AttributeError(f"module has no attribute {name!r}")
+        if not made:
+            made.append(build())
+        return made[0]
+
+    return __getattr__
