@@ -30,7 +30,9 @@ def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
-def _neutralised(column: pa.Array, dangerous: str, plain_number: str) -> pa.Array:
+def _neutralised(
+    column: pa.ChunkedArray, dangerous: str, plain_number: str
+) -> pa.ChunkedArray:
     """Prefix ``'`` to cells starting like a formula, unless they are plain numbers."""
     first = pc.utf8_slice_codeunits(column, 0, 1)
     risky = pc.is_in(first, value_set=pa.array(list(dangerous), pa.large_string()))
@@ -40,7 +42,7 @@ def _neutralised(column: pa.Array, dangerous: str, plain_number: str) -> pa.Arra
     return pc.if_else(risky, pc.binary_join_element_wise(_text("'"), column, _text("")), column)
 
 
-def _quoted(column: pa.Array, delimiter: str) -> pa.Array:
+def _quoted(column: pa.ChunkedArray, delimiter: str) -> pa.ChunkedArray:
     """Quote cells holding the delimiter, a quote, CR or LF; double the quotes inside."""
     special = "[" + re.escape(delimiter) + '"\r\n]'
     needs = pc.match_substring_regex(column, special)
@@ -92,19 +94,19 @@ def write_csv(
     """
     table = pa.Table.from_pandas(frame.fillna(""), preserve_index=False)
     names = [neutralise(str(name)) for name in frame.columns]
+    # Each whole column is made safe and quoted once (most need neither: kept as they are).
+    cells = pa.table(
+        [
+            _quoted(_neutralised(column.cast(pa.large_string()), dangerous, plain_number), delimiter)
+            for column in table.columns
+        ],
+        names=[f"c{i}" for i in range(len(names))],
+    )
+    separator, end = _text(delimiter), _text(_EOL)
     with path.open("wb") as out:
         out.write(b"\xef\xbb\xbf" + _line(names, delimiter).encode("utf-8"))
-        for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
-            cells = [
-                _quoted(_neutralised(column.cast(pa.large_string()), dangerous, plain_number),
-                        delimiter)
-                for column in batch.columns
-            ]  # fmt: skip
-            # every cell but the last is followed by the delimiter: join, then end the line
-            joined = (
-                pc.binary_join_element_wise(*cells, _text(delimiter))
-                if len(cells) > 1
-                else cells[0]
-            )
-            lines = pc.binary_join_element_wise(joined, _text(_EOL), _text(""))
-            _write_buffer(out, lines)
+        for batch in cells.to_batches(max_chunksize=_BATCH_ROWS):
+            row = batch.columns
+            # the line end joins the last cell (a short column), not the whole line again
+            last = pc.binary_join_element_wise(row[-1], end, _text(""))
+            _write_buffer(out, pc.binary_join_element_wise(*row[:-1], last, separator))
