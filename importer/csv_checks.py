@@ -56,10 +56,12 @@ def check_lines(path: Path, text: str | bytes | mmap.mmap) -> None:
     if isinstance(text, str):
         lines = max(text.count("\n"), text.count("\r"))
     else:
-        view = memoryview(text)
-        step = 1 << 24
-        chunks = [bytes(view[at : at + step]) for at in range(0, len(view), step)]
-        lines = max(sum(c.count(b"\n") for c in chunks), sum(c.count(b"\r") for c in chunks))
+        view, step = memoryview(text), 1 << 22
+        feeds = returns = 0
+        for at in range(0, len(view), step):
+            chunk = bytes(view[at : at + step])
+            feeds, returns = feeds + chunk.count(b"\n"), returns + chunk.count(b"\r")
+        lines = max(feeds, returns)
     if lines > MAX_CSV_LINES:
         raise UnsafeFileError(
             f"{path}: the file has {lines:,} lines, over the {MAX_CSV_LINES:,} we read "

@@ -180,7 +180,10 @@ def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
     stripped = _strip(values)
     empty = stripped.eq("")
-    good = stripped.str.fullmatch(pattern)
+    # the pattern is tried once per distinct value (an ID column repeats a few IDs)
+    codes, uniques = pd.factorize(stripped, sort=False)
+    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern).to_numpy(dtype=bool)
+    good = pd.Series(matched[codes], index=values.index)
     if bool((good | empty).all()):
         return _blank_to_na(stripped, empty)
     rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from importer import csv_checks
@@ -173,15 +174,22 @@ def _build_frame(columns: list[list[str]], headers: list[str], first_row: int) -
 
 
 def _drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Drop rows whose every cell is blank; row numbers of the others are kept."""
+    """Drop rows whose every cell is blank; row numbers of the others are kept.
+
+    Column by column, only the rows not yet known to hold something are looked at: after
+    the first column, usually none is left.
+    """
     if frame.empty:
         return frame
-    filled = pd.Series(False, index=frame.index)
+    unknown = np.arange(len(frame))
     for name in frame.columns:
-        filled |= frame[name].str.strip().ne("")
-    if bool(filled.all()):
-        return frame
-    return frame.loc[filled]
+        column = frame[name] if len(unknown) == len(frame) else frame[name].iloc[unknown]
+        unknown = unknown[column.str.strip().eq("").to_numpy(dtype=bool)]
+        if not len(unknown):
+            return frame
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[unknown] = True
+    return frame.loc[~blank]
 
 
 # --- CSV -----------------------------------------------------------------------------------
