@@ -21,26 +21,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["write_csv"]
+__all__ = ["text_scalar", "write_csv", "write_text"]
 
 _BATCH_ROWS = 65_536
 _EOL = "\r\n"
 
 
-def _text(value: str) -> pa.Scalar:
+def text_scalar(value: str) -> pa.Scalar:
+    """``value`` as a pyarrow large-string scalar (what the kernels here join)."""
     return pa.scalar(value, pa.large_string())
 
 
-def _neutralised(
-    column: pa.ChunkedArray, dangerous: str, plain_number: str
-) -> pa.ChunkedArray:
+def _neutralised(column: pa.ChunkedArray, dangerous: str, plain_number: str) -> pa.ChunkedArray:
     """Prefix ``'`` to cells starting like a formula, unless they are plain numbers."""
     first = pc.utf8_slice_codeunits(column, 0, 1)
     risky = pc.is_in(first, value_set=pa.array(list(dangerous), pa.large_string()))
     if not pc.any(risky).as_py():
         return column
     risky = pc.and_(risky, pc.invert(pc.match_substring_regex(column, f"^(?:{plain_number})$")))
-    return pc.if_else(risky, pc.binary_join_element_wise(_text("'"), column, _text("")), column)
+    return pc.if_else(
+        risky, pc.binary_join_element_wise(text_scalar("'"), column, text_scalar("")), column
+    )
 
 
 def _quoted(column: pa.ChunkedArray, delimiter: str) -> pa.ChunkedArray:
@@ -50,7 +51,9 @@ def _quoted(column: pa.ChunkedArray, delimiter: str) -> pa.ChunkedArray:
     if not pc.any(needs).as_py():
         return column
     doubled = pc.replace_substring(column, '"', '""')
-    wrapped = pc.binary_join_element_wise(_text('"'), doubled, _text('"'), _text(""))
+    wrapped = pc.binary_join_element_wise(
+        text_scalar('"'), doubled, text_scalar('"'), text_scalar("")
+    )
     return pc.if_else(needs, wrapped, column)
 
 
@@ -63,7 +66,7 @@ def _line(cells: Sequence[str], delimiter: str) -> str:
     return delimiter.join(quoted) + _EOL
 
 
-def _write_buffer(out: BinaryIO, lines: pa.Array) -> None:
+def write_text(out: BinaryIO, lines: pa.Array) -> None:
     """Write the text of a string array as one block (its values are contiguous)."""
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     if len(lines) == 0:
@@ -95,6 +98,7 @@ def write_csv(
     """
     table = pa.Table.from_pandas(frame.fillna(""), preserve_index=False)
     names = [neutralise(str(name)) for name in frame.columns]
+
     # Each whole column is made safe and quoted once (most need neither: kept as they are);
     # pyarrow's kernels release the GIL, so two threads render two columns at a time.
     def render(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -104,11 +108,11 @@ def write_csv(
     with ThreadPoolExecutor(max_workers=2) as pool:
         rendered = list(pool.map(render, table.columns))
     cells = pa.table(rendered, names=[f"c{i}" for i in range(len(names))])
-    separator, end = _text(delimiter), _text(_EOL)
+    separator, end = text_scalar(delimiter), text_scalar(_EOL)
     with path.open("wb") as out:
         out.write(b"\xef\xbb\xbf" + _line(names, delimiter).encode("utf-8"))
         for batch in cells.to_batches(max_chunksize=_BATCH_ROWS):
             row = batch.columns
             # the line end joins the last cell (a short column), not the whole line again
-            last = pc.binary_join_element_wise(row[-1], end, _text(""))
-            _write_buffer(out, pc.binary_join_element_wise(*row[:-1], last, separator))
+            last = pc.binary_join_element_wise(row[-1], end, text_scalar(""))
+            write_text(out, pc.binary_join_element_wise(*row[:-1], last, separator))
