@@ -109,9 +109,10 @@ def _tied(values: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
             codes = codes[positions]
         else:
             codes, uniques = pd.factorize(column.iloc[positions], use_na_sentinel=False)
-        # the pair (group so far, this column's value), numbered again from 0
-        pairs = group * (len(uniques) + 1) + codes
-        _, group, counts = np.unique(pairs, return_inverse=True, return_counts=True)
-        tied = counts[group] > 1
+        if len(uniques) == 1:
+            continue  # the same value in every row left: the groups stay as they are
+        # the pair (group so far, this column's value), numbered again from 0 (hashed)
+        group, _ = pd.factorize(group * (len(uniques) + 1) + codes, sort=False)
+        tied = np.bincount(group)[group] > 1
         positions, group = positions[tied], group[tied]
     return positions

@@ -39,6 +39,7 @@ STYLE_KEYS = tuple(
 _BATCH_ROWS = 32_768
 _SHEET = "xl/worksheets/sheet1.xml"
 _DEFAULT_HEIGHT = 15.0
+_CUT = " [cut: cell too long]"
 
 
 def _replace(column: pa.ChunkedArray, pattern: str, replacement: str) -> pa.ChunkedArray:
@@ -52,10 +53,9 @@ def _cell_text(column: pa.ChunkedArray, max_cell: int, illegal: str) -> pa.Chunk
     """A column's cells as escaped XML text: cut to ``max_cell``, illegal characters replaced."""
     long = pc.greater(pc.utf8_length(column), max_cell)
     if pc.any(long).as_py():
+        # the whole cell, mark included, within Excel's limit
         cut = pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(column, 0, max_cell - 20),
-            _text(" [cut: cell too long]"),
-            _text(""),
+            pc.utf8_slice_codeunits(column, 0, max_cell - len(_CUT)), _text(_CUT), _text("")
         )
         column = pc.if_else(long, cut, column)
     column = _replace(column, illegal, "\ufffd")
