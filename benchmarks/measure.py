@@ -37,11 +37,12 @@ class Run:
     stderr: str
 
 
-def run_alone(args: Sequence[str], env: dict[str, str] | None = None) -> Run:
+def run_alone(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
     """Run ``args`` to the end from a fresh helper process: its wall time, its own peak RSS.
 
     The helper's only child is the command, so the helper's ``RUSAGE_CHILDREN`` peak is the
-    command's own; the time runs from just before the command starts to its exit.
+    command's own; the time runs from just before the command starts to its exit. Of a
+    long output, the first and the last 4,000 characters are kept.
     """
     probe = (
         "import json, resource, subprocess, sys, time\n"
@@ -49,14 +50,15 @@ def run_alone(args: Sequence[str], env: dict[str, str] | None = None) -> Run:
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "s = time.perf_counter() - t\n"
         "m = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(json.dumps([s, m, p.returncode, p.stdout[-4000:], p.stderr[-4000:]]))\n"
+        "o = p.stdout if len(p.stdout) < 8000 else p.stdout[:4000] + '\\n' + p.stdout[-4000:]\n"
+        "print(json.dumps([s, m, p.returncode, o, p.stderr[-4000:]]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, *args],
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         check=True,
     )
     seconds, peak, code, stdout, stderr = json.loads(done.stdout.strip().splitlines()[-1])

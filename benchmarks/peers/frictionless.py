@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,9 @@ from v2_data import make_v2_csv  # noqa: E402
 
 PEERS = HERE.parent / ".peers"
 VERSION = "frictionless==5.21.0"  # measured in ../shared/DEPS.md
-_HEX24 = "[a-fA-F0-9]{24}"
-_WHEN = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?|\d{2}/\d{2}/\d{4} \d{2}:\d{2}"
+_HEX24 = "(?:[a-fA-F0-9]{24})"
+_WHEN = r"(?:\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?|\d{2}/\d{2}/\d{4} \d{2}:\d{2})"
+_VALIDATION = "(?:[Dd]isabled|[Nn]one|[Mm]anagers?|[Aa]dmins and managers|[Ii]nstructors?)"
 SCHEMA = {
     "fields": [
         {"name": "Path ID", "type": "string",
@@ -50,7 +52,7 @@ SCHEMA = {
         {"name": "User limit", "type": "integer", "constraints": {"minimum": 1}},
         {"name": "Registration validation", "type": "string", "constraints": {
             "required": True,
-            "pattern": "(?i)(disabled|none|managers?|admins and managers|instructors?)"}},
+            "pattern": _VALIDATION}},
         {"name": "Additional information", "type": "string"},
     ]
 }  # fmt: skip
@@ -87,11 +89,16 @@ def main() -> int:
         [*COMMAND, "validate", str(sheet), "--vendor", "360learning-v2", "--json",
          "--result", str(data / "peer.result.csv")], env,
     )  # fmt: skip
+    # Frictionless reads only paths under its working folder ("not safe" otherwise).
     theirs = run_alone(
-        [str(peer), "validate", "--schema", str(schema), "--limit-errors", str(rows + 1),
-         "--json", str(sheet)], env,
+        [str(peer), "validate", "--schema", schema.name, "--limit-errors", str(rows + 1),
+         "--json", sheet.name], env, cwd=data,
     )  # fmt: skip
-    if ours.returncode not in (0, 1) or theirs.returncode not in (0, 1):
+    if (
+        ours.returncode not in (0, 1)
+        or theirs.returncode not in (0, 1)
+        or '"rows"' not in theirs.stdout
+    ):
         print(ours.stderr[-2000:], theirs.stderr[-2000:], file=sys.stderr)
         return 2
     found = _errors(theirs.stdout)
@@ -108,13 +115,9 @@ def main() -> int:
 
 
 def _errors(stdout: str) -> str:
-    """How many errors Frictionless reported (its JSON report), or '?'."""
-    try:
-        report = json.loads(stdout[stdout.index("{") :])
-    except ValueError:
-        return "?"
-    tasks = report.get("tasks") or [{}]
-    return str(tasks[0].get("stats", {}).get("errors", "?"))
+    """How many errors Frictionless reported (the first figure of its JSON report), or '?'."""
+    found = re.search(r'"errors": (\d+)', stdout)
+    return found.group(1) if found else "?"
 
 
 if __name__ == "__main__":
