@@ -2,7 +2,7 @@
 
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
-sheet, by name. Adding a vendor is adding its package and one line below; the
+sheet, by name. Adding a vendor is adding its package and one line in ``_PACKAGES``; the
 conformance tests (``tests/test_conformance.py``) then run over it.
 """
 
@@ -56,16 +56,19 @@ class _Plugins(MutableMapping[str, Plugin]):
         return len(self._packages.keys() | self._added.keys())
 
 
-#: Vendor name (as typed on the command line) -> everything about it.
-PLUGINS: MutableMapping[str, Plugin] = _Plugins(
-    (learning360_v1, learning360_v2, zoho_people, coursepath)
+#: The vendors' packages: one line each.
+_PACKAGES = (
+    learning360_v1,
+    learning360_v2,
+    zoho_people,
+    coursepath,
 )
 
+#: Vendor name (as typed on the command line) -> everything about it.
+PLUGINS: MutableMapping[str, Plugin] = _Plugins(_PACKAGES)
+
 #: Vendor name -> its sheet's declaration (kept in step with :data:`PLUGINS`).
-REGISTRY: dict[str, Vendor] = {
-    p.schema.VENDOR.name: p.schema.VENDOR
-    for p in (learning360_v1, learning360_v2, zoho_people, coursepath)
-}
+REGISTRY: dict[str, Vendor] = {p.schema.VENDOR.name: p.schema.VENDOR for p in _PACKAGES}
 
 
 def plugin(name: str) -> Plugin:
