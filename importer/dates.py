@@ -50,6 +50,8 @@ _MONTHS = [
 ]  # fmt: skip
 # The spelling most sheets use (and what the workbook reader writes): read vectorised.
 _PLAIN_ISO = re.compile(r"(?:19|20|21)\d\d-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
+# ... and the day-first (or month-first) one with slashes, when only one reading exists.
+_PLAIN_NUMERIC = re.compile(r"(\d{2})/(\d{2})/((?:19|20|21)\d\d) (\d{2}:\d{2}(?::\d{2})?)")
 # Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
 _EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
 
@@ -218,24 +220,39 @@ def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str 
     return first.astimezone(dt.UTC), None, note
 
 
-def iso_to_utc_text(texts: list[str], zone: ZoneInfo) -> list[str | None]:
-    """UTC text (``2025-07-01T13:00:00.000Z``) of each plain ISO wall-clock time, vectorised.
+def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") -> list[str | None]:
+    """UTC text (``2025-07-01T13:00:00.000Z``) of each plain wall-clock time, vectorised.
 
-    Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts that exist and happen exactly
-    once in ``zone`` are converted here, all at once; every other text (another spelling,
-    a day that does not exist, a time skipped or repeated by a clock change) gives
-    ``None``, for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
+    Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts, and ``DD/MM/YYYY hh:mm[:ss]``
+    ones (``MM/DD`` with ``order="MDY"``) that cannot be read the other way round, that
+    exist and happen exactly once in ``zone`` are converted here, all at once; every
+    other text (another spelling, a date read one of two ways, which gets a note, a day
+    that does not exist, a time skipped or repeated by a clock change) gives ``None``,
+    for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
     """
     import numpy as np
     import pandas as pd
 
-    picked = [i for i, text in enumerate(texts) if _PLAIN_ISO.fullmatch(text)]
+    picked: list[int] = []
+    plain: list[str] = []
+    for at, text in enumerate(texts):
+        if _PLAIN_ISO.fullmatch(text):
+            picked.append(at)
+            plain.append(text)
+            continue
+        numeric = _PLAIN_NUMERIC.fullmatch(text)
+        if numeric is None:
+            continue
+        first, second, year, time = numeric.groups()
+        if first != second and int(first) <= 12 and int(second) <= 12:
+            continue  # either way round is a date: read_datetime notes which one it took
+        day, month = (first, second) if order == "DMY" else (second, first)
+        picked.append(at)
+        plain.append(f"{year}-{month}-{day} {time}")
     out: list[str | None] = [None] * len(texts)
     if not picked:
         return out
-    wall = pd.to_datetime(
-        pd.Series([texts[i] for i in picked], dtype=object), format="ISO8601", errors="coerce"
-    )
+    wall = pd.to_datetime(pd.Series(plain, dtype=object), format="ISO8601", errors="coerce")
     local = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
     ok = utc.notna().to_numpy()

@@ -367,7 +367,9 @@ class DateTimeUTC(Kind):
             notes = "; ".join(n for n in (reading.note, note) if n) or None
             return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z", notes
 
-        return _per_unique(values, read, lambda texts: iso_to_utc_text(texts, context.zone))
+        return _per_unique(
+            values, read, lambda texts: iso_to_utc_text(texts, context.zone, context.order)
+        )
 
 
 @dataclass(frozen=True)
