@@ -204,6 +204,15 @@ def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str 
     forward is the problem ``time_skipped_dst``; one that happens twice when
     clocks go back is read as the first (summer-time) occurrence, with a note.
     """
+    try:
+        return _to_utc(value, zone)
+    except OverflowError:  # a year 1 or 9999 time that UTC would push out of the calendar
+        return None, "date_range", None
+
+
+def _to_utc(
+    value: dt.datetime, zone: ZoneInfo
+) -> tuple[dt.datetime | None, str | None, str | None]:
     if value.tzinfo is not None:
         return value.astimezone(dt.UTC), None, None
     first = value.replace(tzinfo=zone, fold=0)

@@ -180,3 +180,16 @@ def test_validate_loads_none_of_the_sending_machinery(tmp: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
     assert (tmp / "r.csv").exists()
+
+
+def test_a_time_utc_cannot_hold_is_a_row_error_not_a_crash(tmp: Path) -> None:
+    """9999-12-31 23:30 in New York is past the calendar in UTC: a plain row error."""
+    path = tmp / "far.csv"
+    path.write_text(
+        "Path ID,Session name,Main instructor ID,Start date,Registration validation\n"
+        "6853f6de567dc5f80528f80d,x,647098a731a809ed36889ed1,9999-12-31 23:30,disabled\n",
+        encoding="utf-8",
+    )
+    report = importer.validate(path, "360learning-v2", timezone="America/New_York")
+    (error,) = report.errors[2]
+    assert error.column == "Start date" and "too far" in error.message
