@@ -19,6 +19,7 @@ part to the code that needs it (the sandbox server included).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -126,12 +127,14 @@ def deferred(build: Callable[[], Plugin]) -> Callable[[str], Plugin]:
     ``schema`` module), so the plugin is built, once, when something asks for it.
     """
     made: list[Plugin] = []
+    lock = threading.Lock()  # the web page's threads may ask first at the same time
 
     def __getattr__(name: str) -> Plugin:
         if name != "PLUGIN":
             raise AttributeError(f"module has no attribute {name!r}")
-        if not made:
-            made.append(build())
+        with lock:
+            if not made:
+                made.append(build())
         return made[0]
 
     return __getattr__
