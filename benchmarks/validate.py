@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,16 +113,21 @@ def main() -> int:
     scale = csv_rows / 1_000_000
     print(f"data in {data}; python {sys.version.split()[0]}", flush=True)
 
-    run_alone(validate(small, data / "warm.result.csv"), env)  # warm the disk cache
-    done = run_alone(validate(big, data / "big.result.csv"), env)
-    if done.returncode not in (0, 1):
-        print(done.stderr, file=sys.stderr)
+    run_alone(validate(small, data / "warm.result.csv"), env)  # the interpreter's files
+    # The sheet is read once first (in the disk cache, as a file just saved or copied is);
+    # the time is the median of 3 runs, the memory the highest peak.
+    big.read_bytes()
+    runs = [run_alone(validate(big, data / "big.result.csv"), env) for _ in range(3)]
+    if any(done.returncode not in (0, 1) for done in runs):
+        print(runs[0].stderr, file=sys.stderr)
         return 2
+    seconds = statistics.median(done.seconds for done in runs)
     targets.check(
-        f"validate_csv_{csv_rows // 1000}k_seconds", done.seconds, 0.3 + 3.7 * scale, "s",
-        f"{csv_rows:,} rows, {csv_rows / done.seconds:,.0f} rows/s end to end",
+        f"validate_csv_{csv_rows // 1000}k_seconds", seconds, 0.3 + 3.7 * scale, "s",
+        f"{csv_rows:,} rows, {csv_rows / seconds:,.0f} rows/s end to end, median of 3",
     )  # fmt: skip
-    targets.check(f"validate_csv_{csv_rows // 1000}k_peak_mb", done.peak_mb, 500.0, "MB", "max RSS")
+    peak = max(done.peak_mb for done in runs)
+    targets.check(f"validate_csv_{csv_rows // 1000}k_peak_mb", peak, 500.0, "MB", "max RSS")
 
     startup = median_seconds(validate(small, data / "small.result.csv"), 15)
     floor = median_seconds([sys.executable, "-c", "import pandas"], 15)
