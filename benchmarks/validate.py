@@ -1,87 +1,59 @@
-"""Benchmark: read, validate and write result sheets of large inputs.
+"""Benchmark: ``session-importer validate`` as users run it, start to finish.
 
-Generates (once, in a temporary folder or --data DIR):
-  * a 1,000,000-row Zoho People CSV, about 1% bad rows, with quoted multi-line cells;
-  * a 100,000-row 360Learning v2 .xlsx, about 1% bad rows, with real date cells.
+Targets (issue 15, on the 2-core project machine):
 
-Each measurement runs in a fresh subprocess so that its peak memory (max RSS) is
-its own. Targets (2-core machine): 1M-row CSV read + validate < 10 s and < 2 GB;
-100k-row xlsx read < 5 s; 100k-row result .xlsx written < 10 s.
+* ``validate`` of a 1,000,000-row 360Learning v2 CSV (a CSV result written): <= 4 s
+  wall, <= 500 MB peak memory (the command's own max RSS);
+* start-up: ``validate`` of a 2-row file, median of 15 runs: <= 0.3 s (``import pandas``
+  alone is printed beside it: that is the floor of any command that reads a sheet);
+* ``validate`` loads none of the sending machinery (httpx, the journal, the sender, the
+  throttle, the wire): 0 such modules in ``python -X importtime``;
+* ``validate`` of a 100,000-row v2 workbook (.xlsx in, .xlsx result out, the hostile-file
+  guard included): <= 5 s.
 
-Usage: python benchmarks/validate.py [--rows-csv N] [--rows-xlsx N] [--data DIR]
+Each figure comes from the real command in a fresh process (benchmarks/measure.py).
+The input files are generated once (benchmarks/v2_data.py) in --data or a temporary
+folder, never committed. ``--quick`` uses 100,000 and 10,000 rows, and the time targets
+scaled to the rows (plus the start-up target), for a smoke run.
+
+Usage: python benchmarks/validate.py [--quick] [--data DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-BAD_SHARE = 0.01
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import COMMAND, ROOT, Targets, environment, median_seconds, run_alone
+from v2_data import HEADERS, make_v2_csv
+
+#: Modules of the sending side that ``validate`` must not load.
+SENDING = ("httpx", "importer.sender", "importer.journal", "importer.throttle", "importer.wire")
 
 
-def make_zoho_csv(path: Path, rows: int) -> None:
-    """Write a Zoho sheet: realistic cardinality (a year of dates, half-hour times)."""
-    rng = random.Random(7)
-    with path.open("w", encoding="utf-8", newline="") as out:
-        out.write(
-            "Course ID,Batch ID,Module ID,Session name,Trainer erecno,Type,Date,"
-            "Start time,End time,Description,Room ID,Grade category ID\n"
-        )
-        for i in range(rows):
-            day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
-            start = rng.randrange(8, 17)
-            cells = [
-                f"4783460000{rng.randrange(10**8):08d}",
-                "478346000019479115",
-                "478346000019479119",
-                f"Session {i}",
-                f"47834600000{rng.randrange(10**7):07d}",
-                rng.choice(["Classroom", "E-learning", "0", "1"]),
-                day.strftime("%d-%m-%Y"),
-                f"{(start - 1) % 12 + 1:02d}:00 {'AM' if start < 12 else 'PM'}",
-                f"{start + 1}:30",
-                '"Line one, with a comma\nand a second line"' if i % 50 == 0 else "Workshop",
-                "478346000010125093",
-                "",
-            ]
-            if rng.random() < BAD_SHARE:
-                fault = rng.randrange(4)
-                if fault == 0:
-                    cells[6] = "31-02-2026"
-                elif fault == 1:
-                    cells[4] = "4.78346E+17"
-                elif fault == 2:
-                    cells[8] = "07:00 AM"
-                else:
-                    cells[3], cells[5], cells[7] = "", "Webinar", "25:00"
-            out.write(",".join(cells) + "\n")
-
-
-def make_v2_xlsx(path: Path, rows: int) -> None:
-    """Write a 360Learning v2 workbook with real date cells."""
+def make_v2_xlsx(path: Path, rows: int) -> Path:
+    """A 360Learning v2 workbook with real date cells, about 1% bad rows."""
     import xlsxwriter
 
+    if path.exists():
+        return path
     rng = random.Random(11)
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     sheet = book.add_worksheet("Sessions")
     when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-    headers = [
-        "Path ID", "Session name", "Main instructor ID", "Co-instructor IDs", "Start date",
-        "End date", "User limit", "Registration validation", "Additional information",
-    ]  # fmt: skip
-    sheet.write_row(0, 0, headers)
+    sheet.write_row(0, 0, HEADERS.split(","))
     base = dt.datetime(2026, 1, 5, 9, 0)
     for r in range(1, rows + 1):
         start = base + dt.timedelta(days=rng.randrange(300), hours=rng.randrange(9))
-        bad = rng.random() < BAD_SHARE
+        bad = rng.random() < 0.01
         sheet.write_string(r, 0, "6853f6de567dc5f80528f80d")
         sheet.write_string(r, 1, f"Onboarding {r}")
         sheet.write_string(r, 2, "647098a731a809ed36889ed1" if not bad else "not-an-id")
@@ -93,75 +65,88 @@ def make_v2_xlsx(path: Path, rows: int) -> None:
         sheet.write_string(r, 7, rng.choice(["disabled", "Managers", "Admins and managers"]))
         sheet.write_string(r, 8, f"A{r:07d}")
     book.close()
+    return path
 
 
-def measure(phase: str, data: Path) -> dict[str, float]:
-    """Run one phase in this process and return its figures."""
-    from importer.api import result_sheet
-    from importer.results import write_result
-    from importer.validation import validate
-
-    started = time.perf_counter()
-    figures: dict[str, float] = {}
-    if phase == "csv":
-        report = validate(data / "zoho.csv", "zoho-people")
-        figures["read_validate_s"] = time.perf_counter() - started
-        figures["rows"] = report.row_count
-        figures["invalid"] = report.invalid_count
-        mark = time.perf_counter()
-        write_result(result_sheet(report), data / "zoho.result.csv")
-        figures["write_csv_s"] = time.perf_counter() - mark
-    elif phase == "xlsx":
-        from importer.headers import header_scorer
-        from importer.reading import read_table
-        from importer.vendors import get_vendor
-
-        table = read_table(data / "v2.xlsx", header_scorer(get_vendor("360learning-v2")))
-        figures["read_s"] = time.perf_counter() - started
-        mark = time.perf_counter()
-        report = validate(data / "v2.xlsx", "360learning-v2", timezone="Europe/Paris")
-        figures["read_validate_s"] = time.perf_counter() - mark
-        figures["rows"] = len(table.frame)
-        figures["invalid"] = report.invalid_count
-        mark = time.perf_counter()
-        write_result(result_sheet(report), data / "v2.result.xlsx")
-        figures["write_xlsx_s"] = time.perf_counter() - mark
-    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return figures
+def validate(source: Path, result: Path) -> list[str]:
+    """The command line of ``validate`` for ``source``."""
+    return [
+        *COMMAND,
+        "validate",
+        str(source),
+        "--vendor",
+        "360learning-v2",
+        "--result",
+        str(result),
+    ]
 
 
-def main() -> None:
+def sending_modules(source: Path, result: Path) -> list[str]:
+    """The sending-side modules a ``validate`` run imports (from ``-X importtime``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *validate(source, result)[1:]],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment(),
+        check=False,
+    )
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    return sorted(name for name in loaded if name in SENDING)
+
+
+def main() -> int:
+    """Generate the inputs, measure every target, print them; 1 when one is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows-csv", type=int, default=1_000_000)
-    parser.add_argument("--rows-xlsx", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="smaller files, scaled targets")
     parser.add_argument("--data", type=Path, help="keep the generated files here")
-    parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.phase:
-        print(json.dumps(measure(args.phase, args.data)))
-        return
+    csv_rows, xlsx_rows = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
     data = args.data or Path(tempfile.mkdtemp(prefix="importer-bench-"))
     data.mkdir(parents=True, exist_ok=True)
-    if not (data / "zoho.csv").exists():
-        make_zoho_csv(data / "zoho.csv", args.rows_csv)
-    if not (data / "v2.xlsx").exists():
-        make_v2_xlsx(data / "v2.xlsx", args.rows_xlsx)
-    print(f"data in {data}")
-    for phase in ("csv", "xlsx"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--phase", phase, "--data", str(data)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        rows = figures["rows"]
-        line = ", ".join(
-            f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()
-        )
-        rate = rows / figures["read_validate_s"]
-        print(f"{phase}: {line}, read+validate {rate:,.0f} rows/s")
+    big = make_v2_csv(data / f"v2-{csv_rows}.csv", csv_rows)
+    workbook = make_v2_xlsx(data / f"v2-{xlsx_rows}.xlsx", xlsx_rows)
+    small = data / "v2-2.csv"
+    make_v2_csv(small, 2)
+    env = environment()
+    targets = Targets()
+    scale = csv_rows / 1_000_000
+    print(f"data in {data}; python {sys.version.split()[0]}", flush=True)
+
+    run_alone(validate(small, data / "warm.result.csv"), env)  # the interpreter's files
+    # The sheet is read once first (in the disk cache, as a file just saved or copied is);
+    # the time is the median of 3 runs, the memory the highest peak.
+    big.read_bytes()
+    runs = [run_alone(validate(big, data / "big.result.csv"), env) for _ in range(3)]
+    if any(done.returncode not in (0, 1) for done in runs):
+        print(runs[0].stderr, file=sys.stderr)
+        return 2
+    seconds = statistics.median(done.seconds for done in runs)
+    targets.check(
+        f"validate_csv_{csv_rows // 1000}k_seconds", seconds, 0.3 + 3.7 * scale, "s",
+        f"{csv_rows:,} rows, {csv_rows / seconds:,.0f} rows/s end to end, median of 3",
+    )  # fmt: skip
+    peak = max(done.peak_mb for done in runs)
+    targets.check(f"validate_csv_{csv_rows // 1000}k_peak_mb", peak, 500.0, "MB", "max RSS")
+
+    startup = median_seconds(validate(small, data / "small.result.csv"), 15)
+    floor = median_seconds([sys.executable, "-c", "import pandas"], 15)
+    targets.check(
+        "validate_startup_seconds", startup, 0.3, "s", f"'import pandas' alone: {floor:.2f} s"
+    )
+    loaded = sending_modules(small, data / "small.result.csv")
+    targets.check(
+        "validate_sending_modules_loaded", len(loaded), 0, "modules", ", ".join(loaded) or "none"
+    )
+
+    done = run_alone(validate(workbook, data / "book.result.xlsx"), env)
+    limit = 0.3 + 4.7 * xlsx_rows / 100_000
+    targets.check(
+        f"validate_xlsx_{xlsx_rows // 1000}k_seconds", done.seconds, limit, "s",
+        f"guard + read + validate + .xlsx result; peak {done.peak_mb:,.0f} MB",
+    )  # fmt: skip
+    return targets.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

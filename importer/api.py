@@ -16,10 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from importer.report import RunReport
 from importer.results import (
     RESULT_COLUMNS,
     ResultSheet,
@@ -28,6 +28,9 @@ from importer.results import (
     write_result,
 )
 from importer.validation import ValidationReport
+
+if TYPE_CHECKING:
+    from importer.report import RunReport
 
 __all__ = ["result_sheet", "write_report"]
 

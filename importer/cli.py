@@ -141,7 +141,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from importer.journaling import flag_duplicates
+    from importer.duplicates import flag_duplicates
     from importer.results import result_path
 
     vendor = get_vendor(args.vendor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import re
 from pathlib import Path
 
@@ -47,9 +48,20 @@ def check_size(path: Path) -> None:
         )
 
 
-def check_lines(path: Path, text: str) -> None:
-    """Refuse a file of more lines than a sheet can have (a few bytes each, millions of rows)."""
-    lines = max(text.count("\n"), text.count("\r"))
+def check_lines(path: Path, text: str | bytes | mmap.mmap) -> None:
+    """Refuse a file of more lines than a sheet can have (a few bytes each, millions of rows).
+
+    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file: the same line breaks.
+    """
+    if isinstance(text, str):
+        lines = max(text.count("\n"), text.count("\r"))
+    else:
+        view, step = memoryview(text), 1 << 22
+        feeds = returns = 0
+        for at in range(0, len(view), step):
+            chunk = bytes(view[at : at + step])
+            feeds, returns = feeds + chunk.count(b"\n"), returns + chunk.count(b"\r")
+        lines = max(feeds, returns)
     if lines > MAX_CSV_LINES:
         raise UnsafeFileError(
             f"{path}: the file has {lines:,} lines, over the {MAX_CSV_LINES:,} we read "
@@ -79,30 +91,39 @@ def records(path: Path, text: str, delimiter: str, complete: bool = True) -> lis
     return records
 
 
-def check_quotes(path: Path, text: str, delimiter: str) -> None:
+def check_quotes(path: Path, text: str | bytes | mmap.mmap, delimiter: str) -> None:
     """Refuse a CSV where a quoted cell opens and never closes.
 
     Every CSV reader (Excel too) then reads the whole rest of the file as that one
     cell: rows would vanish without a word. A quote only opens a quoted cell at the
     start of a cell, and ``""`` inside one is a literal quote, as in RFC 4180.
 
+    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file, searched as they
+    are: the quote, the delimiter and the line breaks are single bytes there.
+
     Raises:
         UnreadableFileError: naming the row and column where the quote opened.
     """
-    if '"' not in text:
+    if text.find('"' if isinstance(text, str) else b'"') < 0:  # type: ignore[arg-type]
         return
     separators = re.escape(delimiter) + "\r\n"
     # A quote not preceded by a non-separator (the lookbehind sits after the literal quote so
     # that the search skips from quote to quote: 144 MB of quoted cells in about 2 s).
-    quoted = re.compile(f'"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)')
-    last = None
-    for last in quoted.finditer(text):  # noqa: B007 - only the last quoted cell can be open
+    pattern = f'"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)'
+    last: re.Match[str] | re.Match[bytes] | None = None
+    matches = (
+        re.finditer(pattern, text) if isinstance(text, str) else re.finditer(pattern.encode(), text)
+    )
+    for last in matches:  # noqa: B007 - only the last quoted cell can be open
         pass
     if last is None or last.group(1):
         return
     from importer.reading import column_letter
 
-    prefix = text[: last.start()]
+    start = last.start()
+    prefix = (
+        text[:start] if isinstance(text, str) else bytes(text[:start]).decode("utf-8", "replace")
+    )
     before = list(csv.reader(io.StringIO(prefix, newline=""), delimiter=delimiter))
     at_line_start = not prefix or prefix[-1] in "\r\n"
     row = len(before) + 1 if at_line_start else len(before)

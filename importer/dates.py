@@ -18,7 +18,15 @@ import re
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["DateOrder", "Reading", "read_date", "read_datetime", "read_time", "to_utc"]
+__all__ = [
+    "DateOrder",
+    "Reading",
+    "iso_to_utc_text",
+    "read_date",
+    "read_datetime",
+    "read_time",
+    "to_utc",
+]
 
 DateOrder = str  # "DMY" or "MDY"
 
@@ -40,6 +48,10 @@ _MONTHS = [
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 ]  # fmt: skip
+# The spelling most sheets use (and what the workbook reader writes): read vectorised.
+_PLAIN_ISO = re.compile(r"(?:19|20|21)\d\d-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
+# ... and the day-first (or month-first) one with slashes, when only one reading exists.
+_PLAIN_NUMERIC = re.compile(r"(\d{2})/(\d{2})/((?:19|20|21)\d\d) (\d{2}:\d{2}(?::\d{2})?)")
 # Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
 _EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
 
@@ -192,6 +204,15 @@ def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str 
     forward is the problem ``time_skipped_dst``; one that happens twice when
     clocks go back is read as the first (summer-time) occurrence, with a note.
     """
+    try:
+        return _to_utc(value, zone)
+    except OverflowError:  # a year 1 or 9999 time that UTC would push out of the calendar
+        return None, "date_range", None
+
+
+def _to_utc(
+    value: dt.datetime, zone: ZoneInfo
+) -> tuple[dt.datetime | None, str | None, str | None]:
     if value.tzinfo is not None:
         return value.astimezone(dt.UTC), None, None
     first = value.replace(tzinfo=zone, fold=0)
@@ -206,3 +227,46 @@ def to_utc(value: dt.datetime, zone: ZoneInfo) -> tuple[dt.datetime | None, str 
             "read as the first, summer-time one"
         )
     return first.astimezone(dt.UTC), None, note
+
+
+def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") -> list[str | None]:
+    """UTC text (``2025-07-01T13:00:00.000Z``) of each plain wall-clock time, vectorised.
+
+    Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts, and ``DD/MM/YYYY hh:mm[:ss]``
+    ones (``MM/DD`` with ``order="MDY"``) that cannot be read the other way round, that
+    exist and happen exactly once in ``zone`` are converted here, all at once; every
+    other text (another spelling, a date read one of two ways, which gets a note, a day
+    that does not exist, a time skipped or repeated by a clock change) gives ``None``,
+    for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    picked: list[int] = []
+    plain: list[str] = []
+    for at, text in enumerate(texts):
+        if _PLAIN_ISO.fullmatch(text):
+            picked.append(at)
+            plain.append(text)
+            continue
+        numeric = _PLAIN_NUMERIC.fullmatch(text)
+        if numeric is None:
+            continue
+        first, second, year, time = numeric.groups()
+        if first != second and int(first) <= 12 and int(second) <= 12:
+            continue  # either way round is a date: read_datetime notes which one it took
+        day, month = (first, second) if order == "DMY" else (second, first)
+        picked.append(at)
+        plain.append(f"{year}-{month}-{day} {time}")
+    out: list[str | None] = [None] * len(texts)
+    if not picked:
+        return out
+    wall = pd.to_datetime(pd.Series(plain, dtype=object), format="ISO8601", errors="coerce")
+    local = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
+    ok = utc.notna().to_numpy()
+    stamps = utc.to_numpy(dtype="datetime64[ms]")[ok]
+    spelled = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z").tolist()
+    for at, text in zip(np.asarray(picked)[ok].tolist(), spelled, strict=True):
+        out[at] = text
+    return out

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from importer.dates import read_date, read_datetime, read_time, to_utc
+from importer.dates import iso_to_utc_text, read_date, read_datetime, read_time, to_utc
 
 __all__ = [
     "MARK",
@@ -93,17 +93,53 @@ class Parsed:
     notes: pd.Series | None = None
 
 
-def _per_unique(values: pd.Series, read: Callable[[str], tuple[str | None, str | None]]) -> Parsed:
-    """Apply ``read`` (text -> normalised value or marker, note) once per distinct value."""
+#: A reading of one distinct text: (normalised value or marker, note).
+Reading = tuple[str | None, str | None]
+
+
+def _per_unique(
+    values: pd.Series,
+    read: Callable[[str], Reading],
+    first: Callable[[list[str]], list[str | None]] | None = None,
+) -> Parsed:
+    """Apply ``read`` (text -> normalised value or marker, note) once per distinct value.
+
+    ``first``, when given, normalises all the distinct texts at once (vectorised) where it
+    can; ``read`` then reads only the texts it left (``None``). The readings are spread
+    back over the rows by pyarrow (no Python per row).
+    """
     codes, uniques = pd.factorize(values, sort=False)
-    results = [read(text) if text.strip() else (None, None) for text in uniques]
-    mapped = np.array([r[0] for r in results] + [None], dtype=object)
-    out = pd.Series(mapped[codes], index=values.index, dtype="str")
+    texts = [str(text) for text in uniques]
+    quick = first(texts) if first is not None else [None] * len(texts)
+    results = [
+        (done, None) if done is not None else read(text) if text.strip() else (None, None)
+        for text, done in zip(texts, quick, strict=True)
+    ]
+    codes = np.where(codes < 0, len(results), codes)
+    out = _spread([r[0] for r in results], codes, values.index)
     notes = None
     if any(r[1] for r in results):
-        noted = np.array([r[1] for r in results] + [None], dtype=object)
-        notes = pd.Series(noted[codes], index=values.index, dtype="str")
+        notes = _spread([r[1] for r in results], codes, values.index)
     return Parsed(out, notes)
+
+
+def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """The value of each row's distinct text (``codes``), as a text column over ``index``."""
+    import pyarrow as pa
+
+    taken = pa.array([*per_unique, None], pa.string()).take(pa.array(codes))
+    return pd.Series(taken.to_pandas().array, index=index, dtype="str")
+
+
+def _strip(values: pd.Series) -> pd.Series:
+    """``values`` without surrounding spaces; the same column (no copy) when none has any."""
+    stripped = values.str.strip()
+    return stripped if bool(stripped.str.len().ne(values.str.len()).any()) else values
+
+
+def _blank_to_na(values: pd.Series, empty: pd.Series) -> pd.Series:
+    """Empty cells as missing; the same column (no copy) when none is empty."""
+    return values.mask(empty) if bool(empty.any()) else values
 
 
 class Kind:
@@ -118,8 +154,8 @@ class Kind:
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         """Normalise ``values`` (raw text) into values, missing, or problem markers."""
-        stripped = values.str.strip()
-        return Parsed(stripped.mask(stripped.eq("")))
+        stripped = _strip(values)
+        return Parsed(_blank_to_na(stripped, stripped.eq("")))
 
 
 @dataclass(frozen=True)
@@ -142,11 +178,14 @@ class Text(Kind):
 
 def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
-    stripped = values.str.strip()
+    stripped = _strip(values)
     empty = stripped.eq("")
-    good = stripped.str.fullmatch(pattern)
+    # the pattern is tried once per distinct value (an ID column repeats a few IDs)
+    codes, uniques = pd.factorize(stripped, sort=False)
+    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern).to_numpy(dtype=bool)
+    good = pd.Series(matched[codes], index=values.index)
     if bool((good | empty).all()):
-        return stripped.mask(empty)
+        return _blank_to_na(stripped, empty)
     rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
     out = stripped.mask(~good, marker(code))
     out = out.mask(rounded, marker("excel_rounded"))
@@ -328,7 +367,9 @@ class DateTimeUTC(Kind):
             notes = "; ".join(n for n in (reading.note, note) if n) or None
             return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z", notes
 
-        return _per_unique(values, read)
+        return _per_unique(
+            values, read, lambda texts: iso_to_utc_text(texts, context.zone, context.order)
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from importer.changes import Guard, describe, differences, update_row
+from importer.duplicates import flag_duplicates, key_values
 from importer.journal import Entry, RowStore, fingerprint, row_key
 from importer.outcomes import JournalState, Status
 from importer.report import RunReport, valid_values
@@ -136,20 +137,7 @@ class Journaled:
         return RowResult(status, entry.created_id, entry.message)
 
     def key_values(self) -> dict[int, str]:
-        column = self.options.key_column
-        if column is None:
-            return {}
-        frame = self.report.table.frame
-        from importer.headers import header_key
-
-        matches = [c for c in frame.columns if header_key(c) == header_key(column)]
-        if not matches:
-            from importer.errors import MissingColumnsError
-
-            # The sheet's own problem (an inbox sends it to failed/), not the run's.
-            where = self.report.table.source
-            raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
-        return {int(str(r)): str(v) for r, v in frame[matches[0]].items()}
+        return key_values(self.report, self.options.key_column)
 
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
         if row in self.duplicates:
@@ -228,43 +216,3 @@ class Journaled:
         state = JournalState(result.status) if result.status in final else JournalState.PENDING
         journal.outcome(key, state, result.created_id, result.message)
         return result
-
-
-def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
-    """Sheet row -> the cell of the key column (``--key``); empty without one.
-
-    Raises:
-        MissingColumnsError: the sheet has no such column.
-    """
-    return Journaled(JournalOptions(None, column), None, report, "").key_values()  # type: ignore[arg-type]
-
-
-def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
-    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
-
-    Two rows are the same when their normalised values are (or, with ``key_column``, their
-    keys are): the second would create the same session twice, or never be sent.
-    """
-    import dataclasses
-
-    from importer.validation import RowError
-
-    keys = key_values(report, key_column)
-    seen: dict[str, int] = {}
-    errors = dict(report.errors)
-    for row, values in valid_values(report):
-        key = row_key("", values, key_column, keys.get(row))
-        if key not in seen:
-            seen[key] = row
-            continue
-        if key_column and keys.get(row):
-            what = f"the same {key_column} ({keys[row].strip()}) as row {seen[key]}"
-            fix = f"give each row its own {key_column}"
-        else:
-            what = f"the same session as row {seen[key]}"
-            fix = "remove one of them (it would be created twice)"
-        message = f"{what}: {fix}."
-        errors[row] = (RowError(row, "Row", "", "duplicate_row", message),)
-    if len(errors) == len(report.errors):
-        return report
-    return dataclasses.replace(report, errors=dict(sorted(errors.items())))

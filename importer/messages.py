@@ -38,6 +38,9 @@ MESSAGES: dict[str, str] = {
     "integer_min": "{value!r} is not a whole number of {detail} or more. Type e.g. 30.",
     "choice": "{value!r} is not one of the allowed values. Type one of: {choices}.",
     "date_format": "{value!r} is not a date we can read. Type {hint}.",
+    "date_range": (
+        "{value!r} is too far in the past or the future to be sent in UTC. Check the year."
+    ),
     "date_nonexistent": (
         "{value!r} is not a real date (that month has no such day). Type a date that exists."
     ),

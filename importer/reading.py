@@ -16,15 +16,18 @@ columns instead of sending a wrong ID.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import math
+import mmap
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from importer import csv_checks
@@ -171,15 +174,22 @@ def _build_frame(columns: list[list[str]], headers: list[str], first_row: int) -
 
 
 def _drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Drop rows whose every cell is blank; row numbers of the others are kept."""
+    """Drop rows whose every cell is blank; row numbers of the others are kept.
+
+    Column by column, only the rows not yet known to hold something are looked at: after
+    the first column, usually none is left.
+    """
     if frame.empty:
         return frame
-    filled = pd.Series(False, index=frame.index)
+    unknown = np.arange(len(frame))
     for name in frame.columns:
-        filled |= frame[name].str.strip().ne("")
-    if bool(filled.all()):
-        return frame
-    return frame.loc[filled]
+        column = frame[name] if len(unknown) == len(frame) else frame[name].iloc[unknown]
+        unknown = unknown[column.str.strip().eq("").to_numpy(dtype=bool)]
+        if not len(unknown):
+            return frame
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[unknown] = True
+    return frame.loc[~blank]
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -242,6 +252,9 @@ def _sniff_delimiter(sample: str) -> str:
 
 def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     csv_checks.check_size(path)
+    quick = _read_utf8_csv(path, scorer)
+    if quick is not None:
+        return quick
     data = path.read_bytes()
     text, encoding = _decode(data)
     if not text.strip():
@@ -259,10 +272,10 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     if len(text) > len(sample):
         head_records = head_records[:-1]  # the sample may cut the last record short
     header_index = _find_header(head_records, scorer)
-    header_cells = head_records[header_index]
-    headers = _header_names(header_cells)
+    headers = _header_names(head_records[header_index])
     # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.
     utf8 = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+    del data
     try:
         columns = _csv_columns_arrow(utf8, delimiter, len(headers), header_index + 1)
     except Exception:
@@ -273,8 +286,53 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
 
 
-def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> list[list[str]]:
+def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
+    """Read a big UTF-8 file without decoding it: only a sample is decoded, to sniff.
+
+    The file is mapped (not copied into memory) for the line and quote checks, then
+    pyarrow reads it from disk in blocks. Returns ``None`` (the careful path decides)
+    for a small file, a sample that is not UTF-8 (or looks like UTF-16), or rows pyarrow
+    refuses (ragged rows, bytes further on that are not UTF-8, an over-long cell).
+    """
+    if path.stat().st_size <= _SNIFF_BYTES + 3:
+        return None
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        bom = data[:3] == b"\xef\xbb\xbf"
+        head = data[3 if bom else 0 : _SNIFF_BYTES + (3 if bom else 0)]
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2000].count(0) > 250:
+            return None  # UTF-16
+        try:
+            sample = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError:
+            return None
+        if not sample.strip():
+            return None
+        csv_checks.check_lines(path, data)
+        if "\x00" in sample:
+            raise UnreadableFileError(
+                f"{path}: this is not a text CSV file (binary content). "
+                "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+            )
+        delimiter = _sniff_delimiter(sample)
+        csv_checks.check_quotes(path, data, delimiter)
+    head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
+    header_index = _find_header(head_records, scorer)
+    headers = _header_names(head_records[header_index])
+    try:
+        columns = _csv_columns_arrow(path, delimiter, len(headers), header_index + 1)
+    except Exception:
+        return None  # the careful reader names the row, or reads the file as Windows-1252
+    frame = _build_frame(columns, headers, first_row=header_index + 2)
+    encoding = "utf-8-sig" if bom else "utf-8"
+    return Table(frame, path, None, header_index + 1, encoding, delimiter)
+
+
+def _csv_columns_arrow(
+    data: bytes | Path, delimiter: str, width: int, skip: int
+) -> list[list[str]]:
     """Read all records after the header with pyarrow (fast, multi-threaded, all text).
+
+    ``data`` is the UTF-8 text, or a UTF-8 file (read in blocks; a BOM is skipped).
 
     Raises pyarrow's error on ragged rows; the caller then uses the tolerant reader.
     """
@@ -283,13 +341,13 @@ def _csv_columns_arrow(data: bytes, delimiter: str, width: int, skip: int) -> li
 
     names = [f"c{i}" for i in range(width)]
     table = pacsv.read_csv(
-        io.BytesIO(data),
+        str(data) if isinstance(data, Path) else io.BytesIO(data),
         read_options=pacsv.ReadOptions(skip_rows=skip, column_names=names),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
+            column_types=dict.fromkeys(names, pa.large_string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from importer.errors import ConfigurationError
@@ -46,9 +47,10 @@ PROBLEM_STATUSES = PROBLEMS
 _EXCEL_MAX_ROWS = 1_048_576
 _EXCEL_MAX_CELL = 32_767
 _DANGEROUS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"  # with the full-width forms Excel also honours
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 # XML 1.0 cannot hold these; a CSV can carry them into a cell.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"  # the same, for pyarrow
 
 
 #: A line of the Summary sheet: (item, value) or (item, value, details); numbers stay numbers.
@@ -153,17 +155,10 @@ def _width(name: str, cells: Sequence[str]) -> float:
 
 
 def _write_csv(sheet: ResultSheet, path: Path) -> None:
-    frame = sheet.frame.copy()
-    for name in frame.columns:
-        column = frame[name].fillna("")
-        risky = column.str.slice(0, 1).isin(list(_DANGEROUS))
-        if bool(risky.any()):
-            frame[name] = column.mask(risky, column[risky].map(neutralise))
+    from importer.results_csv import write_csv
+
     # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
-    frame.columns = pd.Index([neutralise(str(name)) for name in frame.columns])
-    frame.to_csv(
-        path, index=False, sep=sheet.delimiter, encoding="utf-8-sig", lineterminator="\r\n"
-    )
+    write_csv(sheet.frame, path, sheet.delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern)
 
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
@@ -201,8 +196,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     }
     data = workbook.add_worksheet("Result")
     names = list(frame.columns)
-    columns = [frame[name].fillna("").tolist() for name in names]
-    widths = [_width(name, cells) for name, cells in zip(names, columns, strict=True)]
+    widths = [_width(name, frame[name].iloc[:2000].fillna("").tolist()) for name in names]
     wrapped = {i for i, name in enumerate(names) if name in _WRAPPED}
     for index, width in enumerate(widths):
         data.set_column(index, index, width)
@@ -210,25 +204,9 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     data.set_row(0, row_height([(n, w) for n, w in zip(names, widths, strict=True)]))
     for index, name in enumerate(names):
         data.write_string(0, index, name, quoted_header if name[:1] in _DANGEROUS else header)
-    status_at = names.index(sheet.status_column)
-    write = data.write_string
-    for offset, cells in enumerate(zip(*columns, strict=True)):
-        problem_row = cells[status_at] in PROBLEM_STATUSES
-        row = offset + 1
-        tall = [(cells[i], widths[i]) for i in wrapped if "\n" in cells[i] or len(cells[i]) > 30]
-        if tall:
-            data.set_row(row, row_height(tall))
-        for index, value in enumerate(cells):
-            cell_format = formats[(problem_row, index in wrapped, value[:1] in _DANGEROUS)]
-            if not value:
-                if problem_row:
-                    data.write_blank(row, index, None, cell_format)
-                continue
-            if len(value) > _EXCEL_MAX_CELL:
-                value = value[: _EXCEL_MAX_CELL - 20] + " [cut: cell too long]"
-            if _XML_ILLEGAL.search(value):
-                value = _XML_ILLEGAL.sub("\ufffd", value)
-            write(row, index, value, cell_format)
+    # The data rows are rendered column-wise (importer.results_xlsx) once xlsxwriter has
+    # written the rest; their formats get their numbers now (xlsxwriter's own call).
+    styles = {key: cell_format._get_xf_index() for key, cell_format in formats.items()}
     data.autofilter(0, 0, len(frame), len(names) - 1)
     _write_summary(workbook, sheet.summary, header)
     try:
@@ -237,6 +215,30 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
         # xlsxwriter wraps the OSError of a full disk or a read-only folder.
         cause = error.args[0] if error.args and isinstance(error.args[0], OSError) else None
         raise cause or OSError(str(error)) from None
+    if len(frame):
+        from importer.results_xlsx import fill_rows, problem_rows
+
+        problem = problem_rows(frame[sheet.status_column].fillna(""), set(PROBLEM_STATUSES))
+        heights = _tall_rows(frame, names, widths, wrapped)
+        limits = (_EXCEL_MAX_CELL, _XML_ILLEGAL_RE2, _DANGEROUS)
+        fill_rows(path, frame, problem, wrapped, styles, heights, limits)
+
+
+def _tall_rows(
+    frame: pd.DataFrame, names: list[str], widths: list[float], wrapped: set[int]
+) -> dict[int, float]:
+    """Sheet row -> height, for rows whose wrapped cells need more than one line."""
+    if not wrapped:
+        return {}
+    texts = {i: frame[names[i]].fillna("") for i in sorted(wrapped)}
+    tall = np.zeros(len(frame), dtype=bool)
+    for cells in texts.values():
+        tall |= (cells.str.contains("\n", regex=False) | cells.str.len().gt(30)).to_numpy(bool)
+    heights: dict[int, float] = {}
+    for position in np.flatnonzero(tall).tolist():
+        row = [(str(texts[i].iat[position]), widths[i]) for i in sorted(wrapped)]
+        heights[position + 2] = row_height([(t, w) for t, w in row if "\n" in t or len(t) > 30])
+    return heights
 
 
 def _write_summary(workbook: object, lines: Sequence[SummaryLine], header: object) -> None:

@@ -2,14 +2,15 @@
 
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
-sheet, by name. Adding a vendor is adding its package and one line below; the
+sheet, by name. Adding a vendor is adding its package and one line in ``_PACKAGES``; the
 conformance tests (``tests/test_conformance.py``) then run over it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from types import ModuleType
 
 from importer.errors import ConfigurationError
 from importer.vendors import coursepath, learning360_v1, learning360_v2, zoho_people
@@ -27,19 +28,47 @@ __all__ = [
     "registered",
 ]
 
-#: Vendor name (as typed on the command line) -> everything about it.
-PLUGINS: dict[str, Plugin] = {
-    p.name: p
-    for p in (
-        learning360_v1.PLUGIN,
-        learning360_v2.PLUGIN,
-        zoho_people.PLUGIN,
-        coursepath.PLUGIN,
-    )
-}
 
-#: Vendor name -> its sheet's declaration (a view of :data:`PLUGINS`, kept in step with it).
-REGISTRY: dict[str, Vendor] = {name: p.schema for name, p in PLUGINS.items()}
+class _Plugins(MutableMapping[str, Plugin]):
+    """Vendor name -> its plugin, each built on first use (``validate`` needs only sheets)."""
+
+    def __init__(self, packages: tuple[ModuleType, ...]) -> None:
+        self._packages = {package.schema.VENDOR.name: package for package in packages}
+        self._added: dict[str, Plugin] = {}
+
+    def __getitem__(self, name: str) -> Plugin:
+        if name in self._added:
+            return self._added[name]
+        plugin: Plugin = self._packages[name].PLUGIN
+        return plugin
+
+    def __setitem__(self, name: str, value: Plugin) -> None:
+        self._added[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._added[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._packages
+        yield from (name for name in self._added if name not in self._packages)
+
+    def __len__(self) -> int:
+        return len(self._packages.keys() | self._added.keys())
+
+
+#: The vendors' packages: one line each.
+_PACKAGES = (
+    learning360_v1,
+    learning360_v2,
+    zoho_people,
+    coursepath,
+)
+
+#: Vendor name (as typed on the command line) -> everything about it.
+PLUGINS: MutableMapping[str, Plugin] = _Plugins(_PACKAGES)
+
+#: Vendor name -> its sheet's declaration (kept in step with :data:`PLUGINS`).
+REGISTRY: dict[str, Vendor] = {p.schema.VENDOR.name: p.schema.VENDOR for p in _PACKAGES}
 
 
 def plugin(name: str) -> Plugin:
@@ -53,7 +82,8 @@ def plugin(name: str) -> Plugin:
 
 def get_vendor(name: str) -> Vendor:
     """The sheet of the vendor called ``name``, or :class:`ConfigurationError` listing them."""
-    return plugin(name).schema
+    sheet = REGISTRY.get(name.strip().lower())
+    return sheet if sheet is not None else plugin(name).schema
 
 
 @contextmanager

@@ -21,12 +21,12 @@ part to the code that needs it (the sandbox server included).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from importer.vendors.base import Vendor
-from importer.wire import Adapter, Answer, Call, Outcome
 
 if TYPE_CHECKING:
     import httpx
@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from importer.secret import Secret
     from importer.sender import Sender
     from importer.tokens import Tokens
+    from importer.wire import Adapter, Answer, Call, Outcome
 
-__all__ = ["AuthFactory", "Changes", "People", "Plugin", "SandboxPart", "same_path"]
+__all__ = ["AuthFactory", "Changes", "People", "Plugin", "SandboxPart", "deferred", "same_path"]
 
 #: ``(credentials by variable, token host, HTTP client, clock, kept tokens) -> Auth``.
 AuthFactory = Callable[
@@ -51,11 +52,13 @@ AuthFactory = Callable[
 #: ``(values when created, values now, created ID) -> the calls, or why it cannot be done``.
 UpdateCalls = Callable[[Mapping[str, Any], Mapping[str, Any], str], "list[Call] | str"]
 #: ``(values when created, created ID) -> the calls that delete what the row created``.
-DeleteCalls = Callable[[Mapping[str, Any], str], list[Call]]
+DeleteCalls = Callable[[Mapping[str, Any], str], "list[Call]"]
 
 
 def same_path(call: Call) -> Call | None:
     """The read that tells whether a delete's target is still there: a GET of its path."""
+    from importer.wire import Call  # lazy: the wire loads the pacer, which validate never needs
+
     return Call(f"check before: {call.name}", "GET", call.path, writes=False)
 
 
@@ -158,3 +161,24 @@ class Plugin:
     def __post_init__(self) -> None:
         if self.wire.name != self.schema.name:
             raise ValueError(f"{self.schema.name}: its wire is named {self.wire.name!r}")
+
+
+def deferred(build: Callable[[], Plugin]) -> Callable[[str], Plugin]:
+    """A vendor package's module ``__getattr__`` (PEP 562) that builds ``PLUGIN`` on first use.
+
+    A vendor's wire, auth and sandbox bring in the HTTP client, the throttle and the
+    sandbox server; ``validate`` needs none of them, only the sheet (the package's
+    ``schema`` module), so the plugin is built, once, when something asks for it.
+    """
+    made: list[Plugin] = []
+    lock = threading.Lock()  # the web page's threads may ask first at the same time
+
+    def __getattr__(name: str) -> Plugin:
+        if name != "PLUGIN":
+            raise AttributeError(f"module has no attribute {name!r}")
+        with lock:
+            if not made:
+                made.append(build())
+        return made[0]
+
+    return __getattr__
