@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from importer.errors import ImporterError
 from importer.outcomes import ExitCode, JournalState, Status
-from importer.sender import RowResult, Sender
-from importer.vendors.plugin import Changes
-from importer.wire import Answer, Call, Outcome
 
 if TYPE_CHECKING:
     from importer.journal import Entry, RowStore
-    from importer.vendors.plugin import Plugin
+    from importer.sender import RowResult, Sender
+    from importer.vendors.plugin import Changes, Plugin
+    from importer.wire import Answer, Call, Outcome
 
 __all__ = [
     "ConfirmationNeededError",
@@ -214,6 +213,9 @@ def update_row(
         entry: the row's journal record (state ``created`` or ``updating``).
         values: the row's values now.
     """
+    # lazy: the guard above is read by `validate`'s parser, which never loads the sender
+    from importer.sender import RowResult
+
     ident = entry.created_id
     changed = differences(entry.payload, values)
     said = describe(changed)
