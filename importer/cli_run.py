@@ -199,6 +199,7 @@ def _import(
         date_order=(_setting(args, "date_order") or "").upper() or None,
         defaults=sheet_defaults(args, vendor),
     )
+    args.validated_at = time.time()  # for the summary: how soon the first request follows
     if args.resolve_only:
         return _resolve_only(args, report, settings)
     key = _setting(args, "key")
@@ -273,6 +274,7 @@ def _finish(
         "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
+        "validated_at": getattr(args, "validated_at", None),
     }
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
     log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")

@@ -74,20 +74,34 @@ class Journaled:
         """Give every row its key and journal record (new rows are recorded as pending)."""
         keys = self.key_values()
         seen: dict[str, int] = {}
+        rows: list[tuple[str, str, int, dict[str, str | None]]] = []
+        column = self.options.key_column
         for row, values in todo:
             print_ = fingerprint(values)
-            key = row_key(self.vendor, values, self.options.key_column, keys.get(row))
+            raw = keys.get(row)
+            # The key from the fingerprint just made (row_key would make it again).
+            key = (
+                row_key(self.vendor, values, column, raw)
+                if column and raw
+                else (f"{self.vendor}:fp:{print_}")
+            )
             if key in seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = seen[key]
                 continue
             seen[key] = row
             values[MARKER] = _marker(key)
-            if readonly:
-                entry = self.journal.get(key)
-                if entry is not None:
-                    self.rows[row] = (key, print_, entry)
-            else:
-                self.rows[row] = (key, print_, self.journal.remember(key, print_, row, values))
+            rows.append((key, print_, row, values))
+        # In bulk: one statement a few hundred rows, one transaction (issue 15).
+        if readonly:
+            known = self.journal.get_many([key for key, _, _, _ in rows])
+            for key, print_, row, _ in rows:
+                if key in known:
+                    self.rows[row] = (key, print_, known[key])
+        else:
+            for (key, print_, row, _), entry in zip(
+                rows, self.journal.remember_many(rows), strict=True
+            ):
+                self.rows[row] = (key, print_, entry)
         return self.work
 
     def recorded(self, row: int) -> RowResult:
@@ -174,7 +188,8 @@ class Journaled:
         # created, rejected and unknown are the same words in both; anything else never left.
         final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
         state = JournalState(result.status) if result.status in final else JournalState.PENDING
-        journal.outcome(key, state, result.created_id, result.message)
+        # Batched: written with the next row's mark (a crash before leaves it ``sending``).
+        journal.answered(key, state, result.created_id, result.message)
         return result
 
 

@@ -307,4 +307,8 @@ PART = SandboxPart(
     server_error={"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     describe=_describe,
     token_paths=("/api/v2/oauth2/token",),
+    options={
+        "v2_writes_per_second": "writes a company may make in any second (documented: 10)",
+        "v2_reads_per_second": "reads a company may make in any second (documented: 50)",
+    },
 )
