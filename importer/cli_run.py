@@ -203,7 +203,8 @@ def _import(
     if args.resolve_only:
         return _resolve_only(args, report, settings)
     key = _setting(args, "key")
-    report = flag_duplicates(report, key)
+    prints: dict[tuple[Any, ...], str] = {}  # each row's fingerprint, made once
+    report = flag_duplicates(report, key, prints)
     if not args.json:
         _print_problems(args, report)
     journal: JournalLike | None = None
@@ -221,7 +222,7 @@ def _import(
                 settings_used["result"] = str(Path(args.result).resolve())
                 run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
             options = (
-                JournalOptions(journal, key, args.retry_rejected, args.resend_unknown)
+                JournalOptions(journal, key, args.retry_rejected, args.resend_unknown, prints)
                 if journal is not None
                 else None
             )

@@ -324,8 +324,10 @@ class Journal:
         return [
             replace(known[key], sheet_row=row)
             if key in known
-            else Entry(key, print_, row, "pending", "", "", 0, json.loads(text), now, now)
-            for (key, print_, row, _), text in zip(rows, texts, strict=True)
+            # A new row's payload is the one given (its cells are strings or None, which the
+            # JSON text gives back unchanged).
+            else Entry(key, print_, row, "pending", "", "", 0, dict(payload), now, now)
+            for key, print_, row, payload in rows
         ]
 
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
