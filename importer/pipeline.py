@@ -101,9 +101,8 @@ def run_import(
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
-    http = client or httpx.Client(
-        timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
-    )
+    transport = httpx.HTTPTransport(retries=0) if owns_client else None
+    http = client or httpx.Client(timeout=settings.timeout, transport=transport)
     shared: Slots | None = None
     tokens: StoreTokens | None = None
     # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.
@@ -121,7 +120,7 @@ def run_import(
             notify(f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'}).")
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = Pacer(policy, clock, shared)
-    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
+    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
     started = time.perf_counter()
     try:
         report, people = resolve_people(report, sender)
