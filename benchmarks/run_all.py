@@ -68,9 +68,10 @@ def run(script: str, full: bool) -> tuple[list[tuple[str, str, str, bool]], int,
     seconds = time.perf_counter() - started
     sys.stderr.write(f"--- {script} ({seconds:.0f} s, exit {done.returncode})\n")
     sys.stderr.write(done.stdout)
-    if done.returncode not in (0, 1):
+    targets = parse_targets(done.stdout.splitlines())
+    if done.returncode != 0 and all(ok for *_, ok in targets):  # it failed, not a target
         sys.stderr.write(done.stderr[-3000:])
-    return parse_targets(done.stdout.splitlines()), done.returncode, seconds
+    return targets, done.returncode, seconds
 
 
 def main() -> None:

@@ -10,9 +10,12 @@ beside the sheet) are read and their rows taken in (:meth:`Journal.absorb`).
 Each row has a stable key (a column the user names, such as an external ID, else a
 fingerprint of the normalised payload and its target, never the file or the position), a
 state, the vendor's ID or error, attempts and timestamps. The state ``sending`` is committed
-*before* a request leaves and the outcome right after the answer arrives, so a ``kill -9``
-at any moment leaves the journal telling the truth: a row found ``sending`` may or may not
-exist at the vendor, and is reconciled before anything is resent.
+*before* a request leaves (a group commit: the marks of rows leaving at the same moment share
+one transaction, and each request waits for its own), and the answer is written with the
+next transaction (the next marks, a read, :meth:`Journal.close`), so a ``kill -9`` at any
+moment leaves the journal telling the truth: a row found ``sending`` may or may not exist at
+the vendor, and is reconciled before anything is resent. Rows are recorded in bulk
+(:meth:`Journal.remember_many`: one transaction for thousands).
 
 States: ``pending`` (known, never sent), ``sending`` (a request may be on the
 wire), ``created`` (+ ID), ``rejected`` (+ error), ``unknown`` (the answer was
@@ -304,7 +307,7 @@ class Journal:
         texts = [json.dumps(dict(payload), default=str) for _, _, _, payload in rows]
         with self._lock:
             self._write()
-            self.db.execute("BEGIN")
+            self.db.execute("BEGIN IMMEDIATE")
             try:
                 known = self._select([key for key, _, _, _ in rows])
                 self.db.executemany(
@@ -319,7 +322,8 @@ class Journal:
                 )
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
         return [
             replace(known[key], sheet_row=row)
@@ -360,13 +364,16 @@ class Journal:
             self._answers.append((state, created_id, message, self.clock.time(), key))
 
     def _write(self) -> None:
-        """Commit every queued answer and mark in one transaction (the caller holds the lock)."""
+        """Commit every queued answer and mark in one transaction (the caller holds the lock).
+
+        ``BEGIN IMMEDIATE``: the write lock first, so that another process writing the same
+        file makes this one wait (the busy timeout) instead of failing on a stale snapshot."""
         with self._queue:
             marks, answers, upto = self._marks, self._answers, self._queued
             self._marks, self._answers = [], []
         if marks or answers:
             try:
-                self.db.execute("BEGIN")
+                self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany(
                     "UPDATE rows SET state = ?, created_id = ?, message = ?, updated = ?"
                     " WHERE key = ?",

@@ -122,3 +122,37 @@ def test_answers_are_written_with_the_next_mark_and_on_close(tmp_path: Path) -> 
     journal.answered("k1", "created", "ID9")
     journal.close()
     assert on_disk()["k1"] == ("created", "ID9")
+
+
+def test_two_handles_writing_one_journal_wait_for_each_other(tmp_path: Path) -> None:
+    """Two connections (two processes' worth) recording, marking and answering rows of one
+    file at once: each waits for the other's write lock, none fails on a stale snapshot."""
+    path = tmp_path / "job.journal.sqlite"
+    handles = [Journal(path, "360learning-v1") for _ in range(2)]
+    failures: list[BaseException] = []
+
+    def write(journal: Journal, host: str) -> None:
+        try:
+            for chunk in range(20):
+                rows = [(f"{host}{chunk}-{i}", "f", i, {"n": str(i)}) for i in range(25)]
+                for entry in journal.remember_many(rows):
+                    journal.sending(entry.key, "f", {"n": "x"})
+                    journal.answered(entry.key, "created", "ID")
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(handle, host))
+        for handle, host in zip(handles, "ab", strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for handle in handles:
+        handle.close()
+    assert failures == []
+    with sqlite3.connect(path) as db:
+        assert dict(db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state")) == {
+            "created": 1000
+        }
