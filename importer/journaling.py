@@ -194,7 +194,12 @@ class Journaled:
             )
         key, print_, entry = self.rows[row]
         journal, sender = self.journal, self.sender
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+        # Only the rows done before say when (a new row's send does not pay for it).
+        when = (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
+            if entry.state in ("created", "rejected")
+            else ""
+        )
         if entry.state == "created":
             if entry.fingerprint == print_:
                 return RowResult(
