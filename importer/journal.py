@@ -181,6 +181,10 @@ class RowStore(Protocol):
         """
         ...
 
+    def flush(self) -> None:
+        """Write what :meth:`answered` left for the next write (the end of a run)."""
+        ...
+
 
 class Journal:
     """A job's journal file. Thread-safe: one connection, used under a lock."""
@@ -362,6 +366,11 @@ class Journal:
         ``sending``, reconciled by the next run and never resent blindly."""
         with self._queue:
             self._answers.append((state, created_id, message, self.clock.time(), key))
+
+    def flush(self) -> None:
+        """Write the answers recorded since the last write (the end of a run)."""
+        with self._lock:
+            self._write()
 
     def _write(self) -> None:
         """Commit every queued answer and mark in one transaction (the caller holds the lock).

@@ -156,6 +156,8 @@ def run_import(
     try:
         _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
+        if journal is not None:  # the last answers, on disk before the caller reads them
+            journal.journal.flush()
         run.seconds = time.perf_counter() - started
         run.requests = sender.requests
         bar.close()

@@ -366,6 +366,9 @@ class PgJournal:
         """The answer to a row's request: committed at once here (see :meth:`outcome`)."""
         self.outcome(key, state, created_id, message)
 
+    def flush(self) -> None:
+        """Nothing waits here: every write is committed at once."""
+
     def counts(self) -> dict[str, int]:
         """Rows per state."""
         with self.store.connection() as conn:
