@@ -34,6 +34,7 @@ __all__ = [
     "Sandbox",
     "Targets",
     "clean_env",
+    "parse_targets",
     "parser",
     "run_cli",
     "sandbox",
