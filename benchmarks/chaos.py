@@ -6,7 +6,9 @@ at random moments, including while requests are in flight, then run again
 until it exits 0. At the end every row must exist exactly once at the sandbox,
 none lost, and the last result sheet must agree with the sandbox.
 
-Usage: python benchmarks/chaos.py [--rows N] [--kills N] [--drop SHARE] [--seed S]
+Targets: no duplicate, no row lost, the result sheet agreeing with the sandbox.
+
+Usage: python benchmarks/chaos.py [--quick] [--rows N] [--kills N] [--drop SHARE] [--seed S]
 Prints: kills, runs, duplicates, lost, and the sheet size.
 """
 
@@ -132,13 +134,14 @@ def chaos(rows: int, kills: int, drop: float, seed: int, folder: Path) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=60)
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=None, help="default 20 (8 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="fewer kills")
     parser.add_argument("--drop", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     figures = chaos(
         args.rows,
-        args.kills,
+        args.kills or (8 if args.quick else 20),
         args.drop,
         args.seed,
         Path(tempfile.mkdtemp(prefix="importer-chaos-")),
@@ -149,6 +152,19 @@ def main() -> None:
         f"{figures['duplicates']} duplicates, {figures['lost']} lost, result sheet agrees with "
         f"the sandbox: {figures['sheet_agrees']}; last run {figures['last_counts']}"
     )
+    from harness import Targets  # beside this script (tests load chaos() alone, by path)
+
+    targets = Targets()
+    dupes, lost = figures["duplicates"], figures["lost"]
+    targets.check(f"kill -9 x{kills}: duplicates", f"{dupes}", "0", dupes == 0)
+    targets.check(f"kill -9 x{kills}: rows lost", f"{lost}", "0", lost == 0)
+    targets.check(
+        "kill -9: result sheet agrees with the vendor",
+        str(figures["sheet_agrees"]).lower(),
+        "true",
+        bool(figures["sheet_agrees"]),
+    )
+    targets.finish()
 
 
 if __name__ == "__main__":

@@ -201,9 +201,11 @@ def _import(
         date_order=(_setting(args, "date_order") or "").upper() or None,
         defaults=sheet_defaults(args, vendor),
     )
+    args.validated_at = time.time()  # for the summary: how soon the first request follows
     if args.resolve_only:
         return _resolve_only(args, report, settings)
     key = _setting(args, "key")
+    prints: dict[tuple[Any, ...], str] = {}  # each row's fingerprint, made once
     report = flag_duplicates(report, key)
     if not args.json:
         _print_problems(args, report)
@@ -228,6 +230,7 @@ def _import(
                     key,
                     args.retry_rejected,
                     args.resend_unknown,
+                    prints,
                     update=updating(args, key),
                     run_id=run_id,
                     guard=guard_of(args),
@@ -289,6 +292,7 @@ def _finish(
         "run_id": getattr(args, "run_id", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
+        "validated_at": getattr(args, "validated_at", None),
     }
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
     log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")

@@ -15,12 +15,12 @@ stops the run.
 from __future__ import annotations
 
 import hashlib
+import queue
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -103,9 +103,8 @@ def run_import(
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
-    http = client or httpx.Client(
-        timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
-    )
+    transport = httpx.HTTPTransport(retries=0) if owns_client else None
+    http = client or httpx.Client(timeout=settings.timeout, transport=transport)
     shared: Slots | None = None
     tokens: StoreTokens | None = None
     # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.
@@ -123,7 +122,7 @@ def run_import(
             notify(f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'}).")
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = Pacer(policy, clock, shared)
-    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
+    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
     started = time.perf_counter()
     try:
         report, people = resolve_people(report, sender)
@@ -159,6 +158,8 @@ def run_import(
             work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
         _send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
+        if journal is not None:  # the last answers, on disk before the caller reads them
+            journal.journal.flush()
         run.seconds = time.perf_counter() - started
         run.requests = sender.requests
         bar.close()
@@ -183,69 +184,118 @@ def _send_all(
     stop: threading.Event | None = None,
     hook: Progress | None = None,
 ) -> None:
+    """Send ``todo`` with ``workers`` threads, each taking the next row as it gets free.
+
+    The main thread only collects: rows finished come back through a queue (no future a
+    row, no waiting on every pending one: issue 15), and a signal (Ctrl-C, SIGTERM) or the
+    ``stop`` event stops the taking of rows while the ones on the wire finish.
+    """
     statuses: Counter[str] = Counter()
     if hook is not None:
         hook(statuses)
+    rows = iter(todo)
+    taking = threading.Lock()
+    # A row starts only once the main thread has taken in an earlier one (``workers`` at
+    # first): what it saw (a stop asked by the progress hook, a fatal error) sends no more.
+    turns: queue.SimpleQueue[None] = queue.SimpleQueue()
+    for _ in range(workers):
+        turns.put(None)
+    finished: queue.SimpleQueue[tuple[int, RowResult | BaseException] | None] = queue.SimpleQueue()
+    show = not getattr(bar, "disable", True)
+    shown_at = -1.0
 
-    def wait_some(pending: Mapping[Future[RowResult], int]) -> set[Future[RowResult]]:
-        # With a stop event, wake up often enough to notice it: it acts as Ctrl-C does.
-        while True:
-            done, _ = wait(pending, timeout=0.1 if stop else None, return_when=FIRST_COMPLETED)
+    def worker() -> None:
+        try:
+            while True:
+                turns.get()
+                with taking:
+                    # Checked right before each row: a stop or a fatal error seen on another
+                    # row sends nothing more.
+                    item = None if run.stopped or pacer.stopped else next(rows, None)
+                if item is None:
+                    return
+                row, values = item
+                try:
+                    result: RowResult | BaseException = work(row, values)
+                except PacerStopped:
+                    result = RowResult(
+                        Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
+                    )
+                except FatalVendorError as error:
+                    with taking:
+                        if not run.stopped:
+                            run.stopped, run.fatal = str(error), True
+                    pacer.stop()
+                    result = RowResult(Status.NOT_SENT, message=f"not sent: {error}")
+                except BaseException as error:  # a bug: raised again in the main thread
+                    pacer.stop()
+                    result = error
+                finished.put((row, result))
+        finally:
+            finished.put(None)
+
+    def collect(timeout: float | None) -> tuple[int, int]:
+        """Take in finished rows (waiting up to ``timeout`` for the first): how many rows,
+        and how many workers ended."""
+        nonlocal shown_at
+        ended = taken = 0
+        try:
+            got = finished.get(timeout=timeout)
+            while True:
+                if got is None:
+                    ended += 1
+                else:
+                    row, result = got
+                    if isinstance(result, BaseException):
+                        raise result
+                    run.results[row] = result
+                    taken += 1
+                    statuses[result.status] += 1
+                    bar.update(1)
+                    if show and time.monotonic() - shown_at >= 0.2:  # five times a second
+                        shown_at = time.monotonic()
+                        bar.set_postfix_str(eta_and_counts(bar, pacer, statuses))
+                    if hook is not None:
+                        hook(statuses)
+                got = finished.get_nowait()
+        except queue.Empty:
+            return taken, ended
+
+    threads = [
+        threading.Thread(target=worker, name=f"send-{n}", daemon=True)
+        for n in range(min(workers, len(todo)))
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            # With a stop event, wake up often enough to notice it: it acts as Ctrl-C does.
+            taken, ended = collect(0.1 if stop is not None else None)
+            running -= ended
             if stop is not None and stop.is_set():
                 raise _StopRequested
-            if done:
-                return done
+            for _ in range(taken):
+                turns.put(None)
+    except (KeyboardInterrupt, _StopRequested) as error:
+        from importer.entry import Terminated
 
-    def collect(done: set[Future[RowResult]], rows: Mapping[Future[RowResult], int]) -> None:
-        for future in done:
-            row = rows[future]
-            try:
-                result = future.result()
-            except PacerStopped:
-                result = RowResult(
-                    Status.NOT_SENT, message=f"not sent: the run stopped ({run.stopped})"
-                )
-            except FatalVendorError as error:
-                if not run.stopped:
-                    run.stopped, run.fatal = str(error), True
-                pacer.stop()
-                result = RowResult(Status.NOT_SENT, message=f"not sent: {error}")
-            run.results[row] = result
-            statuses[result.status] += 1
-            bar.update(1)
-            bar.set_postfix_str(eta_and_counts(bar, pacer, statuses))
-            if hook is not None:
-                hook(statuses)
-
-    pending: dict[Future[RowResult], int] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
-        try:
-            for row, values in todo:
-                while len(pending) >= workers:
-                    done = wait_some(pending)
-                    collect(done, pending)
-                    for future in done:
-                        del pending[future]
-                # Checked right before each submit: a stop or a fatal error seen while
-                # collecting the previous rows sends nothing more.
-                if stop is not None and stop.is_set():
-                    raise _StopRequested
-                if run.stopped:
-                    break
-                pending[pool.submit(work, row, values)] = row
-            while pending:
-                done = wait_some(pending)
-                collect(done, pending)
-                for future in done:
-                    del pending[future]
-        except (KeyboardInterrupt, _StopRequested) as error:
-            from importer.entry import Terminated
-
-            why = "terminated" if isinstance(error, Terminated) else "interrupted"
+        why = "terminated" if isinstance(error, Terminated) else "interrupted"
+        with taking:
             run.stopped = run.stopped or why
-            pacer.stop()  # waiting calls give up; calls already on the wire finish
-            done, _ = wait(pending)
-            collect(done, pending)
+        pacer.stop()  # waiting calls give up; calls already on the wire finish
+        for _ in threads:
+            turns.put(None)
+        for thread in threads:
+            thread.join()
+        collect(0)
+    finally:
+        if any(thread.is_alive() for thread in threads):  # a bug raised above
+            pacer.stop()
+            for _ in threads:
+                turns.put(None)
+        for thread in threads:
+            thread.join()
     for row, _ in todo:
         if row not in run.results and run.stopped:
             run.results[row] = RowResult(

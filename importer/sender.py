@@ -89,6 +89,8 @@ class Sender:
         breaker: requests failing in a row (wire or 5xx) before the vendor is taken as down.
         backoff: first backoff delay in seconds (doubled each try, with jitter).
         notify: called with a sentence when something worth telling happens (a lock).
+        transport: the client's own transport, when the run made the client (see
+            :meth:`_request`); ``None``: every request through ``client.request``.
     """
 
     adapter: Adapter
@@ -104,6 +106,7 @@ class Sender:
     breaker: int = 10
     backoff: float = 1.0
     notify: Callable[[str], None] = lambda message: None
+    transport: httpx.BaseTransport | None = None
     rng: random.Random = field(default_factory=random.Random)
     locks: int = 0
     requests: int = 0
@@ -115,6 +118,7 @@ class Sender:
     LOCK_MEMORY = 1800.0
     _full: set[str] = field(default_factory=set)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    _urls: dict[str, httpx.URL] = field(default_factory=dict)
 
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
         """Make every call of a row, in order; stop at the first that does not succeed."""
@@ -393,15 +397,7 @@ class Sender:
         with self._guard:
             self.requests += 1
         try:
-            headers = self.auth.headers()
-            answer = self.client.request(
-                call.method,
-                url,
-                json=call.json,
-                data=dict(call.form) if call.form is not None else None,
-                params=dict(call.params) if call.params is not None else None,
-                headers=headers,
-            )
+            answer = self._request(call, url, self.auth.headers())
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # The request never left: safe to retry.
             return Outcome("retry", message=f"could not connect ({type(error).__name__})"), sent_at
@@ -416,6 +412,43 @@ class Sender:
         except ValueError:
             body = answer.text
         return Answer(answer.status_code, body, answer.headers), sent_at
+
+    def _request(self, call: Call, url: str, headers: Mapping[str, str]) -> httpx.Response:
+        """One request and its whole answer.
+
+        With :attr:`transport` (a client the run made for itself: no cookies, hooks, auth
+        flow or redirects of its own to honour), the request goes straight to it, with the
+        client's headers and timeouts: half of httpx's own CPU a request (0.26 ms instead
+        of 0.40 on the project machine, issue 15). Errors are httpx's either way.
+        """
+        form = dict(call.form) if call.form is not None else None
+        params = dict(call.params) if call.params is not None else None
+        if self.transport is None:
+            return self.client.request(
+                call.method, url, json=call.json, data=form, params=params, headers=headers
+            )
+        merged = httpx.Headers(self.client.headers)
+        merged.update(headers)
+        parsed = self._urls.get(url)
+        if parsed is None:  # most rows share a few URLs: each parsed once
+            if len(self._urls) >= 1024:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        request = httpx.Request(
+            call.method,
+            parsed,
+            params=params,
+            headers=merged,
+            json=call.json,
+            data=form,
+            extensions={"timeout": self.client.timeout.as_dict()},
+        )
+        answer = self.transport.handle_request(request)
+        try:
+            answer.read()
+        finally:
+            answer.close()
+        return answer
 
     def _clean(self, message: str) -> str:
         return redact(message, self.secrets)
@@ -460,10 +493,12 @@ def sender_for(
     pacer: Pacer | None = None,
     notify: Callable[[str], None] | None = None,
     tokens: Tokens | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> Sender:
     """A sender for ``settings``: its host, credentials (as auth and as secrets to scrub),
     tries, and a pacer at the vendor's rate under the user's ceiling unless one is given.
-    ``tokens`` keeps access tokens (shared by processes when it is a TokenStore)."""
+    ``tokens`` keeps access tokens (shared by processes when it is a TokenStore);
+    ``transport`` is the client's own, when the caller made both (see :meth:`Sender._request`)."""
     adapter = adapter.configured(settings.vendor_options)
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = pacer or Pacer(policy, clock)
@@ -481,6 +516,7 @@ def sender_for(
         secrets=list(settings.credentials.values()),
         max_tries=settings.max_tries,
         notify=notify or (lambda message: None),
+        transport=transport,
     )
 
 

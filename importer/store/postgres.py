@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -313,6 +313,14 @@ class PgJournal:
         assert found is not None
         return _entry(found)
 
+    def remember_many(self, rows: Sequence[tuple[str, str, int, Mapping[str, Any]]]) -> list[Entry]:
+        """:meth:`remember` for many rows (key, fingerprint, sheet row, payload)."""
+        return [self.remember(*row) for row in rows]
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Entry]:
+        """The records of the rows of ``keys`` that the journal knows, by key."""
+        return {key: entry for key in keys if (entry := self.get(key)) is not None}
+
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
         """Committed before the request leaves: the row may exist at the vendor from now on.
 
@@ -371,6 +379,13 @@ class PgJournal:
                 " message = %s, updated = %s WHERE journal_id = %s AND key = %s",
                 (state, print_, _json(payload), message, self.clock.time(), self.id, key),
             )
+
+    def answered(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
+        """The answer to a row's request: committed at once here (see :meth:`outcome`)."""
+        self.outcome(key, state, created_id, message)
+
+    def flush(self) -> None:
+        """Nothing waits here: every write is committed at once."""
 
     def counts(self) -> dict[str, int]:
         """Rows per state."""

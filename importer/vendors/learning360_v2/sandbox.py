@@ -315,5 +315,7 @@ PART = SandboxPart(
         "v2_ended_sessions": "refuse (default: PATCH of a session whose end date passed is "
         "400 sessionEnded) or allow",
         "v2_patch_nulls": "accept (default: null clears a nullable field) or refuse (400)",
+        "v2_writes_per_second": "writes a company may make in any second (documented: 10)",
+        "v2_reads_per_second": "reads a company may make in any second (documented: 50)",
     },
 )
