@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import socket
 import sqlite3
 import threading
 from collections import deque
@@ -169,6 +170,25 @@ class RatePolicy:
         return rate is not None and self.documented is not None and rate > self.documented
 
 
+#: This machine's name: a call row's pid means something only on the machine that wrote it.
+_HOST = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is all we know
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 class SharedSlots:
     """One account's call schedule, shared by every importer process on the machine.
 
@@ -181,7 +201,8 @@ class SharedSlots:
     (``clock.time()``), the only clock processes share.
     """
 
-    #: A call with no recorded end after this long belongs to a process that died.
+    #: A call with no recorded end after this long belongs to a process that died (one of
+    #: this machine found dead is closed at once; see ``_window_ready``).
     STALE = 120.0
 
     def __init__(self, folder: Path, account: str, clock: Clock) -> None:
@@ -205,6 +226,9 @@ class SharedSlots:
             "CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, start REAL NOT NULL,"
             " end REAL)"
         )
+        if "pid" not in {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}:
+            self.db.execute("ALTER TABLE calls ADD COLUMN pid INTEGER")  # older files
+            self.db.execute("ALTER TABLE calls ADD COLUMN host TEXT")
         self._lock = threading.Lock()
 
     @staticmethod
@@ -229,7 +253,10 @@ class SharedSlots:
                 if ready > now:
                     self.db.execute("COMMIT")
                     return None, ready - now
-                cursor = self.db.execute("INSERT INTO calls (start) VALUES (?)", (now,))
+                cursor = self.db.execute(
+                    "INSERT INTO calls (start, pid, host) VALUES (?, ?, ?)",
+                    (now, os.getpid(), _HOST),
+                )
                 self.db.execute("UPDATE slots SET next = ?", (now + interval,))
                 # Only the latest calls matter (the window's); without one, the latest few.
                 # Pruned every 32nd call: one statement less a call, and the window reads
@@ -248,11 +275,19 @@ class SharedSlots:
 
     def _window_ready(self, window: Window, now: float) -> float:
         rows = self.db.execute(
-            "SELECT start, end FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?", (window.use - 1,)
+            "SELECT id, start, end, pid, host FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (window.use - 1,),
         ).fetchall()
         if not rows:
             return now
-        start, end = rows[0]
+        call, start, end, pid, host = rows[0]
+        mine = host == _HOST and pid not in (None, os.getpid())  # (a folder shared by hosts)
+        if end is None and mine and not _alive(pid):
+            # A process killed with its request in flight (kill -9, a crash): the request
+            # reached the vendor before the process died, so before now. Closed as of now,
+            # instead of holding every other process back for STALE seconds.
+            end = now
+            self.db.execute("UPDATE calls SET end = ? WHERE id = ?", (now, call))
         if end is None:
             end = start + self.STALE if now - start >= self.STALE else math.inf
         return float(end) + window.period

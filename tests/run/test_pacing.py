@@ -142,3 +142,40 @@ def test_token_host_follows_the_api_host_where_the_vendor_shares_them(
     env = dict.fromkeys(plugin(vendor).credentials, "x")
     settings = resolve_settings(vendor, flags={"base_url": base}, env=env)
     assert settings.auth_url == auth
+
+
+def test_a_call_left_open_by_a_killed_process_holds_no_one_back(tmp_path: Path) -> None:
+    """kill -9 with a request in flight leaves its call open in the shared schedule: the next
+    process finds its owner dead and counts the window from now (a second for 360Learning v2),
+    not from STALE (120 s) later. Once, a re-run after kill -9 waited two minutes for it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from importer.clock import SystemClock
+    from importer.throttle import SharedSlots, Window
+
+    account = "360learning-v2|http://127.0.0.1:9|test"
+    window = Window(limit=1, seconds=1.0, use=1, margin=0.05)
+    code = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from importer.clock import SystemClock\nfrom importer.throttle import SharedSlots\n"
+        f"slots = SharedSlots(Path({str(tmp_path)!r}), {account!r}, SystemClock())\n"
+        "print(slots.take(0.0, None)[0], flush=True)\ntime.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip().isdigit()
+        slots = SharedSlots(tmp_path, account, SystemClock())
+        _, wait = slots.take(0.0, window)
+        assert wait > 100, "an open call of a live process holds the window (the control)"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        _, wait = slots.take(0.0, window)
+        assert wait <= window.period
+    finally:
+        child.kill()
+        child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
