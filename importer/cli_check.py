@@ -14,22 +14,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from importer.cli_journal import journal_path
+from importer.clock import SystemClock
+from importer.config import resolve_settings
 from importer.errors import ConfigurationError
 from importer.outcomes import ExitCode
+from importer.results import check_writable, default_result_path
+from importer.sender import sender_for
+from importer.vendors import get_vendor, plugin
 
 __all__ = ["check_job"]
 
 
 def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> int:
     """Check everything a run of this job needs; say what was checked."""
-    import httpx
-
-    from importer.cli_run import journal_path
-    from importer.clock import SystemClock
-    from importer.config import resolve_settings
-    from importer.results import check_writable, default_result_path
-    from importer.sender import sender_for
-    from importer.vendors import get_vendor, plugin
 
     checked: list[str] = []
     name = args.vendor or args.section.get("vendor")

@@ -9,6 +9,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from importer.api import __version__
 from importer.outcomes import ExitCode
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(_EXIT_CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _at_least(lowest: int) -> Callable[[str], int]:
+def at_least(lowest: int) -> Callable[[str], int]:
     def number(text: str) -> int:
         try:
             value = int(text)
@@ -52,7 +53,6 @@ def _rate(text: str) -> float:
 
 
 def _url(text: str) -> str:
-    from urllib.parse import urlsplit
 
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -122,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         "credentials",
     )
     run.add_argument(
-        "--limit", type=_at_least(0), metavar="N", help="send at most N rows (the first valid ones)"
+        "--limit", type=at_least(0), metavar="N", help="send at most N rows (the first valid ones)"
     )
     run.add_argument(
         "--concurrency",
-        type=_at_least(1),
+        type=at_least(1),
         metavar="N",
         help="requests in flight at most (default 4; Zoho and Coursepath: always 1)",
     )
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="360Learning v2: append a row tag to additionalInformation to find lost answers by "
         "(default: match on path, name, dates and instructor, the field left as typed)",
     )
-    _host_arguments(run)
+    host_arguments(run)
     run.add_argument(
         "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
     )
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--batch-id", metavar="ID", help="Zoho: the batch")
     export.add_argument("--module-id", metavar="ID", help="Zoho: the module")
-    _host_arguments(export)
+    host_arguments(export)
     export.add_argument("--timezone", metavar="TZ", help="time zone of the result sheet's dates")
 
     status = commands.add_parser(
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _host_arguments(parser: argparse.ArgumentParser) -> None:
+def host_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the vendor is: its API host and its token host."""
     parser.add_argument(
         "--base-url",

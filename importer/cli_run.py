@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +22,19 @@ from typing import Any
 
 from importer.api import write_report
 from importer.changes import ConfirmationNeededError
+from importer.cli_journal import journal_path, store_journal
 from importer.cli_undo import guard_of, updating
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
-from importer.journal import Journal, account_journal_path
+from importer.journal import Journal
 from importer.outcomes import ExitCode
 from importer.results import check_writable, default_result_path, result_path
 from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
 
-__all__ = ["journal_path", "log", "printable", "run_command", "run_file"]
+__all__ = ["log", "printable", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
 
@@ -132,7 +135,6 @@ def run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any
 @contextlib.contextmanager
 def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any]]:
     """The settings' flags; with --sandbox, an embedded sandbox and a throw-away journal."""
-    import tempfile
 
     flags: dict[str, Any] = {
         "base_url": args.base_url,
@@ -203,7 +205,7 @@ def _import(
     )
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     if args.resolve_only:
-        return _resolve_only(args, report, settings)
+        return resolve_emails(args, report, settings)
     key = _setting(args, "key")
     prints: dict[tuple[Any, ...], str] = {}  # each row's fingerprint, made once
     report = flag_duplicates(report, key)
@@ -214,7 +216,7 @@ def _import(
     run_id = 0
     try:
         try:
-            journal = _store_journal(args, settings) or _open_journal(args, vendor.name, settings)
+            journal = store_journal(args, settings) or run_journal(args, vendor.name, settings)
             if journal is not None:
                 journal.lock_job(wait=args.wait)
                 names = ("timezone", "date_order", "key", "path_id", "sheet")
@@ -238,7 +240,7 @@ def _import(
                 if journal is not None
                 else None
             )
-            plan = _plan(args, report, vendor, options)
+            plan = plan_line(args, report, vendor, options)
             log(args, plan)
             if not args.json:
                 print(plan)
@@ -321,11 +323,10 @@ def _print_problems(args: argparse.Namespace, report: ValidationReport) -> None:
         print(f"  {args.file}: {error}")
 
 
-def _resolve_only(
+def resolve_emails(
     args: argparse.Namespace, report: ValidationReport, settings: Any
 ) -> tuple[int, dict[str, Any]]:
     """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
-    import dataclasses
 
     from importer.people import email_fields
     from importer.pipeline import resolve_only
@@ -364,25 +365,7 @@ def _notify(args: argparse.Namespace, message: str) -> None:
     log(args, message)
 
 
-def journal_path(args: argparse.Namespace, vendor: str, settings: Any) -> Path | None:
-    """Where the run's journal is: --journal (or the job's), else the account's journal.
-
-    ``None`` for a dry run without credentials (no account to know).
-    """
-    if args.journal is not None:
-        return Path(args.journal)
-    if getattr(args, "scratch", None) is not None:
-        return Path(args.scratch) / "journal.sqlite"
-    if settings.account is None:
-        return None
-    from importer.throttle import SharedSlots
-
-    return account_journal_path(
-        SharedSlots.default_folder(), vendor, settings.base_url, settings.account
-    )
-
-
-def _open_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journal | None:
+def run_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journal | None:
     """The run's journal, with the rows of an earlier version's per-file journal taken in."""
     path = journal_path(args, vendor, settings)
     if path is None or (args.dry_run and not path.exists()):
@@ -410,16 +393,9 @@ def _open_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journ
     return journal
 
 
-def _store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | None:
-    """With a PostgreSQL store (issue 14), the account's journal there (or --journal NAME)."""
-    from importer.store import shared_journal
-
-    if getattr(args, "scratch", None) is not None:
-        return None
-    return shared_journal(settings, str(args.journal) if args.journal is not None else None)
-
-
-def _plan(args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any) -> str:
+def plan_line(
+    args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any
+) -> str:
     """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
     from importer.journaling import journal_report
     from importer.progress import estimate_seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import time
@@ -21,7 +22,6 @@ __all__ = ["convert_command", "export_command", "report_command", "status_comman
 
 
 def convert_command(args: argparse.Namespace) -> int:
-    import datetime as dt
 
     from importer.convert import convert_v1_to_v2
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from importer.changes import Guard
+from importer.cli_parser import at_least, host_arguments
+from importer.config import load_job, resolve_settings
 from importer.errors import ConfigurationError
 
 __all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
@@ -22,11 +24,9 @@ __all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command",
 
 def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
     """``--confirm N``, ``--guard-share PCT`` and ``--guard-rows N`` (``run`` and ``undo``)."""
-    from importer.cli_parser import _at_least
-
     parser.add_argument(
         "--confirm",
-        type=_at_least(0),
+        type=at_least(0),
         metavar="N",
         help="go ahead with an update or undo over the mass-change guard: N must be the exact "
         "number of rows it changes (the guard's message gives it)",
@@ -40,7 +40,7 @@ def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--guard-rows",
-        type=_at_least(0),
+        type=at_least(0),
         metavar="N",
         help="... or more than N rows, whatever the account's size (default 50)",
     )
@@ -107,9 +107,8 @@ def add_undo_parser(commands: Any) -> None:
     undo.add_argument(
         "--wait", action="store_true", help="wait for another run of the same job to finish"
     )
-    from importer.cli_parser import _host_arguments
 
-    _host_arguments(undo)
+    host_arguments(undo)
     undo.add_argument("--json", action="store_true", help="print one JSON summary line")
 
 
@@ -125,8 +124,8 @@ def _target(args: argparse.Namespace) -> tuple[int | None, Path | None]:
 
 def undo_command(args: argparse.Namespace) -> int:
     """`undo RUN`: delete what the run created; write the undo's result sheet."""
-    from importer.cli_run import _store_journal, journal_path
-    from importer.config import load_job, resolve_settings
+    # lazy: this module's parser half is read by every command (validate's start-up)
+    from importer.cli_journal import journal_path, store_journal
     from importer.journal import Journal
     from importer.undo import changes_of, doubtful, select, undo_rows, undo_sheet
 
@@ -148,7 +147,7 @@ def undo_command(args: argparse.Namespace) -> int:
         vendor, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
     )
     changes = changes_of(settings.vendor)  # a vendor with no delete: say so before anything
-    journal = _store_journal(args, settings)
+    journal = store_journal(args, settings)
     if journal is None:
         path = journal_path(args, settings.vendor, settings)
         if path is None or not path.exists():

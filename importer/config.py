@@ -7,12 +7,14 @@ shell history and process lists. They are held as :class:`~importer.secret.Secre
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from importer.errors import ConfigurationError
 from importer.hosts import is_local
@@ -109,7 +111,6 @@ _ABOVE_ZERO = ("rate", "timeout")
 
 
 def _closest(name: str, known: list[str]) -> str:
-    import difflib
 
     found = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f"; did you mean {found[0]!r}?" if found else f" (known: {', '.join(known)})."
@@ -213,8 +214,6 @@ def load_job(path: Path) -> dict[str, Any]:
 
 def _check_job_values(path: Path, job: Mapping[str, Any]) -> None:
     """The [job] values that must be one of a list, a real time zone or a web address."""
-    from urllib.parse import urlsplit
-    from zoneinfo import ZoneInfo
 
     vendor = job.get("vendor")
     if vendor is not None and vendor not in PLUGINS:

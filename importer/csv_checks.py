@@ -118,7 +118,7 @@ def check_quotes(path: Path, text: str | bytes | mmap.mmap, delimiter: str) -> N
         pass
     if last is None or last.group(1):
         return
-    from importer.reading import column_letter
+    from importer.reading import column_letter  # lazy: reading imports this module
 
     start = last.start()
     prefix = (

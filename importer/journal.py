@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
@@ -118,7 +119,6 @@ def account_journal_path(folder: Path, vendor: str, host: str, identity: str) ->
         identity: what tells accounts apart on one host (a client or company ID); only its
             hash is in the name.
     """
-    from urllib.parse import urlsplit
 
     parts = urlsplit(host)
     place = (parts.hostname or "host") + (f"_{parts.port}" if parts.port else "")

@@ -156,7 +156,7 @@ def run_import(
             work = lambda row, values: sender.import_row(values)  # noqa: E731
         else:  # an update over the mass-change guard stops here, before anything is sent
             work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
-        _send_all(todo, work, workers, run, pacer, bar, stop, hook)
+        send_all(todo, work, workers, run, pacer, bar, stop, hook)
     finally:
         if journal is not None:  # the last answers, on disk before the caller reads them
             journal.journal.flush()
@@ -174,7 +174,7 @@ def run_import(
     return run
 
 
-def _send_all(
+def send_all(
     todo: list[tuple[int, dict[str, str | None]]],
     work: Callable[[int, dict[str, str | None]], RowResult],
     workers: int,

@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 from importer.fields import Choice
+from importer.results import row_height
 from importer.vendors import Vendor
 
 __all__ = ["TEMPLATE_ROWS", "template_name", "write_template"]
@@ -84,7 +85,6 @@ def write_template(vendor: Vendor, path: Path) -> Path:
 
 
 def _write_instructions(workbook: object, vendor: Vendor, header: object) -> None:
-    from importer.results import row_height
 
     sheet = workbook.add_worksheet("Instructions")  # type: ignore[attr-defined]
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})  # type: ignore[attr-defined]

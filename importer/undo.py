@@ -30,6 +30,8 @@ from importer.config import RunSettings
 from importer.errors import ConfigurationError, FatalVendorError, InputError
 from importer.journal import Entry
 from importer.outcomes import ExitCode, JournalState, Status
+from importer.pipeline import send_all
+from importer.progress import progress_bar
 from importer.report import RunReport
 from importer.results import ResultSheet, write_result
 from importer.sender import RowResult, Sender, sender_for
@@ -201,8 +203,6 @@ def undo_rows(
     Raises:
         ConfirmationNeededError: over the guard without the matching ``--confirm``.
     """
-    from importer.pipeline import _send_all
-    from importer.progress import progress_bar
 
     changes = changes_of(settings.vendor)
     report = UndoReport(entries, dry_run=dry_run)
@@ -235,7 +235,7 @@ def undo_rows(
     )
     sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
     by_index = dict(enumerate(entries))
-    run = RunReport(None)  # type: ignore[arg-type]  # _send_all fills results and stopped
+    run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
 
     def work(index: int, values: dict[str, str | None]) -> RowResult:
         return _delete_one(journal, sender, changes, by_index[index], why)
@@ -243,7 +243,7 @@ def undo_rows(
     try:
         workers = max(1, min(settings.concurrency, adapter.max_concurrency))
         todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
-        _send_all(todo, work, workers, run, pacer, progress_bar(0, enabled=False), stop)
+        send_all(todo, work, workers, run, pacer, progress_bar(0, enabled=False), stop)
     except (FatalVendorError, PacerStopped) as error:
         run.stopped, run.fatal = str(error), isinstance(error, FatalVendorError)
     finally:

@@ -38,6 +38,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
 from importer.throttle import RatePolicy
@@ -295,7 +296,6 @@ def retry_after_header(answer: Answer) -> float | None:
     A date is measured from the answer's own ``Date`` header, so that neither our
     clock nor its skew from the vendor's matters.
     """
-    from email.utils import parsedate_to_datetime
 
     value = answer.headers.get("retry-after")
     if value is None:

@@ -102,7 +102,7 @@ def _copy(args: argparse.Namespace) -> int:
 
 def _account_of(meta: dict[str, str]) -> str:
     """The journal name a run with this environment uses for the journal's account."""
-    from importer.config import resolve_settings
+    from importer.config import resolve_settings  # lazy: read by every command's parser
 
     vendor, target = meta.get("vendor", ""), meta.get("target", "")
     settings = resolve_settings(vendor, flags={"base_url": target or None}, env=os.environ)
@@ -139,6 +139,7 @@ def copy_journal(source: Path, url: str, name: str) -> tuple[int, int]:
     Rows the destination knows are kept; meta it lacks is added; runs are appended (once: a
     second copy of the same file adds no run). Returns (rows added, rows in the source).
     """
+    # lazy: the parser half of this module is read by every command (validate's start-up)
     from importer.journal import Journal
     from importer.store.postgres import PostgresStore
 

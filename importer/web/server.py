@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve the page until Ctrl-C; running imports are stopped as Ctrl-C stops ``run``."""
+    # lazy: the parser half of this module is read by every command (validate's start-up)
     import uvicorn
 
     from importer.hosts import is_loopback

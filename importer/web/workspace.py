@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 from importer.api import write_report
 from importer.changes import Guard
+from importer.cli_run import plan_line, resolve_emails, run_journal
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
 from importer.journal import Journal, account_journal_path
@@ -170,9 +171,8 @@ class Workspace:
         except ImporterError as error:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise type(error)(str(error).replace(str(path), name)) from None
-        from importer.cli_run import _plan
 
-        plan = _plan(
+        plan = plan_line(
             argparse.Namespace(limit=None, dry_run=False, file=name), report, report.vendor, None
         )
         upload = Upload(secrets.token_urlsafe(12), name, path, account, report, known, plan, who)
@@ -280,10 +280,9 @@ class Workspace:
             run._changed()
 
     def _resolve(self, run: WebRun, settings: Any, target: Path) -> None:
-        from importer.cli_run import _resolve_only
 
         args = argparse.Namespace(result=target, file=run.upload.name, json=True)
-        code, summary = _resolve_only(args, run.upload.report, settings)
+        code, summary = resolve_emails(args, run.upload.report, settings)
         people = summary["people"]
         run.say(
             f"looked up {people.get('emails', 0)} email(s): {people.get('found', 0)} found, "
@@ -301,14 +300,13 @@ class Workspace:
         run.followup = self.check(copy, run.upload.account, run.who).id
 
     def _import(self, run: WebRun, settings: Any, target: Path) -> None:
-        from importer.cli_run import _open_journal
 
         upload, account = run.upload, run.upload.account
         args = argparse.Namespace(
             journal=self.journal_path(account), dry_run=False, file=upload.path, result=target
         )
         journal = shared_journal(settings) if not account.sandbox else None
-        journal = journal or _open_journal(args, account.vendor, settings)
+        journal = journal or run_journal(args, account.vendor, settings)
         assert journal is not None  # a journal path is given: it is always opened
         try:
             journal.lock_job(wait=False)

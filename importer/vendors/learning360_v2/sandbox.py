@@ -8,6 +8,7 @@ per company.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from typing import Any
 
@@ -117,7 +118,7 @@ def build(state: SandboxState, router: Router) -> None:
             body = request.json()
         except ValueError:
             body = None
-        problem = _check_v2_body(body)
+        problem = check_v2_body(body)
         if problem:
             # Schema violations are not in the OpenAPI file's error list; we answer 400 with
             # the domain error shape and a "badRequest" code.
@@ -243,7 +244,7 @@ def _owner_group(account: dict[str, Any], instructor: str, path: dict[str, Any])
     return dict(next(g for g in account["groups"] if g["_id"] == path["ownerGroup"]))
 
 
-def _check_v2_body(body: Any) -> str | None:
+def check_v2_body(body: Any) -> str | None:
     """Check a create body against ``InputPathSessionDTO``; return the problem or ``None``."""
     if not isinstance(body, dict):
         return "The body must be a JSON object."
@@ -282,7 +283,6 @@ def _check_v2_body(body: Any) -> str | None:
 
 def _valid_ip_filtering(filtering: dict[str, Any]) -> bool:
     """Every entry of ``ips`` is an address or a network (the DTO's details are not modelled)."""
-    import ipaddress
 
     try:
         for item in filtering.get("ips", []):

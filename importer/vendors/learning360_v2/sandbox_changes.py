@@ -48,7 +48,7 @@ def changes_routes(
     state: SandboxState, router: Router, guard: Guard, account: dict[str, Any]
 ) -> None:
     """Register PATCH and DELETE of a path session on ``router``."""
-    from importer.vendors.learning360_v2.sandbox import _check_v2_body
+    from importer.vendors.learning360_v2.sandbox import check_v2_body
 
     def find(request: Request) -> tuple[Created | None, Response | None]:
         """The session a PATCH or DELETE names, after the version, token, scope and rate."""
@@ -103,7 +103,7 @@ def changes_routes(
         merged = {k: v for k, v in session.items() if k in _PATCH_FIELDS - {"groupId"}}
         merged.update({k: v for k, v in body.items() if k != "groupId"})
         merged = {k: v for k, v in merged.items() if v is not None}
-        problem_text = _check_v2_body(merged)
+        problem_text = check_v2_body(merged)
         if problem_text:
             return error_v2(400, "badRequest", problem_text)
         users = {u["_id"] for u in account["users"]}
