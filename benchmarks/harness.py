@@ -210,5 +210,8 @@ def parse_targets(lines: Sequence[str]) -> list[tuple[str, str, str, bool]]:
         if line.startswith("TARGET "):
             parts = [part.strip() for part in line[len("TARGET ") :].split("|")]
             if len(parts) == 4:
-                found.append((parts[0], parts[1], parts[2], parts[3] == "ok"))
+                # "ok" or "MISSED", and perhaps a note after it: shown beside the figure.
+                status, _, note = parts[3].partition(" ")
+                figure = f"{parts[1]} {note.strip()}" if note.strip() else parts[1]
+                found.append((parts[0], figure, parts[2], status == "ok"))
     return found
