@@ -41,10 +41,11 @@ if TYPE_CHECKING:
     )
     from importer.journal import Journal
     from importer.journaling import JournalOptions
+    from importer.outcomes import RowResult, Status
     from importer.pipeline import run_import
     from importer.report import RunReport
     from importer.templates import write_template
-    from importer.validation import RowError, RowOutcome, ValidationReport, validate
+    from importer.validation import RowError, ValidationReport, validate
     from importer.vendors import REGISTRY, Vendor, get_vendor
 
 _HOMES = {
@@ -68,7 +69,8 @@ _HOMES = {
     "run_import": "importer.pipeline",
     "write_template": "importer.templates",
     "RowError": "importer.validation",
-    "RowOutcome": "importer.validation",
+    "RowResult": "importer.outcomes",
+    "Status": "importer.outcomes",
     "ValidationReport": "importer.validation",
     "validate": "importer.validation",
     "REGISTRY": "importer.vendors",
@@ -97,10 +99,11 @@ __all__ = [
     "MissingColumnsError",
     "OutputError",
     "RowError",
-    "RowOutcome",
+    "RowResult",
     "RunReport",
     "RunSettings",
     "SheetNotFoundError",
+    "Status",
     "UnreadableFileError",
     "UnsafeFileError",
     "ValidationReport",

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from importer.errors import ImporterError
-from importer.outcomes import ExitCode, JournalState, Status
+from importer.outcomes import ExitCode, JournalState, RowResult, Status
 
 if TYPE_CHECKING:
     from importer.journal import Entry, RowStore
-    from importer.sender import RowResult, Sender
+    from importer.sender import Sender
     from importer.vendors.plugin import Changes, Plugin
     from importer.wire import Answer, Call, Outcome
 
@@ -213,9 +213,6 @@ def update_row(
         entry: the row's journal record (state ``created`` or ``updating``).
         values: the row's values now.
     """
-    # lazy: the guard above is read by `validate`'s parser, which never loads the sender
-    from importer.sender import RowResult
-
     ident = entry.created_id
     changed = differences(entry.payload, values)
     said = describe(changed)

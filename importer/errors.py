@@ -18,7 +18,7 @@
                                   safe to re-run later (exit 3)
 
 Problems with single rows are *not* exceptions: they are data, carried by
-:class:`importer.report.RowOutcome`, so that one bad row never stops the others.
+:class:`importer.outcomes.RowResult`, so that one bad row never stops the others.
 """
 
 from __future__ import annotations

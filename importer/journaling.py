@@ -17,9 +17,9 @@ from typing import Any
 from importer.changes import Guard, describe, differences, update_row
 from importer.duplicates import flag_duplicates, key_values
 from importer.journal import Entry, RowStore, fingerprint, row_key
-from importer.outcomes import JournalState, Status
+from importer.outcomes import JournalState, RowResult, Status
 from importer.report import RunReport, valid_values
-from importer.sender import RowResult, Sender
+from importer.sender import Sender
 from importer.validation import ValidationReport
 from importer.wire import MARKER
 

@@ -9,9 +9,14 @@ numbers written in sheets, JSON lines and shells.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
 
-__all__ = ["PROBLEMS", "ExitCode", "JournalState", "Status"]
+if TYPE_CHECKING:
+    from importer.validation import RowError
+
+__all__ = ["PROBLEMS", "ExitCode", "JournalState", "RowResult", "Status"]
 
 
 class Status(StrEnum):
@@ -68,3 +73,28 @@ class ExitCode(IntEnum):
     NEEDS_CONFIRMATION = 4  # an update or undo over the mass-change guard: give --confirm N
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM
+
+
+@dataclass
+class RowResult:
+    """What happened to one input row: the one record of a row's outcome, from validation
+    (``valid``/``invalid`` with its ``errors`` and ``notes``) through sending (the vendor's
+    ID, the message, the calls made) to the journal's summary and the result sheet.
+
+    Attributes:
+        status: what happened (the result sheet's Status column).
+        created_id: the vendor's ID of what the row created.
+        message: what the vendor said, or why nothing was sent, in plain words.
+        steps: the calls made for the row, in order (a row may take several).
+        requests: HTTP requests made for it, retries included.
+        errors: the sheet's problems with the row (status ``invalid``).
+        notes: how ambiguous cells were read, and what the vendor does with empty ones.
+    """
+
+    status: Status
+    created_id: str = ""
+    message: str = ""
+    steps: list[str] = field(default_factory=list)
+    requests: int = 0
+    errors: tuple[RowError, ...] = ()
+    notes: tuple[str, ...] = ()

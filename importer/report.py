@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from importer.outcomes import ExitCode, Status
-from importer.sender import RowResult
+from importer.outcomes import ExitCode, RowResult, Status
 from importer.validation import ValidationReport
 
 __all__ = ["EXIT_CODES", "RunReport", "valid_values"]

@@ -33,7 +33,7 @@ import httpx
 from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
-from importer.outcomes import Status
+from importer.outcomes import RowResult, Status
 from importer.secret import Secret, redact
 from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
@@ -58,17 +58,6 @@ __all__ = ["RowResult", "Sender", "sender_for"]
 MAX_PAGES = 200
 
 Interpreter = Callable[[Call, Answer], Outcome]
-
-
-@dataclass
-class RowResult:
-    """What happened to one row at the vendor."""
-
-    status: Status
-    created_id: str = ""
-    message: str = ""
-    steps: list[str] = field(default_factory=list)
-    requests: int = 0
 
 
 @dataclass

@@ -29,12 +29,12 @@ from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError, FatalVendorError, InputError
 from importer.journal import Entry
-from importer.outcomes import ExitCode, JournalState, Status
+from importer.outcomes import ExitCode, JournalState, RowResult, Status
 from importer.pipeline import send_all
 from importer.progress import progress_bar
 from importer.report import RunReport
 from importer.results import ResultSheet, write_result
-from importer.sender import RowResult, Sender, sender_for
+from importer.sender import Sender, sender_for
 from importer.store import JournalLike, open_store
 from importer.throttle import Pacer, PacerStopped
 from importer.vendors import plugin

@@ -27,6 +27,7 @@ from importer.errors import ConfigurationError
 from importer.fields import MARK, Context, split_marker
 from importer.headers import ColumnMap, header_scorer, match_headers
 from importer.messages import explain
+from importer.outcomes import RowResult, Status
 from importer.reading import Table, read_table
 from importer.vendors import Vendor, get_vendor
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Check",
     "RowError",
-    "RowOutcome",
     "ValidationReport",
     "build_schema",
     "checks",
@@ -64,16 +64,6 @@ class RowError:
 
     def __str__(self) -> str:
         return f"row {self.row}, column {self.column!r}: {self.message}"
-
-
-@dataclass(frozen=True)
-class RowOutcome:
-    """What happened to one input row."""
-
-    row: int
-    status: str
-    errors: tuple[RowError, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,13 +116,12 @@ class ValidationReport:
         """Rows per status."""
         return {"valid": self.row_count - self.invalid_count, "invalid": self.invalid_count}
 
-    def rows(self) -> Iterator[RowOutcome]:
-        """Every row's outcome, in input order."""
+    def rows(self) -> Iterator[tuple[int, RowResult]]:
+        """Every row's sheet row number and outcome, in input order."""
         for row in self.table.frame.index:
             errors = self.errors.get(row, ())
-            yield RowOutcome(
-                int(row), "invalid" if errors else "valid", errors, self.notes.get(row, ())
-            )
+            status = Status.INVALID if errors else Status.VALID
+            yield int(row), RowResult(status, errors=errors, notes=self.notes.get(row, ()))
 
     def all_errors(self) -> Iterator[RowError]:
         """Every problem, in row order."""
