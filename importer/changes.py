@@ -19,9 +19,10 @@ exact count.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from importer.errors import ImporterError
 from importer.outcomes import ExitCode, JournalState, RowResult, Status
@@ -49,6 +50,13 @@ class ConfirmationNeededError(ImporterError):
     exit_code = ExitCode.NEEDS_CONFIRMATION
 
 
+class _Meta(Protocol):
+    """Where a confirmed change is kept: the journal's key-value notes."""
+
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Guard:
     """The mass-change guard: how many rows an update or undo may touch without ``--confirm``.
@@ -73,29 +81,51 @@ class Guard:
         """The most rows that pass without ``--confirm``, for an account of ``journaled`` rows."""
         return min(self.rows, max(self.floor, int(journaled * self.share / 100)))
 
-    def check(self, count: int, journaled: int, what: str) -> None:
+    def check(
+        self,
+        count: int,
+        journaled: int,
+        what: str,
+        changes: Collection[str] = (),
+        journal: _Meta | None = None,
+    ) -> None:
         """Raise :class:`ConfirmationNeededError` unless ``count`` rows may be touched.
+
+        ``--confirm N`` passes when N is the count, and then the confirmed change is kept in
+        the journal: a re-run after an interruption, with fewer rows left, passes with the
+        same N as long as what is left is part of what was confirmed (the same rows, with the
+        same new values). A count at or under the guard's limit needs no confirmation.
 
         Args:
             count: rows the update or undo would change at the vendor.
             journaled: rows the account's journal records as created.
             what: the operation, in words ("update", "undo").
+            changes: one word per row changed (its key, and its new values' fingerprint
+                for an update), to know a resumed change from another one.
+            journal: where the confirmed change is kept (none: no resuming).
         """
-        if self.confirm is not None:
-            if self.confirm != count:
-                raise ConfirmationNeededError(
-                    f"--confirm {self.confirm} does not match: this {what} would change {count} "
-                    f"row(s) at the vendor. Nothing was sent; check, then give --confirm {count}."
-                )
+        if count <= self.limit(journaled):
             return
-        if count > self.limit(journaled):
-            share = f"{100 * count / journaled:.0f}%" if journaled else "all"
+        label = f"confirmed {what}"
+        if self.confirm is not None and self.confirm == count:
+            if journal is not None and changes:
+                journal.set_meta(label, json.dumps({"n": count, "changes": sorted(changes)}))
+            return
+        if self.confirm is not None:
+            kept = json.loads((journal.meta(label) if journal is not None else None) or "{}")
+            if kept.get("n") == self.confirm and set(changes) <= set(kept.get("changes", ())):
+                return  # the rest of the change confirmed before, after an interruption
             raise ConfirmationNeededError(
-                f"this {what} would change {count} row(s) at the vendor ({share} of the "
-                f"{journaled} row(s) created in this account; the guard stops above "
-                f"{self.limit(journaled)}). Nothing was sent. If that is what you mean, run "
-                f"again with --confirm {count} (a dry run lists them)."
+                f"--confirm {self.confirm} does not match: this {what} would change {count} "
+                f"row(s) at the vendor. Nothing was sent; check, then give --confirm {count}."
             )
+        share = f"{100 * count / journaled:.0f}%" if journaled else "all"
+        raise ConfirmationNeededError(
+            f"this {what} would change {count} row(s) at the vendor ({share} of the "
+            f"{journaled} row(s) created in this account; the guard stops above "
+            f"{self.limit(journaled)}). Nothing was sent. If that is what you mean, run "
+            f"again with --confirm {count} (a dry run lists them)."
+        )
 
 
 def _fields(values: Mapping[str, Any]) -> dict[str, Any]:

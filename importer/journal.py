@@ -151,6 +151,14 @@ class RowStore(Protocol):
     database server for several machines) would be another, behind these four calls.
     """
 
+    def meta(self, key: str) -> str | None:
+        """A note the journal keeps (the job's target, a confirmed change)."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a note."""
+        ...
+
     def get(self, key: str) -> Entry | None:
         """The record of a row, if known."""
         ...

@@ -152,7 +152,10 @@ class Journaled:
             return  # nothing will be changed at the vendor: such rows stay "changed"
         counts: dict[str, int] = getattr(self.journal, "counts", dict)()
         journaled = sum(counts.get(s, 0) for s in ("created", "updating", "deleting"))
-        (self.options.guard or Guard()).check(len(self.updates()), journaled, "update")
+        changed = self.updates()
+        words = [f"{self.rows[row][0]}:{self.rows[row][1]}" for row in changed]
+        guard = self.options.guard or Guard()
+        guard.check(len(changed), journaled, "update", words, self.journal)
 
     def _prepare(self, count: int, readonly: bool = False) -> None:
         """Key and look up (or record) the next ``count`` rows of the ones to send."""

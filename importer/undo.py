@@ -14,6 +14,7 @@ undone; for the others the undo says that nothing can be deleted through that ve
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from importer.changes import Guard, marked_send
+from importer.changes import ConfirmationNeededError, Guard, marked_send
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError, FatalVendorError, InputError
@@ -207,7 +208,14 @@ def undo_rows(
     changes = changes_of(settings.vendor)
     report = UndoReport(entries, dry_run=dry_run)
     live = [e for e in entries if e.state != JournalState.DELETED]
+    counts = journal.counts()
+    journaled = sum(counts.get(s, 0) for s in _LIVE)
     if dry_run:
+        try:
+            dataclasses.replace(guard or Guard(), confirm=None).check(len(live), journaled, "undo")
+        except ConfirmationNeededError as needed:
+            if notify is not None:
+                notify(f"dry run: the real undo will need --confirm: {needed}")
         for entry in entries:
             done = entry.state == JournalState.DELETED
             said = "already deleted" if done else "would be deleted (dry run: nothing was sent)"
@@ -215,9 +223,7 @@ def undo_rows(
                 Status.DELETED if done else Status.NOT_SENT, entry.created_id, said
             )
         return report
-    counts = journal.counts()
-    journaled = sum(counts.get(s, 0) for s in _LIVE)
-    (guard or Guard()).check(len(live), journaled, "undo")
+    (guard or Guard()).check(len(live), journaled, "undo", [e.key for e in live], journal)
     clock = clock or SystemClock()
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
     store = open_store(settings.store) if shared_budget else None

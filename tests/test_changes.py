@@ -34,14 +34,37 @@ def test_the_guard_stops_above_its_share_or_its_rows(
 
 
 def test_the_guard_takes_only_the_exact_count() -> None:
-    """--confirm N passes the guard only when N is the count, above the limit or below it."""
+    """Over the limit, --confirm N passes the guard only when N is the count; at or under the
+    limit nothing needs confirming (a finished undo run again with its --confirm is a no-op)."""
     Guard(confirm=60).check(60, 100, "undo")
     for wrong in (59, 61, 0):
         with pytest.raises(ConfirmationNeededError, match=f"--confirm {wrong} does not match"):
             Guard(confirm=wrong).check(60, 100, "undo")
-    with pytest.raises(ConfirmationNeededError):
-        Guard(confirm=3).check(2, 100, "undo")  # a wrong count is refused even under the limit
+    Guard(confirm=60).check(0, 100, "undo")
     Guard(share=100, rows=1000).check(60, 100, "undo")  # limits are configurable
+
+
+class _Notes(dict[str, str]):
+    def meta(self, key: str) -> str | None:
+        return self.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self[key] = value
+
+
+def test_a_confirmed_change_resumes_with_the_same_confirm() -> None:
+    """Interrupted after 49 of 200 confirmed rows, the same command (--confirm 200) finishes
+    the other 151; another change of 151 rows, or new values for them, is still refused."""
+    notes = _Notes()
+    rows = [f"k{n}:v" for n in range(200)]
+    Guard(confirm=200).check(200, 300, "undo", rows, notes)
+    Guard(confirm=200).check(151, 300, "undo", rows[49:], notes)
+    with pytest.raises(ConfirmationNeededError, match="give --confirm 151"):
+        Guard(confirm=200).check(151, 300, "undo", [f"other{n}:v" for n in range(151)], notes)
+    with pytest.raises(ConfirmationNeededError):
+        Guard(confirm=200).check(151, 300, "update", [f"k{n}:w" for n in range(151)], notes)
+    with pytest.raises(ConfirmationNeededError):  # nothing kept: no resuming
+        Guard(confirm=200).check(151, 300, "undo", rows[49:], None)
 
 
 def test_differences_name_each_changed_field_old_to_new() -> None:

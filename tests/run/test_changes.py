@@ -244,6 +244,25 @@ def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * count
 
 
+def test_an_interrupted_confirmed_undo_finishes_with_the_same_command(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """`undo RESULT --confirm 30` killed after 5 deletes: the very same command finishes the
+    other 25 (what is left was confirmed), then runs again as a no-op. Once, the resumed run
+    was refused ("--confirm 30 does not match: 25"), so a scheduled resume could never end."""
+    first = created(sandbox, tmp_path, 30)
+    undo = ("undo", str(first), "--journal", str(tmp_path / "j.sqlite"), "--confirm", "30")
+    _kill_when(_start(sandbox, *undo), sandbox, "DELETE", 5)
+    assert sessions(sandbox), "the undo finished before the kill"
+    again = cli(sandbox, *undo)
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert sessions(sandbox) == {}
+    assert sorted(calls(sandbox, "DELETE").values()) == [1] * 30
+    done = cli(sandbox, *undo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert sum(calls(sandbox, "DELETE").values()) == 30
+
+
 def test_coursepath_member_update_enrolment_move_and_undo(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
