@@ -263,7 +263,7 @@ def update_row(
         return RowResult(
             Status.UPDATED,
             ident,
-            f"updated: {said} (found done after an interrupted run: not resent)",
+            f"{said} (found done after an interrupted run: not resent)",
         )
     if not calls:
         journal.rewrite(key, print_, kept, JournalState.CREATED, "")
@@ -271,7 +271,8 @@ def update_row(
     result = marked_send(journal, key, ident, JournalState.UPDATING, sender, changes, calls)
     if result.status == Status.CREATED:
         journal.rewrite(key, print_, kept, JournalState.CREATED, f"updated: {said}")
-        return RowResult(Status.UPDATED, ident, f"updated: {said}", result.steps, result.requests)
+        # The status says "updated"; the message says what changed (the journal keeps both).
+        return RowResult(Status.UPDATED, ident, said, result.steps, result.requests)
     if result.status == Status.UNKNOWN:  # stays "updating": read back before anything is resent
         journal.outcome(key, JournalState.UPDATING, ident, result.message)
         return RowResult(Status.UNKNOWN, ident, f"the update's answer was lost ({said}): "

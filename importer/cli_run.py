@@ -416,8 +416,8 @@ def plan_line(
     counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
     already = f", {done} already created (not sent again)" if done else ""
     if changed:
-        verb = "to update" if options.update else "changed (not sent: see --update)"
-        already += f", {changed} {verb}"
+        which = "to update" if options.update else "changed (not sent: see --update)"
+        already += f", {changed} {which}"
     return f"{args.file}: {counts}{already}; {verb} {to_send}{pace}."
 
 

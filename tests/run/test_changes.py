@@ -107,6 +107,8 @@ def test_a_date_and_an_instructor_changed_are_updated_and_read_back_equal(
         edited, VENDOR, "--key", "Ref", "--journal", journal, "--update", "--result", str(result)
     )
     assert done.returncode == 0, done.stderr + done.stdout
+    said = done.stdout + done.stderr
+    assert "1 to update; sending 0" in said and "updated: updated" not in said, said
     got = statuses(result)
     assert got["R3"][0] == "updated" and got["R3"][1] == ident
     assert "startDate: 2027-03-01T09:00:00.000Z → 2027-03-02T10:30:00.000Z" in got["R3"][2]
