@@ -94,7 +94,8 @@ class Guard:
         ``--confirm N`` passes when N is the count, and then the confirmed change is kept in
         the journal: a re-run after an interruption, with fewer rows left, passes with the
         same N as long as what is left is part of what was confirmed (the same rows, with the
-        same new values). A count at or under the guard's limit needs no confirmation.
+        same new values), and once it is all done the same command is a no-op. A count at or
+        under the guard's limit needs no confirmation, but a ``--confirm`` given is checked.
 
         Args:
             count: rows the update or undo would change at the vendor.
@@ -104,14 +105,14 @@ class Guard:
                 for an update), to know a resumed change from another one.
             journal: where the confirmed change is kept (none: no resuming).
         """
-        if count <= self.limit(journaled):
+        if self.confirm is None and count <= self.limit(journaled):
             return
         label = f"confirmed {what}"
         if self.confirm is not None and self.confirm == count:
             if journal is not None and changes:
                 journal.set_meta(label, json.dumps({"n": count, "changes": sorted(changes)}))
             return
-        if self.confirm is not None:
+        if self.confirm is not None:  # (the rest of a confirmed change: a subset of it)
             kept = json.loads((journal.meta(label) if journal is not None else None) or "{}")
             if kept.get("n") == self.confirm and set(changes) <= set(kept.get("changes", ())):
                 return  # the rest of the change confirmed before, after an interruption

@@ -34,13 +34,14 @@ def test_the_guard_stops_above_its_share_or_its_rows(
 
 
 def test_the_guard_takes_only_the_exact_count() -> None:
-    """Over the limit, --confirm N passes the guard only when N is the count; at or under the
-    limit nothing needs confirming (a finished undo run again with its --confirm is a no-op)."""
+    """--confirm N passes the guard only when N is the count, above the limit or below it."""
     Guard(confirm=60).check(60, 100, "undo")
     for wrong in (59, 61, 0):
         with pytest.raises(ConfirmationNeededError, match=f"--confirm {wrong} does not match"):
             Guard(confirm=wrong).check(60, 100, "undo")
-    Guard(confirm=60).check(0, 100, "undo")
+    with pytest.raises(ConfirmationNeededError):
+        Guard(confirm=3).check(2, 100, "undo")  # a wrong count is refused even under the limit
+    Guard().check(2, 100, "undo")  # under the limit, nothing to confirm
     Guard(share=100, rows=1000).check(60, 100, "undo")  # limits are configurable
 
 
@@ -65,6 +66,7 @@ def test_a_confirmed_change_resumes_with_the_same_confirm() -> None:
         Guard(confirm=200).check(151, 300, "update", [f"k{n}:w" for n in range(151)], notes)
     with pytest.raises(ConfirmationNeededError):  # nothing kept: no resuming
         Guard(confirm=200).check(151, 300, "undo", rows[49:], None)
+    Guard(confirm=200).check(0, 300, "undo", [], notes)  # all done: the same command, a no-op
 
 
 def test_differences_name_each_changed_field_old_to_new() -> None:
