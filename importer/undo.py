@@ -66,6 +66,8 @@ class UndoReport:
             status = status or "not sent"
             if self.dry_run and status == "not sent":
                 status = "would be deleted"
+            elif status == Status.DELETED and entry.state == JournalState.DELETED:
+                status = "already deleted"  # by an earlier undo: nothing sent for it now
             found[status] = found.get(status, 0) + 1
         return found
 

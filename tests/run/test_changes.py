@@ -262,6 +262,7 @@ def test_an_interrupted_confirmed_undo_finishes_with_the_same_command(
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * 30
     done = cli(sandbox, *undo)
     assert done.returncode == 0, done.stderr + done.stdout
+    assert "30 already deleted" in done.stdout + done.stderr, done.stdout + done.stderr
     assert sum(calls(sandbox, "DELETE").values()) == 30
 
 
