@@ -296,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help="the journal (`run --json` gives its path); default: list them",
     )
+    status.add_argument(
+        "--runs",
+        type=at_least(0),
+        default=5,
+        metavar="N",
+        help="show the latest N runs (default 5; 0: every run, to find one to undo)",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     rewrite = commands.add_parser(

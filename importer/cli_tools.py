@@ -180,6 +180,7 @@ def status_command(args: argparse.Namespace) -> int:
                         "target": journal.meta("target"),
                         "counts": counts,
                         "runs": len(runs),
+                        "run_ids": [run["id"] for run in runs],
                         "last_run": runs[-1] if runs else None,
                     }
                 )
@@ -187,7 +188,10 @@ def status_command(args: argparse.Namespace) -> int:
             return ExitCode.OK
         print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
         print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
-        for run in runs[-5:]:
+        shown = runs[-args.runs :] if args.runs else runs
+        if len(shown) < len(runs):
+            print(f"{len(runs) - len(shown)} earlier run(s) not shown: --runs 0 lists them all")
+        for run in shown:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
             state = "finished" if run["finished"] else "did not finish: see `report`"
             counts_then = run["summary"].get("counts") or {}

@@ -121,3 +121,23 @@ def test_console_script_and_help() -> None:
         done = run_cli(command, "--help")
         assert done.returncode == 0
         assert "usage: session-importer" in done.stdout
+
+
+def test_status_lists_every_run_on_demand(tmp_path: Path) -> None:
+    """Seven runs: `status` shows the latest 5 and says how to see the rest (a run to undo
+    must not scroll out of sight); `--runs 0` lists all; --json names every run's ID."""
+    from importer.journal import Journal
+
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, "360learning-v2")
+    journal.set_meta("vendor", "360learning-v2")
+    for n in range(7):
+        journal.finish_run(journal.start_run(f"sheet{n}.csv"), {"counts": {"created": n}})
+    journal.close()
+    short = run_cli("status", str(path))
+    assert short.returncode == 0, short.stderr
+    assert "2 earlier run(s) not shown: --runs 0 lists them all" in short.stdout
+    assert "run 1 at" not in short.stdout and "run 7 at" in short.stdout
+    every = run_cli("status", str(path), "--runs", "0")
+    assert all(f"run {n} at" in every.stdout for n in range(1, 8)), every.stdout
+    assert json.loads(run_cli("status", str(path), "--json").stdout)["run_ids"] == [*range(1, 8)]
