@@ -166,8 +166,16 @@ def undo_command(args: argparse.Namespace) -> int:
             )
         if not entries and run_id is not None:
             print(
-                "note: rows imported before this version do not record their run: undo them "
-                "by the run's result sheet instead.",
+                "note: this run created nothing (an update run's changes are not undone: "
+                "undo changes back by editing the sheet and running --update again). Rows "
+                "imported before this version do not record their run: undo them by the "
+                "run's result sheet instead.",
+                file=sys.stderr,
+            )
+        elif not entries:
+            print(
+                f"note: {result} names no row created by a run (a result sheet of `validate`, "
+                "or of a run that created nothing): nothing to delete.",
                 file=sys.stderr,
             )
         source = f"run {run_id}" if run_id is not None else str(result)

@@ -389,3 +389,22 @@ def test_lost_answers_to_updates_and_deletes_are_checked_never_resent(
     assert cli(sandbox, *undo).returncode == 0
     assert "found deleted after an interrupted undo" in _messages(tmp_path / "first.undo.xlsx")
     assert sorted(calls(sandbox, "DELETE").values()) == [1, 1, 1]
+
+
+def test_undo_of_a_sheet_that_created_nothing_says_why(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """The result sheet of `validate` names no created row: the undo deletes nothing and says
+    so in words, instead of a bare "nothing created by it"."""
+    created(sandbox, tmp_path, 2)
+    checked = tmp_path / "checked.result.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", str(tmp_path / "first.csv"), "--vendor",
+         VENDOR, "--result", str(checked)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    undo = cli(sandbox, "undo", str(checked), "--journal", str(tmp_path / "j.sqlite"))
+    assert undo.returncode == 0, undo.stderr
+    assert "names no row created by a run" in undo.stderr, undo.stderr
+    assert sum(calls(sandbox, "DELETE").values()) == 0 and len(sessions(sandbox)) == 2
