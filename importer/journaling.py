@@ -71,6 +71,8 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
         run.results[row] = journaled.recorded(row)
     for row, said in journaled.updates().items():  # edited since created: say what changed
         verb = "would be updated" if options.update else "changed since it was created"
+        if options.update:
+            said += journaled.removals(row)
         run.results[row] = RowResult(Status.CHANGED, run.results[row].created_id, f"{verb}: {said}")
     return run
 
@@ -142,6 +144,19 @@ class Journaled:
             for row, (_, print_, entry) in self.rows.items()
             if entry.state in ("created", "updating") and entry.fingerprint != print_
         }
+
+    def removals(self, row: int) -> str:
+        """What an update of ``row`` would also remove at the vendor (a Coursepath enrolment,
+        and the learner's results with it), in words: a dry run says it before it happens."""
+        from importer.vendors import plugin  # lazy: the plan of `report` needs no vendor wire
+
+        changes = plugin(self.vendor).changes
+        if changes is None or changes.update is None:
+            return ""
+        _, _, entry = self.rows[row]
+        calls = changes.update(entry.payload, self.values.get(row, {}), entry.created_id)
+        names = [c.name for c in calls if c.method == "DELETE"] if isinstance(calls, list) else []
+        return f"; and would {'; '.join(names)}" if names else ""
 
     def check_guard(self) -> None:
         """Stop an update over the mass-change guard before anything is sent."""

@@ -282,6 +282,17 @@ def test_coursepath_member_update_enrolment_move_and_undo(
     assert first.returncode == 0, first.stderr + first.stdout
     rows[0] = ["jane.doe@example.com", "Jane D.", "12346"]
     edited = write_csv(tmp_path / "cp.csv", [header, *rows])
+    dry = tmp_path / "dry.result.xlsx"
+    listed = sandbox.run(
+        edited, "coursepath", "--key", "Email", "--journal", journal, "--update", "--dry-run",
+        "--result", str(dry),
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr + listed.stdout
+    book = openpyxl.load_workbook(dry)["Result"]
+    planned = {r[5]: r[3] for r in book.iter_rows(min_row=2, values_only=True)}
+    # Said before it happens: the move removes the old enrolment, and the results with it.
+    assert "would remove from course 12345" in planned["jane.doe@example.com"]
+    assert "deletes the learner's results" in planned["jane.doe@example.com"]
     done = sandbox.run(
         edited, "coursepath", "--key", "Email", "--journal", journal, "--update",
         "--result", str(result),
