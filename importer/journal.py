@@ -101,12 +101,17 @@ _ENCODE = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 def row_key(
-    vendor: str, values: Mapping[str, Any], key_field: str | None, raw_key: str | None
+    vendor: str,
+    values: Mapping[str, Any],
+    key_field: str | None,
+    raw_key: str | None,
+    print_: str | None = None,
 ) -> str:
-    """The row's identity in the journal: the user's key column, else the fingerprint."""
+    """The row's identity in the journal: the user's key column, else the fingerprint
+    (``print_``, when the caller has already made it)."""
     if key_field and raw_key:
         return f"{vendor}:{key_field}:{raw_key.strip()}"
-    return f"{vendor}:fp:{fingerprint(values)}"
+    return f"{vendor}:fp:{print_ or fingerprint(values)}"
 
 
 def account_journal_path(folder: Path, vendor: str, host: str, identity: str) -> Path:

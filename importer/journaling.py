@@ -21,6 +21,7 @@ from importer.outcomes import JournalState, RowResult, Status
 from importer.report import RunReport, valid_values
 from importer.sender import Sender
 from importer.validation import ValidationReport
+from importer.vendors import plugin
 from importer.wire import MARKER
 
 __all__ = [
@@ -148,8 +149,6 @@ class Journaled:
     def removals(self, row: int) -> str:
         """What an update of ``row`` would also remove at the vendor (a Coursepath enrolment,
         and the learner's results with it), in words: a dry run says it before it happens."""
-        from importer.vendors import plugin  # lazy: the plan of `report` needs no vendor wire
-
         changes = plugin(self.vendor).changes
         if changes is None or changes.update is None:
             return ""
@@ -160,8 +159,6 @@ class Journaled:
 
     def check_guard(self) -> None:
         """Stop an update over the mass-change guard before anything is sent."""
-        from importer.vendors import plugin
-
         changes = plugin(self.vendor).changes
         if changes is None or changes.update is None:
             return  # nothing will be changed at the vendor: such rows stay "changed"
@@ -181,12 +178,7 @@ class Journaled:
         for row, values in batch:
             print_ = memo_fingerprint(values, self.options.prints)
             raw = self._keys.get(row)
-            # The key from the fingerprint just made (row_key would make it again).
-            key = (
-                row_key(self.vendor, values, column, raw)
-                if column and raw
-                else (f"{self.vendor}:fp:{print_}")
-            )
+            key = row_key(self.vendor, values, column, raw, print_)  # the fingerprint made once
             if key in self._seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = self._seen[key]
                 continue
@@ -247,8 +239,6 @@ class Journaled:
                     Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
                 )
             if self.options.update:
-                from importer.vendors import plugin
-
                 found = plugin(self.vendor)
                 return update_row(found, journal, sender, key, print_, entry, values)
             if entry.state == "updating":
