@@ -419,3 +419,29 @@ def test_undo_of_a_sheet_that_created_nothing_says_why(
     assert undo.returncode == 0, undo.stderr
     assert "names no row created by a run" in undo.stderr, undo.stderr
     assert sum(calls(sandbox, "DELETE").values()) == 0 and len(sessions(sandbox)) == 2
+
+
+def test_a_vendor_refusing_null_leaves_the_row_rejected_and_unchanged(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """The OpenAPI file marks userLimit nullable with a 3.0 keyword its 3.1 dialect ignores:
+    we send null to clear an emptied cell. A vendor that refuses it (v2_patch_nulls=refuse):
+    the row is rejected with the vendor's words, its session keeps the old limit, and the
+    journal does not take the change as made (the next run tries it again)."""
+    sandbox.options(v2_patch_nulls="refuse")  # (an option resets the sandbox: set it first)
+    created(sandbox, tmp_path, 2)
+    journal = str(tmp_path / "j.sqlite")
+    edited = sheet(tmp_path / "first.csv", [row(0), row(1, limit="")])
+    result = tmp_path / "nulls.result.xlsx"
+    update = (edited, VENDOR, "--key", "Ref", "--journal", journal, "--update")
+    for _ in range(2):
+        refused = sandbox.run(*update, "--result", str(result))
+        assert refused.returncode == 1, refused.stderr + refused.stdout
+        got = statuses(result)
+        assert got["R1"][0] == "rejected" and "cannot be null" in got["R1"][2], got["R1"]
+        assert got["R0"][0] == "skipped"
+    assert sorted(str(s.get("userLimit")) for s in sessions(sandbox).values()) == ["20", "20"]
+    refusals = [
+        r for r in sandbox.requests(VENDOR) if r["method"] == "PATCH" and r["status"] == 400
+    ]
+    assert len(refusals) == 2  # one refused PATCH a run, never taken as done
