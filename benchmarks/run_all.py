@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 #: In this order; a script that is not there (another branch's) is left out, not failed.
 SCRIPTS = [
     "throughput.py",
+    "transport.py",
     "journal.py",
     "sandbox.py",
     "pacing.py",

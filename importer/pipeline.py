@@ -40,6 +40,7 @@ from importer.sender import (
 )
 from importer.store import Slots, StoreTokens, open_store
 from importer.throttle import Pacer, PacerStopped
+from importer.transport import direct_transport
 from importer.validation import ValidationReport
 from importer.vendors import plugin
 
@@ -103,8 +104,11 @@ def run_import(
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
-    transport = httpx.HTTPTransport(retries=0) if owns_client else None
-    http = client or httpx.Client(timeout=settings.timeout, transport=transport)
+    # Each sending thread's own connection (importer.transport), unless a proxy applies.
+    transport = direct_transport(settings.base_url) if owns_client else None
+    http = client or httpx.Client(
+        timeout=settings.timeout, transport=transport or httpx.HTTPTransport(retries=0)
+    )
     shared: Slots | None = None
     tokens: StoreTokens | None = None
     # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.

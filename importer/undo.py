@@ -38,6 +38,7 @@ from importer.results import ResultSheet, write_result
 from importer.sender import Sender, sender_for
 from importer.store import JournalLike, open_store
 from importer.throttle import Pacer, PacerStopped
+from importer.transport import direct_transport
 from importer.vendors import plugin
 from importer.vendors.plugin import Changes
 
@@ -238,10 +239,11 @@ def undo_rows(
     pacer = Pacer(
         adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
     )
+    transport = direct_transport(settings.base_url) if client is None else None
     http = client or httpx.Client(
-        timeout=settings.timeout, transport=httpx.HTTPTransport(retries=0)
+        timeout=settings.timeout, transport=transport or httpx.HTTPTransport(retries=0)
     )
-    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens)
+    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
     by_index = dict(enumerate(entries))
     run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
 
