@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 
@@ -246,3 +249,51 @@ def test_a_proxy_in_the_environment_sends_requests_through_httpx(monkeypatch) ->
     assert direct_transport("https://app.360learning.com") is None
     monkeypatch.setenv("NO_PROXY", "360learning.com")
     assert isinstance(direct_transport("https://app.360learning.com"), ThreadConnections)
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for localhost and 127.0.0.1 (openssl's command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def tls(serve: Callable[..., Server], cert: str, key: str) -> Server:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def make(box: list[Server]) -> Handler:
+        def handler(sock: socket.socket, number: int) -> None:
+            with context.wrap_socket(sock, server_side=True) as wrapped:
+                keep_alive(box)(wrapped, number)
+
+        return handler
+
+    return serve(make)
+
+
+def test_https_checks_the_vendors_certificate(serve, transport, certificate) -> None:
+    server = tls(serve, *certificate)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        post(transport, f"https://localhost:{server.port}")
+    assert server.requests == []  # nothing, the token least of all, went to it
+
+
+def test_https_to_a_trusted_certificate_keeps_its_connection(serve, certificate) -> None:
+    server = tls(serve, *certificate)
+    trusted = ThreadConnections(ssl.create_default_context(cafile=certificate[0]))
+    try:
+        assert [post(trusted, f"https://localhost:{server.port}").json() for _ in range(3)] == [
+            {"id": 42}
+        ] * 3
+    finally:
+        trusted.close()
+    assert server.connections == 1
