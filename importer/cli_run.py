@@ -403,7 +403,10 @@ def plan_line(
 
     valid = report.row_count - report.invalid_count
     done = changed = 0
-    if options is not None and valid:
+    # Only a journal holding created rows can hold some of these: a first run of a sheet
+    # does not key and look up every row twice before its first request (issue 15).
+    counts = options.journal.counts() if options is not None and valid else {}
+    if counts.get("created") or counts.get("updating"):
         recorded = journal_report(report, options, vendor.name).results.values()
         done = sum(1 for result in recorded if result.status == "created")
         changed = sum(1 for result in recorded if result.status == "changed")
