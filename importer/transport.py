@@ -148,7 +148,11 @@ def _closed_by_peer(sock: socket.socket) -> bool:
     """Whether an idle connection's socket is readable: the server closed it (end of file)
     or sent bytes no request asked for; either way it must not carry a request."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        if hasattr(select, "poll"):  # any descriptor number (select() stops at 1024)
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)  # Windows
     except (OSError, ValueError):
         return True
     return bool(readable)
