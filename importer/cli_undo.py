@@ -98,10 +98,20 @@ def add_undo_parser(commands: Any) -> None:
     )
     add_guard_arguments(undo)
     undo.add_argument(
+        "--row",
+        type=_sheet_rows,
+        action="extend",
+        metavar="N[,N...]",
+        help="only these sheet rows of the run (e.g. --row 12 or --row 12,15): one wrong row, "
+        "not the whole run",
+    )
+    undo.add_argument(
         "--result",
         type=Path,
         metavar="OUT",
-        help="the undo's result sheet (default: beside the run's, as NAME.undo.xlsx)",
+        help="the undo's result sheet (default: beside the run's, as NAME.undo.xlsx or .csv "
+        "like the run's; a later undo of the same run writes NAME.undo-2..., never over it; "
+        "a dry run's: NAME.undo-dry-run...)",
     )
     undo.add_argument("--store", metavar="URL", help="the shared store (as for `run`)")
     undo.add_argument(
@@ -110,6 +120,17 @@ def add_undo_parser(commands: Any) -> None:
 
     host_arguments(undo)
     undo.add_argument("--json", action="store_true", help="print one JSON summary line")
+
+
+def _sheet_rows(text: str) -> list[int]:
+    """``12`` or ``12,15``: sheet row numbers (argparse shows the error of a bad one)."""
+    try:
+        rows = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sheet row numbers, e.g. 12,15") from None
+    if not rows or min(rows) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sheet row numbers, e.g. 12,15")
+    return rows
 
 
 def _target(args: argparse.Namespace) -> tuple[int | None, Path | None]:
@@ -155,7 +176,7 @@ def undo_command(args: argparse.Namespace) -> int:
         journal = Journal(path, settings.vendor)
     try:
         journal.lock_job(wait=args.wait)
-        entries = select(journal, run_id, result)
+        entries = select(journal, run_id, result, rows=args.row)
         lost = doubtful(journal, run_id)
         if lost:
             rows = ", ".join(str(e.sheet_row) for e in lost[:10])
@@ -190,7 +211,7 @@ def undo_command(args: argparse.Namespace) -> int:
             notify=lambda message: print(f"session-importer: {message}", file=sys.stderr),
             why=f"deleted by the undo of {source}",
         )
-        target = args.result or _default_result(journal, run_id, result)
+        target = args.result or _default_result(journal, run_id, result, args.dry_run)
         written = undo_sheet(report, target, source)
     finally:
         journal.close()
@@ -221,12 +242,25 @@ def undo_command(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _default_result(journal: Any, run_id: int | None, result: Path | None) -> Path:
-    """Beside the run's result sheet, as NAME.undo.xlsx; else here, as run-N.undo.xlsx."""
+def _default_result(
+    journal: Any, run_id: int | None, result: Path | None, dry_run: bool = False
+) -> Path:
+    """Beside the run's result sheet, as NAME.undo.xlsx (.csv for a CSV one); else here, as
+    run-N.undo.xlsx; NAME.undo-2... when an earlier undo's sheet is there; a dry run's is
+    NAME.undo-dry-run.xlsx."""
     if result is None:
         for run in journal.runs():
             if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
                 result = Path(run["summary"]["settings"]["result"])
     if result is None:
-        return Path.cwd() / f"run-{run_id}.undo.xlsx"
-    return result.with_name(f"{result.stem.removesuffix('.result')}.undo.xlsx")
+        stem, suffix = Path.cwd() / f"run-{run_id}", ".xlsx"
+    else:
+        suffix = ".csv" if result.suffix.lower() == ".csv" else ".xlsx"
+        stem = result.with_name(result.stem.removesuffix(".result"))
+    if dry_run:  # a preview: the next preview replaces it, the real undo's name stays free
+        return stem.with_name(f"{stem.name}.undo-dry-run{suffix}")
+    target, n = stem.with_name(f"{stem.name}.undo{suffix}"), 1
+    while target.exists():  # an earlier undo's sheet (of other rows, or before a crash) stays
+        n += 1
+        target = stem.with_name(f"{stem.name}.undo-{n}{suffix}")
+    return target

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,24 +117,46 @@ def _created_ids(result: Path) -> set[str]:
     return {str(i).strip() for i in done["Created ID"].dropna() if str(i).strip()}
 
 
-def select(journal: JournalLike, run: int | None = None, result: Path | None = None) -> list[Entry]:
-    """The journal's rows created by run ``run``, or reported created by the sheet ``result``.
+def select(
+    journal: JournalLike,
+    run: int | None = None,
+    result: Path | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[Entry]:
+    """The journal's rows created by run ``run``, or reported created by the sheet ``result``;
+    only the sheet rows ``rows`` of them when given.
 
     Raises:
-        ConfigurationError: no such run in the journal.
+        ConfigurationError: no such run in the journal, or a row in ``rows`` it did not create.
         InputError: the result sheet cannot be read.
     """
     entries = list(journal.entries())
     if result is not None:
         ids = _created_ids(result)
-        return [e for e in entries if e.created_id in ids and e.state in (*_LIVE, "deleted")]
-    if run not in run_ids(journal):
+        found = [e for e in entries if e.created_id in ids and e.state in (*_LIVE, "deleted")]
+    elif run not in run_ids(journal):
         known = ", ".join(str(i) for i in run_ids(journal)[-10:]) or "none"
         raise ConfigurationError(
             f"the journal {journal.path} has no run {run} (its last runs: {known}); "
             "`session-importer status JOURNAL` lists them."
         )
-    return [e for e in entries if e.payload.get("_run") == run and e.state in (*_LIVE, "deleted")]
+    else:
+        found = [
+            e for e in entries if e.payload.get("_run") == run and e.state in (*_LIVE, "deleted")
+        ]
+    if rows is None:
+        return found
+    kept = [e for e in found if e.sheet_row in set(rows)]
+    missing = sorted(set(rows) - {e.sheet_row for e in kept})
+    if missing:
+        made = sorted(e.sheet_row for e in found if e.sheet_row is not None)
+        listed = ", ".join(str(r) for r in made[:20]) + (", ..." if len(made) > 20 else "")
+        raise ConfigurationError(
+            f"{'run ' + str(run) if result is None else str(result)} created nothing at sheet "
+            f"row(s) {', '.join(str(r) for r in missing)}; the rows it created: "
+            f"{listed or 'none'}. Nothing was deleted."
+        )
+    return kept
 
 
 def doubtful(journal: JournalLike, run: int | None) -> list[Entry]:

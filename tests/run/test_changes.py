@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -183,7 +184,8 @@ def test_undo_leaves_the_sandbox_as_it_was_before_the_run(
     sheet_of_undo = tmp_path / "b.undo.xlsx"
     assert {r[1] for r in openpyxl.load_workbook(sheet_of_undo)["Result"].iter_rows(min_row=2, values_only=True)} == {"deleted"}  # fmt: skip
     again = cli(sandbox, "undo", str(second), "--journal", str(journal))
-    assert again.returncode == 0 and "already deleted" in _messages(sheet_of_undo)
+    assert again.returncode == 0 and "already deleted" in _messages(tmp_path / "b.undo-2.xlsx")
+    assert "already deleted" not in _messages(sheet_of_undo)  # the first undo's sheet is kept
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * 4  # exactly once
     back = tmp_path / "back.xlsx"
     cli(sandbox, "export", "--from-result", str(second), "-o", str(back))
@@ -398,8 +400,51 @@ def test_lost_answers_to_updates_and_deletes_are_checked_never_resent(
     assert cli(sandbox, *undo).returncode == 1 and sessions(sandbox) == {}
     sandbox.faults("")
     assert cli(sandbox, *undo).returncode == 0
-    assert "found deleted after an interrupted undo" in _messages(tmp_path / "first.undo.xlsx")
+    assert "found deleted after an interrupted undo" in _messages(tmp_path / "first.undo-2.xlsx")
     assert sorted(calls(sandbox, "DELETE").values()) == [1, 1, 1]
+
+
+def test_undo_of_one_row_of_a_csv_run_after_its_path_was_changed(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """A row moved to another path cannot be updated: its message names the command that
+    deletes that one session (undo RUN --row N), which leaves the run's other rows alone and
+    writes its sheet as CSV beside the run's CSV result; a row the run did not create is
+    refused with nothing deleted."""
+    journal = str(tmp_path / "j.sqlite")
+    result = tmp_path / "first.result.csv"
+    rows = [row(n) for n in range(5)]
+    done = sandbox.run(
+        sheet(tmp_path / "first.csv", rows), VENDOR, "--key", "Ref", "--journal", journal,
+        "--result", str(result),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = last_run(sandbox, journal)
+    moved = [*rows]
+    moved[2] = [*row(2)[:1], "6853f6de567dc5f80528f80e", *row(2)[2:]]  # sheet row 4
+    update = sandbox.run(
+        sheet(tmp_path / "moved.csv", moved), VENDOR, "--key", "Ref", "--journal", journal,
+        "--update", "--result", str(tmp_path / "moved.result.xlsx"),
+    )  # fmt: skip
+    said = statuses(tmp_path / "moved.result.xlsx")["R2"][2]
+    assert update.returncode == 1 and f"session-importer undo {run} --row N" in said, said
+    wrong = cli(sandbox, "undo", str(run), "--journal", journal, "--row", "4,40")
+    assert wrong.returncode == 2 and "row(s) 40" in wrong.stderr and "2, 3, 4, 5, 6" in wrong.stderr
+    assert calls(sandbox, "DELETE") == Counter()
+    ident = statuses_csv(result)["R2"]
+    one = cli(sandbox, "undo", str(run), "--journal", journal, "--row", "4")
+    assert one.returncode == 0, one.stderr + one.stdout
+    assert calls(sandbox, "DELETE") == Counter({ident: 1}) and len(sessions(sandbox)) == 4
+    undo_sheet = tmp_path / "first.undo.csv"
+    with undo_sheet.open(encoding="utf-8-sig", newline="") as lines:
+        undone = [(line["Sheet row"], line["Status"]) for line in csv.DictReader(lines)]
+    assert undone == [("4", "deleted")]
+
+
+def statuses_csv(result: Path) -> dict[str, str]:
+    """Ref -> created ID, from a CSV result sheet."""
+    with result.open(encoding="utf-8-sig", newline="") as lines:
+        return {line["Ref"]: line["Created ID"] for line in csv.DictReader(lines)}
 
 
 def test_undo_of_a_sheet_that_created_nothing_says_why(
