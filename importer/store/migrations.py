@@ -91,6 +91,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX importer_token_requests_account ON importer_token_requests (account, at);
         """,
     ),
+    (
+        3,
+        "the caller of each call, to tell a dead host's open call at once",
+        """
+        ALTER TABLE importer_calls ADD COLUMN owner BIGINT;
+        """,
+    ),
 ]
 
 _TABLE = """

@@ -62,6 +62,7 @@ class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 8, migrate_schema: bool = True) -> None:
         self.url = url
         self.description = redact(url)
+        self._slots: list[Any] = []  # the schedules it opened (PgSlots: a cycle, see slots)
         try:
             with psycopg.connect(url, autocommit=True, **CONNECT) as conn:
                 found = conn.execute("SELECT current_schema()").fetchone()
@@ -122,7 +123,9 @@ class PostgresStore:
         """The call schedule of ``account``."""
         from importer.store.pg_shared import PgSlots
 
-        return PgSlots(self, account)
+        made = PgSlots(self, account)
+        self._slots.append(made)  # their callers' marks end with the store at the latest
+        return made
 
     def tokens(self, clock: Clock) -> Any:
         """Kept tokens and token requests."""
@@ -168,7 +171,9 @@ class PostgresStore:
         }
 
     def close(self) -> None:
-        """Close the pool."""
+        """Close the schedules it opened, and the pool."""
+        for slots in self._slots:
+            slots.close()
         self.pool.close()
 
 

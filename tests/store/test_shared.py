@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,46 @@ def test_the_window_counts_from_the_end_of_calls(store: Store) -> None:
     slots.ended(second)
     blocked, wait = slots.take(0.0, window)
     assert blocked is None and 0.8 < wait <= 1.0
+
+
+_HOLDER = """
+import sys, time
+from importer.clock import SystemClock
+from importer.store import open_store
+slots = open_store(sys.argv[1]).slots(sys.argv[2], SystemClock())
+print(slots.take(0.0, None)[0], flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_call_left_open_by_a_killed_process_holds_no_one_back(url: str) -> None:
+    """kill -9 with a request in flight leaves its call open in the shared schedule: the next
+    process finds its caller dead and counts the window from now (a second for 360Learning
+    v2), not from STALE (120 s) later. Once, a re-run after kill -9 waited two minutes."""
+    account = "360learning-v2|http://127.0.0.1:9|test"
+    window = Window(limit=1, seconds=1.0, use=1, margin=0.05)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, url, account], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    store = open_store(url)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip().isdigit()
+        slots = store.slots(account, SystemClock())
+        _, wait = slots.take(0.0, window)
+        assert wait > 100, "an open call of a live process holds the window (the control)"
+        child.kill()
+        child.wait(10)
+        deadline = time.monotonic() + 10  # the server sees the dead connection at once
+        while (wait := slots.take(0.0, window)[1]) > window.period:
+            assert time.monotonic() < deadline, f"still waiting {wait:.0f} s for a dead caller"
+            time.sleep(0.1)
+        slots.close()
+    finally:
+        child.kill()
+        child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+        store.close()
 
 
 _TAKER = """
