@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from importer.journal import account_journal_path
+from importer.shared_slots import SharedSlots
 from importer.store import JournalLike, shared_journal
-from importer.throttle import SharedSlots
 
 __all__ = ["journal_path", "store_journal"]
 

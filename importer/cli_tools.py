@@ -137,7 +137,7 @@ def _run_timezone(result: Path, settings: Any) -> str | None:
         finally:
             book.close()
     from importer.journal import account_journal_path
-    from importer.throttle import SharedSlots
+    from importer.shared_slots import SharedSlots
 
     if settings.account is None:
         return None
@@ -210,7 +210,7 @@ def _list_journals(args: argparse.Namespace) -> int:
     """`status` without a journal: the accounts' journals in the state folder, and any pause
     a vendor asked for that runs will still honour."""
     from importer.clock import SystemClock
-    from importer.throttle import SharedSlots
+    from importer.shared_slots import SharedSlots
 
     folder = SharedSlots.default_folder() / "journals"
     found = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []

@@ -82,7 +82,7 @@ def test_status_shows_a_pause_a_vendor_asked_for(tmp_path: Path) -> None:
     import sys
 
     from importer.clock import SystemClock
-    from importer.throttle import SharedSlots
+    from importer.shared_slots import SharedSlots
 
     slots = SharedSlots(tmp_path, "zoho-people|https://people.zoho.com|x", SystemClock())
     slots.pause_for(600, "Zoho locked the API for exceeding 30 calls a minute")

@@ -12,7 +12,7 @@ file):
 
 The three things a run takes from a store follow the interfaces of the SQLite classes they
 stand in for: :class:`JournalLike` (:class:`importer.journal.Journal`), :class:`Slots`
-(:class:`importer.throttle.SharedSlots`) and :class:`importer.tokens.Tokens`
+(:class:`importer.shared_slots.SharedSlots`) and :class:`importer.tokens.Tokens`
 (:class:`importer.tokens.TokenStore`), as :class:`StoreTokens`.
 """
 
@@ -64,7 +64,7 @@ class JobLockLostError(ImporterError):
 
 
 class Slots(Protocol):
-    """One account's call schedule (see :class:`importer.throttle.SharedSlots`)."""
+    """One account's call schedule (see :class:`importer.shared_slots.SharedSlots`)."""
 
     def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
         """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
@@ -215,8 +215,8 @@ def open_store(url: str | None, *, folder: Path | None = None) -> Store:
             f"--store {redact(str(url))}: give postgresql://USER@HOST:PORT/DATABASE, or "
             "sqlite:FOLDER (the default is this machine's state folder)."
         )
+    from importer.shared_slots import SharedSlots
     from importer.store.sqlite import SqliteStore
-    from importer.throttle import SharedSlots
 
     where = str(url)[len("sqlite:") :] if url else ""
     if where:

@@ -1,6 +1,6 @@
 """The rate schedule and the tokens of an account, shared through PostgreSQL by every host.
 
-:class:`PgSlots` keeps :class:`importer.throttle.SharedSlots`' rules (the next free slot, a
+:class:`PgSlots` keeps :class:`importer.shared_slots.SharedSlots`' rules (the next free slot, a
 pause with its reason, the window on call start and end times) in two tables. Taking a slot
 is one transaction that locks the account's schedule row (``SELECT … FOR UPDATE``): a second
 host asking at the same moment waits for the first to commit, then sees its call, so two

@@ -2,7 +2,7 @@
 
 Nothing new here: the journal, the rate schedule and the tokens are the SQLite classes
 the importer always used (:class:`~importer.journal.Journal`,
-:class:`~importer.throttle.SharedSlots`, :class:`~importer.tokens.TokenStore`), kept in the
+:class:`~importer.shared_slots.SharedSlots`, :class:`~importer.tokens.TokenStore`), kept in the
 state folder; this class only hands them out behind the :class:`~importer.store.Store`
 interface.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from importer.clock import Clock
 from importer.journal import Journal
-from importer.throttle import SharedSlots
+from importer.shared_slots import SharedSlots
 from importer.tokens import TokenStore
 
 __all__ = ["SqliteStore"]

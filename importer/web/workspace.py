@@ -33,8 +33,8 @@ from importer.journaling import JournalOptions, journal_report
 from importer.pipeline import run_import
 from importer.reading import read_table
 from importer.report import RunReport
+from importer.shared_slots import SharedSlots
 from importer.store import JournalLike, shared_journal
-from importer.throttle import SharedSlots
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
