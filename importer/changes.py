@@ -28,7 +28,7 @@ from importer.errors import ImporterError
 from importer.outcomes import ExitCode, JournalState, RowResult, Status
 
 if TYPE_CHECKING:
-    from importer.journal import Entry, RowStore
+    from importer.journal_api import Entry, RowStore
     from importer.sender import Sender
     from importer.vendors.plugin import Changes, Plugin
     from importer.wire import Answer, Call, Outcome

@@ -26,7 +26,7 @@ from typing import Any
 
 from importer.cli_run import log, printable, run_file
 from importer.errors import ImporterError, InputError, describe_os_error
-from importer.journal import JobLockedError
+from importer.journal_api import JobLockedError
 from importer.outcomes import ExitCode
 from importer.results import default_result_path
 

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from importer.journal import account_journal_path
+from importer.journal_api import account_journal_path
 from importer.shared_slots import SharedSlots
 from importer.store import JournalLike, shared_journal
 

@@ -136,7 +136,7 @@ def _run_timezone(result: Path, settings: Any) -> str | None:
                         return str(row[1])
         finally:
             book.close()
-    from importer.journal import account_journal_path
+    from importer.journal_api import account_journal_path
     from importer.shared_slots import SharedSlots
 
     if settings.account is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from importer.changes import Guard, describe, differences, update_row
 from importer.duplicates import flag_duplicates, key_values
-from importer.journal import Entry, RowStore, fingerprint, row_key
+from importer.journal_api import Entry, RowStore, fingerprint, row_key
 from importer.outcomes import JournalState, RowResult, Status
 from importer.report import RunReport, valid_values
 from importer.sender import Sender
@@ -79,7 +79,7 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
 
 
 def memo_fingerprint(values: Mapping[str, Any], memo: dict[tuple[Any, ...], str] | None) -> str:
-    """:func:`~importer.journal.fingerprint`, made once per distinct row when given a memo."""
+    """:func:`~importer.journal_api.fingerprint`, made once per distinct row when given a memo."""
     if memo is None:
         return fingerprint(values)
     try:

@@ -29,7 +29,7 @@ from importer.changes import ConfirmationNeededError, Guard, marked_send
 from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import ConfigurationError, FatalVendorError, InputError
-from importer.journal import Entry
+from importer.journal_api import Entry
 from importer.outcomes import ExitCode, JournalState, RowResult, Status
 from importer.pipeline import send_all
 from importer.progress import progress_bar

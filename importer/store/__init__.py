@@ -29,7 +29,7 @@ from importer.clock import Clock
 from importer.errors import ConfigurationError, ImporterError
 
 if TYPE_CHECKING:
-    from importer.journal import Entry
+    from importer.journal_api import Entry
     from importer.throttle import Window
 
 __all__ = [

@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError
-from importer.journal import Entry, JobLockedError, settings_of_runs
+from importer.journal_api import Entry, JobLockedError, settings_of_runs
 from importer.store import JobLockLostError, StoreUnavailableError, redact
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 

@@ -28,7 +28,8 @@ from importer.changes import Guard
 from importer.cli_run import plan_line, resolve_emails, run_journal
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
-from importer.journal import Journal, account_journal_path
+from importer.journal import Journal
+from importer.journal_api import account_journal_path
 from importer.journaling import JournalOptions, journal_report
 from importer.pipeline import run_import
 from importer.reading import read_table

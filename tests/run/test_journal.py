@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.journal import JobLockedError, Journal
+from importer.journal import Journal
+from importer.journal_api import JobLockedError
 from tests.conftest import run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 

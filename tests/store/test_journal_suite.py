@@ -14,7 +14,8 @@ import pytest
 
 from importer.clock import FakeClock
 from importer.errors import ConfigurationError
-from importer.journal import JobLockedError, Journal
+from importer.journal import Journal
+from importer.journal_api import JobLockedError
 from importer.store import JournalLike, open_store
 from tests.conftest import ROOT
 
