@@ -49,6 +49,11 @@ class ConfirmationNeededError(ImporterError):
 
     exit_code = ExitCode.NEEDS_CONFIRMATION
 
+    def __init__(self, message: str, on_page: str = "") -> None:
+        super().__init__(message)
+        #: The same, in the web page's words (its "Confirm count" field, not ``--confirm``).
+        self.on_page = on_page or message
+
 
 class _Meta(Protocol):
     """Where a confirmed change is kept: the journal's key-value notes."""
@@ -116,16 +121,23 @@ class Guard:
             kept = json.loads((journal.meta(label) if journal is not None else None) or "{}")
             if kept.get("n") == self.confirm and set(changes) <= set(kept.get("changes", ())):
                 return  # the rest of the change confirmed before, after an interruption
+            said = f"this {what} would change {count} row(s) at the vendor. Nothing was sent"
             raise ConfirmationNeededError(
-                f"--confirm {self.confirm} does not match: this {what} would change {count} "
-                f"row(s) at the vendor. Nothing was sent; check, then give --confirm {count}."
+                f"--confirm {self.confirm} does not match: {said}; check, then give "
+                f"--confirm {count}.",
+                f"The count {self.confirm} does not match: {said}; check, then type {count} "
+                "in Confirm count and press the button again.",
             )
         share = f"{100 * count / journaled:.0f}%" if journaled else "all"
-        raise ConfirmationNeededError(
+        said = (
             f"this {what} would change {count} row(s) at the vendor ({share} of the "
             f"{journaled} row(s) created in this account; the guard stops above "
-            f"{self.limit(journaled)}). Nothing was sent. If that is what you mean, run "
-            f"again with --confirm {count} (a dry run lists them)."
+            f"{self.limit(journaled)}). Nothing was sent. If that is what you mean, "
+        )
+        raise ConfirmationNeededError(
+            f"{said}run again with --confirm {count} (a dry run lists them).",
+            f"{said[0].upper()}{said[1:]}type {count} in Confirm count and press the button "
+            "again (a dry run lists them).",
         )
 
 

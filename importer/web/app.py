@@ -233,8 +233,9 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
                 int(confirm) if confirm.isdigit() else None,
                 form.get("dry") == "1",
             )
-        except ImporterError as error:
-            return refused(request, str(error), 409 if error.exit_code == 4 else 400)
+        except ImporterError as error:  # the guard's in the page's words
+            said = getattr(error, "on_page", None) or str(error)
+            return refused(request, said, 409 if error.exit_code == 4 else 400)
         entries = await asyncio.to_thread(lambda: list(workspace.history()))
         return page(request, "history.html", entries=entries, notice=said)
 

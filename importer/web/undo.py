@@ -24,7 +24,7 @@ def guarded(journal: JournalLike, number: int, work: Callable[[], RunReport]) ->
     try:
         return work()
     except ConfirmationNeededError as error:
-        journal.finish_run(number, {"counts": {}, "stopped": str(error)})
+        journal.finish_run(number, {"counts": {}, "stopped": error.on_page})
         raise
 
 

@@ -266,7 +266,8 @@ class Workspace:
                 self._import(run, settings, folder / f"{stem}.result.xlsx")
         except ImporterError as error:
             # Server paths (the journal's, the upload's) stay on the server.
-            said = str(error).replace(str(upload.path), upload.name).replace(str(self.data), "…")
+            said = getattr(error, "on_page", None) or str(error)  # the guard: the page's words
+            said = said.replace(str(upload.path), upload.name).replace(str(self.data), "…")
             run.stopped = said
             run.exit_code = error.exit_code
             run.say(f"could not run: {said}")

@@ -7,16 +7,20 @@ rows, reopen the run's page. A screenshot of each step is saved under the test's
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 
-from tests.conftest import V2_HEADERS, V2_ROW, write_xlsx
+from tests.conftest import ROOT, V2_HEADERS, V2_ROW, write_xlsx
 from tests.web.conftest import WebServer, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -227,3 +231,102 @@ def test_upload_fix_import_watch_download_reopen(
     browser.get(server.url + "/history")
     assert "Ana" in browser.find_element(By.TAG_NAME, "table").text
     shot("10-history-phone")
+
+
+@pytest.fixture
+def keyed_server(tmp_path: Path) -> Iterator[tuple[WebServer, dict[str, Any]]]:
+    """`serve` with an account keyed by Ref, importing into a sandbox process of its own."""
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--port", "0", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert sandbox.stdout is not None
+        info = json.loads(sandbox.stdout.readline())["360learning-v2"]
+        names = "\n".join(f'{name} = "{name}"' for name in info["env"])
+        accounts = tmp_path / "accounts.toml"
+        accounts.write_text(
+            f'[[account]]\nname = "Browser sync"\nvendor = "360learning-v2"\n'
+            f'timezone = "Europe/Paris"\nbase_url = "{info["base_url"]}"\n'
+            f'auth_url = "{info["auth_url"]}"\nkey = "Ref"\n\n[account.credentials]\n{names}\n',
+            encoding="utf-8",
+        )
+        server = start_server(tmp_path / "data", "--config", str(accounts), env=dict(info["env"]))
+        try:
+            yield server, info
+        finally:
+            server.stop()
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+        if sandbox.stdout is not None:
+            sandbox.stdout.close()
+
+
+def test_apply_changes_then_delete_what_a_run_created(
+    tmp_path: Path, browser: Any, keyed_server: tuple[WebServer, dict[str, Any]]
+) -> None:
+    """In a browser: import 10 keyed rows; edit one in the sheet and "Import and apply changes":
+    it is updated at the vendor, the others skipped; then on the history page, "Delete what it
+    created" for the first run stops at the guard until the count 10 is typed, and deletes
+    all ten."""
+    server, info = keyed_server
+    wait = WebDriverWait(browser, 30)
+    control = httpx.Client(base_url=info["base_url"].rsplit("/", 1)[0], timeout=10)
+    header = ["Ref", "Path ID", "Session name", "Main instructor ID", "Start date",
+              "Registration validation"]  # fmt: skip
+    rows = [
+        [f"B{n}", V2_ROW[0], f"Browser change {n}", V2_ROW[2], "2027-05-03 09:00", "disabled"]
+        for n in range(10)
+    ]
+
+    def sessions() -> dict[str, dict[str, Any]]:
+        found = control.get("/_sandbox/created", params={"vendor": "360learning-v2"}).json()
+        return {c["data"]["name"]: c["data"] for c in found if c.get("kind") == "session"}
+
+    def upload_and(sheet: Path, button: str) -> str:
+        browser.get(server.url)
+        browser.find_element(By.ID, "sheet").send_keys(str(sheet))
+        Select(browser.find_element(By.ID, "account")).select_by_visible_text(
+            next(
+                o.text
+                for o in Select(browser.find_element(By.ID, "account")).options
+                if o.text.startswith("Browser sync")
+            )
+        )
+        browser.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.sheet"))
+        browser.find_element(By.CSS_SELECTOR, f"button[value={button}]").click()
+        wait.until(lambda d: d.find_elements(By.ID, "result"))
+        return str(browser.find_element(By.ID, "counts").text.replace("\n", " "))
+
+    try:
+        first = tmp_path / "first"
+        first.mkdir()
+        assert "10 created" in upload_and(
+            write_xlsx(first / "team.xlsx", [header, *rows]), "import"
+        )
+        assert len(sessions()) == 10
+        rows[4][3] = "67769f32553f1e9171a186c0"  # another main instructor
+        edited = tmp_path / "edited"
+        edited.mkdir()
+        counts = upload_and(write_xlsx(edited / "team.xlsx", [header, *rows]), "update")
+        assert "1 updated" in counts and "9 skipped" in counts, counts
+        assert sessions()["Browser change 4"]["mainInstructorId"] == "67769f32553f1e9171a186c0"
+
+        browser.get(server.url + "/history")
+        forms = browser.find_elements(By.CSS_SELECTOR, "form[action$='/1/undo']")
+        assert len(forms) == 1
+        forms[0].find_element(By.CSS_SELECTOR, "button[value='0']").click()
+        said = browser.find_element(By.TAG_NAME, "main").text
+        assert "type 10 in Confirm count" in said, said  # the guard, in the page's words
+        assert len(sessions()) == 10  # nothing deleted
+        browser.get(server.url + "/history")
+        form = browser.find_element(By.CSS_SELECTOR, "form[action$='/1/undo']")
+        form.find_element(By.NAME, "confirm").send_keys("10")
+        form.find_element(By.CSS_SELECTOR, "button[value='0']").click()
+        notice = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".notice")).text
+        assert "10 deleted" in notice, notice
+        assert sessions() == {}
+    finally:
+        control.close()

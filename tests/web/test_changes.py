@@ -61,10 +61,11 @@ def test_apply_changes_updates_the_edited_rows_behind_the_guard(
     assert first.counts == {"created": 10}, first.messages
     edited = write_csv(tmp_path / "a.csv", [HEADER, *rows(changed=6)])
     stopped = run(space, edited, "update")
-    assert stopped.exit_code == 4 and "--confirm 6" in str(stopped.stopped)
+    assert stopped.exit_code == 4 and "type 6 in Confirm count" in str(stopped.stopped)
+    assert "--confirm" not in str(stopped.stopped)  # the page has a field, not a flag
     assert not any(r["method"] == "PATCH" for r in sandbox.state.requests)
     stops = [e["summary"].get("stopped") or "" for e in space.history()]
-    assert any("--confirm 6" in said for said in stops)  # recorded as stopped, not unfinished
+    assert any("type 6 in Confirm count" in said for said in stops)  # stopped, not unfinished
     done = run(space, edited, "update", confirm=6)
     assert done.counts == {"updated": 6, "skipped": 4}, done.messages
     held = [c.data["mainInstructorId"] for c in sandbox.state.objects("360learning-v2", "session")]

@@ -275,7 +275,8 @@ def test_undo_a_run_from_history_with_the_guard(tmp_path: Path, web: WebServer) 
     assert listed.status_code == 200 and "nothing sent: 3 would be deleted" in listed.text
     assert web.count("360learning-v2", "Undone") == 3
     wrong = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0", "confirm": "7"})
-    assert wrong.status_code == 409 and "--confirm 7 does not match" in wrong.text
+    assert wrong.status_code == 409 and "The count 7 does not match" in wrong.text
+    assert "type 3 in Confirm count" in wrong.text and "--confirm" not in wrong.text
     assert web.count("360learning-v2", "Undone") == 3
     done = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0"})
     assert done.status_code == 200 and "undone: 3 deleted" in done.text, done.text
