@@ -21,7 +21,6 @@ import csv
 import datetime as dt
 import io
 import math
-import mmap
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,11 +29,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from importer import csv_checks
+from importer import csv_arrow, csv_checks
 from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
 from importer.guard import Limits, check_workbook
 
-__all__ = ["HeaderScorer", "Table", "column_letter", "read_table"]
+__all__ = [
+    "CsvLayout",
+    "HeaderScorer",
+    "Table",
+    "build_frame",
+    "column_letter",
+    "read_table",
+    "utf8_csv_layout",
+]
 
 #: Given the cells of a row, how many of them look like headers we know.
 HeaderScorer = Callable[[Sequence[str]], int]
@@ -151,8 +158,16 @@ def _header_names(cells: Sequence[str]) -> list[str]:
     return names
 
 
-def _build_frame(columns: list[list[str]], headers: list[str], first_row: int) -> pd.DataFrame:
-    """Assemble text columns into a frame indexed by sheet row, dropping blank rows and columns."""
+def build_frame(
+    columns: list[list[str]] | list[pd.Series], headers: list[str], first_row: int
+) -> pd.DataFrame:
+    """Assemble text columns into a frame indexed by sheet row, dropping blank rows and columns.
+
+    Args:
+        columns: one sequence of cells (text) per header, all of the same length.
+        headers: the column names (see ``_header_names``).
+        first_row: the sheet row number of the first cells.
+    """
     # Trailing columns with neither a header nor a value are formatting leftovers.
     while (
         columns
@@ -276,89 +291,91 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.
     utf8 = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
     del data
+    columns: list[list[str]] | list[pd.Series] | None
     try:
-        columns = _csv_columns_arrow(utf8, delimiter, len(headers), header_index + 1)
+        columns = csv_arrow.read_columns(utf8, delimiter, len(headers), header_index + 1)
     except Exception:
         columns = None  # ragged rows, or a cell over pyarrow's block: the careful reader decides
     if columns is None:
         columns, headers = _csv_columns_python(path, text, delimiter, headers, header_index + 1)
-    frame = _build_frame(columns, headers, first_row=header_index + 2)
+    frame = build_frame(columns, headers, first_row=header_index + 2)
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
 
 
-def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
-    """Read a big UTF-8 file without decoding it: only a sample is decoded, to sniff.
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a UTF-8 CSV file is laid out, found from its first 256 KB.
 
-    The file is mapped (not copied into memory) for the line and quote checks, then
-    pyarrow reads it from disk in blocks. Returns ``None`` (the careful path decides)
-    for a small file, a sample that is not UTF-8 (or looks like UTF-16), or rows pyarrow
-    refuses (ragged rows, bytes further on that are not UTF-8, an over-long cell).
+    Attributes:
+        delimiter: the cell separator.
+        encoding: ``utf-8`` or ``utf-8-sig`` (with a BOM).
+        header_row: the sheet row number of the header row.
+        headers: the column names, made unique (blank ones named by their letter).
+    """
+
+    delimiter: str
+    encoding: str
+    header_row: int
+    headers: list[str]
+
+
+def utf8_csv_layout(path: Path, scorer: HeaderScorer) -> CsvLayout | None:
+    """Check a big UTF-8 file and find its layout, decoding only a sample, to sniff.
+
+    The line and quote checks read the file a chunk at a time. Returns
+    ``None`` (the careful path decides) for a small file, or a sample that is not UTF-8
+    (or looks like UTF-16).
+
+    Raises:
+        UnreadableFileError: binary content, an unclosed quote, no header row.
+        UnsafeFileError: too many lines.
     """
     if path.stat().st_size <= _SNIFF_BYTES + 3:
         return None
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        bom = data[:3] == b"\xef\xbb\xbf"
-        head = data[3 if bom else 0 : _SNIFF_BYTES + (3 if bom else 0)]
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2000].count(0) > 250:
-            return None  # UTF-16
-        try:
-            sample = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        except UnicodeDecodeError:
-            return None
-        if not sample.strip():
-            return None
-        csv_checks.check_lines(path, data)
-        if "\x00" in sample:
-            raise UnreadableFileError(
-                f"{path}: this is not a text CSV file (binary content). "
-                "Save it from Excel as 'CSV UTF-8' or as .xlsx."
-            )
-        delimiter = _sniff_delimiter(sample)
-        csv_checks.check_quotes(path, data, delimiter)
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES + 3)
+    bom = head[:3] == b"\xef\xbb\xbf"
+    head = head[3:] if bom else head[:_SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2000].count(0) > 250:
+        return None  # UTF-16
+    try:
+        sample = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    if not sample.strip():
+        return None
+    # The file is read a chunk at a time (not mapped: its pages would count as ours).
+    csv_checks.check_lines(path, path)
+    if "\x00" in sample:
+        raise UnreadableFileError(
+            f"{path}: this is not a text CSV file (binary content). "
+            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+        )
+    delimiter = _sniff_delimiter(sample)
+    csv_checks.check_quotes(path, path, delimiter)
     head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
     header_index = _find_header(head_records, scorer)
     headers = _header_names(head_records[header_index])
+    return CsvLayout(delimiter, "utf-8-sig" if bom else "utf-8", header_index + 1, headers)
+
+
+def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
+    """Read a big UTF-8 file without decoding it (see :func:`utf8_csv_layout`).
+
+    pyarrow reads it from disk in blocks. Returns ``None`` (the careful path decides) when
+    :func:`utf8_csv_layout` does, or for rows pyarrow refuses (ragged rows, bytes further
+    on that are not UTF-8, an over-long cell).
+    """
+    layout = utf8_csv_layout(path, scorer)
+    if layout is None:
+        return None
+    headers = list(layout.headers)
     try:
-        columns = _csv_columns_arrow(path, delimiter, len(headers), header_index + 1)
+        columns = csv_arrow.read_columns(path, layout.delimiter, len(headers), layout.header_row)
     except Exception:
         return None  # the careful reader names the row, or reads the file as Windows-1252
-    frame = _build_frame(columns, headers, first_row=header_index + 2)
-    encoding = "utf-8-sig" if bom else "utf-8"
-    return Table(frame, path, None, header_index + 1, encoding, delimiter)
-
-
-def _csv_columns_arrow(
-    data: bytes | Path, delimiter: str, width: int, skip: int
-) -> list[list[str]]:
-    """Read all records after the header with pyarrow (fast, multi-threaded, all text).
-
-    ``data`` is the UTF-8 text, or a UTF-8 file (read in blocks; a BOM is skipped).
-
-    Raises pyarrow's error on ragged rows; the caller then uses the tolerant reader.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    names = [f"c{i}" for i in range(width)]
-    table = pacsv.read_csv(
-        str(data) if isinstance(data, Path) else io.BytesIO(data),
-        read_options=pacsv.ReadOptions(skip_rows=skip, column_names=names),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.large_string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    import pyarrow.compute as pc
-
-    for i in range(width):
-        longest = pc.max(pc.utf8_length(table.column(i))).as_py()
-        if longest is not None and longest > csv_checks.MAX_CELL_CHARS:
-            raise ValueError("a cell is too long: the csv reader names its row")
-    return [table.column(i).to_pandas() for i in range(width)]
+    frame = build_frame(columns, headers, first_row=layout.header_row + 1)
+    return Table(frame, path, None, layout.header_row, layout.encoding, layout.delimiter)
 
 
 def _csv_columns_python(
@@ -475,5 +492,5 @@ def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table
     body = rows[header_index + 1 :]
     columns = [_column_text([row[i] for row in body]) for i in range(len(headers))]
     first_row = start[0] + header_index + 2
-    frame = _build_frame(columns, headers, first_row=first_row)
+    frame = build_frame(columns, headers, first_row=first_row)
     return Table(frame, path, name, start[0] + header_index + 1)
