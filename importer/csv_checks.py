@@ -108,6 +108,8 @@ def records(path: Path, text: str, delimiter: str, complete: bool = True) -> lis
 #: end (the lookbehind sits after the literal quote so that the search skips from quote to
 #: quote: 144 MB of quoted cells in about 2 s); group 1 is the closing quote, if any.
 _QUOTED = '"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)'
+#: How much of a file the quote check searches at a time.
+_QUOTE_CHUNK = 1 << 24
 
 
 def check_quotes(path: Path, text: str | bytes | mmap.mmap | Path, delimiter: str) -> None:
@@ -158,7 +160,7 @@ def _open_quote_in_file(path: Path, pattern: re.Pattern[bytes]) -> int | None:
     carry, offset, context, last_open = b"", 0, 0, None
     with path.open("rb") as handle:
         while True:
-            block = handle.read(1 << 24)
+            block = handle.read(_QUOTE_CHUNK)
             buffer = carry + block
             resume = None
             for match in pattern.finditer(buffer, context):

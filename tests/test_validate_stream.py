@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from importer import cli, csv_arrow, validate_stream
-from importer.duplicates import RepeatedRows
+from importer import cli, csv_arrow, csv_checks, duplicates, validate_stream
+from importer.duplicates import RepeatedRows, flag_duplicates
+from importer.errors import UnreadableFileError
+from importer.validation import validate
 
 HEADERS = (
     "Path ID,Session name,Main instructor ID,Co-instructor IDs,Start date,End date,"
@@ -178,3 +185,49 @@ def test_sample_sheets_give_the_same_output_streamed(
             out.read_bytes(),
         )
     assert results[True] == results[False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet='",a\r\n', max_size=40),
+    chunk=st.integers(min_value=1, max_value=9),
+)
+def test_the_quote_check_in_chunks_finds_what_the_whole_search_finds(
+    text: str, chunk: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Searched a few bytes at a time, a file's unclosed quote is found at the same place."""
+    path = tmp_path_factory.mktemp("quotes") / "q.csv"
+    path.write_bytes(text.encode())
+    said = []
+    for data in (text.encode(), path):
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(csv_checks, "_QUOTE_CHUNK", chunk)
+                csv_checks.check_quotes(path, data, ",")
+            said.append("")
+        except UnreadableFileError as error:
+            said.append(str(error))
+    assert said[0] == said[1]
+
+
+def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row given the same first 64 bits: the second lane still tells rows apart."""
+    source = _sheet(tmp / "sessions.csv")
+    report = validate(source, "360learning-v2")
+    expected = flag_duplicates(report).errors
+    real = duplicates._row_hashes
+
+    def colliding(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        first, second = real(values)
+        return np.zeros_like(first), second
+
+    monkeypatch.setattr(duplicates, "_row_hashes", colliding)
+    repeated, found = RepeatedRows(), {}
+    for start in range(0, len(report.values), 400):
+        part = report.values.iloc[start : start + 400]
+        flagged = repeated.flag(dataclasses.replace(report, values=part))
+        found |= {row: errs for row, errs in flagged.errors.items() if row in part.index}
+    assert found == expected
+    assert sum(e[0].code == "duplicate_row" for e in found.values()) == 4
