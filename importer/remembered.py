@@ -26,6 +26,9 @@ _Reading = tuple[str | None, str | None]
 class Remembered:
     """A :data:`importer.validation.Parser` that remembers readings between slices.
 
+    A field whose texts are mostly distinct in a slice (session names) is read in full,
+    in that slice and the next ones: nothing would recur.
+
     Args:
         limit: the most texts remembered, all fields together (about 100 bytes each);
             texts beyond are read but not kept.
@@ -33,15 +36,20 @@ class Remembered:
 
     def __init__(self, limit: int = 100_000) -> None:
         self._readings: dict[str, dict[str, _Reading]] = {}
+        self._distinct: set[str] = set()
         self._room = limit
 
     def __call__(self, spec: Field, column: pd.Series, context: Context) -> Parsed:
         """The column normalised as ``spec.kind.parse`` would, reading only new texts."""
+        if spec.name in self._distinct:
+            return spec.kind.parse(column, context)
         codes, uniques = pd.factorize(column, sort=False)
         if len(uniques) * 2 > len(column):
-            return spec.kind.parse(column, context)  # mostly distinct: nothing recurs
+            # mostly distinct (names): nothing recurs, in the next slices either
+            self._distinct.add(spec.name)
+            return spec.kind.parse(column, context)
         known = self._readings.setdefault(spec.name, {})
-        texts = [str(text) for text in uniques]
+        texts = [str(text) for text in np.asarray(uniques, dtype=object).tolist()]
         new = [text for text in texts if text not in known]
         fresh: dict[str, _Reading] = {}
         if new:
