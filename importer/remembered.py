@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from importer.fields import Context, Field, Parsed
 
@@ -80,5 +79,7 @@ def _texts(values: pd.Series) -> list[str | None]:
 
 def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
     """Each row's reading (by its distinct text's code; the last code is a missing cell)."""
+    import pyarrow as pa  # lazy: validate's start-up (a small sheet never comes here)
+
     taken = pa.array([*per_unique, None], pa.large_string()).take(pa.array(codes))
     return pd.Series(taken.to_pandas().array, index=index, dtype="str")
