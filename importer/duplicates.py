@@ -130,25 +130,37 @@ def _same(row: int, first: int) -> RowError:
     )
 
 
-def _row_hashes(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
     """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
 
-    Each distinct value of a column is hashed twice, by two unrelated functions: pandas'
-    SipHash-2-4 under this module's key, and Python's own string hash (SipHash-1-3 under
-    the process's random key). Each column's hash is then mixed into the row's, in order.
+    Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
+    module's key, and Python's own string hash (SipHash-1-3 under the process's random
+    key). Each column's hash is then mixed into the row's, in order. A column's distinct
+    values are hashed once each, except in the ``distinct`` columns (mostly distinct
+    values: each cell is hashed); a column found mostly distinct is added to ``distinct``.
     """
     lanes = (np.full(len(values), 0x345678, dtype=np.uint64), np.zeros(len(values), np.uint64))
     for number, name in enumerate(values.columns):
-        # each distinct value hashed once; an empty cell (code -1) takes the last slot
-        codes, uniques = pd.factorize(values[name], use_na_sentinel=True)
-        texts = np.asarray(uniques, dtype=object)
+        column = values[name]
+        codes = None
+        if name in distinct:
+            texts = column.to_numpy(dtype=object, na_value="")
+        else:  # an empty cell (code -1) takes the last slot
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            texts = np.asarray(uniques, dtype=object)
+            if len(uniques) * 2 > len(column):
+                distinct.add(name)
         hashed = (
             pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
             np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
         )
         multiplier = np.uint64(1_000_003 + 2 * number)
         for lane, cells, no_value in zip(lanes, hashed, _NO_VALUE, strict=True):
-            lane ^= np.append(cells, no_value)[codes]
+            if codes is None:
+                cells[column.isna().to_numpy(dtype=bool)] = no_value
+            else:
+                cells = np.append(cells, no_value)[codes]
+            lane ^= cells
             lane *= multiplier
     return lanes
 
@@ -170,6 +182,7 @@ class RepeatedRows:
         self._first = np.empty(0, dtype=np.uint64)  # first lane, sorted
         self._second = np.empty(0, dtype=np.uint64)
         self._rows = np.empty(0, dtype=np.int64)
+        self._distinct: set[str] = set()  # columns hashed cell by cell (see _row_hashes)
 
     def flag(self, report: ValidationReport) -> ValidationReport:
         """Refuse the valid rows of ``report`` (the next slice) that repeat an earlier row."""
@@ -178,7 +191,7 @@ class RepeatedRows:
         if not len(positions):
             return report
         # every row hashed (taking the valid rows out first would copy every column)
-        first, second = (lane[positions] for lane in _row_hashes(values))
+        first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
         rows = values.index.to_numpy(dtype=np.int64)[positions]
         # sorted by key, then row: a run of one key starts with its first row in the slice
         order = np.lexsort((rows, second, first))

@@ -219,8 +219,8 @@ def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
     expected = flag_duplicates(report).errors
     real = duplicates._row_hashes
 
-    def colliding(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        first, second = real(values)
+    def colliding(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        first, second = real(values, distinct)
         return np.zeros_like(first), second
 
     monkeypatch.setattr(duplicates, "_row_hashes", colliding)
