@@ -48,28 +48,29 @@ class Remembered:
             self._distinct.add(spec.name)
             return spec.kind.parse(column, context)
         known = self._readings.setdefault(spec.name, {})
-        texts = [str(text) for text in np.asarray(uniques, dtype=object).tolist()]
+        texts: list[str] = np.asarray(uniques, dtype=object).tolist()  # the cells are text
         new = [text for text in texts if text not in known]
         fresh: dict[str, _Reading] = {}
         if new:
             parsed = spec.kind.parse(pd.Series(new, dtype="str"), context)
-            notes = (
+            said = (
                 parsed.notes
                 if parsed.notes is not None
                 else pd.Series(None, index=parsed.values.index)
             )
             fresh = dict(
-                zip(new, zip(_texts(parsed.values), _texts(notes), strict=True), strict=True)
+                zip(new, zip(_texts(parsed.values), _texts(said), strict=True), strict=True)
             )
             if len(fresh) <= self._room:
                 known.update(fresh)
                 self._room -= len(fresh)
-        readings = [fresh[text] if text in fresh else known[text] for text in texts]
-        codes = np.where(codes < 0, len(readings), codes)
-        values = _spread([reading[0] for reading in readings], codes, column.index)
-        if not any(reading[1] for reading in readings):
-            return Parsed(values)
-        return Parsed(values, _spread([reading[1] for reading in readings], codes, column.index))
+        lookup = known if not fresh or fresh.keys() <= known.keys() else {**known, **fresh}
+        values, notes = zip(*[lookup[text] for text in texts], strict=True) if texts else ((), ())
+        codes = np.where(codes < 0, len(texts), codes)
+        spread = _spread(list(values), codes, column.index)
+        if not any(notes):
+            return Parsed(spread)
+        return Parsed(spread, _spread(list(notes), codes, column.index))
 
 
 def _texts(values: pd.Series) -> list[str | None]:
