@@ -194,7 +194,7 @@ class RepeatedRows:
         first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
         rows = values.index.to_numpy(dtype=np.int64)[positions]
         # sorted by key, then row: a run of one key starts with its first row in the slice
-        order = np.lexsort((rows, second, first))
+        order = np.lexsort((second, first))  # stable: rows stay in sheet order within a key
         first, second, rows = first[order], second[order], rows[order]
         starts = np.ones(len(rows), dtype=bool)
         starts[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
