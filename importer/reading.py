@@ -6,21 +6,14 @@ row keeps the row number Excel shows for it (the frame's index), which is what
 error messages quote. Blank rows are dropped *after* numbering, and the header
 row is found even below a title row.
 
-Typed Excel cells are turned into unambiguous text: dates and times in ISO
-8601 (``2025-07-01T13:00:00``, ``2025-07-01``, ``14:00:00``), whole numbers
-without ``.0``, and numbers of 16 digits or more in Excel's own scientific
-notation (``4.78346000019479E+17``): Excel keeps only 15 significant digits,
-so such a value has already been rounded, and validation says so for ID
-columns instead of sending a wrong ID.
+Workbooks are read by :mod:`importer.reading_xlsx` (typed cells turned into text).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,15 +23,17 @@ import numpy as np
 import pandas as pd
 
 from importer import csv_arrow, csv_checks
-from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
-from importer.guard import Limits, check_workbook
+from importer.errors import SheetNotFoundError, UnreadableFileError
 
 __all__ = [
+    "HEADER_SEARCH_ROWS",
     "CsvLayout",
     "HeaderScorer",
     "Table",
     "build_frame",
     "column_letter",
+    "find_header",
+    "header_names",
     "read_table",
     "utf8_csv_layout",
 ]
@@ -46,7 +41,8 @@ __all__ = [
 #: Given the cells of a row, how many of them look like headers we know.
 HeaderScorer = Callable[[Sequence[str]], int]
 
-_HEADER_SEARCH_ROWS = 20
+#: How many rows from the top the header row is looked for in.
+HEADER_SEARCH_ROWS = 20
 _SNIFF_BYTES = 256 * 1024
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
@@ -113,7 +109,10 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
     is_zip = head.startswith(b"PK\x03\x04")
     is_ole = head.startswith(b"\xd0\xcf\x11\xe0")
     if is_zip or is_ole or path.suffix.lower() in _EXCEL_SUFFIXES:
-        return _read_workbook(path, scorer, sheet)
+        # a cycle broken on purpose: the workbook reader builds on this module's header finding
+        from importer.reading_xlsx import read_workbook
+
+        return read_workbook(path, scorer, sheet)
     if sheet is not None:
         raise SheetNotFoundError(f"{path}: --sheet only applies to Excel workbooks, not CSV files.")
     return _read_csv(path, scorer)
@@ -122,14 +121,14 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
 # --- header detection ----------------------------------------------------------------------
 
 
-def _find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
+def find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
     """Return the index of the header row among the first rows.
 
     The header is the first row with the best score; with no row scoring,
     the first non-blank row (the column check then reports what is missing).
     """
     best, best_score, first_filled = -1, 0, -1
-    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -145,7 +144,7 @@ def _find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
     raise UnreadableFileError("no header row: the first rows of the sheet are all blank.")
 
 
-def _header_names(cells: Sequence[str]) -> list[str]:
+def header_names(cells: Sequence[str]) -> list[str]:
     """Turn header cells into unique column names, naming blank headers by their letter."""
     names: list[str] = []
     seen: Counter[str] = Counter()
@@ -165,7 +164,7 @@ def build_frame(
 
     Args:
         columns: one sequence of cells (text) per header, all of the same length.
-        headers: the column names (see ``_header_names``).
+        headers: the column names (see :func:`header_names`).
         first_row: the sheet row number of the first cells.
     """
     # Trailing columns with neither a header nor a value are formatting leftovers.
@@ -286,8 +285,8 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     head_records = csv_checks.records(path, sample, delimiter, complete=len(text) <= len(sample))
     if len(text) > len(sample):
         head_records = head_records[:-1]  # the sample may cut the last record short
-    header_index = _find_header(head_records, scorer)
-    headers = _header_names(head_records[header_index])
+    header_index = find_header(head_records, scorer)
+    headers = header_names(head_records[header_index])
     # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.
     utf8 = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
     del data
@@ -354,8 +353,8 @@ def utf8_csv_layout(path: Path, scorer: HeaderScorer) -> CsvLayout | None:
     delimiter = _sniff_delimiter(sample)
     csv_checks.check_quotes(path, path, delimiter)
     head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
-    header_index = _find_header(head_records, scorer)
-    headers = _header_names(head_records[header_index])
+    header_index = find_header(head_records, scorer)
+    headers = header_names(head_records[header_index])
     return CsvLayout(delimiter, "utf-8-sig" if bom else "utf-8", header_index + 1, headers)
 
 
@@ -395,102 +394,3 @@ def _csv_columns_python(
         for index, cell in enumerate(record):
             columns[index].append(cell)
     return columns, headers
-
-
-# --- Excel ---------------------------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str:
-    """Render one typed workbook cell as unambiguous text (see the module docstring)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        value = float(value) if abs(value) >= 10**15 else value
-        if isinstance(value, int):
-            return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            if abs(value) < 1e15:
-                return str(int(value))
-            return f"{value:.15G}"
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
-        return (dt.datetime.min + value).time().isoformat(timespec="seconds")
-    return "" if value is None else str(value)
-
-
-def _column_text(cells: list[object]) -> list[str]:
-    """A workbook column as text; in a column of date-times, a bare date is one at midnight.
-
-    The workbook reader gives a date-time cell at exactly 00:00 as a date: where the column
-    holds date-times, such a cell is written with its time (00:00:00), not refused as a
-    date without a time.
-    """
-    if any(isinstance(v, dt.datetime) for v in cells):
-        cells = [dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in cells]
-    return [_cell_text(v) for v in cells]
-
-
-def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
-    import python_calamine
-
-    limits = Limits.from_env()
-    size = path.stat().st_size
-    if size > limits.max_unpacked_bytes:
-        raise UnsafeFileError(
-            f"{path}: the workbook is {size // 2**20:,} MB, over the "
-            f"{limits.max_unpacked_bytes // 2**20:,} MB we read. Split it into smaller files."
-        )
-    # Read once: the reader parses exactly the bytes the guard checked (no file swapped between).
-    data = path.read_bytes()
-    check_workbook(path, data, limits)
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    # A Rust panic in calamine arrives as pyo3's PanicException, a BaseException.
-    except BaseException as error:
-        raise UnreadableFileError(
-            f"{path}: cannot be read as an Excel or OpenDocument workbook "
-            f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."
-        ) from None
-    names = list(workbook.sheet_names)
-    if not names:
-        raise UnreadableFileError(f"{path}: the workbook has no sheets.")
-    if sheet is None:
-        name = names[0]
-    else:
-        matches = [n for n in names if n.casefold() == sheet.strip().casefold()]
-        if not matches:
-            listed = ", ".join(repr(n) for n in names)
-            raise SheetNotFoundError(f"{path}: no sheet named {sheet!r}; the sheets are {listed}.")
-        name = matches[0]
-    try:
-        grid = workbook.get_sheet_by_name(name)
-        rows = grid.to_python()
-        start = grid.start or (0, 0)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:  # as above: calamine panics on some damaged files
-        raise UnreadableFileError(
-            f"{path}: sheet {name!r} cannot be read ({type(error).__name__})."
-        ) from None
-    if not rows:
-        raise UnreadableFileError(f"{path}: sheet {name!r} is empty.")
-    text_rows = [[_cell_text(v) for v in row] for row in rows[:_HEADER_SEARCH_ROWS]]
-    header_index = _find_header(text_rows, scorer)
-    first_col = start[1]
-    headers = _header_names([""] * first_col + text_rows[header_index])[first_col:]
-    body = rows[header_index + 1 :]
-    columns = [_column_text([row[i] for row in body]) for i in range(len(headers))]
-    first_row = start[0] + header_index + 2
-    frame = build_frame(columns, headers, first_row=first_row)
-    return Table(frame, path, name, start[0] + header_index + 1)
