@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from importer.api import write_report
 from importer.cli_parser import build_parser
 from importer.config import sheet_defaults
+from importer.duplicates import flag_duplicates
 from importer.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.outcomes import ExitCode
 from importer.templates import write_template
@@ -203,8 +204,6 @@ def _validate_whole(
     args: argparse.Namespace, vendor: Vendor, defaults: dict[str, str] | None
 ) -> Validated:
     """The whole sheet read, validated and written at once (workbooks, small files)."""
-    from importer.duplicates import flag_duplicates
-
     report = validate(
         args.file,
         vendor,
