@@ -4,7 +4,7 @@ The whole-file path (:func:`importer.validation.validate`, then
 :func:`importer.duplicates.flag_duplicates` and :func:`importer.api.write_report`) holds
 the sheet, its normalised values and its result at once: about 0.9 GB for a million rows.
 Here the file is read by pyarrow in slices of about :data:`SLICE_BYTES` of file (some
-75,000 rows of a typical export), and each slice is validated, checked for repeated rows
+80,000 rows of a typical export), and each slice is validated, checked for repeated rows
 (:class:`importer.duplicates.RepeatedRows`, which remembers 24 bytes per valid row) and
 written to the result before the next is read: memory follows the slice, not the file.
 
@@ -49,9 +49,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SLICE_BYTES", "Validated", "validate_csv"]
 
-#: How much of the file one slice holds (pyarrow's buffers of it: about 75,000 rows of the
+#: How much of the file one slice holds (pyarrow's buffers of it: about 80,000 rows of the
 #: benchmark's sheet). Measured on its 1M-row file (150 MB): 8 MB slices peak at 355 MB
-#: but cost 1 s more (work per slice), 16 MB at 400-420 MB, 32 MB at 500-530 MB.
+#: but cost 1 to 1.5 s more CPU (work per slice), 16 MB at 390-420 MB, 32 MB at 500-530 MB.
 SLICE_BYTES = 16 << 20
 # What read_table takes for a workbook: a zip or OLE file, or a workbook's suffix.
 _WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
