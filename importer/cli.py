@@ -17,6 +17,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sqlite3
@@ -29,11 +30,13 @@ from typing import TYPE_CHECKING
 from importer.api import write_report
 from importer.cli_parser import build_parser
 from importer.config import sheet_defaults
+from importer.duplicates import flag_duplicates
 from importer.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.outcomes import ExitCode
 from importer.templates import write_template
+from importer.validate_stream import Validated, validate_csv
 from importer.validation import validate
-from importer.vendors import REGISTRY, get_vendor, plugin
+from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
 
 if TYPE_CHECKING:
     from importer.wire import Adapter
@@ -50,6 +53,8 @@ EXIT_OK = ExitCode.OK
 EXIT_INVALID_ROWS = ExitCode.NOT_ALL_DONE
 EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
 _SHOWN_ERRORS = 20
+#: Files bigger than this may be validated slice by slice (importer.validate_stream).
+_STREAM_BYTES = 256 * 1024
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,12 +146,64 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from importer.duplicates import flag_duplicates
     from importer.results import result_path
 
     vendor = get_vendor(args.vendor)
     defaults = sheet_defaults(args, vendor)
     args.result = result_path(args.file, args.result)
+    validated = _validate_streamed(args, vendor, defaults) or _validate_whole(
+        args, vendor, defaults
+    )
+    code = EXIT_OK if validated.ok else EXIT_INVALID_ROWS
+    counts = validated.counts
+    if args.json:
+        summary = {
+            "command": "validate",
+            "file": str(args.file),
+            "vendor": vendor.name,
+            "rows": validated.row_count,
+            "counts": counts,
+            "result": str(validated.result),
+            "exit_code": code,
+        }
+        print(json.dumps(summary))
+        return code
+    rows = f"{validated.row_count} row{'s' if validated.row_count != 1 else ''}"
+    print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
+    for number, error in enumerate(validated.first_errors):
+        if number == _SHOWN_ERRORS:
+            print("  ... and more: every problem is in the result sheet.")
+            break
+        print(f"  {args.file}: {error}")
+    print(f"Result sheet: {validated.result}")
+    return code
+
+
+def _validate_streamed(
+    args: argparse.Namespace, vendor: Vendor, defaults: dict[str, str] | None
+) -> Validated | None:
+    """A big CSV with a CSV result, validated slice by slice (``None``: not such a file)."""
+    try:
+        big = Path(args.file).stat().st_size > _STREAM_BYTES
+    except OSError:
+        return None  # the whole-file path says why
+    if not big or args.sheet is not None or args.result.suffix.lower() != ".csv":
+        return None
+    return validate_csv(
+        Path(args.file),
+        vendor,
+        args.result,
+        timezone=args.timezone,
+        date_order=args.date_order,
+        defaults=defaults,
+        shown=_SHOWN_ERRORS + 1,
+    )
+
+
+def _validate_whole(
+    args: argparse.Namespace, vendor: Vendor, defaults: dict[str, str] | None
+) -> Validated:
+    """The whole sheet read, validated and written at once (workbooks, small files)."""
     report = validate(
         args.file,
         vendor,
@@ -158,29 +215,8 @@ def _validate(args: argparse.Namespace) -> int:
     # A row repeated in the sheet is refused here as `run` will refuse it.
     report = flag_duplicates(report)
     written = write_report(report, args.result)
-    code = EXIT_OK if report.ok else EXIT_INVALID_ROWS
-    counts = report.counts()
-    if args.json:
-        summary = {
-            "command": "validate",
-            "file": str(args.file),
-            "vendor": vendor.name,
-            "rows": report.row_count,
-            "counts": counts,
-            "result": str(written),
-            "exit_code": code,
-        }
-        print(json.dumps(summary))
-        return code
-    rows = f"{report.row_count} row{'s' if report.row_count != 1 else ''}"
-    print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
-    for number, error in enumerate(report.all_errors()):
-        if number == _SHOWN_ERRORS:
-            print("  ... and more: every problem is in the result sheet.")
-            break
-        print(f"  {args.file}: {error}")
-    print(f"Result sheet: {written}")
-    return code
+    errors = list(itertools.islice(report.all_errors(), _SHOWN_ERRORS + 1))
+    return Validated(report.row_count, report.counts(), errors, written)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

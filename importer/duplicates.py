@@ -24,9 +24,13 @@ from importer.errors import MissingColumnsError
 from importer.headers import header_key
 from importer.validation import RowError, ValidationReport
 
-__all__ = ["flag_duplicates", "key_column_values", "key_values"]
+__all__ = ["RepeatedRows", "flag_duplicates", "key_column_values", "key_values"]
 
 _KEY = "\x00key"
+# The key of pandas' SipHash (16 characters); the other lane is Python's str hash.
+_HASH_KEY = "session-importer"
+# The hash of an empty cell (no value), unlike any text's but by chance (2**-64 a lane).
+_NO_VALUE = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
 
 def key_column_values(report: ValidationReport, column: str) -> pd.Series:
@@ -116,3 +120,120 @@ def _tied(values: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
         tied = np.bincount(group)[group] > 1
         positions, group = positions[tied], group[tied]
     return positions
+
+
+def _same(row: int, first: int) -> RowError:
+    """The error of a row that repeats ``first`` (as :func:`flag_duplicates` words it)."""
+    what = f"the same session as row {first}"
+    return RowError(
+        row, "Row", "", "duplicate_row", f"{what}: remove one of them (it would be created twice)."
+    )
+
+
+def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
+
+    Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
+    module's key, and Python's own string hash (SipHash-1-3 under the process's random
+    key). Each column's hash is then mixed into the row's, in order. A column's distinct
+    values are hashed once each, except in the ``distinct`` columns (mostly distinct
+    values: each cell is hashed); a column found mostly distinct is added to ``distinct``.
+    """
+    lanes = (np.full(len(values), 0x345678, dtype=np.uint64), np.zeros(len(values), np.uint64))
+    for number, name in enumerate(values.columns):
+        column = values[name]
+        codes = None
+        if name in distinct:
+            texts = column.to_numpy(dtype=object, na_value="")
+        else:  # an empty cell (code -1) takes the last slot
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            texts = np.asarray(uniques, dtype=object)
+            if len(uniques) * 2 > len(column):
+                distinct.add(name)
+        hashed = (
+            pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
+            np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
+        )
+        multiplier = np.uint64(1_000_003 + 2 * number)
+        for lane, cells, no_value in zip(lanes, hashed, _NO_VALUE, strict=True):
+            if codes is None:
+                cells[column.isna().to_numpy(dtype=bool)] = no_value
+            else:
+                cells = np.append(cells, no_value)[codes]
+            lane ^= cells
+            lane *= multiplier
+    return lanes
+
+
+class RepeatedRows:
+    """Finds, slice after slice of one sheet, the rows that repeat an earlier row.
+
+    What :func:`flag_duplicates` does for a whole sheet (without ``--key``), with the same
+    errors, for a sheet validated in slices: every valid row is remembered by a 128-bit
+    hash of its normalised values (two unrelated 64-bit SipHash lanes, see
+    ``_row_hashes``) and its sheet row number, 24 bytes a row whatever the row's width,
+    kept sorted by the first lane. A row
+    whose hash was seen repeats the row remembered with it. Two different rows would be
+    taken as the same only if both lanes collided: about 1 chance in 10**21 for a sheet of
+    ten million rows, so the values themselves are not compared.
+    """
+
+    def __init__(self) -> None:
+        self._first = np.empty(0, dtype=np.uint64)  # first lane, sorted
+        self._second = np.empty(0, dtype=np.uint64)
+        self._rows = np.empty(0, dtype=np.int64)
+        self._distinct: set[str] = set()  # columns hashed cell by cell (see _row_hashes)
+
+    def flag(self, report: ValidationReport) -> ValidationReport:
+        """Refuse the valid rows of ``report`` (the next slice) that repeat an earlier row."""
+        values = report.values
+        positions = np.flatnonzero(~values.index.isin(list(report.errors)))
+        if not len(positions):
+            return report
+        # every row hashed (taking the valid rows out first would copy every column)
+        first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
+        rows = values.index.to_numpy(dtype=np.int64)[positions]
+        # sorted by key, then row: a run of one key starts with its first row in the slice
+        order = np.lexsort((second, first))  # stable: rows stay in sheet order within a key
+        first, second, rows = first[order], second[order], rows[order]
+        starts = np.ones(len(rows), dtype=bool)
+        starts[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+        leaders = np.flatnonzero(starts)
+        earlier = self._seen(first[leaders], second[leaders])
+        new = earlier < 0
+        # a key first met here: its first row is the one the others repeat
+        earlier[new] = rows[leaders[new]]
+        self._remember(first[leaders[new]], second[leaders[new]], rows[leaders[new]])
+        repeats = earlier[np.cumsum(starts) - 1]
+        repeats[leaders[new]] = -1
+        found = np.flatnonzero(repeats >= 0)
+        if not len(found):
+            return report
+        errors = dict(report.errors)
+        for row, before in sorted(zip(rows[found].tolist(), repeats[found].tolist(), strict=True)):
+            errors[row] = (_same(row, before),)
+        return dataclasses.replace(report, errors=dict(sorted(errors.items())))
+
+    def _seen(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """For each key (sorted by ``first``), the row remembered with it, or -1."""
+        found = np.full(len(first), -1, dtype=np.int64)
+        if not len(self._first):
+            return found
+        low = np.searchsorted(self._first, first, "left")
+        high = np.searchsorted(self._first, first, "right")
+        single = np.flatnonzero(high - low == 1)
+        hit = single[self._second[low[single]] == second[single]]
+        found[hit] = self._rows[low[hit]]
+        # keys sharing their first lane but not their second (about never): one by one
+        for at in np.flatnonzero(high - low > 1).tolist():
+            for slot in range(int(low[at]), int(high[at])):
+                if self._second[slot] == second[at]:
+                    found[at] = self._rows[slot]
+        return found
+
+    def _remember(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
+        """Add new keys (sorted by ``first``) and their rows, keeping the first lane sorted."""
+        at = np.searchsorted(self._first, first)
+        self._first = np.insert(self._first, at, first)
+        self._second = np.insert(self._second, at, second)
+        self._rows = np.insert(self._rows, at, rows)

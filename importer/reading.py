@@ -6,22 +6,14 @@ row keeps the row number Excel shows for it (the frame's index), which is what
 error messages quote. Blank rows are dropped *after* numbering, and the header
 row is found even below a title row.
 
-Typed Excel cells are turned into unambiguous text: dates and times in ISO
-8601 (``2025-07-01T13:00:00``, ``2025-07-01``, ``14:00:00``), whole numbers
-without ``.0``, and numbers of 16 digits or more in Excel's own scientific
-notation (``4.78346000019479E+17``): Excel keeps only 15 significant digits,
-so such a value has already been rounded, and validation says so for ID
-columns instead of sending a wrong ID.
+Workbooks are read by :mod:`importer.reading_xlsx` (typed cells turned into text).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
-import math
-import mmap
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,16 +22,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from importer import csv_checks
-from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
-from importer.guard import Limits, check_workbook
+from importer import csv_arrow, csv_checks
+from importer.errors import SheetNotFoundError, UnreadableFileError
 
-__all__ = ["HeaderScorer", "Table", "column_letter", "read_table"]
+__all__ = [
+    "HEADER_SEARCH_ROWS",
+    "CsvLayout",
+    "HeaderScorer",
+    "Table",
+    "build_frame",
+    "column_letter",
+    "find_header",
+    "header_names",
+    "read_table",
+    "utf8_csv_layout",
+]
 
 #: Given the cells of a row, how many of them look like headers we know.
 HeaderScorer = Callable[[Sequence[str]], int]
 
-_HEADER_SEARCH_ROWS = 20
+#: How many rows from the top the header row is looked for in.
+HEADER_SEARCH_ROWS = 20
 _SNIFF_BYTES = 256 * 1024
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
@@ -106,7 +109,10 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
     is_zip = head.startswith(b"PK\x03\x04")
     is_ole = head.startswith(b"\xd0\xcf\x11\xe0")
     if is_zip or is_ole or path.suffix.lower() in _EXCEL_SUFFIXES:
-        return _read_workbook(path, scorer, sheet)
+        # a cycle broken on purpose: the workbook reader builds on this module's header finding
+        from importer.reading_xlsx import read_workbook
+
+        return read_workbook(path, scorer, sheet)
     if sheet is not None:
         raise SheetNotFoundError(f"{path}: --sheet only applies to Excel workbooks, not CSV files.")
     return _read_csv(path, scorer)
@@ -115,14 +121,14 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
 # --- header detection ----------------------------------------------------------------------
 
 
-def _find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
+def find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
     """Return the index of the header row among the first rows.
 
     The header is the first row with the best score; with no row scoring,
     the first non-blank row (the column check then reports what is missing).
     """
     best, best_score, first_filled = -1, 0, -1
-    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -138,7 +144,7 @@ def _find_header(rows: Sequence[Sequence[str]], scorer: HeaderScorer) -> int:
     raise UnreadableFileError("no header row: the first rows of the sheet are all blank.")
 
 
-def _header_names(cells: Sequence[str]) -> list[str]:
+def header_names(cells: Sequence[str]) -> list[str]:
     """Turn header cells into unique column names, naming blank headers by their letter."""
     names: list[str] = []
     seen: Counter[str] = Counter()
@@ -151,8 +157,16 @@ def _header_names(cells: Sequence[str]) -> list[str]:
     return names
 
 
-def _build_frame(columns: list[list[str]], headers: list[str], first_row: int) -> pd.DataFrame:
-    """Assemble text columns into a frame indexed by sheet row, dropping blank rows and columns."""
+def build_frame(
+    columns: list[list[str]] | list[pd.Series], headers: list[str], first_row: int
+) -> pd.DataFrame:
+    """Assemble text columns into a frame indexed by sheet row, dropping blank rows and columns.
+
+    Args:
+        columns: one sequence of cells (text) per header, all of the same length.
+        headers: the column names (see :func:`header_names`).
+        first_row: the sheet row number of the first cells.
+    """
     # Trailing columns with neither a header nor a value are formatting leftovers.
     while (
         columns
@@ -271,94 +285,96 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
     head_records = csv_checks.records(path, sample, delimiter, complete=len(text) <= len(sample))
     if len(text) > len(sample):
         head_records = head_records[:-1]  # the sample may cut the last record short
-    header_index = _find_header(head_records, scorer)
-    headers = _header_names(head_records[header_index])
+    header_index = find_header(head_records, scorer)
+    headers = header_names(head_records[header_index])
     # UTF-8 goes to the fast reader untouched; other encodings are transcoded once.
     utf8 = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
     del data
+    columns: list[list[str]] | list[pd.Series] | None
     try:
-        columns = _csv_columns_arrow(utf8, delimiter, len(headers), header_index + 1)
+        columns = csv_arrow.read_columns(utf8, delimiter, len(headers), header_index + 1)
     except Exception:
         columns = None  # ragged rows, or a cell over pyarrow's block: the careful reader decides
     if columns is None:
         columns, headers = _csv_columns_python(path, text, delimiter, headers, header_index + 1)
-    frame = _build_frame(columns, headers, first_row=header_index + 2)
+    frame = build_frame(columns, headers, first_row=header_index + 2)
     return Table(frame, path, None, header_index + 1, encoding, delimiter)
 
 
-def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
-    """Read a big UTF-8 file without decoding it: only a sample is decoded, to sniff.
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a UTF-8 CSV file is laid out, found from its first 256 KB.
 
-    The file is mapped (not copied into memory) for the line and quote checks, then
-    pyarrow reads it from disk in blocks. Returns ``None`` (the careful path decides)
-    for a small file, a sample that is not UTF-8 (or looks like UTF-16), or rows pyarrow
-    refuses (ragged rows, bytes further on that are not UTF-8, an over-long cell).
+    Attributes:
+        delimiter: the cell separator.
+        encoding: ``utf-8`` or ``utf-8-sig`` (with a BOM).
+        header_row: the sheet row number of the header row.
+        headers: the column names, made unique (blank ones named by their letter).
+    """
+
+    delimiter: str
+    encoding: str
+    header_row: int
+    headers: list[str]
+
+
+def utf8_csv_layout(path: Path, scorer: HeaderScorer) -> CsvLayout | None:
+    """Check a big UTF-8 file and find its layout, decoding only a sample, to sniff.
+
+    The line and quote checks read the file a chunk at a time. Returns
+    ``None`` (the careful path decides) for a small file, or a sample that is not UTF-8
+    (or looks like UTF-16).
+
+    Raises:
+        UnreadableFileError: binary content, an unclosed quote, no header row.
+        UnsafeFileError: too many lines.
     """
     if path.stat().st_size <= _SNIFF_BYTES + 3:
         return None
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        bom = data[:3] == b"\xef\xbb\xbf"
-        head = data[3 if bom else 0 : _SNIFF_BYTES + (3 if bom else 0)]
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2000].count(0) > 250:
-            return None  # UTF-16
-        try:
-            sample = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        except UnicodeDecodeError:
-            return None
-        if not sample.strip():
-            return None
-        csv_checks.check_lines(path, data)
-        if "\x00" in sample:
-            raise UnreadableFileError(
-                f"{path}: this is not a text CSV file (binary content). "
-                "Save it from Excel as 'CSV UTF-8' or as .xlsx."
-            )
-        delimiter = _sniff_delimiter(sample)
-        csv_checks.check_quotes(path, data, delimiter)
-    head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
-    header_index = _find_header(head_records, scorer)
-    headers = _header_names(head_records[header_index])
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES + 3)
+    bom = head[:3] == b"\xef\xbb\xbf"
+    head = head[3:] if bom else head[:_SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2000].count(0) > 250:
+        return None  # UTF-16
     try:
-        columns = _csv_columns_arrow(path, delimiter, len(headers), header_index + 1)
+        sample = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    if not sample.strip():
+        return None
+    # The file is read a chunk at a time (not mapped: its pages would count as ours).
+    csv_checks.check_lines(path, path)
+    if "\x00" in sample:
+        raise UnreadableFileError(
+            f"{path}: this is not a text CSV file (binary content). "
+            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+        )
+    delimiter = _sniff_delimiter(sample)
+    csv_checks.check_quotes(path, path, delimiter)
+    head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
+    header_index = find_header(head_records, scorer)
+    headers = header_names(head_records[header_index])
+    return CsvLayout(delimiter, "utf-8-sig" if bom else "utf-8", header_index + 1, headers)
+
+
+def _read_utf8_csv(path: Path, scorer: HeaderScorer) -> Table | None:
+    """Read a big UTF-8 file without decoding it (see :func:`utf8_csv_layout`).
+
+    pyarrow reads it from disk in blocks. Returns ``None`` (the careful path decides) when
+    :func:`utf8_csv_layout` does, or for rows pyarrow refuses (ragged rows, bytes further
+    on that are not UTF-8, an over-long cell).
+    """
+    layout = utf8_csv_layout(path, scorer)
+    if layout is None:
+        return None
+    headers = list(layout.headers)
+    try:
+        columns = csv_arrow.read_columns(path, layout.delimiter, len(headers), layout.header_row)
     except Exception:
         return None  # the careful reader names the row, or reads the file as Windows-1252
-    frame = _build_frame(columns, headers, first_row=header_index + 2)
-    encoding = "utf-8-sig" if bom else "utf-8"
-    return Table(frame, path, None, header_index + 1, encoding, delimiter)
-
-
-def _csv_columns_arrow(
-    data: bytes | Path, delimiter: str, width: int, skip: int
-) -> list[list[str]]:
-    """Read all records after the header with pyarrow (fast, multi-threaded, all text).
-
-    ``data`` is the UTF-8 text, or a UTF-8 file (read in blocks; a BOM is skipped).
-
-    Raises pyarrow's error on ragged rows; the caller then uses the tolerant reader.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    names = [f"c{i}" for i in range(width)]
-    table = pacsv.read_csv(
-        str(data) if isinstance(data, Path) else io.BytesIO(data),
-        read_options=pacsv.ReadOptions(skip_rows=skip, column_names=names),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.large_string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    import pyarrow.compute as pc
-
-    for i in range(width):
-        longest = pc.max(pc.utf8_length(table.column(i))).as_py()
-        if longest is not None and longest > csv_checks.MAX_CELL_CHARS:
-            raise ValueError("a cell is too long: the csv reader names its row")
-    return [table.column(i).to_pandas() for i in range(width)]
+    frame = build_frame(columns, headers, first_row=layout.header_row + 1)
+    return Table(frame, path, None, layout.header_row, layout.encoding, layout.delimiter)
 
 
 def _csv_columns_python(
@@ -378,102 +394,3 @@ def _csv_columns_python(
         for index, cell in enumerate(record):
             columns[index].append(cell)
     return columns, headers
-
-
-# --- Excel ---------------------------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str:
-    """Render one typed workbook cell as unambiguous text (see the module docstring)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        value = float(value) if abs(value) >= 10**15 else value
-        if isinstance(value, int):
-            return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            if abs(value) < 1e15:
-                return str(int(value))
-            return f"{value:.15G}"
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
-        return (dt.datetime.min + value).time().isoformat(timespec="seconds")
-    return "" if value is None else str(value)
-
-
-def _column_text(cells: list[object]) -> list[str]:
-    """A workbook column as text; in a column of date-times, a bare date is one at midnight.
-
-    The workbook reader gives a date-time cell at exactly 00:00 as a date: where the column
-    holds date-times, such a cell is written with its time (00:00:00), not refused as a
-    date without a time.
-    """
-    if any(isinstance(v, dt.datetime) for v in cells):
-        cells = [dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v for v in cells]
-    return [_cell_text(v) for v in cells]
-
-
-def _read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
-    import python_calamine
-
-    limits = Limits.from_env()
-    size = path.stat().st_size
-    if size > limits.max_unpacked_bytes:
-        raise UnsafeFileError(
-            f"{path}: the workbook is {size // 2**20:,} MB, over the "
-            f"{limits.max_unpacked_bytes // 2**20:,} MB we read. Split it into smaller files."
-        )
-    # Read once: the reader parses exactly the bytes the guard checked (no file swapped between).
-    data = path.read_bytes()
-    check_workbook(path, data, limits)
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    # A Rust panic in calamine arrives as pyo3's PanicException, a BaseException.
-    except BaseException as error:
-        raise UnreadableFileError(
-            f"{path}: cannot be read as an Excel or OpenDocument workbook "
-            f"({type(error).__name__}). Open it in Excel and save it again as .xlsx."
-        ) from None
-    names = list(workbook.sheet_names)
-    if not names:
-        raise UnreadableFileError(f"{path}: the workbook has no sheets.")
-    if sheet is None:
-        name = names[0]
-    else:
-        matches = [n for n in names if n.casefold() == sheet.strip().casefold()]
-        if not matches:
-            listed = ", ".join(repr(n) for n in names)
-            raise SheetNotFoundError(f"{path}: no sheet named {sheet!r}; the sheets are {listed}.")
-        name = matches[0]
-    try:
-        grid = workbook.get_sheet_by_name(name)
-        rows = grid.to_python()
-        start = grid.start or (0, 0)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:  # as above: calamine panics on some damaged files
-        raise UnreadableFileError(
-            f"{path}: sheet {name!r} cannot be read ({type(error).__name__})."
-        ) from None
-    if not rows:
-        raise UnreadableFileError(f"{path}: sheet {name!r} is empty.")
-    text_rows = [[_cell_text(v) for v in row] for row in rows[:_HEADER_SEARCH_ROWS]]
-    header_index = _find_header(text_rows, scorer)
-    first_col = start[1]
-    headers = _header_names([""] * first_col + text_rows[header_index])[first_col:]
-    body = rows[header_index + 1 :]
-    columns = [_column_text([row[i] for row in body]) for i in range(len(headers))]
-    first_row = start[0] + header_index + 2
-    frame = _build_frame(columns, headers, first_row=first_row)
-    return Table(frame, path, name, start[0] + header_index + 1)

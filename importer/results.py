@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -27,11 +28,15 @@ from importer.errors import ConfigurationError
 from importer.files import atomic_write
 from importer.outcomes import PROBLEMS
 
+if TYPE_CHECKING:
+    from importer.results_csv import CsvWriter
+
 __all__ = [
     "RESULT_COLUMNS",
     "ResultSheet",
     "SummaryLine",
     "check_writable",
+    "csv_writer",
     "default_result_path",
     "neutralise",
     "result_path",
@@ -152,6 +157,13 @@ def _width(name: str, cells: Sequence[str]) -> float:
         return 60 if name == "Messages" else 40
     longest = max((len(c) for c in cells[:2000]), default=0)
     return float(min(max(len(name) + 2, longest + 2, 9), 50))
+
+
+def csv_writer(out: BinaryIO, delimiter: str) -> CsvWriter:
+    """A writer of a CSV result sheet into ``out``, slice by slice, cells made safe."""
+    from importer.results_csv import CsvWriter
+
+    return CsvWriter(out, delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern)
 
 
 def _write_csv(sheet: ResultSheet, path: Path) -> None:

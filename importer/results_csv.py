@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["text_scalar", "write_csv", "write_text"]
+__all__ = ["CsvWriter", "text_scalar", "write_csv", "write_text"]
 
 _BATCH_ROWS = 65_536
 _EOL = "\r\n"
@@ -78,6 +78,61 @@ def write_text(out: BinaryIO, lines: pa.Array) -> None:
     out.write(memoryview(data)[first:last])
 
 
+class CsvWriter:
+    """Writes a result sheet's CSV to an open binary file: the header, then rows in slices.
+
+    The file gets UTF-8 with BOM, ``delimiter`` and CRLF, as :func:`write_csv` writes it.
+
+    Args:
+        out: the file, opened for writing bytes.
+        delimiter: the cell separator.
+        neutralise: makes one header cell safe (the same rule as the cells').
+        dangerous: the first characters that make a cell formula-like.
+        plain_number: the pattern of a cell that starts so but is a plain number.
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        delimiter: str,
+        neutralise: Callable[[str], str],
+        dangerous: str,
+        plain_number: str,
+    ) -> None:
+        self._out = out
+        self._delimiter = delimiter
+        self._neutralise = neutralise
+        self._dangerous = dangerous
+        self._plain_number = plain_number
+
+    def header(self, names: Sequence[object]) -> None:
+        """Write the BOM and the header row (each name made safe)."""
+        cells = [self._neutralise(str(name)) for name in names]
+        self._out.write(b"\xef\xbb\xbf" + _line(cells, self._delimiter).encode("utf-8"))
+
+    def rows(self, frame: pd.DataFrame) -> None:
+        """Write the rows of ``frame`` (all text, in the header's column order)."""
+        if frame.empty:
+            return
+        table = pa.Table.from_pandas(frame.fillna(""), preserve_index=False)
+
+        # Each whole column is made safe and quoted once (most need neither: kept as they
+        # are); pyarrow's kernels release the GIL, so two threads render two columns at a time.
+        def render(column: pa.ChunkedArray) -> pa.ChunkedArray:
+            safe = _neutralised(column.cast(pa.large_string()), self._dangerous, self._plain_number)
+            return _quoted(safe, self._delimiter)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rendered = list(pool.map(render, table.columns))
+        cells = pa.table(rendered, names=[f"c{i}" for i in range(len(rendered))])
+        separator, end = text_scalar(self._delimiter), text_scalar(_EOL)
+        for batch in cells.to_batches(max_chunksize=_BATCH_ROWS):
+            row = batch.columns
+            # the line end joins the last cell (a short column), not the whole line again
+            last = pc.binary_join_element_wise(row[-1], end, text_scalar(""))
+            write_text(self._out, pc.binary_join_element_wise(*row[:-1], last, separator))
+
+
 def write_csv(
     frame: pd.DataFrame,
     path: Path,
@@ -96,23 +151,7 @@ def write_csv(
         dangerous: the first characters that make a cell formula-like.
         plain_number: the pattern of a cell that starts so but is a plain number.
     """
-    table = pa.Table.from_pandas(frame.fillna(""), preserve_index=False)
-    names = [neutralise(str(name)) for name in frame.columns]
-
-    # Each whole column is made safe and quoted once (most need neither: kept as they are);
-    # pyarrow's kernels release the GIL, so two threads render two columns at a time.
-    def render(column: pa.ChunkedArray) -> pa.ChunkedArray:
-        safe = _neutralised(column.cast(pa.large_string()), dangerous, plain_number)
-        return _quoted(safe, delimiter)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        rendered = list(pool.map(render, table.columns))
-    cells = pa.table(rendered, names=[f"c{i}" for i in range(len(names))])
-    separator, end = text_scalar(delimiter), text_scalar(_EOL)
     with path.open("wb") as out:
-        out.write(b"\xef\xbb\xbf" + _line(names, delimiter).encode("utf-8"))
-        for batch in cells.to_batches(max_chunksize=_BATCH_ROWS):
-            row = batch.columns
-            # the line end joins the last cell (a short column), not the whole line again
-            last = pc.binary_join_element_wise(row[-1], end, text_scalar(""))
-            write_text(out, pc.binary_join_element_wise(*row[:-1], last, separator))
+        writer = CsvWriter(out, delimiter, neutralise, dangerous, plain_number)
+        writer.header(list(frame.columns))
+        writer.rows(frame)

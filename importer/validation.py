@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from importer.errors import ConfigurationError
-from importer.fields import MARK, Context, split_marker
+from importer.fields import MARK, Context, Field, Parsed, split_marker
 from importer.headers import ColumnMap, header_scorer, match_headers
 from importer.messages import explain
 from importer.outcomes import RowResult, Status
@@ -36,11 +36,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check",
+    "Options",
+    "Parser",
     "RowError",
     "ValidationReport",
     "build_schema",
     "checks",
+    "prepare",
     "validate",
+    "validate_table",
 ]
 
 
@@ -237,16 +241,68 @@ def validate(
         InputError: the file cannot be used (unreadable, missing columns).
         ConfigurationError: an option is invalid.
     """
+    options = prepare(vendor, timezone, date_order, defaults)
+    path = Path(path)
+    table = read_table(path, header_scorer(options.vendor), sheet)
+    where = f"{path}" + (f" (sheet {table.sheet!r})" if table.sheet else "")
+    columns = match_headers(
+        list(table.frame.columns), options.vendor, where, frozenset(options.defaults)
+    )
+    return validate_table(table, columns, options)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What validating a sheet needs besides the sheet, checked (see :func:`prepare`).
+
+    Attributes:
+        vendor: the vendor's declaration.
+        context: the time zone and date order.
+        defaults: field name -> the value for the whole sheet.
+    """
+
+    vendor: Vendor
+    context: Context
+    defaults: Mapping[str, str]
+
+
+def prepare(
+    vendor: str | Vendor,
+    timezone: str | None = None,
+    date_order: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> Options:
+    """Check the options of :func:`validate` before any file is read.
+
+    Raises:
+        ConfigurationError: an unknown time zone or date order, or an invalid default.
+    """
     spec = vendor if isinstance(vendor, Vendor) else get_vendor(vendor)
     context = _context(spec, timezone, date_order)
-    defaults = dict(defaults or {})
-    _check_defaults(spec, defaults, context)
-    path = Path(path)
-    table = read_table(path, header_scorer(spec), sheet)
-    where = f"{path}" + (f" (sheet {table.sheet!r})" if table.sheet else "")
-    columns = match_headers(list(table.frame.columns), spec, where, frozenset(defaults))
-    raw = _raw_fields(table, columns, spec, defaults)
-    values, notes = _normalise(raw, spec, context)
+    given = dict(defaults or {})
+    _check_defaults(spec, given, context)
+    return Options(spec, context, given)
+
+
+#: Normalises one field's raw column: (field, column, context) -> its :class:`Parsed`.
+Parser = Callable[[Field, pd.Series, Context], Parsed]
+
+
+def validate_table(
+    table: Table, columns: ColumnMap, options: Options, parse: Parser | None = None
+) -> ValidationReport:
+    """Validate the rows of ``table`` (a whole sheet, or a slice of one: rows stand alone).
+
+    Args:
+        table: the rows read, under their headers.
+        columns: which header holds each field (:func:`~importer.headers.match_headers`).
+        options: from :func:`prepare`.
+        parse: normalises a column (by default its field's kind does); the same readings
+            cell for cell, e.g. remembered from earlier slices.
+    """
+    spec, context = options.vendor, options.context
+    raw = _raw_fields(table, columns, spec, options.defaults)
+    values, notes = _normalise(raw, spec, context, parse)
     errors = _check(values, raw, spec, columns)
     return ValidationReport(spec, table, columns, values, errors, notes, context)
 
@@ -282,12 +338,13 @@ def _raw_fields(
 
 
 def _normalise(
-    raw: pd.DataFrame, vendor: Vendor, context: Context
+    raw: pd.DataFrame, vendor: Vendor, context: Context, parse: Parser | None
 ) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]]]:
     values = {}
     collected: dict[int, list[str]] = defaultdict(list)
     for spec in vendor.fields:
-        parsed = spec.kind.parse(raw[spec.name], context)
+        column = raw[spec.name]
+        parsed = spec.kind.parse(column, context) if parse is None else parse(spec, column, context)
         values[spec.name] = parsed.values
         if parsed.notes is not None:
             for row, note in zip(*_non_missing(parsed.notes), strict=True):

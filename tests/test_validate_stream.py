@@ -1,0 +1,233 @@
+"""``validate`` of a big CSV, slice by slice, says and writes what the whole-file path does."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from importer import cli, csv_arrow, csv_checks, duplicates, validate_stream
+from importer.duplicates import RepeatedRows, flag_duplicates
+from importer.errors import UnreadableFileError
+from importer.validation import validate
+
+HEADERS = (
+    "Path ID,Session name,Main instructor ID,Co-instructor IDs,Start date,End date,"
+    "User limit,Registration validation,Additional information"
+)
+PATH_ID = "6853f6de567dc5f80528f80d"
+TEACHER = "647098a731a809ed36889ed1"
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _row(n: int, start: str = "2026-01-05 09:00", validation: str = "disabled") -> str:
+    info = f"A{n:07d}" if n % 7 else f'"Room {n}, ""B""\nbring a laptop"'
+    if n % 53 == 0:
+        info = f"=1+{n}"  # formula-like: neutralised in the result
+    return f"{PATH_ID},Session {n},{TEACHER},,{start},,{5 + n % 40},{validation},{info}"
+
+
+def _sheet(path: Path) -> Path:
+    """About 3,000 rows (over the 256 KB sample): blank rows, bad rows and repeats all along."""
+    lines = [HEADERS]
+    for n in range(3000):
+        if n % 250 == 0:
+            lines.append(",,,,,,,,")  # blank: dropped, its row number kept
+        if n % 401 == 0:
+            lines.append(" , ,  ,,,,,,")  # blank too (spaces only)
+        if n % 97 == 0:
+            lines.append(_row(n).replace(",disabled,", ",Everyone,"))  # an unknown choice
+        elif n % 131 == 0:
+            lines.append(_row(n, start="31/02/2026 10:00"))  # no such day
+        elif n in (1500, 2900):
+            lines.append(_row(20))  # repeats row of n=20, slices later
+        elif n == 1800:
+            # the same session once normalised: the date spelled day first, the choice cased
+            lines.append(_row(5, start="05/01/2026 09:00", validation="Disabled"))
+        elif n == 2600:
+            lines.append(_row(2599))  # repeats the row just before (the same slice, likely)
+        elif n == 2700:
+            lines.append(_row(97).replace(",disabled,", ",Everyone,"))  # a bad row, repeated
+        else:
+            lines.append(_row(n))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 256 * 1024
+    return path
+
+
+def _validate(
+    source: Path,
+    result: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: bool,
+    *extra: str,
+    vendor: str = "360learning-v2",
+) -> tuple[int, int]:
+    """Run the command line in this process; return (exit code, slices streamed)."""
+    slices = 0
+    flag = RepeatedRows.flag
+
+    def counted(self: RepeatedRows, report: object) -> object:
+        nonlocal slices
+        slices += 1
+        return flag(self, report)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RepeatedRows, "flag", counted)
+        if streamed:  # slices of one 4 KB block each: dozens of them
+            patch.setattr(csv_arrow, "BLOCK_BYTES", 4096)
+            patch.setattr(validate_stream, "SLICE_BYTES", 1)
+        else:
+            patch.setattr(cli, "_STREAM_BYTES", 1 << 40)
+        args = ["validate", str(source), "--vendor", vendor, "--result", str(result)]
+        code = cli.main([*args, *extra])
+    return code, slices
+
+
+def _both(
+    source: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[str, str, int]:
+    """Validate ``source`` both ways; the results are the same bytes; return both outputs."""
+    (tmp / "whole").mkdir()
+    (tmp / "streamed").mkdir()
+    code, slices = _validate(source, tmp / "whole/out.csv", monkeypatch, False)
+    whole = capsys.readouterr().out.replace(str(tmp / "whole"), "DIR")
+    assert slices == 0
+    streamed_code, slices = _validate(source, tmp / "streamed/out.csv", monkeypatch, True)
+    streamed = capsys.readouterr().out.replace(str(tmp / "streamed"), "DIR")
+    assert streamed_code == code
+    assert (tmp / "streamed/out.csv").read_bytes() == (tmp / "whole/out.csv").read_bytes()
+    assert sorted(p.name for p in (tmp / "streamed").iterdir()) == ["out.csv"]
+    return whole, streamed, slices
+
+
+def test_streamed_validate_writes_what_the_whole_file_path_writes(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In 4 KB slices: the same result bytes and summary; repeats found across slices."""
+    source = _sheet(tmp / "sessions.csv")
+    whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
+    assert slices > 50
+    assert streamed == whole
+    assert "3000 rows:" in whole.splitlines()[0]
+    result = (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
+    # n=20 is sheet row 24 (after the header and two blank rows), repeated 1,500 rows on
+    assert "the same session as row 24: remove one of them" in result
+    assert result.count("the same session as row 24:") == 2
+    assert "the same session as row 9:" in result  # n=5, spelled another way at n=1800
+    assert "'=1+53" in result
+    numbers = [line.split(",", 1)[0] for line in result.splitlines()[1:5]]
+    assert numbers[:2] == ["4", "5"]  # rows 2 and 3 are blank: dropped, numbers kept
+
+
+def test_streamed_validate_json_summary_is_the_same(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: the same counts and exit code either way."""
+    source = _sheet(tmp / "sessions.csv")
+    _validate(source, tmp / "a.csv", monkeypatch, False, "--json")
+    whole = json.loads(capsys.readouterr().out)
+    _validate(source, tmp / "b.csv", monkeypatch, True, "--json")
+    streamed = json.loads(capsys.readouterr().out)
+    assert {**streamed, "result": ""} == {**whole, "result": ""}
+    assert whole["counts"]["invalid"] > 40
+
+
+def test_a_ragged_row_far_on_falls_back_to_the_whole_file_path(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row with an extra cell near the end: the careful reader keeps it; nothing stray left."""
+    source = _sheet(tmp / "sessions.csv")
+    source.write_text(source.read_text() + _row(9999) + ",an extra cell\n", encoding="utf-8")
+    whole, streamed, _ = _both(source, tmp, monkeypatch, capsys)
+    assert streamed == whole
+    assert "Column J" in (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_header_ending_blank_is_read_whole(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whether an unnamed last column is kept depends on every row: the whole-file path."""
+    source = _sheet(tmp / "sessions.csv")
+    lines = source.read_text(encoding="utf-8").split("\n")
+    lines[0] += ","
+    source.write_text("\n".join(lines), encoding="utf-8")
+    whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
+    assert streamed == whole
+    assert slices == 0
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.csv")))
+def test_sample_sheets_give_the_same_output_streamed(
+    name: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every sample CSV, padded over the sample size with blank rows, streamed or not."""
+    data = (SAMPLES / name).read_bytes()
+    width = data.split(b"\n", 1)[0].count(b",")
+    end = b"\r\n" if b"\r\n" in data else b"\n"
+    source = tmp / name
+    source.write_bytes(data + (b"," * width + end) * (300 * 1024 // (width + 2)))
+    vendor = name.split("-mistakes")[0].split("-valid")[0]
+    results = {}
+    for streamed in (False, True):
+        out = tmp / f"{streamed}.csv"
+        code, slices = _validate(source, out, monkeypatch, streamed, vendor=vendor)
+        assert (slices > 10) == streamed
+        results[streamed] = (
+            code,
+            capsys.readouterr().out.replace(str(out), "OUT"),
+            out.read_bytes(),
+        )
+    assert results[True] == results[False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet='",a\r\n', max_size=40),
+    chunk=st.integers(min_value=1, max_value=9),
+)
+def test_the_quote_check_in_chunks_finds_what_the_whole_search_finds(
+    text: str, chunk: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Searched a few bytes at a time, a file's unclosed quote is found at the same place."""
+    path = tmp_path_factory.mktemp("quotes") / "q.csv"
+    path.write_bytes(text.encode())
+    said = []
+    for data in (text.encode(), path):
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(csv_checks, "_QUOTE_CHUNK", chunk)
+                csv_checks.check_quotes(path, data, ",")
+            said.append("")
+        except UnreadableFileError as error:
+            said.append(str(error))
+    assert said[0] == said[1]
+
+
+def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row given the same first 64 bits: the second lane still tells rows apart."""
+    source = _sheet(tmp / "sessions.csv")
+    report = validate(source, "360learning-v2")
+    expected = flag_duplicates(report).errors
+    real = duplicates._row_hashes
+
+    def colliding(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        first, second = real(values, distinct)
+        return np.zeros_like(first), second
+
+    monkeypatch.setattr(duplicates, "_row_hashes", colliding)
+    repeated, found = RepeatedRows(), {}
+    for start in range(0, len(report.values), 400):
+        part = report.values.iloc[start : start + 400]
+        flagged = repeated.flag(dataclasses.replace(report, values=part))
+        found |= {row: errs for row, errs in flagged.errors.items() if row in part.index}
+    assert found == expected
+    assert sum(e[0].code == "duplicate_row" for e in found.values()) == 4
