@@ -22,6 +22,8 @@ __all__ = [
     "CSV_MEMORY_FACTOR",
     "MAX_CELL_CHARS",
     "MAX_CSV_LINES",
+    "STREAMED_MAX_CSV_LINES",
+    "STREAMED_MEMORY_FACTOR",
     "check_lines",
     "check_quotes",
     "check_size",
@@ -35,16 +37,25 @@ MAX_CSV_LINES = 2_000_000
 #: A CSV file costs about this many times its size in memory once read (measured 6.5x for
 #: a 20 MB file, benchmarks/hostile.py); the file must fit the read budget this way.
 CSV_MEMORY_FACTOR = 8
+#: The same for ``validate`` streaming a UTF-8 CSV into a CSV result
+#: (:mod:`importer.validate_stream`): memory is a slice's (about 400 MB) plus 24-44 bytes a
+#: row for finding repeats, about a third of the file's size for 150-byte rows (measured:
+#: 404 MB for 1M rows, 511 MB for 3M, benchmarks/validate.py); so a file up to the budget.
+STREAMED_MEMORY_FACTOR = 1
+#: Lines of a CSV validated in slices: memory is no reason to stop at a sheet's size there;
+#: 20 million lines take some 0.9 GB for repeats and about a minute and a half.
+STREAMED_MAX_CSV_LINES = 20_000_000
 
 
-def check_size(path: Path) -> None:
-    """Refuse, before reading it, a file too big for the read budget."""
-    limit = Limits.from_env().memory_bytes // CSV_MEMORY_FACTOR
+def check_size(path: Path, factor: int = CSV_MEMORY_FACTOR) -> None:
+    """Refuse, before reading it, a file too big for the read budget (the file costs
+    ``factor`` times its size in memory)."""
+    limit = Limits.from_env().memory_bytes // factor
     size = path.stat().st_size
     if size > limit:
         raise UnsafeFileError(
             f"{path}: the file is {size // 2**20:,} MB; reading it would take over the budget "
-            f"of {limit * CSV_MEMORY_FACTOR // 2**20:,} MB of memory. Split it into smaller "
+            f"of {limit * factor // 2**20:,} MB of memory. Split it into smaller "
             "files (IMPORTER_READ_BUDGET_MB raises the budget)."
         )
 
@@ -61,8 +72,9 @@ def _chunks(data: bytes | mmap.mmap | Path, step: int = 1 << 22) -> Iterator[byt
         yield bytes(view[at : at + step])
 
 
-def check_lines(path: Path, text: str | bytes | mmap.mmap | Path) -> None:
-    """Refuse a file of more lines than a sheet can have (a few bytes each, millions of rows).
+def check_lines(path: Path, text: str | bytes | mmap.mmap | Path, most: int | None = None) -> None:
+    """Refuse a file of more than ``most`` lines (default :data:`MAX_CSV_LINES`: a few bytes
+    each, millions of rows).
 
     ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file: the same line
     breaks; or the UTF-8 file itself, read a chunk at a time (its size in memory is then
@@ -75,9 +87,10 @@ def check_lines(path: Path, text: str | bytes | mmap.mmap | Path) -> None:
         for chunk in _chunks(text):
             feeds, returns = feeds + chunk.count(b"\n"), returns + chunk.count(b"\r")
         lines = max(feeds, returns)
-    if lines > MAX_CSV_LINES:
+    most = MAX_CSV_LINES if most is None else most
+    if lines > most:
         raise UnsafeFileError(
-            f"{path}: the file has {lines:,} lines, over the {MAX_CSV_LINES:,} we read "
+            f"{path}: the file has {lines:,} lines, over the {most:,} we read "
             "(an Excel sheet holds 1,048,576 rows). Split it into smaller files."
         )
 

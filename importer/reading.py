@@ -318,10 +318,13 @@ class CsvLayout:
     headers: list[str]
 
 
-def utf8_csv_layout(path: Path, scorer: HeaderScorer) -> CsvLayout | None:
+def utf8_csv_layout(
+    path: Path, scorer: HeaderScorer, most_lines: int | None = None
+) -> CsvLayout | None:
     """Check a big UTF-8 file and find its layout, decoding only a sample, to sniff.
 
-    The line and quote checks read the file a chunk at a time. Returns
+    The line and quote checks read the file a chunk at a time (at most ``most_lines``
+    lines: by default the whole-file path's :data:`~importer.csv_checks.MAX_CSV_LINES`). Returns
     ``None`` (the careful path decides) for a small file, or a sample that is not UTF-8
     (or looks like UTF-16).
 
@@ -344,7 +347,7 @@ def utf8_csv_layout(path: Path, scorer: HeaderScorer) -> CsvLayout | None:
     if not sample.strip():
         return None
     # The file is read a chunk at a time (not mapped: its pages would count as ours).
-    csv_checks.check_lines(path, path)
+    csv_checks.check_lines(path, path, most_lines)
     if "\x00" in sample:
         raise UnreadableFileError(
             f"{path}: this is not a text CSV file (binary content). "

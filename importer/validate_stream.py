@@ -146,8 +146,9 @@ def validate_csv(
         return None  # the whole-file path says why
     if head.startswith(_WORKBOOKS) or path.suffix.lower() in _WORKBOOK_SUFFIXES:
         return None
-    csv_checks.check_size(path)
-    layout = utf8_csv_layout(path, header_scorer(options.vendor))
+    # Limits of a file read slice by slice (the whole-file path keeps its own, stricter).
+    csv_checks.check_size(path, csv_checks.STREAMED_MEMORY_FACTOR)
+    layout = utf8_csv_layout(path, header_scorer(options.vendor), csv_checks.STREAMED_MAX_CSV_LINES)
     if layout is None or layout.headers[-1].startswith("Column "):
         return None
     columns = match_headers(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +233,35 @@ def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
         found |= {row: errs for row, errs in flagged.errors.items() if row in part.index}
     assert found == expected
     assert sum(e[0].code == "duplicate_row" for e in found.values()) == 4
+
+
+def test_a_csv_longer_than_a_sheet_is_validated_in_slices_not_refused(tmp: Path) -> None:
+    """Over the whole-file path's 2,000,000 lines: streamed into a CSV result (memory follows
+    the slice), with the right sheet row numbers and a repeat found 2.1 million lines on; the
+    same file into an .xlsx result (read whole) is refused with the line count, as before."""
+    row = f"{PATH_ID},S{{n}},{TEACHER},2027-01-05 09:00,disabled\n"
+    source = tmp / "backfill.csv"
+    with source.open("w", encoding="utf-8") as out:
+        out.write("Path ID,Session name,Main instructor ID,Start date,Registration validation\n")
+        out.write(row.format(n=1))
+        out.write("\n" * 2_100_000)
+        out.write(row.format(n=2) + row.format(n=1))
+
+    def command(result: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "importer", "validate", str(source), "--vendor",
+             "360learning-v2", "--result", str(result)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    streamed = command(tmp / "backfill.result.csv")
+    assert streamed.returncode == 1, streamed.stderr
+    assert "3 rows: 2 valid, 1 invalid" in streamed.stdout
+    lines = (tmp / "backfill.result.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert [line.split(",")[:2] for line in lines] == [
+        ["2", "valid"], ["2100003", "valid"], ["2100004", "invalid"]
+    ]  # fmt: skip
+    assert "the same session as row 2" in lines[2]
+    whole = command(tmp / "backfill.result.xlsx")
+    assert whole.returncode == 2 and "2,100,004 lines, over the 2,000,000" in whole.stderr
+    assert "Traceback" not in whole.stderr
