@@ -164,7 +164,11 @@ def test_a_host_killed_mid_run_another_finishes_without_duplicates(
     assert before < 40, "the first host finished before it was killed: use more rows"
     summary = finish(second)
     assert created_names(sandbox) == Counter(rows)
-    assert summary["counts"].get("created", 0) == 40 - before
+    # Every row created or skipped by the second host. Not "created == 40 - before": a row
+    # the dead host created whose answer it never journaled is found at the vendor and
+    # reported created by the second (once in 4 runs under load, 29 against 28).
+    created, skipped = summary["counts"].get("created", 0), summary["counts"].get("skipped", 0)
+    assert created + skipped == 40 and skipped <= before, summary["counts"]
     assert refused(sandbox) == 0
 
 
