@@ -64,25 +64,35 @@ def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> 
     """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
 
     Two rows are the same when their normalised values are (or, with ``key_column``, their
-    keys are, for rows whose key cell is filled): the second would create the same session
-    twice, or never be sent.
+    keys are): the second would create the same session twice, or never be sent. With
+    ``key_column``, a row whose key cell is empty is refused too: the journal knows rows by
+    their key, so such a row, once edited, would be created a second time by ``--update``.
     """
     values = report.values
     keys = None
+    errors = dict(report.errors)
     if key_column:
         keys = key_column_values(report, key_column).astype(str)
-        keyed = keys.ne("")
-        # A keyed row is compared by its key alone; the others by their values.
+        keyed = keys.str.strip().ne("")
+        for row in keys.index[~keyed].tolist():
+            if int(row) not in errors:
+                errors[int(row)] = (
+                    RowError(
+                        int(row), str(keys.name), "", "missing_key",
+                        f"the key column {str(keys.name)!r} is empty: give this row its own key "
+                        "(rows are known by it from run to run; without it, an edited row "
+                        "would be created again).",
+                    ),
+                )  # fmt: skip
         values = values.mask(keyed)
         values[_KEY] = keys.str.strip().where(keyed)
-    positions = np.flatnonzero(~values.index.isin(list(report.errors)))
+    positions = np.flatnonzero(~values.index.isin(list(errors)))
     positions = _tied(values, positions)
     if not len(positions):
-        return report
+        return dataclasses.replace(report, errors=dict(sorted(errors.items())))
     candidates = values.iloc[positions]
     candidates = candidates.astype(object).where(candidates.notna(), None)
     first: dict[tuple[object, ...], int] = {}
-    errors = dict(report.errors)
     for label, record in zip(
         candidates.index.tolist(), candidates.itertuples(index=False), strict=True
     ):

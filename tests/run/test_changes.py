@@ -490,3 +490,30 @@ def test_a_vendor_refusing_null_leaves_the_row_rejected_and_unchanged(
         r for r in sandbox.requests(VENDOR) if r["method"] == "PATCH" and r["status"] == 400
     ]
     assert len(refusals) == 2  # one refused PATCH a run, never taken as done
+
+
+def test_a_row_with_an_empty_key_is_refused_never_created_twice(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """With --key, a row whose key cell is empty is refused before sending: created by its
+    content, it would be created again by --update once edited (found by a coordinator's
+    trial: two sessions for one row)."""
+    rows = [row(n) for n in range(3)]
+    rows[1][0] = ""
+    journal = str(tmp_path / "j.sqlite")
+    first = tmp_path / "first.result.xlsx"
+    done = sandbox.run(
+        sheet(tmp_path / "first.csv", rows), VENDOR, "--key", "Ref", "--journal", journal,
+        "--result", str(first),
+    )  # fmt: skip
+    assert done.returncode == 1
+    got = statuses(first)
+    assert got["R0"][0] == got["R2"][0] == "created"
+    assert got["None"][0] == "invalid" and "key column 'Ref' is empty" in got["None"][2]
+    rows[1][4] = "2027-03-02 10:30"  # edited: still refused, nothing created
+    again = sandbox.run(
+        sheet(tmp_path / "first.csv", rows), VENDOR, "--key", "Ref", "--journal", journal,
+        "--update",
+    )  # fmt: skip
+    assert again.returncode == 1
+    assert sorted(d["name"] for d in sessions(sandbox).values()) == ["Session 0", "Session 2"]
