@@ -268,8 +268,15 @@ def update_row(
             "its API; change it in the vendor's own pages, or give the row a new key",
         )
     calls = changes.update(entry.payload, values, ident)
-    if isinstance(calls, str):
-        return RowResult(Status.CHANGED, ident, f"changed since it was created ({said}): {calls}")
+    if isinstance(calls, str):  # no update can do it; {undo} names the command that can
+        run, where = entry.payload.get("_run"), entry.sheet_row
+        undo = (
+            f"session-importer undo {run} --row {where} --vendor {plugin.name}"
+            if run and where
+            else f"session-importer undo RESULT_SHEET --vendor {plugin.name}"
+        )
+        advice = calls.replace("{undo}", undo)
+        return RowResult(Status.CHANGED, ident, f"changed since it was created ({said}): {advice}")
     kept = dict(values) | {k: v for k, v in entry.payload.items() if k == "_run"}
     if entry.state == JournalState.UPDATING and _holds(plugin, sender, ident, values, changed):
         journal.rewrite(key, print_, kept, JournalState.CREATED, f"updated: {said}")

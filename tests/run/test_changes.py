@@ -427,7 +427,8 @@ def test_undo_of_one_row_of_a_csv_run_after_its_path_was_changed(
         "--update", "--result", str(tmp_path / "moved.result.xlsx"),
     )  # fmt: skip
     said = statuses(tmp_path / "moved.result.xlsx")["R2"][2]
-    assert update.returncode == 1 and f"session-importer undo {run} --row N" in said, said
+    assert update.returncode == 1, update.stderr
+    assert f"(session-importer undo {run} --row 4 --vendor {VENDOR})" in said, said
     wrong = cli(sandbox, "undo", str(run), "--journal", journal, "--row", "4,40")
     assert wrong.returncode == 2 and "row(s) 40" in wrong.stderr and "2, 3, 4, 5, 6" in wrong.stderr
     assert calls(sandbox, "DELETE") == Counter()

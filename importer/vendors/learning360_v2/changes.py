@@ -36,11 +36,9 @@ _MESSAGES = {
 
 def _update(before: Mapping[str, Any], after: Mapping[str, Any], ident: str) -> list[Call] | str:
     if str(before.get("pathId")) != str(after.get("pathId")):
-        run = before.get("_run") or "RUN"  # the run that created it (RUN: before runs were kept)
-        return (
+        return (  # {undo}: the command that deletes this row's session (importer.changes)
             "360Learning cannot move a session to another path: delete this row's session "
-            f"(session-importer undo {run} --row N, N its row in that run's sheet) and import "
-            "the row again, or change the path back"
+            "({undo}) and import the row again, or change the path back"
         )
     body: dict[str, Any] = {}
     for name in _PLAIN:
