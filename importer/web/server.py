@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="uploads, results and one journal per account (default: "
-        "$IMPORTER_STATE_DIR/web, else ~/.cache/session-importer/web; a fresh one with --sandbox)",
+        "$IMPORTER_STATE_DIR/web, else ~/.cache/session-importer/web; a fresh one with "
+        "--sandbox, removed when it stops)",
     )
     parser.add_argument(
         "--max-upload-mb", type=float, default=20, metavar="MB", help="largest upload (default 20)"
@@ -74,6 +76,7 @@ def serve_command(args: argparse.Namespace) -> int:
         sandbox_server = SandboxServer(sandbox.app).start()
         accounts += sandbox_accounts(describe(sandbox_server.url, sandbox.state))
     data = args.data or _default_data(args.sandbox)
+    throwaway = args.data is None and args.sandbox  # describes a sandbox that ends with us
     try:
         workspace = Workspace(
             accounts, data, max_rows=args.max_rows, max_bytes=int(args.max_upload_mb * 1e6)
@@ -109,6 +112,9 @@ def serve_command(args: argparse.Namespace) -> int:
     finally:
         if sandbox_server is not None:
             sandbox_server.stop()
+        if throwaway:  # its uploads, results and journals: of a sandbox that is gone now
+            shutil.rmtree(data, ignore_errors=True)
+            print(f"Removed the sandbox's data folder {data}.", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,7 @@ from typing import Any
 import httpx
 import openpyxl
 
-from tests.conftest import V2_HEADERS, V2_ROW, write_csv, zoho_row, zoho_sheet
+from tests.conftest import ROOT, V2_HEADERS, V2_ROW, write_csv, zoho_row, zoho_sheet
 from tests.web.conftest import WebServer, csrf, upload
 
 V2 = "sandbox-360learning-v2"
@@ -289,3 +293,27 @@ def test_undo_a_run_from_history_with_the_guard(tmp_path: Path, web: WebServer) 
     assert update
     refused = client.post(update.group(1), data={"csrf": csrf(client), "mode": "update"})
     assert refused.status_code == 400 and "key column" in refused.text
+
+
+def test_a_sandbox_pages_own_data_folder_goes_when_it_stops(tmp_path: Path) -> None:
+    """`serve --sandbox` with no --data makes a throwaway folder for a sandbox that ends with
+    it: stopping removes it, uploads included (a trial found them left in /tmp)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "importer", "serve", "--sandbox", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**base, "IMPORTER_STATE_DIR": str(tmp_path / "state")},
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(2)]
+    found = re.search(r"http://127\.0\.0\.1:\d+/ \(data in (.+)\)", lines[1])
+    assert found, lines
+    url, data = found.group(0).split(" ")[0], Path(found.group(1))
+    sheet = write_csv(tmp_path / "kept.csv", [V2_HEADERS, *v2_rows("Kept", 2)])
+    with httpx.Client(base_url=url, timeout=30) as client:
+        page = upload(client, sheet, V2)
+        assert page.status_code == 200
+    assert any(data.rglob("kept*")), "the upload is in the data folder while it runs"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert not data.exists() and f"Removed the sandbox's data folder {data}" in err
