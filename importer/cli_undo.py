@@ -109,9 +109,9 @@ def add_undo_parser(commands: Any) -> None:
         "--result",
         type=Path,
         metavar="OUT",
-        help="the undo's result sheet (default: beside the run's, as NAME.undo.xlsx or .csv "
-        "like the run's; a later undo of the same run writes NAME.undo-2..., never over it; "
-        "a dry run's: NAME.undo-dry-run...)",
+        help="the undo's result sheet (default: beside the run's, as NAME.run-N.undo.xlsx, or "
+        ".csv like the run's; a later undo of the same run writes NAME.run-N.undo-2..., never "
+        "over it; a dry run's: NAME.run-N.undo-dry-run...)",
     )
     undo.add_argument("--store", metavar="URL", help="the shared store (as for `run`)")
     undo.add_argument(
@@ -245,18 +245,20 @@ def undo_command(args: argparse.Namespace) -> int:
 def _default_result(
     journal: Any, run_id: int | None, result: Path | None, dry_run: bool = False
 ) -> Path:
-    """Beside the run's result sheet, as NAME.undo.xlsx (.csv for a CSV one); else here, as
-    run-N.undo.xlsx; NAME.undo-2... when an earlier undo's sheet is there; a dry run's is
-    NAME.undo-dry-run.xlsx."""
+    """Beside the run's result sheet, as NAME.run-N.undo.xlsx (.csv for a CSV one; by result
+    sheet: NAME.undo.xlsx); else here, as run-N.undo.xlsx; NAME...undo-2... when an earlier
+    undo's sheet is there; a dry run's is NAME...undo-dry-run.xlsx."""
+    run_tag = ""
     if result is None:
         for run in journal.runs():
             if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
-                result = Path(run["summary"]["settings"]["result"])
+                result, run_tag = Path(run["summary"]["settings"]["result"]), f".run-{run_id}"
     if result is None:
         stem, suffix = Path.cwd() / f"run-{run_id}", ".xlsx"
     else:
         suffix = ".csv" if result.suffix.lower() == ".csv" else ".xlsx"
-        stem = result.with_name(result.stem.removesuffix(".result"))
+        result = result.resolve()  # printed as a full path whichever way it was named
+        stem = result.with_name(result.stem.removesuffix(".result") + run_tag)
     if dry_run:  # a preview: the next preview replaces it, the real undo's name stays free
         return stem.with_name(f"{stem.name}.undo-dry-run{suffix}")
     target, n = stem.with_name(f"{stem.name}.undo{suffix}"), 1

@@ -181,11 +181,16 @@ def test_undo_leaves_the_sandbox_as_it_was_before_the_run(
     assert undone.returncode == 0, undone.stderr + undone.stdout
     assert sessions(sandbox) == before
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * 4
-    sheet_of_undo = tmp_path / "b.undo.xlsx"
+    sheet_of_undo = tmp_path / f"b.run-{run_b}.undo.xlsx"
+    assert str(sheet_of_undo) in undone.stdout
     assert {r[1] for r in openpyxl.load_workbook(sheet_of_undo)["Result"].iter_rows(min_row=2, values_only=True)} == {"deleted"}  # fmt: skip
     again = cli(sandbox, "undo", str(second), "--journal", str(journal))
-    assert again.returncode == 0 and "already deleted" in _messages(tmp_path / "b.undo-2.xlsx")
+    assert again.returncode == 0 and "already deleted" in _messages(tmp_path / "b.undo.xlsx")
     assert "already deleted" not in _messages(sheet_of_undo)  # the first undo's sheet is kept
+    third = cli(sandbox, "undo", str(run_b), "--journal", str(journal))
+    assert third.returncode == 0 and "already deleted" in _messages(
+        tmp_path / f"b.run-{run_b}.undo-2.xlsx"
+    )
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * 4  # exactly once
     back = tmp_path / "back.xlsx"
     cli(sandbox, "export", "--from-result", str(second), "-o", str(back))
@@ -400,7 +405,9 @@ def test_lost_answers_to_updates_and_deletes_are_checked_never_resent(
     assert cli(sandbox, *undo).returncode == 1 and sessions(sandbox) == {}
     sandbox.faults("")
     assert cli(sandbox, *undo).returncode == 0
-    assert "found deleted after an interrupted undo" in _messages(tmp_path / "first.undo-2.xlsx")
+    assert "found deleted after an interrupted undo" in _messages(
+        tmp_path / "first.run-1.undo-2.xlsx"
+    )
     assert sorted(calls(sandbox, "DELETE").values()) == [1, 1, 1]
 
 
@@ -436,7 +443,7 @@ def test_undo_of_one_row_of_a_csv_run_after_its_path_was_changed(
     one = cli(sandbox, "undo", str(run), "--journal", journal, "--row", "4")
     assert one.returncode == 0, one.stderr + one.stdout
     assert calls(sandbox, "DELETE") == Counter({ident: 1}) and len(sessions(sandbox)) == 4
-    undo_sheet = tmp_path / "first.undo.csv"
+    undo_sheet = tmp_path / f"first.run-{run}.undo.csv"
     with undo_sheet.open(encoding="utf-8-sig", newline="") as lines:
         undone = [(line["Sheet row"], line["Status"]) for line in csv.DictReader(lines)]
     assert undone == [("4", "deleted")]
