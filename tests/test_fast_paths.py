@@ -164,7 +164,10 @@ def test_duplicates_by_values_and_by_key(tmp: Path) -> None:
     }
     by_key = flag_duplicates(report, "Ref").errors
     assert {r: e[0].message for r, e in by_key.items()} == {
-        5: "the same Ref (k2) as row 3: give each row its own Ref."
+        5: "the same Ref (k2) as row 3: give each row its own Ref.",
+        # An empty key is refused: without it an edited row would be created again.
+        6: "the key column 'Ref' is empty: give this row its own key (rows are known by it "
+        "from run to run; without it, an edited row would be created again).",
     }
 
 
