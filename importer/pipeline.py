@@ -40,7 +40,7 @@ from importer.sender import (
 )
 from importer.store import Slots, StoreTokens, open_store
 from importer.throttle import Pacer, PacerStopped
-from importer.transport import direct_transport
+from importer.transport import run_client
 from importer.validation import ValidationReport
 from importer.vendors import plugin
 
@@ -104,10 +104,8 @@ def run_import(
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
     owns_client = client is None
-    # Each sending thread's own connection (importer.transport), unless a proxy applies.
-    transport = direct_transport(settings.base_url) if owns_client else None
-    http = client or httpx.Client(
-        timeout=settings.timeout, transport=transport or httpx.HTTPTransport(retries=0)
+    http, transport = (
+        (client, None) if client is not None else run_client(settings.base_url, settings.timeout)
     )
     shared: Slots | None = None
     tokens: StoreTokens | None = None

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ThreadConnections", "direct_transport"]
+__all__ = ["ThreadConnections", "direct_transport", "run_client"]
 
 _Connection = http.client.HTTPConnection
 
@@ -172,3 +172,12 @@ def direct_transport(base_url: str) -> ThreadConnections | None:
     if wanted and not urllib.request.proxy_bypass(url.host):
         return None
     return ThreadConnections()
+
+
+def run_client(base_url: str, timeout: float) -> tuple[httpx.Client, ThreadConnections | None]:
+    """The client a run (or an undo) makes for itself, and its transport for the sender to
+    send straight to: each thread's own connection (:func:`direct_transport`), or ``None``
+    and httpx's own transport (no retries: the sender has its policy) when a proxy applies."""
+    transport = direct_transport(base_url)
+    client = httpx.Client(timeout=timeout, transport=transport or httpx.HTTPTransport(retries=0))
+    return client, transport

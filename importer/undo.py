@@ -38,7 +38,7 @@ from importer.results import ResultSheet, write_result
 from importer.sender import Sender, sender_for
 from importer.store import JournalLike, open_store
 from importer.throttle import Pacer, PacerStopped
-from importer.transport import direct_transport
+from importer.transport import run_client
 from importer.vendors import plugin
 from importer.vendors.plugin import Changes
 
@@ -261,9 +261,8 @@ def undo_rows(
     pacer = Pacer(
         adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
     )
-    transport = direct_transport(settings.base_url) if client is None else None
-    http = client or httpx.Client(
-        timeout=settings.timeout, transport=transport or httpx.HTTPTransport(retries=0)
+    http, transport = (
+        (client, None) if client is not None else run_client(settings.base_url, settings.timeout)
     )
     sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
     by_index = dict(enumerate(entries))
