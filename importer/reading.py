@@ -34,6 +34,7 @@ __all__ = [
     "column_letter",
     "find_header",
     "header_names",
+    "is_workbook",
     "read_table",
     "utf8_csv_layout",
 ]
@@ -45,6 +46,7 @@ HeaderScorer = Callable[[Sequence[str]], int]
 HEADER_SEARCH_ROWS = 20
 _SNIFF_BYTES = 256 * 1024
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # zip (xlsx, ods), OLE (xls)
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,7 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
         raise UnreadableFileError(f"{path}: cannot be opened ({error.strerror}).") from None
     if not head:
         raise UnreadableFileError(f"{path}: the file is empty.")
-    is_zip = head.startswith(b"PK\x03\x04")
-    is_ole = head.startswith(b"\xd0\xcf\x11\xe0")
-    if is_zip or is_ole or path.suffix.lower() in _EXCEL_SUFFIXES:
+    if is_workbook(path, head):
         # a cycle broken on purpose: the workbook reader builds on this module's header finding
         from importer.reading_xlsx import read_workbook
 
@@ -116,6 +116,12 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
     if sheet is not None:
         raise SheetNotFoundError(f"{path}: --sheet only applies to Excel workbooks, not CSV files.")
     return _read_csv(path, scorer)
+
+
+def is_workbook(path: Path, head: bytes) -> bool:
+    """Whether the file (whose first bytes are ``head``) is read as a workbook, not a CSV: a
+    zip (xlsx, ods) or OLE (xls) file, or a workbook's suffix."""
+    return head.startswith(_WORKBOOK_MAGIC) or path.suffix.lower() in _EXCEL_SUFFIXES
 
 
 # --- header detection ----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from importer.csv_arrow import stream_columns
 from importer.duplicates import RepeatedRows
 from importer.files import atomic_write
 from importer.headers import header_scorer, match_headers
-from importer.reading import CsvLayout, Table, build_frame, utf8_csv_layout
+from importer.reading import CsvLayout, Table, build_frame, is_workbook, utf8_csv_layout
 from importer.remembered import Remembered
 from importer.results import csv_writer
 from importer.validation import RowError, ValidationReport, prepare, validate_table
@@ -53,9 +53,6 @@ __all__ = ["SLICE_BYTES", "Validated", "validate_csv"]
 #: benchmark's sheet). Measured on its 1M-row file (150 MB): 8 MB slices peak at 355 MB
 #: but cost 1 to 1.5 s more CPU (work per slice), 16 MB at 390-420 MB, 32 MB at 500-530 MB.
 SLICE_BYTES = 16 << 20
-# What read_table takes for a workbook: a zip or OLE file, or a workbook's suffix.
-_WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
-_WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +141,7 @@ def validate_csv(
             head = handle.read(8)
     except OSError:
         return None  # the whole-file path says why
-    if head.startswith(_WORKBOOKS) or path.suffix.lower() in _WORKBOOK_SUFFIXES:
+    if is_workbook(path, head):
         return None
     # Limits of a file read slice by slice (the whole-file path keeps its own, stricter).
     csv_checks.check_size(path, csv_checks.STREAMED_MEMORY_FACTOR)
