@@ -51,8 +51,12 @@ class ConfirmationNeededError(ImporterError):
 
     def __init__(self, message: str, on_page: str = "") -> None:
         super().__init__(message)
-        #: The same, in the web page's words (its "Confirm count" field, not ``--confirm``).
-        self.on_page = on_page or message
+        self._on_page = on_page or message
+
+    @property
+    def on_page(self) -> str:
+        """The same, in the web page's words (its "Confirm count" field, not ``--confirm``)."""
+        return self._on_page
 
 
 class _Meta(Protocol):

@@ -51,6 +51,12 @@ class ImporterError(Exception):
 
     exit_code: int = ExitCode.CANNOT_RUN
 
+    @property
+    def on_page(self) -> str:
+        """The same sentence for the web page, where it differs (a page has fields, not
+        flags); by default the sentence itself."""
+        return str(self)
+
 
 class InputError(ImporterError):
     """The input file cannot be used; nothing was validated or sent."""

@@ -233,9 +233,8 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
                 int(confirm) if confirm.isdigit() else None,
                 form.get("dry") == "1",
             )
-        except ImporterError as error:  # the guard's in the page's words
-            said = getattr(error, "on_page", None) or str(error)
-            return refused(request, said, 409 if error.exit_code == 4 else 400)
+        except ImporterError as error:  # in the page's words (the guard's "Confirm count")
+            return refused(request, error.on_page, 409 if error.exit_code == 4 else 400)
         entries = await asyncio.to_thread(lambda: list(workspace.history()))
         return page(request, "history.html", entries=entries, notice=said)
 

@@ -266,7 +266,7 @@ class Workspace:
                 self._import(run, settings, folder / f"{stem}.result.xlsx")
         except ImporterError as error:
             # Server paths (the journal's, the upload's) stay on the server.
-            said = getattr(error, "on_page", None) or str(error)  # the guard: the page's words
+            said = error.on_page  # the page's words (the guard's "Confirm count")
             said = said.replace(str(upload.path), upload.name).replace(str(self.data), "…")
             run.stopped = said
             run.exit_code = error.exit_code
