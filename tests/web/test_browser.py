@@ -28,6 +28,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -318,6 +319,7 @@ def test_apply_changes_then_delete_what_a_run_created(
         forms = browser.find_elements(By.CSS_SELECTOR, "form[action$='/1/undo']")
         assert len(forms) == 1
         forms[0].find_element(By.CSS_SELECTOR, "button[value='0']").click()
+        wait.until(staleness_of(forms[0]))  # the answer's page, not the history still shown
         said = browser.find_element(By.TAG_NAME, "main").text
         assert "type 10 in Confirm count" in said, said  # the guard, in the page's words
         assert len(sessions()) == 10  # nothing deleted
