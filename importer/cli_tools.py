@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,11 @@ def export_command(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _summary_header(row: Sequence[str]) -> int:
+    """How much ``row`` looks like the Summary sheet's header (Item, Value, Details)."""
+    return int(list(row[:2]) == ["Item", "Value"])
+
+
 def _run_timezone(result: Path, settings: Any) -> str | None:
     """The time zone the run that wrote ``result`` read its dates in.
 
@@ -126,16 +132,19 @@ def _run_timezone(result: Path, settings: Any) -> str | None:
     records each run's settings and result path.
     """
     if result.suffix.lower() == ".xlsx":
-        import openpyxl  # type: ignore[import-untyped]
+        # Through the guarded reader every sheet goes through (not a test-only library: a plain
+        # install has no openpyxl, and the result sheet given here is a user's file).
+        from importer.errors import SheetNotFoundError
+        from importer.reading import read_table
 
-        book = openpyxl.load_workbook(result, read_only=True)
         try:
-            if "Summary" in book.sheetnames:
-                for row in book["Summary"].iter_rows(min_row=2, max_col=2, values_only=True):
-                    if row[0] == "Time zone" and row[1]:
-                        return str(row[1])
-        finally:
-            book.close()
+            summary = read_table(result, _summary_header, sheet="Summary").frame
+        except SheetNotFoundError:
+            summary = None
+        if summary is not None and len(summary.columns) >= 2:
+            for label, value in zip(summary.iloc[:, 0], summary.iloc[:, 1], strict=True):
+                if label == "Time zone" and value:
+                    return str(value)
     from importer.journal_api import account_journal_path
     from importer.shared_slots import SharedSlots
 
