@@ -153,7 +153,7 @@ def _serve(work: Path, env: dict[str, str]) -> None:
             "0",
             "--data",
             str(work / "web"),
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
