@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.clock import FakeClock, SystemClock
+from importer.clock import Clock, FakeClock, SystemClock
 from importer.config import resolve_settings
 from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.sandbox import parse_faults
@@ -63,18 +63,27 @@ def run(
 # --- Pacing measured as the vendor sees it -------------------------------------------------------
 
 
-def _drive(pacer: Pacer, calls: int, seed: int) -> int:
-    """Calls through ``pacer`` to a vendor that counts each on arrival, after 0-60 ms on the way
-    in and 0-60 ms on the way back (the real clock); returns how many it refused."""
-    vendor = SlidingWindow(6, 1.0, SystemClock())
+def _drive(pacer: Pacer, calls: int, seed: int, clock: Clock, limit: int = 6) -> int:
+    """Calls through ``pacer`` to a vendor that allows ``limit`` a second and counts each on
+    arrival, after 0-60 ms on the way in and 0-60 ms on the way back, on ``clock``; returns how
+    many it refused. On a :class:`FakeClock` the delays are exact, whatever the machine's load."""
+    vendor = SlidingWindow(limit, 1.0, clock)
     rng, refused = random.Random(seed), 0
     for _ in range(calls):
         ticket = pacer.acquire()
-        time.sleep(rng.uniform(0, 0.06))
+        clock.sleep(rng.uniform(0, 0.06))
         refused += not vendor.hit()
-        time.sleep(rng.uniform(0, 0.06))
+        clock.sleep(rng.uniform(0, 0.06))
         pacer.release(ticket)
     return refused
+
+
+def _even_pace_refused(rate: float, limit: int, calls: int, seed: int) -> int:
+    """The controls: an even pace of ``rate`` a second against a vendor allowing ``limit`` a
+    second, with the same jitter, on a fake clock. On the real clock a loaded machine spreads
+    the calls out and the even pace may pass by luck (seen in CI); here it cannot."""
+    clock = FakeClock()
+    return _drive(Pacer(RatePolicy(rate=rate), clock), calls, seed, clock, limit)
 
 
 @pytest.mark.slow
@@ -82,10 +91,12 @@ def test_window_pacing_holds_on_the_real_clock_with_jitter() -> None:
     """Real clock, jittered network: a vendor allowing 6 calls a second never sees a 7th from the
     window pacer; the even pace of exactly 6 a second (the old Zoho rule, scaled) is refused."""
     window = Window(limit=6, seconds=1.0, use=5, margin=0.05)
-    paced = Pacer(RatePolicy(rate=window.rate, window=window), SystemClock())
-    assert _drive(paced, 30, seed=1) == 0
-    even = Pacer(RatePolicy(rate=6.0), SystemClock())
-    assert _drive(even, 30, seed=1) > 0  # the control: the case the window rule exists for
+    clock = SystemClock()
+    assert _drive(Pacer(RatePolicy(rate=window.rate, window=window), clock), 30, 1, clock) == 0
+    # The control: the case the window rule exists for, independent of the machine's load.
+    assert _even_pace_refused(6.0, limit=6, calls=30, seed=1) > 0
+    fake = FakeClock()
+    assert _drive(Pacer(RatePolicy(rate=window.rate, window=window), fake), 30, 1, fake) == 0
 
 
 def _drive_in_flight(pacer: Pacer, calls: int, limit: int, seed: int) -> int:
@@ -115,8 +126,9 @@ def test_v2_pace_holds_with_requests_in_flight_on_the_real_clock() -> None:
     10-a-second pace it replaced is refused (seen on a loaded machine: bunched arrivals)."""
     declared = plugin("360learning-v2").wire.rate.capped(20.0)
     assert _drive_in_flight(Pacer(declared, SystemClock()), 60, limit=10, seed=3) == 0
-    even = Pacer(RatePolicy(rate=10.0), SystemClock())
-    assert _drive_in_flight(even, 60, limit=10, seed=3) > 0  # the control
+    # The control, load-free: the even pace starts a call every 0.1 s whatever is in flight
+    # (8 x 0.1 s > 120 ms of jitter), so its arrivals are those of the sequential drive.
+    assert _even_pace_refused(10.0, limit=10, calls=60, seed=3) > 0
 
 
 def test_window_rule_waits_for_answers_not_sends() -> None:
