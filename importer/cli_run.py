@@ -28,6 +28,7 @@ from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
 from importer.files import open_private_append
 from importer.journal import Journal
+from importer.journal_api import JobLockedError
 from importer.outcomes import ExitCode
 from importer.results import check_writable, default_result_path, result_path
 from importer.store import JournalLike
@@ -218,7 +219,18 @@ def _import(
         try:
             journal = store_journal(args, settings) or run_journal(args, vendor.name, settings)
             if journal is not None:
-                journal.lock_job(wait=args.wait)
+                try:
+                    journal.lock_job()
+                except JobLockedError:
+                    if not args.wait:
+                        raise
+                    # Said once, before waiting: a host held back is seen waiting, not hung.
+                    print(
+                        "Waiting for the import in progress on this account to finish (--wait).",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    journal.lock_job(wait=True)
                 names = ("timezone", "date_order", "key", "path_id", "sheet")
                 settings_used = {name: str(_setting(args, name) or "") for name in names}
                 for name, value in settings_used.items():

@@ -143,8 +143,14 @@ def test_a_host_killed_mid_run_another_finishes_without_duplicates(
     host takes over, reconciles what the dead one left 'sending', and finishes: every
     session exactly once (0 duplicates, 0 lost)."""
     rows = names(0, 40)
+    # The first host sends 2 rows a second: still running (20 s) when the second, however slow
+    # the machine is to start it, says it waits; the kill comes only after that.
     first = start(
-        sandbox, sheet(tmp_path / "host0", rows), host_env(sandbox, tmp_path / "h0", pg_url)
+        sandbox,
+        sheet(tmp_path / "host0", rows),
+        host_env(sandbox, tmp_path / "h0", pg_url),
+        "--rate",
+        "2",
     )
     deadline = time.monotonic() + 60
     while sum(created_names(sandbox).values()) < 8:
@@ -156,7 +162,11 @@ def test_a_host_killed_mid_run_another_finishes_without_duplicates(
         host_env(sandbox, tmp_path / "h1", pg_url),
         "--wait",
     )
-    time.sleep(0.5)  # the second host is waiting for the lock
+    assert second.stderr is not None
+    said: list[str] = []  # the second host says it waits, once it does
+    while not said or "Waiting for the import in progress" not in said[-1]:
+        said.append(second.stderr.readline())
+        assert said[-1], f"the second host ended without waiting: {said}"
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
     assert first.returncode == -signal.SIGKILL
