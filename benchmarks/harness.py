@@ -7,7 +7,7 @@ printed beside its target, one line a target::
 
     TARGET <name> | <figure> | <target> | ok
 
-(``MISSED`` instead of ``ok``), which ``benchmarks/run_all.py`` collects into the README's
+(``MISSED`` instead of ``ok``), which ``benchmarks/run_all.py`` collects into docs/performance.md's
 table; a script exits 1 when one of its targets is missed.
 """
 

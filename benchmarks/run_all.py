@@ -1,4 +1,4 @@
-"""Run every benchmark and print the README's table: benchmark, figure, target, ok or MISSED.
+"""Run every benchmark and print the performance table: benchmark, figure, target, ok or MISSED.
 
 Runs each script of ``benchmarks/`` (see :data:`SCRIPTS`; their TARGET lines, see
 ``harness.py``), one after the other (never two at once: they measure CPU and time), with

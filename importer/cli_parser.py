@@ -1,6 +1,7 @@
 """The command line's arguments: every command, its options, their ranges and help texts.
 
-The README's command reference is this module's ``--help`` output (a test keeps it so).
+The documentation's command reference (docs/commands.md) is this module's ``--help`` output
+(a test keeps it so).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _url(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render the README's help text)."""
+    """The argument parser (also used to render docs/commands.md)."""
     vendors = ", ".join(REGISTRY)
     parser = _Parser(
         prog="session-importer",
@@ -95,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "its documented limits allow, and write a result sheet with each row's outcome: "
         "created (with the vendor's ID), rejected (with the vendor's reason), invalid, "
         "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
-        "from IMPORTER_* environment variables (see README), never from the command line.",
+        "from IMPORTER_* environment variables (see docs/importing.md), never from the command "
+        "line.",
         epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
         "3 stopped by a fatal vendor error (credentials, scope), 4 an --update over the "
         "mass-change guard (give --confirm N), 130 interrupted (Ctrl-C), 143 terminated "

@@ -88,7 +88,7 @@ def load_accounts(path: Path) -> list[Account]:
     data = read_toml(path, "accounts file")
     entries = data.get("account")
     if not isinstance(entries, list) or not entries:
-        raise ConfigurationError(f"{path}: no [[account]] table; see the README's serve section.")
+        raise ConfigurationError(f"{path}: no [[account]] table; see docs/web.md.")
     accounts = [_account(path, number, entry) for number, entry in enumerate(entries, 1)]
     slugs = [account.slug for account in accounts]
     if len(set(slugs)) != len(slugs):

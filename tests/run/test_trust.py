@@ -446,14 +446,13 @@ def test_vendor_down_leaves_the_sheets_in_the_inbox(
     assert (inbox / "members.csv").exists() and not (inbox / "failed").exists()
 
 
-def test_the_readmes_cron_line_runs_the_nightly_job(
-    tmp_path: Path, sandbox: SandboxProcess
-) -> None:
-    """The README's cron line, paths swapped for test ones, exports secrets.env and imports."""
+def test_the_docs_cron_line_runs_the_nightly_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """The nightly page's cron line, paths swapped for test ones, exports secrets.env and
+    imports."""
     import re
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    cron = re.search(r"```cron\n30 2 \* \* \* (.+)\n```", readme)
+    nightly = (ROOT / "docs" / "nightly.md").read_text(encoding="utf-8")
+    cron = re.search(r"```cron\n30 2 \* \* \* (.+)\n```", nightly)
     assert cron is not None
     inbox, job = inbox_job(tmp_path, sandbox)
     v2_sheet(inbox / "monday.csv", ["Cron"])

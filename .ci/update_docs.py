@@ -1,6 +1,7 @@
-"""Refresh the README's command reference from the real --help output (and `vendors`).
+"""Refresh the documentation's command reference from the real --help output (and `vendors`).
 
-Run after changing the command line: python .ci/update_readme.py
+Run after changing the command line: python .ci/update_docs.py (it rewrites the help blocks of
+docs/commands.md and the `vendors` listing of docs/vendors.md; a test says when they are stale).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+COMMANDS = DOCS / "commands.md"
+VENDORS = DOCS / "vendors.md"
 ENV = {"COLUMNS": "100", "PATH": ""}
 
 
@@ -26,7 +29,7 @@ def output(*args: str) -> str:
 
 
 def main() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = COMMANDS.read_text(encoding="utf-8")
     for command in (
         "validate",
         "run",
@@ -38,13 +41,17 @@ def main() -> None:
         "serve",
         "store",
         "undo",
+        "convert",
+        "export",
     ):
-        block = f"### `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
-        pattern = re.compile(rf"### `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)
+        block = f"## `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
+        pattern = re.compile(rf"## `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)
         if pattern.search(text):
             text = pattern.sub(lambda _, block=block: block, text)
         else:
-            text = text.replace("## The sandbox\n", f"{block}\n## The sandbox\n", 1)
+            text = text.rstrip("\n") + f"\n\n{block}"
+    COMMANDS.write_text(text, encoding="utf-8")
+    text = VENDORS.read_text(encoding="utf-8")
     listing = f"The output of `session-importer vendors`:\n\n```text\n{output('vendors')}\n```\n"
     text = re.sub(
         r"The output of `session-importer vendors`:\n\n```text\n.*?\n```\n",
@@ -52,7 +59,7 @@ def main() -> None:
         text,
         flags=re.S,
     )
-    README.write_text(text, encoding="utf-8")
+    VENDORS.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
