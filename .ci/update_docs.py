@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from importer.cli_parser import command_names
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 COMMANDS = DOCS / "commands.md"
 VENDORS = DOCS / "vendors.md"
@@ -30,20 +32,7 @@ def output(*args: str) -> str:
 
 def main() -> None:
     text = COMMANDS.read_text(encoding="utf-8")
-    for command in (
-        "validate",
-        "run",
-        "status",
-        "report",
-        "template",
-        "vendors",
-        "sandbox",
-        "serve",
-        "store",
-        "undo",
-        "convert",
-        "export",
-    ):
+    for command in command_names():
         block = f"## `session-importer {command}`\n\n```text\n{output(command, '--help')}\n```\n"
         pattern = re.compile(rf"## `session-importer {command}`\n\n```text\n.*?\n```\n", re.S)
         if pattern.search(text):

@@ -16,7 +16,7 @@ from importer.api import __version__
 from importer.outcomes import ExitCode
 from importer.vendors import REGISTRY
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "command_names"]
 
 #: The exit code of a usage error (the same as every "could not run").
 _EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
@@ -61,6 +61,15 @@ def _url(text: str) -> str:
             f"{text!r} is not a web address: give it like https://people.zoho.eu"
         )
     return text.strip()
+
+
+def command_names() -> list[str]:
+    """Every command of the command line, in the order ``--help`` lists them (for the docs'
+    reference and its test). argparse has no public way to list sub-commands."""
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def build_parser() -> argparse.ArgumentParser:
