@@ -93,15 +93,20 @@ def _commands(work: Path, env: dict[str, str]) -> None:
     _serve(work, env)
 
 
-def _against_sandbox(work: Path, env: dict[str, str]) -> None:
-    """run, status, report, export (both ways) and undo against a sandbox process."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "importer", "sandbox", "--port", "0", "--json"],
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``session-importer ARGS`` in the background, its stdout read by the caller."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "importer", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env=env,
     )
+
+
+def _against_sandbox(work: Path, env: dict[str, str]) -> None:
+    """run, status, report, export (both ways) and undo against a sandbox process."""
+    process = _start(env, "sandbox", "--port", "0", "--json")
     try:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())
@@ -142,23 +147,7 @@ def _against_sandbox(work: Path, env: dict[str, str]) -> None:
 
 def _serve(work: Path, env: dict[str, str]) -> None:
     """``serve --sandbox``: the page answers, and stops on SIGTERM."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "importer",
-            "serve",
-            "--sandbox",
-            "--port",
-            "0",
-            "--data",
-            str(work / "web"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process = _start(env, "serve", "--sandbox", "--port", "0", "--data", str(work / "web"))
     try:
         assert process.stdout is not None
         url = None
