@@ -196,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for another run of the same job to finish"
     )
     run.add_argument(
+        "--settle",
+        type=float,
+        metavar="SECONDS",
+        help="inbox: leave a sheet changed less than SECONDS ago (still being copied or saved) "
+        "for the next run (default: 60; 0 takes every sheet)",
+    )
+    run.add_argument(
         "--log", type=Path, metavar="FILE", help="append what happens to this log file"
     )
     run.add_argument(

@@ -114,7 +114,7 @@ def printable(text: str) -> str:
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
     """Check the input and where the result goes before anything is read or sent."""
-    if not source.is_file():
+    if not (getattr(args, "read_from", None) or source).is_file():
         what = "is a folder" if source.is_dir() else "does not exist"
         raise ConfigurationError(f"{source}: the sheet {what}.")
     return result_path(source, args.result)
@@ -196,14 +196,20 @@ def _import(
         )
     if args.path_id is None:
         args.path_id = args.section.get("path_id")
+    # The inbox reads its private copy of the sheet (args.read_from), taken from the file it
+    # checked: the name may have been swapped for a link since; the sheet is still args.file.
+    copy = getattr(args, "read_from", None)
     report = validate(
-        args.file,
+        copy or args.file,
         vendor,
         sheet=_setting(args, "sheet"),
         timezone=timezone,
         date_order=(_setting(args, "date_order") or "").upper() or None,
         defaults=sheet_defaults(args, vendor),
     )
+    if copy is not None:
+        table = dataclasses.replace(report.table, source=Path(args.file))
+        report = dataclasses.replace(report, table=table)
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     if args.resolve_only:
         return resolve_emails(args, report, settings)

@@ -90,6 +90,7 @@ JOB_KEYS: dict[str, tuple[type, ...]] = {
     "key": (str,),
     "path_id": (str,),
     "sheet": (str,),
+    "settle": (int, float),
     "base_url": (str,),
     "auth_url": (str,),
     "concurrency": (int,),
@@ -106,7 +107,7 @@ JOB_KEYS: dict[str, tuple[type, ...]] = {
     "guard_rows": (int,),  # issue 16: the mass-change guard's rows
 }
 _JOB_PATHS = ("input", "output", "journal", "log")
-_LOWEST = {"concurrency": 1, "max_tries": 1, "guard_rows": 0, "guard_share": 0}
+_LOWEST = {"concurrency": 1, "max_tries": 1, "guard_rows": 0, "guard_share": 0, "settle": 0}
 _ABOVE_ZERO = ("rate", "timeout")
 
 

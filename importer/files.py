@@ -1,4 +1,4 @@
-"""Files we write: private to their owner, and replaced atomically.
+"""Files we write: private to their owner, and replaced atomically (and inbox sheets read safely).
 
 Result sheets, journals and logs hold learners' names and emails, so every
 file we create is ``0600`` and every folder we create ``0700`` (existing
@@ -7,12 +7,18 @@ is written to a temporary file in the same folder, flushed to disk, then
 renamed over the old one: a full disk, a read-only folder or a kill mid-write
 leave the previous result untouched, never a truncated file. Failures become
 :class:`~importer.errors.OutputError`, one plain sentence.
+
+A sheet found in a folder others can write to is opened without following a link and
+checked on the opened file (:func:`open_own_file`), then read from a private copy of that
+file (:func:`copy_private`), never through its name again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +29,11 @@ from importer.errors import OutputError
 __all__ = [
     "FILE_MODE",
     "FOLDER_MODE",
+    "NotOwnFileError",
     "atomic_write",
+    "copy_private",
     "make_private_dir",
+    "open_own_file",
     "open_private_append",
     "output_error",
     "touch_private",
@@ -102,3 +111,46 @@ def atomic_write(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+class NotOwnFileError(OSError):
+    """A link, or not a regular file of the expected owner (as the opened file shows)."""
+
+
+def open_own_file(path: Path, owner: int) -> tuple[int, os.stat_result]:
+    """Open ``path`` to read, without following a link; the descriptor and what it is.
+
+    The checks are made on the opened file (``fstat``), never on the name again: a name
+    checked then opened can be swapped in between for a link to another's file.
+    ``O_NONBLOCK`` keeps a FIFO swapped in from blocking the open; it changes nothing
+    for a regular file's reads. The caller closes the descriptor.
+
+    Raises:
+        NotOwnFileError: a link, or not a regular file owned by ``owner`` (a FIFO, a
+            device, a folder, another user's file).
+        OSError: the file cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if os.path.islink(path):  # ELOOP (Linux) or EMLINK (FreeBSD): the name is a link
+            raise NotOwnFileError(f"{path}: a symbolic link") from None
+        raise error from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != owner:
+        os.close(descriptor)
+        raise NotOwnFileError(f"{path}: not a regular file owned by user {owner}")
+    return descriptor, info
+
+
+def copy_private(descriptor: int, target: Path) -> None:
+    """Copy the open file ``descriptor`` from its start to the new file ``target``, ``0600``.
+
+    ``target`` must not exist (it is created exclusively): the copy is what is read after,
+    so nobody can have put something else there first.
+    """
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    made = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    with os.fdopen(descriptor, "rb", closefd=False) as source, os.fdopen(made, "wb") as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)

@@ -9,7 +9,12 @@ accents; the input's delimiter when it was a CSV).
 Formula injection: a cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR
 is never written as a formula. In .xlsx it is a string cell with Excel's
 quote prefix (shown as text, and it stays text when edited); in .csv it gets
-a leading apostrophe, unless it is a plain number such as ``-5``.
+a leading apostrophe, unless it is a plain number such as ``-5`` (OWASP's
+rule for CSV injection). A .csv is also safe when opened with another
+separator than its own (Excel takes the locale's: a ``;`` result opened where
+the list separator is ``,``): inside a cell, a comma, semicolon, tab or line
+break followed by such a start gets the apostrophe after it (``a,=2+5`` is
+written ``a,'=2+5``), since any of them may begin a field for some reader.
 """
 
 from __future__ import annotations
@@ -53,6 +58,17 @@ _EXCEL_MAX_ROWS = 1_048_576
 _EXCEL_MAX_CELL = 32_767
 _DANGEROUS = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"  # with the full-width forms Excel also honours
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+#: What may end a field for some reader of a .csv: each locale's separator, a line end.
+_SEPARATORS = r",;\t\r\n"
+#: A formula's first character, after a separator (tab and CR are separators themselves:
+#: the field after them is checked on its own).
+_STARTS = "=+\\-@\uff1d\uff0b\uff0d\uff20"
+#: A field start inside a cell: a separator, quotes a reader may take as the field's
+#: opening, a formula's first character (also a pyarrow/RE2 pattern: no lookaround).
+_INNER_START = f'[{_SEPARATORS}]"*[{_STARTS}]'
+_INNER_START_RE = re.compile(_INNER_START)
+#: The field after a separator inside a cell, up to the next one.
+_INNER_FIELD = re.compile(f'(?<=[{_SEPARATORS}])("*[{_STARTS}][^{_SEPARATORS}]*)')
 # XML 1.0 cannot hold these; a CSV can carry them into a cell.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"  # the same, for pyarrow
@@ -125,10 +141,22 @@ def result_path(source: Path, result: Path | None) -> Path:
 
 
 def neutralise(value: str) -> str:
-    """Make a CSV cell safe to open in Excel: no formula runs from it."""
+    """Make a CSV cell safe to open in Excel, whichever separator it splits on: no formula runs.
+
+    A cell starting like a formula gets a leading ``'``; so does every field start inside
+    it, after a ``,``, ``;``, tab or line break (a plain number such as ``-5`` excepted).
+    """
+    if _INNER_START_RE.search(value):
+        value = _INNER_FIELD.sub(_inner_field, value)
     if value and value[0] in _DANGEROUS and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def _inner_field(match: re.Match[str]) -> str:
+    """One field start inside a cell, up to the next separator, made safe unless a number."""
+    field = match.group(1)
+    return field if _PLAIN_NUMBER.fullmatch(field) else "'" + field
 
 
 def write_result(sheet: ResultSheet, path: Path) -> Path:
@@ -163,14 +191,22 @@ def csv_writer(out: BinaryIO, delimiter: str) -> CsvWriter:
     """A writer of a CSV result sheet into ``out``, slice by slice, cells made safe."""
     from importer.results_csv import CsvWriter
 
-    return CsvWriter(out, delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern)
+    return CsvWriter(out, delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern, _INNER_START)
 
 
 def _write_csv(sheet: ResultSheet, path: Path) -> None:
     from importer.results_csv import write_csv
 
     # Header cells come from the input too: an extra column named "=HYPERLINK(...)".
-    write_csv(sheet.frame, path, sheet.delimiter, neutralise, _DANGEROUS, _PLAIN_NUMBER.pattern)
+    write_csv(
+        sheet.frame,
+        path,
+        sheet.delimiter,
+        neutralise,
+        _DANGEROUS,
+        _PLAIN_NUMBER.pattern,
+        _INNER_START,
+    )
 
 
 def _write_xlsx(sheet: ResultSheet, path: Path) -> None:

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from importer.errors import OutputError
-from importer.files import atomic_write, open_private_append, touch_private
+from importer.files import (
+    NotOwnFileError,
+    atomic_write,
+    copy_private,
+    open_own_file,
+    open_private_append,
+    touch_private,
+)
 from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, run_cli, write_csv, zoho_row
 
 UNWRITABLE = Path("/sys")  # sysfs refuses new files, even to root
@@ -119,3 +126,57 @@ def test_run_writes_private_journal_log_and_result(tmp: Path) -> None:
     assert {"j.sqlite", "job.log", "r.xlsx"} <= {p.name for p in written}
     assert {p.name: _mode(p) for p in written} == {p.name: 0o600 for p in written}
     assert _mode(out) == 0o700
+
+
+# --- sheets in a folder others can write to ------------------------------------------------
+
+
+def test_open_own_file_takes_a_regular_file_of_its_owner(tmp: Path) -> None:
+    """A regular file of the user opens; the copy made from it is 0600 and refuses to overwrite."""
+    sheet = write_csv(tmp / "s.csv", [ZOHO_HEADERS, ZOHO_ROW])
+    descriptor, info = open_own_file(sheet, os.getuid())
+    try:
+        assert stat.S_ISREG(info.st_mode) and info.st_ino == sheet.stat().st_ino
+        sheet.unlink()  # the name goes: the opened file is still the one read
+        copy_private(descriptor, tmp / "copy.csv")
+        with pytest.raises(FileExistsError):
+            copy_private(descriptor, tmp / "copy.csv")
+    finally:
+        os.close(descriptor)
+    assert (tmp / "copy.csv").read_text(encoding="utf-8").startswith(ZOHO_HEADERS[0])
+    assert _mode(tmp / "copy.csv") == 0o600
+
+
+def test_open_own_file_refuses_links_and_others_files(tmp: Path) -> None:
+    """A link (even to the user's own sheet) and, as root, another user's file are refused."""
+    sheet = write_csv(tmp / "s.csv", [ZOHO_HEADERS, ZOHO_ROW])
+    (tmp / "link.csv").symlink_to(sheet)
+    with pytest.raises(NotOwnFileError, match="a symbolic link"):
+        open_own_file(tmp / "link.csv", os.getuid())
+    with pytest.raises(NotOwnFileError, match="not a regular file owned by user 54321"):
+        open_own_file(sheet, 54321)  # the owner asked is checked on the opened file
+    with pytest.raises(NotOwnFileError):
+        open_own_file(tmp, os.getuid())  # a folder
+
+
+def test_open_own_file_refuses_a_fifo_without_waiting_for_a_writer(tmp: Path) -> None:
+    """A FIFO named like a sheet is refused at once: the open does not block for a writer."""
+    import threading
+
+    fifo = tmp / "s.csv"
+    os.mkfifo(fifo)
+    raised: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            os.close(open_own_file(fifo, os.getuid())[0])
+        except BaseException as error:  # handed to the test thread, which asserts on it
+            raised.append(error)
+
+    opener = threading.Thread(target=attempt, daemon=True)
+    opener.start()
+    opener.join(timeout=10)
+    if opener.is_alive():  # blocked in open(): release it with a writer, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("opening a FIFO blocked waiting for a writer")
+    assert len(raised) == 1 and isinstance(raised[0], NotOwnFileError)

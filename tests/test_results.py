@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 import importer
-from importer.results import neutralise
+from importer.results import ResultSheet, neutralise, write_result
 from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, write_csv
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -74,6 +78,63 @@ def test_csv_result_neutralises_formulas(tmp: Path) -> None:
 def test_neutralise(value: str, expected: str) -> None:
     """Only values Excel would evaluate are changed."""
     assert neutralise(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a,=2+5", "a,'=2+5"),
+        ("x;+1+cmd", "x;'+1+cmd"),
+        ("t\t-cmd", "t\t'-cmd"),
+        ("a\n@SUM(A1)", "a\n'@SUM(A1)"),
+        ('a,"=1+1"', 'a,\'"=1+1"'),
+        ("=1,=2", "'=1,'=2"),
+        ("lat;-5,2", "lat;-5,2"),  # a plain number is left as the first-character rule leaves it
+        ("Paris, -ish; +/- 5", "Paris, -ish; +/- 5"),  # a space before: no field starts with it
+        ("done: create; link", "done: create; link"),
+    ],
+)
+def test_neutralise_field_starts_inside_a_cell(value: str, expected: str) -> None:
+    """A field start after any locale's separator or a line break gets the apostrophe too."""
+    assert neutralise(value) == expected
+
+
+INNER = ["a,=2+5", "x;+1+cmd", "t\t-cmd", "a\n@SUM(A1)", 'q,"=1+1"', "y;=1;=2", "n,-5", "ok"]
+
+
+def _fields(text: str, separator: str) -> list[str]:
+    """Every field of ``text`` as a spreadsheet splitting on ``separator`` would see it."""
+    return [field for row in csv.reader(io.StringIO(text), delimiter=separator) for field in row]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_csv_result_runs_no_formula_whatever_separator_opens_it(tmp: Path, delimiter: str) -> None:
+    """A result read with ``,``, ``;`` or tab (not only its own) has no field Excel would run."""
+    frame = pd.DataFrame({"Status": ["valid"] * len(INNER), "Comment": INNER}, dtype="str")
+    text = write_result(ResultSheet(frame, [], delimiter), tmp / "out.csv").read_text("utf-8-sig")
+    for separator in (",", ";", "\t"):
+        for field in _fields(text, separator):
+            # a field may begin with the quote a cell was wrapped in when read unquoted
+            bare = field.lstrip('"')
+            formula = bare[:1] in "=+-@" and not re.fullmatch(r"[+-]?[0-9]+([.,][0-9]+)?", bare)
+            assert bare == "" or not formula, (separator, field)
+    # with its own separator, each cell reads back as the one-cell rule made it
+    assert [row[1] for row in csv.reader(io.StringIO(text), delimiter=delimiter)][1:] == [
+        neutralise(value) for value in INNER
+    ]
+
+
+def test_csv_result_with_field_starts_is_byte_for_byte_what_csv_writes(tmp: Path) -> None:
+    """The vectorised writer gives the scalar rule's bytes for cells with inner field starts."""
+    cells = [*INNER, "=1,=2", "plain", "-5", "a, -b"] * 3
+    frame = pd.DataFrame({"Status": ["valid"] * len(cells), "c": cells}, dtype="str")
+    for delimiter in (",", ";"):
+        path = write_result(ResultSheet(frame, [], delimiter), tmp / "out.csv")
+        expected = io.StringIO(newline="")
+        writer = csv.writer(expected, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(["Status", "c"])
+        writer.writerows([["valid", neutralise(value)] for value in cells])
+        assert path.read_bytes() == b"\xef\xbb\xbf" + expected.getvalue().encode("utf-8")
 
 
 def test_result_of_a_result_sheet_replaces_old_outcome_columns(tmp: Path) -> None:

@@ -222,7 +222,7 @@ def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
     job.write_text(
         f'[job]\nvendor = "360learning-v2"\ninput = "{inbox}"\noutput = "{output}"\n'
         f'timezone = "Europe/Paris"\nbase_url = "{info["base_url"]}"\nauth_url = "{info["auth_url"]}"\n'
-        f'log = "{tmp_path / "nightly.log"}"\n',
+        f'log = "{tmp_path / "nightly.log"}"\nsettle = 0\n',  # sheets written just now
         encoding="utf-8",
     )
     command = [sys.executable, "-m", "importer", "run", "--config", str(job), "--json"]
