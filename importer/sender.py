@@ -163,7 +163,7 @@ class Sender:
         resending is harmless, or ``("unchecked", None)`` when the vendor gives no
         way to check (or the check itself kept failing: never a reason to resend).
         """
-        if self.adapter.resend_safe:
+        if self.adapter.resend_harmless(values):
             return "resend", None
         call: Call | None = self.adapter.lookup(values)
         if call is None:

@@ -150,6 +150,11 @@ class Adapter(Protocol):
     #: Whether resending a row whose answer was lost is harmless (its calls are idempotent).
     resend_safe: bool
 
+    def resend_harmless(self, values: Mapping[str, str | None]) -> bool:
+        """Whether resending this row after a lost answer is harmless (``resend_safe``, unless
+        the row asks for something that is not, such as an email)."""
+        ...
+
     def lookup(self, values: Mapping[str, str | None]) -> Call | None:
         """The first read that finds a row's object at the vendor; ``None``: no way to check."""
         ...
@@ -192,6 +197,10 @@ class AdapterBase:
     def listed(self, answer: Answer) -> bool:
         """Whether a lookup's 2xx answer has the documented list shape (else it proves nothing)."""
         return True
+
+    def resend_harmless(self, values: Mapping[str, str | None]) -> bool:
+        """Whether resending this row after a lost answer is harmless: ``resend_safe``."""
+        return bool(getattr(self, "resend_safe", False))
 
     def configured(self, options: Mapping[str, str]) -> Any:
         """This adapter with the run's vendor options (none by default)."""

@@ -9,7 +9,7 @@ import pytest
 from importer.templates import write_template
 from importer.validation import validate
 from importer.vendors import REGISTRY, plugin
-from importer.wire import Answer
+from importer.wire import Answer, Call
 from tests.conftest import run_cli, zoho_row, zoho_sheet
 
 
@@ -110,3 +110,46 @@ def test_progress_eta_knows_the_rate_limit() -> None:
     pacer = Pacer(plugin("zoho-people").wire.rate, FakeClock())
     bar = SimpleNamespace(n=1, total=3001, format_dict={"elapsed": 0.05})
     assert _eta_and_counts(bar, pacer, {"created": 1}) == "about 1:52:02 left, created 1"
+
+
+def _coursepath_writes() -> list[Call]:
+    values = {f.name: f.example or None for f in REGISTRY["coursepath"].fields}
+    values.update({"courseId": "12345", "programId": "678", "groups": "Sales", "invite": "yes"})
+    return [c for c in plugin("coursepath").wire.calls(values) if c.writes and not c.result]
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("<html><body><h1>Service being updated</h1></body></html>", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ({"error": "try again later"}, "unknown"),
+        ({"memberId": "1001", "courseId": "12345"}, "ok"),
+        ([{"id": "g1", "name": "Sales"}], "ok"),
+    ],
+)
+def test_coursepath_steps_are_done_only_with_a_json_answer(body: object, kind: str) -> None:
+    """An enrolment, group or invitation answered 2xx is done only with JSON (the docs' one
+    promise of shape); an HTML page, an empty body or an error inside a 2xx is unknown."""
+    wire = plugin("coursepath").wire
+    writes = _coursepath_writes()
+    assert {c.path.rsplit("/", 1)[-1] for c in writes} == {
+        "coursemember", "programmember", "groups", "invite"
+    }  # fmt: skip
+    for call in writes:
+        for status in (200, 201):
+            outcome = wire.interpret(call, Answer(status, body))
+            assert outcome.kind == kind, (call.name, status, outcome)
+    invite = next(c for c in writes if c.path.endswith("/invite"))
+    if kind == "unknown":
+        said = wire.interpret(invite, Answer(200, body)).message
+        assert "invitation may have been sent" in said and "--resend-unknown" in said
+
+
+def test_coursepath_resends_a_lost_row_unless_it_asks_for_an_invitation() -> None:
+    """Enrolling and grouping again is harmless; an invitation is an email sent twice."""
+    wire = plugin("coursepath").wire
+    assert wire.resend_harmless({"email": "a@example.com", "invite": "no"})
+    assert wire.resend_harmless({"email": "a@example.com", "invite": None})
+    assert not wire.resend_harmless({"email": "a@example.com", "invite": "yes"})

@@ -1,0 +1,93 @@
+"""Answers the vendors did not document: classed by what they prove, end to end over HTTP.
+
+Each test drives the real pipeline (the CLI with its journal, or ``run_import`` on a shared
+fake clock) against the sandbox on 127.0.0.1, with the sandbox answering one of the ways the
+docs leave open (a fault aimed at one endpoint, or a sandbox option).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importer.sandbox import parse_faults
+from importer.vendors import REGISTRY
+from tests.conftest import write_csv
+from tests.run.conftest import Rig, SandboxProcess
+
+PATH = "6853f6de567dc5f80528f80d"
+CP_HEADERS = ["Email", "Name", "Course ID", "Groups", "Send invite"]
+
+
+def run(sandbox: SandboxProcess, sheet: Path, vendor: str, *extra: str) -> dict[str, Any]:
+    """The real CLI with its own journal beside the sheet; its JSON summary and result rows."""
+    journal, result = sheet.with_suffix(".journal.sqlite"), sheet.with_suffix(".result.csv")
+    done = sandbox.run(
+        sheet, vendor, "--json", "--journal", str(journal), "--result", str(result), *extra
+    )
+    assert done.stdout.strip(), done.stderr
+    got: dict[str, Any] = json.loads(done.stdout)
+    with result.open(encoding="utf-8-sig") as handle:
+        got["rows"] = list(csv.DictReader(handle))
+    return got
+
+
+def faults(rig: Rig, spec: str) -> None:
+    rig.sandbox.state.faults.update(parse_faults(spec, list(REGISTRY)))
+
+
+# --- Coursepath: only JSON is done; an invitation is never sent twice -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "fault", "quoted"),
+    [
+        ("coursemember", "html", "Our service is being updated"),
+        ("groups", "empty201", "an empty body"),
+    ],
+)
+def test_coursepath_step_answered_without_json_is_unknown_then_resent_once(
+    tmp_path: Path, sandbox: SandboxProcess, target: str, fault: str, quoted: str
+) -> None:
+    """An enrolment answered with a proxy's HTML 200, or a group with an empty 201, is unknown
+    (quoted), not created; the re-run sends the row again, harmlessly: one enrolment, one group."""
+    sheet = write_csv(
+        tmp_path / "cp.csv", [CP_HEADERS, ["jane.doe@example.com", "Jane", "12345", "Sales", "no"]]
+    )
+    sandbox.faults(f"coursepath/{target}:{fault}=1")
+    first = run(sandbox, sheet, "coursepath")
+    assert first["counts"] == {"unknown": 1}
+    assert quoted in first["rows"][0]["Messages"]
+    sandbox.faults("")
+    second = run(sandbox, sheet, "coursepath")
+    assert second["counts"] == {"created": 1}
+    assert len(sandbox.created("coursepath", "coursemember")) == 1
+    assert len(sandbox.created("coursepath", "groupmember")) == 1
+    assert len(sandbox.created("coursepath", "member")) == 1
+
+
+@pytest.mark.parametrize("fault", ["html", "drop"])
+def test_coursepath_invitation_whose_answer_was_lost_is_not_sent_twice(
+    tmp_path: Path, sandbox: SandboxProcess, fault: str
+) -> None:
+    """An invitation answered with HTML, or not at all, is unknown; the re-run does not send a
+    second email; --resend-unknown (after checking with the member) does."""
+    sheet = write_csv(
+        tmp_path / "cp.csv", [CP_HEADERS, ["jane.doe@example.com", "Jane", "12345", "", "yes"]]
+    )
+    sandbox.faults(f"coursepath/invite:{fault}=1")
+    first = run(sandbox, sheet, "coursepath")
+    assert first["counts"] == {"unknown": 1}
+    assert len(sandbox.created("coursepath", "invite")) == 1  # it was sent
+    sandbox.faults("")
+    second = run(sandbox, sheet, "coursepath")
+    assert second["counts"] == {"unknown": 1}
+    assert "--resend-unknown" in second["rows"][0]["Messages"]
+    assert len(sandbox.created("coursepath", "invite")) == 1  # not sent again
+    resent = run(sandbox, sheet, "coursepath", "--resend-unknown")
+    assert resent["counts"] == {"created": 1}
+    assert len(sandbox.created("coursepath", "invite")) == 2
