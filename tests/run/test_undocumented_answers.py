@@ -16,7 +16,7 @@ import pytest
 
 from importer.sandbox import parse_faults
 from importer.vendors import REGISTRY
-from tests.conftest import write_csv
+from tests.conftest import write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import Rig, SandboxProcess
 
 PATH = "6853f6de567dc5f80528f80d"
@@ -91,3 +91,43 @@ def test_coursepath_invitation_whose_answer_was_lost_is_not_sent_twice(
     resent = run(sandbox, sheet, "coursepath", "--resend-unknown")
     assert resent["counts"] == {"created": 1}
     assert len(sandbox.created("coursepath", "invite")) == 2
+
+
+# --- Email lookups: a vendor's fault is never the coordinator's data ------------------------------
+
+
+def _zoho_by_email(tmp_path: Path) -> Path:
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("By email", trainer="")])
+    text = sheet.read_text().replace("Trainer erecno", "Trainer email")
+    sheet.write_text(text.replace(",,0,", ",henry@example.com,0,"))
+    return sheet
+
+
+def _v2_by_email(tmp_path: Path) -> Path:
+    headers = ["Path ID", "Session name", "Main instructor email", "Start date",
+               "Registration validation"]  # fmt: skip
+    row = [PATH, "A", "jane.doe@example.com", "2025-07-01 10:00", "disabled"]
+    return write_csv(tmp_path / "v2.csv", [headers, row])
+
+
+@pytest.mark.parametrize(
+    ("vendor", "target", "status"),
+    [
+        ("360learning-v2", "users", "404"),
+        ("360learning-v2", "users", "409"),
+        ("zoho-people", "getRecords", "404"),
+        ("zoho-people", "getRecords", "409"),
+    ],
+)
+def test_an_undocumented_404_or_409_on_an_email_lookup_holds_the_row_back(
+    tmp_path: Path, rig: Rig, vendor: str, target: str, status: str
+) -> None:
+    """A gateway's 404 or 409 to the email lookup: the row is "not sent" with that cause, safe
+    to re-run; never "invalid: not a user ... check the address"."""
+    faults(rig, f"{vendor}/{target}:{status}=1")
+    sheet = _v2_by_email(tmp_path) if vendor == "360learning-v2" else _zoho_by_email(tmp_path)
+    run_ = rig.run(sheet, vendor)
+    assert run_.counts() == {"not sent": 1}, run_.results
+    message = run_.results[2].message
+    assert "could not be checked" in message and status in message
+    assert run_.validation is not None and not run_.validation.errors

@@ -78,6 +78,8 @@ class _Zoho(AdapterBase):
         "HTML, empty): unknown, looked up before any resend; 7202 first renews the token.",
         "Session lists are matched as Zoho may store them: 2:00 PM for 02:00 PM, names "
         "without case or extra spaces.",
+        "An employee lookup answered other than with records or 'no records' (7024), a 404 "
+        "or 409 say: the row is not sent, never reported as an unknown email.",
     )
     documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
         (400, {"code": 7016, "message": "Invalid", "errors": {"message": "date"}}, "rejected",
