@@ -153,3 +153,27 @@ def test_coursepath_resends_a_lost_row_unless_it_asks_for_an_invitation() -> Non
     assert wire.resend_harmless({"email": "a@example.com", "invite": "no"})
     assert wire.resend_harmless({"email": "a@example.com", "invite": None})
     assert not wire.resend_harmless({"email": "a@example.com", "invite": "yes"})
+
+
+LOCK_TEXT = "API access blocked since threshold limit exceeded"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"response": {"status": 1, "errors": {"code": 7209, "message": LOCK_TEXT}}},
+        {"response": {"status": 1, "errors": [{"code": "7209", "message": "blocked"}]}},
+        {"response": {"status": 1, "errorcode": "7209", "message": "Error occurred"}},
+        {"response": {"status": 1, "message": LOCK_TEXT}},
+        {"errors": {"code": 7209, "message": "blocked"}},
+    ],
+)
+@pytest.mark.parametrize("status", [200, 400])
+def test_zoho_lock_inside_its_error_envelope_is_the_lock(body: object, status: int) -> None:
+    """The lock's code (7209) or words inside People's error envelope, at 200 or 400, is the
+    lock: wait five minutes, then retry (never a rejected or unknown row)."""
+    zoho = plugin("zoho-people").wire
+    call = zoho.calls({f.name: f.example or None for f in REGISTRY["zoho-people"].fields})[0]
+    outcome = zoho.interpret(call, Answer(status, body))
+    assert (outcome.kind, outcome.retry_after) == ("locked", 300.0)
+    assert zoho.signal(Answer(status, body)) is not None  # reads (lookups) wait too

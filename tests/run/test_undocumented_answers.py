@@ -131,3 +131,24 @@ def test_an_undocumented_404_or_409_on_an_email_lookup_holds_the_row_back(
     message = run_.results[2].message
     assert "could not be checked" in message and status in message
     assert run_.validation is not None and not run_.validation.errors
+
+
+# --- Zoho: the lock in People's envelope; sessionData in the form Zoho does not read --------------
+
+
+@pytest.mark.parametrize("style", ["envelope", "envelope400"])
+def test_zoho_lock_inside_its_error_envelope_pauses_the_run(
+    tmp_path: Path, rig: Rig, style: str
+) -> None:
+    """Zoho answers its lock in People's error envelope (code 7209 under response.errors, at 200
+    or 400): the run waits the lock out and creates every row; none is rejected or unknown."""
+    rig.sandbox.state.options["zoho_lock_style"] = style
+    rig.sandbox.reset()
+    for _ in range(30):  # another tool used the minute's 30 calls
+        rig.sandbox.zoho.window.hit()
+    started = rig.clock.time()
+    run_ = rig.run(zoho_sheet(tmp_path / "z.csv", [zoho_row("A"), zoho_row("B")]), "zoho-people")
+    assert run_.counts() == {"created": 2}, run_.results
+    assert rig.sandbox.zoho.locks == 1
+    assert rig.clock.time() - started >= 300  # the lock's five minutes were waited out
+    assert any("locked the API" in note for note in rig.notes)

@@ -9,7 +9,10 @@ Where the doc is silent or contradicts itself (shared/VENDORS.md), the choices m
 * The lock's answer is not documented: 429 (with or without ``Retry-After``),
   code 7209 in any body, and 422 "Maximum limit exceeded" (which the doc
   prints beside the threshold) are all read as a possible lock; a 422 that
-  repeats after a clean wait is the module's own limit.
+  repeats after a clean wait is the module's own limit. "In any body" includes
+  People's error envelope (``{"response": {"status": 1, "errors": {"code":
+  7209, "message": ...}}}``, or ``errorcode`` as integrators saw it), at any
+  status (200 or 400 seen), and the lock's own words without a code.
 * Zoho's answers are read for what they prove: only ``{"code": 200,
   "session": {"sessionId": ...}}`` is a created session; the People envelope
   ``{"response": {"status": 1, ...}}``, an empty or HTML 200 is not, and may
@@ -45,6 +48,9 @@ __all__ = ["ADAPTER", "LOCK_CODE", "LOCK_SECONDS"]
 
 #: People's error code for "API access blocked since threshold limit exceeded".
 LOCK_CODE = 7209
+_LOCK_TEXT = "API access blocked since threshold limit exceeded"
+#: People's code for a refused token.
+TOKEN_CODE = 7202
 LOCK_SECONDS = 300.0
 _OPTIONAL = ("description", "roomId", "lockUntil", "gradeCategoryId")
 
@@ -70,8 +76,8 @@ class _Zoho(AdapterBase):
         "sessions and trainers, ZOHOPEOPLE.forms.READ to look employees up by email"
     )
     odd_answers: tuple[str, ...] = (
-        "429 (any code), or code 7209 in any answer: the lock; waited out (Retry-After or 5 "
-        "minutes), then the run resumes.",
+        "429 (any code), or code 7209 in any answer (inside People's error envelope too, at "
+        "200 or 400): the lock; waited out (Retry-After or 5 minutes), then the run resumes.",
         "422 'Maximum limit exceeded': maybe the lock; waited out once, and only the same "
         "answer after that clean wait rejects the row (module full).",
         "A 200 without {code: 200, session: {sessionId}} (the People envelope, code 7202, "
@@ -89,6 +95,10 @@ class _Zoho(AdapterBase):
         (422, {"code": 422, "message": "Maximum limit exceeded"}, "locked", "maximum limit"),
         (500, {"code": 500, "message": "Sorry! Server error occured"}, "unknown", "500"),
         (429, {"code": 7209, "message": "API access blocked"}, "locked", "locked the API"),
+        (200, {"response": {"status": 1, "message": "Error occurred", "errors": {
+            "code": 7209, "message": _LOCK_TEXT}}}, "locked", "locked the API"),
+        (400, {"response": {"status": 1, "errorcode": "7209", "message": _LOCK_TEXT}},
+         "locked", "locked the API"),
     )  # fmt: skip
 
     def __init__(self, session_data: str = "param") -> None:
@@ -118,10 +128,12 @@ class _Zoho(AdapterBase):
         ]
 
     def signal(self, answer: Answer) -> Outcome | None:
-        """The lock (429, or code 7209 in any answer) and a refused token (401, code 7202)."""
-        body = answer.body if isinstance(answer.body, dict) else {}
-        code = body.get("code")
-        if code == LOCK_CODE or answer.status == 429:
+        """The lock (429, or code 7209 in any answer, its envelope included) and a refused
+        token (401, code 7202)."""
+        said = _said(answer.body)
+        codes = {code for code, _ in said}
+        locked = any("threshold limit exceeded" in text.lower() for _, text in said)
+        if LOCK_CODE in codes or locked or answer.status == 429:
             # Zoho documents no Retry-After; one connector saw it. Without it, the 5 minutes.
             wait = retry_after_header(answer) or LOCK_SECONDS
             return Outcome(
@@ -129,7 +141,7 @@ class _Zoho(AdapterBase):
                 message="Zoho locked the API for exceeding 30 calls a minute",
                 retry_after=wait,
             )
-        if answer.status == 401 or code == 7202:
+        if answer.status == 401 or TOKEN_CODE in codes:
             return Outcome("reauth", message="Zoho refused the access token.")
         return None
 
@@ -231,6 +243,32 @@ class _Zoho(AdapterBase):
         return None, Call(
             call.name, "GET", call.path, params={"startIndex": str(start)}, writes=False
         )
+
+
+def _said(body: Any) -> list[tuple[int | None, str]]:
+    """Every ``(code, message)`` a Zoho body carries: at the top, in ``errors`` (an object or
+    a list), and in People's envelope (``response.errors``, ``response.errorcode``)."""
+    found: list[tuple[int | None, str]] = []
+
+    def add(part: Any, code_key: str = "code") -> None:
+        if isinstance(part, list):
+            for item in part:
+                add(item, code_key)
+            return
+        if not isinstance(part, dict):
+            return
+        raw = part.get(code_key)
+        code = int(raw) if isinstance(raw, int | str) and str(raw).strip().isdigit() else None
+        found.append((code, str(part.get("message") or "")))
+
+    if isinstance(body, dict):
+        add(body)
+        add(body.get("errors"))
+        response = body.get("response")
+        if isinstance(response, dict):
+            add(response, "errorcode")
+            add(response.get("errors"))
+    return found
 
 
 def _same(name: Any, date: Any, start: Any, end: Any, trainer: Any) -> tuple[Any, ...]:
