@@ -25,6 +25,11 @@ Two refinements, for answers that mean one of two things:
 * ``probe``: a read that tells whether the whole account is refused (Coursepath's
   403 on one enrolment may be that enrolment, or the acting admin): refused too,
   the run stops; answered, the outcome stays the row's.
+* ``rejected`` with ``setup`` set: a refusal that, given to every row, points at the
+  run's settings rather than the rows (Zoho's "input parameter missing" when
+  ``sessionData`` travels in the form it does not read). Until a row of the run is
+  done, such a row is held back as ``not sent``, and after
+  :data:`SETUP_DOUBTS` of them the run stops with the ``setup`` sentence.
 
 An answer is classed by what it *proves*: a 2xx to a create whose body has the
 documented success shape is ``ok``; any other 2xx to a create (empty, HTML, an
@@ -45,6 +50,7 @@ from importer.throttle import RatePolicy
 
 __all__ = [
     "MARKER",
+    "SETUP_DOUBTS",
     "Adapter",
     "AdapterBase",
     "Answer",
@@ -114,6 +120,11 @@ class Outcome:
     retry_after: float | None = None
     maybe: bool = False
     probe: Call | None = None
+    setup: str = ""
+
+
+#: Refusals with ``setup`` before any row of the run is done, after which the run stops.
+SETUP_DOUBTS = 3
 
 
 class Adapter(Protocol):

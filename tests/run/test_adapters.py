@@ -177,3 +177,57 @@ def test_zoho_lock_inside_its_error_envelope_is_the_lock(body: object, status: i
     outcome = zoho.interpret(call, Answer(status, body))
     assert (outcome.kind, outcome.retry_after) == ("locked", 300.0)
     assert zoho.signal(Answer(status, body)) is not None  # reads (lookups) wait too
+
+
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [("param", "--zoho-session-data body"), ("body", "--zoho-session-data param")],
+)
+def test_zoho_missing_parameter_names_the_other_session_data_form(form: str, named: str) -> None:
+    """A 400 "input parameter missing" (code 7019, or the text without detail) is rejected with
+    the likely cause: the other sessionData form; a bad value with its detail is the row's."""
+    zoho = plugin("zoho-people").wire.configured({"zoho_session_data": form})
+    call = zoho.calls({f.name: f.example or None for f in REGISTRY["zoho-people"].fields})[0]
+    text = "Invalid parameter value/input parameter missing"
+    for body in (
+        {"code": 7019, "message": text},
+        {"message": text},
+        {"code": 400, "message": text},
+    ):
+        outcome = zoho.interpret(call, Answer(400, body))
+        assert outcome.kind == "rejected" and named in outcome.setup, body
+    detailed = {"code": 7016, "message": text, "errors": {"message": "date must be DD-MM-YYYY"}}
+    outcome = zoho.interpret(call, Answer(400, detailed))
+    assert outcome.kind == "rejected" and not outcome.setup
+
+
+def test_a_missing_parameter_after_a_created_row_is_that_rows_rejection() -> None:
+    """Once a row of the run was created, the sessionData form works: a later "input parameter
+    missing" rejects that row alone; the run goes on."""
+    import httpx
+
+    from importer.clock import FakeClock
+    from importer.config import resolve_settings
+    from importer.sender import sender_for
+
+    missing = {"code": 7019, "message": "Invalid parameter value/input parameter missing"}
+    answers = [
+        httpx.Response(200, json={"code": 200, "session": {"sessionId": "1"}}),
+        *[httpx.Response(400, json=missing) for _ in range(4)],
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/v2/token"):
+            return httpx.Response(200, json={"access_token": "t" * 20, "expires_in": 3600})
+        return answers.pop(0)
+
+    env = {"IMPORTER_ZOHO_CLIENT_ID": "c", "IMPORTER_ZOHO_CLIENT_SECRET": "s",
+           "IMPORTER_ZOHO_REFRESH_TOKEN": "r"}  # fmt: skip
+    flags = {"base_url": "http://127.0.0.1:9", "auth_url": "http://127.0.0.1:9"}
+    settings = resolve_settings("zoho-people", flags=flags, env=env)
+    values = {f.name: f.example or None for f in REGISTRY["zoho-people"].fields}
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        sender = sender_for(plugin("zoho-people").wire, settings, client, FakeClock())
+        results = [sender.import_row(values) for _ in range(5)]
+    assert [r.status for r in results] == ["created"] + ["rejected"] * 4
+    assert "input parameter missing" in results[1].message

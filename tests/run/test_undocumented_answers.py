@@ -152,3 +152,22 @@ def test_zoho_lock_inside_its_error_envelope_pauses_the_run(
     assert rig.sandbox.zoho.locks == 1
     assert rig.clock.time() - started >= 300  # the lock's five minutes were waited out
     assert any("locked the API" in note for note in rig.notes)
+
+
+def test_zoho_missing_parameter_on_every_row_stops_and_names_the_session_data_form(
+    tmp_path: Path, rig: Rig
+) -> None:
+    """Zoho reads sessionData only as a JSON body: the first three rows are refused "input
+    parameter missing", the run stops there and names --zoho-session-data body; no row is
+    "rejected" (they were not at fault), and with the flag every row is created."""
+    rig.sandbox.state.options["zoho_session_data"] = "body"
+    sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(6)])
+    run_ = rig.run(sheet, "zoho-people")
+    assert run_.counts() == {"not sent": 6}, run_.results
+    assert run_.fatal and run_.stopped and "--zoho-session-data body" in run_.stopped
+    assert "input parameter missing" in run_.stopped
+    assert "--zoho-session-data body" in run_.results[2].message
+    posts = [r for r in rig.sandbox.state.requests if r["method"] == "POST"]
+    assert len([p for p in posts if "sessions" in p["path"]]) == 3  # not the whole sheet
+    fixed = rig.run(sheet, "zoho-people", zoho_session_data="body")
+    assert fixed.counts() == {"created": 6}

@@ -13,6 +13,12 @@ Where the doc is silent or contradicts itself (shared/VENDORS.md), the choices m
   People's error envelope (``{"response": {"status": 1, "errors": {"code":
   7209, "message": ...}}}``, or ``errorcode`` as integrators saw it), at any
   status (200 or 400 seen), and the lock's own words without a code.
+* "Invalid parameter value/input parameter missing" (400) is the doc's one
+  text for a bad value and for a missing parameter. Our rows are checked
+  before sending, so a *missing parameter* (code 7019, or that text with no
+  detail) on every row most likely means Zoho does not read ``sessionData``
+  where we put it: the outcome says so (``setup``), and the run stops after
+  the first few instead of refusing the whole sheet.
 * Zoho's answers are read for what they prove: only ``{"code": 200,
   "session": {"sessionId": ...}}`` is a created session; the People envelope
   ``{"response": {"status": 1, ...}}``, an empty or HTML 200 is not, and may
@@ -49,9 +55,14 @@ __all__ = ["ADAPTER", "LOCK_CODE", "LOCK_SECONDS"]
 #: People's error code for "API access blocked since threshold limit exceeded".
 LOCK_CODE = 7209
 _LOCK_TEXT = "API access blocked since threshold limit exceeded"
-#: People's code for a refused token.
-TOKEN_CODE = 7202
+#: People's codes for a refused token (7202) and a missing parameter (7019).
+TOKEN_CODE, MISSING_CODE = 7202, 7019
 LOCK_SECONDS = 300.0
+#: How each ``--zoho-session-data`` sends the session.
+_FORMS = {
+    "param": "as the sessionData parameter, the doc's parameter table",
+    "body": "as a JSON body, the doc's code samples",
+}
 _OPTIONAL = ("description", "roomId", "lockUntil", "gradeCategoryId")
 
 
@@ -84,6 +95,8 @@ class _Zoho(AdapterBase):
         "HTML, empty): unknown, looked up before any resend; 7202 first renews the token.",
         "Session lists are matched as Zoho may store them: 2:00 PM for 02:00 PM, names "
         "without case or extra spaces.",
+        "400 'input parameter missing' before any row is created: the row is not sent, and "
+        "after 3 the run stops naming the other --zoho-session-data form.",
         "An employee lookup answered other than with records or 'no records' (7024), a 404 "
         "or 409 say: the row is not sent, never reported as an unknown email.",
     )
@@ -99,6 +112,8 @@ class _Zoho(AdapterBase):
             "code": 7209, "message": _LOCK_TEXT}}}, "locked", "locked the API"),
         (400, {"response": {"status": 1, "errorcode": "7209", "message": _LOCK_TEXT}},
          "locked", "locked the API"),
+        (400, {"code": 7019, "message": "Invalid parameter value/input parameter missing"},
+         "rejected", "input parameter missing"),
     )  # fmt: skip
 
     def __init__(self, session_data: str = "param") -> None:
@@ -189,6 +204,17 @@ class _Zoho(AdapterBase):
                 "(the module may hold too many sessions).",
             )
         text = detail or message or f"HTTP {answer.status}{snippet(answer)}"
+        missing = MISSING_CODE in {c for c, _ in _said(body)} or (
+            not detail and "parameter missing" in message.lower() and code in (None, 400)
+        )
+        if answer.status == 400 and missing:
+            other = "body" if self.session_data != "body" else "param"
+            return Outcome(
+                "rejected",
+                message=f"Zoho refused the session: {text}.",
+                setup=f"the likely cause is the form of sessionData, not the rows: re-run with "
+                f"--zoho-session-data {other} (sends it {_FORMS[other]})",
+            )
         return Outcome("rejected", message=f"Zoho refused the session: {text}.")
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
