@@ -8,6 +8,7 @@ helpers here page through lists and read single objects under the sender's retry
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def pages(sender: Sender, first: Call, items: Items, following: Following) -> It
     """
     call: Call | None = first
     seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
-    contents: set[str] = set()
+    contents: set[bytes] = set()
     number = 0
     while call is not None:
         page = _page_key(sender, call)
@@ -87,7 +88,8 @@ def pages(sender: Sender, first: Call, items: Items, following: Following) -> It
                 f"the vendor refused to {call.name} ({answer.status}): check the IDs."
             )
         found = items(answer)
-        content = json.dumps(found, sort_keys=True, default=str)
+        # A digest per page, not the page: an export of thousands of objects stays small.
+        content = hashlib.sha256(json.dumps(found, sort_keys=True, default=str).encode()).digest()
         if found and content in contents:
             sender.notify(_looped(call, number - 1, "repeats a page already read"))
             return
