@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +59,7 @@ def export_command(args: argparse.Namespace) -> int:
 
     from importer.config import resolve_settings
     from importer.export import compare_created, export_sessions, flatten
+    from importer.readback import PAGING_STOPPED
     from importer.results import ResultSheet, write_result
 
     vendor = get_vendor(args.vendor)
@@ -107,7 +109,10 @@ def export_command(args: argparse.Namespace) -> int:
         )
         print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
         return ExitCode.OK if not differing else ExitCode.NOT_ALL_DONE
-    items = export_sessions(settings, target)
+    notes: list[str] = []
+    items = export_sessions(settings, target, notify=notes.append)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
     if frame.empty:
         frame = pd.DataFrame({"Status": pd.Series(dtype="str")})
@@ -117,7 +122,9 @@ def export_command(args: argparse.Namespace) -> int:
         ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
     )
     print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
-    return ExitCode.OK
+    # A list whose paging looped may be incomplete: not "all done".
+    looped = any(note.startswith(PAGING_STOPPED) for note in notes)
+    return ExitCode.NOT_ALL_DONE if looped else ExitCode.OK
 
 
 def _summary_header(row: Sequence[str]) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -66,14 +66,17 @@ def export_sessions(
     *,
     client: httpx.Client | None = None,
     clock: Clock | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every object the target names, as the vendor's read endpoints return them.
 
-    ``client`` and ``clock``: the HTTP client and the clock to use (new ones by default).
+    ``client`` and ``clock``: the HTTP client and the clock to use (new ones by default);
+    ``notify``: told what is worth telling (a lock waited out, a paging loop stopped).
     """
     readback = _reader(settings)
     with _client(settings, client) as http:
-        sender = sender_for(plugin(settings.vendor).wire, settings, http, clock or SystemClock())
+        wire = plugin(settings.vendor).wire
+        sender = sender_for(wire, settings, http, clock or SystemClock(), notify=notify)
         return readback.export(sender, target)
 
 

@@ -8,9 +8,12 @@ helpers here page through lists and read single objects under the sender's retry
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from importer.errors import ConfigurationError
 from importer.wire import Answer, Call, next_link
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from importer.sender import Sender
 
 __all__ = [
+    "PAGING_STOPPED",
     "Following",
     "Items",
     "ReadBack",
@@ -29,6 +33,9 @@ __all__ = [
     "one",
     "pages",
 ]
+
+#: How the note begins when a list's paging looped (see :func:`pages`).
+PAGING_STOPPED = "paging stopped"
 
 #: The objects of one list answer.
 Items = Callable[[Answer], list[Any]]
@@ -57,17 +64,52 @@ class ReadBack:
 
 
 def pages(sender: Sender, first: Call, items: Items, following: Following) -> Iterator[Any]:
-    """Every object of a paged list, read under the retry policy."""
+    """Every object of a paged list, read under the retry policy.
+
+    A vendor's next page that is one already read (a ``Link`` back to an earlier page, or a
+    page whose objects repeat an earlier page's: an ``offset`` the vendor ignores) ends the
+    list: read again, it would loop forever. The sender's ``notify`` says so, since the
+    vendor may hold objects its paging never reached.
+    """
     call: Call | None = first
+    seen: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+    contents: set[bytes] = set()
+    number = 0
     while call is not None:
+        page = _page_key(sender, call)
+        if page in seen:
+            sender.notify(_looped(call, number, "links back to a page already read"))
+            return
+        seen.add(page)
         answer = sender.read(call)
+        number += 1
         if answer.status != 200:
             raise ConfigurationError(
                 f"the vendor refused to {call.name} ({answer.status}): check the IDs."
             )
         found = items(answer)
+        # A digest per page, not the page: an export of thousands of objects stays small.
+        content = hashlib.sha256(json.dumps(found, sort_keys=True, default=str).encode()).digest()
+        if found and content in contents:
+            sender.notify(_looped(call, number - 1, "repeats a page already read"))
+            return
+        contents.add(content)
         yield from found
         call = following(call, answer, len(found))
+
+
+def _page_key(sender: Sender, call: Call) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """A page's identity: its full URL's path and its query, whichever way they were given."""
+    url = urlsplit(call.path if "://" in call.path else sender.base_url.rstrip("/") + call.path)
+    query = [*parse_qsl(url.query, keep_blank_values=True), *(call.params or {}).items()]
+    return call.method, url.path, tuple(sorted(query))
+
+
+def _looped(call: Call, pages_read: int, how: str) -> str:
+    return (
+        f"{PAGING_STOPPED}: the vendor's next page of the list ({call.name}) {how}; "
+        f"{pages_read} page(s) read, and the vendor may hold more than was exported"
+    )
 
 
 def one(sender: Sender, call: Call) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
 from importer.vendors import plugin
 from importer.wire import (
+    SETUP_DOUBTS,
     Adapter,
     Answer,
     Call,
@@ -102,6 +103,8 @@ class Sender:
     _failing: int = 0
     _tripped: str = ""
     _lock_times: list[float] = field(default_factory=list)
+    _done: bool = False  # a write of this run succeeded (see _doubt)
+    _doubts: int = 0
 
     #: Seconds over which locks are counted toward ``max_locks``.
     LOCK_MEMORY = 1800.0
@@ -163,7 +166,7 @@ class Sender:
         resending is harmless, or ``("unchecked", None)`` when the vendor gives no
         way to check (or the check itself kept failing: never a reason to resend).
         """
-        if self.adapter.resend_safe:
+        if self.adapter.resend_harmless(values):
             return "resend", None
         call: Call | None = self.adapter.lookup(values)
         if call is None:
@@ -206,10 +209,13 @@ class Sender:
                 kind = "retry"  # a read changes nothing: simply try again
             if kind == "ok":
                 self.pacer.succeeded()
+                self._done = self._done or call.writes
                 return outcome, answer
             if kind == "rejected":
                 if outcome.probe is not None:
                     self._probe(outcome)
+                if outcome.setup:
+                    return self._doubt(outcome), answer
                 return outcome, answer
             if kind == "unknown":
                 return outcome, answer
@@ -309,6 +315,29 @@ class Sender:
             )  # fmt: skip
         self.notify(self._clean(message + "."))
         self.pacer.pause_for(wait, outcome.message)
+
+    def _doubt(self, outcome: Outcome) -> Outcome:
+        """A refusal that may be the run's settings (``setup``): the row's own once a row of the
+        run was done; before that, held back (nothing was done: ``retry``, so ``not sent``),
+        and the :data:`~importer.wire.SETUP_DOUBTS`-th stops the run, naming the likely cause."""
+        with self._guard:
+            if self._done:
+                return Outcome("rejected", message=outcome.message)
+            self._doubts += 1
+            doubts = self._doubts
+        if doubts >= SETUP_DOUBTS:
+            raise FatalVendorError(
+                self._clean(
+                    f"{self.adapter.name} refused the first {doubts} rows alike "
+                    f"({outcome.message.rstrip('.')}) and nothing was created: {outcome.setup}. "
+                    "Stopped; the rows not sent are safe to re-run."
+                )
+            )
+        return Outcome(
+            "retry",
+            message=f"not sent: {outcome.message.rstrip('.')}; nothing was created by this run "
+            f"yet, and if every row gets this answer, {outcome.setup}",
+        )
 
     def _probe(self, outcome: Outcome) -> None:
         """A refusal that may be the whole account's: the probe refused too means it is."""

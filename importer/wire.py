@@ -25,6 +25,11 @@ Two refinements, for answers that mean one of two things:
 * ``probe``: a read that tells whether the whole account is refused (Coursepath's
   403 on one enrolment may be that enrolment, or the acting admin): refused too,
   the run stops; answered, the outcome stays the row's.
+* ``rejected`` with ``setup`` set: a refusal that, given to every row, points at the
+  run's settings rather than the rows (Zoho's "input parameter missing" when
+  ``sessionData`` travels in the form it does not read). Until a row of the run is
+  done, such a row is held back as ``not sent``, and after
+  :data:`SETUP_DOUBTS` of them the run stops with the ``setup`` sentence.
 
 An answer is classed by what it *proves*: a 2xx to a create whose body has the
 documented success shape is ``ok``; any other 2xx to a create (empty, HTML, an
@@ -45,6 +50,7 @@ from importer.throttle import RatePolicy
 
 __all__ = [
     "MARKER",
+    "SETUP_DOUBTS",
     "Adapter",
     "AdapterBase",
     "Answer",
@@ -114,6 +120,11 @@ class Outcome:
     retry_after: float | None = None
     maybe: bool = False
     probe: Call | None = None
+    setup: str = ""
+
+
+#: Refusals with ``setup`` before any row of the run is done, after which the run stops.
+SETUP_DOUBTS = 3
 
 
 class Adapter(Protocol):
@@ -149,6 +160,11 @@ class Adapter(Protocol):
 
     #: Whether resending a row whose answer was lost is harmless (its calls are idempotent).
     resend_safe: bool
+
+    def resend_harmless(self, values: Mapping[str, str | None]) -> bool:
+        """Whether resending this row after a lost answer is harmless (``resend_safe``, unless
+        the row asks for something that is not, such as an email)."""
+        ...
 
     def lookup(self, values: Mapping[str, str | None]) -> Call | None:
         """The first read that finds a row's object at the vendor; ``None``: no way to check."""
@@ -192,6 +208,10 @@ class AdapterBase:
     def listed(self, answer: Answer) -> bool:
         """Whether a lookup's 2xx answer has the documented list shape (else it proves nothing)."""
         return True
+
+    def resend_harmless(self, values: Mapping[str, str | None]) -> bool:
+        """Whether resending this row after a lost answer is harmless: ``resend_safe``."""
+        return bool(getattr(self, "resend_safe", False))
 
     def configured(self, options: Mapping[str, str]) -> Any:
         """This adapter with the run's vendor options (none by default)."""

@@ -96,6 +96,18 @@ def test_documented_errors_mean_what_they_say(vendor: Plugin, tmp_path: Path) ->
         assert "{" not in outcome.message  # every placeholder filled
 
 
+def test_no_write_is_done_on_a_2xx_without_a_body_of_json(vendor: Plugin, tmp_path: Path) -> None:
+    """Every write of a row (not only the first), answered 2xx with a proxy's HTML page or an
+    empty body, is never done: such an answer proves nothing, the step may or may not be."""
+    values = template_values(vendor, tmp_path)
+    writes = [c for c in vendor.wire.calls(values) if c.writes]
+    for call in writes:
+        for status in (200, 201):
+            for body in ("<html><body><h1>Service being updated</h1></body></html>", "", None):
+                outcome = vendor.wire.interpret(call, Answer(status, body))
+                assert outcome.kind != "ok", (call.name, status, body)
+
+
 def test_requests_carry_only_declared_fields(vendor: Plugin, tmp_path: Path) -> None:
     """A write's body holds the vendor's own columns (those sent in the body), nothing else."""
     values = template_values(vendor, tmp_path)

@@ -22,7 +22,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from importer.clock import FakeClock
 from importer.sandbox.faults import Faults, parse_faults
@@ -164,7 +164,8 @@ class Sandbox:
         vendor = self.vendor_of(prefix, path)
         handler, params, known = self.routers[prefix].find(request.method, path)
         token = vendor in self.parts and path in self.parts[vendor].token_paths
-        target = f"{vendor}/token" if token and f"{vendor}/token" in self.state.faults else vendor
+        word = "token" if token else path.rstrip("/").rsplit("/", 1)[-1]
+        target = f"{vendor}/{word}" if f"{vendor}/{word}" in self.state.faults else vendor
         host = request.headers.get("host", "127.0.0.1")
         request.headers["x-sandbox-base"] = f"http://{host}{prefix}"
         request.path, request.params = path, params
@@ -223,6 +224,9 @@ class Sandbox:
             return json_response(200, {"response": {**envelope, "errors": error}})
         if faults.draw(faults.code_7202):
             return json_response(200, {"code": 7202, "message": "Invalid OAuth token"})
+        for status, share in ((404, faults.error_404), (409, faults.error_409)):
+            if faults.draw(share):
+                return _html(status, "Not Found" if status == 404 else "Conflict")
         if handler is None:
             status = 405 if known else 404
             return json_response(
@@ -241,8 +245,12 @@ class Sandbox:
             return _html(200, "Our service is being updated. Your request has been received.")
         if faults.draw(faults.empty):
             return Response(200, raw=b"", headers={"content-type": "application/json"})
+        if faults.draw(faults.empty_201):
+            return Response(201, raw=b"", headers={"content-type": "application/json"})
         if response.status == 200 and faults.draw(faults.status_201):
             response.status = 201
+        if request.method == "GET" and response.status == 200 and faults.draw(faults.loop):
+            response.headers = {**response.headers, "Link": f'<{_first_page(request)}>; rel="next"'}
         return response  # type: ignore[no-any-return]
 
     def _control_routes(self) -> None:
@@ -320,6 +328,14 @@ class Sandbox:
                 if hasattr(live, "status"):
                     figures.update(live.status())
             return json_response(200, figures)
+
+
+def _first_page(request: Request) -> str:
+    """The URL of a list's first page: the request's own, without its paging parameters."""
+    paging = ("page", "offset", "startIndex", "cursor")
+    query = [(k, v) for k, values in request.query.items() if k not in paging for v in values]
+    base = f"{request.headers.get('x-sandbox-base', '')}{request.path}"
+    return f"{base}?{urlencode(query)}" if query else base
 
 
 def _html(status: int, text: str) -> Response:

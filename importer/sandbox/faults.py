@@ -18,10 +18,16 @@ lean on the sandbox's polite defaults):
 answer comes as a 201 (same body). ``envelope``: not processed; a 200 carrying
 the People error envelope ``{"response": {"status": 1, ...}}``. ``7202``: not
 processed; a 200 carrying Zoho's invalid-token code. ``503html``: not processed;
-a 503 HTML page from a gateway.
+a 503 HTML page from a gateway. ``empty201``: processed, then an empty 201.
+``404``/``409``: not processed; a proxy's short HTML page with that status (no
+vendor documents either on a list or a lookup). ``loop``: a list's answer names,
+as its ``Link: rel="next"``, its own first page again (a paging loop).
 
-A target is a vendor, or a vendor's token host (``360learning-v2/token``,
-``zoho-people/token``): ``zoho-people/token:503html=1`` fails only token requests.
+A target is a vendor, a vendor's token host (``360learning-v2/token``,
+``zoho-people/token``), or a vendor's requests whose path ends with a word
+(``coursepath/invite``, ``coursepath/coursemember``, ``zoho-people/getRecords``):
+``zoho-people/token:503html=1`` fails only token requests, ``coursepath/invite:html=1``
+only invitations. A request meets the faults of its most precise target.
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ _KEYS = {
     "envelope": "envelope",
     "7202": "code_7202",
     "503html": "html_503",
+    "empty201": "empty_201",
+    "404": "error_404",
+    "409": "error_409",
+    "loop": "loop",
 }
 
 
@@ -67,6 +77,10 @@ class Faults:
     envelope: float = 0.0
     code_7202: float = 0.0
     html_503: float = 0.0
+    empty_201: float = 0.0
+    error_404: float = 0.0
+    error_409: float = 0.0
+    loop: float = 0.0
     rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +94,10 @@ class Faults:
     def active(self) -> bool:
         """Whether any fault can happen."""
         odd = (self.html, self.empty, self.status_201, self.envelope, self.code_7202, self.html_503)
-        return any((self.error_500, self.error_429, self.latency, self.timeout, self.drop, *odd))
+        more = (self.empty_201, self.error_404, self.error_409, self.loop)
+        return any(
+            (self.error_500, self.error_429, self.latency, self.timeout, self.drop, *odd, *more)
+        )
 
 
 def parse_faults(spec: str, vendors: list[str]) -> dict[str, Faults]:
@@ -93,7 +110,7 @@ def parse_faults(spec: str, vendors: list[str]) -> dict[str, Faults]:
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         vendor, _, settings = part.partition(":")
         vendor = vendor.strip()
-        if vendor.removesuffix("/token") not in vendors:
+        if vendor.partition("/")[0] not in vendors:
             raise ConfigurationError(f"--faults: unknown vendor {vendor!r}; use one of {vendors}.")
         values: dict[str, float] = {}
         for item in filter(None, (s.strip() for s in settings.split(","))):

@@ -148,3 +148,58 @@ def test_export_takes_the_callers_client_and_clock() -> None:
         found = export_sessions(settings, {"path_id": "p" * 24}, client=client, clock=FakeClock())
         assert not client.is_closed  # the caller's client is left open
     assert [item["_id"] for item in found] == ["a", "b"]
+
+
+def test_export_stops_on_a_link_to_a_page_already_read(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """The path's session list names itself as its next page: the export stops there, lists each
+    session once, says the list may be incomplete and exits 1, instead of looping forever."""
+    sheet = write_csv(
+        tmp_path / "v2.csv",
+        [
+            ["Path ID", "Session name", "Main instructor ID", "Start date",
+             "Registration validation"],
+            [PATH, "A", JANE, "2025-07-01 10:00", "disabled"],
+            [PATH, "B", JANE, "2025-07-02 10:00", "disabled"],
+        ],
+    )  # fmt: skip
+    assert sandbox.run(sheet, "360learning-v2").returncode == 0
+    sandbox.faults("360learning-v2/sessions:loop=1")
+    listing = tmp_path / "path.csv"
+    done = export(sandbox, "360learning-v2", "--path-id", PATH, "-o", str(listing))
+    assert done.returncode == 1, done.stderr
+    assert "paging stopped" in done.stderr and "page already read" in done.stderr
+    assert sorted(r["name"] for r in rows(listing)) == ["A", "B"]
+    lists = [r for r in sandbox.requests("360learning-v2") if r["path"].endswith("/sessions")
+             and r["method"] == "GET"]  # fmt: skip
+    assert len(lists) == 1  # the page linked to was not read again
+
+
+def test_export_stops_on_a_page_that_repeats_one_already_read() -> None:
+    """A vendor that ignores ``offset`` answers the same full page forever: the export keeps the
+    first copy, says it stopped, and makes one request more, not an endless loop."""
+    import httpx
+
+    from importer.clock import FakeClock
+    from importer.config import resolve_settings
+    from importer.export import export_sessions
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if len(calls) > 20:  # a guard for this test: a loop fails instead of hanging
+            return httpx.Response(400, json={"error": "looped"})
+        members = [{"id": str(i), "email": f"p{i}@example.com"} for i in range(100)]
+        return httpx.Response(200, json=members)
+
+    env = {"IMPORTER_COURSEPATH_API_KEY": "k" * 32, "IMPORTER_COURSEPATH_EMAIL": "a@example.com"}
+    settings = resolve_settings("coursepath", flags={"base_url": "http://127.0.0.1:9"}, env=env)
+    notes: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        found = export_sessions(
+            settings, {"course_id": "12345"}, client=client, clock=FakeClock(), notify=notes.append
+        )
+    assert len(found) == 100 and len(calls) == 2
+    assert len(notes) == 1 and "repeats a page already read" in notes[0]

@@ -98,3 +98,41 @@ def test_in_process_transport_sees_the_drop() -> None:
 
     asyncio.run(go())
     assert len(sandbox.state.objects("360learning-v1", "session")) == 1
+
+
+def test_a_fault_aimed_at_one_endpoint_spares_the_others(sbx: Env) -> None:
+    """``coursepath/coursemember:html=1`` answers only enrolments with a proxy's HTML 200, after
+    the enrolment is made; the member reads around it answer their JSON as usual."""
+    sbx.http.put(sbx.server.url + "/_sandbox/faults", content="coursepath/coursemember:html=1")
+    me = sbx.http.get(sbx.url("coursepath", "/api/v1/members/me"), headers=sbx.coursepath_jwt())
+    assert me.json()["email"] == "admin@example.com"
+    enrol = sbx.url("coursepath", "/api/v1/courses/12345/members/1002/coursemember")
+    answer = sbx.http.post(enrol, headers=sbx.coursepath_jwt())
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert len(sbx.created("coursepath", "coursemember")) == 1  # the work was done
+    assert parse_faults("coursepath/invite:html=1", list(REGISTRY))["coursepath/invite"].html == 1
+
+
+def test_undocumented_statuses_and_an_empty_201(sbx: Env) -> None:
+    """``404``/``409``: a gateway's page, nothing done; ``empty201``: done, then an empty 201."""
+    headers = sbx.coursepath_jwt
+    groups = sbx.url("coursepath", "/api/v1/members/1002/groups")
+    for status in ("404", "409"):
+        sbx.http.put(sbx.server.url + "/_sandbox/faults", content=f"coursepath/groups:{status}=1")
+        answer = sbx.http.post(groups, data={"name": "Sales"}, headers=headers())
+        assert answer.status_code == int(status) and "<html>" in answer.text
+    assert sbx.created("coursepath", "groupmember") == []
+    sbx.http.put(sbx.server.url + "/_sandbox/faults", content="coursepath/groups:empty201=1")
+    answer = sbx.http.post(groups, data={"name": "Sales"}, headers=headers())
+    assert (answer.status_code, answer.content) == (201, b"")
+    assert len(sbx.created("coursepath", "groupmember")) == 1
+
+
+def test_a_paging_loop_names_the_first_page_again(sbx: Env) -> None:
+    """``loop``: a list's Link names its own first page (paging parameters dropped) as next."""
+    sbx.http.put(sbx.server.url + "/_sandbox/faults", content="zoho-people/sessions:loop=1")
+    listed = sbx.http.get(
+        sbx.url("zoho-people", ZOHO_MODULE), params={"startIndex": "26"}, headers=sbx.zoho_token()
+    )
+    assert listed.status_code == 200
+    assert listed.headers["link"] == f'<{sbx.url("zoho-people", ZOHO_MODULE)}>; rel="next"'

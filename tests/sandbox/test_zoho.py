@@ -91,15 +91,25 @@ def test_thirty_calls_a_minute_then_a_five_minute_lock(sbx: Env) -> None:
     assert sbx.sandbox.zoho.locks == 1
 
 
-@pytest.mark.parametrize(("style", "status"), [("7209", 200), ("422", 422)])
+@pytest.mark.parametrize(
+    ("style", "status"), [("7209", 200), ("422", 422), ("envelope", 200), ("envelope400", 400)]
+)
 def test_lock_refusal_style_is_configurable(sbx: Env, style: str, status: int) -> None:
-    """The lock's refusal form can be switched to the other forms the sources mention."""
+    """The lock's refusal form can be switched to the other forms the sources mention, People's
+    error envelope (code 7209 under response.errors) included."""
     sbx.sandbox.state.options["zoho_lock_style"] = style
     sbx.sandbox.reset()
     headers = sbx.zoho_token()
     for _ in range(30):
         create(sbx, ZOHO_EXAMPLE, headers)
-    assert create(sbx, ZOHO_EXAMPLE, headers).status_code == status
+    refused = create(sbx, ZOHO_EXAMPLE, headers)
+    assert refused.status_code == status
+    if style.startswith("envelope"):
+        errors = refused.json()["response"]["errors"]
+        assert errors == {
+            "code": 7209,
+            "message": "API access blocked since threshold limit exceeded",
+        }
     assert len(sbx.created("zoho-people")) == 30
 
 

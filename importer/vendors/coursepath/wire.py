@@ -13,7 +13,14 @@ is read defensively:
   naming none is a row outcome saying so, never a crash;
 * a 403 on one call may be that call's (an enrolment the academy forbids) or
   the acting admin's: ``GET /members/me`` tells which, and only the second
-  stops the run.
+  stops the run;
+* the one success shape the docs give is "data is returned as JSON": a 2xx to
+  an enrolment, a group or an invitation is done only when its body is a JSON
+  object or list without an ``error``. An HTML page or an empty body (from a
+  proxy, say) proves nothing: ``unknown``. Enrolling and grouping again is
+  harmless, so such a row is sent again on the next run; an invitation is an
+  email, sent twice if resent, so a row asking for one is never resent after a
+  lost answer without ``--resend-unknown``.
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ class _Coursepath(NoLookup):
         "An answer naming no member ID: the row says so (never a crash).",
         "A 403 on one call is that row's outcome, unless GET /members/me is refused too "
         "(then the run stops).",
+        "A 2xx whose body is not JSON (an HTML page, an empty body): unknown; the row is sent "
+        "again on the next run, unless it asks for an invitation (then --resend-unknown).",
     )
     documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
         (400, {"error": "email is required"}, "rejected", "email is required"),
@@ -200,7 +209,9 @@ class _Coursepath(NoLookup):
                 return Outcome("rejected", message=_NO_ID.format(name=call.name, keys=same[0]))
             return Outcome("ok", ident=ident)
         if call.result is None:
-            return Outcome("ok")
+            if _json_done(body):
+                return Outcome("ok")
+            return Outcome("unknown", message=_odd(call, answer))
         ident = ident_of(body)
         if ident is None:
             keys = sorted(body) if isinstance(body, dict) else snippet(answer).strip()
@@ -212,8 +223,35 @@ class _Coursepath(NoLookup):
         return results.get("member")
 
     # Every step finds the member first and enrolling or grouping twice changes nothing, so
-    # a row whose answer was lost is simply run again (the invitation may go twice).
+    # a row whose answer was lost is simply run again...
     resend_safe = True
+
+    def resend_harmless(self, values: Mapping[str, str | None]) -> bool:
+        """...unless it asks for an invitation: an email the member would get twice (no
+        endpoint lists the invitations sent, so a lost one cannot be checked)."""
+        return values.get("invite") != "yes"
+
+
+def _json_done(body: Any) -> bool:
+    """Whether a 2xx body is what the API returns ("data is returned as JSON"): an object or
+    a list, and no ``error`` in it. The docs give no shape per endpoint, so no more is asked."""
+    if isinstance(body, dict):
+        return "error" not in body
+    return isinstance(body, list)
+
+
+def _odd(call: Call, answer: Answer) -> str:
+    """Why a 2xx without JSON proves nothing, and what the next run does about it."""
+    said = f"Coursepath answered the request to {call.name} with {answer.status}{snippet(answer)}"
+    if call.path.endswith("/invite"):
+        return (
+            f"{said}, not the JSON it returns: the invitation may have been sent. Ask the "
+            "member; it is not sent again unless you re-run with --resend-unknown"
+        )
+    return (
+        f"{said}, not the JSON it returns: it may have been done. The next run sends it again "
+        "(harmless: enrolling or grouping twice changes nothing)"
+    )
 
 
 _NO_ID = (

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from importer.errors import VendorUnavailableError
 from importer.vendors.plugin import People
-from importer.wire import Call
+from importer.wire import Call, snippet
 
 if TYPE_CHECKING:
     from importer.sender import Sender
@@ -19,7 +20,12 @@ def _v2_user(sender: Sender, email: str) -> str | None:
         "look the user up", "GET", "/api/v2/users", params={"mail[eq]": email}, writes=False
     )
     answer = sender.read(call, expect=lambda a: isinstance(a.body, list))
-    users = answer.body if 200 <= answer.status < 300 else []
+    if not 200 <= answer.status < 300:
+        # The list documents 200, 401, 403 and 429 only: any other answer (a 404 or 409 from a
+        # gateway) says nothing about the email, so it is never "not a user".
+        raise VendorUnavailableError(f"could not {call.name}: answered {answer.status}"
+                                     f"{snippet(answer)}")  # fmt: skip
+    users = answer.body
     match = next(
         (u for u in users if isinstance(u, dict) and str(u.get("mail", "")).lower() == email),
         None,

@@ -73,8 +73,9 @@ class _V2(AdapterBase):
         "A 2xx with the session's _id (200 as documented, or 201): created.",
         "Any other 2xx (empty, HTML): unknown, looked up by path, name, start, end and "
         "main instructor before any resend.",
-        "A 429, a 5xx, a timeout or an undocumented answer to a user lookup: the row is not "
-        "sent (the vendor's cause is given), never reported as an unknown email.",
+        "A 429, a 5xx, a timeout or an undocumented answer (a 404 or 409 too) to a user "
+        "lookup: the row is not sent (the vendor's cause is given), never reported as an "
+        "unknown email.",
         "A 429 or 5xx from the token host is retried; only 400/401 mean the credentials "
         "are refused.",
     )

@@ -7,12 +7,20 @@ from typing import TYPE_CHECKING
 
 from importer.errors import VendorUnavailableError
 from importer.vendors.plugin import People
-from importer.wire import Answer, Call
+from importer.wire import Answer, Call, snippet
 
 if TYPE_CHECKING:
     from importer.sender import Sender
 
 __all__ = ["PEOPLE"]
+
+
+def _no_records(answer: Answer) -> bool:
+    """People's "no records" error (7024) in its envelope: the email is nobody's."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    response = body.get("response")
+    errors = response.get("errors") if isinstance(response, dict) else None
+    return isinstance(errors, dict) and errors.get("code") in (7024, "7024")
 
 
 def _zoho_records(answer: Answer) -> bool:
@@ -21,9 +29,7 @@ def _zoho_records(answer: Answer) -> bool:
     response = body.get("response")
     if not isinstance(response, dict):
         return False
-    errors = response.get("errors")
-    code = errors.get("code") if isinstance(errors, dict) else None
-    return isinstance(response.get("result"), list) or code in (7024, "7024")
+    return isinstance(response.get("result"), list) or _no_records(answer)
 
 
 def _zoho_employee(sender: Sender, email: str) -> str | None:
@@ -35,6 +41,12 @@ def _zoho_employee(sender: Sender, email: str) -> str | None:
         writes=False,
     )
     answer = sender.read(call, expect=_zoho_records)
+    if not 200 <= answer.status < 300 and not _no_records(answer):
+        # Only the envelope's "no records" (7024) proves the email is nobody's; another answer
+        # (a 404 or 409 from a gateway, undocumented) says nothing about it.
+        raise VendorUnavailableError(
+            f"could not {call.name}: answered {answer.status}{snippet(answer)}"
+        )
     body = answer.body if isinstance(answer.body, dict) else {}
     for record in body.get("response", {}).get("result", []) or []:
         for details in record.values() if isinstance(record, dict) else []:

@@ -19,7 +19,9 @@ Where the docs are silent:
   as one connector observed) and the People error code 7209 with its
   documented text; ``"7209"`` answers HTTP 200 with that code in the body (as
   older People APIs did); ``"422"`` answers the LMS page's "Maximum limit
-  exceeded".
+  exceeded"; ``"envelope"`` and ``"envelope400"`` answer People's error
+  envelope (``{"response": {"status": 1, "errors": {"code": 7209, ...}}}``, the
+  form the records API answers its errors in) at HTTP 200 or 400.
 * Error bodies follow the success body's shape: ``{"code": N, "message": ...}``.
 * Listing a module's sessions returns ``{"code": 200, "sessions": [...]}``, 25 per
   call from ``startIndex`` (1-based, as Zoho's other list APIs).
@@ -44,6 +46,7 @@ VENDOR = "zoho-people"
 _TIME = re.compile(r"(0[1-9]|1[0-2]):[0-5]\d (AM|PM)")
 _DATE = re.compile(r"\d{2}-\d{2}-\d{4}")
 _LOCK_TEXT = "API access blocked since threshold limit exceeded"
+LOCK_CODE = 7209
 
 
 def _error(status: int, message: str, code: int | None = None, **extra: Any) -> Response:
@@ -98,9 +101,12 @@ class ZohoAccount:
     def _locked(self, now: float) -> Response:
         left = max(int(self.locked_until - now + 0.999), 1)
         if self.lock_style == "7209":
-            return json_response(200, {"code": 7209, "message": _LOCK_TEXT})
+            return json_response(200, {"code": LOCK_CODE, "message": _LOCK_TEXT})
         if self.lock_style == "422":
             return _error(422, "Maximum limit exceeded")
+        if self.lock_style in ("envelope", "envelope400"):
+            status = 400 if self.lock_style == "envelope400" else 200
+            return _envelope_error(status, "/api/v1", LOCK_CODE, _LOCK_TEXT)
         return json_response(429, {"code": 7209, "message": _LOCK_TEXT}, Retry_After=str(left))
 
     def status(self) -> dict[str, Any]:
@@ -316,13 +322,18 @@ def _normalised(text: Any) -> str:
 
 def _records_error(uri: str, code: int, message: str) -> Response:
     """The People records API's error envelope (HTTP 200, status 1)."""
+    return _envelope_error(200, uri, code, message)
+
+
+def _envelope_error(status: int, uri: str, code: int, message: str) -> Response:
+    """People's error envelope (status 1, the code and its words under ``errors``)."""
     body = {
         "status": 1,
         "uri": uri,
         "message": "Error occurred",
         "errors": {"code": code, "message": message},
     }
-    return json_response(200, {"response": body})
+    return json_response(status, {"response": body})
 
 
 def _check_session(data: Any, seed: dict[str, Any]) -> str | None:
@@ -382,7 +393,8 @@ PART = SandboxPart(
     describe=_describe,
     token_paths=("/oauth/v2/token",),
     options={
-        "zoho_lock_style": "429 (default), 7209 (a 200 with the code) or 422",
+        "zoho_lock_style": "429 (default), 7209 (a 200 with the code), 422, envelope (People's "
+        "error envelope at 200) or envelope400",
         "zoho_lock_seconds": "the lock's length (300)",
         "zoho_per_minute": "LMS calls a minute before the lock (30)",
         "zoho_sessions_per_module": "sessions a module holds before 422 (500)",

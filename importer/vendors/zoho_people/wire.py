@@ -9,7 +9,16 @@ Where the doc is silent or contradicts itself (shared/VENDORS.md), the choices m
 * The lock's answer is not documented: 429 (with or without ``Retry-After``),
   code 7209 in any body, and 422 "Maximum limit exceeded" (which the doc
   prints beside the threshold) are all read as a possible lock; a 422 that
-  repeats after a clean wait is the module's own limit.
+  repeats after a clean wait is the module's own limit. "In any body" includes
+  People's error envelope (``{"response": {"status": 1, "errors": {"code":
+  7209, "message": ...}}}``, or ``errorcode`` as integrators saw it), at any
+  status (200 or 400 seen), and the lock's own words without a code.
+* "Invalid parameter value/input parameter missing" (400) is the doc's one
+  text for a bad value and for a missing parameter. Our rows are checked
+  before sending, so a *missing parameter* (code 7019, or that text with no
+  detail) on every row most likely means Zoho does not read ``sessionData``
+  where we put it: the outcome says so (``setup``), and the run stops after
+  the first few instead of refusing the whole sheet.
 * Zoho's answers are read for what they prove: only ``{"code": 200,
   "session": {"sessionId": ...}}`` is a created session; the People envelope
   ``{"response": {"status": 1, ...}}``, an empty or HTML 200 is not, and may
@@ -45,7 +54,15 @@ __all__ = ["ADAPTER", "LOCK_CODE", "LOCK_SECONDS"]
 
 #: People's error code for "API access blocked since threshold limit exceeded".
 LOCK_CODE = 7209
+_LOCK_TEXT = "API access blocked since threshold limit exceeded"
+#: People's codes for a refused token (7202) and a missing parameter (7019).
+TOKEN_CODE, MISSING_CODE = 7202, 7019
 LOCK_SECONDS = 300.0
+#: How each ``--zoho-session-data`` sends the session.
+_FORMS = {
+    "param": "as the sessionData parameter, the doc's parameter table",
+    "body": "as a JSON body, the doc's code samples",
+}
 _OPTIONAL = ("description", "roomId", "lockUntil", "gradeCategoryId")
 
 
@@ -70,14 +87,18 @@ class _Zoho(AdapterBase):
         "sessions and trainers, ZOHOPEOPLE.forms.READ to look employees up by email"
     )
     odd_answers: tuple[str, ...] = (
-        "429 (any code), or code 7209 in any answer: the lock; waited out (Retry-After or 5 "
-        "minutes), then the run resumes.",
+        "429 (any code), or code 7209 in any answer (inside People's error envelope too, at "
+        "200 or 400): the lock; waited out (Retry-After or 5 minutes), then the run resumes.",
         "422 'Maximum limit exceeded': maybe the lock; waited out once, and only the same "
         "answer after that clean wait rejects the row (module full).",
         "A 200 without {code: 200, session: {sessionId}} (the People envelope, code 7202, "
         "HTML, empty): unknown, looked up before any resend; 7202 first renews the token.",
         "Session lists are matched as Zoho may store them: 2:00 PM for 02:00 PM, names "
         "without case or extra spaces.",
+        "400 'input parameter missing' before any row is created: the row is not sent, and "
+        "after 3 the run stops naming the other --zoho-session-data form.",
+        "An employee lookup answered other than with records or 'no records' (7024), a 404 "
+        "or 409 say: the row is not sent, never reported as an unknown email.",
     )
     documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
         (400, {"code": 7016, "message": "Invalid", "errors": {"message": "date"}}, "rejected",
@@ -87,6 +108,12 @@ class _Zoho(AdapterBase):
         (422, {"code": 422, "message": "Maximum limit exceeded"}, "locked", "maximum limit"),
         (500, {"code": 500, "message": "Sorry! Server error occured"}, "unknown", "500"),
         (429, {"code": 7209, "message": "API access blocked"}, "locked", "locked the API"),
+        (200, {"response": {"status": 1, "message": "Error occurred", "errors": {
+            "code": 7209, "message": _LOCK_TEXT}}}, "locked", "locked the API"),
+        (400, {"response": {"status": 1, "errorcode": "7209", "message": _LOCK_TEXT}},
+         "locked", "locked the API"),
+        (400, {"code": 7019, "message": "Invalid parameter value/input parameter missing"},
+         "rejected", "input parameter missing"),
     )  # fmt: skip
 
     def __init__(self, session_data: str = "param") -> None:
@@ -116,10 +143,12 @@ class _Zoho(AdapterBase):
         ]
 
     def signal(self, answer: Answer) -> Outcome | None:
-        """The lock (429, or code 7209 in any answer) and a refused token (401, code 7202)."""
-        body = answer.body if isinstance(answer.body, dict) else {}
-        code = body.get("code")
-        if code == LOCK_CODE or answer.status == 429:
+        """The lock (429, or code 7209 in any answer, its envelope included) and a refused
+        token (401, code 7202)."""
+        said = _said(answer.body)
+        codes = {code for code, _ in said}
+        locked = any("threshold limit exceeded" in text.lower() for _, text in said)
+        if LOCK_CODE in codes or locked or answer.status == 429:
             # Zoho documents no Retry-After; one connector saw it. Without it, the 5 minutes.
             wait = retry_after_header(answer) or LOCK_SECONDS
             return Outcome(
@@ -127,7 +156,7 @@ class _Zoho(AdapterBase):
                 message="Zoho locked the API for exceeding 30 calls a minute",
                 retry_after=wait,
             )
-        if answer.status == 401 or code == 7202:
+        if answer.status == 401 or TOKEN_CODE in codes:
             return Outcome("reauth", message="Zoho refused the access token.")
         return None
 
@@ -175,6 +204,17 @@ class _Zoho(AdapterBase):
                 "(the module may hold too many sessions).",
             )
         text = detail or message or f"HTTP {answer.status}{snippet(answer)}"
+        missing = MISSING_CODE in {c for c, _ in _said(body)} or (
+            not detail and "parameter missing" in message.lower() and code in (None, 400)
+        )
+        if answer.status == 400 and missing:
+            other = "body" if self.session_data != "body" else "param"
+            return Outcome(
+                "rejected",
+                message=f"Zoho refused the session: {text}.",
+                setup=f"the likely cause is the form of sessionData, not the rows: re-run with "
+                f"--zoho-session-data {other} (sends it {_FORMS[other]})",
+            )
         return Outcome("rejected", message=f"Zoho refused the session: {text}.")
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
@@ -229,6 +269,32 @@ class _Zoho(AdapterBase):
         return None, Call(
             call.name, "GET", call.path, params={"startIndex": str(start)}, writes=False
         )
+
+
+def _said(body: Any) -> list[tuple[int | None, str]]:
+    """Every ``(code, message)`` a Zoho body carries: at the top, in ``errors`` (an object or
+    a list), and in People's envelope (``response.errors``, ``response.errorcode``)."""
+    found: list[tuple[int | None, str]] = []
+
+    def add(part: Any, code_key: str = "code") -> None:
+        if isinstance(part, list):
+            for item in part:
+                add(item, code_key)
+            return
+        if not isinstance(part, dict):
+            return
+        raw = part.get(code_key)
+        code = int(raw) if isinstance(raw, int | str) and str(raw).strip().isdigit() else None
+        found.append((code, str(part.get("message") or "")))
+
+    if isinstance(body, dict):
+        add(body)
+        add(body.get("errors"))
+        response = body.get("response")
+        if isinstance(response, dict):
+            add(response, "errorcode")
+            add(response.get("errors"))
+    return found
 
 
 def _same(name: Any, date: Any, start: Any, end: Any, trainer: Any) -> tuple[Any, ...]:
