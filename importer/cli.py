@@ -137,7 +137,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    """Say why the command could not run: one line on stderr, the JSON line with --json."""
+    """Say why the command could not run: one line on stderr, the JSON line with --json
+    (every secret the process holds masked: an error may quote a vendor's answer)."""
+    from importer.secret import scrub
+
+    message = scrub(message)
     print(f"session-importer: error: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         line = {"command": args.command, "error": message, "exit_code": code}

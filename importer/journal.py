@@ -41,6 +41,7 @@ from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
 from importer.files import touch_private
 from importer.journal_api import Entry, JobLockedError, settings_of_runs
+from importer.secret import scrub
 
 __all__ = ["Journal"]
 
@@ -253,8 +254,10 @@ class Journal:
         """Record the answer to a row's request, committed with the next write (the next
         row's ``sending`` mark, a read, :meth:`close`): until then a crash leaves the row
         ``sending``, reconciled by the next run and never resent blindly."""
+        # The message may quote a vendor's answer: no secret the process holds is kept.
+        entry = (state, created_id, scrub(message), self.clock.time(), key)
         with self._queue:
-            self._answers.append((state, created_id, message, self.clock.time(), key))
+            self._answers.append(entry)
 
     def flush(self) -> None:
         """Write the answers recorded since the last write (the end of a run)."""
@@ -300,7 +303,7 @@ class Journal:
             self.db.execute(
                 "UPDATE rows SET state = ?, fingerprint = ?, payload = ?, message = ?, updated = ?"
                 " WHERE key = ?",
-                (state, print_, json.dumps(dict(payload), default=str), message,
+                (state, print_, json.dumps(dict(payload), default=str), scrub(message),
                  self.clock.time(), key),
             )  # fmt: skip
 
@@ -334,7 +337,7 @@ class Journal:
             before = json.loads(found[0] or "{}") if found else {}
             self.db.execute(
                 "UPDATE runs SET finished = ?, summary = ? WHERE id = ?",
-                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
+                (self.clock.time(), scrub(json.dumps(before | dict(summary))), run_id),
             )
 
     def run_settings(

@@ -20,6 +20,12 @@ the People error envelope ``{"response": {"status": 1, ...}}``. ``7202``: not
 processed; a 200 carrying Zoho's invalid-token code. ``503html``: not processed;
 a 503 HTML page from a gateway.
 
+Answers that quote the caller's credentials back (the reason every secret is redacted in every
+form, not just as sent): ``echo``: not processed; a 400 quoting the request's token
+(``Authorization``'s, or ``X-apiKey``) raw, JSON-escaped, URL-encoded and in base64, as a JSON
+error and as a gateway's plain-text page in turn (there the escapes stay as written), each
+answer leading with the next form (:mod:`importer.sandbox.echo`).
+
 A target is a vendor, or a vendor's token host (``360learning-v2/token``,
 ``zoho-people/token``): ``zoho-people/token:503html=1`` fails only token requests.
 """
@@ -47,6 +53,7 @@ _KEYS = {
     "envelope": "envelope",
     "7202": "code_7202",
     "503html": "html_503",
+    "echo": "echo",
 }
 
 
@@ -67,7 +74,10 @@ class Faults:
     envelope: float = 0.0
     code_7202: float = 0.0
     html_503: float = 0.0
+    echo: float = 0.0
     rng: random.Random = field(init=False, repr=False, compare=False)
+    #: Echo answers given so far (each leads with the next form).
+    echoed: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -79,7 +89,8 @@ class Faults:
     @property
     def active(self) -> bool:
         """Whether any fault can happen."""
-        odd = (self.html, self.empty, self.status_201, self.envelope, self.code_7202, self.html_503)
+        odd = (self.html, self.empty, self.status_201, self.envelope, self.code_7202, self.html_503,
+               self.echo)  # fmt: skip
         return any((self.error_500, self.error_429, self.latency, self.timeout, self.drop, *odd))
 
 
