@@ -78,14 +78,14 @@ class TokenAuth:
                 return self.value
             kept = self.tokens.get(self.account)  # another process's token, if fresh
             if kept is not None and now < kept[1]:
-                HELD.add(kept[0])  # held from now on: masked wherever an answer quotes it
+                HELD.add(kept[0], token=True)  # held from now on: masked wherever quoted
                 self.value, self.renew_at = kept
                 # The store keeps when to renew; the token lives about a margin longer.
                 self.expires = max(self.expires, kept[1] + _RENEW_MARGIN - 5)
                 return kept[0]
             try:
                 token, lifetime = self._fetch_with_retries()
-                HELD.add(token)
+                HELD.add(token, token=True)
             except VendorUnavailableError:
                 now = self.clock.time()
                 if self.value is not None and now < self.expires - 5:

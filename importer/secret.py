@@ -73,6 +73,9 @@ def redact(text: str, secrets: Iterable[Secret | str]) -> str:
 
 #: Base64 runs around a secret's encoded middle: the whole run goes (it may hold other parts).
 _B64_RUN = "[A-Za-z0-9+/_-]*"
+#: Access tokens kept, the newest (one is renewed every hour or so: a server running for
+#: months would otherwise test every answer against thousands of long-dead tokens).
+_TOKENS_KEPT = 64
 #: Shortest value worth redacting: shorter ones would mask ordinary words.
 _SHORTEST = 4
 #: Shortest value whose base64 forms are looked for (a shorter one's middle is too short to
@@ -157,6 +160,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[Secret | str] = ()) -> None:
         self._known: dict[str, _Known] = {}
+        self._tokens: dict[str, None] = {}  # which known values are tokens, oldest first
         # (every value's anchors, or None when a value has none; the values, longest first:
         # a secret that contains another is masked whole). Replaced whole, never changed, so
         # that a reader needs no lock.
@@ -165,13 +169,21 @@ class Redactor:
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: Secret | str | None) -> None:
-        """Know ``secret`` from now on (values shorter than 4 characters are ignored)."""
+    def add(self, secret: Secret | str | None, token: bool = False) -> None:
+        """Know ``secret`` from now on (values shorter than 4 characters are ignored).
+
+        ``token``: an access token, that lives an hour or so: only the newest 64 are kept.
+        """
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if not value or len(value) < _SHORTEST or value in self._known:
             return
         with self._lock:
             self._known.setdefault(value, _Known(value))
+            if token:
+                self._tokens[value] = None
+                while len(self._tokens) > _TOKENS_KEPT:
+                    oldest = next(iter(self._tokens))
+                    del self._tokens[oldest], self._known[oldest]
             entries = tuple(sorted(self._known.values(), key=lambda k: len(k.value), reverse=True))
             anchors = tuple(dict.fromkeys(a for entry in entries for a in entry.anchors))
             unanchored = not all(entry.anchors for entry in entries)

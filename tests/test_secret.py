@@ -50,6 +50,15 @@ def test_ordinary_text_and_short_values_are_kept() -> None:
     assert masked(text) == text
 
 
+def test_only_the_newest_tokens_are_kept() -> None:
+    """A server renewing a token an hour keeps the newest 64, and every credential."""
+    masked = Redactor(["a-credential-value"])
+    for number in range(100):
+        masked.add(f"access-token-{number:04d}", token=True)
+    assert masked("access-token-0099 a-credential-value") == "*** ***"
+    assert masked("access-token-0036") == "***" and masked("access-token-0035") != "***"
+
+
 class _Renewing(TokenAuth):
     """A token host that gives a new token (with signs that encodings change) each time."""
 
