@@ -21,6 +21,7 @@ import httpx
 
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
+from importer.secret import HELD
 from importer.throttle import MAX_WAIT
 from importer.tokens import Tokens
 from importer.wire import Answer, retry_after_header, snippet
@@ -77,12 +78,14 @@ class TokenAuth:
                 return self.value
             kept = self.tokens.get(self.account)  # another process's token, if fresh
             if kept is not None and now < kept[1]:
+                HELD.add(kept[0], token=True)  # held from now on: masked wherever quoted
                 self.value, self.renew_at = kept
                 # The store keeps when to renew; the token lives about a margin longer.
                 self.expires = max(self.expires, kept[1] + _RENEW_MARGIN - 5)
                 return kept[0]
             try:
                 token, lifetime = self._fetch_with_retries()
+                HELD.add(token, token=True)
             except VendorUnavailableError:
                 now = self.clock.time()
                 if self.value is not None and now < self.expires - 5:
@@ -190,7 +193,8 @@ def post_token(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        shown = snippet(Answer(answer.status_code, answer.text))
+        # The token host may quote the client secret or refresh token back.
+        shown = HELD(snippet(Answer(answer.status_code, HELD.known(answer.text))))
         raise Transient(f"answered {answer.status_code} without a token{shown}", wait)
     return answer.status_code, body
 

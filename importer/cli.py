@@ -82,13 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CANNOT_RUN
         return _fail(args, describe_os_error(error), EXIT_CANNOT_RUN)
     except sqlite3.DatabaseError as error:
-        # A journal or state file damaged after it was opened (a disk fault, a copy mid-write).
-        return _fail(
-            args,
-            f"a journal or state file is damaged ({error}): run `session-importer status` to "
-            "see which, move it away, and run again (its rows are then unknown to this tool)",
-            EXIT_CANNOT_RUN,
-        )
+        # A state file's fault (a journal's are raised with its path): a full disk is not
+        # damage, and no advice may lose what a journal holds (see importer.journal_faults).
+        from importer.journal_faults import journal_error
+
+        return _fail(args, str(journal_error(error, None)), EXIT_CANNOT_RUN)
     except KeyboardInterrupt as error:
         from importer.entry import signal_exit_code
 
@@ -137,7 +135,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    """Say why the command could not run: one line on stderr, the JSON line with --json."""
+    """Say why the command could not run: one line on stderr, the JSON line with --json
+    (every secret the process holds masked: an error may quote a vendor's answer)."""
+    from importer.secret import scrub
+
+    message = scrub(message)
     print(f"session-importer: error: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         line = {"command": args.command, "error": message, "exit_code": code}

@@ -31,6 +31,7 @@ from importer.journal import Journal
 from importer.journal_api import JobLockedError
 from importer.outcomes import ExitCode
 from importer.results import check_writable, default_result_path, result_path
+from importer.secret import scrub
 from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
@@ -93,14 +94,15 @@ def _log_file(path: str | Path | None) -> Iterator[Any]:
 
 
 def log(args: argparse.Namespace, message: str) -> None:
-    """Append a line to the job's log file, if it has one (messages carry no secret).
+    """Append a line to the job's log file, if it has one, every secret the process holds
+    masked.
 
     Control characters (a newline in a file name) are written escaped, so that no text
     from outside can forge a log line.
     """
     if getattr(args, "log_file", None) is not None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        args.log_file.write(f"{stamp} {printable(message)}\n")
+        args.log_file.write(f"{stamp} {printable(scrub(message))}\n")
         args.log_file.flush()
 
 
@@ -323,12 +325,12 @@ def _finish(
         for row, result in sorted(run.results.items()):
             shown_statuses = ("rejected", "unknown", "changed", "updated")
             if result.status in shown_statuses and shown < _SHOWN_PROBLEMS:
-                print(f"  {args.file}: row {row}: {result.status}: {result.message}")
+                print(f"  {args.file}: row {row}: {result.status}: {scrub(result.message)}")
                 shown += 1
         print(f"Done: {said}.")
         print(f"Result sheet: {written}")
     if run.stopped:
-        print(f"Stopped early: {run.stopped}", file=sys.stderr)
+        print(f"Stopped early: {scrub(run.stopped)}", file=sys.stderr)
     return run.exit_code, summary
 
 
@@ -379,7 +381,7 @@ def resolve_emails(
 
 
 def _notify(args: argparse.Namespace, message: str) -> None:
-    print(f"session-importer: {message}", file=sys.stderr)
+    print(f"session-importer: {scrub(message)}", file=sys.stderr)
     log(args, message)
 
 

@@ -260,6 +260,21 @@ def _list_journals(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from importer.journal_faults import JournalDamagedError
+
+    try:
+        return _report(args)
+    except JournalDamagedError as error:
+        # The advice to run `report` first cannot be followed: say what can be done instead.
+        raise JournalDamagedError(
+            f"{args.journal} is damaged past what `report` can read ({error.cause}): keep the "
+            "file, do not delete it; list what exists at the vendor with "
+            "`session-importer export`, remove those rows from the sheet, then run again with "
+            "another --journal."
+        ) from None
+
+
+def _report(args: argparse.Namespace) -> int:
     from importer.journaling import JournalOptions, journal_report
 
     journal = _existing_journal(args.journal)

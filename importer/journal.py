@@ -23,6 +23,11 @@ lost); for changes (:mod:`importer.changes`, :mod:`importer.undo`), ``updating``
 ``deleting`` (committed before the update or delete leaves) and ``deleted``.
 ``synchronous=NORMAL`` makes every commit survive a killed process (not a power cut,
 which would need ``FULL`` at about a millisecond a commit).
+
+A new journal is built beside its path and linked into place whole; a file found at the path
+that is not a journal (empty, another program's SQLite database, any other file) is refused
+untouched, and SQLite's errors are raised as what they mean: a full disk, damage, not a
+journal (:mod:`importer.journal_faults`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,14 @@ from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
 from importer.files import touch_private
 from importer.journal_api import Entry, JobLockedError, settings_of_runs
+from importer.journal_faults import (
+    NotAJournalError,
+    TranslatingLock,
+    check_journal_file,
+    check_journal_tables,
+    journal_error,
+)
+from importer.secret import scrub
 
 __all__ = ["Journal"]
 
@@ -81,15 +94,26 @@ class Journal:
     def __init__(self, path: Path, vendor: str, clock: Clock | None = None) -> None:
         self.path = path
         self.clock = clock or SystemClock()
-        touch_private(path)  # 0600 before SQLite creates it (its -wal/-shm files follow suit)
+        # A file at the path is a journal, or refused: never taken as a new one (a journal
+        # whose content was lost would have every row sent again), never given our tables.
+        check_journal_file(path)
+        if not path.exists():
+            _create(path, vendor)
         try:
             self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        except sqlite3.DatabaseError as error:
+            raise journal_error(error, path) from None
+        try:
+            check_journal_tables(path, self.db)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
-            raise InputError(f"{path}: not a journal this tool can use ({error}).") from None
-        self._lock = threading.Lock()  # the connection's
+            self.db.close()
+            raise journal_error(error, path) from None
+        except NotAJournalError:
+            self.db.close()
+            raise
+        self._lock = TranslatingLock(path)  # the connection's
         # Group commit (see :meth:`sending`): marks and answers wait here for the next write.
         self._queue = threading.Lock()
         self._marks: list[tuple[str, str, float, str]] = []
@@ -116,7 +140,7 @@ class Journal:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
                 found = db.execute("SELECT value FROM meta WHERE key = 'vendor'").fetchone()
         except sqlite3.DatabaseError as error:
-            raise InputError(f"{path}: not a journal this tool can use ({error}).") from None
+            raise journal_error(error, path) from None
         if not found:
             raise InputError(f"{path}: not a journal this tool can use (no vendor recorded).")
         return str(found[0])
@@ -253,8 +277,10 @@ class Journal:
         """Record the answer to a row's request, committed with the next write (the next
         row's ``sending`` mark, a read, :meth:`close`): until then a crash leaves the row
         ``sending``, reconciled by the next run and never resent blindly."""
+        # The message may quote a vendor's answer: no secret the process holds is kept.
+        entry = (state, created_id, scrub(message), self.clock.time(), key)
         with self._queue:
-            self._answers.append((state, created_id, message, self.clock.time(), key))
+            self._answers.append(entry)
 
     def flush(self) -> None:
         """Write the answers recorded since the last write (the end of a run)."""
@@ -300,7 +326,7 @@ class Journal:
             self.db.execute(
                 "UPDATE rows SET state = ?, fingerprint = ?, payload = ?, message = ?, updated = ?"
                 " WHERE key = ?",
-                (state, print_, json.dumps(dict(payload), default=str), message,
+                (state, print_, json.dumps(dict(payload), default=str), scrub(message),
                  self.clock.time(), key),
             )  # fmt: skip
 
@@ -334,7 +360,7 @@ class Journal:
             before = json.loads(found[0] or "{}") if found else {}
             self.db.execute(
                 "UPDATE runs SET finished = ?, summary = ? WHERE id = ?",
-                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
+                (self.clock.time(), scrub(json.dumps(before | dict(summary))), run_id),
             )
 
     def run_settings(
@@ -411,6 +437,33 @@ class Journal:
             self.unlock_job()
             with self._lock:
                 self.db.close()
+
+
+def _create(path: Path, vendor: str) -> None:
+    """A new journal, built beside ``path`` and linked into place whole: a file found at a
+    journal's path is then always a journal (or not ours), never one half made."""
+    building = path.with_name(f".{path.name}.{os.getpid()}.new")
+    touch_private(building)  # 0600 before SQLite writes it (its -wal/-shm files follow suit)
+    try:
+        try:
+            db = sqlite3.connect(str(building), isolation_level=None)
+            try:
+                db.executescript(_SCHEMA)
+                db.execute("INSERT INTO meta (key, value) VALUES ('vendor', ?)", (vendor,))
+                db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as error:
+            raise journal_error(error, path) from None
+        try:
+            os.link(building, path)  # fails if another run created it meanwhile: theirs stays
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a rename, if still nobody's
+            if not path.exists():
+                os.rename(building, path)
+    finally:
+        building.unlink(missing_ok=True)
 
 
 def _upgrade_keys(db: sqlite3.Connection, schema: str, table: str = "rows") -> None:

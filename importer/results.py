@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -32,6 +32,7 @@ import pandas as pd
 from importer.errors import ConfigurationError
 from importer.files import atomic_write
 from importer.outcomes import PROBLEMS
+from importer.secret import scrub
 
 if TYPE_CHECKING:
     from importer.results_csv import CsvWriter
@@ -52,6 +53,8 @@ __all__ = [
 RESULT_COLUMNS = ("Sheet row", "Status", "Created ID", "Messages", "Notes")
 #: Columns whose text wraps (the rest are sized to their content).
 _WRAPPED = frozenset({"Messages", "Notes", "Differences"})
+#: Columns whose text may quote a vendor's answer (masked: see :func:`_scrubbed`).
+_QUOTING = ("Messages", "Notes", "Differences")
 #: Statuses whose rows are highlighted as needing attention.
 PROBLEM_STATUSES = PROBLEMS
 _EXCEL_MAX_ROWS = 1_048_576
@@ -169,6 +172,7 @@ def write_result(sheet: ResultSheet, path: Path) -> Path:
             f"{path}: {len(sheet.frame):,} rows do not fit in an Excel sheet; "
             "ask for a .csv result instead."
         )
+    sheet = _scrubbed(sheet)
     # Written beside the target, then renamed over it: a full disk never truncates the last
     # good result; the file is 0600 (it holds learners' names and emails).
     with atomic_write(path) as temporary:
@@ -177,6 +181,27 @@ def write_result(sheet: ResultSheet, path: Path) -> Path:
         else:
             _write_xlsx(sheet, temporary)
     return path
+
+
+def _scrubbed(sheet: ResultSheet) -> ResultSheet:
+    """``sheet`` with every secret the process holds masked in the texts that may quote a
+    vendor (its messages, notes and summary); the input's own cells are the user's data."""
+    frame = sheet.frame
+    masked = {}
+    for name in _QUOTING:
+        if name in frame.columns:
+            cells = frame[name]
+            # Each distinct text once: most rows share a message, or have none.
+            texts = {t: scrub(t) for t in cells.dropna().unique() if isinstance(t, str) and t}
+            changed = {t: m for t, m in texts.items() if m != t}
+            if changed:
+                masked[name] = cells.replace(changed)
+    summary: list[SummaryLine] = []
+    for line in sheet.summary:
+        value = scrub(line[1]) if isinstance(line[1], str) else line[1]
+        summary.append((line[0], value, scrub(line[2])) if len(line) > 2 else (line[0], value))
+    frame = frame.assign(**masked) if masked else frame
+    return replace(sheet, frame=frame, summary=summary)
 
 
 def _width(name: str, cells: Sequence[str]) -> float:

@@ -21,6 +21,7 @@ consequence 3):
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -34,7 +35,7 @@ from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.outcomes import RowResult, Status
-from importer.secret import Secret, redact
+from importer.secret import HELD, Redactor, Secret, token_shaped
 from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
 from importer.vendors import plugin
@@ -111,6 +112,13 @@ class Sender:
     _full: set[str] = field(default_factory=set)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _urls: dict[str, httpx.URL] = field(default_factory=dict)
+    #: Every credential of the run, identities (an email, a company ID) included: masked in
+    #: the messages this sender writes, on top of the secrets the process holds (:data:`HELD`).
+    _own: Redactor = field(default_factory=Redactor)
+
+    def __post_init__(self) -> None:
+        for secret in self.secrets:
+            self._own.add(secret)
 
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
         """Make every call of a row, in order; stop at the first that does not succeed."""
@@ -414,8 +422,10 @@ class Sender:
         sent_at = self.pacer.now()
         with self._guard:
             self.requests += 1
+        headers = self.auth.headers()
+        _hold(headers)
         try:
-            answer = self._request(call, url, self.auth.headers())
+            answer = self._request(call, url, headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # The request never left: safe to retry.
             return Outcome("retry", message=f"could not connect ({type(error).__name__})"), sent_at
@@ -424,11 +434,7 @@ class Sender:
             return Outcome("unknown", message=_LOST.format(name=type(error).__name__)), sent_at
         finally:
             self.pacer.release(ticket)
-        body: Any
-        try:
-            body = answer.json()
-        except ValueError:
-            body = answer.text
+        body: Any = _received(answer)
         return Answer(answer.status_code, body, answer.headers), sent_at
 
     def _request(self, call: Call, url: str, headers: Mapping[str, str]) -> httpx.Response:
@@ -469,7 +475,45 @@ class Sender:
         return answer
 
     def _clean(self, message: str) -> str:
-        return redact(message, self.secrets)
+        return HELD(self._own(message))
+
+
+#: Header names whose values are credentials (``Authorization``, ``X-apiKey``...).
+_SECRET_HEADERS = ("authorization", "key", "token", "secret", "password", "cookie")
+
+
+def _hold(headers: Mapping[str, str]) -> None:
+    """Know the credentials a request carries before it leaves, whatever gave them (tokens and
+    keys are held where they are obtained: this is the net under them): the answer may quote
+    them back. A JWT signed for this one request (Coursepath) is masked by its shape instead:
+    holding one per request would grow the list of secrets without end."""
+    for name, value in headers.items():
+        if any(part in name.lower() for part in _SECRET_HEADERS):
+            # "Bearer <token>": the token is the secret; its scheme is a common word.
+            scheme, _, credential = value.partition(" ")
+            credential = credential or scheme
+            if not token_shaped(credential):
+                HELD.add(credential)
+
+
+def _received(answer: httpx.Response) -> Any:
+    """An answer's body (JSON, else text), every secret the process holds masked in it.
+
+    Masked as it arrives, before anything reads it: an error quoting a token is then safe to
+    show whole or cut short (a quote cut mid-token would otherwise show its first half), and
+    the JSON escapes of a token are masked before parsing turns them into the token itself.
+    """
+    text = answer.text
+    masked = HELD.known(text)
+    if masked == text:
+        try:
+            return answer.json()
+        except ValueError:
+            return text
+    try:
+        return json.loads(masked)
+    except ValueError:
+        return masked
 
 
 class _StopAware:
@@ -518,6 +562,12 @@ def sender_for(
     ``tokens`` keeps access tokens (shared by processes when it is a TokenStore);
     ``transport`` is the client's own, when the caller made both (see :meth:`Sender._request`)."""
     adapter = adapter.configured(settings.vendor_options)
+    for name, value in settings.credentials.items():
+        # Secrets (API keys, client secrets, refresh tokens, JWT keys) are masked in whatever
+        # the process writes; identities (an email, a client or company ID) in this run's
+        # messages only: they may be data of a row too.
+        if any(part in name for part in ("SECRET", "TOKEN", "KEY", "PASSWORD")):
+            HELD.add(value)
     policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
     pacer = pacer or Pacer(policy, clock)
     # Token hosts may ask for long waits (Zoho's token budget): a stop must end them too.

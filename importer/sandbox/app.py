@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 from importer.clock import FakeClock
+from importer.sandbox.echo import echo_answer
 from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response
 from importer.sandbox.state import SandboxState
@@ -222,6 +223,9 @@ class Sandbox:
             error = {"code": 7005, "message": "Internal error, please try later"}
             envelope = {"status": 1, "uri": request.path, "message": "Error occurred"}
             return json_response(200, {"response": {**envelope, "errors": error}})
+        if faults.draw(faults.echo):
+            faults.echoed += 1
+            return echo_answer(request, faults.echoed % 2 == 0, faults.echoed)
         if faults.draw(faults.code_7202):
             return json_response(200, {"code": 7202, "message": "Invalid OAuth token"})
         for status, share in ((404, faults.error_404), (409, faults.error_409)):
@@ -346,7 +350,7 @@ def _html(status: int, text: str) -> Response:
 
 
 def _public(faults: Faults) -> dict[str, float]:
-    return {k: v for k, v in asdict(faults).items() if k != "rng"}
+    return {k: v for k, v in asdict(faults).items() if k not in ("rng", "echoed")}
 
 
 def describe(

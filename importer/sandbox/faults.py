@@ -23,6 +23,12 @@ a 503 HTML page from a gateway. ``empty201``: processed, then an empty 201.
 vendor documents either on a list or a lookup). ``loop``: a list's answer names,
 as its ``Link: rel="next"``, its own first page again (a paging loop).
 
+Answers that quote the caller's credentials back (the reason every secret is redacted in every
+form, not just as sent): ``echo``: not processed; a 400 quoting the request's token
+(``Authorization``'s, or ``X-apiKey``) raw, JSON-escaped, URL-encoded and in base64, as a JSON
+error and as a gateway's plain-text page in turn (there the escapes stay as written), each
+answer leading with the next form (:mod:`importer.sandbox.echo`).
+
 A target is a vendor, a vendor's token host (``360learning-v2/token``,
 ``zoho-people/token``), or a vendor's requests whose path ends with a word
 (``coursepath/invite``, ``coursepath/coursemember``, ``zoho-people/getRecords``):
@@ -57,6 +63,7 @@ _KEYS = {
     "404": "error_404",
     "409": "error_409",
     "loop": "loop",
+    "echo": "echo",
 }
 
 
@@ -81,7 +88,10 @@ class Faults:
     error_404: float = 0.0
     error_409: float = 0.0
     loop: float = 0.0
+    echo: float = 0.0
     rng: random.Random = field(init=False, repr=False, compare=False)
+    #: Echo answers given so far (each leads with the next form).
+    echoed: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -94,7 +104,7 @@ class Faults:
     def active(self) -> bool:
         """Whether any fault can happen."""
         odd = (self.html, self.empty, self.status_201, self.envelope, self.code_7202, self.html_503)
-        more = (self.empty_201, self.error_404, self.error_409, self.loop)
+        more = (self.empty_201, self.error_404, self.error_409, self.loop, self.echo)
         return any(
             (self.error_500, self.error_429, self.latency, self.timeout, self.drop, *odd, *more)
         )

@@ -35,6 +35,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError
 from importer.journal_api import Entry, JobLockedError, settings_of_runs
+from importer.secret import scrub
 from importer.store import JobLockLostError, StoreUnavailableError, redact
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 
@@ -367,7 +368,8 @@ class PgJournal:
             "UPDATE importer_rows SET state = %s, created_id = %s, message = %s, updated = %s"
             " WHERE journal_id = %s AND key = %s"
         )
-        values = (state, created_id, message, self.clock.time(), self.id, key)
+        # The message may quote a vendor's answer: no secret the process holds is kept.
+        values = (state, created_id, scrub(message), self.clock.time(), self.id, key)
         if state in ("updating", "deleting"):
             self._fenced(update, values)
             return
@@ -382,7 +384,7 @@ class PgJournal:
             conn.execute(
                 "UPDATE importer_rows SET state = %s, fingerprint = %s, payload = %s,"
                 " message = %s, updated = %s WHERE journal_id = %s AND key = %s",
-                (state, print_, _json(payload), message, self.clock.time(), self.id, key),
+                (state, print_, _json(payload), scrub(message), self.clock.time(), self.id, key),
             )
 
     def answered(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
@@ -425,7 +427,7 @@ class PgJournal:
             before = json.loads(found[0] or "{}") if found else {}
             conn.execute(
                 "UPDATE importer_runs SET finished = %s, summary = %s WHERE id = %s",
-                (self.clock.time(), json.dumps(before | dict(summary)), run_id),
+                (self.clock.time(), scrub(json.dumps(before | dict(summary))), run_id),
             )
 
     def run_settings(

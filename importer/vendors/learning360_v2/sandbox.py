@@ -8,6 +8,7 @@ per company.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import secrets
 from typing import Any
@@ -80,7 +81,9 @@ def build(state: SandboxState, router: Router) -> None:
             str(client["client_secret"]), str(body["client_secret"])
         ):
             return json_response(401, {"error": "invalid_client"})
-        value = "sbx360." + secrets.token_urlsafe(24)
+        # Standard base64 (``+``, ``/``, ``=``), as RFC 6750's b64token allows and the docs do
+        # not rule out: the harder case for clients, whose encodings of it all differ.
+        value = "sbx360." + base64.b64encode(secrets.token_bytes(25)).decode()
         tokens[value] = (client, state.clock.monotonic() + ttl)
         # The docs' example gives expires_in as the string "3600" (the schema says number):
         # the sandbox sends a string, the harder case for clients.
