@@ -11,6 +11,7 @@ still shows the rows already created) and ``templates/``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 import secrets
@@ -163,6 +164,11 @@ class Workspace:
         try:
             account = account or self.guess(path)
             report = validate(path, account.vendor, timezone=account.timezone)
+            # The sheets the page writes name the file as the coordinator knows it (their
+            # Summary's "Input file"), never the server's folder it was uploaded to.
+            report = dataclasses.replace(
+                report, table=dataclasses.replace(report.table, source=Path(name))
+            )
             if report.row_count > self.max_rows:
                 raise InputError(
                     f"{path}: {report.row_count} rows; this server takes at most "

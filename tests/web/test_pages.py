@@ -317,3 +317,24 @@ def test_a_sandbox_pages_own_data_folder_goes_when_it_stops(tmp_path: Path) -> N
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert not data.exists() and f"Removed the sandbox's data folder {data}" in err
+
+
+def test_downloads_name_the_uploaded_file_not_the_server_folder(
+    tmp_path: Path, web: WebServer
+) -> None:
+    """The Summary sheet of the result and of the checked sheet says the file's name, and no
+    cell of it shows the server's upload folder (a trial found uploads/<hex>/ in it)."""
+    client = web.client()
+    sheet = write_csv(tmp_path / "named.csv", [V2_HEADERS, *v2_rows("Named", 2)])
+    page = upload(client, sheet, V2)
+    run = start(client, page, "import")
+    assert finish(client, run)["counts"] == {"created": 2}
+    for content in (
+        client.get(f"{run}/result").content,
+        client.get(f"{page.url.path}/checked.xlsx").content,
+    ):
+        book = openpyxl.load_workbook(io.BytesIO(content))
+        lines = [row for row in book["Summary"].iter_rows(values_only=True)]
+        assert {row[0]: row[1] for row in lines}["Input file"] == "named.csv"
+        cells = " ".join(str(cell) for row in lines for cell in row)
+        assert str(web.data) not in cells and "uploads" not in cells, cells
