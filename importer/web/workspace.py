@@ -74,8 +74,9 @@ class WebRun:
     who: str
     started: float = field(default_factory=time.time)
     state: str = "running"
-    done: int = 0
+    done: int = 0  # rows with an outcome, "not sent" ones apart
     total: int = 0
+    not_sent: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     seconds_left: float | None = None
     messages: list[str] = field(default_factory=list)
@@ -93,8 +94,11 @@ class WebRun:
         self.version += 1
 
     def progress(self, done: int, total: int, counts: Mapping[str, int], left: float) -> None:
-        """The pipeline's progress hook."""
-        self.done, self.total, self.counts, self.seconds_left = done, total, dict(counts), left
+        """The pipeline's progress hook. Rows a stop left unsent come back as finished rows:
+        they are counted apart, never as done (a trial's bar showed 12 of 12 with 8 unsent)."""
+        self.not_sent = counts.get("not sent", 0)
+        self.done, self.total, self.counts = done - self.not_sent, total, dict(counts)
+        self.seconds_left = left
         self._changed()
 
     def say(self, message: str) -> None:
@@ -110,6 +114,7 @@ class WebRun:
             "mode": self.mode,
             "done": self.done,
             "total": self.total,
+            "not_sent": self.not_sent,
             "counts": self.counts,
             "seconds_left": self.seconds_left,
             "messages": self.messages[-20:],
@@ -343,7 +348,9 @@ class Workspace:
             )
             run.stopped = outcome.stopped
             run.counts, run.exit_code = outcome.counts(), outcome.exit_code
-            run.done = run.total = max(run.total, run.done)
+            # A dry run sends nothing by design: its rows are all checked, none left over.
+            run.not_sent = 0 if outcome.dry_run else run.counts.get("not sent", 0)
+            run.done = max(run.total - run.not_sent, 0)
             written = write_report(outcome.validation, target, outcome)
             summary = {
                 "counts": run.counts,

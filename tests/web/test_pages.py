@@ -141,6 +141,13 @@ def test_stop_button_stops_like_ctrl_c(tmp_path: Path, web: WebServer) -> None:
     assert web.count("zoho-people", "Stoppable") == state["counts"].get("created", 0)
     rows = result_rows(client.get(f"{run}/result").content)
     assert len(rows) == 7
+    # The bar and the count say what was sent, and what the stop left unsent.
+    done, unsent = state["counts"].get("created", 0), state["counts"]["not sent"]
+    shown = client.get(run).text
+    assert f'<progress id="bar" max="6" value="{done}">' in shown
+    assert (state["done"], state["total"], state["not_sent"]) == (done, 6, unsent)
+    assert f'{done}</span> of <span id="total">6</span> rows done' in shown
+    assert f"{unsent} not sent: stopped" in shown
 
 
 def test_progress_streams_as_server_sent_events(tmp_path: Path, web: WebServer) -> None:
