@@ -37,7 +37,7 @@ from importer.templates import template_name, write_template
 from importer.vendors import get_vendor
 from importer.web.password import PasswordLogin
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
-from importer.web.undo import undo_run
+from importer.web.undo import undo_plan, undo_run
 from importer.web.views import duration, sheet_page, when
 from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
 
@@ -239,12 +239,27 @@ def create_app(
         return PlainTextResponse("no result sheet for that run", status_code=404)
 
     async def undo(request: Request) -> Response:
+        account = workspace.accounts.get(request.path_params["account"])
+        if request.method == "GET":  # the confirm step: what would go, and the count
+            if account is None:
+                return refused(request, "No such account on this server.", 404)
+            try:
+                plan = await asyncio.to_thread(
+                    undo_plan, workspace, account, int(request.path_params["number"])
+                )
+            except ImporterError as error:
+                return refused(request, error.on_page, 400)
+            if not plan.live:
+                entries = await asyncio.to_thread(lambda: list(workspace.history()))
+                said = f"Run {plan.run_id} of {account.name} has nothing left to delete."
+                return page(request, "history.html", 409, entries=entries, notice=said)
+            return page(request, "undo.html", account=account, plan=plan)
         try:
             form = await check_csrf(request)
         except CsrfError:
             return PlainTextResponse("the form expired: reload the page", status_code=403)
         confirm = str(form.get("confirm") or "").strip()
-        account = workspace.accounts.get(request.path_params["account"])
+        expect = str(form.get("expect") or "").strip()
         if account is None:
             return refused(request, "No such account on this server.", 404)
         try:
@@ -255,6 +270,7 @@ def create_app(
                 int(request.path_params["number"]),
                 int(confirm) if confirm.isdigit() else None,
                 form.get("dry") == "1",
+                int(expect) if expect.isdigit() else None,
             )
         except ImporterError as error:  # in the page's words (the guard's "Confirm count")
             return refused(request, error.on_page, 409 if error.exit_code == 4 else 400)
@@ -286,7 +302,7 @@ def create_app(
         Route("/runs/{run}/result", result),
         Route("/history", history),
         Route("/history/{account}/{number:int}/result", old_result),
-        Route("/history/{account}/{number:int}/undo", undo, methods=["POST"]),
+        Route("/history/{account}/{number:int}/undo", undo, methods=["GET", "POST"]),
         Route("/templates/{vendor}", template),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

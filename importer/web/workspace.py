@@ -40,7 +40,7 @@ from importer.store import JournalLike, shared_journal
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
-from importer.web.undo import guarded
+from importer.web.undo import can_delete, guarded, run_rows
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
@@ -367,7 +367,9 @@ class Workspace:
             journal.close()
 
     def history(self) -> Iterator[dict[str, Any]]:
-        """Every run recorded in the accounts' journals, newest first."""
+        """Every run recorded in the accounts' journals, newest first, with the rows it
+        created still there (``live``) and deleted since (``deleted``), and whether the
+        account's vendor can delete them (``deletable``)."""
         found = []
         for account in self.accounts.values():
             path = self.journal_path(account)
@@ -375,9 +377,12 @@ class Workspace:
             if journal is None and not path.exists():
                 continue
             journal = journal or Journal(path, account.vendor)
+            deletable = can_delete(account.vendor)
             try:
+                made = run_rows(journal)
                 for entry in journal.runs():
-                    found.append({**entry, "account": account})
+                    rows = made.get(int(entry["id"]), {"live": 0, "deleted": 0})
+                    found.append({**entry, **rows, "account": account, "deletable": deletable})
             finally:
                 journal.close()
         yield from sorted(found, key=lambda entry: -float(entry["started"]))
