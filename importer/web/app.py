@@ -29,13 +29,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from importer.clock import Clock
 from importer.errors import ImporterError
 from importer.people import email_fields
 from importer.secret import Secret
 from importer.templates import template_name, write_template
 from importer.vendors import get_vendor
-from importer.web.security import CsrfError, Guard, check_csrf
-from importer.web.undo import undo_run
+from importer.web.password import PasswordLogin
+from importer.web.security import CsrfError, Guard, Verdict, check_csrf
+from importer.web.undo import undo_plan, undo_run
 from importer.web.views import duration, sheet_page, when
 from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
 
@@ -45,11 +47,14 @@ _HERE = Path(__file__).parent
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def create_app(workspace: Workspace, password: Secret | None = None) -> Starlette:
-    """The ASGI app of the page, serving ``workspace``."""
+def create_app(
+    workspace: Workspace, password: Secret | None = None, clock: Clock | None = None
+) -> Starlette:
+    """The ASGI app of the page, serving ``workspace``; with ``password``, signed in
+    (``clock``: the one the wait after wrong passwords is measured on)."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(duration=duration, when=when, suffixes=",".join(SUFFIXES))
-    guard = Guard(password)
+    guard = Guard(PasswordLogin(password, clock) if password is not None else None)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         session = request.state.session
@@ -57,6 +62,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
             csrf=session.csrf,
             who=session.who,
             login=password is not None,
+            signed_in=password is not None and session.authed,
             accounts=list(workspace.accounts.values()),
         )
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -75,9 +81,25 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         except CsrfError:
             return PlainTextResponse("the form expired: reload the page", status_code=403)
         who = str(form.get("who") or "")
-        if guard.login(request, str(form.get("password") or ""), who or "coordinator") is None:
-            return page(request, "login.html", 401, error="Wrong password.")
-        return RedirectResponse("/", status_code=303)
+        attempt = guard.login(request, str(form.get("password") or ""), who or "coordinator")
+        if attempt.verdict == Verdict.WAIT:
+            said = f"Too many wrong passwords from your address: try again in {attempt.seconds} s."
+            answer = page(request, "login.html", 429, error=said)
+        elif attempt.verdict == Verdict.WRONG:
+            said = f"Wrong password. The next try is taken in {attempt.seconds} s."
+            answer = page(request, "login.html", 401, error=said)
+        else:
+            return RedirectResponse("/", status_code=303)
+        answer.headers["Retry-After"] = str(attempt.seconds)
+        return answer
+
+    async def logout(request: Request) -> Response:
+        try:
+            await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        guard.logout(request)
+        return RedirectResponse("/login" if password is not None else "/", status_code=303)
 
     async def upload(request: Request) -> Response:
         length = request.headers.get("content-length", "")
@@ -95,6 +117,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         session = request.state.session
         if not password and form.get("who"):
             session.who = str(form.get("who"))[:80].strip()
+            guard.remember(request)  # the name is shown in the history: kept for next time
         chosen = workspace.accounts.get(str(form.get("account") or ""))
         try:
             path = await asyncio.to_thread(workspace.save, sheet.filename, sheet.file)
@@ -216,12 +239,27 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         return PlainTextResponse("no result sheet for that run", status_code=404)
 
     async def undo(request: Request) -> Response:
+        account = workspace.accounts.get(request.path_params["account"])
+        if request.method == "GET":  # the confirm step: what would go, and the count
+            if account is None:
+                return refused(request, "No such account on this server.", 404)
+            try:
+                plan = await asyncio.to_thread(
+                    undo_plan, workspace, account, int(request.path_params["number"])
+                )
+            except ImporterError as error:
+                return refused(request, error.on_page, 400)
+            if not plan.live:
+                entries = await asyncio.to_thread(lambda: list(workspace.history()))
+                said = f"Run {plan.run_id} of {account.name} has nothing left to delete."
+                return page(request, "history.html", 409, entries=entries, notice=said)
+            return page(request, "undo.html", account=account, plan=plan)
         try:
             form = await check_csrf(request)
         except CsrfError:
             return PlainTextResponse("the form expired: reload the page", status_code=403)
         confirm = str(form.get("confirm") or "").strip()
-        account = workspace.accounts.get(request.path_params["account"])
+        expect = str(form.get("expect") or "").strip()
         if account is None:
             return refused(request, "No such account on this server.", 404)
         try:
@@ -232,6 +270,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
                 int(request.path_params["number"]),
                 int(confirm) if confirm.isdigit() else None,
                 form.get("dry") == "1",
+                int(expect) if expect.isdigit() else None,
             )
         except ImporterError as error:  # in the page's words (the guard's "Confirm count")
             return refused(request, error.on_page, 409 if error.exit_code == 4 else 400)
@@ -251,6 +290,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
     routes = [
         Route("/", home),
         Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/upload", upload, methods=["POST"]),
         Route("/uploads/{upload}", show_upload),
         Route("/uploads/{upload}/checked.xlsx", marked),
@@ -262,7 +302,7 @@ def create_app(workspace: Workspace, password: Secret | None = None) -> Starlett
         Route("/runs/{run}/result", result),
         Route("/history", history),
         Route("/history/{account}/{number:int}/result", old_result),
-        Route("/history/{account}/{number:int}/undo", undo, methods=["POST"]),
+        Route("/history/{account}/{number:int}/undo", undo, methods=["GET", "POST"]),
         Route("/templates/{vendor}", template),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

@@ -1,34 +1,56 @@
-"""Sessions, the password (or token), CSRF and the browser's safety headers.
+"""Sessions, signing in, CSRF and the browser's safety headers.
 
-- Sessions are held in memory, named by a random cookie (HttpOnly, SameSite=Strict, and
-  Secure whenever the page is reached over HTTPS).
-- With a password (``IMPORTER_WEB_PASSWORD``), every page but the login form asks for it;
-  scripts may send it as ``Authorization: Bearer <password>`` instead.
-- Every form carries the session's CSRF token, checked on every POST; a POST whose
-  ``Origin`` is another site is refused before that.
+- A browser is named by a random cookie (HttpOnly, SameSite=Strict, and Secure whenever the
+  page is reached over HTTPS). Its CSRF token is derived from that name with a key of this
+  process (an HMAC), so a visitor who has not signed in costs the server nothing: only
+  sessions that hold something (signed in, or a name given on the page) are kept, in memory,
+  at most ``per_address`` a client address (the least recently used of that address goes
+  first). A flood from one address cannot push out anyone else's session.
+- With a way of signing in (:class:`SignIn`: the password of ``IMPORTER_WEB_PASSWORD``, see
+  :mod:`importer.web.password`), every page but the login form asks for it; scripts may
+  send it as ``Authorization: Bearer <password>`` instead. Signing out ends the session.
+- Every form carries the CSRF token, checked on every POST; a POST whose ``Origin`` is
+  another site is refused before that.
 - Content-Security-Policy allows scripts and styles from the page's own origin only, so even
   a cell that slipped past escaping could not run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
+import re
 import secrets
-import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from importer.secret import Secret
-
-__all__ = ["COOKIE", "CsrfError", "Guard", "Session", "check_csrf"]
+__all__ = [
+    "COOKIE",
+    "Attempt",
+    "CsrfError",
+    "Guard",
+    "Session",
+    "Sessions",
+    "SignIn",
+    "Verdict",
+    "check_csrf",
+    "client_address",
+    "same_secret",
+    "too_many",
+]
 
 COOKIE = "importer_session"
 _OPEN_PATHS = ("/login", "/static/")
+_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -42,53 +64,144 @@ class CsrfError(Exception):
     """A form came without this session's token."""
 
 
+class Verdict(StrEnum):
+    """What a sign-in attempt came to."""
+
+    OK = "ok"
+    WRONG = "wrong"  # checked, and wrong: the address now waits
+    WAIT = "wait"  # not checked: the address is still waiting after a wrong guess
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt's verdict, and how long the address must wait before the next."""
+
+    verdict: Verdict
+    retry_after: float = 0.0
+
+    @property
+    def seconds(self) -> int:
+        """The wait in whole seconds, rounded up (``Retry-After``'s unit)."""
+        return max(1, math.ceil(self.retry_after))
+
+
+class SignIn(Protocol):
+    """A way of signing in: checks what a client gave, from its address."""
+
+    def attempt(self, address: str, given: str) -> Attempt:
+        """The verdict on ``given`` (a password, a bearer token) from ``address``."""
+        ...
+
+
 @dataclass
 class Session:
     """One browser's session."""
 
-    id: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    id: str
+    csrf: str
     authed: bool = False
     who: str = ""
-    seen: float = field(default_factory=time.time)
+
+
+class Sessions:
+    """The sessions kept: at most ``per_address`` for each client address (least recently
+    used first out), and at most ``addresses`` addresses (the least recently seen first out)."""
+
+    def __init__(self, per_address: int = 20, addresses: int = 10_000) -> None:
+        self.per_address, self.addresses = per_address, addresses
+        self._by_address: OrderedDict[str, OrderedDict[str, Session]] = OrderedDict()
+        self._address: dict[str, str] = {}  # session id -> the address it is kept under
+
+    def get(self, ident: str) -> Session | None:
+        """The session named ``ident``, if kept (it becomes its address's most recent)."""
+        address = self._address.get(ident)
+        if address is None:
+            return None
+        kept = self._by_address[address]
+        kept.move_to_end(ident)
+        self._by_address.move_to_end(address)
+        return kept[ident]
+
+    def keep(self, session: Session, address: str) -> None:
+        """Keep ``session``, under ``address`` unless it is kept already."""
+        if session.id in self._address:
+            return
+        kept = self._by_address.setdefault(address, OrderedDict())
+        self._by_address.move_to_end(address)
+        kept[session.id] = session
+        self._address[session.id] = address
+        while len(kept) > self.per_address:
+            old, _ = kept.popitem(last=False)
+            del self._address[old]
+        while len(self._by_address) > self.addresses:
+            _, dropped = self._by_address.popitem(last=False)
+            for old in dropped:
+                del self._address[old]
+
+    def drop(self, ident: str) -> None:
+        """Forget the session named ``ident`` (signing out)."""
+        address = self._address.pop(ident, None)
+        if address is not None:
+            kept = self._by_address[address]
+            del kept[ident]
+            if not kept:
+                del self._by_address[address]
+
+    def __len__(self) -> int:
+        return len(self._address)
+
+
+def client_address(request: Request) -> str:
+    """The connection's peer address (never a header a client writes)."""
+    return request.client.host if request.client else "unknown"
 
 
 class Guard:
-    """The middleware: session cookie, login, cross-site refusal, safety headers."""
+    """The middleware: session cookie, signing in and out, cross-site refusal, headers."""
 
-    def __init__(self, password: Secret | None, max_sessions: int = 10_000) -> None:
-        self.password = password
-        self.sessions: dict[str, Session] = {}
-        self.max_sessions = max_sessions
+    def __init__(self, sign_in: SignIn | None, sessions: Sessions | None = None) -> None:
+        self.sign_in = sign_in
+        self.sessions = sessions or Sessions()
+        self._key = secrets.token_bytes(32)  # this process's: its CSRF tokens end with it
 
-    def login(self, request: Request, password: str, who: str) -> Session | None:
-        """Check the password; a new session (new id: no fixation) when it is right."""
-        if self.password is None or not _same(password, self.password.reveal()):
-            return None
-        session = Session(authed=True, who=who.strip()[:80])
-        self._keep(session)
-        self.sessions.pop(request.state.session.id, None)
-        request.state.session = session
-        return session
+    def _new(self, ident: str | None = None, authed: bool = False, who: str = "") -> Session:
+        ident = ident or secrets.token_urlsafe(32)
+        token = hmac.new(self._key, ident.encode(), hashlib.sha256).hexdigest()
+        return Session(ident, token, authed, who)
 
-    def _keep(self, session: Session) -> None:
-        if len(self.sessions) >= self.max_sessions:
-            oldest = min(self.sessions.values(), key=lambda s: s.seen)
-            del self.sessions[oldest.id]
-        self.sessions[session.id] = session
+    def login(self, request: Request, given: str, who: str) -> Attempt:
+        """Check the password; when right, a new session (new id: no fixation), kept."""
+        if self.sign_in is None:
+            return Attempt(Verdict.WRONG)
+        attempt = self.sign_in.attempt(client_address(request), given)
+        if attempt.verdict == Verdict.OK:
+            session = self._new(authed=True, who=who.strip()[:80])
+            self.sessions.drop(request.state.session.id)
+            self.sessions.keep(session, client_address(request))
+            request.state.session = session
+        return attempt
+
+    def logout(self, request: Request) -> None:
+        """End the request's session: forgotten here, and the browser gets a new name."""
+        self.sessions.drop(request.state.session.id)
+        request.state.session = self._new(authed=self.sign_in is None)
+
+    def remember(self, request: Request) -> None:
+        """Keep the request's session (it now holds something: the name given on the page)."""
+        self.sessions.keep(request.state.session, client_address(request))
 
     async def __call__(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         """Starlette's ``http`` middleware hook."""
-        session = self.sessions.get(request.cookies.get(COOKIE, ""))
-        if session is None:
-            session = Session(authed=self.password is None)
-            self._keep(session)
-        session.seen = time.time()
+        cookie = request.cookies.get(COOKIE, "")
+        session = self.sessions.get(cookie)
+        if session is None:  # not kept: a visitor's, made again from its name (nothing kept)
+            named = cookie if _ID.fullmatch(cookie) else None
+            session = self._new(named, authed=self.sign_in is None)
         request.state.session = session
         response = await self._guarded(request, session, call_next)
-        final = request.state.session  # a login replaces it
+        final = request.state.session  # a login or a logout replaces it
         if request.cookies.get(COOKIE) != final.id:
             response.set_cookie(
                 COOKIE,
@@ -112,16 +225,30 @@ class Guard:
         if not session.authed and not request.url.path.startswith(_OPEN_PATHS):
             bearer = request.headers.get("authorization", "")
             token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else ""
-            if self.password is not None and token and _same(token, self.password.reveal()):
-                request.state.bearer = True
-                return await call_next(request)
+            if self.sign_in is not None and token:
+                attempt = self.sign_in.attempt(client_address(request), token)
+                if attempt.verdict == Verdict.OK:
+                    request.state.bearer = True
+                    return await call_next(request)
+                if attempt.verdict == Verdict.WAIT:
+                    return too_many(attempt)
             if request.method in ("GET", "HEAD"):
                 return RedirectResponse("/login", status_code=303)
             return PlainTextResponse("log in first", status_code=401)
         return await call_next(request)
 
 
-def _same(given: str, expected: str) -> bool:
+def too_many(attempt: Attempt) -> Response:
+    """429, with how long to wait, for a guess made during an address's wait."""
+    return PlainTextResponse(
+        f"too many wrong passwords from this address: try again in {attempt.seconds} s",
+        status_code=429,
+        headers={"Retry-After": str(attempt.seconds)},
+    )
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, in time that does not tell how much of it matched."""
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -144,6 +271,6 @@ async def check_csrf(request: Request, max_files: int = 0) -> FormData:
     if getattr(request.state, "bearer", False):
         return form
     token = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
-    if not token or not _same(token, request.state.session.csrf):
+    if not token or not same_secret(token, request.state.session.csrf):
         raise CsrfError
     return form

@@ -59,9 +59,12 @@ def serve_command(args: argparse.Namespace) -> int:
     from importer.secret import Secret
     from importer.web.accounts import Account, load_accounts, sandbox_accounts
     from importer.web.app import create_app
+    from importer.web.password import check_length
     from importer.web.workspace import Workspace
 
     password = os.environ.get(PASSWORD_VARIABLE) or None
+    if password is not None:
+        check_length(password, PASSWORD_VARIABLE)
     if not is_loopback(args.host) and not password:
         raise ConfigurationError(
             f"refusing to serve on {args.host} without a password: anyone who can reach it "

@@ -4,11 +4,15 @@ and its updates' stop at the mass-change guard."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from importer.changes import ConfirmationNeededError, Guard
 from importer.journal import Journal
+from importer.journal_api import Entry
+from importer.outcomes import JournalState
 from importer.undo import changes_of, select, undo_rows, undo_sheet
+from importer.vendors import plugin
 from importer.web.accounts import Account
 
 if TYPE_CHECKING:
@@ -16,7 +20,10 @@ if TYPE_CHECKING:
     from importer.store import JournalLike
     from importer.web.workspace import Workspace
 
-__all__ = ["guarded", "undo_run"]
+__all__ = ["UndoPlan", "can_delete", "guarded", "run_rows", "undo_plan", "undo_run"]
+
+#: States of a row an undo deletes (as :mod:`importer.undo` selects them).
+_LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
 
 
 def guarded(journal: JournalLike, number: int, work: Callable[[], RunReport]) -> RunReport:
@@ -28,14 +35,69 @@ def guarded(journal: JournalLike, number: int, work: Callable[[], RunReport]) ->
         raise
 
 
+def can_delete(vendor: str) -> bool:
+    """Whether the vendor's plugin declares a delete (what an undo needs)."""
+    changes = plugin(vendor).changes
+    return changes is not None and changes.delete is not None
+
+
+def run_rows(journal: JournalLike) -> dict[int, dict[str, int]]:
+    """Run -> ``live`` (rows it created still there: what its undo would delete) and
+    ``deleted`` (rows it created that an undo deleted since), from the journal's rows."""
+    found: dict[int, dict[str, int]] = {}
+    for entry in journal.entries():
+        run = entry.payload.get("_run")
+        if not isinstance(run, int) or entry.state not in (*_LIVE, JournalState.DELETED):
+            continue
+        counts = found.setdefault(run, {"live": 0, "deleted": 0})
+        counts["deleted" if entry.state == JournalState.DELETED else "live"] += 1
+    return found
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    """What deleting a run's creations would do: the rows, and whether the guard asks for
+    the count to be typed (over its limit) rather than a button pressed."""
+
+    run_id: int
+    source: str
+    live: list[Entry]
+    typed: bool
+
+
+def undo_plan(workspace: Workspace, account: Account, run_id: int) -> UndoPlan:
+    """The rows an undo of run ``run_id`` would delete now (nothing is sent).
+
+    Raises:
+        ConfigurationError: no such run, or a vendor with no documented delete.
+    """
+    changes_of(account.vendor)
+    journal = workspace.shared_journal(account) or Journal(
+        workspace.journal_path(account), account.vendor
+    )
+    try:
+        live = [e for e in select(journal, run_id) if e.state != JournalState.DELETED]
+        journaled = sum(journal.counts().get(state, 0) for state in _LIVE)
+        source = next((str(r["source"]) for r in journal.runs() if r["id"] == run_id), "")
+    finally:
+        journal.close()
+    return UndoPlan(run_id, source, live, len(live) > Guard().limit(journaled))
+
+
 def undo_run(
-    workspace: Workspace, account: Account, run_id: int, confirm: int | None, dry_run: bool
+    workspace: Workspace,
+    account: Account,
+    run_id: int,
+    confirm: int | None,
+    dry_run: bool,
+    expect: int | None = None,
 ) -> str:
     """Delete what run ``run_id`` of ``account`` created (or list it); one sentence of what
     happened. The undo's sheet is written beside the run's results, in the data folder.
 
     Raises:
-        ConfirmationNeededError: over the mass-change guard without the matching count.
+        ConfirmationNeededError: over the mass-change guard without the matching count, or
+            ``expect`` (the count the coordinator was shown) no longer the rows to delete.
         ConfigurationError: no such run, or a vendor with no documented delete.
     """
     settings = account.settings()
@@ -46,6 +108,12 @@ def undo_run(
     try:
         journal.lock_job(wait=False)
         entries = select(journal, run_id)
+        live = sum(1 for e in entries if e.state != JournalState.DELETED)
+        if expect is not None and live != expect and not dry_run:
+            said = f"run {run_id} now has {live} row(s) to delete, not the {expect} you confirmed"
+            raise ConfirmationNeededError(
+                f"{said}. Nothing was sent.", f"{said[0].upper()}{said[1:]}: look again."
+            )
         report = undo_rows(
             entries,
             journal,

@@ -11,6 +11,7 @@ still shows the rows already created) and ``templates/``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 import secrets
@@ -39,7 +40,7 @@ from importer.store import JournalLike, shared_journal
 from importer.validation import ValidationReport, validate
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
-from importer.web.undo import guarded
+from importer.web.undo import can_delete, guarded, run_rows
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
@@ -73,8 +74,9 @@ class WebRun:
     who: str
     started: float = field(default_factory=time.time)
     state: str = "running"
-    done: int = 0
+    done: int = 0  # rows with an outcome, "not sent" ones apart
     total: int = 0
+    not_sent: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     seconds_left: float | None = None
     messages: list[str] = field(default_factory=list)
@@ -92,8 +94,11 @@ class WebRun:
         self.version += 1
 
     def progress(self, done: int, total: int, counts: Mapping[str, int], left: float) -> None:
-        """The pipeline's progress hook."""
-        self.done, self.total, self.counts, self.seconds_left = done, total, dict(counts), left
+        """The pipeline's progress hook. Rows a stop left unsent come back as finished rows:
+        they are counted apart, never as done (a trial's bar showed 12 of 12 with 8 unsent)."""
+        self.not_sent = counts.get("not sent", 0)
+        self.done, self.total, self.counts = done - self.not_sent, total, dict(counts)
+        self.seconds_left = left
         self._changed()
 
     def say(self, message: str) -> None:
@@ -109,6 +114,7 @@ class WebRun:
             "mode": self.mode,
             "done": self.done,
             "total": self.total,
+            "not_sent": self.not_sent,
             "counts": self.counts,
             "seconds_left": self.seconds_left,
             "messages": self.messages[-20:],
@@ -163,6 +169,11 @@ class Workspace:
         try:
             account = account or self.guess(path)
             report = validate(path, account.vendor, timezone=account.timezone)
+            # The sheets the page writes name the file as the coordinator knows it (their
+            # Summary's "Input file"), never the server's folder it was uploaded to.
+            report = dataclasses.replace(
+                report, table=dataclasses.replace(report.table, source=Path(name))
+            )
             if report.row_count > self.max_rows:
                 raise InputError(
                     f"{path}: {report.row_count} rows; this server takes at most "
@@ -337,7 +348,9 @@ class Workspace:
             )
             run.stopped = outcome.stopped
             run.counts, run.exit_code = outcome.counts(), outcome.exit_code
-            run.done = run.total = max(run.total, run.done)
+            # A dry run sends nothing by design: its rows are all checked, none left over.
+            run.not_sent = 0 if outcome.dry_run else run.counts.get("not sent", 0)
+            run.done = max(run.total - run.not_sent, 0)
             written = write_report(outcome.validation, target, outcome)
             summary = {
                 "counts": run.counts,
@@ -354,7 +367,9 @@ class Workspace:
             journal.close()
 
     def history(self) -> Iterator[dict[str, Any]]:
-        """Every run recorded in the accounts' journals, newest first."""
+        """Every run recorded in the accounts' journals, newest first, with the rows it
+        created still there (``live``) and deleted since (``deleted``), and whether the
+        account's vendor can delete them (``deletable``)."""
         found = []
         for account in self.accounts.values():
             path = self.journal_path(account)
@@ -362,9 +377,12 @@ class Workspace:
             if journal is None and not path.exists():
                 continue
             journal = journal or Journal(path, account.vendor)
+            deletable = can_delete(account.vendor)
             try:
+                made = run_rows(journal)
                 for entry in journal.runs():
-                    found.append({**entry, "account": account})
+                    rows = made.get(int(entry["id"]), {"live": 0, "deleted": 0})
+                    found.append({**entry, **rows, "account": account, "deletable": deletable})
             finally:
                 journal.close()
         yield from sorted(found, key=lambda entry: -float(entry["started"]))

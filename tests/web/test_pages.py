@@ -141,6 +141,13 @@ def test_stop_button_stops_like_ctrl_c(tmp_path: Path, web: WebServer) -> None:
     assert web.count("zoho-people", "Stoppable") == state["counts"].get("created", 0)
     rows = result_rows(client.get(f"{run}/result").content)
     assert len(rows) == 7
+    # The bar and the count say what was sent, and what the stop left unsent.
+    done, unsent = state["counts"].get("created", 0), state["counts"]["not sent"]
+    shown = client.get(run).text
+    assert f'<progress id="bar" max="6" value="{done}">' in shown
+    assert (state["done"], state["total"], state["not_sent"]) == (done, 6, unsent)
+    assert f'{done}</span> of <span id="total">6</span> rows done' in shown
+    assert f"{unsent} not sent: stopped" in shown
 
 
 def test_progress_streams_as_server_sent_events(tmp_path: Path, web: WebServer) -> None:
@@ -263,36 +270,84 @@ def test_ctrl_c_on_the_server_stops_runs_and_keeps_their_record(tmp_path: Path) 
     assert len(result_rows(result.read_bytes())) == 7
 
 
+def history_row(client: httpx.Client, name: str) -> str:
+    """The history table's row of the run of the file ``name`` (the newest one)."""
+    rows = re.findall(r"<tr>.*?</tr>", client.get("/history").text, re.S)
+    found = [row for row in rows if f'<td data-label="File">{name}' in row]
+    assert found, f"no run of {name} in history"
+    return found[0]
+
+
 def test_undo_a_run_from_history_with_the_guard(tmp_path: Path, web: WebServer) -> None:
-    """History offers to undo a run: "List" sends nothing; "Delete" removes exactly what the
-    run created (the sandbox no longer holds it); a wrong confirmation count is refused with
-    409 and sends nothing. "Apply changes" needs the account's key column."""
+    """History's "Delete the 3 it created…" opens a confirm step naming the count and the
+    account; a stale or wrong count is refused (409) and sends nothing; the delete removes
+    exactly what the run created, says so, and the row then reads "3 created, 3 deleted
+    (undone)" with nothing more offered. "Apply changes" needs the account's key column."""
     client = web.client()
     sheet = write_csv(tmp_path / "undo.csv", [V2_HEADERS, *v2_rows("Undone", 3)])
     page = upload(client, sheet, V2)
     assert finish(client, start(client, page, "import"))["counts"] == {"created": 3}
     assert web.count("360learning-v2", "Undone") == 3
-    history = client.get("/history").text
-    action = re.search(r'action="(/history/sandbox-360learning-v2/\d+/undo)"', history)
-    assert action, "no undo form in history"
-    listed = client.post(action.group(1), data={"csrf": csrf(client), "dry": "1"})
+    row = history_row(client, "undo.csv")
+    link = re.search(r'href="(/history/sandbox-360learning-v2/(\d+)/undo)">Delete the 3 it', row)
+    assert link, row
+    url, number = link.group(1), link.group(2)
+    confirm = client.get(url)
+    assert confirm.status_code == 200
+    assert (
+        f"Delete the 3 sessions run {number} (undo.csv) created at "
+        "<strong>Sandbox 360learning-v2</strong>" in confirm.text
+    )
+    assert 'name="expect" value="3"' in confirm.text and 'name="confirm" value="3"' in confirm.text
+    assert web.count("360learning-v2", "Undone") == 3, "the confirm step sends nothing"
+    listed = client.post(url, data={"csrf": csrf(client), "dry": "1"})
     assert listed.status_code == 200 and "nothing sent: 3 would be deleted" in listed.text
-    assert web.count("360learning-v2", "Undone") == 3
-    wrong = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0", "confirm": "7"})
+    stale = client.post(url, data={"csrf": csrf(client), "dry": "0", "confirm": "3", "expect": "2"})
+    assert stale.status_code == 409 and "now has 3 row(s) to delete, not the 2" in stale.text
+    wrong = client.post(url, data={"csrf": csrf(client), "dry": "0", "confirm": "7"})
     assert wrong.status_code == 409 and "The count 7 does not match" in wrong.text
     assert "type 3 in Confirm count" in wrong.text and "--confirm" not in wrong.text
     assert web.count("360learning-v2", "Undone") == 3
-    done = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0"})
+    form = {"csrf": csrf(client), "dry": "0", "confirm": "3", "expect": "3"}
+    done = client.post(url, data=form)
     assert done.status_code == 200 and "undone: 3 deleted" in done.text, done.text
     assert web.count("360learning-v2", "Undone") == 0
-    again = client.post(action.group(1), data={"csrf": csrf(client), "dry": "0"})
-    assert "undone: 3 already deleted" in again.text and web.count("360learning-v2", "Undone") == 0
-    forged = client.post(action.group(1), data={"csrf": "nope", "dry": "0"})
+    row = history_row(client, "undo.csv")
+    assert "3 created, 3 deleted (undone)" in row and "/undo" not in row, row
+    again = client.get(url)
+    assert again.status_code == 409 and "has nothing left to delete" in again.text
+    resent = client.post(url, data=form)
+    assert resent.status_code == 409 and "now has 0 row(s) to delete" in resent.text
+    forged = client.post(url, data={"csrf": "nope", "dry": "0"})
     assert forged.status_code == 403
     update = re.search(r'action="(/uploads/[^"]+/run)"', page.text)
     assert update
     refused = client.post(update.group(1), data={"csrf": csrf(client), "mode": "update"})
     assert refused.status_code == 400 and "key column" in refused.text
+
+
+def test_history_offers_a_delete_only_where_it_can_act(tmp_path: Path, web: WebServer) -> None:
+    """No delete is offered for a Zoho run (its plugin declares none), nor for a run that
+    only skipped rows; asking anyway is refused and sends nothing."""
+    client = web.client()
+    zoho = zoho_sheet(tmp_path / "zoho-kept.csv", [zoho_row("Kept at Zoho")])
+    assert finish(client, start(client, upload(client, zoho), "import"))["counts"] == {"created": 1}
+    row = history_row(client, "zoho-kept.csv")
+    assert "/undo" not in row and "has no delete" in row, row
+    number = re.search(r"/history/sandbox-zoho-people/(\d+)/result", row)
+    assert number, row
+    asked = client.get(f"/history/sandbox-zoho-people/{number.group(1)}/undo")
+    assert asked.status_code == 400 and "offers no delete through its API" in asked.text
+    sheet = write_csv(tmp_path / "twice.csv", [V2_HEADERS, *v2_rows("Twice", 2)])
+    assert finish(client, start(client, upload(client, sheet, V2), "import"))["counts"] == {
+        "created": 2
+    }
+    again = upload(client, sheet, V2, name="twice again.csv")
+    assert finish(client, start(client, again, "import"))["counts"] == {"skipped": 2}
+    skipped = history_row(client, "twice again.csv")
+    assert "2 skipped" in skipped and "/undo" not in skipped, skipped
+    assert "Delete the 2 it created" in history_row(client, "twice.csv")
+    assert web.count("zoho-people", "Kept at Zoho") == 1
 
 
 def test_a_sandbox_pages_own_data_folder_goes_when_it_stops(tmp_path: Path) -> None:
@@ -317,3 +372,24 @@ def test_a_sandbox_pages_own_data_folder_goes_when_it_stops(tmp_path: Path) -> N
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert not data.exists() and f"Removed the sandbox's data folder {data}" in err
+
+
+def test_downloads_name_the_uploaded_file_not_the_server_folder(
+    tmp_path: Path, web: WebServer
+) -> None:
+    """The Summary sheet of the result and of the checked sheet says the file's name, and no
+    cell of it shows the server's upload folder (a trial found uploads/<hex>/ in it)."""
+    client = web.client()
+    sheet = write_csv(tmp_path / "named.csv", [V2_HEADERS, *v2_rows("Named", 2)])
+    page = upload(client, sheet, V2)
+    run = start(client, page, "import")
+    assert finish(client, run)["counts"] == {"created": 2}
+    for content in (
+        client.get(f"{run}/result").content,
+        client.get(f"{page.url.path}/checked.xlsx").content,
+    ):
+        book = openpyxl.load_workbook(io.BytesIO(content))
+        lines = [row for row in book["Summary"].iter_rows(values_only=True)]
+        assert {row[0]: row[1] for row in lines}["Input file"] == "named.csv"
+        cells = " ".join(str(cell) for row in lines for cell in row)
+        assert str(web.data) not in cells and "uploads" not in cells, cells

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,7 @@ def test_cross_site_post_is_refused(tmp_path: Path, web: WebServer) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/upload", "/uploads/x/run", "/runs/x/stop", "/login", "/history/x/1/undo"],
+    ["/upload", "/uploads/x/run", "/runs/x/stop", "/login", "/logout", "/history/x/1/undo"],
     ids=lambda p: p,
 )
 def test_every_form_needs_the_session_csrf_token(web: WebServer, path: str) -> None:
@@ -83,6 +85,7 @@ def test_every_post_route_is_covered_by_the_csrf_test(web: WebServer) -> None:
         "/uploads/{upload}/run",
         "/runs/{run}/stop",
         "/login",
+        "/logout",
         "/history/{account}/{number:int}/undo",
     }
 
@@ -148,9 +151,24 @@ def test_password_gates_every_page(tmp_path: Path) -> None:
         assert client.get("/").status_code == 303
         assert client.get("/history").headers["location"] == "/login"
         token = csrf(client, "/login")
-        wrong = client.post("/login", data={"csrf": token, "password": "guess", "who": "Eve"})
-        assert wrong.status_code == 401
-        right = client.post("/login", data={"csrf": token, "password": secret, "who": "Ana"})
+        # 40 wrong passwords as fast as they go: the first is read, the others meet its wait.
+        started = time.monotonic()
+        answers = [
+            client.post("/login", data={"csrf": token, "password": f"guess{n}", "who": "Eve"})
+            for n in range(40)
+        ]
+        took = time.monotonic() - started
+        read = [n for n, a in enumerate(answers) if a.status_code == 401]
+        assert {a.status_code for a in answers} == {401, 429} and read[:2] != [0, 1]
+        # waits of 1, 2, 4 ... s: in ``took`` seconds at most 1 + log2(1 + took) are read
+        assert len(read) <= 1 + math.log2(1 + took), (read, took)
+        assert all(int(a.headers["retry-after"]) >= 1 for a in answers)
+        started = time.monotonic()
+        while True:  # the right one too waits out the second; then it lets in
+            right = client.post("/login", data={"csrf": token, "password": secret, "who": "Ana"})
+            if right.status_code != 429:
+                break
+            assert time.monotonic() - started < 30
         assert right.status_code == 303
         home = client.get("/")
         assert home.status_code == 200 and "Signed in as Ana" in home.text

@@ -51,6 +51,10 @@ function setUpRun() {
     bar.textContent = data.done + " of " + data.total;
     document.getElementById("done").textContent = data.done;
     document.getElementById("total").textContent = data.total;
+    // Rows a stop left unsent are said apart: the bar shows only the rows done.
+    document.getElementById("unsent").textContent = data.not_sent
+      ? ", " + data.not_sent + " not sent" + (data.state === "stopping" || data.stopped ? ": stopped" : "")
+      : "";
     document.getElementById("eta").textContent =
       data.state === "running" && data.seconds_left !== null ? ", " + duration(data.seconds_left) + " left" : "";
     const counts = document.getElementById("counts");
