@@ -31,6 +31,7 @@ from importer.errors import FatalVendorError
 from importer.hosts import is_local
 from importer.journaling import Journaled, JournalOptions, journal_report
 from importer.outcomes import Status
+from importer.outgoing import unsendable
 from importer.people import resolve_people
 from importer.progress import Progress, ProgressHook, eta_and_counts, progress_bar
 from importer.report import RunReport, valid_values
@@ -93,9 +94,15 @@ def run_import(
                 )
             elif recorded.status == Status.CHANGED:  # edited since created (issue 16)
                 run.results[row] = recorded
-    if dry_run or report.invalid_count == report.row_count:
+    if report.invalid_count == report.row_count:
         return run
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
+    if dry_run:  # what could not even be built is said now, as the run would say it
+        for row, values in valid_values(report):
+            why = None if row in run.results else unsendable(adapter, values, settings.base_url)
+            if why:
+                run.results[row] = RowResult(Status.INVALID, message=why)
+        return run
     if adapter.rate.over_documented(settings.rate) and not settings.beyond_documented_rate:
         notify(
             f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
