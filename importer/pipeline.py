@@ -180,6 +180,8 @@ def run_import(
             store.close()
         if owns_client:
             http.close()
+    if sender.halted and not run.stopped:  # a redirect to the last row: still said
+        run.stopped, run.fatal = sender.halted, True
     return run
 
 

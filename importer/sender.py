@@ -19,7 +19,9 @@ consequence 3):
   for minutes (a circuit breaker);
 * a request that cannot be built from a row's values (a URL longer than
   :data:`~importer.outgoing.MAX_TARGET`, text that cannot be encoded) is never sent:
-  that row is ``invalid``, and the run goes on (:mod:`importer.outgoing`).
+  that row is ``invalid``, and the run goes on (:mod:`importer.outgoing`);
+* a redirect (3xx) is a host that is wrong, not an answer about the row: the run
+  stops, naming the host and where it points (see :meth:`Sender._redirected`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class Sender:
     requests: int = 0
     _failing: int = 0
     _tripped: str = ""
+    #: Why the run must stop although no later request may show it (a redirect): its sentence.
+    halted: str = ""
     _lock_times: list[float] = field(default_factory=list)
 
     #: Seconds over which locks are counted toward ``max_locks``.
@@ -223,6 +227,8 @@ class Sender:
             if row is not None:
                 row.requests += 1
             answer = got if isinstance(got, Answer) else None
+            if answer is not None and 300 <= answer.status < 400:
+                return self._redirected(call, answer), answer
             outcome = interpret(call, got) if isinstance(got, Answer) else got
             self._count_failure(answer, outcome)
             kind = outcome.kind
@@ -333,6 +339,39 @@ class Sender:
             )  # fmt: skip
         self.notify(self._clean(message + "."))
         self.pacer.pause_for(wait, outcome.message)
+
+    def _redirected(self, call: Call, answer: Answer) -> Outcome:
+        """A redirect: the host (or its path) is wrong. Stop the run, naming both.
+
+        No vendor documents a redirect (their docs are silent), and whatever answers at that
+        host (a proxy, a load balancer, a web site) is not the API we were given: a 301 or 308
+        is most often an old host or http->https, answered before any application saw the
+        request, but a 302 or 303 is also what an
+        application answers *after* acting on a POST (Post/Redirect/Get), and nothing in the
+        answer tells the two apart. So a write's row is ``unknown`` (looked up before any
+        resend, on the right host), never ``rejected``: the answer says nothing about the
+        row. A read changed nothing. Either way no later request is sent: every one would
+        meet the same redirect, and following it would carry our credentials to a host the
+        user never named.
+        """
+        where = answer.headers.get("location") or "(no Location given)"
+        scheme, host = _origin(self.base_url)
+        stop = self._clean(
+            f"configuration problem: {scheme}://{host} answered {answer.status} to "
+            f"{call.method} {call.name}, redirecting to {where}: the host (--base-url, or "
+            "base_url in the job file) is likely not the vendor's API host. Stopped; check "
+            "the host, then run again"
+        )
+        with self._guard:
+            self._tripped = self._tripped or stop
+            self.halted = self.halted or stop
+        if not call.writes:
+            raise FatalVendorError(stop)
+        return Outcome(
+            "unknown",
+            message=f"the host answered {answer.status} (a redirect to {where}) to "
+            f"{call.name}: it may have been created; checked before it is sent again",
+        )
 
     def _probe(self, outcome: Outcome) -> None:
         """A refusal that may be the whole account's: the probe refused too means it is."""
