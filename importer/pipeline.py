@@ -29,7 +29,7 @@ from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
 from importer.hosts import is_local
-from importer.journaling import Journaled, JournalOptions, journal_report
+from importer.journaling import Journaled, JournalOptions, journal_report, lost_answers
 from importer.outcomes import Status
 from importer.outgoing import unsendable
 from importer.people import resolve_people
@@ -94,6 +94,8 @@ def run_import(
                 )
             elif recorded.status == Status.CHANGED:  # edited since created (issue 16)
                 run.results[row] = recorded
+            elif recorded.status == Status.UNKNOWN:  # a dry run checks nothing at the vendor
+                run.results[row] = _still_lost(recorded, "a dry run looks nothing up")
     if report.invalid_count == report.row_count:
         return run
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
@@ -142,6 +144,7 @@ def run_import(
         for closing in (shared, tokens, store):
             if closing is not None:
                 closing.close()
+        _keep_lost(run, report, journal, settings.vendor)
         return run
     held: dict[int, str] = people.pop("held", {}) if people else {}
     if people:
@@ -182,7 +185,38 @@ def run_import(
             http.close()
     if sender.halted and not run.stopped:  # a redirect to the last row: still said
         run.stopped, run.fatal = sender.halted, True
+    _keep_lost(run, report, journal, settings.vendor)
     return run
+
+
+def _keep_lost(
+    run: RunReport, report: ValidationReport, journal: JournalOptions | None, vendor: str
+) -> None:
+    """Rows this run did not send (a stop, ``--limit``, a lookup refused) whose earlier answer
+    was lost stay ``unknown``: "not sent" would say they are safe to send."""
+    if journal is None:
+        return
+    idle = [
+        row
+        for row, _ in valid_values(report)
+        if run.results.get(row, _NONE).status == Status.NOT_SENT
+    ]
+    for row, recorded in lost_answers(report, journal, vendor, idle).items():
+        said = run.results.get(row, _NONE).message or "not sent: beyond --limit"
+        run.results[row] = _still_lost(recorded, f"this run did not send it ({said})")
+
+
+_NONE = RowResult(Status.NOT_SENT)
+
+
+def _still_lost(recorded: RowResult, why: str) -> RowResult:
+    """An ``unknown`` row of the journal that this run did not check."""
+    return RowResult(
+        Status.UNKNOWN,
+        recorded.created_id,
+        f"an earlier answer was lost, so it may exist at the vendor; {why}. It is checked, "
+        "where the vendor allows, before it is ever sent again",
+    )
 
 
 def send_all(
