@@ -290,15 +290,23 @@ class Integer(Kind):
     """A whole number at least ``minimum`` (``30`` or ``30.0`` from a number cell)."""
 
     minimum: int = 1
+    #: The largest integer JSON carries exactly (RFC 8259 section 6: beyond 2**53 - 1, a
+    #: JavaScript service such as 360Learning's reads another number). Checked on the digits
+    #: before ``int()``: Python refuses to convert more than 4,300 (a ValueError, issue 22).
+    maximum: int = 2**53 - 1
 
     @property
     def hint(self) -> str:  # type: ignore[override]
         return f"a whole number, {self.minimum} or more"
 
     def read(self, text: str) -> tuple[str | None, str | None]:
-        match = re.fullmatch(r"\+?(\d+)(?:\.0+)?", text.strip())
+        match = re.fullmatch(r"\+?0*(\d+)(?:\.0+)?", text.strip())
+        if match and len(match.group(1)) > len(str(self.maximum)):
+            return marker("integer_max", f"{self.maximum:,}"), None
         if not match or int(match.group(1)) < self.minimum:
             return marker("integer_min", str(self.minimum)), None
+        if int(match.group(1)) > self.maximum:
+            return marker("integer_max", f"{self.maximum:,}"), None
         return str(int(match.group(1))), None
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "flag_duplicates",
     "journal_report",
     "key_values",
+    "lost_answers",
     "memo_fingerprint",
 ]
 
@@ -76,6 +77,29 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
             said += journaled.removals(row)
         run.results[row] = RowResult(Status.CHANGED, run.results[row].created_id, f"{verb}: {said}")
     return run
+
+
+def lost_answers(
+    report: ValidationReport, options: JournalOptions, vendor: str, rows: Collection[int]
+) -> dict[int, RowResult]:
+    """The rows among ``rows`` whose earlier answer was lost, as the journal has them now.
+
+    A row this run did not send (``--limit``, a stop, a lookup refused) is not thereby
+    safe to send: if a create of it was sent before and its answer lost, it stays
+    ``unknown`` until a run can check it.
+    """
+    wanted = set(rows)
+    if not wanted:
+        return {}
+    todo = [(row, values) for row, values in valid_values(report) if row in wanted]
+    journaled = Journaled(options, None, report, vendor)  # type: ignore[arg-type]
+    journaled.prepare(todo, readonly=True)
+    found: dict[int, RowResult] = {}
+    for row, _ in todo:
+        recorded = journaled.recorded(row)
+        if recorded.status == Status.UNKNOWN:
+            found[row] = recorded
+    return found
 
 
 def memo_fingerprint(values: Mapping[str, Any], memo: dict[tuple[Any, ...], str] | None) -> str:
@@ -269,6 +293,7 @@ class Journaled:
                 message=f"{entry.message} (from the run of {when}; fix the row, "
                 "or use --retry-rejected)",
             )
+        doubt = ""  # why the row may exist at the vendor although this run sends it again
         if entry.state in ("unknown", "sending"):
             verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
             if verdict == "found" and ident:
@@ -287,16 +312,24 @@ class Journaled:
                 )
                 journal.outcome(key, JournalState.UNKNOWN, "", message)
                 return RowResult(Status.UNKNOWN, message=message)
+            if verdict == "unchecked":  # sent again on --resend-unknown, never checked
+                doubt = entry.message or "an earlier answer was lost"
         # The run is kept with the row: `undo RUN` takes back what that run sent.
         run = {"_run": self.options.run_id} if self.options.run_id else {}
         journal.sending(key, print_, values | run)
         try:
             result = sender.import_row(values)
         except BaseException:
-            journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
+            if doubt:  # nothing left this time, and the earlier answer is still lost
+                journal.outcome(key, JournalState.UNKNOWN, "", doubt)
+            else:
+                journal.outcome(key, JournalState.PENDING, "", "stopped before the request left")
             raise
         # created, rejected and unknown are the same words in both; anything else never left.
         final = (Status.CREATED, Status.REJECTED, Status.UNKNOWN)
+        if doubt and result.status not in final:  # not sent again: still maybe at the vendor
+            result.status = Status.UNKNOWN
+            result.message = f"{result.message}; and {doubt}"
         state = JournalState(result.status) if result.status in final else JournalState.PENDING
         # Batched: written with the next row's mark (a crash before leaves it ``sending``).
         journal.answered(key, state, result.created_id, result.message)

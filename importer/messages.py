@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "list_item": "{detail!r} in this list is not valid. Type {hint}.",
     "too_many": "this list has {count} items; at most {limit} are allowed.",
     "integer_min": "{value!r} is not a whole number of {detail} or more. Type e.g. 30.",
+    "integer_max": "this number is too large: at most {detail}. Type e.g. 30.",
     "choice": "{value!r} is not one of the allowed values. Type one of: {choices}.",
     "date_format": "{value!r} is not a date we can read. Type {hint}.",
     "date_range": (

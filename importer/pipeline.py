@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,8 +29,9 @@ from importer.clock import Clock, SystemClock
 from importer.config import RunSettings
 from importer.errors import FatalVendorError
 from importer.hosts import is_local
-from importer.journaling import Journaled, JournalOptions, journal_report
+from importer.journaling import Journaled, JournalOptions, journal_report, lost_answers
 from importer.outcomes import Status
+from importer.outgoing import unsendable
 from importer.people import resolve_people
 from importer.progress import Progress, ProgressHook, eta_and_counts, progress_bar
 from importer.report import RunReport, valid_values
@@ -43,6 +44,9 @@ from importer.throttle import Pacer, PacerStopped
 from importer.transport import run_client
 from importer.validation import ValidationReport
 from importer.vendors import plugin
+
+if TYPE_CHECKING:
+    from importer.entry import RunSignals
 
 __all__ = ["resolve_only", "run_import"]
 
@@ -93,9 +97,17 @@ def run_import(
                 )
             elif recorded.status == Status.CHANGED:  # edited since created (issue 16)
                 run.results[row] = recorded
-    if dry_run or report.invalid_count == report.row_count:
+            elif recorded.status == Status.UNKNOWN:  # a dry run checks nothing at the vendor
+                run.results[row] = _still_lost(recorded, "a dry run looks nothing up")
+    if report.invalid_count == report.row_count:
         return run
     adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
+    if dry_run:  # what could not even be built is said now, as the run would say it
+        for row, values in valid_values(report):
+            why = None if row in run.results else unsendable(adapter, values, settings.base_url)
+            if why:
+                run.results[row] = RowResult(Status.INVALID, message=why)
+        return run
     if adapter.rate.over_documented(settings.rate) and not settings.beyond_documented_rate:
         notify(
             f"--rate {settings.rate:g} is above {adapter.rate.description} (documented): "
@@ -135,6 +147,7 @@ def run_import(
         for closing in (shared, tokens, store):
             if closing is not None:
                 closing.close()
+        _keep_lost(run, report, journal, settings.vendor)
         return run
     held: dict[int, str] = people.pop("held", {}) if people else {}
     if people:
@@ -153,27 +166,64 @@ def run_import(
     bar = progress_bar(len(todo), enabled=progress)
     work: Callable[[int, dict[str, str | None]], RowResult]
     hook = Progress(len(todo), pacer, on_progress, clock)
-    try:
-        if journal is None:
-            work = lambda row, values: sender.import_row(values)  # noqa: E731
-        else:  # an update over the mass-change guard stops here, before anything is sent
-            work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
-        send_all(todo, work, workers, run, pacer, bar, stop, hook)
-    finally:
-        if journal is not None:  # the last answers, on disk before the caller reads them
-            journal.journal.flush()
-        run.seconds = time.perf_counter() - started
-        run.requests = sender.requests
-        bar.close()
-        if shared is not None:
-            shared.close()
-        if tokens is not None:
-            tokens.close()
-        if store is not None:
-            store.close()
-        if owns_client:
-            http.close()
+    from importer.entry import RunSignals  # a cycle broken on purpose: entry -> cli -> here
+
+    # From the first row sent until every answer is in the report, a signal only stops.
+    with RunSignals() as signals:
+        try:
+            if journal is None:
+                work = lambda row, values: sender.import_row(values)  # noqa: E731
+            else:  # an update over the mass-change guard stops here, before anything is sent
+                work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
+            send_all(todo, work, workers, run, pacer, bar, stop, hook, signals)
+        finally:
+            if journal is not None:  # the last answers, on disk before the caller reads them
+                journal.journal.flush()
+            run.seconds = time.perf_counter() - started
+            run.requests = sender.requests
+            bar.close()
+            if shared is not None:
+                shared.close()
+            if tokens is not None:
+                tokens.close()
+            if store is not None:
+                store.close()
+            if owns_client:
+                http.close()
+        if sender.halted and not run.stopped:  # a redirect to the last row: still said
+            run.stopped, run.fatal = sender.halted, True
+        _keep_lost(run, report, journal, settings.vendor)
     return run
+
+
+def _keep_lost(
+    run: RunReport, report: ValidationReport, journal: JournalOptions | None, vendor: str
+) -> None:
+    """Rows this run did not send (a stop, ``--limit``, a lookup refused) whose earlier answer
+    was lost stay ``unknown``: "not sent" would say they are safe to send."""
+    if journal is None:
+        return
+    idle = [
+        row
+        for row, _ in valid_values(report)
+        if run.results.get(row, _NONE).status == Status.NOT_SENT
+    ]
+    for row, recorded in lost_answers(report, journal, vendor, idle).items():
+        said = run.results.get(row, _NONE).message or "not sent: beyond --limit"
+        run.results[row] = _still_lost(recorded, f"this run did not send it ({said})")
+
+
+_NONE = RowResult(Status.NOT_SENT)
+
+
+def _still_lost(recorded: RowResult, why: str) -> RowResult:
+    """An ``unknown`` row of the journal that this run did not check."""
+    return RowResult(
+        Status.UNKNOWN,
+        recorded.created_id,
+        f"an earlier answer was lost, so it may exist at the vendor; {why}. It is checked, "
+        "where the vendor allows, before it is ever sent again",
+    )
 
 
 def send_all(
@@ -185,12 +235,15 @@ def send_all(
     bar: Any,
     stop: threading.Event | None = None,
     hook: Progress | None = None,
+    signals: RunSignals | None = None,
 ) -> None:
     """Send ``todo`` with ``workers`` threads, each taking the next row as it gets free.
 
     The main thread only collects: rows finished come back through a queue (no future a
-    row, no waiting on every pending one: issue 15), and a signal (Ctrl-C, SIGTERM) or the
-    ``stop`` event stops the taking of rows while the ones on the wire finish.
+    row, no waiting on every pending one: issue 15), and a signal (Ctrl-C, SIGTERM: noted
+    by ``signals``, which wakes the collector through the same queue) or the ``stop`` event
+    stops the taking of rows while the ones on the wire finish; every answer that arrived
+    is recorded.
     """
     statuses: Counter[str] = Counter()
     if hook is not None:
@@ -202,9 +255,16 @@ def send_all(
     turns: queue.SimpleQueue[None] = queue.SimpleQueue()
     for _ in range(workers):
         turns.put(None)
-    finished: queue.SimpleQueue[tuple[int, RowResult | BaseException] | None] = queue.SimpleQueue()
+    # A row's outcome, None when a worker ended, or _SIGNALLED (put by the signal handler).
+    finished: queue.SimpleQueue[tuple[int, RowResult | BaseException] | str | None] = (
+        queue.SimpleQueue()
+    )
     show = not getattr(bar, "disable", True)
     shown_at = -1.0
+    if signals is not None:
+        signals.wake = lambda: finished.put(_SIGNALLED)  # SimpleQueue.put: reentrant
+        if signals.reason:  # one came before sending started
+            finished.put(_SIGNALLED)
 
     def worker() -> None:
         try:
@@ -236,16 +296,19 @@ def send_all(
         finally:
             finished.put(None)
 
-    def collect(timeout: float | None) -> tuple[int, int]:
+    def collect(timeout: float | None) -> tuple[int, int, bool]:
         """Take in finished rows (waiting up to ``timeout`` for the first): how many rows,
-        and how many workers ended."""
+        how many workers ended, and whether a signal came."""
         nonlocal shown_at
         ended = taken = 0
+        signalled = False
         try:
             got = finished.get(timeout=timeout)
             while True:
                 if got is None:
                     ended += 1
+                elif isinstance(got, str):
+                    signalled = True  # every row queued before it is still taken in
                 else:
                     row, result = got
                     if isinstance(result, BaseException):
@@ -261,7 +324,7 @@ def send_all(
                         hook(statuses)
                 got = finished.get_nowait()
         except queue.Empty:
-            return taken, ended
+            return taken, ended, signalled
 
     threads = [
         threading.Thread(target=worker, name=f"send-{n}", daemon=True)
@@ -273,9 +336,9 @@ def send_all(
     try:
         while running:
             # With a stop event, wake up often enough to notice it: it acts as Ctrl-C does.
-            taken, ended = collect(0.1 if stop is not None else None)
+            taken, ended, signalled = collect(0.1 if stop is not None else None)
             running -= ended
-            if stop is not None and stop.is_set():
+            if signalled or (stop is not None and stop.is_set()):
                 raise _StopRequested
             for _ in range(taken):
                 turns.put(None)
@@ -283,6 +346,7 @@ def send_all(
         from importer.entry import Terminated
 
         why = "terminated" if isinstance(error, Terminated) else "interrupted"
+        why = signals.reason if signals is not None and signals.reason else why
         with taking:
             run.stopped = run.stopped or why
         pacer.stop()  # waiting calls give up; calls already on the wire finish
@@ -306,7 +370,11 @@ def send_all(
 
 
 class _StopRequested(Exception):
-    """The run's stop event was set: stop as Ctrl-C does."""
+    """The run's stop event was set, or a signal came: stop as Ctrl-C does."""
+
+
+#: Put on the finished rows' queue by the signal handler: wake up, and stop.
+_SIGNALLED = "signalled"
 
 
 def resolve_only(

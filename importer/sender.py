@@ -16,7 +16,12 @@ consequence 3):
   re-run, with the real cause), never a claim about the user's data;
 * after :attr:`Sender.breaker` requests in a row that failed on the wire or with
   a 5xx, the vendor is taken as down: the run stops instead of retrying each row
-  for minutes (a circuit breaker).
+  for minutes (a circuit breaker);
+* a request that cannot be built from a row's values (a URL longer than
+  :data:`~importer.outgoing.MAX_TARGET`, text that cannot be encoded) is never sent:
+  that row is ``invalid``, and the run goes on (:mod:`importer.outgoing`);
+* a redirect (3xx) is a host that is wrong, not an answer about the row: the run
+  stops, naming the host and where it points (see :meth:`Sender._redirected`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from importer.auth import Auth
 from importer.clock import Clock
 from importer.errors import FatalVendorError, VendorUnavailableError
 from importer.outcomes import RowResult, Status
+from importer.outgoing import Unsendable, build_request, longest_cell, unbuilt
 from importer.secret import HELD, Redactor, Secret, token_shaped
 from importer.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
 from importer.tokens import Tokens
@@ -103,6 +109,8 @@ class Sender:
     requests: int = 0
     _failing: int = 0
     _tripped: str = ""
+    #: Why the run must stop although no later request may show it (a redirect): its sentence.
+    halted: str = ""
     _lock_times: list[float] = field(default_factory=list)
     _done: bool = False  # a write of this run succeeded (see _doubt)
     _doubts: int = 0
@@ -121,15 +129,30 @@ class Sender:
             self._own.add(secret)
 
     def import_row(self, values: Mapping[str, str | None]) -> RowResult:
-        """Make every call of a row, in order; stop at the first that does not succeed."""
+        """Make every call of a row, in order; stop at the first that does not succeed.
+
+        A call that cannot be built from the row's values is never sent: the row is
+        ``invalid`` (``rejected`` when an earlier call of it was done), the run goes on.
+        """
         results: dict[str, str] = {}
         result = RowResult(Status.CREATED)
-        for call in self.adapter.calls(values):
+        try:
+            calls = self.adapter.calls(values)
+        except Exception as error:  # a value the adapter cannot turn into a request
+            return RowResult(Status.INVALID, message=self._clean(unbuilt(Unsendable.of(error))))
+        for call in calls:
             if (call.skip_if and call.skip_if in results) or (
                 call.only_if and call.only_if not in results
             ):
                 continue
-            outcome, _ = self._attempt(call, results, self.adapter.interpret, result)
+            try:
+                outcome, _ = self._attempt(call, results, self.adapter.interpret, result)
+            except Unsendable as error:
+                done = f" (done before: {', '.join(result.steps)})" if result.steps else ""
+                result.status = Status.REJECTED if result.steps else Status.INVALID
+                said = unbuilt(error, self._longest(values), self.adapter)
+                result.message = self._clean(said) + done
+                break
             if outcome.kind == "ok":
                 if call.result and outcome.ident:
                     results[call.result] = outcome.ident
@@ -162,7 +185,12 @@ class Sender:
         def interpret(call: Call, answer: Answer) -> Outcome:
             return self._read_outcome(call, answer, expect)
 
-        outcome, answer = self._attempt(call, {}, interpret)
+        try:
+            outcome, answer = self._attempt(call, {}, interpret)
+        except Unsendable as error:  # nothing was sent; to the caller, a read that failed
+            raise VendorUnavailableError(
+                self._clean(f"could not {call.name}: {unbuilt(error)}")
+            ) from None
         if outcome.kind in ("ok", "rejected") and answer is not None:
             return answer
         raise VendorUnavailableError(self._clean(f"could not {call.name}: {outcome.message}"))
@@ -210,6 +238,8 @@ class Sender:
             if row is not None:
                 row.requests += 1
             answer = got if isinstance(got, Answer) else None
+            if answer is not None and 300 <= answer.status < 400:
+                return self._redirected(call, answer), answer
             outcome = interpret(call, got) if isinstance(got, Answer) else got
             self._count_failure(answer, outcome)
             kind = outcome.kind
@@ -347,10 +377,46 @@ class Sender:
             f"yet, and if every row gets this answer, {outcome.setup}",
         )
 
+    def _redirected(self, call: Call, answer: Answer) -> Outcome:
+        """A redirect: the host (or its path) is wrong. Stop the run, naming both.
+
+        No vendor documents a redirect (their docs are silent), and whatever answers at that
+        host (a proxy, a load balancer, a web site) is not the API we were given: a 301 or 308
+        is most often an old host or http->https, answered before any application saw the
+        request, but a 302 or 303 is also what an
+        application answers *after* acting on a POST (Post/Redirect/Get), and nothing in the
+        answer tells the two apart. So a write's row is ``unknown`` (looked up before any
+        resend, on the right host), never ``rejected``: the answer says nothing about the
+        row. A read changed nothing. Either way no later request is sent: every one would
+        meet the same redirect, and following it would carry our credentials to a host the
+        user never named.
+        """
+        where = answer.headers.get("location") or "(no Location given)"
+        scheme, host = _origin(self.base_url)
+        stop = self._clean(
+            f"configuration problem: {scheme}://{host} answered {answer.status} to "
+            f"{call.method} {call.name}, redirecting to {where}: the host (--base-url, or "
+            "base_url in the job file) is likely not the vendor's API host. Stopped; check "
+            "the host, then run again"
+        )
+        with self._guard:
+            self._tripped = self._tripped or stop
+            self.halted = self.halted or stop
+        if not call.writes:
+            raise FatalVendorError(stop)
+        return Outcome(
+            "unknown",
+            message=f"the host answered {answer.status} (a redirect to {where}) to "
+            f"{call.name}: it may have been created; checked before it is sent again",
+        )
+
     def _probe(self, outcome: Outcome) -> None:
         """A refusal that may be the whole account's: the probe refused too means it is."""
         assert outcome.probe is not None
-        got, _ = self._exchange(outcome.probe, {})
+        try:
+            got, _ = self._exchange(outcome.probe, {})
+        except Unsendable:  # the probe cannot be built: the refusal stays the row's
+            return
         if isinstance(got, Answer) and got.status in (401, 403):
             raise FatalVendorError(
                 self._clean(
@@ -414,10 +480,10 @@ class Sender:
                 return Outcome(
                     "rejected", message=f"a next-page link to another host ({_origin(url)})"
                 ), self.pacer.now()
-        else:
-            url = self.base_url.rstrip("/") + call.path.format_map(results)
         if self._tripped:
             raise VendorUnavailableError(self._tripped)
+        # Built before a slot is taken: one that cannot be built is never sent (Unsendable).
+        request = self._build(call, results)
         ticket = self.pacer.acquire()
         sent_at = self.pacer.now()
         with self._guard:
@@ -425,10 +491,19 @@ class Sender:
         headers = self.auth.headers()
         _hold(headers)
         try:
-            answer = self._request(call, url, headers)
+            answer = self._request(request, headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # The request never left: safe to retry.
             return Outcome("retry", message=f"could not connect ({type(error).__name__})"), sent_at
+        except (httpx.LocalProtocolError, UnicodeEncodeError):
+            # Refused before a byte was written (h11, http.client and httpx check headers
+            # first). A call carries no header made from a row: these are the credentials'
+            # or the token's, the same for every row. Never quoted: they are secrets.
+            raise FatalVendorError(
+                "a credential or access token holds a character HTTP headers cannot carry "
+                "(a line break, a control character or a letter outside ASCII): check the "
+                "credentials. Nothing was sent."
+            ) from None
         except httpx.TransportError as error:
             # Timeouts, dropped connections: it may have been processed.
             return Outcome("unknown", message=_LOST.format(name=type(error).__name__)), sent_at
@@ -437,36 +512,26 @@ class Sender:
         body: Any = _received(answer)
         return Answer(answer.status_code, body, answer.headers), sent_at
 
-    def _request(self, call: Call, url: str, headers: Mapping[str, str]) -> httpx.Response:
-        """One request and its whole answer.
+    def _build(self, call: Call, results: Mapping[str, str]) -> httpx.Request:
+        """The request of ``call`` without the credentials (see :func:`build_request`).
+
+        Raises:
+            Unsendable: it cannot be built: nothing was sent.
+        """
+        own = self.transport is not None
+        return build_request(call, self.base_url, results, self.client, self._urls, own)
+
+    def _request(self, request: httpx.Request, headers: Mapping[str, str]) -> httpx.Response:
+        """Send ``request`` with ``headers`` (the credentials); its whole answer.
 
         With :attr:`transport` (a client the run made for itself: no cookies, hooks, auth
         flow or redirects of its own to honour), the request goes straight to it, with the
         client's headers and timeouts: half of httpx's own CPU a request (0.26 ms instead
         of 0.40 on the project machine, issue 15). Errors are httpx's either way.
         """
-        form = dict(call.form) if call.form is not None else None
-        params = dict(call.params) if call.params is not None else None
+        request.headers.update(headers)
         if self.transport is None:
-            return self.client.request(
-                call.method, url, json=call.json, data=form, params=params, headers=headers
-            )
-        merged = httpx.Headers(self.client.headers)
-        merged.update(headers)
-        parsed = self._urls.get(url)
-        if parsed is None:  # most rows share a few URLs: each parsed once
-            if len(self._urls) >= 1024:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        request = httpx.Request(
-            call.method,
-            parsed,
-            params=params,
-            headers=merged,
-            json=call.json,
-            data=form,
-            extensions={"timeout": self.client.timeout.as_dict()},
-        )
+            return self.client.send(request)
         answer = self.transport.handle_request(request)
         try:
             answer.read()
@@ -476,6 +541,9 @@ class Sender:
 
     def _clean(self, message: str) -> str:
         return HELD(self._own(message))
+
+    def _longest(self, values: Mapping[str, str | None]) -> str:
+        return longest_cell(self.adapter.name, values)
 
 
 #: Header names whose values are credentials (``Authorization``, ``X-apiKey``...).
@@ -514,6 +582,9 @@ def _received(answer: httpx.Response) -> Any:
         return json.loads(masked)
     except ValueError:
         return masked
+
+    def _longest(self, values: Mapping[str, str | None]) -> str:
+        return longest_cell(self.adapter.name, values)
 
 
 class _StopAware:

@@ -123,6 +123,14 @@ class ThreadConnections(httpx.BaseTransport):
             raise httpx.WriteTimeout("the request could not be written in time") from None
         except OSError as error:
             raise httpx.WriteError(f"the request could not be written: {_reason(error)}") from None
+        except ValueError:
+            # http.client refuses a header value or target with a line break or a control
+            # character before writing a byte (as h11 does: httpx's LocalProtocolError). The
+            # value is not quoted: it is most likely a credential.
+            raise httpx.LocalProtocolError(
+                "the request was not written: a header or the URL holds a character HTTP "
+                "does not allow"
+            ) from None
         sock.settimeout(timeout.get("read"))
         try:
             answer = connection.getresponse()

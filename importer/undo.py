@@ -274,7 +274,11 @@ def undo_rows(
     try:
         workers = max(1, min(settings.concurrency, adapter.max_concurrency))
         todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
-        send_all(todo, work, workers, run, pacer, progress_bar(0, enabled=False), stop)
+        from importer.entry import RunSignals  # a cycle broken on purpose, as in pipeline
+
+        with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
+            bar = progress_bar(0, enabled=False)
+            send_all(todo, work, workers, run, pacer, bar, stop, signals=signals)
     except (FatalVendorError, PacerStopped) as error:
         run.stopped, run.fatal = str(error), isinstance(error, FatalVendorError)
     finally:

@@ -626,13 +626,13 @@ def test_a_read_waits_the_retry_after_it_is_given() -> None:
                httpx.Response(200, json={"code": 200, "sessions": []})]  # fmt: skip
     seen: list[float] = []
     sender = _zoho_sender(lambda request: answers.pop(0), [])
-    original = sender.client.request
+    original = sender.client.send
 
     def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(sender.clock.monotonic())
         return original(*args, **kwargs)
 
-    sender.client.request = timed  # type: ignore[method-assign]
+    sender.client.send = timed  # type: ignore[method-assign]
     answer = sender.read(Call("list", "GET", "/x", writes=False))
     assert answer.status == 200
     assert seen[1] - seen[0] >= 7.0

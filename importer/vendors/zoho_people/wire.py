@@ -118,6 +118,14 @@ class _Zoho(AdapterBase):
 
     def __init__(self, session_data: str = "param") -> None:
         self.session_data = session_data
+        #: Said after "Shorten it" when a row's sessionData makes the URL too long (see
+        #: importer.sender.MAX_TARGET: about 2,600 CJK or 7,900 ASCII characters in all).
+        self.url_hint = (
+            "; or, if your Zoho account takes it, send sessionData in the body: "
+            "--zoho-session-data body"
+            if session_data != "body"
+            else ""
+        )
 
     def configured(self, options: Mapping[str, str]) -> _Zoho:
         """This adapter with the run's vendor options (``zoho_session_data``)."""
