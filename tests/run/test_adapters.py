@@ -147,6 +147,18 @@ def test_coursepath_steps_are_done_only_with_a_json_answer(body: object, kind: s
         assert "invitation may have been sent" in said and "--resend-unknown" in said
 
 
+@pytest.mark.parametrize("status", [404, 409])
+def test_coursepath_member_lookup_answered_404_or_409_holds_the_row_back(status: int) -> None:
+    """An undocumented 404/409 to the member lookup is the vendor's fault: the row is held back
+    (retried, then not sent), never rejected as if the address were wrong."""
+    wire = plugin("coursepath").wire
+    values = {f.name: f.example or None for f in REGISTRY["coursepath"].fields}
+    lookup = next(c for c in wire.calls(values) if c.result == "found")
+    outcome = wire.interpret(lookup, Answer(status, "<html>Not Found</html>"))
+    assert outcome.kind == "retry", outcome
+    assert "not the address" in outcome.message
+
+
 def test_coursepath_resends_a_lost_row_unless_it_asks_for_an_invitation() -> None:
     """Enrolling and grouping again is harmless; an invitation is an email sent twice."""
     wire = plugin("coursepath").wire

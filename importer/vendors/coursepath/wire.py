@@ -177,6 +177,16 @@ class _Coursepath(NoLookup):
         shared = plain_status(answer, retry_after_header)
         if shared:
             return shared
+        if call.result == "found" and answer.status in (404, 409):
+            # The docs give no 404 or 409 for a list (GET /members?email= lists, and an
+            # address nobody has is an empty list): a proxy's or the vendor's fault, never
+            # the coordinator's address. Nothing was done: held back, sent again next run.
+            return Outcome(
+                "retry",
+                message=f"Coursepath answered {answer.status} to {call.name}, an answer its "
+                "docs do not give for a list: a fault at the vendor or a proxy, not the "
+                f"address{snippet(answer)}",
+            )
         error = body.get("error", "") if isinstance(body, dict) else ""
         if answer.status == 401:
             return Outcome(
