@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--update",
         action="store_true",
-        help="change at the vendor the rows created earlier and edited since (needs --key; "
+        help="change at the vendor the rows created earlier and edited since (rows known by "
+        "--key; without it, rows read in another --timezone; "
         'job file: mode = "sync"); the result sheet says what changed, old → new',
     )
     from importer.cli_undo import add_guard_arguments, add_undo_parser  # issue 16

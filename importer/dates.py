@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DateOrder",
     "Reading",
+    "TwoWays",
     "iso_to_utc_text",
     "read_date",
     "read_datetime",
     "read_time",
+    "spell_date",
     "to_utc",
+    "two_ways",
+    "wall_to_utc_text",
 ]
 
 DateOrder = str  # "DMY" or "MDY"
@@ -75,6 +83,60 @@ class Reading(NamedTuple):
 
 def _spell(day: dt.date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+# Day and month both 1-12 and different (03/04/2027): a date either way round.
+_TWO_WAYS = r"\s*(0?[1-9]|1[0-2])[-/.](0?[1-9]|1[0-2])[-/.]\d{4}(?:(?:T|\s).*)?"
+
+
+def two_ways(texts: pd.Series) -> pd.Series:
+    """Vectorised: the cells whose date reads as two different days, day or month first."""
+    import pandas as pd
+
+    parts = texts.astype("str").str.extract(f"^{_TWO_WAYS}$", flags=re.ASCII | re.DOTALL)
+    both = parts[0].notna() & (pd.to_numeric(parts[0]) != pd.to_numeric(parts[1]))
+    return both.fillna(False).astype(bool)
+
+
+@dataclass(frozen=True)
+class TwoWays:
+    """The dates of a sheet that read as two different days, day first or month first.
+
+    Attributes:
+        count: how many cells.
+        example: the first one, as typed.
+        order: how they were read: ``DMY`` (day first) or ``MDY``.
+    """
+
+    count: int = 0
+    example: str = ""
+    order: DateOrder = "DMY"
+
+    def __add__(self, other: TwoWays) -> TwoWays:
+        """Two slices' counts together (the first example kept)."""
+        return TwoWays(self.count + other.count, self.example or other.example, self.order)
+
+    def sentence(self, switch: str) -> str:
+        """``12 dates could be read two ways (03/04/2027): read day-first (3 April 2027);
+        <switch> to read them month-first`` (``""`` when there are none)."""
+        if not self.count:
+            return ""
+        how, other = ("day-first", "month-first")
+        if self.order == "MDY":
+            how, other = other, how
+        few = "1 date" if self.count == 1 else f"{self.count} dates"
+        example = re.split(r"[T\s]", self.example.strip(), maxsplit=1)[0]  # the date part
+        said = spell_date(example, self.order)
+        return (
+            f"{few} could be read two ways ({example}): read {how} ({said}); "
+            f"{switch} to read them {other}"
+        )
+
+
+def spell_date(text: str, order: DateOrder) -> str:
+    """The day ``text`` is read as in ``order``, in words (``3 April 2027``); ``""`` if none."""
+    reading = read_datetime(text, order)
+    return _spell(_date_part(reading.value)) if reading.value is not None else ""
 
 
 def _time_of(match: re.Match[str]) -> dt.time | str:
@@ -227,6 +289,18 @@ def _to_utc(
             "read as the first, summer-time one"
         )
     return first.astimezone(dt.UTC), None, note
+
+
+def wall_to_utc_text(wall: str, zone: ZoneInfo) -> str | None:
+    """A wall-clock time spelled as UTC (``2025-07-01T10:00:00.000Z``, see
+    :attr:`importer.fields.Parsed.wall`) read in ``zone`` instead, spelled the same way:
+    what an earlier version sent (and keyed its journal by) for that cell in that zone.
+    ``None`` for a time that does not exist there."""
+    naive = dt.datetime.fromisoformat(wall.removesuffix("Z"))
+    utc, _, _ = to_utc(naive, zone)
+    if utc is None:
+        return None
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") -> list[str | None]:

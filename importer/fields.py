@@ -87,20 +87,32 @@ class Context:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A normalised column and, where a reading was ambiguous, a note per row."""
+    """A normalised column and, where a reading was ambiguous, a note per row.
+
+    Attributes:
+        values: the normalised values (or problem markers).
+        notes: how an ambiguous cell was read, per row (``None``: no note at all).
+        wall: for a kind read in the context's time zone, the cells typed *without* a zone,
+            normalised as if the zone were UTC (the wall-clock time as typed); missing where
+            a cell carried its own zone or is not a time. ``None``: no such cell. A row's
+            identity in the journal is made of these, so that it never depends on
+            ``--timezone`` (:mod:`importer.journaling`).
+    """
 
     values: pd.Series
     notes: pd.Series | None = None
+    wall: pd.Series | None = None
 
 
-#: A reading of one distinct text: (normalised value or marker, note).
-Reading = tuple[str | None, str | None]
+#: A reading of one distinct text: (normalised value or marker, note), and for a kind read
+#: in a time zone, the wall-clock value when the text carries no zone (see :class:`Parsed`).
+Reading = tuple[str | None, str | None] | tuple[str | None, str | None, str | None]
 
 
 def _per_unique(
     values: pd.Series,
     read: Callable[[str], Reading],
-    first: Callable[[list[str]], list[str | None]] | None = None,
+    first: Callable[[list[str]], list[Reading | None]] | None = None,
 ) -> Parsed:
     """Apply ``read`` (text -> normalised value or marker, note) once per distinct value.
 
@@ -112,15 +124,18 @@ def _per_unique(
     texts = [str(text) for text in uniques]
     quick = first(texts) if first is not None else [None] * len(texts)
     results = [
-        (done, None) if done is not None else read(text) if text.strip() else (None, None)
+        done if done is not None else read(text) if text.strip() else (None, None)
         for text, done in zip(texts, quick, strict=True)
     ]
     codes = np.where(codes < 0, len(results), codes)
     out = _spread([r[0] for r in results], codes, values.index)
-    notes = None
+    notes = wall = None
     if any(r[1] for r in results):
         notes = _spread([r[1] for r in results], codes, values.index)
-    return Parsed(out, notes)
+    walls = [r[2] if len(r) > 2 else None for r in results]
+    if any(walls):
+        wall = _spread(walls, codes, values.index)
+    return Parsed(out, notes, wall)
 
 
 def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
@@ -151,6 +166,11 @@ class Kind:
     choices: tuple[str, ...] = ()
     #: Whether the template formats the column as Text (IDs keep their digits).
     as_text: ClassVar[bool] = False
+    #: Whether cells typed without a time zone are read in the run's (``--timezone``): a
+    #: vendor with such a column needs a zone for them (see ``Vendor.reads_time_zones``).
+    zoned: ClassVar[bool] = False
+    #: Whether its cells are dates (``03/04/2027`` is read one of two ways: see ``two_ways``).
+    dates: ClassVar[bool] = False
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         """Normalise ``values`` (raw text) into values, missing, or problem markers."""
@@ -348,14 +368,29 @@ class Boolean(Choice):
     )
 
 
+def _utc_text(value: dt.datetime) -> str:
+    """``2025-07-01T11:00:00.000Z``: how a UTC time is sent."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+_UTC = ZoneInfo("UTC")
+
+
 @dataclass(frozen=True)
 class DateTimeUTC(Kind):
-    """A date and time of day, wall-clock in the context's zone, sent as UTC ISO 8601."""
+    """A date and time of day, wall-clock in the context's zone, sent as UTC ISO 8601.
+
+    Its :attr:`Parsed.wall` holds the cells typed without a zone, read as if in UTC: the
+    same time whatever the zone (a row's identity), and the cells that need one.
+    """
 
     hint: ClassVar[str] = "date and time, e.g. 2025-07-01 14:00 (local time)"
+    #: Cells without a zone are read in the context's (``--timezone``): a run needs one.
+    zoned: ClassVar[bool] = True
+    dates: ClassVar[bool] = True
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
-        def read(text: str) -> tuple[str | None, str | None]:
+        def read(text: str) -> Reading:
             reading = read_datetime(text, context.order)
             if reading.problem:
                 return marker(reading.problem), None
@@ -365,11 +400,19 @@ class DateTimeUTC(Kind):
             if utc is None:
                 return marker(problem or "date_format", context.zone.key), None
             notes = "; ".join(n for n in (reading.note, note) if n) or None
-            return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z", notes
+            wall = _utc_text(reading.value) if reading.value.tzinfo is None else None
+            return _utc_text(utc), notes, wall
 
-        return _per_unique(
-            values, read, lambda texts: iso_to_utc_text(texts, context.zone, context.order)
-        )
+        def first(texts: list[str]) -> list[Reading | None]:
+            # The plain spellings (no zone in them): read in the zone, and as if in UTC.
+            sent = iso_to_utc_text(texts, context.zone, context.order)
+            walls = sent if context.zone == _UTC else iso_to_utc_text(texts, _UTC, context.order)
+            return [
+                None if done is None else (done, None, wall)
+                for done, wall in zip(sent, walls, strict=True)
+            ]
+
+        return _per_unique(values, read, first)
 
 
 @dataclass(frozen=True)
@@ -377,6 +420,7 @@ class DateText(Kind):
     """A calendar date, sent as ``DD-MM-YYYY`` (Zoho)."""
 
     hint: ClassVar[str] = "a date, DD-MM-YYYY, e.g. 31-12-2025"
+    dates: ClassVar[bool] = True
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         def read(text: str) -> tuple[str | None, str | None]:

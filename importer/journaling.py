@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from importer.changes import Guard, describe, differences, update_row
+from importer.dates import wall_to_utc_text
 from importer.duplicates import flag_duplicates, key_values
 from importer.journal_api import Entry, RowStore, fingerprint, row_key
 from importer.outcomes import JournalState, RowResult, Status
@@ -92,6 +94,19 @@ def memo_fingerprint(values: Mapping[str, Any], memo: dict[tuple[Any, ...], str]
     return found
 
 
+#: The journal's note saying how its rows are keyed: by their times as typed (whatever the
+#: time zone), since it was new; without it, rows of earlier versions may be keyed otherwise.
+_IDENTITY, _WALL_CLOCK = "row_identity", "wall-clock"
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    """A run's recorded time zone (none recorded: UTC, the default then)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def _marker(key: str) -> str:
     """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
     return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
@@ -109,6 +124,8 @@ class Journaled:
         self.duplicates: dict[int, int] = {}
         self.values: dict[int, dict[str, str | None]] = {}
         self._keys: dict[int, str] = {}
+        self._walls: dict[str, dict[int, str]] = {}
+        self._zones: list[ZoneInfo] = []
         self._todo: list[tuple[int, dict[str, str | None]]] = []
         self._next = 0
         self._seen: dict[str, int] = {}
@@ -128,6 +145,7 @@ class Journaled:
         :attr:`FIRST` rows now and the others as :meth:`work` reaches them, in order.
         """
         self._keys = self.key_values()
+        self._walls, self._zones = self._wall_clock(readonly)
         self._todo, self._next, self._seen = todo, 0, {}
         self._preparing = threading.Lock()
         self.values = dict(todo)
@@ -178,14 +196,19 @@ class Journaled:
         for row, values in batch:
             print_ = memo_fingerprint(values, self.options.prints)
             raw = self._keys.get(row)
-            key = row_key(self.vendor, values, column, raw, print_)  # the fingerprint made once
+            # Known by what was typed, whatever the time zone it is read in (its content,
+            # the fingerprint, does change with the zone: such a row is "changed").
+            key = row_key(self.vendor, values, column, raw, self._identity(row, values, print_))
             if key in self._seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = self._seen[key]
                 continue
             self._seen[key] = row
-            if not readonly:
-                values[MARKER] = _marker(key)
             rows.append((key, print_, row, values))
+        if self._zones:
+            rows = self._earlier_keys(rows)
+        if not readonly:
+            for key, _, _, values in rows:
+                values[MARKER] = _marker(key)
         # In bulk: one statement a few hundred rows, one transaction (issue 15).
         if readonly:
             known = self.journal.get_many([key for key, _, _, _ in rows])
@@ -197,6 +220,72 @@ class Journaled:
                 rows, self.journal.remember_many(rows), strict=True
             ):
                 self.rows[row] = (key, print_, entry)
+
+    def _wall_clock(self, readonly: bool) -> tuple[dict[str, dict[int, str]], list[ZoneInfo]]:
+        """Each row's cells typed without a zone (field -> row -> wall-clock value), and the
+        zones an earlier version may have keyed this journal's rows in (see
+        :meth:`_earlier_keys`)."""
+        if self.options.key_column is not None or not self.report.wall_clock:
+            return {}, []  # keyed by the user's column: the zone never was in the key
+        walls = {
+            name: dict(
+                zip(cells.index[cells.notna()].tolist(), cells.dropna().tolist(), strict=True)
+            )
+            for name, cells in self.report.wall_clock.items()
+        }
+        journal = self.journal
+        if journal.meta(_IDENTITY) == _WALL_CLOCK:
+            return walls, []
+        counts = getattr(journal, "counts", None)
+        if counts is not None and not counts():
+            if not readonly:  # a new journal: every row it will hold is keyed the new way
+                journal.set_meta(_IDENTITY, _WALL_CLOCK)
+            return walls, []
+        names = {self.report.context.zone.key, journal.meta("timezone") or ""}
+        runs = getattr(journal, "runs", None)
+        for run in runs() if runs is not None else ():
+            names.add(str((run["summary"].get("settings") or {}).get("timezone") or ""))
+        zones = [_zone(name) for name in sorted(names)]
+        return walls, [zone for zone in zones if zone is not None]
+
+    def _identity(self, row: int, values: Mapping[str, Any], print_: str) -> str:
+        """The fingerprint of ``values`` with its times typed without a zone as typed (read
+        as if in UTC): the same in every zone; ``print_`` for a row read in UTC."""
+        if not self._walls or self.report.context.zone.key == "UTC":
+            return print_
+        walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
+        return fingerprint({**values, **walls}) if walls else print_
+
+    def _earlier_keys(
+        self, rows: list[tuple[str, str, int, dict[str, str | None]]]
+    ) -> list[tuple[str, str, int, dict[str, str | None]]]:
+        """Rows an earlier version recorded under another key, found under it.
+
+        Earlier versions keyed a row by the fingerprint of what was sent, its times in UTC:
+        a row read in UTC has the same key now, one read in another zone had the
+        fingerprint of its times read in that zone. Such a row, not found under its key,
+        is looked for under the key it had in each zone this journal's runs used, and
+        keeps that key (so is never created twice, and changes like any row).
+        """
+        known = self.journal.get_many([key for key, _, _, _ in rows])
+        tried: dict[str, list[str]] = {}
+        for key, _, row, values in rows:
+            walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
+            if key in known or not walls:
+                continue
+            for zone in self._zones:
+                read = {name: wall_to_utc_text(wall, zone) for name, wall in walls.items()}
+                tried.setdefault(key, []).append(
+                    f"{self.vendor}:fp:{fingerprint({**values, **read})}"
+                )
+        if not tried:
+            return rows
+        found = self.journal.get_many(sorted({k for keys in tried.values() for k in keys}))
+        out = []
+        for key, print_, row, values in rows:
+            earlier = next((k for k in tried.get(key, ()) if k in found), None)
+            out.append((earlier or key, print_, row, values))
+        return out
 
     def recorded(self, row: int) -> RowResult:
         """A row's outcome as the journal records it, without sending anything."""

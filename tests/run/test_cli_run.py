@@ -347,6 +347,8 @@ def test_sandbox_flag_runs_the_main_job(tmp_path: Path) -> None:
         "--vendor",
         "360learning-v2",
         "--sandbox",
+        "--timezone",
+        "Europe/Paris",
         "--result",
         result,
     )
