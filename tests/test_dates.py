@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from importer.dates import read_date, read_datetime, read_time, to_utc
+from tests.conftest import V2_HEADERS, V2_ROW, write_csv
 
 
 @pytest.mark.parametrize(
@@ -92,3 +95,47 @@ def test_time_repeated_by_dst_is_noted() -> None:
     assert utc == dt.datetime(2025, 10, 26, 0, 30, tzinfo=dt.UTC)
     assert problem is None
     assert note and "twice" in note
+
+
+def _two_way_sheet(path: Path) -> Path:
+    """Three v2 rows whose dates read two ways (03/04, 03/05, 03/06/2027), one that does not."""
+    rows = [[*V2_ROW[:3], f"03/0{n}/2027 10:00", "", V2_ROW[5]] for n in (4, 5, 6)]
+    return write_csv(path, [V2_HEADERS, *rows, [*V2_ROW[:3], "13/04/2027 10:00", "", "no"]])
+
+
+def test_validate_says_how_many_dates_read_two_ways_and_how_to_read_them_otherwise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate prints how many dates read two ways, the reading used and the flag for the
+    other; without a zone it warns (it sends nothing), and its JSON line counts both."""
+    from importer.cli import main
+
+    monkeypatch.delenv("IMPORTER_TIMEZONE", raising=False)
+    sheet = _two_way_sheet(tmp_path / "twice.csv")
+    assert main(["validate", str(sheet), "--vendor", "360learning-v2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"{sheet}: 3 dates could be read two ways (03/04/2027): read day-first (3 April 2027); "
+        "add --date-order MDY to read them month-first." in out
+    ), out
+    assert f"{sheet}: warning: 4 rows have times without a time zone" in out
+    base = ["validate", str(sheet), "--vendor", "360learning-v2", "--timezone", "UTC"]
+    assert main([*base, "--date-order", "MDY"]) == 1  # 13/04 has no month 13
+    out = capsys.readouterr().out
+    assert "read month-first (4 March 2027); add --date-order DMY to read them day-first" in out
+    assert "warning" not in out
+    assert main([*base, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["dates_read_two_ways"], summary["times_without_zone"]) == (3, 0)
+
+
+def test_a_sheet_of_unambiguous_dates_says_nothing_of_date_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ISO dates, 13/04 and 04/04 read one way only: no sentence about reading them."""
+    from importer.cli import main
+
+    rows = [[*V2_ROW[:3], day, "", "no"] for day in ("2027-03-04 10:00", "04/04/2027 10:00")]
+    sheet = write_csv(tmp_path / "plain.csv", [V2_HEADERS, *rows])
+    assert main(["validate", str(sheet), "--vendor", "360learning-v2", "--timezone", "UTC"]) == 0
+    assert "two ways" not in capsys.readouterr().out
