@@ -62,6 +62,10 @@ _PLAIN_ISO = re.compile(r"(?:19|20|21)\d\d-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?
 _PLAIN_NUMERIC = re.compile(r"(\d{2})/(\d{2})/((?:19|20|21)\d\d) (\d{2}:\d{2}(?::\d{2})?)")
 # Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
 _EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
+#: Excel counts a 29 February 1900 that never existed (serial 60), which the workbook
+#: reader gives as 28 February, as it gives serial 59: a workbook date before 1 March 1900
+#: cannot be trusted to the day, so every date before it is refused (no session is that old).
+_EXCEL_SOUND_FROM = dt.date(1900, 3, 1)
 
 
 class Reading(NamedTuple):
@@ -187,8 +191,16 @@ def read_datetime(text: str, order: DateOrder = "DMY") -> Reading:
 
     ``order`` says how to read ``04-01-2022``: day first (``DMY``) or month first
     (``MDY``); when both readings are possible and differ, the note says which
-    one was used. ISO dates (year first) are never ambiguous.
+    one was used. ISO dates (year first) are never ambiguous. A date before 1 March
+    1900 is the problem ``date_excel_1900`` (see :data:`_EXCEL_SOUND_FROM`).
     """
+    reading = _read_datetime(text, order)
+    if reading.value is not None and _date_part(reading.value) < _EXCEL_SOUND_FROM:
+        return Reading(None, "date_excel_1900")
+    return reading
+
+
+def _read_datetime(text: str, order: DateOrder) -> Reading:
     text = text.strip()
     match = _ISO.fullmatch(text)
     if match:
@@ -319,6 +331,8 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
     picked: list[int] = []
     plain: list[str] = []
     for at, text in enumerate(texts):
+        if "1900" in text:
+            continue  # maybe before 1 March 1900: read_datetime refuses those
         if _PLAIN_ISO.fullmatch(text):
             picked.append(at)
             plain.append(text)

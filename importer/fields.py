@@ -58,6 +58,8 @@ _EMAIL = (
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 _EMAIL_RE = re.compile(_EMAIL)
+#: A digit that is not 0-9 (full-width, Arabic-Indic...): Python's \d takes them all.
+_OTHER_DIGIT = r"(?![0-9])\d"
 _NAMED_EMAIL_RE = re.compile(r"[^<>]*<\s*(" + _EMAIL + r")\s*>")
 
 
@@ -202,13 +204,16 @@ def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     empty = stripped.eq("")
     # the pattern is tried once per distinct value (an ID column repeats a few IDs)
     codes, uniques = pd.factorize(stripped, sort=False)
-    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern).to_numpy(dtype=bool)
-    good = pd.Series(matched[codes], index=values.index)
+    # ASCII: a pattern's \d takes 0-9 only, never full-width or Arabic-Indic digits (sent as
+    # typed, such an ID is unknown to the vendor)
+    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern, flags=re.ASCII)
+    good = pd.Series(matched.to_numpy(dtype=bool)[codes], index=values.index)
     if bool((good | empty).all()):
         return _blank_to_na(stripped, empty)
     rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
+    other_digits = stripped.str.contains(_OTHER_DIGIT) & ~good
     out = stripped.mask(~good, marker(code))
-    out = out.mask(rounded, marker("excel_rounded"))
+    out = out.mask(rounded, marker("excel_rounded")).mask(other_digits, marker("digits"))
     return out.mask(empty)
 
 
@@ -264,7 +269,8 @@ class TextList(Kind):
         for raw in _split(text, self.separators):
             item = self.check_item(raw)
             if item is None:
-                return marker(self.item_code, raw), None
+                code = "digits" if re.search(_OTHER_DIGIT, raw) else self.item_code
+                return marker(code, raw), None
             if item not in items:
                 items.append(item)
         if self.max_items is not None and len(items) > self.max_items:
@@ -302,7 +308,7 @@ class IdList(TextList):
     as_text: ClassVar[bool] = True
 
     def check_item(self, item: str) -> str | None:
-        return item if re.fullmatch(self.pattern, item) else None
+        return item if re.fullmatch(self.pattern, item, re.ASCII) else None
 
 
 @dataclass(frozen=True)
@@ -316,7 +322,9 @@ class Integer(Kind):
         return f"a whole number, {self.minimum} or more"
 
     def read(self, text: str) -> tuple[str | None, str | None]:
-        match = re.fullmatch(r"\+?(\d+)(?:\.0+)?", text.strip())
+        match = re.fullmatch(r"\+?([0-9]+)(?:\.0+)?", text.strip())
+        if not match and re.search(_OTHER_DIGIT, text):
+            return marker("digits"), None
         if not match or int(match.group(1)) < self.minimum:
             return marker("integer_min", str(self.minimum)), None
         return str(int(match.group(1))), None
