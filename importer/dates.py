@@ -30,6 +30,7 @@ __all__ = [
     "read_date",
     "read_datetime",
     "read_time",
+    "reads_two_ways",
     "spell_date",
     "to_utc",
     "two_ways",
@@ -135,6 +136,12 @@ class TwoWays:
             f"{few} could be read two ways ({example}): read {how} ({said}); "
             f"{switch} to read them {other}"
         )
+
+
+def reads_two_ways(text: str) -> bool:
+    """Whether ``text``'s date reads as two different days, day or month first."""
+    found = re.fullmatch(_TWO_WAYS, text, re.ASCII | re.DOTALL)
+    return found is not None and int(found[1]) != int(found[2])
 
 
 def spell_date(text: str, order: DateOrder) -> str:

@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from importer.dates import iso_to_utc_text, read_date, read_datetime, read_time, to_utc
+from importer.dates import (
+    iso_to_utc_text,
+    read_date,
+    read_datetime,
+    read_time,
+    reads_two_ways,
+    to_utc,
+)
 
 __all__ = [
     "MARK",
@@ -94,11 +101,13 @@ class Parsed:
     Attributes:
         values: the normalised values (or problem markers).
         notes: how an ambiguous cell was read, per row (``None``: no note at all).
-        wall: for a kind read in the context's time zone, the cells typed *without* a zone,
-            normalised as if the zone were UTC (the wall-clock time as typed); missing where
-            a cell carried its own zone or is not a time. ``None``: no such cell. A row's
-            identity in the journal is made of these, so that it never depends on
-            ``--timezone`` (:mod:`importer.journaling`).
+        wall: the cells as they identify their row, where that may differ from ``values``:
+            for a kind read in the context's time zone, every cell typed *without* a zone,
+            normalised as if the zone were UTC (the wall-clock time as typed); for a date
+            that reads two ways (03/04/2027), its day-first reading whatever the order.
+            Missing elsewhere; ``None``: no such cell. A row's identity in the journal is
+            made of these, so that it never depends on ``--timezone`` or ``--date-order``
+            (:mod:`importer.journaling`).
     """
 
     values: pd.Series
@@ -376,6 +385,16 @@ class Boolean(Choice):
     )
 
 
+def _day_first(
+    text: str, context: Context, read: dt.date | dt.datetime
+) -> dt.date | dt.time | dt.datetime | None:
+    """``text`` read day-first when it reads two ways and was read month-first (``read``):
+    a row's identity must not depend on ``--date-order``; else ``read`` itself."""
+    if context.order == "DMY" or not reads_two_ways(text):
+        return read
+    return read_datetime(text, "DMY").value
+
+
 def _utc_text(value: dt.datetime) -> str:
     """``2025-07-01T11:00:00.000Z``: how a UTC time is sent."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
@@ -408,7 +427,10 @@ class DateTimeUTC(Kind):
             if utc is None:
                 return marker(problem or "date_format", context.zone.key), None
             notes = "; ".join(n for n in (reading.note, note) if n) or None
-            wall = _utc_text(reading.value) if reading.value.tzinfo is None else None
+            wall = None
+            if reading.value.tzinfo is None:
+                typed = _day_first(text, context, reading.value)
+                wall = _utc_text(typed) if isinstance(typed, dt.datetime) else None
             return _utc_text(utc), notes, wall
 
         def first(texts: list[str]) -> list[Reading | None]:
@@ -431,11 +453,14 @@ class DateText(Kind):
     dates: ClassVar[bool] = True
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
-        def read(text: str) -> tuple[str | None, str | None]:
+        def read(text: str) -> Reading:
             reading = read_date(text, context.order)
             if reading.problem or not isinstance(reading.value, dt.date):
                 return marker(reading.problem or "date_format"), None
-            return reading.value.strftime("%d-%m-%Y"), reading.note
+            sent = reading.value.strftime("%d-%m-%Y")
+            typed = _day_first(text, context, reading.value)
+            wall = typed.strftime("%d-%m-%Y") if isinstance(typed, dt.date) else None
+            return sent, reading.note, wall if wall != sent else None
 
         return _per_unique(values, read)
 

@@ -249,9 +249,11 @@ class Journaled:
         return walls, [zone for zone in zones if zone is not None]
 
     def _identity(self, row: int, values: Mapping[str, Any], print_: str) -> str:
-        """The fingerprint of ``values`` with its times typed without a zone as typed (read
-        as if in UTC): the same in every zone; ``print_`` for a row read in UTC."""
-        if not self._walls or self.report.context.zone.key == "UTC":
+        """The fingerprint of ``values`` with its cells as typed (times typed without a zone
+        read as if in UTC, dates that read two ways read day-first): the same in every zone
+        and date order; ``print_`` for a row read in UTC and day-first."""
+        context = self.report.context
+        if not self._walls or (context.zone.key == "UTC" and context.order == "DMY"):
             return print_
         walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
         return fingerprint({**values, **walls}) if walls else print_
@@ -262,22 +264,25 @@ class Journaled:
         """Rows an earlier version recorded under another key, found under it.
 
         Earlier versions keyed a row by the fingerprint of what was sent, its times in UTC:
-        a row read in UTC has the same key now, one read in another zone had the
-        fingerprint of its times read in that zone. Such a row, not found under its key,
-        is looked for under the key it had in each zone this journal's runs used, and
-        keeps that key (so is never created twice, and changes like any row).
+        a row read in UTC (and day-first) has the same key now, one read in another zone
+        had the fingerprint of its times read in that zone. Such a row, not found under its
+        key, is looked for under the key of what is sent now, then of its times read in
+        each zone this journal's runs used, and keeps the key found (so is never created
+        twice, and changes like any row).
         """
         known = self.journal.get_many([key for key, _, _, _ in rows])
+        zoned = {n for n in self._walls if self.report.vendor.field(n).kind.zoned}
         tried: dict[str, list[str]] = {}
-        for key, _, row, values in rows:
+        for key, print_, row, values in rows:
             walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
             if key in known or not walls:
                 continue
-            for zone in self._zones:
-                read = {name: wall_to_utc_text(wall, zone) for name, wall in walls.items()}
-                tried.setdefault(key, []).append(
-                    f"{self.vendor}:fp:{fingerprint({**values, **read})}"
-                )
+            # As sent now (the same zone and date order as then), then in each recorded zone.
+            keys = tried.setdefault(key, [f"{self.vendor}:fp:{print_}"])
+            times = {name: wall for name, wall in walls.items() if name in zoned}
+            for zone in self._zones if times else ():
+                read = {name: wall_to_utc_text(wall, zone) for name, wall in times.items()}
+                keys.append(f"{self.vendor}:fp:{fingerprint({**values, **read})}")
         if not tried:
             return rows
         found = self.journal.get_many(sorted({k for keys in tried.values() for k in keys}))

@@ -85,8 +85,9 @@ class ValidationReport:
         notes: row number -> how ambiguous cells were read, and what the
             vendor does with empty optional cells.
         context: the time zone and date order used.
-        wall_clock: field -> its cells typed without a time zone, read as if in UTC (see
-            :attr:`importer.fields.Parsed.wall`), for the fields read in a zone.
+        wall_clock: field -> its cells as they identify their row (see
+            :attr:`importer.fields.Parsed.wall`): a zoned field's cells typed without a time
+            zone, read as if in UTC; dates that read two ways, read day-first.
         two_ways: the dates that read as two different days, and how they were read.
     """
 
@@ -103,11 +104,10 @@ class ValidationReport:
     def zoneless(self) -> int:
         """How many valid rows hold a date-time typed without a time zone (read in the
         run's zone: a run needs one for them)."""
-        if not self.wall_clock:
-            return 0
         typed = pd.Series(False, index=self.table.frame.index)
-        for wall in self.wall_clock.values():
-            typed |= wall.notna()
+        for name, wall in self.wall_clock.items():
+            if self.vendor.field(name).kind.zoned:
+                typed |= wall.notna()
         if self.errors:
             typed &= ~typed.index.isin(list(self.errors))
         return int(typed.sum())

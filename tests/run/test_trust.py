@@ -631,3 +631,30 @@ def test_rows_read_in_utc_keep_the_keys_earlier_versions_gave_them(
     paris = ("--journal", str(journal), "--timezone", "Europe/Paris", "--json")
     assert line(sandbox.run(sheet, "360learning-v2", *paris))["counts"] == {"changed": 4}
     assert creates(sandbox) == 4
+
+
+def test_a_row_read_again_in_the_other_date_order_is_changed_never_created_twice(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Dates that read two ways, imported day-first, then read month-first as the run's
+    sentence offers: the rows are changed (--update moves them), never created again; Zoho's
+    dates too."""
+    rows = [[PATH, f"O{n}", JANE, f"03/0{n}/2027 10:00", "disabled"] for n in (4, 5)]
+    rows.append([PATH, "Plain", JANE, "2027-03-09 10:00", "disabled"])
+    sheet = write_csv(tmp_path / "order.csv", [V2, *rows])
+    assert line(sandbox.run(sheet, "360learning-v2", "--json"))["counts"] == {"created": 3}
+    month_first = ("--date-order", "MDY", "--json")
+    again = sandbox.run(sheet, "360learning-v2", *month_first)
+    assert line(again)["counts"] == {"changed": 2, "skipped": 1} and creates(sandbox) == 3
+    done = sandbox.run(sheet, "360learning-v2", *month_first, "--update")
+    assert line(done)["counts"] == {"updated": 2, "skipped": 1}, done.stderr
+    assert starts(sandbox) == [f"2027-03-0{d}T10:00:00.000Z" for d in (4, 5, 9)]
+    assert creates(sandbox) == 3
+    zoho = zoho_sheet(tmp_path / "zoho.csv", [[*zoho_row("Twice")[:6], "03-04-2027", *ZOHO_TIMES]])
+    assert line(sandbox.run(zoho, "zoho-people", "--json"))["counts"] == {"created": 1}
+    again = sandbox.run(zoho, "zoho-people", *month_first)
+    assert line(again)["counts"] == {"changed": 1}, again.stderr
+    assert creates(sandbox, "zoho-people") == 1
+
+
+ZOHO_TIMES = ["10:00 AM", "11:00 AM"]
