@@ -26,6 +26,7 @@ __all__ = [
     "DateOrder",
     "Reading",
     "TwoWays",
+    "iso_to_utc_and_wall",
     "iso_to_utc_text",
     "read_date",
     "read_datetime",
@@ -91,16 +92,26 @@ def _spell(day: dt.date) -> str:
 
 
 # Day and month both 1-12 and different (03/04/2027): a date either way round.
-_TWO_WAYS = r"\s*(0?[1-9]|1[0-2])[-/.](0?[1-9]|1[0-2])[-/.]\d{4}(?:(?:T|\s).*)?"
+_TWO_WAYS = r"\s*(0?[1-9]|1[0-2])[-/.](0?[1-9]|1[0-2])[-/.][0-9]{4}(?:(?:T|\s).*)?"
+_TWO_WAYS_START = r"\s*(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|1[0-2])[-/.][0-9]{4}(?:T|\s|$)"
 
 
 def two_ways(texts: pd.Series) -> pd.Series:
     """Vectorised: the cells whose date reads as two different days, day or month first."""
     import pandas as pd
 
-    parts = texts.astype("str").str.extract(f"^{_TWO_WAYS}$", flags=re.ASCII | re.DOTALL)
-    both = parts[0].notna() & (pd.to_numeric(parts[0]) != pd.to_numeric(parts[1]))
-    return both.fillna(False).astype(bool)
+    texts = texts.astype("str")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # One RE2 pass over the column (no Python per cell) leaves the few candidates.
+    cells = pa.array(texts.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    hits = pc.match_substring_regex(cells, "^" + _TWO_WAYS_START).fill_null(False)
+    maybe = pd.Series(hits.to_numpy(zero_copy_only=False), index=texts.index, dtype=bool)
+    if not bool(maybe.any()):
+        return maybe
+    both = {text: reads_two_ways(text) for text in texts[maybe].unique().tolist()}
+    return maybe & texts.map(both).fillna(False).astype(bool)
 
 
 @dataclass(frozen=True)
@@ -323,6 +334,13 @@ def wall_to_utc_text(wall: str, zone: ZoneInfo) -> str | None:
 
 
 def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") -> list[str | None]:
+    """:func:`iso_to_utc_and_wall`'s UTC texts."""
+    return iso_to_utc_and_wall(texts, zone, order)[0]
+
+
+def iso_to_utc_and_wall(
+    texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY"
+) -> tuple[list[str | None], list[str | None]]:
     """UTC text (``2025-07-01T13:00:00.000Z``) of each plain wall-clock time, vectorised.
 
     Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts, and ``DD/MM/YYYY hh:mm[:ss]``
@@ -331,6 +349,9 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
     other text (another spelling, a date read one of two ways, which gets a note, a day
     that does not exist, a time skipped or repeated by a clock change) gives ``None``,
     for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
+
+    Returns the UTC texts, and for the same texts their wall-clock time spelled the same
+    way (as if read in UTC: see :attr:`importer.fields.Parsed.wall`).
     """
     import numpy as np
     import pandas as pd
@@ -354,14 +375,17 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
         picked.append(at)
         plain.append(f"{year}-{month}-{day} {time}")
     out: list[str | None] = [None] * len(texts)
+    walls: list[str | None] = [None] * len(texts)
     if not picked:
-        return out
+        return out, walls
     wall = pd.to_datetime(pd.Series(plain, dtype=object), format="ISO8601", errors="coerce")
     local = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
     ok = utc.notna().to_numpy()
-    stamps = utc.to_numpy(dtype="datetime64[ms]")[ok]
-    spelled = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z").tolist()
-    for at, text in zip(np.asarray(picked)[ok].tolist(), spelled, strict=True):
-        out[at] = text
-    return out
+    places = np.asarray(picked)[ok].tolist()
+    # In UTC the wall-clock time is the time sent: spelled once.
+    for stamps, into in ((utc, out),) if zone.key == "UTC" else ((utc, out), (wall, walls)):
+        spelled = np.datetime_as_string(stamps.to_numpy(dtype="datetime64[ms]")[ok], unit="ms")
+        for at, text in zip(places, np.char.add(spelled, "Z").tolist(), strict=True):
+            into[at] = text
+    return out, list(out) if zone.key == "UTC" else walls

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from importer.dates import (
-    iso_to_utc_text,
+    iso_to_utc_and_wall,
     read_date,
     read_datetime,
     read_time,
@@ -435,8 +435,7 @@ class DateTimeUTC(Kind):
 
         def first(texts: list[str]) -> list[Reading | None]:
             # The plain spellings (no zone in them): read in the zone, and as if in UTC.
-            sent = iso_to_utc_text(texts, context.zone, context.order)
-            walls = sent if context.zone == _UTC else iso_to_utc_text(texts, _UTC, context.order)
+            sent, walls = iso_to_utc_and_wall(texts, context.zone, context.order)
             return [
                 None if done is None else (done, None, wall)
                 for done, wall in zip(sent, walls, strict=True)
