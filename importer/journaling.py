@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importer.changes import Guard, describe, differences, update_row
 from importer.dates import wall_to_utc_text
 from importer.duplicates import flag_duplicates, key_values
-from importer.journal_api import Entry, RowStore, fingerprint, row_key
+from importer.journal_api import (
+    EARLIER_ZONES,
+    ROW_IDENTITY,
+    Entry,
+    RowStore,
+    fingerprint,
+    row_key,
+)
 from importer.outcomes import JournalState, RowResult, Status
 from importer.report import RunReport, valid_values
 from importer.sender import Sender
@@ -94,9 +101,7 @@ def memo_fingerprint(values: Mapping[str, Any], memo: dict[tuple[Any, ...], str]
     return found
 
 
-#: The journal's note saying how its rows are keyed: by their times as typed (whatever the
-#: time zone), since it was new; without it, rows of earlier versions may be keyed otherwise.
-_IDENTITY, _WALL_CLOCK = "row_identity", "wall-clock"
+_WALL_CLOCK = "wall-clock"  # ROW_IDENTITY's value: every row keyed by its cells as typed
 
 
 def _zone(name: str) -> ZoneInfo | None:
@@ -196,8 +201,8 @@ class Journaled:
         for row, values in batch:
             print_ = memo_fingerprint(values, self.options.prints)
             raw = self._keys.get(row)
-            # Known by what was typed, whatever the time zone it is read in (its content,
-            # the fingerprint, does change with the zone: such a row is "changed").
+            # Known by what was typed, whatever the time zone and date order it is read in
+            # (its content, the fingerprint, changes with them: such a row is "changed").
             key = row_key(self.vendor, values, column, raw, self._identity(row, values, print_))
             if key in self._seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = self._seen[key]
@@ -222,8 +227,9 @@ class Journaled:
                 self.rows[row] = (key, print_, entry)
 
     def _wall_clock(self, readonly: bool) -> tuple[dict[str, dict[int, str]], list[ZoneInfo]]:
-        """Each row's cells typed without a zone (field -> row -> wall-clock value), and the
-        zones an earlier version may have keyed this journal's rows in (see
+        """Each row's cells as typed (field -> row -> value, see
+        :attr:`importer.fields.Parsed.wall`), and the zones an earlier version may have
+        keyed this journal's rows in (none for a journal this version started: see
         :meth:`_earlier_keys`)."""
         if self.options.key_column is not None or not self.report.wall_clock:
             return {}, []  # keyed by the user's column: the zone never was in the key
@@ -234,14 +240,15 @@ class Journaled:
             for name, cells in self.report.wall_clock.items()
         }
         journal = self.journal
-        if journal.meta(_IDENTITY) == _WALL_CLOCK:
+        if journal.meta(ROW_IDENTITY) == _WALL_CLOCK:
             return walls, []
         counts = getattr(journal, "counts", None)
         if counts is not None and not counts():
             if not readonly:  # a new journal: every row it will hold is keyed the new way
-                journal.set_meta(_IDENTITY, _WALL_CLOCK)
+                journal.set_meta(ROW_IDENTITY, _WALL_CLOCK)
             return walls, []
         names = {self.report.context.zone.key, journal.meta("timezone") or ""}
+        names |= set((journal.meta(EARLIER_ZONES) or "").split(","))  # older journals taken in
         runs = getattr(journal, "runs", None)
         for run in runs() if runs is not None else ():
             names.add(str((run["summary"].get("settings") or {}).get("timezone") or ""))

@@ -658,3 +658,24 @@ def test_a_row_read_again_in_the_other_date_order_is_changed_never_created_twice
 
 
 ZOHO_TIMES = ["10:00 AM", "11:00 AM"]
+
+
+def test_an_older_per_file_journal_keyed_in_paris_is_taken_in_without_duplicates(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """An older NAME.journal.sqlite whose rows were keyed by their Paris times, taken into an
+    account journal this version started: its rows are found, changed in New York."""
+    started = v2_sheet(tmp_path / "other.csv", ["Other"])
+    assert line(sandbox.run(started, "360learning-v2", "--json"))["counts"] == {"created": 1}
+    sheet = four_times(tmp_path / "four.csv")
+    old = tmp_path / "four.journal.sqlite"
+    paris = ("--timezone", "Europe/Paris", "--json")
+    assert line(sandbox.run(sheet, "360learning-v2", "--journal", str(old), *paris))["counts"] == {
+        "created": 4
+    }
+    with sqlite3.connect(old) as db:  # that version's keys: the fingerprint of the Paris times
+        db.execute("UPDATE rows SET key = '360learning-v2:fp:' || fingerprint")
+        db.execute("DELETE FROM meta WHERE key = 'row_identity'")
+    done = sandbox.run(sheet, "360learning-v2", "--timezone", "America/New_York", "--json")
+    assert line(done)["counts"] == {"changed": 4}, done.stderr
+    assert "took 4 row(s) of the older journal" in done.stderr and creates(sandbox) == 5
