@@ -167,11 +167,26 @@ def _validate(args: argparse.Namespace) -> int:
             "counts": counts,
             "result": str(validated.result),
             "exit_code": code,
+            "dates_read_two_ways": validated.two_ways.count,
+            "times_without_zone": validated.zoneless if args.timezone is None else 0,
         }
         print(json.dumps(summary))
         return code
     rows = f"{validated.row_count} row{'s' if validated.row_count != 1 else ''}"
     print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
+    other = "MDY" if validated.two_ways.order == "DMY" else "DMY"
+    two_ways = validated.two_ways.sentence(f"add --date-order {other}")
+    if two_ways:
+        print(f"{args.file}: {two_ways}.")
+    if args.timezone is None and validated.zoneless:
+        # Only a warning: validate sends nothing, and its rows' problems are still worth
+        # seeing; `run` stops on the same sheet until it is given the zone.
+        many = "1 row has" if validated.zoneless == 1 else f"{validated.zoneless} rows have"
+        print(
+            f"{args.file}: warning: {many} times without a time zone, read here as UTC; "
+            "`run` refuses them until given --timezone (e.g. Europe/Paris) or timezone in "
+            "the job file."
+        )
     for number, error in enumerate(validated.first_errors):
         if number == _SHOWN_ERRORS:
             print("  ... and more: every problem is in the result sheet.")
@@ -218,7 +233,9 @@ def _validate_whole(
     report = flag_duplicates(report)
     written = write_report(report, args.result)
     errors = list(itertools.islice(report.all_errors(), _SHOWN_ERRORS + 1))
-    return Validated(report.row_count, report.counts(), errors, written)
+    return Validated(
+        report.row_count, report.counts(), errors, written, report.two_ways, report.zoneless()
+    )
 
 
 def _sandbox(args: argparse.Namespace) -> int:

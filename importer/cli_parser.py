@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--update",
         action="store_true",
-        help="change at the vendor the rows created earlier and edited since (needs --key; "
+        help="change at the vendor the rows created earlier and edited since (rows known by "
+        "--key; without it, rows read in another --timezone or --date-order; "
         'job file: mode = "sync"); the result sheet says what changed, old → new',
     )
     from importer.cli_undo import add_guard_arguments, add_undo_parser  # issue 16
@@ -471,7 +472,8 @@ def _sheet_arguments(
         metavar="TZ",
         default=os.environ.get("IMPORTER_TIMEZONE") or None,
         help="IANA time zone of dates typed without one, e.g. Europe/Paris "
-        "(default: $IMPORTER_TIMEZONE, else UTC)",
+        "(default: $IMPORTER_TIMEZONE; none: `run` refuses such dates where the vendor takes "
+        "zoned times, `validate` reads them as UTC and warns)",
     )
     parser.add_argument(
         "--date-order",

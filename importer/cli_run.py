@@ -36,7 +36,7 @@ from importer.store import JournalLike
 from importer.validation import ValidationReport, validate
 from importer.vendors import Vendor, get_vendor
 
-__all__ = ["log", "printable", "run_command", "run_file"]
+__all__ = ["log", "printable", "run_command", "run_file", "zone_missing"]
 
 _SHOWN_PROBLEMS = 20
 
@@ -190,12 +190,6 @@ def _import(
         vendor.name, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
     timezone = _setting(args, "timezone")
-    if timezone is None and vendor.reads_time_zones:
-        _notify(
-            args,
-            "warning: no --timezone: dates without a zone are read as UTC; if the sheet has "
-            "local times, give --timezone (e.g. Europe/Paris) or timezone in the job file",
-        )
     if args.path_id is None:
         args.path_id = args.section.get("path_id")
     # The inbox reads its private copy of the sheet (args.read_from), taken from the file it
@@ -215,6 +209,21 @@ def _import(
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     if args.resolve_only:
         return resolve_emails(args, report, settings)
+    if timezone is None and report.zoneless():
+        # Read as UTC, they would be sent hours off, and a later run with the right zone
+        # would see other times: refused before the journal or the vendor is touched.
+        raise ConfigurationError(
+            zone_missing(
+                args.file,
+                report.zoneless(),
+                "give --timezone (e.g. Europe/Paris) or timezone in the job file",
+            )
+        )
+    two_ways = report.two_ways.sentence(f"add --date-order {_other_order(report)}")
+    if two_ways:
+        log(args, f"{args.file}: {two_ways}")
+        if not args.json:
+            print(f"{args.file}: {two_ways}.")
     key = _setting(args, "key")
     prints: dict[tuple[Any, ...], str] = {}  # each row's fingerprint, made once
     report = flag_duplicates(report, key)
@@ -293,6 +302,19 @@ def _import(
     return _finish(args, report, run, journal)
 
 
+def zone_missing(source: Path | str, rows: int, fix: str) -> str:
+    """Why a run whose times have no time zone, and was given none, is refused (one line)."""
+    many = "1 row has" if rows == 1 else f"{rows} rows have"
+    return (
+        f"{source}: {many} times without a time zone, and no time zone was given: {fix}. "
+        "Nothing was sent."
+    )
+
+
+def _other_order(report: ValidationReport) -> str:
+    return "MDY" if report.context.order == "DMY" else "DMY"
+
+
 def _finish(
     args: argparse.Namespace, report: ValidationReport, run: Any, journal: JournalLike | None
 ) -> tuple[int, dict[str, Any]]:
@@ -315,6 +337,7 @@ def _finish(
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
         "validated_at": getattr(args, "validated_at", None),
+        "dates_read_two_ways": report.two_ways.count,
     }
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
     log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")

@@ -59,14 +59,14 @@ def guard_of(args: argparse.Namespace) -> Guard:
 
 
 def updating(args: argparse.Namespace, key: str | None) -> bool:
-    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created."""
-    update = bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
-    if update and not key:
-        raise ConfigurationError(
-            "--update needs --key COLUMN (or key in the job file): without a key column, a "
-            "row edited since it was created is a new row, not the same one changed."
-        )
-    return update
+    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created.
+
+    Without a key column (``key``), a row is known by what was typed, its times as typed
+    whatever the zone: an edited row is a new row, and the rows changed are those read in
+    another time zone than when they were created (``--timezone`` given at last).
+    """
+    del key  # with or without one: see above
+    return bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
 
 
 def add_undo_parser(commands: Any) -> None:

@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DateOrder",
     "Reading",
+    "TwoWays",
+    "iso_to_utc_and_wall",
     "iso_to_utc_text",
     "read_date",
     "read_datetime",
     "read_time",
+    "reads_two_ways",
+    "spell_date",
     "to_utc",
+    "two_ways",
+    "wall_to_utc_text",
 ]
 
 DateOrder = str  # "DMY" or "MDY"
@@ -54,6 +64,10 @@ _PLAIN_ISO = re.compile(r"(?:19|20|21)\d\d-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?
 _PLAIN_NUMERIC = re.compile(r"(\d{2})/(\d{2})/((?:19|20|21)\d\d) (\d{2}:\d{2}(?::\d{2})?)")
 # Excel's day zero: a time cell typed with a date part is 1899-12-30 or 1899-12-31.
 _EXCEL_ZERO_DAYS = {dt.date(1899, 12, 30), dt.date(1899, 12, 31)}
+#: Excel counts a 29 February 1900 that never existed (serial 60), which the workbook
+#: reader gives as 28 February, as it gives serial 59: a workbook date before 1 March 1900
+#: cannot be trusted to the day, so every date before it is refused (no session is that old).
+_EXCEL_SOUND_FROM = dt.date(1900, 3, 1)
 
 
 class Reading(NamedTuple):
@@ -75,6 +89,76 @@ class Reading(NamedTuple):
 
 def _spell(day: dt.date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+# Day and month both 1-12 and different (03/04/2027): a date either way round.
+_TWO_WAYS = r"\s*(0?[1-9]|1[0-2])[-/.](0?[1-9]|1[0-2])[-/.][0-9]{4}(?:(?:T|\s).*)?"
+_TWO_WAYS_START = r"\s*(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|1[0-2])[-/.][0-9]{4}(?:T|\s|$)"
+
+
+def two_ways(texts: pd.Series) -> pd.Series:
+    """Vectorised: the cells whose date reads as two different days, day or month first."""
+    import pandas as pd
+
+    texts = texts.astype("str")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # One RE2 pass over the column (no Python per cell) leaves the few candidates.
+    cells = pa.array(texts.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    hits = pc.match_substring_regex(cells, "^" + _TWO_WAYS_START).fill_null(False)
+    maybe = pd.Series(hits.to_numpy(zero_copy_only=False), index=texts.index, dtype=bool)
+    if not bool(maybe.any()):
+        return maybe
+    both = {text: reads_two_ways(text) for text in texts[maybe].unique().tolist()}
+    return maybe & texts.map(both).fillna(False).astype(bool)
+
+
+@dataclass(frozen=True)
+class TwoWays:
+    """The dates of a sheet that read as two different days, day first or month first.
+
+    Attributes:
+        count: how many cells.
+        example: the first one, as typed.
+        order: how they were read: ``DMY`` (day first) or ``MDY``.
+    """
+
+    count: int = 0
+    example: str = ""
+    order: DateOrder = "DMY"
+
+    def __add__(self, other: TwoWays) -> TwoWays:
+        """Two slices' counts together (the first example kept)."""
+        return TwoWays(self.count + other.count, self.example or other.example, self.order)
+
+    def sentence(self, switch: str) -> str:
+        """``12 dates could be read two ways (03/04/2027): read day-first (3 April 2027);
+        <switch> to read them month-first`` (``""`` when there are none)."""
+        if not self.count:
+            return ""
+        how, other = ("day-first", "month-first")
+        if self.order == "MDY":
+            how, other = other, how
+        few = "1 date" if self.count == 1 else f"{self.count} dates"
+        example = re.split(r"[T\s]", self.example.strip(), maxsplit=1)[0]  # the date part
+        said = spell_date(example, self.order)
+        return (
+            f"{few} could be read two ways ({example}): read {how} ({said}); "
+            f"{switch} to read them {other}"
+        )
+
+
+def reads_two_ways(text: str) -> bool:
+    """Whether ``text``'s date reads as two different days, day or month first."""
+    found = re.fullmatch(_TWO_WAYS, text, re.ASCII | re.DOTALL)
+    return found is not None and int(found[1]) != int(found[2])
+
+
+def spell_date(text: str, order: DateOrder) -> str:
+    """The day ``text`` is read as in ``order``, in words (``3 April 2027``); ``""`` if none."""
+    reading = read_datetime(text, order)
+    return _spell(_date_part(reading.value)) if reading.value is not None else ""
 
 
 def _time_of(match: re.Match[str]) -> dt.time | str:
@@ -125,8 +209,16 @@ def read_datetime(text: str, order: DateOrder = "DMY") -> Reading:
 
     ``order`` says how to read ``04-01-2022``: day first (``DMY``) or month first
     (``MDY``); when both readings are possible and differ, the note says which
-    one was used. ISO dates (year first) are never ambiguous.
+    one was used. ISO dates (year first) are never ambiguous. A date before 1 March
+    1900 is the problem ``date_excel_1900`` (see :data:`_EXCEL_SOUND_FROM`).
     """
+    reading = _read_datetime(text, order)
+    if reading.value is not None and _date_part(reading.value) < _EXCEL_SOUND_FROM:
+        return Reading(None, "date_excel_1900")
+    return reading
+
+
+def _read_datetime(text: str, order: DateOrder) -> Reading:
     text = text.strip()
     match = _ISO.fullmatch(text)
     if match:
@@ -229,7 +321,26 @@ def _to_utc(
     return first.astimezone(dt.UTC), None, note
 
 
+def wall_to_utc_text(wall: str, zone: ZoneInfo) -> str | None:
+    """A wall-clock time spelled as UTC (``2025-07-01T10:00:00.000Z``, see
+    :attr:`importer.fields.Parsed.wall`) read in ``zone`` instead, spelled the same way:
+    what an earlier version sent (and keyed its journal by) for that cell in that zone.
+    ``None`` for a time that does not exist there."""
+    naive = dt.datetime.fromisoformat(wall.removesuffix("Z"))
+    utc, _, _ = to_utc(naive, zone)
+    if utc is None:
+        return None
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") -> list[str | None]:
+    """:func:`iso_to_utc_and_wall`'s UTC texts."""
+    return iso_to_utc_and_wall(texts, zone, order)[0]
+
+
+def iso_to_utc_and_wall(
+    texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY"
+) -> tuple[list[str | None], list[str | None]]:
     """UTC text (``2025-07-01T13:00:00.000Z``) of each plain wall-clock time, vectorised.
 
     Only ``YYYY-MM-DD hh:mm[:ss]`` (space or ``T``) texts, and ``DD/MM/YYYY hh:mm[:ss]``
@@ -238,6 +349,9 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
     other text (another spelling, a date read one of two ways, which gets a note, a day
     that does not exist, a time skipped or repeated by a clock change) gives ``None``,
     for :func:`read_datetime` and :func:`to_utc` to read and explain one by one.
+
+    Returns the UTC texts, and for the same texts their wall-clock time spelled the same
+    way (as if read in UTC: see :attr:`importer.fields.Parsed.wall`).
     """
     import numpy as np
     import pandas as pd
@@ -245,6 +359,8 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
     picked: list[int] = []
     plain: list[str] = []
     for at, text in enumerate(texts):
+        if "1900" in text:
+            continue  # maybe before 1 March 1900: read_datetime refuses those
         if _PLAIN_ISO.fullmatch(text):
             picked.append(at)
             plain.append(text)
@@ -259,14 +375,17 @@ def iso_to_utc_text(texts: list[str], zone: ZoneInfo, order: DateOrder = "DMY") 
         picked.append(at)
         plain.append(f"{year}-{month}-{day} {time}")
     out: list[str | None] = [None] * len(texts)
+    walls: list[str | None] = [None] * len(texts)
     if not picked:
-        return out
+        return out, walls
     wall = pd.to_datetime(pd.Series(plain, dtype=object), format="ISO8601", errors="coerce")
     local = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     utc = local.dt.tz_convert("UTC").dt.tz_localize(None)
     ok = utc.notna().to_numpy()
-    stamps = utc.to_numpy(dtype="datetime64[ms]")[ok]
-    spelled = np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z").tolist()
-    for at, text in zip(np.asarray(picked)[ok].tolist(), spelled, strict=True):
-        out[at] = text
-    return out
+    places = np.asarray(picked)[ok].tolist()
+    # In UTC the wall-clock time is the time sent: spelled once.
+    for stamps, into in ((utc, out),) if zone.key == "UTC" else ((utc, out), (wall, walls)):
+        spelled = np.datetime_as_string(stamps.to_numpy(dtype="datetime64[ms]")[ok], unit="ms")
+        for at, text in zip(places, np.char.add(spelled, "Z").tolist(), strict=True):
+            into[at] = text
+    return out, list(out) if zone.key == "UTC" else walls

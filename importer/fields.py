@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from importer.dates import iso_to_utc_text, read_date, read_datetime, read_time, to_utc
+from importer.dates import (
+    iso_to_utc_and_wall,
+    read_date,
+    read_datetime,
+    read_time,
+    reads_two_ways,
+    to_utc,
+)
 
 __all__ = [
     "MARK",
@@ -58,6 +65,8 @@ _EMAIL = (
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 _EMAIL_RE = re.compile(_EMAIL)
+#: A digit that is not 0-9 (full-width, Arabic-Indic...): Python's \d takes them all.
+_OTHER_DIGIT = r"(?![0-9])\d"
 _NAMED_EMAIL_RE = re.compile(r"[^<>]*<\s*(" + _EMAIL + r")\s*>")
 
 
@@ -87,20 +96,34 @@ class Context:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A normalised column and, where a reading was ambiguous, a note per row."""
+    """A normalised column and, where a reading was ambiguous, a note per row.
+
+    Attributes:
+        values: the normalised values (or problem markers).
+        notes: how an ambiguous cell was read, per row (``None``: no note at all).
+        wall: the cells as they identify their row, where that may differ from ``values``:
+            for a kind read in the context's time zone, every cell typed *without* a zone,
+            normalised as if the zone were UTC (the wall-clock time as typed); for a date
+            that reads two ways (03/04/2027), its day-first reading whatever the order.
+            Missing elsewhere; ``None``: no such cell. A row's identity in the journal is
+            made of these, so that it never depends on ``--timezone`` or ``--date-order``
+            (:mod:`importer.journaling`).
+    """
 
     values: pd.Series
     notes: pd.Series | None = None
+    wall: pd.Series | None = None
 
 
-#: A reading of one distinct text: (normalised value or marker, note).
-Reading = tuple[str | None, str | None]
+#: A reading of one distinct text: (normalised value or marker, note), and for a kind read
+#: in a time zone, the wall-clock value when the text carries no zone (see :class:`Parsed`).
+Reading = tuple[str | None, str | None] | tuple[str | None, str | None, str | None]
 
 
 def _per_unique(
     values: pd.Series,
     read: Callable[[str], Reading],
-    first: Callable[[list[str]], list[str | None]] | None = None,
+    first: Callable[[list[str]], list[Reading | None]] | None = None,
 ) -> Parsed:
     """Apply ``read`` (text -> normalised value or marker, note) once per distinct value.
 
@@ -112,15 +135,18 @@ def _per_unique(
     texts = [str(text) for text in uniques]
     quick = first(texts) if first is not None else [None] * len(texts)
     results = [
-        (done, None) if done is not None else read(text) if text.strip() else (None, None)
+        done if done is not None else read(text) if text.strip() else (None, None)
         for text, done in zip(texts, quick, strict=True)
     ]
     codes = np.where(codes < 0, len(results), codes)
     out = _spread([r[0] for r in results], codes, values.index)
-    notes = None
+    notes = wall = None
     if any(r[1] for r in results):
         notes = _spread([r[1] for r in results], codes, values.index)
-    return Parsed(out, notes)
+    walls = [r[2] if len(r) > 2 else None for r in results]
+    if any(walls):
+        wall = _spread(walls, codes, values.index)
+    return Parsed(out, notes, wall)
 
 
 def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
@@ -151,6 +177,11 @@ class Kind:
     choices: tuple[str, ...] = ()
     #: Whether the template formats the column as Text (IDs keep their digits).
     as_text: ClassVar[bool] = False
+    #: Whether cells typed without a time zone are read in the run's (``--timezone``): a
+    #: vendor with such a column needs a zone for them (see ``Vendor.reads_time_zones``).
+    zoned: ClassVar[bool] = False
+    #: Whether its cells are dates (``03/04/2027`` is read one of two ways: see ``two_ways``).
+    dates: ClassVar[bool] = False
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         """Normalise ``values`` (raw text) into values, missing, or problem markers."""
@@ -182,13 +213,16 @@ def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     empty = stripped.eq("")
     # the pattern is tried once per distinct value (an ID column repeats a few IDs)
     codes, uniques = pd.factorize(stripped, sort=False)
-    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern).to_numpy(dtype=bool)
-    good = pd.Series(matched[codes], index=values.index)
+    # ASCII: a pattern's \d takes 0-9 only, never full-width or Arabic-Indic digits (sent as
+    # typed, such an ID is unknown to the vendor)
+    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern, flags=re.ASCII)
+    good = pd.Series(matched.to_numpy(dtype=bool)[codes], index=values.index)
     if bool((good | empty).all()):
         return _blank_to_na(stripped, empty)
     rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
+    other_digits = stripped.str.contains(_OTHER_DIGIT) & ~good
     out = stripped.mask(~good, marker(code))
-    out = out.mask(rounded, marker("excel_rounded"))
+    out = out.mask(rounded, marker("excel_rounded")).mask(other_digits, marker("digits"))
     return out.mask(empty)
 
 
@@ -244,7 +278,8 @@ class TextList(Kind):
         for raw in _split(text, self.separators):
             item = self.check_item(raw)
             if item is None:
-                return marker(self.item_code, raw), None
+                code = "digits" if re.search(_OTHER_DIGIT, raw) else self.item_code
+                return marker(code, raw), None
             if item not in items:
                 items.append(item)
         if self.max_items is not None and len(items) > self.max_items:
@@ -282,7 +317,7 @@ class IdList(TextList):
     as_text: ClassVar[bool] = True
 
     def check_item(self, item: str) -> str | None:
-        return item if re.fullmatch(self.pattern, item) else None
+        return item if re.fullmatch(self.pattern, item, re.ASCII) else None
 
 
 @dataclass(frozen=True)
@@ -300,7 +335,9 @@ class Integer(Kind):
         return f"a whole number, {self.minimum} or more"
 
     def read(self, text: str) -> tuple[str | None, str | None]:
-        match = re.fullmatch(r"\+?0*(\d+)(?:\.0+)?", text.strip())
+        match = re.fullmatch(r"\+?0*([0-9]+)(?:\.0+)?", text.strip())
+        if not match and re.search(_OTHER_DIGIT, text):
+            return marker("digits"), None
         if match and len(match.group(1)) > len(str(self.maximum)):
             return marker("integer_max", f"{self.maximum:,}"), None
         if not match or int(match.group(1)) < self.minimum:
@@ -356,14 +393,39 @@ class Boolean(Choice):
     )
 
 
+def _day_first(
+    text: str, context: Context, read: dt.date | dt.datetime
+) -> dt.date | dt.time | dt.datetime | None:
+    """``text`` read day-first when it reads two ways and was read month-first (``read``):
+    a row's identity must not depend on ``--date-order``; else ``read`` itself."""
+    if context.order == "DMY" or not reads_two_ways(text):
+        return read
+    return read_datetime(text, "DMY").value
+
+
+def _utc_text(value: dt.datetime) -> str:
+    """``2025-07-01T11:00:00.000Z``: how a UTC time is sent."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+_UTC = ZoneInfo("UTC")
+
+
 @dataclass(frozen=True)
 class DateTimeUTC(Kind):
-    """A date and time of day, wall-clock in the context's zone, sent as UTC ISO 8601."""
+    """A date and time of day, wall-clock in the context's zone, sent as UTC ISO 8601.
+
+    Its :attr:`Parsed.wall` holds the cells typed without a zone, read as if in UTC: the
+    same time whatever the zone (a row's identity), and the cells that need one.
+    """
 
     hint: ClassVar[str] = "date and time, e.g. 2025-07-01 14:00 (local time)"
+    #: Cells without a zone are read in the context's (``--timezone``): a run needs one.
+    zoned: ClassVar[bool] = True
+    dates: ClassVar[bool] = True
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
-        def read(text: str) -> tuple[str | None, str | None]:
+        def read(text: str) -> Reading:
             reading = read_datetime(text, context.order)
             if reading.problem:
                 return marker(reading.problem), None
@@ -373,11 +435,21 @@ class DateTimeUTC(Kind):
             if utc is None:
                 return marker(problem or "date_format", context.zone.key), None
             notes = "; ".join(n for n in (reading.note, note) if n) or None
-            return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z", notes
+            wall = None
+            if reading.value.tzinfo is None:
+                typed = _day_first(text, context, reading.value)
+                wall = _utc_text(typed) if isinstance(typed, dt.datetime) else None
+            return _utc_text(utc), notes, wall
 
-        return _per_unique(
-            values, read, lambda texts: iso_to_utc_text(texts, context.zone, context.order)
-        )
+        def first(texts: list[str]) -> list[Reading | None]:
+            # The plain spellings (no zone in them): read in the zone, and as if in UTC.
+            sent, walls = iso_to_utc_and_wall(texts, context.zone, context.order)
+            return [
+                None if done is None else (done, None, wall)
+                for done, wall in zip(sent, walls, strict=True)
+            ]
+
+        return _per_unique(values, read, first)
 
 
 @dataclass(frozen=True)
@@ -385,13 +457,17 @@ class DateText(Kind):
     """A calendar date, sent as ``DD-MM-YYYY`` (Zoho)."""
 
     hint: ClassVar[str] = "a date, DD-MM-YYYY, e.g. 31-12-2025"
+    dates: ClassVar[bool] = True
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
-        def read(text: str) -> tuple[str | None, str | None]:
+        def read(text: str) -> Reading:
             reading = read_date(text, context.order)
             if reading.problem or not isinstance(reading.value, dt.date):
                 return marker(reading.problem or "date_format"), None
-            return reading.value.strftime("%d-%m-%Y"), reading.note
+            sent = reading.value.strftime("%d-%m-%Y")
+            typed = _day_first(text, context, reading.value)
+            wall = typed.strftime("%d-%m-%Y") if isinstance(typed, dt.date) else None
+            return sent, reading.note, wall if wall != sent else None
 
         return _per_unique(values, read)
 

@@ -45,7 +45,13 @@ from typing import Any
 from importer.clock import Clock, SystemClock
 from importer.errors import ConfigurationError, InputError
 from importer.files import touch_private
-from importer.journal_api import Entry, JobLockedError, settings_of_runs
+from importer.journal_api import (
+    EARLIER_ZONES,
+    ROW_IDENTITY,
+    Entry,
+    JobLockedError,
+    settings_of_runs,
+)
 from importer.journal_faults import (
     NotAJournalError,
     TranslatingLock,
@@ -407,6 +413,7 @@ class Journal:
             with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as db:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
                 rows = db.execute("SELECT * FROM rows").fetchall()
+                zones = _zones_of(db, meta)
         except sqlite3.DatabaseError as error:
             raise InputError(f"{other}: not a journal this tool can use ({error}).") from None
         if meta.get("vendor") != self.meta("vendor") or (
@@ -426,7 +433,12 @@ class Journal:
             self.db.execute("INSERT OR IGNORE INTO rows SELECT * FROM temp.incoming")
             self.db.execute("COMMIT")
         self.set_meta(mark, str(self.clock.time()))
-        return sum(self.counts().values()) - before
+        taken = sum(self.counts().values()) - before
+        if taken:  # rows keyed as that version did: looked for so, in the zones it used
+            zones |= set(filter(None, (self.meta(EARLIER_ZONES) or "").split(",")))
+            self.set_meta(EARLIER_ZONES, ",".join(sorted(zones)))
+            self.set_meta(ROW_IDENTITY, "")
+        return taken
 
     def close(self) -> None:
         """Write what is queued, release the lock and close the file."""
@@ -464,6 +476,22 @@ def _create(path: Path, vendor: str) -> None:
                 os.rename(building, path)
     finally:
         building.unlink(missing_ok=True)
+
+
+def _zones_of(db: sqlite3.Connection, meta: dict[str, str]) -> set[str]:
+    """The time zones a journal's runs read sheets in (none recorded: UTC)."""
+    found = {meta.get("timezone") or "UTC"}
+    try:
+        summaries = db.execute("SELECT summary FROM runs").fetchall()
+    except sqlite3.OperationalError:  # a journal from before runs were recorded
+        return found
+    for (summary,) in summaries:
+        try:
+            settings = json.loads(summary or "{}").get("settings") or {}
+        except (ValueError, AttributeError):
+            continue
+        found.add(str(settings.get("timezone") or "UTC"))
+    return found
 
 
 def _upgrade_keys(db: sqlite3.Connection, schema: str, table: str = "rows") -> None:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from importer.errors import InputError
 
 __all__ = [
+    "EARLIER_ZONES",
+    "ROW_IDENTITY",
     "Entry",
     "JobLockedError",
     "RowStore",
@@ -27,6 +29,14 @@ __all__ = [
     "row_key",
     "settings_of_runs",
 ]
+
+
+#: The note saying how a journal's rows are keyed: ``wall-clock`` (by their cells as typed,
+#: whatever the zone and date order) in a journal this version started; otherwise rows of
+#: earlier versions may be keyed by what was sent (see ``importer.journaling``).
+ROW_IDENTITY = "row_identity"
+#: The time zones the runs of older journals taken in used (comma-separated).
+EARLIER_ZONES = "earlier_zones"
 
 
 class JobLockedError(InputError):

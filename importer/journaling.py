@@ -13,10 +13,19 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from importer.changes import Guard, describe, differences, update_row
+from importer.dates import wall_to_utc_text
 from importer.duplicates import flag_duplicates, key_values
-from importer.journal_api import Entry, RowStore, fingerprint, row_key
+from importer.journal_api import (
+    EARLIER_ZONES,
+    ROW_IDENTITY,
+    Entry,
+    RowStore,
+    fingerprint,
+    row_key,
+)
 from importer.outcomes import JournalState, RowResult, Status
 from importer.report import RunReport, valid_values
 from importer.sender import Sender
@@ -116,6 +125,17 @@ def memo_fingerprint(values: Mapping[str, Any], memo: dict[tuple[Any, ...], str]
     return found
 
 
+_WALL_CLOCK = "wall-clock"  # ROW_IDENTITY's value: every row keyed by its cells as typed
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    """A run's recorded time zone (none recorded: UTC, the default then)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def _marker(key: str) -> str:
     """A short, stable tag for a row, written where the vendor keeps "ID in another tool"."""
     return "[imp:" + hashlib.sha256(key.encode()).hexdigest()[:12] + "]"
@@ -133,6 +153,8 @@ class Journaled:
         self.duplicates: dict[int, int] = {}
         self.values: dict[int, dict[str, str | None]] = {}
         self._keys: dict[int, str] = {}
+        self._walls: dict[str, dict[int, str]] = {}
+        self._zones: list[ZoneInfo] = []
         self._todo: list[tuple[int, dict[str, str | None]]] = []
         self._next = 0
         self._seen: dict[str, int] = {}
@@ -152,6 +174,7 @@ class Journaled:
         :attr:`FIRST` rows now and the others as :meth:`work` reaches them, in order.
         """
         self._keys = self.key_values()
+        self._walls, self._zones = self._wall_clock(readonly)
         self._todo, self._next, self._seen = todo, 0, {}
         self._preparing = threading.Lock()
         self.values = dict(todo)
@@ -202,14 +225,19 @@ class Journaled:
         for row, values in batch:
             print_ = memo_fingerprint(values, self.options.prints)
             raw = self._keys.get(row)
-            key = row_key(self.vendor, values, column, raw, print_)  # the fingerprint made once
+            # Known by what was typed, whatever the time zone and date order it is read in
+            # (its content, the fingerprint, changes with them: such a row is "changed").
+            key = row_key(self.vendor, values, column, raw, self._identity(row, values, print_))
             if key in self._seen:  # refused before sending by flag_duplicates; never sent twice
                 self.duplicates[row] = self._seen[key]
                 continue
             self._seen[key] = row
-            if not readonly:
-                values[MARKER] = _marker(key)
             rows.append((key, print_, row, values))
+        if self._zones:
+            rows = self._earlier_keys(rows)
+        if not readonly:
+            for key, _, _, values in rows:
+                values[MARKER] = _marker(key)
         # In bulk: one statement a few hundred rows, one transaction (issue 15).
         if readonly:
             known = self.journal.get_many([key for key, _, _, _ in rows])
@@ -221,6 +249,79 @@ class Journaled:
                 rows, self.journal.remember_many(rows), strict=True
             ):
                 self.rows[row] = (key, print_, entry)
+
+    def _wall_clock(self, readonly: bool) -> tuple[dict[str, dict[int, str]], list[ZoneInfo]]:
+        """Each row's cells as typed (field -> row -> value, see
+        :attr:`importer.fields.Parsed.wall`), and the zones an earlier version may have
+        keyed this journal's rows in (none for a journal this version started: see
+        :meth:`_earlier_keys`)."""
+        if self.options.key_column is not None or not self.report.wall_clock:
+            return {}, []  # keyed by the user's column: the zone never was in the key
+        walls = {
+            name: dict(
+                zip(cells.index[cells.notna()].tolist(), cells.dropna().tolist(), strict=True)
+            )
+            for name, cells in self.report.wall_clock.items()
+        }
+        journal = self.journal
+        if journal.meta(ROW_IDENTITY) == _WALL_CLOCK:
+            return walls, []
+        counts = getattr(journal, "counts", None)
+        if counts is not None and not counts():
+            if not readonly:  # a new journal: every row it will hold is keyed the new way
+                journal.set_meta(ROW_IDENTITY, _WALL_CLOCK)
+            return walls, []
+        names = {self.report.context.zone.key, journal.meta("timezone") or ""}
+        names |= set((journal.meta(EARLIER_ZONES) or "").split(","))  # older journals taken in
+        runs = getattr(journal, "runs", None)
+        for run in runs() if runs is not None else ():
+            names.add(str((run["summary"].get("settings") or {}).get("timezone") or ""))
+        zones = [_zone(name) for name in sorted(names)]
+        return walls, [zone for zone in zones if zone is not None]
+
+    def _identity(self, row: int, values: Mapping[str, Any], print_: str) -> str:
+        """The fingerprint of ``values`` with its cells as typed (times typed without a zone
+        read as if in UTC, dates that read two ways read day-first): the same in every zone
+        and date order; ``print_`` for a row read in UTC and day-first."""
+        context = self.report.context
+        if not self._walls or (context.zone.key == "UTC" and context.order == "DMY"):
+            return print_
+        walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
+        return fingerprint({**values, **walls}) if walls else print_
+
+    def _earlier_keys(
+        self, rows: list[tuple[str, str, int, dict[str, str | None]]]
+    ) -> list[tuple[str, str, int, dict[str, str | None]]]:
+        """Rows an earlier version recorded under another key, found under it.
+
+        Earlier versions keyed a row by the fingerprint of what was sent, its times in UTC:
+        a row read in UTC (and day-first) has the same key now, one read in another zone
+        had the fingerprint of its times read in that zone. Such a row, not found under its
+        key, is looked for under the key of what is sent now, then of its times read in
+        each zone this journal's runs used, and keeps the key found (so is never created
+        twice, and changes like any row).
+        """
+        known = self.journal.get_many([key for key, _, _, _ in rows])
+        zoned = {n for n in self._walls if self.report.vendor.field(n).kind.zoned}
+        tried: dict[str, list[str]] = {}
+        for key, print_, row, values in rows:
+            walls = {name: cells[row] for name, cells in self._walls.items() if row in cells}
+            if key in known or not walls:
+                continue
+            # As sent now (the same zone and date order as then), then in each recorded zone.
+            keys = tried.setdefault(key, [f"{self.vendor}:fp:{print_}"])
+            times = {name: wall for name, wall in walls.items() if name in zoned}
+            for zone in self._zones if times else ():
+                read = {name: wall_to_utc_text(wall, zone) for name, wall in times.items()}
+                keys.append(f"{self.vendor}:fp:{fingerprint({**values, **read})}")
+        if not tried:
+            return rows
+        found = self.journal.get_many(sorted({k for keys in tried.values() for k in keys}))
+        out = []
+        for key, print_, row, values in rows:
+            earlier = next((k for k in tried.get(key, ()) if k in found), None)
+            out.append((earlier or key, print_, row, values))
+        return out
 
     def recorded(self, row: int) -> RowResult:
         """A row's outcome as the journal records it, without sending anything."""

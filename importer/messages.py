@@ -42,6 +42,14 @@ MESSAGES: dict[str, str] = {
     "date_range": (
         "{value!r} is too far in the past or the future to be sent in UTC. Check the year."
     ),
+    "date_excel_1900": (
+        "{value!r} is before 1 March 1900: Excel's calendar has a 29 February 1900 that never "
+        "existed, so its dates that early are a day off, or that day. Type the real date."
+    ),
+    "digits": (
+        "{value!r} has digits other than 0-9 (full-width or Arabic-Indic digits, as another "
+        "keyboard types them): retype it with the digits 0-9."
+    ),
     "date_nonexistent": (
         "{value!r} is not a real date (that month has no such day). Type a date that exists."
     ),

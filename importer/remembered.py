@@ -18,8 +18,8 @@ from importer.fields import Context, Field, Parsed
 
 __all__ = ["Remembered"]
 
-#: A reading: (normalised value or marker, note), ``None`` where there is none.
-_Reading = tuple[str | None, str | None]
+#: A reading: (normalised value or marker, note, wall-clock value), ``None`` where there is none.
+_Reading = tuple[str | None, str | None, str | None]
 
 
 class Remembered:
@@ -53,24 +53,24 @@ class Remembered:
         fresh: dict[str, _Reading] = {}
         if new:
             parsed = spec.kind.parse(pd.Series(new, dtype="str"), context)
-            said = (
-                parsed.notes
-                if parsed.notes is not None
-                else pd.Series(None, index=parsed.values.index)
-            )
-            fresh = dict(
-                zip(new, zip(_texts(parsed.values), _texts(said), strict=True), strict=True)
-            )
+            none = pd.Series(None, index=parsed.values.index)
+            said = parsed.notes if parsed.notes is not None else none
+            wall = parsed.wall if parsed.wall is not None else none
+            readings = zip(_texts(parsed.values), _texts(said), _texts(wall), strict=True)
+            fresh = dict(zip(new, readings, strict=True))
             if len(fresh) <= self._room:
                 known.update(fresh)
                 self._room -= len(fresh)
         lookup = known if not fresh or fresh.keys() <= known.keys() else {**known, **fresh}
-        values, notes = zip(*[lookup[text] for text in texts], strict=True) if texts else ((), ())
+        found = [lookup[text] for text in texts]
         codes = np.where(codes < 0, len(texts), codes)
-        spread = _spread(list(values), codes, column.index)
-        if not any(notes):
-            return Parsed(spread)
-        return Parsed(spread, _spread(list(notes), codes, column.index))
+        spread = _spread([r[0] for r in found], codes, column.index)
+        notes, walls = [r[1] for r in found], [r[2] for r in found]
+        return Parsed(
+            spread,
+            _spread(notes, codes, column.index) if any(notes) else None,
+            _spread(walls, codes, column.index) if any(walls) else None,
+        )
 
 
 def _texts(values: pd.Series) -> list[str | None]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ import pandas as pd
 from importer import csv_checks
 from importer.api import result_sheet
 from importer.csv_arrow import stream_columns
+from importer.dates import TwoWays
 from importer.duplicates import RepeatedRows
 from importer.files import atomic_write
 from importer.headers import header_scorer, match_headers
@@ -64,12 +65,16 @@ class Validated:
         counts: rows per status (``valid``, ``invalid``).
         first_errors: the first problems, in row order (at most the number asked for).
         result: the result sheet written.
+        two_ways: the dates read one of two ways (``03/04/2027``).
+        zoneless: the valid rows whose times have no zone (read in ``--timezone``).
     """
 
     row_count: int
     counts: dict[str, int]
     first_errors: list[RowError]
     result: Path
+    two_ways: TwoWays = field(default_factory=TwoWays)
+    zoneless: int = 0
 
     @property
     def ok(self) -> bool:
@@ -85,6 +90,7 @@ class _Tally:
         self._writer, self._shown = writer, shown
         self._repeated = RepeatedRows()
         self._started = False
+        self.two_ways, self.zoneless = TwoWays(), 0
 
     def add(self, report: ValidationReport) -> None:
         """Check the next slice for repeated rows, write its result rows, count them."""
@@ -95,6 +101,10 @@ class _Tally:
             self._started = True
         self._writer.rows(sheet.frame)
         self.rows, self.invalid = self.rows + report.row_count, self.invalid + report.invalid_count
+        self.two_ways, self.zoneless = (
+            self.two_ways + report.two_ways,
+            self.zoneless + report.zoneless(),
+        )
         if len(self.errors) < self._shown:
             self.errors += itertools.islice(report.all_errors(), self._shown - len(self.errors))
 
@@ -176,7 +186,7 @@ def validate_csv(
         return None
     rows, invalid, errors = tally.rows, tally.invalid, tally.errors
     counts = {"valid": rows - invalid, "invalid": invalid}
-    return Validated(rows, counts, errors, result)
+    return Validated(rows, counts, errors, result, tally.two_ways, tally.zoneless)
 
 
 def _slices(path: Path, layout: CsvLayout, slice_bytes: int) -> Iterator[Table]:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from importer.dates import TwoWays, two_ways
 from importer.errors import ConfigurationError
 from importer.fields import MARK, Context, Field, Parsed, split_marker
 from importer.headers import ColumnMap, header_scorer, match_headers
@@ -84,6 +85,10 @@ class ValidationReport:
         notes: row number -> how ambiguous cells were read, and what the
             vendor does with empty optional cells.
         context: the time zone and date order used.
+        wall_clock: field -> its cells as they identify their row (see
+            :attr:`importer.fields.Parsed.wall`): a zoned field's cells typed without a time
+            zone, read as if in UTC; dates that read two ways, read day-first.
+        two_ways: the dates that read as two different days, and how they were read.
     """
 
     vendor: Vendor
@@ -93,6 +98,19 @@ class ValidationReport:
     errors: Mapping[int, tuple[RowError, ...]]
     notes: Mapping[int, tuple[str, ...]]
     context: Context = field(default_factory=Context)
+    wall_clock: Mapping[str, pd.Series] = field(default_factory=dict)
+    two_ways: TwoWays = field(default_factory=TwoWays)
+
+    def zoneless(self) -> int:
+        """How many valid rows hold a date-time typed without a time zone (read in the
+        run's zone: a run needs one for them)."""
+        typed = pd.Series(False, index=self.table.frame.index)
+        for name, wall in self.wall_clock.items():
+            if self.vendor.field(name).kind.zoned:
+                typed |= wall.notna()
+        if self.errors:
+            typed &= ~typed.index.isin(list(self.errors))
+        return int(typed.sum())
 
     @property
     def row_count(self) -> int:
@@ -302,9 +320,25 @@ def validate_table(
     """
     spec, context = options.vendor, options.context
     raw = _raw_fields(table, columns, spec, options.defaults)
-    values, notes = _normalise(raw, spec, context, parse)
+    values, notes, walls = _normalise(raw, spec, context, parse)
     errors = _check(values, raw, spec, columns)
-    return ValidationReport(spec, table, columns, values, errors, notes, context)
+    read = _two_ways(raw, values, spec, context)
+    return ValidationReport(spec, table, columns, values, errors, notes, context, walls, read)
+
+
+def _two_ways(raw: pd.DataFrame, values: pd.DataFrame, vendor: Vendor, context: Context) -> TwoWays:
+    """The date cells read one of two ways (``03/04/2027``), counted, with the first one."""
+    count, example = 0, ""
+    for spec in vendor.fields:
+        if not spec.kind.dates:
+            continue
+        read = values[spec.name]
+        both = two_ways(raw[spec.name]) & read.notna() & ~read.str.startswith(MARK).fillna(True)
+        found = int(both.sum())
+        if found and not example:
+            example = str(raw[spec.name][both].iloc[0])
+        count += found
+    return TwoWays(count, example, context.order)
 
 
 def _check_defaults(vendor: Vendor, defaults: Mapping[str, str], context: Context) -> None:
@@ -339,13 +373,16 @@ def _raw_fields(
 
 def _normalise(
     raw: pd.DataFrame, vendor: Vendor, context: Context, parse: Parser | None
-) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]]]:
+) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]], dict[str, pd.Series]]:
     values = {}
+    walls = {}
     collected: dict[int, list[str]] = defaultdict(list)
     for spec in vendor.fields:
         column = raw[spec.name]
         parsed = spec.kind.parse(column, context) if parse is None else parse(spec, column, context)
         values[spec.name] = parsed.values
+        if parsed.wall is not None:
+            walls[spec.name] = parsed.wall
         if parsed.notes is not None:
             for row, note in zip(*_non_missing(parsed.notes), strict=True):
                 collected[row].append(f"{spec.label}: {note}")
@@ -353,7 +390,7 @@ def _normalise(
             for row in parsed.values.index[parsed.values.isna()]:
                 collected[int(row)].append(spec.empty_note)
     frame = pd.DataFrame(values, index=raw.index)
-    return frame, {row: tuple(notes) for row, notes in collected.items()}
+    return frame, {row: tuple(notes) for row, notes in collected.items()}, walls
 
 
 def _non_missing(values: pd.Series) -> tuple[list[int], list[str]]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from importer.dates import read_date, read_datetime, read_time, to_utc
+from tests.conftest import V2_HEADERS, V2_ROW, write_csv
 
 
 @pytest.mark.parametrize(
@@ -92,3 +95,113 @@ def test_time_repeated_by_dst_is_noted() -> None:
     assert utc == dt.datetime(2025, 10, 26, 0, 30, tzinfo=dt.UTC)
     assert problem is None
     assert note and "twice" in note
+
+
+def _two_way_sheet(path: Path) -> Path:
+    """Three v2 rows whose dates read two ways (03/04, 03/05, 03/06/2027), one that does not."""
+    rows = [[*V2_ROW[:3], f"03/0{n}/2027 10:00", "", V2_ROW[5]] for n in (4, 5, 6)]
+    return write_csv(path, [V2_HEADERS, *rows, [*V2_ROW[:3], "13/04/2027 10:00", "", "no"]])
+
+
+def test_validate_says_how_many_dates_read_two_ways_and_how_to_read_them_otherwise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate prints how many dates read two ways, the reading used and the flag for the
+    other; without a zone it warns (it sends nothing), and its JSON line counts both."""
+    from importer.cli import main
+
+    monkeypatch.delenv("IMPORTER_TIMEZONE", raising=False)
+    sheet = _two_way_sheet(tmp_path / "twice.csv")
+    assert main(["validate", str(sheet), "--vendor", "360learning-v2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"{sheet}: 3 dates could be read two ways (03/04/2027): read day-first (3 April 2027); "
+        "add --date-order MDY to read them month-first." in out
+    ), out
+    assert f"{sheet}: warning: 4 rows have times without a time zone" in out
+    base = ["validate", str(sheet), "--vendor", "360learning-v2", "--timezone", "UTC"]
+    assert main([*base, "--date-order", "MDY"]) == 1  # 13/04 has no month 13
+    out = capsys.readouterr().out
+    assert "read month-first (4 March 2027); add --date-order DMY to read them day-first" in out
+    assert "warning" not in out
+    assert main([*base, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["dates_read_two_ways"], summary["times_without_zone"]) == (3, 0)
+
+
+def test_a_sheet_of_unambiguous_dates_says_nothing_of_date_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ISO dates, 13/04 and 04/04 read one way only: no sentence about reading them."""
+    from importer.cli import main
+
+    rows = [[*V2_ROW[:3], day, "", "no"] for day in ("2027-03-04 10:00", "04/04/2027 10:00")]
+    sheet = write_csv(tmp_path / "plain.csv", [V2_HEADERS, *rows])
+    assert main(["validate", str(sheet), "--vendor", "360learning-v2", "--timezone", "UTC"]) == 0
+    assert "two ways" not in capsys.readouterr().out
+
+
+def test_ids_and_numbers_in_other_digits_are_refused_in_plain_words(tmp_path: Path) -> None:
+    """Arabic-Indic and full-width digits (Python's \\d takes them) are refused, saying why:
+    sent as typed, such an ID is no ID of the vendor's."""
+    import importer
+    from tests.conftest import ZOHO_HEADERS, ZOHO_ROW
+
+    arabic, wide = "٤٧٨٣٤٦٠٠٠٠٠٨٢٥١٠٠١", "４７８３４６０００００８２５１００１"
+    trainer = ZOHO_HEADERS.index("Trainer erecno")
+    rows = [[*ZOHO_ROW[:trainer], who, *ZOHO_ROW[trainer + 1 :]] for who in (arabic, wide)]
+    sheet = write_csv(tmp_path / "zoho.csv", [ZOHO_HEADERS, *rows, ZOHO_ROW])
+    report = importer.validate(sheet, "zoho-people")
+    assert sorted(report.errors) == [2, 3]
+    for row, typed in ((2, arabic), (3, wide)):
+        (error,) = report.errors[row]
+        assert (error.column, error.code) == ("Trainer erecno", "digits")
+        assert error.message == (
+            f"{typed!r} has digits other than 0-9 (full-width or Arabic-Indic digits, as "
+            "another keyboard types them): retype it with the digits 0-9."
+        )
+    limit = [*V2_HEADERS, "User limit", "Co-instructor IDs"]
+    rows = [
+        [*V2_ROW, "٣٠", ""],
+        [*V2_ROW, "30", f"{V2_ROW[2][:-1]}٥"],
+        [*V2_ROW, "30", ""],
+    ]
+    report = importer.validate(write_csv(tmp_path / "v2.csv", [limit, *rows]), "360learning-v2")
+    assert {row: [e.code for e in errs] for row, errs in report.errors.items()} == {
+        2: ["digits"],
+        3: ["digits"],
+    }
+
+
+def test_excel_dates_before_march_1900_are_refused(tmp_path: Path) -> None:
+    """Excel's serial 60 is 29 February 1900, a day that never was; the reader gives it as
+    28 February, as it gives serial 59: both refused in plain words, 1 March 1900 read."""
+    import xlsxwriter
+
+    import importer
+
+    path = tmp_path / "early.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for col, header in enumerate(V2_HEADERS):
+        sheet.write_string(0, col, header)
+    start = V2_HEADERS.index("Start date")
+    for row, serial in enumerate((59.5, 60.5, 61.5), 1):
+        for col, value in enumerate(V2_ROW):
+            if col == start:
+                sheet.write_number(row, col, serial, stamp)
+            elif V2_HEADERS[col] != "End date":
+                sheet.write_string(row, col, value)
+    book.close()
+    report = importer.validate(path, "360learning-v2", timezone="UTC")
+    assert sorted(report.errors) == [2, 3]
+    for row in (2, 3):
+        (error,) = report.errors[row]
+        assert (error.column, error.code) == ("Start date", "date_excel_1900")
+        assert "Excel's calendar has a 29 February 1900 that never existed" in error.message
+    assert report.values.loc[4, "startDate"] == "1900-03-01T12:00:00.000Z"
+    for typed in ("28/02/1900", "1900-02-28", "28 Feb 1900"):
+        assert read_date(typed).problem == "date_excel_1900"
+    assert read_date("1900-03-01").value == dt.date(1900, 3, 1)
+    assert read_time("1899-12-30T11:30:00").value == dt.time(11, 30)  # Excel's time cells

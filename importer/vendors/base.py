@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from importer.fields import DateTimeUTC, Field
+from importer.fields import Field
 
 __all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
 
@@ -59,8 +59,14 @@ class Vendor:
 
     @property
     def reads_time_zones(self) -> bool:
-        """Whether some column holds date-times sent with a zone (read in ``--timezone``)."""
-        return any(isinstance(f.kind, DateTimeUTC) for f in self.fields)
+        """Whether some column holds date-times sent with a zone (read in ``--timezone``).
+
+        Declared by the columns' kinds (:attr:`importer.fields.Kind.zoned`): 360Learning's
+        start and end are instants the API takes in UTC, so a sheet's local times need the
+        zone they were typed in; Zoho's dates and 12-hour times are sent as typed (the
+        organisation's local time), so a Zoho run needs none.
+        """
+        return any(f.kind.zoned for f in self.fields)
 
     def field(self, name: str) -> Field:
         """Return the field called ``name`` (its API name)."""

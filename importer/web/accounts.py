@@ -40,7 +40,8 @@ class Account:
     Attributes:
         name: what coordinators see.
         vendor: the vendor's name.
-        timezone: IANA zone of dates typed without one.
+        timezone: IANA zone of dates typed without one (``None``: not given, so a sheet
+            whose times have no zone is refused, as ``run`` refuses it without --timezone).
         base_url: the vendor's API host (``None``: the vendor's real host).
         auth_url: the token host, where separate.
         key: the sheet column identifying a row across runs (``None``: the row's content).
@@ -51,7 +52,7 @@ class Account:
 
     name: str
     vendor: str
-    timezone: str = "UTC"
+    timezone: str | None = None
     base_url: str | None = None
     auth_url: str | None = None
     key: str | None = None
@@ -110,7 +111,7 @@ def _account(path: Path, number: int, entry: Any) -> Account:
     return Account(
         name=str(entry["name"]),
         vendor=str(entry["vendor"]),
-        timezone=str(entry.get("timezone") or "UTC"),
+        timezone=str(entry["timezone"]) if entry.get("timezone") else None,
         base_url=entry.get("base_url"),
         auth_url=entry.get("auth_url"),
         key=entry.get("key"),

@@ -38,7 +38,7 @@ from importer.vendors import get_vendor
 from importer.web.password import PasswordLogin
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
 from importer.web.undo import undo_plan, undo_run
-from importer.web.views import duration, sheet_page, when
+from importer.web.views import duration, sheet_page, two_ways_line, when
 from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
 
 __all__ = ["create_app"]
@@ -145,7 +145,13 @@ def create_app(
         emails = email_fields(made.account.vendor)
         lookup = any(field in made.report.columns.fields for field, _, _ in emails)
         return page(
-            request, "upload.html", upload=made, sheet=sheet, problems=problems, email_lookup=lookup
+            request,
+            "upload.html",
+            upload=made,
+            sheet=sheet,
+            problems=problems,
+            email_lookup=lookup,
+            two_ways=two_ways_line(made),
         )
 
     async def marked(request: Request) -> Response:
@@ -178,6 +184,24 @@ def create_app(
         except ImporterError as error:
             return refused(request, str(error))
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    async def reread(request: Request) -> Response:
+        """The upload checked again, its ambiguous dates read the other way round."""
+        try:
+            form = await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        made = find_upload(request)
+        if made is None:
+            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        order = str(form.get("order") or "").upper()
+        try:
+            again = await asyncio.to_thread(
+                workspace.reread, made, order, request.state.session.who
+            )
+        except ImporterError as error:
+            return refused(request, str(error))
+        return RedirectResponse(f"/uploads/{again.id}", status_code=303)
 
     def find_run(request: Request) -> WebRun | None:
         return workspace.runs.get(request.path_params["run"])
@@ -295,6 +319,7 @@ def create_app(
         Route("/uploads/{upload}", show_upload),
         Route("/uploads/{upload}/checked.xlsx", marked),
         Route("/uploads/{upload}/run", start, methods=["POST"]),
+        Route("/uploads/{upload}/dates", reread, methods=["POST"]),
         Route("/runs/{run}", show_run),
         Route("/runs/{run}/status", status),
         Route("/runs/{run}/events", events),

@@ -14,7 +14,17 @@ from typing import Any
 from importer.results import RESULT_COLUMNS
 from importer.web.workspace import Upload
 
-__all__ = ["PAGE_SIZE", "Cell", "SheetPage", "SheetRow", "duration", "sheet_page", "when"]
+__all__ = [
+    "PAGE_SIZE",
+    "Cell",
+    "SheetPage",
+    "SheetRow",
+    "TwoWaysLine",
+    "duration",
+    "sheet_page",
+    "two_ways_line",
+    "when",
+]
 
 PAGE_SIZE = 50
 _SHOWN = {
@@ -93,6 +103,29 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
             counts["already created"] = created
     other = any(row.messages for row in rows)
     return SheetPage(headers, tuple(rows), page, pages, len(index), counts, other)
+
+
+@dataclass(frozen=True)
+class TwoWaysLine:
+    """What the page says of dates read one of two ways, and the button for the other way.
+
+    Attributes:
+        sentence: how many, which reading was used, how to choose the other.
+        order: the other order (``MDY`` or ``DMY``), posted by the button.
+        other: the other order in words (``month-first``).
+    """
+
+    sentence: str
+    order: str
+    other: str
+
+
+def two_ways_line(upload: Upload) -> TwoWaysLine | None:
+    """The upload's dates that read as two different days (``None``: there are none)."""
+    read = upload.report.two_ways
+    order, other = ("MDY", "month-first") if read.order == "DMY" else ("DMY", "day-first")
+    sentence = read.sentence(f"choose “Read them {other}” here")
+    return TwoWaysLine(sentence, order, other) if sentence else None
 
 
 def duration(seconds: float | None) -> str:

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 from importer.api import write_report
 from importer.changes import Guard
-from importer.cli_run import plan_line, resolve_emails, run_journal
+from importer.cli_run import plan_line, resolve_emails, run_journal, zone_missing
 from importer.errors import ConfigurationError, ImporterError, InputError
 from importer.headers import header_scorer
 from importer.journal import Journal
@@ -163,12 +163,17 @@ class Workspace:
                 out.write(chunk)
         return target
 
-    def check(self, path: Path, account: Account | None, who: str) -> Upload:
-        """Validate an uploaded sheet for an account (guessed from its headers if not given)."""
+    def check(
+        self, path: Path, account: Account | None, who: str, date_order: str | None = None
+    ) -> Upload:
+        """Validate an uploaded sheet for an account (guessed from its headers if not given);
+        ``date_order``: how to read dates such as 03/04/2027 (default: the vendor's)."""
         name = path.name
         try:
             account = account or self.guess(path)
-            report = validate(path, account.vendor, timezone=account.timezone)
+            report = validate(
+                path, account.vendor, timezone=account.timezone, date_order=date_order
+            )
             # The sheets the page writes name the file as the coordinator knows it (their
             # Summary's "Input file"), never the server's folder it was uploaded to.
             report = dataclasses.replace(
@@ -179,6 +184,13 @@ class Workspace:
                     f"{path}: {report.row_count} rows; this server takes at most "
                     f"{self.max_rows} a sheet: split it."
                 )
+            if account.timezone is None and report.zoneless():
+                # As `run` without --timezone: refused before anything can be imported.
+                fix = (
+                    f'add timezone (e.g. timezone = "Europe/Paris") to the account '
+                    f"{account.name!r} in the accounts file"
+                )
+                raise ConfigurationError(zone_missing(path, report.zoneless(), fix))
             known = self.known(account, report)
         except ImporterError as error:
             shutil.rmtree(path.parent, ignore_errors=True)
@@ -193,6 +205,17 @@ class Workspace:
             _, old = self.uploads.popitem(last=False)
             shutil.rmtree(old.path.parent, ignore_errors=True)
         return upload
+
+    def reread(self, upload: Upload, date_order: str, who: str) -> Upload:
+        """The upload checked again with its dates read the other way round (``DMY`` or
+        ``MDY``), as a new upload of its own copy of the sheet."""
+        if date_order not in ("DMY", "MDY"):
+            raise ConfigurationError(f"date order must be DMY or MDY, not {date_order!r}.")
+        folder = self.data / "uploads" / secrets.token_hex(8)
+        folder.mkdir()
+        copy = folder / upload.name
+        shutil.copyfile(upload.path, copy)
+        return self.check(copy, upload.account, who, date_order)
 
     def guess(self, path: Path) -> Account:
         """The account whose vendor's columns the sheet's headers match best."""
@@ -323,9 +346,13 @@ class Workspace:
         assert journal is not None  # a journal path is given: it is always opened
         try:
             journal.lock_job(wait=False)
-            journal.set_meta("timezone", account.timezone)
+            order = upload.report.context.order
+            journal.set_meta("timezone", account.timezone or "")
             journal.set_meta("key", account.key or "")
-            journal_run = journal.start_run(upload.name)
+            journal.set_meta("date_order", order)
+            # The zone recorded with the run: how a journal of earlier rows is read again.
+            used = {"timezone": account.timezone or "", "date_order": order}
+            journal_run = journal.start_run(upload.name, used)
             outcome = guarded(
                 journal,
                 journal_run,

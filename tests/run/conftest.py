@@ -50,9 +50,11 @@ class SandboxProcess:
         self.http.post("/_sandbox/reset").raise_for_status()
 
     def env(self, vendor: str) -> dict[str, str]:
-        """The environment a run against this sandbox needs (credentials only)."""
+        """The environment a run against this sandbox needs (credentials, and UTC for the
+        times the tests' sheets type without a zone: a run given no zone refuses them)."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
-        return {**base, **self.info[vendor]["env"], "IMPORTER_STATE_DIR": str(self.state_dir)}
+        own = {"IMPORTER_STATE_DIR": str(self.state_dir), "IMPORTER_TIMEZONE": "UTC"}
+        return {**base, **self.info[vendor]["env"], **own}
 
     def run(
         self,

@@ -18,6 +18,13 @@ PATH, GROUP, JANE, JOHN = (
     "647098a731a809ed36889ed1",
     "67769f32553f1e9171a186c0",
 )
+V2_BASIC = [
+    "Path ID",
+    "Session name",
+    "Main instructor ID",
+    "Start date",
+    "Registration validation",
+]
 
 
 def statuses(result: Path) -> dict[int, tuple[str, str, str]]:
@@ -347,6 +354,8 @@ def test_sandbox_flag_runs_the_main_job(tmp_path: Path) -> None:
         "--vendor",
         "360learning-v2",
         "--sandbox",
+        "--timezone",
+        "Europe/Paris",
         "--result",
         result,
     )
@@ -427,3 +436,24 @@ def test_ctrl_c_stops_cleanly_with_every_row_in_the_result(
     assert states.count("created") == len(created) >= 2
     assert states.count("not sent") == 8 - len(created)
     assert "interrupted" in err
+
+
+def test_run_says_which_way_it_read_dates_that_read_two_ways(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """The run's output (and its log) says how many dates read two ways, the reading used and
+    how to choose the other; the JSON line counts them; --date-order MDY reads month-first."""
+    rows = [[PATH, f"Twice {n}", JANE, f"03/0{n}/2027 10:00", "disabled"] for n in (4, 5)]
+    sheet = write_csv(tmp_path / "twice.csv", [V2_BASIC, *rows])
+    log = tmp_path / "run.log"
+    done = sandbox.run(sheet, "360learning-v2", "--dry-run", "--log", str(log))
+    said = (
+        "2 dates could be read two ways (03/04/2027): read day-first (3 April 2027); "
+        "add --date-order MDY to read them month-first"
+    )
+    assert f"{sheet}: {said}." in done.stdout and said in log.read_text(), done.stdout
+    other = sandbox.run(sheet, "360learning-v2", "--date-order", "MDY", "--json")
+    summary = json.loads(other.stdout)
+    assert summary["counts"] == {"created": 2} and summary["dates_read_two_ways"] == 2
+    starts = sorted(c["data"]["startDate"] for c in sandbox.created("360learning-v2", "session"))
+    assert starts == ["2027-03-04T10:00:00.000Z", "2027-03-05T10:00:00.000Z"]

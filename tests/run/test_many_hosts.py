@@ -276,7 +276,9 @@ def test_the_web_page_and_a_host_share_the_accounts_journal(
 
     info = sandbox.info[VENDOR]
     env = {**info["env"], "IMPORTER_STORE": pg_url}
-    account = Account("Acme", VENDOR, base_url=info["base_url"], auth_url=info["auth_url"], env=env)
+    account = Account(
+        "Acme", VENDOR, "UTC", base_url=info["base_url"], auth_url=info["auth_url"], env=env
+    )
     workspace = Workspace([account], tmp_path / "web-data", max_rows=100, max_bytes=100_000)
     upload = workspace.check(sheet(tmp_path / "coordinator", names(0, 4)), account, "ana")
     run = workspace.start(upload, "import", "ana")

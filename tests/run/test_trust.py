@@ -299,10 +299,13 @@ def test_sandbox_rehearses_a_job_file_that_maps_credentials(
 
 
 def test_plan_dry_run_and_warnings(tmp_path: Path, sandbox: SandboxProcess) -> None:
-    """The plan counts rows already created; --dry-run needs no credentials; no --timezone warns."""
+    """The plan counts rows already created; --dry-run needs no credentials; no zone refuses."""
     sheet = v2_sheet(tmp_path / "v2.csv", ["A", "B"])
-    first = sandbox.run(sheet, "360learning-v2", "--limit", "1")
-    assert "no --timezone" in first.stderr
+    zoneless = {k: v for k, v in sandbox.env("360learning-v2").items() if k != "IMPORTER_TIMEZONE"}
+    refused = sandbox.run(sheet, "360learning-v2", "--limit", "1", env=zoneless)
+    assert refused.returncode == 2 and "no time zone was given" in refused.stderr
+    assert creates(sandbox) == 0
+    sandbox.run(sheet, "360learning-v2", "--limit", "1")
     dry = sandbox.run(sheet, "360learning-v2", "--dry-run", "--json", "--timezone", "UTC")
     assert line(dry)["counts"] == {"skipped": 1, "not sent": 1} and dry.returncode == 0
     env = {k: v for k, v in sandbox.env("360learning-v2").items() if not k.startswith("IMPORTER_3")}
@@ -311,7 +314,7 @@ def test_plan_dry_run_and_warnings(tmp_path: Path, sandbox: SandboxProcess) -> N
     sandbox.run(sheet, "360learning-v2")
     again = sandbox.run(sheet, "360learning-v2", "--timezone", "UTC")
     assert "2 already created (not sent again); sending 0." in again.stdout
-    assert "no --timezone" not in again.stderr and creates(sandbox) == 2
+    assert creates(sandbox) == 2
 
 
 def test_run_prints_each_rows_problem(tmp_path: Path, sandbox: SandboxProcess) -> None:
@@ -526,3 +529,153 @@ def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxP
     assert first.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 0
     assert (inbox / "done" / "monday.csv").exists() and creates(sandbox) == 25
+
+
+# --- issue 22: a forgotten --timezone never duplicates ----------------------------------------
+
+
+def four_times(path: Path) -> Path:
+    """Four v2 rows whose times carry no zone (local times, typed as coordinators do)."""
+    rows = [[PATH, f"T{n}", JANE, f"2025-07-0{n + 1} 10:00", "disabled"] for n in range(4)]
+    return write_csv(path, [V2, *rows])
+
+
+def starts(sandbox: SandboxProcess) -> list[str]:
+    """The start of every session the sandbox holds, sorted."""
+    return sorted(c["data"]["startDate"] for c in sandbox.created("360learning-v2", "session"))
+
+
+def test_a_run_without_a_time_zone_stops_before_sending(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Times without a zone and no zone from the flag or the job file: exit 2, one line,
+    nothing sent, no journal; times that carry their zone, or a Zoho sheet, need none."""
+    sheet = four_times(tmp_path / "four.csv")
+    zoneless = {k: v for k, v in sandbox.env("360learning-v2").items() if k != "IMPORTER_TIMEZONE"}
+    job = job_file(tmp_path / "job.toml", sandbox, "360learning-v2")
+    for how in ((), ("--config", str(job))):
+        done = sandbox.run(sheet, "360learning-v2", *how, env=zoneless)
+        assert done.returncode == 2 and done.stdout == "", done.stdout
+        assert done.stderr.count("\n") == 1 and "4 rows have times without a time zone" in (
+            done.stderr
+        ), done.stderr
+        assert "--timezone" in done.stderr and "Traceback" not in done.stderr
+    assert creates(sandbox) == 0 and not (tmp_path / "state" / "journals").exists()
+    zoned = write_csv(tmp_path / "zoned.csv", [V2, [PATH, "Z", JANE, "2025-07-01T10:00Z", "no"]])
+    done = sandbox.run(zoned, "360learning-v2", "--json", env=zoneless)
+    assert line(done)["counts"] == {"created": 1}, done.stderr
+    in_job = job_file(tmp_path / "paris.toml", sandbox, "360learning-v2", timezone="Europe/Paris")
+    done = sandbox.run(sheet, "360learning-v2", "--config", str(in_job), "--json", env=zoneless)
+    assert line(done)["counts"] == {"created": 4}, done.stderr
+    zoho = zoho_sheet(tmp_path / "zoho.csv", [zoho_row("Local times")])
+    zoho_env = {k: v for k, v in sandbox.env("zoho-people").items() if k != "IMPORTER_TIMEZONE"}
+    done = sandbox.run(zoho, "zoho-people", "--json", env=zoho_env)
+    assert line(done)["counts"] == {"created": 1}, done.stderr
+
+
+def test_a_row_run_again_in_another_time_zone_is_changed_never_created_twice(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """4 rows read in UTC, then in Europe/Paris: 4 sessions, not 8; the rows are changed,
+    and --update moves the sessions to the Paris times."""
+    sheet = four_times(tmp_path / "four.csv")
+    first = sandbox.run(sheet, "360learning-v2", "--timezone", "UTC", "--json")
+    assert line(first)["counts"] == {"created": 4}
+    again = sandbox.run(sheet, "360learning-v2", "--timezone", "Europe/Paris", "--json")
+    assert line(again)["counts"] == {"changed": 4} and creates(sandbox) == 4
+    assert starts(sandbox) == [f"2025-07-0{n}T10:00:00.000Z" for n in range(1, 5)]
+    update = ("--timezone", "Europe/Paris", "--update", "--json")
+    done = sandbox.run(sheet, "360learning-v2", *update)
+    assert line(done)["counts"] == {"updated": 4}, done.stderr
+    assert creates(sandbox) == 4 and len(sandbox.created("360learning-v2", "session")) == 4
+    assert starts(sandbox) == [f"2025-07-0{n}T08:00:00.000Z" for n in range(1, 5)]
+    done = sandbox.run(sheet, "360learning-v2", "--timezone", "Europe/Paris", "--json")
+    assert line(done)["counts"] == {"skipped": 4}
+
+
+def test_a_journal_of_an_earlier_version_is_not_duplicated_in_another_zone(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Rows an earlier version keyed by their UTC times (read in Europe/Paris) are found
+    again under those keys: changed in New York, skipped in Paris, never created twice."""
+    sheet = four_times(tmp_path / "four.csv")
+    journal = tmp_path / "j.sqlite"
+    paris = ("--journal", str(journal), "--timezone", "Europe/Paris", "--json")
+    assert line(sandbox.run(sheet, "360learning-v2", *paris))["counts"] == {"created": 4}
+    with sqlite3.connect(journal) as db:  # what earlier versions wrote: key = fingerprint
+        db.execute("UPDATE rows SET key = '360learning-v2:fp:' || fingerprint")
+        db.execute("DELETE FROM meta WHERE key = 'row_identity'")
+        keys = {k for (k,) in db.execute("SELECT key FROM rows")}
+    assert len(keys) == 4
+    york = ("--journal", str(journal), "--timezone", "America/New_York", "--json")
+    done = sandbox.run(sheet, "360learning-v2", *york)
+    assert line(done)["counts"] == {"changed": 4} and creates(sandbox) == 4, done.stderr
+    assert line(sandbox.run(sheet, "360learning-v2", *paris))["counts"] == {"skipped": 4}
+    with sqlite3.connect(journal) as db:
+        assert {k for (k,) in db.execute("SELECT key FROM rows")} == keys  # none added
+
+
+def test_rows_read_in_utc_keep_the_keys_earlier_versions_gave_them(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """A run in UTC (the forgotten flag of earlier versions) keys its rows as they did: a
+    journal of that time is read as it is, and its rows are changed in Europe/Paris."""
+    sheet = four_times(tmp_path / "four.csv")
+    journal = tmp_path / "j.sqlite"
+    utc = ("--journal", str(journal), "--timezone", "UTC", "--json")
+    assert line(sandbox.run(sheet, "360learning-v2", *utc))["counts"] == {"created": 4}
+    with sqlite3.connect(journal) as db:
+        rows = list(db.execute("SELECT key, fingerprint FROM rows"))
+        db.execute("DELETE FROM meta WHERE key = 'row_identity'")  # an earlier version's file
+    assert all(key == f"360learning-v2:fp:{print_}" for key, print_ in rows)
+    paris = ("--journal", str(journal), "--timezone", "Europe/Paris", "--json")
+    assert line(sandbox.run(sheet, "360learning-v2", *paris))["counts"] == {"changed": 4}
+    assert creates(sandbox) == 4
+
+
+def test_a_row_read_again_in_the_other_date_order_is_changed_never_created_twice(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """Dates that read two ways, imported day-first, then read month-first as the run's
+    sentence offers: the rows are changed (--update moves them), never created again; Zoho's
+    dates too."""
+    rows = [[PATH, f"O{n}", JANE, f"03/0{n}/2027 10:00", "disabled"] for n in (4, 5)]
+    rows.append([PATH, "Plain", JANE, "2027-03-09 10:00", "disabled"])
+    sheet = write_csv(tmp_path / "order.csv", [V2, *rows])
+    assert line(sandbox.run(sheet, "360learning-v2", "--json"))["counts"] == {"created": 3}
+    month_first = ("--date-order", "MDY", "--json")
+    again = sandbox.run(sheet, "360learning-v2", *month_first)
+    assert line(again)["counts"] == {"changed": 2, "skipped": 1} and creates(sandbox) == 3
+    done = sandbox.run(sheet, "360learning-v2", *month_first, "--update")
+    assert line(done)["counts"] == {"updated": 2, "skipped": 1}, done.stderr
+    assert starts(sandbox) == [f"2027-03-0{d}T10:00:00.000Z" for d in (4, 5, 9)]
+    assert creates(sandbox) == 3
+    zoho = zoho_sheet(tmp_path / "zoho.csv", [[*zoho_row("Twice")[:6], "03-04-2027", *ZOHO_TIMES]])
+    assert line(sandbox.run(zoho, "zoho-people", "--json"))["counts"] == {"created": 1}
+    again = sandbox.run(zoho, "zoho-people", *month_first)
+    assert line(again)["counts"] == {"changed": 1}, again.stderr
+    assert creates(sandbox, "zoho-people") == 1
+
+
+ZOHO_TIMES = ["10:00 AM", "11:00 AM"]
+
+
+def test_an_older_per_file_journal_keyed_in_paris_is_taken_in_without_duplicates(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """An older NAME.journal.sqlite whose rows were keyed by their Paris times, taken into an
+    account journal this version started: its rows are found, changed in New York."""
+    started = v2_sheet(tmp_path / "other.csv", ["Other"])
+    assert line(sandbox.run(started, "360learning-v2", "--json"))["counts"] == {"created": 1}
+    sheet = four_times(tmp_path / "four.csv")
+    old = tmp_path / "four.journal.sqlite"
+    paris = ("--timezone", "Europe/Paris", "--json")
+    assert line(sandbox.run(sheet, "360learning-v2", "--journal", str(old), *paris))["counts"] == {
+        "created": 4
+    }
+    with sqlite3.connect(old) as db:  # that version's keys: the fingerprint of the Paris times
+        db.execute("UPDATE rows SET key = '360learning-v2:fp:' || fingerprint")
+        db.execute("DELETE FROM meta WHERE key = 'row_identity'")
+    done = sandbox.run(sheet, "360learning-v2", "--timezone", "America/New_York", "--json")
+    assert line(done)["counts"] == {"changed": 4}, done.stderr
+    assert "took 4 row(s) of the older journal" in done.stderr and creates(sandbox) == 5

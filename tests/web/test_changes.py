@@ -37,8 +37,8 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Workspace, Sandbox]]:
     with SandboxServer(sandbox.app) as server:
         info = describe(server.url, sandbox.state)["360learning-v2"]
         account = Account(
-            "Web sync", "360learning-v2", base_url=info["base_url"], auth_url=info["auth_url"],
-            key="Ref", env=info["env"], sandbox=True,
+            "Web sync", "360learning-v2", timezone="UTC", base_url=info["base_url"],
+            auth_url=info["auth_url"], key="Ref", env=info["env"], sandbox=True,
         )  # fmt: skip
         yield Workspace([account], tmp_path / "data", max_rows=100, max_bytes=100_000), sandbox
 

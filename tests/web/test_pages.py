@@ -393,3 +393,73 @@ def test_downloads_name_the_uploaded_file_not_the_server_folder(
         assert {row[0]: row[1] for row in lines}["Input file"] == "named.csv"
         cells = " ".join(str(cell) for row in lines for cell in row)
         assert str(web.data) not in cells and "uploads" not in cells, cells
+
+
+def test_an_account_without_a_time_zone_refuses_zoneless_times_before_importing(
+    tmp_path: Path,
+) -> None:
+    """An account given no time zone: a sheet whose times have none is refused on upload in
+    one sentence (nothing to import); times that carry their zone are taken."""
+    from tests.web.conftest import start_server
+
+    accounts = tmp_path / "accounts.toml"
+    accounts.write_text(  # never contacted: the page refuses before any import
+        '[[account]]\nname = "No zone"\nvendor = "360learning-v2"\n'
+        'base_url = "https://127.0.0.1:9"\n',
+        encoding="utf-8",
+    )
+    server = start_server(tmp_path / "data", "--config", str(accounts))
+    try:
+        client = server.client()
+        assert "not given" in client.get("/").text
+        sheet = write_csv(tmp_path / "local.csv", [V2_HEADERS, *v2_rows("Local", 2)])
+        page = upload(client, sheet, "no-zone")
+        assert page.status_code == 400
+        said = re.sub(r"\s+", " ", page.text)
+        assert (
+            "local.csv: 2 rows have times without a time zone, and no time zone was given" in (said)
+            and "add timezone (e.g. timezone = &#34;Europe/Paris&#34;) to the account" in said
+        ), said
+        assert "/run" not in page.text and not list((tmp_path / "data" / "uploads").iterdir())
+        start = V2_HEADERS.index("Start date")
+        zoned = [[*row[:start], "2025-07-01T10:00Z", "2025-07-01T12:00+02:00", "disabled"]
+                 for row in v2_rows("Z", 1)]  # fmt: skip
+        page = upload(client, write_csv(tmp_path / "zoned.csv", [V2_HEADERS, *zoned]), "no-zone")
+        assert page.status_code == 200 and '<span class="n">1</span> valid' in page.text
+    finally:
+        server.stop()
+
+
+def test_dates_read_two_ways_are_said_and_can_be_read_the_other_way(
+    tmp_path: Path, web: WebServer
+) -> None:
+    """03/04/2027: the page says how many dates read two ways and how they were read; its
+    button checks the sheet again month-first, and the import sends the month-first dates."""
+    client = web.client()
+    start_at = V2_HEADERS.index("Start date")
+    rows = [[*row[:start_at], f"03/0{n + 4}/2027 10:00", *row[start_at + 1 :]]
+            for n, row in enumerate(v2_rows("Twice", 3))]  # fmt: skip
+    end_at = V2_HEADERS.index("End date")
+    for row in rows:
+        row[end_at] = ""
+    sheet = write_csv(tmp_path / "twice.csv", [V2_HEADERS, *rows])
+    page = upload(client, sheet, V2)
+    said = re.sub(r"\s+", " ", page.text)
+    assert (
+        "3 dates could be read two ways (03/04/2027): read day-first (3 April 2027); "
+        "choose “Read them month-first” here to read them month-first." in said
+    ), said
+    form = re.search(r'action="(/uploads/[^"]+/dates)"', page.text)
+    assert form and 'name="order" value="MDY"' in page.text
+    again = client.post(
+        form.group(1), data={"csrf": csrf(client), "order": "MDY"}, follow_redirects=True
+    )
+    said = re.sub(r"\s+", " ", again.text)
+    assert "read month-first (4 March 2027); choose “Read them day-first” here" in said, said
+    state = finish(client, start(client, again, "import"))
+    assert state["counts"] == {"created": 3}, state
+    made = {c["data"]["name"]: c["data"]["startDate"] for c in web.created("360learning-v2")}
+    # Europe/Paris, the sandbox account's zone: 10:00 on 4, 5, 6 March is 09:00 UTC.
+    assert sorted(v for k, v in made.items() if k.startswith("Twice")) == [
+        f"2027-03-0{d}T09:00:00.000Z" for d in (4, 5, 6)
+    ]

@@ -53,7 +53,15 @@ def test_cross_site_post_is_refused(tmp_path: Path, web: WebServer) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/upload", "/uploads/x/run", "/runs/x/stop", "/login", "/logout", "/history/x/1/undo"],
+    [
+        "/upload",
+        "/uploads/x/run",
+        "/uploads/x/dates",
+        "/runs/x/stop",
+        "/login",
+        "/logout",
+        "/history/x/1/undo",
+    ],
     ids=lambda p: p,
 )
 def test_every_form_needs_the_session_csrf_token(web: WebServer, path: str) -> None:
@@ -83,6 +91,7 @@ def test_every_post_route_is_covered_by_the_csrf_test(web: WebServer) -> None:
     assert posts == {
         "/upload",
         "/uploads/{upload}/run",
+        "/uploads/{upload}/dates",
         "/runs/{run}/stop",
         "/login",
         "/logout",

@@ -10,7 +10,7 @@ __all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE",
 #: For the template's instructions: how 360Learning dates are read and sent.
 UTC_NOTE = (
     "Dates without a time zone are read in the time zone given with --timezone "
-    "(default UTC) and sent in UTC."
+    "(or timezone in the job file) and sent in UTC; a run given no time zone refuses them."
 )
 
 #: Every 360Learning ID: a MongoDB ObjectId (OpenAPI pattern ``^[a-fA-F0-9]{24}$``).
