@@ -26,7 +26,7 @@ from importer.cli_journal import journal_path, store_journal
 from importer.cli_undo import guard_of, updating
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
-from importer.files import open_private_append
+from importer.files import open_private_append, open_sheet
 from importer.journal import Journal
 from importer.journal_api import JobLockedError
 from importer.outcomes import ExitCode
@@ -116,7 +116,10 @@ def printable(text: str) -> str:
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
     """Check the input and where the result goes before anything is read or sent."""
-    if not (getattr(args, "read_from", None) or source).is_file():
+    read = getattr(args, "read_from", None) or source
+    if not read.is_file():
+        if read.exists() and not read.is_dir():
+            open_sheet(read).close()  # a pipe, a device, a socket: refused, saying which
         what = "is a folder" if source.is_dir() else "does not exist"
         raise ConfigurationError(f"{source}: the sheet {what}.")
     return result_path(source, args.result)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from importer import csv_arrow, csv_checks
 from importer.errors import SheetNotFoundError, UnreadableFileError
+from importer.files import open_sheet
 
 __all__ = [
     "HEADER_SEARCH_ROWS",
@@ -90,22 +91,19 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
             (an .xlsx renamed to .csv is still read as a workbook).
         scorer: tells how header-like a row is, to find the header row.
         sheet: worksheet name for workbooks (case-insensitive); the first
-            sheet when omitted.
+            visible sheet when omitted.
 
     Raises:
-        UnreadableFileError: missing, empty or undecodable file.
+        UnreadableFileError: missing, empty or undecodable file; not a regular file.
         UnsafeFileError: a workbook that would exhaust memory.
         SheetNotFoundError: ``sheet`` is not in the workbook.
     """
     try:
-        with path.open("rb") as handle:
+        # The one door of every reader: a pipe, a device, a folder or a socket stops here.
+        with open_sheet(path) as handle:
             head = handle.read(8)
-    except FileNotFoundError:
-        raise UnreadableFileError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise UnreadableFileError(f"{path}: is a folder, not a spreadsheet file.") from None
     except OSError as error:
-        raise UnreadableFileError(f"{path}: cannot be opened ({error.strerror}).") from None
+        raise UnreadableFileError(f"{path}: cannot be read ({error.strerror}).") from None
     if not head:
         raise UnreadableFileError(f"{path}: the file is empty.")
     if is_workbook(path, head):
