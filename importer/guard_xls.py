@@ -4,6 +4,18 @@ The compound file is opened by :mod:`importer.guard` (with olefile); this module
 walks the workbook stream's records: cell records give the used range of each
 sheet, and the shared-string table gives what each LABELSST cell costs (calamine
 copies the string into every cell that uses it).
+
+Two things the reader *trusts* are modelled as it uses them:
+
+- a sheet's DIMENSIONS record: calamine sets aside room for every cell of the range it
+  claims before reading one (40 bytes a cell, the row and column counts computed in 32-bit
+  arithmetic that wraps when the last row is before the first): a 6 KB file claiming
+  4,294,967,295 rows aborted the process asking for 43,980,465,100,800 bytes;
+- where each sheet starts: calamine reads a sheet from the offset its BOUNDSHEET record
+  gives, which may point into the middle of another record, so every such offset is walked
+  as the reader walks it, besides the stream read record after record.
+
+A FILEPASS record means the workbook is encrypted: refused, saying so.
 """
 
 from __future__ import annotations
@@ -11,9 +23,24 @@ from __future__ import annotations
 import struct
 from array import array
 
+from importer.errors import UnreadableFileError
 from importer.guard_scan import Budget
 
-__all__ = ["scan_biff"]
+__all__ = ["encrypted", "scan_biff"]
+
+#: What calamine sets aside for each cell a DIMENSIONS record claims (one ``Cell<Data>``:
+#: measured, 4,294,967,295 x 256 cells asked for 43,980,465,100,800 bytes).
+DIMENSION_CELL_BYTES = 40
+_BOUNDSHEET, _DIMENSIONS, _FILEPASS, _EOF = 0x0085, 0x0200, 0x002F, 0x000A
+
+
+def encrypted(name: str) -> UnreadableFileError:
+    """The refusal of a workbook saved with a password to open it."""
+    return UnreadableFileError(
+        f"{name}: the workbook is encrypted (saved with a password to open it), so it cannot "
+        "be read. Open it in Excel, remove the password (File > Info > Protect Workbook > "
+        "Encrypt with Password), save it and try again."
+    )
 
 
 #: BIFF2-8 records that place one cell at (row, column) in their first four bytes.
@@ -75,6 +102,51 @@ def _sst_lengths(chunks: list[bytes]) -> array[int]:
     return lengths
 
 
+def _dimensions(body: bytes) -> tuple[int, int] | None:
+    """The rows and columns calamine sets aside for a DIMENSIONS record, as it computes them.
+
+    BIFF8 holds 32-bit rows, BIFF2-5 16-bit ones; other lengths the reader refuses. The
+    counts are ``last - first + 1`` in wrapping 32-bit arithmetic (the record stores one
+    past the last row and column), so a last row before the first claims about 2**32 rows.
+    """
+    if len(body) == 14:
+        first_row, end_row, first_col, end_col = struct.unpack_from("<IIHH", body)
+    elif len(body) == 10:
+        first_row, end_row, first_col, end_col = struct.unpack_from("<HHHH", body)
+    else:
+        return None
+    if end_row < 1 or end_col < 1:
+        return 1, 1
+    mask = 0xFFFFFFFF
+    return (end_row - first_row) & mask, (end_col - first_col) & mask
+
+
+def _claim_dimensions(body: bytes, budget: Budget, sheet: str) -> None:
+    claimed = _dimensions(body)
+    if claimed is not None:
+        rows, columns = claimed
+        budget.claim(
+            sheet,
+            f"has a DIMENSIONS record claiming {rows:,} rows by {columns:,} columns",
+            rows * columns * DIMENSION_CELL_BYTES,
+        )
+
+
+def _walk_sheet(stream: bytes, offset: int, budget: Budget, sheet: str) -> None:
+    """Walk the records from a BOUNDSHEET offset to the sheet's EOF, as the reader does."""
+    records = 0
+    while offset + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, offset)
+        if kind == _EOF:
+            return
+        if kind == _DIMENSIONS:
+            _claim_dimensions(stream[offset + 4 : offset + 4 + length], budget, sheet)
+        offset += 4 + length
+        records += 1
+        if not records % 65536:
+            budget.tick()
+
+
 def scan_biff(stream: bytes, budget: Budget) -> None:
     """Bound the used range of every substream (each BOF starts a sheet) from its cells.
 
@@ -85,6 +157,7 @@ def scan_biff(stream: bytes, budget: Budget) -> None:
     max_row = max_column = text = 0
     strings: array[int] = array("q")
     sst: list[bytes] | None = None
+    starts: list[int] = []
     while offset + 4 <= len(stream):
         kind, length = struct.unpack_from("<HH", stream, offset)
         body = stream[offset + 4 : offset + 4 + length]
@@ -96,6 +169,12 @@ def scan_biff(stream: bytes, budget: Budget) -> None:
             strings, sst = _sst_lengths(sst), None
         if kind == 0x00FC:  # SST
             sst = [body]
+        elif kind == _FILEPASS:
+            raise encrypted(budget.name)
+        elif kind == _BOUNDSHEET and len(body) >= 4:
+            starts.append(struct.unpack_from("<I", body)[0])
+        elif kind == _DIMENSIONS:
+            _claim_dimensions(body, budget, f"sheet {sheet}")
         elif kind in _XLS_BOF:
             budget.check(f"sheet {sheet}", max_row, max_column, text)
             sheet, max_row, max_column, text = sheet + 1, 0, 0, 0
@@ -114,3 +193,5 @@ def scan_biff(stream: bytes, budget: Budget) -> None:
             budget.tick()
             budget.check(f"sheet {sheet}", max_row, max_column, text)
     budget.check(f"sheet {sheet}", max_row, max_column, text)
+    for number, start in enumerate(starts):
+        _walk_sheet(stream, start, budget, f"sheet {number + 1}")
