@@ -210,6 +210,11 @@ def _import(
         table = dataclasses.replace(report.table, source=Path(args.file))
         report = dataclasses.replace(report, table=table)
     args.validated_at = time.time()  # for the summary: how soon the first request follows
+    args.sheet_read = report.table.which_sheet()
+    if args.sheet_read is not None:
+        log(args, f"{args.file}: read {args.sheet_read}")
+        if not args.json:
+            print(f"{args.file}: read {args.sheet_read}.")
     if args.resolve_only:
         return resolve_emails(args, report, settings)
     if timezone is None and report.zoneless():
@@ -342,6 +347,8 @@ def _finish(
         "validated_at": getattr(args, "validated_at", None),
         "dates_read_two_ways": report.two_ways.count,
     }
+    if report.table.sheet is not None:
+        summary["sheet"] = report.table.sheet
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
     log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
     if run.stopped:

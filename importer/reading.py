@@ -63,6 +63,7 @@ class Table:
         header_row: the sheet row number of the header row.
         encoding: for CSV files, the text encoding detected.
         delimiter: for CSV files, the delimiter detected.
+        skipped: for workbooks, the hidden sheets passed over to reach ``sheet``.
     """
 
     frame: pd.DataFrame
@@ -71,6 +72,15 @@ class Table:
     header_row: int
     encoding: str | None = None
     delimiter: str | None = None
+    skipped: tuple[str, ...] = ()
+
+    def which_sheet(self) -> str | None:
+        """Which sheet was read, for the command's output (``None`` for a CSV file)."""
+        if self.sheet is None:
+            return None
+        hidden = ", ".join(repr(name) for name in self.skipped)
+        passed = f" (the first visible sheet; hidden, not read: {hidden})" if hidden else ""
+        return f"sheet {self.sheet!r}{passed}"
 
 
 def column_letter(index: int) -> str:

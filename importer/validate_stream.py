@@ -68,6 +68,8 @@ class Validated:
         result: the result sheet written.
         two_ways: the dates read one of two ways (``03/04/2027``).
         zoneless: the valid rows whose times have no zone (read in ``--timezone``).
+        sheet: the sheet of a workbook that was read (``None`` for a CSV file).
+        sheet_read: the same, said for the output (the hidden sheets passed over).
     """
 
     row_count: int
@@ -76,6 +78,8 @@ class Validated:
     result: Path
     two_ways: TwoWays = field(default_factory=TwoWays)
     zoneless: int = 0
+    sheet: str | None = None
+    sheet_read: str | None = None
 
     @property
     def ok(self) -> bool:
