@@ -100,7 +100,10 @@ def choose_sheet(
 
 def _cap(size: int) -> None:
     """Cap this process's address space (and write no core file when the reader aborts)."""
-    import resource
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no cap to set (the guard still stands)
+        return
 
     for limit, wanted in ((resource.RLIMIT_AS, size), (resource.RLIMIT_CORE, 0)):
         _, hard = resource.getrlimit(limit)

@@ -200,3 +200,26 @@ def test_cells_arrive_as_text_and_midnight_keeps_its_time(tmp: Path) -> None:
         "ID": ["4.78346000019479E+17", "12"],
         "Hours": ["1.5", "2"],
     }
+
+
+def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
+    """Timeout, a crash that is not memory, and each error the child reports: one sentence."""
+    from importer.errors import SheetNotFoundError, UnreadableFileError
+    from importer.reading_capped import _crashed, _error, read_in_child
+
+    book = write_xlsx(tmp / "b.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+    with pytest.raises(UnsafeFileError, match=r"took over 0 s.*nothing was read"):
+        read_in_child(book, book.read_bytes(), None, 2**31, seconds=0.001)
+    died = subprocess.CompletedProcess([], -11, b"", b"")
+    assert "crashed on this file (signal 11)" in str(_crashed(book, died, 2**30))
+    cases = [
+        ({"error": "encrypted"}, UnreadableFileError, "is encrypted"),
+        ({"error": "workbook", "detail": "ZipError"}, UnreadableFileError, "(ZipError)"),
+        ({"error": "no-sheets"}, UnreadableFileError, "has no sheets"),
+        ({"error": "not-found", "detail": "X", "names": ["A"]}, SheetNotFoundError, "are 'A'"),
+        ({"error": "sheet", "sheet": "A", "detail": "PanicException"}, UnreadableFileError,
+         "sheet 'A' cannot be read (PanicException)"),
+    ]  # fmt: skip
+    for answer, kind, words in cases:
+        error = _error(book, answer)
+        assert isinstance(error, kind) and words in str(error) and str(error).startswith(str(book))
