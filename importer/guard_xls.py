@@ -8,9 +8,10 @@ copies the string into every cell that uses it).
 Two things the reader *trusts* are modelled as it uses them:
 
 - a sheet's DIMENSIONS record: calamine sets aside room for every cell of the range it
-  claims before reading one (40 bytes a cell, the row and column counts computed in 32-bit
-  arithmetic that wraps when the last row is before the first): a 6 KB file claiming
-  4,294,967,295 rows aborted the process asking for 43,980,465,100,800 bytes;
+  claims before reading one (40 bytes a cell, counted with arithmetic that wraps round on
+  a range ending before it starts): a 6 KB file claiming 4,294,967,295 rows aborted the
+  process asking for 43,980,465,100,800 bytes. A range past the .xls grid or ending
+  before it starts is refused; a sane one is charged as the reader reserves it;
 - where each sheet starts: calamine reads a sheet from the offset its BOUNDSHEET record
   gives, which may point into the middle of another record, so every such offset is walked
   as the reader walks it, besides the stream read record after record.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import struct
 from array import array
 
-from importer.errors import UnreadableFileError
+from importer.errors import UnreadableFileError, UnsafeFileError
 from importer.guard_scan import Budget
 
 __all__ = ["encrypted", "scan_biff"]
@@ -32,6 +33,8 @@ __all__ = ["encrypted", "scan_biff"]
 #: measured, 4,294,967,295 x 256 cells asked for 43,980,465,100,800 bytes).
 DIMENSION_CELL_BYTES = 40
 _BOUNDSHEET, _DIMENSIONS, _FILEPASS, _EOF = 0x0085, 0x0200, 0x002F, 0x000A
+#: The .xls grid (BIFF8): 65,536 rows by 256 columns; DIMENSIONS stores one past the last.
+_MAX_ROWS, _MAX_COLUMNS = 65_536, 256
 
 
 def encrypted(name: str) -> UnreadableFileError:
@@ -102,34 +105,42 @@ def _sst_lengths(chunks: list[bytes]) -> array[int]:
     return lengths
 
 
-def _dimensions(body: bytes) -> tuple[int, int] | None:
-    """The rows and columns calamine sets aside for a DIMENSIONS record, as it computes them.
-
-    BIFF8 holds 32-bit rows, BIFF2-5 16-bit ones; other lengths the reader refuses. The
-    counts are ``last - first + 1`` in wrapping 32-bit arithmetic (the record stores one
-    past the last row and column), so a last row before the first claims about 2**32 rows.
-    """
+def _dimensions(body: bytes) -> tuple[int, int, int, int] | None:
+    """A DIMENSIONS record's first row, row past the last, first column, column past the
+    last (BIFF8 holds 32-bit rows, BIFF2-5 16-bit ones; the reader refuses other lengths)."""
     if len(body) == 14:
-        first_row, end_row, first_col, end_col = struct.unpack_from("<IIHH", body)
-    elif len(body) == 10:
-        first_row, end_row, first_col, end_col = struct.unpack_from("<HHHH", body)
-    else:
-        return None
-    if end_row < 1 or end_col < 1:
-        return 1, 1
-    mask = 0xFFFFFFFF
-    return (end_row - first_row) & mask, (end_col - first_col) & mask
+        return struct.unpack_from("<IIHH", body)
+    if len(body) == 10:
+        return struct.unpack_from("<HHHH", body)
+    return None
 
 
 def _claim_dimensions(body: bytes, budget: Budget, sheet: str) -> None:
+    """Refuse a DIMENSIONS record no spreadsheet program writes, and charge the others.
+
+    The reader sets room aside for the claimed range from arithmetic that wraps round on a
+    range whose end is before its start or past the format's grid (measured: rows 65,535
+    to 5 and columns 65,535 to 65,535 asked for 11,258,655,489,392,400 bytes). A workbook
+    saved by a spreadsheet program never claims such a range, so it is refused whatever
+    the reader would make of it; a sane range is charged as the reader reserves it.
+    """
     claimed = _dimensions(body)
-    if claimed is not None:
-        rows, columns = claimed
-        budget.claim(
-            sheet,
-            f"has a DIMENSIONS record claiming {rows:,} rows by {columns:,} columns",
-            rows * columns * DIMENSION_CELL_BYTES,
+    if claimed is None:
+        return
+    first_row, end_row, first_col, end_col = claimed
+    if not (first_row <= end_row <= _MAX_ROWS and first_col <= end_col <= _MAX_COLUMNS):
+        raise UnsafeFileError(
+            f"{budget.name}: {sheet} has a DIMENSIONS record no spreadsheet program writes "
+            f"(rows {first_row:,} to {end_row:,}, columns {first_col:,} to {end_col:,}), which "
+            "makes the reader set aside memory for a range beyond the sheet; refusing to "
+            "open it. Open it in Excel and save it again."
         )
+    rows, columns = end_row - first_row, end_col - first_col
+    budget.claim(
+        sheet,
+        f"has a DIMENSIONS record claiming {rows:,} rows by {columns:,} columns",
+        rows * columns * DIMENSION_CELL_BYTES,
+    )
 
 
 def _walk_sheet(stream: bytes, offset: int, budget: Budget, sheet: str) -> None:

@@ -38,7 +38,7 @@ from make_corpus import (  # noqa: E402
     xlsx,
 )
 
-from importer.errors import ImporterError, UnsafeFileError  # noqa: E402
+from importer.errors import ImporterError, UnreadableFileError, UnsafeFileError  # noqa: E402
 from importer.guard import CELL_BYTES, Limits, check_workbook  # noqa: E402
 from importer.headers import header_scorer  # noqa: E402
 from importer.reading import column_letter, read_table  # noqa: E402
@@ -167,7 +167,7 @@ def check(kind: str, data: bytes, folder: Path) -> None:
     path.write_bytes(data)  # kept if the reader aborts the process: a new corpus entry
     try:
         check_workbook(path, data, LIMITS)
-    except UnsafeFileError:
+    except (UnsafeFileError, UnreadableFileError):  # too costly, or encrypted: one line
         OUTCOMES["workbooks: refused by the guard"] += 1
         return
     try:

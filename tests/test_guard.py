@@ -151,10 +151,11 @@ def test_xls_shared_string_fanout_is_refused(tmp: Path) -> None:
     [
         ("xlsx-sheet-not-named-xml.xlsx", r"xl/worksheets/data\.dat\) reaches column 16,384"),
         ("xlsx-unique-count.xlsx", "declares 2,147,483,647 shared strings"),
-        ("xls-dimensions-huge.xls", "claiming 4,294,967,295 rows by 256 columns"),
-        ("xls-dimensions-huge-renamed.csv", "claiming 4,294,967,295 rows by 256 columns"),
-        ("xls-dimensions-inverted.xls", "claiming 4,294,967,291 rows by 3 columns"),
-        ("xls-dimensions-hidden-sheet.xls", "claiming 4,294,967,295 rows by 256 columns"),
+        ("xls-dimensions-huge.xls", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("xls-dimensions-huge-renamed.csv", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("xls-dimensions-inverted.xls", "rows 10 to 5, columns 0 to 3"),
+        ("xls-dimensions-hidden-sheet.xls", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("found/xls-dimensions-past-the-grid.xls", "rows 65,535 to 5, columns 65,535 to 65,535"),
     ],
 )
 def test_what_the_reader_allocates_on_is_modelled(name: str, message: str) -> None:
@@ -177,6 +178,17 @@ def test_sheet_typed_only_by_content_types_is_scanned(tmp: Path) -> None:
         archive.writestr("XL\\Cells\\part.dat", corpus.sheet('<row><c r="XFD9"><v>1</v></c></row>'))
     with pytest.raises(UnsafeFileError, match="reaches column 16,384"):
         check_workbook(path)
+
+
+def test_sane_dimensions_are_charged_as_the_reader_reserves(tmp: Path) -> None:
+    """The whole .xls grid (65,536 x 256 cells, 40 bytes each) is within the default budget
+    but not within 500 MB."""
+    corpus = _corpus()
+    xls = tmp / "grid.xls"
+    xls.write_bytes(corpus.ole_file(corpus.biff_workbook([(0, 0, 1.0)], (0, 65536, 0, 256))))
+    assert check_workbook(xls) == 65536 * 256 * 40
+    with pytest.raises(UnsafeFileError, match="claiming 65,536 rows by 256 columns"):
+        check_workbook(xls, limits=Limits(memory_bytes=500 * 2**20))
 
 
 def test_ordinary_declared_sizes_pass(tmp: Path) -> None:
