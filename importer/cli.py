@@ -170,8 +170,12 @@ def _validate(args: argparse.Namespace) -> int:
             "dates_read_two_ways": validated.two_ways.count,
             "times_without_zone": validated.zoneless if args.timezone is None else 0,
         }
+        if validated.sheet is not None:
+            summary["sheet"] = validated.sheet
         print(json.dumps(summary))
         return code
+    if validated.sheet_read is not None:
+        print(f"{args.file}: read {validated.sheet_read}.")
     rows = f"{validated.row_count} row{'s' if validated.row_count != 1 else ''}"
     print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
     other = "MDY" if validated.two_ways.order == "DMY" else "DMY"
@@ -233,8 +237,16 @@ def _validate_whole(
     report = flag_duplicates(report)
     written = write_report(report, args.result)
     errors = list(itertools.islice(report.all_errors(), _SHOWN_ERRORS + 1))
+    table = report.table
     return Validated(
-        report.row_count, report.counts(), errors, written, report.two_ways, report.zoneless()
+        report.row_count,
+        report.counts(),
+        errors,
+        written,
+        report.two_ways,
+        report.zoneless(),
+        sheet=table.sheet,
+        sheet_read=table.which_sheet(),
     )
 
 

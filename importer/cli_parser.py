@@ -465,7 +465,7 @@ def _sheet_arguments(
         "as NAME.result.xlsx (NAME.result.csv for CSV input)",
     )
     parser.add_argument(
-        "--sheet", metavar="NAME", help="the worksheet to read (default: the first)"
+        "--sheet", metavar="NAME", help="the worksheet to read (default: the first visible one)"
     )
     parser.add_argument(
         "--timezone",

@@ -26,7 +26,7 @@ from importer.cli_journal import journal_path, store_journal
 from importer.cli_undo import guard_of, updating
 from importer.config import sheet_defaults
 from importer.errors import ConfigurationError, ImporterError
-from importer.files import open_private_append
+from importer.files import open_private_append, open_sheet
 from importer.journal import Journal
 from importer.journal_api import JobLockedError
 from importer.outcomes import ExitCode
@@ -116,7 +116,10 @@ def printable(text: str) -> str:
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
     """Check the input and where the result goes before anything is read or sent."""
-    if not (getattr(args, "read_from", None) or source).is_file():
+    read = getattr(args, "read_from", None) or source
+    if not read.is_file():
+        if read.exists() and not read.is_dir():
+            open_sheet(read).close()  # a pipe, a device, a socket: refused, saying which
         what = "is a folder" if source.is_dir() else "does not exist"
         raise ConfigurationError(f"{source}: the sheet {what}.")
     return result_path(source, args.result)
@@ -207,6 +210,11 @@ def _import(
         table = dataclasses.replace(report.table, source=Path(args.file))
         report = dataclasses.replace(report, table=table)
     args.validated_at = time.time()  # for the summary: how soon the first request follows
+    args.sheet_read = report.table.which_sheet()
+    if args.sheet_read is not None:
+        log(args, f"{args.file}: read {args.sheet_read}")
+        if not args.json:
+            print(f"{args.file}: read {args.sheet_read}.")
     if args.resolve_only:
         return resolve_emails(args, report, settings)
     if timezone is None and report.zoneless():
@@ -339,6 +347,8 @@ def _finish(
         "validated_at": getattr(args, "validated_at", None),
         "dates_read_two_ways": report.two_ways.count,
     }
+    if report.table.sheet is not None:
+        summary["sheet"] = report.table.sheet
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
     log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
     if run.stopped:

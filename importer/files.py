@@ -1,4 +1,4 @@
-"""Files we write: private to their owner, and replaced atomically (and inbox sheets read safely).
+"""Files we write: private, replaced atomically; the sheets we read: files, read safely.
 
 Result sheets, journals and logs hold learners' names and emails, so every
 file we create is ``0600`` and every folder we create ``0700`` (existing
@@ -11,20 +11,26 @@ leave the previous result untouched, never a truncated file. Failures become
 A sheet found in a folder others can write to is opened without following a link and
 checked on the opened file (:func:`open_own_file`), then read from a private copy of that
 file (:func:`copy_private`), never through its name again.
+
+Every reader opens the sheet it is given through :func:`open_sheet` (the command line's
+``validate`` and ``run``, the inbox, the web page's upload): a named pipe, a device, a
+folder or a socket is refused there at once, from the opened descriptor's own type,
+instead of hanging on a pipe nobody writes or reading ``/dev/zero`` until memory runs out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from importer.errors import OutputError
+from importer.errors import OutputError, UnreadableFileError
 
 __all__ = [
     "FILE_MODE",
@@ -35,6 +41,7 @@ __all__ = [
     "make_private_dir",
     "open_own_file",
     "open_private_append",
+    "open_sheet",
     "output_error",
     "touch_private",
 ]
@@ -154,3 +161,56 @@ def copy_private(descriptor: int, target: Path) -> None:
     made = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     with os.fdopen(descriptor, "rb", closefd=False) as source, os.fdopen(made, "wb") as copy:
         shutil.copyfileobj(source, copy, 1 << 20)
+
+
+#: What each kind of file that is not a regular file is called in a refusal.
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_a_file(path: Path, mode: int) -> UnreadableFileError | None:
+    """The refusal of anything but a regular file, or ``None`` for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return UnreadableFileError(f"{path}: is {kind}, not a spreadsheet file.")
+
+
+def open_sheet(path: Path) -> BinaryIO:
+    """Open the sheet to read, refusing anything but a regular file (one line, at once).
+
+    The file is opened without blocking (a FIFO with no writer would otherwise block the
+    open itself forever) and the *opened descriptor* is checked with ``fstat``, so what is
+    read is what was checked, even if the name is swapped in between. A regular file is
+    then read as usual (blocking).
+
+    Raises:
+        UnreadableFileError: missing, not a regular file, or not readable.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise UnreadableFileError(f"{path}: no such file.") from None
+    except OSError as error:
+        # A socket cannot be opened at all (ENXIO): say what it is rather than the errno.
+        refusal = None
+        if error.errno == errno.ENXIO:
+            with contextlib.suppress(OSError):
+                refusal = _not_a_file(path, os.stat(path).st_mode)
+        reason = error.strerror or type(error).__name__
+        raise refusal or UnreadableFileError(f"{path}: cannot be opened ({reason}).") from None
+    try:
+        refusal = _not_a_file(path, os.fstat(descriptor).st_mode)
+        if refusal is not None:
+            raise refusal
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise

@@ -40,7 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from importer.errors import UnsafeFileError
+from importer.errors import UnreadableFileError, UnsafeFileError
+from importer.guard_parts import part_key, workbook_parts
 from importer.guard_scan import (
     CELL_BYTES,
     MAX_COLUMNS,
@@ -54,7 +55,7 @@ from importer.guard_scan import (
     SheetScan,
     parse_part,
 )
-from importer.guard_xls import scan_biff
+from importer.guard_xls import encrypted, scan_biff
 
 __all__ = [
     "CELL_BYTES",
@@ -138,22 +139,30 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
                     f"{budget.name}: part {info.filename} is compressed {ratio:.0f} times, "
                     "which only a deliberately crafted file does; refusing to open it."
                 )
-    names = {info.filename.lower(): info for info in infos}
+    names = {part_key(info.filename): info for info in infos}
     if any(name.startswith("xl/worksheets/") and name.endswith(".bin") for name in names):
         raise UnsafeFileError(
             f"{budget.name}: this is a binary workbook (.xlsb), which we do not read; "
             "save it from Excel as .xlsx."
         )
+    # The parts the reader reads as sheets or shared strings, whatever their names.
+    parts = workbook_parts(archive, names, budget)
+    shared = {n for n in names if n.endswith("sharedstrings.xml")} | parts.shared_strings
     strings: array[int] = array("q")
-    for name, info in names.items():
-        if name.endswith("sharedstrings.xml"):
-            parse_part(archive, info, SharedStrings(budget, strings), budget)
+    for name in sorted(shared):
+        # Which table the reader takes is its business: each index costs its longest string.
+        lengths: array[int] = array("q")
+        info = names[name]
+        parse_part(archive, info, SharedStrings(budget, lengths, info.filename), budget)
+        strings.extend(lengths[len(strings) :])
+        for index in range(min(len(strings), len(lengths))):
+            strings[index] = max(strings[index], lengths[index])
     for name, info in names.items():
         if name == "content.xml":
             parse_part(archive, info, OdsScan(budget), budget)
-        elif name.endswith(".xml") and not name.endswith("sharedstrings.xml"):
+        elif name in parts.sheets or (name.endswith(".xml") and name not in shared):
             parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
-        else:
+        elif name not in shared:
             _read_through(archive, info, budget)  # checks its size and CRC
 
 
@@ -184,6 +193,10 @@ def _check_xls(data: bytes, budget: Budget) -> None:
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             streams = {"/".join(entry).lower(): entry for entry in ole.listdir()}
+            if {"encryptedpackage", "encryptioninfo"} & set(streams):
+                # How Excel saves an .xlsx with a password to open it: the zip, encrypted,
+                # inside a compound file.
+                raise encrypted(budget.name)
             entry = streams.get("workbook") or streams.get("book")
             if entry is None:
                 return  # not a workbook: the reader says so
@@ -191,6 +204,8 @@ def _check_xls(data: bytes, budget: Budget) -> None:
                 raise ValueError("a small stream with no mini stream to hold it")  # calamine panics
             stream: IO[bytes] = ole.openstream(entry)
             workbook = stream.read()
+    except UnreadableFileError:
+        raise
     except Exception as error:  # olefile's errors on a hostile file are of many types
         raise UnsafeFileError(
             f"{budget.name}: the .xls file is damaged ({type(error).__name__}). "

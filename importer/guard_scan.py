@@ -21,12 +21,15 @@ from importer.errors import UnsafeFileError
 
 __all__ = [
     "CELL_BYTES",
+    "SHARED_STRING_BYTES",
     "TEXT_FACTOR",
     "Budget",
     "Limits",
     "OdsScan",
+    "PartScan",
     "SharedStrings",
     "SheetScan",
+    "local_name",
     "parse_part",
 ]
 
@@ -37,9 +40,17 @@ MAX_COLUMNS = 1024
 CELL_BYTES = 320
 #: Each byte of cell text lives in calamine, in a Python str, then in the frame.
 TEXT_FACTOR = 3
+#: What the reader sets aside for each shared string an xlsx *says* it holds (its
+#: ``uniqueCount``), before reading any: one Rust ``String`` (measured: 2**31 - 1 of them
+#: asked for 51,539,607,528 bytes and aborted the process).
+SHARED_STRING_BYTES = 24
 SCAN_SECONDS = 60.0
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 _DEFAULT_BUDGET_MB = 2048
+#: The reader's child process may use the read budget plus this much address space: the
+#: interpreter and the reader's own code (about 150 MB of address space), the file's bytes
+#: (at most MAX_UNPACKED_BYTES) and the cells on their way back to us (see reading_child).
+_READER_HEADROOM_MB = 1024
 _CHUNK = 1024 * 1024
 _MAX_DEPTH = 256
 
@@ -53,19 +64,36 @@ class Limits:
         max_columns: the widest used range accepted.
         max_unpacked_bytes: the total size of a zip's entries, unpacked.
         seconds: how long the structural scan may take.
+        reader_memory_bytes: the address space of the reader's child process.
     """
 
     memory_bytes: int = _DEFAULT_BUDGET_MB * 1024 * 1024
     max_columns: int = MAX_COLUMNS
     max_unpacked_bytes: int = MAX_UNPACKED_BYTES
     seconds: float = SCAN_SECONDS
+    reader_memory_bytes: int = (_DEFAULT_BUDGET_MB + _READER_HEADROOM_MB) * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Limits:
-        """The default limits, with the memory budget from ``IMPORTER_READ_BUDGET_MB``."""
-        raw = (env if env is not None else dict(os.environ)).get("IMPORTER_READ_BUDGET_MB", "")
-        megabytes = int(raw) if raw.strip().isdigit() and int(raw) > 0 else _DEFAULT_BUDGET_MB
-        return cls(memory_bytes=megabytes * 1024 * 1024)
+        """The default limits, the memory budget from ``IMPORTER_READ_BUDGET_MB``.
+
+        The reader's child process is capped at ``IMPORTER_READER_MEMORY_MB`` of address
+        space (by default the budget plus 1 GB of headroom). The guard's estimate is what a
+        file it accepts costs; the cap is the backstop for whatever the guard does not
+        model: past it the child fails, and the file is refused, instead of the machine
+        swapping or the whole command (the inbox, the web server) being aborted.
+        """
+        values = env if env is not None else dict(os.environ)
+        megabytes = _megabytes(values.get("IMPORTER_READ_BUDGET_MB", ""), _DEFAULT_BUDGET_MB)
+        cap = _megabytes(values.get("IMPORTER_READER_MEMORY_MB", ""), 0)
+        cap = cap or megabytes + _READER_HEADROOM_MB
+        return cls(memory_bytes=megabytes * 1024 * 1024, reader_memory_bytes=cap * 1024 * 1024)
+
+
+def _megabytes(raw: str, default: int) -> int:
+    """A positive whole number of megabytes from the environment, else ``default``."""
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
 class Budget:
@@ -97,6 +125,23 @@ class Budget:
                 "its cells need, which only a deliberately crafted file does; refusing to open it."
             )
 
+    def claim(self, part: str, what: str, size: int) -> None:
+        """Refuse a size the file *declares* and the reader sets aside before reading.
+
+        Args:
+            part: the part or sheet that declares it (for the message).
+            what: what it declares, as the end of a sentence.
+            size: the bytes the reader would allocate for it.
+        """
+        self.estimate = max(self.estimate, size)
+        if size > self.limits.memory_bytes:
+            raise UnsafeFileError(
+                f"{self.name}: {part} {what}, for which the reader would set aside "
+                f"{size // 2**20:,} MB before reading a cell, over the budget of "
+                f"{self.limits.memory_bytes // 2**20:,} MB; only a damaged or deliberately "
+                "crafted file claims that much. Open it in Excel and save it again."
+            )
+
     def check(self, part: str, rows: int, columns: int, text: int) -> None:
         if columns > self.limits.max_columns:
             raise UnsafeFileError(
@@ -116,12 +161,12 @@ class Budget:
             )
 
 
-def _local(name: str) -> str:
+def local_name(name: str) -> str:
     """``'prefix:local'`` (expat's names, namespaces not resolved) -> ``'local'``."""
     return name.rpartition(":")[2]
 
 
-class _Scan:
+class PartScan:
     """Handlers for one streamed XML part; subclasses count what the reader will build."""
 
     def __init__(self, budget: Budget) -> None:
@@ -151,7 +196,7 @@ class _Scan:
 
 
 def parse_part(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: _Scan, budget: Budget
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: PartScan, budget: Budget
 ) -> None:
     """Stream one zip entry through expat, with DTDs (and so entities) refused."""
     # Names are not resolved to their namespaces: only local names matter here (an element
@@ -187,23 +232,38 @@ def parse_part(
     scan.finish()
 
 
-class SharedStrings(_Scan):
+class SharedStrings(PartScan):
     """Record the length of every shared string (``<si>``), in order."""
 
-    def __init__(self, budget: Budget, lengths: array[int]) -> None:
+    def __init__(self, budget: Budget, lengths: array[int], part: str = "") -> None:
         super().__init__(budget)
-        self.lengths = lengths
+        self.lengths, self.part = lengths, part
         self.current = -1
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
         self.depth += 1
         self.check_depth()
-        if name.endswith("si") and _local(name) == "si":
+        if name.endswith("si") and local_name(name) == "si":
             self.current = 0
+        elif self.depth == 1 and attributes:
+            self._claim(attributes)
+
+    def _claim(self, attributes: dict[str, str]) -> None:
+        """The reader sets aside room for ``uniqueCount`` strings before reading one."""
+        for key, value in attributes.items():
+            if local_name(key).lower() != "uniquecount":
+                continue
+            digits = value[1:] if value.startswith("+") else value  # as Rust parses a usize
+            if digits.isdigit() and digits.isascii() and len(digits) <= 20:
+                self.budget.claim(
+                    f"part {self.part}",
+                    f"declares {int(digits):,} shared strings",
+                    int(digits) * SHARED_STRING_BYTES,
+                )
 
     def end(self, name: str) -> None:
         self.depth -= 1
-        if self.current >= 0 and name.endswith("si") and _local(name) == "si":
+        if self.current >= 0 and name.endswith("si") and local_name(name) == "si":
             self.lengths.append(self.current)
             self.current = -1
 
@@ -212,7 +272,7 @@ class SharedStrings(_Scan):
             self.current += len(data.encode("utf-8"))
 
 
-class SheetScan(_Scan):
+class SheetScan(PartScan):
     """Bound the used range and the text of one worksheet-like part, as calamine reads it.
 
     Positions are *pessimistic*: each row (and each cell in a row) is at least one
@@ -245,7 +305,7 @@ class SheetScan(_Scan):
             return
         local = self.locals.get(name)
         if local is None:
-            local = _local(name)
+            local = local_name(name)
             if len(self.locals) < 1024:
                 self.locals[name] = local
         if local == "c":
@@ -341,7 +401,7 @@ _ODS_EMPTY_ATTRIBUTES = {
 }
 
 
-class OdsScan(_Scan):
+class OdsScan(PartScan):
     """Bound each table of an OpenDocument ``content.xml``, repeats multiplied out.
 
     As in :class:`SheetScan`, the handlers run for every element, hence the cached
@@ -362,7 +422,7 @@ class OdsScan(_Scan):
     def _name(self, name: str) -> str:
         local = self.locals.get(name)
         if local is None:
-            local = _local(name)
+            local = local_name(name)
             if len(self.locals) < 1024:
                 self.locals[name] = local
         return local

@@ -24,6 +24,7 @@ import pandas as pd
 
 from importer import csv_arrow, csv_checks
 from importer.errors import SheetNotFoundError, UnreadableFileError
+from importer.files import open_sheet
 
 __all__ = [
     "HEADER_SEARCH_ROWS",
@@ -62,6 +63,7 @@ class Table:
         header_row: the sheet row number of the header row.
         encoding: for CSV files, the text encoding detected.
         delimiter: for CSV files, the delimiter detected.
+        skipped: for workbooks, the hidden sheets passed over to reach ``sheet``.
     """
 
     frame: pd.DataFrame
@@ -70,6 +72,15 @@ class Table:
     header_row: int
     encoding: str | None = None
     delimiter: str | None = None
+    skipped: tuple[str, ...] = ()
+
+    def which_sheet(self) -> str | None:
+        """Which sheet was read, for the command's output (``None`` for a CSV file)."""
+        if self.sheet is None:
+            return None
+        hidden = ", ".join(repr(name) for name in self.skipped)
+        passed = f" (the first visible sheet; hidden, not read: {hidden})" if hidden else ""
+        return f"sheet {self.sheet!r}{passed}"
 
 
 def column_letter(index: int) -> str:
@@ -90,22 +101,19 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
             (an .xlsx renamed to .csv is still read as a workbook).
         scorer: tells how header-like a row is, to find the header row.
         sheet: worksheet name for workbooks (case-insensitive); the first
-            sheet when omitted.
+            visible sheet when omitted.
 
     Raises:
-        UnreadableFileError: missing, empty or undecodable file.
+        UnreadableFileError: missing, empty or undecodable file; not a regular file.
         UnsafeFileError: a workbook that would exhaust memory.
         SheetNotFoundError: ``sheet`` is not in the workbook.
     """
     try:
-        with path.open("rb") as handle:
+        # The one door of every reader: a pipe, a device, a folder or a socket stops here.
+        with open_sheet(path) as handle:
             head = handle.read(8)
-    except FileNotFoundError:
-        raise UnreadableFileError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise UnreadableFileError(f"{path}: is a folder, not a spreadsheet file.") from None
     except OSError as error:
-        raise UnreadableFileError(f"{path}: cannot be opened ({error.strerror}).") from None
+        raise UnreadableFileError(f"{path}: cannot be read ({error.strerror}).") from None
     if not head:
         raise UnreadableFileError(f"{path}: the file is empty.")
     if is_workbook(path, head):

@@ -37,7 +37,8 @@ from importer.api import result_sheet
 from importer.csv_arrow import stream_columns
 from importer.dates import TwoWays
 from importer.duplicates import RepeatedRows
-from importer.files import atomic_write
+from importer.errors import InputError
+from importer.files import atomic_write, open_sheet
 from importer.headers import header_scorer, match_headers
 from importer.reading import CsvLayout, Table, build_frame, is_workbook, utf8_csv_layout
 from importer.remembered import Remembered
@@ -67,6 +68,8 @@ class Validated:
         result: the result sheet written.
         two_ways: the dates read one of two ways (``03/04/2027``).
         zoneless: the valid rows whose times have no zone (read in ``--timezone``).
+        sheet: the sheet of a workbook that was read (``None`` for a CSV file).
+        sheet_read: the same, said for the output (the hidden sheets passed over).
     """
 
     row_count: int
@@ -75,6 +78,8 @@ class Validated:
     result: Path
     two_ways: TwoWays = field(default_factory=TwoWays)
     zoneless: int = 0
+    sheet: str | None = None
+    sheet_read: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -147,9 +152,9 @@ def validate_csv(
     """
     options = prepare(vendor, timezone, date_order, defaults)
     try:
-        with path.open("rb") as handle:
+        with open_sheet(path) as handle:
             head = handle.read(8)
-    except OSError:
+    except (OSError, InputError):
         return None  # the whole-file path says why
     if is_workbook(path, head):
         return None

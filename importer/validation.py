@@ -245,7 +245,7 @@ def validate(
     Args:
         path: a .csv, .xlsx, .xls or .ods file.
         vendor: a vendor name (see ``session-importer vendors``) or declaration.
-        sheet: the worksheet to read (default: the first).
+        sheet: the worksheet to read (default: the first visible one).
         timezone: IANA zone of dates typed without one (default UTC).
         date_order: ``DMY`` or ``MDY`` for dates like 04-01-2022 (default: the
             vendor's documented order, day first).

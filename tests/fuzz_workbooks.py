@@ -38,7 +38,7 @@ from make_corpus import (  # noqa: E402
     xlsx,
 )
 
-from importer.errors import ImporterError, UnsafeFileError  # noqa: E402
+from importer.errors import ImporterError, UnreadableFileError, UnsafeFileError  # noqa: E402
 from importer.guard import CELL_BYTES, Limits, check_workbook  # noqa: E402
 from importer.headers import header_scorer  # noqa: E402
 from importer.reading import column_letter, read_table  # noqa: E402
@@ -80,7 +80,10 @@ def xlsx_files(draw: st.DrawFn) -> bytes:
             count = draw(st.sampled_from([1, 1, 3, 2000]))  # runs of positionless cells
             cells.append(f"<{prefix}c{ref}>{body}</{prefix}c>" * (count if not ref else 1))
         parts.append(f"<{prefix}row{row_ref}>{''.join(cells)}</{prefix}row>")
-    return xlsx(sheet("".join(parts), prefix=prefix))
+    # The reader finds the sheet through the workbook's relationships, whatever its name.
+    part = draw(st.sampled_from(["worksheets/sheet1.xml", "worksheets/data.dat",
+                                 "worksheets/Sheet1.XML", "worksheets/cells"]))  # fmt: skip
+    return xlsx(sheet("".join(parts), prefix=prefix), part=part)
 
 
 @st.composite
@@ -110,7 +113,11 @@ def xls_files(draw: st.DrawFn) -> bytes:
         rows, columns = draw(st.integers(1, 400)), draw(st.integers(1, 10))
         return ole_file(biff_shared_string_workbook(length, rows, columns))
     cells = draw(st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 255)), max_size=6))
-    dimensions = draw(st.none() | st.just((0, 65536, 0, 256)))
+    # DIMENSIONS as the reader trusts it: any range, a last row before the first included.
+    edge = st.sampled_from([0, 1, 5, 255, 256, 65535, 65536, 2**31, 2**32 - 1])
+    dimensions = draw(st.none() | st.just((0, 65536, 0, 256))
+                      | st.tuples(edge, edge, edge.map(lambda v: v & 0xFFFF),
+                                  edge.map(lambda v: v & 0xFFFF)))  # fmt: skip
     return ole_file(biff_workbook([(r, c, 1.0) for r, c in [(0, 0), *cells]], dimensions))
 
 
@@ -160,7 +167,7 @@ def check(kind: str, data: bytes, folder: Path) -> None:
     path.write_bytes(data)  # kept if the reader aborts the process: a new corpus entry
     try:
         check_workbook(path, data, LIMITS)
-    except UnsafeFileError:
+    except (UnsafeFileError, UnreadableFileError):  # too costly, or encrypted: one line
         OUTCOMES["workbooks: refused by the guard"] += 1
         return
     try:

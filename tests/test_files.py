@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from importer.errors import OutputError
+from importer import cli
+from importer.errors import OutputError, UnreadableFileError
 from importer.files import (
     NotOwnFileError,
     atomic_write,
     copy_private,
     open_own_file,
     open_private_append,
+    open_sheet,
     touch_private,
 )
 from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, run_cli, write_csv, zoho_row
@@ -180,3 +185,69 @@ def test_open_own_file_refuses_a_fifo_without_waiting_for_a_writer(tmp: Path) ->
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("opening a FIFO blocked waiting for a writer")
     assert len(raised) == 1 and isinstance(raised[0], NotOwnFileError)
+
+
+def _cli_in_thread(argv: list[str], fifo: Path) -> int | None:
+    """Run the CLI in-process; if it is still running after 30 s (blocked on the pipe), end
+    it by opening the pipe's other end and closing it (the reader then sees end of file)."""
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(cli.main(argv)), daemon=True)
+    worker.start()
+    worker.join(30)
+    if worker.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(30)
+        return None
+    return codes[0]
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_fifo_given_as_sheet_is_refused_at_once(
+    tmp: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named pipe nobody writes: one line, exit 2, no waiting (it hung for ever before)."""
+    fifo = tmp / "sessions.csv"
+    os.mkfifo(fifo)
+    extra = ["--sandbox", "--dry-run"] if command == "run" else ["--result", str(tmp / "r.csv")]
+    code = _cli_in_thread([command, str(fifo), "--vendor", "zoho-people", *extra], fifo)
+    assert code == 2, "the command waited on the pipe"
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"session-importer: error: {fifo}: is a named pipe (FIFO), not a spreadsheet file."
+    ]
+
+
+def _capped() -> None:
+    cap = 2 * 1024**3  # a regression reads /dev/zero until this cap, not the machine's memory
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def test_device_given_as_sheet_is_refused_at_once(tmp: Path) -> None:
+    """/dev/zero: one line, exit 2, without reading it (it read 5 GB before)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", "/dev/zero", "--vendor", "zoho-people",
+         "--result", str(tmp / "r.csv")],
+        capture_output=True, text=True, env=env, timeout=120, preexec_fn=_capped,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        "session-importer: error: /dev/zero: is a device, not a spreadsheet file."
+    ]
+
+
+def test_folder_and_socket_are_refused_by_the_one_door(tmp: Path) -> None:
+    """open_sheet names what it was given: a folder, a socket (which cannot even be opened)."""
+    with pytest.raises(UnreadableFileError, match="is a folder, not a spreadsheet file"):
+        open_sheet(tmp)
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp / "s.csv"))
+        with pytest.raises(UnreadableFileError, match=r"s\.csv: is a socket, not a spreadsheet"):
+            open_sheet(tmp / "s.csv")
+    finally:
+        server.close()
+    with open_sheet(write_csv(tmp / "ok.csv", [ZOHO_HEADERS, ZOHO_ROW])) as handle:
+        assert os.get_blocking(handle.fileno())  # a regular file is read as usual
+        assert handle.read(6) == b"Course"

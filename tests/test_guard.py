@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from importer.errors import UnsafeFileError
+from importer.errors import UnreadableFileError, UnsafeFileError
 from importer.guard import Limits, check_workbook
 from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, write_xlsx
 
@@ -144,3 +144,69 @@ def test_xls_shared_string_fanout_is_refused(tmp: Path) -> None:
     assert check_workbook(path) > 300 * 10 * 20_000  # the text, times its factor
     with pytest.raises(UnsafeFileError, match="57 MB of text"):
         check_workbook(path, limits=Limits(memory_bytes=50 * 2**20))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("xlsx-sheet-not-named-xml.xlsx", r"xl/worksheets/data\.dat\) reaches column 16,384"),
+        ("xlsx-unique-count.xlsx", "declares 2,147,483,647 shared strings"),
+        ("xls-dimensions-huge.xls", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("xls-dimensions-huge-renamed.csv", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("xls-dimensions-inverted.xls", "rows 10 to 5, columns 0 to 3"),
+        ("xls-dimensions-hidden-sheet.xls", "rows 0 to 4,294,967,295, columns 0 to 256"),
+        ("found/xls-dimensions-past-the-grid.xls", "rows 65,535 to 5, columns 65,535 to 65,535"),
+    ],
+)
+def test_what_the_reader_allocates_on_is_modelled(name: str, message: str) -> None:
+    """Each of these aborted the process (exit 134) once past the guard: now refused by it."""
+    with pytest.raises(UnsafeFileError, match=message):
+        check_workbook(ROOT / "tests" / "corpus" / name)
+
+
+def test_sheet_typed_only_by_content_types_is_scanned(tmp: Path) -> None:
+    """A part that [Content_Types].xml types as a worksheet (by extension) is scanned as one."""
+    corpus = _corpus()
+    types = (
+        '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="DAT" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/></Types>'
+    )
+    path = tmp / "typed.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", types)
+        archive.writestr("XL\\Cells\\part.dat", corpus.sheet('<row><c r="XFD9"><v>1</v></c></row>'))
+    with pytest.raises(UnsafeFileError, match="reaches column 16,384"):
+        check_workbook(path)
+
+
+def test_sane_dimensions_are_charged_as_the_reader_reserves(tmp: Path) -> None:
+    """The whole .xls grid (65,536 x 256 cells, 40 bytes each) is within the default budget
+    but not within 500 MB."""
+    corpus = _corpus()
+    xls = tmp / "grid.xls"
+    xls.write_bytes(corpus.ole_file(corpus.biff_workbook([(0, 0, 1.0)], (0, 65536, 0, 256))))
+    assert check_workbook(xls) == 65536 * 256 * 40
+    with pytest.raises(UnsafeFileError, match="claiming 65,536 rows by 256 columns"):
+        check_workbook(xls, limits=Limits(memory_bytes=500 * 2**20))
+
+
+def test_ordinary_declared_sizes_pass(tmp: Path) -> None:
+    """A DIMENSIONS record and a uniqueCount that say what the file holds are accepted."""
+    corpus = _corpus()
+    xls = tmp / "ok.xls"
+    xls.write_bytes(
+        corpus.ole_file(corpus.biff_workbook([(0, 0, 1.0), (99, 8, 2.0)], (0, 100, 0, 9)))
+    )
+    assert 100 * 9 * 40 <= check_workbook(xls) < 2**20
+    xlsx = tmp / "ok.xlsx"
+    strings = f'<sst xmlns="{corpus._MAIN}" uniqueCount="1"><si><t>Session name</t></si></sst>'
+    xlsx.write_bytes(corpus.xlsx(corpus.sheet('<row><c t="s"><v>0</v></c></row>'), strings))
+    assert check_workbook(xlsx) < 2**20
+
+
+@pytest.mark.parametrize("name", ["xls-encrypted.xls", "xlsx-encrypted.xlsx"])
+def test_password_protected_workbook_is_named_as_such(name: str) -> None:
+    """FILEPASS (.xls) or EncryptedPackage (.xlsx saved with a password): say it is encrypted."""
+    with pytest.raises(UnreadableFileError, match=r"encrypted .*save it and try again"):
+        check_workbook(ROOT / "tests" / "corpus" / name)

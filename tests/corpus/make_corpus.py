@@ -56,15 +56,25 @@ def _put(archive: zipfile.ZipFile, name: str, data: str, deflate: bool = True) -
     archive.writestr(info, data)
 
 
-def xlsx(sheet_xml: str, shared_strings: str | None = None) -> bytes:
-    """A minimal xlsx whose first worksheet is ``sheet_xml`` (deflated, as Excel does)."""
+def xlsx(
+    sheet_xml: str, shared_strings: str | None = None, part: str = "worksheets/sheet1.xml"
+) -> bytes:
+    """A minimal xlsx whose first worksheet is ``sheet_xml`` (deflated, as Excel does).
+
+    ``part`` names the worksheet's part under ``xl/`` (in the workbook's relationships and
+    the content types too): the reader finds it whatever it is called.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _put(archive, "[Content_Types].xml", _CONTENT_TYPES)
+        _put(archive, "[Content_Types].xml", _CONTENT_TYPES.replace("worksheets/sheet1.xml", part))
         _put(archive, "_rels/.rels", _ROOT_RELS)
         _put(archive, "xl/workbook.xml", _WORKBOOK)
-        _put(archive, "xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        _put(archive, "xl/worksheets/sheet1.xml", sheet_xml)
+        _put(
+            archive,
+            "xl/_rels/workbook.xml.rels",
+            _WORKBOOK_RELS.replace("worksheets/sheet1.xml", part),
+        )
+        _put(archive, f"xl/{part}", sheet_xml)
         if shared_strings is not None:
             _put(archive, "xl/sharedStrings.xml", shared_strings)
     return buffer.getvalue()
@@ -150,18 +160,32 @@ def biff_workbook(
 
 def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
     """An OLE2 compound file (version 3, 512-byte sectors) holding one stream (up to 7 MB)."""
+    return ole_streams([(name, stream)])
+
+
+def ole_streams(streams: list[tuple[str, bytes]]) -> bytes:
+    """An OLE2 compound file (version 3, 512-byte sectors) holding these streams (up to 3).
+
+    Each stream must be 4,096 bytes or more (no mini stream is written); they hang off the
+    root as a chain of right siblings.
+    """
     sector = 512
     per_fat = sector // 4
-    stream_sectors = -(-len(stream) // sector)
+    sizes = [-(-len(data) // sector) for _, data in streams]
+    stream_sectors = sum(sizes)
     end, free, fat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
     fats = 1
     while fats * per_fat < fats + 1 + stream_sectors:
         fats += 1
     if fats > 109:
         raise ValueError("the header maps at most 109 FAT sectors: keep the stream under 7 MB")
-    first = fats + 1  # FAT sectors, then the directory, then the stream
+    first = fats + 1  # FAT sectors, then the directory, then the streams
     fat = [fat_mark] * fats + [end]
-    fat += [first + i + 1 for i in range(stream_sectors - 1)] + [end]
+    starts, at = [], first
+    for count in sizes:
+        starts.append(at)
+        fat += [at + i + 1 for i in range(count - 1)] + [end]
+        at += count
     fat += [free] * (fats * per_fat - len(fat))
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
     header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
@@ -172,21 +196,26 @@ def ole_file(stream: bytes, name: str = "Workbook") -> bytes:
     header += struct.pack("<I", free) * (109 - fats)
     header = header[:sector].ljust(sector, b"\x00")
 
-    def entry(title: str, kind: int, start: int, size: int, child: int) -> bytes:
+    def entry(title: str, kind: int, start: int, size: int, child: int, right: int) -> bytes:
         encoded = (title + "\x00").encode("utf-16-le")
         return (
             encoded.ljust(64, b"\x00")
             + struct.pack("<HBB", len(encoded), kind, 1)
-            + struct.pack("<III", free, free, child)
+            + struct.pack("<III", free, right, child)
             + b"\x00" * 16
             + struct.pack("<I", 0)
             + b"\x00" * 16
             + struct.pack("<IQ", start, size)
         )
 
-    directory = entry("Root Entry", 5, end, 0, 1) + entry(name, 2, first, len(stream), free)
+    directory = entry("Root Entry", 5, end, 0, 1, free)
+    for number, ((name, data), start) in enumerate(zip(streams, starts, strict=True)):
+        right = number + 2 if number + 1 < len(streams) else free
+        directory += entry(name, 2, start, len(data), free, right)
     directory = directory.ljust(sector, b"\x00")
-    data = stream.ljust(stream_sectors * sector, b"\x00")
+    data = b"".join(
+        data.ljust(count * sector, b"\x00") for (_, data), count in zip(streams, sizes, strict=True)
+    )
     return header + struct.pack(f"<{len(fat)}I", *fat) + directory + data
 
 
@@ -217,6 +246,50 @@ def biff_shared_string_workbook(length: int, rows: int, columns: int) -> bytes:
     offset = len(bof_globals) + boundsheet_len + len(sst) + len(eof)
     boundsheet = _record(0x0085, struct.pack("<IBBB", offset, 0, 0, len(name)) + b"\x00" + name)
     return bof_globals + boundsheet + sst + eof + bof_sheet + cells + eof
+
+
+def biff_hidden_sheet(dimensions: tuple[int, int, int, int]) -> bytes:
+    """A BIFF8 Workbook stream whose only sheet lies inside another record's body.
+
+    The BOUNDSHEET record points into an unknown record (which readers skip when they walk
+    the stream record after record) holding a whole sheet: BOF, DIMENSIONS, EOF. The reader
+    starts the sheet where BOUNDSHEET says, so it reads that DIMENSIONS record.
+    """
+    bof_globals = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0x0600))
+    bof_sheet = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0, 0, 0, 0x0600))
+    eof = _record(0x000A, b"")
+    first_row, last_row, first_col, last_col = dimensions
+    sheet = (
+        bof_sheet
+        + _record(0x0200, struct.pack("<IIHHH", first_row, last_row, first_col, last_col, 0))
+        + eof
+    )
+    name = b"Sheet1"
+    boundsheet_len = 4 + 4 + 2 + 2 + len(name)
+    at = len(bof_globals) + boundsheet_len + 4  # the hidden sheet: the filler's body
+    boundsheet = _record(0x0085, struct.pack("<IBBB", at, 0, 0, len(name)) + b"\x00" + name)
+    filler = _record(0x00EF, sheet.ljust(4200, b"\x00"))
+    return bof_globals + boundsheet + filler + eof
+
+
+def biff_encrypted_workbook() -> bytes:
+    """A BIFF8 Workbook stream with a FILEPASS record (RC4 encryption), as Excel writes one."""
+    bof_globals = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0, 0, 0, 0x0600))
+    filepass = _record(0x002F, struct.pack("<HHH", 1, 1, 1) + b"\x00" * 48)
+    filler = _record(0x00EF, b"\x00" * 4200)  # encrypted records, as far as anyone can tell
+    return bof_globals + filepass + filler + _record(0x000A, b"")
+
+
+def encrypted_package() -> bytes:
+    """What Excel saves for an .xlsx with a password to open it: a compound file holding
+    EncryptionInfo (here Agile encryption's version and XML) and the EncryptedPackage."""
+    info = struct.pack("<HHI", 4, 4, 0x40) + (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<encryption xmlns="http://schemas.microsoft.com/office/2006/encryption"/>'
+    )
+    package = struct.pack("<Q", 4096) + bytes(range(256)) * 16
+    return ole_streams([("EncryptionInfo", info.ljust(4096, b"\x00")),
+                        ("EncryptedPackage", package)])  # fmt: skip
 
 
 # --- the corpus ---------------------------------------------------------------------------
@@ -298,6 +371,29 @@ def corpus() -> dict[str, bytes]:
         ),
         # One shared string of 32,000 characters in 25,000 cells: 800 MB of text once copied.
         "xls-shared-string-fanout.xls": ole_file(biff_shared_string_workbook(32_000, 2_500, 10)),
+        # A worksheet part not named *.xml (found through the workbook's relationships and
+        # the content types): one cell at XFD1048576 aborted the process, 512 GiB asked for.
+        "xlsx-sheet-not-named-xml.xlsx": xlsx(sheet(_HEADER + far), part="worksheets/data.dat"),
+        # A shared-string table declaring 2**31 - 1 strings: 48 GiB set aside before reading.
+        "xlsx-unique-count.xlsx": xlsx(
+            sheet(_HEADER),
+            f'<sst xmlns="{_MAIN}" count="1" uniqueCount="2147483647"><si><t>a</t></si></sst>',
+        ),
+        # One cell, and a DIMENSIONS record claiming 2**32 - 1 rows by 256 columns: the
+        # reader sets aside room for all of them (40 TB) and aborted the process.
+        "xls-dimensions-huge.xls": ole_file(biff_workbook([(0, 0, 1.0)], (0, 2**32 - 1, 0, 256))),
+        # The same file named .csv: its content, not its name, makes it a workbook.
+        "xls-dimensions-huge-renamed.csv": ole_file(
+            biff_workbook([(0, 0, 1.0)], (0, 2**32 - 1, 0, 256))
+        ),
+        # Last row before the first: the reader's row count wraps round to about 2**32.
+        "xls-dimensions-inverted.xls": ole_file(biff_workbook([(0, 0, 1.0)], (10, 5, 0, 3))),
+        # The sheet (and its DIMENSIONS) hidden in another record's body, where BOUNDSHEET
+        # points: only a walk from that offset, as the reader's, sees it.
+        "xls-dimensions-hidden-sheet.xls": ole_file(biff_hidden_sheet((0, 2**32 - 1, 0, 256))),
+        # Password-protected workbooks: an .xls with FILEPASS, an encrypted .xlsx package.
+        "xls-encrypted.xls": ole_file(biff_encrypted_workbook()),
+        "xlsx-encrypted.xlsx": encrypted_package(),
         # An .xls that is not a compound file at all.
         "xls-garbage.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
         # A quote opened in the last column of row 4 and never closed: it swallowed rows 5-11

@@ -1,0 +1,226 @@
+"""Workbooks are read in a memory-capped child process, from the first visible sheet (issue 22).
+
+A reader crash past the guard is one line for that file, never the end of the command, the
+inbox or a server's other reads: these tests switch the guard off (in a capped wrapper
+process, so that a regression fails the test instead of aborting pytest) and give the reader
+the corpus files that aborted it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from importer import cli
+from importer.errors import UnsafeFileError
+from importer.guard import Limits
+from importer.headers import header_scorer
+from importer.reading import read_table
+from importer.reading_capped import _answer
+from importer.reading_child import choose_sheet
+from importer.vendors import get_vendor
+from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, write_xlsx, zoho_row
+
+CORPUS = ROOT / "tests" / "corpus"
+SCORE = header_scorer(get_vendor("zoho-people"))
+#: Runs the given Python code with the guard switched off, under a 3 GB address-space cap.
+_UNGUARDED = "import importer.reading_xlsx as r\nr.check_workbook = lambda *a, **k: 0\n"
+
+
+def _capped() -> None:
+    cap = 3 * 1024**3
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _unguarded(code: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with the guard off (so only the child process stands between)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    return subprocess.run(
+        [sys.executable, "-c", _UNGUARDED + code, *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=300, preexec_fn=_capped, cwd=ROOT,
+    )  # fmt: skip
+
+
+_CLI = "import sys\nfrom importer.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["xlsx-sheet-not-named-xml.xlsx", "xls-dimensions-huge-renamed.csv"]
+)
+def test_reader_crash_past_the_guard_is_one_line(name: str, tmp: Path) -> None:
+    """With no guard, the files that aborted the process (exit 134) give exit 2 and one line."""
+    done = _unguarded(_CLI, "validate", CORPUS / name, "--vendor", "zoho-people",
+                      "--result", tmp / "r.csv")  # fmt: skip
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.strip().splitlines() == [
+        f"session-importer: error: {CORPUS / name}: reading the workbook needed more than the "
+        "3,072 MB of memory the reader may use, which only a damaged or deliberately crafted "
+        "file does; nothing was read. Open it in Excel and save it again "
+        "(IMPORTER_READER_MEMORY_MB raises the limit)."
+    ]
+
+
+def test_inbox_goes_on_after_a_reader_crash(tmp: Path) -> None:
+    """The inbox files the crashing workbook in failed/ and imports the next sheet."""
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    shutil.copy(CORPUS / "xlsx-sheet-not-named-xml.xlsx", inbox / "a-hostile.xlsx")
+    write_xlsx(inbox / "b-good.xlsx", [ZOHO_HEADERS, zoho_row("After the crash")])
+    done = _unguarded(_CLI, "run", inbox, "--vendor", "zoho-people", "--sandbox", "--json",
+                      "--settle", "0")  # fmt: skip
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    files = {Path(f["file"]).name: f for f in line["files"]}
+    assert "needed more than the 3,072 MB" in files["a-hostile.xlsx"]["error"]
+    assert files["b-good.xlsx"]["counts"] == {"created": 1}
+    assert (inbox / "failed" / "a-hostile.xlsx").exists()
+    assert (inbox / "done" / "b-good.xlsx").exists()
+
+
+def test_threads_reading_together_survive_a_crash(tmp: Path) -> None:
+    """As in the web server: a crashing read in one thread, a good read in another, both end."""
+    good = write_xlsx(tmp / "good.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+    code = (
+        "import sys\nfrom concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
+        "from importer.reading import read_table\n"
+        "def read(p):\n"
+        "    try:\n        return len(read_table(Path(p), lambda c: 0).frame)\n"
+        "    except Exception as e:\n        return type(e).__name__\n"
+        "with ThreadPoolExecutor(2) as pool:\n    print(list(pool.map(read, sys.argv[1:])))\n"
+    )
+    done = _unguarded(code, CORPUS / "xls-dimensions-huge.xls", good)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['UnsafeFileError', 1]"
+
+
+def test_reader_cap_comes_from_the_environment(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IMPORTER_READER_MEMORY_MB caps the child (default: the read budget plus 1 GB)."""
+    assert Limits.from_env({}).reader_memory_bytes == (2048 + 1024) * 2**20
+    env = {"IMPORTER_READ_BUDGET_MB": "100", "IMPORTER_READER_MEMORY_MB": "x"}
+    assert Limits.from_env(env).reader_memory_bytes == (100 + 1024) * 2**20
+    path = write_xlsx(
+        tmp / "big.xlsx", [ZOHO_HEADERS] + [zoho_row(f"S {n}") for n in range(20_000)]
+    )
+    assert len(read_table(path, SCORE).frame) == 20_000
+    monkeypatch.setenv("IMPORTER_READER_MEMORY_MB", "40")
+    with pytest.raises(UnsafeFileError, match="needed more than the 40 MB of memory"):
+        read_table(path, SCORE)
+
+
+def test_answer_unpickles_plain_values_only() -> None:
+    """The parent takes text, numbers and lists from the child, and nothing that runs code."""
+    import datetime as dt
+
+    good = {"columns": [["2025-07-01T13:00:00", "x"]], "height": 2, "start": [0, 0]}
+    assert _answer(pickle.dumps(good)) == good
+    assert _answer(pickle.dumps(io.StringIO)) is None  # a class: refused
+    assert _answer(pickle.dumps({"cell": dt.date(2025, 7, 1)})) is None  # text is sent, not objects
+    assert _answer(b"\x80\x05garbage") is None
+
+
+def _book(path: Path, hidden: list[str], visible: list[str]) -> Path:
+    """A workbook whose sheets are ``hidden`` (hidden, first) then ``visible``."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name in [*hidden, *visible]:
+        sheet = book.create_sheet(name)
+        sheet.append(ZOHO_HEADERS)
+        sheet.append(zoho_row(f"from {name}"))
+        sheet.sheet_state = "hidden" if name in hidden else "visible"
+    book.save(path)
+    return path
+
+
+def test_first_visible_sheet_is_read_and_named(
+    tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hidden first sheet is passed over (it was imported); the output says what was read."""
+    path = _book(tmp / "book.xlsx", ["Old", "Older"], ["Sessions", "Notes"])
+    assert (
+        cli.main(["validate", str(path), "--vendor", "zoho-people", "--result", str(tmp / "r.csv")])
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0]
+        == f"{path}: read sheet 'Sessions' (the first visible sheet; hidden, not read: 'Old', 'Older')."
+    )
+    assert (tmp / "r.csv").read_text(encoding="utf-8-sig").count("from Sessions") == 1
+    assert "from Old" not in (tmp / "r.csv").read_text(encoding="utf-8-sig")
+
+
+def test_sheet_flag_reads_any_sheet_and_run_says_which(
+    tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sheet names a sheet (hidden or not, any case); run's output and JSON line name it."""
+    path = _book(tmp / "book.xlsx", ["Old"], ["Sessions"])
+    code = cli.main(["run", str(path), "--vendor", "zoho-people", "--sandbox", "--sheet", "old",
+                     "--result", str(tmp / "r.csv")])  # fmt: skip
+    assert code == 0
+    assert f"{path}: read sheet 'Old'." in capsys.readouterr().out.splitlines()
+    cli.main(["run", str(path), "--vendor", "zoho-people", "--sandbox", "--json",
+              "--result", str(tmp / "r2.csv")])  # fmt: skip
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sheet"] == "Sessions"
+
+
+def test_choose_sheet() -> None:
+    """The first visible worksheet (not a chart); a name in any case; all hidden: the first."""
+    sheets = [("Old", False, True), ("Chart", True, False), ("Data", True, True)]
+    assert choose_sheet(sheets, None) == ("Data", ["Old"])
+    assert choose_sheet(sheets, " old ") == ("Old", [])
+    assert choose_sheet([("A", False, True), ("B", False, True)], None) == ("A", [])
+    with pytest.raises(LookupError):
+        choose_sheet(sheets, "Missing")
+
+
+def test_cells_arrive_as_text_and_midnight_keeps_its_time(tmp: Path) -> None:
+    """A date-time at 00:00 in a date-time column keeps its time; dates, IDs, numbers as shown."""
+    import datetime as dt
+
+    rows = [
+        ["Report of", dt.date(2025, 7, 1), None, None],  # a title row: its date stays a date
+        ["Start", "Day", "ID", "Hours"],
+        [dt.datetime(2025, 7, 1, 0, 0), dt.date(2025, 7, 1), 478346000019479103, 1.5],
+        [dt.datetime(2025, 7, 2, 13, 30), dt.date(2025, 7, 2), 12, 2.0],
+    ]
+    path = write_xlsx(tmp / "typed.xlsx", rows)
+    table = read_table(path, lambda cells: 2 * ("Start" in cells))
+    assert table.header_row == 2
+    assert table.frame.to_dict("list") == {
+        "Start": ["2025-07-01T00:00:00", "2025-07-02T13:30:00"],
+        "Day": ["2025-07-01", "2025-07-02"],
+        "ID": ["4.78346000019479E+17", "12"],
+        "Hours": ["1.5", "2"],
+    }
+
+
+def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
+    """Timeout, a crash that is not memory, and each error the child reports: one sentence."""
+    from importer.errors import SheetNotFoundError, UnreadableFileError
+    from importer.reading_capped import _crashed, _error, read_in_child
+
+    book = write_xlsx(tmp / "b.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+    with pytest.raises(UnsafeFileError, match=r"took over 0 s.*nothing was read"):
+        read_in_child(book, book.read_bytes(), None, 2**31, seconds=0.001)
+    died = subprocess.CompletedProcess([], -11, b"", b"")
+    assert "crashed on this file (signal 11)" in str(_crashed(book, died, 2**30))
+    cases = [
+        ({"error": "encrypted"}, UnreadableFileError, "is encrypted"),
+        ({"error": "workbook", "detail": "ZipError"}, UnreadableFileError, "(ZipError)"),
+        ({"error": "no-sheets"}, UnreadableFileError, "has no sheets"),
+        ({"error": "not-found", "detail": "X", "names": ["A"]}, SheetNotFoundError, "are 'A'"),
+        ({"error": "sheet", "sheet": "A", "detail": "PanicException"}, UnreadableFileError,
+         "sheet 'A' cannot be read (PanicException)"),
+    ]  # fmt: skip
+    for answer, kind, words in cases:
+        error = _error(book, answer)
+        assert isinstance(error, kind) and words in str(error) and str(error).startswith(str(book))
