@@ -1,7 +1,8 @@
 """`session-importer run --config job.toml --check`: is the job ready? Imports nothing.
 
 Checks, in order, and stops at the first problem (exit 2, one line): the job file
-(already checked against its schema when read), the vendor, the input (a sheet, or an
+(already checked against its schema when read), the vendor, its time zone where the
+vendor takes instants, the input (a sheet, or an
 inbox folder), the output, log and journal paths, and the credentials, with a token
 request where the vendor has tokens (360Learning v2, Zoho People).
 """
@@ -37,6 +38,16 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
     vendor = get_vendor(name)
     checked.append(f"job: {args.config or '(no job file)'}, vendor {vendor.name}")
+    zone = getattr(args, "timezone", None) or args.section.get("timezone")
+    if vendor.reads_time_zones and not zone:
+        # The run would refuse every sheet whose times carry no zone, at night: said now.
+        raise ConfigurationError(
+            f"no time zone: {vendor.name} takes instants, and a sheet's times typed without a "
+            "zone cannot be read without one; give timezone in the job file's [job] table "
+            '(or --timezone, or $IMPORTER_TIMEZONE), e.g. timezone = "Europe/Paris".'
+        )
+    if zone:
+        checked.append(f"time zone: {zone}")
     if not source.exists():
         raise ConfigurationError(f"{source}: the input does not exist.")
     if source.is_dir():

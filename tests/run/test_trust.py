@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -244,6 +245,22 @@ def test_check_validates_the_job_with_a_token_request_and_imports_nothing(
     assert (inbox / "monday.csv").exists() and creates(sandbox) == 0
 
 
+def test_check_refuses_a_job_without_a_time_zone_where_the_vendor_needs_one(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """run --check on a 360Learning job with no time zone anywhere: exit 2 naming timezone,
+    before any token request (the night's run would refuse every sheet of local times)."""
+    _inbox, job = inbox_job(tmp_path, sandbox)
+    text = job.read_text("utf-8")
+    job.write_text(re.sub(r"(?m)^timezone = .*\n", "", text), "utf-8")
+    env = {k: v for k, v in sandbox.env("360learning-v2").items() if k != "IMPORTER_TIMEZONE"}
+    done = cli("run", "--config", job, "--check", env=env)
+    assert done.returncode == 2 and "no time zone" in done.stderr, done.stderr
+    assert "timezone" in done.stderr and not sandbox.requests("360learning-v2")
+    with_zone = cli("run", "--config", job, "--check", "--timezone", "Europe/Paris", env=env)
+    assert with_zone.returncode == 0 and "time zone: Europe/Paris" in with_zone.stdout
+
+
 def test_job_file_typos_are_refused_and_paths_are_the_job_files(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
@@ -453,7 +470,6 @@ def test_vendor_down_leaves_the_sheets_in_the_inbox(
 def test_the_docs_cron_line_runs_the_nightly_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """The nightly page's cron line, paths swapped for test ones, exports secrets.env and
     imports."""
-    import re
 
     nightly = (ROOT / "docs" / "nightly.md").read_text(encoding="utf-8")
     cron = re.search(r"```cron\n30 2 \* \* \* (.+)\n```", nightly)
