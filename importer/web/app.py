@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -132,6 +133,17 @@ def create_app(
     def find_upload(request: Request) -> Upload | None:
         return workspace.uploads.get(request.path_params["upload"])
 
+    async def upload_form(request: Request) -> tuple[FormData, Upload] | Response:
+        """A POST about an upload: its form (CSRF checked) and the upload, else the answer."""
+        try:
+            form = await check_csrf(request)
+        except CsrfError:
+            return PlainTextResponse("the form expired: reload the page", status_code=403)
+        made = find_upload(request)
+        if made is None:
+            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        return form, made
+
     async def show_upload(request: Request) -> Response:
         made = find_upload(request)
         if made is None:
@@ -166,13 +178,10 @@ def create_app(
         return FileResponse(target, media_type=_XLSX, filename=target.name)
 
     async def start(request: Request) -> Response:
-        try:
-            form = await check_csrf(request)
-        except CsrfError:
-            return PlainTextResponse("the form expired: reload the page", status_code=403)
-        made = find_upload(request)
-        if made is None:
-            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        posted = await upload_form(request)
+        if isinstance(posted, Response):
+            return posted
+        form, made = posted
         try:
             confirm = str(form.get("confirm") or "").strip()
             run = workspace.start(
@@ -187,13 +196,10 @@ def create_app(
 
     async def reread(request: Request) -> Response:
         """The upload checked again, its ambiguous dates read the other way round."""
-        try:
-            form = await check_csrf(request)
-        except CsrfError:
-            return PlainTextResponse("the form expired: reload the page", status_code=403)
-        made = find_upload(request)
-        if made is None:
-            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        posted = await upload_form(request)
+        if isinstance(posted, Response):
+            return posted
+        form, made = posted
         order = str(form.get("order") or "").upper()
         try:
             again = await asyncio.to_thread(
