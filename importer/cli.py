@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _fail(args, str(journal_error(error, None)), EXIT_CANNOT_RUN)
     except KeyboardInterrupt as error:
-        from importer.entry import signal_exit_code
+        from importer.signals import signal_exit_code
 
         code = signal_exit_code(error)
         return _fail(args, "terminated" if code == 143 else "interrupted", code)

@@ -298,7 +298,7 @@ def _import(
         except KeyboardInterrupt as error:
             # A signal outside the sending loop (waiting for the lock, looking up emails,
             # planning): every row is still reported, as not sent.
-            from importer.entry import signal_exit_code
+            from importer.signals import signal_exit_code
 
             stop = "terminated" if signal_exit_code(error) == 143 else "interrupted"
             run = RunReport(report, stopped=stop)

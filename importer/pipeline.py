@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -39,14 +39,12 @@ from importer.sender import (
     RowResult,
     sender_for,
 )
+from importer.signals import RunSignals, Terminated
 from importer.store import Slots, StoreTokens, open_store
 from importer.throttle import Pacer, PacerStopped
 from importer.transport import run_client
 from importer.validation import ValidationReport
 from importer.vendors import plugin
-
-if TYPE_CHECKING:
-    from importer.entry import RunSignals
 
 __all__ = ["resolve_only", "run_import"]
 
@@ -166,8 +164,6 @@ def run_import(
     bar = progress_bar(len(todo), enabled=progress)
     work: Callable[[int, dict[str, str | None]], RowResult]
     hook = Progress(len(todo), pacer, on_progress, clock)
-    from importer.entry import RunSignals  # a cycle broken on purpose: entry -> cli -> here
-
     # From the first row sent until every answer is in the report, a signal only stops.
     with RunSignals() as signals:
         try:
@@ -343,8 +339,6 @@ def send_all(
             for _ in range(taken):
                 turns.put(None)
     except (KeyboardInterrupt, _StopRequested) as error:
-        from importer.entry import Terminated
-
         why = "terminated" if isinstance(error, Terminated) else "interrupted"
         why = signals.reason if signals is not None and signals.reason else why
         with taking:

@@ -36,6 +36,7 @@ from importer.progress import progress_bar
 from importer.report import RunReport
 from importer.results import ResultSheet, write_result
 from importer.sender import Sender, sender_for
+from importer.signals import RunSignals
 from importer.store import JournalLike, open_store
 from importer.throttle import Pacer, PacerStopped
 from importer.transport import run_client
@@ -274,7 +275,6 @@ def undo_rows(
     try:
         workers = max(1, min(settings.concurrency, adapter.max_concurrency))
         todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
-        from importer.entry import RunSignals  # a cycle broken on purpose, as in pipeline
 
         with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
             bar = progress_bar(0, enabled=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer import entry
+from importer import signals as entry_signals
 from importer.api import write_report
 from importer.config import resolve_settings
 from importer.journal import Journal
@@ -101,12 +101,12 @@ def test_the_run_gives_back_the_signal_handlers_it_found() -> None:
     signal under the command's own handler, the next one is ignored while the sheet is
     written (as before); a signal in the handler's place sets the reason only once."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with entry.RunSignals():
+    with entry_signals.RunSignals():
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     woken: list[str] = []
-    entry.install_handlers()
-    with entry.RunSignals(wake=lambda: woken.append("woken")) as signals:
+    entry_signals.install_handlers()
+    with entry_signals.RunSignals(wake=lambda: woken.append("woken")) as signals:
         signal.raise_signal(signal.SIGTERM)
         signal.raise_signal(signal.SIGINT)
     assert signals.reason == "terminated" and woken == ["woken", "woken"]
