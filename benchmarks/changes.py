@@ -80,7 +80,9 @@ def main() -> None:
     try:
         assert server.stdout is not None
         info = json.loads(server.stdout.readline())[VENDOR]
+        # the sheets' times carry no zone, and a 360Learning run given none refuses them (issue 22)
         env = {**base, **info["env"], "IMPORTER_STATE_DIR": str(folder / "state")}
+        env["IMPORTER_TIMEZONE"] = "UTC"
         url = str(info["base_url"]).removesuffix("/360learning")
         journal = str(folder / "j.sqlite")
         loose = ("--guard-share", "100", "--guard-rows", str(args.rows))

@@ -73,6 +73,8 @@ def chaos(rows: int, kills: int, drop: float, seed: int, folder: Path) -> dict[s
         info = json.loads(server.stdout.readline())["360learning-v2"]
         # The account's journal lives in the state folder: this experiment's own.
         env = {**clean, **info["env"], "IMPORTER_STATE_DIR": str(folder / "state")}
+        # the sheets' times carry no zone, and a 360Learning run given none refuses them (issue 22)
+        env["IMPORTER_TIMEZONE"] = "UTC"
         command = [
             sys.executable,
             "-m",

@@ -164,7 +164,9 @@ def run_cli(
     """
     info = box.info[vendor]
     state = state or Path(tempfile.mkdtemp(prefix="importer-bench-state-"))
-    full = {**clean_env(), **info["env"], "IMPORTER_STATE_DIR": str(state), **(env or {})}
+    # the sheets' times carry no zone, and a 360Learning run given none refuses them (issue 22)
+    zone = {"IMPORTER_TIMEZONE": "UTC"}
+    full = {**clean_env(), **info["env"], "IMPORTER_STATE_DIR": str(state), **zone, **(env or {})}
     result = str(path.with_suffix(".result.csv"))
     command = [_PYTHON, "-m", "importer", "run", str(path), "--vendor", vendor, "--json",
                "--base-url", info["base_url"], "--result", result]  # fmt: skip
