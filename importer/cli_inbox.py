@@ -167,24 +167,29 @@ def _import_one(
         code, summary = run_file(args, path)
     except ImporterError as error:
         code = error.exit_code
-        # The reader names the file it read: the copy; the operator knows the inbox's name.
-        said = str(error).replace(str(taken.copy), str(path))
-        summary = {"file": str(path), "error": said, "exit_code": code}
-        print(f"session-importer: error: {printable(said)}", file=sys.stderr)
-        log(args, f"{path.name}: could not run: {said}")
+        summary = _could_not_run(args, path, taken, str(error), code)
         if not _own_problem(error):
-            stop = said
+            stop = summary["error"]
     except OSError as error:
         # A disk or permission problem: the run's, not the sheet's; the sheets stay.
         code = ExitCode.CANNOT_RUN
-        stop = describe_os_error(error).replace(str(taken.copy), str(path))
-        summary = {"file": str(path), "error": stop, "exit_code": code}
-        print(f"session-importer: error: {printable(stop)}", file=sys.stderr)
-        log(args, f"{path.name}: could not run: {stop}")
+        summary = _could_not_run(args, path, taken, describe_os_error(error), code)
+        stop = summary["error"]
     finally:
         args.read_from = None
         taken.copy.unlink(missing_ok=True)
     return code, summary, stop
+
+
+def _could_not_run(
+    args: argparse.Namespace, path: Path, taken: _Taken, said: str, code: int
+) -> dict[str, Any]:
+    """Say (stderr, log) why a sheet could not run; its summary. The reader names the file it
+    read, the private copy: the operator knows the inbox's name, so that is the one said."""
+    said = said.replace(str(taken.copy), str(path))
+    print(f"session-importer: error: {printable(said)}", file=sys.stderr)
+    log(args, f"{path.name}: could not run: {said}")
+    return {"file": str(path), "error": said, "exit_code": code}
 
 
 def _report(
