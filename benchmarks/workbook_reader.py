@@ -54,10 +54,9 @@ def main() -> None:
 
     from importer.guard import Limits, check_workbook
     from importer.headers import header_scorer
-    from importer.reading import build_frame, find_header, header_names
+    from importer.reading import build_frame, find_header, header_names, read_table
     from importer.reading_capped import read_in_child
     from importer.reading_child import cell_text
-    from importer.reading_xlsx import read_workbook
     from importer.vendors import get_vendor
 
     scorer = header_scorer(get_vendor("360learning-v2"))
@@ -82,7 +81,7 @@ def main() -> None:
     before = now = alone = child = float("inf")
     for _ in range(args.repeat):
         before = min(before, _timed(in_process))
-        now = min(now, _timed(lambda: read_workbook(workbook, scorer, None)))
+        now = min(now, _timed(lambda: read_table(workbook, scorer)))
         alone = min(alone, _timed(calamine_alone))
         child = min(
             child, _timed(lambda: read_in_child(workbook, raw, None, limits.reader_memory_bytes))

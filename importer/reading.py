@@ -108,19 +108,20 @@ def read_table(path: Path, scorer: HeaderScorer, sheet: str | None = None) -> Ta
         UnsafeFileError: a workbook that would exhaust memory.
         SheetNotFoundError: ``sheet`` is not in the workbook.
     """
-    try:
-        # The one door of every reader: a pipe, a device, a folder or a socket stops here.
-        with open_sheet(path) as handle:
+    # The one door of every reader: a pipe, a device, a folder or a socket stops here.
+    with open_sheet(path) as handle:
+        try:
             head = handle.read(8)
-    except OSError as error:
-        raise UnreadableFileError(f"{path}: cannot be read ({error.strerror}).") from None
-    if not head:
-        raise UnreadableFileError(f"{path}: the file is empty.")
-    if is_workbook(path, head):
-        # a cycle broken on purpose: the workbook reader builds on this module's header finding
-        from importer.reading_xlsx import read_workbook
+        except OSError as error:
+            raise UnreadableFileError(f"{path}: cannot be read ({error.strerror}).") from None
+        if not head:
+            raise UnreadableFileError(f"{path}: the file is empty.")
+        if is_workbook(path, head):
+            # a cycle broken on purpose: the workbook reader builds on this module's header
+            # finding. It reads the file the door opened, not the name again.
+            from importer.reading_xlsx import read_workbook
 
-        return read_workbook(path, scorer, sheet)
+            return read_workbook(path, handle, scorer, sheet)
     if sheet is not None:
         raise SheetNotFoundError(f"{path}: --sheet only applies to Excel workbooks, not CSV files.")
     return _read_csv(path, scorer)

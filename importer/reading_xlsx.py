@@ -8,7 +8,9 @@ without ``.0``, 16-digit numbers in Excel's scientific notation).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 from importer.errors import UnreadableFileError, UnsafeFileError
 from importer.guard import Limits, check_workbook
@@ -36,8 +38,11 @@ def _midnights(grid: Grid, body_from: int) -> None:
                     column[row] += "T00:00:00"
 
 
-def read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
+def read_workbook(path: Path, handle: BinaryIO, scorer: HeaderScorer, sheet: str | None) -> Table:
     """Read one sheet of a workbook (xlsx, xlsm, xls, ods) into a :class:`Table`.
+
+    ``handle`` is the file :func:`importer.files.open_sheet` opened and checked (a regular
+    file): read from it, so that the bytes read are those of the file checked.
 
     The sheet named, else the first visible one. The guard checks the bytes first; the
     reader then runs in a memory-capped child process (:mod:`importer.reading_child`), so
@@ -49,14 +54,15 @@ def read_workbook(path: Path, scorer: HeaderScorer, sheet: str | None) -> Table:
         SheetNotFoundError: ``sheet`` is not in the workbook.
     """
     limits = Limits.from_env()
-    size = path.stat().st_size
+    size = os.fstat(handle.fileno()).st_size
     if size > limits.max_unpacked_bytes:
         raise UnsafeFileError(
             f"{path}: the workbook is {size // 2**20:,} MB, over the "
             f"{limits.max_unpacked_bytes // 2**20:,} MB we read. Split it into smaller files."
         )
     # Read once: the reader parses exactly the bytes the guard checked (no file swapped between).
-    data = path.read_bytes()
+    handle.seek(0)
+    data = handle.read()
     check_workbook(path, data, limits)
     grid = read_in_child(path, data, sheet, limits.reader_memory_bytes)
     del data
