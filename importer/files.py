@@ -120,6 +120,12 @@ def atomic_write(path: Path) -> Iterator[Path]:
             temporary.unlink()
 
 
+#: How a sheet is opened to read, by both doors (:func:`open_sheet`, :func:`open_own_file`):
+#: without blocking (a FIFO with no writer would block the open itself), never as this
+#: process's terminal, not inherited by child processes.
+_READ_SHEET = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 class NotOwnFileError(OSError):
     """A link, or not a regular file of the expected owner (as the opened file shows)."""
 
@@ -137,9 +143,8 @@ def open_own_file(path: Path, owner: int) -> tuple[int, os.stat_result]:
             device, a folder, another user's file).
         OSError: the file cannot be opened.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, _READ_SHEET | os.O_NOFOLLOW)
     except OSError as error:
         if os.path.islink(path):  # ELOOP (Linux) or EMLINK (FreeBSD): the name is a link
             raise NotOwnFileError(f"{path}: a symbolic link") from None
@@ -192,9 +197,8 @@ def open_sheet(path: Path) -> BinaryIO:
     Raises:
         UnreadableFileError: missing, not a regular file, or not readable.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, _READ_SHEET)
     except FileNotFoundError:
         raise UnreadableFileError(f"{path}: no such file.") from None
     except OSError as error:
