@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from importer.cli_parser import command_names
+from importer.cli.parser import command_names
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 COMMANDS = DOCS / "commands.md"

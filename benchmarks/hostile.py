@@ -29,13 +29,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "corpus")]
 
 from make_corpus import biff_workbook, cell, ods, ole_file  # noqa: E402  # isort: skip
 
-from importer.errors import UnsafeFileError  # noqa: E402
-from importer.guard import check_workbook  # noqa: E402
+from importer.core.errors import UnsafeFileError  # noqa: E402
+from importer.sheet.guard.check import check_workbook  # noqa: E402
 
 _CAP = 4 * 1024**3
 _READ = (
-    "import sys, time; from pathlib import Path; from importer.reading import read_table;"
-    "from importer.headers import header_scorer; from importer.vendors import get_vendor;"
+    "import sys, time; from pathlib import Path;"
+    " from importer.sheet.reading.table import read_table;"
+    " from importer.sheet.headers import header_scorer; from importer.vendors import get_vendor;"
     "t = time.perf_counter(); table = read_table(Path(sys.argv[1]), "
     "header_scorer(get_vendor('zoho-people')));"
     "print(len(table.frame), len(table.frame.columns), time.perf_counter() - t)"

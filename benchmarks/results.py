@@ -35,9 +35,9 @@ def write_once(source: Path, target: Path) -> dict[str, float]:
     import resource
 
     from importer.api import result_sheet
-    from importer.duplicates import flag_duplicates
-    from importer.results import write_result
-    from importer.validation import validate
+    from importer.results.sheet import write_result
+    from importer.sheet.duplicates import flag_duplicates
+    from importer.sheet.validation import validate
 
     sheet = result_sheet(flag_duplicates(validate(source, "360learning-v2")))
     started = time.perf_counter()

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _WORKER = """
 import json, sys, time
-from importer.clock import SystemClock
+from importer.core.clock import SystemClock
 from importer.store import open_store
 what, url, host = sys.argv[1], sys.argv[2], sys.argv[5]
 rows, seconds = int(sys.argv[3]), float(sys.argv[4])

@@ -5,7 +5,7 @@ JSON), each thread sending its requests one after another, in this process:
 
 * ``httpx.Client`` (what a script would use);
 * httpx's transport (httpcore: one pool behind one lock), which runs used before issue 15;
-* ``importer.transport.ThreadConnections`` (each thread's own keep-alive connection), which
+* ``importer.sending.transport.ThreadConnections`` (each thread's own keep-alive connection), which
   runs use now.
 
 The CPU is this process's (``time.process_time``) over the requests. Figures only: how much
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import httpx
 from harness import parser, sandbox
 
-from importer.transport import ThreadConnections
+from importer.sending.transport import ThreadConnections
 
 
 def cpu_per_request(send: Callable[[], None], threads: int, total: int) -> float:

@@ -1,6 +1,6 @@
 """Benchmark: what reading a workbook in a memory-capped child process costs (issue 22).
 
-The Excel reader runs in a child process (``importer/reading_child.py``), so that a native
+The Excel reader runs in a child process (``importer/sheet/reading/child.py``), so that a native
 crash on a hostile file ends that child, not the command, the inbox or the web server. This
 measures, on the 100,000-row 360Learning v2 workbook of ``benchmarks/validate.py``:
 
@@ -52,11 +52,11 @@ def main() -> None:
 
     import python_calamine
 
-    from importer.guard import Limits, check_workbook
-    from importer.headers import header_scorer
-    from importer.reading import build_frame, find_header, header_names, read_table
-    from importer.reading_capped import read_in_child
-    from importer.reading_child import cell_text
+    from importer.sheet.guard.check import Limits, check_workbook
+    from importer.sheet.headers import header_scorer
+    from importer.sheet.reading.capped import read_in_child
+    from importer.sheet.reading.child import cell_text
+    from importer.sheet.reading.table import build_frame, find_header, header_names, read_table
     from importer.vendors import get_vendor
 
     scorer = header_scorer(get_vendor("360learning-v2"))

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from importer.api import __version__, result_sheet, write_report
-    from importer.config import RunSettings, resolve_settings
-    from importer.errors import (
+    from importer.core.errors import (
         ConfigurationError,
         FatalVendorError,
         ImporterError,
@@ -39,40 +38,41 @@ if TYPE_CHECKING:
         UnreadableFileError,
         UnsafeFileError,
     )
-    from importer.journal import Journal
-    from importer.journaling import JournalOptions
-    from importer.outcomes import RowResult, Status
-    from importer.pipeline import run_import
-    from importer.report import RunReport
-    from importer.templates import write_template
-    from importer.validation import RowError, ValidationReport, validate
+    from importer.core.outcomes import RowResult, Status
+    from importer.jobs.config import RunSettings, resolve_settings
+    from importer.jobs.journaling import JournalOptions
+    from importer.jobs.pipeline import run_import
+    from importer.results.report import RunReport
+    from importer.results.templates import write_template
+    from importer.sheet.validation import RowError, ValidationReport, validate
+    from importer.store.journal import Journal
     from importer.vendors import REGISTRY, Vendor, get_vendor
 
 _HOMES = {
     "__version__": "importer.api",
     "result_sheet": "importer.api",
     "write_report": "importer.api",
-    "RunSettings": "importer.config",
-    "resolve_settings": "importer.config",
-    "ConfigurationError": "importer.errors",
-    "FatalVendorError": "importer.errors",
-    "ImporterError": "importer.errors",
-    "InputError": "importer.errors",
-    "MissingColumnsError": "importer.errors",
-    "OutputError": "importer.errors",
-    "SheetNotFoundError": "importer.errors",
-    "UnreadableFileError": "importer.errors",
-    "UnsafeFileError": "importer.errors",
-    "Journal": "importer.journal",
-    "JournalOptions": "importer.journaling",
-    "RunReport": "importer.report",
-    "run_import": "importer.pipeline",
-    "write_template": "importer.templates",
-    "RowError": "importer.validation",
-    "RowResult": "importer.outcomes",
-    "Status": "importer.outcomes",
-    "ValidationReport": "importer.validation",
-    "validate": "importer.validation",
+    "RunSettings": "importer.jobs.config",
+    "resolve_settings": "importer.jobs.config",
+    "ConfigurationError": "importer.core.errors",
+    "FatalVendorError": "importer.core.errors",
+    "ImporterError": "importer.core.errors",
+    "InputError": "importer.core.errors",
+    "MissingColumnsError": "importer.core.errors",
+    "OutputError": "importer.core.errors",
+    "SheetNotFoundError": "importer.core.errors",
+    "UnreadableFileError": "importer.core.errors",
+    "UnsafeFileError": "importer.core.errors",
+    "Journal": "importer.store.journal",
+    "JournalOptions": "importer.jobs.journaling",
+    "RunReport": "importer.results.report",
+    "run_import": "importer.jobs.pipeline",
+    "write_template": "importer.results.templates",
+    "RowError": "importer.sheet.validation",
+    "RowResult": "importer.core.outcomes",
+    "Status": "importer.core.outcomes",
+    "ValidationReport": "importer.sheet.validation",
+    "validate": "importer.sheet.validation",
     "REGISTRY": "importer.vendors",
     "Vendor": "importer.vendors",
     "get_vendor": "importer.vendors",

@@ -1,5 +1,5 @@
 """``python -m importer``: the same as the ``session-importer`` command."""
 
-from importer.entry import main
+from importer.cli.entry import main
 
 raise SystemExit(main())

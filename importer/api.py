@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from importer.results import (
+from importer.results.sheet import (
     RESULT_COLUMNS,
     ResultSheet,
     SummaryLine,
     default_result_path,
     write_result,
 )
-from importer.validation import ValidationReport
+from importer.sheet.validation import ValidationReport
 
 if TYPE_CHECKING:
-    from importer.report import RunReport
+    from importer.results.report import RunReport
 
 __all__ = ["result_sheet", "write_report"]
 

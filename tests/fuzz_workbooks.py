@@ -38,10 +38,10 @@ from make_corpus import (  # noqa: E402
     xlsx,
 )
 
-from importer.errors import ImporterError, UnreadableFileError, UnsafeFileError  # noqa: E402
-from importer.guard import CELL_BYTES, Limits, check_workbook  # noqa: E402
-from importer.headers import header_scorer  # noqa: E402
-from importer.reading import column_letter, read_table  # noqa: E402
+from importer.core.errors import ImporterError, UnreadableFileError, UnsafeFileError  # noqa: E402
+from importer.sheet.guard.check import CELL_BYTES, Limits, check_workbook  # noqa: E402
+from importer.sheet.headers import header_scorer  # noqa: E402
+from importer.sheet.reading.table import column_letter, read_table  # noqa: E402
 from importer.vendors import get_vendor  # noqa: E402
 
 LIMITS = Limits.from_env()

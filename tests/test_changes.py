@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from importer.changes import ConfirmationNeededError, Guard, describe, differences, update_row
-from importer.journal import Journal
-from importer.outcomes import ExitCode, JournalState, Status
+from importer.core.outcomes import ExitCode, JournalState, Status
+from importer.jobs.changes import ConfirmationNeededError, Guard, describe, differences, update_row
+from importer.store.journal import Journal
 from importer.vendors import plugin
 
 V2 = {"pathId": "6853f6de567dc5f80528f80d", "name": "Onboarding", "mainInstructorId": "a" * 24,
@@ -155,9 +155,9 @@ def test_an_undo_finds_a_runs_rows_by_its_result_sheet(tmp_path: Path) -> None:
     IDs; rows it skipped are another run's; a sheet without the columns is a clear error."""
     import pandas as pd
 
-    from importer.errors import ConfigurationError, InputError
-    from importer.results import ResultSheet, write_result
-    from importer.undo import select
+    from importer.core.errors import ConfigurationError, InputError
+    from importer.jobs.undo import select
+    from importer.results.sheet import ResultSheet, write_result
 
     journal = Journal(tmp_path / "j.sqlite", "360learning-v2")
     for n, state in enumerate(("created", "created", "deleted", "unknown")):

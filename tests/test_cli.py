@@ -126,7 +126,7 @@ def test_console_script_and_help() -> None:
 def test_status_lists_every_run_on_demand(tmp_path: Path) -> None:
     """Seven runs: `status` shows the latest 5 and says how to see the rest (a run to undo
     must not scroll out of sight); `--runs 0` lists all; --json names every run's ID."""
-    from importer.journal import Journal
+    from importer.store.journal import Journal
 
     path = tmp_path / "j.sqlite"
     journal = Journal(path, "360learning-v2")

@@ -15,20 +15,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.changes import send_calls, update_row
-from importer.clock import FakeClock, SystemClock
-from importer.config import resolve_settings
-from importer.fields import DateTimeUTC, Text
-from importer.journal import Journal
-from importer.pipeline import run_import
+from importer.core.clock import FakeClock, SystemClock
+from importer.core.secret import Secret
+from importer.jobs.changes import send_calls, update_row
+from importer.jobs.config import resolve_settings
+from importer.jobs.pipeline import run_import
+from importer.results.templates import write_template
 from importer.sandbox import Sandbox, SandboxServer
-from importer.secret import Secret
-from importer.sender import sender_for
-from importer.templates import write_template
-from importer.validation import validate
+from importer.sending.protocol import Answer, Call
+from importer.sending.sender import sender_for
+from importer.sheet.fields import DateTimeUTC, Text
+from importer.sheet.validation import validate
+from importer.store.journal import Journal
 from importer.vendors import PLUGINS, Plugin, get_vendor, plugin, registered
 from importer.vendors.plugin import Changes
-from importer.wire import Answer, Call
 from tests.fake_vendor import PLUGIN as FAKE
 
 NAMES = [*PLUGINS, FAKE.name]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from importer.dates import read_date, read_datetime, read_time, to_utc
+from importer.core.dates import read_date, read_datetime, read_time, to_utc
 from tests.conftest import V2_HEADERS, V2_ROW, write_csv
 
 
@@ -108,7 +108,7 @@ def test_validate_says_how_many_dates_read_two_ways_and_how_to_read_them_otherwi
 ) -> None:
     """validate prints how many dates read two ways, the reading used and the flag for the
     other; without a zone it warns (it sends nothing), and its JSON line counts both."""
-    from importer.cli import main
+    from importer.cli.main import main
 
     monkeypatch.delenv("IMPORTER_TIMEZONE", raising=False)
     sheet = _two_way_sheet(tmp_path / "twice.csv")
@@ -133,7 +133,7 @@ def test_a_sheet_of_unambiguous_dates_says_nothing_of_date_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ISO dates, 13/04 and 04/04 read one way only: no sentence about reading them."""
-    from importer.cli import main
+    from importer.cli.main import main
 
     rows = [[*V2_ROW[:3], day, "", "no"] for day in ("2027-03-04 10:00", "04/04/2027 10:00")]
     sheet = write_csv(tmp_path / "plain.csv", [V2_HEADERS, *rows])

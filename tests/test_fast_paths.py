@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 
 import importer
-from importer import reading
-from importer.dates import iso_to_utc_text, read_datetime, to_utc
-from importer.duplicates import flag_duplicates
-from importer.errors import UnreadableFileError
-from importer.headers import header_scorer
-from importer.results import ResultSheet, neutralise, write_result
-from importer.validation import build_schema
+from importer.core.dates import iso_to_utc_text, read_datetime, to_utc
+from importer.core.errors import UnreadableFileError
+from importer.results.sheet import ResultSheet, neutralise, write_result
+from importer.sheet.duplicates import flag_duplicates
+from importer.sheet.headers import header_scorer
+from importer.sheet.reading import table as reading
+from importer.sheet.validation import build_schema
 from importer.vendors import get_vendor
 from tests.conftest import ROOT, ZOHO_HEADERS, zoho_row
 
@@ -174,11 +174,11 @@ def test_duplicates_by_values_and_by_key(tmp: Path) -> None:
 def test_validate_loads_none_of_the_sending_machinery(tmp: Path) -> None:
     """`validate` runs without httpx, the journal, the sender, the throttle or the wire."""
     code = (
-        "import sys\nfrom importer.entry import main\n"
+        "import sys\nfrom importer.cli.entry import main\n"
         f"main(['validate', {str(V2)!r}, '--vendor', '360learning-v2', '--result', "
         f"{str(tmp / 'r.csv')!r}])\n"
-        "print(sorted(m for m in sys.modules if m in ('httpx', 'importer.sender', "
-        "'importer.journal', 'importer.throttle', 'importer.wire', 'pandera')))"
+        "print(sorted(m for m in sys.modules if m in ('httpx', 'importer.sending.sender', "
+        "'importer.store.journal', 'importer.sending.throttle', 'importer.sending.protocol', 'pandera')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from importer import cli
-from importer.errors import OutputError, UnreadableFileError
-from importer.files import (
+from importer.cli import main as cli
+from importer.core.errors import OutputError, UnreadableFileError
+from importer.core.files import (
     NotOwnFileError,
     atomic_write,
     copy_private,

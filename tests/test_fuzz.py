@@ -1,7 +1,7 @@
 """Property tests and a fuzzer over the readers and validators (issue 12).
 
 The only allowed outcomes for any input: a report with exactly one outcome per
-data line of the file, or one :class:`~importer.errors.InputError` (exit 2 on the
+data line of the file, or one :class:`~importer.core.errors.InputError` (exit 2 on the
 command line). Anything else (another exception, a lost or invented row) fails.
 CSV cases run in-process; workbook cases run in a memory-capped subprocess
 (``tests/fuzz_workbooks.py``), since a reader that ignores the guard's budget
@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 import importer
 from importer.api import result_sheet
-from importer.dates import read_date, read_datetime, read_time
-from importer.errors import InputError
+from importer.core.dates import read_date, read_datetime, read_time
+from importer.core.errors import InputError
 from importer.vendors import REGISTRY
 from tests.conftest import ROOT
 from tests.fuzzing import CASES, EXAMPLES, OUTCOMES, fuzz_settings

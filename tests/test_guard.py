@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from importer.errors import UnreadableFileError, UnsafeFileError
-from importer.guard import Limits, check_workbook
+from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.check import Limits, check_workbook
 from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, write_xlsx
 
 
@@ -127,7 +127,7 @@ def test_budget_comes_from_the_environment(tmp: Path, monkeypatch: pytest.Monkey
 
 def test_xls_shared_strings_are_measured_across_continue_records() -> None:
     """SST lengths: 8-bit, 16-bit run on into a CONTINUE (new flags byte), rich text runs."""
-    from importer.guard_xls import _sst_lengths
+    from importer.sheet.guard.xls import _sst_lengths
 
     first = struct.pack("<II", 3, 3) + struct.pack("<HB", 3, 0) + b"abc"
     first += struct.pack("<HB", 5, 1) + "hé".encode("utf-16-le")  # 2 of 5 wide characters

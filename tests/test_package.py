@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import importer
-from importer.cli_parser import command_names
-from importer.templates import template_name, write_template
+from importer.cli.parser import command_names
+from importer.results.templates import template_name, write_template
 from importer.vendors import REGISTRY
 from tests.conftest import ROOT
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
-from importer.headers import header_scorer
-from importer.reading import column_letter, read_table
+from importer.core.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
+from importer.sheet.headers import header_scorer
+from importer.sheet.reading.table import column_letter, read_table
 from importer.vendors import get_vendor
 from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, write_csv, write_xlsx
 
@@ -194,9 +194,9 @@ def test_too_many_lines_are_refused_before_parsing(
     tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The line count is bounded (a file of line breaks alone is tiny and huge to read)."""
-    import importer.csv_checks
+    import importer.sheet.reading.csv_checks
 
-    monkeypatch.setattr(importer.csv_checks, "MAX_CSV_LINES", 100)
+    monkeypatch.setattr(importer.sheet.reading.csv_checks, "MAX_CSV_LINES", 100)
     path = tmp / "lines.csv"
     path.write_text("Session name\r\n" + "x\r\n" * 101, encoding="utf-8")
     with pytest.raises(UnsafeFileError, match="102 lines, over the 100 we read"):

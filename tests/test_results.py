@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import importer
-from importer.results import ResultSheet, neutralise, write_result
+from importer.results.sheet import ResultSheet, neutralise, write_result
 from tests.conftest import ZOHO_HEADERS, ZOHO_ROW, write_csv
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]

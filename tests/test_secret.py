@@ -10,14 +10,14 @@ from urllib.parse import quote, quote_plus
 import pandas as pd
 import pytest
 
-from importer.auth import TokenAuth
-from importer.cli import main
-from importer.clock import FakeClock
-from importer.journal import Journal
-from importer.results import RESULT_COLUMNS, ResultSheet, write_result
+from importer.cli.main import main
+from importer.core.clock import FakeClock
+from importer.core.secret import HELD, Redactor, Secret
+from importer.results.sheet import RESULT_COLUMNS, ResultSheet, write_result
 from importer.sandbox.echo import echoed_forms
-from importer.secret import HELD, Redactor, Secret
-from importer.tokens import MemoryTokens
+from importer.sending.auth import TokenAuth
+from importer.store.journal import Journal
+from importer.store.tokens import MemoryTokens
 
 TOKEN = "tok.Ab9/xY+z==Qr7~k_Lm-Np"
 
@@ -104,7 +104,7 @@ def test_credentials_a_request_carries_are_held_before_it_leaves() -> None:
     """A credential in a request's headers is held before it leaves; a JWT signed for one
     request (Coursepath) is masked by its shape in the forms encoders write, not held (one a
     request would grow the list without end)."""
-    from importer.sender import _hold
+    from importer.sending.sender import _hold
     from importer.vendors.coursepath.auth import auth
 
     creds = {

@@ -185,7 +185,7 @@ def test_no_coverage_data_in_git() -> None:
 )
 def test_os_errors_in_plain_words(error: OSError, said: str) -> None:
     """Errors a root test run cannot provoke (permissions, a full disk) still read as words."""
-    from importer.errors import describe_os_error
+    from importer.core.errors import describe_os_error
 
     text = describe_os_error(error)
     assert text.startswith(str(error.filename)) and said in text and "\n" not in text

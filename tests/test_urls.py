@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.config import check_url, resolve_settings
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
+from importer.jobs.config import check_url, resolve_settings
 from tests.conftest import run_cli, write_csv
 
 ENV = {"IMPORTER_COURSEPATH_API_KEY": "k" * 40, "IMPORTER_COURSEPATH_EMAIL": "a@example.com"}
@@ -81,8 +81,8 @@ def test_status_shows_a_pause_a_vendor_asked_for(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from importer.clock import SystemClock
-    from importer.shared_slots import SharedSlots
+    from importer.core.clock import SystemClock
+    from importer.store.slots import SharedSlots
 
     slots = SharedSlots(tmp_path, "zoho-people|https://people.zoho.com|x", SystemClock())
     slots.pause_for(600, "Zoho locked the API for exceeding 30 calls a minute")
@@ -104,7 +104,7 @@ def test_a_damaged_journal_is_one_plain_line(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from importer.journal import Journal
+    from importer.store.journal import Journal
 
     path = tmp_path / "acme.journal.sqlite"
     journal = Journal(path, "zoho-people")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import importer
-from importer.errors import ConfigurationError, MissingColumnsError
-from importer.messages import MESSAGES
+from importer.core.errors import ConfigurationError, MissingColumnsError
+from importer.core.messages import MESSAGES
 from importer.vendors import REGISTRY
 from tests.conftest import V2_HEADERS, V2_ROW, ZOHO_HEADERS, ZOHO_ROW, write_csv
 

@@ -21,20 +21,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from importer import cli
-from importer.errors import UnsafeFileError
-from importer.guard import Limits
-from importer.headers import header_scorer
-from importer.reading import read_table
-from importer.reading_capped import _answer
-from importer.reading_child import choose_sheet
+from importer.cli import main as cli
+from importer.core.errors import UnsafeFileError
+from importer.sheet.guard.check import Limits
+from importer.sheet.headers import header_scorer
+from importer.sheet.reading.capped import _answer
+from importer.sheet.reading.child import choose_sheet
+from importer.sheet.reading.table import read_table
 from importer.vendors import get_vendor
 from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, write_xlsx, zoho_row
 
 CORPUS = ROOT / "tests" / "corpus"
 SCORE = header_scorer(get_vendor("zoho-people"))
 #: Runs the given Python code with the guard switched off, under a 3 GB address-space cap.
-_UNGUARDED = "import importer.reading_xlsx as r\nr.check_workbook = lambda *a, **k: 0\n"
+_UNGUARDED = "import importer.sheet.reading.xlsx as r\nr.check_workbook = lambda *a, **k: 0\n"
 
 
 def _capped() -> None:
@@ -51,7 +51,7 @@ def _unguarded(code: str, *args: str | Path) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
-_CLI = "import sys\nfrom importer.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+_CLI = "import sys\nfrom importer.cli.main import main\nraise SystemExit(main(sys.argv[1:]))\n"
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_threads_reading_together_survive_a_crash(tmp: Path) -> None:
     good = write_xlsx(tmp / "good.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
     code = (
         "import sys\nfrom concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
-        "from importer.reading import read_table\n"
+        "from importer.sheet.reading.table import read_table\n"
         "def read(p):\n"
         "    try:\n        return len(read_table(Path(p), lambda c: 0).frame)\n"
         "    except Exception as e:\n        return type(e).__name__\n"
@@ -205,8 +205,8 @@ def test_cells_arrive_as_text_and_midnight_keeps_its_time(tmp: Path) -> None:
 
 def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
     """Timeout, a crash that is not memory, and each error the child reports: one sentence."""
-    from importer.errors import SheetNotFoundError, UnreadableFileError
-    from importer.reading_capped import _crashed, _error, read_in_child
+    from importer.core.errors import SheetNotFoundError, UnreadableFileError
+    from importer.sheet.reading.capped import _crashed, _error, read_in_child
 
     book = write_xlsx(tmp / "b.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
     with pytest.raises(UnsafeFileError, match=r"took over 0 s.*nothing was read"):

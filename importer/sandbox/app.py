@@ -24,7 +24,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
-from importer.clock import FakeClock
+from importer.core.clock import FakeClock
 from importer.sandbox.echo import echo_answer
 from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response

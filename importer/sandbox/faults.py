@@ -41,7 +41,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
 
 __all__ = ["Faults", "parse_faults"]
 

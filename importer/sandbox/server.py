@@ -17,8 +17,8 @@ from typing import Any
 
 import h11
 
-from importer.errors import ConfigurationError
-from importer.hosts import is_loopback
+from importer.core.errors import ConfigurationError
+from importer.core.hosts import is_loopback
 from importer.sandbox.http import ASGIApp, DropConnection
 
 __all__ = ["SandboxServer", "is_loopback"]

@@ -19,8 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from importer.clock import Clock, SystemClock
-from importer.errors import ConfigurationError
+from importer.core.clock import Clock, SystemClock
+from importer.core.errors import ConfigurationError
 from importer.sandbox.faults import Faults
 
 __all__ = ["Created", "SandboxState", "SlidingWindow", "load_seed"]

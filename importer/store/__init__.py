@@ -11,9 +11,9 @@ file):
   See :mod:`importer.store.postgres` for the locking that makes that safe.
 
 The three things a run takes from a store follow the interfaces of the SQLite classes they
-stand in for: :class:`JournalLike` (:class:`importer.journal.Journal`), :class:`Slots`
-(:class:`importer.shared_slots.SharedSlots`) and :class:`importer.tokens.Tokens`
-(:class:`importer.tokens.TokenStore`), as :class:`StoreTokens`.
+stand in for: :class:`JournalLike` (:class:`importer.store.journal.Journal`), :class:`Slots`
+(:class:`importer.store.slots.SharedSlots`) and :class:`importer.store.tokens.Tokens`
+(:class:`importer.store.tokens.TokenStore`), as :class:`StoreTokens`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from importer.clock import Clock
-from importer.errors import ConfigurationError, ImporterError
+from importer.core.clock import Clock
+from importer.core.errors import ConfigurationError, ImporterError
 
 if TYPE_CHECKING:
-    from importer.journal_api import Entry
-    from importer.throttle import Window
+    from importer.sending.throttle import Window
+    from importer.store.base import Entry
 
 __all__ = [
     "JobLockLostError",
@@ -64,7 +64,7 @@ class JobLockLostError(ImporterError):
 
 
 class Slots(Protocol):
-    """One account's call schedule (see :class:`importer.shared_slots.SharedSlots`)."""
+    """One account's call schedule (see :class:`importer.store.slots.SharedSlots`)."""
 
     def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
         """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
@@ -90,7 +90,7 @@ class Slots(Protocol):
 class StoreTokens(Protocol):
     """Kept tokens and token requests, closable.
 
-    The methods are those of :class:`importer.tokens.Tokens`, where they are documented.
+    The methods are those of :class:`importer.store.tokens.Tokens`, where they are documented.
     """
 
     def get(self, account: str) -> tuple[str, float] | None: ...
@@ -102,9 +102,10 @@ class StoreTokens(Protocol):
 
 
 class JournalLike(Protocol):
-    """What the command line and the pipeline use of a journal (:class:`importer.journal.Journal`).
+    """What the command line and the pipeline use of a journal
+    (:class:`importer.store.journal.Journal`).
 
-    The methods are those of :class:`importer.journal.Journal`, where they are documented.
+    The methods are those of :class:`importer.store.journal.Journal`, where they are documented.
     """
 
     @property
@@ -215,7 +216,7 @@ def open_store(url: str | None, *, folder: Path | None = None) -> Store:
             f"--store {redact(str(url))}: give postgresql://USER@HOST:PORT/DATABASE, or "
             "sqlite:FOLDER (the default is this machine's state folder)."
         )
-    from importer.shared_slots import SharedSlots
+    from importer.store.slots import SharedSlots
     from importer.store.sqlite import SqliteStore
 
     where = str(url)[len("sqlite:") :] if url else ""

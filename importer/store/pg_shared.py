@@ -1,6 +1,6 @@
 """The rate schedule and the tokens of an account, shared through PostgreSQL by every host.
 
-:class:`PgSlots` keeps :class:`importer.shared_slots.SharedSlots`' rules (the next free slot, a
+:class:`PgSlots` keeps :class:`importer.store.slots.SharedSlots`' rules (the next free slot, a
 pause with its reason, the window on call start and end times) in two tables. Taking a slot
 is one transaction that locks the account's schedule row (``SELECT … FOR UPDATE``): a second
 host asking at the same moment waits for the first to commit, then sees its call, so two
@@ -20,8 +20,8 @@ from importer.store.migrations import lock_key
 from importer.store.postgres import CONNECT
 
 if TYPE_CHECKING:
+    from importer.sending.throttle import Window
     from importer.store.postgres import PostgresStore
-    from importer.throttle import Window
 
 __all__ = ["PgSlots", "PgTokens"]
 
@@ -143,7 +143,7 @@ class PgSlots:
 
 
 class PgTokens:
-    """Kept tokens and token requests (:class:`importer.tokens.Tokens`) in the store.
+    """Kept tokens and token requests (:class:`importer.store.tokens.Tokens`) in the store.
 
     A token at rest is readable by whoever can read the database: give the importer's
     database user its own schema, and let no one else read it.

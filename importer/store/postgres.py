@@ -32,11 +32,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from importer.clock import Clock, SystemClock
-from importer.errors import ConfigurationError
-from importer.journal_api import Entry, JobLockedError, settings_of_runs
-from importer.secret import scrub
+from importer.core.clock import Clock, SystemClock
+from importer.core.errors import ConfigurationError
+from importer.core.secret import scrub
 from importer.store import JobLockLostError, StoreUnavailableError, redact
+from importer.store.base import Entry, JobLockedError, settings_of_runs
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 
 __all__ = ["CONNECT", "PgJournal", "PostgresStore"]
@@ -195,7 +195,7 @@ def _lock_held(conn: Any, key: int) -> bool:
 
 
 class PgJournal:
-    """A journal in the store: the interface of :class:`importer.journal.Journal`.
+    """A journal in the store: the interface of :class:`importer.store.journal.Journal`.
 
     Thread-safe: each call takes a connection from the store's pool and commits at once.
     """

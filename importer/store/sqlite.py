@@ -1,8 +1,8 @@
 """The embedded store: SQLite files on one machine, the default.
 
 Nothing new here: the journal, the rate schedule and the tokens are the SQLite classes
-the importer always used (:class:`~importer.journal.Journal`,
-:class:`~importer.shared_slots.SharedSlots`, :class:`~importer.tokens.TokenStore`), kept in the
+the importer always used (:class:`~importer.store.journal.Journal`,
+:class:`~importer.store.slots.SharedSlots`, :class:`~importer.store.tokens.TokenStore`), kept in the
 state folder; this class only hands them out behind the :class:`~importer.store.Store`
 interface.
 """
@@ -14,10 +14,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from importer.clock import Clock
-from importer.journal import Journal
-from importer.shared_slots import SharedSlots
-from importer.tokens import TokenStore
+from importer.core.clock import Clock
+from importer.store.journal import Journal
+from importer.store.slots import SharedSlots
+from importer.store.tokens import TokenStore
 
 __all__ = ["SqliteStore"]
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from types import ModuleType
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
+from importer.sheet.schema import RowCheck, Vendor
 from importer.vendors import coursepath, learning360_v1, learning360_v2, zoho_people
-from importer.vendors.base import RowCheck, Vendor
 from importer.vendors.plugin import Plugin
 
 __all__ = [

@@ -4,9 +4,9 @@ A vendor is one package under ``importer/vendors/`` whose ``__init__`` builds a
 :class:`Plugin`, and one line in :data:`importer.vendors.PLUGINS`. The plugin
 declares everything the rest of the importer needs to know about the vendor:
 
-* ``schema``: the sheet's columns and rules (:class:`~importer.vendors.base.Vendor`);
+* ``schema``: the sheet's columns and rules (:class:`~importer.sheet.schema.Vendor`);
 * ``wire``: the calls that import a row and what each answer means
-  (:class:`~importer.wire.Adapter`), with its rate policy;
+  (:class:`~importer.sending.protocol.Adapter`), with its rate policy;
 * ``credentials``, ``api_host``, ``token_host`` and ``auth``: where it lives and how
   each request is authenticated;
 * ``people`` (optional): how email columns become the IDs the vendor wants;
@@ -26,20 +26,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from importer.vendors.base import Vendor
+from importer.sheet.schema import Vendor
 
 if TYPE_CHECKING:
     import httpx
 
-    from importer.auth import Auth
-    from importer.clock import Clock
-    from importer.readback import ReadBack
+    from importer.core.clock import Clock
+    from importer.core.secret import Secret
     from importer.sandbox.http import Router
     from importer.sandbox.state import SandboxState
-    from importer.secret import Secret
-    from importer.sender import Sender
-    from importer.tokens import Tokens
-    from importer.wire import Adapter, Answer, Call, Outcome
+    from importer.sending.auth import Auth
+    from importer.sending.protocol import Adapter, Answer, Call, Outcome
+    from importer.sending.readback import ReadBack
+    from importer.sending.sender import Sender
+    from importer.store.tokens import Tokens
 
 __all__ = ["AuthFactory", "Changes", "People", "Plugin", "SandboxPart", "deferred", "same_path"]
 
@@ -57,7 +57,9 @@ DeleteCalls = Callable[[Mapping[str, Any], str], "list[Call]"]
 
 def same_path(call: Call) -> Call | None:
     """The read that tells whether a delete's target is still there: a GET of its path."""
-    from importer.wire import Call  # lazy: the wire loads the pacer, which validate never needs
+    from importer.sending.protocol import (
+        Call,
+    )  # lazy: the wire loads the pacer, which validate never needs
 
     return Call(f"check before: {call.name}", "GET", call.path, writes=False)
 
@@ -97,7 +99,7 @@ class People:
         fields: ``(email field, ID field, several or one)`` per pair of columns.
         what: who an email must belong to, for the row error ("a Zoho People employee").
         find: ``(sender, email) -> ID or None``; raises
-            :class:`~importer.errors.VendorUnavailableError` when the vendor kept failing.
+            :class:`~importer.core.errors.VendorUnavailableError` when the vendor kept failing.
         allowed: ``(sender) -> IDs`` that may be used (Zoho: registered trainers), if any.
         not_allowed: the problem code for an ID outside ``allowed``.
     """

@@ -13,7 +13,7 @@ An accounts file (``--config accounts.toml``) lists them::
     IMPORTER_360L_CLIENT_ID = "ACME_360_CLIENT_ID"
     IMPORTER_360L_CLIENT_SECRET = "ACME_360_CLIENT_SECRET"
 
-Settings are resolved by :func:`importer.config.resolve_settings`, as ``run --config`` does;
+Settings are resolved by :func:`importer.jobs.config.resolve_settings`, as ``run --config`` does;
 the page only ever shows an account's name, vendor, host and time zone.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import RunSettings, read_toml, resolve_settings
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
+from importer.jobs.config import RunSettings, read_toml, resolve_settings
 from importer.vendors import REGISTRY, get_vendor, plugin
 
 __all__ = ["Account", "load_accounts", "sandbox_accounts"]

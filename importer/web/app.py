@@ -30,11 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from importer.clock import Clock
-from importer.errors import ImporterError
-from importer.people import email_fields
-from importer.secret import Secret
-from importer.templates import template_name, write_template
+from importer.core.clock import Clock
+from importer.core.errors import ImporterError
+from importer.core.secret import Secret
+from importer.jobs.people import email_fields
+from importer.results.templates import template_name, write_template
 from importer.vendors import get_vendor
 from importer.web.password import PasswordLogin
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf

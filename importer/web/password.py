@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from importer.clock import Clock, SystemClock
-from importer.errors import ConfigurationError
-from importer.secret import Secret
+from importer.core.clock import Clock, SystemClock
+from importer.core.errors import ConfigurationError
+from importer.core.secret import Secret
 from importer.web.security import Attempt, Verdict, same_secret
 
 __all__ = ["MIN_LENGTH", "Backoff", "PasswordLogin", "check_length"]

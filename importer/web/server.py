@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
 
 __all__ = ["PASSWORD_VARIABLE", "add_arguments", "serve_command"]
 
@@ -55,8 +55,8 @@ def serve_command(args: argparse.Namespace) -> int:
     # lazy: the parser half of this module is read by every command (validate's start-up)
     import uvicorn
 
-    from importer.hosts import is_loopback
-    from importer.secret import Secret
+    from importer.core.hosts import is_loopback
+    from importer.core.secret import Secret
     from importer.web.accounts import Account, load_accounts, sandbox_accounts
     from importer.web.app import create_app
     from importer.web.password import check_length

@@ -1,4 +1,4 @@
-"""The page's undo of a run (the command line's :mod:`importer.undo`, on an account's journal),
+"""The page's undo of a run (the command line's :mod:`importer.jobs.undo`, on an account's journal),
 and its updates' stop at the mass-change guard."""
 
 from __future__ import annotations
@@ -7,22 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from importer.changes import ConfirmationNeededError, Guard
-from importer.journal import Journal
-from importer.journal_api import Entry
-from importer.outcomes import JournalState
-from importer.undo import changes_of, select, undo_rows, undo_sheet
+from importer.core.outcomes import JournalState
+from importer.jobs.changes import ConfirmationNeededError, Guard
+from importer.jobs.undo import changes_of, select, undo_rows, undo_sheet
+from importer.store.base import Entry
+from importer.store.journal import Journal
 from importer.vendors import plugin
 from importer.web.accounts import Account
 
 if TYPE_CHECKING:
-    from importer.report import RunReport
+    from importer.results.report import RunReport
     from importer.store import JournalLike
     from importer.web.workspace import Workspace
 
 __all__ = ["UndoPlan", "can_delete", "guarded", "run_rows", "undo_plan", "undo_run"]
 
-#: States of a row an undo deletes (as :mod:`importer.undo` selects them).
+#: States of a row an undo deletes (as :mod:`importer.jobs.undo` selects them).
 _LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
 
 

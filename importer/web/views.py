@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from importer.results import RESULT_COLUMNS
+from importer.results.sheet import RESULT_COLUMNS
 from importer.web.workspace import Upload
 
 __all__ = [

@@ -1,7 +1,7 @@
 """What the server holds: uploaded sheets, their validation, and runs in background threads.
 
-Every step is the command line's own: :func:`importer.validation.validate` checks a sheet,
-:func:`importer.pipeline.run_import` sends it (through the account's journal, with the
+Every step is the command line's own: :func:`importer.sheet.validation.validate` checks a sheet,
+:func:`importer.jobs.pipeline.run_import` sends it (through the account's journal, with the
 ``run`` command's journal and plan helpers), :func:`importer.api.write_report` writes the
 result workbook. Files live under the data folder only: ``uploads/`` (never executed, only
 read as sheets), ``results/``, ``journals/`` (one journal per account, so a renamed file
@@ -25,19 +25,19 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from importer.api import write_report
-from importer.changes import Guard
-from importer.cli_run import plan_line, resolve_emails, run_journal, zone_missing
-from importer.errors import ConfigurationError, ImporterError, InputError
-from importer.headers import header_scorer
-from importer.journal import Journal
-from importer.journal_api import account_journal_path
-from importer.journaling import JournalOptions, journal_report
-from importer.pipeline import run_import
-from importer.reading import read_table
-from importer.report import RunReport
-from importer.shared_slots import SharedSlots
+from importer.cli.run import plan_line, resolve_emails, run_journal, zone_missing
+from importer.core.errors import ConfigurationError, ImporterError, InputError
+from importer.jobs.changes import Guard
+from importer.jobs.journaling import JournalOptions, journal_report
+from importer.jobs.pipeline import run_import
+from importer.results.report import RunReport
+from importer.sheet.headers import header_scorer
+from importer.sheet.reading.table import read_table
+from importer.sheet.validation import ValidationReport, validate
 from importer.store import JournalLike, shared_journal
-from importer.validation import ValidationReport, validate
+from importer.store.base import account_journal_path
+from importer.store.journal import Journal
+from importer.store.slots import SharedSlots
 from importer.vendors import get_vendor
 from importer.web.accounts import Account
 from importer.web.undo import can_delete, guarded, run_rows

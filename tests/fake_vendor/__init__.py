@@ -18,17 +18,11 @@ from typing import Any
 
 import httpx
 
-from importer.clock import Clock
-from importer.fields import DateTimeUTC, Field, Text
-from importer.readback import ReadBack, pages
+from importer.core.clock import Clock
+from importer.core.secret import Secret
 from importer.sandbox.http import Request, Response, Router, json_response
 from importer.sandbox.state import SandboxState
-from importer.secret import Secret
-from importer.throttle import RatePolicy
-from importer.tokens import Tokens
-from importer.vendors.base import Vendor
-from importer.vendors.plugin import Changes, Plugin, SandboxPart
-from importer.wire import (
+from importer.sending.protocol import (
     AdapterBase,
     Answer,
     Call,
@@ -37,6 +31,12 @@ from importer.wire import (
     plain_status,
     retry_after_header,
 )
+from importer.sending.readback import ReadBack, pages
+from importer.sending.throttle import RatePolicy
+from importer.sheet.fields import DateTimeUTC, Field, Text
+from importer.sheet.schema import Vendor
+from importer.store.tokens import Tokens
+from importer.vendors.plugin import Changes, Plugin, SandboxPart
 
 __all__ = ["PLUGIN"]
 

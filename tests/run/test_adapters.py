@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from importer.templates import write_template
-from importer.validation import validate
+from importer.results.templates import write_template
+from importer.sending.protocol import Answer, Call
+from importer.sheet.validation import validate
 from importer.vendors import REGISTRY, plugin
-from importer.wire import Answer, Call
 from tests.conftest import run_cli, zoho_row, zoho_sheet
 
 
@@ -94,7 +94,7 @@ def test_retry_after_in_seconds_or_as_a_date(
     headers: dict[str, str], seconds: float | None
 ) -> None:
     """Retry-After is read as seconds or as an HTTP date measured from the answer's Date."""
-    from importer.wire import retry_after_header
+    from importer.sending.protocol import retry_after_header
 
     assert retry_after_header(Answer(429, {}, headers)) == seconds
 
@@ -103,9 +103,9 @@ def test_progress_eta_knows_the_rate_limit() -> None:
     """Early on, the bar's ETA uses the vendor's pace, not the first unpaced rows' speed."""
     from types import SimpleNamespace
 
-    from importer.clock import FakeClock
-    from importer.progress import eta_and_counts as _eta_and_counts
-    from importer.throttle import Pacer
+    from importer.core.clock import FakeClock
+    from importer.sending.progress import eta_and_counts as _eta_and_counts
+    from importer.sending.throttle import Pacer
 
     pacer = Pacer(plugin("zoho-people").wire.rate, FakeClock())
     bar = SimpleNamespace(n=1, total=3001, format_dict={"elapsed": 0.05})
@@ -218,9 +218,9 @@ def test_a_missing_parameter_after_a_created_row_is_that_rows_rejection() -> Non
     missing" rejects that row alone; the run goes on."""
     import httpx
 
-    from importer.clock import FakeClock
-    from importer.config import resolve_settings
-    from importer.sender import sender_for
+    from importer.core.clock import FakeClock
+    from importer.jobs.config import resolve_settings
+    from importer.sending.sender import sender_for
 
     missing = {"code": 7019, "message": "Invalid parameter value/input parameter missing"}
     answers = [

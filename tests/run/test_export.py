@@ -130,9 +130,9 @@ def test_export_takes_the_callers_client_and_clock() -> None:
     twice through `Link`, and a fake clock; the objects of both pages come back in order."""
     import httpx
 
-    from importer.clock import FakeClock
-    from importer.config import resolve_settings
-    from importer.export import export_sessions
+    from importer.core.clock import FakeClock
+    from importer.jobs.config import resolve_settings
+    from importer.jobs.export import export_sessions
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/oauth2/token"):
@@ -181,9 +181,9 @@ def test_export_stops_on_a_page_that_repeats_one_already_read() -> None:
     first copy, says it stopped, and makes one request more, not an endless loop."""
     import httpx
 
-    from importer.clock import FakeClock
-    from importer.config import resolve_settings
-    from importer.export import export_sessions
+    from importer.core.clock import FakeClock
+    from importer.jobs.config import resolve_settings
+    from importer.jobs.export import export_sessions
 
     calls: list[str] = []
 

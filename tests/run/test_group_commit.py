@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from importer.config import resolve_settings
-from importer.journal import Journal
-from importer.journaling import JournalOptions
-from importer.pipeline import run_import
+from importer.jobs.config import resolve_settings
+from importer.jobs.journaling import JournalOptions
+from importer.jobs.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer, describe
-from importer.validation import validate
+from importer.sheet.validation import validate
+from importer.store.journal import Journal
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from importer import cli, cli_inbox
-from importer.clock import FakeClock
+from importer.cli import inbox as cli_inbox
+from importer.cli import main as cli
+from importer.core.clock import FakeClock
 from tests.run.conftest import SandboxProcess
 from tests.run.test_trust import cli as run_cli
 from tests.run.test_trust import inbox_job, line, v2_sheet

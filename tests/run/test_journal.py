@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.journal import Journal
-from importer.journal_api import JobLockedError
+from importer.store.base import JobLockedError
+from importer.store.journal import Journal
 from tests.conftest import run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from importer.cli import main
-from importer.journal import Journal
-from importer.journal_faults import JournalDamagedError, JournalFullError, NotAJournalError
+from importer.cli.main import main
+from importer.store.faults import JournalDamagedError, JournalFullError, NotAJournalError
+from importer.store.journal import Journal
 from tests.conftest import ROOT
 from tests.run.conftest import SandboxProcess
 from tests.run.test_journal import creates, v2_sheet
@@ -155,7 +155,7 @@ def test_what_each_sqlite_fault_is_said_to_be(
 ) -> None:
     """An I/O error on a nearly full disk is a full disk; a read-only journal is neither full
     nor damaged; a folder or a text file given as a journal is not one (`status` too)."""
-    from importer.journal_faults import journal_error
+    from importer.store.faults import journal_error
 
     write_error = sqlite3.OperationalError("disk I/O error")
     write_error.sqlite_errorcode = 778  # SQLITE_IOERR_WRITE, as EDQUOT or EFBIG give it

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.clock import FakeClock
-from importer.config import resolve_settings
-from importer.journal import Journal
-from importer.journaling import JournalOptions
-from importer.pipeline import run_import
-from importer.report import RunReport
-from importer.validation import validate
+from importer.core.clock import FakeClock
+from importer.jobs.config import resolve_settings
+from importer.jobs.journaling import JournalOptions
+from importer.jobs.pipeline import run_import
+from importer.results.report import RunReport
+from importer.sheet.validation import validate
+from importer.store.journal import Journal
 from tests.conftest import write_csv
 from tests.run.conftest import SandboxProcess
 

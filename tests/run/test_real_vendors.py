@@ -17,15 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.clock import Clock, FakeClock, SystemClock
-from importer.config import resolve_settings
-from importer.errors import FatalVendorError, VendorUnavailableError
+from importer.core.clock import Clock, FakeClock, SystemClock
+from importer.core.errors import FatalVendorError, VendorUnavailableError
+from importer.core.secret import Secret
+from importer.jobs.config import resolve_settings
 from importer.sandbox import parse_faults
 from importer.sandbox.state import SlidingWindow
-from importer.secret import Secret
-from importer.throttle import Pacer, RatePolicy, Window
+from importer.sending.protocol import Answer, Call, retry_after_header
+from importer.sending.throttle import Pacer, RatePolicy, Window
 from importer.vendors import REGISTRY, plugin
-from importer.wire import Answer, Call, retry_after_header
 from tests.conftest import write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import Rig, SandboxProcess
 
@@ -574,7 +574,7 @@ def _mock_sender(vendor, handler, auth=None, paced=False, notes=None):  # type: 
     """A ``vendor`` sender on a fake clock whose HTTP answers come from ``handler`` (a unit
     test's mock transport). ``auth(clock)`` builds its auth (a static key by default);
     ``paced`` keeps the vendor's documented pace instead of none."""
-    from importer.sender import Sender
+    from importer.sending.sender import Sender
 
     clock = FakeClock()
     static = {
@@ -657,9 +657,9 @@ def test_a_zoho_echo_we_cannot_read_leaves_the_row_unchecked_not_resent() -> Non
 
 def test_a_stop_ends_a_long_token_wait() -> None:
     """Zoho's token budget spent by others: the wait for it ends at once when the run stops."""
-    from importer.sender import sender_for
-    from importer.throttle import PacerStopped
-    from importer.tokens import MemoryTokens
+    from importer.sending.sender import sender_for
+    from importer.sending.throttle import PacerStopped
+    from importer.store.tokens import MemoryTokens
 
     clock = FakeClock()
     tokens = MemoryTokens()
@@ -684,7 +684,7 @@ def test_a_stop_ends_a_long_token_wait() -> None:
 def test_a_next_page_link_to_itself_stops() -> None:
     """A `Link: rel=next` that names the page itself: the lookup reads a bounded number of pages
     and leaves the row unchecked, instead of looping forever."""
-    from importer.sender import MAX_PAGES
+    from importer.sending.sender import MAX_PAGES
 
     seen: list[str] = []
 

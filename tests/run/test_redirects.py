@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.config import resolve_settings
-from importer.errors import FatalVendorError
-from importer.pipeline import run_import
-from importer.validation import validate
+from importer.core.errors import FatalVendorError
+from importer.jobs.config import resolve_settings
+from importer.jobs.pipeline import run_import
+from importer.sheet.validation import validate
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]
@@ -73,12 +73,12 @@ def test_a_redirect_to_the_last_row_still_stops_the_run(tmp_path: Path) -> None:
 
 def test_a_redirected_read_stops_without_blaming_a_row() -> None:
     """A lookup redirected: nothing was changed, the run stops (fatal), naming the host."""
-    from importer.clock import FakeClock
-    from importer.secret import Secret
-    from importer.sender import Sender
-    from importer.throttle import Pacer, RatePolicy
+    from importer.core.clock import FakeClock
+    from importer.core.secret import Secret
+    from importer.sending.protocol import Call
+    from importer.sending.sender import Sender
+    from importer.sending.throttle import Pacer, RatePolicy
     from importer.vendors import plugin
-    from importer.wire import Call
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"location": "/login"})

@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer import signals as entry_signals
 from importer.api import write_report
-from importer.config import resolve_settings
-from importer.journal import Journal
-from importer.journaling import JournalOptions
-from importer.pipeline import run_import
+from importer.core import signals as entry_signals
+from importer.jobs.config import resolve_settings
+from importer.jobs.journaling import JournalOptions
+from importer.jobs.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer, describe
-from importer.validation import validate
+from importer.sheet.validation import validate
+from importer.store.journal import Journal
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]

@@ -1,4 +1,4 @@
-"""The run's transport (importer.transport) against raw sockets on 127.0.0.1.
+"""The run's transport (importer.sending.transport) against raw sockets on 127.0.0.1.
 
 Each test's server is a few lines of socket code that answers as a vendor might, well or
 badly: what must hold is that connections are kept and never shared between threads, and
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from importer.transport import ThreadConnections, direct_transport
+from importer.sending.transport import ThreadConnections, direct_transport
 
 Handler = Callable[[socket.socket, int], None]
 

@@ -16,20 +16,20 @@ from typing import Any
 import httpx
 import pytest
 
-from importer import cli
-from importer.clock import FakeClock
-from importer.config import resolve_settings
-from importer.errors import FatalVendorError
-from importer.fields import Integer
-from importer.outgoing import MAX_TARGET
-from importer.pipeline import run_import
-from importer.secret import Secret
-from importer.sender import Sender
-from importer.throttle import Pacer, RatePolicy
-from importer.transport import ThreadConnections
-from importer.validation import validate
+from importer.cli import main as cli
+from importer.core.clock import FakeClock
+from importer.core.errors import FatalVendorError
+from importer.core.secret import Secret
+from importer.jobs.config import resolve_settings
+from importer.jobs.pipeline import run_import
+from importer.sending.outgoing import MAX_TARGET
+from importer.sending.protocol import AdapterBase, Answer, Call, NoLookup, Outcome
+from importer.sending.sender import Sender
+from importer.sending.throttle import Pacer, RatePolicy
+from importer.sending.transport import ThreadConnections
+from importer.sheet.fields import Integer
+from importer.sheet.validation import validate
 from importer.vendors import plugin
-from importer.wire import AdapterBase, Answer, Call, NoLookup, Outcome
 from tests.conftest import V2_HEADERS, V2_ROW, ZOHO_HEADERS, write_csv, zoho_row
 
 CJK = "説" * 7400  # the description of the report: ~66 KB once percent-encoded

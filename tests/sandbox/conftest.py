@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from importer.clock import FakeClock
+from importer.core.clock import FakeClock
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
 
 PATH = "6853f6de567dc5f80528f80d"

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
 from importer.sandbox import DropConnection, Sandbox, parse_faults
 from importer.vendors import REGISTRY
 from tests.sandbox.conftest import ZOHO_EXAMPLE, ZOHO_MODULE, Env

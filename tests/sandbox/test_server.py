@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
 from importer.sandbox import Sandbox, SandboxServer, is_loopback
 from tests.conftest import run_cli
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from importer.clock import FakeClock
-from importer.errors import ConfigurationError
-from importer.journal import Journal
-from importer.journal_api import JobLockedError
+from importer.core.clock import FakeClock
+from importer.core.errors import ConfigurationError
 from importer.store import JournalLike, open_store
+from importer.store.base import JobLockedError
+from importer.store.journal import Journal
 from tests.conftest import ROOT
 
 Opener = Callable[..., JournalLike]
@@ -181,7 +181,7 @@ def test_wait_takes_the_lock_once_it_is_released(opener: Opener) -> None:
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from importer.journal import Journal
+from importer.store.journal import Journal
 from importer.store import open_store
 kind, where = sys.argv[1], sys.argv[2]
 if kind == "sqlite":

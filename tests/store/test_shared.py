@@ -15,12 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from importer.clock import SystemClock
-from importer.errors import ConfigurationError
+from importer.core.clock import SystemClock
+from importer.core.errors import ConfigurationError
+from importer.sending.throttle import Window
 from importer.store import Store, open_store
 from importer.store.migrations import MIGRATIONS
 from importer.store.postgres import PostgresStore
-from importer.throttle import Window
 from tests.conftest import ROOT
 
 
@@ -78,7 +78,7 @@ def test_the_window_counts_from_the_end_of_calls(store: Store) -> None:
 
 _HOLDER = """
 import sys, time
-from importer.clock import SystemClock
+from importer.core.clock import SystemClock
 from importer.store import open_store
 slots = open_store(sys.argv[1]).slots(sys.argv[2], SystemClock())
 print(slots.take(0.0, None)[0], flush=True)
@@ -118,9 +118,9 @@ def test_a_call_left_open_by_a_killed_process_holds_no_one_back(url: str) -> Non
 
 _TAKER = """
 import json, sys, time
-from importer.clock import SystemClock
+from importer.core.clock import SystemClock
 from importer.store import open_store
-from importer.throttle import Window
+from importer.sending.throttle import Window
 # A window that never binds here (50 calls) but makes both stores keep the 45 calls' starts.
 window = Window(limit=50, seconds=0.001, use=50, margin=0.0)
 store = open_store(sys.argv[1])

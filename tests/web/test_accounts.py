@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import ConfigurationError
+from importer.core.errors import ConfigurationError
 from importer.web.accounts import load_accounts
 from tests.conftest import ROOT
 
@@ -103,7 +103,7 @@ def test_a_real_accounts_journal_is_the_one_run_keeps(
     import argparse
     from types import SimpleNamespace
 
-    from importer.cli_journal import journal_path
+    from importer.cli.journal import journal_path
     from importer.web.accounts import sandbox_accounts
     from importer.web.workspace import Workspace
 

@@ -14,8 +14,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from importer.clock import FakeClock
-from importer.secret import Secret
+from importer.core.clock import FakeClock
+from importer.core.secret import Secret
 from importer.web.accounts import Account
 from importer.web.app import create_app
 from importer.web.security import Session, Sessions
@@ -187,7 +187,7 @@ def test_a_short_password_refuses_to_start(
     password: str,
 ) -> None:
     """serve with a password under 12 characters exits 2 with one line naming the variable."""
-    from importer.cli import main
+    from importer.cli.main import main
 
     monkeypatch.setenv("IMPORTER_WEB_PASSWORD", password)
     data = tmp_path / "data"

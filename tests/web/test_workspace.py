@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import InputError
+from importer.core.errors import InputError
 from importer.web.accounts import Account
 from importer.web.workspace import Workspace
 

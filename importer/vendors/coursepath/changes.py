@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from importer.sending.protocol import Answer, Call, Outcome
 from importer.vendors.coursepath.wire import ADAPTER
 from importer.vendors.plugin import Changes, same_path
-from importer.wire import Answer, Call, Outcome
 
 __all__ = ["CHANGES"]
 

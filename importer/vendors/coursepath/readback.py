@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from importer.readback import ReadBack, need, offset_next, one, pages
+from importer.sending.protocol import Answer, Call
+from importer.sending.readback import ReadBack, need, offset_next, one, pages
 from importer.vendors.coursepath.wire import items_of
-from importer.wire import Answer, Call
 
 if TYPE_CHECKING:
-    from importer.sender import Sender
+    from importer.sending.sender import Sender
 
 __all__ = ["READBACK"]
 

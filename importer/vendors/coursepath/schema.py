@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from importer.fields import Boolean, Email, Field, Identifier, Text, TextList
-from importer.vendors.base import RowCheck, Vendor
+from importer.sheet.fields import Boolean, Email, Field, Identifier, Text, TextList
+from importer.sheet.schema import RowCheck, Vendor
 
 __all__ = ["VENDOR"]
 

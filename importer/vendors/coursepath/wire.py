@@ -28,8 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importer.throttle import RatePolicy
-from importer.wire import (
+from importer.sending.protocol import (
     Answer,
     Call,
     NoLookup,
@@ -39,6 +38,7 @@ from importer.wire import (
     retry_after_header,
     snippet,
 )
+from importer.sending.throttle import RatePolicy
 
 __all__ = ["ADAPTER", "ID_KEYS", "ident_of", "items_of"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from importer.fields import DateTimeUTC, Field, Identifier
-from importer.vendors.base import RowCheck, end_not_before_start
+from importer.sheet.fields import DateTimeUTC, Field, Identifier
+from importer.sheet.schema import RowCheck, end_not_before_start
 
 __all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE", "UTC_NOTE"]
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 import httpx
 
-from importer.auth import Auth
-from importer.clock import Clock
-from importer.secret import Secret
-from importer.tokens import Tokens
+from importer.core.clock import Clock
+from importer.core.secret import Secret
+from importer.sending.auth import Auth
+from importer.store.tokens import Tokens
 
 __all__ = ["auth"]
 

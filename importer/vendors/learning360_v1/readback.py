@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from importer.errors import ConfigurationError
-from importer.readback import ReadBack, array, one, pages
-from importer.wire import Call
+from importer.core.errors import ConfigurationError
+from importer.sending.protocol import Call
+from importer.sending.readback import ReadBack, array, one, pages
 
 if TYPE_CHECKING:
-    from importer.sender import Sender
+    from importer.sending.sender import Sender
 
 __all__ = ["READBACK"]
 

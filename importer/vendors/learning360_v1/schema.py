@@ -8,8 +8,8 @@ Source: shared/vendor-docs/360learning-v1-create-path-session.txt.
 
 from __future__ import annotations
 
-from importer.fields import EmailList, Field, Text
-from importer.vendors.base import Vendor
+from importer.sheet.fields import EmailList, Field, Text
+from importer.sheet.schema import Vendor
 from importer.vendors.learning360_common.schema import (
     END_DATE,
     END_NOT_BEFORE_START,

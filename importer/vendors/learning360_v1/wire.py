@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from importer.throttle import RatePolicy
-from importer.wire import (
+from importer.sending.protocol import (
     Answer,
     Call,
     NoLookup,
@@ -17,6 +16,7 @@ from importer.wire import (
     retry_after_header,
     snippet,
 )
+from importer.sending.throttle import RatePolicy
 
 __all__ = ["ADAPTER"]
 

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 
 import httpx
 
-from importer.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
-from importer.clock import Clock
-from importer.errors import FatalVendorError
-from importer.secret import Secret
-from importer.tokens import MemoryTokens, Tokens, account_key
+from importer.core.clock import Clock
+from importer.core.errors import FatalVendorError
+from importer.core.secret import Secret
+from importer.sending.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
+from importer.store.tokens import MemoryTokens, Tokens, account_key
 
 __all__ = ["auth"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from importer.sending.protocol import Answer, Call, Outcome, fill
 from importer.vendors.learning360_v2.wire import ADAPTER
 from importer.vendors.plugin import Changes
-from importer.wire import Answer, Call, Outcome, fill
 
 __all__ = ["CHANGES"]
 
@@ -36,7 +36,7 @@ _MESSAGES = {
 
 def _update(before: Mapping[str, Any], after: Mapping[str, Any], ident: str) -> list[Call] | str:
     if str(before.get("pathId")) != str(after.get("pathId")):
-        return (  # {undo}: the command that deletes this row's session (importer.changes)
+        return (  # {undo}: the command that deletes this row's session (importer.jobs.changes)
             "360Learning cannot move a session to another path: delete this row's session "
             "({undo}) and import the row again, or change the path back"
         )

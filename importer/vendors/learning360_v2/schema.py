@@ -8,8 +8,8 @@ shared/vendor-docs/. Required: ``name``, ``mainInstructorId``,
 
 from __future__ import annotations
 
-from importer.fields import Choice, Email, EmailList, Field, IdList, Integer, Text
-from importer.vendors.base import RowCheck, Vendor, one_of
+from importer.sheet.fields import Choice, Email, EmailList, Field, IdList, Integer, Text
+from importer.sheet.schema import RowCheck, Vendor, one_of
 from importer.vendors.learning360_common.schema import (
     END_DATE,
     END_NOT_BEFORE_START,

@@ -14,8 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from importer.throttle import RatePolicy, Window
-from importer.wire import (
+from importer.sending.protocol import (
     MARKER,
     AdapterBase,
     Answer,
@@ -28,6 +27,7 @@ from importer.wire import (
     retry_after_header,
     snippet,
 )
+from importer.sending.throttle import RatePolicy, Window
 
 __all__ = ["ADAPTER"]
 

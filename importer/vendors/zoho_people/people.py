@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from importer.errors import VendorUnavailableError
+from importer.core.errors import VendorUnavailableError
+from importer.sending.protocol import Answer, Call, snippet
 from importer.vendors.plugin import People
-from importer.wire import Answer, Call, snippet
 
 if TYPE_CHECKING:
-    from importer.sender import Sender
+    from importer.sending.sender import Sender
 
 __all__ = ["PEOPLE"]
 

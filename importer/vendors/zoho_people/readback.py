@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from importer.readback import ReadBack, need, pages
-from importer.wire import Answer, Call
+from importer.sending.protocol import Answer, Call
+from importer.sending.readback import ReadBack, need, pages
 
 if TYPE_CHECKING:
-    from importer.sender import Sender
+    from importer.sending.sender import Sender
 
 __all__ = ["READBACK"]
 

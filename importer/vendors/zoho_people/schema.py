@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from importer.fields import Choice, DateText, Email, Field, Identifier, Text, Time12h
-from importer.vendors.base import RowCheck, Vendor, one_of, usable
+from importer.sheet.fields import Choice, DateText, Email, Field, Identifier, Text, Time12h
+from importer.sheet.schema import RowCheck, Vendor, one_of, usable
 
 __all__ = ["VENDOR", "ZOHO_ID"]
 

@@ -37,8 +37,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from importer.throttle import RatePolicy, Window
-from importer.wire import (
+from importer.sending.protocol import (
     AdapterBase,
     Answer,
     Call,
@@ -49,6 +48,7 @@ from importer.wire import (
     retry_after_header,
     snippet,
 )
+from importer.sending.throttle import RatePolicy, Window
 
 __all__ = ["ADAPTER", "LOCK_CODE", "LOCK_SECONDS"]
 
@@ -67,7 +67,7 @@ _OPTIONAL = ("description", "roomId", "lockUntil", "gradeCategoryId")
 
 
 #: 30 LMS calls a minute, counted by Zoho on its own clock. We use 27 of them per 60.5 s
-#: measured from the *answers* (see importer.throttle): whatever the network's jitter, no
+#: measured from the *answers* (see importer.sending.throttle): whatever the network's jitter, no
 #: minute Zoho can observe holds more than 27, which leaves 3 for the customer's other tools.
 #: Measured (benchmarks/pacing.py): 0 locks on the real clock, 0.89 of the documented pace.
 WINDOW = Window(limit=30, seconds=60.0, use=27, margin=0.5)
@@ -119,7 +119,7 @@ class _Zoho(AdapterBase):
     def __init__(self, session_data: str = "param") -> None:
         self.session_data = session_data
         #: Said after "Shorten it" when a row's sessionData makes the URL too long (see
-        #: importer.sender.MAX_TARGET: about 2,600 CJK or 7,900 ASCII characters in all).
+        #: importer.sending.sender.MAX_TARGET: about 2,600 CJK or 7,900 ASCII characters in all).
         self.url_hint = (
             "; or, if your Zoho account takes it, send sessionData in the body: "
             "--zoho-session-data body"

@@ -1,0 +1,489 @@
+"""The command line's arguments: every command, its options, their ranges and help texts.
+
+The documentation's command reference (docs/commands.md) is this module's ``--help`` output
+(a test keeps it so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from importer.api import __version__
+from importer.core.outcomes import ExitCode
+from importer.vendors import REGISTRY
+
+__all__ = ["build_parser", "command_names"]
+
+#: The exit code of a usage error (the same as every "could not run").
+_EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2 like every other failure."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(_EXIT_CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def at_least(lowest: int) -> Callable[[str], int]:
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{value} is too small: give {lowest} or more")
+        return value
+
+    number.__name__ = "number"
+    return number
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} calls a second: give a number above 0")
+    return value
+
+
+def _url(text: str) -> str:
+
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a web address: give it like https://people.zoho.eu"
+        )
+    return text.strip()
+
+
+def command_names() -> list[str]:
+    """Every command of the command line, in the order ``--help`` lists them (for the docs'
+    reference and its test). argparse has no public way to list sub-commands."""
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render docs/commands.md)."""
+    vendors = ", ".join(REGISTRY)
+    parser = _Parser(
+        prog="session-importer",
+        description="Validate a spreadsheet of training sessions and import it into a "
+        "learning platform.",
+        epilog="Exit codes: 0 all rows valid, 1 some rows invalid, 2 could not run.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "validate",
+        help="check every row of a sheet for a vendor and write a result sheet",
+        description="Check every row of a CSV or Excel sheet against a vendor's rules, "
+        "without sending anything, and write a result sheet with each row's status "
+        "and problems.",
+    )
+    _sheet_arguments(check, vendor_required=True)
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary line on stdout instead of the human summary",
+    )
+
+    run = commands.add_parser(
+        "run",
+        help="import a sheet: create every valid row at the vendor, under its rate limits",
+        description="Validate a sheet, then create every valid row at the vendor, as fast as "
+        "its documented limits allow, and write a result sheet with each row's outcome: "
+        "created (with the vendor's ID), rejected (with the vendor's reason), invalid, "
+        "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
+        "from IMPORTER_* environment variables (see docs/importing.md), never from the command "
+        "line.",
+        epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
+        "3 stopped by a fatal vendor error (credentials, scope), 4 an --update over the "
+        "mass-change guard (give --confirm N), 130 interrupted (Ctrl-C), 143 terminated "
+        "(SIGTERM).",
+    )
+    _sheet_arguments(run, vendor_required=False, file_required=False)
+    run.add_argument(
+        "--config", type=Path, metavar="JOB.toml", help="a job file ([job], [credentials])"
+    )
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="import into the embedded sandbox (started in-process on 127.0.0.1), not the vendor",
+    )
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="check the job (job file, credentials with a token request, paths) and import nothing",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and plan (rows already created, rows to send), send nothing; needs no "
+        "credentials",
+    )
+    run.add_argument(
+        "--limit", type=at_least(0), metavar="N", help="send at most N rows (the first valid ones)"
+    )
+    run.add_argument(
+        "--concurrency",
+        type=at_least(1),
+        metavar="N",
+        help="requests in flight at most (default 4; Zoho and Coursepath: always 1)",
+    )
+    run.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="PER_S",
+        help="calls per second at most (default: the vendor's documented limit, with headroom); "
+        "never above the documented limit without --beyond-documented-rate",
+    )
+    run.add_argument(
+        "--beyond-documented-rate",
+        action="store_true",
+        help="let --rate go above the vendor's documented limit (the vendor may refuse or "
+        "lock the account: for a vendor that raised your limit in writing)",
+    )
+    run.add_argument(
+        "--zoho-session-data",
+        choices=["param", "body"],
+        help="Zoho: send sessionData as the documented parameter (default) or as a JSON body "
+        "(the doc's code samples)",
+    )
+    run.add_argument(
+        "--v2-marker",
+        action="store_const",
+        const="true",
+        help="360Learning v2: append a row tag to additionalInformation to find lost answers by "
+        "(default: match on path, name, dates and instructor, the field left as typed)",
+    )
+    host_arguments(run)
+    run.add_argument(
+        "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
+    )
+    run.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="a journal of this job's own (default: the vendor account's, in the state folder; "
+        "with --sandbox, a throw-away one)",
+    )
+    run.add_argument(
+        "--key",
+        metavar="COLUMN",
+        help="the column that identifies a row across runs (e.g. an external ID); default: "
+        "the row's content",
+    )
+    run.add_argument(
+        "--retry-rejected", action="store_true", help="send again rows rejected in an earlier run"
+    )
+    run.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="send again rows whose answer was lost, where the vendor gives no way to check",
+    )
+    run.add_argument(
+        "--wait", action="store_true", help="wait for another run of the same job to finish"
+    )
+    run.add_argument(
+        "--settle",
+        type=float,
+        metavar="SECONDS",
+        help="inbox: leave a sheet changed less than SECONDS ago (still being copied or saved) "
+        "for the next run (default: 60; 0 takes every sheet)",
+    )
+    run.add_argument(
+        "--log", type=Path, metavar="FILE", help="append what happens to this log file"
+    )
+    run.add_argument(
+        "--store",
+        metavar="URL",
+        help="share journals, locks, the rate budget and tokens with other hosts: "
+        "postgresql://USER@HOST/DB (default: $IMPORTER_STORE, else this machine's files)",
+    )
+    run.add_argument(
+        "--resolve-only",
+        action="store_true",
+        help="look up the email columns and write the sheet with the IDs filled in; create nothing",
+    )
+
+    run.add_argument(
+        "--update",
+        action="store_true",
+        help="change at the vendor the rows created earlier and edited since (rows known by "
+        "--key; without it, rows read in another --timezone or --date-order; "
+        'job file: mode = "sync"); the result sheet says what changed, old → new',
+    )
+    from importer.cli.undo import add_guard_arguments, add_undo_parser  # issue 16
+
+    add_guard_arguments(run)
+    from importer.cli.store import add_store_parser  # issue 14: the shared store
+
+    add_store_parser(commands)
+    add_undo_parser(commands)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert a 360Learning v1 sheet to a v2 sheet (the v1 API is being retired)",
+        description="Convert a 360Learning v1 sheet into a v2 sheet that `run` takes, by the "
+        "vendor's migration guide: names renamed, the first instructor email as main "
+        "instructor and the others as co-instructors (looked up at import time), the owner "
+        "group dropped (v2 picks it), registration validation added.",
+    )
+    convert.add_argument("file", type=Path, metavar="FILE", help="the v1 sheet")
+    convert.add_argument(
+        "--from",
+        dest="source_vendor",
+        default="360learning-v1",
+        choices=["360learning-v1"],
+        help="the sheet's vendor",
+    )
+    convert.add_argument(
+        "--to",
+        dest="target_vendor",
+        default="360learning-v2",
+        choices=["360learning-v2"],
+        help="the vendor to convert to",
+    )
+    convert.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="the v2 sheet (.xlsx or .csv; default NAME.v2.xlsx or .csv)",
+    )
+    convert.add_argument(
+        "--registration-validation",
+        default="disabled",
+        metavar="VALUE",
+        help="registrationRequestValidation of every row (default: disabled)",
+    )
+    convert.add_argument(
+        "--default-instructor",
+        metavar="EMAIL",
+        help="main instructor for rows with no instructor (v1's platform owner)",
+    )
+    convert.add_argument("--sheet", metavar="NAME", help="the worksheet to read")
+    convert.add_argument("--timezone", metavar="TZ", help="time zone of dates typed without one")
+    convert.add_argument("--path-id", metavar="ID", help="the path of rows without a Path ID")
+
+    export = commands.add_parser(
+        "export",
+        help="read sessions (or members) back from the vendor into a sheet",
+        description="Read sessions back from the vendor into a spreadsheet for checking: "
+        "360Learning v1 program sessions by ID, v2 sessions of a path, Zoho sessions of a "
+        "module, Coursepath members of a course. --from-result reads back exactly the rows a "
+        "run created and marks every field that differs from what was sent.",
+    )
+    export.add_argument("--vendor", required=True, help=f"one of: {vendors}")
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="OUT", required=True, help="the sheet to write"
+    )
+    export.add_argument(
+        "--from-result", type=Path, metavar="RESULT", help="a result sheet of a run"
+    )
+    export.add_argument("--path-id", metavar="ID", help="360Learning v2: the path")
+    export.add_argument("--session-id", metavar="ID,ID", help="360Learning v1: program session IDs")
+    export.add_argument(
+        "--course-id", metavar="ID", help="Zoho: the course; Coursepath: the course"
+    )
+    export.add_argument("--batch-id", metavar="ID", help="Zoho: the batch")
+    export.add_argument("--module-id", metavar="ID", help="Zoho: the module")
+    host_arguments(export)
+    export.add_argument("--timezone", metavar="TZ", help="time zone of the result sheet's dates")
+
+    status = commands.add_parser(
+        "status",
+        help="show what a job's journal holds",
+        description="Show a journal: rows per state, the runs, and the rows needing a look; "
+        "without JOURNAL, list the accounts' journals in the state folder.",
+    )
+    status.add_argument(
+        "journal",
+        type=Path,
+        metavar="JOURNAL",
+        nargs="?",
+        help="the journal (`run --json` gives its path); default: list them",
+    )
+    status.add_argument(
+        "--runs",
+        type=at_least(0),
+        default=5,
+        metavar="N",
+        help="show the latest N runs (default 5; 0: every run, to find one to undo)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rewrite = commands.add_parser(
+        "report",
+        help="rewrite a result sheet from a job's journal",
+        description="Write the result sheet of a job from its journal and its input file, "
+        "sending nothing (after a crash killed a run before it wrote its sheet).",
+    )
+    rewrite.add_argument("journal", type=Path, metavar="JOURNAL", help="the journal (see `status`)")
+    rewrite.add_argument(
+        "--file", type=Path, metavar="FILE", help="the input (default: the last run's)"
+    )
+    rewrite.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="where to write the sheet (default: NAME.result.xlsx beside the input, if no such "
+        "file exists)",
+    )
+
+    template = commands.add_parser(
+        "template",
+        help="write a vendor's Excel template",
+        description="Write an Excel template for a vendor: headers, an example row, "
+        "dropdowns and an Instructions sheet.",
+    )
+    template.add_argument("vendor", metavar="VENDOR", help=f"one of: {vendors}, or 'all'")
+    template.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="file or folder (default: VENDOR-template.xlsx here)",
+    )
+
+    listing = commands.add_parser(
+        "vendors",
+        help="list the vendors, their columns, formats and limits",
+        description="List every vendor with its columns (required or not, what to type) "
+        "and its documented rate limits.",
+    )
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve local copies of the vendors' APIs, to rehearse and to test against",
+        description="Serve 360Learning v1/v2, Zoho People (with its accounts server) and "
+        "Coursepath on one port, under path prefixes, following each vendor's documented "
+        "contract. Prints the base URLs and the sandbox credentials, then serves until "
+        "Ctrl-C.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8360, help="port (default: 8360; 0: any free)")
+    sandbox.add_argument("--seed", type=Path, metavar="FILE", help="accounts to start with (JSON)")
+    sandbox.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default="",
+        help="e.g. 'zoho-people:500=0.1,latency=0.05;360learning-v2:429=0.2,drop=0.05' "
+        "(shares from 0 to 1; drop = create processed, answer lost)",
+    )
+    sandbox.add_argument(
+        "--zoho-lock-style",
+        choices=["429", "7209", "422"],
+        default="429",
+        help="how Zoho refuses calls during its 5-minute lock (default: 429 + Retry-After)",
+    )
+    sandbox.add_argument(
+        "--fake-clock",
+        action="store_true",
+        help="run on a clock that only moves through POST /_sandbox/clock (for tests)",
+    )
+    sandbox.add_argument(
+        "--allow-remote", action="store_true", help="allow binding a non-loopback address"
+    )
+    sandbox.add_argument(
+        "--json",
+        action="store_true",
+        help="first line on stdout: one JSON object, vendor -> base_url, auth_url, env",
+    )
+    from importer.web.server import add_arguments as serve_arguments
+
+    serve_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve the coordinators' web page: upload, check, import, watch, download",
+            description="Serve a web page on which coordinators upload a sheet, see every "
+            "problem in its cell, import the valid rows while watching the progress, and "
+            "download the result sheet; the same checks, pacing and journal as `run`. Binds "
+            "127.0.0.1; another address needs IMPORTER_WEB_PASSWORD.",
+        )
+    )
+    return parser
+
+
+def host_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the vendor is: its API host and its token host."""
+    parser.add_argument(
+        "--base-url",
+        type=_url,
+        metavar="URL",
+        help="the vendor's API host (default: $IMPORTER_BASE_URL, else the real host)",
+    )
+    parser.add_argument(
+        "--auth-url",
+        type=_url,
+        metavar="URL",
+        help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
+    )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="allow plain http to a host that is not this machine (credentials then travel "
+        "unencrypted: for a test proxy only)",
+    )
+
+
+def _sheet_arguments(
+    parser: argparse.ArgumentParser, vendor_required: bool, file_required: bool = True
+) -> None:
+    """The arguments every command reading a sheet takes."""
+    parser.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        nargs=None if file_required else "?",
+        help="the .csv, .xlsx, .xls or .ods file"
+        + ("" if file_required else " (default: the job file's input: a file or an inbox folder)"),
+    )
+    vendors = ", ".join(REGISTRY)
+    parser.add_argument(
+        "--vendor",
+        required=vendor_required,
+        help=f"one of: {vendors}" + ("" if vendor_required else " (default: the job file's)"),
+    )
+    parser.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="where to write the result sheet (.xlsx or .csv); default: next to the input, "
+        "as NAME.result.xlsx (NAME.result.csv for CSV input)",
+    )
+    parser.add_argument(
+        "--sheet", metavar="NAME", help="the worksheet to read (default: the first visible one)"
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="TZ",
+        default=os.environ.get("IMPORTER_TIMEZONE") or None,
+        help="IANA time zone of dates typed without one, e.g. Europe/Paris "
+        "(default: $IMPORTER_TIMEZONE; none: `run` refuses such dates where the vendor takes "
+        "zoned times, `validate` reads them as UTC and warns)",
+    )
+    parser.add_argument(
+        "--date-order",
+        choices=["DMY", "MDY"],
+        type=str.upper,
+        help="how to read dates like 04-01-2022: DMY day first, MDY month first "
+        "(default: the vendor's documented order, day first)",
+    )
+    parser.add_argument(
+        "--path-id",
+        metavar="ID",
+        help="360Learning: the path of every row without a Path ID column/cell",
+    )

@@ -1,0 +1,314 @@
+"""The other commands around an import: convert, export, status and report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from importer.api import write_report
+from importer.core.errors import ConfigurationError
+from importer.core.outcomes import ExitCode
+from importer.results.sheet import default_result_path
+from importer.sheet.validation import validate
+from importer.store.journal import Journal
+from importer.vendors import get_vendor
+
+__all__ = ["convert_command", "export_command", "report_command", "status_command"]
+
+
+def convert_command(args: argparse.Namespace) -> int:
+
+    from importer.vendors.learning360_v2.convert import convert_v1_to_v2
+
+    report = validate(
+        args.file,
+        args.source_vendor,
+        sheet=args.sheet,
+        timezone=args.timezone,
+        defaults={"pathId": args.path_id} if args.path_id else None,
+    )
+    conversion = convert_v1_to_v2(report, args.registration_validation, args.default_instructor)
+    suffix = ".csv" if report.table.delimiter else ".xlsx"
+    target = args.output or args.file.with_name(f"{args.file.stem}.v2{suffix}")
+    summary = [
+        ("Converted from", str(args.file)),
+        ("From", args.source_vendor),
+        ("To", args.target_vendor),
+        ("Rows converted", str(conversion.converted)),
+        ("Rows not converted", str(conversion.failed)),
+        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+    ]
+    written = conversion.write(target, summary)
+    print(
+        f"{args.file}: {conversion.converted} rows converted, {conversion.failed} not. "
+        f"v2 sheet: {written}"
+    )
+    print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
+    return ExitCode.OK if not conversion.failed else ExitCode.NOT_ALL_DONE
+
+
+def export_command(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from importer.jobs.config import resolve_settings
+    from importer.jobs.export import compare_created, export_sessions, flatten
+    from importer.results.sheet import ResultSheet, write_result
+    from importer.sending.readback import PAGING_STOPPED
+
+    vendor = get_vendor(args.vendor)
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+    }
+    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
+    target = {
+        "path_id": args.path_id or "",
+        "session_ids": args.session_id or "",
+        "course_id": args.course_id or "",
+        "batch_id": args.batch_id or "",
+        "module_id": args.module_id or "",
+    }
+    if args.from_result:
+        timezone = args.timezone or _run_timezone(args.from_result, settings)
+        report = validate(args.from_result, vendor, timezone=timezone)
+        frame = report.table.frame
+        created = {}
+        for row in frame.index:
+            status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
+            ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
+            done = status in ("created", "skipped", "updated")
+            if done and ident and int(row) not in report.errors:
+                sent = report.values.loc[row]
+                created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
+        if not created:
+            raise ConfigurationError(f"{args.from_result}: no created row with a Created ID.")
+        first = next(iter(created.values()))
+        target.update(
+            {
+                k: target[k] or str(first.get(v) or "")
+                for k, v in (
+                    ("course_id", "courseId"),
+                    ("batch_id", "batchId"),
+                    ("module_id", "moduleId"),
+                )
+            }
+        )
+        result = compare_created(settings, created, target)
+        differing = int((result["Check"] == "differs").sum()) if len(result) else 0
+        write_result(
+            ResultSheet(result, [("Read back from", str(args.from_result))], status_column="Check"),
+            args.output,
+        )
+        print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
+        return ExitCode.OK if not differing else ExitCode.NOT_ALL_DONE
+    notes: list[str] = []
+    items = export_sessions(settings, target, notify=notes.append)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({"Status": pd.Series(dtype="str")})
+    if "Status" not in frame.columns:
+        frame.insert(0, "Status", "exported")
+    write_result(
+        ResultSheet(frame, [("Vendor", vendor.name), ("Objects", str(len(items)))]), args.output
+    )
+    print(f"{len(items)} exported from {vendor.name}. Sheet: {args.output}")
+    # A list whose paging looped may be incomplete: not "all done".
+    looped = any(note.startswith(PAGING_STOPPED) for note in notes)
+    return ExitCode.NOT_ALL_DONE if looped else ExitCode.OK
+
+
+def _summary_header(row: Sequence[str]) -> int:
+    """How much ``row`` looks like the Summary sheet's header (Item, Value, Details)."""
+    return int(list(row[:2]) == ["Item", "Value"])
+
+
+def _run_timezone(result: Path, settings: Any) -> str | None:
+    """The time zone the run that wrote ``result`` read its dates in.
+
+    From the result sheet's Summary (.xlsx), else from the account's journal, which
+    records each run's settings and result path.
+    """
+    if result.suffix.lower() == ".xlsx":
+        # Through the guarded reader every sheet goes through (not a test-only library: a plain
+        # install has no openpyxl, and the result sheet given here is a user's file).
+        from importer.core.errors import SheetNotFoundError
+        from importer.sheet.reading.table import read_table
+
+        try:
+            summary = read_table(result, _summary_header, sheet="Summary").frame
+        except SheetNotFoundError:
+            summary = None
+        if summary is not None and len(summary.columns) >= 2:
+            for label, value in zip(summary.iloc[:, 0], summary.iloc[:, 1], strict=True):
+                if label == "Time zone" and value:
+                    return str(value)
+    from importer.store.base import account_journal_path
+    from importer.store.slots import SharedSlots
+
+    if settings.account is None:
+        return None
+    path = account_journal_path(
+        SharedSlots.default_folder(), settings.vendor, settings.base_url, settings.account
+    )
+    if not path.is_file():
+        return None
+    journal = Journal(path, settings.vendor)
+    try:
+        return journal.run_settings(result=result).get("timezone") or None
+    finally:
+        journal.close()
+
+
+def _existing_journal(path: Path) -> Journal:
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no such journal.")
+    return Journal(path, Journal.vendor_of(path))
+
+
+#: Journal states a coordinator must look at (an interrupted update or undo included).
+_ATTENTION = ("unknown", "sending", "rejected", "updating", "deleting")
+
+
+def status_command(args: argparse.Namespace) -> int:
+    if args.journal is None:
+        return _list_journals(args)
+    journal = _existing_journal(args.journal)
+    try:
+        counts = journal.counts()
+        runs = journal.runs()
+        attention = [e for e in journal.entries() if e.state in _ATTENTION]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "journal": str(args.journal),
+                        "vendor": journal.meta("vendor"),
+                        "target": journal.meta("target"),
+                        "counts": counts,
+                        "runs": len(runs),
+                        "run_ids": [run["id"] for run in runs],
+                        "last_run": runs[-1] if runs else None,
+                    }
+                )
+            )
+            return ExitCode.OK
+        print(f"{args.journal}: {journal.meta('vendor')} job, into {journal.meta('target')}")
+        print("rows: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        shown = runs[-args.runs :] if args.runs else runs
+        if len(shown) < len(runs):
+            print(f"{len(runs) - len(shown)} earlier run(s) not shown: --runs 0 lists them all")
+        for run in shown:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
+            state = "finished" if run["finished"] else "did not finish: see `report`"
+            counts_then = run["summary"].get("counts") or {}
+            said = ", ".join(f"{n} {s}" for s, n in counts_then.items()) or "nothing sent"
+            stopped = run["summary"].get("stopped")
+            said += f"; stopped early: {stopped}" if stopped else ""
+            print(f"run {run['id']} at {started} ({state}): {run['source']}: {said}")
+        for entry in attention[:20]:
+            print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
+    finally:
+        journal.close()
+    return ExitCode.OK
+
+
+def _list_journals(args: argparse.Namespace) -> int:
+    """`status` without a journal: the accounts' journals in the state folder, and any pause
+    a vendor asked for that runs will still honour."""
+    from importer.core.clock import SystemClock
+    from importer.store.slots import SharedSlots
+
+    folder = SharedSlots.default_folder() / "journals"
+    found = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
+    listed: list[dict[str, Any]] = []
+    for path in found:
+        journal = Journal(path, Journal.vendor_of(path))
+        try:
+            listed.append(
+                {
+                    "journal": str(path),
+                    "vendor": journal.meta("vendor"),
+                    "target": journal.meta("target"),
+                    "counts": journal.counts(),
+                }
+            )
+        finally:
+            journal.close()
+    pauses = SharedSlots.pauses(SharedSlots.default_folder(), SystemClock())
+    if args.json:
+        print(json.dumps({"folder": str(folder), "journals": listed, "pauses": pauses}))
+        return ExitCode.OK
+    if not listed:
+        print(f"No journal in {folder} yet.")
+    for item in listed:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(item["counts"].items())) or "no rows"
+        print(f"{item['journal']}\n  {item['vendor']} into {item['target']}: {counts}")
+    for pause in pauses:
+        # A wait a vendor asked for (a lock, a Retry-After) that the next run will honour.
+        print(f"paused for {pause['seconds']:.0f} s more ({pause['file']}): {pause['reason']}")
+    return ExitCode.OK
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from importer.store.faults import JournalDamagedError
+
+    try:
+        return _report(args)
+    except JournalDamagedError as error:
+        # The advice to run `report` first cannot be followed: say what can be done instead.
+        raise JournalDamagedError(
+            f"{args.journal} is damaged past what `report` can read ({error.cause}): keep the "
+            "file, do not delete it; list what exists at the vendor with "
+            "`session-importer export`, remove those rows from the sheet, then run again with "
+            "another --journal."
+        ) from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from importer.jobs.journaling import JournalOptions, journal_report
+
+    journal = _existing_journal(args.journal)
+    try:
+        runs = journal.runs()
+        source = args.file or (Path(runs[-1]["source"]) if runs else None)
+        if source is None:
+            raise ConfigurationError("the journal records no run; give --file.")
+        # The settings of that sheet's last run (one journal serves many sheets).
+        used = journal.run_settings(source) or {
+            k: journal.meta(k) or "" for k in ("timezone", "date_order", "key", "path_id", "sheet")
+        }
+        vendor = get_vendor(journal.meta("vendor") or "")
+        path_id = used.get("path_id")
+        report = validate(
+            source,
+            vendor,
+            sheet=used.get("sheet") or None,
+            timezone=used.get("timezone") or None,
+            date_order=used.get("date_order") or None,
+            defaults={"pathId": path_id} if path_id else None,
+        )
+        options = JournalOptions(journal, used.get("key") or None)
+        run = journal_report(report, options, vendor.name)
+    finally:
+        journal.close()
+    target = args.result or default_result_path(source)
+    if target.exists() and target.resolve() == source.resolve():
+        raise ConfigurationError(f"{target}: that is the input sheet; give another --result.")
+    if args.result is None and target.exists():
+        raise ConfigurationError(
+            f"{target} exists already (the result of a run?); give --result OUT to write the "
+            "sheet from the journal elsewhere, or --result with that name to replace it."
+        )
+    written = write_report(run.validation, target, run)
+    print(f"Result sheet: {written} ({', '.join(f'{n} {s}' for s, n in run.counts().items())})")
+    return ExitCode.OK

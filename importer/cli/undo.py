@@ -1,0 +1,268 @@
+"""`session-importer undo`: delete at the vendor what one run created; the guard's options.
+
+The work is :mod:`importer.jobs.undo`; this module parses the command, finds the account's journal
+as ``run`` does, and writes the undo's result sheet. ``--update``'s guard options
+(:func:`add_guard_arguments`, :func:`guard_of`) are shared with ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from importer.cli.parser import at_least, host_arguments
+from importer.core.errors import ConfigurationError
+from importer.jobs.changes import Guard
+from importer.jobs.config import load_job, resolve_settings
+
+__all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
+
+
+def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--confirm N``, ``--guard-share PCT`` and ``--guard-rows N`` (``run`` and ``undo``)."""
+    parser.add_argument(
+        "--confirm",
+        type=at_least(0),
+        metavar="N",
+        help="go ahead with an update or undo over the mass-change guard: N must be the exact "
+        "number of rows it changes (the guard's message gives it)",
+    )
+    parser.add_argument(
+        "--guard-share",
+        type=float,
+        metavar="PCT",
+        help="the mass-change guard stops an update or undo touching more than PCT%% of the "
+        "account's created rows (default 20; a change of 5 rows or fewer never stops)",
+    )
+    parser.add_argument(
+        "--guard-rows",
+        type=at_least(0),
+        metavar="N",
+        help="... or more than N rows, whatever the account's size (default 50)",
+    )
+
+
+def guard_of(args: argparse.Namespace) -> Guard:
+    """The guard of the flags, else of the job file's ``guard_share``/``guard_rows``."""
+    section = getattr(args, "section", None) or {}
+    share = getattr(args, "guard_share", None)
+    rows = getattr(args, "guard_rows", None)
+    return Guard(
+        share=float(share if share is not None else section.get("guard_share", 20.0)),
+        rows=int(rows if rows is not None else section.get("guard_rows", 50)),
+        confirm=getattr(args, "confirm", None),
+    )
+
+
+def updating(args: argparse.Namespace, key: str | None) -> bool:
+    """``run --update`` (or ``mode = "sync"``): change rows edited since they were created.
+
+    Without a key column (``key``), a row is known by what was typed, its times as typed
+    whatever the zone: an edited row is a new row, and the rows changed are those read in
+    another time zone than when they were created (``--timezone`` given at last).
+    """
+    del key  # with or without one: see above
+    return bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
+
+
+def add_undo_parser(commands: Any) -> None:
+    """The ``undo`` command's arguments."""
+    undo = commands.add_parser(
+        "undo",
+        help="delete at the vendor what one run created (a wrong sheet imported)",
+        description="Delete at the vendor the sessions (Coursepath: the enrolments) that one "
+        "run created, found in the account's journal by the run's ID (`status` lists runs) or "
+        "by its result sheet. Each delete is journaled and paced like an import: after a "
+        "crash, run the same undo again; nothing is deleted twice. Where the vendor documents "
+        "no delete (360Learning v1, Zoho People), nothing can be deleted through its API.",
+        epilog="Exit codes: 0 every row deleted (or listed by --dry-run), 1 some not, 2 could "
+        "not run, 3 stopped by a fatal vendor error, 4 over the mass-change guard: give "
+        "--confirm N.",
+    )
+    undo.add_argument(
+        "run",
+        metavar="RUN",
+        help="the run's ID (see `session-importer status`) or its result sheet",
+    )
+    undo.add_argument("--vendor", help="the vendor (default: the job file's)")
+    undo.add_argument("--config", type=Path, metavar="JOB.toml", help="the job file of the run")
+    undo.add_argument(
+        "--journal", type=Path, metavar="FILE", help="the run's journal (default: the account's)"
+    )
+    undo.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted; send nothing"
+    )
+    add_guard_arguments(undo)
+    undo.add_argument(
+        "--row",
+        type=_sheet_rows,
+        action="extend",
+        metavar="N[,N...]",
+        help="only these sheet rows of the run (e.g. --row 12 or --row 12,15): one wrong row, "
+        "not the whole run",
+    )
+    undo.add_argument(
+        "--result",
+        type=Path,
+        metavar="OUT",
+        help="the undo's result sheet (default: beside the run's, as NAME.run-N.undo.xlsx, or "
+        ".csv like the run's; a later undo of the same run writes NAME.run-N.undo-2..., never "
+        "over it; a dry run's: NAME.run-N.undo-dry-run...)",
+    )
+    undo.add_argument("--store", metavar="URL", help="the shared store (as for `run`)")
+    undo.add_argument(
+        "--wait", action="store_true", help="wait for another run of the same job to finish"
+    )
+
+    host_arguments(undo)
+    undo.add_argument("--json", action="store_true", help="print one JSON summary line")
+
+
+def _sheet_rows(text: str) -> list[int]:
+    """``12`` or ``12,15``: sheet row numbers (argparse shows the error of a bad one)."""
+    try:
+        rows = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sheet row numbers, e.g. 12,15") from None
+    if not rows or min(rows) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sheet row numbers, e.g. 12,15")
+    return rows
+
+
+def _target(args: argparse.Namespace) -> tuple[int | None, Path | None]:
+    text = str(args.run).strip()
+    if text.isdigit():
+        return int(text), None
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigurationError(f"{text}: give a run's ID (a number) or its result sheet.")
+    return None, path
+
+
+def undo_command(args: argparse.Namespace) -> int:
+    """`undo RUN`: delete what the run created; write the undo's result sheet."""
+    # lazy: this module's parser half is read by every command (validate's start-up)
+    from importer.cli.journal import journal_path, store_journal
+    from importer.jobs.undo import changes_of, doubtful, select, undo_rows, undo_sheet
+    from importer.store.journal import Journal
+
+    job = load_job(args.config) if args.config else None
+    args.section = (job or {}).get("job", {})
+    vendor = args.vendor or args.section.get("vendor")
+    if not vendor:
+        raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
+    if args.journal is None and args.section.get("journal"):
+        args.journal = Path(args.section["journal"])
+    run_id, result = _target(args)
+    flags = {
+        "base_url": args.base_url,
+        "auth_url": args.auth_url,
+        "allow_http": args.allow_http or None,
+        "store": args.store,
+    }
+    settings = resolve_settings(
+        vendor, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
+    )
+    changes = changes_of(settings.vendor)  # a vendor with no delete: say so before anything
+    journal = store_journal(args, settings)
+    if journal is None:
+        path = journal_path(args, settings.vendor, settings)
+        if path is None or not path.exists():
+            raise ConfigurationError(f"no journal of this account at {path}: nothing to undo.")
+        journal = Journal(path, settings.vendor)
+    try:
+        journal.lock_job(wait=args.wait)
+        entries = select(journal, run_id, result, rows=args.row)
+        lost = doubtful(journal, run_id)
+        if lost:
+            rows = ", ".join(str(e.sheet_row) for e in lost[:10])
+            print(
+                f"warning: {len(lost)} row(s) of this run lost their answer (sheet rows {rows}): "
+                "the undo cannot know whether they exist; check them at the vendor.",
+                file=sys.stderr,
+            )
+        if not entries and run_id is not None:
+            print(
+                "note: this run created nothing (an update run's changes are not undone: "
+                "undo changes back by editing the sheet and running --update again). Rows "
+                "imported before this version do not record their run: undo them by the "
+                "run's result sheet instead.",
+                file=sys.stderr,
+            )
+        elif not entries:
+            print(
+                f"note: {result} names no row created by a run (a result sheet of `validate`, "
+                "or of a run that created nothing): nothing to delete.",
+                file=sys.stderr,
+            )
+        source = f"run {run_id}" if run_id is not None else str(result)
+        if changes.warning and not args.json:
+            print(f"warning: {changes.warning}", file=sys.stderr)
+        report = undo_rows(
+            entries,
+            journal,
+            settings,
+            guard=guard_of(args),
+            dry_run=args.dry_run,
+            notify=lambda message: print(f"session-importer: {message}", file=sys.stderr),
+            why=f"deleted by the undo of {source}",
+        )
+        target = args.result or _default_result(journal, run_id, result, args.dry_run)
+        written = undo_sheet(report, target, source)
+    finally:
+        journal.close()
+    counts = report.counts()
+    said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing created by it"
+    if args.json:
+        summary = {
+            "command": "undo",
+            "run": source,
+            "counts": counts,
+            "requests": report.requests,
+            "dry_run": report.dry_run,
+            "stopped": report.stopped,
+            "result": str(written),
+            "exit_code": report.exit_code,
+        }
+        print(json.dumps(summary), flush=True)
+    else:
+        verb = "dry run, nothing sent" if args.dry_run else "undo"
+        print(f"{source}: {len(entries)} row(s) it created; {verb}: {said}.")
+        for entry in entries[:20] if args.dry_run else []:
+            print(f"  sheet row {entry.sheet_row}: {entry.created_id}")
+        print(f"Result sheet: {written}")
+    if report.stopped:
+        print(
+            f"Stopped early: {report.stopped} (run the same undo again to finish)", file=sys.stderr
+        )
+    return report.exit_code
+
+
+def _default_result(
+    journal: Any, run_id: int | None, result: Path | None, dry_run: bool = False
+) -> Path:
+    """Beside the run's result sheet, as NAME.run-N.undo.xlsx (.csv for a CSV one; by result
+    sheet: NAME.undo.xlsx); else here, as run-N.undo.xlsx; NAME...undo-2... when an earlier
+    undo's sheet is there; a dry run's is NAME...undo-dry-run.xlsx."""
+    run_tag = ""
+    if result is None:
+        for run in journal.runs():
+            if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
+                result, run_tag = Path(run["summary"]["settings"]["result"]), f".run-{run_id}"
+    if result is None:
+        stem, suffix = Path.cwd() / f"run-{run_id}", ".xlsx"
+    else:
+        suffix = ".csv" if result.suffix.lower() == ".csv" else ".xlsx"
+        result = result.resolve()  # printed as a full path whichever way it was named
+        stem = result.with_name(result.stem.removesuffix(".result") + run_tag)
+    if dry_run:  # a preview: the next preview replaces it, the real undo's name stays free
+        return stem.with_name(f"{stem.name}.undo-dry-run{suffix}")
+    target, n = stem.with_name(f"{stem.name}.undo{suffix}"), 1
+    while target.exists():  # an earlier undo's sheet (of other rows, or before a crash) stays
+        n += 1
+        target = stem.with_name(f"{stem.name}.undo-{n}{suffix}")
+    return target

@@ -1,0 +1,321 @@
+"""Taking back a run: delete at the vendor what one run created, exactly once (``undo``).
+
+What a run created is read from the account's journal: each row records the run that sent
+it, and a result sheet names the IDs it created. Deleting keeps the journal's crash
+guarantee: a row's state ``deleting`` is committed before its delete leaves, ``deleted``
+right after the vendor confirms. A row found ``deleting`` by the next undo is in doubt: it is
+read first (a 404 proves it gone) and deleted only if still there; a row ``deleted`` is never
+sent again. Deletes are paced by the vendor's rate policy and the account's shared schedule,
+like every import, and stop cleanly on Ctrl-C or a fatal answer (run the undo again to finish).
+
+Only vendors whose plugin declares a delete (:class:`~importer.vendors.plugin.Changes`) can be
+undone; for the others the undo says that nothing can be deleted through that vendor's API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from importer.core.clock import Clock, SystemClock
+from importer.core.errors import ConfigurationError, FatalVendorError, InputError
+from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
+from importer.core.signals import RunSignals
+from importer.jobs.changes import ConfirmationNeededError, Guard, marked_send
+from importer.jobs.config import RunSettings
+from importer.jobs.pipeline import send_all
+from importer.results.report import RunReport
+from importer.results.sheet import ResultSheet, write_result
+from importer.sending.progress import progress_bar
+from importer.sending.sender import Sender, sender_for
+from importer.sending.throttle import Pacer, PacerStopped
+from importer.sending.transport import run_client
+from importer.store import JournalLike, open_store
+from importer.store.base import Entry
+from importer.vendors import plugin
+from importer.vendors.plugin import Changes
+
+__all__ = ["UndoReport", "doubtful", "run_ids", "select", "undo_rows", "undo_sheet"]
+
+#: Journal states whose rows an undo deletes (``deleted`` ones are reported, never resent).
+_LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
+
+
+@dataclass
+class UndoReport:
+    """What an undo did (or would do): one line per row the run created."""
+
+    entries: list[Entry]
+    results: dict[str, RowResult] = field(default_factory=dict)
+    stopped: str | None = None
+    fatal: bool = False
+    dry_run: bool = False
+    requests: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        found: dict[str, int] = {}
+        for entry in self.entries:
+            status = str(self.results[entry.key].status) if entry.key in self.results else ""
+            status = status or "not sent"
+            if self.dry_run and status == "not sent":
+                status = "would be deleted"
+            elif status == Status.DELETED and entry.state == JournalState.DELETED:
+                status = "already deleted"  # by an earlier undo: nothing sent for it now
+            found[status] = found.get(status, 0) + 1
+        return found
+
+    @property
+    def exit_code(self) -> int:
+        """0 every row deleted (or listed by a dry run); 1 some not; 3 fatal; 130/143 stops."""
+        if self.fatal:
+            return ExitCode.FATAL
+        if self.stopped in ("interrupted", "terminated"):
+            return ExitCode.INTERRUPTED if self.stopped == "interrupted" else ExitCode.TERMINATED
+        done = all(
+            self.dry_run or (e.key in self.results and self.results[e.key].status == Status.DELETED)
+            for e in self.entries
+        )
+        return ExitCode.OK if done else ExitCode.NOT_ALL_DONE
+
+
+def changes_of(vendor: str) -> Changes:
+    """The vendor's delete, or :class:`ConfigurationError` saying it has none."""
+    changes = plugin(vendor).changes
+    if changes is None or changes.delete is None:
+        raise ConfigurationError(
+            f"{vendor} offers no delete through its API: nothing can be deleted through it. "
+            "Delete the sessions in the vendor's own pages (the result sheet lists their IDs)."
+        )
+    return changes
+
+
+def run_ids(journal: JournalLike) -> list[int]:
+    """The IDs of the journal's runs, oldest first."""
+    return [int(run["id"]) for run in journal.runs()]
+
+
+def _created_ids(result: Path) -> set[str]:
+    """The IDs a result sheet reports created (or updated) by its run."""
+    try:
+        if result.suffix.lower() == ".csv":
+            frame = pd.read_csv(result, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
+        else:
+            frame = pd.read_excel(result, sheet_name="Result", dtype=str, engine="calamine")
+    except (OSError, ValueError) as error:
+        raise InputError(f"{result}: not a result sheet this tool can read ({error}).") from None
+    if not {"Status", "Created ID"} <= set(frame.columns):
+        raise InputError(f"{result}: not a result sheet (no Status and Created ID columns).")
+    done = frame[frame["Status"].isin(["created", "updated"])]
+    return {str(i).strip() for i in done["Created ID"].dropna() if str(i).strip()}
+
+
+def select(
+    journal: JournalLike,
+    run: int | None = None,
+    result: Path | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[Entry]:
+    """The journal's rows created by run ``run``, or reported created by the sheet ``result``;
+    only the sheet rows ``rows`` of them when given.
+
+    Raises:
+        ConfigurationError: no such run in the journal, or a row in ``rows`` it did not create.
+        InputError: the result sheet cannot be read.
+    """
+    entries = list(journal.entries())
+    if result is not None:
+        ids = _created_ids(result)
+        found = [e for e in entries if e.created_id in ids and e.state in (*_LIVE, "deleted")]
+    elif run not in run_ids(journal):
+        known = ", ".join(str(i) for i in run_ids(journal)[-10:]) or "none"
+        raise ConfigurationError(
+            f"the journal {journal.path} has no run {run} (its last runs: {known}); "
+            "`session-importer status JOURNAL` lists them."
+        )
+    else:
+        found = [
+            e for e in entries if e.payload.get("_run") == run and e.state in (*_LIVE, "deleted")
+        ]
+    if rows is None:
+        return found
+    kept = [e for e in found if e.sheet_row in set(rows)]
+    missing = sorted(set(rows) - {e.sheet_row for e in kept})
+    if missing:
+        made = sorted(e.sheet_row for e in found if e.sheet_row is not None)
+        listed = ", ".join(str(r) for r in made[:20]) + (", ..." if len(made) > 20 else "")
+        raise ConfigurationError(
+            f"{'run ' + str(run) if result is None else str(result)} created nothing at sheet "
+            f"row(s) {', '.join(str(r) for r in missing)}; the rows it created: "
+            f"{listed or 'none'}. Nothing was deleted."
+        )
+    return kept
+
+
+def doubtful(journal: JournalLike, run: int | None) -> list[Entry]:
+    """Rows run ``run`` sent whose answer was lost: an undo cannot know them (check by hand)."""
+    if run is None:
+        return []
+    lost = ("unknown", "sending")
+    return [e for e in journal.entries() if e.payload.get("_run") == run and e.state in lost]
+
+
+def _delete_one(
+    journal: JournalLike, sender: Sender, changes: Changes, entry: Entry, why: str
+) -> RowResult:
+    """Delete what one row created, through the journal (see the module docstring)."""
+    ident, key = entry.created_id, entry.key
+    if entry.state == JournalState.DELETED:
+        return RowResult(Status.DELETED, ident, "already deleted (by an earlier undo): not resent")
+    assert changes.delete is not None
+    calls = changes.delete(entry.payload, ident)
+    if entry.state == JournalState.DELETING:  # in doubt: send only what is still there
+        left = []
+        for call in calls:
+            check = changes.check(call)
+            if check is None or sender.read(check).status != 404:
+                left.append(call)
+        if not left:
+            journal.outcome(key, JournalState.DELETED, ident, why)
+            return RowResult(Status.DELETED, ident, "found deleted after an interrupted undo")
+        calls = left
+    result = marked_send(journal, key, ident, JournalState.DELETING, sender, changes, calls)
+    if result.status == Status.CREATED:
+        journal.outcome(key, JournalState.DELETED, ident, why)
+        return RowResult(Status.DELETED, ident, "deleted", result.steps, result.requests)
+    if result.status == Status.UNKNOWN or result.steps:
+        journal.outcome(key, JournalState.DELETING, ident, result.message)  # checked next time
+    else:
+        before = entry.state if entry.state != JournalState.DELETING else JournalState.CREATED
+        journal.outcome(key, before, ident, entry.message)
+    return RowResult(result.status, ident, result.message, result.steps, result.requests)
+
+
+def undo_rows(
+    entries: list[Entry],
+    journal: JournalLike,
+    settings: RunSettings,
+    *,
+    guard: Guard | None = None,
+    dry_run: bool = False,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
+    shared_budget: bool = True,
+    stop: threading.Event | None = None,
+    notify: Callable[[str], None] | None = None,
+    why: str = "deleted by undo",
+) -> UndoReport:
+    """Delete at the vendor what ``entries`` created; the outcome of each.
+
+    Args:
+        entries: the rows (see :func:`select`).
+        journal: their journal (locked by the caller).
+        settings: hosts, credentials, rate.
+        guard: the mass-change guard (its ``--confirm``); checked before anything is sent.
+        dry_run: list what would be deleted; send nothing.
+        client, clock: the HTTP client and clock (new ones, the real clock, by default).
+        shared_budget: pace under the account's schedule shared by every process.
+        stop: set from another thread to stop as Ctrl-C does (the web page).
+        notify: where to say things worth saying mid-run.
+        why: the message recorded with each deleted row.
+
+    Raises:
+        ConfirmationNeededError: over the guard without the matching ``--confirm``.
+    """
+
+    changes = changes_of(settings.vendor)
+    report = UndoReport(entries, dry_run=dry_run)
+    live = [e for e in entries if e.state != JournalState.DELETED]
+    counts = journal.counts()
+    journaled = sum(counts.get(s, 0) for s in _LIVE)
+    if dry_run:
+        try:
+            dataclasses.replace(guard or Guard(), confirm=None).check(len(live), journaled, "undo")
+        except ConfirmationNeededError as needed:
+            if notify is not None:
+                notify(f"dry run: the real undo will need --confirm: {needed}")
+        for entry in entries:
+            done = entry.state == JournalState.DELETED
+            said = "already deleted" if done else "would be deleted (dry run: nothing was sent)"
+            report.results[entry.key] = RowResult(
+                Status.DELETED if done else Status.NOT_SENT, entry.created_id, said
+            )
+        return report
+    (guard or Guard()).check(len(live), journaled, "undo", [e.key for e in live], journal)
+    clock = clock or SystemClock()
+    adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
+    store = open_store(settings.store) if shared_budget else None
+    shared = None
+    if store is not None and adapter.rate.rate:
+        identity = "|".join(s.reveal() for s in settings.credentials.values())
+        digest = hashlib.sha256(identity.encode()).hexdigest()
+        shared = store.slots(f"{settings.vendor}|{settings.base_url}|{digest}", clock)
+    tokens = store.tokens(clock) if store is not None else None
+    pacer = Pacer(
+        adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
+    )
+    http, transport = (
+        (client, None) if client is not None else run_client(settings.base_url, settings.timeout)
+    )
+    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
+    by_index = dict(enumerate(entries))
+    run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
+
+    def work(index: int, values: dict[str, str | None]) -> RowResult:
+        return _delete_one(journal, sender, changes, by_index[index], why)
+
+    try:
+        workers = max(1, min(settings.concurrency, adapter.max_concurrency))
+        todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
+
+        with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
+            bar = progress_bar(0, enabled=False)
+            send_all(todo, work, workers, run, pacer, bar, stop, signals=signals)
+    except (FatalVendorError, PacerStopped) as error:
+        run.stopped, run.fatal = str(error), isinstance(error, FatalVendorError)
+    finally:
+        for closing in (shared, tokens, store):
+            if closing is not None:
+                closing.close()
+        if client is None:
+            http.close()
+    report.results = {by_index[i].key: result for i, result in run.results.items()}
+    report.stopped, report.fatal = run.stopped, run.fatal
+    report.requests = sender.requests
+    return report
+
+
+def undo_sheet(report: UndoReport, target: Path, source: str) -> Path:
+    """Write the undo's result sheet: one row per row the run created, and its outcome."""
+    rows = []
+    for entry in report.entries:
+        result = report.results.get(entry.key) or RowResult(Status.NOT_SENT, entry.created_id)
+        rows.append(
+            {
+                "Sheet row": str(entry.sheet_row or ""),
+                "Status": str(result.status),
+                "Created ID": entry.created_id,
+                "Messages": result.message,
+                **{
+                    k: "" if v is None else str(v) for k, v in entry.payload.items() if k[:1] != "_"
+                },
+            }
+        )
+    frame = pd.DataFrame(rows, dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype="str") for c in ("Sheet row", "Status")})
+    summary: list[Any] = [("Undo of", source), ("Rows", len(report.entries))]
+    summary += [(f"Rows {status}", count) for status, count in report.counts().items()]
+    if report.dry_run:
+        summary.append(("Run", "a dry run: nothing was sent"))
+    if report.stopped:
+        summary.append(("Stopped early", report.stopped))
+    return write_result(ResultSheet(frame, summary), target)

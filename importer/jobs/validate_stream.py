@@ -1,0 +1,223 @@
+"""``validate`` of a big UTF-8 CSV into a CSV result, slice by slice, in flat memory.
+
+The whole-file path (:func:`importer.sheet.validation.validate`, then
+:func:`importer.sheet.duplicates.flag_duplicates` and :func:`importer.api.write_report`) holds
+the sheet, its normalised values and its result at once: about 0.9 GB for a million rows.
+Here the file is read by pyarrow in slices of about :data:`SLICE_BYTES` of file (some
+80,000 rows of a typical export), and each slice is validated, checked for repeated rows
+(:class:`importer.sheet.duplicates.RepeatedRows`, which remembers 24 bytes per valid row) and
+written to the result before the next is read: memory follows the slice, not the file.
+
+The output is the same, byte for byte, as the whole-file path's: rows keep their sheet
+numbers, blank rows are dropped, a row repeating an earlier one (in any slice) names it.
+What this path does not take, :func:`validate_csv` hands back (``None``) to the whole-file
+path, before writing anything or by throwing away what it wrote:
+
+* a file of 256 KB or less, a file not in UTF-8 (Windows-1252, UTF-16: decoded whole),
+  and workbooks (xlsx, xls, ods): they are read whole;
+* a header ending in a blank cell (whether that column is kept depends on every row);
+* rows pyarrow refuses (ragged rows, bytes further on that are not UTF-8, a cell over
+  the limit): the careful reader names the row or pads the rows;
+* an .xlsx result (at most 1,048,575 rows, and its Summary sheet comes first).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from importer.api import result_sheet
+from importer.core.dates import TwoWays
+from importer.core.errors import InputError
+from importer.core.files import atomic_write, open_sheet
+from importer.results.sheet import csv_writer
+from importer.sheet.duplicates import RepeatedRows
+from importer.sheet.headers import header_scorer, match_headers
+from importer.sheet.reading import csv_checks
+from importer.sheet.reading.csv_arrow import stream_columns
+from importer.sheet.reading.table import CsvLayout, Table, build_frame, is_workbook, utf8_csv_layout
+from importer.sheet.remembered import Remembered
+from importer.sheet.validation import RowError, ValidationReport, prepare, validate_table
+from importer.vendors import Vendor
+
+if TYPE_CHECKING:
+    from importer.results.csv_writer import CsvWriter
+
+__all__ = ["SLICE_BYTES", "Validated", "validate_csv"]
+
+#: How much of the file one slice holds (pyarrow's buffers of it: about 80,000 rows of the
+#: benchmark's sheet). Measured on its 1M-row file (150 MB): 8 MB slices peak at 355 MB
+#: but cost 1 to 1.5 s more CPU (work per slice), 16 MB at 390-420 MB, 32 MB at 500-530 MB.
+SLICE_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class Validated:
+    """What ``validate`` says of a sheet validated slice by slice.
+
+    Attributes:
+        row_count: the (non-blank) rows.
+        counts: rows per status (``valid``, ``invalid``).
+        first_errors: the first problems, in row order (at most the number asked for).
+        result: the result sheet written.
+        two_ways: the dates read one of two ways (``03/04/2027``).
+        zoneless: the valid rows whose times have no zone (read in ``--timezone``).
+        sheet: the sheet of a workbook that was read (``None`` for a CSV file).
+        sheet_read: the same, said for the output (the hidden sheets passed over).
+    """
+
+    row_count: int
+    counts: dict[str, int]
+    first_errors: list[RowError]
+    result: Path
+    two_ways: TwoWays = field(default_factory=TwoWays)
+    zoneless: int = 0
+    sheet: str | None = None
+    sheet_read: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every row is valid."""
+        return not self.counts["invalid"]
+
+
+class _Tally:
+    """Writes the slices' results in order and counts what ``validate`` prints."""
+
+    def __init__(self, writer: CsvWriter, shown: int) -> None:
+        self.rows, self.invalid, self.errors = 0, 0, list[RowError]()
+        self._writer, self._shown = writer, shown
+        self._repeated = RepeatedRows()
+        self._started = False
+        self.two_ways, self.zoneless = TwoWays(), 0
+
+    def add(self, report: ValidationReport) -> None:
+        """Check the next slice for repeated rows, write its result rows, count them."""
+        report = self._repeated.flag(report)
+        sheet = result_sheet(report)
+        if not self._started:
+            self._writer.header(list(sheet.frame.columns))
+            self._started = True
+        self._writer.rows(sheet.frame)
+        self.rows, self.invalid = self.rows + report.row_count, self.invalid + report.invalid_count
+        self.two_ways, self.zoneless = (
+            self.two_ways + report.two_ways,
+            self.zoneless + report.zoneless(),
+        )
+        if len(self.errors) < self._shown:
+            self.errors += itertools.islice(report.all_errors(), self._shown - len(self.errors))
+
+
+class _Refused(Exception):
+    """pyarrow refused a slice: the whole-file path reads the file (and names the row)."""
+
+
+def validate_csv(
+    path: Path,
+    vendor: str | Vendor,
+    result: Path,
+    *,
+    timezone: str | None = None,
+    date_order: str | None = None,
+    defaults: Mapping[str, str] | None = None,
+    shown: int = 21,
+    slice_bytes: int | None = None,
+) -> Validated | None:
+    """Validate a big UTF-8 CSV and write its CSV result slice by slice.
+
+    Args:
+        path: the CSV file.
+        vendor: a vendor name or declaration.
+        result: the result sheet (a .csv path, checked writable).
+        timezone: as :func:`importer.sheet.validation.validate`.
+        date_order: as :func:`importer.sheet.validation.validate`.
+        defaults: as :func:`importer.sheet.validation.validate`.
+        shown: how many problems to keep for the summary.
+        slice_bytes: about how much of the file one slice holds (:data:`SLICE_BYTES`).
+
+    Returns:
+        What was found, or ``None`` when the file is one the whole-file path reads (see
+        the module docstring); nothing is then left written.
+
+    Raises:
+        InputError: the file cannot be used (unreadable, missing columns).
+        ConfigurationError: an option is invalid.
+        OutputError: the result cannot be written.
+    """
+    options = prepare(vendor, timezone, date_order, defaults)
+    try:
+        with open_sheet(path) as handle:
+            head = handle.read(8)
+    except (OSError, InputError):
+        return None  # the whole-file path says why
+    if is_workbook(path, head):
+        return None
+    # Limits of a file read slice by slice (the whole-file path keeps its own, stricter).
+    csv_checks.check_size(path, csv_checks.STREAMED_MEMORY_FACTOR)
+    layout = utf8_csv_layout(path, header_scorer(options.vendor), csv_checks.STREAMED_MAX_CSV_LINES)
+    if layout is None or layout.headers[-1].startswith("Column "):
+        return None
+    columns = match_headers(
+        list(layout.headers), options.vendor, str(path), frozenset(options.defaults)
+    )
+    remembered = Remembered()
+    reports = (
+        validate_table(table, columns, options, remembered)
+        for table in _slices(path, layout, slice_bytes or SLICE_BYTES)
+    )
+    try:
+        with (
+            atomic_write(result) as temporary,
+            temporary.open("wb") as out,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
+            tally = _Tally(csv_writer(out, layout.delimiter), shown)
+            pending: Future[None] | None = None
+            # While a slice is checked for repeats and written (mostly pyarrow, outside the
+            # GIL), the next one is read and validated: two slices at most in memory.
+            for report in reports:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(tally.add, report)
+            if pending is not None:
+                pending.result()
+    except _Refused:
+        return None
+    rows, invalid, errors = tally.rows, tally.invalid, tally.errors
+    counts = {"valid": rows - invalid, "invalid": invalid}
+    return Validated(rows, counts, errors, result, tally.two_ways, tally.zoneless)
+
+
+def _slices(path: Path, layout: CsvLayout, slice_bytes: int) -> Iterator[Table]:
+    """The rows of the file as tables of a slice each (at least one, maybe empty)."""
+    first_row = layout.header_row + 1
+    width = len(layout.headers)
+    batches = stream_columns(path, layout.delimiter, width, layout.header_row, slice_bytes)
+    made = False
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as error:  # pyarrow's own errors have no common base
+            raise _Refused from error
+        if batch is None:
+            break
+        height = len(batch[0])
+        if height or not made:
+            frame = build_frame(batch, list(layout.headers), first_row)
+            yield _table(frame, path, layout)
+            made = True
+        first_row += height
+    if not made:
+        empty: list[list[str]] = [[] for _ in range(width)]
+        frame = build_frame(empty, list(layout.headers), first_row)
+        yield _table(frame, path, layout)
+
+
+def _table(frame: pd.DataFrame, path: Path, layout: CsvLayout) -> Table:
+    return Table(frame, path, None, layout.header_row, layout.encoding, layout.delimiter)

@@ -1,0 +1,249 @@
+"""Rows repeated within one sheet, refused before anything is sent.
+
+Two valid rows are the same when their normalised values are all equal (an empty cell
+equals an empty cell), or, with a key column (``--key``), when their keys are: the second
+would create the same session twice, or never be sent. The comparison runs column by
+column and keeps only the rows still tied with another: after a column that is nearly
+unique (a session's name) a handful remain, so a million rows cost about two columns'
+worth of hashing. Only the few repeated rows are then looked at one by one, to name the
+row each one repeats.
+
+This module knows nothing of the journal or of sending, so that ``validate`` does not load
+them; :mod:`importer.jobs.journaling` keys its rows the same way (a row's fingerprint is a hash
+of the same values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from importer.core.errors import MissingColumnsError
+from importer.sheet.headers import header_key
+from importer.sheet.validation import RowError, ValidationReport
+
+__all__ = ["RepeatedRows", "flag_duplicates", "key_column_values", "key_values"]
+
+_KEY = "\x00key"
+# The key of pandas' SipHash (16 characters); the other lane is Python's str hash.
+_HASH_KEY = "session-importer"
+# The hash of an empty cell (no value), unlike any text's but by chance (2**-64 a lane).
+_NO_VALUE = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def key_column_values(report: ValidationReport, column: str) -> pd.Series:
+    """The cells of the key column (``--key``), indexed by sheet row.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    frame = report.table.frame
+    matches = [c for c in frame.columns if header_key(c) == header_key(column)]
+    if not matches:
+        # The sheet's own problem (an inbox sends it to failed/), not the run's.
+        where = report.table.source
+        raise MissingColumnsError(f"{where}: --key: the sheet has no column {column!r}.")
+    return frame[matches[0]]
+
+
+def key_values(report: ValidationReport, column: str | None) -> dict[int, str]:
+    """Sheet row -> the cell of the key column (``--key``); empty without one.
+
+    Raises:
+        MissingColumnsError: the sheet has no such column.
+    """
+    if column is None:
+        return {}
+    cells = key_column_values(report, column)
+    return dict(zip(cells.index.astype(int).tolist(), cells.astype(str).tolist(), strict=True))
+
+
+def flag_duplicates(report: ValidationReport, key_column: str | None = None) -> ValidationReport:
+    """Refuse, before anything is sent, a row that repeats an earlier row of the sheet.
+
+    Two rows are the same when their normalised values are (or, with ``key_column``, their
+    keys are): the second would create the same session twice, or never be sent. With
+    ``key_column``, a row whose key cell is empty is refused too: the journal knows rows by
+    their key, so such a row, once edited, would be created a second time by ``--update``.
+    """
+    values = report.values
+    keys = None
+    errors = dict(report.errors)
+    if key_column:
+        keys = key_column_values(report, key_column).astype(str)
+        keyed = keys.str.strip().ne("")
+        for row in keys.index[~keyed].tolist():
+            if int(row) not in errors:
+                errors[int(row)] = (
+                    RowError(
+                        int(row), str(keys.name), "", "missing_key",
+                        f"the key column {str(keys.name)!r} is empty: give this row its own key "
+                        "(rows are known by it from run to run; without it, an edited row "
+                        "would be created again).",
+                    ),
+                )  # fmt: skip
+        values = values.mask(keyed)
+        values[_KEY] = keys.str.strip().where(keyed)
+    positions = np.flatnonzero(~values.index.isin(list(errors)))
+    positions = _tied(values, positions)
+    if not len(positions):
+        return dataclasses.replace(report, errors=dict(sorted(errors.items())))
+    candidates = values.iloc[positions]
+    candidates = candidates.astype(object).where(candidates.notna(), None)
+    first: dict[tuple[object, ...], int] = {}
+    for label, record in zip(
+        candidates.index.tolist(), candidates.itertuples(index=False), strict=True
+    ):
+        row, cells = int(label), tuple(record)
+        if cells not in first:
+            first[cells] = row
+            continue
+        key = str(keys.at[row]) if keys is not None else ""
+        if key:
+            what = f"the same {key_column} ({key.strip()}) as row {first[cells]}"
+            fix = f"give each row its own {key_column}"
+        else:
+            what = f"the same session as row {first[cells]}"
+            fix = "remove one of them (it would be created twice)"
+        errors[row] = (RowError(row, "Row", "", "duplicate_row", f"{what}: {fix}."),)
+    return dataclasses.replace(report, errors=dict(sorted(errors.items())))
+
+
+def _tied(values: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """The positions (among ``positions``) of rows equal to another one in every column."""
+    group = np.zeros(len(positions), dtype=np.int64)
+    for name in values.columns:
+        if len(positions) < 2:
+            return positions[:0]
+        column = values[name]
+        if len(positions) > len(column) // 4:  # most rows: no copy of the column's text
+            codes, uniques = pd.factorize(column, use_na_sentinel=False)
+            codes = codes[positions]
+        else:
+            codes, uniques = pd.factorize(column.iloc[positions], use_na_sentinel=False)
+        if len(uniques) == 1:
+            continue  # the same value in every row left: the groups stay as they are
+        # the pair (group so far, this column's value), numbered again from 0 (hashed)
+        group, _ = pd.factorize(group * (len(uniques) + 1) + codes, sort=False)
+        tied = np.bincount(group)[group] > 1
+        positions, group = positions[tied], group[tied]
+    return positions
+
+
+def _same(row: int, first: int) -> RowError:
+    """The error of a row that repeats ``first`` (as :func:`flag_duplicates` words it)."""
+    what = f"the same session as row {first}"
+    return RowError(
+        row, "Row", "", "duplicate_row", f"{what}: remove one of them (it would be created twice)."
+    )
+
+
+def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
+
+    Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
+    module's key, and Python's own string hash (SipHash-1-3 under the process's random
+    key). Each column's hash is then mixed into the row's, in order. A column's distinct
+    values are hashed once each, except in the ``distinct`` columns (mostly distinct
+    values: each cell is hashed); a column found mostly distinct is added to ``distinct``.
+    """
+    lanes = (np.full(len(values), 0x345678, dtype=np.uint64), np.zeros(len(values), np.uint64))
+    for number, name in enumerate(values.columns):
+        column = values[name]
+        codes = None
+        if name in distinct:
+            texts = column.to_numpy(dtype=object, na_value="")
+        else:  # an empty cell (code -1) takes the last slot
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            texts = np.asarray(uniques, dtype=object)
+            if len(uniques) * 2 > len(column):
+                distinct.add(name)
+        hashed = (
+            pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
+            np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
+        )
+        multiplier = np.uint64(1_000_003 + 2 * number)
+        for lane, cells, no_value in zip(lanes, hashed, _NO_VALUE, strict=True):
+            if codes is None:
+                cells[column.isna().to_numpy(dtype=bool)] = no_value
+            else:
+                cells = np.append(cells, no_value)[codes]
+            lane ^= cells
+            lane *= multiplier
+    return lanes
+
+
+class RepeatedRows:
+    """Finds, slice after slice of one sheet, the rows that repeat an earlier row.
+
+    What :func:`flag_duplicates` does for a whole sheet (without ``--key``), with the same
+    errors, for a sheet validated in slices: every valid row is remembered by a 128-bit
+    hash of its normalised values (two unrelated 64-bit SipHash lanes, see
+    ``_row_hashes``) and its sheet row number, 24 bytes a row whatever the row's width,
+    kept sorted by the first lane. A row
+    whose hash was seen repeats the row remembered with it. Two different rows would be
+    taken as the same only if both lanes collided: about 1 chance in 10**21 for a sheet of
+    ten million rows, so the values themselves are not compared.
+    """
+
+    def __init__(self) -> None:
+        self._first = np.empty(0, dtype=np.uint64)  # first lane, sorted
+        self._second = np.empty(0, dtype=np.uint64)
+        self._rows = np.empty(0, dtype=np.int64)
+        self._distinct: set[str] = set()  # columns hashed cell by cell (see _row_hashes)
+
+    def flag(self, report: ValidationReport) -> ValidationReport:
+        """Refuse the valid rows of ``report`` (the next slice) that repeat an earlier row."""
+        values = report.values
+        positions = np.flatnonzero(~values.index.isin(list(report.errors)))
+        if not len(positions):
+            return report
+        # every row hashed (taking the valid rows out first would copy every column)
+        first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
+        rows = values.index.to_numpy(dtype=np.int64)[positions]
+        # sorted by key, then row: a run of one key starts with its first row in the slice
+        order = np.lexsort((second, first))  # stable: rows stay in sheet order within a key
+        first, second, rows = first[order], second[order], rows[order]
+        starts = np.ones(len(rows), dtype=bool)
+        starts[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+        leaders = np.flatnonzero(starts)
+        earlier = self._seen(first[leaders], second[leaders])
+        new = earlier < 0
+        # a key first met here: its first row is the one the others repeat
+        earlier[new] = rows[leaders[new]]
+        self._remember(first[leaders[new]], second[leaders[new]], rows[leaders[new]])
+        repeats = earlier[np.cumsum(starts) - 1]
+        repeats[leaders[new]] = -1
+        found = np.flatnonzero(repeats >= 0)
+        if not len(found):
+            return report
+        errors = dict(report.errors)
+        for row, before in sorted(zip(rows[found].tolist(), repeats[found].tolist(), strict=True)):
+            errors[row] = (_same(row, before),)
+        return dataclasses.replace(report, errors=dict(sorted(errors.items())))
+
+    def _seen(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """For each key (sorted by ``first``), the row remembered with it, or -1."""
+        found = np.full(len(first), -1, dtype=np.int64)
+        if not len(self._first):
+            return found
+        low = np.searchsorted(self._first, first, "left")
+        high = np.searchsorted(self._first, first, "right")
+        single = np.flatnonzero(high - low == 1)
+        hit = single[self._second[low[single]] == second[single]]
+        found[hit] = self._rows[low[hit]]
+        # keys sharing their first lane but not their second (about never): one by one
+        for at in np.flatnonzero(high - low > 1).tolist():
+            for slot in range(int(low[at]), int(high[at])):
+                if self._second[slot] == second[at]:
+                    found[at] = self._rows[slot]
+        return found
+
+    def _remember(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
+        """Add new keys (sorted by ``first``) and their rows, keeping the first lane sorted."""
+        at = np.searchsorted(self._first, first)
+        self._first = np.insert(self._first, at, first)
+        self._second = np.insert(self._second, at, second)
+        self._rows = np.insert(self._rows, at, rows)

@@ -1,0 +1,204 @@
+"""Limits on CSV files, checked while they are read (see :mod:`importer.sheet.reading.table`).
+
+A CSV file is bounded by its size (against the read budget, ``IMPORTER_READ_BUDGET_MB``),
+its line count and the length of each cell; a quoted cell that never closes is an
+error naming the row and column where it opened, because every CSV reader would
+otherwise read the rest of the file into that one cell and rows would vanish.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import mmap
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.check import Limits
+
+__all__ = [
+    "CSV_MEMORY_FACTOR",
+    "MAX_CELL_CHARS",
+    "MAX_CSV_LINES",
+    "STREAMED_MAX_CSV_LINES",
+    "STREAMED_MEMORY_FACTOR",
+    "check_lines",
+    "check_quotes",
+    "check_size",
+    "records",
+]
+
+#: The longest CSV cell we accept (Excel holds 32,767 characters; this is csv's own limit).
+MAX_CELL_CHARS = 128 * 1024
+#: Line breaks in a CSV file (Excel shows 1,048,576 rows; multi-line cells add some).
+MAX_CSV_LINES = 2_000_000
+#: A CSV file costs about this many times its size in memory once read (measured 6.5x for
+#: a 20 MB file, benchmarks/hostile.py); the file must fit the read budget this way.
+CSV_MEMORY_FACTOR = 8
+#: The same for ``validate`` streaming a UTF-8 CSV into a CSV result
+#: (:mod:`importer.jobs.validate_stream`): memory is a slice's (about 400 MB) plus 24-44 bytes a
+#: row for finding repeats, about a third of the file's size for 150-byte rows (measured:
+#: 404 MB for 1M rows, 511 MB for 3M, benchmarks/validate.py); so a file up to the budget.
+STREAMED_MEMORY_FACTOR = 1
+#: Lines of a CSV validated in slices: memory is no reason to stop at a sheet's size there;
+#: 20 million lines take some 0.9 GB for repeats and about a minute and a half.
+STREAMED_MAX_CSV_LINES = 20_000_000
+
+
+def check_size(path: Path, factor: int = CSV_MEMORY_FACTOR) -> None:
+    """Refuse, before reading it, a file too big for the read budget (the file costs
+    ``factor`` times its size in memory)."""
+    limit = Limits.from_env().memory_bytes // factor
+    size = path.stat().st_size
+    if size > limit:
+        raise UnsafeFileError(
+            f"{path}: the file is {size // 2**20:,} MB; reading it would take over the budget "
+            f"of {limit * factor // 2**20:,} MB of memory. Split it into smaller "
+            "files (IMPORTER_READ_BUDGET_MB raises the budget)."
+        )
+
+
+def _chunks(data: bytes | mmap.mmap | Path, step: int = 1 << 22) -> Iterator[bytes]:
+    """The bytes of ``data`` (or of the file it names, read, not mapped) a chunk at a time."""
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            while chunk := handle.read(step):
+                yield chunk
+        return
+    view = memoryview(data)
+    for at in range(0, len(view), step):
+        yield bytes(view[at : at + step])
+
+
+def check_lines(path: Path, text: str | bytes | mmap.mmap | Path, most: int | None = None) -> None:
+    """Refuse a file of more than ``most`` lines (default :data:`MAX_CSV_LINES`: a few bytes
+    each, millions of rows).
+
+    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file: the same line
+    breaks; or the UTF-8 file itself, read a chunk at a time (its size in memory is then
+    a chunk's, not the file's).
+    """
+    if isinstance(text, str):
+        lines = max(text.count("\n"), text.count("\r"))
+    else:
+        feeds = returns = 0
+        for chunk in _chunks(text):
+            feeds, returns = feeds + chunk.count(b"\n"), returns + chunk.count(b"\r")
+        lines = max(feeds, returns)
+    most = MAX_CSV_LINES if most is None else most
+    if lines > most:
+        raise UnsafeFileError(
+            f"{path}: the file has {lines:,} lines, over the {most:,} we read "
+            "(an Excel sheet holds 1,048,576 rows). Split it into smaller files."
+        )
+
+
+def records(path: Path, text: str, delimiter: str, complete: bool = True) -> list[list[str]]:
+    """All CSV records of ``text``; a cell over :data:`MAX_CELL_CHARS` is an error naming its row.
+
+    ``complete=False`` marks a sample cut at an arbitrary point: an error there just ends
+    the sample (the full read judges the file).
+    """
+    records: list[list[str]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as error:
+        row = len(records) + 1
+        if not complete and records:
+            return records
+        if "field larger" in str(error):
+            raise UnreadableFileError(
+                f"{path}: row {row} has a cell over {MAX_CELL_CHARS:,} characters (Excel holds "
+                "at most 32,767); shorten it, or check that the file really is a CSV."
+            ) from None
+        raise UnreadableFileError(f"{path}: row {row} cannot be read as CSV ({error}).") from None
+    return records
+
+
+#: A quote not preceded by a non-separator opens a quoted cell, to its closing quote or the
+#: end (the lookbehind sits after the literal quote so that the search skips from quote to
+#: quote: 144 MB of quoted cells in about 2 s); group 1 is the closing quote, if any.
+_QUOTED = '"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)'
+#: How much of a file the quote check searches at a time.
+_QUOTE_CHUNK = 1 << 24
+
+
+def check_quotes(path: Path, text: str | bytes | mmap.mmap | Path, delimiter: str) -> None:
+    """Refuse a CSV where a quoted cell opens and never closes.
+
+    Every CSV reader (Excel too) then reads the whole rest of the file as that one
+    cell: rows would vanish without a word. A quote only opens a quoted cell at the
+    start of a cell, and ``""`` inside one is a literal quote, as in RFC 4180.
+
+    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file, searched as they
+    are: the quote, the delimiter and the line breaks are single bytes there; or the
+    UTF-8 file itself, searched a chunk at a time.
+
+    Raises:
+        UnreadableFileError: naming the row and column where the quote opened.
+    """
+    pattern = _QUOTED.format(separators=re.escape(delimiter) + "\r\n")
+    if isinstance(text, Path):
+        opened = _open_quote_in_file(text, re.compile(pattern.encode()))
+        if opened is not None:
+            with text.open("rb") as handle:
+                _unclosed(path, handle.read(opened).decode("utf-8", "replace"), delimiter)
+        return
+    if text.find('"' if isinstance(text, str) else b'"') < 0:  # type: ignore[arg-type]
+        return
+    last: re.Match[str] | re.Match[bytes] | None = None
+    matches = (
+        re.finditer(pattern, text) if isinstance(text, str) else re.finditer(pattern.encode(), text)
+    )
+    for last in matches:  # noqa: B007 - only the last quoted cell can be open
+        pass
+    if last is None or last.group(1):
+        return
+    start = last.start()
+    prefix = (
+        text[:start] if isinstance(text, str) else bytes(text[:start]).decode("utf-8", "replace")
+    )
+    _unclosed(path, prefix, delimiter)
+
+
+def _open_quote_in_file(path: Path, pattern: re.Pattern[bytes]) -> int | None:
+    """Where the last quoted cell of the file opens, if it never closes (else ``None``).
+
+    The file is searched chunk by chunk as :func:`check_quotes` searches it whole: a
+    quoted cell that reaches the end of a chunk is searched again from its opening quote
+    with the next chunk, and one byte before a chunk is kept for the lookbehind.
+    """
+    carry, offset, context, last_open = b"", 0, 0, None
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_QUOTE_CHUNK)
+            buffer = carry + block
+            resume = None
+            for match in pattern.finditer(buffer, context):
+                if block and match.end() == len(buffer):
+                    resume = match.start()  # it may go on in the next chunk
+                    break
+                last_open = None if match.group(1) else offset + match.start()
+            if not block:
+                return last_open
+            keep = resume if resume is not None else len(buffer)
+            context = 1 if keep > 0 else 0
+            offset += keep - context
+            carry = buffer[keep - context :]
+
+
+def _unclosed(path: Path, prefix: str, delimiter: str) -> None:
+    """Raise the error of a quoted cell opening after the text ``prefix``."""
+    from importer.sheet.reading.table import column_letter  # lazy: reading imports this module
+
+    before = list(csv.reader(io.StringIO(prefix, newline=""), delimiter=delimiter))
+    at_line_start = not prefix or prefix[-1] in "\r\n"
+    row = len(before) + 1 if at_line_start else len(before)
+    column = 0 if at_line_start else len(before[-1]) - 1
+    raise UnreadableFileError(
+        f"{path}: row {row}, column {column_letter(column)}: a quoted cell opens here and is "
+        "never closed, so every later line would be read into it. Add the missing closing "
+        'quote (") or remove the stray one, and save again.'
+    )

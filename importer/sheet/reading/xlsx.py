@@ -1,0 +1,82 @@
+"""Read a workbook (xlsx, xlsm, xls, ods) into a :class:`~.table.Table` of text.
+
+The workbook is checked by the hostile-file guard (:mod:`importer.sheet.guard.check`),
+then read in a memory-capped child process (:mod:`importer.sheet.reading.capped`), which
+gives its cells as
+unambiguous text (:func:`importer.sheet.reading.child.cell_text`: ISO dates, whole numbers
+without ``.0``, 16-digit numbers in Excel's scientific notation).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.check import Limits, check_workbook
+from importer.sheet.reading.capped import Grid, read_in_child
+from importer.sheet.reading.table import (
+    HEADER_SEARCH_ROWS,
+    HeaderScorer,
+    Table,
+    build_frame,
+    find_header,
+    header_names,
+)
+
+__all__ = ["read_workbook"]
+
+
+def _midnights(grid: Grid, body_from: int) -> None:
+    """In a column of date-times, write a bare date (the reader's date-time at 00:00) with
+    its time, in the data rows (from ``body_from``): it is not refused as a date without
+    a time."""
+    for index, column in enumerate(grid.columns):
+        if grid.last_stamp[index] >= body_from:
+            for row in grid.bare_dates[index]:
+                if row >= body_from:
+                    column[row] += "T00:00:00"
+
+
+def read_workbook(path: Path, handle: BinaryIO, scorer: HeaderScorer, sheet: str | None) -> Table:
+    """Read one sheet of a workbook (xlsx, xlsm, xls, ods) into a :class:`Table`.
+
+    ``handle`` is the file :func:`importer.core.files.open_sheet` opened and checked (a regular
+    file): read from it, so that the bytes read are those of the file checked.
+
+    The sheet named, else the first visible one. The guard checks the bytes first; the
+    reader then runs in a memory-capped child process (:mod:`importer.sheet.reading.child`), so
+    that a crash on a hostile file is one error for that file, not the end of the process.
+
+    Raises:
+        UnreadableFileError: a damaged or encrypted workbook, no sheets, an empty sheet.
+        UnsafeFileError: a workbook that would exhaust memory.
+        SheetNotFoundError: ``sheet`` is not in the workbook.
+    """
+    limits = Limits.from_env()
+    size = os.fstat(handle.fileno()).st_size
+    if size > limits.max_unpacked_bytes:
+        raise UnsafeFileError(
+            f"{path}: the workbook is {size // 2**20:,} MB, over the "
+            f"{limits.max_unpacked_bytes // 2**20:,} MB we read. Split it into smaller files."
+        )
+    # Read once: the reader parses exactly the bytes the guard checked (no file swapped between).
+    handle.seek(0)
+    data = handle.read()
+    check_workbook(path, data, limits)
+    grid = read_in_child(path, data, sheet, limits.reader_memory_bytes)
+    del data
+    start, name = grid.start, grid.sheet
+    if not grid.height or not grid.columns:
+        raise UnreadableFileError(f"{path}: sheet {name!r} is empty.")
+    top = min(grid.height, HEADER_SEARCH_ROWS)
+    text_rows = [[column[n] for column in grid.columns] for n in range(top)]
+    header_index = find_header(text_rows, scorer)
+    _midnights(grid, header_index + 1)
+    first_col = start[1]
+    headers = header_names([""] * first_col + text_rows[header_index])[first_col:]
+    columns = [column[header_index + 1 :] for column in grid.columns[: len(headers)]]
+    first_row = start[0] + header_index + 2
+    frame = build_frame(columns, headers, first_row=first_row)
+    return Table(frame, path, name, start[0] + header_index + 1, skipped=grid.skipped)

@@ -1,0 +1,103 @@
+"""What every vendor module declares: its columns, cross-column rules and limits.
+
+A vendor module is pure data and pure functions: no I/O, no clock, no
+configuration reads. Adding a vendor means adding one module that builds a
+:class:`Vendor` and one entry in :data:`importer.vendors.REGISTRY`; the
+conformance tests then run over it like over every other vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from importer.sheet.fields import Field
+
+__all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A rule across columns of one row, checked on the normalised values.
+
+    Attributes:
+        code: the problem code when the rule fails (see :mod:`importer.core.messages`).
+        column: the field the problem is reported against.
+        test: given the normalised frame, ``True`` where the row is fine. Rows
+            whose inputs are missing or already invalid must pass (they are
+            reported once, by the column check).
+    """
+
+    code: str
+    column: str
+    test: Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """A vendor's sheet: columns, rules, and how it is sent.
+
+    Attributes:
+        name: the command-line name, e.g. ``zoho-people``.
+        title: the product and API, in words.
+        fields: the sheet's columns, in template order.
+        row_checks: rules across columns.
+        date_order: how the vendor documents ambiguous dates (``DMY`` or ``MDY``).
+        rate_limit: the documented limits, in words.
+        notes: what a coordinator should know, for the template's instructions.
+    """
+
+    name: str
+    title: str
+    fields: tuple[Field, ...]
+    row_checks: tuple[RowCheck, ...] = ()
+    date_order: str = "DMY"
+    rate_limit: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def reads_time_zones(self) -> bool:
+        """Whether some column holds date-times sent with a zone (read in ``--timezone``).
+
+        Declared by the columns' kinds (:attr:`importer.sheet.fields.Kind.zoned`): 360Learning's
+        start and end are instants the API takes in UTC, so a sheet's local times need the
+        zone they were typed in; Zoho's dates and 12-hour times are sent as typed (the
+        organisation's local time), so a Zoho run needs none.
+        """
+        return any(f.kind.zoned for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name`` (its API name)."""
+        for candidate in self.fields:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+def one_of(*names: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """Rule: at least one of the columns ``names`` has a value (an ID or an email, say)."""
+
+    def test(frame: pd.DataFrame) -> pd.Series:
+        given = pd.Series(False, index=frame.index)
+        for name in names:
+            given |= frame[name].notna()
+        return given
+
+    return test
+
+
+def end_not_before_start(start: str, end: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """Rule: ``end`` is not before ``start`` (both normalised to sortable ISO text)."""
+
+    def test(frame: pd.DataFrame) -> pd.Series:
+        both = usable(frame[start]) & usable(frame[end])
+        return ~both | frame[end].ge(frame[start]).fillna(True)
+
+    return test
+
+
+def usable(values: pd.Series) -> pd.Series:
+    """Cells holding a normalised value (neither missing nor a problem marker)."""
+    return values.notna() & ~values.str.startswith("\x00").fillna(True)
