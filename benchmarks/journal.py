@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from harness import Targets, parser, sheet
 
+from importer.api import validate
 from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
 from importer.jobs.pipeline import run_import
-from importer.sheet.validation import validate
 from importer.store.journal import Journal
 
 VENDOR = "360learning-v1"

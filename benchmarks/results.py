@@ -34,10 +34,10 @@ def write_once(source: Path, target: Path) -> dict[str, float]:
     """In this process: validate ``source``, then time writing its result sheet to ``target``."""
     import resource
 
-    from importer.api import result_sheet
+    from importer.api import validate
     from importer.results.sheet import write_result
+    from importer.results.write import result_sheet
     from importer.sheet.duplicates import flag_duplicates
-    from importer.sheet.validation import validate
 
     sheet = result_sheet(flag_duplicates(validate(source, "360learning-v2")))
     started = time.perf_counter()

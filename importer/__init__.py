@@ -26,7 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importer.api import __version__, result_sheet, write_report
+    from importer.api import validate
     from importer.core.errors import (
         ConfigurationError,
         FatalVendorError,
@@ -38,20 +38,22 @@ if TYPE_CHECKING:
         UnreadableFileError,
         UnsafeFileError,
     )
-    from importer.core.outcomes import RowResult, Status
+    from importer.core.outcomes import RowError, RowResult, Status
+    from importer.core.version import __version__
     from importer.jobs.config import RunSettings, resolve_settings
     from importer.jobs.journaling import JournalOptions
     from importer.jobs.pipeline import run_import
     from importer.results.report import RunReport
     from importer.results.templates import write_template
-    from importer.sheet.validation import RowError, ValidationReport, validate
+    from importer.results.write import result_sheet, write_report
+    from importer.sheet.validation import ValidationReport
     from importer.store.journal import Journal
     from importer.vendors import REGISTRY, Vendor, get_vendor
 
 _HOMES = {
-    "__version__": "importer.api",
-    "result_sheet": "importer.api",
-    "write_report": "importer.api",
+    "__version__": "importer.core.version",
+    "result_sheet": "importer.results.write",
+    "write_report": "importer.results.write",
     "RunSettings": "importer.jobs.config",
     "resolve_settings": "importer.jobs.config",
     "ConfigurationError": "importer.core.errors",
@@ -68,11 +70,11 @@ _HOMES = {
     "RunReport": "importer.results.report",
     "run_import": "importer.jobs.pipeline",
     "write_template": "importer.results.templates",
-    "RowError": "importer.sheet.validation",
+    "RowError": "importer.core.outcomes",
     "RowResult": "importer.core.outcomes",
     "Status": "importer.core.outcomes",
     "ValidationReport": "importer.sheet.validation",
-    "validate": "importer.sheet.validation",
+    "validate": "importer.api",
     "REGISTRY": "importer.vendors",
     "Vendor": "importer.vendors",
     "get_vendor": "importer.vendors",

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from importer.api import validate
 from importer.core.clock import FakeClock, SystemClock
 from importer.core.secret import Secret
 from importer.jobs.changes import send_calls, update_row
@@ -25,7 +26,6 @@ from importer.sandbox import Sandbox, SandboxServer
 from importer.sending.protocol import Answer, Call
 from importer.sending.sender import sender_for
 from importer.sheet.fields import DateTimeUTC, Text
-from importer.sheet.validation import validate
 from importer.store.journal import Journal
 from importer.vendors import PLUGINS, Plugin, get_vendor, plugin, registered
 from importer.vendors.plugin import Changes

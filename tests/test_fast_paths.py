@@ -141,7 +141,7 @@ def test_checks_agree_with_the_pandera_schema() -> None:
 
     report = importer.validate(V2, "360learning-v2")
     try:
-        build_schema("360learning-v2").validate(report.values, lazy=True)
+        build_schema(importer.get_vendor("360learning-v2")).validate(report.values, lazy=True)
     except SchemaErrors as failure:
         flagged = {int(r) for r in failure.failure_cases["index"].dropna()}
     else:

@@ -24,9 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import importer
-from importer.api import result_sheet
 from importer.core.dates import read_date, read_datetime, read_time
 from importer.core.errors import InputError
+from importer.results.write import result_sheet
 from importer.vendors import REGISTRY
 from tests.conftest import ROOT
 from tests.fuzzing import CASES, EXAMPLES, OUTCOMES, fuzz_settings

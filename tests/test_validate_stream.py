@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.api import validate
 from importer.cli import main as cli
 from importer.core.errors import UnreadableFileError
 from importer.jobs import validate_stream
 from importer.sheet import duplicates
 from importer.sheet.duplicates import RepeatedRows, flag_duplicates
 from importer.sheet.reading import csv_arrow, csv_checks
-from importer.sheet.validation import validate
 
 HEADERS = (
     "Path ID,Session name,Main instructor ID,Co-instructor IDs,Start date,End date,"

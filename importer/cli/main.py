@@ -27,15 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from importer.api import write_report
+from importer.api import validate
 from importer.cli.parser import build_parser
 from importer.core.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.core.outcomes import ExitCode
 from importer.jobs.config import sheet_defaults
 from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
+from importer.results.write import write_report
 from importer.sheet.duplicates import flag_duplicates
-from importer.sheet.validation import validate
 from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from importer.api import __version__
 from importer.core.outcomes import ExitCode
+from importer.core.version import __version__
 from importer.vendors import REGISTRY
 
 __all__ = ["build_parser", "command_names"]

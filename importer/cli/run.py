@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from importer.api import write_report
+from importer.api import validate
 from importer.cli.journal import journal_path, store_journal
 from importer.cli.undo import guard_of, updating
 from importer.core.errors import ConfigurationError, ImporterError
@@ -30,7 +30,8 @@ from importer.core.secret import scrub
 from importer.jobs.changes import ConfirmationNeededError
 from importer.jobs.config import sheet_defaults
 from importer.results.sheet import check_writable, default_result_path, result_path
-from importer.sheet.validation import ValidationReport, validate
+from importer.results.write import write_report
+from importer.sheet.validation import ValidationReport
 from importer.store import JournalLike
 from importer.store.base import JobLockedError
 from importer.store.journal import Journal

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from importer.api import write_report
+from importer.api import validate
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode
 from importer.results.sheet import default_result_path
-from importer.sheet.validation import validate
+from importer.results.write import write_report
 from importer.store.journal import Journal
 from importer.vendors import get_vendor
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from importer.sheet.validation import RowError
-
-__all__ = ["PROBLEMS", "ExitCode", "JournalState", "RowResult", "Status"]
+__all__ = ["PROBLEMS", "ExitCode", "JournalState", "RowError", "RowResult", "Status"]
 
 
 class Status(StrEnum):
@@ -73,6 +69,28 @@ class ExitCode(IntEnum):
     NEEDS_CONFIRMATION = 4  # an update or undo over the mass-change guard: give --confirm N
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one cell (or one row), in plain words.
+
+    Attributes:
+        row: the sheet row number, as Excel shows it.
+        column: the header of the column in the sheet (or the field's label).
+        value: the cell as typed.
+        code: the problem code (stable, for programs).
+        message: what is wrong and what to type instead.
+    """
+
+    row: int
+    column: str
+    value: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column!r}: {self.message}"
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """``validate`` of a big UTF-8 CSV into a CSV result, slice by slice, in flat memory.
 
 The whole-file path (:func:`importer.sheet.validation.validate`, then
-:func:`importer.sheet.duplicates.flag_duplicates` and :func:`importer.api.write_report`) holds
-the sheet, its normalised values and its result at once: about 0.9 GB for a million rows.
+:func:`importer.sheet.duplicates.flag_duplicates` and :func:`importer.results.write.write_report`)
+holds the sheet, its normalised values and its result at once: about 0.9 GB for a million rows.
 Here the file is read by pyarrow in slices of about :data:`SLICE_BYTES` of file (some
 80,000 rows of a typical export), and each slice is validated, checked for repeated rows
 (:class:`importer.sheet.duplicates.RepeatedRows`, which remembers 24 bytes per valid row) and
@@ -32,19 +32,19 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from importer.api import result_sheet
 from importer.core.dates import TwoWays
 from importer.core.errors import InputError
 from importer.core.files import atomic_write, open_sheet
 from importer.results.sheet import csv_writer
+from importer.results.write import result_sheet
 from importer.sheet.duplicates import RepeatedRows
 from importer.sheet.headers import header_scorer, match_headers
 from importer.sheet.reading import csv_checks
 from importer.sheet.reading.csv_arrow import stream_columns
 from importer.sheet.reading.table import CsvLayout, Table, build_frame, is_workbook, utf8_csv_layout
 from importer.sheet.remembered import Remembered
+from importer.sheet.schema import Vendor
 from importer.sheet.validation import RowError, ValidationReport, prepare, validate_table
-from importer.vendors import Vendor
 
 if TYPE_CHECKING:
     from importer.results.csv_writer import CsvWriter
@@ -120,7 +120,7 @@ class _Refused(Exception):
 
 def validate_csv(
     path: Path,
-    vendor: str | Vendor,
+    vendor: Vendor,
     result: Path,
     *,
     timezone: str | None = None,
@@ -133,7 +133,7 @@ def validate_csv(
 
     Args:
         path: the CSV file.
-        vendor: a vendor name or declaration.
+        vendor: the vendor's declaration.
         result: the result sheet (a .csv path, checked writable).
         timezone: as :func:`importer.sheet.validation.validate`.
         date_order: as :func:`importer.sheet.validation.validate`.

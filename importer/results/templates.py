@@ -13,7 +13,7 @@ from pathlib import Path
 
 from importer.results.sheet import row_height
 from importer.sheet.fields import Choice
-from importer.vendors import Vendor
+from importer.sheet.schema import Vendor
 
 __all__ = ["TEMPLATE_ROWS", "template_name", "write_template"]
 

@@ -13,7 +13,6 @@ which spares ``validate`` pandera's import (0.2 s) and its failure-case frames.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ import pandas as pd
 from importer.core.dates import TwoWays, two_ways
 from importer.core.errors import ConfigurationError
 from importer.core.messages import explain
-from importer.core.outcomes import RowResult, Status
+from importer.core.outcomes import RowError, RowResult, Status
 from importer.sheet.fields import MARK, Context, Field, Parsed, split_marker
 from importer.sheet.headers import ColumnMap, header_scorer, match_headers
 from importer.sheet.reading.table import Table, read_table
-from importer.vendors import Vendor, get_vendor
+from importer.sheet.schema import Vendor
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -47,28 +46,6 @@ __all__ = [
     "validate",
     "validate_table",
 ]
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem with one cell (or one row), in plain words.
-
-    Attributes:
-        row: the sheet row number, as Excel shows it.
-        column: the header of the column in the sheet (or the field's label).
-        value: the cell as typed.
-        code: the problem code (stable, for programs).
-        message: what is wrong and what to type instead.
-    """
-
-    row: int
-    column: str
-    value: str
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -178,32 +155,37 @@ def _no_marker(values: pd.Series) -> pd.Series:
     return ~values.str.startswith(MARK).fillna(False).astype(bool)
 
 
-@functools.cache
-def checks(vendor_name: str) -> tuple[Check, ...]:
+def checks(vendor: Vendor) -> tuple[Check, ...]:
     """Every check of a vendor's normalised rows, in the order problems are listed.
 
     Each field gets ``required`` (when required) and ``valid``; the vendor's
     cross-column rules come after, named by their problem code.
     """
-    vendor = get_vendor(vendor_name)
+    key = (vendor.name, id(vendor))
+    if key in _CHECKS:
+        return _CHECKS[key]
     found: list[Check] = []
     for spec in vendor.fields:
         if spec.required:
             found.append(Check(spec.name, "required", _present))
         found.append(Check(spec.name, "valid", _no_marker))
     found += [Check(rule.column, rule.code, rule.test, True) for rule in vendor.row_checks]
-    return tuple(found)
+    _CHECKS[key] = tuple(found)
+    return _CHECKS[key]
 
 
-@functools.cache
-def build_schema(vendor_name: str) -> pa.DataFrameSchema:
+#: Each vendor's checks, built once (by name and identity: a test's stand-in vendor may share
+#: a name with a real one).
+_CHECKS: dict[tuple[str, int], tuple[Check, ...]] = {}
+
+
+def build_schema(vendor: Vendor) -> pa.DataFrameSchema:
     """The vendor's :func:`checks` as a pandera schema of its *normalised* rows (lazy import)."""
     import pandera.pandas as pa
 
-    vendor = get_vendor(vendor_name)
     columns: dict[str, list[pa.Check]] = {spec.name: [] for spec in vendor.fields}
     frame_checks = []
-    for check in checks(vendor_name):
+    for check in checks(vendor):
         made = pa.Check(check.test, name=check.code, ignore_na=check.code != "required")
         if check.frame_wide:
             frame_checks.append(made)
@@ -233,7 +215,7 @@ def _context(vendor: Vendor, timezone: str | None, date_order: str | None) -> Co
 
 def validate(
     path: str | Path,
-    vendor: str | Vendor,
+    vendor: Vendor,
     *,
     sheet: str | None = None,
     timezone: str | None = None,
@@ -285,7 +267,7 @@ class Options:
 
 
 def prepare(
-    vendor: str | Vendor,
+    vendor: Vendor,
     timezone: str | None = None,
     date_order: str | None = None,
     defaults: Mapping[str, str] | None = None,
@@ -295,7 +277,7 @@ def prepare(
     Raises:
         ConfigurationError: an unknown time zone or date order, or an invalid default.
     """
-    spec = vendor if isinstance(vendor, Vendor) else get_vendor(vendor)
+    spec = vendor
     context = _context(spec, timezone, date_order)
     given = dict(defaults or {})
     _check_defaults(spec, given, context)
@@ -405,7 +387,7 @@ def _check(
     found: dict[int, list[RowError]] = defaultdict(list)
     order = {spec.name: i for i, spec in enumerate(vendor.fields)}
     failures: list[tuple[Check, pd.Index]] = []
-    for check in checks(vendor.name):
+    for check in checks(vendor):
         test = check.test(values if check.frame_wide else values[check.column])  # type: ignore[arg-type]
         failing = values.index[~test.to_numpy(dtype=bool, na_value=True)]
         if len(failing):

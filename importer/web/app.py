@@ -167,7 +167,7 @@ def create_app(
         )
 
     async def marked(request: Request) -> Response:
-        from importer.api import write_report
+        from importer.results.write import write_report
 
         made = find_upload(request)
         if made is None:

@@ -2,7 +2,7 @@
 
 Every step is the command line's own: :func:`importer.sheet.validation.validate` checks a sheet,
 :func:`importer.jobs.pipeline.run_import` sends it (through the account's journal, with the
-``run`` command's journal and plan helpers), :func:`importer.api.write_report` writes the
+``run`` command's journal and plan helpers), :func:`importer.results.write.write_report` writes the
 result workbook. Files live under the data folder only: ``uploads/`` (never executed, only
 read as sheets), ``results/``, ``journals/`` (one journal per account, so a renamed file
 still shows the rows already created) and ``templates/``.
@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from importer.api import write_report
+from importer.api import validate
 from importer.cli.run import plan_line, resolve_emails, run_journal, zone_missing
 from importer.core.errors import ConfigurationError, ImporterError, InputError
 from importer.jobs.changes import Guard
 from importer.jobs.journaling import JournalOptions, journal_report
 from importer.jobs.pipeline import run_import
 from importer.results.report import RunReport
+from importer.results.write import write_report
 from importer.sheet.headers import header_scorer
 from importer.sheet.reading.table import read_table
-from importer.sheet.validation import ValidationReport, validate
+from importer.sheet.validation import ValidationReport
 from importer.store import JournalLike, shared_journal
 from importer.store.base import account_journal_path
 from importer.store.journal import Journal

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from importer.api import validate
 from importer.results.templates import write_template
 from importer.sending.protocol import Answer, Call
-from importer.sheet.validation import validate
 from importer.vendors import REGISTRY, plugin
 from tests.conftest import run_cli, zoho_row, zoho_sheet
 

@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from importer.api import validate
 from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
 from importer.jobs.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer, describe
-from importer.sheet.validation import validate
 from importer.store.journal import Journal
 from tests.conftest import write_csv
 

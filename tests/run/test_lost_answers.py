@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from importer.api import validate
 from importer.core.clock import FakeClock
 from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
 from importer.jobs.pipeline import run_import
 from importer.results.report import RunReport
-from importer.sheet.validation import validate
 from importer.store.journal import Journal
 from tests.conftest import write_csv
 from tests.run.conftest import SandboxProcess

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from importer.api import validate
 from importer.core.errors import FatalVendorError
 from importer.jobs.config import resolve_settings
 from importer.jobs.pipeline import run_import
-from importer.sheet.validation import validate
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]

@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.api import write_report
+from importer.api import validate
 from importer.core import signals as entry_signals
 from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
 from importer.jobs.pipeline import run_import
+from importer.results.write import write_report
 from importer.sandbox import Sandbox, SandboxServer, describe
-from importer.sheet.validation import validate
 from importer.store.journal import Journal
 from tests.conftest import write_csv
 

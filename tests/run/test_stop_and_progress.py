@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from importer.api import validate
 from importer.core.clock import FakeClock
 from importer.jobs.config import resolve_settings
 from importer.jobs.pipeline import run_import
 from importer.results.report import RunReport
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
-from importer.sheet.validation import validate
 from tests.conftest import zoho_row, zoho_sheet
 
 

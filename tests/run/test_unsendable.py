@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from importer.api import validate
 from importer.cli import main as cli
 from importer.core.clock import FakeClock
 from importer.core.errors import FatalVendorError
@@ -28,7 +29,6 @@ from importer.sending.sender import Sender
 from importer.sending.throttle import Pacer, RatePolicy
 from importer.sending.transport import ThreadConnections
 from importer.sheet.fields import Integer
-from importer.sheet.validation import validate
 from importer.vendors import plugin
 from tests.conftest import V2_HEADERS, V2_ROW, ZOHO_HEADERS, write_csv, zoho_row
 

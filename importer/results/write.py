@@ -1,0 +1,162 @@
+"""Every row's outcome as a result sheet: :func:`result_sheet` builds it, :func:`write_report`
+writes it (CSV or Excel, by the file's suffix)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from importer.core.version import __version__
+from importer.results.sheet import (
+    RESULT_COLUMNS,
+    ResultSheet,
+    SummaryLine,
+    default_result_path,
+    write_result,
+)
+from importer.sheet.validation import ValidationReport
+
+if TYPE_CHECKING:
+    from importer.results.report import RunReport
+
+__all__ = ["result_sheet", "write_report"]
+
+
+def result_sheet(report: ValidationReport, run: RunReport | None = None) -> ResultSheet:
+    """Build the result sheet: every row, its status, created ID, problems and notes.
+
+    Without ``run``, the statuses are those of validation (``valid``/``invalid``).
+    """
+    table = report.table
+    index = table.frame.index
+    texts = {
+        r: "\n".join(f"{e.column}: {e.message}" for e in errs) for r, errs in report.errors.items()
+    }
+    notes = {r: list(n) for r, n in report.notes.items()}
+    created: dict[int, str] = {}
+    if run is None:
+        status = report.statuses()
+    else:
+        status = pd.Series([run.status(int(r)) for r in index], index=index, dtype="str")
+        for row, result in run.results.items():
+            if result.message:
+                texts[row] = result.message
+            if result.created_id:
+                created[row] = result.created_id
+            if result.steps and (len(result.steps) > 1 or result.status != "created"):
+                notes.setdefault(row, []).append("done: " + "; ".join(result.steps))
+            if run.dry_run:
+                notes.setdefault(row, []).append("dry run: nothing was sent")
+    outcome = pd.DataFrame(
+        {
+            "Sheet row": index.astype(str),
+            "Status": status,
+            "Created ID": _fill(index, created),
+            "Messages": _fill(index, texts),
+            "Notes": _fill(index, {r: "\n".join(n) for r, n in notes.items()}),
+        },
+        index=index,
+    )
+    passthrough, renamed = _input_columns(table.frame)
+    frame = pd.concat([outcome, passthrough], axis=1)
+    summary = _summary(report, run)
+    if renamed:
+        said = "; ".join(f"{old!r} is shown as {new!r}" for old, new in renamed.items())
+        summary.append(("Your columns", "kept, renamed where ours have the same name", said))
+    return ResultSheet(frame, summary, table.delimiter or ",")
+
+
+def _input_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every input column, in place; one named like an outcome column gets "(your sheet)".
+
+    A result sheet of ours fed back in (its first columns are exactly the outcome
+    columns) brings its old outcome: the new one replaces it.
+    """
+    names = [str(c) for c in frame.columns]
+    if names[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS):
+        return frame.drop(columns=list(RESULT_COLUMNS)), {}
+    ours = {c.casefold() for c in RESULT_COLUMNS}
+    taken = {c.casefold() for c in names} | ours
+    renamed: dict[str, str] = {}
+    for name in names:
+        if name.strip().casefold() in ours:
+            new, number = f"{name.strip()} (your sheet)", 2
+            while new.casefold() in taken:
+                new, number = f"{name.strip()} (your sheet {number})", number + 1
+            taken.add(new.casefold())
+            renamed[name] = new
+    return frame.rename(columns=renamed), renamed
+
+
+def _fill(index: pd.Index, texts: dict[int, str]) -> pd.Series:
+    """A text column over ``index``: ``texts`` (row -> text) where given, else empty."""
+    column = pd.Series("", index=index, dtype="str")
+    if texts:
+        column.update(pd.Series(texts, dtype="str"))
+    return column
+
+
+def _summary(report: ValidationReport, run: RunReport | None) -> list[SummaryLine]:
+    table = report.table
+    lines: list[SummaryLine] = [
+        ("Input file", str(table.source)),
+        ("Sheet", table.sheet or "(CSV file)"),
+        ("Header row", table.header_row),
+        ("Vendor", f"{report.vendor.name}: {report.vendor.title}"),
+        ("Time zone", report.context.zone.key),
+        ("Date order", "day first" if report.context.order == "DMY" else "month first"),
+        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Tool", f"session-importer {__version__}"),
+        ("Rows", report.row_count),
+    ]
+    counts = report.counts() if run is None else run.counts()
+    lines += [
+        (f"Rows {status}", count, _MEANING.get(status, "")) for status, count in counts.items()
+    ]
+    if run is not None:
+        if run.dry_run:
+            lines.append(("Run", "a dry run: nothing was sent"))
+        else:
+            lines.append(("Requests made", run.requests))
+            lines.append(("Seconds taken", round(run.seconds, 1)))
+        if run.stopped:
+            lines.append(("Stopped early", run.stopped))
+    problems: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for error in report.all_errors():
+        problems[error.column] += 1
+        example.setdefault(error.column, f"e.g. row {error.row}: {error.message}")
+    for column, count in problems.most_common(20):
+        lines.append((f"Rows with a problem in {column!r}", count, example[column]))
+    return lines
+
+
+#: What each status means, for the Summary sheet.
+_MEANING = {
+    "valid": "follow every rule; ready to import",
+    "invalid": "break a rule: see Messages on each row; never sent",
+    "created": "created at the vendor; Created ID holds its ID",
+    "skipped": "created by an earlier run; not sent again",
+    "changed": "created by an earlier run and edited since; not sent again",
+    "updated": "created by an earlier run, edited since, and changed at the vendor (--update)",
+    "deleted": "deleted at the vendor by `undo`",
+    "rejected": "refused by the vendor: see Messages",
+    "unknown": "the answer was lost: check at the vendor before sending again",
+    "not sent": "not sent (a stop, --limit or a dry run came first); safe to send",
+}
+
+
+def write_report(
+    report: ValidationReport, path: str | Path | None = None, run: RunReport | None = None
+) -> Path:
+    """Write the result sheet of ``report`` (and ``run``); by default next to the input file.
+
+    Returns:
+        The path written (``.xlsx`` or ``.csv`` by its suffix).
+    """
+    target = Path(path) if path is not None else default_result_path(report.table.source)
+    return write_result(result_sheet(report, run), target)
