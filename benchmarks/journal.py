@@ -27,10 +27,8 @@ from typing import Any
 import httpx
 from harness import Targets, parser, sheet
 
-from importer.api import validate
-from importer.jobs.config import resolve_settings
+from importer.api import resolve_settings, run_import, validate
 from importer.jobs.journaling import JournalOptions
-from importer.jobs.pipeline import run_import
 from importer.store.journal import Journal
 
 VENDOR = "360learning-v1"

@@ -24,10 +24,8 @@ from pathlib import Path
 
 from harness import Targets, parser, run_cli, sandbox, sheet
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock
-from importer.jobs.config import resolve_settings
-from importer.jobs.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
 
 

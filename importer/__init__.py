@@ -26,7 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importer.api import validate
+    from importer.api import resolve_settings, run_import, validate
     from importer.core.errors import (
         ConfigurationError,
         FatalVendorError,
@@ -39,10 +39,9 @@ if TYPE_CHECKING:
         UnsafeFileError,
     )
     from importer.core.outcomes import RowError, RowResult, Status
+    from importer.core.settings import RunSettings
     from importer.core.version import __version__
-    from importer.jobs.config import RunSettings, resolve_settings
     from importer.jobs.journaling import JournalOptions
-    from importer.jobs.pipeline import run_import
     from importer.results.report import RunReport
     from importer.results.templates import write_template
     from importer.results.write import result_sheet, write_report
@@ -54,8 +53,8 @@ _HOMES = {
     "__version__": "importer.core.version",
     "result_sheet": "importer.results.write",
     "write_report": "importer.results.write",
-    "RunSettings": "importer.jobs.config",
-    "resolve_settings": "importer.jobs.config",
+    "RunSettings": "importer.core.settings",
+    "resolve_settings": "importer.api",
     "ConfigurationError": "importer.core.errors",
     "FatalVendorError": "importer.core.errors",
     "ImporterError": "importer.core.errors",
@@ -68,7 +67,7 @@ _HOMES = {
     "Journal": "importer.store.journal",
     "JournalOptions": "importer.jobs.journaling",
     "RunReport": "importer.results.report",
-    "run_import": "importer.jobs.pipeline",
+    "run_import": "importer.api",
     "write_template": "importer.results.templates",
     "RowError": "importer.core.outcomes",
     "RowResult": "importer.core.outcomes",

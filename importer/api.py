@@ -19,13 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from importer.core.settings import RunSettings
 from importer.sheet import validation
 from importer.sheet.schema import Vendor
 from importer.sheet.validation import ValidationReport
-from importer.vendors import get_vendor
+from importer.vendors import get_vendor, plugin
+from importer.vendors.plugin import Plugin
 
-__all__ = ["validate"]
+if TYPE_CHECKING:
+    from importer.results.report import RunReport
+
+__all__ = ["resolve_settings", "run_import", "validate"]
 
 
 def validate(
@@ -45,3 +51,29 @@ def validate(
     return validation.validate(
         path, spec, sheet=sheet, timezone=timezone, date_order=date_order, defaults=defaults
     )
+
+
+def resolve_settings(
+    vendor: str | Plugin,
+    *,
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    job: Mapping[str, Any] | None = None,
+    require_credentials: bool = True,
+) -> RunSettings:
+    """A run's settings for a vendor given by name or plugin (see
+    :func:`importer.jobs.config.resolve_settings`)."""
+    from importer.jobs import config  # lazy: validate loads no HTTP client
+
+    chosen = vendor if isinstance(vendor, Plugin) else plugin(vendor)
+    return config.resolve_settings(
+        chosen, flags=flags, env=env, job=job, require_credentials=require_credentials
+    )
+
+
+def run_import(report: ValidationReport, settings: RunSettings, **options: Any) -> RunReport:
+    """Send every valid row of ``report`` to the vendor ``settings`` name; every row's outcome
+    (the options are :func:`importer.jobs.pipeline.run_import`'s)."""
+    from importer.jobs.pipeline import run_import as run
+
+    return run(report, settings, plugin(settings.vendor), **options)

@@ -15,16 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock, SystemClock
 from importer.core.secret import Secret
 from importer.jobs.changes import send_calls, update_row
-from importer.jobs.config import resolve_settings
-from importer.jobs.pipeline import run_import
 from importer.results.templates import write_template
 from importer.sandbox import Sandbox, SandboxServer
 from importer.sending.protocol import Answer, Call
-from importer.sending.sender import sender_for
 from importer.sheet.fields import DateTimeUTC, Text
 from importer.store.journal import Journal
 from importer.vendors import PLUGINS, Plugin, get_vendor, plugin, registered
@@ -138,7 +135,7 @@ def test_its_sandbox_takes_the_template_row_and_reads_it_back(
         assert created in {c.id for c in sandbox.state.created if c.vendor == vendor.name}
         values = template_values(vendor, tmp_path / "again")
         with httpx.Client() as http:
-            sender = sender_for(vendor.wire, settings, http, SystemClock())
+            sender = vendor.sender(settings, http, SystemClock())
             if vendor.wire.lookup(values) is not None and not vendor.wire.resend_safe:
                 assert sender.reconcile(values) == ("found", created)
             if vendor.readback is not None:
@@ -227,7 +224,7 @@ def test_its_sandbox_updates_reads_back_and_deletes_the_template_row(
         info = vendor.sandbox.describe(server.url, sandbox.state)
         flags = {"base_url": info["base_url"], "auth_url": info["auth_url"]}
         settings = resolve_settings(vendor.name, flags=flags, env=info["env"])
-        sender = sender_for(vendor.wire, settings, http, SystemClock())
+        sender = vendor.sender(settings, http, SystemClock())
         made = sender.import_row(values)
         assert made.status == "created", made.message
         created = made.created_id

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from harness import Sandbox, Targets, parser, run_cli, sandbox, sheet
 
+from importer.api import resolve_settings
 from importer.core.clock import SystemClock
-from importer.jobs.config import resolve_settings
 from importer.vendors import plugin
 
 FOLDER = Path(__file__).resolve().parent.parent / ".peers" / "newman"

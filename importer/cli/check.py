@@ -23,8 +23,7 @@ from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode
 from importer.jobs.config import resolve_settings
 from importer.results.sheet import check_writable, default_result_path
-from importer.sending.sender import sender_for
-from importer.vendors import get_vendor, plugin
+from importer.vendors import plugin
 
 __all__ = ["check_job"]
 
@@ -36,7 +35,8 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
     name = args.vendor or args.section.get("vendor")
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
-    vendor = get_vendor(name)
+    chosen = plugin(name)  # the one look-up by name
+    vendor = chosen.schema
     checked.append(f"job: {args.config or '(no job file)'}, vendor {vendor.name}")
     zone = getattr(args, "timezone", None) or args.section.get("timezone")
     if vendor.reads_time_zones and not zone:
@@ -67,15 +67,14 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
         "auth_url": args.auth_url,
         "allow_http": args.allow_http or None,
     }
-    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ), job=args.job)
-    path = journal_path(args, vendor.name, settings)
+    settings = resolve_settings(chosen, flags=flags, env=dict(os.environ), job=args.job)
+    path = journal_path(args, chosen, settings)
     if path is not None:
         check_writable(path, "the journal")
         checked.append(f"journal: {path}")
-    chosen = plugin(vendor.name)
     if chosen.token_host is not None:  # a vendor with a token host: ask it for a token
         with httpx.Client(timeout=settings.timeout) as http:
-            sender_for(chosen.wire, settings, http, SystemClock()).auth.headers()
+            chosen.sender(settings, http, SystemClock()).auth.headers()
         checked.append(f"credentials: a token was granted by {settings.auth_url}")
     else:
         checked.append(

@@ -1,39 +1,55 @@
-"""Which journal a command uses: ``--journal``, the job's, the account's, or the shared store's.
+"""Which journal a command uses, from its flags: ``--journal``, the job's, the account's, or
+the shared store's (:class:`~importer.jobs.journals.JournalPlace`).
 
-Shared by ``run``, ``run --check`` and ``undo`` (and the web page through ``run``).
+Shared by ``run``, ``run --check`` and ``undo``.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from importer.store import JournalLike, shared_journal
-from importer.store.base import account_journal_path
-from importer.store.slots import SharedSlots
+from importer.jobs.journals import JournalPlace
 
-__all__ = ["journal_path", "store_journal"]
+if TYPE_CHECKING:
+    from importer.core.settings import RunSettings
+    from importer.store import JournalLike
+    from importer.vendors.plugin import Plugin
+
+__all__ = ["journal_path", "journal_place", "store_journal"]
 
 
-def journal_path(args: argparse.Namespace, vendor: str, settings: Any) -> Path | None:
-    """Where the run's journal is: --journal (or the job's), else the account's journal.
-
-    ``None`` for a dry run without credentials (no account to know).
-    """
-    if args.journal is not None:
-        return Path(args.journal)
-    if getattr(args, "scratch", None) is not None:
-        return Path(args.scratch) / "journal.sqlite"
-    if settings.account is None:
-        return None
-    return account_journal_path(
-        SharedSlots.default_folder(), vendor, settings.base_url, settings.account
+def journal_place(args: argparse.Namespace) -> JournalPlace:
+    """Where the flags say the journal is; with a sheet (``args.file``), the earlier
+    versions' per-file journals beside it or its result are taken in."""
+    given = Path(args.journal) if args.journal is not None else None
+    scratch = getattr(args, "scratch", None)
+    older: list[Path] = []
+    if getattr(args, "file", None) is not None:
+        source = Path(args.file)
+        older = [source.with_name(f"{source.stem}.journal.sqlite")]
+        if getattr(args, "result", None) is not None:
+            older.append(Path(args.result).with_name(f"{source.stem}.journal.sqlite"))
+        older.append(Path(getattr(args, "legacy_journal", None) or source))
+    return JournalPlace(
+        path=given,
+        store_name=str(args.journal) if args.journal is not None else None,
+        scratch=Path(scratch) if scratch is not None else None,
+        older=tuple(dict.fromkeys(older)),
     )
 
 
-def store_journal(args: argparse.Namespace, settings: Any) -> JournalLike | None:
+def journal_path(args: argparse.Namespace, chosen: Plugin, settings: RunSettings) -> Path | None:
+    """Where the run's journal file is: --journal (or the job's), else the account's journal
+    (``None`` for a dry run without credentials: no account to know)."""
+    from importer.jobs.journals import journal_path as where
+
+    return where(journal_place(args), chosen, settings)
+
+
+def store_journal(args: argparse.Namespace, settings: RunSettings) -> JournalLike | None:
     """With a PostgreSQL store (issue 14), the account's journal there (or --journal NAME)."""
-    if getattr(args, "scratch", None) is not None:
-        return None
-    return shared_journal(settings, str(args.journal) if args.journal is not None else None)
+    from importer.jobs.journals import store_journal as shared
+
+    return shared(journal_place(args), settings)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import sys
@@ -18,26 +17,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from importer.api import validate
-from importer.cli.journal import journal_path, store_journal
+from importer.cli.journal import journal_place
 from importer.cli.undo import guard_of, updating
 from importer.core.errors import ConfigurationError, ImporterError
 from importer.core.files import open_private_append, open_sheet
-from importer.core.outcomes import ExitCode
 from importer.core.secret import scrub
-from importer.jobs.changes import ConfirmationNeededError
 from importer.jobs.config import sheet_defaults
 from importer.results.sheet import check_writable, default_result_path, result_path
-from importer.results.write import write_report
 from importer.sheet.validation import ValidationReport
-from importer.store import JournalLike
-from importer.store.base import JobLockedError
-from importer.store.journal import Journal
-from importer.vendors import Vendor, get_vendor
+from importer.vendors import PLUGINS, plugin
 
-__all__ = ["log", "printable", "run_command", "run_file", "zone_missing"]
+if TYPE_CHECKING:
+    from importer.core.settings import RunSettings
+    from importer.jobs.import_sheet import Imported
+    from importer.vendors.plugin import Plugin
+
+__all__ = ["log", "printable", "resolve_emails", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
 
@@ -46,7 +43,7 @@ def run_command(args: argparse.Namespace) -> int:
     """`run`: one file, or every new file of a job's inbox folder; one JSON line with --json."""
     from importer.jobs.config import load_job
 
-    job = load_job(args.config) if args.config else None
+    job = load_job(args.config, PLUGINS) if args.config else None
     if job is not None and args.sandbox:
         # A rehearsal: the sandbox's hosts and credentials, not the ones the job names.
         section = {k: v for k, v in job["job"].items() if k not in ("base_url", "auth_url")}
@@ -133,14 +130,14 @@ def run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any
     name = args.vendor or section.get("vendor")
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
-    vendor = get_vendor(name)
+    chosen = plugin(name)  # the one look-up by name: the plugin is passed down from here
     args.result = _paths(args, source)
-    with _sandbox(args, vendor) as flags:
-        return _import(args, vendor, flags)
+    with _sandbox(args, chosen.name) as flags:
+        return _import(args, chosen, flags)
 
 
 @contextlib.contextmanager
-def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any]]:
+def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[dict[str, Any]]:
     """The settings' flags; with --sandbox, an embedded sandbox and a throw-away journal."""
 
     flags: dict[str, Any] = {
@@ -164,7 +161,7 @@ def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any
     server = SandboxServer(sandbox.app).start()
     try:
         with tempfile.TemporaryDirectory(prefix="importer-sandbox-") as scratch:
-            endpoint = describe(server.url, sandbox.state)[vendor.name]
+            endpoint = describe(server.url, sandbox.state)[vendor]
             flags["env"].update(endpoint["env"])
             flags["base_url"] = endpoint["base_url"]
             flags["auth_url"] = endpoint["auth_url"] or endpoint["base_url"]
@@ -182,34 +179,29 @@ def _setting(args: argparse.Namespace, name: str) -> Any:
 
 
 def _import(
-    args: argparse.Namespace, vendor: Vendor, flags: dict[str, Any]
+    args: argparse.Namespace, chosen: Plugin, flags: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
+    from importer.jobs import import_sheet as job
     from importer.jobs.config import resolve_settings
-    from importer.jobs.journaling import JournalOptions, flag_duplicates
-    from importer.jobs.pipeline import run_import
-    from importer.results.report import RunReport
 
     env = flags.pop("env")
     settings = resolve_settings(
-        vendor.name, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
+        chosen, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
-    timezone = _setting(args, "timezone")
     if args.path_id is None:
         args.path_id = args.section.get("path_id")
-    # The inbox reads its private copy of the sheet (args.read_from), taken from the file it
-    # checked: the name may have been swapped for a link since; the sheet is still args.file.
-    copy = getattr(args, "read_from", None)
-    report = validate(
-        copy or args.file,
-        vendor,
+    sheet = job.SheetSpec(
+        path=Path(args.file),
+        # The inbox reads its private copy of the sheet, taken from the file it checked: the
+        # name may have been swapped for a link since; the sheet is still args.file.
+        read_from=getattr(args, "read_from", None),
         sheet=_setting(args, "sheet"),
-        timezone=timezone,
+        timezone=_setting(args, "timezone"),
         date_order=(_setting(args, "date_order") or "").upper() or None,
-        defaults=sheet_defaults(args, vendor),
+        defaults=sheet_defaults(args, chosen.schema),
+        key=_setting(args, "key"),
     )
-    if copy is not None:
-        table = dataclasses.replace(report.table, source=Path(args.file))
-        report = dataclasses.replace(report, table=table)
+    report = job.read_sheet(sheet, chosen)
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     args.sheet_read = report.table.which_sheet()
     if args.sheet_read is not None:
@@ -217,106 +209,55 @@ def _import(
         if not args.json:
             print(f"{args.file}: read {args.sheet_read}.")
     if args.resolve_only:
-        return resolve_emails(args, report, settings)
-    if timezone is None and report.zoneless():
-        # Read as UTC, they would be sent hours off, and a later run with the right zone
-        # would see other times: refused before the journal or the vendor is touched.
-        raise ConfigurationError(
-            zone_missing(
-                args.file,
-                report.zoneless(),
-                "give --timezone (e.g. Europe/Paris) or timezone in the job file",
-            )
-        )
+        return resolve_emails(args, report, chosen, settings)
+    job.refuse_zoneless(
+        report, sheet, "give --timezone (e.g. Europe/Paris) or timezone in the job file"
+    )
     two_ways = report.two_ways.sentence(f"add --date-order {_other_order(report)}")
     if two_ways:
         log(args, f"{args.file}: {two_ways}")
         if not args.json:
             print(f"{args.file}: {two_ways}.")
-    key = _setting(args, "key")
-    prints: dict[tuple[Any, ...], str] = {}  # each row's fingerprint, made once
-    report = flag_duplicates(report, key)
     if not args.json:
         _print_problems(args, report)
-    journal: JournalLike | None = None
-    run: RunReport | None = None
-    run_id = 0
-    try:
-        try:
-            journal = store_journal(args, settings) or run_journal(args, vendor.name, settings)
-            if journal is not None:
-                try:
-                    journal.lock_job()
-                except JobLockedError:
-                    if not args.wait:
-                        raise
-                    # Said once, before waiting: a host held back is seen waiting, not hung.
-                    print(
-                        "Waiting for the import in progress on this account to finish (--wait).",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    journal.lock_job(wait=True)
-                names = ("timezone", "date_order", "key", "path_id", "sheet")
-                settings_used = {name: str(_setting(args, name) or "") for name in names}
-                for name, value in settings_used.items():
-                    journal.set_meta(name, value)
-                settings_used["result"] = str(Path(args.result).resolve())
-                run_id = journal.start_run(str(Path(args.file).resolve()), settings_used)
-                args.run_id = run_id  # for the JSON line: `undo RUN` takes it back
-            options = (
-                JournalOptions(
-                    journal,
-                    key,
-                    args.retry_rejected,
-                    args.resend_unknown,
-                    prints,
-                    update=updating(args, key),
-                    run_id=run_id,
-                    guard=guard_of(args),
-                )
-                if journal is not None
-                else None
-            )
-            plan = plan_line(args, report, vendor, options)
-            log(args, plan)
-            if not args.json:
-                print(plan)
-            run = run_import(
-                report,
-                settings,
-                limit=args.limit,
-                dry_run=args.dry_run,
-                progress=not args.json,
-                journal=options,
-                shared_budget=not args.sandbox,
-                notify=lambda message: _notify(args, message),
-            )
-        except ConfirmationNeededError as error:  # the mass-change guard: nothing was sent
-            if journal is not None and run_id:
-                journal.finish_run(run_id, {"counts": {}, "stopped": str(error)})
-            raise
-        except KeyboardInterrupt as error:
-            # A signal outside the sending loop (waiting for the lock, looking up emails,
-            # planning): every row is still reported, as not sent.
-            from importer.core.signals import signal_exit_code
-
-            stop = "terminated" if signal_exit_code(error) == 143 else "interrupted"
-            run = RunReport(report, stopped=stop)
-        if journal is not None and run_id:
-            journal.finish_run(run_id, {"counts": run.counts(), "stopped": run.stopped})
-    finally:
-        if journal is not None:
-            journal.close()
-    return _finish(args, report, run, journal)
+    names = ("timezone", "date_order", "key", "path_id", "sheet")
+    spec = job.ImportSpec(
+        sheet=sheet,
+        result=Path(args.result),
+        journal=journal_place(args),
+        label=str(Path(args.file).resolve()),
+        recorded={name: str(_setting(args, name) or "") for name in names},
+        limit=args.limit,
+        dry_run=args.dry_run,
+        retry_rejected=args.retry_rejected,
+        resend_unknown=args.resend_unknown,
+        update=updating(args, sheet.key),
+        guard=guard_of(args),
+        wait=args.wait,
+        shared_budget=not args.sandbox,
+    )
+    hooks = job.Hooks(
+        notify=lambda message: _notify(args, message),
+        plan=lambda line: _plan(args, line),
+        waiting=_waiting,
+        progress=not args.json,
+    )
+    imported = job.import_sheet(report, spec, chosen, settings, hooks)
+    args.run_id = imported.run_id or None  # for the JSON line: `undo RUN` takes it back
+    return _finish(args, imported)
 
 
-def zone_missing(source: Path | str, rows: int, fix: str) -> str:
-    """Why a run whose times have no time zone, and was given none, is refused (one line)."""
-    many = "1 row has" if rows == 1 else f"{rows} rows have"
-    return (
-        f"{source}: {many} times without a time zone, and no time zone was given: {fix}. "
-        "Nothing was sent."
+def _plan(args: argparse.Namespace, line: str) -> None:
+    log(args, line)
+    if not args.json:
+        print(line)
+
+
+def _waiting() -> None:
+    print(
+        "Waiting for the import in progress on this account to finish (--wait).",
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -324,11 +265,9 @@ def _other_order(report: ValidationReport) -> str:
     return "MDY" if report.context.order == "DMY" else "DMY"
 
 
-def _finish(
-    args: argparse.Namespace, report: ValidationReport, run: Any, journal: JournalLike | None
-) -> tuple[int, dict[str, Any]]:
-    """Write the result sheet, say what happened; the summary for --json."""
-    written = write_report(run.validation, args.result, run)
+def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str, Any]]:
+    """Say what happened (the result sheet is written); the summary for --json."""
+    report, run, written = imported.report, imported.run, imported.result
     counts = run.counts()
     summary = {
         "command": "run",
@@ -341,7 +280,7 @@ def _finish(
         "dry_run": run.dry_run,
         "result": str(written),
         # A --sandbox run's journal is thrown away with its temporary folder.
-        "journal": str(journal.path) if journal and not getattr(args, "scratch", None) else None,
+        "journal": imported.journal,
         "run_id": getattr(args, "run_id", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
@@ -378,108 +317,30 @@ def _print_problems(args: argparse.Namespace, report: ValidationReport) -> None:
 
 
 def resolve_emails(
-    args: argparse.Namespace, report: ValidationReport, settings: Any
+    args: argparse.Namespace, report: ValidationReport, chosen: Plugin, settings: RunSettings
 ) -> tuple[int, dict[str, Any]]:
     """Write the sheet with IDs looked up from the email columns, for a coordinator to check."""
+    from importer.jobs.import_sheet import resolve_emails as resolve
 
-    from importer.jobs.people import email_fields
-    from importer.jobs.pipeline import resolve_only
-
-    resolved, figures = resolve_only(report, settings)
-    frame = resolved.table.frame.copy()
-    for _, id_field, _ in email_fields(report.vendor.name):
-        header = resolved.columns.fields.get(id_field, report.vendor.field(id_field).label)
-        filled = resolved.values[id_field].fillna("").astype(str)
-        frame[header] = filled.where(filled != "", frame.get(header, ""))
-    table = dataclasses.replace(resolved.table, frame=frame)
-    target = args.result or report.table.source.with_name(
-        f"{report.table.source.stem}.resolved{'.csv' if report.table.delimiter else '.xlsx'}"
-    )
-    written = write_report(dataclasses.replace(resolved, table=table), target)
-    code = ExitCode.OK if resolved.ok else ExitCode.NOT_ALL_DONE
+    done = resolve(report, chosen, settings, args.result)
+    figures = done.people
     summary = {
         "command": "run",
         "resolve_only": True,
         "file": str(args.file),
-        "people": figures,
-        "counts": resolved.counts(),
-        "result": str(written),
-        "exit_code": code,
+        "people": dict(figures),
+        "counts": dict(done.counts),
+        "result": str(done.result),
+        "exit_code": done.exit_code,
     }
     if not args.json:
         print(
             f"Looked up {figures.get('emails', 0)} email(s): {figures.get('found', 0)} found, "
-            f"{figures.get('unknown', 0)} unknown. Sheet with IDs filled in: {written}"
+            f"{figures.get('unknown', 0)} unknown. Sheet with IDs filled in: {done.result}"
         )
-    return code, summary
+    return done.exit_code, summary
 
 
 def _notify(args: argparse.Namespace, message: str) -> None:
     print(f"session-importer: {scrub(message)}", file=sys.stderr)
     log(args, message)
-
-
-def run_journal(args: argparse.Namespace, vendor: str, settings: Any) -> Journal | None:
-    """The run's journal, with the rows of an earlier version's per-file journal taken in."""
-    path = journal_path(args, vendor, settings)
-    if path is None or (args.dry_run and not path.exists()):
-        return None
-    journal = Journal(path, vendor)
-    target = settings.base_url
-    known = journal.meta("target")
-    if known is None:
-        journal.set_meta("target", target)
-    elif known != target:
-        journal.close()
-        raise ConfigurationError(
-            f"{path} records imports into {known}, not {target}; give another --journal."
-        )
-    source = Path(args.file)
-    for old in {
-        source.with_name(f"{source.stem}.journal.sqlite"),
-        Path(args.result).with_name(f"{source.stem}.journal.sqlite"),
-        getattr(args, "legacy_journal", None) or source,
-    }:
-        if old.name.endswith(".journal.sqlite") and old.is_file() and old != path:
-            taken = journal.absorb(old)
-            if taken:
-                _notify(args, f"took {taken} row(s) of the older journal {old} into {path}")
-    return journal
-
-
-def plan_line(
-    args: argparse.Namespace, report: ValidationReport, vendor: Vendor, options: Any
-) -> str:
-    """One line before sending: rows, what will be sent, and how long the vendor's pace takes."""
-    from importer.jobs.journaling import journal_report
-    from importer.sending.progress import estimate_seconds
-    from importer.vendors import plugin
-
-    valid = report.row_count - report.invalid_count
-    done = changed = 0
-    # Only a journal holding created rows can hold some of these: a first run of a sheet
-    # does not key and look up every row twice before its first request (issue 15).
-    counts = options.journal.counts() if options is not None and valid else {}
-    if counts.get("created") or counts.get("updating"):
-        recorded = journal_report(report, options, vendor.name).results.values()
-        done = sum(1 for result in recorded if result.status == "created")
-        changed = sum(1 for result in recorded if result.status == "changed")
-    left = valid - done - changed
-    to_send = left if args.limit is None else min(left, args.limit)
-    policy = plugin(vendor.name).wire.rate
-    eta = estimate_seconds(to_send, 1.0, policy)
-    pace = f"; about {_duration(eta)} at {policy.description}" if eta and eta > 60 else ""
-    verb = "would send" if args.dry_run else "sending"
-    counts = f"{report.row_count} rows, {valid} valid, {report.invalid_count} invalid"
-    already = f", {done} already created (not sent again)" if done else ""
-    if changed:
-        which = "to update" if options.update else "changed (not sent: see --update)"
-        already += f", {changed} {which}"
-    return f"{args.file}: {counts}{already}; {verb} {to_send}{pace}."
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"

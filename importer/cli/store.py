@@ -103,9 +103,10 @@ def _copy(args: argparse.Namespace) -> int:
 def _account_of(meta: dict[str, str]) -> str:
     """The journal name a run with this environment uses for the journal's account."""
     from importer.jobs.config import resolve_settings  # lazy: read by every command's parser
+    from importer.vendors import plugin
 
     vendor, target = meta.get("vendor", ""), meta.get("target", "")
-    settings = resolve_settings(vendor, flags={"base_url": target or None}, env=os.environ)
+    settings = resolve_settings(plugin(vendor), flags={"base_url": target or None}, env=os.environ)
     if settings.account is None:
         raise ConfigurationError(
             f"store copy: the environment gives no {vendor} credentials to tell the account; "

@@ -18,7 +18,7 @@ from importer.core.outcomes import ExitCode
 from importer.results.sheet import default_result_path
 from importer.results.write import write_report
 from importer.store.journal import Journal
-from importer.vendors import get_vendor
+from importer.vendors import plugin
 
 __all__ = ["convert_command", "export_command", "report_command", "status_command"]
 
@@ -62,13 +62,14 @@ def export_command(args: argparse.Namespace) -> int:
     from importer.results.sheet import ResultSheet, write_result
     from importer.sending.readback import PAGING_STOPPED
 
-    vendor = get_vendor(args.vendor)
+    chosen = plugin(args.vendor)  # the one look-up by name
+    vendor = chosen.schema
     flags = {
         "base_url": args.base_url,
         "auth_url": args.auth_url,
         "allow_http": args.allow_http or None,
     }
-    settings = resolve_settings(vendor.name, flags=flags, env=dict(os.environ))
+    settings = resolve_settings(chosen, flags=flags, env=dict(os.environ))
     target = {
         "path_id": args.path_id or "",
         "session_ids": args.session_id or "",
@@ -101,7 +102,7 @@ def export_command(args: argparse.Namespace) -> int:
                 )
             }
         )
-        result = compare_created(settings, created, target)
+        result = compare_created(chosen, settings, created, target)
         differing = int((result["Check"] == "differs").sum()) if len(result) else 0
         write_result(
             ResultSheet(result, [("Read back from", str(args.from_result))], status_column="Check"),
@@ -110,7 +111,7 @@ def export_command(args: argparse.Namespace) -> int:
         print(f"{len(result)} created rows read back: {differing} differ. Sheet: {args.output}")
         return ExitCode.OK if not differing else ExitCode.NOT_ALL_DONE
     notes: list[str] = []
-    items = export_sessions(settings, target, notify=notes.append)
+    items = export_sessions(chosen, settings, target, notify=notes.append)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     frame = pd.DataFrame([flatten(i) for i in items], dtype="str")
@@ -287,7 +288,8 @@ def _report(args: argparse.Namespace) -> int:
         used = journal.run_settings(source) or {
             k: journal.meta(k) or "" for k in ("timezone", "date_order", "key", "path_id", "sheet")
         }
-        vendor = get_vendor(journal.meta("vendor") or "")
+        chosen = plugin(journal.meta("vendor") or "")
+        vendor = chosen.schema
         path_id = used.get("path_id")
         report = validate(
             source,
@@ -298,7 +300,7 @@ def _report(args: argparse.Namespace) -> int:
             defaults={"pathId": path_id} if path_id else None,
         )
         options = JournalOptions(journal, used.get("key") or None)
-        run = journal_report(report, options, vendor.name)
+        run = journal_report(report, options, chosen)
     finally:
         journal.close()
     target = args.result or default_result_path(source)

@@ -149,12 +149,14 @@ def undo_command(args: argparse.Namespace) -> int:
     from importer.cli.journal import journal_path, store_journal
     from importer.jobs.undo import changes_of, doubtful, select, undo_rows, undo_sheet
     from importer.store.journal import Journal
+    from importer.vendors import PLUGINS, plugin
 
-    job = load_job(args.config) if args.config else None
+    job = load_job(args.config, PLUGINS) if args.config else None
     args.section = (job or {}).get("job", {})
     vendor = args.vendor or args.section.get("vendor")
     if not vendor:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
+    chosen = plugin(vendor)  # the one look-up by name
     if args.journal is None and args.section.get("journal"):
         args.journal = Path(args.section["journal"])
     run_id, result = _target(args)
@@ -165,12 +167,12 @@ def undo_command(args: argparse.Namespace) -> int:
         "store": args.store,
     }
     settings = resolve_settings(
-        vendor, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
+        chosen, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
     )
-    changes = changes_of(settings.vendor)  # a vendor with no delete: say so before anything
+    changes = changes_of(chosen)  # a vendor with no delete: say so before anything
     journal = store_journal(args, settings)
     if journal is None:
-        path = journal_path(args, settings.vendor, settings)
+        path = journal_path(args, chosen, settings)
         if path is None or not path.exists():
             raise ConfigurationError(f"no journal of this account at {path}: nothing to undo.")
         journal = Journal(path, settings.vendor)
@@ -205,6 +207,7 @@ def undo_command(args: argparse.Namespace) -> int:
         report = undo_rows(
             entries,
             journal,
+            chosen,
             settings,
             guard=guard_of(args),
             dry_run=args.dry_run,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,12 +18,12 @@ from zoneinfo import ZoneInfo
 from importer.core.errors import ConfigurationError
 from importer.core.hosts import is_local
 from importer.core.secret import Secret
-from importer.vendors import PLUGINS
+from importer.core.settings import RunSettings
+from importer.vendors.plugin import Plugin
 
 __all__ = [
     "JOB_KEYS",
     "VENDOR_OPTIONS",
-    "RunSettings",
     "check_url",
     "load_job",
     "read_toml",
@@ -34,47 +33,6 @@ __all__ = [
 
 #: Choices where a vendor's docs are ambiguous (flags, IMPORTER_<NAME>, or the job file).
 VENDOR_OPTIONS = ("zoho_session_data", "v2_marker")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything an import run needs besides the sheet.
-
-    Attributes:
-        vendor: the vendor's name.
-        base_url: the vendor's API host.
-        auth_url: the token host (360Learning v2, Zoho).
-        credentials: by environment variable name.
-        concurrency: requests in flight at most (capped by what the vendor allows).
-        rate: calls per second at most, overriding the vendor's default ceiling.
-        timeout: seconds to wait for an answer.
-        max_tries: tries per call for retryable failures.
-        beyond_documented_rate: let ``rate`` go above the vendor's documented limit.
-        vendor_options: choices where a vendor's docs are ambiguous
-            (``zoho_session_data``: ``param`` or ``body``; ``v2_marker``: ``true``).
-        store: where journals, locks, the rate schedule and tokens are shared
-            (``postgresql://…`` for several hosts; ``None``: this machine's SQLite files).
-    """
-
-    vendor: str
-    base_url: str
-    auth_url: str
-    credentials: Mapping[str, Secret] = field(repr=False)
-    concurrency: int = 4
-    rate: float | None = None
-    timeout: float = 30.0
-    max_tries: int = 5
-    beyond_documented_rate: bool = False
-    vendor_options: Mapping[str, str] = field(default_factory=dict)
-    store: str | None = field(default=None, repr=False)  # a URL may hold a password
-
-    @property
-    def account(self) -> str | None:
-        """What identifies the account on its host (``None``: credentials not given)."""
-        names = PLUGINS[self.vendor].account_fields
-        if any(name not in self.credentials for name in names):
-            return None
-        return "|".join(self.credentials[name].reveal() for name in names)
 
 
 #: The keys of a job file's [job] table, with their types. Paths are read relative to the
@@ -154,8 +112,9 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: not a valid TOML {what} ({error}).") from None
 
 
-def load_job(path: Path) -> dict[str, Any]:
-    """Read a TOML job file and check it against its schema.
+def load_job(path: Path, plugins: Mapping[str, Plugin]) -> dict[str, Any]:
+    """Read a TOML job file and check it against its schema (``plugins``: the vendors it may
+    name, by name: the registry).
 
     Unknown sections and keys are refused with the closest valid name (a typo such as
     ``time_zone`` must not silently run with defaults); values are type- and
@@ -187,11 +146,11 @@ def load_job(path: Path) -> dict[str, Any]:
             raise ConfigurationError(f"{path}: [job] {key} must be {_LOWEST[key]} or more.")
         if key in _ABOVE_ZERO and not number > 0:
             raise ConfigurationError(f"{path}: [job] {key} must be above 0.")
-    _check_job_values(path, job)
+    _check_job_values(path, job, plugins)
     for key in _JOB_PATHS:
         if key in job:
             job[key] = str((path.parent / Path(job[key]).expanduser()).resolve())
-    known = sorted({name for p in PLUGINS.values() for name in p.credentials})
+    known = sorted({name for p in plugins.values() for name in p.credentials})
     credentials = dict(data.get("credentials", {}))
     for key, value in credentials.items():
         if key not in known:
@@ -204,22 +163,22 @@ def load_job(path: Path) -> dict[str, Any]:
             )
     vendor = job.get("vendor")
     if vendor is not None:
-        wrong = [k for k in credentials if k not in PLUGINS[vendor].credentials]
+        wrong = [k for k in credentials if k not in plugins[vendor].credentials]
         if wrong:
             raise ConfigurationError(
                 f"{path}: [credentials] {wrong[0]} is not a credential of {vendor} "
-                f"(its credentials: {', '.join(PLUGINS[vendor].credentials)})."
+                f"(its credentials: {', '.join(plugins[vendor].credentials)})."
             )
     return {"job": job, "credentials": credentials}
 
 
-def _check_job_values(path: Path, job: Mapping[str, Any]) -> None:
+def _check_job_values(path: Path, job: Mapping[str, Any], plugins: Mapping[str, Plugin]) -> None:
     """The [job] values that must be one of a list, a real time zone or a web address."""
 
     vendor = job.get("vendor")
-    if vendor is not None and vendor not in PLUGINS:
+    if vendor is not None and vendor not in plugins:
         raise ConfigurationError(
-            f"{path}: [job] vendor {vendor!r} is not a vendor{_closest(vendor, list(PLUGINS))}"
+            f"{path}: [job] vendor {vendor!r} is not a vendor{_closest(vendor, list(plugins))}"
         )
     if job.get("mode", "create") not in ("create", "sync"):
         raise ConfigurationError(f'{path}: [job] mode must be "create" or "sync".')
@@ -243,7 +202,7 @@ def _check_job_values(path: Path, job: Mapping[str, Any]) -> None:
 
 
 def resolve_settings(
-    vendor: str,
+    plugin: Plugin,
     *,
     flags: Mapping[str, Any],
     env: Mapping[str, str],
@@ -257,6 +216,7 @@ def resolve_settings(
     In the job file, ``[credentials]`` maps each variable to the name of another
     environment variable to read it from (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"``).
     """
+    vendor = plugin.name
     section = dict((job or {}).get("job", {}))
     indirection = dict((job or {}).get("credentials", {}))
 
@@ -267,7 +227,7 @@ def resolve_settings(
             return env[env_name]
         return section.get(name)
 
-    api_host, token_host = PLUGINS[vendor].api_host, PLUGINS[vendor].token_host
+    api_host, token_host = plugin.api_host, plugin.token_host
     base_url = pick("base_url", "IMPORTER_BASE_URL") or api_host
     # 360Learning serves its tokens from the API host itself (EU or US): the token host
     # follows --base-url unless given. Zoho's accounts server is another host.
@@ -284,7 +244,7 @@ def resolve_settings(
         )
     credentials: dict[str, Secret] = {}
     missing = []
-    for name in PLUGINS[vendor].credentials:
+    for name in plugin.credentials:
         source = str(indirection.get(name, name))
         value = env.get(source, "")
         if value:
@@ -302,6 +262,7 @@ def resolve_settings(
         raise ConfigurationError("--concurrency must be 1 or more.")
     return RunSettings(
         vendor=vendor,
+        account_fields=plugin.account_fields,
         base_url=str(base_url),
         auth_url=str(auth_url),
         credentials=credentials,

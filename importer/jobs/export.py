@@ -21,10 +21,9 @@ import pandas as pd
 
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError
-from importer.jobs.config import RunSettings
+from importer.core.settings import RunSettings
 from importer.sending.readback import ReadBack
-from importer.sending.sender import sender_for
-from importer.vendors import plugin
+from importer.vendors.plugin import Plugin
 
 __all__ = ["compare_created", "export_sessions", "flatten"]
 
@@ -53,14 +52,14 @@ def _client(
     return httpx.Client(timeout=settings.timeout)
 
 
-def _reader(settings: RunSettings) -> ReadBack:
-    readback = plugin(settings.vendor).readback
-    if readback is None:
-        raise ConfigurationError(f"{settings.vendor} gives no way to read its objects back.")
-    return readback
+def _reader(plugin: Plugin) -> ReadBack:
+    if plugin.readback is None:
+        raise ConfigurationError(f"{plugin.name} gives no way to read its objects back.")
+    return plugin.readback
 
 
 def export_sessions(
+    plugin: Plugin,
     settings: RunSettings,
     target: Mapping[str, str],
     *,
@@ -73,14 +72,14 @@ def export_sessions(
     ``client`` and ``clock``: the HTTP client and the clock to use (new ones by default);
     ``notify``: told what is worth telling (a lock waited out, a paging loop stopped).
     """
-    readback = _reader(settings)
+    readback = _reader(plugin)
     with _client(settings, client) as http:
-        wire = plugin(settings.vendor).wire
-        sender = sender_for(wire, settings, http, clock or SystemClock(), notify=notify)
+        sender = plugin.sender(settings, http, clock or SystemClock(), notify=notify)
         return readback.export(sender, target)
 
 
 def compare_created(
+    plugin: Plugin,
     settings: RunSettings,
     created: Mapping[str, Mapping[str, Any]],
     context: Mapping[str, str],
@@ -89,10 +88,10 @@ def compare_created(
     clock: Clock | None = None,
 ) -> pd.DataFrame:
     """Read back each created object (ID -> what was sent) and mark the fields that differ."""
-    readback = _reader(settings)
+    readback = _reader(plugin)
     fields = readback.fields
     with _client(settings, client) as http:
-        sender = sender_for(plugin(settings.vendor).wire, settings, http, clock or SystemClock())
+        sender = plugin.sender(settings, http, clock or SystemClock())
         found = readback.find(sender, created, context)
     rows = []
     for ident, sent in created.items():

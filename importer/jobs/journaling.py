@@ -31,7 +31,7 @@ from importer.store.base import (
     fingerprint,
     row_key,
 )
-from importer.vendors import plugin
+from importer.vendors.plugin import Plugin
 
 __all__ = [
     "JournalOptions",
@@ -72,11 +72,11 @@ class JournalOptions:
     guard: Guard | None = None
 
 
-def journal_report(report: ValidationReport, options: JournalOptions, vendor: str) -> RunReport:
+def journal_report(report: ValidationReport, options: JournalOptions, plugin: Plugin) -> RunReport:
     """Every row's outcome as a journal records it (for ``session-importer report``)."""
     run = RunReport(report)
     todo = valid_values(report)
-    journaled = Journaled(options, None, report, vendor)  # type: ignore[arg-type]
+    journaled = Journaled(options, None, report, plugin)  # type: ignore[arg-type]
     journaled.prepare(todo, readonly=True)
     for row, _ in todo:
         run.results[row] = journaled.recorded(row)
@@ -89,7 +89,7 @@ def journal_report(report: ValidationReport, options: JournalOptions, vendor: st
 
 
 def lost_answers(
-    report: ValidationReport, options: JournalOptions, vendor: str, rows: Collection[int]
+    report: ValidationReport, options: JournalOptions, plugin: Plugin, rows: Collection[int]
 ) -> dict[int, RowResult]:
     """The rows among ``rows`` whose earlier answer was lost, as the journal has them now.
 
@@ -101,7 +101,7 @@ def lost_answers(
     if not wanted:
         return {}
     todo = [(row, values) for row, values in valid_values(report) if row in wanted]
-    journaled = Journaled(options, None, report, vendor)  # type: ignore[arg-type]
+    journaled = Journaled(options, None, report, plugin)  # type: ignore[arg-type]
     journaled.prepare(todo, readonly=True)
     found: dict[int, RowResult] = {}
     for row, _ in todo:
@@ -145,9 +145,10 @@ class Journaled:
     """Sending through the journal: skip what exists, reconcile lost answers, record outcomes."""
 
     def __init__(
-        self, options: JournalOptions, sender: Sender, report: ValidationReport, vendor: str
+        self, options: JournalOptions, sender: Sender, report: ValidationReport, plugin: Plugin
     ) -> None:
-        self.options, self.sender, self.report, self.vendor = options, sender, report, vendor
+        self.options, self.sender, self.report, self.plugin = options, sender, report, plugin
+        self.vendor = plugin.name  # the first part of every row key
         self.journal = options.journal
         self.rows: dict[int, tuple[str, str, Entry]] = {}
         self.duplicates: dict[int, int] = {}
@@ -196,7 +197,7 @@ class Journaled:
     def removals(self, row: int) -> str:
         """What an update of ``row`` would also remove at the vendor (a Coursepath enrolment,
         and the learner's results with it), in words: a dry run says it before it happens."""
-        changes = plugin(self.vendor).changes
+        changes = self.plugin.changes
         if changes is None or changes.update is None:
             return ""
         _, _, entry = self.rows[row]
@@ -206,7 +207,7 @@ class Journaled:
 
     def check_guard(self) -> None:
         """Stop an update over the mass-change guard before anything is sent."""
-        changes = plugin(self.vendor).changes
+        changes = self.plugin.changes
         if changes is None or changes.update is None:
             return  # nothing will be changed at the vendor: such rows stay "changed"
         counts: dict[str, int] = getattr(self.journal, "counts", dict)()
@@ -364,8 +365,7 @@ class Journaled:
                     Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
                 )
             if self.options.update:
-                found = plugin(self.vendor)
-                return update_row(found, journal, sender, key, print_, entry, values)
+                return update_row(self.plugin, journal, sender, key, print_, entry, values)
             if entry.state == "updating":
                 return RowResult(
                     Status.UNKNOWN,

@@ -21,15 +21,14 @@ from importer.core.errors import VendorUnavailableError
 from importer.core.messages import explain
 from importer.sending.sender import Sender
 from importer.sheet.validation import RowError, ValidationReport
-from importer.vendors import plugin
+from importer.vendors.plugin import People, Plugin
 
 __all__ = ["email_fields", "resolve_people"]
 
 
-def email_fields(vendor: str) -> tuple[tuple[str, str, bool], ...]:
+def email_fields(plugin: Plugin) -> tuple[tuple[str, str, bool], ...]:
     """``(email field, ID field, several or one)`` of a vendor's email columns (none: ``()``)."""
-    people = plugin(vendor).people
-    return people.fields if people else ()
+    return plugin.people.fields if plugin.people else ()
 
 
 def _emails(report: ValidationReport, fields: tuple[tuple[str, str, bool], ...]) -> set[str]:
@@ -42,14 +41,14 @@ def _emails(report: ValidationReport, fields: tuple[tuple[str, str, bool], ...])
 
 
 def resolve_people(
-    report: ValidationReport, sender: Sender
+    report: ValidationReport, sender: Sender, people: People | None
 ) -> tuple[ValidationReport, dict[str, Any]]:
     """Fill ID fields from email fields; rows with an unknown email become invalid.
 
     Returns the updated report and figures (emails looked up, found, unknown; and when the
     vendor kept failing, ``unchecked`` and ``held``: sheet row -> why it is not sent).
+    ``people``: the vendor's declaration (``None``: it takes no emails).
     """
-    people = plugin(report.vendor.name).people
     if people is None:
         return report, {}
     fields = people.fields

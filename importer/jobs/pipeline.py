@@ -14,7 +14,6 @@ stops the run.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import sys
 import threading
@@ -29,22 +28,20 @@ from importer.core.clock import Clock, SystemClock
 from importer.core.errors import FatalVendorError
 from importer.core.hosts import is_local
 from importer.core.outcomes import Status
+from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals, Terminated
-from importer.jobs.config import RunSettings
 from importer.jobs.journaling import Journaled, JournalOptions, journal_report, lost_answers
+from importer.jobs.pacing import Paced, paced
 from importer.jobs.people import resolve_people
 from importer.results.report import RunReport, valid_values
 from importer.sending.outgoing import unsendable
 from importer.sending.progress import Progress, ProgressHook, eta_and_counts, progress_bar
 from importer.sending.sender import (
     RowResult,
-    sender_for,
 )
 from importer.sending.throttle import Pacer, PacerStopped
-from importer.sending.transport import run_client
 from importer.sheet.validation import ValidationReport
-from importer.store import Slots, StoreTokens, open_store
-from importer.vendors import plugin
+from importer.vendors.plugin import Plugin
 
 __all__ = ["resolve_only", "run_import"]
 
@@ -52,6 +49,7 @@ __all__ = ["resolve_only", "run_import"]
 def run_import(
     report: ValidationReport,
     settings: RunSettings,
+    plugin: Plugin,
     *,
     client: httpx.Client | None = None,
     clock: Clock | None = None,
@@ -69,6 +67,8 @@ def run_import(
     Args:
         report: the validated sheet.
         settings: hosts, credentials, concurrency, rate.
+        plugin: the vendor (resolved once by the caller: the command line, the page, the
+            Python API).
         client: the HTTP client (a default one with the settings' timeout otherwise).
         clock: the clock to pace and wait on (the real one by default).
         limit: send at most this many rows; the others are ``not sent``.
@@ -88,7 +88,7 @@ def run_import(
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
     run = RunReport(report, dry_run=dry_run)
     if dry_run and journal is not None:
-        for row, recorded in journal_report(report, journal, settings.vendor).results.items():
+        for row, recorded in journal_report(report, journal, plugin).results.items():
             if recorded.status == Status.CREATED:
                 run.results[row] = RowResult(
                     Status.SKIPPED, recorded.created_id, "already created: would not be sent again"
@@ -99,10 +99,14 @@ def run_import(
                 run.results[row] = _still_lost(recorded, "a dry run looks nothing up")
     if report.invalid_count == report.row_count:
         return run
-    adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
+    adapter = plugin.wire.configured(settings.vendor_options)
     if dry_run:  # what could not even be built is said now, as the run would say it
         for row, values in valid_values(report):
-            why = None if row in run.results else unsendable(adapter, values, settings.base_url)
+            why = (
+                None
+                if row in run.results
+                else unsendable(adapter, values, settings.base_url, plugin.label)
+            )
             if why:
                 run.results[row] = RowResult(Status.INVALID, message=why)
         return run
@@ -113,39 +117,55 @@ def run_import(
         )
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
-    owns_client = client is None
-    http, transport = (
-        (client, None) if client is not None else run_client(settings.base_url, settings.timeout)
-    )
-    shared: Slots | None = None
-    tokens: StoreTokens | None = None
     # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.
-    store = open_store(settings.store) if shared_budget else None
-    if store is not None:
-        tokens = store.tokens(clock)
-    if store is not None and adapter.rate.rate:
-        identity = "|".join(s.reveal() for s in settings.credentials.values())
-        account = (
-            f"{settings.vendor}|{settings.base_url}|{hashlib.sha256(identity.encode()).hexdigest()}"
+    with paced(
+        plugin, settings, clock, client=client, shared_budget=shared_budget, notify=notify
+    ) as sending:
+        if sending.shared is not None:
+            left, why = sending.shared.pause()
+            if left > 1:  # a wait the vendor asked of an earlier run still holds: say so
+                notify(
+                    f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'})."
+                )
+        return _send(
+            report,
+            plugin,
+            settings,
+            sending,
+            run,
+            journal=journal,
+            limit=limit,
+            progress=progress,
+            stop=stop,
+            on_progress=on_progress,
+            clock=clock,
+            notify=notify,
         )
-        shared = store.slots(account, clock)
-        left, why = shared.pause()
-        if left > 1:  # a wait the vendor asked of an earlier run still holds: say so
-            notify(f"the account is paused for {left:.0f} s more ({why or 'asked by the vendor'}).")
-    policy = adapter.rate.capped(settings.rate, settings.beyond_documented_rate)
-    pacer = Pacer(policy, clock, shared)
-    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
+
+
+def _send(
+    report: ValidationReport,
+    plugin: Plugin,
+    settings: RunSettings,
+    sending: Paced,
+    run: RunReport,
+    *,
+    journal: JournalOptions | None,
+    limit: int | None,
+    progress: bool,
+    stop: threading.Event | None,
+    on_progress: ProgressHook | None,
+    clock: Clock,
+    notify: Callable[[str], None],
+) -> RunReport:
+    """Look the emails up, then send every row to do; every row's outcome in ``run``."""
+    sender, pacer = sending.sender, sending.pacer
     started = time.perf_counter()
     try:
-        report, people = resolve_people(report, sender)
+        report, people = resolve_people(report, sender, plugin.people)
     except (FatalVendorError, PacerStopped) as error:
         run.stopped, run.fatal = str(error) or "interrupted", isinstance(error, FatalVendorError)
-        if owns_client:
-            http.close()
-        for closing in (shared, tokens, store):
-            if closing is not None:
-                closing.close()
-        _keep_lost(run, report, journal, settings.vendor)
+        _keep_lost(run, report, journal, plugin)
         return run
     held: dict[int, str] = people.pop("held", {}) if people else {}
     if people:
@@ -160,7 +180,7 @@ def run_import(
     todo = [(row, values) for row, values in valid_values(report) if row not in held]
     if limit is not None:
         todo = todo[: max(limit, 0)]
-    workers = max(1, min(settings.concurrency, adapter.max_concurrency))
+    workers = max(1, min(settings.concurrency, sending.adapter.max_concurrency))
     bar = progress_bar(len(todo), enabled=progress)
     work: Callable[[int, dict[str, str | None]], RowResult]
     hook = Progress(len(todo), pacer, on_progress, clock)
@@ -170,7 +190,7 @@ def run_import(
             if journal is None:
                 work = lambda row, values: sender.import_row(values)  # noqa: E731
             else:  # an update over the mass-change guard stops here, before anything is sent
-                work = Journaled(journal, sender, report, settings.vendor).prepare(todo)
+                work = Journaled(journal, sender, report, plugin).prepare(todo)
             send_all(todo, work, workers, run, pacer, bar, stop, hook, signals)
         finally:
             if journal is not None:  # the last answers, on disk before the caller reads them
@@ -178,22 +198,14 @@ def run_import(
             run.seconds = time.perf_counter() - started
             run.requests = sender.requests
             bar.close()
-            if shared is not None:
-                shared.close()
-            if tokens is not None:
-                tokens.close()
-            if store is not None:
-                store.close()
-            if owns_client:
-                http.close()
         if sender.halted and not run.stopped:  # a redirect to the last row: still said
             run.stopped, run.fatal = sender.halted, True
-        _keep_lost(run, report, journal, settings.vendor)
+        _keep_lost(run, report, journal, plugin)
     return run
 
 
 def _keep_lost(
-    run: RunReport, report: ValidationReport, journal: JournalOptions | None, vendor: str
+    run: RunReport, report: ValidationReport, journal: JournalOptions | None, plugin: Plugin
 ) -> None:
     """Rows this run did not send (a stop, ``--limit``, a lookup refused) whose earlier answer
     was lost stay ``unknown``: "not sent" would say they are safe to send."""
@@ -204,7 +216,7 @@ def _keep_lost(
         for row, _ in valid_values(report)
         if run.results.get(row, _NONE).status == Status.NOT_SENT
     ]
-    for row, recorded in lost_answers(report, journal, vendor, idle).items():
+    for row, recorded in lost_answers(report, journal, plugin, idle).items():
         said = run.results.get(row, _NONE).message or "not sent: beyond --limit"
         run.results[row] = _still_lost(recorded, f"this run did not send it ({said})")
 
@@ -372,12 +384,16 @@ _SIGNALLED = "signalled"
 
 
 def resolve_only(
-    report: ValidationReport, settings: RunSettings, *, clock: Clock | None = None
+    report: ValidationReport,
+    plugin: Plugin,
+    settings: RunSettings,
+    *,
+    clock: Clock | None = None,
 ) -> tuple[ValidationReport, dict[str, Any]]:
     """Look up the sheet's email columns and fill in the IDs, sending nothing else."""
     clock = clock or SystemClock()
-    adapter = plugin(settings.vendor).wire
     with httpx.Client(timeout=settings.timeout) as http:
-        resolved, figures = resolve_people(report, sender_for(adapter, settings, http, clock))
+        sender = plugin.sender(settings, http, clock)
+        resolved, figures = resolve_people(report, sender, plugin.people)
     figures.pop("held", None)  # unchecked emails leave their IDs empty; the count says why
     return resolved, figures

@@ -15,7 +15,6 @@ undone; for the others the undo says that nothing can be deleted through that ve
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,20 +27,19 @@ import pandas as pd
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, FatalVendorError, InputError
 from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
+from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals
 from importer.jobs.changes import ConfirmationNeededError, Guard, marked_send
-from importer.jobs.config import RunSettings
+from importer.jobs.pacing import paced
 from importer.jobs.pipeline import send_all
 from importer.results.report import RunReport
 from importer.results.sheet import ResultSheet, write_result
 from importer.sending.progress import progress_bar
-from importer.sending.sender import Sender, sender_for
-from importer.sending.throttle import Pacer, PacerStopped
-from importer.sending.transport import run_client
-from importer.store import JournalLike, open_store
+from importer.sending.sender import Sender
+from importer.sending.throttle import PacerStopped
+from importer.store import JournalLike
 from importer.store.base import Entry
-from importer.vendors import plugin
-from importer.vendors.plugin import Changes
+from importer.vendors.plugin import Changes, Plugin
 
 __all__ = ["UndoReport", "doubtful", "run_ids", "select", "undo_rows", "undo_sheet"]
 
@@ -87,12 +85,12 @@ class UndoReport:
         return ExitCode.OK if done else ExitCode.NOT_ALL_DONE
 
 
-def changes_of(vendor: str) -> Changes:
+def changes_of(plugin: Plugin) -> Changes:
     """The vendor's delete, or :class:`ConfigurationError` saying it has none."""
-    changes = plugin(vendor).changes
+    changes = plugin.changes
     if changes is None or changes.delete is None:
         raise ConfigurationError(
-            f"{vendor} offers no delete through its API: nothing can be deleted through it. "
+            f"{plugin.name} offers no delete through its API: nothing can be deleted through it. "
             "Delete the sessions in the vendor's own pages (the result sheet lists their IDs)."
         )
     return changes
@@ -202,6 +200,7 @@ def _delete_one(
 def undo_rows(
     entries: list[Entry],
     journal: JournalLike,
+    plugin: Plugin,
     settings: RunSettings,
     *,
     guard: Guard | None = None,
@@ -218,6 +217,7 @@ def undo_rows(
     Args:
         entries: the rows (see :func:`select`).
         journal: their journal (locked by the caller).
+        plugin: the vendor.
         settings: hosts, credentials, rate.
         guard: the mass-change guard (its ``--confirm``); checked before anything is sent.
         dry_run: list what would be deleted; send nothing.
@@ -231,7 +231,7 @@ def undo_rows(
         ConfirmationNeededError: over the guard without the matching ``--confirm``.
     """
 
-    changes = changes_of(settings.vendor)
+    changes = changes_of(plugin)
     report = UndoReport(entries, dry_run=dry_run)
     live = [e for e in entries if e.state != JournalState.DELETED]
     counts = journal.counts()
@@ -251,45 +251,31 @@ def undo_rows(
         return report
     (guard or Guard()).check(len(live), journaled, "undo", [e.key for e in live], journal)
     clock = clock or SystemClock()
-    adapter = plugin(settings.vendor).wire.configured(settings.vendor_options)
-    store = open_store(settings.store) if shared_budget else None
-    shared = None
-    if store is not None and adapter.rate.rate:
-        identity = "|".join(s.reveal() for s in settings.credentials.values())
-        digest = hashlib.sha256(identity.encode()).hexdigest()
-        shared = store.slots(f"{settings.vendor}|{settings.base_url}|{digest}", clock)
-    tokens = store.tokens(clock) if store is not None else None
-    pacer = Pacer(
-        adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
-    )
-    http, transport = (
-        (client, None) if client is not None else run_client(settings.base_url, settings.timeout)
-    )
-    sender = sender_for(adapter, settings, http, clock, pacer, notify, tokens, transport)
     by_index = dict(enumerate(entries))
     run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
-
-    def work(index: int, values: dict[str, str | None]) -> RowResult:
-        return _delete_one(journal, sender, changes, by_index[index], why)
-
+    requests = 0
     try:
-        workers = max(1, min(settings.concurrency, adapter.max_concurrency))
-        todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
+        with paced(
+            plugin, settings, clock, client=client, shared_budget=shared_budget, notify=notify
+        ) as sending:
+            sender = sending.sender
 
-        with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
-            bar = progress_bar(0, enabled=False)
-            send_all(todo, work, workers, run, pacer, bar, stop, signals=signals)
+            def work(index: int, values: dict[str, str | None]) -> RowResult:
+                return _delete_one(journal, sender, changes, by_index[index], why)
+
+            workers = max(1, min(settings.concurrency, sending.adapter.max_concurrency))
+            todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
+            try:
+                with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
+                    bar = progress_bar(0, enabled=False)
+                    send_all(todo, work, workers, run, sending.pacer, bar, stop, signals=signals)
+            finally:
+                requests = sender.requests
     except (FatalVendorError, PacerStopped) as error:
         run.stopped, run.fatal = str(error), isinstance(error, FatalVendorError)
-    finally:
-        for closing in (shared, tokens, store):
-            if closing is not None:
-                closing.close()
-        if client is None:
-            http.close()
     report.results = {by_index[i].key: result for i, result in run.results.items()}
     report.stopped, report.fatal = run.stopped, run.fatal
-    report.requests = sender.requests
+    report.requests = requests
     return report
 
 

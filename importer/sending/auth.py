@@ -14,19 +14,27 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
 
 from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError, VendorUnavailableError
-from importer.core.secret import HELD
+from importer.core.secret import HELD, Secret
+from importer.sending.ports import Tokens
 from importer.sending.protocol import Answer, retry_after_header, snippet
 from importer.sending.throttle import MAX_WAIT
-from importer.store.tokens import Tokens
 
-__all__ = ["Auth", "TokenAuth", "TokenHeaders", "Transient", "error_code", "post_token"]
+__all__ = [
+    "Auth",
+    "AuthFactory",
+    "TokenAuth",
+    "TokenHeaders",
+    "Transient",
+    "error_code",
+    "post_token",
+]
 
 _RENEW_MARGIN = 60.0
 _RENEW_RETRY = 20.0
@@ -43,6 +51,11 @@ class Auth(Protocol):
     def invalidate(self) -> None:
         """Forget the current token (it was refused); the next request gets a new one."""
         ...
+
+
+#: A vendor's authentication, as its plugin declares it: ``(credentials by variable, token
+#: host, HTTP client, clock, kept tokens) -> Auth``.
+AuthFactory = Callable[[Mapping[str, Secret], str, httpx.Client, Clock, "Tokens | None"], "Auth"]
 
 
 class TokenAuth:

@@ -9,12 +9,11 @@ it too (:func:`unsendable`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from importer.sending.protocol import Adapter, Call
-from importer.vendors import plugin
 
 __all__ = ["MAX_TARGET", "Unsendable", "build_request", "longest_cell", "unbuilt", "unsendable"]
 
@@ -91,17 +90,14 @@ def _url(call: Call, base_url: str, results: Mapping[str, str]) -> str:
     return base_url.rstrip("/") + call.path.format_map(results)
 
 
-def longest_cell(vendor: str, values: Mapping[str, str | None]) -> str:
-    """The row's longest cell, by its column's label: what to shorten in a URL too long."""
+def longest_cell(label: Callable[[str], str], values: Mapping[str, str | None]) -> str:
+    """The row's longest cell, by its column's label (``label``: a field's, as the vendor's
+    sheet names it): what to shorten in a URL too long."""
     texts = {k: str(v) for k, v in values.items() if v is not None and not k.startswith("_")}
     if not texts:
         return ""
     name = max(texts, key=lambda k: len(texts[k]))
-    try:
-        label = plugin(vendor).schema.field(name).label
-    except (KeyError, AttributeError):
-        label = name
-    return f"{label} ({len(texts[name]):,} characters)"
+    return f"{label(name)} ({len(texts[name]):,} characters)"
 
 
 class Unsendable(Exception):
@@ -150,8 +146,14 @@ def unbuilt(error: Unsendable, longest: str = "", adapter: object = None) -> str
     )
 
 
-def unsendable(adapter: Adapter, values: Mapping[str, str | None], base_url: str) -> str | None:
-    """Why a row's requests could not be built (what a dry run says), or ``None``: they can.
+def unsendable(
+    adapter: Adapter,
+    values: Mapping[str, str | None],
+    base_url: str,
+    label: Callable[[str], str] = str,
+) -> str | None:
+    """Why a row's requests could not be built (what a dry run says), or ``None``: they can
+    (``label``: a field's column label, as :func:`longest_cell` takes it).
 
     Paths that take an earlier call's result are filled with a 24-character stand-in.
     """
@@ -163,7 +165,7 @@ def unsendable(adapter: Adapter, values: Mapping[str, str | None], base_url: str
         for call in calls:
             build_request(call, base_url, _StandIn())
     except Unsendable as error:
-        return unbuilt(error, longest_cell(adapter.name, values), adapter)
+        return unbuilt(error, longest_cell(label, values), adapter)
     return None
 
 

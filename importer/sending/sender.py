@@ -40,8 +40,9 @@ from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError, VendorUnavailableError
 from importer.core.outcomes import RowResult, Status
 from importer.core.secret import HELD, Redactor, Secret, token_shaped
-from importer.sending.auth import Auth
+from importer.sending.auth import Auth, AuthFactory
 from importer.sending.outgoing import Unsendable, build_request, longest_cell, unbuilt
+from importer.sending.ports import Tokens
 from importer.sending.protocol import (
     SETUP_DOUBTS,
     Adapter,
@@ -53,11 +54,9 @@ from importer.sending.protocol import (
     snippet,
 )
 from importer.sending.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
-from importer.store.tokens import Tokens
-from importer.vendors import plugin
 
 if TYPE_CHECKING:
-    from importer.jobs.config import RunSettings
+    from importer.core.settings import RunSettings
 
 __all__ = ["RowResult", "Sender", "sender_for"]
 
@@ -88,6 +87,7 @@ class Sender:
         notify: called with a sentence when something worth telling happens (a lock).
         transport: the client's own transport, when the run made the client (see
             :meth:`_request`); ``None``: every request through ``client.request``.
+        label: a field's column label, for messages (the vendor's sheet declares them).
     """
 
     adapter: Adapter
@@ -104,6 +104,7 @@ class Sender:
     backoff: float = 1.0
     notify: Callable[[str], None] = lambda message: None
     transport: httpx.BaseTransport | None = None
+    label: Callable[[str], str] = str
     rng: random.Random = field(default_factory=random.Random)
     locks: int = 0
     requests: int = 0
@@ -544,7 +545,7 @@ class Sender:
         return HELD(self._own(message))
 
     def _longest(self, values: Mapping[str, str | None]) -> str:
-        return longest_cell(self.adapter.name, values)
+        return longest_cell(self.label, values)
 
 
 #: Header names whose values are credentials (``Authorization``, ``X-apiKey``...).
@@ -583,9 +584,6 @@ def _received(answer: httpx.Response) -> Any:
         return json.loads(masked)
     except ValueError:
         return masked
-
-    def _longest(self, values: Mapping[str, str | None]) -> str:
-        return longest_cell(self.adapter.name, values)
 
 
 class _StopAware:
@@ -628,11 +626,16 @@ def sender_for(
     notify: Callable[[str], None] | None = None,
     tokens: Tokens | None = None,
     transport: httpx.BaseTransport | None = None,
+    *,
+    auth: AuthFactory,
+    label: Callable[[str], str] = str,
 ) -> Sender:
     """A sender for ``settings``: its host, credentials (as auth and as secrets to scrub),
     tries, and a pacer at the vendor's rate under the user's ceiling unless one is given.
     ``tokens`` keeps access tokens (shared by processes when it is a TokenStore);
-    ``transport`` is the client's own, when the caller made both (see :meth:`Sender._request`)."""
+    ``transport`` is the client's own, when the caller made both (see :meth:`Sender._request`);
+    ``auth`` makes the vendor's authentication, ``label`` names a field as its sheet does (both
+    declared by the vendor's plugin: :meth:`importer.vendors.plugin.Plugin.sender`)."""
     adapter = adapter.configured(settings.vendor_options)
     for name, value in settings.credentials.items():
         # Secrets (API keys, client secrets, refresh tokens, JWT keys) are masked in whatever
@@ -648,15 +651,14 @@ def sender_for(
         adapter=adapter,
         client=client,
         base_url=settings.base_url,
-        auth=plugin(adapter.name).auth(
-            settings.credentials, settings.auth_url, client, waits, tokens
-        ),
+        auth=auth(settings.credentials, settings.auth_url, client, waits, tokens),
         pacer=pacer,
         clock=clock,
         secrets=list(settings.credentials.values()),
         max_tries=settings.max_tries,
         notify=notify or (lambda message: None),
         transport=transport,
+        label=label,
     )
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from importer.core.clock import Clock
 
 if TYPE_CHECKING:
-    from importer.store import Slots
+    from importer.sending.ports import Slots
 
 __all__ = [
     "MAX_WAIT",

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from importer.core.clock import Clock
 from importer.core.errors import ConfigurationError, ImporterError
+from importer.sending.ports import Slots
 
 if TYPE_CHECKING:
-    from importer.sending.throttle import Window
     from importer.store.base import Entry
 
 __all__ = [
@@ -61,30 +61,6 @@ class JobLockLostError(ImporterError):
 
     Another host may have taken the lock since; sending on would let two runs overlap.
     """
-
-
-class Slots(Protocol):
-    """One account's call schedule (see :class:`importer.store.slots.SharedSlots`)."""
-
-    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
-        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
-        ...
-
-    def ended(self, call: int) -> None:
-        """The answer to call ``call`` arrived (or it failed)."""
-        ...
-
-    def pause_for(self, seconds: float, reason: str = "") -> None:
-        """No call from any process for ``seconds``."""
-        ...
-
-    def pause(self) -> tuple[float, str]:
-        """Seconds left of the current pause (0 if none) and its reason."""
-        ...
-
-    def close(self) -> None:
-        """Let go of the schedule (the store stays open)."""
-        ...
 
 
 class StoreTokens(Protocol):

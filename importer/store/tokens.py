@@ -9,81 +9,24 @@ it is valid. Each token request is recorded there too, so that together the
 processes stay under the vendor's token budget: a request that would exceed it
 waits for the oldest one to leave the window instead of being refused.
 
-:class:`MemoryTokens` is the same, for one process (the Python API's default).
+:class:`~importer.sending.ports.MemoryTokens` is the same, for one process (the Python API's
+default).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Protocol
 
 from importer.core.clock import Clock
 from importer.core.files import touch_private
+from importer.sending.ports import MemoryTokens, Tokens, account_key
 
 __all__ = ["MemoryTokens", "TokenStore", "Tokens", "account_key"]
 
-
-def account_key(*parts: str) -> str:
-    """A name for an account that reveals none of its parts (they include secrets)."""
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
-class Tokens(Protocol):
-    """Where tokens and token-request times are kept."""
-
-    def get(self, account: str) -> tuple[str, float] | None:
-        """The kept token and when it should be renewed (wall clock), if any."""
-        ...
-
-    def put(self, account: str, value: str, expires: float) -> None:
-        """Keep a new token, to be used until ``expires`` (its renewal time)."""
-        ...
-
-    def forget(self, account: str, value: str) -> None:
-        """Forget ``value`` (refused by the vendor), unless another token replaced it."""
-        ...
-
-    def requested(self, account: str, at: float) -> None:
-        """Record a token request made at ``at``."""
-        ...
-
-    def requests_since(self, account: str, since: float) -> list[float]:
-        """When the token requests since ``since`` were made, oldest first."""
-        ...
-
-
-class MemoryTokens:
-    """Tokens for one process."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._requests: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, account: str) -> tuple[str, float] | None:
-        with self._lock:
-            return self._tokens.get(account)
-
-    def put(self, account: str, value: str, expires: float) -> None:
-        with self._lock:
-            self._tokens[account] = (value, expires)
-
-    def forget(self, account: str, value: str) -> None:
-        with self._lock:
-            if self._tokens.get(account, ("", 0.0))[0] == value:
-                del self._tokens[account]
-
-    def requested(self, account: str, at: float) -> None:
-        with self._lock:
-            self._requests.setdefault(account, []).append(at)
-
-    def requests_since(self, account: str, since: float) -> list[float]:
-        with self._lock:
-            return sorted(t for t in self._requests.get(account, []) if t > since)
+# The port and the one-process keeper are defined by their consumer (sending), re-exported.
 
 
 class TokenStore:

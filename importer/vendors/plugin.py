@@ -32,21 +32,17 @@ if TYPE_CHECKING:
     import httpx
 
     from importer.core.clock import Clock
-    from importer.core.secret import Secret
+    from importer.core.settings import RunSettings
     from importer.sandbox.http import Router
     from importer.sandbox.state import SandboxState
-    from importer.sending.auth import Auth
+    from importer.sending.auth import AuthFactory
     from importer.sending.protocol import Adapter, Answer, Call, Outcome
     from importer.sending.readback import ReadBack
     from importer.sending.sender import Sender
+    from importer.sending.throttle import Pacer
     from importer.store.tokens import Tokens
 
-__all__ = ["AuthFactory", "Changes", "People", "Plugin", "SandboxPart", "deferred", "same_path"]
-
-#: ``(credentials by variable, token host, HTTP client, clock, kept tokens) -> Auth``.
-AuthFactory = Callable[
-    ["Mapping[str, Secret]", str, "httpx.Client", "Clock", "Tokens | None"], "Auth"
-]
+__all__ = ["Changes", "People", "Plugin", "SandboxPart", "deferred", "same_path"]
 
 
 #: ``(values when created, values now, created ID) -> the calls, or why it cannot be done``.
@@ -159,6 +155,43 @@ class Plugin:
     def name(self) -> str:
         """The command-line name, e.g. ``zoho-people``."""
         return self.schema.name
+
+    def label(self, field: str) -> str:
+        """A field's column label in the vendor's sheet (the field's name if it has none)."""
+        try:
+            return self.schema.field(field).label
+        except KeyError:
+            return field
+
+    def sender(
+        self,
+        settings: RunSettings,
+        client: httpx.Client,
+        clock: Clock,
+        pacer: Pacer | None = None,
+        notify: Callable[[str], None] | None = None,
+        tokens: Tokens | None = None,
+        transport: httpx.BaseTransport | None = None,
+        adapter: Adapter | None = None,
+    ) -> Sender:
+        """A sender of this vendor's calls for ``settings`` (see
+        :func:`importer.sending.sender.sender_for`); ``adapter``: another adapter than the
+        plugin's wire (a test's wrapper)."""
+        from importer.sending.sender import sender_for  # lazy: validate loads no HTTP client
+
+        wire = adapter if adapter is not None else self.wire
+        return sender_for(
+            wire,
+            settings,
+            client,
+            clock,
+            pacer,
+            notify,
+            tokens,
+            transport,
+            auth=self.auth,
+            label=self.label,
+        )
 
     def __post_init__(self) -> None:
         if self.wire.name != self.schema.name:

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from importer.core.errors import ConfigurationError
-from importer.jobs.config import RunSettings, read_toml, resolve_settings
-from importer.vendors import REGISTRY, get_vendor, plugin
+from importer.core.settings import RunSettings
+from importer.jobs.config import read_toml, resolve_settings
+from importer.vendors import REGISTRY
+from importer.vendors import plugin as plugin_named
+from importer.vendors.plugin import Plugin
 
 __all__ = ["Account", "load_accounts", "sandbox_accounts"]
 
@@ -59,6 +62,11 @@ class Account:
     credentials: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     sandbox: bool = False
+    #: The vendor's plugin, looked up once, when the account is made: passed down from here.
+    plugin: Plugin = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plugin", plugin_named(self.vendor))
 
     @property
     def slug(self) -> str:
@@ -68,19 +76,19 @@ class Account:
     @property
     def host(self) -> str:
         """The API host imports go to (the vendor's real one unless configured)."""
-        return self.base_url or plugin(self.vendor).api_host or "(base_url missing)"
+        return self.base_url or self.plugin.api_host or "(base_url missing)"
 
     @property
     def title(self) -> str:
         """The vendor's title."""
-        return get_vendor(self.vendor).title
+        return self.plugin.schema.title
 
     def settings(self) -> RunSettings:
         """The run settings, credentials read from the environment now (never stored)."""
         flags = {"base_url": self.base_url, "auth_url": self.auth_url}
         env = {**os.environ, **self.env}
         return resolve_settings(
-            self.vendor, flags=flags, env=env, job={"credentials": dict(self.credentials)}
+            self.plugin, flags=flags, env=env, job={"credentials": dict(self.credentials)}
         )
 
 

@@ -154,7 +154,7 @@ def create_app(
             number = 1
         problems = request.query_params.get("problems") == "1"
         sheet = sheet_page(made, number, problems)
-        emails = email_fields(made.account.vendor)
+        emails = email_fields(made.account.plugin)
         lookup = any(field in made.report.columns.fields for field, _, _ in emails)
         return page(
             request,

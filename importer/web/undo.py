@@ -3,7 +3,6 @@ and its updates' stop at the mass-change guard."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,32 +11,22 @@ from importer.jobs.changes import ConfirmationNeededError, Guard
 from importer.jobs.undo import changes_of, select, undo_rows, undo_sheet
 from importer.store.base import Entry
 from importer.store.journal import Journal
-from importer.vendors import plugin
+from importer.vendors.plugin import Plugin
 from importer.web.accounts import Account
 
 if TYPE_CHECKING:
-    from importer.results.report import RunReport
     from importer.store import JournalLike
     from importer.web.workspace import Workspace
 
-__all__ = ["UndoPlan", "can_delete", "guarded", "run_rows", "undo_plan", "undo_run"]
+__all__ = ["UndoPlan", "can_delete", "run_rows", "undo_plan", "undo_run"]
 
 #: States of a row an undo deletes (as :mod:`importer.jobs.undo` selects them).
 _LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
 
 
-def guarded(journal: JournalLike, number: int, work: Callable[[], RunReport]) -> RunReport:
-    """An import (``work``); stopped by the mass-change guard, its run is recorded as stopped."""
-    try:
-        return work()
-    except ConfirmationNeededError as error:
-        journal.finish_run(number, {"counts": {}, "stopped": error.on_page})
-        raise
-
-
-def can_delete(vendor: str) -> bool:
+def can_delete(chosen: Plugin) -> bool:
     """Whether the vendor's plugin declares a delete (what an undo needs)."""
-    changes = plugin(vendor).changes
+    changes = chosen.changes
     return changes is not None and changes.delete is not None
 
 
@@ -71,7 +60,7 @@ def undo_plan(workspace: Workspace, account: Account, run_id: int) -> UndoPlan:
     Raises:
         ConfigurationError: no such run, or a vendor with no documented delete.
     """
-    changes_of(account.vendor)
+    changes_of(account.plugin)
     journal = workspace.shared_journal(account) or Journal(
         workspace.journal_path(account), account.vendor
     )
@@ -101,7 +90,7 @@ def undo_run(
         ConfigurationError: no such run, or a vendor with no documented delete.
     """
     settings = account.settings()
-    changes = changes_of(account.vendor)
+    changes = changes_of(account.plugin)
     journal = workspace.shared_journal(account) or Journal(
         workspace.journal_path(account), account.vendor
     )
@@ -117,6 +106,7 @@ def undo_run(
         report = undo_rows(
             entries,
             journal,
+            account.plugin,
             settings,
             guard=Guard(confirm=confirm),
             dry_run=dry_run,

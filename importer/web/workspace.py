@@ -1,17 +1,16 @@
 """What the server holds: uploaded sheets, their validation, and runs in background threads.
 
-Every step is the command line's own: :func:`importer.sheet.validation.validate` checks a sheet,
-:func:`importer.jobs.pipeline.run_import` sends it (through the account's journal, with the
-``run`` command's journal and plan helpers), :func:`importer.results.write.write_report` writes the
-result workbook. Files live under the data folder only: ``uploads/`` (never executed, only
+Every step is the use case the command line calls too (:mod:`importer.jobs.import_sheet`):
+:func:`~importer.jobs.import_sheet.read_sheet` checks a sheet,
+:func:`~importer.jobs.import_sheet.import_sheet` sends it through the account's journal and
+writes the result workbook; the page builds their specs from its form and the account.
+Files live under the data folder only: ``uploads/`` (never executed, only
 read as sheets), ``results/``, ``journals/`` (one journal per account, so a renamed file
 still shows the rows already created) and ``templates/``.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import logging
 import re
 import secrets
@@ -24,14 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from importer.api import validate
-from importer.cli.run import plan_line, resolve_emails, run_journal, zone_missing
 from importer.core.errors import ConfigurationError, ImporterError, InputError
+from importer.core.settings import RunSettings
 from importer.jobs.changes import Guard
+from importer.jobs.import_sheet import (
+    Hooks,
+    ImportSpec,
+    SheetSpec,
+    import_sheet,
+    plan_line,
+    read_sheet,
+    refuse_zoneless,
+    resolve_emails,
+)
 from importer.jobs.journaling import JournalOptions, journal_report
-from importer.jobs.pipeline import run_import
+from importer.jobs.journals import JournalPlace
 from importer.results.report import RunReport
-from importer.results.write import write_report
 from importer.sheet.headers import header_scorer
 from importer.sheet.reading.table import read_table
 from importer.sheet.validation import ValidationReport
@@ -39,9 +46,8 @@ from importer.store import JournalLike, shared_journal
 from importer.store.base import account_journal_path
 from importer.store.journal import Journal
 from importer.store.slots import SharedSlots
-from importer.vendors import get_vendor
 from importer.web.accounts import Account
-from importer.web.undo import can_delete, guarded, run_rows
+from importer.web.undo import can_delete, run_rows
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
@@ -172,40 +178,46 @@ class Workspace:
         name = path.name
         try:
             account = account or self.guess(path)
-            report = validate(
-                path, account.vendor, timezone=account.timezone, date_order=date_order
-            )
             # The sheets the page writes name the file as the coordinator knows it (their
             # Summary's "Input file"), never the server's folder it was uploaded to.
-            report = dataclasses.replace(
-                report, table=dataclasses.replace(report.table, source=Path(name))
-            )
+            sheet = self.sheet_spec(account, name, path, date_order)
+            report = read_sheet(sheet, account.plugin)
             if report.row_count > self.max_rows:
                 raise InputError(
                     f"{path}: {report.row_count} rows; this server takes at most "
                     f"{self.max_rows} a sheet: split it."
                 )
-            if account.timezone is None and report.zoneless():
-                # As `run` without --timezone: refused before anything can be imported.
-                fix = (
-                    f'add timezone (e.g. timezone = "Europe/Paris") to the account '
-                    f"{account.name!r} in the accounts file"
-                )
-                raise ConfigurationError(zone_missing(path, report.zoneless(), fix))
+            # As `run` without --timezone: refused before anything can be imported.
+            fix = (
+                f'add timezone (e.g. timezone = "Europe/Paris") to the account '
+                f"{account.name!r} in the accounts file"
+            )
+            refuse_zoneless(report, sheet, fix)
             known = self.known(account, report)
         except ImporterError as error:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise type(error)(str(error).replace(str(path), name)) from None
 
-        plan = plan_line(
-            argparse.Namespace(limit=None, dry_run=False, file=name), report, report.vendor, None
-        )
+        plan = plan_line(report, account.plugin, None, label=name)
         upload = Upload(secrets.token_urlsafe(12), name, path, account, report, known, plan, who)
         self.uploads[upload.id] = upload
         while len(self.uploads) > _KEPT_UPLOADS:
             _, old = self.uploads.popitem(last=False)
             shutil.rmtree(old.path.parent, ignore_errors=True)
         return upload
+
+    @staticmethod
+    def sheet_spec(
+        account: Account, name: str, path: Path, date_order: str | None = None
+    ) -> SheetSpec:
+        """How the account reads an upload: its zone and key; the sheet named as uploaded."""
+        return SheetSpec(
+            Path(name),
+            read_from=path,
+            timezone=account.timezone,
+            date_order=date_order,
+            key=account.key,
+        )
 
     def reread(self, upload: Upload, date_order: str, who: str) -> Upload:
         """The upload checked again with its dates read the other way round (``DMY`` or
@@ -220,7 +232,7 @@ class Workspace:
 
     def guess(self, path: Path) -> Account:
         """The account whose vendor's columns the sheet's headers match best."""
-        scorers = {slug: header_scorer(get_vendor(a.vendor)) for slug, a in self.accounts.items()}
+        scorers = {slug: header_scorer(a.plugin.schema) for slug, a in self.accounts.items()}
         table = read_table(path, lambda cells: max(s(cells) for s in scorers.values()))
         headers = [str(c) for c in table.frame.columns]
         scores = {slug: scorer(headers) for slug, scorer in scorers.items()}
@@ -265,7 +277,7 @@ class Workspace:
             return None
         journal = journal or Journal(path, account.vendor)
         try:
-            return journal_report(report, JournalOptions(journal, account.key), account.vendor)
+            return journal_report(report, JournalOptions(journal, account.key), account.plugin)
         finally:
             journal.close()
 
@@ -316,18 +328,16 @@ class Workspace:
             run.finished = time.time()
             run._changed()
 
-    def _resolve(self, run: WebRun, settings: Any, target: Path) -> None:
-
-        args = argparse.Namespace(result=target, file=run.upload.name, json=True)
-        code, summary = resolve_emails(args, run.upload.report, settings)
-        people = summary["people"]
+    def _resolve(self, run: WebRun, settings: RunSettings, target: Path) -> None:
+        done = resolve_emails(run.upload.report, run.upload.account.plugin, settings, target)
+        people = done.people
         run.say(
             f"looked up {people.get('emails', 0)} email(s): {people.get('found', 0)} found, "
             f"{people.get('unknown', 0)} unknown"
         )
-        run.counts, run.exit_code = dict(summary["counts"]), code
+        run.counts, run.exit_code = dict(done.counts), done.exit_code
         run.done = run.total = run.upload.report.row_count
-        run.result = Path(summary["result"])
+        run.result = done.result
         # The sheet with the IDs filled in, shown like any upload: check who each email is,
         # then import from there.
         folder = self.data / "uploads" / secrets.token_hex(8)
@@ -336,63 +346,36 @@ class Workspace:
         shutil.copyfile(run.result, copy)
         run.followup = self.check(copy, run.upload.account, run.who).id
 
-    def _import(self, run: WebRun, settings: Any, target: Path) -> None:
-
+    def _import(self, run: WebRun, settings: RunSettings, target: Path) -> None:
         upload, account = run.upload, run.upload.account
-        args = argparse.Namespace(
-            journal=self.journal_path(account), dry_run=False, file=upload.path, result=target
-        )
-        journal = shared_journal(settings) if not account.sandbox else None
-        journal = journal or run_journal(args, account.vendor, settings)
-        assert journal is not None  # a journal path is given: it is always opened
-        try:
-            journal.lock_job(wait=False)
-            order = upload.report.context.order
-            journal.set_meta("timezone", account.timezone or "")
-            journal.set_meta("key", account.key or "")
-            journal.set_meta("date_order", order)
+        order = upload.report.context.order
+        spec = ImportSpec(
+            sheet=self.sheet_spec(account, upload.name, upload.path, order),
+            result=target,
+            journal=JournalPlace(path=self.journal_path(account), shared=not account.sandbox),
+            label=upload.name,
             # The zone recorded with the run: how a journal of earlier rows is read again.
-            used = {"timezone": account.timezone or "", "date_order": order}
-            journal_run = journal.start_run(upload.name, used)
-            outcome = guarded(
-                journal,
-                journal_run,
-                lambda: run_import(
-                    upload.report,
-                    settings,
-                    dry_run=run.mode == "dry-run",
-                    journal=JournalOptions(
-                        journal,
-                        account.key,
-                        update=run.mode == "update",
-                        run_id=journal_run,
-                        guard=Guard(confirm=run.confirm),
-                    ),
-                    shared_budget=not account.sandbox,
-                    notify=run.say,
-                    stop=run.stop,
-                    on_progress=run.progress,
-                ),
-            )
-            run.stopped = outcome.stopped
-            run.counts, run.exit_code = outcome.counts(), outcome.exit_code
-            # A dry run sends nothing by design: its rows are all checked, none left over.
-            run.not_sent = 0 if outcome.dry_run else run.counts.get("not sent", 0)
-            run.done = max(run.total - run.not_sent, 0)
-            written = write_report(outcome.validation, target, outcome)
-            summary = {
-                "counts": run.counts,
-                "stopped": outcome.stopped,
-                "dry_run": outcome.dry_run,
-                "file": upload.name,
-                "who": run.who,
-                "web_run": run.id,
-                "result": str(written.relative_to(self.data)),
-            }
-            journal.finish_run(journal_run, summary)
-            run.result = written
-        finally:
-            journal.close()
+            recorded={
+                "timezone": account.timezone or "",
+                "key": account.key or "",
+                "date_order": order,
+            },
+            dry_run=run.mode == "dry-run",
+            update=run.mode == "update",
+            guard=Guard(confirm=run.confirm),
+            shared_budget=not account.sandbox,
+            who=run.who,
+            summary={"file": upload.name, "who": run.who, "web_run": run.id},
+        )
+        hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
+        imported = import_sheet(upload.report, spec, account.plugin, settings, hooks)
+        outcome = imported.run
+        run.stopped = outcome.stopped
+        run.counts, run.exit_code = outcome.counts(), outcome.exit_code
+        # A dry run sends nothing by design: its rows are all checked, none left over.
+        run.not_sent = 0 if outcome.dry_run else run.counts.get("not sent", 0)
+        run.done = max(run.total - run.not_sent, 0)
+        run.result = imported.result
 
     def history(self) -> Iterator[dict[str, Any]]:
         """Every run recorded in the accounts' journals, newest first, with the rows it
@@ -405,7 +388,7 @@ class Workspace:
             if journal is None and not path.exists():
                 continue
             journal = journal or Journal(path, account.vendor)
-            deletable = can_delete(account.vendor)
+            deletable = can_delete(account.plugin)
             try:
                 made = run_rows(journal)
                 for entry in journal.runs():

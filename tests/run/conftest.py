@@ -13,10 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock
-from importer.jobs.config import resolve_settings
-from importer.jobs.pipeline import run_import
 from importer.results.report import RunReport
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
 from tests.conftest import ROOT

@@ -218,9 +218,8 @@ def test_a_missing_parameter_after_a_created_row_is_that_rows_rejection() -> Non
     missing" rejects that row alone; the run goes on."""
     import httpx
 
+    from importer.api import resolve_settings
     from importer.core.clock import FakeClock
-    from importer.jobs.config import resolve_settings
-    from importer.sending.sender import sender_for
 
     missing = {"code": 7019, "message": "Invalid parameter value/input parameter missing"}
     answers = [
@@ -239,7 +238,7 @@ def test_a_missing_parameter_after_a_created_row_is_that_rows_rejection() -> Non
     settings = resolve_settings("zoho-people", flags=flags, env=env)
     values = {f.name: f.example or None for f in REGISTRY["zoho-people"].fields}
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        sender = sender_for(plugin("zoho-people").wire, settings, client, FakeClock())
+        sender = plugin("zoho-people").sender(settings, client, FakeClock())
         results = [sender.import_row(values) for _ in range(5)]
     assert [r.status for r in results] == ["created"] + ["rejected"] * 4
     assert "input parameter missing" in results[1].message

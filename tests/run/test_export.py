@@ -130,9 +130,10 @@ def test_export_takes_the_callers_client_and_clock() -> None:
     twice through `Link`, and a fake clock; the objects of both pages come back in order."""
     import httpx
 
+    from importer.api import resolve_settings
     from importer.core.clock import FakeClock
-    from importer.jobs.config import resolve_settings
     from importer.jobs.export import export_sessions
+    from importer.vendors import plugin
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/oauth2/token"):
@@ -145,7 +146,13 @@ def test_export_takes_the_callers_client_and_clock() -> None:
     env = {"IMPORTER_360L_CLIENT_ID": "id", "IMPORTER_360L_CLIENT_SECRET": "secret"}
     settings = resolve_settings("360learning-v2", flags={"base_url": "http://127.0.0.1:9"}, env=env)
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        found = export_sessions(settings, {"path_id": "p" * 24}, client=client, clock=FakeClock())
+        found = export_sessions(
+            plugin("360learning-v2"),
+            settings,
+            {"path_id": "p" * 24},
+            client=client,
+            clock=FakeClock(),
+        )
         assert not client.is_closed  # the caller's client is left open
     assert [item["_id"] for item in found] == ["a", "b"]
 
@@ -181,9 +188,10 @@ def test_export_stops_on_a_page_that_repeats_one_already_read() -> None:
     first copy, says it stopped, and makes one request more, not an endless loop."""
     import httpx
 
+    from importer.api import resolve_settings
     from importer.core.clock import FakeClock
-    from importer.jobs.config import resolve_settings
     from importer.jobs.export import export_sessions
+    from importer.vendors import plugin
 
     calls: list[str] = []
 
@@ -199,7 +207,12 @@ def test_export_stops_on_a_page_that_repeats_one_already_read() -> None:
     notes: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         found = export_sessions(
-            settings, {"course_id": "12345"}, client=client, clock=FakeClock(), notify=notes.append
+            plugin("coursepath"),
+            settings,
+            {"course_id": "12345"},
+            client=client,
+            clock=FakeClock(),
+            notify=notes.append,
         )
     assert len(found) == 100 and len(calls) == 2
     assert len(notes) == 1 and "repeats a page already read" in notes[0]

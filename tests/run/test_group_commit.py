@@ -9,10 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from importer.api import validate
-from importer.jobs.config import resolve_settings
+from importer.api import resolve_settings, run_import, validate
 from importer.jobs.journaling import JournalOptions
-from importer.jobs.pipeline import run_import
 from importer.sandbox import Sandbox, SandboxServer, describe
 from importer.store.journal import Journal
 from tests.conftest import write_csv

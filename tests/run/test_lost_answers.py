@@ -15,11 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock
-from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
-from importer.jobs.pipeline import run_import
 from importer.results.report import RunReport
 from importer.store.journal import Journal
 from tests.conftest import write_csv

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from importer.api import resolve_settings
 from importer.core.secret import Secret
-from importer.jobs.config import resolve_settings
 from importer.sandbox import parse_faults
 from importer.vendors import REGISTRY
 from tests.conftest import write_csv, zoho_row, zoho_sheet

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from importer.api import resolve_settings
 from importer.core.clock import Clock, FakeClock, SystemClock
 from importer.core.errors import FatalVendorError, VendorUnavailableError
 from importer.core.secret import Secret
-from importer.jobs.config import resolve_settings
 from importer.sandbox import parse_faults
 from importer.sandbox.state import SlidingWindow
 from importer.sending.protocol import Answer, Call, retry_after_header
@@ -657,7 +657,6 @@ def test_a_zoho_echo_we_cannot_read_leaves_the_row_unchecked_not_resent() -> Non
 
 def test_a_stop_ends_a_long_token_wait() -> None:
     """Zoho's token budget spent by others: the wait for it ends at once when the run stops."""
-    from importer.sending.sender import sender_for
     from importer.sending.throttle import PacerStopped
     from importer.store.tokens import MemoryTokens
 
@@ -669,7 +668,7 @@ def test_a_stop_ends_a_long_token_wait() -> None:
         "zoho-people", flags={}, env={n: "x" * 12 for n in zoho.credentials}
     )
     pacer = Pacer(zoho.wire.rate, clock)
-    sender = sender_for(zoho.wire, settings, _token_client([]), clock, pacer, tokens=tokens)
+    sender = zoho.sender(settings, _token_client([]), clock, pacer, tokens=tokens)
     account = sender.auth.token.account  # type: ignore[attr-defined]
     for _ in range(9):
         tokens.requested(account, clock.time())

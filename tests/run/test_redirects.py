@@ -13,10 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core.errors import FatalVendorError
-from importer.jobs.config import resolve_settings
-from importer.jobs.pipeline import run_import
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]

@@ -16,11 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.core import signals as entry_signals
-from importer.jobs.config import resolve_settings
 from importer.jobs.journaling import JournalOptions
-from importer.jobs.pipeline import run_import
 from importer.results.write import write_report
 from importer.sandbox import Sandbox, SandboxServer, describe
 from importer.store.journal import Journal

@@ -16,13 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.api import validate
+from importer.api import resolve_settings, run_import, validate
 from importer.cli import main as cli
 from importer.core.clock import FakeClock
 from importer.core.errors import FatalVendorError
 from importer.core.secret import Secret
-from importer.jobs.config import resolve_settings
-from importer.jobs.pipeline import run_import
 from importer.sending.outgoing import MAX_TARGET
 from importer.sending.protocol import AdapterBase, Answer, Call, NoLookup, Outcome
 from importer.sending.sender import Sender

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importer.jobs.config import resolve_settings
+from importer.api import resolve_settings
 from importer.store import account_name, redact
 
 ENV = {"IMPORTER_360L_CLIENT_ID": "client", "IMPORTER_360L_CLIENT_SECRET": "s3cret-value"}

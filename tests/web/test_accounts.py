@@ -116,7 +116,7 @@ def test_a_real_accounts_journal_is_the_one_run_keeps(
     path.write_text(GOOD)
     [account] = load_accounts(path)
     page = SimpleNamespace(data=tmp_path / "data")
-    run = journal_path(argparse.Namespace(journal=None), account.vendor, account.settings())
+    run = journal_path(argparse.Namespace(journal=None), account.plugin, account.settings())
     assert Workspace.journal_path(page, account) == run  # type: ignore[arg-type]
     assert str(run).startswith(str(tmp_path / "state"))
     endpoint = {"zoho-people": {"base_url": "http://127.0.0.1:9/zoho", "auth_url": None,

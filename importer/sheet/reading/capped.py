@@ -89,9 +89,7 @@ def read_in_child(
         SheetNotFoundError: ``sheet`` is not in the workbook.
         UnsafeFileError: the reader went over its memory cap or its time, or crashed.
     """
-    import importer
-
-    root = str(Path(importer.__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[3])  # the folder holding the package
     env = dict(os.environ)
     # The child imports this very package, wherever the parent found it (not from the cwd).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

@@ -1,0 +1,101 @@
+"""What sending takes from a store, defined where it is used: a call schedule shared by
+processes (:class:`Slots`) and kept access tokens (:class:`Tokens`).
+
+The stores (:mod:`importer.store`) conform to these: this machine's SQLite files
+(:class:`importer.store.slots.SharedSlots`, :class:`importer.store.tokens.TokenStore`) or
+PostgreSQL's. :class:`MemoryTokens` keeps tokens for one process (the Python API's default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from importer.sending.throttle import Window
+
+__all__ = ["MemoryTokens", "Slots", "Tokens", "account_key"]
+
+
+class Slots(Protocol):
+    """One account's call schedule (see :class:`importer.store.slots.SharedSlots`)."""
+
+    def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
+        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
+        ...
+
+    def ended(self, call: int) -> None:
+        """The answer to call ``call`` arrived (or it failed)."""
+        ...
+
+    def pause_for(self, seconds: float, reason: str = "") -> None:
+        """No call from any process for ``seconds``."""
+        ...
+
+    def pause(self) -> tuple[float, str]:
+        """Seconds left of the current pause (0 if none) and its reason."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the schedule (the store stays open)."""
+        ...
+
+
+def account_key(*parts: str) -> str:
+    """A name for an account that reveals none of its parts (they include secrets)."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+class Tokens(Protocol):
+    """Where tokens and token-request times are kept."""
+
+    def get(self, account: str) -> tuple[str, float] | None:
+        """The kept token and when it should be renewed (wall clock), if any."""
+        ...
+
+    def put(self, account: str, value: str, expires: float) -> None:
+        """Keep a new token, to be used until ``expires`` (its renewal time)."""
+        ...
+
+    def forget(self, account: str, value: str) -> None:
+        """Forget ``value`` (refused by the vendor), unless another token replaced it."""
+        ...
+
+    def requested(self, account: str, at: float) -> None:
+        """Record a token request made at ``at``."""
+        ...
+
+    def requests_since(self, account: str, since: float) -> list[float]:
+        """When the token requests since ``since`` were made, oldest first."""
+        ...
+
+
+class MemoryTokens:
+    """Tokens for one process."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._requests: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account: str) -> tuple[str, float] | None:
+        with self._lock:
+            return self._tokens.get(account)
+
+    def put(self, account: str, value: str, expires: float) -> None:
+        with self._lock:
+            self._tokens[account] = (value, expires)
+
+    def forget(self, account: str, value: str) -> None:
+        with self._lock:
+            if self._tokens.get(account, ("", 0.0))[0] == value:
+                del self._tokens[account]
+
+    def requested(self, account: str, at: float) -> None:
+        with self._lock:
+            self._requests.setdefault(account, []).append(at)
+
+    def requests_since(self, account: str, since: float) -> list[float]:
+        with self._lock:
+            return sorted(t for t in self._requests.get(account, []) if t > since)
