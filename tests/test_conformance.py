@@ -5,11 +5,13 @@ suite passing for it is the proof that adding a vendor touches one place.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 
+import importer
 from importer.jobs.changes import update_row
 from importer.store.journal import Journal
 from importer.testing import conformance_tests, example_values
@@ -55,3 +57,25 @@ def test_a_vendor_without_update_keeps_the_row_changed_and_says_why(
     result = update_row(vendor, journal, None, "k", "new", entry, edited)  # type: ignore[arg-type]
     assert result.status == "changed" and "offers no update through its API" in result.message
     assert journal.get("k") == entry  # nothing recorded: nothing was done
+
+
+def test_only_the_suite_imports_pytest_and_nothing_imports_the_suite() -> None:
+    """The plain install runs without pytest: no module of the package but importer.testing
+    imports it, and no module outside importer.testing imports importer.testing."""
+    root = Path(importer.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        inside = path.relative_to(root).parts[0] == "testing"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] == "pytest" and not inside:
+                    offenders.append(f"{path.name} imports {name}")
+                if name.startswith("importer.testing") and not inside:
+                    offenders.append(f"{path.name} imports {name}")
+    assert not offenders
