@@ -35,11 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = ["OPTIONS", "Sandbox", "describe"]
 
+#: The longest a request waits for others under ``hold_in_flight`` (a safety, never a pace).
+HOLD_SECONDS = 10.0
 #: Options that change how the sandbox answers where the docs are silent.
 #: Options of every vendor (each vendor's part declares its own, see ``SandboxPart.options``).
 OPTIONS = {
     "token_ttl": "seconds an access token lives",
     "fake_latency": "on a fake clock, the most seconds each way of a request takes",
+    "hold_in_flight": "a vendor's requests wait until this many have arrived (at most "
+    f"{HOLD_SECONDS:g} s), so that a client's concurrency is really in flight at once",
 }
 #: Parts of a field name that mark a secret (client secret, refresh token, API key, password).
 _SECRET_PARTS = ("secret", "token", "password", "passwd", "apikey", "api_key", "authorization")
@@ -95,6 +99,10 @@ class Sandbox:
         self.initial_options = dict(self.state.options)
         self._jitter = random.Random(7)
         self.parts = dict(parts) if parts is not None else _registered_parts()
+        #: Requests being answered, and requests arrived (``hold_in_flight``), by vendor.
+        self._in_flight: dict[str, int] = {}
+        self._arrived: dict[str, int] = {}
+        self._gathered: dict[str, asyncio.Event] = {}
         self._build()
         self.app = asgi_app(self.handle)
 
@@ -134,6 +142,8 @@ class Sandbox:
         """Forget everything created; keep the clock, options and faults."""
         old = self.state
         self.state = SandboxState.fresh(old.seed, old.clock, old.faults, **old.options)
+        self._arrived.clear()
+        self._gathered.clear()
         self._build()
 
     def vendor_of(self, prefix: str, path: str) -> str:
@@ -172,10 +182,43 @@ class Sandbox:
         request.path, request.params = path, params
         self._travel()  # the request's way in
         entry = self._log(vendor, request)
-        response = await self._with_faults(target, request, handler, known)
+        refused = None if token else self._over_limit(vendor)
+        if refused is not None:
+            entry["status"], entry["refused"] = refused.status, "in flight"
+            return refused
+        self._in_flight[vendor] = self._in_flight.get(vendor, 0) + 1
+        try:
+            if not token:
+                await self._hold(vendor)
+            response = await self._with_faults(target, request, handler, known)
+        finally:
+            self._in_flight[vendor] -= 1
         entry["status"] = response.status
         self._travel()  # the answer's way back
         return response
+
+    def _over_limit(self, vendor: str) -> Response | None:
+        """A 429 when the vendor already has its documented most requests in flight
+        (``SandboxPart.max_in_flight``); every arrival counts for ``hold_in_flight``."""
+        self._arrived[vendor] = self._arrived.get(vendor, 0) + 1
+        want = int(self.state.options.get("hold_in_flight", 0) or 0)
+        if want and self._arrived[vendor] >= want:
+            self._gathered.setdefault(vendor, asyncio.Event()).set()
+        part = self.parts.get(vendor)
+        most = part.max_in_flight if part is not None else None
+        if most is not None and self._in_flight.get(vendor, 0) >= most:
+            return json_response(429, {"error": f"more than {most} requests at once"})
+        return None
+
+    async def _hold(self, vendor: str) -> None:
+        """Under ``hold_in_flight``, wait until that many of the vendor's requests arrived."""
+        if not int(self.state.options.get("hold_in_flight", 0) or 0):
+            return
+        gathered = self._gathered.setdefault(vendor, asyncio.Event())
+        try:
+            await asyncio.wait_for(gathered.wait(), HOLD_SECONDS)
+        except TimeoutError:
+            gathered.set()  # the client never had that many at once: let everything through
 
     def _travel(self) -> None:
         """On a fake clock, requests take no time unless told: ``fake_latency`` (seconds, the

@@ -239,8 +239,30 @@ MARKER = "_marker"
 
 
 def plain_status(answer: Answer, retry_after: Callable[[Answer], float | None]) -> Outcome | None:
-    """Classes shared by every vendor: 429 retry, 5xx unknown (writes) or retry (reads),
-    any other 2xx without the documented body unknown (see :func:`odd_success`)."""
+    """Classes shared by every vendor, the ones a new vendor inherits without declaring them:
+
+    ====== =============================================================================
+    401    ``reauth``: the credentials or token were refused; renewed once, then ``fatal``
+    403    ``fatal``: the credentials lack a right the call needs; no row can fix that
+    429    ``retry``, after ``Retry-After`` if given
+    5xx    ``unknown`` (writes) or retry (reads)
+    2xx    without the documented body: ``unknown`` (see :func:`odd_success`)
+    ====== =============================================================================
+
+    A vendor that says more (which credential to check, which scope is missing) tests those
+    statuses before calling this; the conformance suite (:mod:`importer.testing`) checks that
+    whatever it says about a 401 or a 403 stays within these classes.
+    """
+    if answer.status == 401:
+        return Outcome(
+            "reauth", message=f"the vendor refused the credentials (401){snippet(answer)}."
+        )
+    if answer.status == 403:
+        return Outcome(
+            "fatal",
+            message=f"the vendor refused the request (403){snippet(answer)}: the credentials "
+            "lack a right it needs; check their scopes or role.",
+        )
     if answer.status == 429:
         return Outcome("retry", message="too many requests", retry_after=retry_after(answer))
     if answer.status >= 500:

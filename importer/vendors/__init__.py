@@ -3,7 +3,8 @@
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
 sheet, by name. Adding a vendor is adding its package and one line in ``_PACKAGES``; the
-conformance tests (``tests/test_conformance.py``) then run over it.
+conformance suite (:mod:`importer.testing`, run by ``tests/test_conformance.py``) then runs
+over it.
 """
 
 from __future__ import annotations

@@ -121,6 +121,13 @@ class SandboxPart:
             importer finds it and the credentials it accepts.
         token_paths: paths (under its prefixes) of its token endpoint, for token faults.
         options: the options it takes where the docs are silent (name -> what it does).
+        rate_limit: the documented limit its routes enforce on creates, as ``(calls,
+            seconds)``: at most that many in any window of that many seconds, answered 429
+            beyond (``None``: none documented). The conformance suite paces the vendor's
+            declared rate against it, and checks that a burst beyond it is refused.
+        max_in_flight: the documented number of requests it takes at once; the sandbox
+            answers 429 to one more (``None``: none documented). The conformance suite holds
+            the vendor's declared concurrency in flight against it.
     """
 
     prefixes: tuple[str, ...]
@@ -130,6 +137,8 @@ class SandboxPart:
     describe: Callable[[str, SandboxState], dict[str, Any]]
     token_paths: tuple[str, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: tuple[int, float] | None = None
+    max_in_flight: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ It is the proof of "one vendor, one place": ``tests/test_conformance.py`` regist
 real vendor, without any file outside this package knowing it. Its API, kept small:
 
 * ``POST /acme/api/sessions`` with ``{"title", "starts"}`` and the header ``X-Acme-Key``:
-  201 ``{"session": {"id", "title", "starts"}}``; 400 ``{"problem": "..."}``; 401 without the key.
+  201 ``{"session": {"id", "title", "starts"}}``; 400 ``{"problem": "..."}``; 401 without the key
+  (classed by the shared table, as a 403 would be: it declares neither); 429 beyond 5 creates
+  in any second, or beyond 2 requests at once (its documented limits).
 * ``GET /acme/api/sessions?title=...``: ``{"sessions": [...]}`` (for finding a lost answer).
 * ``PATCH /acme/api/sessions/{id}`` with the fields to change: 200 ``{"session": ...}``;
   ``DELETE`` of the same path: 204; ``GET``: 200 the session; each 404 for an unknown ID.
@@ -21,7 +23,7 @@ import httpx
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sandbox.http import Request, Response, Router, json_response
-from importer.sandbox.state import SandboxState
+from importer.sandbox.state import SandboxState, SlidingWindow
 from importer.sending.protocol import (
     AdapterBase,
     Answer,
@@ -70,7 +72,7 @@ class _Wire(AdapterBase):
     odd_answers: tuple[str, ...] = ("Anything but a 201 with a session id to a create: unknown.",)
     documented_errors: tuple[tuple[int, Any, OutcomeKind, str], ...] = (
         (400, {"problem": "title too long"}, "rejected", "title too long"),
-        (401, {"problem": "no key"}, "fatal", _KEY),
+        (401, {"problem": "no key"}, "reauth", "refused the credentials"),
     )
 
     def calls(self, values: Mapping[str, str | None]) -> list[Call]:
@@ -85,8 +87,6 @@ class _Wire(AdapterBase):
         shared = plain_status(answer, retry_after_header)
         if shared:
             return shared
-        if answer.status == 401:
-            return Outcome("fatal", message=f"Acme refused the key: check {_KEY}.")
         return Outcome("rejected", message=f"Acme refused: {body.get('problem', answer.status)}.")
 
     def created_id(self, results: Mapping[str, str]) -> str | None:
@@ -131,11 +131,14 @@ def _auth(
 
 def _build(state: SandboxState, routers: Mapping[str, Router]) -> None:
     router = routers["/acme"]
+    window = SlidingWindow(5, 1.0, state.clock)  # its documented limit: 5 creates a second
 
     @router.route("POST", "/api/sessions")
     def create(request: Request) -> Response:
         if request.headers.get("x-acme-key") != "acme-test-key":
             return json_response(401, {"problem": "no key"})
+        if not window.hit():
+            return json_response(429, {"problem": "slow down"})
         body = request.json()
         if not isinstance(body, dict) or not body.get("title") or not body.get("starts"):
             return json_response(400, {"problem": "title and starts are required"})
@@ -203,7 +206,7 @@ CHANGES = Changes(
     delete=_delete,
     documented_errors=(
         ("PATCH", 400, {"problem": "only title and starts change"}, "rejected", "only title"),
-        ("PATCH", 401, {"problem": "no key"}, "fatal", _KEY),
+        ("PATCH", 401, {"problem": "no key"}, "reauth", "refused the credentials"),
         ("DELETE", 204, None, "ok", ""),
         ("DELETE", 404, {"problem": "no such"}, "ok", ""),
     ),
@@ -238,6 +241,8 @@ PLUGIN = Plugin(
             "auth_url": None,
             "env": {_KEY: "acme-test-key"},
         },
+        rate_limit=(5, 1.0),
+        max_in_flight=2,
     ),
     account_fields=(_KEY,),
     readback=READBACK,

@@ -174,19 +174,6 @@ class _Coursepath(NoLookup):
         if answer.status == 409 and call.result == "member" and ident_of(body):
             # Undocumented: a member with this email exists, and the answer names it.
             return Outcome("ok", ident=ident_of(body))
-        shared = plain_status(answer, retry_after_header)
-        if shared:
-            return shared
-        if call.result == "found" and answer.status in (404, 409):
-            # The docs give no 404 or 409 for a list (GET /members?email= lists, and an
-            # address nobody has is an empty list): a proxy's or the vendor's fault, never
-            # the coordinator's address. Nothing was done: held back, sent again next run.
-            return Outcome(
-                "retry",
-                message=f"Coursepath answered {answer.status} to {call.name}, an answer its "
-                "docs do not give for a list: a fault at the vendor or a proxy, not the "
-                f"address{snippet(answer)}",
-            )
         error = body.get("error", "") if isinstance(body, dict) else ""
         if answer.status == 401:
             return Outcome(
@@ -200,6 +187,19 @@ class _Coursepath(NoLookup):
                 "rejected",
                 message=f"Coursepath refused to {call.name} (403: {error or 'forbidden'}).",
                 probe=_ME,
+            )
+        shared = plain_status(answer, retry_after_header)
+        if shared:
+            return shared
+        if call.result == "found" and answer.status in (404, 409):
+            # The docs give no 404 or 409 for a list (GET /members?email= lists, and an
+            # address nobody has is an empty list): a proxy's or the vendor's fault, never
+            # the coordinator's address. Nothing was done: held back, sent again next run.
+            return Outcome(
+                "retry",
+                message=f"Coursepath answered {answer.status} to {call.name}, an answer its "
+                "docs do not give for a list: a fault at the vendor or a proxy, not the "
+                f"address{snippet(answer)}",
             )
         detail = error or f"{answer.status}{snippet(answer)}"
         return Outcome("rejected", message=f"Coursepath could not {call.name}: {detail}.")

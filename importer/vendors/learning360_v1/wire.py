@@ -81,15 +81,15 @@ class _V1(NoLookup):
         body = answer.body if isinstance(answer.body, dict) else {}
         if 200 <= answer.status < 300 and body.get("_id"):
             return Outcome("ok", ident=str(body["_id"]))
-        shared = plain_status(answer, retry_after_header)
-        if shared:
-            return shared
         if answer.status in (401, 403):
             return Outcome(
                 "fatal",
                 message="360Learning refused the company ID and API key "
                 "(check IMPORTER_360L_COMPANY and IMPORTER_360L_API_KEY).",
             )
+        shared = plain_status(answer, retry_after_header)
+        if shared:
+            return shared
         code = str(body.get("error", ""))
         template = _MESSAGES.get(code)
         if template is None:

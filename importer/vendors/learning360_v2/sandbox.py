@@ -314,6 +314,7 @@ PART = SandboxPart(
     server_error={"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     describe=_describe,
     token_paths=("/api/v2/oauth2/token",),
+    rate_limit=(10, 1.0),  # writes per company, as `build` enforces by default
     options={
         "v2_ended_sessions": "refuse (default: PATCH of a session whose end date passed is "
         "400 sessionEnded) or allow",

@@ -126,10 +126,6 @@ class _V2(AdapterBase):
         # The doc says 200; a 201 with the same body proves the same thing.
         if 200 <= answer.status < 300 and isinstance(body, dict) and body.get("_id"):
             return Outcome("ok", ident=str(body["_id"]))
-        shared = plain_status(answer, retry_after_header)
-        if shared:
-            return shared
-        error = body.get("error") if isinstance(body, dict) else None
         if answer.status == 401:
             return Outcome("reauth", message="360Learning refused the access token.")
         if answer.status == 403:
@@ -138,6 +134,10 @@ class _V2(AdapterBase):
                 message="The 360Learning API credential lacks the paths:write scope: "
                 "create one with paths:write, paths:read and users:read.",
             )
+        shared = plain_status(answer, retry_after_header)
+        if shared:
+            return shared
+        error = body.get("error") if isinstance(body, dict) else None
         code = error.get("code", "") if isinstance(error, dict) else str(error or "")
         template = _MESSAGES.get(code)
         if template is None:

@@ -392,6 +392,7 @@ PART = SandboxPart(
     server_error={"code": 500, "message": "Sorry! Server error occured"},
     describe=_describe,
     token_paths=("/oauth/v2/token",),
+    rate_limit=(30, 60.0),  # LMS calls, as `build` enforces by default (then the lock)
     options={
         "zoho_lock_style": "429 (default), 7209 (a 200 with the code), 422, envelope (People's "
         "error envelope at 200) or envelope400",
