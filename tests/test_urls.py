@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from importer.core.errors import ConfigurationError
-from importer.jobs.config import check_url, resolve_settings
+from importer.api import resolve_settings
+from importer.jobs.config import check_url
 from tests.conftest import run_cli, write_csv
 
 ENV = {"IMPORTER_COURSEPATH_API_KEY": "k" * 40, "IMPORTER_COURSEPATH_EMAIL": "a@example.com"}

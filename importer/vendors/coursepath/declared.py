@@ -1,0 +1,16 @@
+"""What Coursepath declares for the faces (see :mod:`importer.vendors.declarations`): the
+course whose members ``export`` lists, and how its host is written (each academy has its
+own)."""
+
+from __future__ import annotations
+
+from importer.vendors.declarations import Declarations, ExportTarget
+
+__all__ = ["DECLARED"]
+
+DECLARED = Declarations(
+    label="Coursepath",
+    exports="the members of a course",
+    export_targets=(ExportTarget(key="course_id", flag="--course-id", help="the course"),),
+    host_example="https://<academy>.coursepath.com",
+)
