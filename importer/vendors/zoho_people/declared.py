@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importer.vendors.declarations import Declarations, ExportTarget, Option
 
-__all__ = ["DECLARED", "SESSION_DATA"]
+__all__ = ["BATCH", "COURSE", "DECLARED", "LOCK_STYLE", "MODULE", "SESSION_DATA"]
 
 #: ``--zoho-session-data``, ``zoho_session_data``, ``IMPORTER_ZOHO_SESSION_DATA``.
 SESSION_DATA = Option(
@@ -24,15 +24,17 @@ LOCK_STYLE = Option(
     help="how Zoho refuses calls during its 5-minute lock (default: 429 + Retry-After)",
 )
 
+#: ``export --course-id/--batch-id/--module-id``: the module whose sessions are listed (by
+#: default, for ``--from-result``, the run's first row's).
+COURSE = ExportTarget(key="course_id", flag="--course-id", help="the course", field="courseId")
+BATCH = ExportTarget(key="batch_id", flag="--batch-id", help="the batch", field="batchId")
+MODULE = ExportTarget(key="module_id", flag="--module-id", help="the module", field="moduleId")
+
 DECLARED = Declarations(
     label="Zoho People",
     options=(SESSION_DATA,),
     exports="the sessions of a module",
-    export_targets=(
-        ExportTarget(key="course_id", flag="--course-id", help="the course", field="courseId"),
-        ExportTarget(key="batch_id", flag="--batch-id", help="the batch", field="batchId"),
-        ExportTarget(key="module_id", flag="--module-id", help="the module", field="moduleId"),
-    ),
+    export_targets=(COURSE, BATCH, MODULE),
     sandbox_options=(LOCK_STYLE,),
     auth_schemes=("Zoho-oauthtoken",),
     # Zoho's access and refresh tokens: 1000.<hex>.<hex>
