@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.core.errors import ConfigurationError
 from importer.api import resolve_settings
+from importer.core.errors import ConfigurationError
 from importer.jobs.config import check_url
 from tests.conftest import run_cli, write_csv
 

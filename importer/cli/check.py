@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -21,7 +20,7 @@ from importer.cli.journal import journal_path
 from importer.core.clock import SystemClock
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode
-from importer.jobs.config import resolve_settings
+from importer.jobs.config import RunFlags, resolve_settings
 from importer.results.sheet import check_writable, default_result_path
 from importer.vendors import plugin
 
@@ -32,13 +31,13 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
     """Check everything a run of this job needs; say what was checked."""
 
     checked: list[str] = []
-    name = args.vendor or args.section.get("vendor")
+    name = args.vendor or args.job.vendor
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
     chosen = plugin(name)  # the one look-up by name
     vendor = chosen.schema
     checked.append(f"job: {args.config or '(no job file)'}, vendor {vendor.name}")
-    zone = getattr(args, "timezone", None) or args.section.get("timezone")
+    zone = getattr(args, "timezone", None) or args.job.timezone
     if vendor.reads_time_zones and not zone:
         # The run would refuse every sheet whose times carry no zone, at night: said now.
         raise ConfigurationError(
@@ -62,11 +61,9 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
         result = args.result or (output / default_result_path(source).name if output else None)
         check_writable(result or default_result_path(source), "the result sheet")
         checked.append(f"sheet: {source}")
-    flags: dict[str, Any] = {
-        "base_url": args.base_url,
-        "auth_url": args.auth_url,
-        "allow_http": args.allow_http or None,
-    }
+    flags = RunFlags(
+        base_url=args.base_url, auth_url=args.auth_url, allow_http=args.allow_http or None
+    )
     settings = resolve_settings(chosen, flags=flags, env=dict(os.environ), job=args.job)
     path = journal_path(args, chosen, settings)
     if path is not None:

@@ -254,7 +254,7 @@ def _settle(args: argparse.Namespace) -> float:
     """The quiet period: --settle, else the job file's ``settle``, else :data:`SETTLE_SECONDS`."""
     value = getattr(args, "settle", None)
     if value is None:
-        value = args.section.get("settle", SETTLE_SECONDS)
+        value = args.job.settle if args.job.settle is not None else SETTLE_SECONDS
     if value < 0:
         raise ConfigurationError(f"--settle must be 0 or more seconds, not {value}.")
     return float(value)

@@ -31,12 +31,12 @@ from importer.api import validate
 from importer.cli.parser import build_parser
 from importer.core.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.core.outcomes import ExitCode
-from importer.jobs.config import sheet_defaults
+from importer.jobs.config import sheet_default_keys, sheet_defaults
 from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
 from importer.results.write import write_report
 from importer.sheet.duplicates import flag_duplicates
-from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
+from importer.vendors import REGISTRY, Vendor, declarations, get_vendor, plugin
 
 if TYPE_CHECKING:
     from importer.sending.protocol import Adapter
@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    added = getattr(args, "vendor_command", None)
+    if added is not None:  # a command a vendor declares (see importer.vendors.declarations)
+        return int(added(args))
     if args.command == "validate":
         return _validate(args)
     if args.command == "run":
@@ -126,7 +129,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from importer.cli.store import store_command
 
         return store_command(args)
-    if args.command in ("status", "convert", "export", "report"):
+    if args.command in ("status", "export", "report"):
         from importer.cli import tools as cli_tools
 
         command = getattr(cli_tools, f"{args.command}_command")
@@ -151,7 +154,9 @@ def _validate(args: argparse.Namespace) -> int:
     from importer.results.sheet import result_path
 
     vendor = get_vendor(args.vendor)
-    defaults = sheet_defaults(args, vendor)
+    defaults = sheet_defaults(
+        {key: getattr(args, key, None) for key in sheet_default_keys()}, vendor
+    )
     args.result = result_path(args.file, args.result)
     validated = _validate_streamed(args, vendor, defaults) or _validate_whole(
         args, vendor, defaults
@@ -266,7 +271,11 @@ def _sandbox(args: argparse.Namespace) -> int:
         load_seed(args.seed),
         FakeClock() if args.fake_clock else None,
         parse_faults(args.faults, list(REGISTRY)),
-        zoho_lock_style=args.zoho_lock_style,
+        **{
+            option.name: getattr(args, option.name)
+            for declared in declarations().values()
+            for option in declared.sandbox_options
+        },
     )
     sandbox = Sandbox(state)
     server = SandboxServer(sandbox.app, args.host, args.port, allow_remote=args.allow_remote)

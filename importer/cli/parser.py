@@ -2,31 +2,88 @@
 
 The documentation's command reference (docs/commands.md) is this module's ``--help`` output
 (a test keeps it so).
+
+What is one vendor's (its options, sheet flags, export targets, commands, sandbox flags)
+comes from the vendors' declarations (:func:`importer.vendors.declarations`), read without
+building any plugin; help texts that list vendors by what their plugins do (which take one
+request at a time, which document no delete) are written when ``--help`` asks for them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from importer.core.outcomes import ExitCode
 from importer.core.version import __version__
-from importer.vendors import REGISTRY
+from importer.vendors import REGISTRY, declarations
 
-__all__ = ["build_parser", "command_names"]
+if TYPE_CHECKING:
+    from importer.vendors.declarations import Declarations, Option, SheetDefault
+
+__all__ = ["build_parser", "command_names", "labelled", "listed", "on_help"]
 
 #: The exit code of a usage error (the same as every "could not run").
 _EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
 
 
+class _OnHelp(str):
+    """A help text written when ``--help`` shows it (it may build the vendors' plugins)."""
+
+    write: Callable[[], str]
+
+
+def on_help(write: Callable[[], str]) -> str:
+    """A help text or description that ``write`` gives when ``--help`` shows it, not when
+    the parser is built (every command builds it: most never show it)."""
+    text = _OnHelp("(written when --help shows it)")
+    text.write = write
+    return text
+
+
+def _shown(text: str | None) -> str | None:
+    return text.write() if isinstance(text, _OnHelp) else text
+
+
+class _Formatter(argparse.HelpFormatter):
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return _shown(action.help)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2 like every other failure."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(_EXIT_CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+
+    def format_help(self) -> str:
+        self.description = _shown(self.description)
+        return super().format_help()
+
+
+def listed(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def labelled(declared: Iterable[tuple[str, Declarations]], text: str) -> str:
+    """``text`` after the labels of the vendors it is about: ``Zoho People: ...``."""
+    return f"{', '.join(d.label or name for name, d in declared)}: {text}"
+
+
+def _plugins_where(test: Callable[[object], bool]) -> list[str]:
+    """The labels of the vendors whose plugin passes ``test`` (builds every plugin)."""
+    from importer.vendors import PLUGINS
+
+    return [p.declared.label or p.name for p in PLUGINS.values() if test(p)]
 
 
 def at_least(lowest: int) -> Callable[[str], int]:
@@ -58,7 +115,7 @@ def _url(text: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a web address: give it like https://people.zoho.eu"
+            f"{text!r} is not a web address: give it like https://api.example.com"
         )
     return text.strip()
 
@@ -139,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=at_least(1),
         metavar="N",
-        help="requests in flight at most (default 4; Zoho and Coursepath: always 1)",
+        help=on_help(_concurrency_help),
     )
     run.add_argument(
         "--rate",
@@ -154,19 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --rate go above the vendor's documented limit (the vendor may refuse or "
         "lock the account: for a vendor that raised your limit in writing)",
     )
-    run.add_argument(
-        "--zoho-session-data",
-        choices=["param", "body"],
-        help="Zoho: send sessionData as the documented parameter (default) or as a JSON body "
-        "(the doc's code samples)",
-    )
-    run.add_argument(
-        "--v2-marker",
-        action="store_const",
-        const="true",
-        help="360Learning v2: append a row tag to additionalInformation to find lost answers by "
-        "(default: match on path, name, dates and instructor, the field left as typed)",
-    )
+    _option_arguments(run, "options")
     host_arguments(run)
     run.add_argument(
         "--json", action="store_true", help="print one JSON summary line on stdout, no progress bar"
@@ -232,58 +277,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_parser(commands)
     add_undo_parser(commands)
 
-    convert = commands.add_parser(
-        "convert",
-        help="convert a 360Learning v1 sheet to a v2 sheet (the v1 API is being retired)",
-        description="Convert a 360Learning v1 sheet into a v2 sheet that `run` takes, by the "
-        "vendor's migration guide: names renamed, the first instructor email as main "
-        "instructor and the others as co-instructors (looked up at import time), the owner "
-        "group dropped (v2 picks it), registration validation added.",
-    )
-    convert.add_argument("file", type=Path, metavar="FILE", help="the v1 sheet")
-    convert.add_argument(
-        "--from",
-        dest="source_vendor",
-        default="360learning-v1",
-        choices=["360learning-v1"],
-        help="the sheet's vendor",
-    )
-    convert.add_argument(
-        "--to",
-        dest="target_vendor",
-        default="360learning-v2",
-        choices=["360learning-v2"],
-        help="the vendor to convert to",
-    )
-    convert.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="OUT",
-        help="the v2 sheet (.xlsx or .csv; default NAME.v2.xlsx or .csv)",
-    )
-    convert.add_argument(
-        "--registration-validation",
-        default="disabled",
-        metavar="VALUE",
-        help="registrationRequestValidation of every row (default: disabled)",
-    )
-    convert.add_argument(
-        "--default-instructor",
-        metavar="EMAIL",
-        help="main instructor for rows with no instructor (v1's platform owner)",
-    )
-    convert.add_argument("--sheet", metavar="NAME", help="the worksheet to read")
-    convert.add_argument("--timezone", metavar="TZ", help="time zone of dates typed without one")
-    convert.add_argument("--path-id", metavar="ID", help="the path of rows without a Path ID")
+    for declared in declarations().values():
+        for command in declared.commands:
+            added = commands.add_parser(
+                command.name, help=command.help, description=command.description
+            )
+            command.arguments(added)
+            added.set_defaults(vendor_command=command.run)
 
     export = commands.add_parser(
         "export",
         help="read sessions (or members) back from the vendor into a sheet",
-        description="Read sessions back from the vendor into a spreadsheet for checking: "
-        "360Learning v1 program sessions by ID, v2 sessions of a path, Zoho sessions of a "
-        "module, Coursepath members of a course. --from-result reads back exactly the rows a "
-        "run created and marks every field that differs from what was sent.",
+        description="Read back from the vendor into a spreadsheet, for checking, what it "
+        "holds: "
+        + "; ".join(labelled([(n, d)], d.exports) for n, d in declarations().items() if d.exports)
+        + ". --from-result reads back exactly the rows a run created and marks every field "
+        "that differs from what was sent.",
     )
     export.add_argument("--vendor", required=True, help=f"one of: {vendors}")
     export.add_argument(
@@ -292,13 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--from-result", type=Path, metavar="RESULT", help="a result sheet of a run"
     )
-    export.add_argument("--path-id", metavar="ID", help="360Learning v2: the path")
-    export.add_argument("--session-id", metavar="ID,ID", help="360Learning v1: program session IDs")
-    export.add_argument(
-        "--course-id", metavar="ID", help="Zoho: the course; Coursepath: the course"
-    )
-    export.add_argument("--batch-id", metavar="ID", help="Zoho: the batch")
-    export.add_argument("--module-id", metavar="ID", help="Zoho: the module")
+    _export_targets(export)
     host_arguments(export)
     export.add_argument("--timezone", metavar="TZ", help="time zone of the result sheet's dates")
 
@@ -368,10 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox",
         help="serve local copies of the vendors' APIs, to rehearse and to test against",
-        description="Serve 360Learning v1/v2, Zoho People (with its accounts server) and "
-        "Coursepath on one port, under path prefixes, following each vendor's documented "
-        "contract. Prints the base URLs and the sandbox credentials, then serves until "
-        "Ctrl-C.",
+        description=on_help(_sandbox_description),
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8360, help="port (default: 8360; 0: any free)")
@@ -380,15 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         metavar="SPEC",
         default="",
-        help="e.g. 'zoho-people:500=0.1,latency=0.05;360learning-v2:429=0.2,drop=0.05' "
-        "(shares from 0 to 1; drop = create processed, answer lost)",
+        help=f"e.g. {_faults_example()} (shares from 0 to 1; drop = create processed, answer lost)",
     )
-    sandbox.add_argument(
-        "--zoho-lock-style",
-        choices=["429", "7209", "422"],
-        default="429",
-        help="how Zoho refuses calls during its 5-minute lock (default: 429 + Retry-After)",
-    )
+    _option_arguments(sandbox, "sandbox_options")
     sandbox.add_argument(
         "--fake-clock",
         action="store_true",
@@ -429,7 +423,8 @@ def host_arguments(parser: argparse.ArgumentParser) -> None:
         "--auth-url",
         type=_url,
         metavar="URL",
-        help="the token host, e.g. Zoho's accounts server ($IMPORTER_AUTH_URL)",
+        help="the token host, where the vendor has one apart from its API host "
+        "($IMPORTER_AUTH_URL)",
     )
     parser.add_argument(
         "--allow-http",
@@ -482,8 +477,72 @@ def _sheet_arguments(
         help="how to read dates like 04-01-2022: DMY day first, MDY month first "
         "(default: the vendor's documented order, day first)",
     )
-    parser.add_argument(
-        "--path-id",
-        metavar="ID",
-        help="360Learning: the path of every row without a Path ID column/cell",
+    defaults: dict[str, list[tuple[str, Declarations]]] = {}
+    shown: dict[str, SheetDefault] = {}
+    for name, declared in declarations().items():
+        for default in declared.sheet_defaults:
+            defaults.setdefault(default.flag, []).append((name, declared))
+            shown.setdefault(default.flag, default)
+    for flag, vendors_of in defaults.items():
+        default = shown[flag]
+        parser.add_argument(
+            flag, dest=default.key, metavar=default.metavar, help=labelled(vendors_of, default.help)
+        )
+
+
+def _option_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
+    """The vendors' declared options (``run``) or sandbox options (``sandbox``), one flag each
+    (an option two vendors declare alike is one flag)."""
+    found: dict[str, tuple[Option, list[tuple[str, Declarations]]]] = {}
+    for name, declared in declarations().items():
+        options: tuple[Option, ...] = getattr(declared, kind)
+        for option in options:
+            found.setdefault(option.flag, (option, []))[1].append((name, declared))
+    for option, vendors_of in found.values():
+        text = labelled(vendors_of, option.help)
+        if option.switch:
+            parser.add_argument(
+                option.flag, dest=option.name, action="store_const", const="true", help=text
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.name,
+                choices=list(option.choices) or None,
+                default=option.default,
+                help=text,
+            )
+
+
+def _export_targets(export: argparse.ArgumentParser) -> None:
+    """What ``export`` is told to list, one flag per target (vendors may share one)."""
+    found: dict[str, list[tuple[str, str, str, str]]] = {}
+    for name, declared in declarations().items():
+        for target in declared.export_targets:
+            found.setdefault(target.flag, []).append(
+                (target.key, target.metavar, declared.label or name, target.help)
+            )
+    for flag, targets in found.items():
+        key, metavar = targets[0][0], targets[0][1]
+        text = "; ".join(f"{label}: {words}" for _, _, label, words in targets)
+        export.add_argument(flag, dest=key, metavar=metavar, help=text)
+
+
+def _concurrency_help() -> str:
+    one = _plugins_where(lambda p: getattr(p, "wire").max_concurrency == 1)  # noqa: B009
+    return "requests in flight at most (default 4" + (f"; {listed(one)}: always 1)" if one else ")")
+
+
+def _sandbox_description() -> str:
+    served = _plugins_where(lambda p: getattr(p, "sandbox") is not None)  # noqa: B009
+    return (
+        f"Serve {listed(served)} on one port, under path prefixes, following each vendor's "
+        "documented contract (its token server too). Prints the base URLs and the sandbox "
+        "credentials, then serves until Ctrl-C."
     )
+
+
+def _faults_example() -> str:
+    """The faults' syntax, on the first two vendors."""
+    names = [*declarations(), "", ""][:2]
+    return f"'{names[0]}:500=0.1,latency=0.05;{names[1]}:429=0.2,drop=0.05'"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -24,10 +25,10 @@ from importer.cli.undo import guard_of, updating
 from importer.core.errors import ConfigurationError, ImporterError
 from importer.core.files import open_private_append, open_sheet
 from importer.core.secret import scrub
-from importer.jobs.config import sheet_defaults
+from importer.jobs.config import JobFile, RunFlags, sheet_default_keys, sheet_defaults
 from importer.results.sheet import check_writable, default_result_path, result_path
 from importer.sheet.validation import ValidationReport
-from importer.vendors import PLUGINS, plugin
+from importer.vendors import PLUGINS, declarations, plugin
 
 if TYPE_CHECKING:
     from importer.core.settings import RunSettings
@@ -43,20 +44,18 @@ def run_command(args: argparse.Namespace) -> int:
     """`run`: one file, or every new file of a job's inbox folder; one JSON line with --json."""
     from importer.jobs.config import load_job
 
-    job = load_job(args.config, PLUGINS) if args.config else None
-    if job is not None and args.sandbox:
+    job = load_job(args.config, PLUGINS) if args.config else JobFile()
+    if args.sandbox:
         # A rehearsal: the sandbox's hosts and credentials, not the ones the job names.
-        section = {k: v for k, v in job["job"].items() if k not in ("base_url", "auth_url")}
-        job = {"job": section, "credentials": {}}
-    args.job, args.section = job, (job or {}).get("job", {})
-    section = args.section
-    source = args.file or (Path(section["input"]) if section.get("input") else None)
+        job = dataclasses.replace(job, base_url=None, auth_url=None, credentials={})
+    args.job = job
+    source = args.file or job.input
     if source is None:
         raise ConfigurationError("give a FILE to import (or input in the job file's [job] table).")
-    output = Path(section["output"]) if section.get("output") else None
-    if args.journal is None and section.get("journal") and not args.sandbox:
-        args.journal = Path(section["journal"])
-    log_path = args.log or section.get("log")
+    output = job.output
+    if args.journal is None and job.journal is not None and not args.sandbox:
+        args.journal = job.journal
+    log_path = args.log or job.log
     if log_path is not None:
         check_writable(Path(log_path), "the log file")
     with _log_file(log_path) as args.log_file:
@@ -125,35 +124,39 @@ def _paths(args: argparse.Namespace, source: Path) -> Path:
 
 def run_file(args: argparse.Namespace, source: Path) -> tuple[int, dict[str, Any]]:
     """Import one sheet; return the exit code and the JSON summary."""
-    section = args.section
     args.file = source
-    name = args.vendor or section.get("vendor")
+    name = args.vendor or args.job.vendor
     if not name:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
     chosen = plugin(name)  # the one look-up by name: the plugin is passed down from here
     args.result = _paths(args, source)
-    with _sandbox(args, chosen.name) as flags:
-        return _import(args, chosen, flags)
+    with _sandbox(args, chosen.name) as (flags, env):
+        return _import(args, chosen, flags, env)
 
 
 @contextlib.contextmanager
-def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[dict[str, Any]]:
-    """The settings' flags; with --sandbox, an embedded sandbox and a throw-away journal."""
-
-    flags: dict[str, Any] = {
-        "base_url": args.base_url,
-        "auth_url": args.auth_url,
-        "allow_http": args.allow_http or None,
-        "concurrency": args.concurrency,
-        "rate": args.rate,
-        "beyond_documented_rate": args.beyond_documented_rate or None,
-        "zoho_session_data": args.zoho_session_data,
-        "v2_marker": args.v2_marker,
-        "store": getattr(args, "store", None),
-        "env": dict(os.environ),
+def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[tuple[RunFlags, dict[str, str]]]:
+    """The settings' flags and environment; with --sandbox, an embedded sandbox (its hosts
+    and credentials) and a throw-away journal."""
+    options = {
+        option.name: str(value)
+        for declared in declarations().values()
+        for option in declared.options
+        if (value := getattr(args, option.name, None)) is not None
     }
+    flags = RunFlags(
+        base_url=args.base_url,
+        auth_url=args.auth_url,
+        allow_http=args.allow_http or None,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        beyond_documented_rate=args.beyond_documented_rate or None,
+        store=getattr(args, "store", None),
+        options=options,
+    )
+    env = dict(os.environ)
     if not args.sandbox:
-        yield flags
+        yield flags, env
         return
     from importer.sandbox import Sandbox, SandboxServer, describe
 
@@ -162,34 +165,36 @@ def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[dict[str, Any]]:
     try:
         with tempfile.TemporaryDirectory(prefix="importer-sandbox-") as scratch:
             endpoint = describe(server.url, sandbox.state)[vendor]
-            flags["env"].update(endpoint["env"])
-            flags["base_url"] = endpoint["base_url"]
-            flags["auth_url"] = endpoint["auth_url"] or endpoint["base_url"]
+            env.update(endpoint["env"])
+            flags = dataclasses.replace(
+                flags,
+                base_url=endpoint["base_url"],
+                auth_url=endpoint["auth_url"] or endpoint["base_url"],
+            )
             args.scratch = Path(scratch)
             if not args.json:
                 print(f"Importing into the embedded sandbox at {server.url}, not the real vendor.")
-            yield flags
+            yield flags, env
     finally:
         server.stop()
 
 
-def _setting(args: argparse.Namespace, name: str) -> Any:
+def _setting(args: argparse.Namespace, name: str) -> str | None:
     """A sheet setting: the flag, else the job file's [job] value."""
-    return getattr(args, name, None) or args.section.get(name)
+    value: str | None = getattr(args, name, None) or args.job.sheet_value(name)
+    return value
 
 
 def _import(
-    args: argparse.Namespace, chosen: Plugin, flags: dict[str, Any]
+    args: argparse.Namespace, chosen: Plugin, flags: RunFlags, env: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
     from importer.jobs import import_sheet as job
     from importer.jobs.config import resolve_settings
 
-    env = flags.pop("env")
     settings = resolve_settings(
         chosen, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
-    if args.path_id is None:
-        args.path_id = args.section.get("path_id")
+    given = {key: _setting(args, key) for key in sheet_default_keys()}
     sheet = job.SheetSpec(
         path=Path(args.file),
         # The inbox reads its private copy of the sheet, taken from the file it checked: the
@@ -198,7 +203,7 @@ def _import(
         sheet=_setting(args, "sheet"),
         timezone=_setting(args, "timezone"),
         date_order=(_setting(args, "date_order") or "").upper() or None,
-        defaults=sheet_defaults(args, chosen.schema),
+        defaults=sheet_defaults(given, chosen.schema),
         key=_setting(args, "key"),
     )
     report = job.read_sheet(sheet, chosen)
@@ -220,7 +225,7 @@ def _import(
             print(f"{args.file}: {two_ways}.")
     if not args.json:
         _print_problems(args, report)
-    names = ("timezone", "date_order", "key", "path_id", "sheet")
+    names = ("timezone", "date_order", "key", *sheet_default_keys(), "sheet")
     spec = job.ImportSpec(
         sheet=sheet,
         result=Path(args.result),

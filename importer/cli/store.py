@@ -102,11 +102,12 @@ def _copy(args: argparse.Namespace) -> int:
 
 def _account_of(meta: dict[str, str]) -> str:
     """The journal name a run with this environment uses for the journal's account."""
-    from importer.jobs.config import resolve_settings  # lazy: read by every command's parser
+    from importer.jobs.config import RunFlags, resolve_settings  # lazy: read by every parser
     from importer.vendors import plugin
 
     vendor, target = meta.get("vendor", ""), meta.get("target", "")
-    settings = resolve_settings(plugin(vendor), flags={"base_url": target or None}, env=os.environ)
+    flags = RunFlags(base_url=target or None)
+    settings = resolve_settings(plugin(vendor), flags=flags, env=os.environ)
     if settings.account is None:
         raise ConfigurationError(
             f"store copy: the environment gives no {vendor} credentials to tell the account; "

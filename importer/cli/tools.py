@@ -1,9 +1,8 @@
-"""The other commands around an import: convert, export, status and report."""
+"""The other commands around an import: export, status and report."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -18,64 +17,30 @@ from importer.core.outcomes import ExitCode
 from importer.results.sheet import default_result_path
 from importer.results.write import write_report
 from importer.store.journal import Journal
-from importer.vendors import plugin
+from importer.vendors import declarations, plugin
 
-__all__ = ["convert_command", "export_command", "report_command", "status_command"]
-
-
-def convert_command(args: argparse.Namespace) -> int:
-
-    from importer.vendors.learning360_v2.convert import convert_v1_to_v2
-
-    report = validate(
-        args.file,
-        args.source_vendor,
-        sheet=args.sheet,
-        timezone=args.timezone,
-        defaults={"pathId": args.path_id} if args.path_id else None,
-    )
-    conversion = convert_v1_to_v2(report, args.registration_validation, args.default_instructor)
-    suffix = ".csv" if report.table.delimiter else ".xlsx"
-    target = args.output or args.file.with_name(f"{args.file.stem}.v2{suffix}")
-    summary = [
-        ("Converted from", str(args.file)),
-        ("From", args.source_vendor),
-        ("To", args.target_vendor),
-        ("Rows converted", str(conversion.converted)),
-        ("Rows not converted", str(conversion.failed)),
-        ("Written at", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
-    ]
-    written = conversion.write(target, summary)
-    print(
-        f"{args.file}: {conversion.converted} rows converted, {conversion.failed} not. "
-        f"v2 sheet: {written}"
-    )
-    print(f"Import it with: session-importer run {written} --vendor 360learning-v2")
-    return ExitCode.OK if not conversion.failed else ExitCode.NOT_ALL_DONE
+__all__ = ["export_command", "report_command", "status_command"]
 
 
 def export_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from importer.jobs.config import resolve_settings
+    from importer.jobs.config import RunFlags, resolve_settings
     from importer.jobs.export import compare_created, export_sessions, flatten
     from importer.results.sheet import ResultSheet, write_result
     from importer.sending.readback import PAGING_STOPPED
 
     chosen = plugin(args.vendor)  # the one look-up by name
     vendor = chosen.schema
-    flags = {
-        "base_url": args.base_url,
-        "auth_url": args.auth_url,
-        "allow_http": args.allow_http or None,
-    }
+    flags = RunFlags(
+        base_url=args.base_url, auth_url=args.auth_url, allow_http=args.allow_http or None
+    )
     settings = resolve_settings(chosen, flags=flags, env=dict(os.environ))
+    # What the vendors' export flags name (see importer.vendors.declarations.ExportTarget).
     target = {
-        "path_id": args.path_id or "",
-        "session_ids": args.session_id or "",
-        "course_id": args.course_id or "",
-        "batch_id": args.batch_id or "",
-        "module_id": args.module_id or "",
+        t.key: getattr(args, t.key, None) or ""
+        for declared in declarations().values()
+        for t in declared.export_targets
     }
     if args.from_result:
         timezone = args.timezone or _run_timezone(args.from_result, settings)
@@ -92,14 +57,12 @@ def export_command(args: argparse.Namespace) -> int:
         if not created:
             raise ConfigurationError(f"{args.from_result}: no created row with a Created ID.")
         first = next(iter(created.values()))
+        # Targets not given are those of the run's first row, where the vendor says so.
         target.update(
             {
-                k: target[k] or str(first.get(v) or "")
-                for k, v in (
-                    ("course_id", "courseId"),
-                    ("batch_id", "batchId"),
-                    ("module_id", "moduleId"),
-                )
+                t.key: target.get(t.key) or str(first.get(t.field) or "")
+                for t in chosen.declared.export_targets
+                if t.field
             }
         )
         result = compare_created(chosen, settings, created, target)
@@ -276,6 +239,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from importer.jobs.config import sheet_default_keys, sheet_defaults
     from importer.jobs.journaling import JournalOptions, journal_report
 
     journal = _existing_journal(args.journal)
@@ -285,19 +249,18 @@ def _report(args: argparse.Namespace) -> int:
         if source is None:
             raise ConfigurationError("the journal records no run; give --file.")
         # The settings of that sheet's last run (one journal serves many sheets).
-        used = journal.run_settings(source) or {
-            k: journal.meta(k) or "" for k in ("timezone", "date_order", "key", "path_id", "sheet")
-        }
+        names = ("timezone", "date_order", "key", *sheet_default_keys(), "sheet")
+        used = journal.run_settings(source) or {k: journal.meta(k) or "" for k in names}
         chosen = plugin(journal.meta("vendor") or "")
         vendor = chosen.schema
-        path_id = used.get("path_id")
+        given = {key: used.get(key) for key in sheet_default_keys()}
         report = validate(
             source,
             vendor,
             sheet=used.get("sheet") or None,
             timezone=used.get("timezone") or None,
             date_order=used.get("date_order") or None,
-            defaults={"pathId": path_id} if path_id else None,
+            defaults=sheet_defaults(given, vendor),
         )
         options = JournalOptions(journal, used.get("key") or None)
         run = journal_report(report, options, chosen)

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from importer.cli.parser import at_least, host_arguments
+from importer.cli.parser import at_least, host_arguments, listed, on_help
 from importer.core.errors import ConfigurationError
 from importer.jobs.changes import Guard
-from importer.jobs.config import load_job, resolve_settings
+from importer.jobs.config import JobFile, RunFlags, load_job, resolve_settings
 
 __all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
 
@@ -48,12 +48,14 @@ def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
 
 def guard_of(args: argparse.Namespace) -> Guard:
     """The guard of the flags, else of the job file's ``guard_share``/``guard_rows``."""
-    section = getattr(args, "section", None) or {}
+    job: JobFile = getattr(args, "job", None) or JobFile()
     share = getattr(args, "guard_share", None)
     rows = getattr(args, "guard_rows", None)
+    share = share if share is not None else job.guard_share
+    rows = rows if rows is not None else job.guard_rows
     return Guard(
-        share=float(share if share is not None else section.get("guard_share", 20.0)),
-        rows=int(rows if rows is not None else section.get("guard_rows", 50)),
+        share=float(share if share is not None else 20.0),
+        rows=int(rows if rows is not None else 50),
         confirm=getattr(args, "confirm", None),
     )
 
@@ -66,7 +68,7 @@ def updating(args: argparse.Namespace, key: str | None) -> bool:
     another time zone than when they were created (``--timezone`` given at last).
     """
     del key  # with or without one: see above
-    return bool(getattr(args, "update", False)) or args.section.get("mode") == "sync"
+    return bool(getattr(args, "update", False)) or args.job.mode == "sync"
 
 
 def add_undo_parser(commands: Any) -> None:
@@ -74,11 +76,7 @@ def add_undo_parser(commands: Any) -> None:
     undo = commands.add_parser(
         "undo",
         help="delete at the vendor what one run created (a wrong sheet imported)",
-        description="Delete at the vendor the sessions (Coursepath: the enrolments) that one "
-        "run created, found in the account's journal by the run's ID (`status` lists runs) or "
-        "by its result sheet. Each delete is journaled and paced like an import: after a "
-        "crash, run the same undo again; nothing is deleted twice. Where the vendor documents "
-        "no delete (360Learning v1, Zoho People), nothing can be deleted through its API.",
+        description=on_help(_undo_description),
         epilog="Exit codes: 0 every row deleted (or listed by --dry-run), 1 some not, 2 could "
         "not run, 3 stopped by a fatal vendor error, 4 over the mass-change guard: give "
         "--confirm N.",
@@ -122,6 +120,29 @@ def add_undo_parser(commands: Any) -> None:
     undo.add_argument("--json", action="store_true", help="print one JSON summary line")
 
 
+def _undo_description() -> str:
+    """The description, naming the vendors that document no delete (builds every plugin)."""
+    from importer.vendors import PLUGINS
+
+    none = [
+        p.declared.label or p.name
+        for p in PLUGINS.values()
+        if p.changes is None or p.changes.delete is None
+    ]
+    return (
+        "Delete at the vendor what one run created (the sessions, or the enrolments), found "
+        "in the account's journal by the run's ID (`status` lists runs) or by its result "
+        "sheet. Each delete is journaled and paced like an import: after a crash, run the "
+        "same undo again; nothing is deleted twice."
+        + (
+            f" Where the vendor documents no delete ({listed(none)}), nothing can be deleted "
+            "through its API."
+            if none
+            else ""
+        )
+    )
+
+
 def _sheet_rows(text: str) -> list[int]:
     """``12`` or ``12,15``: sheet row numbers (argparse shows the error of a bad one)."""
     try:
@@ -151,21 +172,21 @@ def undo_command(args: argparse.Namespace) -> int:
     from importer.store.journal import Journal
     from importer.vendors import PLUGINS, plugin
 
-    job = load_job(args.config, PLUGINS) if args.config else None
-    args.section = (job or {}).get("job", {})
-    vendor = args.vendor or args.section.get("vendor")
+    job = load_job(args.config, PLUGINS) if args.config else JobFile()
+    args.job = job
+    vendor = args.vendor or job.vendor
     if not vendor:
         raise ConfigurationError("give --vendor (or vendor in the job file's [job] table).")
     chosen = plugin(vendor)  # the one look-up by name
-    if args.journal is None and args.section.get("journal"):
-        args.journal = Path(args.section["journal"])
+    if args.journal is None and job.journal is not None:
+        args.journal = job.journal
     run_id, result = _target(args)
-    flags = {
-        "base_url": args.base_url,
-        "auth_url": args.auth_url,
-        "allow_http": args.allow_http or None,
-        "store": args.store,
-    }
+    flags = RunFlags(
+        base_url=args.base_url,
+        auth_url=args.auth_url,
+        allow_http=args.allow_http or None,
+        store=args.store,
+    )
     settings = resolve_settings(
         chosen, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
     )

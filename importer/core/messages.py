@@ -2,9 +2,15 @@
 
 Each message says what is wrong with the value and what to type instead; the
 row and column are added by the caller. No validator jargon reaches a user.
+
+The codes here are the generic ones; a vendor's own codes (an ID in its format, a person
+its API refuses) come with their messages in its sheet's declaration
+(:attr:`importer.sheet.schema.Vendor.messages`), handed to :func:`explain`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 __all__ = ["MESSAGES", "explain"]
 
@@ -14,15 +20,6 @@ MESSAGES: dict[str, str] = {
     "required": "this column is required, but the cell is empty.{type_hint}",
     "too_long": "{value!r} is too long: at most {detail} characters.",
     "id_format": "{value!r} is not a valid ID. Type {hint}.",
-    "hex24": (
-        "{value!r} is not a 360Learning ID: an ID has exactly 24 characters, "
-        "digits 0-9 and letters a-f, e.g. 507f1f77bcf86cd799439011. Copy it from the "
-        "address bar or the API."
-    ),
-    "zoho_id": (
-        "{value!r} is not a Zoho ID: type the digits of the ID only, "
-        "e.g. 478346000019479103 (no spaces, no letters, no decimal point)."
-    ),
     "excel_rounded": (
         "Excel stored this ID as a number and has already rounded it ({value}): Excel keeps "
         "only 15 digits. Format the column as Text, then retype the full ID."
@@ -89,20 +86,23 @@ MESSAGES: dict[str, str] = {
     "instructor_missing": "give the main instructor's ID or their email.",
     "trainer_missing": "give the trainer's erecno or their email.",
     "email_unknown": "{value!r} is not {detail} (looked up through the API). Check the address.",
-    "not_a_trainer": (
-        "{value!r} is an employee but not a registered trainer: add them as a trainer in "
-        "Zoho People LMS first."
-    ),
     "path_id_missing": ("no path ID: add a pathId column, or give --path-id for the whole sheet."),
 }
 
 
-def explain(code: str, value: str, detail: str = "", hint: str = "") -> str:
+def explain(
+    code: str,
+    value: str,
+    detail: str = "",
+    hint: str = "",
+    messages: Mapping[str, str] | None = None,
+) -> str:
     """Return the plain message for a problem ``code`` about cell ``value``.
 
-    Unknown codes still give a readable sentence rather than failing.
+    ``messages``: the vendor's own codes and their templates (they win over the generic
+    ones). Unknown codes still give a readable sentence rather than failing.
     """
-    template = MESSAGES.get(code)
+    template = (messages or {}).get(code) or MESSAGES.get(code)
     if template is None:
         return f"{value!r} is not valid here ({code}). Type {hint or 'a valid value'}."
     count, _, limit = detail.partition("/")

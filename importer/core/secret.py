@@ -6,8 +6,9 @@ builds a request calls at the last moment.
 
 A vendor, or a proxy before it, may quote a token back in an error: raw, JSON-escaped,
 URL-encoded, in base64. :class:`Redactor` knows secret values and masks every such form of
-them, and anything shaped like a token (a JWT, a bearer or Zoho token, a ``token=``/
-``secret=`` pair). :data:`HELD` is the process's: credentials, access tokens (fetched,
+them, and anything shaped like a token (a JWT, a bearer token, a ``token=``/``secret=`` pair,
+and the shapes and auth schemes each vendor declares: :func:`add_token_shapes`). :data:`HELD`
+is the process's: credentials, access tokens (fetched,
 renewed or adopted from another process) and keys are added to it as soon as they are
 obtained, every vendor answer is masked with it as it arrives, and every sink (result
 sheets, journals, the log, error lines) masks with :func:`scrub` before writing.
@@ -20,7 +21,15 @@ import re
 import threading
 from collections.abc import Iterable
 
-__all__ = ["HELD", "Redactor", "Secret", "redact", "scrub", "token_shaped"]
+__all__ = [
+    "HELD",
+    "Redactor",
+    "Secret",
+    "add_token_shapes",
+    "redact",
+    "scrub",
+    "token_shaped",
+]
 
 
 class Secret:
@@ -51,18 +60,47 @@ class Secret:
         return hash(self._value)
 
 
-#: Token-shaped text, whoever's it is: JWTs, ``Bearer``/``Zoho-oauthtoken`` values, Zoho's
-#: ``1000.<hex>.<hex>`` tokens, and the values of key=value or "key": "value" pairs named like
-#: secrets.
-_TOKEN_SHAPES = re.compile(
-    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
-    r"|(?<=Bearer )[A-Za-z0-9._~+/=-]{8,}"
-    r"|(?<=Zoho-oauthtoken )[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b1000\.[0-9a-f]{8,}\.[0-9a-f]{8,}\b"
-    r"|(?<=token[\"']: [\"'])[^\"']{8,}|(?<=token=)[^&\s\"']{8,}"
-    r"|(?<=secret[\"']: [\"'])[^\"']{8,}|(?<=secret=)[^&\s\"']{8,}",
-    re.IGNORECASE,
+#: Token-shaped text, whoever's it is: JWTs, ``Bearer`` values, and the values of key=value or
+#: "key": "value" pairs named like secrets. Vendors add their own (an auth scheme, a token's
+#: shape) with :func:`add_token_shapes`.
+_GENERIC_SHAPES = (
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+    r"(?<=token[\"']: [\"'])[^\"']{8,}",
+    r"(?<=token=)[^&\s\"']{8,}",
+    r"(?<=secret[\"']: [\"'])[^\"']{8,}",
+    r"(?<=secret=)[^&\s\"']{8,}",
 )
+#: What follows an ``Authorization`` scheme: a token.
+_AFTER_SCHEME = "[A-Za-z0-9._~+/=-]{8,}"
+
+
+class _Shapes:
+    """The token shapes masked by every :class:`Redactor`: the generic ones and those the
+    vendors add. Replaced whole when one is added, so that a reader needs no lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._patterns: tuple[str, ...] = ()
+        self.compiled = re.compile("(?!)")
+        self.add(_GENERIC_SHAPES, ("Bearer",))
+
+    def add(self, shapes: Iterable[str] = (), schemes: Iterable[str] = ()) -> None:
+        added = [*shapes, *(f"(?<={re.escape(scheme)} ){_AFTER_SCHEME}" for scheme in schemes)]
+        with self._lock:
+            patterns = tuple(dict.fromkeys([*self._patterns, *added]))
+            if patterns != self._patterns:
+                self._patterns = patterns
+                self.compiled = re.compile("|".join(patterns), re.IGNORECASE)
+
+
+_TOKEN_SHAPES = _Shapes()
+
+
+def add_token_shapes(shapes: Iterable[str] = (), schemes: Iterable[str] = ()) -> None:
+    """Mask, from now on, text of these shapes (regular expressions of a vendor's tokens) and
+    the token after these ``Authorization`` schemes (besides ``Bearer``), wherever the process
+    writes anything. Called with each vendor's declarations when the vendors are loaded."""
+    _TOKEN_SHAPES.add(shapes, schemes)
 
 
 def redact(text: str, secrets: Iterable[Secret | str]) -> str:
@@ -191,7 +229,7 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         """``text`` with every form of every known secret, and every token shape, masked."""
-        return _TOKEN_SHAPES.sub("***", self.known(text))
+        return _TOKEN_SHAPES.compiled.sub("***", self.known(text))
 
     def known(self, text: str) -> str:
         """``text`` with every form of every known secret masked (token shapes kept: a vendor's
@@ -212,9 +250,9 @@ class Redactor:
 
 
 def token_shaped(value: str) -> bool:
-    """Whether ``value`` is masked by its shape alone (a JWT, a Zoho token), in any form an
+    """Whether ``value`` is masked by its shape alone (a JWT, a vendor's token), in any form an
     encoder writes it: its signs (``.``, ``-``, ``_``) are left as they are by all of them."""
-    return _TOKEN_SHAPES.fullmatch(value) is not None
+    return _TOKEN_SHAPES.compiled.fullmatch(value) is not None
 
 
 #: The secrets this process holds: credentials read for a run, access tokens fetched or

@@ -28,8 +28,8 @@ class RunSettings:
         timeout: seconds to wait for an answer.
         max_tries: tries per call for retryable failures.
         beyond_documented_rate: let ``rate`` go above the vendor's documented limit.
-        vendor_options: choices where a vendor's docs are ambiguous
-            (``zoho_session_data``: ``param`` or ``body``; ``v2_marker``: ``true``).
+        vendor_options: choices where a vendor's docs are ambiguous, by name, as text: the
+            options its declarations name (:class:`importer.vendors.declarations.Option`).
         store: where journals, locks, the rate schedule and tokens are shared
             (``postgresql://…`` for several hosts; ``None``: this machine's SQLite files).
         account_fields: the credentials that tell accounts apart on one host (the

@@ -93,7 +93,7 @@ def resolve_people(
                 else:
                     ids.append(ident)
             for code, email in problems:
-                message = explain(code, email, what)
+                message = explain(code, email, what, messages=report.vendor.messages)
                 errors.setdefault(int(str(row)), []).append(
                     RowError(int(str(row)), header, email, code, message)
                 )

@@ -181,7 +181,7 @@ class Adapter(Protocol):
         ...
 
     def configured(self, options: Mapping[str, str]) -> Adapter:
-        """This adapter with the run's vendor options (``zoho_session_data``, ``v2_marker``)."""
+        """This adapter with the run's vendor options (the options the vendor declares)."""
         ...
 
 

@@ -8,8 +8,8 @@ conformance tests then run over it like over every other vendor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -47,6 +47,8 @@ class Vendor:
         date_order: how the vendor documents ambiguous dates (``DMY`` or ``MDY``).
         rate_limit: the documented limits, in words.
         notes: what a coordinator should know, for the template's instructions.
+        messages: the plain-language messages of the vendor's own problem codes (an ID in
+            its format), by code; the generic codes' are :data:`importer.core.messages.MESSAGES`.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Vendor:
     date_order: str = "DMY"
     rate_limit: str = ""
     notes: tuple[str, ...] = ()
+    messages: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def reads_time_zones(self) -> bool:

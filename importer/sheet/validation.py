@@ -330,7 +330,7 @@ def _check_defaults(vendor: Vendor, defaults: Mapping[str, str], context: Contex
         parsed = spec.kind.parse(pd.Series([value], dtype="str"), context).values.iloc[0]
         if pd.isna(parsed) or str(parsed).startswith(MARK):
             code, detail = split_marker(str(parsed)) if not pd.isna(parsed) else ("required", "")
-            problem = explain(code, value, detail, spec.kind.hint)
+            problem = explain(code, value, detail, spec.kind.hint, vendor.messages)
             raise ConfigurationError(f"the value given for {spec.label!r}: {problem}")
 
 
@@ -407,7 +407,7 @@ def _check(
                 continue
             seen.add((row, spec.name, code))
             value = str(typed[at])
-            message = explain(code, value.strip(), detail, spec.kind.hint)
+            message = explain(code, value.strip(), detail, spec.kind.hint, vendor.messages)
             found[int(row)].append(RowError(int(row), header, value, code, message))
     labels = {columns.fields.get(s.name, s.label): s.name for s in vendor.fields}
     return {

@@ -2,9 +2,10 @@
 
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
-sheet, by name. Adding a vendor is adding its package and one line in ``_PACKAGES``; the
-conformance suite (:mod:`importer.testing`, run by ``tests/test_conformance.py``) then runs
-over it.
+sheet, by name; :func:`declarations` of what every vendor declares for the faces (flags,
+job keys, commands), read without building any plugin. Adding a vendor is adding its
+package and one line in ``_PACKAGES``; the conformance suite (:mod:`importer.testing`, run
+by ``tests/test_conformance.py``) then runs over it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ from contextlib import contextmanager
 from types import ModuleType
 
 from importer.core.errors import ConfigurationError
+from importer.core.secret import add_token_shapes
 from importer.sheet.schema import RowCheck, Vendor
 from importer.vendors import coursepath, learning360_v1, learning360_v2, zoho_people
+from importer.vendors.declarations import Declarations
 from importer.vendors.plugin import Plugin
 
 __all__ = [
     "PLUGINS",
     "REGISTRY",
+    "Declarations",
     "Plugin",
     "RowCheck",
     "Vendor",
+    "declarations",
     "get_vendor",
     "plugin",
     "registered",
@@ -56,6 +61,15 @@ class _Plugins(MutableMapping[str, Plugin]):
     def __len__(self) -> int:
         return len(self._packages.keys() | self._added.keys())
 
+    def declarations(self) -> dict[str, Declarations]:
+        """Every vendor's declarations, by name: a package's from its light ``declared``
+        module (no plugin is built), an added plugin's from the plugin."""
+        found: dict[str, Declarations] = {
+            name: package.declared.DECLARED for name, package in self._packages.items()
+        }
+        found.update({name: added.declared for name, added in self._added.items()})
+        return {name: found[name] for name in self}
+
 
 #: The vendors' packages: one line each.
 _PACKAGES = (
@@ -65,11 +79,27 @@ _PACKAGES = (
     coursepath,
 )
 
+_ALL = _Plugins(_PACKAGES)
 #: Vendor name (as typed on the command line) -> everything about it.
-PLUGINS: MutableMapping[str, Plugin] = _Plugins(_PACKAGES)
+PLUGINS: MutableMapping[str, Plugin] = _ALL
 
 #: Vendor name -> its sheet's declaration (kept in step with :data:`PLUGINS`).
 REGISTRY: dict[str, Vendor] = {p.schema.VENDOR.name: p.schema.VENDOR for p in _PACKAGES}
+
+
+def declarations() -> dict[str, Declarations]:
+    """What every vendor declares for the faces (flags, job keys, export targets, commands),
+    by name, in the registry's order; builds no plugin."""
+    return _ALL.declarations()
+
+
+def _mask_tokens(declared: Declarations) -> None:
+    """A vendor's tokens are masked from now on, wherever the process writes anything."""
+    add_token_shapes(declared.token_shapes, declared.auth_schemes)
+
+
+for _declared in declarations().values():
+    _mask_tokens(_declared)
 
 
 def plugin(name: str) -> Plugin:
@@ -94,6 +124,7 @@ def registered(extra: Plugin) -> Iterator[Plugin]:
         raise ValueError(f"a vendor called {extra.name!r} is registered already")
     PLUGINS[extra.name] = extra
     REGISTRY[extra.name] = extra.schema
+    _mask_tokens(extra.declared)  # kept after: a token seen once stays masked
     try:
         yield extra
     finally:

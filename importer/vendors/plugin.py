@@ -13,7 +13,10 @@ declares everything the rest of the importer needs to know about the vendor:
 * ``sandbox`` (optional): its routes in the embedded sandbox;
 * ``readback`` (optional): how its objects are read back (``export``);
 * ``changes`` (optional): how what an import created is updated and deleted
-  (``run --update``, ``undo``), where the vendor documents it.
+  (``run --update``, ``undo``), where the vendor documents it;
+* ``declared``: what the faces need before the plugin is built (flags, job keys, export
+  targets, commands, token shapes: :class:`~importer.vendors.declarations.Declarations`,
+  from the package's light ``declared`` module).
 
 Nothing outside a vendor's package tests a vendor's name: the registry hands each
 part to the code that needs it (the sandbox server included).
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from importer.sheet.schema import Vendor
+from importer.vendors.declarations import Declarations
 
 if TYPE_CHECKING:
     import httpx
@@ -151,6 +155,9 @@ class Plugin:
     api_host: str | None
     token_host: str | None
     auth: AuthFactory
+    #: Flags, job keys, export targets, commands and token shapes (see
+    #: :mod:`importer.vendors.declarations`); the same object as the package's ``declared``.
+    declared: Declarations = field(default_factory=Declarations)
     people: People | None = None
     sandbox: SandboxPart | None = None
     readback: ReadBack | None = None

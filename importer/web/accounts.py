@@ -28,7 +28,7 @@ from typing import Any
 
 from importer.core.errors import ConfigurationError
 from importer.core.settings import RunSettings
-from importer.jobs.config import read_toml, resolve_settings
+from importer.jobs.config import JobFile, RunFlags, read_toml, resolve_settings
 from importer.vendors import REGISTRY
 from importer.vendors import plugin as plugin_named
 from importer.vendors.plugin import Plugin
@@ -85,10 +85,10 @@ class Account:
 
     def settings(self) -> RunSettings:
         """The run settings, credentials read from the environment now (never stored)."""
-        flags = {"base_url": self.base_url, "auth_url": self.auth_url}
+        flags = RunFlags(base_url=self.base_url, auth_url=self.auth_url)
         env = {**os.environ, **self.env}
         return resolve_settings(
-            self.plugin, flags=flags, env=env, job={"credentials": dict(self.credentials)}
+            self.plugin, flags=flags, env=env, job=JobFile(credentials=dict(self.credentials))
         )
 
 

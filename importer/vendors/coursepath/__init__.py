@@ -4,7 +4,7 @@ The plugin is built on first use of ``PLUGIN``: its parts (HTTP calls, auth, san
 are then imported, so that ``validate`` loads only the sheet (``schema``).
 """
 
-from importer.vendors.coursepath import schema
+from importer.vendors.coursepath import declared, schema
 from importer.vendors.plugin import Plugin, deferred
 
 __all__ = ["PLUGIN"]
@@ -20,6 +20,7 @@ def _plugin() -> Plugin:
         api_host=None,  # each academy has its own host: https://<academy>.coursepath.com
         token_host=None,
         auth=auth.auth,
+        declared=declared.DECLARED,
         sandbox=sandbox.PART,
         readback=readback.READBACK,
         changes=changes.CHANGES,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from importer.sending.protocol import Answer, Call
 from importer.sending.readback import ReadBack, need, offset_next, one, pages
+from importer.vendors.coursepath.declared import COURSE
 from importer.vendors.coursepath.wire import items_of
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def _members(answer: Answer) -> list[Any]:
 
 
 def _export(sender: Sender, target: Mapping[str, str]) -> list[dict[str, Any]]:
-    course = need(target, "course_id", "--course-id")
+    course = need(target, COURSE.key, COURSE.flag)
     first = Call(
         "list the course's members",
         "GET",

@@ -5,7 +5,15 @@ from __future__ import annotations
 from importer.sheet.fields import DateTimeUTC, Field, Identifier
 from importer.sheet.schema import RowCheck, end_not_before_start
 
-__all__ = ["END_DATE", "END_NOT_BEFORE_START", "HEX24", "PATH_ID", "START_DATE", "UTC_NOTE"]
+__all__ = [
+    "END_DATE",
+    "END_NOT_BEFORE_START",
+    "HEX24",
+    "MESSAGES",
+    "PATH_ID",
+    "START_DATE",
+    "UTC_NOTE",
+]
 
 #: For the template's instructions: how 360Learning dates are read and sent.
 UTC_NOTE = (
@@ -19,6 +27,15 @@ HEX24 = Identifier(
     code="hex24",
     hint_text="a 24-character 360Learning ID, e.g. 507f1f77bcf86cd799439011",
 )
+
+#: The messages of 360Learning's own problem codes (see :attr:`Vendor.messages`).
+MESSAGES = {
+    "hex24": (
+        "{value!r} is not a 360Learning ID: an ID has exactly 24 characters, "
+        "digits 0-9 and letters a-f, e.g. 507f1f77bcf86cd799439011. Copy it from the "
+        "address bar or the API."
+    ),
+}
 
 PATH_ID = Field(
     "pathId",

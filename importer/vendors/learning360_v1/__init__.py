@@ -4,7 +4,7 @@ The plugin is built on first use of ``PLUGIN``: its parts (HTTP calls, auth, san
 are then imported, so that ``validate`` loads only the sheet (``schema``).
 """
 
-from importer.vendors.learning360_v1 import schema
+from importer.vendors.learning360_v1 import declared, schema
 from importer.vendors.plugin import Plugin, deferred
 
 __all__ = ["PLUGIN"]
@@ -20,6 +20,7 @@ def _plugin() -> Plugin:
         api_host="https://app.360learning.com",  # US: https://app.us.360learning.com
         token_host=None,
         auth=auth.auth,
+        declared=declared.DECLARED,
         sandbox=sandbox.PART,
         readback=readback.READBACK,
         account_fields=("IMPORTER_360L_COMPANY",),

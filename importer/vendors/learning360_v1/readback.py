@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from importer.core.errors import ConfigurationError
 from importer.sending.protocol import Call
 from importer.sending.readback import ReadBack, array, one, pages
+from importer.vendors.learning360_v1.declared import SESSION_IDS
 
 if TYPE_CHECKING:
     from importer.sending.sender import Sender
@@ -17,9 +18,11 @@ __all__ = ["READBACK"]
 
 
 def _export(sender: Sender, target: Mapping[str, str]) -> list[dict[str, Any]]:
-    ids = [i for i in target.get("session_ids", "").split(",") if i]
+    ids = [i for i in target.get(SESSION_IDS.key, "").split(",") if i]
     if not ids:
-        raise ConfigurationError("360learning-v1 exports program sessions: give --session-id.")
+        raise ConfigurationError(
+            f"360learning-v1 exports program sessions: give {SESSION_IDS.flag}."
+        )
     found = []
     for ident in ids:
         path = f"/api/v1/programs/sessions/{ident}/"

@@ -14,6 +14,7 @@ from importer.vendors.learning360_common.schema import (
     END_DATE,
     END_NOT_BEFORE_START,
     HEX24,
+    MESSAGES,
     PATH_ID,
     START_DATE,
     UTC_NOTE,
@@ -73,4 +74,5 @@ VENDOR = Vendor(
         UTC_NOTE,
         "If Instructor emails is empty, 360Learning makes the platform owner the instructor.",
     ),
+    messages=MESSAGES,
 )

@@ -4,7 +4,7 @@ The plugin is built on first use of ``PLUGIN``: its parts (HTTP calls, auth, san
 are then imported, so that ``validate`` loads only the sheet (``schema``).
 """
 
-from importer.vendors.learning360_v2 import schema
+from importer.vendors.learning360_v2 import declared, schema
 from importer.vendors.plugin import Plugin, deferred
 
 __all__ = ["PLUGIN"]
@@ -21,6 +21,7 @@ def _plugin() -> Plugin:
         api_host="https://app.360learning.com",
         token_host="https://app.360learning.com",
         auth=auth.auth,
+        declared=declared.DECLARED,
         people=people.PEOPLE,
         sandbox=sandbox.PART,
         readback=readback.READBACK,

@@ -27,7 +27,7 @@ import pandas as pd
 from importer.core.errors import ConfigurationError
 from importer.results.sheet import ResultSheet, write_result
 from importer.sheet.validation import ValidationReport
-from importer.vendors import get_vendor
+from importer.vendors.learning360_v2.schema import VENDOR as V2
 
 __all__ = ["Conversion", "convert_v1_to_v2"]
 
@@ -64,7 +64,7 @@ def convert_v1_to_v2(
             f"--registration-validation must be one of {', '.join(_V2_VALUES)}, "
             f"not {registration!r}."
         )
-    v2 = get_vendor("360learning-v2")
+    v2 = V2
     label = {f.name: f.label for f in v2.fields}
     rows = []
     outcome: Counter[str] = Counter()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from importer.sending.protocol import Call
 from importer.sending.readback import ReadBack, array, link_next, need, one, pages
+from importer.vendors.learning360_v2.declared import EXPORT_PATH
 
 if TYPE_CHECKING:
     from importer.sending.sender import Sender
@@ -16,7 +17,7 @@ __all__ = ["READBACK"]
 
 
 def _export(sender: Sender, target: Mapping[str, str]) -> list[dict[str, Any]]:
-    path = need(target, "path_id", "--path-id")
+    path = need(target, EXPORT_PATH.key, EXPORT_PATH.flag)
     first = Call("list the path's sessions", "GET", f"/api/v2/paths/{path}/sessions", writes=False)
     return list(pages(sender, first, array, link_next))
 

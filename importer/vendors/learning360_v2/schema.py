@@ -14,6 +14,7 @@ from importer.vendors.learning360_common.schema import (
     END_DATE,
     END_NOT_BEFORE_START,
     HEX24,
+    MESSAGES,
     PATH_ID,
     START_DATE,
     UTC_NOTE,
@@ -122,4 +123,5 @@ VENDOR = Vendor(
         UTC_NOTE,
         "360Learning picks the session's owner group from the main instructor's groups.",
     ),
+    messages=MESSAGES,
 )

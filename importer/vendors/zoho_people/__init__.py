@@ -5,7 +5,7 @@ are then imported, so that ``validate`` loads only the sheet (``schema``).
 """
 
 from importer.vendors.plugin import Plugin, deferred
-from importer.vendors.zoho_people import schema
+from importer.vendors.zoho_people import declared, schema
 
 __all__ = ["PLUGIN"]
 
@@ -25,6 +25,7 @@ def _plugin() -> Plugin:
         api_host="https://people.zoho.com",
         token_host="https://accounts.zoho.com",
         auth=auth.auth,
+        declared=declared.DECLARED,
         people=people.PEOPLE,
         sandbox=sandbox.PART,
         readback=readback.READBACK,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from importer.sending.protocol import Answer, Call
 from importer.sending.readback import ReadBack, need, pages
+from importer.vendors.zoho_people.declared import BATCH, COURSE, MODULE
 
 if TYPE_CHECKING:
     from importer.sending.sender import Sender
@@ -28,9 +29,7 @@ def _next(call: Call, answer: Answer, count: int) -> Call | None:
 
 
 def _export(sender: Sender, target: Mapping[str, str]) -> list[dict[str, Any]]:
-    course = need(target, "course_id", "--course-id")
-    batch = need(target, "batch_id", "--batch-id")
-    module = need(target, "module_id", "--module-id")
+    course, batch, module = (need(target, t.key, t.flag) for t in (COURSE, BATCH, MODULE))
     path = f"/api/v1/courses/{course}/batches/{batch}/modules/{module}/sessions"
     first = Call(
         "list the module's sessions", "GET", path, params={"startIndex": "1"}, writes=False
@@ -42,14 +41,14 @@ def _find(
     sender: Sender, created: Mapping[str, Mapping[str, Any]], target: Mapping[str, str]
 ) -> dict[str, dict[str, Any]]:
     # The modules to list: the target's, else those the created rows were sent to.
-    modules = {(target.get("course_id"), target.get("batch_id"), target.get("module_id"))}
+    modules = {(target.get(COURSE.key), target.get(BATCH.key), target.get(MODULE.key))}
     if not all(next(iter(modules))):
         modules = {
             (s.get("courseId"), s.get("batchId"), s.get("moduleId")) for s in created.values()
         }
     found = {}
     for course, batch, module in modules:
-        where = {"course_id": course or "", "batch_id": batch or "", "module_id": module or ""}
+        where = {COURSE.key: course or "", BATCH.key: batch or "", MODULE.key: module or ""}
         found.update({str(item.get("sessionId")): item for item in _export(sender, where)})
     return found
 

@@ -12,7 +12,20 @@ import pandas as pd
 from importer.sheet.fields import Choice, DateText, Email, Field, Identifier, Text, Time12h
 from importer.sheet.schema import RowCheck, Vendor, one_of, usable
 
-__all__ = ["VENDOR", "ZOHO_ID"]
+__all__ = ["MESSAGES", "VENDOR", "ZOHO_ID"]
+
+#: The messages of Zoho's own problem codes (see :attr:`Vendor.messages`): an ID in its
+#: format, and an employee its API does not take as a trainer (looked up at import time).
+MESSAGES = {
+    "zoho_id": (
+        "{value!r} is not a Zoho ID: type the digits of the ID only, "
+        "e.g. 478346000019479103 (no spaces, no letters, no decimal point)."
+    ),
+    "not_a_trainer": (
+        "{value!r} is an employee but not a registered trainer: add them as a trainer in "
+        "Zoho People LMS first."
+    ),
+}
 
 ZOHO_ID = Identifier(
     pattern=r"\d{1,19}",
@@ -174,4 +187,5 @@ VENDOR = Vendor(
         "Times are the organisation's local time; Zoho takes no time zone.",
         "Format ID columns as Text: Excel rounds numbers longer than 15 digits.",
     ),
+    messages=MESSAGES,
 )
