@@ -36,7 +36,7 @@ from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
 from importer.results.write import write_report
 from importer.sheet.duplicates import flag_duplicates
-from importer.vendors import REGISTRY, Vendor, get_vendor, plugin
+from importer.vendors import REGISTRY, Vendor, get_vendor, plugin, sandbox_parts
 
 if TYPE_CHECKING:
     from importer.sending.protocol import Adapter
@@ -256,7 +256,6 @@ def _sandbox(args: argparse.Namespace) -> int:
         Sandbox,
         SandboxServer,
         SandboxState,
-        describe,
         is_loopback,
         load_seed,
         parse_faults,
@@ -268,7 +267,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         parse_faults(args.faults, list(REGISTRY)),
         zoho_lock_style=args.zoho_lock_style,
     )
-    sandbox = Sandbox(state)
+    sandbox = Sandbox(sandbox_parts(), state)
     server = SandboxServer(sandbox.app, args.host, args.port, allow_remote=args.allow_remote)
     server.start()
     if not is_loopback(args.host):
@@ -279,7 +278,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    endpoints = describe(server.url, sandbox.state)
+    endpoints = sandbox.describe(server.url)
     if args.json:
         print(json.dumps(endpoints), flush=True)
     else:

@@ -158,13 +158,14 @@ def _sandbox(args: argparse.Namespace, vendor: Vendor) -> Iterator[dict[str, Any
     if not args.sandbox:
         yield flags
         return
-    from importer.sandbox import Sandbox, SandboxServer, describe
+    from importer.sandbox import Sandbox, SandboxServer
+    from importer.vendors import sandbox_parts
 
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     server = SandboxServer(sandbox.app).start()
     try:
         with tempfile.TemporaryDirectory(prefix="importer-sandbox-") as scratch:
-            endpoint = describe(server.url, sandbox.state)[vendor.name]
+            endpoint = sandbox.describe(server.url)[vendor.name]
             flags["env"].update(endpoint["env"])
             flags["base_url"] = endpoint["base_url"]
             flags["auth_url"] = endpoint["auth_url"] or endpoint["base_url"]

@@ -1,17 +1,16 @@
-"""The sandbox application: four vendor APIs under path prefixes, faults, inspection.
+"""The sandbox application: vendor APIs under path prefixes, faults, inspection.
 
 =====================  ============================================
 prefix                 serves
 =====================  ============================================
-``/360learning``       360Learning v1 (``/api/v1/...``) and v2 (``/api/v2/...``)
-``/zoho``              Zoho People (LMS ``/api/v1/...``, ``/people/api/...``)
-``/zoho-accounts``     Zoho's accounts server (``/oauth/v2/token``)
-``/coursepath``        a Coursepath academy (``/api/v1/...``)
+``/<vendor prefix>``   each vendor part's routes (``SandboxPart.prefixes``)
 ``/_sandbox``          inspection and control, for tests and demos
 =====================  ============================================
 
-It is a plain ASGI app: serve it with :class:`~importer.sandbox.server.SandboxServer`
-or call it in-process with ``httpx.ASGITransport(app)``.
+It is a plain ASGI app (Starlette's router: a mount per prefix, a route per vendor route):
+serve it with :class:`~importer.sandbox.server.SandboxServer` or call it in-process with
+``httpx.ASGITransport(app)``. The parts come from the caller (``importer.vendors.sandbox_parts()``
+gives every registered vendor's): nothing here knows a vendor.
 """
 
 from __future__ import annotations
@@ -21,19 +20,29 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlencode
+
+from starlette.routing import Mount, Router
+from starlette.types import Receive, Scope, Send
 
 from importer.core.clock import FakeClock
 from importer.sandbox.echo import echo_answer
 from importer.sandbox.faults import Faults, parse_faults
-from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response
+from importer.sandbox.http import (
+    DropConnection,
+    Handler,
+    Request,
+    Response,
+    Routes,
+    json_response,
+    read_request,
+    send_response,
+)
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState
 
-if TYPE_CHECKING:
-    from importer.vendors.plugin import SandboxPart
-
-__all__ = ["OPTIONS", "Sandbox", "describe"]
+__all__ = ["OPTIONS", "Sandbox"]
 
 #: Options that change how the sandbox answers where the docs are silent.
 #: Options of every vendor (each vendor's part declares its own, see ``SandboxPart.options``).
@@ -81,22 +90,18 @@ class Sandbox:
     """The sandbox: its state, its routes, and the ASGI app serving them.
 
     Args:
+        parts: each vendor's part (its routes, error shape, credentials), by vendor name;
+            ``importer.vendors.sandbox_parts()`` gives every registered vendor's.
         state: what the sandbox holds (seed, clock, faults, options); a fresh
             default state when omitted.
-        parts: each vendor's part (its routes, error shape, credentials), by vendor
-            name; every registered vendor's by default. The registry hands the parts
-            to the server: nothing here knows a vendor.
     """
 
-    def __init__(
-        self, state: SandboxState | None = None, parts: Mapping[str, SandboxPart] | None = None
-    ) -> None:
+    def __init__(self, parts: Mapping[str, SandboxPart], state: SandboxState | None = None) -> None:
         self.state = state or SandboxState.fresh()
         self.initial_options = dict(self.state.options)
         self._jitter = random.Random(7)
-        self.parts = dict(parts) if parts is not None else _registered_parts()
+        self.parts = dict(parts)
         self._build()
-        self.app = asgi_app(self.handle)
 
     @property
     def vendors(self) -> list[str]:
@@ -111,24 +116,34 @@ class Sandbox:
             found.update(part.options)
         return found
 
+    def describe(self, base_url: str) -> dict[str, dict[str, Any]]:
+        """Base URLs and credentials per vendor, under the importer's environment variable
+        names, for the sandbox served at ``base_url``."""
+        return {name: part.describe(base_url, self.state) for name, part in self.parts.items()}
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app (the same one across resets, which rebuild the routes)."""
+        await self._router(scope, receive, send)
+
     def _build(self) -> None:
         state = self.state
-        prefixes = {prefix for part in self.parts.values() for prefix in part.prefixes}
-        self.routers: dict[str, Router] = {prefix: Router() for prefix in sorted(prefixes)}
+        prefixes = sorted({prefix for part in self.parts.values() for prefix in part.prefixes})
+        self.routers = {p: Routes(_Vendor(self, p).serve) for p in prefixes}
         self.live: dict[str, Any] = {
             name: part.build(state, self.routers) for name, part in self.parts.items()
         }
-        self.control = Router()
+        self.control = Routes(_control)
         self._control_routes()
+        mounts = [Mount(p, app=routes.router) for p, routes in self.routers.items()]
+        self._router = Router(
+            [Mount("/_sandbox", app=self.control.router), *mounts],
+            redirect_slashes=False,
+            default=_no_vendor,
+        )
 
     def part(self, vendor: str) -> Any:
         """A vendor's live part (Zoho's account: its rate window, lock and tokens)."""
         return self.live[vendor]
-
-    @property
-    def zoho(self) -> Any:
-        """Zoho's live part (kept for the tests and benchmarks that watch its lock)."""
-        return self.live["zoho-people"]
 
     def reset(self) -> None:
         """Forget everything created; keep the clock, options and faults."""
@@ -143,33 +158,18 @@ class Sandbox:
             "unknown",
         )
 
-    async def handle(self, request: Request) -> Response:
-        """Route a request: control routes, or a vendor's, through that vendor's faults."""
-        if request.path.startswith("/_sandbox"):
-            handler, params, _ = self.control.find(request.method, request.path[len("/_sandbox") :])
-            if handler is None:
-                return json_response(404, {"error": "no such sandbox route"})
-            request.params = params
-            return handler(request)  # type: ignore[return-value]
-        prefix = next(
-            (
-                p
-                for p in sorted(self.routers, key=len, reverse=True)
-                if request.path == p or request.path.startswith(p + "/")
-            ),
-            None,
-        )
-        if prefix is None:
-            return json_response(404, {"error": f"no vendor at {request.path}; see /_sandbox/"})
-        path = request.path[len(prefix) :] or "/"
+    async def handle(
+        self, prefix: str, request: Request, handler: Handler | None, known: bool
+    ) -> Response:
+        """Answer a vendor's request (routed by Starlette: ``handler`` is its route's, or
+        ``None``, ``known`` telling 405 from 404), through that vendor's faults."""
+        path = request.path
         vendor = self.vendor_of(prefix, path)
-        handler, params, known = self.routers[prefix].find(request.method, path)
         token = vendor in self.parts and path in self.parts[vendor].token_paths
         word = "token" if token else path.rstrip("/").rsplit("/", 1)[-1]
         target = f"{vendor}/{word}" if f"{vendor}/{word}" in self.state.faults else vendor
         host = request.headers.get("host", "127.0.0.1")
         request.headers["x-sandbox-base"] = f"http://{host}{prefix}"
-        request.path, request.params = path, params
         self._travel()  # the request's way in
         entry = self._log(vendor, request)
         response = await self._with_faults(target, request, handler, known)
@@ -203,7 +203,7 @@ class Sandbox:
         return entry
 
     async def _with_faults(
-        self, vendor: str, request: Request, handler: Any, known: bool
+        self, vendor: str, request: Request, handler: Handler | None, known: bool
     ) -> Response:
         faults = self.state.fault(vendor)
         vendor = vendor.removesuffix("/token")
@@ -236,9 +236,8 @@ class Sandbox:
             return json_response(
                 status, {"error": "not found" if status == 404 else "method not allowed"}
             )
-        response = handler(request)
-        if asyncio.iscoroutine(response):
-            response = await response
+        answer = handler(request)
+        response = await answer if not isinstance(answer, Response) else answer
         if (
             getattr(handler, "creates", False)
             and response.status < 300
@@ -255,7 +254,7 @@ class Sandbox:
             response.status = 201
         if request.method == "GET" and response.status == 200 and faults.draw(faults.loop):
             response.headers = {**response.headers, "Link": f'<{_first_page(request)}>; rel="next"'}
-        return response  # type: ignore[no-any-return]
+        return response
 
     def _control_routes(self) -> None:
         control = self.control
@@ -353,17 +352,30 @@ def _public(faults: Faults) -> dict[str, float]:
     return {k: v for k, v in asdict(faults).items() if k not in ("rng", "echoed")}
 
 
-def describe(
-    base_url: str, state: SandboxState, parts: Mapping[str, SandboxPart] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Base URLs and credentials per vendor, under the importer's environment variable names."""
-    chosen = parts if parts is not None else _registered_parts()
-    return {name: part.describe(base_url, state) for name, part in chosen.items()}
+class _Vendor:
+    """What serves the requests Starlette routes under one vendor prefix."""
+
+    def __init__(self, sandbox: Sandbox, prefix: str) -> None:
+        self.sandbox, self.prefix = sandbox, prefix
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, *, handler: Handler | None, known: bool
+    ) -> None:
+        request = await read_request(scope, receive)
+        await send_response(send, await self.sandbox.handle(self.prefix, request, handler, known))
 
 
-def _registered_parts() -> dict[str, SandboxPart]:
-    # Imported here, not at the top: the registry imports every vendor package, and each
-    # vendor's sandbox module imports this package's http and state modules.
-    from importer.vendors import PLUGINS
+async def _control(
+    scope: Scope, receive: Receive, send: Send, *, handler: Handler | None, known: bool
+) -> None:
+    """Serve a ``/_sandbox`` route; any other path or method there is 404."""
+    if handler is None:
+        await send_response(send, json_response(404, {"error": "no such sandbox route"}))
+        return
+    answer = handler(await read_request(scope, receive))
+    await send_response(send, await answer if not isinstance(answer, Response) else answer)
 
-    return {name: p.sandbox for name, p in PLUGINS.items() if p.sandbox is not None}
+
+async def _no_vendor(scope: Scope, receive: Receive, send: Send) -> None:
+    error = {"error": f"no vendor at {scope['path']}; see /_sandbox/"}
+    await send_response(send, json_response(404, error))

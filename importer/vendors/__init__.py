@@ -2,8 +2,9 @@
 
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
-sheet, by name. Adding a vendor is adding its package and one line in ``_PACKAGES``; the
-conformance tests (``tests/test_conformance.py``) then run over it.
+sheet, by name; :func:`sandbox_parts` hands every vendor's part to the sandbox. Adding a
+vendor is adding its package and one line in ``_PACKAGES``; the conformance tests
+(``tests/test_conformance.py``) then run over it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from importer.core.errors import ConfigurationError
 from importer.sheet.schema import RowCheck, Vendor
 from importer.vendors import coursepath, learning360_v1, learning360_v2, zoho_people
 from importer.vendors.plugin import Plugin
+
+if TYPE_CHECKING:
+    from importer.sandbox.part import SandboxPart
 
 __all__ = [
     "PLUGINS",
@@ -26,6 +31,7 @@ __all__ = [
     "get_vendor",
     "plugin",
     "registered",
+    "sandbox_parts",
 ]
 
 
@@ -84,6 +90,12 @@ def get_vendor(name: str) -> Vendor:
     """The sheet of the vendor called ``name``, or :class:`ConfigurationError` listing them."""
     sheet = REGISTRY.get(name.strip().lower())
     return sheet if sheet is not None else plugin(name).schema
+
+
+def sandbox_parts() -> dict[str, SandboxPart]:
+    """Every registered vendor's part of the embedded sandbox, by name: what
+    ``importer.sandbox.Sandbox(sandbox_parts())`` serves (the sandbox knows no vendor)."""
+    return {name: p.sandbox for name, p in PLUGINS.items() if p.sandbox is not None}
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import pytest
 
 from importer.core.errors import ConfigurationError
 from importer.sandbox import Sandbox, SandboxServer, is_loopback
+from importer.vendors import sandbox_parts
 from tests.conftest import run_cli
 
 
@@ -24,12 +25,15 @@ def test_loopback_only_unless_asked(host: str, ok: bool) -> None:
     assert is_loopback(host) is ok
     if not ok:
         with pytest.raises(ConfigurationError, match="refusing"):
-            SandboxServer(Sandbox().app, host=host)
+            SandboxServer(Sandbox(sandbox_parts()).app, host=host)
 
 
 def test_keep_alive_serves_many_requests_on_one_connection() -> None:
     """Several requests share one TCP connection; unknown routes answer JSON 404/405."""
-    with SandboxServer(Sandbox().app) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        SandboxServer(Sandbox(sandbox_parts()).app) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
         answers = [client.get("/_sandbox/health") for _ in range(5)]
         assert all(a.status_code == 200 for a in answers)
         assert client.get("/nowhere").status_code == 404
@@ -39,7 +43,7 @@ def test_keep_alive_serves_many_requests_on_one_connection() -> None:
 
 def test_raw_socket_sees_no_bytes_on_a_drop() -> None:
     """On a dropped create the server closes the socket without sending a single byte."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     sandbox.state.faults["360learning-v1"] = sandbox.state.fault("360learning-v1")
     sandbox.state.faults["360learning-v1"].drop = 1.0
     account = sandbox.state.seed["360learning"]
@@ -114,7 +118,7 @@ def test_cli_refusals_exit_2(args: list[str], message: str) -> None:
 
 def test_request_log_redacts_form_secrets_and_bounds_bodies() -> None:
     """Zoho's form-encoded secrets never reach the request log; a huge body is not kept."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     zoho = sandbox.state.seed["zoho"]
     form = {"grant_type": "refresh_token", "client_id": zoho["client_id"],
             "client_secret": zoho["client_secret"], "refresh_token": zoho["refresh_token"]}  # fmt: skip

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState
 from importer.vendors.learning360_common.sandbox import (
     EMAIL,
@@ -18,14 +19,13 @@ from importer.vendors.learning360_common.sandbox import (
     error_v1,
     parse_date,
 )
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
 
 VENDOR = "360learning-v1"
 
 
-def build(state: SandboxState, router: Router) -> None:
+def build(state: SandboxState, router: Routes) -> None:
     """Register the v1 routes on ``router``."""
     account = state.seed["360learning"]
 

@@ -13,7 +13,8 @@ import ipaddress
 import secrets
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState, SlidingWindow
 from importer.vendors.learning360_common.sandbox import (
     HEX24,
@@ -26,7 +27,6 @@ from importer.vendors.learning360_common.sandbox import (
     parse_date,
 )
 from importer.vendors.learning360_v2.sandbox_changes import changes_routes
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
 
@@ -52,7 +52,7 @@ _V2_FIELDS = {
 }
 
 
-def build(state: SandboxState, router: Router) -> None:
+def build(state: SandboxState, router: Routes) -> None:
     """Register the v2 routes on ``router``."""
     account = state.seed["360learning"]
     tokens: dict[str, tuple[dict[str, Any], float]] = {}
@@ -209,7 +209,7 @@ def build(state: SandboxState, router: Router) -> None:
                 return json_response(200, created.data)
         return error_v2(404, "sessionNotFound", "No such session in this path.")
 
-    changes_routes(state, router, guard, account)
+    changes_routes(state, router, guard, account, check_v2_body)
 
     @router.route("GET", "/api/v2/users")
     def users(request: Request) -> Response:

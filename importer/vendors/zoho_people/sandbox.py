@@ -36,9 +36,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState, SlidingWindow
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "ZohoAccount", "build_accounts", "build_people"]
 
@@ -126,7 +126,7 @@ class ZohoAccount:
         return None
 
 
-def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) -> None:
+def build_accounts(state: SandboxState, router: Routes, account: ZohoAccount) -> None:
     """The accounts server: ``POST /oauth/v2/token`` with the refresh-token grant."""
 
     @router.route("POST", "/oauth/v2/token")
@@ -172,7 +172,7 @@ def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) ->
         )
 
 
-def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> None:
+def build_people(state: SandboxState, router: Routes, account: ZohoAccount) -> None:
     """The People server: create and list module sessions, look up employees."""
     seed = account.seed
 
@@ -364,7 +364,7 @@ def _check_session(data: Any, seed: dict[str, Any]) -> str | None:
     return None
 
 
-def _build(state: SandboxState, routers: Mapping[str, Router]) -> ZohoAccount:
+def _build(state: SandboxState, routers: Mapping[str, Routes]) -> ZohoAccount:
     account = ZohoAccount(state)
     build_people(state, routers["/zoho"], account)
     build_accounts(state, routers["/zoho-accounts"], account)
