@@ -27,6 +27,7 @@ from starlette.routing import Mount, Router
 from starlette.types import Receive, Scope, Send
 
 from importer.core.clock import FakeClock
+from importer.core.errors import ConfigurationError
 from importer.sandbox.echo import echo_answer
 from importer.sandbox.faults import Faults, parse_faults
 from importer.sandbox.http import (
@@ -94,6 +95,9 @@ class Sandbox:
             ``importer.vendors.sandbox_parts()`` gives every registered vendor's.
         state: what the sandbox holds (seed, clock, faults, options); a fresh
             default state when omitted.
+
+    Raises:
+        ConfigurationError: the seed has no section for a part.
     """
 
     def __init__(self, parts: Mapping[str, SandboxPart], state: SandboxState | None = None) -> None:
@@ -101,6 +105,9 @@ class Sandbox:
         self.initial_options = dict(self.state.options)
         self._jitter = random.Random(7)
         self.parts = dict(parts)
+        for part in self.parts.values():
+            if part.seed is not None and part.seed not in self.state.seed:
+                raise ConfigurationError(f"the sandbox seed has no {part.seed!r} section.")
         self._build()
 
     @property

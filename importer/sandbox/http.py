@@ -132,16 +132,22 @@ _PARAM = re.compile(r"\{(\w+)\}")
 
 
 class _Route(Route):
-    """A route for one method exactly: a GET route does not take HEAD (Starlette's would).
+    """A route for one method exactly (a GET route does not take HEAD, Starlette's would),
+    whose path matches with or without a trailing slash.
 
     Its endpoint is the handler, which Starlette never calls itself: :meth:`handle` hands
     it to ``serve``, on the event loop (Starlette would run a plain function in a thread).
     """
 
     def __init__(self, path: str, handler: Handler, method: str, serve: Serve) -> None:
-        super().__init__(path, handler, methods=[method])
+        super().__init__(path.rstrip("/") or "/", handler, methods=[method])
         self.methods = {method}
         self.serve = serve
+        # Starlette would answer the other form with a redirect; the vendors' docs spell their
+        # paths both ways (v1's end with a slash), and clients send what they read.
+        self.path_regex = re.compile(
+            self.path_regex.pattern.removesuffix("/$").removesuffix("$") + "/?$"
+        )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette hands a route the requests of its path: of its method when it is the
@@ -166,11 +172,10 @@ class Routes:
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         """Register a handler for ``method`` on the paths ``pattern`` names."""
-        path = _PARAM.sub(r"{\1:segment}", pattern.rstrip("/"))
+        path = _PARAM.sub(r"{\1:segment}", pattern)
 
         def register(handler: Handler) -> Handler:
-            for each in dict.fromkeys((path or "/", f"{path}/")):
-                self.router.routes.append(_Route(each, handler, method, self.serve))
+            self.router.routes.append(_Route(path, handler, method, self.serve))
             return handler
 
         return register

@@ -1,8 +1,8 @@
 """What a vendor gives the sandbox: its :class:`SandboxPart` (the sandbox's port).
 
 The sandbox knows no vendor. Each vendor's package builds a part (its routes, the shape of
-its errors, its credentials, its options) and the registry hands every part to whoever
-builds a sandbox (``importer.vendors.sandbox_parts()``).
+its errors, its credentials, its options, its section of the seed) and the registry hands
+every part to whoever builds a sandbox (``importer.vendors.sandbox_parts()``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class SandboxPart:
             importer finds it and the credentials it accepts.
         token_paths: paths (under its prefixes) of its token endpoint, for token faults.
         options: the options it takes where the docs are silent (name -> what it does).
+        seed: the section of the seed its account lives in (``state.seed[seed]``); a
+            sandbox whose seed lacks it is refused when built.
     """
 
     prefixes: tuple[str, ...]
@@ -42,3 +44,4 @@ class SandboxPart:
     describe: Callable[[str, SandboxState], dict[str, Any]]
     token_paths: tuple[str, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
+    seed: str | None = None

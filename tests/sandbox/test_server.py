@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from importer.core.errors import ConfigurationError
-from importer.sandbox import Sandbox, SandboxServer, is_loopback
+from importer.sandbox import Sandbox, SandboxServer, SandboxState, is_loopback, load_seed
 from importer.vendors import sandbox_parts
 from tests.conftest import run_cli
+from tests.sandbox.conftest import Env
 
 
 @pytest.mark.parametrize(("host", "ok"), [("127.0.0.1", True), ("127.5.0.1", True), ("::1", True),
@@ -154,3 +155,30 @@ def test_remote_bind_warns_loudly() -> None:
         _, stderr = process.communicate(timeout=30)
     assert stderr.startswith("WARNING: the sandbox listens on http://0.0.0.0:")
     assert "reachable from other machines" in stderr
+
+
+def test_routes_match_as_the_vendors_paths_are_written(sbx: Env) -> None:
+    """A trailing slash is optional, a path parameter is percent-decoded and may be empty (the
+    handler answers), HEAD is not GET, and a wrong method on a control route is 404."""
+    creds = {
+        "company": sbx.env("360learning-v1", "IMPORTER_360L_COMPANY"),
+        "apiKey": sbx.env("360learning-v1", "IMPORTER_360L_API_KEY"),
+    }
+    program = sbx.sandbox.state.seed["360learning"]["programSessions"][0]["_id"]
+    base = sbx.url("360learning-v1", "/api/v1/programs/sessions/")
+    for written in (f"{program}/", program, f"%{ord(program[0]):02X}{program[1:]}/"):
+        answer = sbx.http.get(base + written, params=creds)
+        assert answer.status_code == 200 and answer.json()["_id"] == program, written
+    empty = sbx.http.get(base + "/", params=creds)
+    assert (empty.status_code, empty.json()) == (404, {"error": "program_session_not_found"})
+    assert sbx.http.head(sbx.url("coursepath", "/api/v1/members/me")).status_code == 405
+    wrong = sbx.http.delete(sbx.server.url + "/_sandbox/health")
+    assert (wrong.status_code, wrong.json()) == (404, {"error": "no such sandbox route"})
+
+
+def test_a_seed_without_a_parts_section_is_refused() -> None:
+    """Each part names its section of the seed; a sandbox whose seed lacks one is not built."""
+    seed = load_seed()
+    del seed["coursepath"]
+    with pytest.raises(ConfigurationError, match="no 'coursepath' section"):
+        Sandbox(sandbox_parts(), SandboxState.fresh(seed))

@@ -405,6 +405,7 @@ PART = SandboxPart(
     build=lambda state, routers: build(state, routers["/coursepath"]),
     owns=lambda prefix, path: prefix == "/coursepath",
     server_error={"error": "internal server error"},
+    seed="coursepath",
     describe=_describe,
     options={
         "coursepath_id_key": "the member ID's key: id (default), _id, memberId...",

@@ -15,6 +15,7 @@ from importer.vendors.learning360_common.sandbox import (
     EMAIL,
     HEX24,
     PREFIX,
+    SEED,
     V1_DATE,
     error_v1,
     parse_date,
@@ -27,7 +28,7 @@ VENDOR = "360learning-v1"
 
 def build(state: SandboxState, router: Routes) -> None:
     """Register the v1 routes on ``router``."""
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
 
     def authenticated(request: Request) -> bool:
         company = request.arg("company") or request.headers.get("x-company-id")
@@ -132,7 +133,7 @@ def build(state: SandboxState, router: Routes) -> None:
 
 
 def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
     return {
         "base_url": f"{base_url}{PREFIX}",
         "auth_url": None,
@@ -149,4 +150,5 @@ PART = SandboxPart(
     owns=lambda prefix, path: prefix == PREFIX and not path.startswith("/api/v2"),
     server_error={"error": "internal_server_error"},
     describe=_describe,
+    seed=SEED,
 )

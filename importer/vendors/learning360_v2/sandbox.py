@@ -19,6 +19,7 @@ from importer.sandbox.state import SandboxState, SlidingWindow
 from importer.vendors.learning360_common.sandbox import (
     HEX24,
     PREFIX,
+    SEED,
     V2_DATE,
     compare,
     error_v2,
@@ -54,7 +55,7 @@ _V2_FIELDS = {
 
 def build(state: SandboxState, router: Routes) -> None:
     """Register the v2 routes on ``router``."""
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
     tokens: dict[str, tuple[dict[str, Any], float]] = {}
     ttl = float(state.options.get("token_ttl", 3600))
     writes = SlidingWindow(int(state.options.get("v2_writes_per_second", 10)), 1.0, state.clock)
@@ -296,7 +297,7 @@ def _valid_ip_filtering(filtering: dict[str, Any]) -> bool:
 
 
 def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
-    client = state.seed["360learning"]["credentials"][0]
+    client = state.seed[SEED]["credentials"][0]
     return {
         "base_url": f"{base_url}{PREFIX}",
         "auth_url": f"{base_url}{PREFIX}",
@@ -313,6 +314,7 @@ PART = SandboxPart(
     owns=lambda prefix, path: prefix == PREFIX and path.startswith("/api/v2"),
     server_error={"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     describe=_describe,
+    seed=SEED,
     token_paths=("/api/v2/oauth2/token",),
     options={
         "v2_ended_sessions": "refuse (default: PATCH of a session whose end date passed is "

@@ -220,7 +220,7 @@ def build_people(state: SandboxState, router: Routes, account: ZohoAccount) -> N
         ]
         if len(existing) >= int(state.options.get("zoho_sessions_per_module", 500)):
             return _error(422, "Maximum limit exceeded")
-        ident = state.new_id("zoho")
+        ident = state.new_id("digits18")
         trainer = next(t for t in seed["trainers"] if t["erecno"] == data["trainerErecno"])
         room = next((r for r in seed["rooms"] if r["roomId"] == data.get("roomId")), None)
         echo = _normalised if state.options.get("zoho_echo") == "normalised" else str
@@ -392,6 +392,7 @@ PART = SandboxPart(
     server_error={"code": 500, "message": "Sorry! Server error occured"},
     describe=_describe,
     token_paths=("/oauth/v2/token",),
+    seed="zoho",
     options={
         "zoho_lock_style": "429 (default), 7209 (a 200 with the code), 422, envelope (People's "
         "error envelope at 200) or envelope400",
