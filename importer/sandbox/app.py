@@ -20,6 +20,7 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -135,7 +136,7 @@ class Sandbox:
     def _build(self) -> None:
         state = self.state
         prefixes = sorted({prefix for part in self.parts.values() for prefix in part.prefixes})
-        self.routers = {p: Routes(_Vendor(self, p).serve) for p in prefixes}
+        self.routers = {p: Routes(partial(self._serve, p)) for p in prefixes}
         self.live: dict[str, Any] = {
             name: part.build(state, self.routers) for name, part in self.parts.items()
         }
@@ -165,11 +166,19 @@ class Sandbox:
             "unknown",
         )
 
-    async def handle(
-        self, prefix: str, request: Request, handler: Handler | None, known: bool
-    ) -> Response:
-        """Answer a vendor's request (routed by Starlette: ``handler`` is its route's, or
-        ``None``, ``known`` telling 405 from 404), through that vendor's faults."""
+    async def _serve(
+        self,
+        prefix: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        handler: Handler | None,
+        known: bool,
+    ) -> None:
+        """Answer a request Starlette routed under a vendor prefix (``handler``: its route's,
+        or ``None``, ``known`` telling 405 from 404), through that vendor's faults."""
+        request = await read_request(scope, receive)
         path = request.path
         vendor = self.vendor_of(prefix, path)
         token = vendor in self.parts and path in self.parts[vendor].token_paths
@@ -182,7 +191,7 @@ class Sandbox:
         response = await self._with_faults(target, request, handler, known)
         entry["status"] = response.status
         self._travel()  # the answer's way back
-        return response
+        await send_response(send, response)
 
     def _travel(self) -> None:
         """On a fake clock, requests take no time unless told: ``fake_latency`` (seconds, the
@@ -239,6 +248,9 @@ class Sandbox:
             if faults.draw(share):
                 return _html(status, "Not Found" if status == 404 else "Conflict")
         if handler is None:
+            # No vendor documents its answer to a path it does not have, or to another method
+            # on one it has: the sandbox's own, as before Starlette routed (404, and 405
+            # without an Allow header; Starlette's are plain text, and a 405 lists Allow).
             status = 405 if known else 404
             return json_response(
                 status, {"error": "not found" if status == 404 else "method not allowed"}
@@ -357,19 +369,6 @@ def _html(status: int, text: str) -> Response:
 
 def _public(faults: Faults) -> dict[str, float]:
     return {k: v for k, v in asdict(faults).items() if k not in ("rng", "echoed")}
-
-
-class _Vendor:
-    """What serves the requests Starlette routes under one vendor prefix."""
-
-    def __init__(self, sandbox: Sandbox, prefix: str) -> None:
-        self.sandbox, self.prefix = sandbox, prefix
-
-    async def serve(
-        self, scope: Scope, receive: Receive, send: Send, *, handler: Handler | None, known: bool
-    ) -> None:
-        request = await read_request(scope, receive)
-        await send_response(send, await self.sandbox.handle(self.prefix, request, handler, known))
 
 
 async def _control(

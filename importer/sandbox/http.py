@@ -116,7 +116,8 @@ class Serve(Protocol):
 
 class _Segment(Convertor[str]):
     """One path segment, percent-decoded; it may be empty ("/paths//sessions"): the handler
-    decides what that means (Starlette's own ``str`` wants one character at least)."""
+    decides what that means (360Learning v1 documents 404 ``path_not_found`` "if no path Id
+    has been provided"), where Starlette's own ``str`` wants one character at least."""
 
     regex = "[^/]*"
 
