@@ -36,7 +36,7 @@ from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
 from importer.results.write import write_report
 from importer.sheet.duplicates import flag_duplicates
-from importer.vendors import REGISTRY, Vendor, declarations, get_vendor, plugin
+from importer.vendors import REGISTRY, Vendor, declarations, get_vendor, plugin, sandbox_parts
 
 if TYPE_CHECKING:
     from importer.sending.protocol import Adapter
@@ -261,7 +261,6 @@ def _sandbox(args: argparse.Namespace) -> int:
         Sandbox,
         SandboxServer,
         SandboxState,
-        describe,
         is_loopback,
         load_seed,
         parse_faults,
@@ -277,7 +276,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             for option in declared.sandbox_options
         },
     )
-    sandbox = Sandbox(state)
+    sandbox = Sandbox(sandbox_parts(), state)
     server = SandboxServer(sandbox.app, args.host, args.port, allow_remote=args.allow_remote)
     server.start()
     if not is_loopback(args.host):
@@ -288,7 +287,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    endpoints = describe(server.url, sandbox.state)
+    endpoints = sandbox.describe(server.url)
     if args.json:
         print(json.dumps(endpoints), flush=True)
     else:

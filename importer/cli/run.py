@@ -158,13 +158,14 @@ def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[tuple[RunFlags, 
     if not args.sandbox:
         yield flags, env
         return
-    from importer.sandbox import Sandbox, SandboxServer, describe
+    from importer.sandbox import Sandbox, SandboxServer
+    from importer.vendors import sandbox_parts
 
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     server = SandboxServer(sandbox.app).start()
     try:
         with tempfile.TemporaryDirectory(prefix="importer-sandbox-") as scratch:
-            endpoint = describe(server.url, sandbox.state)[vendor]
+            endpoint = sandbox.describe(server.url)[vendor]
             env.update(endpoint["env"])
             flags = dataclasses.replace(
                 flags,

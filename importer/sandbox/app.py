@@ -1,17 +1,16 @@
-"""The sandbox application: four vendor APIs under path prefixes, faults, inspection.
+"""The sandbox application: vendor APIs under path prefixes, faults, inspection.
 
 =====================  ============================================
 prefix                 serves
 =====================  ============================================
-``/360learning``       360Learning v1 (``/api/v1/...``) and v2 (``/api/v2/...``)
-``/zoho``              Zoho People (LMS ``/api/v1/...``, ``/people/api/...``)
-``/zoho-accounts``     Zoho's accounts server (``/oauth/v2/token``)
-``/coursepath``        a Coursepath academy (``/api/v1/...``)
+``/<vendor prefix>``   each vendor part's routes (``SandboxPart.prefixes``)
 ``/_sandbox``          inspection and control, for tests and demos
 =====================  ============================================
 
-It is a plain ASGI app: serve it with :class:`~importer.sandbox.server.SandboxServer`
-or call it in-process with ``httpx.ASGITransport(app)``.
+It is a plain ASGI app (Starlette's router: a mount per prefix, a route per vendor route):
+serve it with :class:`~importer.sandbox.server.SandboxServer` or call it in-process with
+``httpx.ASGITransport(app)``. The parts come from the caller (``importer.vendors.sandbox_parts()``
+gives every registered vendor's): nothing here knows a vendor.
 """
 
 from __future__ import annotations
@@ -21,19 +20,31 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from starlette.routing import Mount, Router
+from starlette.types import Receive, Scope, Send
+
 from importer.core.clock import FakeClock
+from importer.core.errors import ConfigurationError
 from importer.sandbox.echo import echo_answer
 from importer.sandbox.faults import Faults, parse_faults
-from importer.sandbox.http import DropConnection, Request, Response, Router, asgi_app, json_response
+from importer.sandbox.http import (
+    DropConnection,
+    Handler,
+    Request,
+    Response,
+    Routes,
+    json_response,
+    read_request,
+    send_response,
+)
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState
 
-if TYPE_CHECKING:
-    from importer.vendors.plugin import SandboxPart
-
-__all__ = ["OPTIONS", "Sandbox", "describe"]
+__all__ = ["OPTIONS", "Sandbox"]
 
 #: The longest a request waits for others under ``hold_in_flight`` (a safety, never a pace).
 HOLD_SECONDS = 10.0
@@ -85,26 +96,28 @@ class Sandbox:
     """The sandbox: its state, its routes, and the ASGI app serving them.
 
     Args:
+        parts: each vendor's part (its routes, error shape, credentials), by vendor name;
+            ``importer.vendors.sandbox_parts()`` gives every registered vendor's.
         state: what the sandbox holds (seed, clock, faults, options); a fresh
             default state when omitted.
-        parts: each vendor's part (its routes, error shape, credentials), by vendor
-            name; every registered vendor's by default. The registry hands the parts
-            to the server: nothing here knows a vendor.
+
+    Raises:
+        ConfigurationError: the seed has no section for a part.
     """
 
-    def __init__(
-        self, state: SandboxState | None = None, parts: Mapping[str, SandboxPart] | None = None
-    ) -> None:
+    def __init__(self, parts: Mapping[str, SandboxPart], state: SandboxState | None = None) -> None:
         self.state = state or SandboxState.fresh()
         self.initial_options = dict(self.state.options)
         self._jitter = random.Random(7)
-        self.parts = dict(parts) if parts is not None else _registered_parts()
+        self.parts = dict(parts)
+        for part in self.parts.values():
+            if part.seed is not None and part.seed not in self.state.seed:
+                raise ConfigurationError(f"the sandbox seed has no {part.seed!r} section.")
         #: Requests being answered, and requests arrived (``hold_in_flight``), by vendor.
         self._in_flight: dict[str, int] = {}
         self._arrived: dict[str, int] = {}
         self._gathered: dict[str, asyncio.Event] = {}
         self._build()
-        self.app = asgi_app(self.handle)
 
     @property
     def vendors(self) -> list[str]:
@@ -119,24 +132,34 @@ class Sandbox:
             found.update(part.options)
         return found
 
+    def describe(self, base_url: str) -> dict[str, dict[str, Any]]:
+        """Base URLs and credentials per vendor, under the importer's environment variable
+        names, for the sandbox served at ``base_url``."""
+        return {name: part.describe(base_url, self.state) for name, part in self.parts.items()}
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app (the same one across resets, which rebuild the routes)."""
+        await self._router(scope, receive, send)
+
     def _build(self) -> None:
         state = self.state
-        prefixes = {prefix for part in self.parts.values() for prefix in part.prefixes}
-        self.routers: dict[str, Router] = {prefix: Router() for prefix in sorted(prefixes)}
+        prefixes = sorted({prefix for part in self.parts.values() for prefix in part.prefixes})
+        self.routers = {p: Routes(partial(self._serve, p)) for p in prefixes}
         self.live: dict[str, Any] = {
             name: part.build(state, self.routers) for name, part in self.parts.items()
         }
-        self.control = Router()
+        self.control = Routes(_control)
         self._control_routes()
+        mounts = [Mount(p, app=routes.router) for p, routes in self.routers.items()]
+        self._router = Router(
+            [Mount("/_sandbox", app=self.control.router), *mounts],
+            redirect_slashes=False,
+            default=_no_vendor,
+        )
 
     def part(self, vendor: str) -> Any:
         """A vendor's live part (Zoho's account: its rate window, lock and tokens)."""
         return self.live[vendor]
-
-    @property
-    def zoho(self) -> Any:
-        """Zoho's live part (kept for the tests and benchmarks that watch its lock)."""
-        return self.live["zoho-people"]
 
     def reset(self) -> None:
         """Forget everything created; keep the clock, options and faults."""
@@ -153,39 +176,33 @@ class Sandbox:
             "unknown",
         )
 
-    async def handle(self, request: Request) -> Response:
-        """Route a request: control routes, or a vendor's, through that vendor's faults."""
-        if request.path.startswith("/_sandbox"):
-            handler, params, _ = self.control.find(request.method, request.path[len("/_sandbox") :])
-            if handler is None:
-                return json_response(404, {"error": "no such sandbox route"})
-            request.params = params
-            return handler(request)  # type: ignore[return-value]
-        prefix = next(
-            (
-                p
-                for p in sorted(self.routers, key=len, reverse=True)
-                if request.path == p or request.path.startswith(p + "/")
-            ),
-            None,
-        )
-        if prefix is None:
-            return json_response(404, {"error": f"no vendor at {request.path}; see /_sandbox/"})
-        path = request.path[len(prefix) :] or "/"
+    async def _serve(
+        self,
+        prefix: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        handler: Handler | None,
+        known: bool,
+    ) -> None:
+        """Answer a request Starlette routed under a vendor prefix (``handler``: its route's,
+        or ``None``, ``known`` telling 405 from 404), through that vendor's faults."""
+        request = await read_request(scope, receive)
+        path = request.path
         vendor = self.vendor_of(prefix, path)
-        handler, params, known = self.routers[prefix].find(request.method, path)
         token = vendor in self.parts and path in self.parts[vendor].token_paths
         word = "token" if token else path.rstrip("/").rsplit("/", 1)[-1]
         target = f"{vendor}/{word}" if f"{vendor}/{word}" in self.state.faults else vendor
         host = request.headers.get("host", "127.0.0.1")
         request.headers["x-sandbox-base"] = f"http://{host}{prefix}"
-        request.path, request.params = path, params
         self._travel()  # the request's way in
         entry = self._log(vendor, request)
         refused = None if token else self._over_limit(vendor)
         if refused is not None:
             entry["status"], entry["refused"] = refused.status, "in flight"
-            return refused
+            await send_response(send, refused)
+            return
         self._in_flight[vendor] = self._in_flight.get(vendor, 0) + 1
         try:
             if not token:
@@ -195,7 +212,7 @@ class Sandbox:
             self._in_flight[vendor] -= 1
         entry["status"] = response.status
         self._travel()  # the answer's way back
-        return response
+        await send_response(send, response)
 
     def _over_limit(self, vendor: str) -> Response | None:
         """A 429 when the vendor already has its documented most requests in flight
@@ -246,7 +263,7 @@ class Sandbox:
         return entry
 
     async def _with_faults(
-        self, vendor: str, request: Request, handler: Any, known: bool
+        self, vendor: str, request: Request, handler: Handler | None, known: bool
     ) -> Response:
         faults = self.state.fault(vendor)
         vendor = vendor.removesuffix("/token")
@@ -275,13 +292,15 @@ class Sandbox:
             if faults.draw(share):
                 return _html(status, "Not Found" if status == 404 else "Conflict")
         if handler is None:
+            # No vendor documents its answer to a path it does not have, or to another method
+            # on one it has: the sandbox's own, as before Starlette routed (404, and 405
+            # without an Allow header; Starlette's are plain text, and a 405 lists Allow).
             status = 405 if known else 404
             return json_response(
                 status, {"error": "not found" if status == 404 else "method not allowed"}
             )
-        response = handler(request)
-        if asyncio.iscoroutine(response):
-            response = await response
+        answer = handler(request)
+        response = await answer if not isinstance(answer, Response) else answer
         if (
             getattr(handler, "creates", False)
             and response.status < 300
@@ -298,7 +317,7 @@ class Sandbox:
             response.status = 201
         if request.method == "GET" and response.status == 200 and faults.draw(faults.loop):
             response.headers = {**response.headers, "Link": f'<{_first_page(request)}>; rel="next"'}
-        return response  # type: ignore[no-any-return]
+        return response
 
     def _control_routes(self) -> None:
         control = self.control
@@ -396,17 +415,17 @@ def _public(faults: Faults) -> dict[str, float]:
     return {k: v for k, v in asdict(faults).items() if k not in ("rng", "echoed")}
 
 
-def describe(
-    base_url: str, state: SandboxState, parts: Mapping[str, SandboxPart] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Base URLs and credentials per vendor, under the importer's environment variable names."""
-    chosen = parts if parts is not None else _registered_parts()
-    return {name: part.describe(base_url, state) for name, part in chosen.items()}
+async def _control(
+    scope: Scope, receive: Receive, send: Send, *, handler: Handler | None, known: bool
+) -> None:
+    """Serve a ``/_sandbox`` route; any other path or method there is 404."""
+    if handler is None:
+        await send_response(send, json_response(404, {"error": "no such sandbox route"}))
+        return
+    answer = handler(await read_request(scope, receive))
+    await send_response(send, await answer if not isinstance(answer, Response) else answer)
 
 
-def _registered_parts() -> dict[str, SandboxPart]:
-    # Imported here, not at the top: the registry imports every vendor package, and each
-    # vendor's sandbox module imports this package's http and state modules.
-    from importer.vendors import PLUGINS
-
-    return {name: p.sandbox for name, p in PLUGINS.items() if p.sandbox is not None}
+async def _no_vendor(scope: Scope, receive: Receive, send: Send) -> None:
+    error = {"error": f"no vendor at {scope['path']}; see /_sandbox/"}
+    await send_response(send, json_response(404, error))

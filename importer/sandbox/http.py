@@ -1,8 +1,12 @@
-"""A minimal ASGI toolkit for the sandbox: requests, JSON responses, a path router.
+"""The sandbox's requests and responses, and the routes vendors register (matched by Starlette).
 
-Small on purpose: the sandbox needs full control of what goes on the wire
-(a processed request whose connection is dropped, a request that hangs), which
-general frameworks hide behind their error middleware.
+A handler is ``handler(request) -> response``, run on the server's event loop: a request is
+read whole before it is routed, and a handler's answer is plain data (:class:`Response`) that
+the fault layer may still change or withhold. Starlette's router matches the path and the
+method (:class:`Routes`); what serves a matched request is the caller's (``Serve``), so that
+the sandbox keeps full control of what goes on the wire (a processed request whose
+connection is dropped, a request that hangs), which general frameworks hide behind their
+error middleware.
 """
 
 from __future__ import annotations
@@ -11,23 +15,25 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "ASGIApp",
     "DropConnection",
     "Request",
     "Response",
-    "Router",
-    "asgi_app",
+    "Routes",
+    "Serve",
     "json_response",
+    "read_request",
+    "send_response",
 ]
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class DropConnection(Exception):
@@ -99,38 +105,89 @@ def json_response(status: int, body: Any, **headers: str) -> Response:
 Handler = Callable[[Request], Response | Awaitable[Response]]
 
 
-class Router:
-    """Routes ``(method, path pattern)`` to handlers; ``{name}`` captures one path segment."""
+class Serve(Protocol):
+    """Serves a routed request: ``handler`` is the route's, or ``None`` when no route takes
+    the request (``known``: a route has its path, not its method)."""
 
-    def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+    def __call__(
+        self, scope: Scope, receive: Receive, send: Send, *, handler: Handler | None, known: bool
+    ) -> Awaitable[None]: ...
+
+
+class _Segment(Convertor[str]):
+    """One path segment, percent-decoded; it may be empty ("/paths//sessions"): the handler
+    decides what that means (360Learning v1 documents 404 ``path_not_found`` "if no path Id
+    has been provided"), where Starlette's own ``str`` wants one character at least."""
+
+    regex = "[^/]*"
+
+    def convert(self, value: str) -> str:
+        return unquote(value)
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment", _Segment())
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+class _Route(Route):
+    """A route for one method exactly (a GET route does not take HEAD, Starlette's would),
+    whose path matches with or without a trailing slash.
+
+    Its endpoint is the handler, which Starlette never calls itself: :meth:`handle` hands
+    it to ``serve``, on the event loop (Starlette would run a plain function in a thread).
+    """
+
+    def __init__(self, path: str, handler: Handler, method: str, serve: Serve) -> None:
+        super().__init__(path.rstrip("/") or "/", handler, methods=[method])
+        self.methods = {method}
+        self.serve = serve
+        # Starlette would answer the other form with a redirect; the vendors' docs spell their
+        # paths both ways (v1's end with a slash), and clients send what they read.
+        self.path_regex = re.compile(
+            self.path_regex.pattern.removesuffix("/$").removesuffix("$") + "/?$"
+        )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette hands a route the requests of its path: of its method when it is the
+        # first route to take them, of another method when no route does (Match.PARTIAL).
+        handler = self.endpoint if scope["method"] in (self.methods or ()) else None
+        await self.serve(scope, receive, send, handler=handler, known=True)
+
+
+class Routes:
+    """The routes registered under one path prefix, and the Starlette router matching them.
+
+    ``@routes.route("POST", "/api/v1/paths/{pathId}/sessions/")`` registers a handler;
+    ``{name}`` captures one path segment (``request.params``), and a trailing slash in the
+    request path is optional. Every request the router takes goes to ``serve``.
+    """
+
+    def __init__(self, serve: Serve) -> None:
+        self.serve = serve
+        self.router = Router(
+            redirect_slashes=False, default=partial(serve, handler=None, known=False)
+        )
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
-        """Register a handler; a trailing slash in the request path is optional."""
-        # A parameter may be empty ("/paths//sessions"): the handler decides what that means.
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]*)", pattern.rstrip("/"))
-        compiled = re.compile(f"^{regex}/?$")
+        """Register a handler for ``method`` on the paths ``pattern`` names."""
+        path = _PARAM.sub(r"{\1:segment}", pattern)
 
         def register(handler: Handler) -> Handler:
-            self._routes.append((method, compiled, handler))
+            self.router.routes.append(_Route(path, handler, method, self.serve))
             return handler
 
         return register
 
-    def find(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
-        """Return the handler, its path parameters, and whether the path exists at all."""
-        path_known = False
-        for verb, pattern, handler in self._routes:
-            match = pattern.match(path)
-            if match:
-                path_known = True
-                if verb == method:
-                    return handler, {k: unquote(v) for k, v in match.groupdict().items()}, True
-        return None, {}, path_known
-
 
 async def read_request(scope: Scope, receive: Receive) -> Request:
-    """Build a :class:`Request` from an ASGI scope and its body messages."""
+    """Build a :class:`Request` from an ASGI scope and its body messages.
+
+    Its path is the one routed (under a mount, what follows the mount's prefix) and its
+    ``params`` the path's parameters.
+    """
     body = b""
     while True:
         message = await receive()
@@ -139,7 +196,9 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
             break
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    return Request(scope["method"], scope["path"], query, headers, body)
+    path = str(scope["path"]).removeprefix(scope.get("root_path", "")) or "/"
+    params = dict(scope.get("path_params", {}))
+    return Request(scope["method"], path, query, headers, body, params)
 
 
 async def send_response(send: Send, response: Response) -> None:
@@ -147,21 +206,3 @@ async def send_response(send: Send, response: Response) -> None:
     payload, headers = response.encode()
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-
-
-def asgi_app(handle: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
-    """Wrap ``handle(request) -> response`` as an ASGI application."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        request = await read_request(scope, receive)
-        await send_response(send, await handle(request))
-
-    return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 import h11
@@ -195,7 +196,7 @@ class SandboxServer:
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             nonlocal status, headers
             if message["type"] == "http.response.start":
                 status, headers = message["status"], list(message.get("headers", []))

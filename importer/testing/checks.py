@@ -280,7 +280,7 @@ def _sandboxed(plugin: Plugin, unpaced: bool = False, **options: Any) -> Iterato
     if part is None:
         raise AssertionError(f"{plugin.name}: no sandbox part to check it against")
     clock = FakeClock()
-    sandbox = Sandbox(SandboxState.fresh(clock=clock, **options), parts={plugin.name: part})
+    sandbox = Sandbox({plugin.name: part}, SandboxState.fresh(clock=clock, **options))
     with _registered(plugin), SandboxServer(sandbox.app) as server, httpx.Client() as http:
         info = part.describe(server.url, sandbox.state)
         settings = RunSettings(

@@ -3,9 +3,10 @@
 Look a vendor up by name with :func:`plugin` (everything about it) or
 :func:`get_vendor` (its sheet). :data:`REGISTRY` is the view of every vendor's
 sheet, by name; :func:`declarations` of what every vendor declares for the faces (flags,
-job keys, commands), read without building any plugin. Adding a vendor is adding its
-package and one line in ``_PACKAGES``; the conformance suite (:mod:`importer.testing`, run
-by ``tests/test_conformance.py``) then runs over it.
+job keys, commands), read without building any plugin; :func:`sandbox_parts` hands every
+vendor's part to the sandbox. Adding a vendor is adding its package and one line in
+``_PACKAGES``; the conformance suite (:mod:`importer.testing`, run by
+``tests/test_conformance.py``) then runs over it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from importer.core.errors import ConfigurationError
 from importer.core.secret import add_token_shapes
@@ -20,6 +22,9 @@ from importer.sheet.schema import RowCheck, Vendor
 from importer.vendors import coursepath, learning360_v1, learning360_v2, zoho_people
 from importer.vendors.declarations import Declarations
 from importer.vendors.plugin import Plugin
+
+if TYPE_CHECKING:
+    from importer.sandbox.part import SandboxPart
 
 __all__ = [
     "PLUGINS",
@@ -32,6 +37,7 @@ __all__ = [
     "get_vendor",
     "plugin",
     "registered",
+    "sandbox_parts",
 ]
 
 
@@ -115,6 +121,12 @@ def get_vendor(name: str) -> Vendor:
     """The sheet of the vendor called ``name``, or :class:`ConfigurationError` listing them."""
     sheet = REGISTRY.get(name.strip().lower())
     return sheet if sheet is not None else plugin(name).schema
+
+
+def sandbox_parts() -> dict[str, SandboxPart]:
+    """Every registered vendor's part of the embedded sandbox, by name: what
+    ``importer.sandbox.Sandbox(sandbox_parts())`` serves (the sandbox knows no vendor)."""
+    return {name: p.sandbox for name, p in PLUGINS.items() if p.sandbox is not None}
 
 
 @contextmanager

@@ -10,7 +10,8 @@ declares everything the rest of the importer needs to know about the vendor:
 * ``credentials``, ``api_host``, ``token_host`` and ``auth``: where it lives and how
   each request is authenticated;
 * ``people`` (optional): how email columns become the IDs the vendor wants;
-* ``sandbox`` (optional): its routes in the embedded sandbox;
+* ``sandbox`` (optional): its part of the embedded sandbox
+  (:class:`~importer.sandbox.part.SandboxPart`: its routes, errors, credentials);
 * ``readback`` (optional): how its objects are read back (``export``);
 * ``changes`` (optional): how what an import created is updated and deleted
   (``run --update``, ``undo``), where the vendor documents it;
@@ -37,8 +38,7 @@ if TYPE_CHECKING:
 
     from importer.core.clock import Clock
     from importer.core.settings import RunSettings
-    from importer.sandbox.http import Router
-    from importer.sandbox.state import SandboxState
+    from importer.sandbox.part import SandboxPart
     from importer.sending.auth import AuthFactory
     from importer.sending.protocol import Adapter, Answer, Call, Outcome
     from importer.sending.readback import ReadBack
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from importer.sending.throttle import Pacer
     from importer.store.tokens import Tokens
 
-__all__ = ["Changes", "People", "Plugin", "SandboxPart", "deferred", "same_path"]
+__all__ = ["Changes", "People", "Plugin", "deferred", "same_path"]
 
 
 #: ``(values when created, values now, created ID) -> the calls, or why it cannot be done``.
@@ -109,40 +109,6 @@ class People:
     find: Callable[[Sender, str], str | None]
     allowed: Callable[[Sender], set[str]] | None = None
     not_allowed: str = "not_a_trainer"
-
-
-@dataclass(frozen=True)
-class SandboxPart:
-    """A vendor's part of the embedded sandbox.
-
-    Attributes:
-        prefixes: the path prefixes it serves (a prefix may be shared: 360Learning v1 and v2).
-        build: registers its routes on the routers of its prefixes; returns its live part
-            (an object whose optional ``status()`` adds figures to ``/_sandbox/status``).
-        owns: whether a request under one of its prefixes is its own (``prefix, path``).
-        server_error: the body of a 500 answer (faults), in the vendor's error shape.
-        describe: ``(sandbox base URL, state) -> {"base_url", "auth_url", "env"}``: where the
-            importer finds it and the credentials it accepts.
-        token_paths: paths (under its prefixes) of its token endpoint, for token faults.
-        options: the options it takes where the docs are silent (name -> what it does).
-        rate_limit: the documented limit its routes enforce on creates, as ``(calls,
-            seconds)``: at most that many in any window of that many seconds, answered 429
-            beyond (``None``: none documented). The conformance suite paces the vendor's
-            declared rate against it, and checks that a burst beyond it is refused.
-        max_in_flight: the documented number of requests it takes at once; the sandbox
-            answers 429 to one more (``None``: none documented). The conformance suite holds
-            the vendor's declared concurrency in flight against it.
-    """
-
-    prefixes: tuple[str, ...]
-    build: Callable[[SandboxState, Mapping[str, Router]], Any]
-    owns: Callable[[str, str], bool]
-    server_error: Any
-    describe: Callable[[str, SandboxState], dict[str, Any]]
-    token_paths: tuple[str, ...] = ()
-    options: Mapping[str, str] = field(default_factory=dict)
-    rate_limit: tuple[int, float] | None = None
-    max_in_flight: int | None = None
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,12 @@ def serve_command(args: argparse.Namespace) -> int:
     accounts: list[Account] = load_accounts(args.config) if args.config else []
     sandbox_server = None
     if args.sandbox:
-        from importer.sandbox import Sandbox, SandboxServer, describe
+        from importer.sandbox import Sandbox, SandboxServer
+        from importer.vendors import sandbox_parts
 
-        sandbox = Sandbox()
+        sandbox = Sandbox(sandbox_parts())
         sandbox_server = SandboxServer(sandbox.app).start()
-        accounts += sandbox_accounts(describe(sandbox_server.url, sandbox.state))
+        accounts += sandbox_accounts(sandbox.describe(sandbox_server.url))
     data = args.data or _default_data(args.sandbox)
     throwaway = args.data is None and args.sandbox  # describes a sandbox that ends with us
     try:

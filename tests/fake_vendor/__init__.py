@@ -22,7 +22,8 @@ import httpx
 
 from importer.core.clock import Clock
 from importer.core.secret import Secret
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState, SlidingWindow
 from importer.sending.protocol import (
     AdapterBase,
@@ -38,7 +39,7 @@ from importer.sending.throttle import RatePolicy
 from importer.sheet.fields import DateTimeUTC, Field, Text
 from importer.sheet.schema import Vendor
 from importer.store.tokens import Tokens
-from importer.vendors.plugin import Changes, Plugin, SandboxPart
+from importer.vendors.plugin import Changes, Plugin
 
 __all__ = ["PLUGIN"]
 
@@ -129,7 +130,7 @@ def _auth(
     return _KeyAuth(creds[_KEY])
 
 
-def _build(state: SandboxState, routers: Mapping[str, Router]) -> None:
+def _build(state: SandboxState, routers: Mapping[str, Routes]) -> None:
     router = routers["/acme"]
     window = SlidingWindow(5, 1.0, state.clock)  # its documented limit: 5 creates a second
 

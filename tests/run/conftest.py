@@ -16,7 +16,8 @@ import pytest
 from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock
 from importer.results.report import RunReport
-from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
+from importer.sandbox import Sandbox, SandboxServer, SandboxState
+from importer.vendors import sandbox_parts
 from tests.conftest import ROOT
 
 
@@ -122,7 +123,7 @@ class Rig:
         self.notes: list[str] = []
 
     def run(self, sheet: Path, vendor: str, **options: object) -> RunReport:
-        info = describe(self.server.url, self.sandbox.state)[vendor]
+        info = self.sandbox.describe(self.server.url)[vendor]
         flags = {
             "base_url": info["base_url"],
             "auth_url": info["auth_url"],
@@ -137,6 +138,6 @@ class Rig:
 @pytest.fixture
 def rig() -> Iterator[Rig]:
     clock = FakeClock()
-    sandbox = Sandbox(SandboxState.fresh(clock=clock))
+    sandbox = Sandbox(sandbox_parts(), SandboxState.fresh(clock=clock))
     with SandboxServer(sandbox.app) as server:
         yield Rig(clock, sandbox, server)

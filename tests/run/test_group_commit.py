@@ -11,8 +11,9 @@ from typing import Any
 
 from importer.api import resolve_settings, run_import, validate
 from importer.jobs.journaling import JournalOptions
-from importer.sandbox import Sandbox, SandboxServer, describe
+from importer.sandbox import Sandbox, SandboxServer
 from importer.store.journal import Journal
+from importer.vendors import sandbox_parts
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]
@@ -71,10 +72,10 @@ def test_sending_is_on_disk_before_each_request_arrives_with_16_in_flight(tmp_pa
     )
     path = tmp_path / "job.journal.sqlite"
     journal = Journal(path, "360learning-v1")
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     witness = JournalWitness(sandbox.app, path)
     with SandboxServer(witness) as server:
-        info = describe(server.url, sandbox.state)["360learning-v1"]
+        info = sandbox.describe(server.url)["360learning-v1"]
         settings = resolve_settings(
             "360learning-v1",
             flags={"base_url": info["base_url"], "concurrency": 16},

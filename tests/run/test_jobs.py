@@ -20,7 +20,6 @@ from importer.jobs.import_sheet import (
     refuse_zoneless,
 )
 from importer.jobs.journals import JournalPlace
-from importer.sandbox import describe
 from importer.store.base import JobLockedError
 from importer.store.journal import Journal
 from importer.vendors import plugin
@@ -56,7 +55,7 @@ def _made(rig: Rig) -> list[str]:
 def _settings(rig: Rig):  # type: ignore[no-untyped-def]
     from importer.jobs.config import resolve_settings
 
-    info = describe(rig.server.url, rig.sandbox.state)["360learning-v2"]
+    info = rig.sandbox.describe(rig.server.url)["360learning-v2"]
     flags = {"base_url": info["base_url"], "auth_url": info["auth_url"], "concurrency": 1}
     return resolve_settings(plugin("360learning-v2"), flags=flags, env=info["env"])
 

@@ -36,18 +36,18 @@ def test_500_zoho_rows_never_exceed_30_a_minute(tmp_path: Path, rig: Rig) -> Non
         assert head - tail + 1 <= 30, (
             f"{head - tail + 1} calls in the 60 s before {moment - started:.0f} s"
         )
-    assert rig.sandbox.zoho.locks == 0
+    assert rig.sandbox.part("zoho-people").locks == 0
     assert 1115 <= rig.clock.time() - started <= 1260  # 500 rows at 27 per 60.5 s, plus latency
 
 
 def test_a_lock_caused_elsewhere_is_waited_out_once(tmp_path: Path, rig: Rig) -> None:
     """Another tool used the minute's 30 calls: the importer waits the lock out and resumes."""
     for _ in range(30):
-        rig.sandbox.zoho.window.hit()
+        rig.sandbox.part("zoho-people").window.hit()
     started = rig.clock.time()
     run = rig.run(many_zoho(tmp_path, 3), "zoho-people")
     assert run.counts() == {"created": 3}
-    assert rig.sandbox.zoho.locks == 1
+    assert rig.sandbox.part("zoho-people").locks == 1
     assert rig.clock.time() - started >= 300
     assert any("waiting 300 s" in note for note in rig.notes)
 

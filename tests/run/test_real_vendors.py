@@ -200,10 +200,10 @@ def test_a_422_lock_is_waited_out_not_read_as_a_full_module(tmp_path: Path, rig:
     rig.sandbox.state.options["zoho_lock_style"] = "422"
     rig.sandbox.reset()
     for _ in range(30):
-        rig.sandbox.zoho.window.hit()
+        rig.sandbox.part("zoho-people").window.hit()
     run_ = rig.run(many_zoho(tmp_path, 3), "zoho-people")
     assert run_.counts() == {"created": 3}
-    assert rig.sandbox.zoho.locks == 1
+    assert rig.sandbox.part("zoho-people").locks == 1
 
 
 def test_a_full_module_is_rejected_after_one_clean_wait(tmp_path: Path, rig: Rig) -> None:
@@ -233,7 +233,7 @@ def test_zoho_lookups_wait_out_a_lock_instead_of_blaming_the_trainer(
     """During another tool's lock, the trainer list waits: the row is created, not reported as
     "not a registered trainer"."""
     for _ in range(30):
-        rig.sandbox.zoho.window.hit()
+        rig.sandbox.part("zoho-people").window.hit()
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("By email", trainer="")])
     text = sheet.read_text().replace("Trainer erecno", "Trainer email")
     sheet.write_text(
@@ -241,7 +241,7 @@ def test_zoho_lookups_wait_out_a_lock_instead_of_blaming_the_trainer(
     )
     run_ = rig.run(sheet, "zoho-people")
     assert run_.counts() == {"created": 1}, run_.results
-    assert rig.sandbox.zoho.locks == 1
+    assert rig.sandbox.part("zoho-people").locks == 1
 
 
 def test_sessiondata_travels_as_the_documented_parameter(
@@ -481,7 +481,7 @@ def test_a_retry_after_of_a_day_stops_the_run_with_a_clear_line(tmp_path: Path, 
     rig.sandbox.state.options["zoho_lock_seconds"] = 86400
     rig.sandbox.reset()
     for _ in range(30):
-        rig.sandbox.zoho.window.hit()
+        rig.sandbox.part("zoho-people").window.hit()
     started = rig.clock.time()
     run_ = rig.run(many_zoho(tmp_path, 2), "zoho-people")
     assert run_.fatal and "24.0 hours" in str(run_.stopped)

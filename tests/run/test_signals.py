@@ -20,8 +20,9 @@ from importer.api import resolve_settings, run_import, validate
 from importer.core import signals as entry_signals
 from importer.jobs.journaling import JournalOptions
 from importer.results.write import write_report
-from importer.sandbox import Sandbox, SandboxServer, describe
+from importer.sandbox import Sandbox, SandboxServer
 from importer.store.journal import Journal
+from importer.vendors import sandbox_parts
 from tests.conftest import write_csv
 
 V1 = ["Path ID", "Session name", "Start date", "Owner group ID"]
@@ -70,9 +71,9 @@ def test_ctrl_c_as_an_answer_arrives_keeps_the_created_row(tmp_path: Path, attem
     )
     journal = Journal(tmp_path / "job.journal.sqlite", "360learning-v1")
     transport = SignalOnAnswer()
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     with SandboxServer(sandbox.app) as server, httpx.Client(transport=transport) as client:
-        info = describe(server.url, sandbox.state)["360learning-v1"]
+        info = sandbox.describe(server.url)["360learning-v1"]
         settings = resolve_settings(
             "360learning-v1", flags={"base_url": info["base_url"], "concurrency": 1},
             env=info["env"],

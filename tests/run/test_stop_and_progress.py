@@ -11,7 +11,8 @@ import pytest
 from importer.api import resolve_settings, run_import, validate
 from importer.core.clock import FakeClock
 from importer.results.report import RunReport
-from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
+from importer.sandbox import Sandbox, SandboxServer, SandboxState
+from importer.vendors import sandbox_parts
 from tests.conftest import zoho_row, zoho_sheet
 
 
@@ -19,7 +20,7 @@ def zoho_run(tmp_path: Path, rows: int, stop_after: int | None) -> tuple[RunRepo
     """Import ``rows`` Zoho rows into an in-process sandbox sharing a fake clock; set the stop
     event from the progress hook once ``stop_after`` rows are done."""
     clock = FakeClock()
-    sandbox = Sandbox(SandboxState.fresh(clock=clock))
+    sandbox = Sandbox(sandbox_parts(), SandboxState.fresh(clock=clock))
     stop = threading.Event()
     calls: list[tuple[int, int, dict[str, int], float]] = []
 
@@ -30,7 +31,7 @@ def zoho_run(tmp_path: Path, rows: int, stop_after: int | None) -> tuple[RunRepo
 
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row(f"S{i}") for i in range(rows)])
     with SandboxServer(sandbox.app) as server:
-        info = describe(server.url, sandbox.state)["zoho-people"]
+        info = sandbox.describe(server.url)["zoho-people"]
         flags = {"base_url": info["base_url"], "auth_url": info["auth_url"]}
         settings = resolve_settings("zoho-people", flags=flags, env=info["env"])
         run = run_import(

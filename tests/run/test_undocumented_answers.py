@@ -145,11 +145,11 @@ def test_zoho_lock_inside_its_error_envelope_pauses_the_run(
     rig.sandbox.state.options["zoho_lock_style"] = style
     rig.sandbox.reset()
     for _ in range(30):  # another tool used the minute's 30 calls
-        rig.sandbox.zoho.window.hit()
+        rig.sandbox.part("zoho-people").window.hit()
     started = rig.clock.time()
     run_ = rig.run(zoho_sheet(tmp_path / "z.csv", [zoho_row("A"), zoho_row("B")]), "zoho-people")
     assert run_.counts() == {"created": 2}, run_.results
-    assert rig.sandbox.zoho.locks == 1
+    assert rig.sandbox.part("zoho-people").locks == 1
     assert rig.clock.time() - started >= 300  # the lock's five minutes were waited out
     assert any("locked the API" in note for note in rig.notes)
 

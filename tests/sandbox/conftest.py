@@ -12,7 +12,8 @@ import jwt
 import pytest
 
 from importer.core.clock import FakeClock
-from importer.sandbox import Sandbox, SandboxServer, SandboxState, describe
+from importer.sandbox import Sandbox, SandboxServer, SandboxState
+from importer.vendors import sandbox_parts
 
 PATH = "6853f6de567dc5f80528f80d"
 GROUP = "624c5526204fc7207e603ea6"
@@ -52,7 +53,7 @@ class Env:
         self.server = server
         self.clock = clock
         self.http = httpx.Client(timeout=5)
-        self.info = describe(server.url, sandbox.state)
+        self.info = sandbox.describe(server.url)
 
     def url(self, vendor: str, path: str) -> str:
         return self.info[vendor]["base_url"] + path
@@ -98,7 +99,7 @@ class Env:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Sandbox, SandboxServer, FakeClock]]:
     clock = FakeClock(start=time.time())
-    sandbox = Sandbox(SandboxState.fresh(clock=clock))
+    sandbox = Sandbox(sandbox_parts(), SandboxState.fresh(clock=clock))
     with SandboxServer(sandbox.app) as server:
         yield sandbox, server, clock
 

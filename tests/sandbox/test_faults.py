@@ -10,7 +10,7 @@ import pytest
 
 from importer.core.errors import ConfigurationError
 from importer.sandbox import DropConnection, Sandbox, parse_faults
-from importer.vendors import REGISTRY
+from importer.vendors import REGISTRY, sandbox_parts
 from tests.sandbox.conftest import ZOHO_EXAMPLE, ZOHO_MODULE, Env
 
 
@@ -79,7 +79,7 @@ def test_latency_is_added(sbx: Env) -> None:
 
 def test_in_process_transport_sees_the_drop() -> None:
     """Through httpx's ASGITransport (no socket), a dropped create raises to the caller."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     sandbox.state.faults.update(parse_faults("360learning-v1:drop=1", list(REGISTRY)))
     account = sandbox.state.seed["360learning"]
 

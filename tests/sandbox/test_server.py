@@ -13,8 +13,10 @@ import httpx
 import pytest
 
 from importer.core.errors import ConfigurationError
-from importer.sandbox import Sandbox, SandboxServer, is_loopback
+from importer.sandbox import Sandbox, SandboxServer, SandboxState, is_loopback, load_seed
+from importer.vendors import sandbox_parts
 from tests.conftest import run_cli
+from tests.sandbox.conftest import Env
 
 
 @pytest.mark.parametrize(("host", "ok"), [("127.0.0.1", True), ("127.5.0.1", True), ("::1", True),
@@ -24,12 +26,15 @@ def test_loopback_only_unless_asked(host: str, ok: bool) -> None:
     assert is_loopback(host) is ok
     if not ok:
         with pytest.raises(ConfigurationError, match="refusing"):
-            SandboxServer(Sandbox().app, host=host)
+            SandboxServer(Sandbox(sandbox_parts()).app, host=host)
 
 
 def test_keep_alive_serves_many_requests_on_one_connection() -> None:
     """Several requests share one TCP connection; unknown routes answer JSON 404/405."""
-    with SandboxServer(Sandbox().app) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        SandboxServer(Sandbox(sandbox_parts()).app) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
         answers = [client.get("/_sandbox/health") for _ in range(5)]
         assert all(a.status_code == 200 for a in answers)
         assert client.get("/nowhere").status_code == 404
@@ -39,7 +44,7 @@ def test_keep_alive_serves_many_requests_on_one_connection() -> None:
 
 def test_raw_socket_sees_no_bytes_on_a_drop() -> None:
     """On a dropped create the server closes the socket without sending a single byte."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     sandbox.state.faults["360learning-v1"] = sandbox.state.fault("360learning-v1")
     sandbox.state.faults["360learning-v1"].drop = 1.0
     account = sandbox.state.seed["360learning"]
@@ -114,7 +119,7 @@ def test_cli_refusals_exit_2(args: list[str], message: str) -> None:
 
 def test_request_log_redacts_form_secrets_and_bounds_bodies() -> None:
     """Zoho's form-encoded secrets never reach the request log; a huge body is not kept."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     zoho = sandbox.state.seed["zoho"]
     form = {"grant_type": "refresh_token", "client_id": zoho["client_id"],
             "client_secret": zoho["client_secret"], "refresh_token": zoho["refresh_token"]}  # fmt: skip
@@ -150,3 +155,30 @@ def test_remote_bind_warns_loudly() -> None:
         _, stderr = process.communicate(timeout=30)
     assert stderr.startswith("WARNING: the sandbox listens on http://0.0.0.0:")
     assert "reachable from other machines" in stderr
+
+
+def test_routes_match_as_the_vendors_paths_are_written(sbx: Env) -> None:
+    """A trailing slash is optional, a path parameter is percent-decoded and may be empty (the
+    handler answers), HEAD is not GET, and a wrong method on a control route is 404."""
+    creds = {
+        "company": sbx.env("360learning-v1", "IMPORTER_360L_COMPANY"),
+        "apiKey": sbx.env("360learning-v1", "IMPORTER_360L_API_KEY"),
+    }
+    program = sbx.sandbox.state.seed["360learning"]["programSessions"][0]["_id"]
+    base = sbx.url("360learning-v1", "/api/v1/programs/sessions/")
+    for written in (f"{program}/", program, f"%{ord(program[0]):02X}{program[1:]}/"):
+        answer = sbx.http.get(base + written, params=creds)
+        assert answer.status_code == 200 and answer.json()["_id"] == program, written
+    empty = sbx.http.get(base + "/", params=creds)
+    assert (empty.status_code, empty.json()) == (404, {"error": "program_session_not_found"})
+    assert sbx.http.head(sbx.url("coursepath", "/api/v1/members/me")).status_code == 405
+    wrong = sbx.http.delete(sbx.server.url + "/_sandbox/health")
+    assert (wrong.status_code, wrong.json()) == (404, {"error": "no such sandbox route"})
+
+
+def test_a_seed_without_a_parts_section_is_refused() -> None:
+    """Each part names its section of the seed; a sandbox whose seed lacks one is not built."""
+    seed = load_seed()
+    del seed["coursepath"]
+    with pytest.raises(ConfigurationError, match="no 'coursepath' section"):
+        Sandbox(sandbox_parts(), SandboxState.fresh(seed))

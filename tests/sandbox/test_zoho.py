@@ -88,7 +88,7 @@ def test_thirty_calls_a_minute_then_a_five_minute_lock(sbx: Env) -> None:
     sbx.clock.advance(60)
     assert create(sbx, ZOHO_EXAMPLE, headers).status_code == 200
     assert len(sbx.created("zoho-people")) == 31
-    assert sbx.sandbox.zoho.locks == 1
+    assert sbx.sandbox.part("zoho-people").locks == 1
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.sandbox import Sandbox, SandboxServer, describe
+from importer.sandbox import Sandbox, SandboxServer
+from importer.vendors import sandbox_parts
 from importer.web.accounts import Account
 from importer.web.workspace import WebRun, Workspace
 from tests.conftest import write_csv
@@ -33,9 +34,9 @@ def rows(changed: int = 0) -> list[list[str]]:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[tuple[Workspace, Sandbox]]:
     """A workspace whose one account (with a key column) imports into an in-process sandbox."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(sandbox_parts())
     with SandboxServer(sandbox.app) as server:
-        info = describe(server.url, sandbox.state)["360learning-v2"]
+        info = sandbox.describe(server.url)["360learning-v2"]
         account = Account(
             "Web sync", "360learning-v2", timezone="UTC", base_url=info["base_url"],
             auth_url=info["auth_url"], key="Ref", env=info["env"], sandbox=True,

@@ -30,9 +30,9 @@ from typing import Any
 
 import jwt
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
 
@@ -101,7 +101,7 @@ class _Academy:
         return acting, None
 
     def route(
-        self, router: Router, method: str, pattern: str, creates: bool = False
+        self, router: Routes, method: str, pattern: str, creates: bool = False
     ) -> Callable[[Endpoint], Endpoint]:
         """Register ``fn(request)`` behind JWT authentication."""
 
@@ -199,7 +199,7 @@ class _Academy:
             )
         return json_response(200, self.enrolments[key])
 
-    def register(self, router: Router) -> None:
+    def register(self, router: Routes) -> None:
         """All the routes."""
         route, members = self.route, self.members
 
@@ -260,7 +260,7 @@ class _Academy:
 
         self.group_routes(router)
 
-    def group_routes(self, router: Router) -> None:
+    def group_routes(self, router: Routes) -> None:
         """Groups: list, members of a group, a member's groups, add and remove by name."""
         route, members, groups = self.route, self.members, self.seed["groups"]
 
@@ -323,7 +323,7 @@ class _Academy:
             self.state.record(VENDOR, "invite", member["id"], {"memberId": member["id"]}, {})
             return json_response(200, {"sent": True})
 
-    def enrolment_routes(self, router: Router, kind: str) -> None:
+    def enrolment_routes(self, router: Routes, kind: str) -> None:
         """Course and program enrolment: the same contract for both."""
         route, members = self.route, self.members
         plural, key = f"{kind}s", f"{kind}Id"
@@ -383,7 +383,7 @@ class _Academy:
             return json_response(200, {"sent": True})
 
 
-def build(state: SandboxState, router: Router) -> None:
+def build(state: SandboxState, router: Routes) -> None:
     """Register the Coursepath routes on ``router``."""
     _Academy(state).register(router)
 
@@ -405,6 +405,7 @@ PART = SandboxPart(
     build=lambda state, routers: build(state, routers["/coursepath"]),
     owns=lambda prefix, path: prefix == "/coursepath",
     server_error={"error": "internal server error"},
+    seed="coursepath",
     describe=_describe,
     options={
         "coursepath_id_key": "the member ID's key: id (default), _id, memberId...",

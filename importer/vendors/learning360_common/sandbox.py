@@ -16,6 +16,7 @@ __all__ = [
     "EMAIL",
     "HEX24",
     "PREFIX",
+    "SEED",
     "V1_DATE",
     "V2_DATE",
     "compare",
@@ -28,6 +29,8 @@ __all__ = [
 
 #: Both versions are served under this prefix (their paths start /api/v1 and /api/v2).
 PREFIX = "/360learning"
+#: Both versions serve the same account: this section of the sandbox's seed.
+SEED = "360learning"
 
 HEX24 = re.compile(r"[a-fA-F0-9]{24}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

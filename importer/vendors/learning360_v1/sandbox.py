@@ -8,26 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState
 from importer.vendors.learning360_common.sandbox import (
     EMAIL,
     HEX24,
     PREFIX,
+    SEED,
     V1_DATE,
     error_v1,
     parse_date,
 )
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
 
 VENDOR = "360learning-v1"
 
 
-def build(state: SandboxState, router: Router) -> None:
+def build(state: SandboxState, router: Routes) -> None:
     """Register the v1 routes on ``router``."""
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
 
     def authenticated(request: Request) -> bool:
         company = request.arg("company") or request.headers.get("x-company-id")
@@ -132,7 +133,7 @@ def build(state: SandboxState, router: Router) -> None:
 
 
 def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
     return {
         "base_url": f"{base_url}{PREFIX}",
         "auth_url": None,
@@ -149,4 +150,5 @@ PART = SandboxPart(
     owns=lambda prefix, path: prefix == PREFIX and not path.startswith("/api/v2"),
     server_error={"error": "internal_server_error"},
     describe=_describe,
+    seed=SEED,
 )

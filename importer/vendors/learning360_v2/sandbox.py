@@ -13,11 +13,13 @@ import ipaddress
 import secrets
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState, SlidingWindow
 from importer.vendors.learning360_common.sandbox import (
     HEX24,
     PREFIX,
+    SEED,
     V2_DATE,
     compare,
     error_v2,
@@ -26,7 +28,6 @@ from importer.vendors.learning360_common.sandbox import (
     parse_date,
 )
 from importer.vendors.learning360_v2.sandbox_changes import changes_routes
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "build"]
 
@@ -52,9 +53,9 @@ _V2_FIELDS = {
 }
 
 
-def build(state: SandboxState, router: Router) -> None:
+def build(state: SandboxState, router: Routes) -> None:
     """Register the v2 routes on ``router``."""
-    account = state.seed["360learning"]
+    account = state.seed[SEED]
     tokens: dict[str, tuple[dict[str, Any], float]] = {}
     ttl = float(state.options.get("token_ttl", 3600))
     writes = SlidingWindow(int(state.options.get("v2_writes_per_second", 10)), 1.0, state.clock)
@@ -209,7 +210,7 @@ def build(state: SandboxState, router: Router) -> None:
                 return json_response(200, created.data)
         return error_v2(404, "sessionNotFound", "No such session in this path.")
 
-    changes_routes(state, router, guard, account)
+    changes_routes(state, router, guard, account, check_v2_body)
 
     @router.route("GET", "/api/v2/users")
     def users(request: Request) -> Response:
@@ -296,7 +297,7 @@ def _valid_ip_filtering(filtering: dict[str, Any]) -> bool:
 
 
 def _describe(base_url: str, state: SandboxState) -> dict[str, Any]:
-    client = state.seed["360learning"]["credentials"][0]
+    client = state.seed[SEED]["credentials"][0]
     return {
         "base_url": f"{base_url}{PREFIX}",
         "auth_url": f"{base_url}{PREFIX}",
@@ -313,6 +314,7 @@ PART = SandboxPart(
     owns=lambda prefix, path: prefix == PREFIX and path.startswith("/api/v2"),
     server_error={"error": {"code": "internalServerError", "message": "Sandbox fault."}},
     describe=_describe,
+    seed=SEED,
     token_paths=("/api/v2/oauth2/token",),
     rate_limit=(10, 1.0),  # writes per company, as `build` enforces by default
     options={

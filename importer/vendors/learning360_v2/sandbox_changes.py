@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
 from importer.sandbox.state import Created, SandboxState
 from importer.vendors.learning360_common.sandbox import HEX24, V2_DATE, error_v2, iso, parse_date
 
@@ -45,10 +45,14 @@ Guard = Callable[[Request, str, bool], "Response | None"]
 
 
 def changes_routes(
-    state: SandboxState, router: Router, guard: Guard, account: dict[str, Any]
+    state: SandboxState,
+    router: Routes,
+    guard: Guard,
+    account: dict[str, Any],
+    check_v2_body: Callable[[Any], str | None],
 ) -> None:
-    """Register PATCH and DELETE of a path session on ``router``."""
-    from importer.vendors.learning360_v2.sandbox import check_v2_body
+    """Register PATCH and DELETE of a path session on ``router`` (``check_v2_body``: the
+    create body's schema check, which a merged PATCH must pass too)."""
 
     def find(request: Request) -> tuple[Created | None, Response | None]:
         """The session a PATCH or DELETE names, after the version, token, scope and rate."""

@@ -36,9 +36,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from importer.sandbox.http import Request, Response, Router, json_response
+from importer.sandbox.http import Request, Response, Routes, json_response
+from importer.sandbox.part import SandboxPart
 from importer.sandbox.state import SandboxState, SlidingWindow
-from importer.vendors.plugin import SandboxPart
 
 __all__ = ["PART", "VENDOR", "ZohoAccount", "build_accounts", "build_people"]
 
@@ -126,7 +126,7 @@ class ZohoAccount:
         return None
 
 
-def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) -> None:
+def build_accounts(state: SandboxState, router: Routes, account: ZohoAccount) -> None:
     """The accounts server: ``POST /oauth/v2/token`` with the refresh-token grant."""
 
     @router.route("POST", "/oauth/v2/token")
@@ -172,7 +172,7 @@ def build_accounts(state: SandboxState, router: Router, account: ZohoAccount) ->
         )
 
 
-def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> None:
+def build_people(state: SandboxState, router: Routes, account: ZohoAccount) -> None:
     """The People server: create and list module sessions, look up employees."""
     seed = account.seed
 
@@ -220,7 +220,7 @@ def build_people(state: SandboxState, router: Router, account: ZohoAccount) -> N
         ]
         if len(existing) >= int(state.options.get("zoho_sessions_per_module", 500)):
             return _error(422, "Maximum limit exceeded")
-        ident = state.new_id("zoho")
+        ident = state.new_id("digits18")
         trainer = next(t for t in seed["trainers"] if t["erecno"] == data["trainerErecno"])
         room = next((r for r in seed["rooms"] if r["roomId"] == data.get("roomId")), None)
         echo = _normalised if state.options.get("zoho_echo") == "normalised" else str
@@ -364,7 +364,7 @@ def _check_session(data: Any, seed: dict[str, Any]) -> str | None:
     return None
 
 
-def _build(state: SandboxState, routers: Mapping[str, Router]) -> ZohoAccount:
+def _build(state: SandboxState, routers: Mapping[str, Routes]) -> ZohoAccount:
     account = ZohoAccount(state)
     build_people(state, routers["/zoho"], account)
     build_accounts(state, routers["/zoho-accounts"], account)
@@ -392,6 +392,7 @@ PART = SandboxPart(
     server_error={"code": 500, "message": "Sorry! Server error occured"},
     describe=_describe,
     token_paths=("/oauth/v2/token",),
+    seed="zoho",
     rate_limit=(30, 60.0),  # LMS calls, as `build` enforces by default (then the lock)
     options={
         "zoho_lock_style": "429 (default), 7209 (a 200 with the code), 422, envelope (People's "
