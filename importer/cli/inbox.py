@@ -39,7 +39,7 @@ from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, ImporterError, InputError, describe_os_error
 from importer.core.files import NotOwnFileError, copy_private, open_own_file
 from importer.core.joblog import JOB_LOG, printable
-from importer.core.outcomes import ExitCode
+from importer.core.outcomes import ExitCode, Status
 from importer.results.sheet import default_result_path
 from importer.store.base import JobLockedError
 
@@ -239,7 +239,7 @@ def _run_wide(summary: dict[str, Any]) -> str | None:
     if (
         summary.get("requests")
         and summary.get("unreachable")
-        and not {"created", "rejected", "unknown"} & set(counts)
+        and not {Status.CREATED, Status.REJECTED, Status.UNKNOWN} & set(counts)
     ):
         return "the vendor could not be reached"
     return None
@@ -250,7 +250,7 @@ def _imported(code: int, summary: dict[str, Any]) -> bool:
     if code not in (ExitCode.OK, ExitCode.NOT_ALL_DONE):
         return False
     counts = summary.get("counts") or {}
-    return not (counts and set(counts) == {"invalid"})
+    return not (counts and set(counts) == {Status.INVALID})
 
 
 def _settle(args: argparse.Namespace) -> float:

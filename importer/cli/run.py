@@ -25,6 +25,7 @@ from importer.cli.undo import guard_of, updating
 from importer.core.errors import ConfigurationError, ImporterError
 from importer.core.files import open_sheet
 from importer.core.joblog import JOB_LOG, job_log
+from importer.core.outcomes import Status
 from importer.core.secret import scrub
 from importer.jobs.config import sheet_defaults
 from importer.results.sheet import check_writable, default_result_path, result_path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["resolve_emails", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
+#: The rows a run lists on the terminal (the first 20): the ones a coordinator looks at.
+_SHOWN_STATUSES = (Status.REJECTED, Status.UNKNOWN, Status.CHANGED, Status.UPDATED)
 #: The job's log file (``--log``): attached by :func:`run_command` for the run.
 _log = logging.getLogger(JOB_LOG)
 
@@ -270,8 +273,7 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
     if not args.json:
         shown = 0
         for row, result in sorted(run.results.items()):
-            shown_statuses = ("rejected", "unknown", "changed", "updated")
-            if result.status in shown_statuses and shown < _SHOWN_PROBLEMS:
+            if result.status in _SHOWN_STATUSES and shown < _SHOWN_PROBLEMS:
                 print(f"  {args.file}: row {row}: {result.status}: {scrub(result.message)}")
                 shown += 1
         print(f"Done: {said}.")
