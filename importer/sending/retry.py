@@ -80,9 +80,9 @@ class RetryPolicy:
             return usable
         return float(self.backoff * 2 ** (tries - 1) * (0.5 + rng.random()))
 
-    def start(self, rng: random.Random) -> Retries:
+    def start(self, rng: random.Random | None = None) -> Retries:
         """The count of one request's tries and waits under this policy."""
-        return Retries(self, rng)
+        return Retries(self, rng or random.Random())
 
 
 @dataclass

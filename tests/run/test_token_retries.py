@@ -185,3 +185,37 @@ def test_a_refusal_is_not_retried() -> None:
     with pytest.raises(FatalVendorError, match="refused the API credentials"):
         sender.auth.headers()
     assert len(host.times) == 1
+
+
+# --- The policy itself ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asked", [None, float("nan"), float("inf"), -3.0])
+def test_an_unusable_retry_after_means_backoff_with_jitter(asked: float | None) -> None:
+    """No wait, or one that is no wait (NaN, infinite, negative): doubling backoff, jittered
+    within [0.5, 1.5) of it."""
+    retries = RetryPolicy(max_tries=10, backoff=2.0).start(random.Random(_SEED))
+    waits = [retries.next_wait(asked, "the host", "why") for _ in range(4)]
+    for tries, wait in enumerate(waits, start=1):
+        assert wait is not None and 0.5 * 2.0 * 2 ** (tries - 1) <= wait < 1.5 * 2.0 * 2 ** (
+            tries - 1
+        )
+
+
+def test_retries_are_bounded_by_tries_and_by_total_waiting() -> None:
+    """Zoho's 600 s window asked twice: the second wait would pass the 900 s of total waiting,
+    so the request gives up after two tries (and after max_tries whatever the waits)."""
+    by_time = RetryPolicy().start()
+    assert by_time.next_wait(600.0, "h", "w") == 600.0
+    assert by_time.next_wait(600.0, "h", "w") is None and by_time.tries == 2
+    by_tries = RetryPolicy(max_tries=3).start()
+    assert [by_tries.next_wait(1.0, "h", "w") for _ in range(3)] == [1.0, 1.0, None]
+
+
+@pytest.mark.parametrize(("status", "again"), [(408, True), (425, True), (429, True), (500, True),
+                                               (503, True), (400, False), (401, False), (404, False)])  # fmt: skip
+def test_which_statuses_are_tried_again(status: int, again: bool) -> None:
+    """A request that changes nothing is tried again after 408, 425, 429 and any 5xx only."""
+    from importer.sending.retry import retryable
+
+    assert retryable(status) is again
