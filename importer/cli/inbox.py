@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import stat
@@ -33,11 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importer.cli.run import log, printable, run_file
+from importer.cli.run import run_file
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, ImporterError, InputError, describe_os_error
 from importer.core.files import NotOwnFileError, copy_private, open_own_file
-from importer.core.outcomes import ExitCode
+from importer.core.joblog import JOB_LOG, printable
+from importer.core.outcomes import ExitCode, Status
 from importer.results.sheet import default_result_path
 from importer.store.base import JobLockedError
 
@@ -52,6 +54,9 @@ _SHEET_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
 #: and a sheet dropped a minute before the nightly run waits one night. ``--settle``
 #: (or ``settle`` in the job file) changes it; 0 takes every sheet at once.
 SETTLE_SECONDS = 60.0
+
+#: The job's log file (attached by :func:`importer.cli.run.run_command`).
+_log = logging.getLogger(JOB_LOG)
 
 
 class _Waiting(Exception):
@@ -88,7 +93,7 @@ def run_inbox(
     summaries: list[dict[str, Any]] = []
     waiting: list[dict[str, str]] = []
     worst: int = ExitCode.OK
-    log(args, f"inbox {inbox}: {len(files)} file(s)")
+    _log.info("inbox %s: %s file(s)", inbox, len(files))
     # The private copies of the sheets read: a folder only this user can enter (0700).
     with tempfile.TemporaryDirectory(prefix="importer-inbox-") as scratch:
         for number, path in enumerate(files):
@@ -96,16 +101,15 @@ def run_inbox(
                 taken = _take(path, Path(scratch), clock.time(), settle)
             except _Waiting as why:
                 waiting.append({"file": str(path), "why": str(why)})
-                log(args, f"{path.name}: left for the next run: {why}")
+                _log.info("%s: left for the next run: %s", path.name, why)
                 continue
             except NotOwnFileError:
                 _left_alone(args, path, _NOT_OWN)
                 continue
             except _NoCopy as why:
                 left = [str(p) for p in files[number:]]
-                log(
-                    args,
-                    f"stopped ({why}); left in the inbox for the next run: {len(left)} file(s)",
+                _log.info(
+                    "stopped (%s); left in the inbox for the next run: %s file(s)", why, len(left)
                 )
                 return _report(args, inbox, summaries, waiting, ExitCode.CANNOT_RUN, str(why), left)
             except OSError as error:  # gone since the listing, or unreadable: not ours to file
@@ -121,16 +125,15 @@ def run_inbox(
                 # The name no longer holds the version read: filing it would file an unread one.
                 summary["left_in_inbox"] = True
                 summary["why"] = _CHANGED_DURING
-                log(args, f"{path.name}: left in the inbox: {_CHANGED_DURING}")
+                _log.info("%s: left in the inbox: %s", path.name, _CHANGED_DURING)
                 summaries.append(summary)
                 continue
             if stop is not None:
                 left = [str(p) for p in files[number:]]
                 summary["left_in_inbox"] = True
                 summaries.append(summary)
-                log(
-                    args,
-                    f"stopped ({stop}); left in the inbox for the next run: {len(left)} file(s)",
+                _log.info(
+                    "stopped (%s); left in the inbox for the next run: %s file(s)", stop, len(left)
                 )
                 return _report(args, inbox, summaries, waiting, worst, stop, left)
             folder = inbox / ("done" if _imported(code, summary) else "failed")
@@ -142,11 +145,11 @@ def run_inbox(
                 stop = describe_os_error(error)
                 summary["left_in_inbox"] = True
                 summaries.append(summary)
-                log(args, f"{path.name}: could not be filed: {stop}")
+                _log.info("%s: could not be filed: %s", path.name, stop)
                 left = [str(p) for p in files[number:]]
                 return _report(args, inbox, summaries, waiting, max(worst, 2), stop, left)
             summary["moved_to"] = str(target)
-            log(args, f"{path.name}: moved to {target}")
+            _log.info("%s: moved to %s", path.name, target)
             summaries.append(summary)
     return _report(args, inbox, summaries, waiting, worst, None, [])
 
@@ -188,7 +191,7 @@ def _could_not_run(
     read, the private copy: the operator knows the inbox's name, so that is the one said."""
     said = said.replace(str(taken.copy), str(path))
     print(f"session-importer: error: {printable(said)}", file=sys.stderr)
-    log(args, f"{path.name}: could not run: {said}")
+    _log.info("%s: could not run: %s", path.name, said)
     return {"file": str(path), "error": said, "exit_code": code}
 
 
@@ -236,7 +239,7 @@ def _run_wide(summary: dict[str, Any]) -> str | None:
     if (
         summary.get("requests")
         and summary.get("unreachable")
-        and not {"created", "rejected", "unknown"} & set(counts)
+        and not {Status.CREATED, Status.REJECTED, Status.UNKNOWN} & set(counts)
     ):
         return "the vendor could not be reached"
     return None
@@ -247,7 +250,7 @@ def _imported(code: int, summary: dict[str, Any]) -> bool:
     if code not in (ExitCode.OK, ExitCode.NOT_ALL_DONE):
         return False
     counts = summary.get("counts") or {}
-    return not (counts and set(counts) == {"invalid"})
+    return not (counts and set(counts) == {Status.INVALID})
 
 
 def _settle(args: argparse.Namespace) -> float:
@@ -292,7 +295,7 @@ _NOT_OWN = "not a regular file owned by this user (a link, a device or another's
 
 
 def _left_alone(args: argparse.Namespace, path: Path, why: str) -> None:
-    log(args, f"{path.name}: left alone: {why}")
+    _log.info("%s: left alone: %s", path.name, why)
     print(f"session-importer: {printable(str(path))}: left alone: {why}", file=sys.stderr)
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from importer.api import validate
 from importer.cli.parser import build_parser
 from importer.core.errors import ConfigurationError, ImporterError, describe_os_error
-from importer.core.outcomes import ExitCode
+from importer.core.outcomes import ExitCode, Status
 from importer.jobs.config import sheet_default_keys, sheet_defaults
 from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
@@ -182,7 +182,7 @@ def _validate(args: argparse.Namespace) -> int:
     if validated.sheet_read is not None:
         print(f"{args.file}: read {validated.sheet_read}.")
     rows = f"{validated.row_count} row{'s' if validated.row_count != 1 else ''}"
-    print(f"{args.file}: {rows}: {counts['valid']} valid, {counts['invalid']} invalid.")
+    print(f"{args.file}: {rows}: {counts[Status.VALID]} valid, {counts[Status.INVALID]} invalid.")
     other = "MDY" if validated.two_ways.order == "DMY" else "DMY"
     two_ways = validated.two_ways.sentence(f"add --date-order {other}")
     if two_ways:

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 from importer.cli.journal import journal_place
 from importer.cli.undo import guard_of, updating
 from importer.core.errors import ConfigurationError, ImporterError
-from importer.core.files import open_private_append, open_sheet
+from importer.core.files import open_sheet
+from importer.core.joblog import JOB_LOG, job_log
+from importer.core.outcomes import Status
 from importer.core.secret import scrub
 from importer.jobs.config import JobFile, RunFlags, sheet_default_keys, sheet_defaults
 from importer.results.sheet import check_writable, default_result_path, result_path
@@ -35,9 +38,13 @@ if TYPE_CHECKING:
     from importer.jobs.import_sheet import Imported
     from importer.vendors.plugin import Plugin
 
-__all__ = ["log", "printable", "resolve_emails", "run_command", "run_file"]
+__all__ = ["resolve_emails", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
+#: The rows a run lists on the terminal (the first 20): the ones a coordinator looks at.
+_SHOWN_STATUSES = (Status.REJECTED, Status.UNKNOWN, Status.CHANGED, Status.UPDATED)
+#: The job's log file (``--log``): attached by :func:`run_command` for the run.
+_log = logging.getLogger(JOB_LOG)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -58,7 +65,7 @@ def run_command(args: argparse.Namespace) -> int:
     log_path = args.log or job.log
     if log_path is not None:
         check_writable(Path(log_path), "the log file")
-    with _log_file(log_path) as args.log_file:
+    with job_log(log_path):
         if args.check:
             from importer.cli.check import check_job
 
@@ -72,43 +79,11 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             code, summary = run_file(args, source)
         except ImporterError as error:
-            log(args, f"{source}: could not run: {error}")  # the scheduler's log says why
+            _log.info("%s: could not run: %s", source, error)  # the scheduler's log says why
             raise
         if args.json:
             print(json.dumps(summary), flush=True)
         return code
-
-
-@contextlib.contextmanager
-def _log_file(path: str | Path | None) -> Iterator[Any]:
-    """The job's log file, opened for appending (its folder created), or ``None``."""
-    if path is None:
-        yield None
-        return
-    # Created 0600 in a folder made 0700 when new: the log names learners' sheets.
-    with open_private_append(Path(path)) as handle:
-        yield handle
-
-
-def log(args: argparse.Namespace, message: str) -> None:
-    """Append a line to the job's log file, if it has one, every secret the process holds
-    masked.
-
-    Control characters (a newline in a file name) are written escaped, so that no text
-    from outside can forge a log line.
-    """
-    if getattr(args, "log_file", None) is not None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        args.log_file.write(f"{stamp} {printable(scrub(message))}\n")
-        args.log_file.flush()
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``): one line, no escapes."""
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
 
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
@@ -211,7 +186,7 @@ def _import(
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     args.sheet_read = report.table.which_sheet()
     if args.sheet_read is not None:
-        log(args, f"{args.file}: read {args.sheet_read}")
+        _log.info("%s: read %s", args.file, args.sheet_read)
         if not args.json:
             print(f"{args.file}: read {args.sheet_read}.")
     if args.resolve_only:
@@ -221,7 +196,7 @@ def _import(
     )
     two_ways = report.two_ways.sentence(f"add --date-order {_other_order(report)}")
     if two_ways:
-        log(args, f"{args.file}: {two_ways}")
+        _log.info("%s: %s", args.file, two_ways)
         if not args.json:
             print(f"{args.file}: {two_ways}.")
     if not args.json:
@@ -254,7 +229,7 @@ def _import(
 
 
 def _plan(args: argparse.Namespace, line: str) -> None:
-    log(args, line)
+    _log.info(line)
     if not args.json:
         print(line)
 
@@ -296,14 +271,15 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
     if report.table.sheet is not None:
         summary["sheet"] = report.table.sheet
     said = ", ".join(f"{count} {status}" for status, count in counts.items())
-    log(args, f"{args.file}: {said or 'no rows'}; result sheet {written}; exit {run.exit_code}")
+    _log.info(
+        "%s: %s; result sheet %s; exit %s", args.file, said or "no rows", written, run.exit_code
+    )
     if run.stopped:
-        log(args, f"stopped early: {run.stopped}")
+        _log.info("stopped early: %s", run.stopped)
     if not args.json:
         shown = 0
         for row, result in sorted(run.results.items()):
-            shown_statuses = ("rejected", "unknown", "changed", "updated")
-            if result.status in shown_statuses and shown < _SHOWN_PROBLEMS:
+            if result.status in _SHOWN_STATUSES and shown < _SHOWN_PROBLEMS:
                 print(f"  {args.file}: row {row}: {result.status}: {scrub(result.message)}")
                 shown += 1
         print(f"Done: {said}.")
@@ -349,4 +325,4 @@ def resolve_emails(
 
 def _notify(args: argparse.Namespace, message: str) -> None:
     print(f"session-importer: {scrub(message)}", file=sys.stderr)
-    log(args, message)
+    _log.info(message)

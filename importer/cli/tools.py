@@ -13,7 +13,7 @@ from typing import Any
 
 from importer.api import validate
 from importer.core.errors import ConfigurationError
-from importer.core.outcomes import ExitCode
+from importer.core.outcomes import ExitCode, JournalState, Status
 from importer.results.sheet import default_result_path
 from importer.results.write import write_report
 from importer.store.journal import Journal
@@ -50,7 +50,7 @@ def export_command(args: argparse.Namespace) -> int:
         for row in frame.index:
             status = str(frame.at[row, "Status"]) if "Status" in frame.columns else ""
             ident = str(frame.at[row, "Created ID"]) if "Created ID" in frame.columns else ""
-            done = status in ("created", "skipped", "updated")
+            done = status in (Status.CREATED, Status.SKIPPED, Status.UPDATED)
             if done and ident and int(row) not in report.errors:
                 sent = report.values.loc[row]
                 created[ident] = {k: (None if pd.isna(v) else v) for k, v in sent.items()}
@@ -140,7 +140,13 @@ def _existing_journal(path: Path) -> Journal:
 
 
 #: Journal states a coordinator must look at (an interrupted update or undo included).
-_ATTENTION = ("unknown", "sending", "rejected", "updating", "deleting")
+_ATTENTION = (
+    JournalState.UNKNOWN,
+    JournalState.SENDING,
+    JournalState.REJECTED,
+    JournalState.UPDATING,
+    JournalState.DELETING,
+)
 
 
 def status_command(args: argparse.Namespace) -> int:

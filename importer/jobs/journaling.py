@@ -43,6 +43,9 @@ __all__ = [
     "memo_fingerprint",
 ]
 
+#: The journal states of a row created at the vendor (an update of it may be on the wire).
+_DONE = (JournalState.CREATED, JournalState.UPDATING)
+
 
 @dataclass(frozen=True)
 class JournalOptions:
@@ -191,7 +194,7 @@ class Journaled:
         return {
             row: describe(differences(entry.payload, self.values.get(row, {})))
             for row, (_, print_, entry) in self.rows.items()
-            if entry.state in ("created", "updating") and entry.fingerprint != print_
+            if entry.state in _DONE and entry.fingerprint != print_
         }
 
     def removals(self, row: int) -> str:
@@ -211,7 +214,7 @@ class Journaled:
         if changes is None or changes.update is None:
             return  # nothing will be changed at the vendor: such rows stay "changed"
         counts: dict[str, int] = getattr(self.journal, "counts", dict)()
-        journaled = sum(counts.get(s, 0) for s in ("created", "updating", "deleting"))
+        journaled = sum(counts.get(s, 0) for s in (*_DONE, JournalState.DELETING))
         changed = self.updates()
         words = [f"{self.rows[row][0]}:{self.rows[row][1]}" for row in changed]
         guard = self.options.guard or Guard()
@@ -356,17 +359,17 @@ class Journaled:
         # Only the rows done before say when (a new row's send does not pay for it).
         when = (
             time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.updated))
-            if entry.state in ("created", "updating", "rejected")
+            if entry.state in (*_DONE, JournalState.REJECTED)
             else ""
         )
-        if entry.state in ("created", "updating"):
-            if entry.state == "created" and entry.fingerprint == print_:
+        if entry.state in _DONE:
+            if entry.state == JournalState.CREATED and entry.fingerprint == print_:
                 return RowResult(
                     Status.SKIPPED, entry.created_id, f"already created on {when}; not sent again"
                 )
             if self.options.update:
                 return update_row(self.plugin, journal, sender, key, print_, entry, values)
-            if entry.state == "updating":
+            if entry.state == JournalState.UPDATING:
                 return RowResult(
                     Status.UNKNOWN,
                     entry.created_id,
@@ -378,14 +381,14 @@ class Journaled:
                 f"changed since it was created on {when} (ID {entry.created_id}): not sent "
                 "again; run with --update to change it at the vendor, or give the row a new key",
             )
-        if entry.state == "deleting":
+        if entry.state == JournalState.DELETING:
             return RowResult(
                 Status.UNKNOWN,
                 entry.created_id,
                 "an undo of this row was interrupted: run `session-importer undo` again first",
             )
         if (
-            entry.state == "rejected"
+            entry.state == JournalState.REJECTED
             and entry.fingerprint == print_
             and not self.options.retry_rejected
         ):
@@ -395,7 +398,7 @@ class Journaled:
                 "or use --retry-rejected)",
             )
         doubt = ""  # why the row may exist at the vendor although this run sends it again
-        if entry.state in ("unknown", "sending"):
+        if entry.state in (JournalState.UNKNOWN, JournalState.SENDING):
             verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
             if verdict == "found" and ident:
                 journal.outcome(

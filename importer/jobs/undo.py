@@ -63,8 +63,8 @@ class UndoReport:
         found: dict[str, int] = {}
         for entry in self.entries:
             status = str(self.results[entry.key].status) if entry.key in self.results else ""
-            status = status or "not sent"
-            if self.dry_run and status == "not sent":
+            status = status or Status.NOT_SENT
+            if self.dry_run and status == Status.NOT_SENT:
                 status = "would be deleted"
             elif status == Status.DELETED and entry.state == JournalState.DELETED:
                 status = "already deleted"  # by an earlier undo: nothing sent for it now
@@ -112,7 +112,7 @@ def _created_ids(result: Path) -> set[str]:
         raise InputError(f"{result}: not a result sheet this tool can read ({error}).") from None
     if not {"Status", "Created ID"} <= set(frame.columns):
         raise InputError(f"{result}: not a result sheet (no Status and Created ID columns).")
-    done = frame[frame["Status"].isin(["created", "updated"])]
+    done = frame[frame["Status"].isin([Status.CREATED, Status.UPDATED])]
     return {str(i).strip() for i in done["Created ID"].dropna() if str(i).strip()}
 
 
@@ -132,7 +132,9 @@ def select(
     entries = list(journal.entries())
     if result is not None:
         ids = _created_ids(result)
-        found = [e for e in entries if e.created_id in ids and e.state in (*_LIVE, "deleted")]
+        found = [
+            e for e in entries if e.created_id in ids and e.state in (*_LIVE, JournalState.DELETED)
+        ]
     elif run not in run_ids(journal):
         known = ", ".join(str(i) for i in run_ids(journal)[-10:]) or "none"
         raise ConfigurationError(
@@ -141,7 +143,9 @@ def select(
         )
     else:
         found = [
-            e for e in entries if e.payload.get("_run") == run and e.state in (*_LIVE, "deleted")
+            e
+            for e in entries
+            if e.payload.get("_run") == run and e.state in (*_LIVE, JournalState.DELETED)
         ]
     if rows is None:
         return found
@@ -162,7 +166,7 @@ def doubtful(journal: JournalLike, run: int | None) -> list[Entry]:
     """Rows run ``run`` sent whose answer was lost: an undo cannot know them (check by hand)."""
     if run is None:
         return []
-    lost = ("unknown", "sending")
+    lost = (JournalState.UNKNOWN, JournalState.SENDING)
     return [e for e in journal.entries() if e.payload.get("_run") == run and e.state in lost]
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from importer.core.dates import TwoWays
 from importer.core.errors import InputError
 from importer.core.files import atomic_write, open_sheet
+from importer.core.outcomes import Status
 from importer.results.sheet import csv_writer
 from importer.results.write import result_sheet
 from importer.sheet.duplicates import RepeatedRows
@@ -84,7 +85,7 @@ class Validated:
     @property
     def ok(self) -> bool:
         """Whether every row is valid."""
-        return not self.counts["invalid"]
+        return not self.counts[Status.INVALID]
 
 
 class _Tally:
@@ -190,7 +191,7 @@ def validate_csv(
     except _Refused:
         return None
     rows, invalid, errors = tally.rows, tally.invalid, tally.errors
-    counts = {"valid": rows - invalid, "invalid": invalid}
+    counts: dict[str, int] = {Status.VALID: rows - invalid, Status.INVALID: invalid}
     return Validated(rows, counts, errors, result, tally.two_ways, tally.zoneless)
 
 

@@ -46,7 +46,7 @@ class RunReport:
     def status(self, row: int) -> str:
         """The status of one sheet row."""
         if row in self.validation.errors:
-            return "invalid"
+            return Status.INVALID
         result = self.results.get(row)
         return result.status if result else Status.NOT_SENT
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from importer.core.outcomes import Status
 from importer.core.version import __version__
 from importer.results.sheet import (
     RESULT_COLUMNS,
@@ -47,7 +48,7 @@ def result_sheet(report: ValidationReport, run: RunReport | None = None) -> Resu
                 texts[row] = result.message
             if result.created_id:
                 created[row] = result.created_id
-            if result.steps and (len(result.steps) > 1 or result.status != "created"):
+            if result.steps and (len(result.steps) > 1 or result.status != Status.CREATED):
                 notes.setdefault(row, []).append("done: " + "; ".join(result.steps))
             if run.dry_run:
                 notes.setdefault(row, []).append("dry run: nothing was sent")
@@ -136,17 +137,17 @@ def _summary(report: ValidationReport, run: RunReport | None) -> list[SummaryLin
 
 
 #: What each status means, for the Summary sheet.
-_MEANING = {
-    "valid": "follow every rule; ready to import",
-    "invalid": "break a rule: see Messages on each row; never sent",
-    "created": "created at the vendor; Created ID holds its ID",
-    "skipped": "created by an earlier run; not sent again",
-    "changed": "created by an earlier run and edited since; not sent again",
-    "updated": "created by an earlier run, edited since, and changed at the vendor (--update)",
-    "deleted": "deleted at the vendor by `undo`",
-    "rejected": "refused by the vendor: see Messages",
-    "unknown": "the answer was lost: check at the vendor before sending again",
-    "not sent": "not sent (a stop, --limit or a dry run came first); safe to send",
+_MEANING: dict[str, str] = {
+    Status.VALID: "follow every rule; ready to import",
+    Status.INVALID: "break a rule: see Messages on each row; never sent",
+    Status.CREATED: "created at the vendor; Created ID holds its ID",
+    Status.SKIPPED: "created by an earlier run; not sent again",
+    Status.CHANGED: "created by an earlier run and edited since; not sent again",
+    Status.UPDATED: "created by an earlier run, edited since, and changed at the vendor (--update)",
+    Status.DELETED: "deleted at the vendor by `undo`",
+    Status.REJECTED: "refused by the vendor: see Messages",
+    Status.UNKNOWN: "the answer was lost: check at the vendor before sending again",
+    Status.NOT_SENT: "not sent (a stop, --limit or a dry run came first); safe to send",
 }
 
 

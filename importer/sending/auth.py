@@ -6,7 +6,10 @@ fetched from a token host, renewed a minute before it expires.
 Only a token host's documented refusals (400/401, Zoho's error fields) mean the
 credentials are wrong: they raise :class:`FatalVendorError` with a message naming the
 variables to check, never their values. A 429, a 5xx, a dead connection or an
-undocumented answer is retried; if it persists it is :class:`VendorUnavailableError`.
+undocumented answer is retried under the sender's own policy
+(:class:`~importer.sending.retry.RetryPolicy`: the same tries, backoff with jitter,
+``Retry-After`` up to :data:`~importer.sending.throttle.MAX_WAIT`); if it persists it is
+:class:`VendorUnavailableError`.
 Tokens are kept per account and shared between processes (:mod:`importer.store.tokens`).
 """
 
@@ -24,7 +27,7 @@ from importer.core.errors import FatalVendorError, VendorUnavailableError
 from importer.core.secret import HELD, Secret
 from importer.sending.ports import Tokens
 from importer.sending.protocol import Answer, retry_after_header, snippet
-from importer.sending.throttle import MAX_WAIT
+from importer.sending.retry import RetryPolicy, retryable
 
 __all__ = [
     "Auth",
@@ -38,7 +41,6 @@ __all__ = [
 
 _RENEW_MARGIN = 60.0
 _RENEW_RETRY = 20.0
-_TOKEN_TRIES = 5
 
 
 class Auth(Protocol):
@@ -53,9 +55,23 @@ class Auth(Protocol):
         ...
 
 
-#: A vendor's authentication, as its plugin declares it: ``(credentials by variable, token
-#: host, HTTP client, clock, kept tokens) -> Auth``.
-AuthFactory = Callable[[Mapping[str, Secret], str, httpx.Client, Clock, "Tokens | None"], "Auth"]
+class AuthFactory(Protocol):
+    """A vendor's authentication, as its plugin declares it: ``(credentials by variable, token
+    host, HTTP client, clock, kept tokens, retry=policy) -> Auth``. ``retry`` is the run's
+    :class:`~importer.sending.retry.RetryPolicy`, for a token host's requests (``None``: the
+    default policy); an authentication without a token host ignores it."""
+
+    def __call__(
+        self,
+        creds: Mapping[str, Secret],
+        auth_url: str,
+        client: httpx.Client,
+        clock: Clock,
+        tokens: Tokens | None = None,
+        /,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> Auth: ...
 
 
 class TokenAuth:
@@ -63,9 +79,11 @@ class TokenAuth:
 
     Subclasses give ``fetch() -> (token, lifetime seconds)`` and, where the vendor has
     one, a ``budget`` of token requests per window. A transient failure of the token
-    host (429, 5xx, a dead connection, an undocumented answer) is retried under the
-    same rules as any call; when it persists, a token still valid is kept, and only
-    then is the run stopped as "vendor unavailable", never as "credentials refused".
+    host (429, 5xx, a dead connection, an undocumented answer) is retried under
+    ``retry``, the policy of the run's calls (waiting on ``clock``); when it persists, a
+    token still valid is kept, and only then is the run stopped as "vendor unavailable",
+    never as "credentials refused". Waits for the budget are not retries: they count
+    toward neither the tries nor the policy's total waiting time.
     """
 
     #: (requests, seconds) the vendor allows per account; ``None``: no documented budget.
@@ -73,10 +91,13 @@ class TokenAuth:
     #: What the token host is called, for messages.
     host_name = "the token host"
 
-    def __init__(self, clock: Clock, tokens: Tokens, account: str) -> None:
+    def __init__(
+        self, clock: Clock, tokens: Tokens, account: str, retry: RetryPolicy | None = None
+    ) -> None:
         self.clock = clock
         self.tokens = tokens
         self.account = account
+        self.retry = retry or RetryPolicy()
         self.value: str | None = None
         self.expires = 0.0
         self.renew_at = 0.0
@@ -121,8 +142,8 @@ class TokenAuth:
             self.value = None
 
     def _fetch_with_retries(self) -> tuple[str, float]:
-        cause = ""
-        for tries in range(1, _TOKEN_TRIES + 1):
+        retries = self.retry.start(self.rng)
+        while True:
             self._wait_for_budget()
             self.fetches += 1
             asked = self.clock.time()
@@ -131,22 +152,20 @@ class TokenAuth:
             except Transient as error:
                 if error.answered:  # the host saw it: it may count toward its budget
                     self.tokens.requested(self.account, asked)
-                cause = str(error)
-                delay = error.retry_after
-                if delay is None or delay > MAX_WAIT:
-                    delay = 2.0 ** (tries - 1) * (0.5 + self.rng.random())
-                if tries < _TOKEN_TRIES:
-                    self.clock.sleep(delay)
+                delay = retries.next_wait(error.retry_after, self.host_name, str(error))
+                if delay is None:
+                    raise VendorUnavailableError(
+                        f"could not get an access token from {self.host_name} after "
+                        f"{retries.tries} tries ({error}). The credentials were not refused; "
+                        "nothing was changed: re-run later."
+                    ) from None
+                self.clock.sleep(delay)
             except FatalVendorError:
                 self.tokens.requested(self.account, asked)
                 raise
             else:
                 self.tokens.requested(self.account, asked)
                 return got
-        raise VendorUnavailableError(
-            f"could not get an access token from {self.host_name} after {_TOKEN_TRIES} tries "
-            f"({cause}). The credentials were not refused; nothing was changed: re-run later."
-        )
 
     def _wait_for_budget(self) -> None:
         """Stay under the vendor's token budget, counting every process's requests."""
@@ -199,7 +218,7 @@ def post_token(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]
     except httpx.HTTPError as error:
         raise Transient(f"{type(error).__name__} from {url}", answered=False) from None
     wait = retry_after_header(Answer(answer.status_code, None, answer.headers))
-    if answer.status_code == 429 or answer.status_code >= 500:
+    if retryable(answer.status_code):  # as a read's answer is (429, 408, 425, 5xx)
         raise Transient(f"answered {answer.status_code}", wait)
     try:
         body = answer.json()

@@ -6,7 +6,8 @@ consequence 3):
 
 * a 429, a lock, or a connection that was never made means nothing was done:
   wait (``Retry-After`` in seconds or as a date, the lock's end, or backoff
-  with jitter) and retry, bounded by tries *and* by total waiting time;
+  with jitter) and retry, bounded by tries *and* by total waiting time
+  (:class:`~importer.sending.retry.RetryPolicy`, which token requests follow too);
   a vendor asking for more than :data:`~importer.sending.throttle.MAX_WAIT` stops the run;
 * a timeout, a dropped connection, a 5xx or an undocumented 2xx answer to a
   *write* means the outcome is unknown: the row is marked ``unknown`` and never
@@ -53,7 +54,8 @@ from importer.sending.protocol import (
     retry_after_header,
     snippet,
 )
-from importer.sending.throttle import MAX_WAIT, Pacer, PacerStopped, check_wait
+from importer.sending.retry import RetryPolicy, retryable
+from importer.sending.throttle import Pacer, PacerStopped, check_wait
 
 if TYPE_CHECKING:
     from importer.core.settings import RunSettings
@@ -79,11 +81,9 @@ class Sender:
         pacer: the vendor's rate pacing, shared by every worker.
         clock: the clock to wait on.
         secrets: values to scrub from any message.
-        max_tries: tries per call for retryable failures.
-        max_retry_seconds: total seconds of backoff and Retry-After waits per call.
+        retry: tries, backoff and waits for retryable failures (the token requests' too).
         max_locks: account locks waited out before giving up.
         breaker: requests failing in a row (wire or 5xx) before the vendor is taken as down.
-        backoff: first backoff delay in seconds (doubled each try, with jitter).
         notify: called with a sentence when something worth telling happens (a lock).
         transport: the client's own transport, when the run made the client (see
             :meth:`_request`); ``None``: every request through ``client.request``.
@@ -97,11 +97,9 @@ class Sender:
     pacer: Pacer
     clock: Clock
     secrets: list[Secret] = field(default_factory=list)
-    max_tries: int = 5
-    max_retry_seconds: float = 900.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_locks: int = 3
     breaker: int = 10
-    backoff: float = 1.0
     notify: Callable[[str], None] = lambda message: None
     transport: httpx.BaseTransport | None = None
     label: Callable[[str], str] = str
@@ -233,7 +231,7 @@ class Sender:
         row: RowResult | None = None,
     ) -> tuple[Outcome, Answer | None]:
         """One call under the retry policy (see the module docstring): its last outcome."""
-        tries, waited, renewed, waited_clean = 0, 0.0, False, False
+        retries, renewed, waited_clean = self.retry.start(self.rng), False, False
         while True:
             got, sent_at = self._exchange(call, results)
             if row is not None:
@@ -278,33 +276,19 @@ class Sender:
                 self._wait_lock(outcome, answer)
                 continue
             # retry: nothing was done
-            tries += 1
             if answer is not None and answer.status == 429:
                 self.pacer.slow_down(sent_at)
-            delay = self._delay(outcome, tries)
-            if tries >= self.max_tries or waited + delay > self.max_retry_seconds:
+            delay = retries.next_wait(outcome.retry_after, self.adapter.name, outcome.message)
+            if delay is None:
                 return (
                     Outcome(
                         "retry",
-                        message=f"gave up after {tries} tries ({outcome.message}); safe to re-run",
+                        message=f"gave up after {retries.tries} tries ({outcome.message}); "
+                        "safe to re-run",
                     ),
                     answer,
                 )
-            waited += delay
             self.pacer.pause_for(delay, outcome.message)
-
-    def _delay(self, outcome: Outcome, tries: int) -> float:
-        """The wait before the next try: the vendor's, if usable and sane, else backoff."""
-        asked = check_wait(outcome.retry_after)
-        if asked is not None and asked > MAX_WAIT:
-            raise VendorUnavailableError(
-                f"{self.adapter.name} asked us to wait {asked / 3600:.1f} hours "
-                f"(Retry-After, {outcome.message}): more than the {MAX_WAIT / 3600:.0f} hour we "
-                "wait. Stopped; the rows not sent are safe to re-run later."
-            )
-        if asked is not None:
-            return asked
-        return float(self.backoff * 2 ** (tries - 1) * (0.5 + self.rng.random()))
 
     def _wait_lock(self, outcome: Outcome, answer: Answer | None) -> None:
         """Wait out an account lock, saying whose it most likely is; stop after ``max_locks``
@@ -347,7 +331,7 @@ class Sender:
                     )
                 )
             message += f": waiting {wait:.0f} s, then resuming"
-        if wait > MAX_WAIT:
+        if wait > self.retry.max_wait:
             raise VendorUnavailableError(
                 self._clean(f"{message.split(': waiting')[0]}, for {wait / 3600:.1f} hours. "
                             "Stopped; re-run later.")
@@ -447,7 +431,7 @@ class Sender:
                 message=f"the vendor refused to {call.name} (403): check the credentials "
                 "and their scopes.",
             )
-        if status in (408, 425, 429) or status >= 500:
+        if retryable(status):
             return Outcome(
                 "retry",
                 message=f"{'too many requests' if status == 429 else 'answered'} "
@@ -647,15 +631,17 @@ def sender_for(
     pacer = pacer or Pacer(policy, clock)
     # Token hosts may ask for long waits (Zoho's token budget): a stop must end them too.
     waits = _StopAware(clock, pacer)
+    # One policy for the calls and for the token host's requests.
+    retry = RetryPolicy(max_tries=settings.max_tries)
     return Sender(
         adapter=adapter,
         client=client,
         base_url=settings.base_url,
-        auth=auth(settings.credentials, settings.auth_url, client, waits, tokens),
+        auth=auth(settings.credentials, settings.auth_url, client, waits, tokens, retry=retry),
         pacer=pacer,
         clock=clock,
         secrets=list(settings.credentials.values()),
-        max_tries=settings.max_tries,
+        retry=retry,
         notify=notify or (lambda message: None),
         transport=transport,
         label=label,

@@ -106,14 +106,17 @@ class ValidationReport:
 
     def statuses(self) -> pd.Series:
         """``valid`` or ``invalid`` for every row, indexed by sheet row number."""
-        status = pd.Series("valid", index=self.table.frame.index, dtype="str")
+        status = pd.Series(Status.VALID, index=self.table.frame.index, dtype="str")
         if self.errors:
-            status.loc[list(self.errors)] = "invalid"
+            status.loc[list(self.errors)] = Status.INVALID
         return status
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""
-        return {"valid": self.row_count - self.invalid_count, "invalid": self.invalid_count}
+        return {
+            Status.VALID: self.row_count - self.invalid_count,
+            Status.INVALID: self.invalid_count,
+        }
 
     def rows(self) -> Iterator[tuple[int, RowResult]]:
         """Every row's sheet row number and outcome, in input order."""

@@ -45,6 +45,7 @@ from typing import Any
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, InputError
 from importer.core.files import touch_private
+from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
 from importer.store.base import (
     EARLIER_ZONES,
@@ -253,7 +254,7 @@ class Journal:
             if key in known
             # A new row's payload is the one given (its cells are strings or None, which the
             # JSON text gives back unchanged).
-            else Entry(key, print_, row, "pending", "", "", 0, dict(payload), now, now)
+            else Entry(key, print_, row, JournalState.PENDING, "", "", 0, dict(payload), now, now)
             for key, print_, row, payload in rows
         ]
 

@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError
+from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
 from importer.store import JobLockLostError, StoreUnavailableError, redact
 from importer.store.base import Entry, JobLockedError, settings_of_runs
@@ -370,7 +371,7 @@ class PgJournal:
         )
         # The message may quote a vendor's answer: no secret the process holds is kept.
         values = (state, created_id, scrub(message), self.clock.time(), self.id, key)
-        if state in ("updating", "deleting"):
+        if state in (JournalState.UPDATING, JournalState.DELETING):
             self._fenced(update, values)
             return
         with self.store.connection() as conn:

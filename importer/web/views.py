@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from importer.core.outcomes import Status
 from importer.results.sheet import RESULT_COLUMNS
 from importer.web.workspace import Upload
 
@@ -28,9 +29,9 @@ __all__ = [
 
 PAGE_SIZE = 50
 _SHOWN = {
-    "created": "already created",
-    "rejected": "rejected before",
-    "unknown": "unknown: check at the vendor",
+    Status.CREATED: "already created",
+    Status.REJECTED: "rejected before",
+    Status.UNKNOWN: "unknown: check at the vendor",
 }
 
 
@@ -70,7 +71,7 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
     report, known = upload.report, upload.known
     frame = report.table.frame
     index = [int(r) for r in frame.index]
-    statuses = {row: "invalid" for row in report.errors}
+    statuses: dict[int, str] = {row: Status.INVALID for row in report.errors}
     if known is not None:
         for row, result in known.results.items():
             if result.status in _SHOWN and row not in statuses:
@@ -95,10 +96,10 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
             for column in columns
         )
         messages = tuple(f"{e.column}: {e.message}" for e in errors if e.column not in headers)
-        rows.append(SheetRow(row, statuses.get(row, "valid"), cells, messages))
+        rows.append(SheetRow(row, statuses.get(row, Status.VALID), cells, messages))
     counts = dict(report.counts())
     if known is not None:
-        created = sum(1 for r in known.results.values() if r.status == "created")
+        created = sum(1 for r in known.results.values() if r.status == Status.CREATED)
         if created:
             counts["already created"] = created
     other = any(row.messages for row in rows)

@@ -35,6 +35,7 @@ from importer.sending.protocol import (
     retry_after_header,
 )
 from importer.sending.readback import ReadBack, pages
+from importer.sending.retry import RetryPolicy
 from importer.sending.throttle import RatePolicy
 from importer.sheet.fields import DateTimeUTC, Field, Text
 from importer.sheet.schema import Vendor
@@ -126,6 +127,7 @@ def _auth(
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> _KeyAuth:
     return _KeyAuth(creds[_KEY])
 

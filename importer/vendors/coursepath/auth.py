@@ -12,6 +12,7 @@ import jwt
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sending.auth import Auth
+from importer.sending.retry import RetryPolicy
 from importer.store.tokens import Tokens
 
 __all__ = ["auth"]
@@ -41,6 +42,7 @@ def auth(
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Auth:
     """A fresh JWT on every request."""
     return _CoursepathJWT(

@@ -9,6 +9,7 @@ import httpx
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sending.auth import Auth
+from importer.sending.retry import RetryPolicy
 from importer.store.tokens import Tokens
 
 __all__ = ["auth"]
@@ -31,6 +32,7 @@ def auth(
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Auth:
     """``X-company-id`` and ``X-apiKey`` on every request."""
     return _ApiKey(creds["IMPORTER_360L_COMPANY"], creds["IMPORTER_360L_API_KEY"])

@@ -11,6 +11,7 @@ from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError
 from importer.core.secret import Secret
 from importer.sending.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
+from importer.sending.retry import RetryPolicy
 from importer.store.tokens import MemoryTokens, Tokens, account_key
 
 __all__ = ["auth"]
@@ -27,8 +28,10 @@ class _LearningToken(TokenAuth):
         secret: Secret,
         clock: Clock,
         tokens: Tokens,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        super().__init__(clock, tokens, account_key(url, client_id.reveal(), secret.reveal()))
+        account = account_key(url, client_id.reveal(), secret.reveal())
+        super().__init__(clock, tokens, account, retry)
         self.client, self.url, self.client_id, self.secret = client, url, client_id, secret
 
     def fetch(self) -> tuple[str, float]:
@@ -55,8 +58,10 @@ def auth(
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> TokenHeaders:
-    """The bearer token of ``/api/v2/oauth2/token`` on the token host (the API host)."""
+    """The bearer token of ``/api/v2/oauth2/token`` on the token host (the API host), its
+    requests retried under ``retry`` (the run's policy)."""
     url = auth_url.rstrip("/") + "/api/v2/oauth2/token"
     token = _LearningToken(
         client,
@@ -65,6 +70,7 @@ def auth(
         creds["IMPORTER_360L_CLIENT_SECRET"],
         clock,
         tokens if tokens is not None else MemoryTokens(),
+        retry,
     )
     return TokenHeaders(
         token, lambda value: {"Authorization": f"Bearer {value}", "360-api-version": "v2.0"}

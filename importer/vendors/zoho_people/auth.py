@@ -12,6 +12,7 @@ from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError
 from importer.core.secret import Secret
 from importer.sending.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
+from importer.sending.retry import RetryPolicy
 from importer.store.tokens import MemoryTokens, Tokens, account_key
 
 __all__ = ["auth"]
@@ -29,9 +30,10 @@ class _ZohoToken(TokenAuth):
         creds: Mapping[str, Secret],
         clock: Clock,
         tokens: Tokens,
+        retry: RetryPolicy | None = None,
     ) -> None:
         identity = [creds[name].reveal() for name in sorted(creds)]
-        super().__init__(clock, tokens, account_key(url, *identity))
+        super().__init__(clock, tokens, account_key(url, *identity), retry)
         self.client, self.url, self.creds = client, url, creds
 
     def fetch(self) -> tuple[str, float]:
@@ -63,9 +65,11 @@ def auth(
     client: httpx.Client,
     clock: Clock,
     tokens: Tokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> TokenHeaders:
-    """The access token of ``/oauth/v2/token`` on Zoho's accounts server."""
+    """The access token of ``/oauth/v2/token`` on Zoho's accounts server, its requests
+    retried under ``retry`` (the run's policy) and kept within Zoho's token budget."""
     url = auth_url.rstrip("/") + "/oauth/v2/token"
     kept = tokens if tokens is not None else MemoryTokens()
-    token = _ZohoToken(client, url, creds, clock, kept)
+    token = _ZohoToken(client, url, creds, clock, kept, retry)
     return TokenHeaders(token, lambda value: {"Authorization": f"Zoho-oauthtoken {value}"})
