@@ -25,7 +25,7 @@ import httpx
 
 from importer.core.clock import Clock
 from importer.core.errors import ConfigurationError
-from importer.core.outcomes import ExitCode, Status
+from importer.core.outcomes import ExitCode, JournalState, Status
 from importer.core.settings import RunSettings
 from importer.core.signals import signal_exit_code
 from importer.jobs.changes import ConfirmationNeededError, Guard
@@ -210,7 +210,7 @@ def plan_line(
     # does not key and look up every row twice before its first request (issue 15).
     journal = options.journal if options is not None and valid else None
     counts: dict[str, int] = getattr(journal, "counts", dict)()
-    if counts.get("created") or counts.get("updating"):
+    if counts.get(JournalState.CREATED) or counts.get(JournalState.UPDATING):
         assert options is not None  # a journal was read above
         recorded = journal_report(report, options, plugin).results.values()
         done = sum(1 for result in recorded if result.status == Status.CREATED)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from importer.core.errors import ConfigurationError, ImporterError, InputError
+from importer.core.outcomes import Status
 from importer.core.settings import RunSettings
 from importer.jobs.changes import Guard
 from importer.jobs.import_sheet import (
@@ -103,7 +104,7 @@ class WebRun:
     def progress(self, done: int, total: int, counts: Mapping[str, int], left: float) -> None:
         """The pipeline's progress hook. Rows a stop left unsent come back as finished rows:
         they are counted apart, never as done (a trial's bar showed 12 of 12 with 8 unsent)."""
-        self.not_sent = counts.get("not sent", 0)
+        self.not_sent = counts.get(Status.NOT_SENT, 0)
         self.done, self.total, self.counts = done - self.not_sent, total, dict(counts)
         self.seconds_left = left
         self._changed()
@@ -373,7 +374,7 @@ class Workspace:
         run.stopped = outcome.stopped
         run.counts, run.exit_code = outcome.counts(), outcome.exit_code
         # A dry run sends nothing by design: its rows are all checked, none left over.
-        run.not_sent = 0 if outcome.dry_run else run.counts.get("not sent", 0)
+        run.not_sent = 0 if outcome.dry_run else run.counts.get(Status.NOT_SENT, 0)
         run.done = max(run.total - run.not_sent, 0)
         run.result = imported.result
 
