@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from tests.conftest import ROOT, CliResult, run_cli, write_csv
 from tests.run.conftest import SandboxProcess
@@ -221,6 +222,8 @@ def _start(sandbox: SandboxProcess, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+# real clock: updates and deletes paced at 3 a second, so that the kills land mid-run
+@pytest.mark.slow
 def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
@@ -250,6 +253,8 @@ def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * count
 
 
+# real clock: 30 creates and 30 deletes at the vendor's pace, a kill mid-undo
+@pytest.mark.slow
 def test_an_interrupted_confirmed_undo_finishes_with_the_same_command(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:

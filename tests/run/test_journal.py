@@ -153,6 +153,8 @@ def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProc
     assert len(sandbox.requests("360learning-v2")) == before
 
 
+# real clock: two processes' writes counted per second as the vendor sees them
+@pytest.mark.slow
 def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """Two runs at 8 writes/s each on one account: together they stay under 10/s, no 429."""
     import subprocess

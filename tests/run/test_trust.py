@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from tests.conftest import ROOT, CliResult, run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
@@ -503,6 +504,8 @@ def test_an_inbox_that_cannot_be_filed_into_is_one_line_and_a_json_line(
     assert line(again)["files"][0]["counts"] == {"skipped": 1}  # filed next time, not resent
 
 
+# real clock: the first run sends 25 rows at 2 a second while the second starts
+@pytest.mark.slow
 def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """A second run of the job while the first imports: it touches no sheet and says why in its
     JSON line (exit 2); the first finishes, files its sheet in done/ and prints its line.
