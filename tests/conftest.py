@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +106,21 @@ def _user_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
 
 
+def _loggers() -> list[logging.Logger]:
+    """The root logger and every logger of the importer made so far."""
+    made = logging.Logger.manager.loggerDict.items()
+    return [logging.getLogger()] + [
+        lg for name, lg in made
+        if isinstance(lg, logging.Logger) and (name == "importer" or name.startswith("importer."))
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def _process_state_restored() -> Iterator[None]:
     """Put back everything a command may change in the process that ran it: the environment,
-    the current folder, the umask, signal handlers, the standard streams, the secrets the
-    scrubber holds (importer.core.secret.HELD), and the importer's loggers."""
+    the current folder, the umask, signal handlers, the standard streams, the warning filters,
+    the secrets the scrubber holds (importer.core.secret.HELD), and the importer's loggers
+    (a handler the command added is closed). A thread the command left running fails."""
     from importer.core.secret import HELD
 
     environ, folder = dict(os.environ), os.getcwd()
@@ -118,20 +129,18 @@ def _process_state_restored() -> Iterator[None]:
     handlers = {number: signal.getsignal(number) for number in _SIGNALS}
     streams = (sys.stdin, sys.stdout, sys.stderr)
     held = {k: (v.copy() if isinstance(v, dict) else v) for k, v in vars(HELD).items()}
-    loggers = [logging.getLogger()] + [
-        logging.getLogger(name) for name in logging.Logger.manager.loggerDict
-        if name == "importer" or name.startswith("importer.")
-    ]  # fmt: skip
-    logged = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    logged = {lg: (lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in _loggers()}
     threads = set(threading.enumerate())
     try:
-        yield
+        with warnings.catch_warnings():  # the warning filters, as they were
+            yield
     finally:
         sys.stdin, sys.stdout, sys.stderr = streams
         for number, handler in handlers.items():
             signal.signal(number, handler)
         vars(HELD).update(held)
-        for lg, level, kept, propagate, disabled in logged:
+        for lg in _loggers():  # the importer's loggers, those the command made included
+            level, kept, propagate, disabled = logged.get(lg, (logging.NOTSET, [], True, False))
             for handler in [h for h in lg.handlers if h not in kept]:
                 lg.removeHandler(handler)
                 handler.close()

@@ -71,3 +71,42 @@ def test_the_environment_given_is_the_whole_environment(tmp_path: Path) -> None:
         del os.environ["IMPORTER_STATE_DIR"]
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"No journal in {tmp_path / 'this-one' / 'journals'} yet.\n"
+
+
+def test_what_a_command_changes_in_its_process_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that changes its process (as the entry point's handlers, a job log, a chdir
+    would) leaves nothing behind: variables, folder, umask, handlers, loggers, warning filters."""
+    import logging
+    import warnings
+
+    from importer.cli import main as cli_main
+    from importer.core.signals import install_handlers
+
+    made = logging.FileHandler(tmp_path / "job.log")
+
+    def meddle(args: object) -> int:
+        os.environ["IMPORTER_LEFT_BEHIND"] = "1"
+        os.chdir(tmp_path)
+        os.umask(0o077)
+        install_handlers()
+        logging.getLogger("importer.left.behind").addHandler(made)
+        logging.getLogger().setLevel(logging.DEBUG)
+        warnings.simplefilter("ignore")
+        print("meddled")
+        return 5
+
+    monkeypatch.setattr(cli_main, "_dispatch", meddle)
+    environ, folder = dict(os.environ), os.getcwd()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    handlers = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    level, filters = logging.getLogger().level, list(warnings.filters)
+    done = run_cli("vendors")
+    assert (done.returncode, done.stdout) == (5, "meddled\n")
+    assert dict(os.environ) == environ and os.getcwd() == folder
+    assert os.umask(umask) == umask
+    assert {n: signal.getsignal(n) for n in handlers} == handlers
+    assert logging.getLogger("importer.left.behind").handlers == [] and made.stream is None
+    assert logging.getLogger().level == level and warnings.filters == filters
