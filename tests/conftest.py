@@ -119,9 +119,10 @@ def _loggers() -> list[logging.Logger]:
 def _process_state_restored() -> Iterator[None]:
     """Put back everything a command may change in the process that ran it: the environment,
     the current folder, the umask, signal handlers, the standard streams, the warning filters,
-    the secrets the scrubber holds (importer.core.secret.HELD), and the importer's loggers
-    (a handler the command added is closed). A thread the command left running fails."""
-    from importer.core.secret import HELD
+    the secrets the scrubber holds (importer.core.secret.HELD: none while the command runs, as
+    in a new process), and the importer's loggers (a handler the command added is closed). A
+    thread the command left running fails."""
+    from importer.core.secret import HELD, Redactor
 
     environ, folder = dict(os.environ), os.getcwd()
     umask = os.umask(0o022)
@@ -129,6 +130,9 @@ def _process_state_restored() -> Iterator[None]:
     handlers = {number: signal.getsignal(number) for number in _SIGNALS}
     streams = (sys.stdin, sys.stdout, sys.stderr)
     held = {k: (v.copy() if isinstance(v, dict) else v) for k, v in vars(HELD).items()}
+    # The command starts holding no secret, as a new process does: what other tests' runs
+    # left in this process must not mask its messages.
+    vars(HELD).update({k: v for k, v in vars(Redactor()).items() if k != "_lock"})
     logged = {lg: (lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in _loggers()}
     threads = set(threading.enumerate())
     try:

@@ -110,3 +110,16 @@ def test_what_a_command_changes_in_its_process_is_put_back(
     assert {n: signal.getsignal(n) for n in handlers} == handlers
     assert logging.getLogger("importer.left.behind").handlers == [] and made.stream is None
     assert logging.getLogger().level == level and warnings.filters == filters
+
+
+def test_the_command_starts_holding_no_secret_as_a_new_process_does() -> None:
+    """A value this process holds as a secret (another test's run left it) is not masked in
+    the command's output, and is held again afterwards."""
+    saved = {k: (v.copy() if isinstance(v, dict) else v) for k, v in vars(HELD).items()}
+    try:
+        HELD.add("zoho-people")
+        done = run_cli("vendors")
+        assert done.returncode == 0 and "zoho-people" in done.stdout
+        assert HELD("zoho-people") == "***"
+    finally:
+        vars(HELD).update(saved)
