@@ -36,13 +36,14 @@ def test_a_run_leaves_the_process_as_it_found_it(
     folder, the signal handlers and the secrets the scrubber holds are what they were."""
     environ, folder = dict(os.environ), os.getcwd()
     handlers = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
-    added: list[tuple[str, bool]] = []  # each secret the run gave the scrubber, and whether
-    real_add = HELD.add  # the scrubber already held it (another test's run may have)
+    before = set(HELD._known)  # what other tests' runs in this process left held
+    added: list[str] = []  # each secret the run gave the scrubber
+    real_add = HELD.add
 
     def spy(secret: Secret | str | None, token: bool = False) -> None:
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if value:
-            added.append((value, HELD.known(value) != value))
+            added.append(value)
         real_add(secret, token)
 
     monkeypatch.setattr(HELD, "add", spy)
@@ -56,9 +57,10 @@ def test_a_run_leaves_the_process_as_it_found_it(
     assert (tmp_path / "here.csv").exists()
     assert dict(os.environ) == environ and os.getcwd() == folder
     assert {n: signal.getsignal(n) for n in handlers} == handlers
-    fresh = [value for value, held in added if not held]
+    fresh = [value for value in added if value not in before]
     assert fresh, "the run held no new secret (its access token is new each run)"
     assert [v for v in fresh if HELD.known(v) != v] == [], "the run's secrets are still held"
+    assert set(HELD._known) == before
 
 
 def test_the_environment_given_is_the_whole_environment(tmp_path: Path) -> None:
