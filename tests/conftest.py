@@ -1,12 +1,20 @@
-"""Shared helpers: write real files to disk, run the real command line."""
+"""Shared helpers: write real files to disk, run the real command line (in this process, or
+in a subprocess where the process is the point)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import logging
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,16 +80,136 @@ def write_csv(
     return path
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real command line in a subprocess, as a user would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+@dataclass(frozen=True)
+class CliResult:
+    """What one run of the command line gave: the fields of ``CompletedProcess`` tests read."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Output(io.StringIO):
+    """A captured stdout or stderr: text, not a terminal (as a pipe to a subprocess is)."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+#: The signals a command may take over (the run's RunSignals, the entry point's handlers).
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGALRM)
+
+
+def _user_env() -> dict[str, str]:
+    """This process's environment without the importer's own variables (a user's shell)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+
+
+def _loggers() -> list[logging.Logger]:
+    """The root logger and every logger of the importer made so far."""
+    made = logging.Logger.manager.loggerDict.items()
+    return [logging.getLogger()] + [
+        lg for name, lg in made
+        if isinstance(lg, logging.Logger) and (name == "importer" or name.startswith("importer."))
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Put back everything a command may change in the process that ran it: the environment,
+    the current folder, the umask, signal handlers, the standard streams, the warning filters,
+    the secrets the scrubber holds (importer.core.secret.HELD: none while the command runs, as
+    in a new process), and the importer's loggers (a handler the command added is closed). A
+    thread the command left running fails."""
+    from importer.core.secret import HELD, Redactor
+
+    environ, folder = dict(os.environ), os.getcwd()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    handlers = {number: signal.getsignal(number) for number in _SIGNALS}
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    held = {k: (v.copy() if isinstance(v, dict) else v) for k, v in vars(HELD).items()}
+    # The command starts holding no secret, as a new process does: what other tests' runs
+    # left in this process must not mask its messages.
+    vars(HELD).update({k: v for k, v in vars(Redactor()).items() if k != "_lock"})
+    logged = {lg: (lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in _loggers()}
+    threads = set(threading.enumerate())
+    try:
+        with warnings.catch_warnings():  # the warning filters, as they were
+            yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        vars(HELD).update(held)
+        for lg in _loggers():  # the importer's loggers, those the command made included
+            level, kept, propagate, disabled = logged.get(lg, (logging.NOTSET, [], True, False))
+            for handler in [h for h in lg.handlers if h not in kept]:
+                lg.removeHandler(handler)
+                handler.close()
+            lg.setLevel(level)
+            lg.handlers[:] = kept
+            lg.propagate, lg.disabled = propagate, disabled
+        os.umask(umask)
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environ)
+        for thread in set(threading.enumerate()) - threads:
+            thread.join(10)  # a command's threads end with it, as its process would
+            assert not thread.is_alive(), f"the command left a thread running: {thread}"
+
+
+def run_cli(
+    *args: str | Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    input: str = "",
+) -> CliResult:
+    """Run the real command line (``importer.cli.main.main``) in this process, as a user would
+    through ``session-importer``: stdout and stderr captured, ``env`` as the whole environment
+    (default: this one without ``IMPORTER_*``), ``cwd`` as the current folder, ``input`` as
+    stdin, SystemExit mapped to the exit code, and the process left as it was found.
+
+    What it does not give: the entry point's signal handlers and its start-up, a process's
+    crash isolation and limits. A test about those runs :func:`spawn_cli`.
+    """
+    from importer.cli.main import main
+
+    argv = [str(a) for a in args]
+    out, err = _Output(), _Output()
+    with _process_state_restored():
+        os.environ.clear()
+        os.environ.update(_user_env() if env is None else env)
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(input), out, err
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # argparse: --help, bad arguments
+            if stop.code is None or isinstance(stop.code, int):
+                code = stop.code or 0
+            else:
+                print(stop.code, file=err)
+                code = 1
+    return CliResult(argv, int(code), out.getvalue(), err.getvalue())
+
+
+def spawn_cli(
+    *args: str | Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess (``python -m importer``), for a test whose
+    point is the process: its entry point, exit status, signals, limits or start-up."""
     return subprocess.run(
         [sys.executable, "-m", "importer", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
-        timeout=120,
+        env=_user_env() if env is None else dict(env),
+        timeout=timeout,
     )
 
 

@@ -1,4 +1,7 @@
-"""The real command line, in a subprocess, on real files: exit codes, messages, no tracebacks."""
+"""The real command line on real files: exit codes, messages, no tracebacks.
+
+In this process (tests.conftest.run_cli); the entry point's own process, its exit status
+included, in test_the_entry_point_exits_with_the_commands_code."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, run_cli, write_csv, write_xlsx
+from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, run_cli, spawn_cli, write_csv, write_xlsx
 
 SAMPLES = ROOT / "sample_data"
 
@@ -121,6 +124,21 @@ def test_console_script_and_help() -> None:
         done = run_cli(command, "--help")
         assert done.returncode == 0
         assert "usage: session-importer" in done.stdout
+
+
+def test_the_entry_point_exits_with_the_commands_code(tmp: Path) -> None:
+    """`python -m importer` (the console script's entry point) is a process whose exit status
+    is the command's code: 1 for invalid rows, 2 for a command that cannot run, 0 for help."""
+    source = tmp / "mistakes.csv"
+    source.write_bytes((SAMPLES / "zoho-people-mistakes.csv").read_bytes())
+    invalid = spawn_cli("validate", source, "--vendor", "zoho-people")
+    assert invalid.returncode == 1, invalid.stderr
+    assert "row 4, column 'Date'" in invalid.stdout
+    refused = spawn_cli("validate", tmp / "missing.csv", "--vendor", "zoho-people")
+    assert refused.returncode == 2 and "no such file" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    helped = spawn_cli("validate", "--help")
+    assert helped.returncode == 0 and "usage: session-importer" in helped.stdout
 
 
 def test_status_lists_every_run_on_demand(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import importer
 from importer.cli.parser import command_names
 from importer.results.templates import template_name, write_template
 from importer.vendors import REGISTRY
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 
 def test_public_names_sorted_and_exported() -> None:
@@ -51,19 +51,13 @@ def test_docs_show_current_help() -> None:
     """The documentation's command reference is the real --help output."""
     commands = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     for command in command_names():
-        done = subprocess.run(
-            [sys.executable, "-m", "importer", command, "--help"],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"COLUMNS": "100", "PATH": ""},
-        )
+        done = run_cli(command, "--help", env={"COLUMNS": "100", "PATH": ""})
+        assert done.returncode == 0, done.stderr
         assert done.stdout.strip() in commands, (
             f"docs/commands.md help for {command!r} is stale: run python .ci/update_docs.py"
         )
-    listing = subprocess.run(
-        [sys.executable, "-m", "importer", "vendors"], capture_output=True, text=True, check=True
-    )
+    listing = run_cli("vendors")
+    assert listing.returncode == 0, listing.stderr
     vendors = (ROOT / "docs" / "vendors.md").read_text(encoding="utf-8")
     assert listing.stdout.strip() in vendors, "docs/vendors.md is stale: run .ci/update_docs.py"
 

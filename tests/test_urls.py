@@ -55,15 +55,10 @@ def test_a_garbage_host_from_the_environment_is_one_line_and_exit_2(tmp_path: Pa
     it' although nothing was sent; now the run does not start, and says why."""
     sheet = write_csv(tmp_path / "cp.csv", [["Email", "Course ID"], ["a@example.com", "12345"]])
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
     env |= ENV | {"IMPORTER_BASE_URL": "ftp://acme.example", "IMPORTER_STATE_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "run", str(sheet), "--vendor", "coursepath", "--json"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    done = run_cli("run", sheet, "--vendor", "coursepath", "--json", env=env)
     assert done.returncode == 2
     line = json.loads(done.stdout)
     assert "not a web address" in line["error"] and "Traceback" not in done.stderr
@@ -79,8 +74,6 @@ def test_status_shows_a_pause_a_vendor_asked_for(tmp_path: Path) -> None:
     """A lock's wait kept in the shared state is shown by `status`, with its reason, so that a
     run that sends nothing for a while is explained."""
     import os
-    import subprocess
-    import sys
 
     from importer.core.clock import SystemClock
     from importer.store.slots import SharedSlots
@@ -90,10 +83,7 @@ def test_status_shows_a_pause_a_vendor_asked_for(tmp_path: Path) -> None:
     slots.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
     env["IMPORTER_STATE_DIR"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "status"], capture_output=True, text=True, env=env,
-        timeout=60,
-    )  # fmt: skip
+    done = run_cli("status", env=env)
     assert done.returncode == 0, done.stderr
     assert "paused for" in done.stdout and "exceeding 30 calls a minute" in done.stdout
 
@@ -102,8 +92,6 @@ def test_a_damaged_journal_is_one_plain_line(tmp_path: Path) -> None:
     """A journal whose pages were overwritten (a disk fault): `status` says so in one line,
     exit 2, no traceback."""
     import os
-    import subprocess
-    import sys
 
     from importer.store.journal import Journal
 
@@ -116,10 +104,7 @@ def test_a_damaged_journal_is_one_plain_line(tmp_path: Path) -> None:
     data[-4096 * 4 : -4096] = b"\xff" * (4096 * 3)  # rows' pages, read after the journal opened
     path.write_bytes(bytes(data))
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "status", str(path)], capture_output=True, text=True,
-        env=env, timeout=60,
-    )  # fmt: skip
+    done = run_cli("status", path, env=env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from importer.jobs import validate_stream
 from importer.sheet import duplicates
 from importer.sheet.duplicates import RepeatedRows, flag_duplicates
 from importer.sheet.reading import csv_arrow, csv_checks
+from tests.conftest import CliResult, run_cli
 
 HEADERS = (
     "Path ID,Session name,Main instructor ID,Co-instructor IDs,Start date,End date,"
@@ -250,12 +249,8 @@ def test_a_csv_longer_than_a_sheet_is_validated_in_slices_not_refused(tmp: Path)
         out.write("\n" * 2_100_000)
         out.write(row.format(n=2) + row.format(n=1))
 
-    def command(result: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "importer", "validate", str(source), "--vendor",
-             "360learning-v2", "--result", str(result)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+    def command(result: Path) -> CliResult:
+        return run_cli("validate", source, "--vendor", "360learning-v2", "--result", result)
 
     streamed = command(tmp / "backfill.result.csv")
     assert streamed.returncode == 1, streamed.stderr

@@ -1,4 +1,5 @@
-"""Fixtures for import runs: a real sandbox process on 127.0.0.1, and the real CLI against it."""
+"""Fixtures for import runs: a real sandbox process on 127.0.0.1, and the real CLI against it
+(in this process: see tests.conftest.run_cli)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from importer.core.clock import FakeClock
 from importer.results.report import RunReport
 from importer.sandbox import Sandbox, SandboxServer, SandboxState
 from importer.vendors import sandbox_parts
-from tests.conftest import ROOT
+from tests.conftest import ROOT, CliResult, run_cli
 
 
 class SandboxProcess:
@@ -61,21 +62,18 @@ class SandboxProcess:
         vendor: str,
         *extra: str,
         env: dict[str, str] | None = None,
-        timeout: float = 120,
-    ) -> subprocess.CompletedProcess[str]:
-        """The real CLI: session-importer run SHEET --vendor V against this sandbox."""
+    ) -> CliResult:
+        """The real CLI, in this process: session-importer run SHEET --vendor V against this
+        sandbox (see tests.conftest.run_cli)."""
+        return run_cli(*self.args(sheet, vendor), *extra, env=env or self.env(vendor), cwd=ROOT)
+
+    def args(self, sheet: Path, vendor: str) -> list[str]:
+        """``run SHEET --vendor V`` with this sandbox's hosts for V."""
         info = self.info[vendor]
         args = ["run", str(sheet), "--vendor", vendor, "--base-url", info["base_url"]]
         if info["auth_url"]:
             args += ["--auth-url", info["auth_url"]]
-        return subprocess.run(
-            [sys.executable, "-m", "importer", *args, *extra],
-            capture_output=True,
-            text=True,
-            env=env or self.env(vendor),
-            timeout=timeout,
-            cwd=ROOT,
-        )
+        return args
 
 
 @pytest.fixture(scope="session")

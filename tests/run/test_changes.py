@@ -1,4 +1,5 @@
-"""Change and undo end to end (issue 16): the real CLI, real files, the sandbox process."""
+"""Change and undo end to end (issue 16): the real CLI (in this process, or in a subprocess
+where it is killed), real files, the sandbox process."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
-from tests.conftest import ROOT, write_csv
+from tests.conftest import ROOT, CliResult, run_cli, write_csv
 from tests.run.conftest import SandboxProcess
 
 VENDOR = "360learning-v2"
@@ -60,21 +62,17 @@ def calls(sandbox: SandboxProcess, method: str) -> Counter[str]:
     )
 
 
-def cli(sandbox: SandboxProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    """Any command of the real CLI against the sandbox (its hosts and credentials)."""
+def cli(sandbox: SandboxProcess, *args: str) -> CliResult:
+    """Any command of the real CLI against the sandbox (its hosts and credentials), in this
+    process (tests.conftest.run_cli)."""
     info = sandbox.info[VENDOR]
     hosts = ["--base-url", info["base_url"], "--auth-url", info["auth_url"]]
-    return subprocess.run(
-        [sys.executable, "-m", "importer", *args, "--vendor", VENDOR, *hosts],
-        capture_output=True, text=True, env=sandbox.env(VENDOR), timeout=120, cwd=ROOT,
-    )  # fmt: skip
+    return run_cli(*args, "--vendor", VENDOR, *hosts, env=sandbox.env(VENDOR), cwd=ROOT)
 
 
 def last_run(sandbox: SandboxProcess, journal: Path) -> int:
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "status", str(journal), "--json"],
-        capture_output=True, text=True, env=sandbox.env(VENDOR), cwd=ROOT, check=True,
-    )  # fmt: skip
+    done = run_cli("status", str(journal), "--json", env=sandbox.env(VENDOR), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
     return int(json.loads(done.stdout)["last_run"]["id"])
 
 
@@ -224,6 +222,8 @@ def _start(sandbox: SandboxProcess, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+# real clock: updates and deletes paced at 3 a second, so that the kills land mid-run
+@pytest.mark.slow
 def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
@@ -253,6 +253,8 @@ def test_kill_9_mid_update_and_mid_undo_then_rerun_repeat_no_call(
     assert sorted(calls(sandbox, "DELETE").values()) == [1] * count
 
 
+# real clock: 30 creates and 30 deletes at the vendor's pace, a kill mid-undo
+@pytest.mark.slow
 def test_an_interrupted_confirmed_undo_finishes_with_the_same_command(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
@@ -315,10 +317,9 @@ def test_coursepath_member_update_enrolment_move_and_undo(
     jane = next(m["id"] for m in members if m["data"]["email"] == "jane.doe@example.com")
     assert f"12346:{jane}" in enrolled and f"12345:{jane}" not in enrolled
     info = sandbox.info["coursepath"]
-    undo = subprocess.run(
-        [sys.executable, "-m", "importer", "undo", "1", "--vendor", "coursepath", "--journal",
-         journal, "--base-url", info["base_url"], "--guard-share", "100"],
-        capture_output=True, text=True, env=sandbox.env("coursepath"), cwd=ROOT, timeout=120,
+    undo = run_cli(
+        "undo", "1", "--vendor", "coursepath", "--journal", journal, "--base-url",
+        info["base_url"], "--guard-share", "100", env=sandbox.env("coursepath"), cwd=ROOT,
     )  # fmt: skip
     assert undo.returncode == 0, undo.stderr + undo.stdout
     assert "deletes all learning results" in undo.stderr
@@ -336,10 +337,9 @@ def test_undo_where_the_vendor_documents_no_delete_says_so(
     its API, before reading any journal or sending anything."""
     info = sandbox.info["zoho-people"]
     before = len(sandbox.requests("zoho-people"))
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "undo", "1", "--vendor", "zoho-people", "--base-url",
-         info["base_url"], "--auth-url", info["auth_url"]],
-        capture_output=True, text=True, env=sandbox.env("zoho-people"), cwd=ROOT, timeout=60,
+    done = run_cli(
+        "undo", "1", "--vendor", "zoho-people", "--base-url", info["base_url"], "--auth-url",
+        info["auth_url"], env=sandbox.env("zoho-people"), cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 2
     assert "offers no delete through its API: nothing can be deleted through it" in done.stderr
@@ -362,10 +362,9 @@ def test_a_job_file_in_sync_mode_updates_with_its_own_guard(
         encoding="utf-8",
     )
     info = sandbox.info[VENDOR]
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "run", str(edited), "--config", str(job), "--json",
-         "--base-url", info["base_url"], "--auth-url", info["auth_url"]],
-        capture_output=True, text=True, env=sandbox.env(VENDOR), cwd=ROOT, timeout=120,
+    done = run_cli(
+        "run", str(edited), "--config", str(job), "--json", "--base-url", info["base_url"],
+        "--auth-url", info["auth_url"], env=sandbox.env(VENDOR), cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
@@ -462,10 +461,9 @@ def test_undo_of_a_sheet_that_created_nothing_says_why(
     so in words, instead of a bare "nothing created by it"."""
     created(sandbox, tmp_path, 2)
     checked = tmp_path / "checked.result.csv"
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "validate", str(tmp_path / "first.csv"), "--vendor",
-         VENDOR, "--result", str(checked)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    done = run_cli(
+        "validate", str(tmp_path / "first.csv"), "--vendor", VENDOR, "--result", str(checked),
+        cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     undo = cli(sandbox, "undo", str(checked), "--journal", str(tmp_path / "j.sqlite"))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+# real clock: six processes killed mid-import, each re-run to the end
+@pytest.mark.slow
 def test_kill_9_and_rerun_until_done(tmp_path: Path) -> None:
     """Six SIGKILLs of the real CLI mid-import, 20% of answers dropped: no duplicate, none lost."""
     spec = importlib.util.spec_from_file_location("chaos", ROOT / "benchmarks" / "chaos.py")

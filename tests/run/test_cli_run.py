@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import write_csv, write_xlsx, zoho_row, zoho_sheet
+from tests.conftest import ROOT, run_cli, write_csv, write_xlsx, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 from tests.sandbox.conftest import V2_EXAMPLE, ZOHO_EXAMPLE
 
@@ -345,8 +345,6 @@ def test_429s_are_retried_without_duplicates(tmp_path: Path, sandbox: SandboxPro
 
 def test_sandbox_flag_runs_the_main_job(tmp_path: Path) -> None:
     """--sandbox imports a sample into the embedded sandbox and says where the result is."""
-    from tests.conftest import ROOT, run_cli
-
     result = tmp_path / "out.xlsx"
     done = run_cli(
         "run",
@@ -377,16 +375,7 @@ def test_vendor_from_job_file(tmp_path: Path, sandbox: SandboxProcess, vendor: s
     env = sandbox.env(vendor)
     env["ACME_ZOHO_TOKEN"] = env.pop("IMPORTER_ZOHO_REFRESH_TOKEN")
     sheet = zoho_sheet(tmp_path / "z.csv", [zoho_row("S")])
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "importer", "run", str(sheet), "--config", str(job), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = run_cli("run", str(sheet), "--config", str(job), "--json", env=env)
     assert json.loads(done.stdout)["counts"] == {"created": 1}, done.stderr
 
 

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, write_csv, zoho_row, zoho_sheet
+from tests.conftest import ROOT, CliResult, run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 
 PATH, JANE = "6853f6de567dc5f80528f80d", "647098a731a809ed36889ed1"
 
 
-def export(sandbox: SandboxProcess, vendor: str, *args: str) -> subprocess.CompletedProcess[str]:
+def export(sandbox: SandboxProcess, vendor: str, *args: str) -> CliResult:
+    """`export` through the real command line, in this process (tests.conftest.run_cli)."""
     info = sandbox.info[vendor]
     hosts = ["--base-url", info["base_url"]] + (
         ["--auth-url", info["auth_url"]] if info["auth_url"] else []
     )
-    return subprocess.run(
-        [sys.executable, "-m", "importer", "export", "--vendor", vendor, *hosts, *args],
-        capture_output=True,
-        text=True,
-        env=sandbox.env(vendor),
-        timeout=60,
-        cwd=ROOT,
-    )
+    return run_cli("export", "--vendor", vendor, *hosts, *args, env=sandbox.env(vendor), cwd=ROOT)
 
 
 def rows(path: Path) -> list[dict[str, str]]:

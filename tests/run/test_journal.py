@@ -153,6 +153,8 @@ def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProc
     assert len(sandbox.requests("360learning-v2")) == before
 
 
+# real clock: two processes' writes counted per second as the vendor sees them
+@pytest.mark.slow
 def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """Two runs at 8 writes/s each on one account: together they stay under 10/s, no 429."""
     import subprocess
@@ -209,9 +211,6 @@ def test_two_processes_share_one_account_budget(tmp_path: Path, sandbox: Sandbox
 
 def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """A job file with an inbox: new sheets are imported, then moved to done/ or failed/."""
-    import subprocess
-    import sys
-
     inbox, output = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     v2_sheet(inbox, ["Night A", "Night B"]).rename(inbox / "monday.csv")
@@ -225,10 +224,8 @@ def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
         f'log = "{tmp_path / "nightly.log"}"\nsettle = 0\n',  # sheets written just now
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "importer", "run", "--config", str(job), "--json"]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=sandbox.env("360learning-v2"), timeout=120
-    )
+    command = ["run", "--config", str(job), "--json"]
+    done = run_cli(*command, env=sandbox.env("360learning-v2"))
     assert done.returncode == 2, done.stderr  # the broken file could not run
     line = json.loads(done.stdout)
     by_file = {Path(f["file"]).name: f for f in line["files"]}
@@ -238,7 +235,5 @@ def test_nightly_inbox_job(tmp_path: Path, sandbox: SandboxProcess) -> None:
     log = (tmp_path / "nightly.log").read_text(encoding="utf-8")
     assert "monday.csv: 2 created" in log and "broken.xlsx: could not run" in log
     assert sandbox.info["360learning-v2"]["env"]["IMPORTER_360L_CLIENT_SECRET"] not in log
-    again = subprocess.run(
-        command, capture_output=True, text=True, env=sandbox.env("360learning-v2"), timeout=60
-    )
+    again = run_cli(*command, env=sandbox.env("360learning-v2"))
     assert again.returncode == 0 and json.loads(again.stdout)["files"] == []

@@ -195,14 +195,7 @@ def test_a_sqlite_journal_copied_into_the_store_is_what_other_hosts_see(
     assert first["counts"] == {"created": 5}
     journal = Path(first["journal"])  # the account's journal in the laptop's state folder
     assert journal.is_relative_to(tmp_path / "laptop" / "state")
-    copy = subprocess.run(
-        [sys.executable, "-m", "importer", "store", "copy", str(journal), pg_url],
-        capture_output=True,
-        text=True,
-        env=laptop,
-        cwd=ROOT,
-        timeout=60,
-    )
+    copy = run_cli("store", "copy", journal, pg_url, env=laptop, cwd=ROOT)
     assert copy.returncode == 0, copy.stderr
     assert "5 row(s) added" in copy.stdout
     server = host_env(sandbox, tmp_path / "server", None)

@@ -48,12 +48,10 @@ def result_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run(
-    sandbox: SandboxProcess, sheet: Path, vendor: str, *extra: str, timeout: float = 120
-) -> dict[str, object]:
+def run(sandbox: SandboxProcess, sheet: Path, vendor: str, *extra: str) -> dict[str, object]:
     """The real CLI with its own journal and result beside the sheet; the JSON summary."""
     journal = sheet.with_suffix(".journal-test.sqlite")
-    done = sandbox.run(sheet, vendor, "--json", "--journal", str(journal), *extra, timeout=timeout)
+    done = sandbox.run(sheet, vendor, "--json", "--journal", str(journal), *extra)
     assert done.stdout.strip(), done.stderr
     got = summary(done)
     got["stderr"], got["code"] = done.stderr, done.returncode
@@ -530,7 +528,7 @@ def test_70_zoho_rows_in_real_time_trigger_no_lock(tmp_path: Path, sandbox: Sand
     """The real CLI against the sandbox's real 30-a-minute window (real clock, 5-minute lock):
     70 rows created, zero locks, and no 60 seconds the sandbox saw holds more than 27 calls."""
     started = time.monotonic()
-    got = run(sandbox, many_zoho(tmp_path, 70), "zoho-people", timeout=400)
+    got = run(sandbox, many_zoho(tmp_path, 70), "zoho-people")
     elapsed = time.monotonic() - started
     assert got["counts"] == {"created": 70}, got["stderr"]
     assert sandbox.http.get("/_sandbox/status").json()["zoho_locks"] == 0

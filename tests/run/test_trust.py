@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
-from tests.conftest import ROOT, write_csv, zoho_row, zoho_sheet
+from tests.conftest import ROOT, CliResult, run_cli, write_csv, zoho_row, zoho_sheet
 from tests.run.conftest import SandboxProcess
 
 PATH, JANE = "6853f6de567dc5f80528f80d", "647098a731a809ed36889ed1"
@@ -25,7 +26,7 @@ def v2_sheet(path: Path, names: list[str], start: str = "2025-07-01 10:00") -> P
     return write_csv(path, [V2, *([PATH, n, JANE, start, "disabled"] for n in names)])
 
 
-def line(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def line(done: CliResult | subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The one JSON line of --json: stdout holds nothing else."""
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout + done.stderr
@@ -38,17 +39,9 @@ def creates(sandbox: SandboxProcess, vendor: str = "360learning-v2") -> int:
     )
 
 
-def cli(
-    *args: str | Path, env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "importer", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd or ROOT,
-        timeout=120,
-    )
+def cli(*args: str | Path, env: dict[str, str], cwd: Path | None = None) -> CliResult:
+    """The real command line, in this process (tests.conftest.run_cli)."""
+    return run_cli(*args, env=env, cwd=cwd or ROOT)
 
 
 def job_file(path: Path, sandbox: SandboxProcess, vendor: str, **keys: object) -> Path:
@@ -395,9 +388,7 @@ def test_status_in_words_and_report_never_overwrites_another_result(
 # --- 7. export --from-result --------------------------------------------------------------
 
 
-def export(
-    sandbox: SandboxProcess, vendor: str, *args: str | Path
-) -> subprocess.CompletedProcess[str]:
+def export(sandbox: SandboxProcess, vendor: str, *args: str | Path) -> CliResult:
     info = sandbox.info[vendor]
     hosts = ["--base-url", info["base_url"]] + (
         ["--auth-url", info["auth_url"]] if info["auth_url"] else []
@@ -513,6 +504,8 @@ def test_an_inbox_that_cannot_be_filed_into_is_one_line_and_a_json_line(
     assert line(again)["files"][0]["counts"] == {"skipped": 1}  # filed next time, not resent
 
 
+# real clock: the first run sends 25 rows at 2 a second while the second starts
+@pytest.mark.slow
 def test_overlapping_nightly_runs_on_one_inbox(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """A second run of the job while the first imports: it touches no sheet and says why in its
     JSON line (exit 2); the first finishes, files its sheet in done/ and prints its line.

@@ -15,7 +15,7 @@ import pytest
 from importer.core.errors import ConfigurationError
 from importer.sandbox import Sandbox, SandboxServer, SandboxState, is_loopback, load_seed
 from importer.vendors import sandbox_parts
-from tests.conftest import run_cli
+from tests.conftest import spawn_cli
 from tests.sandbox.conftest import Env
 
 
@@ -112,7 +112,7 @@ def test_cli_prints_endpoints_as_json_and_serves(
 )
 def test_cli_refusals_exit_2(args: list[str], message: str) -> None:
     """A non-loopback host or a bad fault spec stops the sandbox with one line, exit 2."""
-    done = run_cli("sandbox", "--port", "0", *args)
+    done = spawn_cli("sandbox", "--port", "0", *args, timeout=60)  # a server: its own process
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
 
