@@ -37,7 +37,10 @@ def _run(tmp_path: Path, rows: int, status: int, method: str = "POST"):  # type:
         tmp_path / "v1.csv",
         [V1, *[[PATH, f"S{i}", "2025-07-01 10:00", GROUP] for i in range(rows)]],
     )
-    settings = resolve_settings("360learning-v1", flags={"base_url": "http://127.0.0.1:9"}, env=ENV)
+    # One request at a time: the first row sent is row 2, whatever the machine's load (with
+    # v1's four in flight, row 3's request could be the first to arrive).
+    flags = {"base_url": "http://127.0.0.1:9", "concurrency": 1}
+    settings = resolve_settings("360learning-v1", flags=flags, env=ENV)
     client = httpx.Client(transport=httpx.MockTransport(handler))
     run = run_import(validate(sheet, "360learning-v1"), settings, client=client, notify=[].append)
     return run, seen
