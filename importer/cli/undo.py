@@ -167,9 +167,9 @@ def _target(args: argparse.Namespace) -> tuple[int | None, Path | None]:
 def undo_command(args: argparse.Namespace) -> int:
     """`undo RUN`: delete what the run created; write the undo's result sheet."""
     # lazy: this module's parser half is read by every command (validate's start-up)
-    from importer.cli.journal import journal_path, store_journal
-    from importer.jobs.undo import changes_of, doubtful, select, undo_rows, undo_sheet
-    from importer.store.journal import Journal
+    from importer.cli.journal import journal_place
+    from importer.jobs.undo import UndoSpec, undo_run
+    from importer.store.base import Entry
     from importer.vendors import PLUGINS, plugin
 
     job = load_job(args.config, PLUGINS) if args.config else JobFile()
@@ -190,17 +190,20 @@ def undo_command(args: argparse.Namespace) -> int:
     settings = resolve_settings(
         chosen, flags=flags, env=dict(os.environ), job=job, require_credentials=not args.dry_run
     )
-    changes = changes_of(chosen)  # a vendor with no delete: say so before anything
-    journal = store_journal(args, settings)
-    if journal is None:
-        path = journal_path(args, chosen, settings)
-        if path is None or not path.exists():
-            raise ConfigurationError(f"no journal of this account at {path}: nothing to undo.")
-        journal = Journal(path, settings.vendor)
-    try:
-        journal.lock_job(wait=args.wait)
-        entries = select(journal, run_id, result, rows=args.row)
-        lost = doubtful(journal, run_id)
+    spec = UndoSpec(
+        journal=journal_place(args),
+        run_id=run_id,
+        result=result,
+        rows=args.row,
+        target=args.result,
+        dry_run=args.dry_run,
+        guard=guard_of(args),
+        wait=args.wait,
+        why=f"deleted by the undo of {f'run {run_id}' if run_id is not None else result}",
+    )
+
+    def before(entries: list[Entry], lost: list[Entry]) -> None:
+        """What the coordinator must know before anything is deleted."""
         if lost:
             rows = ", ".join(str(e.sheet_row) for e in lost[:10])
             print(
@@ -222,23 +225,17 @@ def undo_command(args: argparse.Namespace) -> int:
                 "or of a run that created nothing): nothing to delete.",
                 file=sys.stderr,
             )
-        source = f"run {run_id}" if run_id is not None else str(result)
-        if changes.warning and not args.json:
-            print(f"warning: {changes.warning}", file=sys.stderr)
-        report = undo_rows(
-            entries,
-            journal,
-            chosen,
-            settings,
-            guard=guard_of(args),
-            dry_run=args.dry_run,
-            notify=lambda message: print(f"session-importer: {message}", file=sys.stderr),
-            why=f"deleted by the undo of {source}",
-        )
-        target = args.result or _default_result(journal, run_id, result, args.dry_run)
-        written = undo_sheet(report, target, source)
-    finally:
-        journal.close()
+        if chosen.changes is not None and chosen.changes.warning and not args.json:
+            print(f"warning: {chosen.changes.warning}", file=sys.stderr)
+
+    done = undo_run(
+        spec,
+        chosen,
+        settings,
+        before=before,
+        notify=lambda message: print(f"session-importer: {message}", file=sys.stderr),
+    )
+    report, entries, source, written = done.report, done.entries, done.source, done.written
     counts = report.counts()
     said = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing created by it"
     if args.json:
@@ -264,29 +261,3 @@ def undo_command(args: argparse.Namespace) -> int:
             f"Stopped early: {report.stopped} (run the same undo again to finish)", file=sys.stderr
         )
     return report.exit_code
-
-
-def _default_result(
-    journal: Any, run_id: int | None, result: Path | None, dry_run: bool = False
-) -> Path:
-    """Beside the run's result sheet, as NAME.run-N.undo.xlsx (.csv for a CSV one; by result
-    sheet: NAME.undo.xlsx); else here, as run-N.undo.xlsx; NAME...undo-2... when an earlier
-    undo's sheet is there; a dry run's is NAME...undo-dry-run.xlsx."""
-    run_tag = ""
-    if result is None:
-        for run in journal.runs():
-            if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
-                result, run_tag = Path(run["summary"]["settings"]["result"]), f".run-{run_id}"
-    if result is None:
-        stem, suffix = Path.cwd() / f"run-{run_id}", ".xlsx"
-    else:
-        suffix = ".csv" if result.suffix.lower() == ".csv" else ".xlsx"
-        result = result.resolve()  # printed as a full path whichever way it was named
-        stem = result.with_name(result.stem.removesuffix(".result") + run_tag)
-    if dry_run:  # a preview: the next preview replaces it, the real undo's name stays free
-        return stem.with_name(f"{stem.name}.undo-dry-run{suffix}")
-    target, n = stem.with_name(f"{stem.name}.undo{suffix}"), 1
-    while target.exists():  # an earlier undo's sheet (of other rows, or before a crash) stays
-        n += 1
-        target = stem.with_name(f"{stem.name}.undo-{n}{suffix}")
-    return target

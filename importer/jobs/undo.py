@@ -30,6 +30,7 @@ from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
 from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals
 from importer.jobs.changes import ConfirmationNeededError, Guard, marked_send
+from importer.jobs.journals import JournalPlace
 from importer.jobs.pacing import paced
 from importer.jobs.pipeline import send_all
 from importer.results.report import RunReport
@@ -41,7 +42,19 @@ from importer.store import JournalLike
 from importer.store.base import Entry
 from importer.vendors.plugin import Changes, Plugin
 
-__all__ = ["UndoReport", "doubtful", "run_ids", "select", "undo_rows", "undo_sheet"]
+__all__ = [
+    "NoJournalError",
+    "UndoReport",
+    "UndoSpec",
+    "Undone",
+    "default_undo_sheet",
+    "doubtful",
+    "run_ids",
+    "select",
+    "undo_rows",
+    "undo_run",
+    "undo_sheet",
+]
 
 #: Journal states whose rows an undo deletes (``deleted`` ones are reported, never resent).
 _LIVE = (JournalState.CREATED, JournalState.UPDATING, JournalState.DELETING)
@@ -309,3 +322,140 @@ def undo_sheet(report: UndoReport, target: Path, source: str) -> Path:
     if report.stopped:
         summary.append(("Stopped early", report.stopped))
     return write_result(ResultSheet(frame, summary), target)
+
+
+class NoJournalError(ConfigurationError):
+    """The account has no journal yet: no run of it to take back."""
+
+
+@dataclass(frozen=True)
+class UndoSpec:
+    """Which run to take back, and how: what both faces build (the command line from its
+    flags, the page from the history's form).
+
+    Attributes:
+        journal: where the account's journal is.
+        run_id: the run whose creates are deleted (``None``: those ``result`` names).
+        result: a run's result sheet naming the rows (with ``run_id`` ``None``).
+        rows: only these sheet rows of them (``None``: all).
+        target: where the undo's sheet goes (``None``: beside the run's result sheet).
+        dry_run: list what would be deleted; send nothing.
+        guard: the mass-change guard (its ``--confirm``).
+        wait: wait for another import or undo on the account instead of refusing.
+        expect: the count the coordinator was shown and confirmed (the page): refused when
+            the rows to delete are no longer that many.
+        shared_budget: pace under the account's schedule shared by every process.
+        why: the message recorded with each deleted row.
+    """
+
+    journal: JournalPlace
+    run_id: int | None = None
+    result: Path | None = None
+    rows: Sequence[int] | None = None
+    target: Path | None = None
+    dry_run: bool = False
+    guard: Guard = field(default_factory=Guard)
+    wait: bool = False
+    expect: int | None = None
+    shared_budget: bool = True
+    why: str = "deleted by undo"
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What :func:`undo_run` did: the rows it took, every row's outcome, the undo's sheet."""
+
+    source: str
+    entries: list[Entry]
+    report: UndoReport
+    written: Path
+    warning: str
+
+
+def undo_run(
+    spec: UndoSpec,
+    plugin: Plugin,
+    settings: RunSettings,
+    *,
+    before: Callable[[list[Entry], list[Entry]], None] = lambda entries, lost: None,
+    notify: Callable[[str], None] | None = None,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
+) -> Undone:
+    """Take back a run: the journal opened and locked, its rows chosen, each delete sent once,
+    journaled and paced, and the undo's sheet written.
+
+    ``before`` is told the rows chosen and those whose answer was lost (the undo cannot know
+    whether they exist) before anything is sent.
+
+    Raises:
+        ConfigurationError: a vendor with no documented delete, no journal, or no such run.
+        JobLockedError: another import or undo holds the journal (without ``spec.wait``).
+        ConfirmationNeededError: over the guard without the matching count, or the rows to
+            delete no longer the ``spec.expect`` the coordinator confirmed.
+    """
+    from importer.jobs.journals import journal_path, store_journal
+    from importer.store.journal import Journal
+
+    changes = changes_of(plugin)  # a vendor with no delete: said before anything
+    journal = store_journal(spec.journal, settings)
+    if journal is None:
+        path = journal_path(spec.journal, plugin, settings)
+        if path is None or not path.exists():
+            raise NoJournalError(f"no journal of this account at {path}: nothing to undo.")
+        journal = Journal(path, plugin.name)
+    source = f"run {spec.run_id}" if spec.run_id is not None else str(spec.result)
+    try:
+        journal.lock_job(wait=spec.wait)
+        entries = select(journal, spec.run_id, spec.result, rows=spec.rows)
+        live = sum(1 for e in entries if e.state != JournalState.DELETED)
+        if spec.expect is not None and live != spec.expect and not spec.dry_run:
+            said = f"{source} now has {live} row(s) to delete, not the {spec.expect} you confirmed"
+            raise ConfirmationNeededError(
+                f"{said}. Nothing was sent.", f"{said[0].upper()}{said[1:]}: look again."
+            )
+        before(entries, doubtful(journal, spec.run_id))
+        report = undo_rows(
+            entries,
+            journal,
+            plugin,
+            settings,
+            guard=spec.guard,
+            dry_run=spec.dry_run,
+            client=client,
+            clock=clock,
+            shared_budget=spec.shared_budget,
+            notify=notify,
+            why=spec.why,
+        )
+        target = spec.target or default_undo_sheet(journal, spec.run_id, spec.result, spec.dry_run)
+        written = undo_sheet(report, target, source)
+    finally:
+        journal.close()
+    return Undone(source, entries, report, written, changes.warning)
+
+
+def default_undo_sheet(
+    journal: JournalLike, run_id: int | None, result: Path | None, dry_run: bool = False
+) -> Path:
+    """Beside the run's result sheet, as NAME.run-N.undo.xlsx (.csv for a CSV one; by result
+    sheet: NAME.undo.xlsx); else here, as run-N.undo.xlsx; NAME...undo-2... when an earlier
+    undo's sheet is there; a dry run's is NAME...undo-dry-run.xlsx."""
+    run_tag = ""
+    if result is None:
+        for run in journal.runs():
+            if run["id"] == run_id and run["summary"].get("settings", {}).get("result"):
+                result, run_tag = Path(run["summary"]["settings"]["result"]), f".run-{run_id}"
+    if result is None:
+        stem, suffix = Path.cwd() / f"run-{run_id}", ".xlsx"
+    else:
+        suffix = ".csv" if result.suffix.lower() == ".csv" else ".xlsx"
+        result = result.resolve()  # printed as a full path whichever way it was named
+        stem = result.with_name(result.stem.removesuffix(".result") + run_tag)
+    if dry_run:  # a preview: the next preview replaces it, the real undo's name stays free
+        return stem.with_name(f"{stem.name}.undo-dry-run{suffix}")
+    target, n = stem.with_name(f"{stem.name}.undo{suffix}"), 1
+    while target.exists():  # an earlier undo's sheet (of other rows, or before a crash) stays
+        n += 1
+        target = stem.with_name(f"{stem.name}.undo-{n}{suffix}")
+    return target

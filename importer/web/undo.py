@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from importer.core.errors import ConfigurationError
 from importer.core.outcomes import JournalState
-from importer.jobs.changes import ConfirmationNeededError, Guard
-from importer.jobs.undo import changes_of, select, undo_rows, undo_sheet
+from importer.jobs.changes import Guard
+from importer.jobs.journals import JournalPlace
+from importer.jobs.undo import NoJournalError, UndoSpec, changes_of, select
+from importer.jobs.undo import undo_run as undo_run_of
 from importer.store.base import Entry
 from importer.store.journal import Journal
 from importer.vendors.plugin import Plugin
@@ -89,37 +92,25 @@ def undo_run(
             ``expect`` (the count the coordinator was shown) no longer the rows to delete.
         ConfigurationError: no such run, or a vendor with no documented delete.
     """
-    settings = account.settings()
-    changes = changes_of(account.plugin)
-    journal = workspace.shared_journal(account) or Journal(
-        workspace.journal_path(account), account.vendor
+    folder = workspace.data / "results" / f"undo-{account.slug}-{run_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = UndoSpec(
+        journal=JournalPlace(path=workspace.journal_path(account), shared=not account.sandbox),
+        run_id=run_id,
+        target=folder / f"run-{run_id}.undo.xlsx",
+        dry_run=dry_run,
+        guard=Guard(confirm=confirm),
+        expect=expect,
+        shared_budget=not account.sandbox,
+        why=f"deleted by the undo of run {run_id} (web page)",
     )
     try:
-        journal.lock_job(wait=False)
-        entries = select(journal, run_id)
-        live = sum(1 for e in entries if e.state != JournalState.DELETED)
-        if expect is not None and live != expect and not dry_run:
-            said = f"run {run_id} now has {live} row(s) to delete, not the {expect} you confirmed"
-            raise ConfirmationNeededError(
-                f"{said}. Nothing was sent.", f"{said[0].upper()}{said[1:]}: look again."
-            )
-        report = undo_rows(
-            entries,
-            journal,
-            account.plugin,
-            settings,
-            guard=Guard(confirm=confirm),
-            dry_run=dry_run,
-            shared_budget=not account.sandbox,
-            why=f"deleted by the undo of run {run_id} (web page)",
-        )
-        folder = workspace.data / "results" / f"undo-{account.slug}-{run_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        undo_sheet(report, folder / f"run-{run_id}.undo.xlsx", f"run {run_id}")
-    finally:
-        journal.close()
+        done = undo_run_of(spec, account.plugin, account.settings())
+    except NoJournalError:  # its words name a server path: the page says it plainly
+        raise ConfigurationError(f"{account.name} has no run {run_id}: nothing to undo.") from None
+    report = done.report
     said = ", ".join(f"{n} {s}" for s, n in report.counts().items()) or "nothing it created"
     verb = "dry run, nothing sent" if dry_run else "undone"
-    warning = f" {changes.warning}" if changes.warning else ""
+    warning = f" {done.warning}" if done.warning else ""
     stopped = f"; stopped early: {report.stopped}" if report.stopped else ""
     return f"Run {run_id} of {account.name}: {verb}: {said}{stopped}.{warning}"
