@@ -32,10 +32,12 @@ from starlette.templating import Jinja2Templates
 
 from importer.core.clock import Clock
 from importer.core.errors import ImporterError
+from importer.core.files import FILE_MODE
 from importer.core.secret import Secret
 from importer.jobs.people import email_fields
 from importer.results.templates import template_name, write_template
 from importer.vendors import get_vendor
+from importer.web.hosts import HostCheck
 from importer.web.password import PasswordLogin
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
 from importer.web.undo import undo_plan, undo_run
@@ -49,10 +51,15 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def create_app(
-    workspace: Workspace, password: Secret | None = None, clock: Clock | None = None
+    workspace: Workspace,
+    password: Secret | None = None,
+    clock: Clock | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> Starlette:
     """The ASGI app of the page, serving ``workspace``; with ``password``, signed in
-    (``clock``: the one the wait after wrong passwords is measured on)."""
+    (``clock``: the one the wait after wrong passwords is measured on); with
+    ``allowed_hosts``, every request naming another ``Host`` is refused first (421:
+    ``serve`` always gives them, see :mod:`importer.web.hosts`)."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(duration=duration, when=when, suffixes=",".join(SUFFIXES))
     guard = Guard(PasswordLogin(password, clock) if password is not None else None)
@@ -315,6 +322,7 @@ def create_app(
         target = workspace.data / "templates" / template_name(vendor)
         if not target.exists():
             await asyncio.to_thread(write_template, vendor, target)
+            target.chmod(FILE_MODE)  # as everything under the data folder (its folder is 0700)
         return FileResponse(target, media_type=_XLSX, filename=target.name)
 
     routes = [
@@ -337,7 +345,11 @@ def create_app(
         Route("/templates/{vendor}", template),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)])
+    # The host check comes first: a rebinding site's request meets no session, route or file.
+    checks = [Middleware(HostCheck, allowed=allowed_hosts)] if allowed_hosts is not None else []
+    app = Starlette(
+        routes=routes, middleware=[*checks, Middleware(BaseHTTPMiddleware, dispatch=guard)]
+    )
     app.state.workspace, app.state.guard = workspace, guard
     return app
 

@@ -39,6 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sandbox, removed when it stops)",
     )
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a host name the page answers to, as browsers send it (repeat for more; default: "
+        "the bind address, localhost, 127.0.0.1 and [::1], with the port); any other Host is "
+        "refused (421), so no other web site can reach the page by DNS rebinding",
+    )
+    parser.add_argument(
         "--max-upload-mb", type=float, default=20, metavar="MB", help="largest upload (default 20)"
     )
     parser.add_argument(
@@ -59,6 +68,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from importer.core.secret import Secret
     from importer.web.accounts import Account, load_accounts, sandbox_accounts
     from importer.web.app import create_app
+    from importer.web.hosts import allowed_hosts
     from importer.web.password import check_length
     from importer.web.workspace import Workspace
 
@@ -85,7 +95,6 @@ def serve_command(args: argparse.Namespace) -> int:
         workspace = Workspace(
             accounts, data, max_rows=args.max_rows, max_bytes=int(args.max_upload_mb * 1e6)
         )
-        app = create_app(workspace, Secret(password) if password else None)
         listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -96,6 +105,8 @@ def serve_command(args: argparse.Namespace) -> int:
             ) from None
         listener.listen(128)
         host, port = listener.getsockname()[:2]
+        allowed = allowed_hosts(args.host, port, args.allowed_host)
+        app = create_app(workspace, Secret(password) if password else None, None, allowed)
         shown = f"[{host}]" if ":" in host else host
         if sandbox_server is not None:
             print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")

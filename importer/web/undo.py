@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from importer.core.errors import ConfigurationError
+from importer.core.files import make_private_dir
 from importer.core.outcomes import JournalState
 from importer.jobs.changes import Guard
 from importer.jobs.journals import JournalPlace
@@ -93,7 +94,7 @@ def undo_run(
         ConfigurationError: no such run, or a vendor with no documented delete.
     """
     folder = workspace.data / "results" / f"undo-{account.slug}-{run_id}"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
     spec = UndoSpec(
         journal=JournalPlace(path=workspace.journal_path(account), shared=not account.sandbox),
         run_id=run_id,

@@ -12,6 +12,7 @@ still shows the rows already created) and ``templates/``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from importer.core.errors import ConfigurationError, ImporterError, InputError
+from importer.core.files import FILE_MODE, FOLDER_MODE, make_private_dir
 from importer.core.outcomes import Status
 from importer.core.settings import RunSettings
 from importer.jobs.changes import Guard
@@ -147,8 +149,10 @@ class Workspace:
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
         self.runs: dict[str, WebRun] = {}
+        # The server user's alone (0700 folders, 0600 files): learners' names, sessions, IDs.
+        make_private_dir(data)
         for folder in ("uploads", "results", "journals", "templates"):
-            (data / folder).mkdir(parents=True, exist_ok=True)
+            make_private_dir(data / folder)
 
     # --- uploads ---------------------------------------------------------------------------
 
@@ -158,10 +162,11 @@ class Workspace:
         if not name.lower().endswith(SUFFIXES):
             raise InputError(f"{name}: not a sheet this page takes ({', '.join(SUFFIXES)}).")
         folder = self.data / "uploads" / secrets.token_hex(8)
-        folder.mkdir()
+        folder.mkdir(mode=FOLDER_MODE)
         target = folder / name
         size = 0
-        with target.open("wb") as out:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(descriptor, "wb") as out:
             while chunk := source.read(1 << 16):
                 size += len(chunk)
                 if size > self.max_bytes:
@@ -226,9 +231,9 @@ class Workspace:
         if date_order not in ("DMY", "MDY"):
             raise ConfigurationError(f"date order must be DMY or MDY, not {date_order!r}.")
         folder = self.data / "uploads" / secrets.token_hex(8)
-        folder.mkdir()
+        folder.mkdir(mode=FOLDER_MODE)
         copy = folder / upload.name
-        shutil.copyfile(upload.path, copy)
+        _private_copy(upload.path, copy)
         return self.check(copy, upload.account, who, date_order)
 
     def guess(self, path: Path) -> Account:
@@ -304,7 +309,7 @@ class Workspace:
     def _work(self, run: WebRun) -> None:
         upload = run.upload
         folder = self.data / "results" / run.id
-        folder.mkdir()
+        folder.mkdir(mode=FOLDER_MODE)
         stem = Path(upload.name).stem
         try:
             settings = upload.account.settings()
@@ -342,9 +347,9 @@ class Workspace:
         # The sheet with the IDs filled in, shown like any upload: check who each email is,
         # then import from there.
         folder = self.data / "uploads" / secrets.token_hex(8)
-        folder.mkdir()
+        folder.mkdir(mode=FOLDER_MODE)
         copy = folder / run.result.name
-        shutil.copyfile(run.result, copy)
+        _private_copy(run.result, copy)
         run.followup = self.check(copy, run.upload.account, run.who).id
 
     def _import(self, run: WebRun, settings: RunSettings, target: Path) -> None:
@@ -414,6 +419,13 @@ class Workspace:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout)
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new ``target`` readable by the server user alone (0600)."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(descriptor, "wb") as out, source.open("rb") as given:
+        shutil.copyfileobj(given, out)
 
 
 def too_large(name: str, limit: int) -> str:
