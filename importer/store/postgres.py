@@ -21,6 +21,7 @@ Connections come from a small pool (psycopg_pool), opened with TCP keepalives.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -209,6 +210,7 @@ class PgJournal:
         self.clock = clock or SystemClock()
         self._lock_conn: psycopg.Connection[Any] | None = None
         self._lock_pid: int | None = None  # the lock session's server process
+        self._lock_key = 0  # the advisory lock it holds (see lock_job)
         #: The store this journal closes with itself (see :func:`importer.store.open_journal`).
         self.owned: PostgresStore | None = None
         with self.store.connection() as conn:
@@ -268,6 +270,7 @@ class PgJournal:
             (self.id, f"pid {os.getpid()} on {socket.gethostname()}", self.clock.time()),
         )
         self._lock_conn, self._lock_pid = conn, conn.info.backend_pid
+        self._lock_key = key
 
     def _still_locked(self, *lock: int) -> bool:
         """Whether the lock's session (pid, key high, key low) still holds the job's lock."""
@@ -280,9 +283,15 @@ class PgJournal:
         return found is not None
 
     def unlock_job(self) -> None:
-        """Release the job's lock (closing its connection releases it too)."""
+        """Release the job's lock, then close its connection.
+
+        Released by name first: the server lets go of a closed connection's locks only when
+        its backend has noticed the close, a moment later (under load, long enough for the
+        next run on the account to be refused as if this one still held it)."""
         if self._lock_conn is not None:
             conn, self._lock_conn, self._lock_pid = self._lock_conn, None, None
+            with contextlib.suppress(psycopg.Error):  # a connection already lost holds nothing
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
             conn.close()
 
     # --- rows ------------------------------------------------------------------------------

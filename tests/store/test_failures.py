@@ -17,9 +17,13 @@ from importer.store.postgres import PostgresStore
 
 
 def _terminate(url: str, pids: list[int]) -> None:
+    """End these server processes, as a dropped network does, and wait until they are gone:
+    a backend told to end lets go of its locks a moment later (the timeout argument, in ms,
+    makes pg_terminate_backend wait for that, PostgreSQL 14+)."""
     with psycopg.connect(url, autocommit=True) as conn:
         for pid in pids:
-            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            ended = conn.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()
+            assert ended is not None and ended[0], f"backend {pid} did not end within 10 s"
 
 
 def test_a_dropped_connection_is_replaced(pg_url: str) -> None:
