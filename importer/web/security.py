@@ -230,9 +230,17 @@ class Guard:
                 final.id,
                 httponly=True,
                 samesite="strict",
-                secure=request.url.scheme == "https",
+                secure=self._over_https(request),
             )
         return _with_headers(response)
+
+    def _over_https(self, request: Request) -> bool:
+        """Whether the browser reached the page over HTTPS: the request's scheme, or, behind
+        the sign-on proxy (whose requests alone get this far), its ``X-Forwarded-Proto``."""
+        if request.url.scheme == "https":
+            return True
+        forwarded = request.headers.get("x-forwarded-proto", "")
+        return self.proxy is not None and forwarded.strip().lower() == "https"
 
     async def _guarded(
         self,

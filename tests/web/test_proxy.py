@@ -128,6 +128,33 @@ def test_every_route_refuses_a_peer_that_is_not_the_proxy(proxy_app: object) -> 
     assert home.status_code == 200 and "Team A" in home.text and "Signed in as ana" in home.text
 
 
+def test_the_cookie_is_secure_when_the_proxy_says_https(proxy_app: object) -> None:
+    """TLS ends at the proxy: its X-Forwarded-Proto (believed from it alone) makes the
+    session cookie Secure."""
+
+    async def ask(proto: str | None) -> str:
+        transport = httpx.ASGITransport(app=proxy_app, client=("127.0.0.1", 1))  # type: ignore[arg-type]
+        headers = {"X-Forwarded-User": "ana"}
+        if proto:
+            headers["X-Forwarded-Proto"] = proto
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+            return (await c.get("/", headers=headers)).headers["set-cookie"].lower()
+
+    assert "; secure" in asyncio.run(ask("https"))
+    assert "; secure" not in asyncio.run(ask("http")) and "; secure" not in asyncio.run(ask(None))
+
+
+def test_a_missing_nginx_skips_outside_ci_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must provide it"):
+        _nginx()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install nginx"):
+        _nginx()
+
+
 def test_proxy_mode_has_no_password_form_and_no_name_field(proxy_app: object) -> None:
     login, home = _ask_from(proxy_app, "127.0.0.1", [("GET", "/login"), ("GET", "/")])
     assert login.status_code == 303 and login.headers["location"] == "/"
