@@ -39,6 +39,7 @@ from importer.results.templates import template_name, write_template
 from importer.vendors import get_vendor
 from importer.web.hosts import HostCheck
 from importer.web.password import PasswordLogin
+from importer.web.proxy import ProxyUsers
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
 from importer.web.undo import undo_plan, undo_run
 from importer.web.views import duration, sheet_page, two_ways_line, when
@@ -55,21 +56,24 @@ def create_app(
     password: Secret | None = None,
     clock: Clock | None = None,
     allowed_hosts: frozenset[str] | None = None,
+    proxy: ProxyUsers | None = None,
 ) -> Starlette:
     """The ASGI app of the page, serving ``workspace``; with ``password``, signed in
-    (``clock``: the one the wait after wrong passwords is measured on); with
+    (``clock``: the one the wait after wrong passwords is measured on); with ``proxy``
+    instead, the user is the sign-on proxy's header (:mod:`importer.web.proxy`); with
     ``allowed_hosts``, every request naming another ``Host`` is refused first (421:
     ``serve`` always gives them, see :mod:`importer.web.hosts`)."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(duration=duration, when=when, suffixes=",".join(SUFFIXES))
-    guard = Guard(PasswordLogin(password, clock) if password is not None else None)
+    guard = Guard(PasswordLogin(password, clock) if password is not None else None, proxy=proxy)
+    named = password is not None or proxy is not None  # the user is known, not typed in
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         session = request.state.session
         context.update(
             csrf=session.csrf,
             who=session.who,
-            login=password is not None,
+            login=named,
             signed_in=password is not None and session.authed,
             accounts=list(workspace.accounts.values()),
         )
@@ -82,6 +86,8 @@ def create_app(
         return page(request, "home.html", runs=_recent(workspace))
 
     async def login(request: Request) -> Response:
+        if proxy is not None:  # signed in by the proxy: there is no password to give here
+            return RedirectResponse("/", status_code=303)
         if request.method == "GET":
             return page(request, "login.html")
         try:
@@ -123,7 +129,7 @@ def create_app(
         if sheet is None or isinstance(sheet, str) or not sheet.filename:
             return refused(request, "Choose a sheet to upload (.xlsx or .csv).")
         session = request.state.session
-        if not password and form.get("who"):
+        if not named and form.get("who"):
             session.who = str(form.get("who"))[:80].strip()
             guard.remember(request)  # the name is shown in the history: kept for next time
         chosen = workspace.accounts.get(str(form.get("account") or ""))

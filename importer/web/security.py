@@ -9,6 +9,10 @@
 - With a way of signing in (:class:`SignIn`: the password of ``IMPORTER_WEB_PASSWORD``, see
   :mod:`importer.web.password`), every page but the login form asks for it; scripts may
   send it as ``Authorization: Bearer <password>`` instead. Signing out ends the session.
+- Behind the company's sign-on proxy (:class:`~importer.web.proxy.ProxyUsers`), the user is the
+  proxy's header: a request without one the proxy vouches for is refused (401) before any
+  route, and a session belongs to one user: a request whose user is not its session's gets a
+  new session (a new name, hence a new CSRF token), kept among that user's own.
 - Every form carries the CSRF token, checked on every POST; a POST whose ``Origin`` is
   another site is refused before that.
 - Content-Security-Policy allows scripts and styles from the page's own origin only, so even
@@ -32,6 +36,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from importer.web.proxy import ProxyUsers, Unidentified
 
 __all__ = [
     "COOKIE",
@@ -159,8 +165,15 @@ def client_address(request: Request) -> str:
 class Guard:
     """The middleware: session cookie, signing in and out, cross-site refusal, headers."""
 
-    def __init__(self, sign_in: SignIn | None, sessions: Sessions | None = None) -> None:
-        self.sign_in = sign_in
+    def __init__(
+        self,
+        sign_in: SignIn | None,
+        sessions: Sessions | None = None,
+        proxy: ProxyUsers | None = None,
+    ) -> None:
+        if sign_in is not None and proxy is not None:
+            raise ValueError("a password or the proxy's header, not both")
+        self.sign_in, self.proxy = sign_in, proxy
         self.sessions = sessions or Sessions()
         self._key = secrets.token_bytes(32)  # this process's: its CSRF tokens end with it
 
@@ -196,7 +209,16 @@ class Guard:
         """Starlette's ``http`` middleware hook."""
         cookie = request.cookies.get(COOKIE, "")
         session = self.sessions.get(cookie)
-        if session is None:  # not kept: a visitor's, made again from its name (nothing kept)
+        if self.proxy is not None:
+            try:
+                user = self.proxy.user(client_address(request), request.scope["headers"])
+            except Unidentified as refusal:
+                response: Response = PlainTextResponse(f"{refusal}\n", status_code=401)
+                return _with_headers(response)
+            if session is None or session.who != user:  # never a session across users
+                session = self._new(authed=True, who=user)
+                self.sessions.keep(session, f"user {user}")  # bounded per user, not per proxy
+        elif session is None:  # not kept: a visitor's, made again from its name (nothing kept)
             named = cookie if _ID.fullmatch(cookie) else None
             session = self._new(named, authed=self.sign_in is None)
         request.state.session = session
@@ -208,11 +230,17 @@ class Guard:
                 final.id,
                 httponly=True,
                 samesite="strict",
-                secure=request.url.scheme == "https",
+                secure=self._over_https(request),
             )
-        for name, value in _HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+        return _with_headers(response)
+
+    def _over_https(self, request: Request) -> bool:
+        """Whether the browser reached the page over HTTPS: the request's scheme, or, behind
+        the sign-on proxy (whose requests alone get this far), its ``X-Forwarded-Proto``."""
+        if request.url.scheme == "https":
+            return True
+        forwarded = request.headers.get("x-forwarded-proto", "")
+        return self.proxy is not None and forwarded.strip().lower() == "https"
 
     async def _guarded(
         self,
@@ -236,6 +264,12 @@ class Guard:
                 return RedirectResponse("/login", status_code=303)
             return PlainTextResponse("log in first", status_code=401)
         return await call_next(request)
+
+
+def _with_headers(response: Response) -> Response:
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def too_many(attempt: Attempt) -> Response:

@@ -9,8 +9,13 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from importer.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from importer.core.secret import Secret
+    from importer.web.proxy import ProxyUsers
 
 __all__ = ["PASSWORD_VARIABLE", "add_arguments", "serve_command"]
 
@@ -48,6 +53,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "refused (421), so no other web site can reach the page by DNS rebinding",
     )
     parser.add_argument(
+        "--auth",
+        choices=("none", "password", "proxy"),
+        help="how the page knows who is there: none (a name typed on the page; loopback "
+        f"only), password (the shared password of ${PASSWORD_VARIABLE}), proxy (the user is "
+        "a header set by the company's sign-on proxy, see --user-header and --trusted-proxy); "
+        f"default: password when ${PASSWORD_VARIABLE} is set, else none",
+    )
+    parser.add_argument(
+        "--user-header",
+        metavar="NAME",
+        help="with --auth proxy: the header holding the user (default: X-Forwarded-User)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="with --auth proxy: an address (or network, 10.0.0.0/24) of the proxy, whose "
+        "header alone is believed; repeat for more (default: 127.0.0.1 and ::1); a request "
+        "from any other address is refused (401)",
+    )
+    parser.add_argument(
         "--max-upload-mb", type=float, default=20, metavar="MB", help="largest upload (default 20)"
     )
     parser.add_argument(
@@ -65,20 +91,17 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from importer.core.hosts import is_loopback
-    from importer.core.secret import Secret
     from importer.web.accounts import Account, load_accounts, sandbox_accounts
     from importer.web.app import create_app
     from importer.web.hosts import allowed_hosts
-    from importer.web.password import check_length
     from importer.web.workspace import Workspace
 
-    password = os.environ.get(PASSWORD_VARIABLE) or None
-    if password is not None:
-        check_length(password, PASSWORD_VARIABLE)
-    if not is_loopback(args.host) and not password:
+    password, proxy = _sign_in(args)
+    if not is_loopback(args.host) and password is None and proxy is None:
         raise ConfigurationError(
             f"refusing to serve on {args.host} without a password: anyone who can reach it "
-            f"could import into your accounts. Set {PASSWORD_VARIABLE}, or bind 127.0.0.1."
+            f"could import into your accounts. Set {PASSWORD_VARIABLE}, use --auth proxy "
+            "behind a sign-on proxy, or bind 127.0.0.1."
         )
     accounts: list[Account] = load_accounts(args.config) if args.config else []
     sandbox_server = None
@@ -106,14 +129,27 @@ def serve_command(args: argparse.Namespace) -> int:
         listener.listen(128)
         host, port = listener.getsockname()[:2]
         allowed = allowed_hosts(args.host, port, args.allowed_host)
-        app = create_app(workspace, Secret(password) if password else None, None, allowed)
+        app = create_app(workspace, password, None, allowed, proxy)
         shown = f"[{host}]" if ":" in host else host
         if sandbox_server is not None:
             print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")
         print(f"Serving the import page on http://{shown}:{port}/ (data in {data}); Ctrl-C stops.")
+        if proxy is not None:
+            print(
+                f"Users: the {proxy.header} header of requests from "
+                f"{', '.join(str(network) for network in proxy.trusted)} only.",
+                file=sys.stderr,
+            )
         sys.stdout.flush()
         config = uvicorn.Config(
-            app, log_level="warning", timeout_graceful_shutdown=3, lifespan="off"
+            app,
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+            lifespan="off",
+            # The client's address is the connection's peer, never X-Forwarded-For (uvicorn
+            # believes it from 127.0.0.1 by default): the trusted proxy and the wait after
+            # wrong passwords both go by it.
+            proxy_headers=False,
         )
         try:
             uvicorn.Server(config).run(sockets=[listener])
@@ -131,6 +167,38 @@ def serve_command(args: argparse.Namespace) -> int:
             shutil.rmtree(data, ignore_errors=True)
             print(f"Removed the sandbox's data folder {data}.", file=sys.stderr)
     return 0
+
+
+def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None]:
+    """The page's way of knowing its user, from ``--auth`` and the password's variable:
+    (the password, None), (None, the proxy's header) or (None, None)."""
+    from importer.core.secret import Secret
+    from importer.web.password import check_length
+    from importer.web.proxy import DEFAULT_HEADER, DEFAULT_TRUSTED, ProxyUsers
+
+    password = os.environ.get(PASSWORD_VARIABLE) or None
+    auth = args.auth or ("password" if password is not None else "none")
+    if auth != "proxy" and (args.user_header is not None or args.trusted_proxy is not None):
+        raise ConfigurationError(
+            "--user-header and --trusted-proxy are for --auth proxy: add it, or leave them out."
+        )
+    if auth != "password" and password is not None:  # so nobody thinks it guards the page
+        raise ConfigurationError(
+            f"{PASSWORD_VARIABLE} is set, but --auth {auth} does not ask for it: unset it, "
+            "or choose --auth password."
+        )
+    if auth == "proxy":
+        header = args.user_header if args.user_header is not None else DEFAULT_HEADER
+        return None, ProxyUsers(header, args.trusted_proxy or DEFAULT_TRUSTED)
+    if auth == "password":
+        if password is None:
+            raise ConfigurationError(
+                f"--auth password needs the page's password in {PASSWORD_VARIABLE} "
+                "(at least 12 characters)."
+            )
+        check_length(password, PASSWORD_VARIABLE)
+        return Secret(password), None
+    return None, None
 
 
 def _default_data(sandbox: bool) -> Path:
