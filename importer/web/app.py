@@ -79,6 +79,8 @@ def create_app(
         )
         return templates.TemplateResponse(request, name, context, status_code=status)
 
+    audit = workspace.audit
+
     def refused(request: Request, message: str, status: int = 400) -> Response:
         return page(request, "home.html", status, error=message, runs=_recent(workspace))
 
@@ -96,6 +98,11 @@ def create_app(
             return PlainTextResponse("the form expired: reload the page", status_code=403)
         who = str(form.get("who") or "")
         attempt = guard.login(request, str(form.get("password") or ""), who or "coordinator")
+        if attempt.verdict != Verdict.OK:
+            why = "waiting after wrong passwords" if attempt.verdict == Verdict.WAIT else "wrong"
+            audit.record("refused", who, what="sign-in", reason=why)
+        else:
+            audit.record("sign-in", request.state.session.who)
         if attempt.verdict == Verdict.WAIT:
             said = f"Too many wrong passwords from your address: try again in {attempt.seconds} s."
             answer = page(request, "login.html", 429, error=said)
@@ -138,9 +145,21 @@ def create_app(
             made = await asyncio.to_thread(workspace.check, path, chosen, session.who)
         except ImporterError as error:
             status = 413 if "limit" in str(error) else 400
+            audit.record(
+                "refused", session.who, what="upload", file=sheet.filename, reason=str(error)
+            )
             return refused(request, str(error), status)
         finally:
             await sheet.close()
+        report = made.report
+        audit.record(
+            "upload",
+            session.who,
+            account=made.account.name,
+            file=made.name,
+            rows=report.row_count,
+            invalid=report.invalid_count,
+        )
         return RedirectResponse(f"/uploads/{made.id}", status_code=303)
 
     def find_upload(request: Request) -> Upload | None:
@@ -204,7 +223,19 @@ def create_app(
                 int(confirm) if confirm.isdigit() else None,
             )
         except ImporterError as error:
+            facts = {"account": made.account.name, "file": made.name}
+            audit.record(
+                "refused", request.state.session.who, what="run", **facts, reason=str(error)
+            )
             return refused(request, str(error))
+        audit.record(
+            "run",
+            run.who,
+            account=made.account.name,
+            file=made.name,
+            mode=run.mode,
+            rows=run.total,
+        )
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     async def reread(request: Request) -> Response:
@@ -256,6 +287,8 @@ def create_app(
         if run is None:
             return PlainTextResponse("no such run", status_code=404)
         if run.state == "running":
+            facts = {"account": run.upload.account.name, "file": run.upload.name, "mode": run.mode}
+            audit.record("stop", request.state.session.who, **facts, done=run.done)
             run.stop.set()
             run.state = "stopping"
             run.say("stopping: requests already sent finish, nothing more is sent")
@@ -316,7 +349,18 @@ def create_app(
                 int(expect) if expect.isdigit() else None,
             )
         except ImporterError as error:  # in the page's words (the guard's "Confirm count")
+            facts = {"account": account.name, "run": request.path_params["number"]}
+            audit.record("refused", request.state.session.who, what="undo", **facts,
+                         reason=error.on_page)  # fmt: skip
             return refused(request, error.on_page, 409 if error.exit_code == 4 else 400)
+        audit.record(
+            "undo",
+            request.state.session.who,
+            account=account.name,
+            run=request.path_params["number"],
+            dry_run=form.get("dry") == "1",
+            said=said,
+        )
         entries = await asyncio.to_thread(lambda: list(workspace.history()))
         return page(request, "history.html", entries=entries, notice=said)
 

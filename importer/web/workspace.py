@@ -50,6 +50,7 @@ from importer.store.base import account_journal_path
 from importer.store.journal import Journal
 from importer.store.slots import SharedSlots
 from importer.web.accounts import Account
+from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
@@ -153,6 +154,7 @@ class Workspace:
         make_private_dir(data)
         for folder in ("uploads", "results", "journals", "templates"):
             make_private_dir(data / folder)
+        self.audit = Audit(data)
 
     # --- uploads ---------------------------------------------------------------------------
 
@@ -333,6 +335,16 @@ class Workspace:
             run.state = "finished" if run.result else "failed"
             run.finished = time.time()
             run._changed()
+            self.audit.record(
+                "run-ended",
+                run.who,
+                account=upload.account.name,
+                file=upload.name,
+                mode=run.mode,
+                counts=run.counts,
+                stopped=run.stopped,
+                exit_code=run.exit_code,
+            )
 
     def _resolve(self, run: WebRun, settings: RunSettings, target: Path) -> None:
         done = resolve_emails(run.upload.report, run.upload.account.plugin, settings, target)
@@ -419,6 +431,7 @@ class Workspace:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout)
+        self.audit.close()
 
 
 def _private_copy(source: Path, target: Path) -> None:
