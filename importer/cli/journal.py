@@ -14,10 +14,9 @@ from importer.jobs.journals import JournalPlace
 
 if TYPE_CHECKING:
     from importer.core.settings import RunSettings
-    from importer.store import JournalLike
     from importer.vendors.plugin import Plugin
 
-__all__ = ["journal_path", "journal_place", "store_journal"]
+__all__ = ["journal_path", "journal_place"]
 
 
 def journal_place(args: argparse.Namespace) -> JournalPlace:
@@ -46,10 +45,3 @@ def journal_path(args: argparse.Namespace, chosen: Plugin, settings: RunSettings
     from importer.jobs.journals import journal_path as where
 
     return where(journal_place(args), chosen, settings)
-
-
-def store_journal(args: argparse.Namespace, settings: RunSettings) -> JournalLike | None:
-    """With a PostgreSQL store (issue 14), the account's journal there (or --journal NAME)."""
-    from importer.jobs.journals import store_journal as shared
-
-    return shared(journal_place(args), settings)

@@ -155,8 +155,7 @@ def create_app(
         audit.record(
             "upload",
             session.who,
-            account=made.account.name,
-            file=made.name,
+            **made.facts,
             rows=report.row_count,
             invalid=report.invalid_count,
         )
@@ -223,16 +222,13 @@ def create_app(
                 int(confirm) if confirm.isdigit() else None,
             )
         except ImporterError as error:
-            facts = {"account": made.account.name, "file": made.name}
-            audit.record(
-                "refused", request.state.session.who, what="run", **facts, reason=str(error)
-            )
+            who = request.state.session.who
+            audit.record("refused", who, what="run", **made.facts, reason=str(error))
             return refused(request, str(error))
         audit.record(
             "run",
             run.who,
-            account=made.account.name,
-            file=made.name,
+            **made.facts,
             mode=run.mode,
             rows=run.total,
         )
@@ -287,8 +283,8 @@ def create_app(
         if run is None:
             return PlainTextResponse("no such run", status_code=404)
         if run.state == "running":
-            facts = {"account": run.upload.account.name, "file": run.upload.name, "mode": run.mode}
-            audit.record("stop", request.state.session.who, **facts, done=run.done)
+            who = request.state.session.who
+            audit.record("stop", who, **run.upload.facts, mode=run.mode, done=run.done)
             run.stop.set()
             run.state = "stopping"
             run.say("stopping: requests already sent finish, nothing more is sent")

@@ -40,15 +40,13 @@ from importer.jobs.import_sheet import (
     resolve_emails,
 )
 from importer.jobs.journaling import JournalOptions, journal_report
-from importer.jobs.journals import JournalPlace
+from importer.jobs.journals import JournalPlace, journal_path, store_journal
 from importer.results.report import RunReport
 from importer.sheet.headers import header_scorer
 from importer.sheet.reading.table import read_table
 from importer.sheet.validation import ValidationReport
-from importer.store import JournalLike, shared_journal
-from importer.store.base import account_journal_path
+from importer.store import JournalLike
 from importer.store.journal import Journal
-from importer.store.slots import SharedSlots
 from importer.web.accounts import Account
 from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
@@ -73,6 +71,11 @@ class Upload:
     known: RunReport | None
     plan: str
     who: str
+
+    @property
+    def facts(self) -> dict[str, str]:
+        """What the audit log says of the upload an action concerns: its account and file."""
+        return {"account": self.account.name, "file": self.name}
 
 
 @dataclass
@@ -261,10 +264,10 @@ class Workspace:
             settings = account.settings()
         except ImporterError:
             settings = None  # no credentials yet: nothing can be imported into it anyway
-        if account.sandbox or settings is None or settings.account is None:
-            return self.data / "journals" / f"{account.slug}.journal.sqlite"
-        folder = SharedSlots.default_folder()
-        return account_journal_path(folder, account.vendor, settings.base_url, settings.account)
+        found = None
+        if not account.sandbox and settings is not None:  # the rule `run` keeps its own by
+            found = journal_path(JournalPlace(), account.plugin, settings)
+        return found or self.data / "journals" / f"{account.slug}.journal.sqlite"
 
     def shared_journal(self, account: Account) -> JournalLike | None:
         """The account's journal in a PostgreSQL store (IMPORTER_STORE), shared with the
@@ -275,7 +278,7 @@ class Workspace:
             settings = account.settings()
         except ConfigurationError:
             return None  # no credentials here: nothing tells the account
-        return shared_journal(settings)
+        return store_journal(JournalPlace(), settings)
 
     def known(self, account: Account, report: ValidationReport) -> RunReport | None:
         """Every row's outcome as the account's journal records it (``None``: no journal yet)."""
@@ -338,8 +341,7 @@ class Workspace:
             self.audit.record(
                 "run-ended",
                 run.who,
-                account=upload.account.name,
-                file=upload.name,
+                **upload.facts,
                 mode=run.mode,
                 counts=run.counts,
                 stopped=run.stopped,
