@@ -107,6 +107,9 @@ class Session:
     csrf: str
     authed: bool = False
     who: str = ""
+    #: The groups the sign-on vouches for (the proxy's groups header, the provider's claim):
+    #: what an account's ``users = ["group:NAME"]`` is matched against.
+    groups: frozenset[str] = frozenset()
 
 
 class Sessions:
