@@ -39,7 +39,7 @@ from importer.jobs.import_sheet import (
     refuse_zoneless,
     resolve_emails,
 )
-from importer.jobs.journaling import JournalOptions, journal_report
+from importer.jobs.journaling import JournalOptions, changed_runs, journal_report
 from importer.jobs.journals import JournalPlace, journal_path, store_journal
 from importer.results.report import RunReport
 from importer.sheet.headers import header_scorer
@@ -51,7 +51,7 @@ from importer.web.accounts import Account
 from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
 
-__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
+__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace", "run_owner"]
 
 #: The sheet formats the page takes.
 SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv", ".txt")
@@ -182,13 +182,19 @@ class Workspace:
         return target
 
     def check(
-        self, path: Path, account: Account | None, who: str, date_order: str | None = None
+        self,
+        path: Path,
+        account: Account | None,
+        who: str,
+        date_order: str | None = None,
+        among: Sequence[Account] | None = None,
     ) -> Upload:
-        """Validate an uploaded sheet for an account (guessed from its headers if not given);
-        ``date_order``: how to read dates such as 03/04/2027 (default: the vendor's)."""
+        """Validate an uploaded sheet for an account (guessed from its headers among
+        ``among``, by default every account, if not given); ``date_order``: how to read
+        dates such as 03/04/2027 (default: the vendor's)."""
         name = path.name
         try:
-            account = account or self.guess(path)
+            account = account or self.guess(path, among)
             # The sheets the page writes name the file as the coordinator knows it (their
             # Summary's "Input file"), never the server's folder it was uploaded to.
             sheet = self.sheet_spec(account, name, path, date_order)
@@ -241,16 +247,20 @@ class Workspace:
         _private_copy(upload.path, copy)
         return self.check(copy, upload.account, who, date_order)
 
-    def guess(self, path: Path) -> Account:
-        """The account whose vendor's columns the sheet's headers match best."""
-        scorers = {slug: header_scorer(a.plugin.schema) for slug, a in self.accounts.items()}
+    def guess(self, path: Path, among: Sequence[Account] | None = None) -> Account:
+        """The account (of ``among``, by default every one) whose vendor's columns the
+        sheet's headers match best."""
+        candidates = {a.slug: a for a in among} if among is not None else self.accounts
+        if not candidates:
+            raise InputError(f"{path}: no account of this page is open to you.")
+        scorers = {slug: header_scorer(a.plugin.schema) for slug, a in candidates.items()}
         table = read_table(path, lambda cells: max(s(cells) for s in scorers.values()))
         headers = [str(c) for c in table.frame.columns]
         scores = {slug: scorer(headers) for slug, scorer in scorers.items()}
         best = max(scores, key=lambda slug: scores[slug])
         if not scores[best]:
             raise InputError(f"{path}: no header matches a vendor's columns; pick the account.")
-        return self.accounts[best]
+        return candidates[best]
 
     def journal_path(self, account: Account) -> Path:
         """One journal per account: re-uploading a renamed file still shows what was created.
@@ -291,6 +301,22 @@ class Workspace:
             return journal_report(report, JournalOptions(journal, account.key), account.plugin)
         finally:
             journal.close()
+
+    def change_owners(self, upload: Upload) -> list[str | None]:
+        """Who started the runs that created the rows an update of ``upload`` would change,
+        a name a row (``None``: a run that recorded nobody)."""
+        if upload.known is None or not upload.account.key:
+            return []
+        account = upload.account
+        journal = self.shared_journal(account) or Journal(
+            self.journal_path(account), account.vendor
+        )
+        try:
+            made = changed_runs(upload.report, JournalOptions(journal, account.key), account.plugin)
+            owners = {int(entry["id"]): run_owner(entry) for entry in journal.runs()}
+        finally:
+            journal.close()
+        return [owners.get(run) if run is not None else None for run in made.values()]
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -434,6 +460,14 @@ class Workspace:
             if run.thread is not None:
                 run.thread.join(timeout)
         self.audit.close()
+
+
+def run_owner(entry: Mapping[str, Any]) -> str | None:
+    """Who started a run the journal records (``journal.runs()``'s entry): the name kept
+    when it ended, else the one recorded when it started (a run that never finished)."""
+    summary = entry.get("summary") or {}
+    who = summary.get("who") or (summary.get("settings") or {}).get("who")
+    return str(who) if who else None
 
 
 def _private_copy(source: Path, target: Path) -> None:
