@@ -263,6 +263,9 @@ def test_each_user_sees_their_accounts_and_the_runs_of_them(team: Team) -> None:
     answer = ben("POST", "/upload", data={"csrf": ben.csrf(), "account": "team-a"},
                  files={"sheet": ("x.csv", text.encode())})  # fmt: skip
     assert answer.status_code == 404 and "BenIntoA" not in str(team.sandbox.state.requests)
+    # Someone the accounts file does not list is told so, and offered no upload form.
+    nobody = team.browser("zed")("GET", "/").text
+    assert "No account of this page is open to you, zed" in nobody and "upload-form" not in nobody
 
 
 def test_private_runs_are_their_owners_alone(team: Team) -> None:
