@@ -303,8 +303,9 @@ def create_app(
             who = request.state.session.who
             audit.record("refused", who, what="run", **made.facts, reason=str(error))
             return refused(request, str(error))
+        # An update changes what exists at the vendor: an event of its own in the log.
         audit.record(
-            "run",
+            "update" if run.mode == "update" else "run",
             run.who,
             **made.facts,
             mode=run.mode,

@@ -417,3 +417,10 @@ def test_updating_rows_of_someone_elses_run_needs_a_manager_and_the_count(team: 
     assert not patches
     state = lea.finished(lea.run(theirs, "update", others="1"))
     assert state["counts"] == {"updated": 1, "skipped": 2}, state
+    lines = (team.space.data / "audit.log").read_text().splitlines()
+    logged = [json.loads(line) for line in lines]
+    assert [(e["who"], e.get("what")) for e in logged if e["event"] == "refused"][-2:] == [
+        ("al", "update"),
+        ("lea", "update"),
+    ]
+    assert [e["who"] for e in logged if e["event"] == "update"] == ["lea"]
