@@ -36,7 +36,7 @@ from importer.jobs.pipeline import resolve_only, run_import
 from importer.results.report import RunReport
 from importer.results.write import write_report
 from importer.sending.progress import ProgressHook, estimate_seconds
-from importer.sheet.corrections import Correction, corrected
+from importer.sheet.corrections import Correction, corrected, latest
 from importer.sheet.duplicates import flag_duplicates
 from importer.sheet.headers import header_scorer, match_headers
 from importer.sheet.reading.table import Table, read_table
@@ -194,6 +194,14 @@ def check_table(
         said = f"{where}: a correction names no cell of the sheet ({error})."
         raise ConfigurationError(said) from None
     report = validate_table(fixed, columns, options)
+    if spec.corrections:  # the result sheet says which cells are not as the sheet had them
+        notes = {row: list(said) for row, said in report.notes.items()}
+        for (row, column), fix in latest(spec.corrections).items():
+            by = f" by {fix.who}" if fix.who else ""
+            notes.setdefault(row, []).append(
+                f"Corrected on the page{by}: {column} was {fix.old!r}, now {fix.new!r}"
+            )
+        report = dataclasses.replace(report, notes={r: tuple(n) for r, n in notes.items()})
     return flag_duplicates(report, spec.key)
 
 
