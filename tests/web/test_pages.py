@@ -118,7 +118,9 @@ def test_resolve_only_fills_in_ids_from_emails(tmp_path: Path, web: WebServer) -
     assert (
         'data-label="Main instructor ID" class="id">647098a731a809ed36889ed1</td>' in followup.text
     )
-    assert 'data-label="Main instructor email" class="id">jane.doe@example.com</td>' in followup.text
+    assert (
+        'data-label="Main instructor email" class="id">jane.doe@example.com</td>' in followup.text
+    )
     assert 'href="/uploads/' in client.get(run).text
 
 
