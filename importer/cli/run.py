@@ -28,7 +28,14 @@ from importer.core.files import open_sheet
 from importer.core.joblog import JOB_LOG, job_log
 from importer.core.outcomes import Status
 from importer.core.secret import scrub
-from importer.jobs.config import JobFile, RunFlags, sheet_default_keys, sheet_defaults
+from importer.jobs.config import (
+    JobFile,
+    RunFlags,
+    chosen_columns,
+    parse_map,
+    sheet_default_keys,
+    sheet_defaults,
+)
 from importer.results.sheet import check_writable, default_result_path, result_path
 from importer.sheet.validation import ValidationReport
 from importer.vendors import PLUGINS, declarations, plugin
@@ -166,11 +173,14 @@ def _import(
 ) -> tuple[int, dict[str, Any]]:
     from importer.jobs import import_sheet as job
     from importer.jobs.config import resolve_settings
+    from importer.jobs.memory import recall_columns
 
     settings = resolve_settings(
         chosen, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
     given = {key: _setting(args, key) for key in sheet_default_keys()}
+    typed = {**args.job.columns, **parse_map(args.map or [])}
+    columns = chosen_columns(chosen.schema, typed, "--map" if args.map else "the job's [columns]")
     sheet = job.SheetSpec(
         path=Path(args.file),
         # The inbox reads its private copy of the sheet, taken from the file it checked: the
@@ -181,8 +191,10 @@ def _import(
         date_order=(_setting(args, "date_order") or "").upper() or None,
         defaults=sheet_defaults(given, chosen.schema),
         key=_setting(args, "key"),
+        columns=dict(columns) or None,
     )
-    report = job.read_sheet(sheet, chosen)
+    place = journal_place(args)
+    report = job.read_sheet(sheet, chosen, recall_columns(place, chosen, settings))
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     args.sheet_read = report.table.which_sheet()
     if args.sheet_read is not None:
