@@ -584,7 +584,12 @@ class Workspace:
             guard=Guard(confirm=run.confirm),
             shared_budget=not account.sandbox,
             who=run.who,
-            summary={"file": upload.name, "who": run.who, "web_run": run.id},
+            summary={
+                "file": upload.name,
+                "who": run.who,
+                "web_run": run.id,
+                "page_account": account.slug,  # two accounts may share one journal
+            },
         )
         hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
         imported = import_sheet(report, spec, account.plugin, settings, hooks)
@@ -613,6 +618,10 @@ class Workspace:
             try:
                 made = run_rows(journal)
                 for entry in journal.runs():
+                    # Two of the page's accounts on the same credentials share one journal:
+                    # a run the page started shows under its own account only.
+                    if entry["summary"].get("page_account", account.slug) != account.slug:
+                        continue
                     rows = made.get(int(entry["id"]), {"live": 0, "deleted": 0})
                     found.append({**entry, **rows, "account": account, "deletable": deletable})
             finally:
