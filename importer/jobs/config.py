@@ -7,6 +7,7 @@ shell history and process lists. They are held as :class:`~importer.core.secret.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from importer.core.errors import ConfigurationError
 from importer.core.hosts import is_local
 from importer.core.secret import Secret
 from importer.core.settings import RunSettings
+from importer.jobs.notify import NotifySettings, notify_settings
 from importer.sheet.schema import Vendor
 from importer.vendors import declarations
 from importer.vendors.declarations import SheetDefault
@@ -86,6 +88,8 @@ class JobFile:
         credentials: credential -> the environment variable to read it from
             (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"`` reads the token from
             ``$ACME_ZOHO_TOKEN``).
+        notify: the ``[notify]`` table: who is told of the run's result by email, and how
+            (``None``: nobody).
     """
 
     vendor: str | None = None
@@ -112,6 +116,7 @@ class JobFile:
     guard_rows: int | None = None
     vendor_values: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
+    notify: NotifySettings | None = None
 
     @classmethod
     def of(cls, tables: Mapping[str, object]) -> JobFile:
@@ -315,10 +320,11 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
     """
     data = read_toml(path, "job file")
     tables: dict[str, dict[str, object]] = {}
+    sections = ["job", "credentials", "notify"]
     for section, value in data.items():
-        if section not in ("job", "credentials"):
+        if section not in sections:
             raise ConfigurationError(
-                f"{path}: unknown section [{section}]{_closest(section, ['job', 'credentials'])}"
+                f"{path}: unknown section [{section}]{_closest(section, sections)}"
             )
         if not isinstance(value, dict):
             raise ConfigurationError(f"{path}: {section} must be a [{section}] table.")
@@ -362,7 +368,8 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
                 f"{path}: [credentials] {wrong[0]} is not a credential of {vendor} "
                 f"(its credentials: {', '.join(plugins[vendor].credentials)})."
             )
-    return JobFile.of({"job": job, "credentials": credentials})
+    notify = notify_settings(tables["notify"], path, job=True) if "notify" in tables else None
+    return dataclasses.replace(JobFile.of({"job": job, "credentials": credentials}), notify=notify)
 
 
 def _check_job_values(path: Path, job: Mapping[str, object], plugins: Mapping[str, Plugin]) -> None:
