@@ -100,7 +100,7 @@ def test_the_accounts_file_takes_notify_but_not_to_or_on(tmp_path: Path) -> None
     read = load_accounts(path).notify
     assert read is not None and read.host == "smtp.acme.example" and read.to == ()
     path.write_text(f'{ACCOUNT}{NOTIFY}to = ["a@b.example"]\n', encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="unknown key 'to' .*whoever started the run"):
+    with pytest.raises(ConfigurationError, match=r"unknown key 'to' .*whoever started the run"):
         load_accounts(path)
     path.write_text(f"{ACCOUNT}[notfy]\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="unknown setting 'notfy'"):
@@ -125,7 +125,7 @@ def test_the_password_variable_must_be_set_when_the_mailer_is_made() -> None:
     settings = NotifySettings(
         "smtp.acme.example", "a@b.example", user="u", password_env="ACME_SMTP", source="job.toml"
     )
-    with pytest.raises(ConfigurationError, match="job.toml: \\[notify\\] password_env: .*ACME_SMTP"):
+    with pytest.raises(ConfigurationError, match=r"job.toml: \[notify\] password_env: .*ACME_SMTP"):
         Mailer.of(settings, {})
     mailer = Mailer.of(settings, {"ACME_SMTP": "correct-horse-battery"})
     assert "correct-horse" not in repr(mailer) and mailer.password is not None
@@ -171,7 +171,10 @@ def _summary(tmp_path: Path, problems: int, result: Path | None = None) -> RunSu
 def test_the_message_lists_fifty_rows_then_counts_the_rest(tmp_path: Path) -> None:
     """Subject with file, account, outcome; 50 rows listed then "and 10 more"; plain text."""
     message = compose(_summary(tmp_path, LISTED + 10), "importer@acme.example", ["a@b.example"])
-    assert message["Subject"] == "session-importer: monday.csv into Acme 360: 60 of 63 rows need a look"
+    assert (
+        message["Subject"]
+        == "session-importer: monday.csv into Acme 360: 60 of 63 rows need a look"
+    )
     assert message["Auto-Submitted"] == "auto-generated" and message["To"] == "a@b.example"
     assert message.get_content_type() == "text/plain"
     body = message.get_content()

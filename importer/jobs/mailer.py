@@ -152,7 +152,8 @@ def _reason(error: BaseException) -> str:
             f"its certificate is not trusted ({error.verify_message}): give the CA that "
             "signed it as ca_file in [notify]"
         )
-    if isinstance(error, TimeoutError):
+    # smtplib reports a reply that did not come in time as a disconnection
+    if isinstance(error, TimeoutError) or "timed out" in str(error):
         return "no answer in time"
     if isinstance(error, ConnectionRefusedError):
         return "the connection was refused (no server on that port?)"
