@@ -214,3 +214,21 @@ def test_control_characters_in_a_message_cannot_break_the_subject_or_body(tmp_pa
     message = compose(summary, "importer@acme.example", ["a@b.example"])
     assert "\n" not in message["Subject"] and message["Bcc"] is None
     assert "Stopped early: could not run: line two" in message.get_content()
+
+
+def test_a_row_found_unsendable_while_sending_is_listed_with_its_message(tmp_path: Path) -> None:
+    """A row valid in the sheet that sending finds invalid (too long for the URL): listed with
+    what the result sheet says of it (it has no cell errors of validation)."""
+    from importer.api import validate
+    from importer.core.outcomes import RowResult, Status
+    from importer.jobs.notify import summary_of
+    from importer.results.report import RunReport
+    from tests.conftest import zoho_row, zoho_sheet
+
+    report = validate(zoho_sheet(tmp_path / "z.csv", [zoho_row("A"), zoho_row("B")]), "zoho-people")
+    assert report.invalid_count == 0
+    run = RunReport(report, {2: RowResult(Status.CREATED, created_id="1"),
+                             3: RowResult(Status.INVALID, message="Description: too long")})  # fmt: skip
+    summary = summary_of(run, None, file="z.csv", account="Zoho")
+    assert [str(p) for p in summary.problems] == ["row 3 (invalid): Description: too long"]
+    assert summary.went_wrong and summary.outcome == "1 of 2 rows need a look"

@@ -192,7 +192,7 @@ def _could_not_run(
     said = said.replace(str(taken.copy), str(path))
     print(f"session-importer: error: {printable(said)}", file=sys.stderr)
     _log.info("%s: could not run: %s", path.name, said)
-    email_result(args, could_not_run(args, path, said, code))
+    email_result(args, lambda: could_not_run(args, path, said, code))
     return {"file": str(path), "error": said, "exit_code": code}
 
 

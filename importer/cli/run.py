@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -88,7 +88,8 @@ def run_command(args: argparse.Namespace) -> int:
             code, summary = run_file(args, source)
         except ImporterError as error:
             _log.info("%s: could not run: %s", source, error)  # the scheduler's log says why
-            email_result(args, could_not_run(args, source, str(error), error.exit_code))
+            said, code = str(error), error.exit_code
+            email_result(args, lambda: could_not_run(args, source, said, code))
             raise
         if args.json:
             print(json.dumps(summary), flush=True)
@@ -298,7 +299,8 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
     if run.stopped:
         print(f"Stopped early: {scrub(run.stopped)}", file=sys.stderr)
     account = getattr(args, "account", None) or report.vendor.name
-    email_result(args, summary_of(run, written, file=Path(args.file).name, account=account))
+    name = Path(args.file).name
+    email_result(args, lambda: summary_of(run, written, file=name, account=account))
     return run.exit_code, summary
 
 
@@ -316,14 +318,21 @@ def could_not_run(args: argparse.Namespace, source: Path, said: str, code: int) 
     )
 
 
-def email_result(args: argparse.Namespace, summary: RunSummary) -> None:
-    """Email a sheet's result to the job's [notify] recipients, when its ``on`` says so (the
-    result sheet written); what came of it is said on stderr and in the log, and changes
-    nothing of the run's outcome or exit code."""
+def email_result(args: argparse.Namespace, summary: Callable[[], RunSummary]) -> None:
+    """Email a sheet's result (``summary`` makes what it says) to the job's [notify]
+    recipients, when its ``on`` says so, the result sheet written; what came of it is said on
+    stderr and in the log, and changes nothing of the run's outcome or exit code."""
     mailer = getattr(args, "mailer", None)
-    if mailer is None or (mailer.settings.on == "failure" and not summary.went_wrong):
+    if mailer is None:
         return
-    _notify(args, mailer.tell(summary, mailer.settings.to).said)
+    try:
+        said = summary()
+        if mailer.settings.on == "failure" and not said.went_wrong:
+            return
+        told = mailer.tell(said, mailer.settings.to).said
+    except Exception as error:  # whatever it is, the email's problem is not the run's
+        told = f"the result could not be sent by email: internal error ({type(error).__name__})"
+    _notify(args, told)
 
 
 def _print_problems(args: argparse.Namespace, report: ValidationReport) -> None:

@@ -329,12 +329,13 @@ def summary_of(
         status = run.status(row)
         if status not in PROBLEMS:
             continue
-        if status == Status.INVALID:
-            problems += [
-                Problem(row, status, e.column, _line(e.message)) for e in validation.errors[row]
-            ]
+        result_of = run.results.get(row)
+        # The sheet's problems with the row, column by column; or what sending it found (a
+        # row valid on its own that cannot be sent, a vendor's answer), as the result sheet.
+        errors = validation.errors.get(row) or (result_of.errors if result_of else ())
+        if status == Status.INVALID and errors:
+            problems += [Problem(row, status, e.column, _line(e.message)) for e in errors]
         else:
-            result_of = run.results.get(row)
             problems.append(Problem(row, status, "", _line(result_of.message if result_of else "")))
     return RunSummary(
         file=file,

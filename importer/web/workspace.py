@@ -390,7 +390,14 @@ class Workspace:
                 stopped=run.stopped,
                 exit_code=run.exit_code,
             )
-            self._tell(run)
+            try:
+                self._tell(run)
+            except Exception as error:  # whatever it is, the email's problem is not the run's
+                _log.exception("run %s: the result could not be sent by email", run.id)
+                run.say(
+                    "the result could not be sent by email: internal error "
+                    f"({type(error).__name__})"
+                )
 
     def _tell(self, run: WebRun) -> None:
         """Email an import's or update's result to whoever started it (after the run has
