@@ -62,6 +62,8 @@ def test_a_job_file_notify_table_with_its_defaults(tmp_path: Path) -> None:
         ('to = ["a@b.example"]\npassword_env = "P"\n', "give both user and password_env"),
         ('to = ["a@b.example"]\nuser = "u"\npassword_env = "hunter2 secret!"\n',
          "password_env must be the name of an environment variable"),
+        ('to = ["a@b.example"]\nuser = "u"\npassword_env = "correcthorse42"\n',
+         "password_env must be the name of an environment variable"),
         ('to = ["a@b.example"]\nuser = "u"\npassword_env = "P"\nstarttls = false\n',
          "would send the password to smtp.acme.example unencrypted"),
         ('to = ["a@b.example"]\nca_file = "missing.pem"\n', "ca_file .*missing.pem.*: no such file"),
@@ -76,6 +78,7 @@ def test_bad_notify_tables_are_refused_naming_the_file_and_key(
     with pytest.raises(ConfigurationError, match=said) as caught:
         load_job(path, PLUGINS)
     assert str(caught.value).startswith(f"{path}: [notify]")
+    assert "hunter2" not in str(caught.value) and "correcthorse" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -232,3 +235,31 @@ def test_a_row_found_unsendable_while_sending_is_listed_with_its_message(tmp_pat
     summary = summary_of(run, None, file="z.csv", account="Zoho")
     assert [str(p) for p in summary.problems] == ["row 3 (invalid): Description: too long"]
     assert summary.went_wrong and summary.outcome == "1 of 2 rows need a look"
+
+
+def test_a_dry_run_that_finds_nothing_wrong_is_not_a_failure(tmp_path: Path) -> None:
+    """A dry run's rows are "not sent" on purpose: only invalid ones need a look."""
+    from importer.api import validate
+    from importer.jobs.notify import summary_of
+    from importer.results.report import RunReport
+    from tests.conftest import zoho_row, zoho_sheet
+
+    report = validate(zoho_sheet(tmp_path / "z.csv", [zoho_row("A")]), "zoho-people")
+    summary = summary_of(RunReport(report, dry_run=True), None, file="z.csv", account="Zoho")
+    assert summary.counts == {"not sent": 1}
+    assert not summary.went_wrong and summary.problems == ()
+    assert summary.outcome == "dry run: 1 not sent"
+
+
+def test_a_server_without_starttls_is_sent_nothing() -> None:
+    """starttls = true and a server that does not offer it: nothing sent, never in clear."""
+    from tests.mail import MailServer
+
+    with MailServer() as smtp:
+        settings = NotifySettings("127.0.0.1", "importer@acme.example", port=smtp.port, timeout=10)
+        summary = RunSummary(file="a.csv", account="Acme", counts={}, rows=0, exit_code=0)
+        told = Mailer.of(settings, {}).tell(summary, ["ops@acme.example"])
+        assert smtp.received == []
+    assert not told.sent
+    assert "does not offer what [notify] asks for (STARTTLS extension" in told.said
+    assert told.said.endswith("nothing was sent; the run's outcome is unchanged")

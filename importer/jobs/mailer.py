@@ -144,7 +144,8 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return f"the server refused every recipient ({_answers(error.recipients)})"
     if isinstance(error, smtplib.SMTPNotSupportedError):
-        return f"the server does not offer it ({error}); nothing was sent unencrypted"
+        said = str(error).rstrip(".")
+        return f"the server does not offer what [notify] asks for ({said}); nothing was sent"
     if isinstance(error, smtplib.SMTPResponseException):
         return f"the server answered {_answer(error)}"
     if isinstance(error, ssl.SSLCertVerificationError):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from importer.core.errors import ConfigurationError
+from importer.core.hosts import is_loopback
 from importer.core.outcomes import PROBLEMS, ExitCode, Status
 from importer.core.secret import scrub
 
@@ -61,7 +62,9 @@ _KEYS = ("host", "port", "starttls", "ssl", "user", "password_env", "from", "ca_
 _JOB_ONLY = ("to", "on")
 #: One ``@``, a dot in the domain, nothing that would make it two addresses or a header.
 _ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\.]+(\.[^@\s<>(),;:\"\[\]\\.]+)+")
-_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: An environment variable's name as written by convention: capitals, digits and ``_`` (a
+#: password pasted by mistake is then refused as one, not echoed as a variable's name).
+_VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]*")
 _MIME = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".csv": ("text", "csv"),
@@ -163,14 +166,15 @@ def notify_settings(table: object, path: Path, *, job: bool) -> NotifySettings:
     password_env = _text(table, "password_env", where)
     if password_env is not None and not _VARIABLE.fullmatch(password_env):
         raise ConfigurationError(
-            f"{where} password_env must be the name of an environment variable (letters, "
-            "digits and _), not the password: the password is never written in a file."
+            f"{where} password_env must be the name of an environment variable (capitals, "
+            "digits and _, e.g. SMTP_PASSWORD), not the password: the password is never "
+            "written in a file."
         )
     if (user is None) != (password_env is None):
         raise ConfigurationError(
             f"{where}: give both user and password_env to sign in to the server, or neither."
         )
-    if user is not None and security == "none" and not _loopback(host):
+    if user is not None and security == "none" and not is_loopback(host):
         raise ConfigurationError(
             f"{where}: starttls = false would send the password to {host} unencrypted: "
             "use starttls or ssl (plain SMTP only to this machine)."
@@ -204,13 +208,6 @@ def _flag(table: Mapping[str, object], key: str, where: str) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ConfigurationError(f"{where} {key} must be true or false, not {value!r}.")
     return value
-
-
-def _loopback(host: str) -> bool:
-    # core.hosts' rule, for a host name rather than a URL
-    from importer.core.hosts import is_loopback
-
-    return is_loopback(host)
 
 
 def _ca_file(table: Mapping[str, object], path: Path, where: str) -> Path | None:
@@ -301,8 +298,10 @@ class RunSummary:
     @property
     def went_wrong(self) -> bool:
         """Something needs a look: an exit code other than 0, or a row rejected, unknown,
-        not sent or invalid (what ``on = "failure"`` tells about)."""
-        return self.exit_code != ExitCode.OK or any(self.counts.get(s) for s in PROBLEMS)
+        not sent or invalid (what ``on = "failure"`` tells about); a dry run's rows are not
+        sent on purpose."""
+        looked_at = {Status.INVALID} if self.dry_run else PROBLEMS
+        return self.exit_code != ExitCode.OK or any(self.counts.get(s) for s in looked_at)
 
     @property
     def outcome(self) -> str:
@@ -324,10 +323,11 @@ def summary_of(
     """The summary of an import's outcome (``run``: every row's; ``result``: its sheet)."""
     validation = run.validation
     problems: list[Problem] = []
+    looked_at = {Status.INVALID} if run.dry_run else PROBLEMS  # a dry run sends nothing
     for index in validation.table.frame.index:
         row = int(index)
         status = run.status(row)
-        if status not in PROBLEMS:
+        if status not in looked_at:
             continue
         result_of = run.results.get(row)
         # The sheet's problems with the row, column by column; or what sending it found (a
