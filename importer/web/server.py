@@ -192,6 +192,7 @@ def _mailer(configured: AccountsFile, access: Access) -> Mailer | None:
     """The accounts file's [notify], its password read now (a missing one refused at start);
     only with a sign-in that vouches for the user's name: a name typed on the page (no
     sign-in, or a shared password) would send learners' data to any address typed."""
+    # lazy: the parser half of this module is read by every command (validate's start-up)
     from importer.jobs.mailer import Mailer
 
     if configured.notify is None:
