@@ -31,12 +31,21 @@ class Received:
 
 
 class _Handler:
-    """Keeps every message (or refuses them all with ``refuse``, e.g. "550 ...")."""
+    """Keeps every message (or refuses them all with ``refuse``, e.g. "550 ..."; and the
+    recipients in ``unknown``)."""
 
-    def __init__(self, refuse: str | None) -> None:
-        self.refuse = refuse
+    def __init__(self, refuse: str | None, unknown: tuple[str, ...] = ()) -> None:
+        self.refuse, self.unknown = refuse, unknown
         self.received: list[Received] = []
         self.arrived = threading.Condition()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         if self.refuse:
@@ -64,6 +73,7 @@ class MailServer:
 
     Args:
         refuse: answer every message with this (a 5xx line) instead of taking it.
+        unknown: recipients refused (550 no such mailbox).
         password: ask for a sign-in (any user name, this password); AUTH over plain SMTP too.
         starttls: offer STARTTLS with this context (and require it).
         implicit: TLS from the start with this context (SMTPS).
@@ -73,11 +83,12 @@ class MailServer:
         self,
         *,
         refuse: str | None = None,
+        unknown: tuple[str, ...] = (),
         password: str | None = None,
         starttls: ssl.SSLContext | None = None,
         implicit: ssl.SSLContext | None = None,
     ) -> None:
-        self.handler = _Handler(refuse)
+        self.handler = _Handler(refuse, unknown)
         self.password = password
         self.attempts: list[tuple[str, str]] = []  # (user, password) of every sign-in tried
         options: dict[str, Any] = {}

@@ -263,3 +263,42 @@ def test_a_server_without_starttls_is_sent_nothing() -> None:
     assert not told.sent
     assert "does not offer what [notify] asks for (STARTTLS extension" in told.said
     assert told.said.endswith("nothing was sent; the run's outcome is unchanged")
+
+
+def test_recipients_the_server_refuses_are_named() -> None:
+    """One recipient refused: sent to the others, the refused one named; all refused: not sent."""
+    from tests.mail import MailServer
+
+    with MailServer(unknown=("gone@acme.example", "left@acme.example")) as smtp:
+        settings = NotifySettings(
+            "127.0.0.1", "importer@acme.example", port=smtp.port, security="none", timeout=10
+        )
+        summary = RunSummary(file="a.csv", account="Acme", counts={}, rows=0, exit_code=1)
+        mailer = Mailer.of(settings, {})
+        some = mailer.tell(summary, ["ops@acme.example", "gone@acme.example"])
+        none = mailer.tell(summary, ["gone@acme.example", "left@acme.example"])
+        [got] = smtp.wait_for(1)
+    assert got.to == ["ops@acme.example"]
+    assert not some.sent and some.said == (
+        "the result was sent by email to ops@acme.example; the server refused "
+        "gone@acme.example (gone@acme.example: 550 5.1.1 no such mailbox)"
+    )
+    assert not none.sent and "the server refused every recipient" in none.said
+
+
+def test_check_says_why_the_server_would_not_take_the_email() -> None:
+    """`run --check`'s sign-in refused: one line naming the server and the answer, no password."""
+    from tests.mail import MailServer
+
+    with MailServer(password="the-right-one") as smtp:
+        settings = NotifySettings(
+            "127.0.0.1", "importer@acme.example", port=smtp.port, security="none",
+            user="importer", password_env="ACME_SMTP", timeout=10,
+        )  # fmt: skip
+        mailer = Mailer.of(settings, {"ACME_SMTP": "a-wrong-password"})
+        with pytest.raises(ConfigurationError) as caught:
+            mailer.check()
+    said = str(caught.value)
+    assert said.startswith(f"email: 127.0.0.1:{smtp.port} (no encryption): the server refused")
+    assert "a-wrong-password" not in said
+    assert set(smtp.attempts) == {("importer", "a-wrong-password")}  # PLAIN, then LOGIN
