@@ -7,6 +7,7 @@ shell history and process lists. They are held as :class:`~importer.core.secret.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from importer.core.errors import ConfigurationError
 from importer.core.hosts import is_local
 from importer.core.secret import Secret
 from importer.core.settings import RunSettings
+from importer.jobs.notify import NotifySettings, notify_settings
 from importer.sheet.schema import Vendor
 from importer.vendors import declarations
 from importer.vendors.declarations import SheetDefault
@@ -88,6 +90,8 @@ class JobFile:
         credentials: credential -> the environment variable to read it from
             (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"`` reads the token from
             ``$ACME_ZOHO_TOKEN``).
+        notify: the ``[notify]`` table: who is told of the run's result by email, and how
+            (``None``: nobody).
     """
 
     vendor: str | None = None
@@ -115,6 +119,7 @@ class JobFile:
     vendor_values: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)
+    notify: NotifySettings | None = None
 
     @classmethod
     def of(cls, tables: Mapping[str, object]) -> JobFile:
@@ -307,8 +312,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 
 
 #: The tables of a job file: the run's settings, where its credentials are, and the sheet's
-#: columns chosen by hand (header = field, as ``--map``).
-_SECTIONS = ("job", "credentials", "columns")
+#: columns chosen by hand (header = field, as ``--map``), and who is told when a run ends.
+_SECTIONS = ("job", "credentials", "columns", "notify")
 
 
 def parse_map(given: Sequence[str]) -> dict[str, str]:
@@ -417,9 +422,11 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
                 f"{path}: [credentials] {wrong[0]} is not a credential of {vendor} "
                 f"(its credentials: {', '.join(plugins[vendor].credentials)})."
             )
-    return JobFile.of(
+    notify = notify_settings(tables["notify"], path, job=True) if "notify" in tables else None
+    made = JobFile.of(
         {"job": job, "credentials": credentials, "columns": tables.get("columns", {})}
     )
+    return dataclasses.replace(made, notify=notify)
 
 
 def _check_job_values(path: Path, job: Mapping[str, object], plugins: Mapping[str, Plugin]) -> None:
