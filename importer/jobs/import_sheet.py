@@ -160,14 +160,25 @@ class Imported:
     run_id: int
 
 
-def read_sheet(spec: SheetSpec, plugin: Plugin) -> ValidationReport:
+def read_sheet(
+    spec: SheetSpec,
+    plugin: Plugin,
+    remembered: Callable[[list[str]], Mapping[str, str | None]] | None = None,
+) -> ValidationReport:
     """Read and check the sheet for the vendor; rows repeated in it are refused.
+
+    ``remembered``: the columns chosen earlier for a sheet with these headers (the account's
+    journal keeps them: :func:`importer.jobs.memory.remembered_columns`).
 
     Raises:
         ImporterError: the sheet cannot be read, or an option is wrong (a plain sentence).
     """
     options = prepare(plugin.schema, spec.timezone, spec.date_order, spec.defaults)
     table = read_table(spec.read_from or spec.path, header_scorer(plugin.schema), spec.sheet)
+    if remembered is not None:  # chosen earlier for these headers; the spec's own win
+        earlier = remembered([str(h) for h in table.frame.columns])
+        if earlier:
+            spec = dataclasses.replace(spec, columns={**earlier, **(spec.columns or {})})
     return check_table(table, spec, plugin, options)
 
 

@@ -189,3 +189,22 @@ def test_a_correction_is_escaped_like_any_cell_and_kept_with_the_upload(
     book = openpyxl.load_workbook(io.BytesIO(marked.content))["Result"]
     values = [cell.value for row in book.iter_rows() for cell in row]
     assert script in values
+
+
+def test_the_problems_view_puts_the_columns_with_problems_first(
+    tmp_path: Path, web: WebServer
+) -> None:
+    client = web.client()
+    sheet = write_csv(tmp_path / "wide.csv",
+                      [V2_HEADERS, _row("Wide 1"), _row("Wide 2", validation="nope")])  # fmt: skip
+    upload_id = _id(upload(client, sheet, V2))
+    heads = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
+                       client.get(f"/uploads/{upload_id}?problems=1").text)  # fmt: skip
+    assert heads[:3] == ["Row", "Status", "Registration validation"], heads
+    assert heads[3:] == [h for h in V2_HEADERS if h != "Registration validation"]
+    every = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
+                       client.get(f"/uploads/{upload_id}").text)  # fmt: skip
+    assert every[2:] == V2_HEADERS  # all rows: the sheet's own order
+    assert (
+        '<th scope="col" class="lead">Session name</th>' in client.get(f"/uploads/{upload_id}").text
+    )  # the session's name stays in view as the table scrolls
