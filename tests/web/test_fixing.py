@@ -200,11 +200,20 @@ def test_the_problems_view_puts_the_columns_with_problems_first(
     upload_id = _id(upload(client, sheet, V2))
     heads = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
                        client.get(f"/uploads/{upload_id}?problems=1").text)  # fmt: skip
-    assert heads[:3] == ["Row", "Status", "Registration validation"], heads
-    assert heads[3:] == [h for h in V2_HEADERS if h != "Registration validation"]
+    # The row number and the session's name first (both stay in view as the table scrolls),
+    # then the columns with problems, then the rest in the sheet's order.
+    assert heads[:4] == ["Row", "Session name", "Status", "Registration validation"], heads
+    rest = [h for h in V2_HEADERS if h not in ("Registration validation", "Session name")]
+    assert heads[4:] == rest
     every = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
                        client.get(f"/uploads/{upload_id}").text)  # fmt: skip
-    assert every[2:] == V2_HEADERS  # all rows: the sheet's own order
+    assert every == [
+        "Row",
+        "Session name",
+        "Status",
+        *(h for h in V2_HEADERS if h != "Session name"),
+    ]
     assert (
-        '<th scope="col" class="lead">Session name</th>' in client.get(f"/uploads/{upload_id}").text
-    )  # the session's name stays in view as the table scrolls
+        '<th scope="col" class="name-col">Session name</th>'
+        in client.get(f"/uploads/{upload_id}").text
+    )

@@ -323,7 +323,7 @@ def test_an_unmatched_header_is_chosen_on_the_mapping_step(
     page.shot("02-mapped")
     assert page.counts() == {"rows": 3, "valid": 3}
     assert not driver.find_elements(By.CSS_SELECTOR, "td.bad, input.cell")
-    statuses = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody td:nth-child(2)")]
+    statuses = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "tbody td.status")]
     assert statuses == ["valid"] * 3
     button = driver.find_element(By.CSS_SELECTOR, "button[value=import]")
     assert button.is_enabled() and button.text == "Import the 3 valid rows"
@@ -509,9 +509,9 @@ def test_the_sample_with_mistakes_and_an_unknown_header_to_sessions_created(
         ".filter(m => m.scrollWidth > m.clientWidth + 1).map(m => m.textContent)"
     )
     assert overflowing == [], overflowing
-    # The session name column is in the ink colour (it shares the muted .lead class's name).
+    # The session name column is in the ink colour, right after the row number.
     colours = driver.execute_script(
-        "const lead = document.querySelector('tbody td.lead');"
+        "const lead = document.querySelector('tbody td.name-col');"
         " return [lead.textContent.trim(), getComputedStyle(lead).color,"
         " getComputedStyle(document.body).color]"
     )
