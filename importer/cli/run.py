@@ -29,6 +29,7 @@ from importer.core.joblog import JOB_LOG, job_log
 from importer.core.outcomes import Status
 from importer.core.secret import scrub
 from importer.jobs.config import JobFile, RunFlags, sheet_default_keys, sheet_defaults
+from importer.jobs.who import command_line_user
 from importer.results.sheet import check_writable, default_result_path, result_path
 from importer.sheet.validation import ValidationReport
 from importer.vendors import PLUGINS, declarations, plugin
@@ -66,6 +67,11 @@ def run_command(args: argparse.Namespace) -> int:
     if log_path is not None:
         check_writable(Path(log_path), "the log file")
     with job_log(log_path):
+        try:  # who the journal records with each run (refused before anything is read)
+            args.who = command_line_user(os.environ)
+        except ImporterError as error:
+            _log.info("could not run: %s", error)
+            raise
         if args.check:
             from importer.cli.check import check_job
 
@@ -216,6 +222,7 @@ def _import(
         guard=guard_of(args),
         wait=args.wait,
         shared_budget=not args.sandbox,
+        who=getattr(args, "who", None),
     )
     hooks = job.Hooks(
         notify=lambda message: _notify(args, message),
@@ -263,6 +270,7 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
         # A --sandbox run's journal is thrown away with its temporary folder.
         "journal": imported.journal,
         "run_id": getattr(args, "run_id", None),
+        "who": getattr(args, "who", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
         "validated_at": getattr(args, "validated_at", None),
