@@ -15,6 +15,9 @@ from importer.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from importer.core.secret import Secret
+    from importer.jobs.mailer import Mailer
+    from importer.web.access import Access
+    from importer.web.accounts import AccountsFile
     from importer.web.proxy import ProxyUsers
 
 __all__ = ["PASSWORD_VARIABLE", "add_arguments", "serve_command"]
@@ -66,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --auth proxy: the header holding the user (default: X-Forwarded-User)",
     )
     parser.add_argument(
+        "--groups-header",
+        metavar="NAME",
+        help="with --auth proxy: a header in which the proxy passes the user's groups, "
+        'comma-separated (e.g. X-Forwarded-Groups), for an account\'s users = ["group:NAME"]; '
+        "read only when given: the proxy must set it on every request",
+    )
+    parser.add_argument(
         "--trusted-proxy",
         action="append",
         metavar="ADDRESS",
@@ -91,7 +101,8 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from importer.core.hosts import is_loopback
-    from importer.web.accounts import Account, load_accounts, sandbox_accounts
+    from importer.web.access import Access
+    from importer.web.accounts import Account, AccountsFile, load_accounts, sandbox_accounts
     from importer.web.app import create_app
     from importer.web.hosts import allowed_hosts
     from importer.web.workspace import Workspace
@@ -103,7 +114,11 @@ def serve_command(args: argparse.Namespace) -> int:
             f"could import into your accounts. Set {PASSWORD_VARIABLE}, use --auth proxy "
             "behind a sign-on proxy, or bind 127.0.0.1."
         )
-    accounts: list[Account] = load_accounts(args.config) if args.config else []
+    configured = load_accounts(args.config) if args.config else AccountsFile([])
+    accounts: list[Account] = list(configured.accounts)
+    access = Access(configured.admins, named=proxy is not None)
+    access.check(accounts, args.auth or ("password" if password is not None else "none"))
+    mailer = _mailer(configured, access)
     sandbox_server = None
     if args.sandbox:
         from importer.sandbox import Sandbox, SandboxServer
@@ -116,7 +131,11 @@ def serve_command(args: argparse.Namespace) -> int:
     throwaway = args.data is None and args.sandbox  # describes a sandbox that ends with us
     try:
         workspace = Workspace(
-            accounts, data, max_rows=args.max_rows, max_bytes=int(args.max_upload_mb * 1e6)
+            accounts,
+            data,
+            max_rows=args.max_rows,
+            max_bytes=int(args.max_upload_mb * 1e6),
+            notify=mailer,
         )
         listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -129,7 +148,7 @@ def serve_command(args: argparse.Namespace) -> int:
         listener.listen(128)
         host, port = listener.getsockname()[:2]
         allowed = allowed_hosts(args.host, port, args.allowed_host)
-        app = create_app(workspace, password, None, allowed, proxy)
+        app = create_app(workspace, password, None, allowed, proxy, access)
         shown = f"[{host}]" if ":" in host else host
         if sandbox_server is not None:
             print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")
@@ -169,6 +188,25 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mailer(configured: AccountsFile, access: Access) -> Mailer | None:
+    """The accounts file's [notify], its password read now (a missing one refused at start);
+    only with a sign-in that vouches for the user's name: a name typed on the page (no
+    sign-in, or a shared password) would send learners' data to any address typed."""
+    # lazy: the parser half of this module is read by every command (validate's start-up)
+    from importer.jobs.mailer import Mailer
+
+    if configured.notify is None:
+        return None
+    if not access.named:
+        raise ConfigurationError(
+            f"{configured.notify.source}: [notify] emails a run's result to whoever started "
+            "it, which needs a sign-in that names the user (--auth proxy or --auth oidc): with "
+            "a shared password or none, the name is typed on the page. Add it, or leave "
+            "[notify] out."
+        )
+    return Mailer.of(configured.notify, os.environ)
+
+
 def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None]:
     """The page's way of knowing its user, from ``--auth`` and the password's variable:
     (the password, None), (None, the proxy's header) or (None, None)."""
@@ -178,9 +216,11 @@ def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None
 
     password = os.environ.get(PASSWORD_VARIABLE) or None
     auth = args.auth or ("password" if password is not None else "none")
-    if auth != "proxy" and (args.user_header is not None or args.trusted_proxy is not None):
+    proxy_flags = (args.user_header, args.trusted_proxy, args.groups_header)
+    if auth != "proxy" and any(flag is not None for flag in proxy_flags):
         raise ConfigurationError(
-            "--user-header and --trusted-proxy are for --auth proxy: add it, or leave them out."
+            "--user-header, --groups-header and --trusted-proxy are for --auth proxy: add it, "
+            "or leave them out."
         )
     if auth != "password" and password is not None:  # so nobody thinks it guards the page
         raise ConfigurationError(
@@ -189,7 +229,8 @@ def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None
         )
     if auth == "proxy":
         header = args.user_header if args.user_header is not None else DEFAULT_HEADER
-        return None, ProxyUsers(header, args.trusted_proxy or DEFAULT_TRUSTED)
+        trusted = args.trusted_proxy or DEFAULT_TRUSTED
+        return None, ProxyUsers(header, trusted, args.groups_header)
     if auth == "password":
         if password is None:
             raise ConfigurationError(
