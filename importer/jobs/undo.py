@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -358,6 +358,7 @@ class UndoSpec:
         who: who asked for the undo (the page's user, or the command line's
             :func:`~importer.jobs.who.command_line_user`), kept with the undo's run in the
             journal (made plain by :func:`~importer.jobs.who.plain_who`).
+        summary: more facts to record with the undo's run's end (the page's account).
     """
 
     journal: JournalPlace
@@ -372,6 +373,7 @@ class UndoSpec:
     shared_budget: bool = True
     why: str = "deleted by undo"
     who: str | None = None
+    summary: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -426,6 +428,7 @@ def undo_run(
         # The end as the page's history reads it (who, counts, the sheet), as an import's.
         end: dict[str, Any] = {"counts": {}, "stopped": None, "dry_run": spec.dry_run}
         end |= {"who": who} if who else {}
+        end |= spec.summary
         try:
             live = sum(1 for e in entries if e.state != JournalState.DELETED)
             if spec.expect is not None and live != spec.expect and not spec.dry_run:

@@ -108,6 +108,7 @@ def undo_run(
         shared_budget=not account.sandbox,
         why=f"deleted by the undo of run {run_id} (web page)",
         who=who,
+        summary={"page_account": account.slug},  # History shows it under this account only
     )
     try:
         done = undo_run_of(spec, account.plugin, account.settings())

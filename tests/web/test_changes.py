@@ -93,5 +93,6 @@ def test_the_pages_undo_is_a_run_of_the_journal_with_its_user(
     assert (newest["source"], newest["summary"]["who"]) == ("undo of run 1", "Bob")
     assert newest["summary"]["settings"] == {"undo": "run 1", "who": "Bob"}
     assert newest["summary"]["counts"] == {"deleted": 10} and newest["live"] == 0
+    assert newest["summary"]["page_account"] == account.slug
     assert space.result_file(newest["summary"]["result"]) is not None  # downloadable
     assert undone["summary"]["who"] == "Ana" and undone["deleted"] == 10
