@@ -38,6 +38,7 @@ from importer.jobs.config import (
     sheet_defaults,
 )
 from importer.jobs.notify import RunSummary, summary_of
+from importer.jobs.who import command_line_user
 from importer.results.sheet import check_writable, default_result_path, result_path
 from importer.sheet.validation import ValidationReport
 from importer.vendors import PLUGINS, declarations, plugin
@@ -81,6 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
     if log_path is not None:
         check_writable(Path(log_path), "the log file")
     with job_log(log_path):
+        try:  # who the journal records with each run (refused before anything is read)
+            args.who = command_line_user(os.environ)
+        except ImporterError as error:
+            _could_not_run(args, source, error)
+            raise
         if args.check:
             from importer.cli.check import check_job
 
@@ -94,13 +100,18 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             code, summary = run_file(args, source)
         except ImporterError as error:
-            _log.info("%s: could not run: %s", source, error)  # the scheduler's log says why
-            said, code = str(error), error.exit_code
-            email_result(args, lambda: could_not_run(args, source, said, code))
+            _could_not_run(args, source, error)
             raise
         if args.json:
             print(json.dumps(summary), flush=True)
         return code
+
+
+def _could_not_run(args: argparse.Namespace, source: Path, error: ImporterError) -> None:
+    """Say why a run could not run at all in the scheduler's log, and by email."""
+    _log.info("%s: could not run: %s", source, error)
+    said, code = str(error), error.exit_code
+    email_result(args, lambda: could_not_run(args, source, said, code))
 
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
@@ -238,6 +249,7 @@ def _import(
         guard=guard_of(args),
         wait=args.wait,
         shared_budget=not args.sandbox,
+        who=getattr(args, "who", None),
     )
     hooks = job.Hooks(
         notify=lambda message: _notify(args, message),
@@ -287,6 +299,7 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
         # A --sandbox run's journal is thrown away with its temporary folder.
         "journal": imported.journal,
         "run_id": getattr(args, "run_id", None),
+        "who": getattr(args, "who", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
         "validated_at": getattr(args, "validated_at", None),
