@@ -58,6 +58,7 @@ from importer.jobs.memory import (
     remembered_corrections,
 )
 from importer.jobs.notify import email_address, summary_of
+from importer.jobs.runs import recorded_who
 from importer.results.report import RunReport
 from importer.results.sheet import RESULT_COLUMNS
 from importer.sheet.corrections import Correction, latest, raw_prints
@@ -70,7 +71,7 @@ from importer.web.accounts import Account
 from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
 
-__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace", "run_owner"]
+__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
 #: The sheet formats the page takes.
 SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv", ".txt")
@@ -502,7 +503,7 @@ class Workspace:
         try:
             options = JournalOptions(journal, account.key)
             made = changed_runs(upload.checked, options, account.plugin)
-            owners = {int(entry["id"]): run_owner(entry) for entry in journal.runs()}
+            owners = {int(entry["id"]): recorded_who(entry) for entry in journal.runs()}
         finally:
             journal.close()
         return [owners.get(run) if run is not None else None for run in made.values()]
@@ -690,14 +691,6 @@ class Workspace:
             if run.thread is not None:
                 run.thread.join(timeout)
         self.audit.close()
-
-
-def run_owner(entry: Mapping[str, Any]) -> str | None:
-    """Who started a run the journal records (``journal.runs()``'s entry): the name kept
-    when it ended, else the one recorded when it started (a run that never finished)."""
-    summary = entry.get("summary") or {}
-    who = summary.get("who") or (summary.get("settings") or {}).get("who")
-    return str(who) if who else None
 
 
 def _day(stamp: Any) -> str:

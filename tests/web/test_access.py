@@ -23,6 +23,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from importer.core.errors import ConfigurationError
+from importer.jobs.runs import recorded_who
 from importer.sandbox import Sandbox, SandboxServer
 from importer.vendors import sandbox_parts
 from importer.web.access import Access, User
@@ -405,6 +406,9 @@ def test_someone_elses_run_is_undone_by_a_manager_typing_the_count(team: Team) -
     lines = (team.space.data / "audit.log").read_text().splitlines()
     undone = [json.loads(line) for line in lines if '"undo"' in line]
     assert undone[-1]["who"] == "lea" and undone[-1]["owner"] == "ana"
+    # The journal keeps the undo as a run of its own, by lea (what `status` shows).
+    undos = [e for e in team.space.history() if e["source"] == f"undo of run {team.undo_number}"]
+    assert [recorded_who(e) for e in undos] == ["lea"]
 
 
 def test_updating_rows_of_someone_elses_run_needs_a_manager_and_the_count(team: Team) -> None:
