@@ -11,6 +11,7 @@ still shows the rows already created) and ``templates/``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -414,6 +415,8 @@ class Workspace:
             summary={"file": upload.name, "who": run.who, "web_run": run.id},
         )
         hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
+        # Someone waits for it: it takes turns ahead of a backfill on the account (issue 25).
+        settings = dataclasses.replace(settings, priority="interactive")
         imported = import_sheet(upload.report, spec, account.plugin, settings, hooks)
         outcome = imported.run
         run.stopped = outcome.stopped
