@@ -140,7 +140,8 @@ def take_turn(
     # kept waiting keeps its place.
     floor = min((w.spent for w in live), default=None)
     me = stored or Waiter(token, weight, floor or 0.0, now)
-    spent = me.spent if me.wants or floor is None else max(me.spent, floor)
+    kept_waiting = me.wants and now - me.polled <= LIVE  # not frozen or forgotten meanwhile
+    spent = me.spent if kept_waiting or floor is None else max(me.spent, floor)
     me = replace(me, weight=weight, spent=spent, polled=now, wants=True)
     chosen = min([me, *(w for w in live if w.wants)], key=lambda w: (w.finish, w.served, w.token))
     kept = 0.0 if chosen.token == token else grace(interval)

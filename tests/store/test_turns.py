@@ -55,6 +55,21 @@ def test_a_waiter_not_chosen_waits_for_the_grace_then_takes_the_slot() -> None:
     assert take_turn(None, "a", 1, [silent], now=100.0, ready=100.0, interval=2).take
 
 
+def test_time_away_earns_no_credit() -> None:
+    """A run back from a long request (or new) starts level with the live run that has spent
+    least: it gets the next slot, then the two alternate; it does not take back the twenty
+    slots the other took meanwhile."""
+    other = Waiter("b", 1, spent=20, polled=99.9, served=99.0, wants=True)
+    back = Waiter("a", 1, spent=0, polled=50.0, served=50.0, wants=False)
+    turn = take_turn(back, "a", 1, [other], now=100.0, ready=100.0, interval=1)
+    assert turn.take and turn.me.spent == 21
+    again = take_turn(turn.me, "a", 1, [other], now=101.0, ready=101.0, interval=1)
+    assert not again.take, "then it is the other's turn"
+    frozen = Waiter("a", 1, spent=0, polled=100.0 - LIVE - 1, served=50.0, wants=True)
+    thawed = take_turn(frozen, "a", 1, [other], now=100.0, ready=100.0, interval=1)
+    assert thawed.me.spent == 21, "a waiter silent for LIVE seconds starts level too"
+
+
 def test_shares_count_from_each_runs_first_recent_call() -> None:
     """A run's share is its part of the calls since its first among the latest; one with none
     yet gets what its weight promises among the waiting runs."""
