@@ -484,6 +484,14 @@ def _sheet_arguments(
         help="how to read dates like 04-01-2022: DMY day first, MDY month first "
         "(default: the vendor's documented order, day first)",
     )
+    parser.add_argument(
+        "--map",
+        action="append",
+        metavar="HEADER=FIELD",
+        help='the sheet\'s column HEADER holds FIELD, e.g. --map "Formateur (ID)=Trainer erecno" '
+        "(repeat for more; also the job file's [columns] table); columns chosen on the page "
+        "for sheets with the same headers are remembered in the account's journal",
+    )
     defaults: dict[str, list[tuple[str, Declarations]]] = {}
     shown: dict[str, SheetDefault] = {}
     for name, declared in declarations().items():

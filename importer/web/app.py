@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,7 @@ from importer.core.files import FILE_MODE
 from importer.core.secret import Secret
 from importer.jobs.people import email_fields
 from importer.results.templates import template_name, write_template
+from importer.sheet.corrections import Correction
 from importer.vendors import get_vendor
 from importer.web.access import Access, User
 from importer.web.accounts import Account
@@ -45,7 +47,7 @@ from importer.web.password import PasswordLogin
 from importer.web.proxy import ProxyUsers
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
 from importer.web.undo import undo_plan, undo_run
-from importer.web.views import duration, sheet_page, two_ways_line, when
+from importer.web.views import duration, field_choices, sheet_page, two_ways_line, when
 from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, run_owner, too_large
 
 __all__ = ["create_app"]
@@ -197,9 +199,12 @@ def create_app(
             "upload",
             session.who,
             **made.facts,
-            rows=report.row_count,
-            invalid=report.invalid_count,
+            rows=report.row_count if report else len(made.table.frame) if made.table else 0,
+            invalid=report.invalid_count if report else None,
+            columns_missing=report is None,
         )
+        if report is None:  # columns to choose before anything can be checked
+            return RedirectResponse(f"/uploads/{made.id}/columns", status_code=303)
         return RedirectResponse(f"/uploads/{made.id}", status_code=303)
 
     def find_upload(request: Request) -> Upload | None:
@@ -224,6 +229,8 @@ def create_app(
         made = find_upload(request)
         if made is None:
             return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        if made.report is None:
+            return RedirectResponse(f"/uploads/{made.id}/columns", status_code=303)
         try:
             number = int(request.query_params.get("page", "1"))
         except ValueError:
@@ -248,12 +255,146 @@ def create_app(
         from importer.results.write import write_report
 
         made = find_upload(request)
-        if made is None:
+        if made is None or made.report is None:
             return PlainTextResponse("no such upload", status_code=404)
         stem = Path(made.name).stem
         target = made.path.parent / f"{stem}.checked.xlsx"
         await asyncio.to_thread(write_report, made.report, target, made.known)
         return FileResponse(target, media_type=_XLSX, filename=target.name)
+
+    async def as_typed(request: Request) -> Response:
+        """The sheet in its owner's layout, the corrections made on the page in it."""
+        from importer.results.write import write_sheet_as_typed
+
+        made = find_upload(request)
+        if made is None or made.report is None:
+            return PlainTextResponse("no such upload", status_code=404)
+        stem = Path(made.name).stem
+        suffix = ".csv" if made.report.table.delimiter else ".xlsx"
+        target = made.path.parent / f"{stem}.corrected{suffix}"
+        await asyncio.to_thread(write_sheet_as_typed, made.report.table, target)
+        kind = "text/csv" if suffix == ".csv" else _XLSX
+        return FileResponse(target, media_type=kind, filename=target.name)
+
+    async def columns(request: Request) -> Response:
+        """The mapping step: which of the sheet's columns holds each of the vendor's fields."""
+        form = None
+        if request.method == "POST":  # the token first, as every form
+            posted = await upload_form(request)
+            if isinstance(posted, Response):
+                return posted
+            form, _ = posted
+        made = find_upload(request)
+        if made is None or made.table is None:
+            return refused(request, "That upload is no longer on the server: upload it again.", 404)
+        error = ""
+        if form is not None:
+            headers = {str(h) for h in made.table.frame.columns}
+            chosen: dict[str, str | None] = {}
+            for spec in made.account.plugin.schema.fields:
+                given = str(form.get(f"field-{spec.name}") or "")
+                chosen[spec.name] = given if given in headers else None
+            try:
+                await asyncio.to_thread(workspace.choose_columns, made, chosen)
+            except ImporterError as failure:
+                error = failure.on_page
+            else:
+                if made.report is not None:
+                    audit.record("columns", user_of(request).name, **made.facts,
+                                 chosen={k: v for k, v in chosen.items() if v})  # fmt: skip
+                    return RedirectResponse(f"/uploads/{made.id}", status_code=303)
+        choices, samples = field_choices(made)
+        status = 400 if error or (request.method == "POST" and made.report is None) else 200
+        return page(
+            request,
+            "columns.html",
+            status,
+            upload=made,
+            choices=choices,
+            samples=samples,
+            error=error or made.missing,
+        )
+
+    def wants_json(request: Request) -> bool:
+        return "application/json" in request.headers.get("accept", "")
+
+    async def corrected_answer(
+        request: Request, made: Upload, said: str, status: int = 200, anchor: str = ""
+    ) -> Response:
+        """After a correction: JSON for the page's script (the counts, the row's state),
+        else back to the sheet (a page without scripts)."""
+        if wants_json(request):
+            report = made.report
+            body = {
+                "ok": status == 200,
+                "said": said,
+                "invalid": report.invalid_count if report else None,
+                "rows": report.row_count if report else None,
+            }
+            return JSONResponse(body, status_code=status)
+        if status != 200:
+            return refused(request, said, status)
+        return RedirectResponse(f"/uploads/{made.id}{anchor}", status_code=303)
+
+    async def cells(request: Request) -> Response:
+        """Correct one cell (``row``, ``column``, ``value``): the sheet checked again."""
+        posted = await upload_form(request)
+        if isinstance(posted, Response):
+            return posted
+        form, made = posted
+        row, column = str(form.get("row") or ""), str(form.get("column") or "")
+        value = str(form.get("value") or "")
+        if made.report is None or not row.isdigit():
+            return await corrected_answer(request, made, "No such cell.", 400)
+        number = int(row)
+        frame = made.report.table.frame
+        if number not in frame.index or column not in frame.columns:
+            return await corrected_answer(request, made, "No such cell.", 400)
+        old = str(frame.at[number, column])
+        if value == old:
+            return await corrected_answer(request, made, "unchanged", anchor=f"#row-{number}")
+        who = user_of(request).name
+        change = Correction(number, column, old, value, who, time.time())
+        try:
+            await asyncio.to_thread(workspace.correct, made, [change])
+        except ImporterError as error:
+            audit.record("refused", who, what="correction", **made.facts, row=number,
+                         column=column, reason=error.on_page)  # fmt: skip
+            return await corrected_answer(request, made, error.on_page, 409)
+        audit.record("correction", who, **made.facts, row=number, column=column, cells=1)
+        return await corrected_answer(request, made, "corrected", anchor=f"#row-{number}")
+
+    async def replace_all(request: Request) -> Response:
+        """Correct a whole column: every cell of ``column`` holding ``old`` becomes ``new``;
+        without ``apply``, the preview of what would change (and how many)."""
+        posted = await upload_form(request)
+        if isinstance(posted, Response):
+            return posted
+        form, made = posted
+        if made.report is None:
+            return RedirectResponse(f"/uploads/{made.id}/columns", status_code=303)
+        column, old = str(form.get("column") or ""), str(form.get("old") or "")
+        new = str(form.get("new") or "")
+        frame = made.report.table.frame
+        if column not in frame.columns:
+            return refused(request, "No such column in this sheet.", 400)
+        rows = [int(r) for r in frame.index[frame[column].astype(str) == old]]
+        if not rows or new == old:
+            return RedirectResponse(f"/uploads/{made.id}", status_code=303)
+        if form.get("apply") != "1" or str(form.get("count") or "") != str(len(rows)):
+            preview = {"column": column, "old": old, "new": new, "rows": rows}
+            return page(request, "replace.html", upload=made, preview=preview)
+        who = user_of(request).name
+        now = time.time()
+        changes = [Correction(row, column, old, new, who, now) for row in rows]
+        try:
+            await asyncio.to_thread(workspace.correct, made, changes)
+        except ImporterError as error:
+            audit.record("refused", who, what="correction", **made.facts, column=column,
+                         reason=error.on_page)  # fmt: skip
+            return refused(request, error.on_page, 409)
+        audit.record("correction", who, **made.facts, column=column, cells=len(changes))
+        return RedirectResponse(f"/uploads/{made.id}", status_code=303)
 
     async def others_rows(request: Request, made: Upload) -> list[str | None]:
         """The owners, a row each, of the rows an update of ``made`` would change that
@@ -303,8 +444,9 @@ def create_app(
             who = request.state.session.who
             audit.record("refused", who, what="run", **made.facts, reason=str(error))
             return refused(request, str(error))
+        # An update changes what exists at the vendor: an event of its own in the log.
         audit.record(
-            "run",
+            "update" if run.mode == "update" else "run",
             run.who,
             **made.facts,
             mode=run.mode,
@@ -320,9 +462,7 @@ def create_app(
         form, made = posted
         order = str(form.get("order") or "").upper()
         try:
-            again = await asyncio.to_thread(
-                workspace.reread, made, order, request.state.session.who
-            )
+            again = await asyncio.to_thread(workspace.reread, made, order)
         except ImporterError as error:
             return refused(request, str(error))
         return RedirectResponse(f"/uploads/{again.id}", status_code=303)
@@ -488,6 +628,10 @@ def create_app(
         Route("/uploads/{upload}/checked.xlsx", marked),
         Route("/uploads/{upload}/run", start, methods=["POST"]),
         Route("/uploads/{upload}/dates", reread, methods=["POST"]),
+        Route("/uploads/{upload}/columns", columns, methods=["GET", "POST"]),
+        Route("/uploads/{upload}/cells", cells, methods=["POST"]),
+        Route("/uploads/{upload}/replace", replace_all, methods=["POST"]),
+        Route("/uploads/{upload}/corrected", as_typed),
         Route("/runs/{run}", show_run),
         Route("/runs/{run}/status", status),
         Route("/runs/{run}/events", events),

@@ -39,6 +39,16 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless Chromium, off the network, with a fresh profile and a download folder."""
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def chromium(folder: Path) -> Any:
+    """A headless Chromium (quit it when done), its profile in ``folder``/profile and its
+    downloads in ``folder``/downloads; skipped without one, failed in CI (CI=true)."""
     if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
         # As the PostgreSQL tests: outside CI a machine without the browser skips; CI
         # (CI=true, which .ci/run sets) installs it, so there its absence is a failure.
@@ -57,23 +67,20 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={folder / 'profile'}",
     ):
         options.add_argument(flag)
-    (tmp_path / "downloads").mkdir()
+    (folder / "downloads").mkdir()
     options.add_experimental_option(
         "prefs",
         {
-            "download.default_directory": str(tmp_path / "downloads"),
+            "download.default_directory": str(folder / "downloads"),
             "download.prompt_for_download": False,
         },
     )
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return driver
 
 
 def phone(driver: Any, on: bool) -> None:
