@@ -31,6 +31,7 @@ SCRIPTS = [
     "journal.py",
     "sandbox.py",
     "pacing.py",
+    "fairshare.py",
     "chaos.py",
     "validate.py",
     "results.py",

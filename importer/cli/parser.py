@@ -219,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --rate go above the vendor's documented limit (the vendor may refuse or "
         "lock the account: for a vendor that raised your limit in writing)",
     )
+    run.add_argument(
+        "--priority",
+        choices=("interactive", "batch"),
+        help="how this run takes turns with other runs on the same account: interactive "
+        "gets 10 calls for a batch run's 1 (default: interactive with at most 50 rows to "
+        "send, $IMPORTER_INTERACTIVE_ROWS or interactive_rows in the job file; else batch)",
+    )
     _option_arguments(run, "options")
     host_arguments(run)
     run.add_argument(

@@ -155,6 +155,7 @@ def _sandbox(args: argparse.Namespace, vendor: str) -> Iterator[tuple[RunFlags, 
         rate=args.rate,
         beyond_documented_rate=args.beyond_documented_rate or None,
         store=getattr(args, "store", None),
+        priority=getattr(args, "priority", None),
         options=options,
     )
     env = dict(os.environ)

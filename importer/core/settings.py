@@ -34,6 +34,10 @@ class RunSettings:
             (``postgresql://…`` for several hosts; ``None``: this machine's SQLite files).
         account_fields: the credentials that tell accounts apart on one host (the
             vendor's declaration, copied here when the settings are resolved).
+        priority: how the run takes turns with other runs on the account (issue 25):
+            ``"interactive"`` (someone waits for it: the page's runs), ``"batch"``, or
+            ``None``: interactive when it has at most ``interactive_rows`` rows to send.
+        interactive_rows: the most rows to send of a run counted interactive by its size.
     """
 
     vendor: str
@@ -48,6 +52,8 @@ class RunSettings:
     vendor_options: Mapping[str, str] = field(default_factory=dict)
     store: str | None = field(default=None, repr=False)  # a URL may hold a password
     account_fields: tuple[str, ...] = ()
+    priority: str | None = None
+    interactive_rows: int = 50
 
     @property
     def account(self) -> str | None:

@@ -29,6 +29,7 @@ from importer.vendors.plugin import Plugin
 
 __all__ = [
     "JOB_KEYS",
+    "PRIORITIES",
     "JobFile",
     "RunFlags",
     "check_url",
@@ -70,9 +71,20 @@ JOB_KEYS: dict[str, tuple[type, ...]] = {
     "mode": (str,),  # issue 16: "create" (default) or "sync" (as run --update)
     "guard_share": (int, float),  # issue 16: the mass-change guard's percent
     "guard_rows": (int,),  # issue 16: the mass-change guard's rows
+    "priority": (str,),  # issue 25: "interactive" or "batch" (default: by the rows to send)
+    "interactive_rows": (int,),  # issue 25: the most rows to send of an interactive run
 }
 _JOB_PATHS = ("input", "output", "journal", "log")
-_LOWEST = {"concurrency": 1, "max_tries": 1, "guard_rows": 0, "guard_share": 0, "settle": 0}
+_LOWEST = {
+    "concurrency": 1,
+    "max_tries": 1,
+    "guard_rows": 0,
+    "guard_share": 0,
+    "settle": 0,
+    "interactive_rows": 0,
+}
+#: How a run takes turns with the other runs on its account (``--priority``, ``priority``).
+PRIORITIES = ("interactive", "batch")
 _ABOVE_ZERO = ("rate", "timeout")
 #: How a web address is written, for a message about one that is not (no vendor known).
 _EXAMPLE_URL = "https://api.example.com"
@@ -116,6 +128,8 @@ class JobFile:
     mode: Literal["create", "sync"] = "create"
     guard_share: float | None = None
     guard_rows: int | None = None
+    priority: str | None = None
+    interactive_rows: int | None = None
     vendor_values: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -149,6 +163,8 @@ class JobFile:
             mode="sync" if job.get("mode") == "sync" else "create",
             guard_share=_number(job.get("guard_share")),
             guard_rows=_whole(job.get("guard_rows")),
+            priority=_text(job.get("priority")),
+            interactive_rows=_whole(job.get("interactive_rows")),
             vendor_values={
                 k: str(v) for k, v in job.items() if k not in JOB_KEYS and v is not None
             },
@@ -187,6 +203,7 @@ class RunFlags:
     max_tries: int | None = None
     beyond_documented_rate: bool | None = None
     store: str | None = None
+    priority: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -204,6 +221,7 @@ class RunFlags:
             max_tries=_whole(flags.get("max_tries")),
             beyond_documented_rate=_flag(flags.get("beyond_documented_rate")),
             store=_text(flags.get("store")),
+            priority=_text(flags.get("priority")),
             options={k: str(v) for k, v in flags.items() if k not in known and v is not None},
         )
 
@@ -439,6 +457,8 @@ def _check_job_values(path: Path, job: Mapping[str, object], plugins: Mapping[st
         )
     if job.get("mode", "create") not in ("create", "sync"):
         raise ConfigurationError(f'{path}: [job] mode must be "create" or "sync".')
+    if job.get("priority", PRIORITIES[0]) not in PRIORITIES:
+        raise ConfigurationError(f'{path}: [job] priority must be "interactive" or "batch".')
     if str(job.get("date_order", "DMY")).upper() not in ("DMY", "MDY"):
         raise ConfigurationError(f'{path}: [job] date_order must be "DMY" or "MDY".')
     if "timezone" in job:
@@ -538,4 +558,29 @@ def resolve_settings(
         ),
         store=_first(given.store, env.get("IMPORTER_STORE") or None, file.store) or None,
         vendor_options=options,
+        priority=_priority(_first(given.priority, file.priority)),
+        interactive_rows=_interactive_rows(env.get("IMPORTER_INTERACTIVE_ROWS"), file),
     )
+
+
+#: The most rows to send of a run counted interactive by its size (``interactive_rows``).
+_INTERACTIVE_ROWS = 50
+
+
+def _interactive_rows(given: str | None, file: JobFile) -> int:
+    """``$IMPORTER_INTERACTIVE_ROWS``, else the job file's ``interactive_rows``, else 50."""
+    if given:
+        try:
+            return max(int(given), 0)
+        except ValueError:
+            raise ConfigurationError(
+                f"IMPORTER_INTERACTIVE_ROWS must be a whole number, not {given!r}."
+            ) from None
+    return _INTERACTIVE_ROWS if file.interactive_rows is None else file.interactive_rows
+
+
+def _priority(given: str | None) -> str | None:
+    """``--priority``'s value, checked (``None``: by the rows to send)."""
+    if given is not None and given not in PRIORITIES:
+        raise ConfigurationError(f"--priority must be interactive or batch, not {given!r}.")
+    return given

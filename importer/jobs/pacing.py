@@ -12,7 +12,7 @@ import httpx
 
 from importer.core.clock import Clock
 from importer.core.settings import RunSettings
-from importer.sending.ports import Slots
+from importer.sending.ports import Share, Slots
 from importer.sending.protocol import Adapter
 from importer.sending.sender import Sender
 from importer.sending.throttle import Pacer
@@ -20,7 +20,7 @@ from importer.sending.transport import run_client
 from importer.store import open_store
 from importer.vendors.plugin import Plugin
 
-__all__ = ["Paced", "paced", "schedule_name"]
+__all__ = ["Paced", "paced", "run_share", "schedule_name"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,16 @@ def schedule_name(plugin: Plugin, settings: RunSettings) -> str:
     return f"{plugin.name}|{settings.base_url}|{digest}"
 
 
+def run_share(settings: RunSettings, rows: int, run: str) -> Share:
+    """How a run of ``rows`` rows to send takes turns on its account: as ``settings.priority``
+    says, else interactive with at most ``settings.interactive_rows`` rows (a coordinator's
+    few corrected sessions), batch above (a backfill). ``run``: who it is, for
+    :meth:`~importer.sending.ports.Slots.sharing`."""
+    if settings.priority is not None:
+        return Share(run, interactive=settings.priority == "interactive")
+    return Share(run, interactive=rows <= settings.interactive_rows)
+
+
 @contextlib.contextmanager
 def paced(
     plugin: Plugin,
@@ -51,13 +61,16 @@ def paced(
     client: httpx.Client | None = None,
     shared_budget: bool = True,
     notify: Callable[[str], None] | None = None,
+    share: Share | None = None,
 ) -> Iterator[Paced]:
     """A sender for ``plugin`` at its pace under ``settings``' ceiling.
 
     With ``shared_budget``, the pace and the tokens are shared with every importer process
     using the same store (``settings.store``: PostgreSQL for many hosts, else this
-    machine's files). ``client``: the caller's HTTP client (left open); else one is made
-    for the run and closed after it, as the schedule, the tokens and the store are.
+    machine's files), and ``share`` says how this run takes turns with the others on the
+    account (default: a batch run; see :func:`run_share`). ``client``: the caller's HTTP
+    client (left open); else one is made for the run and closed after it, as the schedule,
+    the tokens and the store are.
     """
     adapter = plugin.wire.configured(settings.vendor_options)
     store = open_store(settings.store) if shared_budget else None
@@ -68,6 +81,8 @@ def paced(
             tokens = store.tokens(clock)
             if adapter.rate.rate:
                 shared = store.slots(schedule_name(plugin, settings), clock)
+                if share is not None:
+                    shared.join(share)
         pacer = Pacer(
             adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
         )

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ from importer.core.outcomes import Status
 from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals, Terminated
 from importer.jobs.journaling import Journaled, JournalOptions, journal_report, lost_answers
-from importer.jobs.pacing import Paced, paced
+from importer.jobs.pacing import Paced, paced, run_share
 from importer.jobs.people import resolve_people
 from importer.results.report import RunReport, valid_values
 from importer.sending.outgoing import unsendable
@@ -117,9 +118,21 @@ def run_import(
         )
     if settings.base_url.startswith("http://") and not is_local(settings.base_url):
         notify(f"{settings.base_url} is plain http (--allow-http): credentials travel unencrypted.")
-    # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts.
+    # The store (issue 14): this machine's SQLite files, or PostgreSQL shared by many hosts;
+    # other runs on the account take turns with this one (issue 25), by its rows to send.
+    rows = report.row_count - report.invalid_count
+    rows = rows if limit is None else min(rows, max(limit, 0))
+    name = Path(str(report.table.source)).name
+    if journal is not None and journal.run_id:
+        name = f"run {journal.run_id}: {name}"
     with paced(
-        plugin, settings, clock, client=client, shared_budget=shared_budget, notify=notify
+        plugin,
+        settings,
+        clock,
+        client=client,
+        shared_budget=shared_budget,
+        notify=notify,
+        share=run_share(settings, rows, name),
     ) as sending:
         if sending.shared is not None:
             left, why = sending.shared.pause()

@@ -1,5 +1,6 @@
 """What sending takes from a store, defined where it is used: a call schedule shared by
-processes (:class:`Slots`) and kept access tokens (:class:`Tokens`).
+processes (:class:`Slots`), the turns runs take on it (:class:`Share`, :class:`Sharer`) and
+kept access tokens (:class:`Tokens`).
 
 The stores (:mod:`importer.store`) conform to these: this machine's SQLite files
 (:class:`importer.store.slots.SharedSlots`, :class:`importer.store.tokens.TokenStore`) or
@@ -10,12 +11,70 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from importer.sending.throttle import Window
 
-__all__ = ["MemoryTokens", "Slots", "Tokens", "account_key"]
+__all__ = [
+    "INTERACTIVE_WEIGHT",
+    "MemoryTokens",
+    "Share",
+    "Sharer",
+    "Slots",
+    "Tokens",
+    "account_key",
+]
+
+#: Turns an interactive run gets for a batch run's one while both wait on one account: a
+#: sheet of up to this many rows started during a backfill goes through at the vendor's pace
+#: as if alone (plus the slot in progress); a larger one still leaves the backfill a share.
+INTERACTIVE_WEIGHT = 10
+
+
+@dataclass(frozen=True)
+class Share:
+    """How a run takes turns with the other runs on its account's schedule.
+
+    Runs waiting at once take the account's slots in turns, weighted: an interactive run
+    gets :data:`INTERACTIVE_WEIGHT` slots for a batch run's one; runs of one class take
+    turns one by one (round robin). The vendor's limit is the account's whatever the turns.
+
+    Attributes:
+        run: who the run is, as :meth:`Slots.sharing` shows it (a sheet's name, a run number;
+            never a secret).
+        interactive: someone waits for it (a run started from the page, a small sheet).
+    """
+
+    run: str = ""
+    interactive: bool = False
+
+    @property
+    def weight(self) -> int:
+        """Slots a turn, against a batch run's one."""
+        return INTERACTIVE_WEIGHT if self.interactive else 1
+
+
+@dataclass(frozen=True)
+class Sharer:
+    """A run live on an account's schedule, as :meth:`Slots.sharing` lists it.
+
+    Attributes:
+        run: its :attr:`Share.run`.
+        interactive: its class (:attr:`Share.interactive`).
+        waiting: waiting for a slot now (else its request is on the wire, or it is between
+            rows).
+        share: its part of the account's recent slots (0 to 1), counted from its first one
+            among them; before it has one, the part its weight promises.
+        mine: the caller's own run.
+    """
+
+    run: str
+    interactive: bool
+    waiting: bool
+    share: float
+    mine: bool = False
 
 
 class Slots(Protocol):
@@ -37,8 +96,16 @@ class Slots(Protocol):
         """Seconds left of the current pause (0 if none) and its reason."""
         ...
 
+    def join(self, share: Share) -> None:
+        """Take turns as ``share`` says from now on (default: a batch run, named by process)."""
+        ...
+
+    def sharing(self) -> list[Sharer]:
+        """The runs live on the account now, with their class and share of the recent slots."""
+        ...
+
     def close(self) -> None:
-        """Let go of the schedule (the store stays open)."""
+        """Let go of the schedule (the store stays open); the caller's turns end with it."""
         ...
 
 

@@ -1,5 +1,6 @@
 """Telling how far a run is: the progress bar on a terminal, the web page's hook, and an ETA
-that knows the vendor's pace (the first rows, sent before any wait, would promise too much)."""
+that knows the vendor's pace (the first rows, sent before any wait, would promise too much)
+and this run's share of it when other runs send on the same account."""
 
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ class Progress:
 
 
 def _seconds_left(done: int, total: int, elapsed: float, pacer: Pacer) -> float:
-    """Time left at the slower of the observed pace and the vendor's."""
-    per_row = max(elapsed / max(done, 1), pacer.interval)
-    return max(total - done, 0) * per_row
+    """Time left at the slower of the observed pace and the vendor's, of which this run gets
+    its share when other runs send on the account too (:meth:`Pacer.share`)."""
+    if done >= total:
+        return 0.0
+    per_row = max(elapsed / max(done, 1), pacer.interval / pacer.share())
+    return (total - done) * per_row
 
 
 class _NoBar:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_WAIT",
+    "POLL_EVERY",
     "Pacer",
     "PacerStopped",
     "RatePolicy",
@@ -52,6 +53,10 @@ __all__ = [
 
 #: The longest wait a vendor may ask of us (Retry-After, a lock) before the run stops instead.
 MAX_WAIT = 3600.0
+
+#: The longest a waiting call sleeps before it asks the schedule again: a stop is noticed
+#: within it, and the other runs on the account see the caller is still waiting for its turn.
+POLL_EVERY = 0.5
 
 
 class PacerStopped(Exception):
@@ -229,6 +234,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._sent: deque[float] = deque(maxlen=256)
+        self._share, self._share_at = 1.0, -math.inf
 
     #: Adaptive policies keep 2% below the rate: at a shared limit's edge, clock jitter
     #: between us and the vendor would otherwise turn some calls into 429s.
@@ -256,12 +262,32 @@ class Pacer:
                 with self._lock:
                     self._sent.append(self.clock.monotonic())
                 return ticket
-            # In slices, so that a stop is noticed within a second even in a 5-minute lock.
-            self.clock.sleep(min(wait, 0.5) if math.isfinite(wait) else 0.05)
+            # In slices, so that a stop is noticed within a second even in a 5-minute lock (and
+            # the other runs see this one is alive and waiting: importer.store.turns.LIVE).
+            self.clock.sleep(min(wait, POLL_EVERY) if math.isfinite(wait) else 0.05)
 
     def release(self, ticket: int) -> None:
         """The call of ``ticket`` is over: its answer arrived, or it failed."""
         self._slots.ended(ticket)
+
+    #: Seconds a run's measured share of the account is kept before it is read again.
+    SHARE_EVERY = 1.0
+
+    def share(self) -> float:
+        """This run's part of the account's recent slots, as the schedule measured it (1.0:
+        alone, or not shared), read at most once a :data:`SHARE_EVERY`: the ETA's pace is
+        the vendor's times this part."""
+        if self.shared is None:
+            return 1.0
+        now = self.clock.monotonic()
+        with self._lock:
+            if now - self._share_at < self.SHARE_EVERY:
+                return self._share
+            self._share_at = now
+        found = next((s.share for s in self.shared.sharing() if s.mine), 0.0)
+        with self._lock:
+            self._share = found if found > 0 else 1.0  # nothing measured yet: as if alone
+            return self._share
 
     def calls_within(self, seconds: float) -> int:
         """How many calls this pacer let through in the last ``seconds``."""

@@ -98,6 +98,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE importer_calls ADD COLUMN owner BIGINT;
         """,
     ),
+    (
+        4,
+        "runs on one account take turns on its schedule (issue 25)",
+        """
+        CREATE TABLE importer_waiters (
+            account TEXT NOT NULL,
+            token TEXT NOT NULL,
+            run TEXT NOT NULL,
+            interactive BOOLEAN NOT NULL,
+            weight DOUBLE PRECISION NOT NULL,
+            spent DOUBLE PRECISION NOT NULL,
+            polled DOUBLE PRECISION NOT NULL,
+            served DOUBLE PRECISION NOT NULL,
+            wants BOOLEAN NOT NULL,
+            owner BIGINT,
+            PRIMARY KEY (account, token)
+        );
+        ALTER TABLE importer_calls ADD COLUMN waiter TEXT;
+        """,
+    ),
 ]
 
 _TABLE = """

@@ -6,29 +6,51 @@ is one transaction that locks the account's schedule row (``SELECT … FOR UPDAT
 host asking at the same moment waits for the first to commit, then sees its call, so two
 hosts never take the same slot. Times are the database server's clock, the one clock every
 host shares (hosts' own clocks may disagree by more than a slot).
+
+The runs waiting at once take turns (:mod:`importer.store.turns`, the same rules as on one
+machine): a row per caller in ``importer_waiters``, decided in the transaction that holds
+the schedule's row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import secrets
+import socket
+import threading
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from importer.sending.ports import Share, Sharer
+from importer.store import StoreUnavailableError
 from importer.store.migrations import lock_key
 from importer.store.postgres import CONNECT
+from importer.store.turns import (
+    FORGET,
+    LIVE,
+    RECENT,
+    Waiter,
+    shares,
+    take_turn,
+    worth_storing,
+)
 
 if TYPE_CHECKING:
+    from importer.core.clock import Clock
     from importer.sending.throttle import Window
     from importer.store.postgres import PostgresStore
 
 __all__ = ["PgSlots", "PgTokens"]
 
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
+#: The time: the server's, unless a test gave a clock (its reading is the parameter).
+_AT = f"COALESCE(%s::float8, {_NOW})"
 
-#: Calls kept per account when no window needs more (for status and debugging only).
-_KEEP = 64
+#: Calls kept per account when no window needs more (the runs' shares are measured on them).
+_KEEP = RECENT
 
 
 class PgSlots:
@@ -38,8 +60,14 @@ class PgSlots:
     #: caller's mark cannot tell: a call recorded before schema version 3).
     STALE = 120.0
 
-    def __init__(self, store: PostgresStore, account: str) -> None:
-        self.store, self.account = store, account
+    def __init__(self, store: PostgresStore, account: str, clock: Clock | None = None) -> None:
+        """The schedule of ``account`` in ``store``; ``clock``: for tests only, a clock to
+        read instead of the server's (every host must then share it)."""
+        self.store, self.account, self._clock = store, account, clock
+        self.token = secrets.token_hex(8)
+        self.share = Share(run=f"{socket.gethostname()} pid {os.getpid()}")
+        self._waiting: set[int] = set()  # this process's threads waiting for a slot
+        self._guard = threading.Lock()
         with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_slots (account) VALUES (%s) ON CONFLICT DO NOTHING",
@@ -56,8 +84,21 @@ class PgSlots:
             if got is not None and got[0]:
                 break
 
+    def _now(self, conn: Any) -> float:
+        if self._clock is not None:
+            return self._clock.time()
+        found = conn.execute(f"SELECT {_NOW}").fetchone()
+        assert found is not None
+        return float(found[0])
+
+    def _at(self) -> float | None:
+        """The time to write (``None``: the server's, read in the statement)."""
+        return None if self._clock is None else self._clock.time()
+
     def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
-        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
+        """Take a slot now if the schedule allows and it is this caller's turn: ``(call id,
+        0)``, else ``(None, seconds)`` to wait before asking again."""
+        thread = threading.get_ident()
         with self.store.connection() as conn, conn.transaction():
             found = conn.execute(
                 "SELECT next, paused FROM importer_slots WHERE account = %s FOR UPDATE",
@@ -67,18 +108,41 @@ class PgSlots:
             next_free, paused = float(found[0]), float(found[1])
             # The time is read once the row is ours: read with it, it could be from before
             # a wait for another host's transaction, and the slot would start in the past.
-            clock = conn.execute(f"SELECT {_NOW}").fetchone()
-            assert clock is not None
-            now = float(clock[0])
-            ready = max(now, next_free, paused)
+            now = self._now(conn)
+            ready = max(next_free, paused)  # when the slot was freed: for the grace
             if window is not None:
                 ready = max(ready, self._window_ready(conn, window, now))
-            if ready > now:
-                return None, ready - now
+            rows = conn.execute(
+                "SELECT token, weight, spent, polled, served, wants FROM importer_waiters"
+                " WHERE account = %s AND (polled >= %s OR token = %s)",
+                (self.account, now - LIVE, self.token),
+            ).fetchall()
+            waiters = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+            with self._guard:
+                backlog = bool(self._waiting - {thread})
+            stored = next((w for w in waiters if w.token == self.token), None)
+            turn = take_turn(
+                stored,
+                self.token,
+                self.share.weight,
+                waiters,
+                now=now,
+                ready=ready,
+                interval=interval,
+                backlog=backlog,
+            )
+            if worth_storing(stored, turn):
+                if not turn.take:  # a sign of life, not a call: no need to wait for the disk
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                self._store(conn, turn.me)
+            with self._guard:
+                (self._waiting.discard if turn.take else self._waiting.add)(thread)
+            if not turn.take:
+                return None, turn.wait
             call = conn.execute(
-                "INSERT INTO importer_calls (account, start, owner) VALUES (%s, %s, %s)"
-                " RETURNING id",
-                (self.account, now, self.owner),
+                "INSERT INTO importer_calls (account, start, owner, waiter)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                (self.account, now, self.owner, self.token),
             ).fetchone()
             assert call is not None
             conn.execute(
@@ -91,7 +155,68 @@ class PgSlots:
                 " importer_calls WHERE account = %s ORDER BY id DESC OFFSET %s LIMIT 1)",
                 (self.account, self.account, keep),
             )
+            if int(call[0]) % 32 == 0:
+                conn.execute(
+                    "DELETE FROM importer_waiters WHERE account = %s AND polled < %s",
+                    (self.account, now - FORGET),
+                )
         return int(call[0]), 0.0
+
+    def _store(self, conn: Any, me: Waiter) -> None:
+        conn.execute(
+            "INSERT INTO importer_waiters (account, token, run, interactive, weight, spent,"
+            " polled, served, wants, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (account, token) DO UPDATE SET run = excluded.run,"
+            " interactive = excluded.interactive, weight = excluded.weight,"
+            " spent = excluded.spent, polled = excluded.polled, served = excluded.served,"
+            " wants = excluded.wants",
+            (
+                self.account,
+                me.token,
+                self.share.run,
+                self.share.interactive,
+                me.weight,
+                me.spent,
+                me.polled,
+                me.served,
+                me.wants,
+                self.owner,
+            ),
+        )
+
+    def join(self, share: Share) -> None:
+        """Take turns as ``share`` says from the next poll on."""
+        self.share = share
+
+    def sharing(self) -> list[Sharer]:
+        """The runs live on the account, on every host (one whose process died is left out
+        at once: its mark is free), with their class and share of the latest calls."""
+        with self.store.connection() as conn, conn.transaction():
+            now = self._now(conn)
+            rows = conn.execute(
+                "SELECT token, run, interactive, weight, polled, wants, owner"
+                " FROM importer_waiters WHERE account = %s AND polled >= %s ORDER BY token",
+                (self.account, now - FORGET),
+            ).fetchall()
+            live = []
+            for row in rows:
+                owner = row[6]
+                if owner is not None and owner != self.owner:
+                    free = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (owner,)).fetchone()
+                    if free is not None and free[0]:
+                        continue  # its process died: its mark is free
+                live.append(row)
+            calls = conn.execute(
+                "SELECT id, waiter FROM importer_calls WHERE account = %s"
+                " ORDER BY id DESC LIMIT %s",
+                (self.account, RECENT),
+            ).fetchall()
+        waiting = {r[0]: bool(r[5]) and now - float(r[4]) <= LIVE for r in live}
+        parts = shares([(r[0], float(r[3]), waiting[r[0]]) for r in live], calls)
+        return [
+            Sharer(str(r[1]), bool(r[2]), waiting[r[0]], parts[r[0]], r[0] == self.token)
+            for r in live
+        ]
 
     def _window_ready(self, conn: Any, window: Window, now: float) -> float:
         found = conn.execute(
@@ -116,29 +241,44 @@ class PgSlots:
     def ended(self, call: int) -> None:
         """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now."""
         with self.store.connection() as conn:
-            conn.execute(f'UPDATE importer_calls SET "end" = {_NOW} WHERE id = %s', (call,))
+            conn.execute(
+                f'UPDATE importer_calls SET "end" = {_AT} WHERE id = %s', (self._at(), call)
+            )
 
     def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call from any host for ``seconds``."""
+        at = self._at()
         with self.store.connection() as conn:
             conn.execute(
-                f"UPDATE importer_slots SET reason = CASE WHEN {_NOW} + %s > paused THEN %s"
-                f" ELSE reason END, paused = GREATEST(paused, {_NOW} + %s) WHERE account = %s",
-                (seconds, reason, seconds, self.account),
+                f"UPDATE importer_slots SET reason = CASE WHEN {_AT} + %s > paused THEN %s"
+                f" ELSE reason END, paused = GREATEST(paused, {_AT} + %s) WHERE account = %s",
+                (at, seconds, reason, at, seconds, self.account),
             )
 
     def pause(self) -> tuple[float, str]:
         """Seconds left of the current pause (0 if none) and its reason."""
         with self.store.connection() as conn:
             found = conn.execute(
-                f"SELECT paused - {_NOW}, reason FROM importer_slots WHERE account = %s",
-                (self.account,),
+                f"SELECT paused - {_AT}, reason FROM importer_slots WHERE account = %s",
+                (self._at(), self.account),
             ).fetchone()
         assert found is not None
         return max(float(found[0]), 0.0), str(found[1])
 
     def close(self) -> None:
-        """Give up the caller's mark (the store's pool belongs to the store)."""
+        """Leave the turns (this caller's row goes) and give up the caller's mark (the
+        store's pool belongs to the store)."""
+        if self._mark.closed:
+            return
+        # A store gone: the row is forgotten after FORGET seconds.
+        with (
+            contextlib.suppress(StoreUnavailableError, psycopg.Error),
+            self.store.connection() as conn,
+        ):
+            conn.execute(
+                "DELETE FROM importer_waiters WHERE account = %s AND token = %s",
+                (self.account, self.token),
+            )
         self._mark.close()
 
 

@@ -1,14 +1,17 @@
 """One account's call schedule in a small SQLite file, shared by every importer process of
 this machine (the embedded store's; the PostgreSQL store's is
 :class:`importer.store.pg_shared.PgSlots`).
-The rules it keeps are :mod:`importer.sending.throttle`'s.
+The rules it keeps are :mod:`importer.sending.throttle`'s; the turns runs take on it,
+:mod:`importer.store.turns`'.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
+import secrets
 import socket
 import sqlite3
 import threading
@@ -17,6 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from importer.core.clock import Clock
 from importer.core.files import touch_private
+from importer.sending.ports import Share, Sharer
+from importer.store.turns import (
+    FORGET,
+    LIVE,
+    RECENT,
+    Waiter,
+    shares,
+    take_turn,
+    worth_storing,
+)
 
 if TYPE_CHECKING:
     from importer.sending.throttle import Window
@@ -53,6 +66,10 @@ class SharedSlots:
     take the same one: a nightly job and a coordinator's upload on the same Zoho
     account share its calls instead of doubling them. Times are wall-clock
     (``clock.time()``), the only clock processes share.
+
+    Each instance is one waiter (:mod:`importer.store.turns`): the runs waiting at once
+    take the free slots in turns (a row each in ``waiters``, the taker of each call in
+    ``calls``).
     """
 
     #: A call with no recorded end after this long belongs to a process that died (one of
@@ -68,6 +85,10 @@ class SharedSlots:
             str(self.path), timeout=30, isolation_level=None, check_same_thread=False
         )
         self.db.execute("PRAGMA journal_mode=WAL")
+        # A commit survives a killed process without waiting for the disk (a power cut may
+        # lose the latest slots: every process taking them is gone too). Every poll of a
+        # waiting run writes its turn (importer.store.turns): at FULL, one fsync each.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS slots (id INTEGER PRIMARY KEY CHECK (id = 1),"
             " next REAL NOT NULL, paused REAL NOT NULL)"
@@ -83,6 +104,18 @@ class SharedSlots:
         if "pid" not in {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}:
             self.db.execute("ALTER TABLE calls ADD COLUMN pid INTEGER")  # older files
             self.db.execute("ALTER TABLE calls ADD COLUMN host TEXT")
+        # Turns (issue 25), in files written before them too.
+        if "waiter" not in {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}:
+            self.db.execute("ALTER TABLE calls ADD COLUMN waiter TEXT")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS waiters (token TEXT PRIMARY KEY, run TEXT NOT NULL,"
+            " interactive INTEGER NOT NULL, weight REAL NOT NULL, spent REAL NOT NULL,"
+            " polled REAL NOT NULL, served REAL NOT NULL, wants INTEGER NOT NULL,"
+            " pid INTEGER, host TEXT)"
+        )
+        self.token = secrets.token_hex(8)
+        self.share = Share(run=f"{_HOST} pid {os.getpid()}")
+        self._waiting: set[int] = set()  # this process's threads waiting for a slot
         self._lock = threading.Lock()
 
     @staticmethod
@@ -95,37 +128,112 @@ class SharedSlots:
         return Path(cache) / "session-importer"
 
     def take(self, interval: float, window: Window | None) -> tuple[int | None, float]:
-        """Take a slot now if the schedule allows: ``(call id, 0)``, else ``(None, seconds)``."""
+        """Take a slot now if the schedule allows and it is this caller's turn: ``(call id,
+        0)``, else ``(None, seconds)`` to wait before asking again."""
+        thread = threading.get_ident()
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 now = self.clock.time()
                 next_free, paused = self.db.execute("SELECT next, paused FROM slots").fetchone()
-                ready = max(now, next_free, paused)
+                ready = max(next_free, paused)  # when the slot was freed: for the grace
                 if window is not None:
                     ready = max(ready, self._window_ready(window, now))
-                if ready > now:
+                rows = self.db.execute(
+                    "SELECT token, weight, spent, polled, served, wants FROM waiters"
+                    " WHERE polled >= ? OR token = ?",
+                    (now - LIVE, self.token),
+                ).fetchall()
+                found = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+                stored = next((w for w in found if w.token == self.token), None)
+                turn = take_turn(
+                    stored,
+                    self.token,
+                    self.share.weight,
+                    found,
+                    now=now,
+                    ready=ready,
+                    interval=interval,
+                    backlog=bool(self._waiting - {thread}),
+                )
+                if worth_storing(stored, turn):
+                    self._store(turn.me)
+                if not turn.take:
+                    self._waiting.add(thread)
                     self.db.execute("COMMIT")
-                    return None, ready - now
+                    return None, turn.wait
+                self._waiting.discard(thread)
                 cursor = self.db.execute(
-                    "INSERT INTO calls (start, pid, host) VALUES (?, ?, ?)",
-                    (now, os.getpid(), _HOST),
+                    "INSERT INTO calls (start, pid, host, waiter) VALUES (?, ?, ?, ?)",
+                    (now, os.getpid(), _HOST, self.token),
                 )
                 self.db.execute("UPDATE slots SET next = ?", (now + interval,))
-                # Only the latest calls matter (the window's); without one, the latest few.
-                # Pruned every 32nd call: one statement less a call, and the window reads
-                # the latest calls by id whatever lies before them.
+                # Only the latest calls matter (the window's, and the runs' shares). Pruned
+                # every 32nd call: one statement less a call, and the window reads the
+                # latest calls by id whatever lies before them.
                 if (cursor.lastrowid or 0) % 32 == 0:
                     self.db.execute(
                         "DELETE FROM calls WHERE id NOT IN"
                         " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
-                        ((window.use if window else 1) + 1,),
+                        (max((window.use if window else 1) + 1, RECENT),),
                     )
+                    self.db.execute("DELETE FROM waiters WHERE polled < ?", (now - FORGET,))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
         return cursor.lastrowid, 0.0
+
+    def _store(self, me: Waiter) -> None:
+        self.db.execute(
+            "INSERT INTO waiters (token, run, interactive, weight, spent, polled, served,"
+            " wants, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO"
+            " UPDATE SET run = excluded.run, interactive = excluded.interactive,"
+            " weight = excluded.weight, spent = excluded.spent, polled = excluded.polled,"
+            " served = excluded.served, wants = excluded.wants",
+            (
+                me.token,
+                self.share.run,
+                int(self.share.interactive),
+                me.weight,
+                me.spent,
+                me.polled,
+                me.served,
+                int(me.wants),
+                os.getpid(),
+                _HOST,
+            ),
+        )
+
+    def join(self, share: Share) -> None:
+        """Take turns as ``share`` says from the next poll on."""
+        self.share = share
+
+    def sharing(self) -> list[Sharer]:
+        """The runs live on the account (a process of this machine found dead is left out at
+        once, another host's after :data:`~importer.store.turns.FORGET` seconds), with their
+        class and share of the latest calls."""
+        with self._lock:
+            now = self.clock.time()
+            rows = self.db.execute(
+                "SELECT token, run, interactive, weight, polled, wants, pid, host FROM waiters"
+                " WHERE polled >= ? ORDER BY rowid",
+                (now - FORGET,),
+            ).fetchall()
+            calls = self.db.execute(
+                "SELECT id, waiter FROM calls ORDER BY id DESC LIMIT ?", (RECENT,)
+            ).fetchall()
+        live = [
+            r
+            for r in rows
+            if r[0] == self.token or r[7] != _HOST or r[6] is None or _alive(int(r[6]))
+        ]
+        waiting = {r[0]: bool(r[5]) and now - r[4] <= LIVE for r in live}
+        parts = shares([(r[0], r[3], waiting[r[0]]) for r in live], calls)
+        return [
+            Sharer(str(r[1]), bool(r[2]), waiting[r[0]], parts[r[0]], r[0] == self.token)
+            for r in live
+        ]
 
     def _window_ready(self, window: Window, now: float) -> float:
         rows = self.db.execute(
@@ -168,7 +276,11 @@ class SharedSlots:
         return max(float(paused) - self.clock.time(), 0.0), str(reason)
 
     def close(self) -> None:
+        """Leave the turns (this caller's row goes) and close the file."""
         with self._lock:
+            # A busy or read-only file: the row is forgotten after FORGET seconds.
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("DELETE FROM waiters WHERE token = ?", (self.token,))
             self.db.close()
 
     @staticmethod

@@ -638,6 +638,8 @@ class Workspace:
             },
         )
         hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
+        # Someone waits for it: it takes turns ahead of a backfill on the account (issue 25).
+        settings = dataclasses.replace(settings, priority="interactive")
         imported = import_sheet(report, spec, account.plugin, settings, hooks)
         if upload.corrections and not spec.dry_run:
             self._remember(upload)
