@@ -35,6 +35,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,9 +50,13 @@ from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
 from importer.store.base import (
     EARLIER_ZONES,
+    IN_FLIGHT,
     ROW_IDENTITY,
+    Claim,
     Entry,
+    Holder,
     JobLockedError,
+    holder_label,
     settings_of_runs,
 )
 from importer.store.faults import (
@@ -61,6 +66,7 @@ from importer.store.faults import (
     check_journal_tables,
     journal_error,
 )
+from importer.store.liveness import HeldFile, alive, holder_path, sweep
 
 __all__ = ["Journal"]
 
@@ -94,6 +100,32 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: Who holds which rows (issue 25): each run or undo that claims rows is a holder, alive while
+#: it holds its lock file (:mod:`importer.store.liveness`); a row in flight is held by the
+#: holder ``claims`` names. Added to journals of earlier versions when they are opened.
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS holders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    run INTEGER,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, holder INTEGER NOT NULL);
+"""
+
+#: A row's columns, in :func:`_entry`'s order, and the holder of its claim (if any).
+_CLAIMED = (
+    "SELECT rows.key, fingerprint, sheet_row, state, created_id, message, attempts, payload,"
+    " first_seen, updated, claims.holder FROM rows LEFT JOIN claims ON claims.key = rows.key"
+    " WHERE rows.key = ?"
+)
+
+#: A claim waiting for the next write: (ticket, key, expect, state, mark, message, time),
+#: the mark being (fingerprint, payload text) when the claim is also the send mark.
+_Queued = tuple[int, str, str, str, "tuple[str, str] | None", "str | None", float]
+
 
 class Journal:
     """A job's journal file. Thread-safe: one connection, used under a lock."""
@@ -121,12 +153,18 @@ class Journal:
             self.db.close()
             raise
         self._lock = TranslatingLock(path)  # the connection's
-        # Group commit (see :meth:`sending`): marks and answers wait here for the next write.
+        # Group commit (see :meth:`sending`): claims, marks and answers wait here for the
+        # next write.
         self._queue = threading.Lock()
         self._marks: list[tuple[str, str, float, str]] = []
         self._answers: list[tuple[str, str, str, float, str]] = []
-        self._queued = 0  # marks queued so far
-        self._written = 0  # marks committed so far
+        self._claims: list[_Queued] = []
+        self._claimed: dict[int, Claim] = {}  # each written claim's outcome, by ticket
+        self._queued = 0  # marks and claims queued so far
+        self._written = 0  # marks and claims committed so far
+        self._holder: Holder | None = None  # this handle's, once it holds (see hold)
+        self._held: HeldFile | None = None
+        self._dead: set[int] = set()  # holders found dead (they never come back)
         known = self.meta("vendor")
         if known is None:
             self.set_meta("vendor", vendor)
@@ -135,6 +173,7 @@ class Journal:
                 f"{path} is the journal of a {known} job, not {vendor}; use another --journal."
             )
         self._lock_file: Any = None
+        self._claims_tables()
         if self.meta("keys") != _KEYS_VERSION:
             with self._lock:
                 _upgrade_keys(self.db, "main")
@@ -154,40 +193,182 @@ class Journal:
 
     # --- locking ---------------------------------------------------------------------------
 
-    def lock_job(self, wait: bool = False) -> None:
-        """Take the journal's lock, so that two runs into it never overlap.
+    def lock_job(self, wait: bool = False, shared: bool = False) -> None:
+        """Take the journal's whole lock: ``shared`` by runs and undos (they work at once,
+        each holding the rows it sends: see :meth:`claim`), exclusive by what needs the
+        journal to itself (taking in an older journal, ``store copy``; and every run of
+        versions before issue 25, which took it exclusive: so they never overlap ours).
 
         The lock file is ``JOURNAL.lock`` beside the journal: in the state folder for an
         account's journal (never beside a coordinator's sheet), where ``--journal`` says
         otherwise.
 
         Raises:
-            JobLockedError: another process holds it (and ``wait`` is false).
+            JobLockedError: another process holds it in a way that excludes this one (and
+                ``wait`` is false).
         """
+        self.unlock_job()
         touch_private(Path(f"{self.path}.lock"))
         handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the run
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(handle, mode | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            runs = not shared and _only_shared(handle)
             handle.close()
+            if runs:
+                raise JobLockedError(
+                    f"runs are importing into this journal ({self.path}), and this needs it "
+                    "to itself; wait for them to finish, or run with --wait."
+                ) from None
             raise JobLockedError(
-                f"another import into this journal is in progress ({holder}, journal "
-                f"{self.path}); wait for it to finish, or run with --wait."
+                f"another process holds this journal whole ({holder}, journal {self.path}: "
+                "a store copy, an older journal being taken in, or an import by an earlier "
+                "version); wait for it to finish, or run with --wait."
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        if not shared:  # a shared lock has many holders: the file names the exclusive one
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
         self._lock_file = handle
 
     def unlock_job(self) -> None:
-        """Release the job's lock."""
+        """Release the journal's whole lock."""
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+
+    # --- holders and claims ----------------------------------------------------------------
+
+    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder:
+        """Become the holder of the rows this handle claims from now on, alive for as long
+        as this process keeps the handle open (its lock file: :mod:`importer.store.liveness`).
+
+        Args:
+            what: what messages call it (``run 12``, ``an undo of run 3``).
+            who: who started it (the page's user), if known.
+            run: the journal's run it works for.
+        """
+        if self._holder is not None:
+            return self._holder
+        pid, host = os.getpid(), socket.gethostname()
+        label = holder_label(what, who, pid, host)
+        with self._lock:
+            self._write()
+            cursor = self.db.execute(
+                "INSERT INTO holders (label, run, pid, host, since) VALUES (?, ?, ?, ?, ?)",
+                (label, run, pid, host, self.clock.time()),
+            )
+        ident = int(cursor.lastrowid or 0)
+        self._held = HeldFile(holder_path(self.path, ident))
+        self._holder = Holder(ident, run, label)
+        sweep(self.path, keep=self._held.path)  # the files killed holders left
+        return self._holder
+
+    def claim(
+        self,
+        key: str,
+        expect: str,
+        state: str,
+        print_: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        message: str | None = None,
+    ) -> Claim:
+        """Take a row for this handle's holder before a request of it leaves (see
+        :meth:`importer.store.base.RowStore.claim`): committed before it returns, in the
+        group commit of :meth:`sending` (the claims of rows leaving at the same moment
+        share one transaction, whose write lock makes each check-and-take atomic)."""
+        mark = None
+        if print_ is not None and payload is not None:
+            mark = (print_, json.dumps(dict(payload), default=str))
+        with self._queue:
+            self._queued += 1
+            mine = self._queued
+            self._claims.append((mine, key, expect, state, mark, message, self.clock.time()))
+        with self._lock:
+            if self._written < mine:  # else a thread that held the lock wrote it with its own
+                self._write()
+            return self._claimed.pop(mine)
+
+    def busy(self, key: str) -> Holder | None:
+        """The live holder (not this handle's) of the row, if the row is in flight."""
+        with self._lock:
+            self._write()
+            found = self.db.execute(_CLAIMED, (key,)).fetchone()
+            if found is None:
+                return None
+            return self._live(str(found[3]), found[10])
+
+    def _live(self, state: str, holder: int | None) -> Holder | None:
+        """The holder of a row in ``state``, if it holds it in flight, is not this handle's,
+        and lives (the caller holds the connection's lock)."""
+        if state not in IN_FLIGHT or holder is None:
+            return None
+        if self._holder is not None and holder == self._holder.id:
+            return None
+        if holder in self._dead:
+            return None
+        if not alive(holder_path(self.path, holder)):
+            self._dead.add(holder)
+            return None
+        found = self.db.execute("SELECT run, label FROM holders WHERE id = ?", (holder,)).fetchone()
+        if found is None:
+            return Holder(holder, None, f"holder {holder}")
+        return Holder(holder, found[0], str(found[1]))
+
+    def _claim_one(self, queued: _Queued) -> Claim:
+        """Check and take one row, inside the write's transaction."""
+        _, key, expect, state, mark, message, now = queued
+        found = self.db.execute(_CLAIMED, (key,)).fetchone()
+        if found is None:
+            return Claim(None, False)
+        entry, holder = _entry(found[:10]), found[10]
+        busy = self._live(entry.state, holder)
+        if entry.state != expect or busy is not None:
+            return Claim(entry, False, busy)
+        sets, values = "state = ?, updated = ?", [state, now]
+        if mark is not None:
+            sets += ", fingerprint = ?, payload = ?, attempts = attempts + 1"
+            values += list(mark)
+        if message is not None:
+            sets += ", message = ?"
+            values.append(scrub(message))
+        self.db.execute(f"UPDATE rows SET {sets} WHERE key = ?", (*values, key))
+        self._own([key])
+        return Claim(entry, True)
+
+    def _own(self, keys: Sequence[str]) -> None:
+        """Record this handle's holder as the holder of ``keys`` (none: nobody's)."""
+        if self._holder is None:
+            self.db.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in keys])
+            return
+        self.db.executemany(
+            "INSERT INTO claims (key, holder) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET holder = excluded.holder",
+            [(k, self._holder.id) for k in keys],
+        )
+
+    def _claims_tables(self) -> None:
+        """Give a journal of an earlier version the tables of claims (once; atomic)."""
+        with self._lock:
+            found = self.db.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                " AND name IN ('holders', 'claims')"
+            ).fetchone()
+            if found[0] < 2:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in filter(str.strip, _CLAIMS.split(";")):
+                        self.db.execute(statement)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -295,14 +476,18 @@ class Journal:
             self._write()
 
     def _write(self) -> None:
-        """Commit every queued answer and mark in one transaction (the caller holds the lock).
+        """Commit every queued answer, claim and mark in one transaction (the caller holds
+        the lock).
 
         ``BEGIN IMMEDIATE``: the write lock first, so that another process writing the same
-        file makes this one wait (the busy timeout) instead of failing on a stale snapshot."""
+        file makes this one wait (the busy timeout) instead of failing on a stale snapshot,
+        and no other process changes a row between a claim's check and its taking."""
         with self._queue:
-            marks, answers, upto = self._marks, self._answers, self._queued
-            self._marks, self._answers = [], []
-        if marks or answers:
+            marks, answers, claims = self._marks, self._answers, self._claims
+            upto = self._queued
+            self._marks, self._answers, self._claims = [], [], []
+        if marks or answers or claims:
+            done: dict[int, Claim] = {}
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany(
@@ -310,18 +495,24 @@ class Journal:
                     " WHERE key = ?",
                     answers,
                 )
+                for queued in claims:
+                    done[queued[0]] = self._claim_one(queued)
                 self.db.executemany(
                     "UPDATE rows SET state = 'sending', fingerprint = ?, payload = ?,"
                     " attempts = attempts + 1, updated = ? WHERE key = ?",
                     marks,
                 )
+                if marks:
+                    self._own([key for _, _, _, key in marks])
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 with self._queue:  # nothing was written: the next write tries them again
                     self._marks[:0], self._answers[:0] = marks, answers
+                    self._claims[:0] = claims
                 raise
+            self._claimed.update(done)
         self._written = upto
 
     def rewrite(
@@ -401,6 +592,11 @@ class Journal:
                 (key, value),
             )
 
+    def absorbed(self, other: Path) -> bool:
+        """Whether the rows of ``other`` were taken in already (or it is this journal)."""
+        resolved = other.resolve()
+        return resolved == self.path.resolve() or self.meta(f"absorbed:{resolved}") is not None
+
     def absorb(self, other: Path) -> int:
         """Take in the rows of another journal (an earlier version's per-file one), once.
 
@@ -408,7 +604,7 @@ class Journal:
         (0 when ``other`` was taken in before, or is of another vendor or host).
         """
         mark = f"absorbed:{other.resolve()}"
-        if self.meta(mark) is not None or other.resolve() == self.path.resolve():
+        if self.absorbed(other):
             return 0
         try:
             with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as db:
@@ -442,14 +638,27 @@ class Journal:
         return taken
 
     def close(self) -> None:
-        """Write what is queued, release the lock and close the file."""
+        """Write what is queued, let go of the rows held and the lock, and close the file."""
         try:
             with self._lock:
                 self._write()
         finally:
+            if self._held is not None:
+                self._held.release()
+                self._held = None
             self.unlock_job()
             with self._lock:
                 self.db.close()
+
+
+def _only_shared(handle: Any) -> bool:
+    """Whether the lock on ``handle``'s file is held shared only (runs), not exclusive."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
 
 
 def _create(path: Path, vendor: str) -> None:
@@ -461,7 +670,7 @@ def _create(path: Path, vendor: str) -> None:
         try:
             db = sqlite3.connect(str(building), isolation_level=None)
             try:
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + _CLAIMS)
                 db.execute("INSERT INTO meta (key, value) VALUES ('vendor', ?)", (vendor,))
                 db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             finally:
