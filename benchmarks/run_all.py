@@ -35,6 +35,7 @@ SCRIPTS = [
     "validate.py",
     "results.py",
     "store.py",
+    "claims.py",
     "hostile.py",
     "peers/newman.py",
 ]

@@ -248,8 +248,11 @@ def claim(
             " WHERE journal_id = %s AND key = %s FOR UPDATE)"
             f" UPDATE importer_rows r SET {', '.join(sets)} FROM old"
             " WHERE r.journal_id = %s AND r.key = old.key AND old.state = %s"
-            f" AND (old.state NOT IN ({_IN_FLIGHT}) OR old.holder IS NULL OR old.holder = %s"
-            f" OR NOT {_alive('old.holder')}){fence} RETURNING {old}",
+            # CASE: the lock table is read only for a row in flight (a claim of a pending
+            # row, the common one, never scans it).
+            f" AND CASE WHEN old.state NOT IN ({_IN_FLIGHT}) OR old.holder IS NULL"
+            f" OR old.holder = %s THEN TRUE ELSE NOT {_alive('old.holder')} END"
+            f"{fence} RETURNING {old}",
             (journal.id, key, *args, journal.id, expect, holder or -1, space, *fenced),
         ).fetchone()
     if found is not None:
