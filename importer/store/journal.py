@@ -21,6 +21,16 @@ States: ``pending`` (known, never sent), ``sending`` (a request may be on the
 wire), ``created`` (+ ID), ``rejected`` (+ error), ``unknown`` (the answer was
 lost); for changes (:mod:`importer.jobs.changes`, :mod:`importer.jobs.undo`), ``updating`` and
 ``deleting`` (committed before the update or delete leaves) and ``deleted``.
+
+Runs on one account work at once (issue 25): each run (or undo) is a *holder* of the rows it
+sends (:meth:`Journal.hold`: a row in ``holders``, alive while it holds its lock file,
+:mod:`importer.store.liveness`), and a row is *claimed* before its request leaves
+(:meth:`Journal.claim`: in the group commit's ``BEGIN IMMEDIATE`` transaction, the row
+taken only if its state is still the one the run decided on and no live holder has it in
+flight; its holder kept in ``claims``). A row a dead holder left in flight is claimed by
+the next run and looked up before anything is resent. The journal's whole lock
+(:meth:`Journal.lock_job`) is shared by runs and exclusive for what needs the journal to
+itself.
 ``synchronous=NORMAL`` makes every commit survive a killed process (not a power cut,
 which would need ``FULL`` at about a millisecond a commit).
 
@@ -35,7 +45,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -50,13 +59,11 @@ from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
 from importer.store.base import (
     EARLIER_ZONES,
-    IN_FLIGHT,
     ROW_IDENTITY,
     Claim,
     Entry,
     Holder,
     JobLockedError,
-    holder_label,
     settings_of_runs,
 )
 from importer.store.faults import (
@@ -66,7 +73,8 @@ from importer.store.faults import (
     check_journal_tables,
     journal_error,
 )
-from importer.store.liveness import HeldFile, alive, holder_path, sweep
+from importer.store.liveness import HeldFile
+from importer.store.sqlite_claims import CLAIMS_SCHEMA, Claims, Queued, entry_of
 
 __all__ = ["Journal"]
 
@@ -100,35 +108,10 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-#: Who holds which rows (issue 25): each run or undo that claims rows is a holder, alive while
-#: it holds its lock file (:mod:`importer.store.liveness`); a row in flight is held by the
-#: holder ``claims`` names. Added to journals of earlier versions when they are opened.
-_CLAIMS = """
-CREATE TABLE IF NOT EXISTS holders (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    label TEXT NOT NULL,
-    run INTEGER,
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    since REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, holder INTEGER NOT NULL);
-"""
 
-#: A row's columns, in :func:`_entry`'s order, and the holder of its claim (if any).
-_CLAIMED = (
-    "SELECT rows.key, fingerprint, sheet_row, state, created_id, message, attempts, payload,"
-    " first_seen, updated, claims.holder FROM rows LEFT JOIN claims ON claims.key = rows.key"
-    " WHERE rows.key = ?"
-)
-
-#: A claim waiting for the next write: (ticket, key, expect, state, mark, message, time),
-#: the mark being (fingerprint, payload text) when the claim is also the send mark.
-_Queued = tuple[int, str, str, str, "tuple[str, str] | None", "str | None", float]
-
-
-class Journal:
-    """A job's journal file. Thread-safe: one connection, used under a lock."""
+class Journal(Claims):
+    """A job's journal file. Thread-safe: one connection, used under a lock; processes at
+    once: each write is a ``BEGIN IMMEDIATE`` transaction (SQLite's one write lock)."""
 
     def __init__(self, path: Path, vendor: str, clock: Clock | None = None) -> None:
         self.path = path
@@ -158,7 +141,7 @@ class Journal:
         self._queue = threading.Lock()
         self._marks: list[tuple[str, str, float, str]] = []
         self._answers: list[tuple[str, str, str, float, str]] = []
-        self._claims: list[_Queued] = []
+        self._claims: list[Queued] = []
         self._claimed: dict[int, Claim] = {}  # each written claim's outcome, by ticket
         self._queued = 0  # marks and claims queued so far
         self._written = 0  # marks and claims committed so far
@@ -242,134 +225,6 @@ class Journal:
             self._lock_file.close()
             self._lock_file = None
 
-    # --- holders and claims ----------------------------------------------------------------
-
-    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder:
-        """Become the holder of the rows this handle claims from now on, alive for as long
-        as this process keeps the handle open (its lock file: :mod:`importer.store.liveness`).
-
-        Args:
-            what: what messages call it (``run 12``, ``an undo of run 3``).
-            who: who started it (the page's user), if known.
-            run: the journal's run it works for.
-        """
-        if self._holder is not None:
-            return self._holder
-        pid, host = os.getpid(), socket.gethostname()
-        label = holder_label(what, who, pid, host)
-        with self._lock:
-            self._write()
-            cursor = self.db.execute(
-                "INSERT INTO holders (label, run, pid, host, since) VALUES (?, ?, ?, ?, ?)",
-                (label, run, pid, host, self.clock.time()),
-            )
-        ident = int(cursor.lastrowid or 0)
-        self._held = HeldFile(holder_path(self.path, ident))
-        self._holder = Holder(ident, run, label)
-        sweep(self.path, keep=self._held.path)  # the files killed holders left
-        return self._holder
-
-    def claim(
-        self,
-        key: str,
-        expect: str,
-        state: str,
-        print_: str | None = None,
-        payload: Mapping[str, Any] | None = None,
-        message: str | None = None,
-    ) -> Claim:
-        """Take a row for this handle's holder before a request of it leaves (see
-        :meth:`importer.store.base.RowStore.claim`): committed before it returns, in the
-        group commit of :meth:`sending` (the claims of rows leaving at the same moment
-        share one transaction, whose write lock makes each check-and-take atomic)."""
-        mark = None
-        if print_ is not None and payload is not None:
-            mark = (print_, json.dumps(dict(payload), default=str))
-        with self._queue:
-            self._queued += 1
-            mine = self._queued
-            self._claims.append((mine, key, expect, state, mark, message, self.clock.time()))
-        with self._lock:
-            if self._written < mine:  # else a thread that held the lock wrote it with its own
-                self._write()
-            return self._claimed.pop(mine)
-
-    def busy(self, key: str) -> Holder | None:
-        """The live holder (not this handle's) of the row, if the row is in flight."""
-        with self._lock:
-            self._write()
-            found = self.db.execute(_CLAIMED, (key,)).fetchone()
-            if found is None:
-                return None
-            return self._live(str(found[3]), found[10])
-
-    def _live(self, state: str, holder: int | None) -> Holder | None:
-        """The holder of a row in ``state``, if it holds it in flight, is not this handle's,
-        and lives (the caller holds the connection's lock)."""
-        if state not in IN_FLIGHT or holder is None:
-            return None
-        if self._holder is not None and holder == self._holder.id:
-            return None
-        if holder in self._dead:
-            return None
-        if not alive(holder_path(self.path, holder)):
-            self._dead.add(holder)
-            return None
-        found = self.db.execute("SELECT run, label FROM holders WHERE id = ?", (holder,)).fetchone()
-        if found is None:
-            return Holder(holder, None, f"holder {holder}")
-        return Holder(holder, found[0], str(found[1]))
-
-    def _claim_one(self, queued: _Queued) -> Claim:
-        """Check and take one row, inside the write's transaction."""
-        _, key, expect, state, mark, message, now = queued
-        found = self.db.execute(_CLAIMED, (key,)).fetchone()
-        if found is None:
-            return Claim(None, False)
-        entry, holder = _entry(found[:10]), found[10]
-        busy = self._live(entry.state, holder)
-        if entry.state != expect or busy is not None:
-            return Claim(entry, False, busy)
-        sets, values = "state = ?, updated = ?", [state, now]
-        if mark is not None:
-            sets += ", fingerprint = ?, payload = ?, attempts = attempts + 1"
-            values += list(mark)
-        if message is not None:
-            sets += ", message = ?"
-            values.append(scrub(message))
-        self.db.execute(f"UPDATE rows SET {sets} WHERE key = ?", (*values, key))
-        self._own([key])
-        return Claim(entry, True)
-
-    def _own(self, keys: Sequence[str]) -> None:
-        """Record this handle's holder as the holder of ``keys`` (none: nobody's)."""
-        if self._holder is None:
-            self.db.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in keys])
-            return
-        self.db.executemany(
-            "INSERT INTO claims (key, holder) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET holder = excluded.holder",
-            [(k, self._holder.id) for k in keys],
-        )
-
-    def _claims_tables(self) -> None:
-        """Give a journal of an earlier version the tables of claims (once; atomic)."""
-        with self._lock:
-            found = self.db.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                " AND name IN ('holders', 'claims')"
-            ).fetchone()
-            if found[0] < 2:
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in filter(str.strip, _CLAIMS.split(";")):
-                        self.db.execute(statement)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
-
     # --- rows ------------------------------------------------------------------------------
 
     def get(self, key: str) -> Entry | None:
@@ -377,7 +232,7 @@ class Journal:
         with self._lock:
             self._write()
             found = self.db.execute("SELECT * FROM rows WHERE key = ?", (key,)).fetchone()
-        return _entry(found) if found else None
+        return entry_of(found) if found else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Entry]:
         """The records of the rows of ``keys`` that the journal knows, by key."""
@@ -391,7 +246,7 @@ class Journal:
             chunk = keys[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
             for row in self.db.execute(f"SELECT * FROM rows WHERE key IN ({marks})", chunk):
-                found[row[0]] = _entry(row)
+                found[row[0]] = entry_of(row)
         return found
 
     def entries(self) -> Iterator[Entry]:
@@ -399,7 +254,7 @@ class Journal:
         with self._lock:
             self._write()
             found = self.db.execute("SELECT * FROM rows ORDER BY sheet_row, key").fetchall()
-        return (_entry(row) for row in found)
+        return (entry_of(row) for row in found)
 
     def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
         """Record a row as ``pending`` if new; refresh its sheet row; return its record."""
@@ -670,7 +525,7 @@ def _create(path: Path, vendor: str) -> None:
         try:
             db = sqlite3.connect(str(building), isolation_level=None)
             try:
-                db.executescript(_SCHEMA + _CLAIMS)
+                db.executescript(_SCHEMA + CLAIMS_SCHEMA)
                 db.execute("INSERT INTO meta (key, value) VALUES ('vendor', ?)", (vendor,))
                 db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             finally:
@@ -710,9 +565,3 @@ def _upgrade_keys(db: sqlite3.Connection, schema: str, table: str = "rows") -> N
         f"UPDATE OR IGNORE {schema}.{table} SET key = substr(key, 1, length(key) - 2)"
         " WHERE key LIKE '%#1'"
     )
-
-
-def _entry(row: tuple[Any, ...]) -> Entry:
-    key, print_, sheet_row, state, created_id, message, attempts, payload, first, updated = row
-    return Entry(key, print_, sheet_row, state, created_id, message, attempts,
-                 json.loads(payload), first, updated)  # fmt: skip
