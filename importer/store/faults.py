@@ -40,7 +40,7 @@ __all__ = [
 #: The tables of a journal (``sqlite_sequence`` is SQLite's own, for ``runs``' AUTOINCREMENT);
 #: since issue 25 also who holds which rows (a journal of an earlier version gains them).
 JOURNAL_TABLES = frozenset({"meta", "rows", "runs"})
-CLAIM_TABLES = frozenset({"holders", "claims"})
+CLAIM_TABLES = frozenset({"holders"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # SQLite's primary result codes (an extended code keeps them in its low byte).
 _CORRUPT, _FULL, _IOERR, _NOTADB = 11, 13, 10, 26

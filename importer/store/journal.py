@@ -27,7 +27,7 @@ sends (:meth:`Journal.hold`: a row in ``holders``, alive while it holds its lock
 :mod:`importer.store.liveness`), and a row is *claimed* before its request leaves
 (:meth:`Journal.claim`: in the group commit's ``BEGIN IMMEDIATE`` transaction, the row
 taken only if its state is still the one the run decided on and no live holder has it in
-flight; its holder kept in ``claims``). A row a dead holder left in flight is claimed by
+flight; its holder kept in its ``holder`` column). A row a dead holder left in flight is claimed by
 the next run and looked up before anything is resent. The journal's whole lock
 (:meth:`Journal.lock_job`) is shared by runs and exclusive for what needs the journal to
 itself.
@@ -74,7 +74,7 @@ from importer.store.faults import (
     journal_error,
 )
 from importer.store.liveness import HeldFile
-from importer.store.sqlite_claims import CLAIMS_SCHEMA, Claims, Queued, entry_of
+from importer.store.sqlite_claims import COLUMNS, HOLDERS, Claims, Queued, entry_of
 
 __all__ = ["Journal"]
 
@@ -97,7 +97,8 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts INTEGER NOT NULL DEFAULT 0,
     payload TEXT NOT NULL,
     first_seen REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    holder INTEGER
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,7 +140,7 @@ class Journal(Claims):
         # Group commit (see :meth:`sending`): claims, marks and answers wait here for the
         # next write.
         self._queue = threading.Lock()
-        self._marks: list[tuple[str, str, float, str]] = []
+        self._marks: list[tuple[str, str, float, int | None, str]] = []
         self._answers: list[tuple[str, str, str, float, str]] = []
         self._claims: list[Queued] = []
         self._claimed: dict[int, Claim] = {}  # each written claim's outcome, by ticket
@@ -231,7 +232,7 @@ class Journal(Claims):
         """The record of a row, if the journal knows it."""
         with self._lock:
             self._write()
-            found = self.db.execute("SELECT * FROM rows WHERE key = ?", (key,)).fetchone()
+            found = self.db.execute(f"SELECT {COLUMNS} FROM rows WHERE key = ?", (key,)).fetchone()
         return entry_of(found) if found else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Entry]:
@@ -245,7 +246,7 @@ class Journal(Claims):
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT * FROM rows WHERE key IN ({marks})", chunk):
+            for row in self.db.execute(f"SELECT {COLUMNS} FROM rows WHERE key IN ({marks})", chunk):
                 found[row[0]] = entry_of(row)
         return found
 
@@ -253,7 +254,9 @@ class Journal(Claims):
         """Every record, in sheet-row order."""
         with self._lock:
             self._write()
-            found = self.db.execute("SELECT * FROM rows ORDER BY sheet_row, key").fetchall()
+            found = self.db.execute(
+                f"SELECT {COLUMNS} FROM rows ORDER BY sheet_row, key"
+            ).fetchall()
         return (entry_of(row) for row in found)
 
     def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
@@ -301,7 +304,8 @@ class Journal(Claims):
         are committed in one transaction, with the answers recorded since the last one;
         each call returns only once its own mark is committed.
         """
-        mark = (print_, json.dumps(dict(payload), default=str), self.clock.time(), key)
+        text = json.dumps(dict(payload), default=str)
+        mark = (print_, text, self.clock.time(), self._holder_id(), key)
         with self._queue:
             self._marks.append(mark)
             self._queued += 1
@@ -354,11 +358,9 @@ class Journal(Claims):
                     done[queued[0]] = self._claim_one(queued)
                 self.db.executemany(
                     "UPDATE rows SET state = 'sending', fingerprint = ?, payload = ?,"
-                    " attempts = attempts + 1, updated = ? WHERE key = ?",
+                    " attempts = attempts + 1, updated = ?, holder = ? WHERE key = ?",
                     marks,
                 )
-                if marks:
-                    self._own([key for _, _, _, key in marks])
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
@@ -464,7 +466,7 @@ class Journal(Claims):
         try:
             with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as db:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-                rows = db.execute("SELECT * FROM rows").fetchall()
+                rows = db.execute(f"SELECT {COLUMNS} FROM rows").fetchall()
                 zones = _zones_of(db, meta)
         except sqlite3.DatabaseError as error:
             raise InputError(f"{other}: not a journal this tool can use ({error}).") from None
@@ -476,13 +478,15 @@ class Journal(Claims):
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS incoming AS SELECT * FROM rows LIMIT 0"
+                f"CREATE TEMP TABLE IF NOT EXISTS incoming AS SELECT {COLUMNS} FROM rows LIMIT 0"
             )
             self.db.execute("DELETE FROM temp.incoming")
             self.db.executemany(f"INSERT INTO temp.incoming VALUES ({', '.join('?' * 10)})", rows)
             if meta.get("keys") != _KEYS_VERSION:
                 _upgrade_keys(self.db, "temp", "incoming")
-            self.db.execute("INSERT OR IGNORE INTO rows SELECT * FROM temp.incoming")
+            self.db.execute(
+                f"INSERT OR IGNORE INTO rows ({COLUMNS}) SELECT {COLUMNS} FROM temp.incoming"
+            )
             self.db.execute("COMMIT")
         self.set_meta(mark, str(self.clock.time()))
         taken = sum(self.counts().values()) - before
@@ -525,7 +529,7 @@ def _create(path: Path, vendor: str) -> None:
         try:
             db = sqlite3.connect(str(building), isolation_level=None)
             try:
-                db.executescript(_SCHEMA + CLAIMS_SCHEMA)
+                db.executescript(_SCHEMA + HOLDERS)
                 db.execute("INSERT INTO meta (key, value) VALUES ('vendor', ?)", (vendor,))
                 db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             finally:

@@ -6,7 +6,8 @@ a row in the journal's ``holders`` table, alive while its process holds its lock
 (:meth:`Claims.claim`): inside the journal's group-commit transaction (``BEGIN IMMEDIATE``:
 SQLite's one write lock, so no other process changes the row between the check and the
 take), it is taken only if its state is still the one the run decided on and no live holder
-(but this one) has it in flight; the ``claims`` table keeps who holds it.
+(but this one) has it in flight; the row's ``holder`` column keeps who holds it, set in the
+same statement as its state.
 
 :class:`Claims` is the part of :class:`importer.store.journal.Journal` that does this; it
 uses the journal's connection, lock and write queue.
@@ -19,7 +20,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,18 @@ from importer.store.base import IN_FLIGHT, Claim, Entry, Holder, holder_label
 from importer.store.faults import TranslatingLock
 from importer.store.liveness import HeldFile, alive, holder_path, sweep
 
-__all__ = ["CLAIMS_SCHEMA", "Claims", "Queued", "entry_of"]
+__all__ = ["COLUMNS", "HOLDERS", "Claims", "Queued", "entry_of"]
+
+#: A row's columns, in :func:`entry_of`'s order (a row's ``holder`` is not part of its record).
+COLUMNS = (
+    "key, fingerprint, sheet_row, state, created_id, message, attempts, payload, first_seen,"
+    " updated"
+)
 
 #: Who holds which rows (issue 25): each run or undo that claims rows is a holder, alive while
 #: it holds its lock file (:mod:`importer.store.liveness`); a row in flight is held by the
-#: holder ``claims`` names. Added to journals of earlier versions when they are opened.
-CLAIMS_SCHEMA = """
+#: holder its ``holder`` column names. Added to journals of earlier versions when opened.
+HOLDERS = """
 CREATE TABLE IF NOT EXISTS holders (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     label TEXT NOT NULL,
@@ -42,16 +49,10 @@ CREATE TABLE IF NOT EXISTS holders (
     pid INTEGER NOT NULL,
     host TEXT NOT NULL,
     since REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, holder INTEGER NOT NULL);
+)
 """
 
-#: A row's columns, in :func:`entry_of`'s order, and the holder of its claim (if any).
-_CLAIMED = (
-    "SELECT rows.key, fingerprint, sheet_row, state, created_id, message, attempts, payload,"
-    " first_seen, updated, claims.holder FROM rows LEFT JOIN claims ON claims.key = rows.key"
-    " WHERE rows.key = ?"
-)
+_CLAIMED = f"SELECT {COLUMNS}, holder FROM rows WHERE key = ?"
 
 #: A claim waiting for the next write: (ticket, key, expect, state, mark, message, time),
 #: the mark being (fingerprint, payload text) when the claim is also the send mark.
@@ -164,7 +165,7 @@ class Claims:
         busy = self._live(entry.state, holder)
         if entry.state != expect or busy is not None:
             return Claim(entry, False, busy)
-        sets, values = "state = ?, updated = ?", [state, now]
+        sets, values = "state = ?, updated = ?, holder = ?", [state, now, self._holder_id()]
         if mark is not None:
             sets += ", fingerprint = ?, payload = ?, attempts = attempts + 1"
             values += list(mark)
@@ -172,37 +173,37 @@ class Claims:
             sets += ", message = ?"
             values.append(scrub(message))
         self.db.execute(f"UPDATE rows SET {sets} WHERE key = ?", (*values, key))
-        self._own([key])
         return Claim(entry, True)
 
-    def _own(self, keys: Sequence[str]) -> None:
-        """Record this handle's holder as the holder of ``keys`` (none: nobody's)."""
-        if self._holder is None:
-            self.db.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in keys])
-            return
-        self.db.executemany(
-            "INSERT INTO claims (key, holder) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET holder = excluded.holder",
-            [(k, self._holder.id) for k in keys],
-        )
+    def _holder_id(self) -> int | None:
+        """This handle's holder's number (``None``: it holds nothing; its marks are nobody's)."""
+        return self._holder.id if self._holder is not None else None
 
     def _claims_tables(self) -> None:
-        """Give a journal of an earlier version the tables of claims (once; atomic)."""
+        """Give a journal of an earlier version the holders and each row's holder (once, in
+        one transaction: two runs opening it at once add them once)."""
         with self._lock:
-            found = self.db.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                " AND name IN ('holders', 'claims')"
-            ).fetchone()
-            if found[0] < 2:
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in filter(str.strip, CLAIMS_SCHEMA.split(";")):
-                        self.db.execute(statement)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
+            if self._claims_ready():
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._claims_ready():
+                    self.db.execute(HOLDERS)
+                    columns = {row[1] for row in self.db.execute("PRAGMA table_info(rows)")}
+                    if "holder" not in columns:
+                        self.db.execute("ALTER TABLE rows ADD COLUMN holder INTEGER")
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    def _claims_ready(self) -> bool:
+        found = self.db.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'holders'"
+        ).fetchone()
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(rows)")}
+        return bool(found[0]) and "holder" in columns
 
 
 def entry_of(row: tuple[Any, ...]) -> Entry:
