@@ -296,6 +296,7 @@ def undo_rows(
             )
         return report
     (guard or Guard()).check(len(live), journaled, "undo", [e.key for e in live], journal)
+    journal.hold("an undo")  # (undo_run made it the holder already, under a better name)
     clock = clock or SystemClock()
     by_index = dict(enumerate(entries))
     run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped

@@ -188,6 +188,17 @@ class RowStore(Protocol):
         holder already claimed: see :meth:`claim`)."""
         ...
 
+    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder:
+        """Become the holder of the rows this journal claims from now on, alive while this
+        process keeps the journal open (once: later calls return the same holder).
+
+        Args:
+            what: what messages call it (``run 12``, ``an undo of run 3``).
+            who: who started it (the page's user), if known.
+            run: the journal's run it works for.
+        """
+        ...
+
     def claim(
         self,
         key: str,
