@@ -40,7 +40,7 @@ class CountingJournal(Journal):
     commits = 0
 
     def _write(self) -> None:
-        if self._marks or self._answers:
+        if self._marks or self._answers or self._claims:
             CountingJournal.commits += 1
         super()._write()
 

@@ -36,6 +36,7 @@ SCRIPTS = [
     "validate.py",
     "results.py",
     "store.py",
+    "claims.py",
     "hostile.py",
     "peers/newman.py",
 ]

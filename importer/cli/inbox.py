@@ -5,6 +5,10 @@ The rules, made for a night shift nobody watches:
 * a problem of the whole run (credentials, configuration, the vendor refusing every call
   or unreachable, another run holding the lock, a signal) leaves the sheet, and every sheet
   after it, in the inbox for the next night, and the JSON line says so (``left_in_inbox``);
+* one run of an inbox at a time on a machine (an exclusive ``flock`` on a lock file named
+  after the inbox, in the state folder): runs on one account import at once, row by row
+  (issue 25), but two runs of one inbox would take, then file, the same sheets; the second
+  exits 2 leaving them (or waits, ``--wait``);
 * only a sheet's own problems (unreadable, missing columns, every row invalid) send it to
   ``failed/``; a sheet that was imported goes to ``done/``;
 * nothing overwrites anything: a result sheet or a filed sheet whose name is taken gets
@@ -23,10 +27,13 @@ The rules, made for a night shift nobody watches:
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
+import socket
 import stat
 import sys
 import tempfile
@@ -37,11 +44,12 @@ from typing import Any
 from importer.cli.run import could_not_run, email_result, run_file
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, ImporterError, InputError, describe_os_error
-from importer.core.files import NotOwnFileError, copy_private, open_own_file
+from importer.core.files import NotOwnFileError, copy_private, open_own_file, touch_private
 from importer.core.joblog import JOB_LOG, printable
 from importer.core.outcomes import ExitCode, Status
 from importer.results.sheet import default_result_path
 from importer.store.base import JobLockedError
+from importer.store.slots import SharedSlots
 
 __all__ = ["SETTLE_SECONDS", "run_inbox"]
 
@@ -92,6 +100,55 @@ def run_inbox(
     )
     summaries: list[dict[str, Any]] = []
     waiting: list[dict[str, str]] = []
+    try:
+        held = _hold(inbox, args.wait)
+    except JobLockedError as error:
+        _log.info("stopped (%s); left in the inbox for the next run: %s file(s)", error, len(files))
+        left = [str(p) for p in files]
+        return _report(args, inbox, summaries, waiting, ExitCode.CANNOT_RUN, str(error), left)
+    try:
+        return _run_held(args, inbox, output, clock, settle, files, summaries, waiting)
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        held.close()
+
+
+def _hold(inbox: Path, wait: bool) -> Any:
+    """This run's hold on ``inbox``: an exclusive ``flock`` on its lock file, for the run.
+
+    Raises:
+        JobLockedError: another run of the inbox holds it (and ``wait`` is false).
+    """
+    digest = hashlib.sha256(str(inbox.resolve()).encode()).hexdigest()[:20]
+    path = SharedSlots.default_folder() / "inboxes" / f"{digest}.lock"
+    touch_private(path)  # folder 0700, file 0600: its name says nothing, its content a pid
+    handle = open(path, "r+")  # noqa: SIM115 - held for the run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise JobLockedError(
+            f"another run of this inbox is in progress ({holder}): its sheets are left to it; "
+            "run again once it has finished, or with --wait."
+        ) from None
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+    handle.flush()
+    return handle
+
+
+def _run_held(
+    args: argparse.Namespace,
+    inbox: Path,
+    output: Path,
+    clock: Clock,
+    settle: float,
+    files: list[Path],
+    summaries: list[dict[str, Any]],
+    waiting: list[dict[str, str]],
+) -> int:
+    """Import and file every sheet of ``files``, the inbox held (see :func:`run_inbox`)."""
     worst: int = ExitCode.OK
     _log.info("inbox %s: %s file(s)", inbox, len(files))
     # The private copies of the sheets read: a folder only this user can enter (0700).

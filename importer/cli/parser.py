@@ -253,7 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="send again rows whose answer was lost, where the vendor gives no way to check",
     )
     run.add_argument(
-        "--wait", action="store_true", help="wait for another run of the same job to finish"
+        "--wait",
+        action="store_true",
+        help=(
+            "wait for the outcome of rows another run on the account is sending (else they "
+            "are reported skipped)"
+        ),
     )
     run.add_argument(
         "--settle",

@@ -273,7 +273,8 @@ def _plan(args: argparse.Namespace, line: str) -> None:
 
 def _waiting() -> None:
     print(
-        "Waiting for the import in progress on this account to finish (--wait).",
+        "Waiting for the process holding this account's journal whole (a store copy, an older "
+        "journal being taken in, an earlier version's run) to finish (--wait).",
         file=sys.stderr,
         flush=True,
     )

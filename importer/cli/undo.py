@@ -113,7 +113,12 @@ def add_undo_parser(commands: Any) -> None:
     )
     undo.add_argument("--store", metavar="URL", help="the shared store (as for `run`)")
     undo.add_argument(
-        "--wait", action="store_true", help="wait for another run of the same job to finish"
+        "--wait",
+        action="store_true",
+        help=(
+            "wait for rows another run on the account is updating or deleting (else they are "
+            "left for the next undo)"
+        ),
     )
 
     host_arguments(undo)

@@ -30,12 +30,13 @@ from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
 if TYPE_CHECKING:
     from importer.sending.protocol import Answer, Call, Outcome
     from importer.sending.sender import Sender
-    from importer.store.base import Entry, RowStore
+    from importer.store.base import Claim, Entry, RowStore
     from importer.vendors.plugin import Changes, Plugin
 
 __all__ = [
     "ConfirmationNeededError",
     "Guard",
+    "claim_change",
     "describe",
     "differences",
     "send_calls",
@@ -211,14 +212,22 @@ def marked_send(
     changes: Changes,
     calls: list[Call],
 ) -> RowResult:
-    """Send a row's update or delete ``calls``, its ``state`` (``updating``, ``deleting``)
-    committed before the first request leaves, and kept if the sending is cut short."""
-    journal.outcome(key, state, ident, f"{state}: in doubt until the vendor answers")
+    """Send a row's update or delete ``calls``: the row was claimed in ``state``
+    (``updating``, ``deleting``) before (see :func:`claim_change`), and stays so if the
+    sending is cut short."""
     try:
         return send_calls(sender, changes, calls)
     except BaseException:
         journal.outcome(key, state, ident, f"stopped while {state}: in doubt")
         raise
+
+
+def claim_change(journal: RowStore, entry: Entry, state: JournalState) -> Claim:
+    """Claim a created row for an update or a delete (``state``), committed before the first
+    request leaves: refused if another run moved it on, or has it in flight and lives."""
+    return journal.claim(
+        entry.key, entry.state, state, message=f"{state}: in doubt until the vendor answers"
+    )
 
 
 def _holds(
@@ -249,8 +258,9 @@ def update_row(
     print_: str,
     entry: Entry,
     values: Mapping[str, Any],
-) -> RowResult:
-    """Change at the vendor a created row edited since (``run --update``), journaled.
+) -> RowResult | Claim:
+    """Change at the vendor a created row edited since (``run --update``), journaled; the
+    claim refused when another run moved the row on or has it in flight.
 
     Args:
         plugin: the vendor's plugin (its :class:`Changes`).
@@ -282,6 +292,11 @@ def update_row(
         advice = calls.replace("{undo}", undo)
         return RowResult(Status.CHANGED, ident, f"changed since it was created ({said}): {advice}")
     kept = dict(values) | {k: v for k, v in entry.payload.items() if k == "_run"}
+    # Held from here: no other run updates or deletes it meanwhile (issue 25).
+    claim = claim_change(journal, entry, JournalState.UPDATING)
+    if not claim.held:
+        return claim
+    entry = claim.entry or entry
     if entry.state == JournalState.UPDATING and _holds(plugin, sender, ident, values, changed):
         journal.rewrite(key, print_, kept, JournalState.CREATED, f"updated: {said}")
         return RowResult(

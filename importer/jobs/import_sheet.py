@@ -6,7 +6,8 @@ account; both then call the same steps, with the vendor's :class:`~importer.vend
 
 1. :func:`read_sheet` reads and checks the sheet (repeated rows refused);
 2. :func:`refuse_zoneless` refuses times without a zone when no zone was given;
-3. :func:`import_sheet` opens the account's journal, takes its lock, records the run, says
+3. :func:`import_sheet` opens the account's journal (other runs on the account go on at
+   the same time: each row is claimed before its request leaves), records the run, says
    the plan, sends through :func:`~importer.jobs.pipeline.run_import`, writes the result
    sheet and records how the run ended, whatever stops it;
 4. or :func:`resolve_emails` writes the sheet with the IDs of its email columns filled in.
@@ -106,7 +107,9 @@ class ImportSpec:
             whose answer was lost.
         update: change rows edited since they were created (``run --update``).
         guard: the mass-change guard.
-        wait: wait for another import into the account's journal instead of refusing.
+        wait: wait for a row another run has in flight, and report its outcome, instead of
+            reporting it ``skipped`` at once (and for a process holding the journal whole,
+            instead of refusing).
         shared_budget: share the vendor's pace and tokens with the other processes.
         who: who started the run (the page's user, or the command line's
             :func:`~importer.jobs.who.command_line_user`), kept with the run (made plain by
@@ -138,7 +141,7 @@ class Hooks:
     Attributes:
         notify: a sentence worth telling mid-run (a lock waited out, emails looked up).
         plan: the one line said before sending (rows, what is sent, how long it takes).
-        waiting: said once before waiting for another import into the account.
+        waiting: said once before waiting for a process holding the account's journal whole.
         progress: show a progress bar on stderr (the command line on a terminal).
         on_progress: (rows done, rows to send, rows per status, seconds left).
         stop: set from another thread to stop as Ctrl-C does.
@@ -300,19 +303,22 @@ def import_sheet(
 ) -> Imported:
     """Import a sheet read by :func:`read_sheet`: the journal's whole life cycle.
 
-    The account's journal is opened and locked (or waited for, with ``spec.wait``), the run
-    recorded with the settings the sheet was read with, the plan said, every row sent (or
+    The account's journal is opened, the run recorded with the settings the sheet was read
+    with (and as the holder of the rows it claims), the plan said, every row sent (or
     skipped, reconciled, updated) through the journal, the result sheet written, and the
     run's end recorded, whatever ended it: the mass-change guard, a signal, a fatal answer.
+    Other runs on the account go on meanwhile: each row is claimed before its request
+    leaves, and one another live run has in flight is not sent twice.
 
     Raises:
-        JobLockedError: another import holds the account's journal (without ``spec.wait``).
+        JobLockedError: a process holds the account's journal whole (a store copy, an older
+            journal being taken in, an earlier version's run; without ``spec.wait``).
         ConfirmationNeededError: an update over the mass-change guard (nothing was sent).
         ImporterError: the journal or the result sheet cannot be used.
     """
     hooks = hooks or Hooks()
     journal = open_journal(
-        spec.journal, plugin, settings, dry_run=spec.dry_run, notify=hooks.notify
+        spec.journal, plugin, settings, dry_run=spec.dry_run, notify=hooks.notify, wait=spec.wait
     )
     run_id = 0
     # Who is kept with the run's start and its end (the page's history reads the end).
@@ -330,6 +336,7 @@ def import_sheet(
                 update=spec.update,
                 run_id=run_id,
                 guard=spec.guard,
+                wait=spec.wait,
             )
             if journal is not None
             else None
@@ -356,20 +363,28 @@ def import_sheet(
 
 
 def _start(journal: JournalLike, spec: ImportSpec, hooks: Hooks) -> int:
-    """Take the account's journal (or wait for it), and record the run's start."""
+    """Record the run's start, and make it the holder of the rows it claims.
+
+    The journal's whole lock is taken shared: runs on the account work at once (each row is
+    claimed before its request leaves, see :mod:`importer.jobs.claims`); only a process
+    that needs the journal to itself (a store copy, an older journal being taken in, an
+    earlier version's run) holds them back, or is waited for with ``spec.wait``."""
     try:
-        journal.lock_job()
+        journal.lock_job(shared=True)
     except JobLockedError:
         if not spec.wait:
             raise
         hooks.waiting()  # said once, before waiting: a host held back is seen waiting
-        journal.lock_job(wait=True)
+        journal.lock_job(wait=True, shared=True)
     for name, value in spec.recorded.items():
         journal.set_meta(name, value)
     used = {**spec.recorded, "result": str(spec.result.resolve())}
-    if who := plain_who(spec.who):
+    who = plain_who(spec.who)
+    if who:
         used["who"] = who
-    return journal.start_run(spec.label, used)
+    run_id = journal.start_run(spec.label, used)
+    journal.hold(f"run {run_id}", who, run_id)
+    return run_id
 
 
 def _send(

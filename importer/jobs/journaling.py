@@ -1,4 +1,6 @@
-"""Sending through the journal: skip what exists, reconcile lost answers, record outcomes.
+"""Sending through the journal: skip what exists, reconcile lost answers, claim each row before
+its request leaves (runs on one account work at once: :mod:`importer.jobs.claims`), record
+outcomes.
 
 :class:`JournalOptions` says how a run uses its journal; :func:`journal_report` reads
 every row's outcome from it without sending; :func:`flag_duplicates` refuses a row repeated
@@ -18,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importer.core.dates import wall_to_utc_text
 from importer.core.outcomes import JournalState, RowResult, Status
 from importer.jobs.changes import Guard, describe, differences, update_row
+from importer.jobs.claims import being, settle
 from importer.jobs.runs import is_undo
 from importer.results.report import RunReport, valid_values
 from importer.sending.protocol import MARKER
@@ -27,7 +30,9 @@ from importer.sheet.validation import ValidationReport
 from importer.store.base import (
     EARLIER_ZONES,
     ROW_IDENTITY,
+    Claim,
     Entry,
+    Holder,
     RowStore,
     fingerprint,
     row_key,
@@ -65,6 +70,8 @@ class JournalOptions:
         update: change at the vendor rows created earlier and edited since (``--update``).
         run_id: the run sending, recorded with each row it sends (what ``undo`` takes back).
         guard: the mass-change guard an update must pass (its ``--confirm``).
+        wait: a row another live run has in flight is waited for (``--wait``), not
+            reported ``skipped`` at once (see :mod:`importer.jobs.claims`).
     """
 
     journal: RowStore
@@ -75,6 +82,7 @@ class JournalOptions:
     update: bool = False
     run_id: int = 0
     guard: Guard | None = None
+    wait: bool = False
 
 
 def journal_report(report: ValidationReport, options: JournalOptions, plugin: Plugin) -> RunReport:
@@ -361,7 +369,9 @@ class Journaled:
         return key_values(self.report, self.options.key_column)
 
     def work(self, row: int, values: dict[str, str | None]) -> RowResult:
-        """Send one row through the journal (see the class docstring)."""
+        """Send one row through the journal: skip what exists, reconcile a lost answer, claim
+        the row before its request leaves, record its outcome. A row another live run has
+        in flight is not sent (see :mod:`importer.jobs.claims`)."""
         if row not in self.rows and row not in self.duplicates:
             with self._preparing:  # the next chunk: one thread records it, the others wait
                 while row not in self.rows and row not in self.duplicates:
@@ -373,6 +383,21 @@ class Journaled:
                 Status.SKIPPED, message=f"same key as row {self.duplicates[row]}: sent once only"
             )
         key, print_, entry = self.rows[row]
+        sender = self.sender
+        return settle(
+            entry,
+            lambda now: self._attempt(key, print_, now, values),
+            wait=self.options.wait,
+            clock=sender.clock,
+            stopped=lambda: sender.pacer.stopped,
+            busy=_busy,
+        )
+
+    def _attempt(
+        self, key: str, print_: str, entry: Entry, values: dict[str, str | None]
+    ) -> RowResult | Claim:
+        """Do what the row needs, as the journal has it in ``entry``: its result, or the
+        claim refused (the row moved on, or a live run has it: see :func:`settle`)."""
         journal, sender = self.journal, self.sender
         # Only the rows done before say when (a new row's send does not pay for it).
         when = (
@@ -388,6 +413,9 @@ class Journaled:
             if self.options.update:
                 return update_row(self.plugin, journal, sender, key, print_, entry, values)
             if entry.state == JournalState.UPDATING:
+                holder = journal.busy(key)
+                if holder is not None:
+                    return Claim(entry, False, holder)
                 return RowResult(
                     Status.UNKNOWN,
                     entry.created_id,
@@ -400,6 +428,9 @@ class Journaled:
                 "again; run with --update to change it at the vendor, or give the row a new key",
             )
         if entry.state == JournalState.DELETING:
+            holder = journal.busy(key)
+            if holder is not None:
+                return Claim(entry, False, holder)
             return RowResult(
                 Status.UNKNOWN,
                 entry.created_id,
@@ -415,9 +446,20 @@ class Journaled:
                 message=f"{entry.message} (from the run of {when}; fix the row, "
                 "or use --retry-rejected)",
             )
+        # The run is kept with the row: `undo RUN` takes back what that run sent.
+        run = {"_run": self.options.run_id} if self.options.run_id else {}
         doubt = ""  # why the row may exist at the vendor although this run sends it again
         if entry.state in (JournalState.UNKNOWN, JournalState.SENDING):
-            verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
+            # Held before it is looked up: no other run looks it up, or sends it, meanwhile.
+            claim = journal.claim(key, entry.state, JournalState.SENDING)
+            if not claim.held:
+                return claim
+            entry = claim.entry or entry
+            try:
+                verdict, ident = sender.reconcile(entry.payload | {MARKER: values.get(MARKER)})
+            except BaseException:  # not looked up (a stop, a refusal): as it was, still lost
+                journal.outcome(key, entry.state, entry.created_id, entry.message)
+                raise
             if verdict == "found" and ident:
                 journal.outcome(
                     key, JournalState.CREATED, ident, "found at the vendor after a lost answer"
@@ -436,9 +478,11 @@ class Journaled:
                 return RowResult(Status.UNKNOWN, message=message)
             if verdict == "unchecked":  # sent again on --resend-unknown, never checked
                 doubt = entry.message or "an earlier answer was lost"
-        # The run is kept with the row: `undo RUN` takes back what that run sent.
-        run = {"_run": self.options.run_id} if self.options.run_id else {}
-        journal.sending(key, print_, values | run)
+            journal.sending(key, print_, values | run)
+        else:  # claimed and marked on the wire in one transaction (pending, rejected, deleted)
+            claim = journal.claim(key, entry.state, JournalState.SENDING, print_, values | run)
+            if not claim.held:
+                return claim
         try:
             result = sender.import_row(values)
         except BaseException:
@@ -456,3 +500,21 @@ class Journaled:
         # Batched: written with the next row's mark (a crash before leaves it ``sending``).
         journal.answered(key, state, result.created_id, result.message)
         return result
+
+
+def _busy(entry: Entry, holder: Holder, waited: float | None) -> RowResult:
+    """A row another live run has in flight: not sent by this one (``skipped``)."""
+    said = being(entry.state, holder)
+    if waited is None:
+        return RowResult(
+            Status.SKIPPED,
+            entry.created_id,
+            f"{said}: not sent by this run (its outcome will be in the journal; --wait waits "
+            "for it)",
+        )
+    return RowResult(
+        Status.SKIPPED,
+        entry.created_id,
+        f"still {said} after {waited:.0f} s of waiting: not sent by this run (its outcome "
+        "will be in the journal)",
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from importer.core.errors import ConfigurationError
 from importer.core.settings import RunSettings
 from importer.store import JournalLike, shared_journal
-from importer.store.base import account_journal_path
+from importer.store.base import JobLockedError, account_journal_path
 from importer.store.journal import Journal
 from importer.store.slots import SharedSlots
 from importer.vendors.plugin import Plugin
@@ -87,14 +87,19 @@ def open_journal(
     *,
     dry_run: bool = False,
     notify: Callable[[str], None] = lambda message: None,
+    wait: bool = False,
 ) -> JournalLike | None:
     """The run's journal, opened (``None``: a dry run with no journal yet, or no account).
 
     A journal file records the host it imports into: another host is refused (another
-    ``--journal`` is needed). The rows of ``place.older`` journals are taken in, once.
+    ``--journal`` is needed). The rows of ``place.older`` journals are taken in, once, with
+    the journal to itself: they change how rows are looked for (the zones and keys of an
+    earlier version), which a run keying rows at the same moment must not miss.
 
     Raises:
         ConfigurationError: the journal records another host.
+        JobLockedError: older journals to take in, and runs importing into the journal
+            (without ``wait``).
     """
     found = store_journal(place, settings)
     if found is not None:
@@ -112,9 +117,28 @@ def open_journal(
         raise ConfigurationError(
             f"{path} records imports into {known}, not {target}; give another --journal."
         )
-    for old in place.older:
-        if old.name.endswith(".journal.sqlite") and old.is_file() and old != path:
-            taken = journal.absorb(old)
-            if taken:
-                notify(f"took {taken} row(s) of the older journal {old} into {path}")
+    older = [
+        old
+        for old in place.older
+        if old.name.endswith(".journal.sqlite")
+        and old.is_file()
+        and old != path
+        and not journal.absorbed(old)
+    ]
+    if older:
+        try:
+            journal.lock_job(wait=wait)  # exclusive: no run keys rows meanwhile
+            for old in older:
+                taken = journal.absorb(old)
+                if taken:
+                    notify(f"took {taken} row(s) of the older journal {old} into {path}")
+        except BaseException as error:
+            journal.close()
+            if isinstance(error, JobLockedError):
+                raise JobLockedError(
+                    f"{older[0]}: an older journal to take in first, which needs {path} to "
+                    f"itself: {error}"
+                ) from None
+            raise
+        journal.unlock_job()
     return journal

@@ -203,6 +203,10 @@ def _send(
             if journal is None:
                 work = lambda row, values: sender.import_row(values)  # noqa: E731
             else:  # an update over the mass-change guard stops here, before anything is sent
+                # Whatever the entry point (the Python API too), a run that sends holds the
+                # rows it claims: others see them in flight for a live run, never resend them.
+                ident = journal.run_id
+                journal.journal.hold(f"run {ident}" if ident else "a run", None, ident or None)
                 work = Journaled(journal, sender, report, plugin).prepare(todo)
             send_all(todo, work, workers, run, pacer, bar, stop, hook, signals)
         finally:

@@ -2,11 +2,14 @@
 
 What a run created is read from the account's journal: each row records the run that sent
 it, and a result sheet names the IDs it created. Deleting keeps the journal's crash
-guarantee: a row's state ``deleting`` is committed before its delete leaves, ``deleted``
-right after the vendor confirms. A row found ``deleting`` by the next undo is in doubt: it is
-read first (a 404 proves it gone) and deleted only if still there; a row ``deleted`` is never
-sent again. Deletes are paced by the vendor's rate policy and the account's shared schedule,
-like every import, and stop cleanly on Ctrl-C or a fatal answer (run the undo again to finish).
+guarantee: a row is claimed ``deleting`` (committed, the undo as its holder) before its
+delete leaves, ``deleted`` right after the vendor confirms. Imports and undos of one account
+work at once (issue 25): a row another live run has in flight (an update, another undo) is
+not deleted by this undo but left for the next (or waited for, with ``--wait``). A row
+found ``deleting`` by the next undo is in doubt: it is read first (a 404 proves it gone) and
+deleted only if still there; a row ``deleted`` is never sent again. Deletes are paced by the
+vendor's rate policy and the account's shared schedule, like every import, and stop cleanly
+on Ctrl-C or a fatal answer (run the undo again to finish).
 
 Only vendors whose plugin declares a delete (:class:`~importer.vendors.plugin.Changes`) can be
 undone; for the others the undo says that nothing can be deleted through that vendor's API.
@@ -29,7 +32,8 @@ from importer.core.errors import ConfigurationError, FatalVendorError, ImporterE
 from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
 from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals
-from importer.jobs.changes import ConfirmationNeededError, Guard, marked_send
+from importer.jobs.changes import ConfirmationNeededError, Guard, claim_change, marked_send
+from importer.jobs.claims import being, settle
 from importer.jobs.journals import JournalPlace
 from importer.jobs.pacing import paced
 from importer.jobs.pipeline import send_all
@@ -41,7 +45,7 @@ from importer.sending.progress import progress_bar
 from importer.sending.sender import Sender
 from importer.sending.throttle import PacerStopped
 from importer.store import JournalLike
-from importer.store.base import Entry
+from importer.store.base import Claim, Entry, Holder
 from importer.vendors.plugin import Changes, Plugin
 
 __all__ = [
@@ -194,12 +198,22 @@ def doubtful(journal: JournalLike, run: int | None) -> list[Entry]:
 
 def _delete_one(
     journal: JournalLike, sender: Sender, changes: Changes, entry: Entry, why: str
-) -> RowResult:
-    """Delete what one row created, through the journal (see the module docstring)."""
+) -> RowResult | Claim:
+    """Delete what one row created, through the journal (see the module docstring); the
+    claim refused when another run moved the row on or has it in flight."""
     ident, key = entry.created_id, entry.key
     if entry.state == JournalState.DELETED:
         return RowResult(Status.DELETED, ident, "already deleted (by an earlier undo): not resent")
+    if entry.state not in _LIVE:  # moved on since it was chosen: not this undo's to delete
+        return RowResult(
+            Status.NOT_SENT, ident, f"not deleted: the row is now {entry.state} in the journal"
+        )
     assert changes.delete is not None
+    # Held from here: no run updates it, nor another undo deletes it, meanwhile (issue 25).
+    claim = claim_change(journal, entry, JournalState.DELETING)
+    if not claim.held:
+        return claim
+    entry = claim.entry or entry
     calls = changes.delete(entry.payload, ident)
     if entry.state == JournalState.DELETING:  # in doubt: send only what is still there
         left = []
@@ -223,6 +237,18 @@ def _delete_one(
     return RowResult(result.status, ident, result.message, result.steps, result.requests)
 
 
+def _held_elsewhere(entry: Entry, holder: Holder, waited: float | None) -> RowResult:
+    """A row another live run has in flight: not deleted by this undo (run it again after)."""
+    said = being(entry.state, holder)
+    after = "" if waited is None else f" after {waited:.0f} s of waiting"
+    again = "" if waited is not None else ", or with --wait"
+    return RowResult(
+        Status.NOT_SENT,
+        entry.created_id,
+        f"not deleted: {said}{after}; run the undo again once it is done{again}",
+    )
+
+
 def undo_rows(
     entries: list[Entry],
     journal: JournalLike,
@@ -237,12 +263,13 @@ def undo_rows(
     stop: threading.Event | None = None,
     notify: Callable[[str], None] | None = None,
     why: str = "deleted by undo",
+    wait: bool = False,
 ) -> UndoReport:
     """Delete at the vendor what ``entries`` created; the outcome of each.
 
     Args:
         entries: the rows (see :func:`select`).
-        journal: their journal (locked by the caller).
+        journal: their journal (held by the caller: see :func:`undo_run`).
         plugin: the vendor.
         settings: hosts, credentials, rate.
         guard: the mass-change guard (its ``--confirm``); checked before anything is sent.
@@ -252,6 +279,8 @@ def undo_rows(
         stop: set from another thread to stop as Ctrl-C does (the web page).
         notify: where to say things worth saying mid-run.
         why: the message recorded with each deleted row.
+        wait: wait for a row another live run has in flight (``--wait``), instead of
+            leaving it for the next undo.
 
     Raises:
         ConfirmationNeededError: over the guard without the matching ``--confirm``.
@@ -276,6 +305,7 @@ def undo_rows(
             )
         return report
     (guard or Guard()).check(len(live), journaled, "undo", [e.key for e in live], journal)
+    journal.hold("an undo")  # (undo_run made it the holder already, under a better name)
     clock = clock or SystemClock()
     by_index = dict(enumerate(entries))
     run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
@@ -287,7 +317,14 @@ def undo_rows(
             sender = sending.sender
 
             def work(index: int, values: dict[str, str | None]) -> RowResult:
-                return _delete_one(journal, sender, changes, by_index[index], why)
+                return settle(
+                    by_index[index],
+                    lambda now: _delete_one(journal, sender, changes, now, why),
+                    wait=wait,
+                    clock=sender.clock,
+                    stopped=lambda: sending.pacer.stopped,
+                    busy=_held_elsewhere,
+                )
 
             workers = max(1, min(settings.concurrency, sending.adapter.max_concurrency))
             todo: list[tuple[int, dict[str, str | None]]] = [(i, {}) for i in by_index]
@@ -350,7 +387,8 @@ class UndoSpec:
         target: where the undo's sheet goes (``None``: beside the run's result sheet).
         dry_run: list what would be deleted; send nothing.
         guard: the mass-change guard (its ``--confirm``).
-        wait: wait for another import or undo on the account instead of refusing.
+        wait: wait for a row another run or undo has in flight, instead of leaving it (and
+            for a process holding the journal whole, instead of refusing).
         expect: the count the coordinator was shown and confirmed (the page): refused when
             the rows to delete are no longer that many.
         shared_budget: pace under the account's schedule shared by every process.
@@ -397,15 +435,17 @@ def undo_run(
     client: httpx.Client | None = None,
     clock: Clock | None = None,
 ) -> Undone:
-    """Take back a run: the journal opened and locked, its rows chosen, each delete sent once,
-    journaled and paced, and the undo's sheet written.
+    """Take back a run: the journal opened (its whole lock shared: imports go on), its rows
+    chosen, each claimed and its delete sent once, journaled and paced, and the undo's sheet
+    written.
 
     ``before`` is told the rows chosen and those whose answer was lost (the undo cannot know
     whether they exist) before anything is sent.
 
     Raises:
         ConfigurationError: a vendor with no documented delete, no journal, or no such run.
-        JobLockedError: another import or undo holds the journal (without ``spec.wait``).
+        JobLockedError: a process holds the journal whole (a store copy; without
+            ``spec.wait``).
         ConfirmationNeededError: over the guard without the matching count, or the rows to
             delete no longer the ``spec.expect`` the coordinator confirmed.
     """
@@ -421,10 +461,12 @@ def undo_run(
         journal = Journal(path, plugin.name)
     source = f"run {spec.run_id}" if spec.run_id is not None else str(spec.result)
     try:
-        journal.lock_job(wait=spec.wait)
+        # Shared: imports and other undos go on; each row is claimed before its delete leaves.
+        journal.lock_job(wait=spec.wait, shared=True)
         entries = select(journal, spec.run_id, spec.result, rows=spec.rows)
         who = plain_who(spec.who)
         run_id = _start(journal, spec, source, who)
+        journal.hold(f"an undo of {source}", who, run_id)  # before any row is claimed
         # The end as the page's history reads it (who, counts, the sheet), as an import's.
         end: dict[str, Any] = {"counts": {}, "stopped": None, "dry_run": spec.dry_run}
         end |= {"who": who} if who else {}
@@ -450,6 +492,7 @@ def undo_run(
                 shared_budget=spec.shared_budget,
                 notify=notify,
                 why=spec.why,
+                wait=spec.wait,
             )
             end.update(counts=report.counts(), stopped=report.stopped)
             target = spec.target or default_undo_sheet(

@@ -1,4 +1,4 @@
-"""Where everything hosts share is kept: the journal, runs, the job lock, the rate schedule, tokens.
+"""Where everything hosts share is kept: the journal, runs, row claims, the rate schedule, tokens.
 
 One setting chooses the store (``--store URL``, ``IMPORTER_STORE``, ``store`` in the job
 file):
@@ -30,7 +30,7 @@ from importer.core.errors import ConfigurationError, ImporterError
 from importer.sending.ports import Slots
 
 if TYPE_CHECKING:
-    from importer.store.base import Entry
+    from importer.store.base import Claim, Entry, Holder
 
 __all__ = [
     "JobLockLostError",
@@ -57,9 +57,11 @@ class StoreUnavailableError(ImporterError):
 
 
 class JobLockLostError(ImporterError):
-    """The run's job lock was lost (its connection dropped): stop before sending more (exit 2).
+    """The run's hold on its rows was lost (its lock connection dropped): stop before sending
+    more (exit 2).
 
-    Another host may have taken the lock since; sending on would let two runs overlap.
+    Other hosts now take this run for dead and reconcile the rows it left in flight; sending
+    on would let two runs send one row.
     """
 
 
@@ -99,6 +101,17 @@ class JournalLike(Protocol):
         self, rows: Sequence[tuple[str, str, int, Mapping[str, Any]]]
     ) -> list[Entry]: ...
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None: ...
+    def claim(
+        self,
+        key: str,
+        expect: str,
+        state: str,
+        print_: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        message: str | None = None,
+    ) -> Claim: ...
+    def busy(self, key: str) -> Holder | None: ...
+    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder: ...
     def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None: ...
     def rewrite(
         self, key: str, print_: str, payload: Mapping[str, Any], state: str, message: str = ""
@@ -111,7 +124,7 @@ class JournalLike(Protocol):
     def runs(self) -> list[dict[str, Any]]: ...
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
-    def lock_job(self, wait: bool = False) -> None: ...
+    def lock_job(self, wait: bool = False, shared: bool = False) -> None: ...
     def unlock_job(self) -> None: ...
     def close(self) -> None: ...
 

@@ -17,15 +17,20 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from importer.core.errors import InputError
+from importer.core.outcomes import JournalState
 
 __all__ = [
     "EARLIER_ZONES",
+    "IN_FLIGHT",
     "ROW_IDENTITY",
+    "Claim",
     "Entry",
+    "Holder",
     "JobLockedError",
     "RowStore",
     "account_journal_path",
     "fingerprint",
+    "holder_label",
     "row_key",
     "settings_of_runs",
 ]
@@ -103,11 +108,55 @@ class Entry:
     updated: float
 
 
+#: The states in which a request of the row may be on the wire. A row in one of them is held
+#: by the run (or undo) that marked it: no other sends it while that one lives; one that died
+#: left it in doubt, and the next claim reconciles it (looked up before anything is resent).
+IN_FLIGHT = frozenset({JournalState.SENDING, JournalState.UPDATING, JournalState.DELETING})
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A run (or an undo) that holds rows of a journal while its process lives.
+
+    Attributes:
+        id: the holder's number in the journal (its liveness is keyed by it: a lock file
+            beside a SQLite journal, an advisory lock in PostgreSQL).
+        run: the journal's run it works for (``None``: an undo, which records no run).
+        label: what messages call it: ``run 12 (started by ana)``, ``run 13 (pid 4242 on
+            sched-1)``.
+    """
+
+    id: int
+    run: int | None
+    label: str
+
+
+def holder_label(what: str, who: str | None, pid: int, host: str) -> str:
+    """``what (started by WHO)`` when the page's user is known, else ``what (pid N on HOST)``."""
+    return f"{what} (started by {who})" if who else f"{what} (pid {pid} on {host})"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`RowStore.claim` found and did.
+
+    Attributes:
+        entry: the row as it was just before the claim (``None``: no such row).
+        held: the row is now in the state asked, held by this journal's holder.
+        busy: not claimed because a live holder (another run, another undo) has the row in
+            flight: that one.
+    """
+
+    entry: Entry | None
+    held: bool
+    busy: Holder | None = None
+
+
 class RowStore(Protocol):
     """What an import needs of a journal: each row's record, kept the moment it changes.
 
-    :class:`Journal` (one SQLite file) is the one implementation; a shared store (a
-    database server for several machines) would be another, behind these four calls.
+    :class:`importer.store.journal.Journal` (one SQLite file) and
+    :class:`importer.store.postgres.PgJournal` (a PostgreSQL store) keep the same rules.
     """
 
     def meta(self, key: str) -> str | None:
@@ -135,7 +184,44 @@ class RowStore(Protocol):
         ...
 
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
-        """Durably mark a row as on the wire, before its request leaves."""
+        """Durably mark a row as on the wire, before its request leaves (a row this journal's
+        holder already claimed: see :meth:`claim`)."""
+        ...
+
+    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder:
+        """Become the holder of the rows this journal claims from now on, alive while this
+        process keeps the journal open (once: later calls return the same holder).
+
+        Args:
+            what: what messages call it (``run 12``, ``an undo of run 3``).
+            who: who started it (the page's user), if known.
+            run: the journal's run it works for.
+        """
+        ...
+
+    def claim(
+        self,
+        key: str,
+        expect: str,
+        state: str,
+        print_: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        message: str | None = None,
+    ) -> Claim:
+        """Take a row for this journal's holder before a request of it leaves: one transaction.
+
+        The row becomes ``state``, held by this holder, only if its state is still
+        ``expect`` and it is not in flight (:data:`IN_FLIGHT`) for another holder that lives;
+        with ``print_`` and ``payload``, it is also the send mark :meth:`sending` makes (the
+        values sent, one attempt more); with ``message``, that message is kept.
+
+        Returns:
+            the row as it was, whether it was claimed, and its live holder if that is why not.
+        """
+        ...
+
+    def busy(self, key: str) -> Holder | None:
+        """The live holder (not this one) of the row, if the row is in flight."""
         ...
 
     def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:

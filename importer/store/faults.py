@@ -26,6 +26,7 @@ from types import TracebackType
 from importer.core.errors import InputError, OutputError
 
 __all__ = [
+    "CLAIM_TABLES",
     "JOURNAL_TABLES",
     "JournalDamagedError",
     "JournalFullError",
@@ -36,8 +37,10 @@ __all__ = [
     "journal_error",
 ]
 
-#: The tables of a journal (``sqlite_sequence`` is SQLite's own, for ``runs``' AUTOINCREMENT).
+#: The tables of a journal (``sqlite_sequence`` is SQLite's own, for ``runs``' AUTOINCREMENT);
+#: since issue 25 also who holds which rows (a journal of an earlier version gains them).
 JOURNAL_TABLES = frozenset({"meta", "rows", "runs"})
+CLAIM_TABLES = frozenset({"holders"})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # SQLite's primary result codes (an extended code keeps them in its low byte).
 _CORRUPT, _FULL, _IOERR, _NOTADB = 11, 13, 10, 26
@@ -160,7 +163,7 @@ def check_journal_tables(path: Path, db: sqlite3.Connection) -> None:
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         if not str(name).startswith("sqlite_")
     }
-    if tables == JOURNAL_TABLES:
+    if tables in (JOURNAL_TABLES, JOURNAL_TABLES | CLAIM_TABLES):
         return
     found = ", ".join(sorted(tables)) or "no tables"
     raise NotAJournalError(

@@ -21,6 +21,16 @@ States: ``pending`` (known, never sent), ``sending`` (a request may be on the
 wire), ``created`` (+ ID), ``rejected`` (+ error), ``unknown`` (the answer was
 lost); for changes (:mod:`importer.jobs.changes`, :mod:`importer.jobs.undo`), ``updating`` and
 ``deleting`` (committed before the update or delete leaves) and ``deleted``.
+
+Runs on one account work at once (issue 25): each run (or undo) is a *holder* of the rows it
+sends (:meth:`Journal.hold`: a row in ``holders``, alive while it holds its lock file,
+:mod:`importer.store.liveness`), and a row is *claimed* before its request leaves
+(:meth:`Journal.claim`: in the group commit's ``BEGIN IMMEDIATE`` transaction, the row
+taken only if its state is still the one the run decided on and no live holder has it in
+flight; its holder kept in its ``holder`` column). A row a dead holder left in flight is claimed by
+the next run and looked up before anything is resent. The journal's whole lock
+(:meth:`Journal.lock_job`) is shared by runs and exclusive for what needs the journal to
+itself.
 ``synchronous=NORMAL`` makes every commit survive a killed process (not a power cut,
 which would need ``FULL`` at about a millisecond a commit).
 
@@ -50,7 +60,9 @@ from importer.core.secret import scrub
 from importer.store.base import (
     EARLIER_ZONES,
     ROW_IDENTITY,
+    Claim,
     Entry,
+    Holder,
     JobLockedError,
     settings_of_runs,
 )
@@ -61,6 +73,8 @@ from importer.store.faults import (
     check_journal_tables,
     journal_error,
 )
+from importer.store.liveness import HeldFile
+from importer.store.sqlite_claims import COLUMNS, HOLDERS, Claims, Queued, entry_of
 
 __all__ = ["Journal"]
 
@@ -83,7 +97,8 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts INTEGER NOT NULL DEFAULT 0,
     payload TEXT NOT NULL,
     first_seen REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    holder INTEGER
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,8 +110,9 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-class Journal:
-    """A job's journal file. Thread-safe: one connection, used under a lock."""
+class Journal(Claims):
+    """A job's journal file. Thread-safe: one connection, used under a lock; processes at
+    once: each write is a ``BEGIN IMMEDIATE`` transaction (SQLite's one write lock)."""
 
     def __init__(self, path: Path, vendor: str, clock: Clock | None = None) -> None:
         self.path = path
@@ -121,12 +137,18 @@ class Journal:
             self.db.close()
             raise
         self._lock = TranslatingLock(path)  # the connection's
-        # Group commit (see :meth:`sending`): marks and answers wait here for the next write.
+        # Group commit (see :meth:`sending`): claims, marks and answers wait here for the
+        # next write.
         self._queue = threading.Lock()
-        self._marks: list[tuple[str, str, float, str]] = []
+        self._marks: list[tuple[str, str, float, int | None, str]] = []
         self._answers: list[tuple[str, str, str, float, str]] = []
-        self._queued = 0  # marks queued so far
-        self._written = 0  # marks committed so far
+        self._claims: list[Queued] = []
+        self._claimed: dict[int, Claim] = {}  # each written claim's outcome, by ticket
+        self._queued = 0  # marks and claims queued so far
+        self._written = 0  # marks and claims committed so far
+        self._holder: Holder | None = None  # this handle's, once it holds (see hold)
+        self._held: HeldFile | None = None
+        self._dead: set[int] = set()  # holders found dead (they never come back)
         known = self.meta("vendor")
         if known is None:
             self.set_meta("vendor", vendor)
@@ -135,6 +157,7 @@ class Journal:
                 f"{path} is the journal of a {known} job, not {vendor}; use another --journal."
             )
         self._lock_file: Any = None
+        self._claims_tables()
         if self.meta("keys") != _KEYS_VERSION:
             with self._lock:
                 _upgrade_keys(self.db, "main")
@@ -154,36 +177,50 @@ class Journal:
 
     # --- locking ---------------------------------------------------------------------------
 
-    def lock_job(self, wait: bool = False) -> None:
-        """Take the journal's lock, so that two runs into it never overlap.
+    def lock_job(self, wait: bool = False, shared: bool = False) -> None:
+        """Take the journal's whole lock: ``shared`` by runs and undos (they work at once,
+        each holding the rows it sends: see :meth:`claim`), exclusive by what needs the
+        journal to itself (taking in an older journal, ``store copy``; and every run of
+        versions before issue 25, which took it exclusive: so they never overlap ours).
 
         The lock file is ``JOURNAL.lock`` beside the journal: in the state folder for an
         account's journal (never beside a coordinator's sheet), where ``--journal`` says
         otherwise.
 
         Raises:
-            JobLockedError: another process holds it (and ``wait`` is false).
+            JobLockedError: another process holds it in a way that excludes this one (and
+                ``wait`` is false).
         """
+        self.unlock_job()
         touch_private(Path(f"{self.path}.lock"))
         handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held for the run
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(handle, mode | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            runs = not shared and _only_shared(handle)
             handle.close()
+            if runs:
+                raise JobLockedError(
+                    f"runs are importing into this journal ({self.path}), and this needs it "
+                    "to itself; wait for them to finish, or run with --wait."
+                ) from None
             raise JobLockedError(
-                f"another import into this journal is in progress ({holder}, journal "
-                f"{self.path}); wait for it to finish, or run with --wait."
+                f"another process holds this journal whole ({holder}, journal {self.path}: "
+                "a store copy, an older journal being taken in, or an import by an earlier "
+                "version); wait for it to finish, or run with --wait."
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        if not shared:  # a shared lock has many holders: the file names the exclusive one
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
         self._lock_file = handle
 
     def unlock_job(self) -> None:
-        """Release the job's lock."""
+        """Release the journal's whole lock."""
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
@@ -195,8 +232,8 @@ class Journal:
         """The record of a row, if the journal knows it."""
         with self._lock:
             self._write()
-            found = self.db.execute("SELECT * FROM rows WHERE key = ?", (key,)).fetchone()
-        return _entry(found) if found else None
+            found = self.db.execute(f"SELECT {COLUMNS} FROM rows WHERE key = ?", (key,)).fetchone()
+        return entry_of(found) if found else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Entry]:
         """The records of the rows of ``keys`` that the journal knows, by key."""
@@ -209,16 +246,18 @@ class Journal:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT * FROM rows WHERE key IN ({marks})", chunk):
-                found[row[0]] = _entry(row)
+            for row in self.db.execute(f"SELECT {COLUMNS} FROM rows WHERE key IN ({marks})", chunk):
+                found[row[0]] = entry_of(row)
         return found
 
     def entries(self) -> Iterator[Entry]:
         """Every record, in sheet-row order."""
         with self._lock:
             self._write()
-            found = self.db.execute("SELECT * FROM rows ORDER BY sheet_row, key").fetchall()
-        return (_entry(row) for row in found)
+            found = self.db.execute(
+                f"SELECT {COLUMNS} FROM rows ORDER BY sheet_row, key"
+            ).fetchall()
+        return (entry_of(row) for row in found)
 
     def remember(self, key: str, print_: str, sheet_row: int, payload: Mapping[str, Any]) -> Entry:
         """Record a row as ``pending`` if new; refresh its sheet row; return its record."""
@@ -265,7 +304,8 @@ class Journal:
         are committed in one transaction, with the answers recorded since the last one;
         each call returns only once its own mark is committed.
         """
-        mark = (print_, json.dumps(dict(payload), default=str), self.clock.time(), key)
+        text = json.dumps(dict(payload), default=str)
+        mark = (print_, text, self.clock.time(), self._holder_id(), key)
         with self._queue:
             self._marks.append(mark)
             self._queued += 1
@@ -295,14 +335,18 @@ class Journal:
             self._write()
 
     def _write(self) -> None:
-        """Commit every queued answer and mark in one transaction (the caller holds the lock).
+        """Commit every queued answer, claim and mark in one transaction (the caller holds
+        the lock).
 
         ``BEGIN IMMEDIATE``: the write lock first, so that another process writing the same
-        file makes this one wait (the busy timeout) instead of failing on a stale snapshot."""
+        file makes this one wait (the busy timeout) instead of failing on a stale snapshot,
+        and no other process changes a row between a claim's check and its taking."""
         with self._queue:
-            marks, answers, upto = self._marks, self._answers, self._queued
-            self._marks, self._answers = [], []
-        if marks or answers:
+            marks, answers, claims = self._marks, self._answers, self._claims
+            upto = self._queued
+            self._marks, self._answers, self._claims = [], [], []
+        if marks or answers or claims:
+            done: dict[int, Claim] = {}
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany(
@@ -310,9 +354,11 @@ class Journal:
                     " WHERE key = ?",
                     answers,
                 )
+                for queued in claims:
+                    done[queued[0]] = self._claim_one(queued)
                 self.db.executemany(
                     "UPDATE rows SET state = 'sending', fingerprint = ?, payload = ?,"
-                    " attempts = attempts + 1, updated = ? WHERE key = ?",
+                    " attempts = attempts + 1, updated = ?, holder = ? WHERE key = ?",
                     marks,
                 )
                 self.db.execute("COMMIT")
@@ -321,7 +367,9 @@ class Journal:
                     self.db.execute("ROLLBACK")
                 with self._queue:  # nothing was written: the next write tries them again
                     self._marks[:0], self._answers[:0] = marks, answers
+                    self._claims[:0] = claims
                 raise
+            self._claimed.update(done)
         self._written = upto
 
     def rewrite(
@@ -401,6 +449,11 @@ class Journal:
                 (key, value),
             )
 
+    def absorbed(self, other: Path) -> bool:
+        """Whether the rows of ``other`` were taken in already (or it is this journal)."""
+        resolved = other.resolve()
+        return resolved == self.path.resolve() or self.meta(f"absorbed:{resolved}") is not None
+
     def absorb(self, other: Path) -> int:
         """Take in the rows of another journal (an earlier version's per-file one), once.
 
@@ -408,12 +461,12 @@ class Journal:
         (0 when ``other`` was taken in before, or is of another vendor or host).
         """
         mark = f"absorbed:{other.resolve()}"
-        if self.meta(mark) is not None or other.resolve() == self.path.resolve():
+        if self.absorbed(other):
             return 0
         try:
             with sqlite3.connect(f"file:{other}?mode=ro", uri=True) as db:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-                rows = db.execute("SELECT * FROM rows").fetchall()
+                rows = db.execute(f"SELECT {COLUMNS} FROM rows").fetchall()
                 zones = _zones_of(db, meta)
         except sqlite3.DatabaseError as error:
             raise InputError(f"{other}: not a journal this tool can use ({error}).") from None
@@ -425,13 +478,15 @@ class Journal:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS incoming AS SELECT * FROM rows LIMIT 0"
+                f"CREATE TEMP TABLE IF NOT EXISTS incoming AS SELECT {COLUMNS} FROM rows LIMIT 0"
             )
             self.db.execute("DELETE FROM temp.incoming")
             self.db.executemany(f"INSERT INTO temp.incoming VALUES ({', '.join('?' * 10)})", rows)
             if meta.get("keys") != _KEYS_VERSION:
                 _upgrade_keys(self.db, "temp", "incoming")
-            self.db.execute("INSERT OR IGNORE INTO rows SELECT * FROM temp.incoming")
+            self.db.execute(
+                f"INSERT OR IGNORE INTO rows ({COLUMNS}) SELECT {COLUMNS} FROM temp.incoming"
+            )
             self.db.execute("COMMIT")
         self.set_meta(mark, str(self.clock.time()))
         taken = sum(self.counts().values()) - before
@@ -442,14 +497,27 @@ class Journal:
         return taken
 
     def close(self) -> None:
-        """Write what is queued, release the lock and close the file."""
+        """Write what is queued, let go of the rows held and the lock, and close the file."""
         try:
             with self._lock:
                 self._write()
         finally:
+            if self._held is not None:
+                self._held.release()
+                self._held = None
             self.unlock_job()
             with self._lock:
                 self.db.close()
+
+
+def _only_shared(handle: Any) -> bool:
+    """Whether the lock on ``handle``'s file is held shared only (runs), not exclusive."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
 
 
 def _create(path: Path, vendor: str) -> None:
@@ -461,7 +529,7 @@ def _create(path: Path, vendor: str) -> None:
         try:
             db = sqlite3.connect(str(building), isolation_level=None)
             try:
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + HOLDERS)
                 db.execute("INSERT INTO meta (key, value) VALUES ('vendor', ?)", (vendor,))
                 db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             finally:
@@ -501,9 +569,3 @@ def _upgrade_keys(db: sqlite3.Connection, schema: str, table: str = "rows") -> N
         f"UPDATE OR IGNORE {schema}.{table} SET key = substr(key, 1, length(key) - 2)"
         " WHERE key LIKE '%#1'"
     )
-
-
-def _entry(row: tuple[Any, ...]) -> Entry:
-    key, print_, sheet_row, state, created_id, message, attempts, payload, first, updated = row
-    return Entry(key, print_, sheet_row, state, created_id, message, attempts,
-                 json.loads(payload), first, updated)  # fmt: skip

@@ -12,7 +12,7 @@ import time
 import zlib
 from typing import Any
 
-__all__ = ["MIGRATIONS", "applied_versions", "migrate"]
+__all__ = ["MIGRATIONS", "applied_versions", "holder_space", "lock_key", "migrate"]
 
 #: (version, description, SQL). Times are seconds since the epoch (``double precision``).
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -118,6 +118,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE importer_calls ADD COLUMN waiter TEXT;
         """,
     ),
+    (
+        5,
+        "runs at once: who holds which rows in flight",
+        """
+        CREATE TABLE importer_holders (
+            id BIGSERIAL PRIMARY KEY,
+            journal_id BIGINT NOT NULL REFERENCES importer_journals (id),
+            label TEXT NOT NULL,
+            run BIGINT,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            since DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX importer_holders_journal ON importer_holders (journal_id, id);
+        ALTER TABLE importer_rows ADD COLUMN holder BIGINT;
+        """,
+    ),
 ]
 
 _TABLE = """
@@ -134,6 +151,12 @@ def lock_key(schema: str, what: str) -> int:
     high = zlib.crc32(schema.encode())
     low = zlib.crc32(what.encode())
     return ((high & 0x7FFFFFFF) << 32) | low
+
+
+def holder_space(schema: str) -> int:
+    """The first key of the two-key advisory locks of the holders of ``schema``'s journals
+    (the second is the holder's number): 31 bits, one space per schema."""
+    return zlib.crc32(f"{schema}:holders".encode()) & 0x7FFFFFFF
 
 
 def applied_versions(conn: Any) -> list[int]:

@@ -2,14 +2,17 @@
 
 What keeps several hosts correct:
 
-* **Job lock**: a session-scoped advisory lock (``pg_try_advisory_lock``) taken on a
-  connection of its own, held for the whole run. A host that dies loses it the moment its
-  connection closes (``kill -9``: at once, the kernel closes the socket; a vanished machine:
-  within about 25 s, by TCP keepalives). The holder's name is kept beside it for messages.
-  Rows found ``sending`` after such a death are reconciled by the next run, on any host,
-  exactly as with the SQLite journal. A run whose lock connection dropped (while it lives
-  on) is fenced: the ``sending`` mark commits only while the lock's session still holds the
-  lock (checked in the same statement), so it stops before sending anything more.
+* **Runs at once, one row one run** (:mod:`importer.store.pg_claims`): each run holds, on a
+  connection of its own, the journal's whole lock *shared* and its own holder's advisory
+  lock, for the whole run; a row is claimed (its state, its holder) in one statement before
+  its request leaves, and a row in flight for a live holder is not sent by another. A host
+  that dies loses its locks the moment its connection closes (``kill -9``: at once, the
+  kernel closes the socket; a vanished machine: within about 25 s, by TCP keepalives): the
+  rows it left in flight are reconciled by the next claim, on any host, exactly as with the
+  SQLite journal. A run whose lock connection dropped (while it lives on) is fenced: a claim
+  or mark commits only while its session still holds its lock (checked in the same
+  statement), so it stops before sending anything more. What needs the journal to itself
+  (``store copy``) takes the whole lock exclusive.
 * **Rate slots** (:mod:`importer.store.pg_shared`): one transaction per slot with the
   account's schedule row locked ``FOR UPDATE``, on the database server's clock (the one clock
   all hosts share), so two hosts never take the same slot.
@@ -21,10 +24,7 @@ Connections come from a small pool (psycopg_pool), opened with TCP keepalives.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,8 +37,8 @@ from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
-from importer.store import JobLockLostError, StoreUnavailableError, redact
-from importer.store.base import Entry, JobLockedError, settings_of_runs
+from importer.store import StoreUnavailableError, pg_claims, redact
+from importer.store.base import Claim, Entry, Holder, settings_of_runs
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
 
 __all__ = ["CONNECT", "PgJournal", "PostgresStore"]
@@ -153,14 +153,12 @@ class PostgresStore:
                 holder = conn.execute(
                     "SELECT holder FROM importer_lock_holders WHERE journal_id = %s", (ident,)
                 ).fetchone()
-                held = _lock_held(conn, lock_key(self.schema, f"job:{ident}"))
+                whole = _lock_held(conn, lock_key(self.schema, f"job:{ident}"))
+                running = "; ".join(pg_claims.live_holders(self, ident))
+                if not running and holder and whole:  # a store copy, an earlier version's run
+                    running = str(holder[0])
                 journals.append(
-                    {
-                        "name": name,
-                        "vendor": vendor,
-                        "rows": counts,
-                        "running": holder[0] if holder and held else None,
-                    }
+                    {"name": name, "vendor": vendor, "rows": counts, "running": running or None}
                 )
             paused = conn.execute(
                 "SELECT account, paused - extract(epoch FROM clock_timestamp()), reason"
@@ -187,9 +185,10 @@ def _reason(error: psycopg.Error) -> str:
 
 
 def _lock_held(conn: Any, key: int) -> bool:
-    """Whether some session holds the advisory lock ``key``."""
+    """Whether some session holds the advisory lock ``key`` exclusively."""
     found = conn.execute(
         "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+        " AND mode = 'ExclusiveLock'"
         " AND classid::bigint = %s AND objid::bigint = %s",
         (key >> 32, key & 0xFFFFFFFF),
     ).fetchone()
@@ -208,9 +207,8 @@ class PgJournal:
         self.store, self.name, self.pool = store, name, store.pool
         self.path = name  # what messages call it (a SQLite journal's is its file)
         self.clock = clock or SystemClock()
-        self._lock_conn: psycopg.Connection[Any] | None = None
-        self._lock_pid: int | None = None  # the lock session's server process
-        self._lock_key = 0  # the advisory lock it holds (see lock_job)
+        #: The run's own connection, holding its locks (see :mod:`importer.store.pg_claims`).
+        self.session = pg_claims.Session(self)
         #: The store this journal closes with itself (see :func:`importer.store.open_journal`).
         self.owned: PostgresStore | None = None
         with self.store.connection() as conn:
@@ -232,67 +230,49 @@ class PgJournal:
         if self.meta("vendor") is None:
             self.set_meta("vendor", vendor)
 
-    # --- locking ---------------------------------------------------------------------------
+    # --- locking, holding and claiming ----------------------------------------------------
 
-    def lock_job(self, wait: bool = False) -> None:
-        """Take the job's lock on every host (a session-scoped advisory lock).
+    def lock_job(self, wait: bool = False, shared: bool = False) -> None:
+        """Take the journal's whole lock on every host: ``shared`` by runs and undos, which
+        work at once (each holding the rows it sends), exclusive by what needs the journal to
+        itself (``store copy``). See :mod:`importer.store.pg_claims`.
 
         Raises:
-            JobLockedError: another run holds it, here or on another host (and ``wait`` is
-                false).
+            JobLockedError: another process holds it in a way that excludes this one, here or
+                on another host (and ``wait`` is false).
         """
-        key = lock_key(self.store.schema, f"job:{self.id}")
-        conn = psycopg.connect(self.store.url, autocommit=True, **CONNECT)
-        try:
-            while True:
-                got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-                if got is not None and got[0]:
-                    break
-                if not wait:
-                    holder = conn.execute(
-                        "SELECT holder FROM importer_lock_holders WHERE journal_id = %s",
-                        (self.id,),
-                    ).fetchone()
-                    who = holder[0] if holder else "another host"
-                    raise JobLockedError(
-                        f"another run of this job is in progress ({who}, "
-                        f"journal {self.name!r} in {self.store.description}); wait for it to "
-                        "finish, or run with --wait."
-                    )
-                self.clock.sleep(0.5)  # polling, so that Ctrl-C stops the wait at once
-        except BaseException:
-            conn.close()
-            raise
-        conn.execute(
-            "INSERT INTO importer_lock_holders (journal_id, holder, since) VALUES (%s, %s, %s)"
-            " ON CONFLICT (journal_id) DO UPDATE SET holder = excluded.holder,"
-            " since = excluded.since",
-            (self.id, f"pid {os.getpid()} on {socket.gethostname()}", self.clock.time()),
-        )
-        self._lock_conn, self._lock_pid = conn, conn.info.backend_pid
-        self._lock_key = key
-
-    def _still_locked(self, *lock: int) -> bool:
-        """Whether the lock's session (pid, key high, key low) still holds the job's lock."""
-        with self.store.connection() as conn:
-            found = conn.execute(
-                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-                " AND pid = %s AND classid::bigint = %s AND objid::bigint = %s",
-                lock,
-            ).fetchone()
-        return found is not None
+        self.session.lock_job(wait, shared)
 
     def unlock_job(self) -> None:
-        """Release the job's lock, then close its connection.
+        """Release the journal's whole lock (the rows held stay held until :meth:`close`)."""
+        self.session.unlock_job()
 
-        Released by name first: the server lets go of a closed connection's locks only when
-        its backend has noticed the close, a moment later (under load, long enough for the
-        next run on the account to be refused as if this one still held it)."""
-        if self._lock_conn is not None:
-            conn, self._lock_conn, self._lock_pid = self._lock_conn, None, None
-            with contextlib.suppress(psycopg.Error):  # a connection already lost holds nothing
-                conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
-            conn.close()
+    def hold(self, what: str, who: str | None = None, run: int | None = None) -> Holder:
+        """Become the holder of the rows this handle claims from now on, alive for as long as
+        its session lives (see :mod:`importer.store.pg_claims`)."""
+        return self.session.hold(what, who, run)
+
+    def claim(
+        self,
+        key: str,
+        expect: str,
+        state: str,
+        print_: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        message: str | None = None,
+    ) -> Claim:
+        """Take a row for this handle's holder before a request of it leaves (see
+        :meth:`importer.store.base.RowStore.claim`): one statement, fenced.
+
+        Raises:
+            JobLockLostError: this handle's session (its hold) was lost.
+        """
+        mark = (print_, payload) if print_ is not None and payload is not None else None
+        return pg_claims.claim(self, key, expect, state, mark, message)
+
+    def busy(self, key: str) -> Holder | None:
+        """The live holder (not this handle's) of the row, if the row is in flight."""
+        return pg_claims.busy(self, key)
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -340,36 +320,28 @@ class PgJournal:
     def sending(self, key: str, print_: str, payload: Mapping[str, Any]) -> None:
         """Committed before the request leaves: the row may exist at the vendor from now on.
 
-        While the job is locked, the mark commits only if the lock's session still holds it
-        (checked in the same statement): a run whose lock was lost sends nothing more.
+        The mark commits only while this handle's session still holds its holder's lock
+        (checked in the same statement): a run whose hold was lost sends nothing more.
 
         Raises:
-            JobLockLostError: the job's lock was lost since :meth:`lock_job`.
+            JobLockLostError: the session was lost since :meth:`hold` (or :meth:`lock_job`).
         """
+        holder = self.session.holder
         self._fenced(
             "UPDATE importer_rows SET state = 'sending', fingerprint = %s, payload = %s,"
-            " attempts = attempts + 1, updated = %s WHERE journal_id = %s AND key = %s",
-            (print_, _json(payload), self.clock.time(), self.id, key),
+            " attempts = attempts + 1, updated = %s, holder = %s"
+            " WHERE journal_id = %s AND key = %s",
+            (print_, _json(payload), self.clock.time(), holder and holder.id, self.id, key),
         )
 
     def _fenced(self, update: str, values: tuple[Any, ...]) -> None:
-        """Run a mark made before a request leaves, only while this run holds the job's lock."""
-        fence: str = ""
-        args: tuple[int, ...] = ()
-        if self._lock_pid is not None:
-            key_ = lock_key(self.store.schema, f"job:{self.id}")
-            fence = (
-                " AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND objsubid = 1 AND pid = %s AND classid::bigint = %s AND objid::bigint = %s)"
-            )
-            args = (self._lock_pid, key_ >> 32, key_ & 0xFFFFFFFF)
+        """Run a mark made before a request leaves, only while this handle's session holds
+        its locks (see :meth:`pg_claims.Session.fence`)."""
+        fence, args = self.session.fence()
         with self.store.connection() as conn:
             done = conn.execute(update + fence + " RETURNING 1", (*values, *args)).fetchone()
-        if done is None and self._lock_pid is not None and not self._still_locked(*args):
-            raise JobLockLostError(
-                f"the lock of journal {self.name!r} in {self.store.description} was lost (its "
-                "connection dropped): stopped before sending more; run again."
-            )
+        if done is None and fence and self.session.lost():
+            raise self.session.lost_error()
 
     def outcome(self, key: str, state: str, created_id: str = "", message: str = "") -> None:
         """Committed as soon as the answer (or its loss) is known. The marks made before an
@@ -478,8 +450,9 @@ class PgJournal:
             )
 
     def close(self) -> None:
-        """Release the lock; close the store too when this journal opened it."""
-        self.unlock_job()
+        """Let go of the rows held and the lock; close the store too when this journal
+        opened it."""
+        self.session.close()
         if self.owned is not None:
             self.owned.close()
             self.owned = None

@@ -103,20 +103,30 @@ def test_an_import_is_recorded_from_lock_to_end_and_a_second_sends_nothing(
     assert runs[1]["finished"] is not None and "who" not in runs[1]["summary"]["settings"]
 
 
-def test_a_journal_held_by_another_import_is_refused_before_anything_is_sent(
-    rig: Rig, tmp_path: Path
-) -> None:
+def test_a_journal_held_whole_is_refused_before_anything_is_sent(rig: Rig, tmp_path: Path) -> None:
+    """A process holding the account's journal whole (a store copy, an earlier version's run)
+    makes an import refuse before anything is sent; another import does not (issue 25)."""
     chosen = plugin("360learning-v2")
     sheet = SheetSpec(_sheet(tmp_path, ["A"]), timezone="UTC")
     spec = _spec(tmp_path, sheet)
     holder = Journal(spec.journal.path, "360learning-v2")  # type: ignore[arg-type]
     holder.lock_job()
     try:
-        with pytest.raises(JobLockedError):
+        with pytest.raises(JobLockedError, match="holds this journal whole"):
             import_sheet(read_sheet(sheet, chosen), spec, chosen, _settings(rig), clock=rig.clock)
     finally:
         holder.close()
     assert _made(rig) == []
+    importing = Journal(spec.journal.path, "360learning-v2")  # type: ignore[arg-type]
+    importing.lock_job(shared=True)  # as an import holds it
+    importing.hold("run 1", None, importing.start_run("other.csv"))
+    try:
+        done = import_sheet(
+            read_sheet(sheet, chosen), spec, chosen, _settings(rig), clock=rig.clock
+        )
+    finally:
+        importing.close()
+    assert done.run.counts() == {"created": 1} and len(_made(rig)) == 1
 
 
 def test_an_update_over_the_guard_ends_its_run_in_the_journal(rig: Rig, tmp_path: Path) -> None:

@@ -121,22 +121,45 @@ def test_v1_lost_answers_stay_unknown_until_told(tmp_path: Path, sandbox: Sandbo
     assert summary(resent)["counts"] == {"created": 1}
 
 
-def test_one_run_of_a_job_at_a_time(tmp_path: Path, sandbox: SandboxProcess) -> None:
-    """While a run holds the job's lock, a second run exits 2 with a clear message."""
-    sheet = v2_sheet(tmp_path, ["A"])
+def test_a_second_run_goes_on_while_another_imports(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """While another run imports into the account's journal (its lock shared, one row of the
+    sheet in flight), a second run goes on: that row is reported skipped, "being created by
+    run N (...)", and not sent; once the other run is gone, the row is looked up, not resent.
+    Only a process holding the journal whole (a store copy, an earlier version's run) makes a
+    run exit 2, saying so."""
+    sheet = v2_sheet(tmp_path, ["A", "B"])
     first = summary(sandbox.run(sheet, "360learning-v2", "--dry-run", "--json"))
     assert first["journal"] is None  # a dry run creates no journal
     path = Path(str(summary(sandbox.run(sheet, "360learning-v2", "--json"))["journal"]))
-    holder = Journal(path, "360learning-v2")
-    holder.lock_job()
+    other = Journal(path, "360learning-v2")  # a run importing now, row B on the wire
+    other.lock_job(shared=True)
+    run = other.start_run("other.csv", {"who": "ana"})
+    other.hold(f"run {run}", "ana", run)
+    b = next(e for e in other.entries() if e.sheet_row == 3)
+    assert other.claim(b.key, "created", "sending").held
     try:
-        with pytest.raises(JobLockedError):
-            Journal(path, "360learning-v2").lock_job()
-        done = sandbox.run(sheet, "360learning-v2")
-        assert done.returncode == 2 and "another import into this journal" in done.stderr
+        with pytest.raises(JobLockedError, match="runs are importing"):
+            Journal(path, "360learning-v2").lock_job()  # exclusive: refused while it runs
+        done = sandbox.run(sheet, "360learning-v2", "--json")
+        assert done.returncode == 0, done.stderr
+        assert summary(done)["counts"] == {"skipped": 2}
+        said = (tmp_path / "v2.result.csv").read_text(encoding="utf-8-sig")
+        assert f"being created by run {run} (started by ana)" in said
     finally:
-        holder.close()
-    assert sandbox.run(sheet, "360learning-v2").returncode == 0
+        other.close()
+    whole = Journal(path, "360learning-v2")
+    whole.lock_job()  # the whole journal (as `store copy` takes it): imports wait for it
+    try:
+        refused = sandbox.run(sheet, "360learning-v2")
+        assert refused.returncode == 2 and "holds this journal whole" in refused.stderr
+    finally:
+        whole.close()
+    assert creates(sandbox, "360learning-v2") == 2
+    again = sandbox.run(sheet, "360learning-v2", "--json")
+    assert summary(again)["counts"] == {"created": 1, "skipped": 1}  # B found, not resent
+    assert creates(sandbox, "360learning-v2") == 2
 
 
 def test_status_and_report_from_the_journal(tmp_path: Path, sandbox: SandboxProcess) -> None:

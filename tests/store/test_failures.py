@@ -38,21 +38,27 @@ def test_a_dropped_connection_is_replaced(pg_url: str) -> None:
     store.close()
 
 
-def test_a_run_that_lost_its_lock_sends_nothing_more(pg_url: str) -> None:
-    """The lock's connection dropped while the run lives on: the next 'sending' mark is
-    refused (the run stops), and another run can take the lock."""
+def test_a_run_that_lost_its_hold_sends_nothing_more(pg_url: str) -> None:
+    """The run's own connection (its hold on its rows) dropped while the run lives on: the
+    next claim and the next 'sending' mark are refused (the run stops), another run takes
+    the rows it left in flight for a dead run's, and can take the journal whole."""
     store = PostgresStore(pg_url)
     journal = store.journal("acct", "360learning-v2")
-    journal.lock_job()
-    journal.remember("a", "fp", 2, {})
-    journal.remember("b", "fp", 3, {})
-    journal.sending("a", "fp", {})  # while the lock holds
-    assert journal._lock_pid is not None
-    _terminate(pg_url, [journal._lock_pid])
+    journal.lock_job(shared=True)
+    journal.hold("run 1")
+    for key, row in (("a", 2), ("b", 3), ("c", 4), ("d", 5)):
+        journal.remember(key, "fp", row, {})
+    for key in ("a", "d"):  # while the hold holds
+        assert journal.claim(key, "pending", "sending", "fp", {}).held
+    assert journal.session.pid is not None
+    _terminate(pg_url, [journal.session.pid])
     with pytest.raises(JobLockLostError, match="lost"):
-        journal.sending("b", "fp", {})
-    entry = journal.get("b")
-    assert entry is not None and entry.state == "pending"
+        journal.claim("b", "pending", "sending", "fp", {})
+    with pytest.raises(JobLockLostError, match="lost"):
+        journal.sending("c", "fp", {})
+    for key in ("b", "c"):
+        entry = journal.get(key)
+        assert entry is not None and entry.state == "pending"
     journal.outcome("a", "created", "ID-1")  # an answer is still recorded
     for mark in ("updating", "deleting"):  # the marks before an update or a delete are fenced
         with pytest.raises(JobLockLostError, match="lost"):
@@ -60,7 +66,11 @@ def test_a_run_that_lost_its_lock_sends_nothing_more(pg_url: str) -> None:
     entry = journal.get("a")
     assert entry is not None and entry.state == "created"
     other = store.journal("acct", "360learning-v2")
-    other.lock_job()
+    other.hold("run 2")
+    assert other.busy("d") is None  # in flight for a run taken for dead now: reconciled
+    taken = other.claim("d", "sending", "sending")
+    assert taken.held and taken.entry is not None and taken.entry.state == "sending"
+    other.lock_job()  # exclusive: the lost run's shared lock went with its connection
     other.close()
     journal.close()
     store.close()

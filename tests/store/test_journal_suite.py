@@ -15,7 +15,7 @@ import pytest
 from importer.core.clock import FakeClock
 from importer.core.errors import ConfigurationError
 from importer.store import JournalLike, open_store
-from importer.store.base import JobLockedError
+from importer.store.base import Claim, JobLockedError
 from importer.store.journal import Journal
 from tests.conftest import ROOT
 
@@ -156,16 +156,21 @@ def test_a_journal_of_another_vendor_is_refused(opener: Opener) -> None:
         opener(vendor="zoho-people")
 
 
-def test_one_run_at_a_time_and_the_lock_is_released(opener: Opener) -> None:
-    """A second handle cannot take the job's lock while the first holds it; then it can."""
-    first, second = opener(), opener()
-    first.lock_job()
-    with pytest.raises(JobLockedError, match="--wait"):
-        second.lock_job()
+def test_the_whole_lock_is_shared_by_runs_and_exclusive_for_the_rest(opener: Opener) -> None:
+    """Runs take the journal's whole lock shared (two at once); what needs the journal to
+    itself takes it exclusive: refused while runs hold it, and it holds them back."""
+    first, second, whole = opener(), opener(), opener()
+    first.lock_job(shared=True)
+    second.lock_job(shared=True)
+    with pytest.raises(JobLockedError, match=r"runs are importing.*--wait"):
+        whole.lock_job()
     first.unlock_job()
-    second.lock_job()
     second.close()
-    first.lock_job()
+    whole.lock_job()
+    with pytest.raises(JobLockedError, match=r"holds this journal whole.*--wait"):
+        first.lock_job(shared=True)
+    whole.unlock_job()
+    first.lock_job(shared=True)
 
 
 def test_wait_takes_the_lock_once_it_is_released(opener: Opener) -> None:
@@ -188,14 +193,22 @@ if kind == "sqlite":
     journal = Journal(Path(where), "360learning-v2")
 else:
     journal = open_store(where).journal("acme 360learning-v2", "360learning-v2")
-journal.lock_job()
-print("locked", flush=True)
+journal.lock_job(shared=True)
+journal.hold("run 7", "ana", 7)
+journal.remember("k", "fp", 2, {"name": "A"})
+assert journal.claim("k", "pending", "sending", "fp", {"name": "A", "_run": 7}).held
+print("held", flush=True)
 time.sleep(120)
 """
 
 
-def test_a_killed_holder_loses_the_lock(kind: str, where: str, opener: Opener) -> None:
-    """kill -9 of the process holding the job's lock frees it for the next run."""
+def test_a_killed_holder_lets_go_of_its_rows_and_the_lock(
+    kind: str, where: str, opener: Opener
+) -> None:
+    """kill -9 of a run holding a row in flight (and the whole lock, shared): while it lives,
+    the row is busy for others, named after it; once it is dead, another run claims the row
+    (as it was left: what was sent, to look up before anything is resent), and the whole
+    lock can be taken exclusive."""
     opener()  # the journal exists before the holder starts
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
     holder = subprocess.Popen(
@@ -207,24 +220,78 @@ def test_a_killed_holder_loses_the_lock(kind: str, where: str, opener: Opener) -
     )
     assert holder.stdout is not None
     try:
-        assert holder.stdout.readline().strip() == "locked"
+        assert holder.stdout.readline().strip() == "held"
         journal = opener()
+        journal.hold("run 8")
         with pytest.raises(JobLockedError):
             journal.lock_job()
+        busy = journal.claim("k", "sending", "sending")
+        assert not busy.held and busy.busy is not None
+        assert busy.busy.label == "run 7 (started by ana)" and busy.busy.run == 7
+        assert journal.busy("k") == busy.busy
         holder.kill()
         holder.wait(10)
         deadline = time.monotonic() + 10
-        while True:  # the server notices the closed connection within moments
-            try:
-                journal.lock_job()
-                break
-            except JobLockedError:
-                assert time.monotonic() < deadline, "the dead holder's lock was never released"
-                time.sleep(0.1)
+        while journal.busy("k") is not None:  # the server notices the closed connection soon
+            assert time.monotonic() < deadline, "the dead holder was never taken for dead"
+            time.sleep(0.1)
+        taken = journal.claim("k", "sending", "sending")
+        assert taken.held and taken.entry is not None
+        assert taken.entry.payload == {"name": "A", "_run": 7} and taken.entry.attempts == 1
+        journal.lock_job()  # exclusive: the dead run's shared lock went with it
     finally:
         holder.kill()
         holder.wait(10)
         holder.stdout.close()
+    if kind == "sqlite":  # its lock file is left behind, removed by the next run that holds
+        folder = Path(where).parent
+        assert len(list(folder.glob("*.holder-*.lock"))) == 2
+        opener().hold("run 9")
+        assert len(list(folder.glob("*.holder-*.lock"))) == 2  # run 8's and run 9's
+
+
+def test_a_claim_takes_a_row_only_as_it_was_seen(opener: Opener) -> None:
+    """claim() is a compare-and-take: the state expected, and no live holder but this one.
+    A row that moved on is refused with the row as it is now (no holder to blame); one in
+    flight for a live run is refused naming that run; this holder may claim its own again;
+    the send mark is made with the claim (values, fingerprint, one attempt more)."""
+    clock = FakeClock(start=1000.0)
+    first, second = opener(clock=clock), opener(clock=clock)
+    one = first.hold("run 1", None, 1)
+    second.hold("run 2", "ana", 2)
+    assert one.run == 1 and one.label.startswith("run 1 (pid ")
+    first.remember_many([("a", "fp0", 2, {"n": "0"}), ("b", "fp0", 3, {"n": "0"})])
+    clock.advance(5)
+    got = first.claim("a", "pending", "sending", "fp1", {"n": "1"})
+    assert got.held and got.entry is not None and got.entry.state == "pending"
+    after = first.get("a")
+    assert after is not None
+    assert (after.state, after.fingerprint, after.payload, after.attempts, after.updated) == (
+        "sending",
+        "fp1",
+        {"n": "1"},
+        1,
+        1005.0,
+    )
+    late = second.claim("a", "pending", "sending", "fp2", {"n": "2"})  # decided on a stale read
+    assert not late.held and late.busy == one and late.entry == after
+    assert second.busy("a") == one and first.busy("a") is None
+    assert first.claim("a", "sending", "sending").held  # its own: taken again
+    first.outcome("a", "created", "ID-A")
+    moved = second.claim("a", "sending", "sending")
+    assert not moved.held and moved.busy is None
+    assert moved.entry is not None and moved.entry.state == "created"
+    assert second.busy("a") is None  # done: nobody's
+    change = second.claim("a", "created", "updating", message="updating: in doubt")
+    assert change.held
+    updating = second.get("a")
+    assert updating is not None and (updating.state, updating.created_id) == ("updating", "ID-A")
+    assert updating.message == "updating: in doubt" and updating.payload == {"n": "1"}
+    undo = first.claim("a", "updating", "deleting")
+    assert not undo.held and undo.busy is not None and undo.busy.label == "run 2 (started by ana)"
+    assert first.claim("missing", "pending", "sending") == Claim(None, False)
+    second.close()  # gone: what it held is anyone's
+    assert first.claim("a", "updating", "deleting").held
 
 
 def test_threads_share_one_handle(opener: Opener) -> None:
