@@ -208,13 +208,7 @@ class OidcSignOn:
         self.audit.record("sign-in", identity.who, via="oidc", groups=sorted(identity.groups))
         # Onward from this page, not by a redirect: the new SameSite=Strict session cookie is
         # sent on a navigation this site starts, not on one the provider's redirect started.
-        where = html.escape(pending.next, quote=True)
-        return HTMLResponse(
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="0;url={where}"><title>Signed in</title></head>'
-            f'<body><p>Signed in. <a href="{where}">Continue</a></p></body></html>',
-            headers={"Cache-Control": "no-store"},
-        )
+        return _onward(pending.next, "Signed in", "Signed in.")
 
     async def after_logout(self) -> Response:
         """Where signing out goes: the provider's sign-out if it has one, else our page."""
@@ -222,7 +216,12 @@ class OidcSignOn:
             url = await self.provider.logout_url()
         except ProviderUnavailable:
             url = None
-        return RedirectResponse(url or SIGNED_OUT, status_code=303)
+        if url is None:
+            return RedirectResponse(SIGNED_OUT, status_code=303)
+        # A page that moves on, not a redirect: the sign-out form's answer may not send the
+        # browser to another site (the page's CSP has form-action 'self', which browsers apply
+        # to a form's redirects too).
+        return _onward(url, "Signing out", "Signed out of the import page.")
 
     async def signed_out(self, request: Request) -> Response:
         """``GET /oidc/signed-out``: a plain page with the way back in."""
@@ -230,7 +229,18 @@ class OidcSignOn:
 
     def _refused(self, reason: str) -> Response:
         self.audit.record("refused", "", what="sign-in", via="oidc", reason=reason)
-        return _page("Not signed in", f"Not signed in: {reason}.", status=400)
+        return _page("Not signed in", f"{reason[:1].upper()}{reason[1:]}.", status=400)
+
+
+def _onward(url: str, title: str, said: str) -> Response:
+    """A page that moves the browser on to ``url`` by itself (a navigation it starts)."""
+    where = html.escape(url, quote=True)
+    return HTMLResponse(
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0;url={where}"><title>{title}</title></head>'
+        f'<body><p>{said} <a href="{where}">Continue</a></p></body></html>',
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _page(title: str, said: str, status: int = 200) -> Response:
