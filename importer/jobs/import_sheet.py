@@ -36,8 +36,11 @@ from importer.jobs.pipeline import resolve_only, run_import
 from importer.results.report import RunReport
 from importer.results.write import write_report
 from importer.sending.progress import ProgressHook, estimate_seconds
+from importer.sheet.corrections import Correction, corrected, latest
 from importer.sheet.duplicates import flag_duplicates
-from importer.sheet.validation import ValidationReport, validate
+from importer.sheet.headers import header_scorer, match_headers
+from importer.sheet.reading.table import Table, read_table
+from importer.sheet.validation import Options, ValidationReport, prepare, validate_table
 from importer.store import JournalLike
 from importer.store.base import JobLockedError
 from importer.vendors.plugin import Plugin
@@ -48,6 +51,7 @@ __all__ = [
     "Imported",
     "Resolved",
     "SheetSpec",
+    "check_table",
     "import_sheet",
     "plan_line",
     "read_sheet",
@@ -69,6 +73,9 @@ class SheetSpec:
         date_order: ``DMY`` or ``MDY`` for dates such as 03/04/2027 (``None``: the vendor's).
         defaults: values for the whole sheet (``--path-id``), by field name.
         key: the column that names a row across edits (``None``: its content does).
+        columns: field name -> the sheet's header a person chose for it (``--map``, the
+            page's mapping step), or ``None``: not in this sheet.
+        corrections: cells a person corrected (on the page), applied before checking.
     """
 
     path: Path
@@ -78,6 +85,8 @@ class SheetSpec:
     date_order: str | None = None
     defaults: Mapping[str, str] | None = None
     key: str | None = None
+    columns: Mapping[str, str | None] | None = None
+    corrections: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,17 +166,42 @@ def read_sheet(spec: SheetSpec, plugin: Plugin) -> ValidationReport:
     Raises:
         ImporterError: the sheet cannot be read, or an option is wrong (a plain sentence).
     """
-    report = validate(
-        spec.read_from or spec.path,
-        plugin.schema,
-        sheet=spec.sheet,
-        timezone=spec.timezone,
-        date_order=spec.date_order,
-        defaults=spec.defaults,
-    )
+    options = prepare(plugin.schema, spec.timezone, spec.date_order, spec.defaults)
+    table = read_table(spec.read_from or spec.path, header_scorer(plugin.schema), spec.sheet)
+    return check_table(table, spec, plugin, options)
+
+
+def check_table(
+    table: Table, spec: SheetSpec, plugin: Plugin, options: Options | None = None
+) -> ValidationReport:
+    """Check a sheet already read (:func:`read_sheet`'s second half): its columns as matched
+    or chosen, its corrections applied. The page calls it again after each correction,
+    without reading the file again.
+
+    Raises:
+        ImporterError: a required column is missing, or an option is wrong.
+    """
+    options = options or prepare(plugin.schema, spec.timezone, spec.date_order, spec.defaults)
     if spec.read_from is not None:  # the copy was read; the sheet is still the one named
-        table = dataclasses.replace(report.table, source=spec.path)
-        report = dataclasses.replace(report, table=table)
+        table = dataclasses.replace(table, source=spec.path)
+    where = f"{spec.path}" + (f" (sheet {table.sheet!r})" if table.sheet else "")
+    headers = list(table.frame.columns)
+    given = frozenset(options.defaults)
+    columns = match_headers(headers, plugin.schema, where, given, spec.columns)
+    try:
+        fixed = corrected(table, spec.corrections)
+    except KeyError as error:
+        said = f"{where}: a correction names no cell of the sheet ({error})."
+        raise ConfigurationError(said) from None
+    report = validate_table(fixed, columns, options)
+    if spec.corrections:  # the result sheet says which cells are not as the sheet had them
+        notes = {row: list(said) for row, said in report.notes.items()}
+        for (row, column), fix in latest(spec.corrections).items():
+            by = f" by {fix.who}" if fix.who else ""
+            notes.setdefault(row, []).append(
+                f"Corrected on the page{by}: {column} was {fix.old!r}, now {fix.new!r}"
+            )
+        report = dataclasses.replace(report, notes={r: tuple(n) for r, n in notes.items()})
     return flag_duplicates(report, spec.key)
 
 

@@ -36,6 +36,7 @@ from importer.vendors.plugin import Plugin
 __all__ = [
     "JournalOptions",
     "Journaled",
+    "changed_runs",
     "flag_duplicates",
     "journal_report",
     "key_values",
@@ -89,6 +90,20 @@ def journal_report(report: ValidationReport, options: JournalOptions, plugin: Pl
             said += journaled.removals(row)
         run.results[row] = RowResult(Status.CHANGED, run.results[row].created_id, f"{verb}: {said}")
     return run
+
+
+def changed_runs(
+    report: ValidationReport, options: JournalOptions, plugin: Plugin
+) -> dict[int, int | None]:
+    """Sheet row -> the journal's run that created it, for every row created earlier and
+    edited since (what an update would change; ``None``: a row that recorded no run)."""
+    journaled = Journaled(options, None, report, plugin)  # type: ignore[arg-type]
+    journaled.prepare(valid_values(report), readonly=True)
+    found: dict[int, int | None] = {}
+    for row in journaled.updates():
+        made = journaled.rows[row][2].payload.get("_run")
+        found[row] = made if isinstance(made, int) else None
+    return found
 
 
 def lost_answers(

@@ -90,13 +90,16 @@ class ResultSheet:
             columns, one row per input row, all text.
         summary: (label, value) lines for the Summary sheet.
         delimiter: the delimiter for CSV output.
-        status_column: the column whose problem statuses highlight a row.
+        status_column: the column whose problem statuses highlight a row (``None``: no
+            row is highlighted: a sheet in its owner's layout).
+        title: the name of the workbook's sheet of rows.
     """
 
     frame: pd.DataFrame
     summary: Sequence[SummaryLine]
     delimiter: str = ","
-    status_column: str = "Status"
+    status_column: str | None = "Status"
+    title: str = "Result"
 
 
 def default_result_path(source: Path) -> Path:
@@ -267,7 +270,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
         for wrap in (False, True)
         for quoted in (False, True)
     }
-    data = workbook.add_worksheet("Result")
+    data = workbook.add_worksheet(sheet.title)
     names = list(frame.columns)
     widths = [_width(name, frame[name].iloc[:2000].fillna("").tolist()) for name in names]
     wrapped = {i for i, name in enumerate(names) if name in _WRAPPED}
@@ -281,7 +284,8 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     # written the rest; their formats get their numbers now (xlsxwriter's own call).
     styles = {key: cell_format._get_xf_index() for key, cell_format in formats.items()}
     data.autofilter(0, 0, len(frame), len(names) - 1)
-    _write_summary(workbook, sheet.summary, header)
+    if sheet.summary:
+        _write_summary(workbook, sheet.summary, header)
     try:
         workbook.close()
     except xlsxwriter.exceptions.FileCreateError as error:
@@ -291,7 +295,9 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
     if len(frame):
         from importer.results.xlsx_writer import fill_rows, problem_rows
 
-        problem = problem_rows(frame[sheet.status_column].fillna(""), set(PROBLEM_STATUSES))
+        column = sheet.status_column
+        statuses = frame[column].fillna("") if column else pd.Series("", index=frame.index)
+        problem = problem_rows(statuses, set(PROBLEM_STATUSES) if column else set())
         heights = _tall_rows(frame, names, widths, wrapped)
         limits = (_EXCEL_MAX_CELL, _XML_ILLEGAL_RE2, _DANGEROUS)
         fill_rows(path, frame, problem, wrapped, styles, heights, limits)

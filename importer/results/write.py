@@ -19,12 +19,13 @@ from importer.results.sheet import (
     default_result_path,
     write_result,
 )
+from importer.sheet.reading.table import Table
 from importer.sheet.validation import ValidationReport
 
 if TYPE_CHECKING:
     from importer.results.report import RunReport
 
-__all__ = ["result_sheet", "write_report"]
+__all__ = ["result_sheet", "write_report", "write_sheet_as_typed"]
 
 
 def result_sheet(report: ValidationReport, run: RunReport | None = None) -> ResultSheet:
@@ -161,3 +162,14 @@ def write_report(
     """
     target = Path(path) if path is not None else default_result_path(report.table.source)
     return write_result(result_sheet(report, run), target)
+
+
+def write_sheet_as_typed(table: Table, path: Path) -> Path:
+    """Write ``table`` in its owner's layout: their headers, in their order, every column
+    (theirs included), one row per row read; no outcome columns, no Summary. Cells are made
+    safe as in a result sheet (no formula runs). ``.xlsx`` (the sheet named as theirs) or
+    ``.csv`` (their delimiter, UTF-8 with BOM) by ``path``'s suffix."""
+    frame = table.frame.astype(str)
+    title = (table.sheet or "Sheet1")[:31]
+    sheet = ResultSheet(frame, [], table.delimiter or ",", status_column=None, title=title)
+    return write_result(sheet, path)

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from importer.core.errors import MissingColumnsError
 from importer.sheet.reading.table import HeaderScorer
 from importer.sheet.schema import Vendor
 
-__all__ = ["ColumnMap", "header_key", "header_scorer", "match_headers"]
+__all__ = [
+    "ColumnMap",
+    "field_named",
+    "header_guesses",
+    "header_key",
+    "header_scorer",
+    "match_headers",
+]
 
 
 def header_key(text: str) -> str:
@@ -61,8 +68,33 @@ class ColumnMap:
     extra: tuple[str, ...]
 
 
+def field_named(vendor: Vendor, text: str) -> str | None:
+    """The field ``text`` names (its API name, label or an alias, written any way
+    :func:`header_key` forgives), or ``None``."""
+    return _lookup(vendor).get(header_key(text))
+
+
+def header_guesses(headers: Sequence[str], vendor: Vendor) -> dict[str, list[str]]:
+    """Field name -> the sheet's headers, the likeliest first (how closely each reads like
+    the field's label, name or an alias): for a person choosing a field's column."""
+    guesses: dict[str, list[str]] = {}
+    for field in vendor.fields:
+        names = [header_key(n) for n in (field.label, field.name, *field.aliases)]
+
+        def closeness(header: str, names: list[str] = names) -> float:
+            key = header_key(header) or header.casefold()
+            return max(difflib.SequenceMatcher(None, key, name).ratio() for name in names)
+
+        guesses[field.name] = sorted(headers, key=lambda h: -closeness(h))
+    return guesses
+
+
 def match_headers(
-    headers: Sequence[str], vendor: Vendor, where: str, defaults: frozenset[str] = frozenset()
+    headers: Sequence[str],
+    vendor: Vendor,
+    where: str,
+    defaults: frozenset[str] = frozenset(),
+    chosen: Mapping[str, str | None] | None = None,
 ) -> ColumnMap:
     """Map ``headers`` to ``vendor``'s fields.
 
@@ -71,16 +103,34 @@ def match_headers(
         vendor: whose columns to find.
         where: the file (and sheet) for error messages.
         defaults: fields given for the whole sheet (e.g. ``--path-id``), so not required.
+        chosen: field name -> the header a person chose for it (``--map``, the page's
+            mapping step), or ``None``: not in this sheet. A choice wins over matching by
+            name: the header chosen holds that field only.
 
     Raises:
         MissingColumnsError: a required field has no column, naming it and the
-            closest header; or two columns claim the same field.
+            closest header; or two columns claim the same field; or a chosen header is
+            not in the sheet.
     """
     table = _lookup(vendor)
+    picked = dict(chosen or {})
+    for wanted, header in picked.items():
+        if header is not None and header not in headers:
+            raise MissingColumnsError(
+                f"{where}: no column {header!r} for {vendor.field(wanted).label!r}; "
+                f"headers found: {', '.join(repr(h) for h in headers) or 'none'}."
+            )
+    by_header = {header: field for field, header in picked.items() if header is not None}
+    if len(by_header) < sum(1 for header in picked.values() if header is not None):
+        raise MissingColumnsError(f"{where}: one column is chosen for two fields.")
     found: dict[str, str] = {}
     extra: list[str] = []
     for header in headers:
-        name = table.get(header_key(header))
+        name = by_header.get(header)
+        if name is None:
+            name = table.get(header_key(header))
+            if name in picked:  # the person chose this field's column (or none): not this
+                name = None
         if name is None:
             extra.append(header)
         elif name in found:

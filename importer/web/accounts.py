@@ -9,9 +9,20 @@ An accounts file (``--config accounts.toml``) lists them::
     base_url = "https://app.360learning.com"     # optional: the vendor's real host
     key = "Ref"                                  # optional: the column identifying a row
 
+    users = ["ana@acme.example", "group:trainers"]   # optional: who may use it (default: all)
+    managers = ["group:training-leads"]   # optional: may undo and update others' runs here
+    private_runs = false                  # optional: true, each sees only their own runs here
+
     [account.credentials]       # our variable = the environment variable holding it
     IMPORTER_360L_CLIENT_ID = "ACME_360_CLIENT_ID"
     IMPORTER_360L_CLIENT_SECRET = "ACME_360_CLIENT_SECRET"
+
+and, at the top of the file, before any table, who sees and manages everything::
+
+    admins = ["it-ops@acme.example", "group:importer-admins"]
+
+Who may touch what is :mod:`importer.web.access`'s; users, managers and admins need a sign-in
+that names the user (``--auth proxy`` or ``oidc``), checked when the server starts.
 
 Settings are resolved by :func:`importer.jobs.config.resolve_settings`, as ``run --config`` does;
 the page only ever shows an account's name, vendor, host and time zone.
@@ -33,7 +44,7 @@ from importer.vendors import REGISTRY
 from importer.vendors import plugin as plugin_named
 from importer.vendors.plugin import Plugin
 
-__all__ = ["Account", "load_accounts", "sandbox_accounts"]
+__all__ = ["Account", "AccountsFile", "load_accounts", "sandbox_accounts"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,10 @@ class Account:
         credentials: our variable -> the environment variable to read it from.
         env: extra environment (the embedded sandbox's own test credentials).
         sandbox: whether this is an account of the embedded sandbox.
+        users: who may use it: user names and ``group:NAME`` entries (``None``: every
+            signed-in user).
+        managers: who may undo and update the runs of others in it (besides admins).
+        private_runs: each user sees only their own runs of it (admins see all).
     """
 
     name: str
@@ -62,6 +77,9 @@ class Account:
     credentials: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     sandbox: bool = False
+    users: tuple[str, ...] | None = None
+    managers: tuple[str, ...] = ()
+    private_runs: bool = False
     #: The vendor's plugin, looked up once, when the account is made: passed down from here.
     plugin: Plugin = field(init=False, repr=False, compare=False)
 
@@ -92,23 +110,63 @@ class Account:
         )
 
 
-def load_accounts(path: Path) -> list[Account]:
+@dataclass(frozen=True)
+class AccountsFile:
+    """What an accounts file says: its accounts, and who administers the page."""
+
+    accounts: list[Account]
+    admins: tuple[str, ...] = ()
+
+
+def load_accounts(path: Path) -> AccountsFile:
     """Read an accounts file; a clear :class:`ConfigurationError` for anything wrong in it."""
     data = read_toml(path, "accounts file")
     entries = data.get("account")
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(f"{path}: no [[account]] table; see docs/web.md.")
+    known = {"account", "admins"}
+    if unknown := sorted(set(data) - known):
+        raise ConfigurationError(
+            f"{path}: unknown setting {unknown[0]!r} at the top (admins, or [[account]] tables; "
+            "an account's settings go under its [[account]])."
+        )
     accounts = [_account(path, number, entry) for number, entry in enumerate(entries, 1)]
     slugs = [account.slug for account in accounts]
     if len(set(slugs)) != len(slugs):
         raise ConfigurationError(f"{path}: two accounts have the same name.")
-    return accounts
+    return AccountsFile(accounts, _names(data.get("admins"), f"{path}: admins") or ())
+
+
+def _names(given: Any, where: str) -> tuple[str, ...] | None:
+    """A list of user names and ``group:NAME`` entries (``None`` when not given)."""
+    if given is None:
+        return None
+    if not isinstance(given, list) or not all(isinstance(n, str) and n.strip() for n in given):
+        raise ConfigurationError(
+            f'{where} must be a list of user names or "group:NAME" entries, '
+            'e.g. ["ana@acme.example", "group:trainers"].'
+        )
+    names = tuple(name.strip() for name in given)
+    if bad := [name for name in names if name.startswith("group:") and not name[6:].strip()]:
+        raise ConfigurationError(f"{where}: {bad[0]!r} names no group.")
+    return names
+
+
+_ACCOUNT_KEYS = frozenset(
+    {"name", "vendor", "timezone", "base_url", "auth_url", "key", "credentials", "users",
+     "managers", "private_runs"}
+)  # fmt: skip
 
 
 def _account(path: Path, number: int, entry: Any) -> Account:
     where = f"{path}, account {number}"
     if not isinstance(entry, dict) or not entry.get("name") or not entry.get("vendor"):
         raise ConfigurationError(f"{where}: give at least name and vendor.")
+    if unknown := sorted(set(entry) - _ACCOUNT_KEYS):  # a typo (user = [...]) opens nothing
+        raise ConfigurationError(
+            f"{where}: unknown setting {unknown[0]!r}; an account takes "
+            f"{', '.join(sorted(_ACCOUNT_KEYS))}."
+        )
     if entry["vendor"] not in REGISTRY:
         raise ConfigurationError(
             f"{where}: unknown vendor {entry['vendor']!r}; one of: {', '.join(REGISTRY)}."
@@ -116,6 +174,9 @@ def _account(path: Path, number: int, entry: Any) -> Account:
     credentials = entry.get("credentials", {})
     if not isinstance(credentials, dict):
         raise ConfigurationError(f"{where}: credentials must be a table of variable names.")
+    private = entry.get("private_runs", False)
+    if not isinstance(private, bool):
+        raise ConfigurationError(f"{where}: private_runs must be true or false.")
     return Account(
         name=str(entry["name"]),
         vendor=str(entry["vendor"]),
@@ -124,6 +185,9 @@ def _account(path: Path, number: int, entry: Any) -> Account:
         auth_url=entry.get("auth_url"),
         key=entry.get("key"),
         credentials={str(k): str(v) for k, v in credentials.items()},
+        users=_names(entry.get("users"), f"{where}: users"),
+        managers=_names(entry.get("managers"), f"{where}: managers") or (),
+        private_runs=private,
     )
 
 

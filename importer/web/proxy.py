@@ -8,6 +8,11 @@ proxies (``--trusted-proxy``, by default loopback: the proxy runs on this machin
 peer, or a request without the header, is refused (401) before the session, CSRF check or any
 route: the page has no other way in in this mode.
 
+With ``--groups-header NAME`` (oauth2-proxy's ``X-Forwarded-Groups``), the proxy's header also
+says the user's groups, separated by commas, matched against an account's
+``users = ["group:NAME"]``. It is read only when named: the proxy must set (overwrite) it on
+every request, or a client could name its own groups.
+
 The value is the user as the proxy wrote it (UTF-8), spaces at its ends stripped; a value with
 a control character, longer than :data:`MAX_USER` characters, or sent twice is refused rather
 than cut (two users must never come to one name).
@@ -51,16 +56,20 @@ class ProxyUsers:
     """Who a request is from: the ``header`` of a connection from one of ``trusted``."""
 
     def __init__(
-        self, header: str = DEFAULT_HEADER, trusted: Iterable[str] = DEFAULT_TRUSTED
+        self,
+        header: str = DEFAULT_HEADER,
+        trusted: Iterable[str] = DEFAULT_TRUSTED,
+        groups_header: str | None = None,
     ) -> None:
         """
         Raises:
-            ConfigurationError: ``header`` is not a header name, or an entry of ``trusted``
-                is neither an address nor a network (``10.0.0.0/24``).
+            ConfigurationError: ``header`` or ``groups_header`` is not a header name, or an
+                entry of ``trusted`` is neither an address nor a network (``10.0.0.0/24``).
         """
-        if not _TOKEN.fullmatch(header):
-            raise ConfigurationError(f"--user-header {header!r} is not an HTTP header name.")
-        self.header = header
+        for flag, name in (("--user-header", header), ("--groups-header", groups_header)):
+            if name is not None and not _TOKEN.fullmatch(name):
+                raise ConfigurationError(f"{flag} {name!r} is not an HTTP header name.")
+        self.header, self.groups_header = header, groups_header
         self._raw = header.lower().encode("ascii")
         self.trusted: tuple[Network, ...] = tuple(_network(given) for given in trusted)
         if not self.trusted:
@@ -87,7 +96,7 @@ class ProxyUsers:
             raise Unidentified(
                 "not signed in: this page is reached through the company's sign-on proxy only"
             )
-        values = [value for name, value in headers if name.lower() == self._raw]
+        values = _values(headers, self._raw)
         if len(values) != 1:
             raise Unidentified(
                 f"not signed in: the sign-on proxy sent {len(values) or 'no'} {self.header} "
@@ -106,6 +115,33 @@ class ProxyUsers:
                 f"not signed in: the {self.header} header is longer than {MAX_USER} characters"
             )
         return user
+
+    def groups(self, headers: Sequence[tuple[bytes, bytes]]) -> frozenset[str]:
+        """The user's groups, from ``--groups-header`` (comma-separated; none without it).
+
+        Raises:
+            Unidentified: the header is sent twice, is not UTF-8 or has control characters
+                (a user is never given groups read wrong).
+        """
+        if self.groups_header is None:
+            return frozenset()
+        name = self.groups_header
+        values = _values(headers, name.lower().encode("ascii"))
+        if len(values) > 1:
+            raise Unidentified(f"not signed in: the sign-on proxy sent {name} twice")
+        if not values:
+            return frozenset()
+        try:
+            text = values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unidentified(f"not signed in: the {name} header is not UTF-8") from None
+        if _CONTROL.search(text):
+            raise Unidentified(f"not signed in: the {name} header has control characters")
+        return frozenset(group.strip() for group in text.split(",") if group.strip())
+
+
+def _values(headers: Sequence[tuple[bytes, bytes]], raw: bytes) -> list[bytes]:
+    return [value for name, value in headers if name.lower() == raw]
 
 
 def _network(given: str) -> Network:

@@ -237,12 +237,14 @@ class Guard:
         if self.proxy is not None:
             try:
                 user = self.proxy.user(client_address(request), request.scope["headers"])
+                groups = self.proxy.groups(request.scope["headers"])
             except Unidentified as refusal:
                 response: Response = PlainTextResponse(f"{refusal}\n", status_code=401)
                 return _with_headers(response)
             if session is None or session.who != user:  # never a session across users
                 session = self._new(authed=True, who=user)
                 self.sessions.keep(session, f"user {user}")  # bounded per user, not per proxy
+            session.groups = groups  # as the proxy says now: a group left is left at once
         elif session is None:  # not kept: a visitor's, made again from its name (nothing kept)
             named = cookie if _ID.fullmatch(cookie) else None
             session = self._new(named, authed=self._open)

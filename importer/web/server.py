@@ -75,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --auth proxy: the header holding the user (default: X-Forwarded-User)",
     )
     parser.add_argument(
+        "--groups-header",
+        metavar="NAME",
+        help="with --auth proxy: a header in which the proxy passes the user's groups, "
+        'comma-separated (e.g. X-Forwarded-Groups), for an account\'s users = ["group:NAME"]; '
+        "read only when given: the proxy must set it on every request",
+    )
+    parser.add_argument(
         "--trusted-proxy",
         action="append",
         metavar="ADDRESS",
@@ -137,7 +144,8 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from importer.core.hosts import is_loopback
-    from importer.web.accounts import Account, load_accounts, sandbox_accounts
+    from importer.web.access import Access
+    from importer.web.accounts import Account, AccountsFile, load_accounts, sandbox_accounts
     from importer.web.app import create_app
     from importer.web.hosts import allowed_hosts
     from importer.web.workspace import Workspace
@@ -149,7 +157,10 @@ def serve_command(args: argparse.Namespace) -> int:
             f"could import into your accounts. Set {PASSWORD_VARIABLE}, use --auth proxy "
             "behind a sign-on proxy, or bind 127.0.0.1."
         )
-    accounts: list[Account] = load_accounts(args.config) if args.config else []
+    configured = load_accounts(args.config) if args.config else AccountsFile([])
+    accounts: list[Account] = list(configured.accounts)
+    access = Access(configured.admins, named=proxy is not None or oidc_settings is not None)
+    access.check(accounts, args.auth or ("password" if password is not None else "none"))
     sandbox_server = None
     if args.sandbox:
         from importer.sandbox import Sandbox, SandboxServer
@@ -184,7 +195,7 @@ def serve_command(args: argparse.Namespace) -> int:
             oidc = OidcProvider(oidc_settings)
         public = [urlsplit(oidc_settings.public_url).netloc] if oidc_settings is not None else []
         allowed = allowed_hosts(args.host, port, [*args.allowed_host, *public])
-        app = create_app(workspace, password, None, allowed, proxy, oidc)
+        app = create_app(workspace, password, None, allowed, proxy, access, oidc)
         if sandbox_server is not None:
             print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")
         print(f"Serving the import page on http://{shown}:{port}/ (data in {data}); Ctrl-C stops.")
@@ -243,9 +254,11 @@ def _sign_in(
 
     password = os.environ.get(PASSWORD_VARIABLE) or None
     auth = args.auth or ("password" if password is not None else "none")
-    if auth != "proxy" and (args.user_header is not None or args.trusted_proxy is not None):
+    proxy_flags = (args.user_header, args.trusted_proxy, args.groups_header)
+    if auth != "proxy" and any(flag is not None for flag in proxy_flags):
         raise ConfigurationError(
-            "--user-header and --trusted-proxy are for --auth proxy: add it, or leave them out."
+            "--user-header, --groups-header and --trusted-proxy are for --auth proxy: add it, "
+            "or leave them out."
         )
     given = [name for name in _OIDC_FLAGS if getattr(args, name) is not None]
     if auth != "oidc" and given:
@@ -258,7 +271,8 @@ def _sign_in(
         )
     if auth == "proxy":
         header = args.user_header if args.user_header is not None else DEFAULT_HEADER
-        return None, ProxyUsers(header, args.trusted_proxy or DEFAULT_TRUSTED), None
+        trusted = args.trusted_proxy or DEFAULT_TRUSTED
+        return None, ProxyUsers(header, trusted, args.groups_header), None
     if auth == "oidc":
         from importer.web.oidc_provider import oidc_settings
 

@@ -1,7 +1,8 @@
 """What the server holds: uploaded sheets, their validation, and runs in background threads.
 
 Every step is the use case the command line calls too (:mod:`importer.jobs.import_sheet`):
-:func:`~importer.jobs.import_sheet.read_sheet` checks a sheet,
+:func:`~importer.jobs.import_sheet.check_table` checks a sheet read once (again after each
+correction made on the page),
 :func:`~importer.jobs.import_sheet.import_sheet` sends it through the account's journal and
 writes the result workbook; the page builds their specs from its form and the account.
 Files live under the data folder only: ``uploads/`` (never executed, only
@@ -11,6 +12,9 @@ still shows the rows already created) and ``templates/``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -24,7 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from importer.core.errors import ConfigurationError, ImporterError, InputError
+from importer.core.errors import (
+    ConfigurationError,
+    ImporterError,
+    InputError,
+    MissingColumnsError,
+)
 from importer.core.files import FILE_MODE, FOLDER_MODE, make_private_dir
 from importer.core.outcomes import Status
 from importer.core.settings import RunSettings
@@ -33,25 +42,33 @@ from importer.jobs.import_sheet import (
     Hooks,
     ImportSpec,
     SheetSpec,
+    check_table,
     import_sheet,
     plan_line,
-    read_sheet,
     refuse_zoneless,
     resolve_emails,
 )
-from importer.jobs.journaling import JournalOptions, journal_report
+from importer.jobs.journaling import JournalOptions, changed_runs, journal_report
 from importer.jobs.journals import JournalPlace, journal_path, store_journal
+from importer.jobs.memory import (
+    remember_columns,
+    remember_corrections,
+    remembered_columns,
+    remembered_corrections,
+)
 from importer.results.report import RunReport
+from importer.results.sheet import RESULT_COLUMNS
+from importer.sheet.corrections import Correction, latest, raw_prints
 from importer.sheet.headers import header_scorer
-from importer.sheet.reading.table import read_table
-from importer.sheet.validation import ValidationReport
+from importer.sheet.reading.table import Table, read_table
+from importer.sheet.validation import ValidationReport, prepare
 from importer.store import JournalLike
 from importer.store.journal import Journal
 from importer.web.accounts import Account
 from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
 
-__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
+__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace", "run_owner"]
 
 #: The sheet formats the page takes.
 SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv", ".txt")
@@ -61,16 +78,44 @@ _log = logging.getLogger("importer.web")
 
 @dataclass
 class Upload:
-    """A sheet uploaded and validated for an account."""
+    """A sheet uploaded and validated for an account.
+
+    Attributes:
+        report: the sheet checked, its corrections applied (``None``: its columns are not
+            all found yet: ``missing`` says which, the mapping step chooses them).
+        table: the sheet as read from the file, never corrected (each check starts here).
+        columns: field -> the header chosen for it on the page (or remembered for sheets
+            with these headers), ``None``: not in this sheet.
+        corrections: every cell corrected, in order (who, when, old -> new), those made on
+            an earlier upload of the same rows included (``earlier``).
+        earlier: sheet row -> why it was corrected already (an earlier upload's fix).
+    """
 
     id: str
     name: str
     path: Path
     account: Account
-    report: ValidationReport
+    report: ValidationReport | None
     known: RunReport | None
     plan: str
     who: str
+    table: Table | None = None
+    date_order: str | None = None
+    columns: dict[str, str | None] = field(default_factory=dict)
+    corrections: list[Correction] = field(default_factory=list)
+    earlier: dict[int, str] = field(default_factory=dict)
+    missing: str = ""
+
+    @property
+    def checked(self) -> ValidationReport:
+        """The report of an upload whose columns are all found.
+
+        Raises:
+            InputError: they are not (the page sends the user to choose them first).
+        """
+        if self.report is None:
+            raise InputError(f"{self.name}: choose its columns first ({self.missing})")
+        return self.report
 
     @property
     def facts(self) -> dict[str, str]:
@@ -182,75 +227,211 @@ class Workspace:
         return target
 
     def check(
-        self, path: Path, account: Account | None, who: str, date_order: str | None = None
+        self,
+        path: Path,
+        account: Account | None,
+        who: str,
+        date_order: str | None = None,
+        among: Sequence[Account] | None = None,
     ) -> Upload:
-        """Validate an uploaded sheet for an account (guessed from its headers if not given);
-        ``date_order``: how to read dates such as 03/04/2027 (default: the vendor's)."""
+        """Validate an uploaded sheet for an account (guessed from its headers among
+        ``among``, by default every account, if not given); ``date_order``: how to read
+        dates such as 03/04/2027 (default: the vendor's)."""
         name = path.name
         try:
-            account = account or self.guess(path)
-            # The sheets the page writes name the file as the coordinator knows it (their
-            # Summary's "Input file"), never the server's folder it was uploaded to.
-            sheet = self.sheet_spec(account, name, path, date_order)
-            report = read_sheet(sheet, account.plugin)
-            if report.row_count > self.max_rows:
+            account = account or self.guess(path, among)
+            schema = account.plugin.schema
+            prepare(schema, account.timezone, date_order)  # a wrong option before any read
+            table = read_table(path, header_scorer(schema))
+            if len(table.frame) > self.max_rows:
                 raise InputError(
-                    f"{path}: {report.row_count} rows; this server takes at most "
+                    f"{path}: {len(table.frame)} rows; this server takes at most "
                     f"{self.max_rows} a sheet: split it."
                 )
-            # As `run` without --timezone: refused before anything can be imported.
-            fix = (
-                f'add timezone (e.g. timezone = "Europe/Paris") to the account '
-                f"{account.name!r} in the accounts file"
-            )
-            refuse_zoneless(report, sheet, fix)
-            known = self.known(account, report)
+            upload = Upload(secrets.token_urlsafe(12), name, path, account, None, None, "", who)
+            upload.table, upload.date_order = table, date_order
+            self._recall(upload)
+            self.recheck(upload)
         except ImporterError as error:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise type(error)(str(error).replace(str(path), name)) from None
-
-        plan = plan_line(report, account.plugin, None, label=name)
-        upload = Upload(secrets.token_urlsafe(12), name, path, account, report, known, plan, who)
         self.uploads[upload.id] = upload
         while len(self.uploads) > _KEPT_UPLOADS:
             _, old = self.uploads.popitem(last=False)
             shutil.rmtree(old.path.parent, ignore_errors=True)
         return upload
 
-    @staticmethod
-    def sheet_spec(
-        account: Account, name: str, path: Path, date_order: str | None = None
-    ) -> SheetSpec:
-        """How the account reads an upload: its zone and key; the sheet named as uploaded."""
+    def recheck(self, upload: Upload) -> None:
+        """Check ``upload`` again from the sheet as read, its columns and corrections as they
+        stand now, and what the journal knows of its rows (the file is not read again).
+
+        A sheet whose columns are not all found is kept, its ``missing`` saying why.
+
+        Raises:
+            ImporterError: another problem of the sheet (its times have no zone and the
+                account gives none).
+        """
+        assert upload.table is not None, "an upload is checked from the table it read"
+        account = upload.account
+        spec = self.sheet_spec(upload)
+        try:
+            report = check_table(upload.table, spec, account.plugin)
+        except MissingColumnsError as error:
+            upload.report, upload.known, upload.plan = None, None, ""
+            upload.missing = str(error).replace(str(upload.path), upload.name)
+            return
+        # As `run` without --timezone: refused before anything can be imported.
+        fix = (
+            f'add timezone (e.g. timezone = "Europe/Paris") to the account '
+            f"{account.name!r} in the accounts file"
+        )
+        refuse_zoneless(report, spec, fix)
+        upload.report, upload.missing = report, ""
+        upload.known = self.known(account, report)
+        upload.plan = plan_line(report, account.plugin, None, label=upload.name)
+
+    def _recall(self, upload: Upload) -> None:
+        """What the account's journal remembers for this sheet: the columns chosen for its
+        headers, and its rows corrected on an earlier upload (applied again, and said)."""
+        assert upload.table is not None
+        with self._journal(upload.account) as journal:
+            if journal is None:
+                return
+            headers = [str(h) for h in upload.table.frame.columns]
+            upload.columns = remembered_columns(journal, headers)
+            earlier = remembered_corrections(journal)
+        if not earlier:
+            return
+        frame = upload.table.frame
+        for row, print_ in raw_prints(frame, ignore=RESULT_COLUMNS).items():
+            done = earlier.get(print_)
+            if done is None:
+                continue
+            for cell in done["cells"]:
+                column, old, new = str(cell["column"]), str(cell["old"]), str(cell["new"])
+                if column in frame.columns and str(frame.at[row, column]) == old:
+                    upload.corrections.append(
+                        Correction(row, column, old, new, str(done["who"]), float(done["at"]))
+                    )
+            upload.earlier[row] = f"corrected on the page by {done['who']} on {_day(done['at'])}"
+
+    @contextlib.contextmanager
+    def _journal(self, account: Account, create: bool = False) -> Iterator[JournalLike | None]:
+        """The account's journal, opened for a moment (``None``: none yet, and not made)."""
+        journal = self.shared_journal(account)
+        if journal is None:
+            path = self.journal_path(account)
+            if not create and not path.exists():
+                yield None
+                return
+            journal = Journal(path, account.vendor)
+        try:
+            yield journal
+        finally:
+            journal.close()
+
+    def choose_columns(self, upload: Upload, chosen: Mapping[str, str | None]) -> None:
+        """Set the upload's columns as chosen on the page, check it again, and remember
+        them for sheets with the same headers (if they make a sheet the page can read).
+
+        Raises:
+            ImporterError: as :meth:`recheck`.
+        """
+        upload.columns = dict(chosen)
+        self.recheck(upload)
+        if upload.report is not None and upload.table is not None:
+            headers = [str(h) for h in upload.table.frame.columns]
+            with self._journal(upload.account, create=True) as journal:
+                assert journal is not None
+                remember_columns(journal, headers, chosen)
+
+    def correct(self, upload: Upload, changes: Sequence[Correction]) -> None:
+        """Apply corrections to cells of ``upload`` and check it again.
+
+        Raises:
+            InputError: a cell of a row already created at the vendor (it cannot be changed
+                here: an update can), or a cell the sheet does not have.
+        """
+        report = upload.checked
+        created = {
+            row for row, result in (upload.known.results if upload.known else {}).items()
+            if result.status in (Status.CREATED, Status.SKIPPED, Status.CHANGED)
+        }  # fmt: skip
+        for change in changes:
+            if change.row not in report.table.frame.index:
+                raise InputError(f"{upload.name}: no row {change.row}.")
+            if change.column not in report.table.frame.columns:
+                raise InputError(f"{upload.name}: no column {change.column!r}.")
+            if change.row in created:
+                raise InputError(
+                    f"{upload.name}, row {change.row}: already created at the vendor; "
+                    "change it there, or with “Import and apply changes”."
+                )
+        before = list(upload.corrections)
+        upload.corrections.extend(changes)
+        try:
+            self.recheck(upload)
+        except ImporterError:
+            upload.corrections = before
+            self.recheck(upload)
+            raise
+        _keep_corrections(upload, changes)
+
+    def _remember(self, upload: Upload) -> None:
+        """Keep in the account's journal how the upload's rows were corrected, so a later
+        upload of the uncorrected sheet is corrected the same way (found already created)."""
+        assert upload.table is not None
+        cells: dict[int, list[Correction]] = {}
+        for (row, _), correction in latest(upload.corrections).items():
+            cells.setdefault(row, []).append(correction)
+        prints = raw_prints(upload.table.frame, list(cells), ignore=RESULT_COLUMNS)
+        with self._journal(upload.account, create=True) as journal:
+            assert journal is not None
+            remember_corrections(journal, [(prints[row], fixed) for row, fixed in cells.items()])
+
+    def sheet_spec(self, upload: Upload) -> SheetSpec:
+        """How the account reads an upload: its zone and key, its columns and corrections;
+        the sheet named as uploaded."""
+        account = upload.account
         return SheetSpec(
-            Path(name),
-            read_from=path,
+            Path(upload.name),
+            read_from=upload.path,
             timezone=account.timezone,
-            date_order=date_order,
+            date_order=upload.date_order,
             key=account.key,
+            columns=upload.columns or None,
+            corrections=tuple(upload.corrections),
         )
 
-    def reread(self, upload: Upload, date_order: str, who: str) -> Upload:
+    def reread(self, upload: Upload, date_order: str) -> Upload:
         """The upload checked again with its dates read the other way round (``DMY`` or
-        ``MDY``), as a new upload of its own copy of the sheet."""
+        ``MDY``), its columns and corrections kept."""
         if date_order not in ("DMY", "MDY"):
             raise ConfigurationError(f"date order must be DMY or MDY, not {date_order!r}.")
-        folder = self.data / "uploads" / secrets.token_hex(8)
-        folder.mkdir(mode=FOLDER_MODE)
-        copy = folder / upload.name
-        _private_copy(upload.path, copy)
-        return self.check(copy, upload.account, who, date_order)
+        before = upload.date_order
+        upload.date_order = date_order
+        try:
+            self.recheck(upload)
+        except ImporterError:
+            upload.date_order = before
+            self.recheck(upload)
+            raise
+        return upload
 
-    def guess(self, path: Path) -> Account:
-        """The account whose vendor's columns the sheet's headers match best."""
-        scorers = {slug: header_scorer(a.plugin.schema) for slug, a in self.accounts.items()}
+    def guess(self, path: Path, among: Sequence[Account] | None = None) -> Account:
+        """The account (of ``among``, by default every one) whose vendor's columns the
+        sheet's headers match best."""
+        candidates = {a.slug: a for a in among} if among is not None else self.accounts
+        if not candidates:
+            raise InputError(f"{path}: no account of this page is open to you.")
+        scorers = {slug: header_scorer(a.plugin.schema) for slug, a in candidates.items()}
         table = read_table(path, lambda cells: max(s(cells) for s in scorers.values()))
         headers = [str(c) for c in table.frame.columns]
         scores = {slug: scorer(headers) for slug, scorer in scorers.items()}
         best = max(scores, key=lambda slug: scores[slug])
         if not scores[best]:
             raise InputError(f"{path}: no header matches a vendor's columns; pick the account.")
-        return self.accounts[best]
+        return candidates[best]
 
     def journal_path(self, account: Account) -> Path:
         """One journal per account: re-uploading a renamed file still shows what was created.
@@ -292,6 +473,23 @@ class Workspace:
         finally:
             journal.close()
 
+    def change_owners(self, upload: Upload) -> list[str | None]:
+        """Who started the runs that created the rows an update of ``upload`` would change,
+        a name a row (``None``: a run that recorded nobody)."""
+        if upload.known is None or not upload.account.key:
+            return []
+        account = upload.account
+        journal = self.shared_journal(account) or Journal(
+            self.journal_path(account), account.vendor
+        )
+        try:
+            options = JournalOptions(journal, account.key)
+            made = changed_runs(upload.checked, options, account.plugin)
+            owners = {int(entry["id"]): run_owner(entry) for entry in journal.runs()}
+        finally:
+            journal.close()
+        return [owners.get(run) if run is not None else None for run in made.values()]
+
     # --- runs ------------------------------------------------------------------------------
 
     def start(self, upload: Upload, mode: str, who: str, confirm: int | None = None) -> WebRun:
@@ -305,7 +503,7 @@ class Workspace:
                 "applying changes needs the account's key column (key in its accounts file)."
             )
         run = WebRun(secrets.token_urlsafe(12), upload, mode, who, confirm=confirm)
-        run.total = upload.report.row_count - upload.report.invalid_count
+        run.total = upload.checked.row_count - upload.checked.invalid_count
         self.runs[run.id] = run
         run.thread = threading.Thread(target=self._work, args=(run,), name=f"run-{run.id}")
         run.thread.start()
@@ -349,14 +547,14 @@ class Workspace:
             )
 
     def _resolve(self, run: WebRun, settings: RunSettings, target: Path) -> None:
-        done = resolve_emails(run.upload.report, run.upload.account.plugin, settings, target)
+        done = resolve_emails(run.upload.checked, run.upload.account.plugin, settings, target)
         people = done.people
         run.say(
             f"looked up {people.get('emails', 0)} email(s): {people.get('found', 0)} found, "
             f"{people.get('unknown', 0)} unknown"
         )
         run.counts, run.exit_code = dict(done.counts), done.exit_code
-        run.done = run.total = run.upload.report.row_count
+        run.done = run.total = run.upload.checked.row_count
         run.result = done.result
         # The sheet with the IDs filled in, shown like any upload: check who each email is,
         # then import from there.
@@ -368,9 +566,10 @@ class Workspace:
 
     def _import(self, run: WebRun, settings: RunSettings, target: Path) -> None:
         upload, account = run.upload, run.upload.account
-        order = upload.report.context.order
+        report = upload.checked
+        order = report.context.order
         spec = ImportSpec(
-            sheet=self.sheet_spec(account, upload.name, upload.path, order),
+            sheet=self.sheet_spec(upload),
             result=target,
             journal=JournalPlace(path=self.journal_path(account), shared=not account.sandbox),
             label=upload.name,
@@ -388,7 +587,9 @@ class Workspace:
             summary={"file": upload.name, "who": run.who, "web_run": run.id},
         )
         hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
-        imported = import_sheet(upload.report, spec, account.plugin, settings, hooks)
+        imported = import_sheet(report, spec, account.plugin, settings, hooks)
+        if upload.corrections and not spec.dry_run:
+            self._remember(upload)
         outcome = imported.run
         run.stopped = outcome.stopped
         run.counts, run.exit_code = outcome.counts(), outcome.exit_code
@@ -434,6 +635,28 @@ class Workspace:
             if run.thread is not None:
                 run.thread.join(timeout)
         self.audit.close()
+
+
+def run_owner(entry: Mapping[str, Any]) -> str | None:
+    """Who started a run the journal records (``journal.runs()``'s entry): the name kept
+    when it ended, else the one recorded when it started (a run that never finished)."""
+    summary = entry.get("summary") or {}
+    who = summary.get("who") or (summary.get("settings") or {}).get("who")
+    return str(who) if who else None
+
+
+def _day(stamp: Any) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(float(stamp)))
+
+
+def _keep_corrections(upload: Upload, changes: Sequence[Correction]) -> None:
+    """Append ``changes`` to the upload's own record (``corrections.jsonl`` beside it, 0600):
+    who changed which cell, when, from what to what."""
+    target = upload.path.parent / "corrections.jsonl"
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as out:
+        for change in changes:
+            out.write(json.dumps(dataclasses.asdict(change), ensure_ascii=False) + "\n")
 
 
 def _private_copy(source: Path, target: Path) -> None:

@@ -32,7 +32,7 @@ def test_accounts_file_reads_hosts_and_credential_indirection(
     """Credentials come from the variables the file names, read when a run starts; they never print."""
     path = tmp_path / "accounts.toml"
     path.write_text(GOOD)
-    [account] = load_accounts(path)
+    [account] = load_accounts(path).accounts
     assert (account.slug, account.vendor, account.timezone) == (
         "acme-zoho",
         "zoho-people",
@@ -114,7 +114,7 @@ def test_a_real_accounts_journal_is_the_one_run_keeps(
         monkeypatch.setenv(name, value)
     path = tmp_path / "accounts.toml"
     path.write_text(GOOD)
-    [account] = load_accounts(path)
+    [account] = load_accounts(path).accounts
     page = SimpleNamespace(data=tmp_path / "data")
     run = journal_path(argparse.Namespace(journal=None), account.plugin, account.settings())
     assert Workspace.journal_path(page, account) == run  # type: ignore[arg-type]

@@ -144,18 +144,24 @@ class FakeProvider:
 class Page:
     """The page's app with the fake provider, and a browser (an httpx client with cookies)."""
 
-    def __init__(self, tmp: Path, provider: FakeProvider, clock: FakeClock) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        provider: FakeProvider,
+        clock: FakeClock,
+        accounts: list[Account] | None = None,
+    ) -> None:
         from importer.web.workspace import Workspace
 
         self.tmp, self.provider, self.clock = tmp, provider, clock
-        accounts = [Account(name="Team A", vendor="360learning-v2", timezone="UTC")]
+        accounts = accounts or [Account(name="Team A", vendor="360learning-v2", timezone="UTC")]
         self.workspace = Workspace(accounts, tmp / "data", max_rows=10, max_bytes=10**6)
         settings = oidc_settings(ISSUER, CLIENT, SECRET, public_url=PAGE)
         self.oidc = OidcProvider(
             settings, transport=httpx.MockTransport(provider.handle), clock=clock
         )
         self.app = create_app(
-            self.workspace, None, None, allowed_hosts("127.0.0.1", 8000), None, self.oidc
+            self.workspace, None, None, allowed_hosts("127.0.0.1", 8000), None, oidc=self.oidc
         )
 
     def run(
@@ -239,6 +245,29 @@ def test_a_good_sign_in_makes_a_new_session_with_the_user_and_groups(
     (line,) = page.audit()
     assert line["event"] == "sign-in" and line["who"] == "ana@example.com"
     assert line["groups"] == ["coordinators", "team-a"]
+
+
+def test_the_groups_claim_decides_which_accounts_the_user_sees(
+    tmp_path: Path, provider: FakeProvider, clock: FakeClock
+) -> None:
+    """An account for group:team-a and one for group:team-b: ana, whose groups claim says
+    team-a, sees the first only; with no groups claim, neither."""
+
+    def account(name: str, group: str) -> Account:
+        return Account(name=name, vendor="360learning-v2", timezone="UTC", users=(group,))
+
+    teams = [account("Team A", "group:team-a"), account("Team B", "group:team-b")]
+
+    async def steps(browser: httpx.AsyncClient) -> str:
+        await callback(browser, provider, await to_provider(browser))
+        return (await browser.get("/")).text
+
+    home = Page(tmp_path / "1", provider, clock, teams).run(steps)
+    assert "Team A" in home and "Team B" not in home
+    provider.claims = {"groups": None}
+    home = Page(tmp_path / "2", provider, clock, teams).run(steps)
+    assert "Signed in as ana@example.com" in home
+    assert "Team A" not in home and "Team B" not in home
 
 
 def _impostor(provider: FakeProvider, keys: tuple[RSAKey, RSAKey]) -> None:

@@ -107,7 +107,80 @@ function setUpRun() {
   }
 }
 
+// A problem cell corrected where it is shown: Enter (or leaving the field) sends the new
+// value; the server checks the sheet again, and the page's sheet, counts and buttons are
+// replaced by the new ones, focus going to the next problem (as Tab would). Without this
+// script, Enter posts the cell's own form and the server sends the page back.
+function setUpFixes() {
+  const main = document.querySelector("main");
+  if (!main) return;
+  let busy = false;
+
+  function keyOf(input) {
+    const form = input.form;
+    return form.elements.row.value + "\u001f" + form.elements.column.value;
+  }
+
+  function send(form) {
+    const input = form.elements.value;
+    if (busy || input.value === input.dataset.was || input.value === input.dataset.sent) return;
+    busy = true;
+    input.dataset.sent = input.value;
+    const before = Array.from(main.querySelectorAll("input.cell")).map(keyOf);
+    const at = before.indexOf(keyOf(input));
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then((response) => response.json().then((data) => ({ response, data })))
+      .then(({ response, data }) => {
+        if (!response.ok) {
+          const said = document.getElementById(input.getAttribute("aria-describedby"));
+          if (said) said.textContent = data.said;
+          input.dataset.sent = "";
+          busy = false;
+          input.focus();
+          return null;
+        }
+        return fetch(window.location.href, { credentials: "same-origin" })
+          .then((page) => page.text())
+          .then((html) => {
+            const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+            if (fresh) main.replaceChildren(...fresh.childNodes);
+            const now = Array.from(main.querySelectorAll("input.cell"));
+            const keys = now.map(keyOf);
+            const next =
+              before.slice(at + 1).map((key) => now[keys.indexOf(key)]).find(Boolean) ||
+              now.find((candidate) => keys.indexOf(keyOf(candidate)) >= 0) ||
+              main.querySelector("button[value=import]");
+            const status = document.getElementById("fix-status");
+            if (status) status.textContent = "Row " + input.form.elements.row.value + " checked again.";
+            busy = false;
+            if (next) next.focus();
+          });
+      })
+      .catch(() => {
+        busy = false;
+        form.submit(); // the page without the script's help
+      });
+  }
+
+  main.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.classList || !form.classList.contains("fix")) return;
+    event.preventDefault();
+    send(form);
+  });
+  main.addEventListener("change", (event) => {
+    const input = event.target;
+    if (input.classList && input.classList.contains("cell")) send(input.form);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpDrop();
   setUpRun();
+  setUpFixes();
 });
