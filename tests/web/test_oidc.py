@@ -23,7 +23,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from importer.core.clock import FakeClock
 from importer.core.errors import ConfigurationError
-from importer.core.secret import HELD
+from importer.core.secret import HELD, Redactor
 from importer.web.accounts import Account
 from importer.web.app import create_app
 from importer.web.hosts import allowed_hosts
@@ -46,8 +46,10 @@ def keys() -> tuple[RSAKey, RSAKey]:
 
 @pytest.fixture(autouse=True)
 def _held() -> Iterator[None]:
-    """The secrets the process held before the test, and no more after it."""
+    """No secret held when the test starts (as in a new process: another test's "secret" would
+    mask words of these messages), and the ones held before it back after it."""
     kept = {k: (v.copy() if isinstance(v, dict | set | list) else v) for k, v in vars(HELD).items()}
+    vars(HELD).update({k: v for k, v in vars(Redactor()).items() if k != "_lock"})
     yield
     vars(HELD).update(kept)
 
