@@ -42,6 +42,7 @@ def validate(
     timezone: str | None = None,
     date_order: str | None = None,
     defaults: Mapping[str, str] | None = None,
+    columns: Mapping[str, str | None] | None = None,
 ) -> ValidationReport:
     """Read and validate a spreadsheet for a vendor, given by name or declaration.
 
@@ -49,7 +50,13 @@ def validate(
     """
     spec = vendor if isinstance(vendor, Vendor) else get_vendor(vendor)
     return validation.validate(
-        path, spec, sheet=sheet, timezone=timezone, date_order=date_order, defaults=defaults
+        path,
+        spec,
+        sheet=sheet,
+        timezone=timezone,
+        date_order=date_order,
+        defaults=defaults,
+        columns=columns,
     )
 
 

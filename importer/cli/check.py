@@ -3,8 +3,9 @@
 Checks, in order, and stops at the first problem (exit 2, one line): the job file
 (already checked against its schema when read), the vendor, its time zone where the
 vendor takes instants, the input (a sheet, or an
-inbox folder), the output, log and journal paths, and the credentials, with a token
-request where the vendor has tokens (360Learning v2, Zoho People).
+inbox folder), the output, log and journal paths, the credentials, with a token
+request where the vendor has tokens (360Learning v2, Zoho People), and the [notify] email
+server (connected to and signed in to; nothing sent).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def check_job(args: argparse.Namespace, source: Path, output: Path | None) -> in
             f"credentials: present ({vendor.name} has no token to ask for; they are first "
             "used by the import's first call)"
         )
+    if getattr(args, "mailer", None) is not None:
+        checked.append(args.mailer.check())
     if args.json:
         print(json.dumps({"command": "run", "check": "ok", "checked": checked, "exit_code": 0}))
     else:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from importer.cli.run import run_file
+from importer.cli.run import could_not_run, email_result, run_file
 from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError, ImporterError, InputError, describe_os_error
 from importer.core.files import NotOwnFileError, copy_private, open_own_file
@@ -192,6 +192,7 @@ def _could_not_run(
     said = said.replace(str(taken.copy), str(path))
     print(f"session-importer: error: {printable(said)}", file=sys.stderr)
     _log.info("%s: could not run: %s", path.name, said)
+    email_result(args, lambda: could_not_run(args, path, said, code))
     return {"file": str(path), "error": said, "exit_code": code}
 
 

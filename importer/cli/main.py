@@ -31,7 +31,7 @@ from importer.api import validate
 from importer.cli.parser import build_parser
 from importer.core.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.core.outcomes import ExitCode, Status
-from importer.jobs.config import sheet_default_keys, sheet_defaults
+from importer.jobs.config import chosen_columns, parse_map, sheet_default_keys, sheet_defaults
 from importer.jobs.validate_stream import Validated, validate_csv
 from importer.results.templates import write_template
 from importer.results.write import write_report
@@ -158,6 +158,7 @@ def _validate(args: argparse.Namespace) -> int:
         {key: getattr(args, key, None) for key in sheet_default_keys()}, vendor
     )
     args.result = result_path(args.file, args.result)
+    args.columns = chosen_columns(vendor, parse_map(args.map or []), "--map") or None
     validated = _validate_streamed(args, vendor, defaults) or _validate_whole(
         args, vendor, defaults
     )
@@ -222,6 +223,7 @@ def _validate_streamed(
         timezone=args.timezone,
         date_order=args.date_order,
         defaults=defaults,
+        columns=args.columns,
         shown=_SHOWN_ERRORS + 1,
     )
 
@@ -237,6 +239,7 @@ def _validate_whole(
         timezone=args.timezone,
         date_order=args.date_order,
         defaults=defaults,
+        columns=args.columns,
     )
     # A row repeated in the sheet is refused here as `run` will refuse it.
     report = flag_duplicates(report)

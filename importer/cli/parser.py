@@ -25,7 +25,14 @@ from importer.vendors import REGISTRY, declarations
 if TYPE_CHECKING:
     from importer.vendors.declarations import Declarations, Option, SheetDefault
 
-__all__ = ["build_parser", "command_names", "labelled", "listed", "on_help"]
+__all__ = ["WHO_HELP", "build_parser", "command_names", "labelled", "listed", "on_help"]
+
+#: Who the journal records with a run or an undo (``run`` and ``undo`` say it in --help).
+WHO_HELP = (
+    "The account's journal records who ran it (`status` shows it): $IMPORTER_USER when set "
+    "(a plain name of at most 200 characters, for a scheduler running as a service account, "
+    "e.g. nightly:acme), else the operating-system user."
+)
 
 #: The exit code of a usage error (the same as every "could not run").
 _EXIT_CANNOT_RUN = ExitCode.CANNOT_RUN
@@ -164,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         "unknown (the answer was lost: check before re-running) or not sent. Credentials come "
         "from IMPORTER_* environment variables (see docs/importing.md), never from the command "
         "line.",
-        epilog="Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
+        epilog=f"{WHO_HELP} "
+        "Exit codes: 0 every row created, 1 some rows not created, 2 could not run, "
         "3 stopped by a fatal vendor error (credentials, scope), 4 an --update over the "
         "mass-change guard (give --confirm N), 130 interrupted (Ctrl-C), 143 terminated "
         "(SIGTERM).",
@@ -308,15 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         help="show what a job's journal holds",
-        description="Show a journal: rows per state, the runs, and the rows needing a look; "
-        "without JOURNAL, list the accounts' journals in the state folder.",
+        description="Show a journal: rows per state, the runs (imports, updates and undos, "
+        "each with who ran it), and the rows needing a look; without JOURNAL, list the "
+        "accounts' journals in the state folder.",
     )
     status.add_argument(
         "journal",
-        type=Path,
         metavar="JOURNAL",
         nargs="?",
-        help="the journal (`run --json` gives its path); default: list them",
+        help="the journal (`run --json` gives its path; with --store, its name); default: "
+        "list them",
     )
     status.add_argument(
         "--runs",
@@ -325,7 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="show the latest N runs (default 5; 0: every run, to find one to undo)",
     )
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--store",
+        metavar="URL",
+        help="read JOURNAL, a journal's name (`store status` lists them), from the shared "
+        "store postgresql://USER@HOST/DB",
+    )
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="machine-readable output (runs_detail: each run's ID, times, source, who ran it, "
+        "counts)",
+    )
 
     rewrite = commands.add_parser(
         "report",
@@ -476,6 +496,14 @@ def _sheet_arguments(
         type=str.upper,
         help="how to read dates like 04-01-2022: DMY day first, MDY month first "
         "(default: the vendor's documented order, day first)",
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        metavar="HEADER=FIELD",
+        help='the sheet\'s column HEADER holds FIELD, e.g. --map "Formateur (ID)=Trainer erecno" '
+        "(repeat for more; also the job file's [columns] table); columns chosen on the page "
+        "for sheets with the same headers are remembered in the account's journal",
     )
     defaults: dict[str, list[tuple[str, Declarations]]] = {}
     shown: dict[str, SheetDefault] = {}

@@ -17,9 +17,10 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from importer.cli.journal import journal_place
 from importer.cli.undo import guard_of, updating
@@ -28,7 +29,16 @@ from importer.core.files import open_sheet
 from importer.core.joblog import JOB_LOG, job_log
 from importer.core.outcomes import Status
 from importer.core.secret import scrub
-from importer.jobs.config import JobFile, RunFlags, sheet_default_keys, sheet_defaults
+from importer.jobs.config import (
+    JobFile,
+    RunFlags,
+    chosen_columns,
+    parse_map,
+    sheet_default_keys,
+    sheet_defaults,
+)
+from importer.jobs.notify import RunSummary, summary_of
+from importer.jobs.who import command_line_user
 from importer.results.sheet import check_writable, default_result_path, result_path
 from importer.sheet.validation import ValidationReport
 from importer.vendors import PLUGINS, declarations, plugin
@@ -38,7 +48,7 @@ if TYPE_CHECKING:
     from importer.jobs.import_sheet import Imported
     from importer.vendors.plugin import Plugin
 
-__all__ = ["resolve_emails", "run_command", "run_file"]
+__all__ = ["could_not_run", "email_result", "resolve_emails", "run_command", "run_file"]
 
 _SHOWN_PROBLEMS = 20
 #: The rows a run lists on the terminal (the first 20): the ones a coordinator looks at.
@@ -53,9 +63,15 @@ def run_command(args: argparse.Namespace) -> int:
 
     job = load_job(args.config, PLUGINS) if args.config else JobFile()
     if args.sandbox:
-        # A rehearsal: the sandbox's hosts and credentials, not the ones the job names.
-        job = dataclasses.replace(job, base_url=None, auth_url=None, credentials={})
+        # A rehearsal: the sandbox's hosts and credentials, not the ones the job names, and
+        # nobody emailed about the sandbox's rows.
+        job = dataclasses.replace(job, base_url=None, auth_url=None, credentials={}, notify=None)
     args.job = job
+    args.mailer = None
+    if job.notify is not None:  # its password read now: a missing one refused before a row
+        from importer.jobs.mailer import Mailer
+
+        args.mailer = Mailer.of(job.notify, os.environ)
     source = args.file or job.input
     if source is None:
         raise ConfigurationError("give a FILE to import (or input in the job file's [job] table).")
@@ -66,6 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
     if log_path is not None:
         check_writable(Path(log_path), "the log file")
     with job_log(log_path):
+        try:  # who the journal records with each run (refused before anything is read)
+            args.who = command_line_user(os.environ)
+        except ImporterError as error:
+            _could_not_run(args, source, error)
+            raise
         if args.check:
             from importer.cli.check import check_job
 
@@ -79,11 +100,18 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             code, summary = run_file(args, source)
         except ImporterError as error:
-            _log.info("%s: could not run: %s", source, error)  # the scheduler's log says why
+            _could_not_run(args, source, error)
             raise
         if args.json:
             print(json.dumps(summary), flush=True)
         return code
+
+
+def _could_not_run(args: argparse.Namespace, source: Path, error: ImporterError) -> None:
+    """Say why a run could not run at all in the scheduler's log, and by email."""
+    _log.info("%s: could not run: %s", source, error)
+    said, code = str(error), error.exit_code
+    email_result(args, lambda: could_not_run(args, source, said, code))
 
 
 def _paths(args: argparse.Namespace, source: Path) -> Path:
@@ -166,11 +194,14 @@ def _import(
 ) -> tuple[int, dict[str, Any]]:
     from importer.jobs import import_sheet as job
     from importer.jobs.config import resolve_settings
+    from importer.jobs.memory import recall_columns
 
     settings = resolve_settings(
         chosen, flags=flags, env=env, job=args.job, require_credentials=not args.dry_run
     )
     given = {key: _setting(args, key) for key in sheet_default_keys()}
+    typed = {**args.job.columns, **parse_map(args.map or [])}
+    columns = chosen_columns(chosen.schema, typed, "--map" if args.map else "the job's [columns]")
     sheet = job.SheetSpec(
         path=Path(args.file),
         # The inbox reads its private copy of the sheet, taken from the file it checked: the
@@ -181,8 +212,10 @@ def _import(
         date_order=(_setting(args, "date_order") or "").upper() or None,
         defaults=sheet_defaults(given, chosen.schema),
         key=_setting(args, "key"),
+        columns=dict(columns) or None,
     )
-    report = job.read_sheet(sheet, chosen)
+    place = journal_place(args)
+    report = job.read_sheet(sheet, chosen, recall_columns(place, chosen, settings))
     args.validated_at = time.time()  # for the summary: how soon the first request follows
     args.sheet_read = report.table.which_sheet()
     if args.sheet_read is not None:
@@ -216,6 +249,7 @@ def _import(
         guard=guard_of(args),
         wait=args.wait,
         shared_budget=not args.sandbox,
+        who=getattr(args, "who", None),
     )
     hooks = job.Hooks(
         notify=lambda message: _notify(args, message),
@@ -223,6 +257,8 @@ def _import(
         waiting=_waiting,
         progress=not args.json,
     )
+    # What the email names as the account: the vendor and the host imported into.
+    args.account = f"{chosen.name} at {urlsplit(settings.base_url).hostname}"
     imported = job.import_sheet(report, spec, chosen, settings, hooks)
     args.run_id = imported.run_id or None  # for the JSON line: `undo RUN` takes it back
     return _finish(args, imported)
@@ -263,6 +299,7 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
         # A --sandbox run's journal is thrown away with its temporary folder.
         "journal": imported.journal,
         "run_id": getattr(args, "run_id", None),
+        "who": getattr(args, "who", None),
         "unreachable": any("could not connect" in r.message for r in run.results.values()),
         "exit_code": run.exit_code,
         "validated_at": getattr(args, "validated_at", None),
@@ -286,7 +323,41 @@ def _finish(args: argparse.Namespace, imported: Imported) -> tuple[int, dict[str
         print(f"Result sheet: {written}")
     if run.stopped:
         print(f"Stopped early: {scrub(run.stopped)}", file=sys.stderr)
+    account = getattr(args, "account", None) or report.vendor.name
+    name = Path(args.file).name
+    email_result(args, lambda: summary_of(run, written, file=name, account=account))
     return run.exit_code, summary
+
+
+def could_not_run(args: argparse.Namespace, source: Path, said: str, code: int) -> RunSummary:
+    """What the email about a sheet that could not be imported at all says (``said``: why;
+    ``code``: the exit code)."""
+    account = getattr(args, "account", None) or args.vendor or args.job.vendor or "the account"
+    return RunSummary(
+        file=source.name,
+        account=account,
+        counts={},
+        rows=0,
+        exit_code=code,
+        stopped=f"could not run: {said}",
+    )
+
+
+def email_result(args: argparse.Namespace, summary: Callable[[], RunSummary]) -> None:
+    """Email a sheet's result (``summary`` makes what it says) to the job's [notify]
+    recipients, when its ``on`` says so, the result sheet written; what came of it is said on
+    stderr and in the log, and changes nothing of the run's outcome or exit code."""
+    mailer = getattr(args, "mailer", None)
+    if mailer is None:
+        return
+    try:
+        said = summary()
+        if mailer.settings.on == "failure" and not said.went_wrong:
+            return
+        told = mailer.tell(said, mailer.settings.to).said
+    except Exception as error:  # whatever it is, the email's problem is not the run's
+        told = f"the result could not be sent by email: internal error ({type(error).__name__})"
+    _notify(args, told)
 
 
 def _print_problems(args: argparse.Namespace, report: ValidationReport) -> None:

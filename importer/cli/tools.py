@@ -14,8 +14,10 @@ from typing import Any
 from importer.api import validate
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode, JournalState, Status
+from importer.jobs.runs import is_undo, run_detail
 from importer.results.sheet import default_result_path
 from importer.results.write import write_report
+from importer.store import JournalLike
 from importer.store.journal import Journal
 from importer.vendors import declarations, plugin
 
@@ -139,6 +141,33 @@ def _existing_journal(path: Path) -> Journal:
     return Journal(path, Journal.vendor_of(path))
 
 
+def _store_journal(url: str, name: str) -> JournalLike:
+    """The journal called ``name`` in the PostgreSQL store ``url``, never created: one that
+    is not there is refused, naming the command that lists them."""
+    from importer.store import is_postgres, open_store, redact
+
+    if not is_postgres(url):
+        raise ConfigurationError(
+            f"status --store {redact(url)}: give postgresql://USER@HOST/DB (a journal file of "
+            "this machine is read without --store: status FILE)."
+        )
+    store = open_store(url)
+    try:
+        vendors = {str(j["name"]): str(j["vendor"]) for j in store.status()["journals"]}
+        if name not in vendors:
+            raise ConfigurationError(
+                f"no journal named {name!r} in {store.description}; `session-importer store "
+                "status` lists them."
+            )
+        journal = store.journal(name, vendors[name])
+    except BaseException:
+        store.close()
+        raise
+    if hasattr(journal, "owned"):  # closing the journal closes its store (one command's)
+        journal.owned = store
+    return journal
+
+
 #: Journal states a coordinator must look at (an interrupted update or undo included).
 _ATTENTION = (
     JournalState.UNKNOWN,
@@ -151,8 +180,18 @@ _ATTENTION = (
 
 def status_command(args: argparse.Namespace) -> int:
     if args.journal is None:
+        if args.store:
+            raise ConfigurationError(
+                "status --store: give the journal's name (`session-importer store status` "
+                "lists them)."
+            )
         return _list_journals(args)
-    journal = _existing_journal(args.journal)
+    # A store's journal names hold URLs (https://...): read as text, never as a path.
+    journal = (
+        _store_journal(args.store, args.journal)
+        if args.store
+        else _existing_journal(Path(args.journal))
+    )
     try:
         counts = journal.counts()
         runs = journal.runs()
@@ -168,6 +207,8 @@ def status_command(args: argparse.Namespace) -> int:
                         "runs": len(runs),
                         "run_ids": [run["id"] for run in runs],
                         "last_run": runs[-1] if runs else None,
+                        # Every run, oldest first: who ran it, how it ended, what it undid.
+                        "runs_detail": [run_detail(run) for run in runs],
                     }
                 )
             )
@@ -178,13 +219,18 @@ def status_command(args: argparse.Namespace) -> int:
         if len(shown) < len(runs):
             print(f"{len(runs) - len(shown)} earlier run(s) not shown: --runs 0 lists them all")
         for run in shown:
+            detail = run_detail(run)
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started"]))
-            state = "finished" if run["finished"] else "did not finish: see `report`"
-            counts_then = run["summary"].get("counts") or {}
-            said = ", ".join(f"{n} {s}" for s, n in counts_then.items()) or "nothing sent"
-            stopped = run["summary"].get("stopped")
-            said += f"; stopped early: {stopped}" if stopped else ""
-            print(f"run {run['id']} at {started} ({state}): {run['source']}: {said}")
+            if run["finished"]:
+                state = "finished"
+            elif detail["undo"] is not None:
+                state = "did not finish: run the same undo again"
+            else:
+                state = "did not finish: see `report`"
+            said = ", ".join(f"{n} {s}" for s, n in detail["counts"].items()) or "nothing sent"
+            said += f"; stopped early: {detail['stopped']}" if detail["stopped"] else ""
+            by = f" by {detail['who']}" if detail["who"] else ""
+            print(f"run {run['id']} at {started}{by} ({state}): {run['source']}: {said}")
         for entry in attention[:20]:
             print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
     finally:
@@ -250,7 +296,7 @@ def _report(args: argparse.Namespace) -> int:
 
     journal = _existing_journal(args.journal)
     try:
-        runs = journal.runs()
+        runs = [run for run in journal.runs() if not is_undo(run)]  # an undo read no sheet
         source = args.file or (Path(runs[-1]["source"]) if runs else None)
         if source is None:
             raise ConfigurationError("the journal records no run; give --file.")

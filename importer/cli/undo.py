@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from importer.cli.parser import at_least, host_arguments, listed, on_help
+from importer.cli.parser import WHO_HELP, at_least, host_arguments, listed, on_help
 from importer.core.errors import ConfigurationError
 from importer.jobs.changes import Guard
 from importer.jobs.config import JobFile, RunFlags, load_job, resolve_settings
@@ -77,9 +77,9 @@ def add_undo_parser(commands: Any) -> None:
         "undo",
         help="delete at the vendor what one run created (a wrong sheet imported)",
         description=on_help(_undo_description),
-        epilog="Exit codes: 0 every row deleted (or listed by --dry-run), 1 some not, 2 could "
-        "not run, 3 stopped by a fatal vendor error, 4 over the mass-change guard: give "
-        "--confirm N.",
+        epilog=f"{WHO_HELP} Exit codes: 0 every row deleted (or listed by --dry-run), 1 some "
+        "not, 2 could not run, 3 stopped by a fatal vendor error, 4 over the mass-change "
+        "guard: give --confirm N.",
     )
     undo.add_argument(
         "run",
@@ -169,9 +169,11 @@ def undo_command(args: argparse.Namespace) -> int:
     # lazy: this module's parser half is read by every command (validate's start-up)
     from importer.cli.journal import journal_place
     from importer.jobs.undo import UndoSpec, undo_run
+    from importer.jobs.who import command_line_user
     from importer.store.base import Entry
     from importer.vendors import PLUGINS, plugin
 
+    who = command_line_user(os.environ)  # kept with the undo's run in the journal
     job = load_job(args.config, PLUGINS) if args.config else JobFile()
     args.job = job
     vendor = args.vendor or job.vendor
@@ -200,6 +202,7 @@ def undo_command(args: argparse.Namespace) -> int:
         guard=guard_of(args),
         wait=args.wait,
         why=f"deleted by the undo of {f'run {run_id}' if run_id is not None else result}",
+        who=who,
     )
 
     def before(entries: list[Entry], lost: list[Entry]) -> None:
@@ -248,6 +251,7 @@ def undo_command(args: argparse.Namespace) -> int:
             "stopped": report.stopped,
             "result": str(written),
             "exit_code": report.exit_code,
+            "who": who,
         }
         print(json.dumps(summary), flush=True)
     else:

@@ -7,9 +7,10 @@ shell history and process lists. They are held as :class:`~importer.core.secret.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -20,6 +21,7 @@ from importer.core.errors import ConfigurationError
 from importer.core.hosts import is_local
 from importer.core.secret import Secret
 from importer.core.settings import RunSettings
+from importer.jobs.notify import NotifySettings, notify_settings
 from importer.sheet.schema import Vendor
 from importer.vendors import declarations
 from importer.vendors.declarations import SheetDefault
@@ -30,8 +32,10 @@ __all__ = [
     "JobFile",
     "RunFlags",
     "check_url",
+    "chosen_columns",
     "job_keys",
     "load_job",
+    "parse_map",
     "read_toml",
     "resolve_settings",
     "sheet_default_keys",
@@ -86,6 +90,8 @@ class JobFile:
         credentials: credential -> the environment variable to read it from
             (``IMPORTER_ZOHO_REFRESH_TOKEN = "ACME_ZOHO_TOKEN"`` reads the token from
             ``$ACME_ZOHO_TOKEN``).
+        notify: the ``[notify]`` table: who is told of the run's result by email, and how
+            (``None``: nobody).
     """
 
     vendor: str | None = None
@@ -112,6 +118,8 @@ class JobFile:
     guard_rows: int | None = None
     vendor_values: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    notify: NotifySettings | None = None
 
     @classmethod
     def of(cls, tables: Mapping[str, object]) -> JobFile:
@@ -145,6 +153,7 @@ class JobFile:
                 k: str(v) for k, v in job.items() if k not in JOB_KEYS and v is not None
             },
             credentials={k: str(v) for k, v in _table(tables.get("credentials")).items()},
+            columns={k: str(v) for k, v in _table(tables.get("columns")).items()},
         )
 
     def sheet_value(self, key: str) -> str | None:
@@ -302,6 +311,52 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{path}: not a valid TOML {what} ({error}).") from None
 
 
+#: The tables of a job file: the run's settings, where its credentials are, and the sheet's
+#: columns chosen by hand (header = field, as ``--map``), and who is told when a run ends.
+_SECTIONS = ("job", "credentials", "columns", "notify")
+
+
+def parse_map(given: Sequence[str]) -> dict[str, str]:
+    """``--map "HEADER=FIELD"`` values as header -> field text (the last ``=`` splits them).
+
+    Raises:
+        ConfigurationError: one without ``=``, or with nothing on one side.
+    """
+    found: dict[str, str] = {}
+    for text in given:
+        header, sep, named = text.rpartition("=")
+        if not sep or not header.strip() or not named.strip():
+            example = '--map "Formateur (ID)=Trainer erecno"'
+            raise ConfigurationError(f"--map {text!r}: write it HEADER=FIELD, e.g. {example}.")
+        found[header.strip()] = named.strip()
+    return found
+
+
+def chosen_columns(schema: Vendor, given: Mapping[str, str], where: str) -> dict[str, str]:
+    """Header -> field text (``--map``, a job's ``[columns]``) as field name -> header.
+
+    Raises:
+        ConfigurationError: a field the vendor does not have, or two headers for one field.
+    """
+    from importer.sheet.headers import field_named
+
+    chosen: dict[str, str] = {}
+    for header, text in given.items():
+        name = field_named(schema, text)
+        if name is None:
+            labels = ", ".join(f.label for f in schema.fields)
+            raise ConfigurationError(
+                f"{where}: {text!r} is not a column of {schema.title}; one of: {labels}."
+            )
+        if name in chosen:
+            raise ConfigurationError(
+                f"{where}: {chosen[name]!r} and {header!r} are both given for "
+                f"{schema.field(name).label!r}."
+            )
+        chosen[name] = header
+    return chosen
+
+
 def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
     """Read a TOML job file and check it against its schema (``plugins``: the vendors it may
     name, by name: the registry; their declared options and sheet defaults are keys too).
@@ -316,9 +371,9 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
     data = read_toml(path, "job file")
     tables: dict[str, dict[str, object]] = {}
     for section, value in data.items():
-        if section not in ("job", "credentials"):
+        if section not in _SECTIONS:
             raise ConfigurationError(
-                f"{path}: unknown section [{section}]{_closest(section, ['job', 'credentials'])}"
+                f"{path}: unknown section [{section}]{_closest(section, list(_SECTIONS))}"
             )
         if not isinstance(value, dict):
             raise ConfigurationError(f"{path}: {section} must be a [{section}] table.")
@@ -340,6 +395,11 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
             if key in _ABOVE_ZERO and not value > 0:
                 raise ConfigurationError(f"{path}: [job] {key} must be above 0.")
     _check_job_values(path, job, plugins)
+    for header, named in tables.get("columns", {}).items():
+        if not isinstance(named, str) or not named.strip():
+            raise ConfigurationError(
+                f'{path}: [columns] {header!r} must name a field in quotes ("Trainer erecno").'
+            )
     for key in _JOB_PATHS:
         if key in job:
             job[key] = str((path.parent / Path(str(job[key])).expanduser()).resolve())
@@ -362,7 +422,11 @@ def load_job(path: Path, plugins: Mapping[str, Plugin]) -> JobFile:
                 f"{path}: [credentials] {wrong[0]} is not a credential of {vendor} "
                 f"(its credentials: {', '.join(plugins[vendor].credentials)})."
             )
-    return JobFile.of({"job": job, "credentials": credentials})
+    notify = notify_settings(tables["notify"], path, job=True) if "notify" in tables else None
+    made = JobFile.of(
+        {"job": job, "credentials": credentials, "columns": tables.get("columns", {})}
+    )
+    return dataclasses.replace(made, notify=notify)
 
 
 def _check_job_values(path: Path, job: Mapping[str, object], plugins: Mapping[str, Plugin]) -> None:

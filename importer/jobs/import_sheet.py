@@ -33,6 +33,7 @@ from importer.jobs.journaling import JournalOptions, journal_report
 from importer.jobs.journals import JournalPlace, open_journal
 from importer.jobs.people import email_fields
 from importer.jobs.pipeline import resolve_only, run_import
+from importer.jobs.who import plain_who
 from importer.results.report import RunReport
 from importer.results.write import write_report
 from importer.sending.progress import ProgressHook, estimate_seconds
@@ -107,7 +108,9 @@ class ImportSpec:
         guard: the mass-change guard.
         wait: wait for another import into the account's journal instead of refusing.
         shared_budget: share the vendor's pace and tokens with the other processes.
-        who: who started the run (the page's user), kept with the run.
+        who: who started the run (the page's user, or the command line's
+            :func:`~importer.jobs.who.command_line_user`), kept with the run (made plain by
+            :func:`~importer.jobs.who.plain_who`).
         summary: more facts to record with the run's end.
     """
 
@@ -160,14 +163,25 @@ class Imported:
     run_id: int
 
 
-def read_sheet(spec: SheetSpec, plugin: Plugin) -> ValidationReport:
+def read_sheet(
+    spec: SheetSpec,
+    plugin: Plugin,
+    remembered: Callable[[list[str]], Mapping[str, str | None]] | None = None,
+) -> ValidationReport:
     """Read and check the sheet for the vendor; rows repeated in it are refused.
+
+    ``remembered``: the columns chosen earlier for a sheet with these headers (the account's
+    journal keeps them: :func:`importer.jobs.memory.remembered_columns`).
 
     Raises:
         ImporterError: the sheet cannot be read, or an option is wrong (a plain sentence).
     """
     options = prepare(plugin.schema, spec.timezone, spec.date_order, spec.defaults)
     table = read_table(spec.read_from or spec.path, header_scorer(plugin.schema), spec.sheet)
+    if remembered is not None:  # chosen earlier for these headers; the spec's own win
+        earlier = remembered([str(h) for h in table.frame.columns])
+        if earlier:
+            spec = dataclasses.replace(spec, columns={**earlier, **(spec.columns or {})})
     return check_table(table, spec, plugin, options)
 
 
@@ -301,6 +315,8 @@ def import_sheet(
         spec.journal, plugin, settings, dry_run=spec.dry_run, notify=hooks.notify
     )
     run_id = 0
+    # Who is kept with the run's start and its end (the page's history reads the end).
+    by = {"who": who} if (who := plain_who(spec.who)) else {}
     try:
         if journal is not None:
             run_id = _start(journal, spec, hooks)
@@ -325,10 +341,11 @@ def import_sheet(
         finally:
             if journal is not None and run_id:
                 end = {"counts": run.counts(), "stopped": run.stopped, "dry_run": run.dry_run}
-                journal.finish_run(run_id, {**end, "result": str(written), **spec.summary})
+                end |= {"result": str(written), **by}
+                journal.finish_run(run_id, {**end, **spec.summary})
     except ConfirmationNeededError as error:  # the mass-change guard: nothing was sent
         if journal is not None and run_id:
-            journal.finish_run(run_id, {"counts": {}, "stopped": error.on_page})
+            journal.finish_run(run_id, {"counts": {}, "stopped": error.on_page, **by})
         raise
     finally:
         if journal is not None:
@@ -350,8 +367,8 @@ def _start(journal: JournalLike, spec: ImportSpec, hooks: Hooks) -> int:
     for name, value in spec.recorded.items():
         journal.set_meta(name, value)
     used = {**spec.recorded, "result": str(spec.result.resolve())}
-    if spec.who:
-        used["who"] = spec.who
+    if who := plain_who(spec.who):
+        used["who"] = who
     return journal.start_run(spec.label, used)
 
 

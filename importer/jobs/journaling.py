@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from importer.core.dates import wall_to_utc_text
 from importer.core.outcomes import JournalState, RowResult, Status
 from importer.jobs.changes import Guard, describe, differences, update_row
+from importer.jobs.runs import is_undo
 from importer.results.report import RunReport, valid_values
 from importer.sending.protocol import MARKER
 from importer.sending.sender import Sender
@@ -294,6 +295,8 @@ class Journaled:
         names |= set((journal.meta(EARLIER_ZONES) or "").split(","))  # older journals taken in
         runs = getattr(journal, "runs", None)
         for run in runs() if runs is not None else ():
+            if is_undo(run):  # it read no sheet: no zone of its own (not UTC)
+                continue
             names.add(str((run["summary"].get("settings") or {}).get("timezone") or ""))
         zones = [_zone(name) for name in sorted(names)]
         return walls, [zone for zone in zones if zone is not None]

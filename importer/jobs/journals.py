@@ -20,7 +20,7 @@ from importer.store.journal import Journal
 from importer.store.slots import SharedSlots
 from importer.vendors.plugin import Plugin
 
-__all__ = ["JournalPlace", "journal_path", "open_journal", "store_journal"]
+__all__ = ["JournalPlace", "journal_path", "open_journal", "peek_journal", "store_journal"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,18 @@ def store_journal(place: JournalPlace, settings: RunSettings) -> JournalLike | N
     if place.scratch is not None or not place.shared:
         return None
     return shared_journal(settings, place.store_name)
+
+
+def peek_journal(place: JournalPlace, plugin: Plugin, settings: RunSettings) -> JournalLike | None:
+    """The account's journal as it is, to read from (``None``: there is none yet); nothing is
+    written to it, nor is it made."""
+    found = store_journal(place, settings)
+    if found is not None:
+        return found
+    path = journal_path(place, plugin, settings)
+    if path is None or not path.exists():
+        return None
+    return Journal(path, plugin.name)
 
 
 def open_journal(

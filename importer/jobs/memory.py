@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from importer.core.settings import RunSettings
+from importer.jobs.journals import JournalPlace, peek_journal
 from importer.sheet.corrections import Correction
 from importer.sheet.headers import header_key
 from importer.store import JournalLike
+from importer.vendors.plugin import Plugin
 
 __all__ = [
     "EarlierCorrection",
+    "recall_columns",
     "remember_columns",
     "remember_corrections",
     "remembered_columns",
@@ -59,6 +63,25 @@ def remembered_columns(journal: JournalLike, headers: Sequence[str]) -> dict[str
         for field, header in chosen.items()
         if header is None or header in headers
     }
+
+
+def recall_columns(
+    place: JournalPlace, plugin: Plugin, settings: RunSettings
+) -> Callable[[list[str]], dict[str, str | None]]:
+    """The columns chosen earlier for a sheet's headers, as :func:`read_sheet
+    <importer.jobs.import_sheet.read_sheet>` asks for them: from the account's journal, if
+    it has one (read only when asked)."""
+
+    def recall(headers: list[str]) -> dict[str, str | None]:
+        journal = peek_journal(place, plugin, settings)
+        if journal is None:
+            return {}
+        try:
+            return remembered_columns(journal, headers)
+        finally:
+            journal.close()
+
+    return recall
 
 
 def remember_columns(

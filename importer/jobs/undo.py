@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import httpx
 import pandas as pd
 
 from importer.core.clock import Clock, SystemClock
-from importer.core.errors import ConfigurationError, FatalVendorError, InputError
+from importer.core.errors import ConfigurationError, FatalVendorError, ImporterError, InputError
 from importer.core.outcomes import ExitCode, JournalState, RowResult, Status
 from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals
@@ -33,6 +33,8 @@ from importer.jobs.changes import ConfirmationNeededError, Guard, marked_send
 from importer.jobs.journals import JournalPlace
 from importer.jobs.pacing import paced
 from importer.jobs.pipeline import send_all
+from importer.jobs.runs import UNDO, is_undo
+from importer.jobs.who import plain_who
 from importer.results.report import RunReport
 from importer.results.sheet import ResultSheet, write_result
 from importer.sending.progress import progress_bar
@@ -143,16 +145,23 @@ def select(
         InputError: the result sheet cannot be read.
     """
     entries = list(journal.entries())
+    runs = {int(r["id"]): r for r in journal.runs()} if result is None else {}
     if result is not None:
         ids = _created_ids(result)
         found = [
             e for e in entries if e.created_id in ids and e.state in (*_LIVE, JournalState.DELETED)
         ]
-    elif run not in run_ids(journal):
-        known = ", ".join(str(i) for i in run_ids(journal)[-10:]) or "none"
+    elif run not in runs:
+        known = ", ".join(str(i) for i in list(runs)[-10:]) or "none"
         raise ConfigurationError(
             f"the journal {journal.path} has no run {run} (its last runs: {known}); "
             "`session-importer status JOURNAL` lists them."
+        )
+    elif is_undo(runs[run]):
+        undone = runs[run]["summary"]["settings"][UNDO]
+        raise ConfigurationError(
+            f"run {run} is the undo of {undone}: it created nothing to delete (to have those "
+            "rows back, import them again). Nothing was deleted."
         )
     else:
         found = [
@@ -346,6 +355,10 @@ class UndoSpec:
             the rows to delete are no longer that many.
         shared_budget: pace under the account's schedule shared by every process.
         why: the message recorded with each deleted row.
+        who: who asked for the undo (the page's user, or the command line's
+            :func:`~importer.jobs.who.command_line_user`), kept with the undo's run in the
+            journal (made plain by :func:`~importer.jobs.who.plain_who`).
+        summary: more facts to record with the undo's run's end (the page's account).
     """
 
     journal: JournalPlace
@@ -359,6 +372,8 @@ class UndoSpec:
     expect: int | None = None
     shared_budget: bool = True
     why: str = "deleted by undo"
+    who: str | None = None
+    summary: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -408,31 +423,64 @@ def undo_run(
     try:
         journal.lock_job(wait=spec.wait)
         entries = select(journal, spec.run_id, spec.result, rows=spec.rows)
-        live = sum(1 for e in entries if e.state != JournalState.DELETED)
-        if spec.expect is not None and live != spec.expect and not spec.dry_run:
-            said = f"{source} now has {live} row(s) to delete, not the {spec.expect} you confirmed"
-            raise ConfirmationNeededError(
-                f"{said}. Nothing was sent.", f"{said[0].upper()}{said[1:]}: look again."
+        who = plain_who(spec.who)
+        run_id = _start(journal, spec, source, who)
+        # The end as the page's history reads it (who, counts, the sheet), as an import's.
+        end: dict[str, Any] = {"counts": {}, "stopped": None, "dry_run": spec.dry_run}
+        end |= {"who": who} if who else {}
+        end |= spec.summary
+        try:
+            live = sum(1 for e in entries if e.state != JournalState.DELETED)
+            if spec.expect is not None and live != spec.expect and not spec.dry_run:
+                said = f"{source} now has {live} row(s) to delete, not the {spec.expect} you "
+                said += "confirmed"
+                raise ConfirmationNeededError(
+                    f"{said}. Nothing was sent.", f"{said[0].upper()}{said[1:]}: look again."
+                )
+            before(entries, doubtful(journal, spec.run_id))
+            report = undo_rows(
+                entries,
+                journal,
+                plugin,
+                settings,
+                guard=spec.guard,
+                dry_run=spec.dry_run,
+                client=client,
+                clock=clock,
+                shared_budget=spec.shared_budget,
+                notify=notify,
+                why=spec.why,
             )
-        before(entries, doubtful(journal, spec.run_id))
-        report = undo_rows(
-            entries,
-            journal,
-            plugin,
-            settings,
-            guard=spec.guard,
-            dry_run=spec.dry_run,
-            client=client,
-            clock=clock,
-            shared_budget=spec.shared_budget,
-            notify=notify,
-            why=spec.why,
-        )
-        target = spec.target or default_undo_sheet(journal, spec.run_id, spec.result, spec.dry_run)
-        written = undo_sheet(report, target, source)
+            end.update(counts=report.counts(), stopped=report.stopped)
+            target = spec.target or default_undo_sheet(
+                journal, spec.run_id, spec.result, spec.dry_run
+            )
+            written = undo_sheet(report, target, source)
+            end["result"] = str(written)
+        except ImporterError as error:  # the guard, the sheet not written: kept, then raised
+            end["stopped"] = end["stopped"] or error.on_page
+            journal.finish_run(run_id, end)
+            raise
+        # Anything else (a crash, a signal before the deletes' loop) leaves the run open: it
+        # did not finish, and the same undo run again finishes it.
+        journal.finish_run(run_id, end)
     finally:
         journal.close()
     return Undone(source, entries, report, written, changes.warning)
+
+
+def _start(journal: JournalLike, spec: UndoSpec, source: str, who: str | None) -> int:
+    """Record the undo as a run of the journal: what it takes back, and who asked.
+
+    Its settings carry ``undo`` (see :func:`is_undo`) and no ``result``: the run-settings
+    look-ups by result sheet (``export --from-result``, the undo's sheet name) find the runs
+    that read a sheet, never an undo."""
+    settings: dict[str, Any] = {UNDO: source}
+    if spec.rows is not None:
+        settings["rows"] = list(spec.rows)
+    if who:
+        settings["who"] = who
+    return journal.start_run(f"undo of {source}", settings)
 
 
 def default_undo_sheet(

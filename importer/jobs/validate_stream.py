@@ -127,6 +127,7 @@ def validate_csv(
     timezone: str | None = None,
     date_order: str | None = None,
     defaults: Mapping[str, str] | None = None,
+    columns: Mapping[str, str | None] | None = None,
     shown: int = 21,
     slice_bytes: int | None = None,
 ) -> Validated | None:
@@ -139,6 +140,7 @@ def validate_csv(
         timezone: as :func:`importer.sheet.validation.validate`.
         date_order: as :func:`importer.sheet.validation.validate`.
         defaults: as :func:`importer.sheet.validation.validate`.
+        columns: as :func:`importer.sheet.validation.validate`.
         shown: how many problems to keep for the summary.
         slice_bytes: about how much of the file one slice holds (:data:`SLICE_BYTES`).
 
@@ -164,12 +166,12 @@ def validate_csv(
     layout = utf8_csv_layout(path, header_scorer(options.vendor), csv_checks.STREAMED_MAX_CSV_LINES)
     if layout is None or layout.headers[-1].startswith("Column "):
         return None
-    columns = match_headers(
-        list(layout.headers), options.vendor, str(path), frozenset(options.defaults)
+    matched = match_headers(
+        list(layout.headers), options.vendor, str(path), frozenset(options.defaults), columns
     )
     remembered = Remembered()
     reports = (
-        validate_table(table, columns, options, remembered)
+        validate_table(table, matched, options, remembered)
         for table in _slices(path, layout, slice_bytes or SLICE_BYTES)
     )
     try:

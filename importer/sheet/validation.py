@@ -224,6 +224,7 @@ def validate(
     timezone: str | None = None,
     date_order: str | None = None,
     defaults: Mapping[str, str] | None = None,
+    columns: Mapping[str, str | None] | None = None,
 ) -> ValidationReport:
     """Read and validate a spreadsheet for a vendor.
 
@@ -236,6 +237,7 @@ def validate(
             vendor's documented order, day first).
         defaults: field name -> value for the whole sheet, used where the column
             is absent or a cell is empty (e.g. ``{"pathId": ...}``).
+        columns: field name -> the header chosen for it (``--map``), winning over names.
 
     Returns:
         The report: every row's outcome, problems in plain words.
@@ -248,10 +250,10 @@ def validate(
     path = Path(path)
     table = read_table(path, header_scorer(options.vendor), sheet)
     where = f"{path}" + (f" (sheet {table.sheet!r})" if table.sheet else "")
-    columns = match_headers(
-        list(table.frame.columns), options.vendor, where, frozenset(options.defaults)
+    matched = match_headers(
+        list(table.frame.columns), options.vendor, where, frozenset(options.defaults), columns
     )
-    return validate_table(table, columns, options)
+    return validate_table(table, matched, options)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,16 @@ and, at the top of the file, before any table, who sees and manages everything::
 
     admins = ["it-ops@acme.example", "group:importer-admins"]
 
+and, anywhere, how the person who started a run is told its result by email when it ends
+(:mod:`importer.jobs.notify`; the page writes to the user's sign-in name when it is an email
+address)::
+
+    [notify]
+    host = "smtp.acme.example"
+    user = "importer@acme.example"
+    password_env = "SMTP_PASSWORD"
+    from = "Session importer <importer@acme.example>"
+
 Who may touch what is :mod:`importer.web.access`'s; users, managers and admins need a sign-in
 that names the user (``--auth proxy`` or ``oidc``), checked when the server starts.
 
@@ -40,6 +50,7 @@ from typing import Any
 from importer.core.errors import ConfigurationError
 from importer.core.settings import RunSettings
 from importer.jobs.config import JobFile, RunFlags, read_toml, resolve_settings
+from importer.jobs.notify import NotifySettings, notify_settings
 from importer.vendors import REGISTRY
 from importer.vendors import plugin as plugin_named
 from importer.vendors.plugin import Plugin
@@ -112,10 +123,12 @@ class Account:
 
 @dataclass(frozen=True)
 class AccountsFile:
-    """What an accounts file says: its accounts, and who administers the page."""
+    """What an accounts file says: its accounts, who administers the page, and how a run's
+    result is emailed to whoever started it (``notify``; ``None``: it is not)."""
 
     accounts: list[Account]
     admins: tuple[str, ...] = ()
+    notify: NotifySettings | None = None
 
 
 def load_accounts(path: Path) -> AccountsFile:
@@ -124,17 +137,19 @@ def load_accounts(path: Path) -> AccountsFile:
     entries = data.get("account")
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(f"{path}: no [[account]] table; see docs/web.md.")
-    known = {"account", "admins"}
+    known = {"account", "admins", "notify"}
     if unknown := sorted(set(data) - known):
         raise ConfigurationError(
-            f"{path}: unknown setting {unknown[0]!r} at the top (admins, or [[account]] tables; "
-            "an account's settings go under its [[account]])."
+            f"{path}: unknown setting {unknown[0]!r} at the top (admins, a [notify] table, or "
+            "[[account]] tables; an account's settings go under its [[account]])."
         )
+    notify = notify_settings(data["notify"], path, job=False) if "notify" in data else None
     accounts = [_account(path, number, entry) for number, entry in enumerate(entries, 1)]
     slugs = [account.slug for account in accounts]
     if len(set(slugs)) != len(slugs):
         raise ConfigurationError(f"{path}: two accounts have the same name.")
-    return AccountsFile(accounts, _names(data.get("admins"), f"{path}: admins") or ())
+    admins = _names(data.get("admins"), f"{path}: admins") or ()
+    return AccountsFile(accounts, admins, notify)
 
 
 def _names(given: Any, where: str) -> tuple[str, ...] | None:

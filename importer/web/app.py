@@ -37,6 +37,7 @@ from importer.core.errors import ImporterError
 from importer.core.files import FILE_MODE
 from importer.core.secret import Secret
 from importer.jobs.people import email_fields
+from importer.jobs.runs import recorded_who
 from importer.results.templates import template_name, write_template
 from importer.sheet.corrections import Correction
 from importer.vendors import get_vendor
@@ -50,7 +51,7 @@ from importer.web.proxy import ProxyUsers
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
 from importer.web.undo import undo_plan, undo_run
 from importer.web.views import duration, field_choices, sheet_page, two_ways_line, when
-from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, run_owner, too_large
+from importer.web.workspace import SUFFIXES, Upload, WebRun, Workspace, too_large
 
 __all__ = ["create_app"]
 
@@ -109,7 +110,7 @@ def create_app(
         entries = await asyncio.to_thread(lambda: list(workspace.history()))
         seen = []
         for entry in entries:
-            owner = run_owner(entry)
+            owner = recorded_who(entry)
             if rules.may_see_run(user, entry["account"], owner):
                 manage = rules.may_manage(user, entry["account"], owner)
                 seen.append({**entry, "owner": owner, "manage": manage})
@@ -610,6 +611,7 @@ def create_app(
                 int(confirm) if confirm.isdigit() else None,
                 form.get("dry") == "1",
                 int(expect) if expect.isdigit() else None,
+                who,
             )
         except ImporterError as error:  # in the page's words (the guard's "Confirm count")
             audit.record("refused", who, what="undo", **facts, reason=error.on_page)

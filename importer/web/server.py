@@ -17,6 +17,9 @@ from importer.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from importer.core.secret import Secret
+    from importer.jobs.mailer import Mailer
+    from importer.web.access import Access
+    from importer.web.accounts import AccountsFile
     from importer.web.oidc_provider import OidcSettings
     from importer.web.proxy import ProxyUsers
 
@@ -161,6 +164,7 @@ def serve_command(args: argparse.Namespace) -> int:
     accounts: list[Account] = list(configured.accounts)
     access = Access(configured.admins, named=proxy is not None or oidc_settings is not None)
     access.check(accounts, args.auth or ("password" if password is not None else "none"))
+    mailer = _mailer(configured, access)
     sandbox_server = None
     if args.sandbox:
         from importer.sandbox import Sandbox, SandboxServer
@@ -173,7 +177,11 @@ def serve_command(args: argparse.Namespace) -> int:
     throwaway = args.data is None and args.sandbox  # describes a sandbox that ends with us
     try:
         workspace = Workspace(
-            accounts, data, max_rows=args.max_rows, max_bytes=int(args.max_upload_mb * 1e6)
+            accounts,
+            data,
+            max_rows=args.max_rows,
+            max_bytes=int(args.max_upload_mb * 1e6),
+            notify=mailer,
         )
         listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -238,6 +246,25 @@ def serve_command(args: argparse.Namespace) -> int:
             shutil.rmtree(data, ignore_errors=True)
             print(f"Removed the sandbox's data folder {data}.", file=sys.stderr)
     return 0
+
+
+def _mailer(configured: AccountsFile, access: Access) -> Mailer | None:
+    """The accounts file's [notify], its password read now (a missing one refused at start);
+    only with a sign-in that vouches for the user's name: a name typed on the page (no
+    sign-in, or a shared password) would send learners' data to any address typed."""
+    # lazy: the parser half of this module is read by every command (validate's start-up)
+    from importer.jobs.mailer import Mailer
+
+    if configured.notify is None:
+        return None
+    if not access.named:
+        raise ConfigurationError(
+            f"{configured.notify.source}: [notify] emails a run's result to whoever started "
+            "it, which needs a sign-in that names the user (--auth proxy or --auth oidc): with "
+            "a shared password or none, the name is typed on the page. Add it, or leave "
+            "[notify] out."
+        )
+    return Mailer.of(configured.notify, os.environ)
 
 
 def _sign_in(

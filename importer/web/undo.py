@@ -84,9 +84,12 @@ def undo_run(
     confirm: int | None,
     dry_run: bool,
     expect: int | None = None,
+    who: str | None = None,
 ) -> str:
     """Delete what run ``run_id`` of ``account`` created (or list it); one sentence of what
-    happened. The undo's sheet is written beside the run's results, in the data folder.
+    happened. The undo's sheet is written beside the run's results, in the data folder, and
+    the undo is kept as a run of the account's journal with ``who`` (the page's user) asked
+    for it, shown in History and by the command line's ``status``.
 
     Raises:
         ConfirmationNeededError: over the mass-change guard without the matching count, or
@@ -104,6 +107,8 @@ def undo_run(
         expect=expect,
         shared_budget=not account.sandbox,
         why=f"deleted by the undo of run {run_id} (web page)",
+        who=who,
+        summary={"page_account": account.slug},  # History shows it under this account only
     )
     try:
         done = undo_run_of(spec, account.plugin, account.settings())

@@ -74,7 +74,7 @@ class SheetPage:
     shown: int
     counts: dict[str, int]
     other: bool
-    lead: int = 0  # the column naming a row (the session's name), kept in view
+    lead: int = -1  # 0: the first column names a row (the session's name), kept in view
     repeated: tuple[Repeated, ...] = ()
     corrected: int = 0
 
@@ -112,6 +112,8 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
     if problems_only:  # the columns to look at first, the rest after, each in sheet order
         columns = [c for c in columns if c in wrong] + [c for c in columns if c not in wrong]
     named = report.columns.fields.get("name")
+    if named in columns:  # the session's name right after the row number: both stay in view
+        columns = [named, *(c for c in columns if c != named)]
     headers = tuple(columns)
     was = {cell: fix.old for cell, fix in latest(upload.corrections).items()}
     rows = []
@@ -139,7 +141,7 @@ def sheet_page(upload: Upload, page: int, problems_only: bool) -> SheetPage:
         if created:
             counts["already created"] = created
     other = any(row.messages for row in rows)
-    lead = headers.index(named) if named in headers else 0
+    lead = 0 if named in headers else -1
     return SheetPage(
         headers, tuple(rows), page, pages, len(index), counts, other, lead,
         repeated(upload), len(was),

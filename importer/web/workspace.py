@@ -50,12 +50,15 @@ from importer.jobs.import_sheet import (
 )
 from importer.jobs.journaling import JournalOptions, changed_runs, journal_report
 from importer.jobs.journals import JournalPlace, journal_path, store_journal
+from importer.jobs.mailer import Mailer
 from importer.jobs.memory import (
     remember_columns,
     remember_corrections,
     remembered_columns,
     remembered_corrections,
 )
+from importer.jobs.notify import email_address, summary_of
+from importer.jobs.runs import recorded_who
 from importer.results.report import RunReport
 from importer.results.sheet import RESULT_COLUMNS
 from importer.sheet.corrections import Correction, latest, raw_prints
@@ -68,7 +71,7 @@ from importer.web.accounts import Account
 from importer.web.audit import Audit
 from importer.web.undo import can_delete, run_rows
 
-__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace", "run_owner"]
+__all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
 
 #: The sheet formats the page takes.
 SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv", ".txt")
@@ -125,7 +128,10 @@ class Upload:
 
 @dataclass
 class WebRun:
-    """An import (or dry run, or email look-up) running in a background thread."""
+    """An import (or dry run, or email look-up) running in a background thread.
+
+    ``outcome``: every row's, once an import or update has ended (what its email says).
+    """
 
     id: str
     upload: Upload
@@ -145,6 +151,7 @@ class WebRun:
     finished: float | None = None
     followup: str | None = None
     confirm: int | None = None  # an update's --confirm N (the mass-change guard)
+    outcome: RunReport | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     version: int = 0
     thread: threading.Thread | None = None
@@ -186,10 +193,20 @@ class WebRun:
 
 
 class Workspace:
-    """The data folder, the accounts, the uploads and the runs of one server."""
+    """The data folder, the accounts, the uploads and the runs of one server.
+
+    ``notify``: how an import's or update's result is emailed to whoever started it when it
+    ends (their sign-in name, when it is an email address); ``None``: it is not.
+    """
 
     def __init__(
-        self, accounts: Sequence[Account], data: Path, *, max_rows: int, max_bytes: int
+        self,
+        accounts: Sequence[Account],
+        data: Path,
+        *,
+        max_rows: int,
+        max_bytes: int,
+        notify: Mailer | None = None,
     ) -> None:
         if not accounts:
             raise ConfigurationError("no account to import into: give --config or --sandbox.")
@@ -198,6 +215,7 @@ class Workspace:
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
         self.runs: dict[str, WebRun] = {}
+        self.notify = notify
         # The server user's alone (0700 folders, 0600 files): learners' names, sessions, IDs.
         make_private_dir(data)
         for folder in ("uploads", "results", "journals", "templates"):
@@ -485,7 +503,7 @@ class Workspace:
         try:
             options = JournalOptions(journal, account.key)
             made = changed_runs(upload.checked, options, account.plugin)
-            owners = {int(entry["id"]): run_owner(entry) for entry in journal.runs()}
+            owners = {int(entry["id"]): recorded_who(entry) for entry in journal.runs()}
         finally:
             journal.close()
         return [owners.get(run) if run is not None else None for run in made.values()]
@@ -545,6 +563,34 @@ class Workspace:
                 stopped=run.stopped,
                 exit_code=run.exit_code,
             )
+            try:
+                self._tell(run)
+            except Exception as error:  # whatever it is, the email's problem is not the run's
+                _log.exception("run %s: the result could not be sent by email", run.id)
+                run.say(
+                    "the result could not be sent by email: internal error "
+                    f"({type(error).__name__})"
+                )
+
+    def _tell(self, run: WebRun) -> None:
+        """Email an import's or update's result to whoever started it (after the run has
+        ended: the page shows it finished at once); a failed email is said in the run's
+        messages and logged, and changes nothing of the run."""
+        if self.notify is None or run.outcome is None or run.mode not in ("import", "update"):
+            return  # a dry run, a look-up or a run that could not start: seen on the page
+        address = email_address(run.who)
+        if address is None:
+            run.say(f"no email sent: the sign-in name {run.who!r} is not an email address")
+            return
+        upload = run.upload
+        summary = summary_of(
+            run.outcome, run.result, file=upload.name, account=upload.account.name, who=run.who
+        )
+        told = self.notify.tell(summary, [address])
+        if not told.sent:
+            _log.warning("run %s: %s", run.id, told.said)
+        self.audit.record("emailed", run.who, **upload.facts, to=address, sent=told.sent)
+        run.say(told.said)
 
     def _resolve(self, run: WebRun, settings: RunSettings, target: Path) -> None:
         done = resolve_emails(run.upload.checked, run.upload.account.plugin, settings, target)
@@ -584,7 +630,12 @@ class Workspace:
             guard=Guard(confirm=run.confirm),
             shared_budget=not account.sandbox,
             who=run.who,
-            summary={"file": upload.name, "who": run.who, "web_run": run.id},
+            summary={
+                "file": upload.name,
+                "who": run.who,
+                "web_run": run.id,
+                "page_account": account.slug,  # two accounts may share one journal
+            },
         )
         hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
         imported = import_sheet(report, spec, account.plugin, settings, hooks)
@@ -593,6 +644,7 @@ class Workspace:
         outcome = imported.run
         run.stopped = outcome.stopped
         run.counts, run.exit_code = outcome.counts(), outcome.exit_code
+        run.outcome = outcome
         # A dry run sends nothing by design: its rows are all checked, none left over.
         run.not_sent = 0 if outcome.dry_run else run.counts.get(Status.NOT_SENT, 0)
         run.done = max(run.total - run.not_sent, 0)
@@ -613,6 +665,10 @@ class Workspace:
             try:
                 made = run_rows(journal)
                 for entry in journal.runs():
+                    # Two of the page's accounts on the same credentials share one journal:
+                    # a run the page started shows under its own account only.
+                    if entry["summary"].get("page_account", account.slug) != account.slug:
+                        continue
                     rows = made.get(int(entry["id"]), {"live": 0, "deleted": 0})
                     found.append({**entry, **rows, "account": account, "deletable": deletable})
             finally:
@@ -635,14 +691,6 @@ class Workspace:
             if run.thread is not None:
                 run.thread.join(timeout)
         self.audit.close()
-
-
-def run_owner(entry: Mapping[str, Any]) -> str | None:
-    """Who started a run the journal records (``journal.runs()``'s entry): the name kept
-    when it ended, else the one recorded when it started (a run that never finished)."""
-    summary = entry.get("summary") or {}
-    who = summary.get("who") or (summary.get("settings") or {}).get("who")
-    return str(who) if who else None
 
 
 def _day(stamp: Any) -> str:

@@ -135,9 +135,9 @@ def test_export_takes_the_callers_client_and_clock() -> None:
         link = f'<{request.url.copy_with(params={"page": "2"})}>; rel="next"'
         return httpx.Response(200, json=[{"_id": "a"}], headers={"link": link})
 
-    # A secret no other test writes: it stays held in this process (the word "secret" would
-    # mask every later "...-secret..." file name of the same worker, as test_access's).
-    env = {"IMPORTER_360L_CLIENT_ID": "id", "IMPORTER_360L_CLIENT_SECRET": "export-test-s3cr3t-41"}
+    # Not a word ("secret"): the run holds it in this process's HELD, which then masks it
+    # wherever it appears (another test's file named ana-secret.csv became ana-***.csv).
+    env = {"IMPORTER_360L_CLIENT_ID": "id", "IMPORTER_360L_CLIENT_SECRET": "export-test-Cs-8c1f"}
     settings = resolve_settings("360learning-v2", flags={"base_url": "http://127.0.0.1:9"}, env=env)
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         found = export_sessions(

@@ -6,9 +6,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +25,22 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 class WebServer:
-    """A running `serve` process: its page's URL, the sandbox's URL, its data folder."""
+    """A running `serve` process: its page's URL, the embedded sandbox's URL (``""``
+    without one), its data folder."""
 
-    def __init__(self, process: subprocess.Popen[str], data: Path) -> None:
+    def __init__(self, process: subprocess.Popen[str], data: Path, sandbox: bool = True) -> None:
         assert process.stdout is not None
         self.process, self.data = process, data
-        lines = [process.stdout.readline() for _ in range(2)]
-        found = re.search(r"http://127\.0\.0\.1:\d+", lines[1])
-        sandbox = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
-        assert found and sandbox, lines
-        self.url, self.sandbox_url = found.group(0), sandbox.group(0)
+        # serve prints the embedded sandbox's line (with --sandbox), then the page's
+        lines = [process.stdout.readline() for _ in range(2 if sandbox else 1)]
+        found = re.search(r"http://127\.0\.0\.1:\d+", lines[-1])
+        assert found and "Serving" in lines[-1], lines
+        self.url = found.group(0)
+        self.sandbox_url = ""
+        if sandbox:
+            embedded = re.search(r"http://127\.0\.0\.1:\d+", lines[0])
+            assert embedded, lines
+            self.sandbox_url = embedded.group(0)
         self.clients: list[httpx.Client] = []
 
     def client(self, **options: Any) -> httpx.Client:
@@ -46,6 +55,7 @@ class WebServer:
 
     def created(self, vendor: str) -> list[dict[str, Any]]:
         """What the sandbox holds as created for ``vendor``."""
+        assert self.sandbox_url, "served without --sandbox: ask the test's own sandbox"
         found = httpx.get(f"{self.sandbox_url}/_sandbox/created", params={"vendor": vendor})
         return list(found.json())
 
@@ -61,8 +71,11 @@ class WebServer:
             self.process.stdout.close()
 
 
-def start_server(data: Path, *extra: str, env: dict[str, str] | None = None) -> WebServer:
-    """`session-importer serve --sandbox --port 0` with ``extra`` options."""
+def start_server(
+    data: Path, *extra: str, env: dict[str, str] | None = None, sandbox: bool = True
+) -> WebServer:
+    """`session-importer serve --sandbox --port 0` with ``extra`` options (without
+    ``sandbox``: no embedded sandbox, only the accounts of ``extra``'s --config)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
     process = subprocess.Popen(
         [
@@ -70,7 +83,7 @@ def start_server(data: Path, *extra: str, env: dict[str, str] | None = None) -> 
             "-m",
             "importer",
             "serve",
-            "--sandbox",
+            *(["--sandbox"] if sandbox else []),
             "--port",
             "0",
             "--data",
@@ -83,12 +96,22 @@ def start_server(data: Path, *extra: str, env: dict[str, str] | None = None) -> 
         cwd=ROOT,
         env={**base, "IMPORTER_STATE_DIR": str(data / "state"), **(env or {})},
     )
-    return WebServer(process, data)
+    return WebServer(process, data, sandbox)
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless Chromium, off the network, with a fresh profile and a download folder."""
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def chromium(folder: Path) -> Any:
+    """A headless Chromium (quit it when done), its profile in ``folder``/profile and its
+    downloads in ``folder``/downloads; skipped without one, failed in CI (CI=true)."""
     if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
         # As the PostgreSQL tests: outside CI a machine without the browser skips; CI
         # (CI=true, which .ci/run sets) installs it, so there its absence is a failure.
@@ -111,26 +134,23 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={folder / 'profile'}",
         # Nothing but localhost and 127.0.0.1 resolves: a page (the OIDC provider's imports
         # a web font) cannot make the browser leave this machine.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
-    (tmp_path / "downloads").mkdir()
+    (folder / "downloads").mkdir()
     options.add_experimental_option(
         "prefs",
         {
-            "download.default_directory": str(tmp_path / "downloads"),
+            "download.default_directory": str(folder / "downloads"),
             "download.prompt_for_download": False,
         },
     )
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return driver
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +192,91 @@ def upload(
             files={"sheet": (name or sheet.name, handle)},
             follow_redirects=True,
         )
+
+
+# --- a real nginx in front (the proxy mode's tests): auth_basic stands in for a sign-on ----
+
+_NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 25m;
+        auth_basic "Session importer";
+        auth_basic_user_file {tmp}/htpasswd;
+        location / {{
+            proxy_pass {upstream};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-User $remote_user;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str:
+    """Debian's nginx; outside CI a machine without it skips, in CI (CI=true) it fails."""
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+    )
+    if found is None:
+        reason = "no nginx: install Debian's nginx (apt-get install nginx) for the proxy tests"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must provide it (.ci/run installs it)")
+        pytest.skip(reason)
+    return found
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nobody listens on now (for a server that must know its own)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def nginx(folder: Path, users: Mapping[str, str], upstream: str, port: int) -> Iterator[str]:
+    """Debian's nginx on 127.0.0.1:``port`` in front of ``upstream``, its files in ``folder``:
+    ``auth_basic`` with ``users`` (name: password) stands in for the company's sign-on, the
+    name it signed in passed on as ``X-Forwarded-User``. Yields nginx's URL once it answers."""
+    binary = nginx_binary()
+    (folder / "htpasswd").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
+    conf = folder / "nginx.conf"
+    conf.write_text(_NGINX_CONF.format(tmp=folder, port=port, upstream=upstream))
+    log = folder / "error.log"
+    process = subprocess.Popen(
+        [binary, "-p", str(folder), "-c", str(conf), "-e", str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # until nginx answers (or has ended: its error log says why)
+            if process.poll() is not None:
+                said = log.read_text() if log.exists() else ""
+                raise AssertionError(f"nginx ended ({process.returncode}): {said}")
+            try:
+                if httpx.get(url, timeout=5).status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "nginx did not answer"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)

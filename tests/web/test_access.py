@@ -23,6 +23,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from importer.core.errors import ConfigurationError
+from importer.jobs.runs import recorded_who
 from importer.sandbox import Sandbox, SandboxServer
 from importer.vendors import sandbox_parts
 from importer.web.access import Access, User
@@ -222,7 +223,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         proxy = ProxyUsers(groups_header="X-Forwarded-Groups")
         app = create_app(space, proxy=proxy, access=Access((ADMIN,), named=True))
         ana = Browser(app, "ana")
-        upload = ana.upload("ana-secret.csv", "team-a", _rows("AnaSecret", 3))
+        upload = ana.upload("ana-own.csv", "team-a", _rows("AnaOwn", 3))
         answer = ana.run(upload)
         run = answer.headers["location"].rsplit("/", 1)[1]
         assert ana.finished(answer)["counts"] == {"created": 3}
@@ -234,7 +235,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         ben = Browser(app, "ben")
         assert ben.finished(ben.run(ben.upload("ben.csv", "team-b", _rows("Ben", 2))))
         team = Team(app, space, sandbox, upload, run, 0, 0)
-        team.ana_number = team.history_number("team-a", "ana-secret.csv")
+        team.ana_number = team.history_number("team-a", "ana-own.csv")
         team.undo_number = team.history_number("team-a", "undo-me.csv")
         try:
             yield team
@@ -249,13 +250,13 @@ def test_each_user_sees_their_accounts_and_the_runs_of_them(team: Team) -> None:
     home, history = ben("GET", "/").text, ben("GET", "/history").text
     assert 'value="team-b"' in home and 'value="team-a"' not in home
     for page in (home, history):
-        assert "ana-secret" not in page and "Team A" not in page and "AnaPrivate" not in page
+        assert "ana-own" not in page and "Team A" not in page and "AnaPrivate" not in page
     assert "ben.csv" in history
     mine = ana("GET", "/history").text
-    assert "ana-secret.csv" in mine and "ana-private.csv" in mine and "ben.csv" not in mine
+    assert "ana-own.csv" in mine and "ana-private.csv" in mine and "ben.csv" not in mine
     # One of the group team-a sees the team's runs, not its member's uploads.
     al = team.browser("al", "team-a")
-    assert "ana-secret.csv" in al("GET", "/history").text
+    assert "ana-own.csv" in al("GET", "/history").text
     assert al("GET", f"/runs/{team.ana_run}").status_code == 200
     assert al("GET", f"/uploads/{team.ana_upload}").status_code == 404
     # Uploading for another's account is refused as if it did not exist.
@@ -272,7 +273,7 @@ def test_private_runs_are_their_owners_alone(team: Team) -> None:
     cleo = team.browser("cleo")
     assert 'value="team-c"' in cleo("GET", "/").text  # she may use the account
     history = cleo("GET", "/history").text
-    assert "ana-private.csv" not in history and "ana-secret.csv" not in history
+    assert "ana-private.csv" not in history and "ana-own.csv" not in history
     private = next(r for r in team.space.runs.values() if r.upload.name == "ana-private.csv")
     assert cleo("GET", f"/runs/{private.id}").status_code == 404
     number = team.history_number("team-c", "ana-private.csv")
@@ -283,7 +284,7 @@ def test_private_runs_are_their_owners_alone(team: Team) -> None:
 def test_an_admin_sees_and_manages_everything(team: Team) -> None:
     admin = team.browser(ADMIN)
     history = admin("GET", "/history").text
-    for file in ("ana-secret.csv", "ana-private.csv", "ben.csv"):
+    for file in ("ana-own.csv", "ana-private.csv", "ben.csv"):
         assert file in history
     for path in _owner_pages(team):
         assert admin("GET", path).status_code == 200, path
@@ -373,7 +374,7 @@ def test_every_route_refuses_a_user_without_the_right(team: Team, path: str, met
     before = len(team.sandbox.state.requests)
     answer = ben(method, filled, data=form, **extra) if method == "POST" else ben("GET", filled)
     body = answer.content.decode("utf-8", "replace")
-    for secret in ("AnaSecret", "ana-secret", team.ana_upload):
+    for secret in ("AnaOwn", "ana-own", team.ana_upload):
         assert secret not in body, (method, filled)
     assert "the form expired" not in body  # refused for who he is, not for a token
     if (path, method) in GUARDED or filled == "/upload":
@@ -405,6 +406,9 @@ def test_someone_elses_run_is_undone_by_a_manager_typing_the_count(team: Team) -
     lines = (team.space.data / "audit.log").read_text().splitlines()
     undone = [json.loads(line) for line in lines if '"undo"' in line]
     assert undone[-1]["who"] == "lea" and undone[-1]["owner"] == "ana"
+    # The journal keeps the undo as a run of its own, by lea (what `status` shows).
+    undos = [e for e in team.space.history() if e["source"] == f"undo of run {team.undo_number}"]
+    assert [recorded_who(e) for e in undos] == ["lea"]
 
 
 def test_updating_rows_of_someone_elses_run_needs_a_manager_and_the_count(team: Team) -> None:
@@ -429,3 +433,32 @@ def test_updating_rows_of_someone_elses_run_needs_a_manager_and_the_count(team: 
         ("lea", "update"),
     ]
     assert [e["who"] for e in logged if e["event"] == "update"] == ["lea"]
+
+
+def test_two_accounts_on_one_journal_show_each_its_own_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of the page's accounts on the same credentials share one journal (the account's
+    at the vendor): a run started from the page shows under its own account only."""
+    monkeypatch.setenv("IMPORTER_STATE_DIR", str(tmp_path / "state"))
+    sandbox = Sandbox(sandbox_parts())
+    with SandboxServer(sandbox.app) as server:
+        info = sandbox.describe(server.url)["360learning-v2"]
+        pair = [
+            Account(name, "360learning-v2", timezone="UTC", base_url=info["base_url"],
+                    auth_url=info["auth_url"], env=info["env"])
+            for name in ("Team A", "Team B")
+        ]  # fmt: skip
+        space = Workspace(pair, tmp_path / "data", max_rows=10, max_bytes=100_000)
+        try:
+            assert space.journal_path(pair[0]) == space.journal_path(pair[1])
+            sheet = tmp_path / "a.csv"
+            sheet.write_text(",".join(HEADER) + "\n" + ",".join(_rows("Shared", 1)[0]) + "\n")
+            run = space.start(space.check(sheet, pair[0], "ana"), "import", "ana")
+            assert run.thread is not None
+            run.thread.join(60)
+            assert run.counts == {"created": 1}, run.messages
+            shown = [(e["account"].slug, e["summary"].get("file")) for e in space.history()]
+            assert shown == [("team-a", "a.csv")]
+        finally:
+            space.shutdown()

@@ -73,3 +73,26 @@ def test_apply_changes_updates_the_edited_rows_behind_the_guard(
     assert sorted(held) == sorted([JOHN] * 6 + [JANE] * 4)
     plain = run(space, edited, "import")
     assert plain.counts == {"skipped": 10}
+
+
+def test_the_pages_undo_is_a_run_of_the_journal_with_its_user(
+    tmp_path: Path, workspace: tuple[Workspace, Sandbox]
+) -> None:
+    """The page's undo, given its user, is kept as a run of the account's journal: History
+    shows it (who, "undo of run 1", the rows deleted, its sheet) beside the run it undid;
+    the imports' runs keep their user too."""
+    from importer.web.undo import undo_run
+
+    space, _ = workspace
+    first = run(space, write_csv(tmp_path / "a.csv", [HEADER, *rows()]), "import")
+    assert first.counts == {"created": 10}, first.messages
+    account = next(iter(space.accounts.values()))
+    said = undo_run(space, account, 1, confirm=10, dry_run=False, who="Bob")
+    assert "10 deleted" in said, said
+    newest, undone = list(space.history())
+    assert (newest["source"], newest["summary"]["who"]) == ("undo of run 1", "Bob")
+    assert newest["summary"]["settings"] == {"undo": "run 1", "who": "Bob"}
+    assert newest["summary"]["counts"] == {"deleted": 10} and newest["live"] == 0
+    assert newest["summary"]["page_account"] == account.slug
+    assert space.result_file(newest["summary"]["result"]) is not None  # downloadable
+    assert undone["summary"]["who"] == "Ana" and undone["deleted"] == 10

@@ -189,3 +189,31 @@ def test_a_correction_is_escaped_like_any_cell_and_kept_with_the_upload(
     book = openpyxl.load_workbook(io.BytesIO(marked.content))["Result"]
     values = [cell.value for row in book.iter_rows() for cell in row]
     assert script in values
+
+
+def test_the_problems_view_puts_the_columns_with_problems_first(
+    tmp_path: Path, web: WebServer
+) -> None:
+    client = web.client()
+    sheet = write_csv(tmp_path / "wide.csv",
+                      [V2_HEADERS, _row("Wide 1"), _row("Wide 2", validation="nope")])  # fmt: skip
+    upload_id = _id(upload(client, sheet, V2))
+    heads = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
+                       client.get(f"/uploads/{upload_id}?problems=1").text)  # fmt: skip
+    # The row number and the session's name first (both stay in view as the table scrolls),
+    # then the columns with problems, then the rest in the sheet's order.
+    assert heads[:4] == ["Row", "Session name", "Status", "Registration validation"], heads
+    rest = [h for h in V2_HEADERS if h not in ("Registration validation", "Session name")]
+    assert heads[4:] == rest
+    every = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>',
+                       client.get(f"/uploads/{upload_id}").text)  # fmt: skip
+    assert every == [
+        "Row",
+        "Session name",
+        "Status",
+        *(h for h in V2_HEADERS if h != "Session name"),
+    ]
+    assert (
+        '<th scope="col" class="name-col">Session name</th>'
+        in client.get(f"/uploads/{upload_id}").text
+    )

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import WebServer, start_server
+from tests.web.conftest import WebServer, free_port, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -64,12 +63,6 @@ def _installed(npm: str) -> None:
         assert done.returncode == 0, f"npm ci failed: {done.stderr[-2000:]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Signed:
     """The provider's issuer, and the page signing in at it."""
@@ -83,7 +76,7 @@ class Signed:
 def signed(tmp_path: Path) -> Iterator[Signed]:
     node, npm = _node()
     _installed(npm)
-    port = _free_port()
+    port = free_port()
     page = f"http://127.0.0.1:{port}"
     secret = secrets.token_urlsafe(24)
     log = (tmp_path / "provider.log").open("w")

@@ -238,7 +238,7 @@ def test_fix_the_checked_sheet_and_upload_it_again(tmp_path: Path, web: WebServe
     again = upload(client, checked, V2)
     assert '<span class="n">0</span> invalid' in again.text
     assert '<th scope="col">Messages</th>' not in again.text
-    assert '<th scope="col" class="lead">Session name</th>' in again.text
+    assert '<th scope="col" class="name-col">Session name</th>' in again.text
 
 
 def test_ctrl_c_on_the_server_stops_runs_and_keeps_their_record(tmp_path: Path) -> None:

@@ -8,9 +8,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,7 @@ from importer.web.hosts import allowed_hosts
 from importer.web.proxy import MAX_USER, ProxyUsers, Unidentified
 from importer.web.workspace import Workspace
 from tests.conftest import V2_HEADERS, V2_ROW, write_csv
-from tests.web.conftest import WebServer, csrf, start_server
+from tests.web.conftest import WebServer, csrf, free_port, nginx, nginx_binary, start_server
 from tests.web.test_hosts import _paths
 from tests.web.test_pages import finish, history_row, start
 
@@ -149,10 +146,10 @@ def test_a_missing_nginx_skips_outside_ci_and_fails_in_ci(monkeypatch: pytest.Mo
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must provide it"):
-        _nginx()
+        nginx_binary()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install nginx"):
-        _nginx()
+        nginx_binary()
 
 
 def test_proxy_mode_has_no_password_form_and_no_name_field(proxy_app: object) -> None:
@@ -205,55 +202,6 @@ def test_serve_refuses_a_contradictory_sign_in(
 
 # --- behind a real nginx ----------------------------------------------------------------------
 
-_NGINX_CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        client_max_body_size 25m;
-        auth_basic "Session importer";
-        auth_basic_user_file {tmp}/htpasswd;
-        location / {{
-            proxy_pass {upstream};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-User $remote_user;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_buffering off;
-        }}
-    }}
-}}
-"""
-
-
-def _nginx() -> str:
-    """Debian's nginx; outside CI a machine without it skips, in CI (CI=true) it fails."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-    )
-    if found is None:
-        reason = "no nginx: install Debian's nginx (apt-get install nginx) for the proxy tests"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must provide it (.ci/run installs it)")
-        pytest.skip(reason)
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 @dataclass
 class Proxied:
@@ -272,42 +220,17 @@ class Proxied:
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
-    nginx = _nginx()
-    tmp = tmp_path_factory.mktemp("nginx")
-    (tmp / "htpasswd").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in USERS.items()))
-    port = _free_port()
+    nginx_binary()  # skipped (or failed, in CI) before anything starts
+    port = free_port()
     server = start_server(
         tmp_path_factory.mktemp("proxy-data"),
         *("--auth", "proxy", "--trusted-proxy", "127.0.0.1"),
         *("--allowed-host", f"127.0.0.1:{port}"),
     )
-    process = None
     try:
-        conf = tmp / "nginx.conf"
-        conf.write_text(_NGINX_CONF.format(tmp=tmp, port=port, upstream=server.url))
-        process = subprocess.Popen(
-            [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:  # until nginx answers (or has ended: its error log says why)
-            if process.poll() is not None:
-                log = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
-                raise AssertionError(f"nginx ended ({process.returncode}): {log}")
-            try:
-                if httpx.get(url, timeout=5).status_code == 401:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not answer"
-            time.sleep(0.1)
-        yield Proxied(url, server)
+        with nginx(tmp_path_factory.mktemp("nginx"), USERS, server.url, port) as url:
+            yield Proxied(url, server)
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(20)
         server.stop()
 
 
