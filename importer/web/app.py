@@ -44,6 +44,8 @@ from importer.vendors import get_vendor
 from importer.web.access import Access, User
 from importer.web.accounts import Account
 from importer.web.hosts import HostCheck
+from importer.web.oidc import OidcSignOn
+from importer.web.oidc_provider import OidcProvider
 from importer.web.password import PasswordLogin
 from importer.web.proxy import ProxyUsers
 from importer.web.security import CsrfError, Guard, Verdict, check_csrf
@@ -64,6 +66,7 @@ def create_app(
     allowed_hosts: frozenset[str] | None = None,
     proxy: ProxyUsers | None = None,
     access: Access | None = None,
+    oidc: OidcProvider | None = None,
 ) -> Starlette:
     """The ASGI app of the page, serving ``workspace``; with ``password``, signed in
     (``clock``: the one the wait after wrong passwords is measured on); with ``proxy``
@@ -71,12 +74,20 @@ def create_app(
     ``allowed_hosts``, every request naming another ``Host`` is refused first (421:
     ``serve`` always gives them, see :mod:`importer.web.hosts`); ``access``: who may touch
     what (:mod:`importer.web.access`; by default the proxy's users may use every account,
-    each seeing their own uploads, and without a proxy the one coordinator sees all)."""
+    each seeing their own uploads, and without a proxy the one coordinator sees all); with
+    ``oidc``, users sign in at the company's OpenID Connect provider (:mod:`importer.web.oidc`)."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(duration=duration, when=when, suffixes=",".join(SUFFIXES))
-    guard = Guard(PasswordLogin(password, clock) if password is not None else None, proxy=proxy)
-    named = password is not None or proxy is not None  # the user is known, not typed in
-    rules = access if access is not None else Access(named=proxy is not None)
+    guard = Guard(
+        PasswordLogin(password, clock) if password is not None else None,
+        proxy=proxy,
+        external=oidc is not None,
+        secure=oidc is not None and oidc.settings.https,
+    )
+    signed_on = proxy is not None or oidc is not None  # the sign-on names the user
+    named = password is not None or signed_on  # the user is known, not typed in
+    signs_out = password is not None or oidc is not None
+    rules = access if access is not None else Access(named=signed_on)
 
     def user_of(request: Request) -> User:
         session = request.state.session
@@ -111,12 +122,13 @@ def create_app(
             csrf=session.csrf,
             who=session.who,
             login=named,
-            signed_in=password is not None and session.authed,
+            signed_in=signs_out and session.authed,
             accounts=usable(request),
         )
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     audit = workspace.audit
+    sign_on = OidcSignOn(oidc, guard, audit) if oidc is not None else None
 
     def refused(request: Request, message: str, status: int = 400) -> Response:
         return page(request, "home.html", status, error=message, runs=recent(request))
@@ -127,6 +139,8 @@ def create_app(
     async def login(request: Request) -> Response:
         if proxy is not None:  # signed in by the proxy: there is no password to give here
             return RedirectResponse("/", status_code=303)
+        if sign_on is not None:  # off to the provider
+            return await sign_on.login(request)
         if request.method == "GET":
             return page(request, "login.html")
         try:
@@ -157,6 +171,8 @@ def create_app(
         except CsrfError:
             return PlainTextResponse("the form expired: reload the page", status_code=403)
         guard.logout(request)
+        if sign_on is not None:
+            return await sign_on.after_logout()
         return RedirectResponse("/login" if password is not None else "/", status_code=303)
 
     async def upload(request: Request) -> Response:
@@ -644,6 +660,7 @@ def create_app(
         Route("/history/{account}/{number:int}/undo", undo, methods=["GET", "POST"]),
         Route("/templates/{vendor}", template),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
+        *(sign_on.routes() if sign_on is not None else []),
     ]
     # The host check comes first: a rebinding site's request meets no session, route or file.
     checks = [Middleware(HostCheck, allowed=allowed_hosts)] if allowed_hosts is not None else []

@@ -13,6 +13,10 @@
   proxy's header: a request without one the proxy vouches for is refused (401) before any
   route, and a session belongs to one user: a request whose user is not its session's gets a
   new session (a new name, hence a new CSRF token), kept among that user's own.
+- With the company's OpenID Connect provider (:mod:`importer.web.oidc`, ``external``), a
+  visitor is not signed in: a page asked for sends the browser to ``/login?next=PAGE``, which
+  starts the provider's sign-in; its callback makes the signed-in session (:meth:`Guard.sign_on`),
+  kept among its user's own as behind the proxy.
 - Every form carries the CSRF token, checked on every POST; a POST whose ``Origin`` is
   another site is refused before that.
 - Content-Security-Policy allows scripts and styles from the page's own origin only, so even
@@ -31,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -55,7 +59,7 @@ __all__ = [
 ]
 
 COOKIE = "importer_session"
-_OPEN_PATHS = ("/login", "/static/")
+_OPEN_PATHS = ("/login", "/static/", "/oidc/")
 _ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -173,10 +177,18 @@ class Guard:
         sign_in: SignIn | None,
         sessions: Sessions | None = None,
         proxy: ProxyUsers | None = None,
+        *,
+        external: bool = False,
+        secure: bool = False,
     ) -> None:
-        if sign_in is not None and proxy is not None:
-            raise ValueError("a password or the proxy's header, not both")
+        """``external``: users sign in at an identity provider (OIDC), see :meth:`sign_on`;
+        ``secure``: the page is reached over HTTPS (its public URL says so), whatever the
+        request's own scheme behind a TLS proxy: cookies are always Secure."""
+        if sum((sign_in is not None, proxy is not None, external)) > 1:
+            raise ValueError("one way of signing in: a password, the proxy's header or OIDC")
         self.sign_in, self.proxy = sign_in, proxy
+        self.external, self.secure = external, secure
+        self._open = sign_in is None and not external  # a visitor is signed in (auth none)
         self.sessions = sessions or Sessions()
         self._key = secrets.token_bytes(32)  # this process's: its CSRF tokens end with it
 
@@ -197,10 +209,20 @@ class Guard:
             request.state.session = session
         return attempt
 
+    def sign_on(self, request: Request, who: str, groups: frozenset[str]) -> Session:
+        """The identity provider vouched for ``who`` (and ``groups``): a new session (new
+        id: no fixation), kept among that user's own (bounded per user, as the proxy's)."""
+        session = self._new(authed=True, who=who)
+        session.groups = groups
+        self.sessions.drop(request.state.session.id)
+        self.sessions.keep(session, f"user {who}")
+        request.state.session = session
+        return session
+
     def logout(self, request: Request) -> None:
         """End the request's session: forgotten here, and the browser gets a new name."""
         self.sessions.drop(request.state.session.id)
-        request.state.session = self._new(authed=self.sign_in is None)
+        request.state.session = self._new(authed=self._open)
 
     def remember(self, request: Request) -> None:
         """Keep the request's session (it now holds something: the name given on the page)."""
@@ -225,7 +247,7 @@ class Guard:
             session.groups = groups  # as the proxy says now: a group left is left at once
         elif session is None:  # not kept: a visitor's, made again from its name (nothing kept)
             named = cookie if _ID.fullmatch(cookie) else None
-            session = self._new(named, authed=self.sign_in is None)
+            session = self._new(named, authed=self._open)
         request.state.session = session
         response = await self._guarded(request, session, call_next)
         final = request.state.session  # a login or a logout replaces it
@@ -242,7 +264,7 @@ class Guard:
     def _over_https(self, request: Request) -> bool:
         """Whether the browser reached the page over HTTPS: the request's scheme, or, behind
         the sign-on proxy (whose requests alone get this far), its ``X-Forwarded-Proto``."""
-        if request.url.scheme == "https":
+        if self.secure or request.url.scheme == "https":
             return True
         forwarded = request.headers.get("x-forwarded-proto", "")
         return self.proxy is not None and forwarded.strip().lower() == "https"
@@ -266,6 +288,11 @@ class Guard:
                 if attempt.verdict == Verdict.WAIT:
                     return too_many(attempt)
             if request.method in ("GET", "HEAD"):
+                if self.external:  # back to this page once the provider has signed them in
+                    asked = request.url.path + (
+                        f"?{request.url.query}" if request.url.query else ""
+                    )
+                    return RedirectResponse(f"/login?next={quote(asked, safe='')}", 303)
                 return RedirectResponse("/login", status_code=303)
             return PlainTextResponse("log in first", status_code=401)
         return await call_next(request)

@@ -8,8 +8,10 @@ import shutil
 import socket
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from importer.core.errors import ConfigurationError
 
@@ -18,12 +20,17 @@ if TYPE_CHECKING:
     from importer.jobs.mailer import Mailer
     from importer.web.access import Access
     from importer.web.accounts import AccountsFile
+    from importer.web.oidc_provider import OidcSettings
     from importer.web.proxy import ProxyUsers
 
 __all__ = ["PASSWORD_VARIABLE", "add_arguments", "serve_command"]
 
 #: The environment variable holding the page's password (also a bearer token for scripts).
 PASSWORD_VARIABLE = "IMPORTER_WEB_PASSWORD"
+#: The client secret of ``--auth oidc`` (oidc_provider.SECRET_VARIABLE: this parser is light).
+_OIDC_SECRET = "IMPORTER_OIDC_CLIENT_SECRET"
+_OIDC_FLAGS = ("oidc_issuer", "oidc_client_id", "oidc_user_claim", "oidc_groups_claim",
+               "oidc_scope", "public_url")  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,10 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--auth",
-        choices=("none", "password", "proxy"),
+        choices=("none", "password", "proxy", "oidc"),
         help="how the page knows who is there: none (a name typed on the page; loopback "
         f"only), password (the shared password of ${PASSWORD_VARIABLE}), proxy (the user is "
-        "a header set by the company's sign-on proxy, see --user-header and --trusted-proxy); "
+        "a header set by the company's sign-on proxy, see --user-header and --trusted-proxy), "
+        "oidc (sign-in at the company's OpenID Connect provider, see --oidc-issuer, "
+        f"--oidc-client-id and ${_OIDC_SECRET}); "
         f"default: password when ${PASSWORD_VARIABLE} is set, else none",
     )
     parser.add_argument(
@@ -82,6 +91,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --auth proxy: an address (or network, 10.0.0.0/24) of the proxy, whose "
         "header alone is believed; repeat for more (default: 127.0.0.1 and ::1); a request "
         "from any other address is refused (401)",
+    )
+    parser.add_argument(
+        "--oidc-issuer",
+        metavar="URL",
+        help="with --auth oidc: the provider's issuer, exactly as its discovery document "
+        "(URL/.well-known/openid-configuration) names it; https unless on loopback",
+    )
+    parser.add_argument(
+        "--oidc-client-id",
+        metavar="ID",
+        help="with --auth oidc: this page's client ID at the provider (its secret: "
+        f"${_OIDC_SECRET})",
+    )
+    parser.add_argument(
+        "--oidc-user-claim",
+        metavar="CLAIM",
+        help="with --auth oidc: the ID token's claim naming the user (default: email; a "
+        "sign-in whose email_verified is false is then refused)",
+    )
+    parser.add_argument(
+        "--oidc-groups-claim",
+        metavar="CLAIM",
+        help="with --auth oidc: the claim listing the user's groups, matched by an account's "
+        'users = ["group:NAME"] (default: groups; absent: no groups)',
+    )
+    parser.add_argument(
+        "--oidc-scope",
+        metavar="SCOPES",
+        help="with --auth oidc: the scopes asked for (default: 'openid email profile'; add "
+        "groups where the provider gives the groups claim for that scope only)",
+    )
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="with --auth oidc: the page's address as browsers reach it (https://import."
+        "example.com); the provider sends them back to URL/oidc/callback: register that "
+        "(default: http://HOST:PORT, on loopback only)",
     )
     parser.add_argument(
         "--max-upload-mb", type=float, default=20, metavar="MB", help="largest upload (default 20)"
@@ -107,8 +153,8 @@ def serve_command(args: argparse.Namespace) -> int:
     from importer.web.hosts import allowed_hosts
     from importer.web.workspace import Workspace
 
-    password, proxy = _sign_in(args)
-    if not is_loopback(args.host) and password is None and proxy is None:
+    password, proxy, oidc_settings = _sign_in(args)
+    if not is_loopback(args.host) and password is None and proxy is None and oidc_settings is None:
         raise ConfigurationError(
             f"refusing to serve on {args.host} without a password: anyone who can reach it "
             f"could import into your accounts. Set {PASSWORD_VARIABLE}, use --auth proxy "
@@ -116,7 +162,7 @@ def serve_command(args: argparse.Namespace) -> int:
         )
     configured = load_accounts(args.config) if args.config else AccountsFile([])
     accounts: list[Account] = list(configured.accounts)
-    access = Access(configured.admins, named=proxy is not None)
+    access = Access(configured.admins, named=proxy is not None or oidc_settings is not None)
     access.check(accounts, args.auth or ("password" if password is not None else "none"))
     mailer = _mailer(configured, access)
     sandbox_server = None
@@ -147,9 +193,17 @@ def serve_command(args: argparse.Namespace) -> int:
             ) from None
         listener.listen(128)
         host, port = listener.getsockname()[:2]
-        allowed = allowed_hosts(args.host, port, args.allowed_host)
-        app = create_app(workspace, password, None, allowed, proxy, access)
         shown = f"[{host}]" if ":" in host else host
+        oidc = None
+        if oidc_settings is not None:
+            from importer.web.oidc_provider import OidcProvider
+
+            if not oidc_settings.public_url:
+                oidc_settings = replace(oidc_settings, public_url=f"http://{shown}:{port}")
+            oidc = OidcProvider(oidc_settings)
+        public = [urlsplit(oidc_settings.public_url).netloc] if oidc_settings is not None else []
+        allowed = allowed_hosts(args.host, port, [*args.allowed_host, *public])
+        app = create_app(workspace, password, None, allowed, proxy, access, oidc)
         if sandbox_server is not None:
             print(f"Sandbox accounts: the embedded sandbox at {sandbox_server.url}.")
         print(f"Serving the import page on http://{shown}:{port}/ (data in {data}); Ctrl-C stops.")
@@ -157,6 +211,12 @@ def serve_command(args: argparse.Namespace) -> int:
             print(
                 f"Users: the {proxy.header} header of requests from "
                 f"{', '.join(str(network) for network in proxy.trusted)} only.",
+                file=sys.stderr,
+            )
+        if oidc_settings is not None:
+            print(
+                f"Users: sign in at {oidc_settings.issuer} as client {oidc_settings.client_id}; "
+                f"its redirect URI: {oidc_settings.redirect_uri}.",
                 file=sys.stderr,
             )
         sys.stdout.flush()
@@ -207,9 +267,14 @@ def _mailer(configured: AccountsFile, access: Access) -> Mailer | None:
     return Mailer.of(configured.notify, os.environ)
 
 
-def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None]:
+def _sign_in(
+    args: argparse.Namespace,
+) -> tuple[Secret | None, ProxyUsers | None, OidcSettings | None]:
     """The page's way of knowing its user, from ``--auth`` and the password's variable:
-    (the password, None), (None, the proxy's header) or (None, None)."""
+    (the password, None, None), (None, the proxy's header, None), (None, None, the OIDC
+    provider's settings, its public URL empty when it is to be http://HOST:PORT) or
+    (None, None, None)."""
+    from importer.core.hosts import is_loopback
     from importer.core.secret import Secret
     from importer.web.password import check_length
     from importer.web.proxy import DEFAULT_HEADER, DEFAULT_TRUSTED, ProxyUsers
@@ -222,6 +287,10 @@ def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None
             "--user-header, --groups-header and --trusted-proxy are for --auth proxy: add it, "
             "or leave them out."
         )
+    given = [name for name in _OIDC_FLAGS if getattr(args, name) is not None]
+    if auth != "oidc" and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigurationError(f"{flags}: for --auth oidc: add it, or leave them out.")
     if auth != "password" and password is not None:  # so nobody thinks it guards the page
         raise ConfigurationError(
             f"{PASSWORD_VARIABLE} is set, but --auth {auth} does not ask for it: unset it, "
@@ -230,7 +299,28 @@ def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None
     if auth == "proxy":
         header = args.user_header if args.user_header is not None else DEFAULT_HEADER
         trusted = args.trusted_proxy or DEFAULT_TRUSTED
-        return None, ProxyUsers(header, trusted, args.groups_header)
+        return None, ProxyUsers(header, trusted, args.groups_header), None
+    if auth == "oidc":
+        from importer.web.oidc_provider import oidc_settings
+
+        if args.public_url is None and not is_loopback(args.host):
+            raise ConfigurationError(
+                f"--auth oidc on {args.host} needs --public-url: the https address browsers "
+                "reach the page at (the provider sends them back there)."
+            )
+        options = {
+            "user_claim": args.oidc_user_claim,
+            "groups_claim": args.oidc_groups_claim,
+            "scope": args.oidc_scope,
+        }
+        settings = oidc_settings(
+            args.oidc_issuer,
+            args.oidc_client_id,
+            os.environ.get(_OIDC_SECRET),
+            public_url=args.public_url,
+            **{name: value for name, value in options.items() if value is not None},
+        )
+        return None, None, settings
     if auth == "password":
         if password is None:
             raise ConfigurationError(
@@ -238,8 +328,8 @@ def _sign_in(args: argparse.Namespace) -> tuple[Secret | None, ProxyUsers | None
                 "(at least 12 characters)."
             )
         check_length(password, PASSWORD_VARIABLE)
-        return Secret(password), None
-    return None, None
+        return Secret(password), None, None
+    return None, None, None
 
 
 def _default_data(sandbox: bool) -> Path:

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import ROOT
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 class WebServer:
@@ -96,6 +97,60 @@ def start_server(
         env={**base, "IMPORTER_STATE_DIR": str(data / "state"), **(env or {})},
     )
     return WebServer(process, data, sandbox)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium, off the network, with a fresh profile and a download folder."""
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def chromium(folder: Path) -> Any:
+    """A headless Chromium (quit it when done), its profile in ``folder``/profile and its
+    downloads in ``folder``/downloads; skipped without one, failed in CI (CI=true)."""
+    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
+        # As the PostgreSQL tests: outside CI a machine without the browser skips; CI
+        # (CI=true, which .ci/run sets) installs it, so there its absence is a failure.
+        reason = f"no {CHROMIUM} and {DRIVER}: install Debian's chromium and chromium-driver"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (.ci/run does)")
+        pytest.skip(reason)
+    # lazy: selenium is a test dependency of the browser tests only
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={folder / 'profile'}",
+        # Nothing but localhost and 127.0.0.1 resolves: a page (the OIDC provider's imports
+        # a web font) cannot make the browser leave this machine.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(flag)
+    (folder / "downloads").mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(folder / "downloads"),
+            "download.prompt_for_download": False,
+        },
+    )
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ rows, reopen the run's page. A screenshot of each step is saved under the test's
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +23,6 @@ from tests.conftest import ROOT, V2_HEADERS, V2_ROW, write_xlsx
 from tests.web.conftest import WebServer, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -33,54 +30,6 @@ from selenium.webdriver.support.expected_conditions import staleness_of  # noqa:
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    """Headless Chromium, off the network, with a fresh profile and a download folder."""
-    driver = chromium(tmp_path)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def chromium(folder: Path) -> Any:
-    """A headless Chromium (quit it when done), its profile in ``folder``/profile and its
-    downloads in ``folder``/downloads; skipped without one, failed in CI (CI=true)."""
-    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
-        # As the PostgreSQL tests: outside CI a machine without the browser skips; CI
-        # (CI=true, which .ci/run sets) installs it, so there its absence is a failure.
-        reason = f"no {CHROMIUM} and {DRIVER}: install Debian's chromium and chromium-driver"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (.ci/run does)")
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={folder / 'profile'}",
-    ):
-        options.add_argument(flag)
-    (folder / "downloads").mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {
-            "download.default_directory": str(folder / "downloads"),
-            "download.prompt_for_download": False,
-        },
-    )
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
 
 
 def phone(driver: Any, on: bool) -> None:

@@ -8,8 +8,8 @@ pytest_plugins = ["pytester"]
 
 _PROBE = """
 import pytest
-import tests.web.test_browser as browser_tests
-from tests.web.test_browser import browser  # noqa: F401 - the fixture under test
+import tests.web.conftest as browser_tests
+from tests.web.conftest import browser  # noqa: F401 - the fixture under test
 
 
 @pytest.fixture

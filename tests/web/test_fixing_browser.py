@@ -28,7 +28,7 @@ import pytest
 
 from tests.conftest import ROOT, V2_HEADERS, V2_ROW, write_csv
 from tests.web.conftest import WebServer, start_server
-from tests.web.test_browser import browser, fits, phone  # noqa: F401 - `browser`: a fixture
+from tests.web.test_browser import fits, phone
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -206,7 +206,7 @@ class Page:
 
 
 @pytest.fixture
-def page(browser: Any, tmp_path: Path, axe_source: str) -> Iterator[Page]:  # noqa: F811
+def page(browser: Any, tmp_path: Path, axe_source: str) -> Iterator[Page]:
     """The browser with this test's screenshot folder; prints the axe findings afterwards."""
     shown = Page(browser, tmp_path / "screenshots", axe_source)
     yield shown

@@ -35,7 +35,7 @@ pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.web.test_browser import chromium
+from tests.web.conftest import chromium
 
 pytestmark = pytest.mark.browser
 
