@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING
 
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sending.auth import Auth
 from importer.sending.retry import RetryPolicy
 from importer.store.tokens import Tokens
+
+if TYPE_CHECKING:
+    import httpx  # the client is handed in: `vendors` and `--help` build plugins
 
 __all__ = ["auth"]
 
@@ -28,6 +29,8 @@ class _CoursepathJWT:
             "iat": int(self.clock.time()),
             "jti": uuid.uuid4().hex,
         }
+        import jwt  # PyJWT loads when a request is signed, not when the plugin is built
+
         return {
             "Authorization": f"Bearer {jwt.encode(claims, self.key.reveal(), algorithm='HS256')}"
         }
