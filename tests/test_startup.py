@@ -8,13 +8,16 @@ from that report. How fast they start is benchmarks/startup.py's.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from importer.cli.parser import command_names
+from importer.cli.parser import build_parser, command_names
 from tests.conftest import ROOT
 
 SAMPLES = ROOT / "sample_data"
@@ -127,3 +130,39 @@ def test_vendors_loads_nothing_heavy() -> None:
         assert "importer.vendors.zoho_people.wire" in modules
         assert "importer.vendors.coursepath.sandbox" in modules
         assert heavy(modules) == []
+
+
+def _helps(parser: argparse.ArgumentParser, args: list[str]) -> tuple[int, str, str]:
+    """What ``parser`` says to ``args``: exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            parser.parse_args(args)
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--no-such-flag"],
+        ["no-such-command"],
+        [],
+        *([command, "--help"] for command in command_names()),
+        ["validate", "x.csv", "--no-such-flag"],
+        ["run", "--limit", "many"],
+        ["store", "status", "--help"],
+    ],
+)
+def test_the_command_line_built_for_its_arguments_says_what_the_whole_one_says(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser the entry point builds (the named command's arguments only) prints the same
+    help and the same refusals, bytes and exit code, as the whole parser (the docs' one)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    whole = _helps(build_parser(), args)
+    assert whole[0] in (0, 2) and (whole[1] or whole[2])
+    assert _helps(build_parser(args), args) == whole

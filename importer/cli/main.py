@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(arguments)
+        args = build_parser(arguments).parse_args(arguments)
     except SystemExit as stop:
         if stop.code == EXIT_CANNOT_RUN and "--json" in arguments:
             line = {"command": next(iter(arguments), ""), "error": "bad arguments (see stderr)"}
