@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +124,8 @@ def _read_sqlite(path: Path) -> tuple[dict[str, str], list[tuple[Any, ...]], lis
     """A SQLite journal's meta, rows and runs (read-only)."""
     if not path.is_file():
         raise InputError(f"{path}: no such journal file.")
+    import sqlite3  # lazy: see store_command
+
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             meta = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}

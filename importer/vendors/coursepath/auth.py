@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -24,13 +23,17 @@ class _CoursepathJWT:
         self.key, self.email, self.clock = key, email, clock
 
     def headers(self) -> dict[str, str]:
+        # PyJWT and uuid (platform under it) load when a request is signed, not when the
+        # plugin is built: `vendors` and `run --help` build it (issue 27: start-up)
+        import uuid
+
+        import jwt
+
         claims = {
             "email": self.email.reveal(),
             "iat": int(self.clock.time()),
             "jti": uuid.uuid4().hex,
         }
-        import jwt  # PyJWT loads when a request is signed, not when the plugin is built
-
         return {
             "Authorization": f"Bearer {jwt.encode(claims, self.key.reveal(), algorithm='HS256')}"
         }
