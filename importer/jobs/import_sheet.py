@@ -418,6 +418,7 @@ def _send(
             notify=hooks.notify,
             stop=hooks.stop,
             on_progress=hooks.on_progress,
+            who=plain_who(spec.who),
         )
     except KeyboardInterrupt as error:
         # A signal outside the sending loop (waiting for the lock, looking up emails,
