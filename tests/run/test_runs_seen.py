@@ -132,3 +132,37 @@ def test_two_runs_at_once_are_seen_by_status_and_a_killed_one_leaves(
             if process is not None:
                 process.kill()
                 process.communicate()
+
+
+def test_status_of_a_store_journal_lists_the_runs_on_its_account(pg_url: str) -> None:
+    """PostgreSQL: `status NAME --store URL --json` lists the runs in progress on the account
+    a run of that journal sends to, another journal's run on the same account included, and
+    one on another account left out."""
+    from importer.store import open_store
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTER_")}
+    store = open_store(pg_url)
+    store.journal("nightly", "zoho-people").close()
+    callers = []
+    try:
+        for account, share in (
+            ("zoho|h|x", Share("run 5: big.csv", who="nightly:acme", journal="nightly", run_id=5)),
+            ("zoho|h|x", Share("run 2: s.csv", True, who="ana", journal="page", run_id=2)),
+            ("zoho|h|y", Share("run 1: o.csv", who="ben", journal="other", run_id=1)),
+        ):
+            slots = store.slots(account, SystemClock())
+            slots.join(share)
+            assert slots.take(0.0, None)[0] is not None
+            slots.publish(1, 9, 60.0)
+            callers.append(slots)
+        got = run_cli("status", "nightly", "--store", pg_url, "--json", env=env)
+        assert got.returncode == 0, got.stderr
+        listed = json.loads(got.stdout)["in_progress"]
+        assert sorted(r["who"] for r in listed) == ["ana", "nightly:acme"]
+        assert all(r["rows_left"] == 9 and r["rows_done"] == 1 for r in listed)
+        text = run_cli("status", "nightly", "--store", pg_url, env=env).stdout
+        assert "(2 at once):" in text and "run 5: big.csv by nightly:acme: 9 rows left" in text
+    finally:
+        for slots in callers:
+            slots.close()
+        store.close()
