@@ -230,8 +230,13 @@ class PgSlots:
             if at - self._published < PUBLISH_EVERY:
                 return
             self._published = at
-        with self.store.connection() as conn:
-            # No row yet (no slot asked for): the first poll writes it with these figures.
+        # No row yet (no slot asked for): the first poll writes it with these figures. A
+        # failed write (the store gone a moment) costs a figure shown, never the run: what
+        # the run sends next meets the store's state and says it.
+        with (
+            contextlib.suppress(StoreUnavailableError, psycopg.Error),
+            self.store.connection() as conn,
+        ):
             conn.execute(
                 f"UPDATE importer_waiters SET done = %s, rows_left = %s, eta = {_AT} + %s::float8,"
                 f" seen = {_AT} WHERE account = %s AND token = %s",

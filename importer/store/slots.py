@@ -262,11 +262,13 @@ class SharedSlots:
             if now - self._published < PUBLISH_EVERY:
                 return
             self._published = now
-            # No row yet (no slot asked for): the first poll writes it with these figures.
-            self.db.execute(
-                "UPDATE waiters SET done = ?, rows_left = ?, eta = ?, seen = ? WHERE token = ?",
-                (done, left, self._eta, now, self.token),
-            )
+            # No row yet (no slot asked for): the first poll writes it with these figures. A
+            # failed write (a busy or read-only file) costs a figure shown, never the run.
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute(
+                    "UPDATE waiters SET done = ?, rows_left = ?, eta = ?, seen = ? WHERE token = ?",
+                    (done, left, self._eta, now, self.token),
+                )
 
     def join(self, share: Share) -> None:
         """Take turns as ``share`` says from the next poll on."""

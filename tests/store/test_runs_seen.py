@@ -147,3 +147,23 @@ def test_a_schedule_file_of_an_earlier_version_gains_the_columns(tmp_path: Path)
         (seen,) = SharedSlots.in_progress(tmp_path, clock)
         assert (seen.who, seen.left, seen.eta) == ("ana", 2, None)
         slots.close()
+
+
+def test_a_failed_publish_costs_a_figure_not_the_run(tmp_path: Path) -> None:
+    """A schedule file that cannot be written when the run says how far it is (read-only,
+    busy): publish says nothing and raises nothing; the figures go with the next write."""
+    clock = SystemClock()
+    slots = SharedSlots(tmp_path, ACCOUNT, clock)
+    slots.join(Share("run 1: a.csv", who="ana"))
+    assert slots.take(0.0, None)[0] is not None
+    writable = slots.db
+    slots.db = sqlite3.connect(f"file:{slots.path}?mode=ro", uri=True, isolation_level=None)
+    slots.publish(4, 6, 12.0)  # refused by the file: no error
+    slots.db.close()
+    slots.db = writable
+    (seen,) = SharedSlots.in_progress(tmp_path, clock)
+    assert (seen.done, seen.left) == (0, None)
+    assert slots.take(0.0, None)[0] is not None  # the next write carries them
+    (seen,) = SharedSlots.in_progress(tmp_path, clock)
+    assert (seen.done, seen.left) == (4, 6)
+    slots.close()
