@@ -69,7 +69,11 @@ function setUpRun() {
       : "";
     document.getElementById("eta").textContent =
       data.state === "running" && data.seconds_left !== null ? ", " + duration(data.seconds_left) + " left" : "";
-    document.getElementById("sharing").textContent = sharingText(data);
+    // A status region: rewritten only when its sentence changes, so that a screen reader
+    // says "waiting for its turn" once, not every second.
+    const sharing = document.getElementById("sharing");
+    const said = sharingText(data);
+    if (sharing.textContent !== said) sharing.textContent = said;
     const counts = document.getElementById("counts");
     counts.replaceChildren(
       ...Object.entries(data.counts).map(([status, count]) => {
