@@ -11,8 +11,7 @@ callers of the same schedule in this process (alive, as a nightly job's process 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,8 @@ from importer.web.accounts import Account
 from importer.web.app import create_app
 from importer.web.proxy import ProxyUsers
 from importer.web.workspace import Workspace
+from tests.conftest import until
 from tests.web.test_access import ADMIN, Browser, _rows
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    """Poll ``check`` until it gives something true, for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
-    return found
 
 
 @pytest.fixture
@@ -112,7 +103,7 @@ def test_the_page_shows_the_runs_on_the_users_accounts_only(
             state = ana("GET", f"/runs/{run}/status").json()
             return state if state["sharing"]["waiting"] else None
 
-        state = _until("ana's run waits for its turn", waiting)
+        state = until("ana's run waits for its turn", waiting)
         assert state["state"] == "running"
         assert state["sharing"] == {"others": 1, "waiting": True, "share": 0.5}
         said = "Waiting for its turn (sharing the account with 1 other run): 50% of its budget."
@@ -133,11 +124,11 @@ def test_the_page_shows_the_runs_on_the_users_accounts_only(
         assert "run 3: hers.csv" in hers and "run 2: own.csv" not in hers
         assert "nightly:acme" not in hers  # Team A is not hers
         space.runs[run].stop.set()
-        finished = _until("the run ends", lambda: space.runs[run].state != "running")
+        finished = until("the run ends", lambda: space.runs[run].state != "running")
         assert finished
         state = ana("GET", f"/runs/{run}/status").json()
         assert state["sharing"] == {"others": 0, "waiting": False, "share": None}
     finally:
         for caller in (backfill, mine, theirs):
             caller.close()
-    _until("no run left on the page", lambda: "runs at once" not in ana("GET", "/").text)
+    until("no run left on the page", lambda: "runs at once" not in ana("GET", "/").text)
