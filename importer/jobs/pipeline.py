@@ -353,9 +353,10 @@ def send_all(
                     taken += 1
                     statuses[result.status] += 1
                     bar.update(1)
-                    if show and time.monotonic() - shown_at >= 0.2:  # five times a second
+                    # the bar's ETA five times a second, the page's (the hook's) the same
+                    if show and hook is not None and time.monotonic() - shown_at >= 0.2:
                         shown_at = time.monotonic()
-                        bar.set_postfix_str(eta_and_counts(bar, pacer, statuses))
+                        bar.set_postfix_str(eta_and_counts(hook, sum(statuses.values()), statuses))
                     if hook is not None:
                         hook(statuses)
                 got = finished.get_nowait()

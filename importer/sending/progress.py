@@ -4,7 +4,10 @@ and this run's share of it when other runs send on the same account."""
 
 from __future__ import annotations
 
+import itertools
+import statistics
 import sys
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,32 +24,60 @@ ProgressHook = Callable[[int, int, Mapping[str, int], float], None]
 class Progress:
     """Tells an observer (the web page) how far the run is, with the same ETA as the bar,
     and the account's shared schedule too (:meth:`~importer.sending.ports.Slots.publish`:
-    what ``status`` and the page show of the runs in progress on the account)."""
+    what ``status`` and the page show of the runs in progress on the account).
+
+    The ETA (:meth:`seconds_left`) is the account's current pause (:meth:`Pacer.paused`),
+    then the rows left at the slower of the vendor's pace for this run's share of the
+    account (:meth:`Pacer.share`) and the pace the last rows were done at. That recent pace
+    leaves out the gaps far longer than the others (a pause, a turn waited for: they are
+    not the pace, and the first is counted while it lasts), and is none before two rows.
+    """
+
+    #: How many of the last rows' times make the recent pace.
+    WINDOW = 32
+    #: A gap between two rows this many times the median gap is a wait, not the pace.
+    OUTLIER = 10.0
 
     def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None, clock: Clock) -> None:
         self.total, self.pacer, self.hook, self.clock = total, pacer, hook, clock
         self.started = clock.time()
+        self._times: deque[tuple[float, int]] = deque(maxlen=self.WINDOW + 1)
 
     def __call__(self, statuses: Mapping[str, int]) -> None:
+        done = sum(statuses.values())
+        self._times.append((self.clock.monotonic(), done))
         shared = self.pacer.shared
         if self.hook is None and shared is None:
             return
-        done = sum(statuses.values())
-        elapsed = self.clock.time() - self.started
-        left = _seconds_left(done, self.total, elapsed, self.pacer)
+        left = self.seconds_left(done)
         if shared is not None:  # for `status` and the page (written at most once a second)
             shared.publish(done, max(self.total - done, 0), left)
         if self.hook is not None:
             self.hook(done, self.total, dict(statuses), left)
 
+    def seconds_left(self, done: int) -> float:
+        """The time the ``total - done`` rows left will take (see the class docstring)."""
+        if done >= self.total:
+            return 0.0
+        per_row = self.pacer.interval / self.pacer.share()
+        recent = self._recent_pace()
+        if recent is not None:
+            per_row = max(per_row, recent)
+        return self.pacer.paused() + (self.total - done) * per_row
 
-def _seconds_left(done: int, total: int, elapsed: float, pacer: Pacer) -> float:
-    """Time left at the slower of the observed pace and the vendor's, of which this run gets
-    its share when other runs send on the account too (:meth:`Pacer.share`)."""
-    if done >= total:
-        return 0.0
-    per_row = max(elapsed / max(done, 1), pacer.interval / pacer.share())
-    return (total - done) * per_row
+    def _recent_pace(self) -> float | None:
+        """Seconds a row over the last :data:`WINDOW` rows, the waits left out."""
+        times = list(self._times)
+        gaps = [
+            ((later - earlier) / (after - before), after - before)
+            for (earlier, before), (later, after) in itertools.pairwise(times)
+            if after > before
+        ]
+        if not gaps:
+            return None
+        usual = statistics.median(gap for gap, _ in gaps)
+        kept = [(gap, rows) for gap, rows in gaps if gap <= self.OUTLIER * usual or not usual]
+        return sum(gap * rows for gap, rows in kept) / sum(rows for _, rows in kept)
 
 
 class _NoBar:
@@ -87,10 +118,10 @@ def progress_bar(total: int, enabled: bool) -> Any:
     )
 
 
-def eta_and_counts(bar: Any, pacer: Pacer, statuses: Mapping[str, int]) -> str:
-    """The bar's tail: time left at the slower of the observed pace and the vendor's, and counts."""
-    elapsed = float(bar.format_dict.get("elapsed", 0.0))
-    left = _seconds_left(int(bar.n), int(bar.total or 0), elapsed, pacer)
+def eta_and_counts(progress: Progress, done: int, statuses: Mapping[str, int]) -> str:
+    """The bar's tail: the time left (:meth:`Progress.seconds_left`, as the page says it),
+    and the counts."""
+    left = progress.seconds_left(done)
     minutes, seconds = divmod(int(left), 60)
     hours, minutes = divmod(minutes, 60)
     eta = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"

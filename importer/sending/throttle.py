@@ -210,6 +210,10 @@ class _LocalSlots:
         with self._lock:
             self.paused = max(self.paused, self.clock.monotonic() + seconds)
 
+    def pause(self) -> tuple[float, str]:
+        with self._lock:
+            return max(self.paused - self.clock.monotonic(), 0.0), ""
+
 
 class Pacer:
     """Thread-safe pacing of calls (see the module docstring).
@@ -235,6 +239,7 @@ class Pacer:
         self._stopped = threading.Event()
         self._sent: deque[float] = deque(maxlen=256)
         self._share, self._share_at = 1.0, -math.inf
+        self._pause, self._pause_at = 0.0, -math.inf
 
     #: Adaptive policies keep 2% below the rate: at a shared limit's edge, clock jitter
     #: between us and the vendor would otherwise turn some calls into 429s.
@@ -288,6 +293,19 @@ class Pacer:
         with self._lock:
             self._share = found if found > 0 else 1.0  # nothing measured yet: as if alone
             return self._share
+
+    def paused(self) -> float:
+        """Seconds left of the account's current pause (a lock, a ``Retry-After``; 0 if none),
+        read at most once a :data:`SHARE_EVERY`: the ETA waits it out before its first row."""
+        now = self.clock.monotonic()
+        with self._lock:
+            if now - self._pause_at < self.SHARE_EVERY:
+                return max(self._pause - (now - self._pause_at), 0.0)
+            self._pause_at = now
+        left, _ = self._slots.pause()
+        with self._lock:
+            self._pause = left
+            return left
 
     def calls_within(self, seconds: float) -> int:
         """How many calls this pacer let through in the last ``seconds``."""

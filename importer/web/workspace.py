@@ -145,6 +145,7 @@ class WebRun:
     not_sent: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     seconds_left: float | None = None
+    left_at: float = 0.0  # when seconds_left was said (monotonic)
     messages: list[str] = field(default_factory=list)
     result: Path | None = None
     exit_code: int | None = None
@@ -166,7 +167,7 @@ class WebRun:
         they are counted apart, never as done (a trial's bar showed 12 of 12 with 8 unsent)."""
         self.not_sent = counts.get(Status.NOT_SENT, 0)
         self.done, self.total, self.counts = done - self.not_sent, total, dict(counts)
-        self.seconds_left = left
+        self.seconds_left, self.left_at = left, time.monotonic()
         self._changed()
 
     def say(self, message: str) -> None:
@@ -184,7 +185,10 @@ class WebRun:
             "total": self.total,
             "not_sent": self.not_sent,
             "counts": self.counts,
-            "seconds_left": self.seconds_left,
+            # counted down between two rows (a pause, a turn waited for: no row ends then)
+            "seconds_left": None
+            if self.seconds_left is None
+            else max(self.seconds_left - (time.monotonic() - self.left_at), 0.0),
             "messages": self.messages[-20:],
             "stopped": self.stopped,
             "exit_code": self.exit_code,

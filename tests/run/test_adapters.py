@@ -55,15 +55,17 @@ def test_retry_after_in_seconds_or_as_a_date(
 
 def test_progress_eta_knows_the_rate_limit() -> None:
     """Early on, the bar's ETA uses the vendor's pace, not the first unpaced rows' speed."""
-    from types import SimpleNamespace
-
     from importer.core.clock import FakeClock
+    from importer.sending.progress import Progress
     from importer.sending.progress import eta_and_counts as _eta_and_counts
     from importer.sending.throttle import Pacer
 
-    pacer = Pacer(plugin("zoho-people").wire.rate, FakeClock())
-    bar = SimpleNamespace(n=1, total=3001, format_dict={"elapsed": 0.05})
-    assert _eta_and_counts(bar, pacer, {"created": 1}) == "about 1:52:02 left, created 1"
+    clock = FakeClock()
+    progress = Progress(3001, Pacer(plugin("zoho-people").wire.rate, clock), None, clock)
+    progress({})
+    clock.advance(0.05)
+    progress({"created": 1})
+    assert _eta_and_counts(progress, 1, {"created": 1}) == "about 1:52:02 left, created 1"
 
 
 def _coursepath_writes() -> list[Call]:

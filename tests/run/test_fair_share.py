@@ -120,6 +120,31 @@ def test_the_eta_counts_the_runs_share_of_the_account() -> None:
     assert seen[-1] == pytest.approx(20 * 0.5)
 
 
+def test_the_eta_waits_out_the_accounts_pause_first() -> None:
+    """A run whose account is paused for an hour (a lock, a pause for the night) is told the
+    hour plus its rows at the vendor's pace, not "under a minute"; the pause is read at most
+    once a second and counts down; once it is over, the rows' recent pace leaves the hour
+    out (it was a wait, not the pace)."""
+    clock = FakeClock()
+    pacer = Pacer(RatePolicy(rate=2.0), clock)
+    seen: list[float] = []
+    progress = Progress(40, pacer, lambda *args: seen.append(args[3]), clock)
+    pacer.pause_for(3600, "paused by an admin")
+    progress({})
+    assert seen[-1] == pytest.approx(3600 + 40 * 0.5)
+    clock.advance(0.5)
+    pacer.pause_for(7200)  # longer now, but read again only after a second
+    progress({})
+    assert seen[-1] == pytest.approx(3599.5 + 40 * 0.5)
+    clock.advance(1.0)
+    progress({})
+    assert seen[-1] == pytest.approx(7199 + 40 * 0.5)
+    for done in range(1, 11):  # the pause over: rows at 1 s each (slower than the vendor)
+        clock.advance(7199 if done == 1 else 1.0)
+        progress({"created": done})
+    assert seen[-1] == pytest.approx(30 * 1.0)
+
+
 def test_paced_joins_the_accounts_turns_with_the_runs_share(tmp_path: Path) -> None:
     """paced(share=...) joins the account's schedule: once a slot is taken, sharing() shows
     the run with its class; closing the schedule takes it out."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from importer.core.errors import InputError
 from importer.web.accounts import Account
-from importer.web.workspace import Workspace
+from importer.web.workspace import Upload, WebRun, Workspace
 
 
 @pytest.fixture
@@ -62,3 +63,16 @@ def test_history_result_paths_stay_under_the_results_folder(workspace: Workspace
     assert workspace.result_file("results/../journals/secret.txt") is None
     assert workspace.result_file("/etc/passwd") is None
     assert workspace.result_file("results/r1/missing.xlsx") is None
+
+
+def test_a_runs_time_left_counts_down_between_two_rows() -> None:
+    """No row ends during a pause or a turn waited for: the page's time left goes down with
+    the clock from the last row's estimate (never below 0), not stuck at it."""
+    run = WebRun("r1", cast(Upload, None), "import", "ana")
+    assert run.snapshot()["seconds_left"] is None
+    run.progress(1, 4, {"created": 1}, 100.0)
+    assert 99 < run.snapshot()["seconds_left"] <= 100
+    run.left_at -= 30  # the estimate was said 30 s ago
+    assert 69 < run.snapshot()["seconds_left"] <= 70
+    run.left_at -= 500
+    assert run.snapshot()["seconds_left"] == 0.0
