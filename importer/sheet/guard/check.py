@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.fast import scan_sheet
 from importer.sheet.guard.parts import part_key, workbook_parts
 from importer.sheet.guard.scan import (
     CELL_BYTES,
@@ -52,7 +53,6 @@ from importer.sheet.guard.scan import (
     Limits,
     OdsScan,
     SharedStrings,
-    SheetScan,
     parse_part,
 )
 from importer.sheet.guard.xls import encrypted, scan_biff
@@ -161,7 +161,7 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
         if name == "content.xml":
             parse_part(archive, info, OdsScan(budget), budget)
         elif name in parts.sheets or (name.endswith(".xml") and name not in shared):
-            parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
+            scan_sheet(archive, info, budget, strings)
         elif name not in shared:
             _read_through(archive, info, budget)  # checks its size and CRC
 
