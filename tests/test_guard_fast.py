@@ -21,8 +21,15 @@ from hypothesis import strategies as st
 
 from importer.core.errors import UnsafeFileError
 from importer.sheet.guard import check
-from importer.sheet.guard.fast import FastSheet
-from importer.sheet.guard.scan import Budget, Limits, SheetScan, parse_part, xml_parser
+from importer.sheet.guard.fast import FastSheet, FastStrings
+from importer.sheet.guard.scan import (
+    Budget,
+    Limits,
+    SharedStrings,
+    SheetScan,
+    parse_part,
+    xml_parser,
+)
 from importer.sheet.reading.table import column_letter
 from tests.conftest import ROOT, ZOHO_HEADERS, ZOHO_ROW, write_xlsx
 
@@ -278,7 +285,8 @@ def test_hostile_corpus_gets_the_same_answer(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_real_workbooks_take_the_fast_path(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A workbook written by xlsxwriter, and one with shared strings, never fall back."""
+    """A workbook written by xlsxwriter, and one with shared strings, never fall back to the
+    careful scan (for their sheets or their shared strings), and get its estimate."""
     corpus = _corpus()
     book = write_xlsx(tmp / "real.xlsx", [ZOHO_HEADERS, *[ZOHO_ROW] * 300])
     strings = (
@@ -295,10 +303,100 @@ def test_real_workbooks_take_the_fast_path(tmp: Path, monkeypatch: pytest.Monkey
     def refuse(*_: Any) -> None:
         raise AssertionError("fell back to the careful scan")
 
-    monkeypatch.setattr("importer.sheet.guard.fast.SheetScan", refuse)
+    monkeypatch.setattr("importer.sheet.guard.fast.parse_part", refuse)
     assert check.check_workbook(book) > 0
     # 499 rows x 3 columns, and "Session name" (12 bytes) in 750 cells, "x" in 249, "0".."9"...
     estimate = check.check_workbook(shared)
     monkeypatch.undo()
     monkeypatch.setattr(check, "scan_sheet", _careful_only)
     assert estimate == check.check_workbook(shared)
+
+
+def careful_strings(xml: bytes, limits: Limits | None = None) -> list[int] | str:
+    """The careful scan's shared-string lengths, or its refusal."""
+    archive, info = _archive(xml)
+    budget = Budget("book.xlsx", limits or Limits(), lambda: 0.0)
+    scan = SharedStrings(budget, array("q"), info.filename)
+    try:
+        parse_part(archive, info, scan, budget)
+    except UnsafeFileError as error:
+        return str(error)
+    return list(scan.lengths)
+
+
+def fast_strings(xml: bytes, rng: random.Random, limits: Limits | None = None) -> list[int] | None:
+    """The fast path's lengths (expat beside it, random chunks and pieces), or None."""
+    budget = Budget("book.xlsx", limits or Limits(), lambda: 0.0)
+    careful = SharedStrings(budget, array("q"), "sharedStrings.xml")
+    counter = FastStrings(careful.claim, budget.max_elements, piece=rng.randint(1, 400))
+    parser = xml_parser(budget, zipfile.ZipInfo("sharedStrings.xml"))
+    try:
+        at = 0
+        while at < len(xml):
+            size = rng.randint(1, 300)
+            parser.Parse(xml[at : at + size], False)
+            counter.feed(xml[at : at + size])
+            at += size
+        parser.Parse(b"", True)
+        return list(counter.close())
+    except Exception:  # GiveUp, a refusal, expat's error: the careful scan decides
+        return None
+
+
+@st.composite
+def shared_strings(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """A shared-strings part as Excel writes it: plain, rich and phonetic strings, empty ones."""
+    exact = draw(st.booleans())
+    items = []
+    for _ in range(draw(st.integers(0, 12))):
+        text = _text(draw, exact)
+        items.append(draw(st.sampled_from([
+            "<si><t>{0}</t></si>", '<si><t xml:space="preserve">{0}</t></si>', "<si/>",
+            "<si><t/></si>", '<si><r><rPr><b/><sz val="11"/></rPr><t>{0}</t></r><r><t>{0}</t></r></si>',
+            '<si><t>{0}</t><rPh sb="0" eb="1"><t>{0}</t></rPh><phoneticPr fontId="1"/></si>',
+        ])).format(text))  # fmt: skip
+    count = draw(st.sampled_from(["", f' count="{len(items)}" uniqueCount="{len(items)}"',
+                                  ' uniqueCount="2147483647"', ' uniqueCount="+12"']))  # fmt: skip
+    head = draw(st.sampled_from(['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n', ""]))
+    return f'{head}<sst xmlns="{_MAIN}"{count}>{"".join(items)}</sst>'.encode(), exact
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shared_strings(), st.randoms(use_true_random=False))
+def test_shared_strings_are_measured_exactly(case: tuple[bytes, bool], rng: Any) -> None:
+    """Shared strings as Excel writes them: the fast path measures each as the careful scan
+    does (equal, or at least as long for text with entities), and refuses the same counts."""
+    xml, exact = case
+    expected = careful_strings(xml)
+    found = fast_strings(xml, random.Random(rng.random()))
+    if isinstance(expected, str):  # a uniqueCount over the budget: the careful scan refuses
+        assert found is None
+        return
+    assert found is not None, xml
+    assert len(found) == len(expected)
+    assert all(a >= b for a, b in zip(found, expected, strict=True))
+    if exact:
+        assert found == expected
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shared_strings(), st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([
+    "<si>", "</si>", "<x:si><t>long text</t></x:si>", "<si><si><t>x</t></si></si>", "<!-- c -->",
+    "<![CDATA[abcdef]]>", "&amp;", "'", "<a>" * 300 + "</a>" * 300, "<t>abc</t>", " ",
+    '<si a=">"><t>x</t></si>', "<si><t>&#x10000;</t></si>", "\r\n",
+])), min_size=1, max_size=3), st.randoms(use_true_random=False))  # fmt: skip
+def test_odd_shared_strings_are_never_measured_shorter(
+    case: tuple[bytes, bool], edits: list[tuple[int, str]], rng: Any
+) -> None:
+    """Shared strings with odd or hostile pieces put in: the fast path gives up, or measures
+    the same strings, none shorter."""
+    text = case[0].decode()
+    for at, piece in edits:
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at:]
+    expected = careful_strings(text.encode())
+    found = fast_strings(text.encode(), random.Random(rng.random()))
+    if found is not None:
+        assert not isinstance(expected, str), expected
+        assert len(found) == len(expected)
+        assert all(a >= b for a, b in zip(found, expected, strict=True))

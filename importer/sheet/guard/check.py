@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from importer.core.errors import UnreadableFileError, UnsafeFileError
-from importer.sheet.guard.fast import scan_sheet
+from importer.sheet.guard.fast import scan_sheet, scan_strings
 from importer.sheet.guard.parts import part_key, workbook_parts
 from importer.sheet.guard.scan import (
     CELL_BYTES,
@@ -52,7 +52,6 @@ from importer.sheet.guard.scan import (
     Budget,
     Limits,
     OdsScan,
-    SharedStrings,
     parse_part,
 )
 from importer.sheet.guard.xls import encrypted, scan_biff
@@ -151,9 +150,7 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
     strings: array[int] = array("q")
     for name in sorted(shared):
         # Which table the reader takes is its business: each index costs its longest string.
-        lengths: array[int] = array("q")
-        info = names[name]
-        parse_part(archive, info, SharedStrings(budget, lengths, info.filename), budget)
+        lengths = scan_strings(archive, names[name], budget)
         strings.extend(lengths[len(strings) :])
         for index in range(min(len(strings), len(lengths))):
             strings[index] = max(strings[index], lengths[index])

@@ -34,14 +34,21 @@ import re
 import zipfile
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from importer.sheet.guard.scan import Budget, SheetScan, parse_part, xml_parser
+from importer.sheet.guard.scan import (
+    Budget,
+    SharedStrings,
+    SheetScan,
+    parse_part,
+    xml_parser,
+)
 
-__all__ = ["FastSheet", "GiveUp", "scan_sheet"]
+__all__ = ["FastSheet", "FastStrings", "GiveUp", "scan_sheet", "scan_strings"]
 
 _CHUNK = 1024 * 1024
 #: Bytes gathered before a piece is counted (numpy's per-call cost is then negligible).
@@ -132,59 +139,69 @@ def _sum(values: Ints, where: Mask) -> int:
     return int(np.sum(values, where=where))
 
 
-class FastSheet:
-    """Count one worksheet part fed in chunks; :meth:`close` gives the totals.
+@dataclass(frozen=True)
+class _Tags:
+    """One piece's tags: where each opens and closes, its first bytes, and its kind."""
 
-    Args:
-        strings: the length of each shared string (their longest, across tables).
-        max_elements: past this many elements, give up (the careful scan refuses).
-        fits: whether (rows, columns, text bytes) are within the budget; when they are
-            not, give up at once (the careful scan refuses, with its message).
-        piece: the bytes gathered before counting (small in tests, to cut sheets often).
-    """
+    data: Bytes
+    opens: Ints
+    closes: Ints
+    first: Bytes
+    second: Bytes
+    third: Bytes
+    end: Mask
+    empty: Mask
+    equals: Ints
 
-    def __init__(
-        self,
-        strings: array[int],
-        max_elements: int,
-        fits: Callable[[int, int, int], bool],
-        piece: int = PIECE,
-    ) -> None:
-        self.piece = piece
-        self.lengths: Ints = (
-            np.frombuffer(strings, dtype=np.int64) if len(strings) else np.zeros(0, np.int64)
-        )
-        self.max_elements, self.fits = max_elements, fits
+    def gaps(self, inside: Mask) -> int:
+        """The bytes of text after the tags where ``inside`` (never the last tag)."""
+        within = inside[:-1]
+        found = _sum(self.opens[1:], within) - _sum(self.closes[:-1], within)
+        return found - int(np.count_nonzero(within))
+
+
+class _FastPart:
+    """A part fed in chunks, counted a piece at a time (pieces cut before ``cut_at``)."""
+
+    cut_at = b""
+    #: An element of that name under a prefix, anywhere in the part: left to the careful scan.
+    prefixed = _PREFIXED
+
+    def __init__(self, max_elements: int, piece: int) -> None:
+        self.max_elements, self.piece = max_elements, piece
         self.buffer = bytearray()
         self.started = False
-        self.row = self.column = self.max_row = self.max_column = 0
-        self.text = self.elements = self.depth = 0
+        self.elements = self.depth = 0
 
     def feed(self, chunk: bytes) -> None:
         """Take the next bytes of the part; count every whole piece gathered."""
         self.buffer += chunk
         if len(self.buffer) < self.piece:
             return
-        cut = self.buffer.rfind(_ROW)
+        cut = self.buffer.rfind(self.cut_at)
         if cut <= 0:
             if len(self.buffer) > _MAX_CARRY:
                 raise GiveUp
             return
         self._take(cut)
 
-    def close(self) -> tuple[int, int, int, int]:
-        """Count what is left: (max row, max column, text bytes, elements)."""
+    def finish(self) -> None:
+        """Count what is left of the part."""
         self._take(len(self.buffer))
-        return self.max_row, self.max_column, self.text, self.elements
 
     def _take(self, size: int) -> None:
         """Count the buffer's first ``size`` bytes (padded, for reads at fixed offsets)."""
         data: Bytes = np.zeros(size + _PAD, dtype=np.uint8)
         data[:size] = np.frombuffer(self.buffer, dtype=np.uint8, count=size)
         del self.buffer[:size]
-        if not self.started:
+        first = not self.started
+        if first:
             self._start(data, size)
-        self._piece(data, size)
+        tags = self._tags(data, size)
+        if tags is not None:
+            if first:
+                self.root(tags)
+            self.count(tags)
 
     def _start(self, data: Bytes, size: int) -> None:
         """Blank the BOM and the XML declaration (UTF-8 only) of the part's first piece."""
@@ -203,34 +220,26 @@ class FastSheet:
         if not head[skip:].lstrip().startswith(b"<"):
             raise GiveUp  # UTF-16, or not XML: expat or the careful scan will say
 
-    def _piece(self, data: Bytes, size: int) -> None:
+    def _tags(self, data: Bytes, size: int) -> _Tags | None:
+        """The piece's tags, checked to be in the forms the fast path understands."""
         body = data[:size]
-        if _PREFIXED.search(body):  # type: ignore[call-overload]
+        if self.prefixed.search(body):  # type: ignore[call-overload]
             raise GiveUp
         opens = np.flatnonzero(body == _LT)
         closes = np.flatnonzero(body == _GT)
         if len(opens) != len(closes):
             raise GiveUp
         if not len(opens):
-            return
+            return None
         if (closes < opens).any() or (closes[:-1] > opens[1:]).any():
             raise GiveUp
         first, second, third = data[opens + 1], data[opens + 2], data[opens + 3]
         if ((first == ord("!")) | (first == ord("?"))).any():
             raise GiveUp  # a comment, CDATA, DTD or processing instruction
         equals = np.flatnonzero(body == _EQUALS)
-        self._no_odd_attributes(body, opens, closes, equals)
+        _no_odd_attributes(body, opens, closes, equals)
         end = first == _SLASH
         empty = data[closes - 1] == _SLASH
-        cell = (first == ord("c")) & _delimiter(second)
-        cell_end = end & (second == ord("c")) & (_space(third) | (third == _GT))
-        maybe = np.flatnonzero(first == ord("r"))
-        rows = maybe[
-            (second[maybe] == ord("o"))
-            & (third[maybe] == ord("w"))
-            & _delimiter(data[opens[maybe] + 4])
-        ]
-
         # Depth, as the careful scan counts it (an empty element is one level, briefly).
         step = (~(end | empty)).view(np.int8) - end.view(np.int8)
         depth = np.cumsum(step, dtype=np.int32)
@@ -240,6 +249,72 @@ class FastSheet:
         self.elements += len(opens) - int(np.count_nonzero(end))
         if self.elements > self.max_elements:
             raise GiveUp
+        return _Tags(data, opens, closes, first, second, third, end, empty, equals)
+
+    def root(self, tags: _Tags) -> None:
+        """The part's first element (its root), once."""
+
+    def count(self, tags: _Tags) -> None:
+        """Count one piece's tags."""
+        raise NotImplementedError
+
+
+def _no_odd_attributes(body: Bytes, opens: Ints, closes: Ints, equals: Ints) -> None:
+    """Refuse ``'``, ``&`` and white space around ``=`` inside a tag (see the module)."""
+    suspects = [np.flatnonzero((body == _APOSTROPHE) | (body == _AMPERSAND))]
+    if len(equals):
+        after = body[np.minimum(equals + 1, len(body) - 1)]
+        suspects.append(equals[_space(body[equals - 1]) | _space(after)])
+    for where in suspects:
+        if len(where):
+            tag = np.searchsorted(opens, where, side="right") - 1
+            if ((tag >= 0) & (where < closes[np.maximum(tag, 0)])).any():
+                raise GiveUp
+
+
+class FastSheet(_FastPart):
+    """Count one worksheet part fed in chunks; :meth:`close` gives the totals.
+
+    Args:
+        strings: the length of each shared string (their longest, across tables).
+        max_elements: past this many elements, give up (the careful scan refuses).
+        fits: whether (rows, columns, text bytes) are within the budget; when they are
+            not, give up at once (the careful scan refuses, with its message).
+        piece: the bytes gathered before counting (small in tests, to cut sheets often).
+    """
+
+    cut_at = _ROW
+
+    def __init__(
+        self,
+        strings: array[int],
+        max_elements: int,
+        fits: Callable[[int, int, int], bool],
+        piece: int = PIECE,
+    ) -> None:
+        super().__init__(max_elements, piece)
+        self.lengths: Ints = (
+            np.frombuffer(strings, dtype=np.int64) if len(strings) else np.zeros(0, np.int64)
+        )
+        self.fits = fits
+        self.row = self.column = self.max_row = self.max_column = self.text = 0
+
+    def close(self) -> tuple[int, int, int, int]:
+        """Count what is left: (max row, max column, text bytes, elements)."""
+        self.finish()
+        return self.max_row, self.max_column, self.text, self.elements
+
+    def count(self, tags: _Tags) -> None:
+        data, opens, closes = tags.data, tags.opens, tags.closes
+        first, second, third, end, empty = tags.first, tags.second, tags.third, tags.end, tags.empty
+        cell = (first == ord("c")) & _delimiter(second)
+        cell_end = end & (second == ord("c")) & (_space(third) | (third == _GT))
+        maybe = np.flatnonzero(first == ord("r"))
+        rows = maybe[
+            (second[maybe] == ord("o"))
+            & (third[maybe] == ord("w"))
+            & _delimiter(data[opens[maybe] + 4])
+        ]
 
         # Cells: open from <c ...> to </c>, never nested, never around a row.
         opened = cell & ~empty
@@ -249,9 +324,7 @@ class FastSheet:
         cells = np.flatnonzero(cell)
         if (inside[cells] != opened[cells]).any() or inside[rows].any():
             raise GiveUp
-        within = inside[:-1] == 1  # the text after each tag is inside a cell
-        self.text += _sum(opens[1:], within) - _sum(closes[:-1], within)
-        self.text -= int(np.count_nonzero(within))
+        self.text += tags.gaps(inside == 1)  # the text after each tag inside a cell
 
         window = sliding_window_view(data, 4)
         if (window[opens[cells] + 2] != _CELL_R).any() or (window[opens[rows] + 4] != _ROW_R).any():
@@ -263,21 +336,9 @@ class FastSheet:
         if filled.any():
             self.max_row = max(self.max_row, int(at_row[filled].max()))
             self.max_column = max(self.max_column, int(at_column[filled].max()))
-        self.text += self._shared(data, opens, closes, equals, cell, cell_end, empty)
+        self.text += self._shared(data, opens, closes, tags.equals, cell, cell_end, empty)
         if not self.fits(self.max_row, self.max_column, self.text):
             raise GiveUp
-
-    def _no_odd_attributes(self, body: Bytes, opens: Ints, closes: Ints, equals: Ints) -> None:
-        """Refuse ``'``, ``&`` and white space around ``=`` inside a tag (see the module)."""
-        suspects = [np.flatnonzero((body == _APOSTROPHE) | (body == _AMPERSAND))]
-        if len(equals):
-            after = body[np.minimum(equals + 1, len(body) - 1)]
-            suspects.append(equals[_space(body[equals - 1]) | _space(after)])
-        for where in suspects:
-            if len(where):
-                tag = np.searchsorted(opens, where, side="right") - 1
-                if ((tag >= 0) & (where < closes[np.maximum(tag, 0)])).any():
-                    raise GiveUp
 
     def _positions(
         self, cells: Ints, rows: Ints, columns: Ints, cell_rows: Ints, row_numbers: Ints
@@ -366,21 +427,96 @@ class FastSheet:
         return int(self.lengths[known].sum())
 
 
+class FastStrings(_FastPart):
+    """The length of every shared string (``<si>``) of a part fed in chunks, in order.
+
+    Counted in bytes of the XML text, as the careful scan counts them (in UTF-8 bytes of the
+    decoded text: the same, or fewer where the text holds entities). The root's
+    ``uniqueCount`` is handed to ``claim`` as the careful scan would see it.
+    """
+
+    cut_at = b"<si>"
+    prefixed = re.compile(rb":si[\s/>]")
+
+    def __init__(
+        self, claim: Callable[[dict[str, str]], None], max_elements: int, piece: int = PIECE
+    ) -> None:
+        super().__init__(max_elements, piece)
+        self.claim = claim
+        self.lengths: array[int] = array("q")
+
+    def close(self) -> array[int]:
+        """Count what is left; the lengths."""
+        self.finish()
+        return self.lengths
+
+    def root(self, tags: _Tags) -> None:
+        if tags.end[0] or tags.empty[0]:
+            raise GiveUp  # no root element to speak of: the careful scan will say
+        tag = tags.data[tags.opens[0] + 1 : tags.closes[0]].tobytes()
+        name = re.split(rb"[\s/]", tag, maxsplit=1)[0]
+        if name.rpartition(b":")[2] == b"si":
+            raise GiveUp
+        attributes = re.findall(rb'([^\s=]+)="([^"]*)"', tag[len(name) :])
+        if attributes:
+            self.claim({key.decode(): value.decode() for key, value in attributes})
+
+    def count(self, tags: _Tags) -> None:
+        first, second, third, end, empty = tags.first, tags.second, tags.third, tags.end, tags.empty
+        fourth = tags.data[tags.opens + 4]
+        item = (first == ord("s")) & (second == ord("i")) & _delimiter(third)
+        item_end = end & (second == ord("s")) & (third == ord("i")) & _delimiter(fourth)
+        opened = item & ~empty
+        inside = np.cumsum(opened.view(np.int8) - item_end.view(np.int8), dtype=np.int32)
+        if inside.min() < 0 or inside.max() > 1 or inside[-1] != 0:
+            raise GiveUp
+        items = np.flatnonzero(item)
+        if (inside[items] != opened[items]).any():
+            raise GiveUp  # a string inside a string
+        within = (inside == 1)[:-1]
+        gaps = np.zeros(len(tags.opens), dtype=np.int64)
+        gaps[:-1] = np.where(within, tags.opens[1:] - tags.closes[:-1] - 1, 0)
+        total = np.concatenate([[0], np.cumsum(gaps)])
+        lengths = np.zeros(len(items), dtype=np.int64)
+        starts, ends = np.flatnonzero(opened), np.flatnonzero(item_end)
+        lengths[~empty[items]] = total[ends] - total[starts]
+        self.lengths.frombytes(lengths.tobytes())
+
+
+def _run(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, counter: _FastPart
+) -> None:
+    """Stream the part through expat (no element handlers) and the counter together."""
+    parser = xml_parser(budget, info)
+    with archive.open(info) as stream:
+        while chunk := stream.read(_CHUNK):
+            parser.Parse(chunk, False)
+            counter.feed(chunk)
+            budget.tick()
+        parser.Parse(b"", True)
+
+
+def scan_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> array[int]:
+    """The length of each shared string of one part: fast, else by the careful scan."""
+    careful = SharedStrings(budget, array("q"), info.filename)
+    try:
+        counter = FastStrings(careful.claim, budget.max_elements)
+        _run(archive, info, budget, counter)
+        return counter.close()
+    except Exception:  # anything odd, hostile or damaged: the careful scan decides
+        parse_part(archive, info, careful, budget)
+        return careful.lengths
+
+
 def scan_sheet(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, strings: array[int]
 ) -> None:
     """Bound one worksheet part: the fast path, else the careful scan from the part's start."""
     try:
         counter = FastSheet(strings, budget.max_elements, budget.fits)
-        parser = xml_parser(budget, info)
-        with archive.open(info) as stream:
-            while chunk := stream.read(_CHUNK):
-                parser.Parse(chunk, False)
-                counter.feed(chunk)
-                budget.tick()
-            parser.Parse(b"", True)
+        _run(archive, info, budget, counter)
         rows, columns, text, _ = counter.close()
     except Exception:  # anything odd, hostile or damaged: the careful scan decides
         parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
         return
-    budget.check(info.filename, rows, columns, text)  # within it: fits() said so
+    budget.check(info.filename, rows, columns, text)  # accepted: fits() said so

@@ -271,9 +271,9 @@ class SharedStrings(PartScan):
         if name.endswith("si") and local_name(name) == "si":
             self.current = 0
         elif self.depth == 1 and attributes:
-            self._claim(attributes)
+            self.claim(attributes)
 
-    def _claim(self, attributes: dict[str, str]) -> None:
+    def claim(self, attributes: dict[str, str]) -> None:
         """The reader sets aside room for ``uniqueCount`` strings before reading one."""
         for key, value in attributes.items():
             if local_name(key).lower() != "uniquecount":
