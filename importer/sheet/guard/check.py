@@ -17,6 +17,11 @@ and refuses the file when that is over a budget:
   position counted is the *highest* any reading could give, so no spelling of a
   reference can make us count less than the reader will allocate. Shared strings
   are counted once per cell that uses them (calamine copies them per cell).
+  Worksheets and shared strings written as spreadsheet programs write them are counted
+  at C speed (:mod:`importer.sheet.guard.fast`: expat with no element handler checks the
+  XML, numpy makes the same counts from the bytes); anything else, and every refusal,
+  is scanned again from the part's start by the careful scan, whose messages are
+  the guard's.
 - **ods**: ``content.xml`` the same way, multiplying ``number-rows-repeated``
   and ``number-columns-repeated`` out, as calamine does for filled cells (empty
   repeats, such as the million trailing rows LibreOffice writes, cost nothing).

@@ -63,9 +63,8 @@ _PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
 _DECLARATION_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 _LT, _GT, _SLASH, _QUOTE, _APOSTROPHE, _AMPERSAND, _EQUALS = 60, 62, 47, 34, 39, 38, 61
 _SEGMENT = 1 << 32  # spreads each row's cells apart in one cumulative maximum
-_POWERS = 10 ** np.arange(8, -1, -1, dtype=np.int64)
-_CELL_R = np.frombuffer(b' r="', dtype=np.uint8)  # after "<c"
-_ROW_R = np.frombuffer(b' r="', dtype=np.uint8)  # after "<row"
+_POWERS = 10.0 ** np.arange(8, -1, -1)
+_R = np.frombuffer(b' r="', dtype=np.uint32)[0]  # after "<c" and "<row"
 _VALUE = np.frombuffer(b"<v>", dtype=np.uint8)
 _VALUE_END = np.frombuffer(b"</v>", dtype=np.uint8)
 
@@ -90,11 +89,16 @@ def _delimiter(values: Bytes) -> Mask:
 
 
 def _digits(data: Bytes, at: Ints, length: Ints) -> Ints:
-    """The numbers written with ``length`` (1 to 9) ASCII digits at each offset (checked)."""
-    # Right-aligned in 9 bytes, each place has a fixed power of ten.
-    right = sliding_window_view(data, 9)[at + length - 9].astype(np.int64) - 48
-    right[np.arange(9) < 9 - length[:, None]] = 0
-    number: Ints = right @ _POWERS
+    """The numbers written with ``length`` (1 to 9) bytes at each offset: all ASCII digits,
+    else :class:`GiveUp`."""
+    # Right-aligned in 9 bytes, each place has a fixed power of ten (exact in a float64).
+    right = sliding_window_view(data, 9)[at + length - 9] - np.uint8(48)
+    before = np.arange(9) < 9 - length[:, None]  # the bytes before the number's first digit
+    if ((right >= 10) & ~before).any():
+        raise GiveUp
+    values = right.astype(np.float64)
+    values[before] = 0
+    number: Ints = (values @ _POWERS).astype(np.int64)
     return number
 
 
@@ -115,10 +119,6 @@ def _reference(data: Bytes, at: Ints, letters: bool) -> tuple[Ints, Ints]:
         raise GiveUp
     if ((digits < 1) | (digits > 9)).any():
         raise GiveUp
-    place = np.arange(14)
-    span = (place >= count[:, None]) & (place < end[:, None])
-    if (span & ((window - np.uint8(48)) >= 10)).any():
-        raise GiveUp
     number = _digits(data, at + count, digits)
     column = np.zeros(len(at), dtype=np.int64)
     if letters:
@@ -129,6 +129,12 @@ def _reference(data: Bytes, at: Ints, letters: bool) -> tuple[Ints, Ints]:
             np.where(count == 2, first * 26 + second, (first * 26 + second) * 26 + third),
         )
     return column, number
+
+
+def _word(data: Bytes, at: Ints) -> npt.NDArray[np.uint32]:
+    """The 4 bytes at each offset, as one number each (to compare with :data:`_R`)."""
+    words: npt.NDArray[np.uint32] = sliding_window_view(data, 4)[at].view(np.uint32)[:, 0]
+    return words
 
 
 def _cummax(values: Ints) -> Ints:
@@ -326,8 +332,10 @@ class FastSheet(_FastPart):
             raise GiveUp
         self.text += tags.gaps(inside == 1)  # the text after each tag inside a cell
 
-        window = sliding_window_view(data, 4)
-        if (window[opens[cells] + 2] != _CELL_R).any() or (window[opens[rows] + 4] != _ROW_R).any():
+        if (
+            not (_word(data, opens[cells] + 2) == _R).all()
+            & (_word(data, opens[rows] + 4) == _R).all()
+        ):
             raise GiveUp
         columns, cell_rows = _reference(data, opens[cells] + 6, letters=True)
         _, row_numbers = _reference(data, opens[rows] + 8, letters=False)
@@ -417,10 +425,6 @@ class FastSheet(_FastPart):
             raise GiveUp
         length = opens[tag + 2] - closes[tag + 1] - 1
         if ((length < 1) | (length > 9)).any():
-            raise GiveUp
-        digits = sliding_window_view(data, 9)[closes[tag + 1] + 1]
-        place = np.arange(9)
-        if ((place < length[:, None]) & ((digits - np.uint8(48)) >= 10)).any():
             raise GiveUp
         index = _digits(data, closes[tag + 1] + 1, length)
         known = index[index < len(self.lengths)]
