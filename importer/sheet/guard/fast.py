@@ -58,12 +58,10 @@ _MAX_CARRY = 32 * 1024 * 1024
 _ROW = b'<row r="'
 _PAD = 32  # zero bytes after a piece, so that reads at fixed offsets stay in bounds
 _MAX_DEPTH = 256
-#: An element whose local name is ``c`` or ``row`` under a prefix (``<x:c>``), anywhere.
-_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
 _DECLARATION_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 _LT, _GT, _SLASH, _QUOTE, _APOSTROPHE, _AMPERSAND, _EQUALS = 60, 62, 47, 34, 39, 38, 61
 _SEGMENT = 1 << 32  # spreads each row's cells apart in one cumulative maximum
-_POWERS = 10.0 ** np.arange(8, -1, -1)
+_POWERS = 10 ** np.arange(8, -1, -1, dtype=np.int64)
 _R = np.frombuffer(b' r="', dtype=np.uint32)[0]  # after "<c" and "<row"
 _VALUE = np.frombuffer(b"<v>", dtype=np.uint8)
 _VALUE_END = np.frombuffer(b"</v>", dtype=np.uint8)
@@ -91,14 +89,13 @@ def _delimiter(values: Bytes) -> Mask:
 def _digits(data: Bytes, at: Ints, length: Ints) -> Ints:
     """The numbers written with ``length`` (1 to 9) bytes at each offset: all ASCII digits,
     else :class:`GiveUp`."""
-    # Right-aligned in 9 bytes, each place has a fixed power of ten (exact in a float64).
+    # Right-aligned in 9 bytes, each place has a fixed power of ten.
     right = sliding_window_view(data, 9)[at + length - 9] - np.uint8(48)
     before = np.arange(9) < 9 - length[:, None]  # the bytes before the number's first digit
-    if ((right >= 10) & ~before).any():
+    right[before] = 0
+    if (right >= 10).any():
         raise GiveUp
-    values = right.astype(np.float64)
-    values[before] = 0
-    number: Ints = (values @ _POWERS).astype(np.int64)
+    number: Ints = right.astype(np.int64) @ _POWERS
     return number
 
 
@@ -170,8 +167,9 @@ class _FastPart:
     """A part fed in chunks, counted a piece at a time (pieces cut before ``cut_at``)."""
 
     cut_at = b""
-    #: An element of that name under a prefix, anywhere in the part: left to the careful scan.
-    prefixed = _PREFIXED
+    #: Local names that, after a prefix (``<x:c>``), anywhere in the part, leave it to the
+    #: careful scan.
+    prefixed: tuple[bytes, ...] = ()
 
     def __init__(self, max_elements: int, piece: int) -> None:
         self.max_elements, self.piece = max_elements, piece
@@ -229,8 +227,13 @@ class _FastPart:
     def _tags(self, data: Bytes, size: int) -> _Tags | None:
         """The piece's tags, checked to be in the forms the fast path understands."""
         body = data[:size]
-        if self.prefixed.search(body):  # type: ignore[call-overload]
-            raise GiveUp
+        colons = np.flatnonzero(body == ord(":"))
+        for name in self.prefixed:
+            found = _delimiter(data[colons + 1 + len(name)])
+            for k, char in enumerate(name):
+                found &= data[colons + 1 + k] == char
+            if found.any():
+                raise GiveUp  # an element (or text) ":c", ":row"...: maybe a prefixed name
         opens = np.flatnonzero(body == _LT)
         closes = np.flatnonzero(body == _GT)
         if len(opens) != len(closes):
@@ -290,6 +293,7 @@ class FastSheet(_FastPart):
     """
 
     cut_at = _ROW
+    prefixed = (b"c", b"row")
 
     def __init__(
         self,
@@ -440,7 +444,7 @@ class FastStrings(_FastPart):
     """
 
     cut_at = b"<si>"
-    prefixed = re.compile(rb":si[\s/>]")
+    prefixed = (b"si",)
 
     def __init__(
         self, claim: Callable[[dict[str, str]], None], max_elements: int, piece: int = PIECE
