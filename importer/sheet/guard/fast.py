@@ -209,10 +209,13 @@ class _FastPart:
         if first:
             self._start(data, size)
         tags = self._tags(data, size)
-        if tags is not None:
+        if tags is None:
             if first:
-                self.root(tags)
-            self.count(tags)
+                raise GiveUp  # the root is always in the first piece: no XML to speak of
+            return
+        if first:
+            self.root(tags)
+        self.count(tags)
 
     def _start(self, data: Bytes, size: int) -> None:
         """Blank the BOM and the XML declaration (UTF-8 only) of the part's first piece."""
