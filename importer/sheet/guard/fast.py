@@ -201,10 +201,17 @@ class _FastPart:
         self._take(len(self.buffer))
 
     def _take(self, size: int) -> None:
-        """Count the buffer's first ``size`` bytes (padded, for reads at fixed offsets)."""
-        data: Bytes = np.zeros(size + _PAD, dtype=np.uint8)
-        data[:size] = np.frombuffer(self.buffer, dtype=np.uint8, count=size)
-        del self.buffer[:size]
+        """Count the buffer's first ``size`` bytes, then drop them."""
+        # Read in place (no copy), with at least _PAD bytes after them for reads at fixed
+        # offsets: the next piece's, or zeros put there for the while.
+        extra = max(0, size + _PAD - len(self.buffer))
+        self.buffer.extend(bytes(extra))
+        self._count(np.frombuffer(self.buffer, dtype=np.uint8), size)
+        del self.buffer[:size]  # the views of it are gone with _count's frame
+        if extra:
+            del self.buffer[len(self.buffer) - extra :]
+
+    def _count(self, data: Bytes, size: int) -> None:
         first = not self.started
         if first:
             self._start(data, size)
