@@ -52,8 +52,8 @@ def careful(xml: bytes, strings: array[int], limits: Limits | None = None) -> Co
     scan = SheetScan(budget, info.filename, strings)
     try:
         parse_part(archive, info, scan, budget)
-    except UnsafeFileError as error:
-        return str(error)
+    except Exception as error:  # a refusal, or what check_workbook calls a damaged file
+        return f"{type(error).__name__}: {error}"
     return scan.max_row, scan.max_column, scan.text_bytes, scan.elements
 
 
@@ -319,8 +319,8 @@ def careful_strings(xml: bytes, limits: Limits | None = None) -> list[int] | str
     scan = SharedStrings(budget, array("q"), info.filename)
     try:
         parse_part(archive, info, scan, budget)
-    except UnsafeFileError as error:
-        return str(error)
+    except Exception as error:  # a refusal, or what check_workbook calls a damaged file
+        return f"{type(error).__name__}: {error}"
     return list(scan.lengths)
 
 
@@ -400,3 +400,20 @@ def test_odd_shared_strings_are_never_measured_shorter(
         assert not isinstance(expected, str), expected
         assert len(found) == len(expected)
         assert all(a >= b for a, b in zip(found, expected, strict=True))
+
+
+def test_unknown_encoding_is_damaged_either_way(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sheet declaring an encoding expat does not know (a fuzzer's find) is refused as
+    damaged, with or without the fast path."""
+    corpus = _corpus()
+    xml = corpus.sheet('<row r="1"><c r="A1"><v>1</v></c></row>').replace("UTF-8", "TF-8")
+    path = tmp / "encoding.xlsx"
+    path.write_bytes(corpus.xlsx(xml))
+    fast_answer = _outcome(path)
+    monkeypatch.setattr(check, "scan_sheet", _careful_only)
+    assert (
+        fast_answer
+        == _outcome(path)
+        == f"{path}: the workbook is damaged (LookupError). "
+        + ("Open it in Excel and save it again.")
+    )
