@@ -39,6 +39,7 @@ SCRIPTS = [
     "claims.py",
     "hostile.py",
     "startup.py",
+    "guard.py",
     "peers/newman.py",
 ]
 

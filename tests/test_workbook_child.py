@@ -224,3 +224,34 @@ def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
     for answer, kind, words in cases:
         error = _error(book, answer)
         assert isinstance(error, kind) and words in str(error) and str(error).startswith(str(book))
+
+
+def test_columns_are_each_cells_text() -> None:
+    """The column-wise answer: every cell as cell_text renders it, the last date-time of each
+    column and its bare dates, whatever mix of types a column holds."""
+    import datetime as dt
+    import random
+
+    from importer.sheet.reading.child import _columns, cell_text
+
+    rng = random.Random(5)
+    kinds = [
+        lambda: "text",
+        lambda: None,
+        lambda: dt.datetime(2026, 1, 2, 9, 30, rng.choice([0, 5]), rng.choice([0, 250_000])),
+        lambda: dt.date(2026, 3, 4),
+        lambda: rng.choice([1.0, 2.5, 1e16, True, 7]),
+        lambda: dt.time(13, 0),
+    ]
+    for _ in range(200):
+        width, height = rng.randint(1, 4), rng.randint(0, 12)
+        mixes = [rng.sample(kinds, rng.randint(1, 3)) for _ in range(width)]
+        rows = [[rng.choice(mix)() for mix in mixes] for _ in range(height)]
+        found = _columns(rows)
+        assert found["height"] == height and len(found["columns"]) == (width if rows else 0)
+        for index, column in enumerate(zip(*rows, strict=True)):
+            assert found["columns"][index] == [cell_text(v) for v in column]
+            stamps = [n for n, v in enumerate(column) if type(v) is dt.datetime]
+            assert found["last_stamp"][index] == (stamps[-1] if stamps else -1)
+            dates = [n for n, v in enumerate(column) if type(v) is dt.date]
+            assert found["bare_dates"][index] == (dates if stamps else [])

@@ -17,6 +17,11 @@ and refuses the file when that is over a budget:
   position counted is the *highest* any reading could give, so no spelling of a
   reference can make us count less than the reader will allocate. Shared strings
   are counted once per cell that uses them (calamine copies them per cell).
+  Worksheets and shared strings written as spreadsheet programs write them are counted
+  at C speed (:mod:`importer.sheet.guard.fast`: expat with no element handler checks the
+  XML, numpy makes the same counts from the bytes); anything else, and every refusal,
+  is scanned again from the part's start by the careful scan, whose messages are
+  the guard's.
 - **ods**: ``content.xml`` the same way, multiplying ``number-rows-repeated``
   and ``number-columns-repeated`` out, as calamine does for filled cells (empty
   repeats, such as the million trailing rows LibreOffice writes, cost nothing).
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import IO
 
 from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.fast import scan_sheet, scan_strings
 from importer.sheet.guard.parts import part_key, workbook_parts
 from importer.sheet.guard.scan import (
     CELL_BYTES,
@@ -51,8 +57,6 @@ from importer.sheet.guard.scan import (
     Budget,
     Limits,
     OdsScan,
-    SharedStrings,
-    SheetScan,
     parse_part,
 )
 from importer.sheet.guard.xls import encrypted, scan_biff
@@ -151,9 +155,7 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
     strings: array[int] = array("q")
     for name in sorted(shared):
         # Which table the reader takes is its business: each index costs its longest string.
-        lengths: array[int] = array("q")
-        info = names[name]
-        parse_part(archive, info, SharedStrings(budget, lengths, info.filename), budget)
+        lengths = scan_strings(archive, names[name], budget)
         strings.extend(lengths[len(strings) :])
         for index in range(min(len(strings), len(lengths))):
             strings[index] = max(strings[index], lengths[index])
@@ -161,7 +163,7 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
         if name == "content.xml":
             parse_part(archive, info, OdsScan(budget), budget)
         elif name in parts.sheets or (name.endswith(".xml") and name not in shared):
-            parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
+            scan_sheet(archive, info, budget, strings)
         elif name not in shared:
             _read_through(archive, info, budget)  # checks its size and CRC
 

@@ -30,7 +30,9 @@ __all__ = [
     "SharedStrings",
     "SheetScan",
     "local_name",
+    "not_well_formed",
     "parse_part",
+    "xml_parser",
 ]
 
 MAX_COLUMNS = 1024
@@ -105,6 +107,16 @@ class Budget:
         #: The largest estimate seen so far, in bytes (the figure checked against the budget).
         self.estimate = 0
 
+    @property
+    def max_elements(self) -> int:
+        """The most XML elements one part may hold (see :meth:`count`)."""
+        return 4 * (self.limits.memory_bytes // CELL_BYTES) + 1_000_000
+
+    def fits(self, rows: int, columns: int, text: int) -> bool:
+        """Whether :meth:`check` would accept these counts (it raises otherwise)."""
+        cost = rows * columns * CELL_BYTES + text * TEXT_FACTOR
+        return columns <= self.limits.max_columns and cost <= self.limits.memory_bytes
+
     def tick(self) -> None:
         if self.clock() > self.deadline:
             raise UnsafeFileError(
@@ -118,7 +130,7 @@ class Budget:
         A real sheet has about three elements per cell; millions of empty ones are
         a way to make the scan itself slow.
         """
-        allowed = 4 * (self.limits.memory_bytes // CELL_BYTES) + 1_000_000
+        allowed = self.max_elements
         if elements > allowed:
             raise UnsafeFileError(
                 f"{self.name}: part {part} holds over {allowed:,} XML elements, far more than "
@@ -201,6 +213,24 @@ def parse_part(
     """Stream one zip entry through expat, with DTDs (and so entities) refused."""
     # Names are not resolved to their namespaces: only local names matter here (an element
     # of any namespace named like a cell is counted as one), and resolving costs a third.
+    parser = xml_parser(budget, info)
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    parser.CharacterDataHandler = scan.text
+    parser.buffer_text = True
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                parser.Parse(chunk, False)
+                budget.tick()
+            parser.Parse(b"", True)
+    except expat.ExpatError as error:
+        raise not_well_formed(budget, info, error) from None
+    scan.finish()
+
+
+def xml_parser(budget: Budget, info: zipfile.ZipInfo) -> expat.XMLParserType:
+    """An expat parser that refuses any DTD or entity declaration (no element handlers)."""
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
@@ -213,23 +243,18 @@ def parse_part(
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
-    parser.StartElementHandler = scan.start
-    parser.EndElementHandler = scan.end
-    parser.CharacterDataHandler = scan.text
-    parser.buffer_text = True
-    try:
-        with archive.open(info) as stream:
-            while chunk := stream.read(_CHUNK):
-                parser.Parse(chunk, False)
-                budget.tick()
-            parser.Parse(b"", True)
-    except expat.ExpatError as error:
-        raise UnsafeFileError(
-            f"{budget.name}: part {info.filename} is not well-formed XML "
-            f"({expat.errors.messages.get(error.code, 'syntax error')}, line {error.lineno}); "
-            "open the file in Excel and save it again."
-        ) from None
-    scan.finish()
+    return parser
+
+
+def not_well_formed(
+    budget: Budget, info: zipfile.ZipInfo, error: expat.ExpatError
+) -> UnsafeFileError:
+    """The refusal of a part expat could not parse."""
+    return UnsafeFileError(
+        f"{budget.name}: part {info.filename} is not well-formed XML "
+        f"({expat.errors.messages.get(error.code, 'syntax error')}, line {error.lineno}); "
+        "open the file in Excel and save it again."
+    )
 
 
 class SharedStrings(PartScan):
@@ -246,9 +271,9 @@ class SharedStrings(PartScan):
         if name.endswith("si") and local_name(name) == "si":
             self.current = 0
         elif self.depth == 1 and attributes:
-            self._claim(attributes)
+            self.claim(attributes)
 
-    def _claim(self, attributes: dict[str, str]) -> None:
+    def claim(self, attributes: dict[str, str]) -> None:
         """The reader sets aside room for ``uniqueCount`` strings before reading one."""
         for key, value in attributes.items():
             if local_name(key).lower() != "uniquecount":
