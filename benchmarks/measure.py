@@ -28,30 +28,33 @@ COMMAND = [sys.executable, "-m", "importer"]
 
 @dataclass(frozen=True)
 class Run:
-    """One finished process: wall seconds, peak RSS in MB, exit code, output."""
+    """One finished process: wall seconds, peak RSS in MB, exit code, output, CPU seconds."""
 
     seconds: float
     peak_mb: float
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0
 
 
 def run_alone(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
     """Run ``args`` to the end from a fresh helper process: its wall time, its own peak RSS.
 
     The helper's only child is the command, so the helper's ``RUSAGE_CHILDREN`` peak is the
-    command's own; the time runs from just before the command starts to its exit. Of a
-    long output, the first and the last 4,000 characters are kept.
+    command's own; the time runs from just before the command starts to its exit; the CPU is
+    the command's user and system time. Of a long output, the first and the last 4,000
+    characters are kept.
     """
     probe = (
         "import json, resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "s = time.perf_counter() - t\n"
-        "m = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "m, c = u.ru_maxrss / 1024, u.ru_utime + u.ru_stime\n"
         "o = p.stdout if len(p.stdout) < 8000 else p.stdout[:4000] + '\\n' + p.stdout[-4000:]\n"
-        "print(json.dumps([s, m, p.returncode, o, p.stderr[-4000:]]))\n"
+        "print(json.dumps([s, m, p.returncode, o, p.stderr[-4000:], c]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, *args],
@@ -61,8 +64,8 @@ def run_alone(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path 
         cwd=cwd,
         check=True,
     )
-    seconds, peak, code, stdout, stderr = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(seconds, peak, code, stdout, stderr)
+    seconds, peak, code, stdout, stderr, cpu = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(seconds, peak, code, stdout, stderr, cpu)
 
 
 def median_seconds(args: Sequence[str], times: int) -> float:

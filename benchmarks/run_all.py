@@ -38,6 +38,7 @@ SCRIPTS = [
     "store.py",
     "claims.py",
     "hostile.py",
+    "startup.py",
     "peers/newman.py",
 ]
 

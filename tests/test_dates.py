@@ -7,9 +7,19 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from importer.core.dates import read_date, read_datetime, read_time, to_utc
+from importer.core.dates import (
+    read_date,
+    read_datetime,
+    read_time,
+    reads_two_ways,
+    to_utc,
+    two_ways,
+)
 from tests.conftest import V2_HEADERS, V2_ROW, write_csv
 
 
@@ -205,3 +215,26 @@ def test_excel_dates_before_march_1900_are_refused(tmp_path: Path) -> None:
         assert read_date(typed).problem == "date_excel_1900"
     assert read_date("1900-03-01").value == dt.date(1900, 3, 1)
     assert read_time("1899-12-30T11:30:00").value == dt.time(11, 30)  # Excel's time cells
+
+
+_NUMBER = st.sampled_from(["0", "1", "3", "01", "09", "10", "12", "13", "00", "7", "11"])
+_DATE = st.tuples(
+    st.sampled_from(["", " ", "\t"]),
+    _NUMBER,
+    st.sampled_from(["/", "-", ".", " ", ""]),
+    _NUMBER,
+    st.sampled_from(["/", "-", "."]),
+    st.sampled_from(["2027", "207", "20271"]),
+    st.sampled_from(["", " 10:00", "T09:00", "\t", "x", " ", "\n5"]),
+).map("".join)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(_DATE, st.none(), st.text(max_size=12)), max_size=60))
+def test_a_column_is_read_two_ways_cell_for_cell_as_one_cell_is(texts: list[str | None]) -> None:
+    """The whole-column reading (RE2) says what the one-cell reading says of every cell."""
+    column = pd.Series(texts, dtype="str", index=range(7, 7 + len(texts)))
+    expected = [text is not None and "\v" not in text and reads_two_ways(text) for text in texts]
+    found = two_ways(column)
+    assert found.index.tolist() == column.index.tolist()
+    assert found.tolist() == expected

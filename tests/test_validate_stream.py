@@ -263,3 +263,45 @@ def test_a_csv_longer_than_a_sheet_is_validated_in_slices_not_refused(tmp: Path)
     whole = command(tmp / "backfill.result.xlsx")
     assert whole.returncode == 2 and "2,100,004 lines, over the 2,000,000" in whole.stderr
     assert "Traceback" not in whole.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    block=st.integers(1, 40),
+    slices=st.lists(
+        st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2**32 - 1)), max_size=120),
+        max_size=10,
+    ),
+)
+def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
+    block: int, slices: list[list[tuple[int, int]]]
+) -> None:
+    """Keys added slice after slice (many sharing a first lane, blocks smaller than a slice):
+    every key is kept once with its row, sorted by its first lane, and found again."""
+    keys = duplicates._Keys()
+    keys._BLOCK = block
+    kept: dict[tuple[int, int], int] = {}
+    row = 0
+    for part in slices:
+        new = sorted({key for key in part if key not in kept})
+        first = np.array([f for f, _ in new], dtype=np.uint64)
+        second = np.array([s for _, s in new], dtype=np.uint32)
+        rows = np.arange(row, row + len(new), dtype=np.int64)
+        row += len(new)
+        keys.add(first, second, rows)
+        kept |= {key: int(r) for key, r in zip(new, rows.tolist(), strict=True)}
+        lanes = keys._first[: keys._count].tolist()
+        assert lanes == sorted(lanes)
+        stored = zip(
+            lanes,
+            keys._second[: keys._count].tolist(),
+            keys._rows[: keys._count].tolist(),
+            strict=True,
+        )
+        assert {(f, s): r for f, s, r in stored} == kept
+    asked = [*sorted(kept), (51, 7)]
+    found = keys.seen(
+        np.array([f for f, _ in asked], dtype=np.uint64),
+        np.array([s for _, s in asked], dtype=np.uint32),
+    )
+    assert found.tolist() == [kept.get(key, -1) for key in asked]

@@ -20,25 +20,21 @@ import argparse
 import itertools
 import json
 import os
-import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
-from importer.api import validate
 from importer.cli.parser import build_parser
 from importer.core.errors import ConfigurationError, ImporterError, describe_os_error
 from importer.core.outcomes import ExitCode, Status
-from importer.jobs.config import chosen_columns, parse_map, sheet_default_keys, sheet_defaults
-from importer.jobs.validate_stream import Validated, validate_csv
-from importer.results.templates import write_template
-from importer.results.write import write_report
-from importer.sheet.duplicates import flag_duplicates
 from importer.vendors import REGISTRY, Vendor, declarations, get_vendor, plugin, sandbox_parts
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    from importer.jobs.validate_stream import Validated
     from importer.sending.protocol import Adapter
 
 __all__ = [
@@ -65,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(arguments)
+        args = build_parser(arguments).parse_args(arguments)
     except SystemExit as stop:
         if stop.code == EXIT_CANNOT_RUN and "--json" in arguments:
             line = {"command": next(iter(arguments), ""), "error": "bad arguments (see stderr)"}
@@ -81,18 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
             return EXIT_CANNOT_RUN
         return _fail(args, describe_os_error(error), EXIT_CANNOT_RUN)
-    except sqlite3.DatabaseError as error:
-        # A state file's fault (a journal's are raised with its path): a full disk is not
-        # damage, and no advice may lose what a journal holds (see importer.store.faults).
-        from importer.store.faults import journal_error
-
-        return _fail(args, str(journal_error(error, None)), EXIT_CANNOT_RUN)
     except KeyboardInterrupt as error:
         from importer.core.signals import signal_exit_code
 
         code = signal_exit_code(error)
         return _fail(args, "terminated" if code == 143 else "interrupted", code)
     except Exception as error:
+        if _is_database_error(error):
+            # A state file's fault (a journal's are raised with its path): a full disk is not
+            # damage, and no advice may lose what a journal holds (see importer.store.faults).
+            from importer.store.faults import journal_error
+
+            return _fail(args, str(journal_error(error, None)), EXIT_CANNOT_RUN)
         if os.environ.get("IMPORTER_DEBUG"):
             raise
         return _fail(
@@ -101,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run again with IMPORTER_DEBUG=1 for details, and report it",
             EXIT_CANNOT_RUN,
         )
+
+
+def _is_database_error(error: Exception) -> TypeGuard[sqlite3.DatabaseError]:
+    """Whether ``error`` is SQLite's: sqlite3 is not imported here (`--help` would pay it);
+    a command that raised one has loaded it."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(error, sqlite3.DatabaseError)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -151,6 +154,9 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    # The reading and validating machinery (pandas, pyarrow) loads here, not with the
+    # command line: `--help`, a wrong flag, `status` and `vendors` never pay it (issue 27).
+    from importer.jobs.config import chosen_columns, parse_map, sheet_default_keys, sheet_defaults
     from importer.results.sheet import result_path
 
     vendor = get_vendor(args.vendor)
@@ -216,6 +222,8 @@ def _validate_streamed(
         return None  # the whole-file path says why
     if not big or args.sheet is not None or args.result.suffix.lower() != ".csv":
         return None
+    from importer.jobs.validate_stream import validate_csv  # see _validate
+
     return validate_csv(
         Path(args.file),
         vendor,
@@ -232,6 +240,11 @@ def _validate_whole(
     args: argparse.Namespace, vendor: Vendor, defaults: dict[str, str] | None
 ) -> Validated:
     """The whole sheet read, validated and written at once (workbooks, small files)."""
+    from importer.api import validate  # see _validate
+    from importer.jobs.validate_stream import Validated
+    from importer.results.write import write_report
+    from importer.sheet.duplicates import flag_duplicates
+
     report = validate(
         args.file,
         vendor,
@@ -312,6 +325,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
+    from importer.results.templates import write_template  # xlsxwriter: loaded where used
+
     names = list(REGISTRY) if args.vendor.strip().lower() == "all" else [args.vendor]
     target = args.output or Path.cwd()
     if len(names) > 1:

@@ -15,7 +15,7 @@ import argparse
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from importer.core.outcomes import ExitCode
@@ -59,6 +59,50 @@ def _shown(text: str | None) -> str | None:
 class _Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return _shown(action.help)
+
+
+class _Unbuilt:
+    """What a command's parser is in a process that runs another command: its arguments go
+    nowhere (it is listed in ``--help``, never parsed with)."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return self._take
+
+    def _take(self, *args: object, **kwargs: object) -> _Unbuilt:
+        return self
+
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    _SubParsers = argparse._SubParsersAction
+
+
+class _Commands(_SubParsers):
+    """The commands, of which only ``wanted`` is built in full when it is set.
+
+    Every command builds the parser, and building all 14 commands' arguments (with their
+    plugins' modules) was most of the start-up of `--help` and `status` (issue 27): the
+    others are only listed, as argparse lists them (name and help line).
+    """
+
+    wanted: str | None = None
+    everything = True
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if self.everything or name == self.wanted:
+            return super().add_parser(name, **kwargs)
+        if "help" in kwargs:
+            self._choices_actions.append(self._ChoicesPseudoAction(name, (), kwargs["help"]))
+        unbuilt = cast(argparse.ArgumentParser, _Unbuilt())
+        self._name_parser_map[name] = unbuilt
+        return unbuilt
+
+
+def _command_of(arguments: Sequence[str]) -> str | None:
+    """The command ``arguments`` name: the first that is not an option (the top level's
+    options, ``-h`` and ``--version``, take no value); ``None``: none."""
+    return next((a for a in arguments if not a.startswith("-")), None)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,8 +180,9 @@ def command_names() -> list[str]:
     return []
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render docs/commands.md)."""
+def build_parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser (also used to render docs/commands.md); given the ``arguments``
+    it will parse, only the command they name is built in full (the others are listed)."""
     vendors = ", ".join(REGISTRY)
     parser = _Parser(
         prog="session-importer",
@@ -146,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all rows valid, 1 some rows invalid, 2 could not run.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = cast(
+        _Commands,
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND", action=_Commands),
+    )
+    if arguments is not None:
+        commands.everything, commands.wanted = False, _command_of(arguments)
 
     check = commands.add_parser(
         "validate",

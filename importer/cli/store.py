@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from importer.core.errors import ConfigurationError, InputError
-from importer.store import account_name, is_postgres, open_store, redact
 
 __all__ = ["add_store_parser", "copy_journal", "store_command"]
 
@@ -54,6 +52,9 @@ def store_command(args: argparse.Namespace) -> int:
     """Run ``store init|status|copy``; 0 when done."""
     if args.action == "copy":
         return _copy(args)
+    # lazy: this module's parser half is read by every command (issue 27: start-up)
+    from importer.store import open_store
+
     url = args.url or os.environ.get("IMPORTER_STORE") or None
     store = open_store(url)
     try:
@@ -86,6 +87,8 @@ def store_command(args: argparse.Namespace) -> int:
 
 
 def _copy(args: argparse.Namespace) -> int:
+    from importer.store import is_postgres, redact  # lazy: see store_command
+
     if not is_postgres(args.destination):
         raise ConfigurationError(
             f"store copy: DST must be postgresql://…, not {redact(args.destination)}."
@@ -103,6 +106,7 @@ def _copy(args: argparse.Namespace) -> int:
 def _account_of(meta: dict[str, str]) -> str:
     """The journal name a run with this environment uses for the journal's account."""
     from importer.jobs.config import RunFlags, resolve_settings  # lazy: read by every parser
+    from importer.store import account_name
     from importer.vendors import plugin
 
     vendor, target = meta.get("vendor", ""), meta.get("target", "")
@@ -120,6 +124,8 @@ def _read_sqlite(path: Path) -> tuple[dict[str, str], list[tuple[Any, ...]], lis
     """A SQLite journal's meta, rows and runs (read-only)."""
     if not path.is_file():
         raise InputError(f"{path}: no such journal file.")
+    import sqlite3  # lazy: see store_command
+
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             meta = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}

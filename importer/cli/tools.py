@@ -11,12 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from importer.api import validate
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode, JournalState, Status
 from importer.jobs.runs import is_undo, run_detail
-from importer.results.sheet import default_result_path
-from importer.results.write import write_report
 from importer.store import JournalLike
 from importer.store.journal import Journal
 from importer.vendors import declarations, plugin
@@ -25,8 +22,11 @@ __all__ = ["export_command", "report_command", "status_command"]
 
 
 def export_command(args: argparse.Namespace) -> int:
+    # The sheet machinery (pandas, pyarrow) loads in the commands that read or write a sheet:
+    # `status` reads the journal only and must start as fast as `--help` (issue 27).
     import pandas as pd
 
+    from importer.api import validate
     from importer.jobs.config import RunFlags, resolve_settings
     from importer.jobs.export import compare_created, export_sessions, flatten
     from importer.results.sheet import ResultSheet, write_result
@@ -291,8 +291,11 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from importer.api import validate  # the sheet machinery: see export_command
     from importer.jobs.config import sheet_default_keys, sheet_defaults
     from importer.jobs.journaling import JournalOptions, journal_report
+    from importer.results.sheet import default_result_path
+    from importer.results.write import write_report
 
     journal = _existing_journal(args.journal)
     try:

@@ -12,12 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from importer.cli.parser import WHO_HELP, at_least, host_arguments, listed, on_help
 from importer.core.errors import ConfigurationError
-from importer.jobs.changes import Guard
-from importer.jobs.config import JobFile, RunFlags, load_job, resolve_settings
+
+if TYPE_CHECKING:
+    from importer.jobs.changes import Guard
+    from importer.jobs.config import JobFile
 
 __all__ = ["add_guard_arguments", "add_undo_parser", "guard_of", "undo_command", "updating"]
 
@@ -48,6 +50,9 @@ def add_guard_arguments(parser: argparse.ArgumentParser) -> None:
 
 def guard_of(args: argparse.Namespace) -> Guard:
     """The guard of the flags, else of the job file's ``guard_share``/``guard_rows``."""
+    from importer.jobs.changes import Guard  # lazy: read by every parser (see undo_command)
+    from importer.jobs.config import JobFile
+
     job: JobFile = getattr(args, "job", None) or JobFile()
     share = getattr(args, "guard_share", None)
     rows = getattr(args, "guard_rows", None)
@@ -173,6 +178,7 @@ def undo_command(args: argparse.Namespace) -> int:
     """`undo RUN`: delete what the run created; write the undo's result sheet."""
     # lazy: this module's parser half is read by every command (validate's start-up)
     from importer.cli.journal import journal_place
+    from importer.jobs.config import JobFile, RunFlags, load_job, resolve_settings
     from importer.jobs.undo import UndoSpec, undo_run
     from importer.jobs.who import command_line_user
     from importer.store.base import Entry

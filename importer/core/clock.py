@@ -7,7 +7,6 @@ No other module calls ``time.sleep`` or reads the wall clock directly.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 import time
@@ -50,6 +49,10 @@ class SystemClock:
             time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        # asyncio (and ssl under it) loads in the async code that awaits here, which has
+        # loaded it already: every command that only reads a clock stays light (issue 27).
+        import asyncio
+
         await asyncio.sleep(max(seconds, 0))
 
 
@@ -84,4 +87,6 @@ class FakeClock:
 
     async def asleep(self, seconds: float) -> None:
         self.advance(seconds)
+        import asyncio  # see SystemClock.asleep
+
         await asyncio.sleep(0)

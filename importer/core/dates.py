@@ -93,7 +93,8 @@ def _spell(day: dt.date) -> str:
 
 # Day and month both 1-12 and different (03/04/2027): a date either way round.
 _TWO_WAYS = r"\s*(0?[1-9]|1[0-2])[-/.](0?[1-9]|1[0-2])[-/.][0-9]{4}(?:(?:T|\s).*)?"
-_TWO_WAYS_START = r"\s*(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|1[0-2])[-/.][0-9]{4}(?:T|\s|$)"
+#: The same, for RE2 over a whole column: the day-or-month numbers named ``a`` and ``b``.
+_TWO_WAYS_START = r"^\s*(?P<a>0?[1-9]|1[0-2])[-/.](?P<b>0?[1-9]|1[0-2])[-/.][0-9]{4}(?:T|\s|$)"
 
 
 def two_ways(texts: pd.Series) -> pd.Series:
@@ -104,14 +105,13 @@ def two_ways(texts: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # One RE2 pass over the column (no Python per cell) leaves the few candidates.
-    cells = pa.array(texts.to_numpy(dtype=object), pa.string(), from_pandas=True)
-    hits = pc.match_substring_regex(cells, "^" + _TWO_WAYS_START).fill_null(False)
-    maybe = pd.Series(hits.to_numpy(zero_copy_only=False), index=texts.index, dtype=bool)
-    if not bool(maybe.any()):
-        return maybe
-    both = {text: reads_two_ways(text) for text in texts[maybe].unique().tolist()}
-    return maybe & texts.map(both).fillna(False).astype(bool)
+    # One RE2 pass over the column takes out the two numbers (no Python per cell), then
+    # compares them; a text column is pyarrow's already (taken as it is: a copy through
+    # Python objects cost 0.25 s a million cells).
+    found = pc.extract_regex(pa.array(texts.array), _TWO_WAYS_START)
+    first, second = (pc.cast(pc.struct_field(found, name), pa.int8()) for name in ("a", "b"))
+    both = pc.not_equal(first, second).fill_null(False)
+    return pd.Series(both.to_numpy(zero_copy_only=False), index=texts.index, dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,9 @@ _SEPARATOR_BYTES = b",;\t\r\n"
 _START_BYTES = b"=+-@\xef"
 
 
-def _holds_any(column: pa.ChunkedArray, chars: bytes) -> bool:
+def _holds_any(column: pa.ChunkedArray | pa.Array, chars: bytes) -> bool:
     """Whether any of the bytes ``chars`` is in the column's text (a fast superset test)."""
-    for chunk in column.chunks:
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
         data = chunk.buffers()[2]
         if data is None:
             continue
@@ -90,6 +90,10 @@ class _Rule(NamedTuple):
 
 def _quoted(column: pa.ChunkedArray, delimiter: str) -> pa.ChunkedArray:
     """Quote cells holding the delimiter, a quote, CR or LF; double the quotes inside."""
+    # Most columns (IDs, dates, statuses) hold none of these bytes anywhere: a scan of the
+    # column's bytes tells it at memory speed, where the regex costs ~0.05 s a million cells.
+    if not _holds_any(column, delimiter.encode("utf-8") + b'"\r\n'):
+        return column
     special = "[" + re.escape(delimiter) + '"\r\n]'
     needs = pc.match_substring_regex(column, special)
     if not pc.any(needs).as_py():

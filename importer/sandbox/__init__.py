@@ -16,12 +16,31 @@ This layer sits below the vendors and imports nothing of them: each vendor's pac
 its :class:`SandboxPart`, and the registry hands the parts over.
 """
 
-from importer.sandbox.app import Sandbox
-from importer.sandbox.faults import Faults, parse_faults
-from importer.sandbox.http import DropConnection
-from importer.sandbox.part import SandboxPart
-from importer.sandbox.server import SandboxServer, is_loopback
-from importer.sandbox.state import SandboxState, load_seed
+# The names are imported on first use (PEP 562): a vendor's sandbox part imports
+# ``importer.sandbox.http`` and ``.part``, which must not load the server and Starlette
+# (building a plugin, as `vendors` and `run --help` do, would pay them; issue 27).
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importer.sandbox.app import Sandbox
+    from importer.sandbox.faults import Faults, parse_faults
+    from importer.sandbox.http import DropConnection
+    from importer.sandbox.part import SandboxPart
+    from importer.sandbox.server import SandboxServer, is_loopback
+    from importer.sandbox.state import SandboxState, load_seed
+
+_HOMES = {
+    "DropConnection": "importer.sandbox.http",
+    "Faults": "importer.sandbox.faults",
+    "Sandbox": "importer.sandbox.app",
+    "SandboxPart": "importer.sandbox.part",
+    "SandboxServer": "importer.sandbox.server",
+    "SandboxState": "importer.sandbox.state",
+    "is_loopback": "importer.sandbox.server",
+    "load_seed": "importer.sandbox.state",
+    "parse_faults": "importer.sandbox.faults",
+}
 
 __all__ = [
     "DropConnection",
@@ -34,3 +53,13 @@ __all__ = [
     "load_seed",
     "parse_faults",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'importer.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
-from starlette.convertors import Convertor, register_url_convertor
-from starlette.routing import Route, Router
+# starlette.types is typing only; its router (and anyio under it) loads with a sandbox,
+# in importer.sandbox.router: a vendor's part imports this module when its plugin is built,
+# which `vendors` and `run --help` do (issue 27: start-up).
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
@@ -103,6 +104,7 @@ def json_response(status: int, body: Any, **headers: str) -> Response:
 
 
 Handler = Callable[[Request], Response | Awaitable[Response]]
+_PARAM = re.compile(r"\{(\w+)\}")
 
 
 class Serve(Protocol):
@@ -114,49 +116,6 @@ class Serve(Protocol):
     ) -> Awaitable[None]: ...
 
 
-class _Segment(Convertor[str]):
-    """One path segment, percent-decoded; it may be empty ("/paths//sessions"): the handler
-    decides what that means (360Learning v1 documents 404 ``path_not_found`` "if no path Id
-    has been provided"), where Starlette's own ``str`` wants one character at least."""
-
-    regex = "[^/]*"
-
-    def convert(self, value: str) -> str:
-        return unquote(value)
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("segment", _Segment())
-_PARAM = re.compile(r"\{(\w+)\}")
-
-
-class _Route(Route):
-    """A route for one method exactly (a GET route does not take HEAD, Starlette's would),
-    whose path matches with or without a trailing slash.
-
-    Its endpoint is the handler, which Starlette never calls itself: :meth:`handle` hands
-    it to ``serve``, on the event loop (Starlette would run a plain function in a thread).
-    """
-
-    def __init__(self, path: str, handler: Handler, method: str, serve: Serve) -> None:
-        super().__init__(path.rstrip("/") or "/", handler, methods=[method])
-        self.methods = {method}
-        self.serve = serve
-        # Starlette would answer the other form with a redirect; the vendors' docs spell their
-        # paths both ways (v1's end with a slash), and clients send what they read.
-        self.path_regex = re.compile(
-            self.path_regex.pattern.removesuffix("/$").removesuffix("$") + "/?$"
-        )
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Starlette hands a route the requests of its path: of its method when it is the
-        # first route to take them, of another method when no route does (Match.PARTIAL).
-        handler = self.endpoint if scope["method"] in (self.methods or ()) else None
-        await self.serve(scope, receive, send, handler=handler, known=True)
-
-
 class Routes:
     """The routes registered under one path prefix, and the Starlette router matching them.
 
@@ -166,6 +125,8 @@ class Routes:
     """
 
     def __init__(self, serve: Serve) -> None:
+        from starlette.routing import Router  # see the imports above
+
         self.serve = serve
         self.router = Router(
             redirect_slashes=False, default=partial(serve, handler=None, known=False)
@@ -173,10 +134,12 @@ class Routes:
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         """Register a handler for ``method`` on the paths ``pattern`` names."""
+        from importer.sandbox.router import MethodRoute
+
         path = _PARAM.sub(r"{\1:segment}", pattern)
 
         def register(handler: Handler) -> Handler:
-            self.router.routes.append(_Route(path, handler, method, self.serve))
+            self.router.routes.append(MethodRoute(path, handler, method, self.serve))
             return handler
 
         return register

@@ -18,9 +18,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError, VendorUnavailableError
@@ -28,6 +26,11 @@ from importer.core.secret import HELD, Secret
 from importer.sending.ports import Tokens
 from importer.sending.protocol import Answer, retry_after_header, snippet
 from importer.sending.retry import RetryPolicy, retryable
+
+if TYPE_CHECKING:
+    # A plugin names its auth when built, which `vendors` and `--help` do: the client is
+    # handed in by the sending code, which has loaded httpx (issue 27: start-up).
+    import httpx
 
 __all__ = [
     "Auth",
@@ -213,6 +216,8 @@ class Transient(Exception):
 
 def post_token(client: httpx.Client, url: str, **kwargs: Any) -> tuple[int, Any]:
     """POST to a token endpoint: the status and JSON body, or :class:`Transient`."""
+    import httpx  # loaded already: ``client`` is one (see the imports above)
+
     try:
         answer = client.post(url, **kwargs)
     except httpx.HTTPError as error:

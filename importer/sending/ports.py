@@ -9,7 +9,6 @@ PostgreSQL's. :class:`MemoryTokens` keeps tokens for one process (the Python API
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -111,6 +110,8 @@ class Slots(Protocol):
 
 def account_key(*parts: str) -> str:
     """A name for an account that reveals none of its parts (they include secrets)."""
+    import hashlib  # OpenSSL's, 2 ms: loaded where an account is named (issue 27: start-up)
+
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 

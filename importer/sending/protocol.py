@@ -43,7 +43,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
 from importer.sending.throttle import RatePolicy
@@ -348,6 +347,9 @@ def retry_after_header(answer: Answer) -> float | None:
         pass
     else:  # "nan", "inf" and negatives are not waits
         return max(seconds, 0.0) if math.isfinite(seconds) else None
+    # email.utils costs every command's start-up 8 ms; only an HTTP-date Retry-After needs it
+    from email.utils import parsedate_to_datetime
+
     try:
         until = parsedate_to_datetime(value)
         sent = parsedate_to_datetime(answer.headers.get("date", ""))

@@ -179,19 +179,17 @@ class RepeatedRows:
     """Finds, slice after slice of one sheet, the rows that repeat an earlier row.
 
     What :func:`flag_duplicates` does for a whole sheet (without ``--key``), with the same
-    errors, for a sheet validated in slices: every valid row is remembered by a 128-bit
-    hash of its normalised values (two unrelated 64-bit SipHash lanes, see
-    ``_row_hashes``) and its sheet row number, 24 bytes a row whatever the row's width,
-    kept sorted by the first lane. A row
-    whose hash was seen repeats the row remembered with it. Two different rows would be
-    taken as the same only if both lanes collided: about 1 chance in 10**21 for a sheet of
-    ten million rows, so the values themselves are not compared.
+    errors, for a sheet validated in slices: every valid row is remembered by a 96-bit
+    hash of its normalised values (a 64-bit SipHash lane and 32 bits of another, unrelated
+    one, see ``_row_hashes``) and its sheet row number, 16 bytes a row whatever the row's
+    width (:class:`_Keys`). A row whose hash was seen repeats the row remembered with it.
+    Two different rows would be taken as the same only if both lanes collided: about 1
+    chance in 10**15 for a sheet of ten million rows, so the values themselves are not
+    compared.
     """
 
     def __init__(self) -> None:
-        self._first = np.empty(0, dtype=np.uint64)  # first lane, sorted
-        self._second = np.empty(0, dtype=np.uint64)
-        self._rows = np.empty(0, dtype=np.int64)
+        self._keys = _Keys()
         self._distinct: set[str] = set()  # columns hashed cell by cell (see _row_hashes)
 
     def flag(self, report: ValidationReport) -> ValidationReport:
@@ -202,6 +200,7 @@ class RepeatedRows:
             return report
         # every row hashed (taking the valid rows out first would copy every column)
         first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
+        second = second.astype(np.uint32)  # its low 32 bits
         rows = values.index.to_numpy(dtype=np.int64)[positions]
         # sorted by key, then row: a run of one key starts with its first row in the slice
         order = np.lexsort((second, first))  # stable: rows stay in sheet order within a key
@@ -209,11 +208,11 @@ class RepeatedRows:
         starts = np.ones(len(rows), dtype=bool)
         starts[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
         leaders = np.flatnonzero(starts)
-        earlier = self._seen(first[leaders], second[leaders])
+        earlier = self._keys.seen(first[leaders], second[leaders])
         new = earlier < 0
         # a key first met here: its first row is the one the others repeat
         earlier[new] = rows[leaders[new]]
-        self._remember(first[leaders[new]], second[leaders[new]], rows[leaders[new]])
+        self._keys.add(first[leaders[new]], second[leaders[new]], rows[leaders[new]])
         repeats = earlier[np.cumsum(starts) - 1]
         repeats[leaders[new]] = -1
         found = np.flatnonzero(repeats >= 0)
@@ -224,26 +223,68 @@ class RepeatedRows:
             errors[row] = (_same(row, before),)
         return dataclasses.replace(report, errors=dict(sorted(errors.items())))
 
-    def _seen(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+
+class _Keys:
+    """Row keys (a 64-bit lane, a 32-bit lane) and their sheet rows, sorted by the first lane.
+
+    16 bytes a key, grown in place: the arrays are enlarged by ``realloc`` (which moves no
+    page of a big block: the kernel remaps it) by an eighth at a time, and new keys are
+    merged in from the end, a block at a time, so that adding to ten million keys never
+    holds a second copy of them (``np.insert`` would: 48 bytes a key at its peak).
+    """
+
+    _BLOCK = 1 << 20
+
+    def __init__(self) -> None:
+        self._first = np.empty(1024, dtype=np.uint64)
+        self._second = np.empty(1024, dtype=np.uint32)
+        self._rows = np.empty(1024, dtype=np.uint32)
+        self._count = 0
+
+    def seen(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """For each key (sorted by ``first``), the row remembered with it, or -1."""
         found = np.full(len(first), -1, dtype=np.int64)
-        if not len(self._first):
+        if not self._count:
             return found
-        low = np.searchsorted(self._first, first, "left")
-        high = np.searchsorted(self._first, first, "right")
+        keys, seconds = self._first[: self._count], self._second[: self._count]
+        low = np.searchsorted(keys, first, "left")
+        high = np.searchsorted(keys, first, "right")
         single = np.flatnonzero(high - low == 1)
-        hit = single[self._second[low[single]] == second[single]]
+        hit = single[seconds[low[single]] == second[single]]
         found[hit] = self._rows[low[hit]]
         # keys sharing their first lane but not their second (about never): one by one
         for at in np.flatnonzero(high - low > 1).tolist():
             for slot in range(int(low[at]), int(high[at])):
-                if self._second[slot] == second[at]:
+                if seconds[slot] == second[at]:
                     found[at] = self._rows[slot]
         return found
 
-    def _remember(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
+    def add(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
         """Add new keys (sorted by ``first``) and their rows, keeping the first lane sorted."""
-        at = np.searchsorted(self._first, first)
-        self._first = np.insert(self._first, at, first)
-        self._second = np.insert(self._second, at, second)
-        self._rows = np.insert(self._rows, at, rows)
+        added, count = len(first), self._count
+        if not added:
+            return
+        if count + added > len(self._first):
+            size = max(count + added, len(self._first) + len(self._first) // 8)
+            for lane in (self._first, self._second, self._rows):
+                lane.resize(size, refcheck=False)
+        # where each new key goes among the old ones (after those with the same first lane)
+        at = np.searchsorted(self._first[:count], first, "right")
+        # each old key moves up by the number of new keys placed before it; from the end
+        # down, a block at a time, so that no key is overwritten before it has moved
+        for end in range(count, 0, -self._BLOCK):
+            begin = max(0, end - self._BLOCK)
+            if begin >= at[-1]:  # every new key goes before this block: it moves by all
+                for lane in (self._first, self._second, self._rows):
+                    lane[begin + added : end + added] = lane[begin:end].copy()
+                continue
+            shift = np.searchsorted(at, np.arange(begin, end), "right")
+            if not shift[-1]:
+                break  # no new key before this block, nor before the ones below it
+            for lane in (self._first, self._second, self._rows):
+                lane[np.arange(begin, end) + shift] = lane[begin:end].copy()
+        where = at + np.arange(added)
+        self._first[where] = first
+        self._second[where] = second
+        self._rows[where] = rows
+        self._count = count + added

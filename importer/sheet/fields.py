@@ -20,11 +20,8 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import pandas as pd
 
 from importer.core.dates import (
     iso_to_utc_and_wall,
@@ -34,6 +31,12 @@ from importer.core.dates import (
     reads_two_ways,
     to_utc,
 )
+
+if TYPE_CHECKING:
+    # pandas, numpy and pyarrow load where a column is parsed, not where a vendor declares its
+    # columns: `--help`, `vendors` and `status` read the declarations and must not pay them.
+    import numpy as np
+    import pandas as pd
 
 __all__ = [
     "MARK",
@@ -131,6 +134,9 @@ def _per_unique(
     can; ``read`` then reads only the texts it left (``None``). The readings are spread
     back over the rows by pyarrow (no Python per row).
     """
+    import numpy as np  # loaded on the first parse (see the imports above)
+    import pandas as pd
+
     codes, uniques = pd.factorize(values, sort=False)
     texts = [str(text) for text in uniques]
     quick = first(texts) if first is not None else [None] * len(texts)
@@ -151,6 +157,7 @@ def _per_unique(
 
 def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
     """The value of each row's distinct text (``codes``), as a text column over ``index``."""
+    import pandas as pd  # loaded on the first parse (see the imports above)
     import pyarrow as pa
 
     taken = pa.array([*per_unique, None], pa.string()).take(pa.array(codes))
@@ -209,6 +216,8 @@ class Text(Kind):
 
 def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
+    import pandas as pd  # loaded on the first parse (see the imports above)
+
     stripped = _strip(values)
     empty = stripped.eq("")
     # the pattern is tried once per distinct value (an ID column repeats a few IDs)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from importer.sheet.fields import Field
+
+if TYPE_CHECKING:
+    # pandas loads where a rule is checked, not where a vendor declares it (`--help`,
+    # `vendors` and `status` read the declarations only).
+    import pandas as pd
 
 __all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
 
@@ -83,6 +87,8 @@ def one_of(*names: str) -> Callable[[pd.DataFrame], pd.Series]:
     """Rule: at least one of the columns ``names`` has a value (an ID or an email, say)."""
 
     def test(frame: pd.DataFrame) -> pd.Series:
+        import pandas as pd  # loaded when the rule is checked (see the imports above)
+
         given = pd.Series(False, index=frame.index)
         for name in names:
             given |= frame[name].notna()

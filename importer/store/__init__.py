@@ -18,7 +18,6 @@ stand in for: :class:`JournalLike` (:class:`importer.store.journal.Journal`), :c
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -180,6 +179,8 @@ def account_name(vendor: str, base_url: str, identity: str) -> str:
         identity: what tells accounts apart on the host (``RunSettings.account``: a client
             or company ID); only its hash is kept.
     """
+    import hashlib  # OpenSSL's, 2 ms: loaded where an account is named (issue 27: start-up)
+
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return f"{vendor} {base_url.rstrip('/')} {digest}"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -90,6 +89,8 @@ class Claims:
         """
         if self._holder is not None:
             return self._holder
+        import socket  # 5 ms that `status`, which reads this module, need not pay (issue 27)
+
         pid, host = os.getpid(), socket.gethostname()
         label = holder_label(what, who, pid, host)
         with self._lock:

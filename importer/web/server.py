@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,6 +141,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     """Serve the page until Ctrl-C; running imports are stopped as Ctrl-C stops ``run``."""
     # lazy: the parser half of this module is read by every command (validate's start-up)
+    import shutil
+    import socket
+
     import uvicorn
 
     from importer.core.hosts import is_loopback
@@ -334,6 +334,8 @@ def _sign_in(
 
 def _default_data(sandbox: bool) -> Path:
     if sandbox:
+        import tempfile  # see serve_command
+
         # The embedded sandbox starts empty: so must the journals that describe it.
         return Path(tempfile.mkdtemp(prefix="importer-web-sandbox-"))
     state = os.environ.get("IMPORTER_STATE_DIR")

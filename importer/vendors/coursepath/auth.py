@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING
 
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sending.auth import Auth
 from importer.sending.retry import RetryPolicy
 from importer.store.tokens import Tokens
+
+if TYPE_CHECKING:
+    import httpx  # the client is handed in: `vendors` and `--help` build plugins
 
 __all__ = ["auth"]
 
@@ -23,6 +23,12 @@ class _CoursepathJWT:
         self.key, self.email, self.clock = key, email, clock
 
     def headers(self) -> dict[str, str]:
+        # PyJWT and uuid (platform under it) load when a request is signed, not when the
+        # plugin is built: `vendors` and `run --help` build it (issue 27: start-up)
+        import uuid
+
+        import jwt
+
         claims = {
             "email": self.email.reveal(),
             "iat": int(self.clock.time()),

@@ -9,10 +9,13 @@ spaces is accepted.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from importer.sheet.fields import Boolean, Email, Field, Identifier, Text, TextList
 from importer.sheet.schema import RowCheck, Vendor
+
+if TYPE_CHECKING:
+    import pandas as pd  # a rule loads it when checked: the sheet's declaration stays light
 
 __all__ = ["VENDOR"]
 

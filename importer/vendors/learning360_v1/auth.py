@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from importer.core.clock import Clock
 from importer.core.secret import Secret
 from importer.sending.auth import Auth
 from importer.sending.retry import RetryPolicy
 from importer.store.tokens import Tokens
+
+if TYPE_CHECKING:
+    import httpx  # the client is handed in: `vendors` and `--help` build plugins
 
 __all__ = ["auth"]
 

@@ -4,8 +4,7 @@ renewed a minute before it expires, sent as ``Bearer`` with ``360-api-version: v
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError
@@ -13,6 +12,9 @@ from importer.core.secret import Secret
 from importer.sending.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
 from importer.sending.retry import RetryPolicy
 from importer.store.tokens import MemoryTokens, Tokens, account_key
+
+if TYPE_CHECKING:
+    import httpx  # the client is handed in: `vendors` and `--help` build plugins
 
 __all__ = ["auth"]
 

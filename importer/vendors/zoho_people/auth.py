@@ -5,8 +5,7 @@ refresh token, so never one per row, and the budget is shared by every process),
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from importer.core.clock import Clock
 from importer.core.errors import FatalVendorError
@@ -14,6 +13,9 @@ from importer.core.secret import Secret
 from importer.sending.auth import TokenAuth, TokenHeaders, Transient, error_code, post_token
 from importer.sending.retry import RetryPolicy
 from importer.store.tokens import MemoryTokens, Tokens, account_key
+
+if TYPE_CHECKING:
+    import httpx  # the client is handed in: `vendors` and `--help` build plugins
 
 __all__ = ["auth"]
 
