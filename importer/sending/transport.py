@@ -23,6 +23,7 @@ connection, not a request in doubt.
 from __future__ import annotations
 
 import http.client
+import re
 import select
 import socket
 import ssl
@@ -107,33 +108,20 @@ class ThreadConnections(httpx.BaseTransport):
     ) -> httpx.Response:
         sock = connection.sock
         assert sock is not None  # opened by _connection
-        body = request.read()
+        # The head and the body in one write (http.client writes them apart: two segments,
+        # two wake-ups of the server, twice the system calls; issue 27).
+        message = _head(request) + request.read()
         sock.settimeout(timeout.get("write"))
         try:
-            connection.putrequest(
-                request.method,
-                request.url.raw_path.decode("ascii"),
-                skip_host=True,  # httpx's request carries its Host header
-                skip_accept_encoding=True,
-            )
-            for name, value in request.headers.raw:
-                connection.putheader(name, value)
-            connection.endheaders(body or None)
+            sock.sendall(message)
         except TimeoutError:
             raise httpx.WriteTimeout("the request could not be written in time") from None
         except OSError as error:
             raise httpx.WriteError(f"the request could not be written: {_reason(error)}") from None
-        except ValueError:
-            # http.client refuses a header value or target with a line break or a control
-            # character before writing a byte (as h11 does: httpx's LocalProtocolError). The
-            # value is not quoted: it is most likely a credential.
-            raise httpx.LocalProtocolError(
-                "the request was not written: a header or the URL holds a character HTTP "
-                "does not allow"
-            ) from None
         sock.settimeout(timeout.get("read"))
+        answer = http.client.HTTPResponse(sock, method=request.method)
         try:
-            answer = connection.getresponse()
+            answer.begin()
             content = answer.read()
         except TimeoutError:
             raise httpx.ReadTimeout("no answer in time") from None
@@ -142,6 +130,10 @@ class ThreadConnections(httpx.BaseTransport):
             raise httpx.RemoteProtocolError(f"no well-formed answer: {_reason(error)}") from None
         except OSError as error:
             raise httpx.ReadError(f"the answer could not be read: {_reason(error)}") from None
+        finally:
+            answer.close()
+        if answer.will_close:  # "Connection: close", HTTP/1.0, a body up to the end of file
+            connection.close()
         version = b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1"
         return httpx.Response(
             answer.status,
@@ -150,6 +142,37 @@ class ThreadConnections(httpx.BaseTransport):
             extensions={"http_version": version, "reason_phrase": answer.reason.encode("latin-1")},
             request=request,
         )
+
+
+#: What http.client refuses in a request before writing a byte (its own checks, which
+#: ``putrequest`` and ``putheader`` made before the request was written here in one piece):
+#: a control character or space in the method or target, a header name that is empty or holds
+#: a colon or white space, a line break in a value not followed by a space or tab.
+_BAD_METHOD = re.compile("[\x00-\x20\x7f]")
+_BAD_TARGET = re.compile("[\x00-\x20\x7f]")
+_GOOD_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch
+_BAD_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
+
+
+def _head(request: httpx.Request) -> bytes:
+    """The request line and headers of ``request``, as http.client would write them.
+
+    Raises:
+        httpx.LocalProtocolError: a character HTTP does not allow (never quoted: a header
+            value is most likely a credential); nothing was written.
+    """
+    method, target = request.method, request.url.raw_path.decode("ascii")
+    lines = [f"{method} {target} HTTP/1.1".encode("ascii")]
+    bad = bool(_BAD_METHOD.search(method) or _BAD_TARGET.search(target))
+    for name, value in request.headers.raw:
+        bad = bad or not _GOOD_NAME(name) or bool(_BAD_VALUE(value))
+        lines.append(name + b": " + value)
+    if bad:
+        raise httpx.LocalProtocolError(
+            "the request was not written: a header or the URL holds a character HTTP does not allow"
+        )
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

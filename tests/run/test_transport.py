@@ -131,6 +131,42 @@ def test_one_thread_keeps_one_connection_and_sends_the_request_as_given(serve, t
     assert first.endswith(b'{"name":"Onboarding"}')
 
 
+class _Writes:
+    """A socket that counts its writes (everything else is the socket's own)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.writes = sock, 0
+
+    def sendall(self, data: bytes) -> None:
+        self.writes += 1
+        self.sock.sendall(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sock, name)
+
+
+def test_a_request_is_written_in_one_piece(serve, transport) -> None:
+    """The head and the body leave in one write (one segment, one wake-up of the server)."""
+    server = serve(keep_alive)
+    post(transport, server.url)
+    (connection,) = transport._local.mine.values()
+    counted = connection.sock = _Writes(connection.sock)
+    assert post(transport, server.url).json() == {"id": 42}
+    assert counted.writes == 1 and server.connections == 1
+    assert server.requests[1].endswith(b'{"name":"Onboarding"}')
+
+
+def test_a_header_http_does_not_allow_is_refused_before_a_byte_is_written(serve, transport) -> None:
+    """A line break in a value, or a colon in a name: LocalProtocolError, nothing written."""
+    server = serve(keep_alive)
+    for headers in ({"X-apiKey": "abc\r\nX-Evil: 1"}, {"X:bad": "1"}):
+        request = httpx.Request("POST", server.url + "/x", headers=headers, json={})
+        with pytest.raises(httpx.LocalProtocolError) as raised:
+            transport.handle_request(request)
+        assert "abc" not in str(raised.value)
+    assert server.requests == []
+
+
 def test_each_thread_has_its_own_connection(serve, transport) -> None:
     server = serve(keep_alive)
     started = threading.Barrier(4)
