@@ -14,6 +14,11 @@ exceptions with the same meaning as httpcore's, which the sender relies on to te
 request that never left (:class:`httpx.ConnectError`, :class:`httpx.ConnectTimeout`: safe
 to send again) from one that may have arrived (every other :class:`httpx.TransportError`).
 
+http.client opens the connections (TLS included); a request is written in one piece and its
+answer read by this module (:func:`_read_answer`): one write a request instead of http.client's
+two, and no email parser for the headers (issue 27: 0.49 -> 0.36 ms of our CPU a row at 16 in
+flight, with the shared schedule's change).
+
 A connection is reused only when the server has not closed it meanwhile (its socket reads
 as at end of file, or has unasked bytes waiting): such a connection is dropped before the
 request is written, as httpcore does, so an idle-timeout on the vendor's side costs a new
