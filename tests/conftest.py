@@ -12,10 +12,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xlsxwriter
@@ -158,6 +160,16 @@ def _process_state_restored() -> Iterator[None]:
         for thread in set(threading.enumerate()) - threads:
             thread.join(10)  # a command's threads end with it, as its process would
             assert not thread.is_alive(), f"the command left a thread running: {thread}"
+
+
+def until(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+    """Poll ``check`` until it gives something true, for at most ``timeout`` seconds: how a
+    test waits for an event another process or thread makes (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.05)
+    return found
 
 
 def run_cli(

@@ -380,7 +380,8 @@ def build_parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentPar
         help="show what a job's journal holds",
         description="Show a journal: rows per state, the runs (imports, updates and undos, "
         "each with who ran it), and the rows needing a look; without JOURNAL, list the "
-        "accounts' journals in the state folder.",
+        "accounts' journals in the state folder. Either way, then the runs in progress on "
+        "the accounts (who, rows left, share of the budget, ETA, waiting for its turn).",
     )
     status.add_argument(
         "journal",
@@ -406,7 +407,8 @@ def build_parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentPar
         "--json",
         action="store_true",
         help="machine-readable output (runs_detail: each run's ID, times, source, who ran it, "
-        "counts)",
+        "counts; in_progress: the runs sending now on the account, each with who, rows left, "
+        "share, ETA, waiting_for_turn)",
     )
 
     rewrite = commands.add_parser(

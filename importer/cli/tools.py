@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from importer.cli.in_progress import print_in_progress, runs_in_progress
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import ExitCode, JournalState, Status
 from importer.jobs.runs import is_undo, run_detail
@@ -179,6 +180,8 @@ _ATTENTION = (
 
 
 def status_command(args: argparse.Namespace) -> int:
+    from importer.jobs.sharing import as_json
+
     if args.journal is None:
         if args.store:
             raise ConfigurationError(
@@ -196,6 +199,8 @@ def status_command(args: argparse.Namespace) -> int:
         counts = journal.counts()
         runs = journal.runs()
         attention = [e for e in journal.entries() if e.state in _ATTENTION]
+        # The runs sending now on the accounts this journal's runs send to (issue 25).
+        active = runs_in_progress(args.store, args.journal)
         if args.json:
             print(
                 json.dumps(
@@ -209,6 +214,7 @@ def status_command(args: argparse.Namespace) -> int:
                         "last_run": runs[-1] if runs else None,
                         # Every run, oldest first: who ran it, how it ended, what it undid.
                         "runs_detail": [run_detail(run) for run in runs],
+                        "in_progress": as_json(active),
                     }
                 )
             )
@@ -233,6 +239,7 @@ def status_command(args: argparse.Namespace) -> int:
             print(f"run {run['id']} at {started}{by} ({state}): {run['source']}: {said}")
         for entry in attention[:20]:
             print(f"  sheet row {entry.sheet_row}: {entry.state}: {entry.message}")
+        print_in_progress(active)
     finally:
         journal.close()
     return ExitCode.OK
@@ -242,6 +249,7 @@ def _list_journals(args: argparse.Namespace) -> int:
     """`status` without a journal: the accounts' journals in the state folder, and any pause
     a vendor asked for that runs will still honour."""
     from importer.core.clock import SystemClock
+    from importer.jobs.sharing import as_json
     from importer.store.slots import SharedSlots
 
     folder = SharedSlots.default_folder() / "journals"
@@ -261,8 +269,18 @@ def _list_journals(args: argparse.Namespace) -> int:
         finally:
             journal.close()
     pauses = SharedSlots.pauses(SharedSlots.default_folder(), SystemClock())
+    active = runs_in_progress(None, None)
     if args.json:
-        print(json.dumps({"folder": str(folder), "journals": listed, "pauses": pauses}))
+        print(
+            json.dumps(
+                {
+                    "folder": str(folder),
+                    "journals": listed,
+                    "pauses": pauses,
+                    "in_progress": as_json(active),
+                }
+            )
+        )
         return ExitCode.OK
     if not listed:
         print(f"No journal in {folder} yet.")
@@ -272,6 +290,7 @@ def _list_journals(args: argparse.Namespace) -> int:
     for pause in pauses:
         # A wait a vendor asked for (a lock, a Retry-After) that the next run will honour.
         print(f"paused for {pause['seconds']:.0f} s more ({pause['file']}): {pause['reason']}")
+    print_in_progress(active)
     return ExitCode.OK
 
 

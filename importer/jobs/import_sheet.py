@@ -32,6 +32,7 @@ from importer.core.signals import signal_exit_code
 from importer.jobs.changes import ConfirmationNeededError, Guard
 from importer.jobs.journaling import JournalOptions, journal_report
 from importer.jobs.journals import JournalPlace, open_journal
+from importer.jobs.pacing import journal_name
 from importer.jobs.people import email_fields
 from importer.jobs.pipeline import resolve_only, run_import
 from importer.jobs.who import plain_who
@@ -145,6 +146,9 @@ class Hooks:
         progress: show a progress bar on stderr (the command line on a terminal).
         on_progress: (rows done, rows to send, rows per status, seconds left).
         stop: set from another thread to stop as Ctrl-C does.
+        started: the run's journal (:func:`~importer.jobs.pacing.journal_name`) and its
+            number there, once recorded: how the runs in progress on the account name it
+            (:mod:`importer.jobs.sharing`).
     """
 
     notify: Callable[[str], None] = lambda message: None
@@ -153,6 +157,7 @@ class Hooks:
     progress: bool = False
     on_progress: ProgressHook | None = None
     stop: threading.Event | None = None
+    started: Callable[[str, int], None] = lambda journal, run_id: None
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,7 @@ def import_sheet(
     try:
         if journal is not None:
             run_id = _start(journal, spec, hooks)
+            hooks.started(journal_name(journal.path), run_id)
         options = (
             JournalOptions(
                 journal,
@@ -418,6 +424,7 @@ def _send(
             notify=hooks.notify,
             stop=hooks.stop,
             on_progress=hooks.on_progress,
+            who=plain_who(spec.who),
         )
     except KeyboardInterrupt as error:
         # A signal outside the sending loop (waiting for the lock, looking up emails,

@@ -4,9 +4,12 @@ store, the client, and their closing: what an import and an undo both send throu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,7 +23,7 @@ from importer.sending.transport import run_client
 from importer.store import open_store
 from importer.vendors.plugin import Plugin
 
-__all__ = ["Paced", "paced", "run_share", "schedule_name"]
+__all__ = ["Paced", "account_label", "journal_name", "paced", "run_share", "schedule_name"]
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,41 @@ def schedule_name(plugin: Plugin, settings: RunSettings) -> str:
     return f"{plugin.name}|{settings.base_url}|{digest}"
 
 
-def run_share(settings: RunSettings, rows: int, run: str) -> Share:
+def account_label(plugin: Plugin, settings: RunSettings) -> str:
+    """The account as ``status`` and the page show a run on it: the vendor and the API
+    host (never the credentials, nor a user or password written in the URL)."""
+    parts = urlsplit(settings.base_url)
+    host = parts.hostname or settings.base_url
+    where = f"{host}:{parts.port}" if parts.port else host
+    return f"{plugin.name} at {where}{parts.path.rstrip('/')}"
+
+
+def journal_name(path: Path | str) -> str:
+    """A journal as a run on the account names it (:attr:`Share.journal`): a file's absolute
+    path, a store's journal name."""
+    return str(path.resolve()) if isinstance(path, Path) else str(path)
+
+
+def run_share(
+    settings: RunSettings,
+    rows: int,
+    run: str,
+    *,
+    who: str | None = None,
+    journal: str = "",
+    run_id: int | None = None,
+) -> Share:
     """How a run of ``rows`` rows to send takes turns on its account: as ``settings.priority``
     says, else interactive with at most ``settings.interactive_rows`` rows (a coordinator's
-    few corrected sessions), batch above (a backfill). ``run``: who it is, for
-    :meth:`~importer.sending.ports.Slots.sharing`."""
-    if settings.priority is not None:
-        return Share(run, interactive=settings.priority == "interactive")
-    return Share(run, interactive=rows <= settings.interactive_rows)
+    few corrected sessions), batch above (a backfill). ``run``: what it is, ``who`` started
+    it, its ``journal`` and ``run_id`` there: for ``status`` and the page
+    (:meth:`~importer.sending.ports.Slots.sharing`)."""
+    interactive = (
+        settings.priority == "interactive"
+        if settings.priority is not None
+        else rows <= settings.interactive_rows
+    )
+    return Share(run, interactive, who=who, journal=journal, run_id=run_id)
 
 
 @contextlib.contextmanager
@@ -82,7 +112,7 @@ def paced(
             if adapter.rate.rate:
                 shared = store.slots(schedule_name(plugin, settings), clock)
                 if share is not None:
-                    shared.join(share)
+                    shared.join(dataclasses.replace(share, account=account_label(plugin, settings)))
         pacer = Pacer(
             adapter.rate.capped(settings.rate, settings.beyond_documented_rate), clock, shared
         )

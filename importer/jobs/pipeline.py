@@ -32,7 +32,7 @@ from importer.core.outcomes import Status
 from importer.core.settings import RunSettings
 from importer.core.signals import RunSignals, Terminated
 from importer.jobs.journaling import Journaled, JournalOptions, journal_report, lost_answers
-from importer.jobs.pacing import Paced, paced, run_share
+from importer.jobs.pacing import Paced, journal_name, paced, run_share
 from importer.jobs.people import resolve_people
 from importer.results.report import RunReport, valid_values
 from importer.sending.outgoing import unsendable
@@ -62,6 +62,7 @@ def run_import(
     shared_budget: bool = False,
     stop: threading.Event | None = None,
     on_progress: ProgressHook | None = None,
+    who: str | None = None,
 ) -> RunReport:
     """Send every valid row of ``report`` to the vendor; return every row's outcome.
 
@@ -84,6 +85,7 @@ def run_import(
         stop: set from another thread to stop as Ctrl-C does (the web page's Stop button).
         on_progress: called with (rows done, rows to send, rows per status, seconds left)
             before the first row and after each row.
+        who: who started the run (shown with it by ``status`` and the page while it runs).
     """
     clock = clock or SystemClock()
     notify = notify or (lambda message: print(f"session-importer: {message}", file=sys.stderr))
@@ -125,6 +127,15 @@ def run_import(
     name = Path(str(report.table.source)).name
     if journal is not None and journal.run_id:
         name = f"run {journal.run_id}: {name}"
+    share = run_share(
+        settings,
+        rows,
+        name,
+        who=who,
+        # (a RowStore the Python API was given may have no path: shown without)
+        journal="" if journal is None else journal_name(getattr(journal.journal, "path", "")),
+        run_id=journal.run_id or None if journal is not None else None,
+    )
     with paced(
         plugin,
         settings,
@@ -132,7 +143,7 @@ def run_import(
         client=client,
         shared_budget=shared_budget,
         notify=notify,
-        share=run_share(settings, rows, name),
+        share=share,
     ) as sending:
         if sending.shared is not None:
             left, why = sending.shared.pause()

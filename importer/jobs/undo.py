@@ -35,13 +35,14 @@ from importer.core.signals import RunSignals
 from importer.jobs.changes import ConfirmationNeededError, Guard, claim_change, marked_send
 from importer.jobs.claims import being, settle
 from importer.jobs.journals import JournalPlace
-from importer.jobs.pacing import paced
+from importer.jobs.pacing import journal_name, paced
 from importer.jobs.pipeline import send_all
 from importer.jobs.runs import UNDO, is_undo
 from importer.jobs.who import plain_who
 from importer.results.report import RunReport
 from importer.results.sheet import ResultSheet, write_result
-from importer.sending.progress import progress_bar
+from importer.sending.ports import Share
+from importer.sending.progress import Progress, progress_bar
 from importer.sending.sender import Sender
 from importer.sending.throttle import PacerStopped
 from importer.store import JournalLike
@@ -264,6 +265,8 @@ def undo_rows(
     notify: Callable[[str], None] | None = None,
     why: str = "deleted by undo",
     wait: bool = False,
+    who: str | None = None,
+    run_id: int | None = None,
 ) -> UndoReport:
     """Delete at the vendor what ``entries`` created; the outcome of each.
 
@@ -281,6 +284,8 @@ def undo_rows(
         why: the message recorded with each deleted row.
         wait: wait for a row another live run has in flight (``--wait``), instead of
             leaving it for the next undo.
+        who, run_id: who asked for the undo and its run in the journal (shown with it by
+            ``status`` and the page while it runs).
 
     Raises:
         ConfirmationNeededError: over the guard without the matching ``--confirm``.
@@ -311,8 +316,22 @@ def undo_rows(
     run = RunReport(None)  # type: ignore[arg-type]  # send_all fills results and stopped
     requests = 0
     try:
+        # Seen on the account like any run (a batch one unless --priority says otherwise).
+        share = Share(
+            f"undo run {run_id}" if run_id else "an undo",
+            settings.priority == "interactive",
+            who=who,
+            journal=journal_name(journal.path),
+            run_id=run_id,
+        )
         with paced(
-            plugin, settings, clock, client=client, shared_budget=shared_budget, notify=notify
+            plugin,
+            settings,
+            clock,
+            client=client,
+            shared_budget=shared_budget,
+            notify=notify,
+            share=share,
         ) as sending:
             sender = sending.sender
 
@@ -331,7 +350,10 @@ def undo_rows(
             try:
                 with RunSignals() as signals:  # Ctrl-C stops; every answer that came is kept
                     bar = progress_bar(0, enabled=False)
-                    send_all(todo, work, workers, run, sending.pacer, bar, stop, signals=signals)
+                    told = Progress(len(todo), sending.pacer, None, clock)  # for `status`
+                    send_all(
+                        todo, work, workers, run, sending.pacer, bar, stop, told, signals=signals
+                    )
             finally:
                 requests = sender.requests
     except (FatalVendorError, PacerStopped) as error:
@@ -493,6 +515,8 @@ def undo_run(
                 notify=notify,
                 why=spec.why,
                 wait=spec.wait,
+                who=who,
+                run_id=run_id,
             )
             end.update(counts=report.counts(), stopped=report.stopped)
             target = spec.target or default_undo_sheet(

@@ -24,6 +24,7 @@ __all__ = [
     "Slots",
     "Tokens",
     "account_key",
+    "schedule_id",
 ]
 
 #: Turns an interactive run gets for a batch run's one while both wait on one account: a
@@ -44,10 +45,20 @@ class Share:
         run: who the run is, as :meth:`Slots.sharing` shows it (a sheet's name, a run number;
             never a secret).
         interactive: someone waits for it (a run started from the page, a small sheet).
+        who: who started it (:mod:`importer.jobs.who`; ``None``: not recorded).
+        journal: its journal (a file's absolute path, or a store's journal name; ``""``:
+            none).
+        run_id: its run in that journal (``None``: none).
+        account: the account, as ``status`` and the page show it (its vendor and host;
+            never a secret).
     """
 
     run: str = ""
     interactive: bool = False
+    who: str | None = None
+    journal: str = ""
+    run_id: int | None = None
+    account: str = ""
 
     @property
     def weight(self) -> int:
@@ -67,6 +78,16 @@ class Sharer:
         share: its part of the account's recent slots (0 to 1), counted from its first one
             among them; before it has one, the part its weight promises.
         mine: the caller's own run.
+        who: :attr:`Share.who`.
+        journal: :attr:`Share.journal`.
+        run_id: :attr:`Share.run_id`.
+        account: :attr:`Share.account`.
+        schedule: the account's schedule (an opaque name: :func:`schedule_id`).
+        done: rows it has finished, as it last said (:meth:`Slots.publish`).
+        left: rows it has still to send (``None``: it has not said yet).
+        eta: seconds it expects to take still, as of now (``None``: not said).
+        behind: waiting for its turn: it wants a slot and the next one goes to another run
+            (a run waiting for the vendor's pace, or a pause, alone is not behind).
     """
 
     run: str
@@ -74,6 +95,15 @@ class Sharer:
     waiting: bool
     share: float
     mine: bool = False
+    who: str | None = None
+    journal: str = ""
+    run_id: int | None = None
+    account: str = ""
+    schedule: str = ""
+    done: int = 0
+    left: int | None = None
+    eta: float | None = None
+    behind: bool = False
 
 
 class Slots(Protocol):
@@ -103,9 +133,23 @@ class Slots(Protocol):
         """The runs live on the account now, with their class and share of the recent slots."""
         ...
 
+    def publish(self, done: int, left: int, seconds: float | None) -> None:
+        """Say how far the caller's run is (rows done, rows left to send, seconds left), for
+        ``status`` and the page: kept with its turns' row (the caller says it at most once a
+        second)."""
+        ...
+
     def close(self) -> None:
         """Let go of the schedule (the store stays open); the caller's turns end with it."""
         ...
+
+
+def schedule_id(account: str) -> str:
+    """An account schedule's opaque name (the one its SQLite file is named by): the same
+    for every store, and a page or ``status`` can compute it from the account's settings."""
+    import hashlib  # here: `status` starts without it (issue 27)
+
+    return hashlib.sha256(account.encode()).hexdigest()[:20]
 
 
 def account_key(*parts: str) -> str:

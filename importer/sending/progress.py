@@ -19,19 +19,25 @@ ProgressHook = Callable[[int, int, Mapping[str, int], float], None]
 
 
 class Progress:
-    """Tells an observer (the web page) how far the run is, with the same ETA as the bar."""
+    """Tells an observer (the web page) how far the run is, with the same ETA as the bar,
+    and the account's shared schedule too (:meth:`~importer.sending.ports.Slots.publish`:
+    what ``status`` and the page show of the runs in progress on the account)."""
 
     def __init__(self, total: int, pacer: Pacer, hook: ProgressHook | None, clock: Clock) -> None:
         self.total, self.pacer, self.hook, self.clock = total, pacer, hook, clock
         self.started = clock.time()
 
     def __call__(self, statuses: Mapping[str, int]) -> None:
-        if self.hook is None:
+        shared = self.pacer.shared
+        if self.hook is None and shared is None:
             return
         done = sum(statuses.values())
         elapsed = self.clock.time() - self.started
         left = _seconds_left(done, self.total, elapsed, self.pacer)
-        self.hook(done, self.total, dict(statuses), left)
+        if shared is not None:  # for `status` and the page (written at most once a second)
+            shared.publish(done, max(self.total - done, 0), left)
+        if self.hook is not None:
+            self.hook(done, self.total, dict(statuses), left)
 
 
 def _seconds_left(done: int, total: int, elapsed: float, pacer: Pacer) -> float:

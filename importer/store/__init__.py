@@ -19,14 +19,14 @@ stand in for: :class:`JournalLike` (:class:`importer.store.journal.Journal`), :c
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from importer.core.clock import Clock
 from importer.core.errors import ConfigurationError, ImporterError
-from importer.sending.ports import Slots
+from importer.sending.ports import Sharer, Slots
 
 if TYPE_CHECKING:
     from importer.store.base import Claim, Entry, Holder
@@ -144,6 +144,11 @@ class Store(Protocol):
 
     def tokens(self, clock: Clock) -> StoreTokens:
         """Kept access tokens and the token-request budget."""
+        ...
+
+    def in_progress(self, schedules: Collection[str] | None = None) -> list[Sharer]:
+        """The runs in progress on its accounts' schedules (``schedules``: those only, by
+        :func:`~importer.sending.ports.schedule_id`), a dead run's left out."""
         ...
 
     def status(self) -> dict[str, Any]:

@@ -135,6 +135,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE importer_rows ADD COLUMN holder BIGINT;
         """,
     ),
+    (
+        6,
+        "runs at once, seen: who each run on an account is, how far, waiting for its turn",
+        """
+        ALTER TABLE importer_waiters
+            ADD COLUMN who TEXT,
+            ADD COLUMN journal TEXT,
+            ADD COLUMN run_id BIGINT,
+            ADD COLUMN label TEXT,
+            ADD COLUMN done INTEGER,
+            ADD COLUMN rows_left INTEGER,
+            ADD COLUMN eta DOUBLE PRECISION,
+            ADD COLUMN seen DOUBLE PRECISION,
+            ADD COLUMN behind BOOLEAN NOT NULL DEFAULT false;
+        """,
+    ),
 ]
 
 _TABLE = """

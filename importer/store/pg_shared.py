@@ -20,20 +20,23 @@ import os
 import secrets
 import socket
 import threading
+import time
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from importer.sending.ports import Share, Sharer
+from importer.sending.ports import Share, Sharer, schedule_id
 from importer.store import StoreUnavailableError
 from importer.store.migrations import lock_key
 from importer.store.postgres import CONNECT
 from importer.store.turns import (
     FORGET,
     LIVE,
+    PUBLISH_EVERY,
     RECENT,
     Waiter,
-    shares,
+    in_progress,
     take_turn,
     worth_storing,
 )
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from importer.sending.throttle import Window
     from importer.store.postgres import PostgresStore
 
-__all__ = ["PgSlots", "PgTokens"]
+__all__ = ["PgSlots", "PgTokens", "runs_in_progress"]
 
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
 #: The time: the server's, unless a test gave a clock (its reading is the parameter).
@@ -51,6 +54,11 @@ _AT = f"COALESCE(%s::float8, {_NOW})"
 
 #: Calls kept per account when no window needs more (the runs' shares are measured on them).
 _KEEP = RECENT
+#: A waiter's row as :func:`importer.store.turns.in_progress` reads it.
+_ROW = (
+    "account, token, run, interactive, weight, polled, wants, behind, who, journal, run_id,"
+    " label AS account_label, done, rows_left AS left, eta, owner, COALESCE(seen, polled) AS seen"
+)
 
 
 class PgSlots:
@@ -68,6 +76,11 @@ class PgSlots:
         self.share = Share(run=f"{socket.gethostname()} pid {os.getpid()}")
         self._waiting: set[int] = set()  # this process's threads waiting for a slot
         self._guard = threading.Lock()
+        # How far the run is, as it last said (publish): written with each of its rows.
+        self._done, self._published = 0, -math.inf
+        self._left: int | None = None
+        self._eta: float | None = None  # seconds left when published, and when (monotonic)
+        self._published_at = 0.0
         with self.store.connection() as conn:
             conn.execute(
                 "INSERT INTO importer_slots (account) VALUES (%s) ON CONFLICT DO NOTHING",
@@ -113,11 +126,11 @@ class PgSlots:
             if window is not None:
                 ready = max(ready, self._window_ready(conn, window, now))
             rows = conn.execute(
-                "SELECT token, weight, spent, polled, served, wants FROM importer_waiters"
-                " WHERE account = %s AND (polled >= %s OR token = %s)",
+                "SELECT token, weight, spent, polled, served, wants, behind"
+                " FROM importer_waiters WHERE account = %s AND (polled >= %s OR token = %s)",
                 (self.account, now - LIVE, self.token),
             ).fetchall()
-            waiters = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+            waiters = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])) for r in rows]
             with self._guard:
                 backlog = bool(self._waiting - {thread})
             stored = next((w for w in waiters if w.token == self.token), None)
@@ -157,32 +170,78 @@ class PgSlots:
             )
             if int(call[0]) % 32 == 0:
                 conn.execute(
-                    "DELETE FROM importer_waiters WHERE account = %s AND polled < %s",
+                    "DELETE FROM importer_waiters WHERE account = %s"
+                    " AND COALESCE(seen, polled) < %s",
                     (self.account, now - FORGET),
                 )
         return int(call[0]), 0.0
 
     def _store(self, conn: Any, me: Waiter) -> None:
+        share = self.share
         conn.execute(
             "INSERT INTO importer_waiters (account, token, run, interactive, weight, spent,"
-            " polled, served, wants, owner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " polled, served, wants, owner, behind, who, journal, run_id, label, done,"
+            " rows_left, eta, seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s::float8 + %s::float8, %s)"
             " ON CONFLICT (account, token) DO UPDATE SET run = excluded.run,"
             " interactive = excluded.interactive, weight = excluded.weight,"
             " spent = excluded.spent, polled = excluded.polled, served = excluded.served,"
-            " wants = excluded.wants",
+            " wants = excluded.wants, behind = excluded.behind, who = excluded.who,"
+            " journal = excluded.journal, run_id = excluded.run_id, label = excluded.label,"
+            " done = excluded.done, rows_left = excluded.rows_left, eta = excluded.eta,"
+            " seen = excluded.seen",
             (
                 self.account,
                 me.token,
-                self.share.run,
-                self.share.interactive,
+                share.run,
+                share.interactive,
                 me.weight,
                 me.spent,
                 me.polled,
                 me.served,
                 me.wants,
                 self.owner,
+                me.behind,
+                share.who,
+                share.journal,
+                share.run_id,
+                share.account,
+                self._done,
+                self._left,
+                me.polled,
+                self._seconds_left(),
+                me.polled,
             ),
         )
+
+    def _seconds_left(self) -> float | None:
+        """The run's time left as it published it, counted down since (``None``: unsaid)."""
+        if self._eta is None:
+            return None
+        return max(self._eta - (time.monotonic() - self._published_at), 0.0)
+
+    def publish(self, done: int, left: int, seconds: float | None) -> None:
+        """Say how far this run is: kept with its row, written at most once a
+        :data:`~importer.store.turns.PUBLISH_EVERY` (else with its next turn). The end is
+        written on the store's clock (hosts' clocks may disagree)."""
+        at = time.monotonic()
+        with self._guard:
+            self._done, self._left, self._eta, self._published_at = done, left, seconds, at
+            if at - self._published < PUBLISH_EVERY:
+                return
+            self._published = at
+        # No row yet (no slot asked for): the first poll writes it with these figures. A
+        # failed write (the store gone a moment) costs a figure shown, never the run: what
+        # the run sends next meets the store's state and says it.
+        with (
+            contextlib.suppress(StoreUnavailableError, psycopg.Error),
+            self.store.connection() as conn,
+        ):
+            conn.execute(
+                f"UPDATE importer_waiters SET done = %s, rows_left = %s, eta = {_AT} + %s::float8,"
+                f" seen = {_AT} WHERE account = %s AND token = %s",
+                (done, left, self._at(), seconds, self._at(), self.account, self.token),
+            )
 
     def join(self, share: Share) -> None:
         """Take turns as ``share`` says from the next poll on."""
@@ -190,33 +249,11 @@ class PgSlots:
 
     def sharing(self) -> list[Sharer]:
         """The runs live on the account, on every host (one whose process died is left out
-        at once: its mark is free), with their class and share of the latest calls."""
+        at once: its mark is free), with their class and share of the latest calls, who
+        they are and how far."""
         with self.store.connection() as conn, conn.transaction():
             now = self._now(conn)
-            rows = conn.execute(
-                "SELECT token, run, interactive, weight, polled, wants, owner"
-                " FROM importer_waiters WHERE account = %s AND polled >= %s ORDER BY token",
-                (self.account, now - FORGET),
-            ).fetchall()
-            live = []
-            for row in rows:
-                owner = row[6]
-                if owner is not None and owner != self.owner:
-                    free = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (owner,)).fetchone()
-                    if free is not None and free[0]:
-                        continue  # its process died: its mark is free
-                live.append(row)
-            calls = conn.execute(
-                "SELECT id, waiter FROM importer_calls WHERE account = %s"
-                " ORDER BY id DESC LIMIT %s",
-                (self.account, RECENT),
-            ).fetchall()
-        waiting = {r[0]: bool(r[5]) and now - float(r[4]) <= LIVE for r in live}
-        parts = shares([(r[0], float(r[3]), waiting[r[0]]) for r in live], calls)
-        return [
-            Sharer(str(r[1]), bool(r[2]), waiting[r[0]], parts[r[0]], r[0] == self.token)
-            for r in live
-        ]
+            return _live_runs(conn, now, [self.account], self.token, self.owner)
 
     def _window_ready(self, conn: Any, window: Window, now: float) -> float:
         found = conn.execute(
@@ -280,6 +317,56 @@ class PgSlots:
                 (self.account, self.token),
             )
         self._mark.close()
+
+
+def runs_in_progress(
+    store: PostgresStore, schedules: Collection[str] | None = None, clock: Clock | None = None
+) -> list[Sharer]:
+    """The runs in progress on every account of ``store`` (``schedules``: on those only, by
+    :func:`~importer.sending.ports.schedule_id`), on every host: one whose process died is
+    left out at once (its mark is free). ``clock``: as :class:`PgSlots`'."""
+    with store.connection() as conn, conn.transaction():
+        found = conn.execute(f"SELECT {_NOW}").fetchone()
+        assert found is not None
+        now = clock.time() if clock is not None else float(found[0])
+        accounts = [
+            str(row[0])
+            for row in conn.execute("SELECT DISTINCT account FROM importer_waiters ORDER BY 1")
+        ]
+        if schedules is not None:
+            accounts = [a for a in accounts if schedule_id(a) in schedules]
+        return _live_runs(conn, now, accounts)
+
+
+def _live_runs(
+    conn: Any, now: float, accounts: Sequence[str], mine: str = "", own: int | None = None
+) -> list[Sharer]:
+    """The live runs of ``accounts``' schedules (see :func:`runs_in_progress`); ``mine``,
+    ``own``: the caller's token and mark, if it is a caller."""
+    found: list[Sharer] = []
+    for account in accounts:
+        cursor = conn.execute(
+            f"SELECT {_ROW} FROM importer_waiters WHERE account = %s"
+            " AND (owner IS NOT NULL OR COALESCE(seen, polled) >= %s) ORDER BY token",
+            (account, now - FORGET),
+        )
+        names = [column.name for column in cursor.description]
+        live = []
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            owner = row["owner"]
+            if owner is not None and owner != own:
+                free = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (owner,)).fetchone()
+                if free is not None and free[0]:
+                    continue  # its process died: its mark is free
+            row["account"] = row.pop("account_label")
+            live.append(row)
+        calls = conn.execute(
+            "SELECT id, waiter FROM importer_calls WHERE account = %s ORDER BY id DESC LIMIT %s",
+            (account, RECENT),
+        ).fetchall()
+        found += in_progress(live, calls, now=now, schedule=schedule_id(account), mine=mine)
+    return found
 
 
 class PgTokens:

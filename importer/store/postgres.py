@@ -25,7 +25,7 @@ Connections come from a small pool (psycopg_pool), opened with TCP keepalives.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from importer.core.clock import Clock, SystemClock
 from importer.core.errors import ConfigurationError
 from importer.core.outcomes import JournalState
 from importer.core.secret import scrub
+from importer.sending.ports import Sharer
 from importer.store import StoreUnavailableError, pg_claims, redact
 from importer.store.base import Claim, Entry, Holder, settings_of_runs
 from importer.store.migrations import MIGRATIONS, applied_versions, lock_key, migrate
@@ -135,6 +136,13 @@ class PostgresStore:
         from importer.store.pg_shared import PgTokens
 
         return PgTokens(self)
+
+    def in_progress(self, schedules: Collection[str] | None = None) -> list[Sharer]:
+        """The runs in progress on the accounts' schedules (``schedules``: those only, by
+        :func:`~importer.sending.ports.schedule_id`), every host's."""
+        from importer.store.pg_shared import runs_in_progress
+
+        return runs_in_progress(self, schedules)
 
     def status(self) -> dict[str, Any]:
         """Schema version, journals (rows per state, lock holder) and paused schedules."""

@@ -8,7 +8,6 @@ The rules it keeps are :mod:`importer.sending.throttle`'s; the turns runs take o
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import secrets
@@ -16,18 +15,20 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importer.core.clock import Clock
 from importer.core.files import touch_private
-from importer.sending.ports import Share, Sharer
+from importer.sending.ports import Share, Sharer, schedule_id
 from importer.store.turns import (
     FORGET,
     LIVE,
+    PUBLISH_EVERY,
     RECENT,
     Waiter,
-    shares,
+    in_progress,
     take_turn,
     worth_storing,
 )
@@ -40,6 +41,27 @@ __all__ = ["SharedSlots"]
 
 #: This machine's name: a call row's pid means something only on the machine that wrote it.
 _HOST = socket.gethostname()
+#: A waiter row of this machine not written for this long is not shown as in progress even
+#: if its process number is alive (the number of a process long gone, given to another).
+_SHOWN = 600.0
+#: Columns of the waiters' rows added for ``status`` and the page (issue 25), in files
+#: written before them too: (name, type).
+_PUBLISHED = (
+    ("who", "TEXT"),
+    ("journal", "TEXT"),
+    ("run_id", "INTEGER"),
+    ("account", "TEXT"),
+    ("done", "INTEGER"),
+    ("rows_left", "INTEGER"),
+    ("eta", "REAL"),
+    ("seen", "REAL"),
+    ("behind", "INTEGER"),
+)
+#: A waiter's row as :func:`importer.store.turns.in_progress` reads it.
+_ROW = (
+    "token, run, interactive, weight, polled, wants, behind, who, journal, run_id, account,"
+    " done, rows_left AS left, eta, pid, host, COALESCE(seen, polled) AS seen"
+)
 
 
 def _alive(pid: int) -> bool:
@@ -93,8 +115,8 @@ class SharedSlots:
     def __init__(
         self, folder: Path, account: str, clock: Clock, booted: float | None = None
     ) -> None:
-        name = hashlib.sha256(account.encode()).hexdigest()[:20]
-        self.path = folder / f"rate-{name}.sqlite"
+        self.schedule = schedule_id(account)
+        self.path = folder / f"rate-{self.schedule}.sqlite"
         touch_private(self.path)  # folder 0700, file 0600: it names the accounts in use
         self.clock = clock
         self.db = sqlite3.connect(
@@ -135,7 +157,15 @@ class SharedSlots:
             " polled REAL NOT NULL, served REAL NOT NULL, wants INTEGER NOT NULL,"
             " pid INTEGER, host TEXT)"
         )
+        known = {row[1] for row in self.db.execute("PRAGMA table_info(waiters)")}
+        for column, kind in _PUBLISHED:
+            if column not in known:
+                self.db.execute(f"ALTER TABLE waiters ADD COLUMN {column} {kind}")
         self.token = secrets.token_hex(8)
+        # How far the run is, as it last said (publish): written with each of its rows.
+        self._done, self._published = 0, -math.inf
+        self._left: int | None = None
+        self._eta: float | None = None
         self.share = Share(run=f"{_HOST} pid {os.getpid()}")
         self._waiting: set[int] = set()  # this process's threads waiting for a slot
         # Answers arrived and not yet written (see ended): (when, call).
@@ -168,11 +198,11 @@ class SharedSlots:
                 if window is not None:
                     ready = max(ready, self._window_ready(window, now))
                 rows = self.db.execute(
-                    "SELECT token, weight, spent, polled, served, wants FROM waiters"
+                    "SELECT token, weight, spent, polled, served, wants, behind FROM waiters"
                     " WHERE polled >= ? OR token = ?",
                     (now - LIVE, self.token),
                 ).fetchall()
-                found = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+                found = [Waiter(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])) for r in rows]
                 stored = next((w for w in found if w.token == self.token), None)
                 turn = take_turn(
                     stored,
@@ -205,7 +235,9 @@ class SharedSlots:
                         " (SELECT id FROM calls ORDER BY id DESC LIMIT ?)",
                         (max((window.use if window else 1) + 1, RECENT),),
                     )
-                    self.db.execute("DELETE FROM waiters WHERE polled < ?", (now - FORGET,))
+                    self.db.execute(
+                        "DELETE FROM waiters WHERE COALESCE(seen, polled) < ?", (now - FORGET,)
+                    )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -213,16 +245,22 @@ class SharedSlots:
         return cursor.lastrowid, 0.0
 
     def _store(self, me: Waiter) -> None:
+        share = self.share
         self.db.execute(
             "INSERT INTO waiters (token, run, interactive, weight, spent, polled, served,"
-            " wants, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO"
-            " UPDATE SET run = excluded.run, interactive = excluded.interactive,"
-            " weight = excluded.weight, spent = excluded.spent, polled = excluded.polled,"
-            " served = excluded.served, wants = excluded.wants",
+            " wants, pid, host, behind, who, journal, run_id, account, done, rows_left, eta,"
+            " seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (token) DO UPDATE SET run = excluded.run,"
+            " interactive = excluded.interactive, weight = excluded.weight,"
+            " spent = excluded.spent, polled = excluded.polled, served = excluded.served,"
+            " wants = excluded.wants, behind = excluded.behind, who = excluded.who,"
+            " journal = excluded.journal, run_id = excluded.run_id,"
+            " account = excluded.account, done = excluded.done,"
+            " rows_left = excluded.rows_left, eta = excluded.eta, seen = excluded.seen",
             (
                 me.token,
-                self.share.run,
-                int(self.share.interactive),
+                share.run,
+                int(share.interactive),
                 me.weight,
                 me.spent,
                 me.polled,
@@ -230,8 +268,35 @@ class SharedSlots:
                 int(me.wants),
                 os.getpid(),
                 _HOST,
+                int(me.behind),
+                share.who,
+                share.journal,
+                share.run_id,
+                share.account,
+                self._done,
+                self._left,
+                self._eta,
+                me.polled,
             ),
         )
+
+    def publish(self, done: int, left: int, seconds: float | None) -> None:
+        """Say how far this run is: kept with its row, written at most once a
+        :data:`~importer.store.turns.PUBLISH_EVERY` (else with its next turn)."""
+        with self._lock:
+            now = self.clock.time()
+            self._done, self._left = done, left
+            self._eta = None if seconds is None else now + seconds
+            if now - self._published < PUBLISH_EVERY:
+                return
+            self._published = now
+            # No row yet (no slot asked for): the first poll writes it with these figures. A
+            # failed write (a busy or read-only file) costs a figure shown, never the run.
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute(
+                    "UPDATE waiters SET done = ?, rows_left = ?, eta = ?, seen = ? WHERE token = ?",
+                    (done, left, self._eta, now, self.token),
+                )
 
     def join(self, share: Share) -> None:
         """Take turns as ``share`` says from the next poll on."""
@@ -240,29 +305,11 @@ class SharedSlots:
     def sharing(self) -> list[Sharer]:
         """The runs live on the account (a process of this machine found dead is left out at
         once, another host's after :data:`~importer.store.turns.FORGET` seconds), with their
-        class and share of the latest calls."""
+        class and share of the latest calls, who they are and how far."""
         with self._lock:
             self._write_ends()
             now = self.clock.time()
-            rows = self.db.execute(
-                "SELECT token, run, interactive, weight, polled, wants, pid, host FROM waiters"
-                " WHERE polled >= ? ORDER BY rowid",
-                (now - FORGET,),
-            ).fetchall()
-            calls = self.db.execute(
-                "SELECT id, waiter FROM calls ORDER BY id DESC LIMIT ?", (RECENT,)
-            ).fetchall()
-        live = [
-            r
-            for r in rows
-            if r[0] == self.token or r[7] != _HOST or r[6] is None or _alive(int(r[6]))
-        ]
-        waiting = {r[0]: bool(r[5]) and now - r[4] <= LIVE for r in live}
-        parts = shares([(r[0], r[3], waiting[r[0]]) for r in live], calls)
-        return [
-            Sharer(str(r[1]), bool(r[2]), waiting[r[0]], parts[r[0]], r[0] == self.token)
-            for r in live
-        ]
+            return _live_runs(self.db, now, self.schedule, self.token)
 
     def _window_ready(self, window: Window, now: float) -> float:
         rows = self.db.execute(
@@ -337,6 +384,30 @@ class SharedSlots:
             self.db.close()
 
     @staticmethod
+    def in_progress(
+        folder: Path, clock: Clock, schedules: Collection[str] | None = None
+    ) -> list[Sharer]:
+        """The runs in progress on every account of ``folder`` (``schedules``: on those
+        only, by :func:`~importer.sending.ports.schedule_id`), account by account: read
+        only, a file of an older version or being created passed over."""
+        found: list[Sharer] = []
+        for path in sorted(folder.glob("rate-*.sqlite")) if folder.is_dir() else []:
+            schedule = path.stem.removeprefix("rate-")
+            if schedules is not None and schedule not in schedules:
+                continue
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            except sqlite3.Error:
+                continue
+            try:
+                found += _live_runs(db, clock.time(), schedule)
+            except sqlite3.Error:
+                pass  # an older file (no published columns: no run of this version on it)
+            finally:
+                db.close()
+        return found
+
+    @staticmethod
     def pauses(folder: Path, clock: Clock) -> list[dict[str, Any]]:
         """Every account's pause still running in ``folder``: file, seconds left, reason."""
         found = []
@@ -352,3 +423,26 @@ class SharedSlots:
                 left = float(row[0]) - clock.time()
                 found.append({"file": path.name, "seconds": left, "reason": str(row[1] or "")})
         return found
+
+
+def _live_runs(db: sqlite3.Connection, now: float, schedule: str, mine: str = "") -> list[Sharer]:
+    """The live runs of one schedule file: a row of this machine whose process is gone is
+    left out at once; another host's when it has written nothing for
+    :data:`~importer.store.turns.FORGET` seconds."""
+    cursor = db.execute(
+        f"SELECT {_ROW} FROM waiters WHERE COALESCE(seen, polled) >= ? ORDER BY rowid",
+        (now - max(FORGET, _SHOWN),),
+    )
+    names = [column[0] for column in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    live = [r for r in rows if r["token"] == mine or _lives(r, now)]
+    calls = db.execute("SELECT id, waiter FROM calls ORDER BY id DESC LIMIT ?", (RECENT,))
+    return in_progress(live, calls.fetchall(), now=now, schedule=schedule, mine=mine)
+
+
+def _lives(row: dict[str, Any], now: float) -> bool:
+    """Whether a waiter's process still runs: this machine's, by its process number (within
+    :data:`_SHOWN` of its last write); another's, by a write within FORGET seconds."""
+    if row["host"] != _HOST or row["pid"] is None:
+        return bool(now - float(row["seen"]) <= FORGET)
+    return bool(now - float(row["seen"]) <= _SHOWN) and _alive(int(row["pid"]))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from importer.core.clock import Clock
+from importer.core.clock import Clock, SystemClock
+from importer.sending.ports import Sharer
 from importer.store.journal import Journal
 from importer.store.slots import SharedSlots
 from importer.store.tokens import TokenStore
@@ -48,6 +50,11 @@ class SqliteStore:
     def tokens(self, clock: Clock) -> TokenStore:
         """The state folder's token file (0600)."""
         return TokenStore(self.folder, clock)
+
+    def in_progress(self, schedules: Collection[str] | None = None) -> list[Sharer]:
+        """The runs in progress on the accounts' schedules of the state folder (``schedules``:
+        those only, by :func:`~importer.sending.ports.schedule_id`)."""
+        return SharedSlots.in_progress(self.folder, SystemClock(), schedules)
 
     def status(self) -> dict[str, Any]:
         """The journals of the state folder, with their rows per state."""

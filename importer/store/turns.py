@@ -24,13 +24,19 @@ the window, pauses) say *when* the next slot is free; this says *who* gets it:
   others back by at most the grace a slot, for at most :data:`LIVE` seconds.
 
 One waiter alone is always chosen: its pace is the schedule's, as before turns existed.
+
+Each row also says who the run is and how far it is (:meth:`~importer.sending.ports.Slots.publish`),
+and whether it waits for another run's turn (``behind``): what ``status`` and the page show
+of the runs in progress on an account (:func:`in_progress`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
+from importer.sending.ports import Sharer
 from importer.sending.throttle import POLL_EVERY
 
 __all__ = [
@@ -38,10 +44,12 @@ __all__ = [
     "GRACE",
     "HEARTBEAT",
     "LIVE",
+    "PUBLISH_EVERY",
     "RECENT",
     "Decision",
     "Waiter",
     "grace",
+    "in_progress",
     "shares",
     "take_turn",
     "worth_storing",
@@ -61,6 +69,8 @@ HEARTBEAT = 2 * POLL_EVERY
 FORGET = 30.0
 #: The latest calls kept per account, from which each run's share is measured.
 RECENT = 64
+#: A run's progress is written at most this often (seconds; its turns' writes aside).
+PUBLISH_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Waiter:
         polled: when it last asked for a slot (the schedule's clock).
         served: when it last took one (0: never).
         wants: waiting for a slot since its last poll.
+        behind: at its last poll, the next slot was another waiter's (it waits for its turn).
     """
 
     token: str
@@ -82,6 +93,7 @@ class Waiter:
     polled: float
     served: float = 0.0
     wants: bool = False
+    behind: bool = False
 
     @property
     def finish(self) -> float:
@@ -146,8 +158,9 @@ def take_turn(
     chosen = min([me, *(w for w in live if w.wants)], key=lambda w: (w.finish, w.served, w.token))
     kept = 0.0 if chosen.token == token else grace(interval)
     if now < ready + kept:  # not free yet, or kept a moment longer for the chosen waiter
-        return Decision(False, ready + kept - now, me)
-    return Decision(True, 0.0, replace(me, spent=me.finish, served=now, wants=backlog))
+        return Decision(False, ready + kept - now, replace(me, behind=chosen.token != token))
+    taken = replace(me, spent=me.finish, served=now, wants=backlog, behind=False)
+    return Decision(True, 0.0, taken)
 
 
 def worth_storing(stored: Waiter | None, decided: Decision) -> bool:
@@ -156,7 +169,12 @@ def worth_storing(stored: Waiter | None, decided: Decision) -> bool:
     me = decided.me
     if stored is None or decided.take:
         return True
-    same = (stored.wants, stored.spent, stored.weight) == (me.wants, me.spent, me.weight)
+    same = (stored.wants, stored.spent, stored.weight, stored.behind) == (
+        me.wants,
+        me.spent,
+        me.weight,
+        me.behind,
+    )
     return not same or me.polled - stored.polled >= HEARTBEAT
 
 
@@ -180,4 +198,52 @@ def shares(
             found[token] = len(mine) / (len(ordered) - mine[0])
         else:
             found[token] = weight / waiting if wants else 0.0
+    return found
+
+
+def in_progress(
+    rows: Sequence[Mapping[str, Any]],
+    calls: Sequence[tuple[int, str | None]],
+    *,
+    now: float,
+    schedule: str,
+    mine: str | None = None,
+) -> list[Sharer]:
+    """The runs in progress on one schedule, from its live waiters' rows (the caller leaves
+    out the dead ones) and its latest ``calls``: each with its share (:func:`shares`), its
+    progress as it last published it, and whether it waits for its turn now.
+
+    Args:
+        rows: each live waiter's row: ``token``, ``run``, ``interactive``, ``weight``,
+            ``polled``, ``wants``, ``behind``, ``who``, ``journal``, ``run_id``, ``account``,
+            ``done``, ``left`` and ``eta`` (when it expects to end, on the schedule's clock).
+        calls: the schedule's latest calls (id, taker).
+        now: the schedule's clock.
+        schedule: the schedule's opaque name (:func:`~importer.sending.ports.schedule_id`).
+        mine: the caller's own token, if it is one of them.
+    """
+    waiting = {r["token"]: bool(r["wants"]) and now - float(r["polled"]) <= LIVE for r in rows}
+    parts = shares([(r["token"], float(r["weight"]), waiting[r["token"]]) for r in rows], calls)
+    found = []
+    for r in rows:
+        eta = r.get("eta")
+        left = r.get("left")
+        found.append(
+            Sharer(
+                str(r["run"]),
+                bool(r["interactive"]),
+                waiting[r["token"]],
+                parts[r["token"]],
+                r["token"] == mine,
+                who=r.get("who") or None,
+                journal=str(r.get("journal") or ""),
+                run_id=None if r.get("run_id") is None else int(r["run_id"]),
+                account=str(r.get("account") or ""),
+                schedule=schedule,
+                done=int(r.get("done") or 0),
+                left=None if left is None else int(left),
+                eta=None if eta is None else max(float(eta) - now, 0.0),
+                behind=waiting[r["token"]] and bool(r.get("behind")),
+            )
+        )
     return found

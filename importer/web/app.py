@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -133,8 +133,22 @@ def create_app(
     def refused(request: Request, message: str, status: int = 400) -> Response:
         return page(request, "home.html", status, error=message, runs=recent(request))
 
+    async def in_progress(request: Request) -> list[dict[str, Any]]:
+        """The runs in progress on the accounts the user may use, every process's and
+        host's: those the user may see detailed, the others (another's on a private_runs
+        account) only counted."""
+        user = user_of(request)
+        found = await asyncio.to_thread(workspace.in_progress.by_account)
+        shown = []
+        for account in usable(request):
+            runs = found.get(account.slug, [])
+            seen = [r for r in runs if rules.may_see_run(user, account, r.who)]
+            if runs:
+                shown.append({"account": account, "runs": seen, "hidden": len(runs) - len(seen)})
+        return shown
+
     async def home(request: Request) -> Response:
-        return page(request, "home.html", runs=recent(request))
+        return page(request, "home.html", runs=recent(request), active=await in_progress(request))
 
     async def login(request: Request) -> Response:
         if proxy is not None:  # signed in by the proxy: there is no password to give here
@@ -491,24 +505,28 @@ def create_app(
             return None
         return run
 
+    async def state_of(run: WebRun) -> dict[str, Any]:
+        """A run's status: its snapshot and what it shares its account with."""
+        return {**run.snapshot(), "sharing": await asyncio.to_thread(workspace.sharing, run)}
+
     async def show_run(request: Request) -> Response:
         run = find_run(request)
         if run is None:
             return refused(request, "No such run on this server (see History).", 404)
-        return page(request, "run.html", run=run, state=run.snapshot())
+        return page(request, "run.html", run=run, state=await state_of(run))
 
     async def status(request: Request) -> Response:
         run = find_run(request)
         if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
-        return JSONResponse(run.snapshot())
+        return JSONResponse(await state_of(run))
 
     async def events(request: Request) -> Response:
         run = find_run(request)
         if run is None:
             return PlainTextResponse("no such run", status_code=404)
         return StreamingResponse(
-            _events(request, run),
+            _events(request, run, state_of),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -671,16 +689,24 @@ def create_app(
     return app
 
 
-async def _events(request: Request, run: WebRun) -> AsyncIterator[str]:
-    """Server-sent events: the run's state whenever it changes, until it ends."""
-    seen = -1
+async def _events(
+    request: Request, run: WebRun, state_of: Callable[[WebRun], Awaitable[dict[str, Any]]]
+) -> AsyncIterator[str]:
+    """Server-sent events: the run's state whenever it changes (its rows, or what it shares
+    its account with: looked at every second), until it ends."""
+    seen: tuple[int, Any] = (-1, None)
+    ticks = 0
+    sharing: Any = None
     while True:
-        if run.version != seen:
-            seen = run.version
-            snapshot = run.snapshot()
-            yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
-            if snapshot["state"] in ("finished", "failed"):
-                return
+        if ticks % 4 == 0 or run.version != seen[0]:
+            snapshot = await state_of(run)
+            sharing = snapshot["sharing"]
+            if (run.version, sharing) != seen:
+                seen = (run.version, sharing)
+                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+                if snapshot["state"] in ("finished", "failed"):
+                    return
+        ticks += 1
         if await request.is_disconnected():
             return
         await asyncio.sleep(0.25)

@@ -69,6 +69,7 @@ from importer.store import JournalLike
 from importer.store.journal import Journal
 from importer.web.accounts import Account
 from importer.web.audit import Audit
+from importer.web.sharing import AccountRuns
 from importer.web.undo import can_delete, run_rows
 
 __all__ = ["SUFFIXES", "Upload", "WebRun", "Workspace"]
@@ -155,6 +156,7 @@ class WebRun:
     stop: threading.Event = field(default_factory=threading.Event)
     version: int = 0
     thread: threading.Thread | None = None
+    journal_run: tuple[str, int] | None = None  # its journal and number there, once started
 
     def _changed(self) -> None:
         self.version += 1
@@ -221,6 +223,17 @@ class Workspace:
         for folder in ("uploads", "results", "journals", "templates"):
             make_private_dir(data / folder)
         self.audit = Audit(data)
+        # The runs in progress on the accounts, every process's and host's (issue 25).
+        self.in_progress = AccountRuns(accounts)
+
+    def sharing(self, run: WebRun) -> dict[str, Any]:
+        """The ``sharing`` object of a run's status: the other runs in progress on its
+        account (``others``), whether it waits for its turn now (``waiting``), its share of
+        the account's budget (``share``; ``None`` while unknown). A run no longer sending
+        shares nothing."""
+        if run.state != "running" or run.mode == "resolve":
+            return {"others": 0, "waiting": False, "share": None}
+        return self.in_progress.of_run(run.upload.account.slug, run.journal_run)
 
     # --- uploads ---------------------------------------------------------------------------
 
@@ -637,7 +650,11 @@ class Workspace:
                 "page_account": account.slug,  # two accounts may share one journal
             },
         )
-        hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress)
+
+        def started(journal: str, run_id: int) -> None:
+            run.journal_run = (journal, run_id)
+
+        hooks = Hooks(notify=run.say, stop=run.stop, on_progress=run.progress, started=started)
         # Someone waits for it: it takes turns ahead of a backfill on the account (issue 25).
         settings = dataclasses.replace(settings, priority="interactive")
         imported = import_sheet(report, spec, account.plugin, settings, hooks)
@@ -692,6 +709,7 @@ class Workspace:
         for run in self.runs.values():
             if run.thread is not None:
                 run.thread.join(timeout)
+        self.in_progress.close()
         self.audit.close()
 
 

@@ -13,12 +13,15 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from tests.web.browsing import Page
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -151,6 +154,25 @@ def chromium(folder: Path) -> Any:
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe.min.js for the session (see :func:`tests.web.browsing.axe_script`)."""
+    # lazy: selenium (which browsing needs) is for the browser tests only
+    from tests.web.browsing import AXE, axe_script
+
+    return axe_script(AXE, shutil.which("npm"))
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path, axe_source: str) -> Iterator[Page]:
+    """The browser with this test's screenshot folder; prints the axe findings afterwards."""
+    from tests.web.browsing import Page
+
+    shown = Page(browser, tmp_path / "screenshots", axe_source)
+    yield shown
+    print(f"\naxe findings:\n{shown.report()}")
 
 
 @pytest.fixture(scope="session")

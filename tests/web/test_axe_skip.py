@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.test_fixing_browser import axe_script
+from tests.web.browsing import axe_script
 
 
 @pytest.mark.parametrize("npm", [None, "/bin/false"])

@@ -29,26 +29,9 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+from tests.web.browsing import fits, phone  # noqa: E402
+
 pytestmark = pytest.mark.browser
-
-
-def phone(driver: Any, on: bool) -> None:
-    """A 390 px wide phone screen (headless windows cannot be narrower than 500 px)."""
-    if on:
-        metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    else:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-
-def fits(driver: Any) -> bool:
-    """Nothing but the sheet's own scrolling region is wider than the screen."""
-    return bool(
-        driver.execute_script(
-            "return document.documentElement.scrollWidth"
-            " <= document.documentElement.clientWidth && window.innerWidth <= 390"
-        )
-    )
 
 
 def sessions(count: int, broken: bool) -> list[list[object]]:

@@ -37,6 +37,18 @@ function duration(seconds) {
   return "about " + Math.floor(minutes / 60) + " h " + String(minutes % 60).padStart(2, "0") + " min";
 }
 
+// What the run shares its account with (the same words as run.html).
+function sharingText(data) {
+  const sharing = data.sharing;
+  if (!sharing || data.state !== "running" || !sharing.others) return "";
+  const others = sharing.others + " other run" + (sharing.others === 1 ? "" : "s");
+  const text = sharing.waiting
+    ? "Waiting for its turn (sharing the account with " + others + ")"
+    : "Sharing the account with " + others;
+  const share = sharing.share === null ? "" : ": " + Math.round(sharing.share * 100) + "% of its budget";
+  return text + share + ".";
+}
+
 // The run page follows the run: server-sent events, or polling when they fail.
 function setUpRun() {
   const section = document.getElementById("run");
@@ -57,6 +69,11 @@ function setUpRun() {
       : "";
     document.getElementById("eta").textContent =
       data.state === "running" && data.seconds_left !== null ? ", " + duration(data.seconds_left) + " left" : "";
+    // A status region: rewritten only when its sentence changes, so that a screen reader
+    // says "waiting for its turn" once, not every second.
+    const sharing = document.getElementById("sharing");
+    const said = sharingText(data);
+    if (sharing.textContent !== said) sharing.textContent = said;
     const counts = document.getElementById("counts");
     counts.replaceChildren(
       ...Object.entries(data.counts).map(([status, count]) => {
