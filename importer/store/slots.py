@@ -240,7 +240,10 @@ class SharedSlots:
                     )
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                # SQLite ends the transaction itself on some errors (a full disk, an I/O
+                # error): a ROLLBACK then would raise in its place and hide the cause.
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
         return cursor.lastrowid, 0.0
 
