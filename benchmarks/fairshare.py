@@ -18,8 +18,9 @@ own, on 127.0.0.1, on the real clock:
 Targets: the small sheet finishes within its time alone plus two turns of the vendor's
 pace (the slot in progress when it starts, and one for rounding); 0 answers 429 and 0 Zoho
 locks; the backfill alone keeps at least 0.9 of 10 writes/s as the sandbox sees them (our
-pace, 10 per 1.05 s less 2 % of headroom, is 0.933 at most; measured 0.91-0.92 before turns
-existed).
+pace, 10 per 1.01 s, is 0.99 at most, 0.98 measured by benchmarks/pacing.py, which holds the
+0.97 target; 10 per 1.05 s less 2 % of headroom, 0.933 at most, before issue 27; 0.91-0.92
+measured before turns existed).
 
 Usage: python benchmarks/fairshare.py [--quick]
 """
@@ -45,7 +46,7 @@ _PYTHON = sys.executable
 _NAME = re.compile(r"\bS(\d+)\b")
 
 #: The vendors' pace a call, as the importer keeps it (see their RatePolicy).
-_TURN = {"360learning-v2": 1 / (10 / 1.05 * 0.98), "zoho-people": 60.5 / 27}
+_TURN = {"360learning-v2": 1.01 / 10, "zoho-people": 60.5 / 27}
 
 
 def start(box: Sandbox, vendor: str, path: Path, state: Path, *args: str, small: int = 0) -> Any:
@@ -189,8 +190,8 @@ def main() -> None:
         pace = v2["backfill_rate"] / 10
         print(f"360learning-v2: backfill alone {v2['backfill_rate']:.2f} writes/s as the "
               f"sandbox saw them ({pace:.3f} of 10 writes/s)", flush=True)  # fmt: skip
-        # Our own pace, 10 per 1.05 s less 2 % of headroom, is 0.933 of the limit at most
-        # (issue 27's 0.97 is a change of that pace); turns must not lower it.
+        # Our own pace, 10 per 1.01 s, is 0.99 of the limit at most (issue 27's 0.97 is
+        # benchmarks/pacing.py's target, on longer runs); turns must not lower it much.
         targets.check("360Learning v2 backfill alone, share of 10 writes/s", f"{pace:.3f}",
                       "≥ 0.9", pace >= 0.9)  # fmt: skip
         report(targets, "360learning-v2", 10, v2)

@@ -14,6 +14,7 @@ import secrets
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,15 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _booted(clock: Clock) -> float:
+    """When this machine started, on ``clock`` (its uptime, suspends included, back from now);
+    minus infinity where the system does not say (macOS, Windows: no such floor there)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is None:
+        return -math.inf
+    return clock.time() - time.clock_gettime(boottime)
+
+
 class SharedSlots:
     """One account's call schedule, shared by every importer process on the machine.
 
@@ -98,7 +108,13 @@ class SharedSlots:
     #: this machine found dead is closed at once; see ``_window_ready``).
     STALE = 120.0
 
-    def __init__(self, folder: Path, account: str, clock: Clock) -> None:
+    #: Seconds after this process's latest slot within which an answer waits for its next
+    #: one to be written (see :meth:`ended`).
+    ENDS_WAIT = 0.05
+
+    def __init__(
+        self, folder: Path, account: str, clock: Clock, booted: float | None = None
+    ) -> None:
         self.schedule = schedule_id(account)
         self.path = folder / f"rate-{self.schedule}.sqlite"
         touch_private(self.path)  # folder 0700, file 0600: it names the accounts in use
@@ -107,10 +123,16 @@ class SharedSlots:
             str(self.path), timeout=30, isolation_level=None, check_same_thread=False
         )
         self.db.execute("PRAGMA journal_mode=WAL")
-        # A commit survives a killed process without waiting for the disk (a power cut may
-        # lose the latest slots: every process taking them is gone too). Every poll of a
-        # waiting run writes its turn (importer.store.turns): at FULL, one fsync each.
+        # A commit survives a killed process without waiting for the disk: every slot taken
+        # and every poll of a waiting run (importer.store.turns) would cost an fsync at FULL.
+        # A power cut (or the system crashing) may lose the latest commits, calls the vendor
+        # did receive: the schedule would under-count them, and a run started right after
+        # the reboot could put too many calls in the vendor's window. Those calls were all
+        # made before the machine started again, so no slot is given before a period (the
+        # window's, else the interval) after it started (``booted``): by then the vendor's
+        # window holds none of them. (Losing a pause only costs the vendor's answer again.)
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.booted = _booted(clock) if booted is None else booted
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS slots (id INTEGER PRIMARY KEY CHECK (id = 1),"
             " next REAL NOT NULL, paused REAL NOT NULL)"
@@ -146,6 +168,9 @@ class SharedSlots:
         self._eta: float | None = None
         self.share = Share(run=f"{_HOST} pid {os.getpid()}")
         self._waiting: set[int] = set()  # this process's threads waiting for a slot
+        # Answers arrived and not yet written (see ended): (when, call).
+        self._ends: list[tuple[float, int]] = []
+        self._took = -math.inf  # when this process last asked for a slot (clock.time())
         self._lock = threading.Lock()
 
     @staticmethod
@@ -164,9 +189,12 @@ class SharedSlots:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                now = self.clock.time()
+                self._write_ends()
+                now = self._took = self.clock.time()
                 next_free, paused = self.db.execute("SELECT next, paused FROM slots").fetchone()
                 ready = max(next_free, paused)  # when the slot was freed: for the grace
+                # Calls a power cut erased were made before the machine started (see __init__).
+                ready = max(ready, self.booted + (window.period if window else interval))
                 if window is not None:
                     ready = max(ready, self._window_ready(window, now))
                 rows = self.db.execute(
@@ -212,7 +240,10 @@ class SharedSlots:
                     )
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                # SQLite ends the transaction itself on some errors (a full disk, an I/O
+                # error): a ROLLBACK then would raise in its place and hide the cause.
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
         return cursor.lastrowid, 0.0
 
@@ -279,6 +310,7 @@ class SharedSlots:
         once, another host's after :data:`~importer.store.turns.FORGET` seconds), with their
         class and share of the latest calls, who they are and how far."""
         with self._lock:
+            self._write_ends()
             now = self.clock.time()
             return _live_runs(self.db, now, self.schedule, self.token)
 
@@ -302,13 +334,34 @@ class SharedSlots:
         return float(end) + window.period
 
     def ended(self, call: int) -> None:
-        """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now."""
+        """The answer to call ``call`` arrived (or it failed): the vendor has seen it by now.
+
+        While this process takes slots one after the other (its threads send back to back),
+        written with its next slot, in that slot's transaction: one transaction a call
+        instead of two (issue 27). At once when it took none for :data:`ENDS_WAIT` seconds
+        (the next one may be far off: a paced vendor, the run's last rows), else by the next
+        slot, :meth:`sharing`, :meth:`pause`, :meth:`pause_for` or :meth:`close`, whichever
+        comes first. Until then the call reads as still on the wire to other processes, which
+        holds their window back, never lets a call too many through; the time written is the
+        answer's; a process killed meanwhile has its open calls closed as of then by the next
+        one (:meth:`_window_ready`).
+        """
         with self._lock:
-            self.db.execute("UPDATE calls SET end = ? WHERE id = ?", (self.clock.time(), call))
+            now = self.clock.time()
+            self._ends.append((now, call))
+            if not now - self.ENDS_WAIT < self._took <= now:
+                self._write_ends()
+
+    def _write_ends(self) -> None:
+        """Write the answers :meth:`ended` noted (the caller holds the lock)."""
+        if self._ends:
+            self.db.executemany("UPDATE calls SET end = ? WHERE id = ?", self._ends)
+            self._ends = []
 
     def pause_for(self, seconds: float, reason: str = "") -> None:
         """No call from any process for ``seconds``."""
         with self._lock:
+            self._write_ends()
             until = self.clock.time() + seconds
             self.db.execute(
                 "UPDATE slots SET reason = CASE WHEN ? > paused THEN ? ELSE reason END,"
@@ -319,6 +372,7 @@ class SharedSlots:
     def pause(self) -> tuple[float, str]:
         """Seconds left of the current pause (0 if none) and its reason."""
         with self._lock:
+            self._write_ends()
             paused, reason = self.db.execute("SELECT paused, reason FROM slots").fetchone()
         return max(float(paused) - self.clock.time(), 0.0), str(reason)
 
@@ -326,6 +380,8 @@ class SharedSlots:
         """Leave the turns (this caller's row goes) and close the file."""
         with self._lock:
             # A busy or read-only file: the row is forgotten after FORGET seconds.
+            with contextlib.suppress(sqlite3.Error):
+                self._write_ends()
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("DELETE FROM waiters WHERE token = ?", (self.token,))
             self.db.close()

@@ -90,7 +90,7 @@ def test_tokens_are_renewed_before_expiry_not_per_row(tmp_path: Path, rig: Rig) 
 
 
 def test_360_v2_under_its_limit_stays_fast_and_polite(tmp_path: Path, rig: Rig) -> None:
-    """At a 10/s ceiling against a 10 writes/s sandbox: at least 9 rows/s, under 1% of 429s."""
+    """At a 10/s ceiling against a 10 writes/s sandbox: at least 9.7 rows/s (issue 27), no 429."""
     rows = [
         ["Path ID", "Session name", "Main instructor ID", "Start date", "Registration validation"]
     ]
@@ -109,8 +109,8 @@ def test_360_v2_under_its_limit_stays_fast_and_polite(tmp_path: Path, rig: Rig) 
     elapsed = rig.clock.time() - started
     assert run.counts() == {"created": 300}
     refused = [r for r in rig.sandbox.state.requests if r["status"] == 429]
-    assert len(refused) < 3
-    assert 300 / elapsed >= 9
+    assert not refused
+    assert 300 / elapsed >= 9.7
 
 
 def test_settings_never_show_secrets() -> None:

@@ -144,6 +144,16 @@ def test_window_rule_waits_for_answers_not_sends() -> None:
     assert clock.time() >= answered + 10.0 - 0.01 > sent + 10.0  # from the *answer*, not the send
 
 
+def test_a_window_needs_no_headroom_and_a_bare_adaptive_rate_keeps_it() -> None:
+    """360Learning v2 at its ceiling is paced by its window alone (10 per 1.01 s, issue 27);
+    an adaptive rate without a window keeps 2 % below its rate."""
+    v2 = Pacer(plugin("360learning-v2").wire.rate.capped(10.0), FakeClock())
+    v2.rate = 10.0
+    assert v2.interval == pytest.approx(1.01 / 10)
+    bare = Pacer(RatePolicy(rate=10.0, ceiling=10.0, adaptive=True), FakeClock())
+    assert bare.interval == pytest.approx(1 / (10.0 * 0.98))
+
+
 def test_adaptive_rate_halves_once_per_burst_and_recovers_in_seconds() -> None:
     """16 answers 429 to requests sent before the first slow-down halve the rate once; a few
     seconds without 429 bring it back to the ceiling."""

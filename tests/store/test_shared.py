@@ -15,12 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from importer.core.clock import SystemClock
+from importer.core.clock import FakeClock, SystemClock
 from importer.core.errors import ConfigurationError
 from importer.sending.throttle import Window
 from importer.store import Store, open_store
 from importer.store.migrations import MIGRATIONS
 from importer.store.postgres import PostgresStore
+from importer.store.slots import SharedSlots
 from tests.conftest import ROOT
 
 
@@ -76,9 +77,57 @@ def test_the_window_counts_from_the_end_of_calls(store: Store) -> None:
     assert blocked is None and 0.8 < wait <= 1.0
 
 
+def test_no_slot_before_a_period_after_the_machine_started(tmp_path: Path) -> None:
+    """Calls a power cut erased from the SQLite schedule were made before the machine started
+    again: none is given before the window's period (else the interval) after that."""
+    clock = FakeClock()
+    zoho = Window(limit=30, seconds=60.0, use=27, margin=0.5)
+    slots = SharedSlots(tmp_path, "zoho", clock, booted=clock.time() - 10.0)
+    call, wait = slots.take(60.5 / 27, zoho)
+    assert call is None and wait == pytest.approx(50.5)
+    clock.advance(wait)
+    assert slots.take(60.5 / 27, zoho)[0] is not None
+    plain = SharedSlots(tmp_path, "v1", clock, booted=clock.time() - 0.25)
+    call, wait = plain.take(1.0, None)
+    assert call is None and wait == pytest.approx(0.75)
+    # On this machine, its real start: long enough ago for an interval of a millisecond.
+    assert SharedSlots(tmp_path, "now", SystemClock()).take(0.001, None)[0] is not None
+
+
+def test_an_answer_is_written_with_the_next_slot_never_before_other_processes_need_it(
+    tmp_path: Path,
+) -> None:
+    """ended() is written with the process's next slot (or a read of the schedule, or its
+    close): meanwhile another process sees the call still on the wire (held back, never let
+    through early); once written, the window counts from the answer's own time."""
+    clock = FakeClock()
+    window = Window(limit=1, seconds=1.0, use=1, margin=0.0)
+    ours, theirs = SharedSlots(tmp_path, "acct", clock), SharedSlots(tmp_path, "acct", clock)
+    call, _ = ours.take(0.0, window)
+    assert call is not None
+    ours.ended(call)
+    clock.advance(5.0)
+    assert theirs.take(0.0, window) == (None, float("inf"))  # not written yet: still open
+    second, _ = ours.take(0.0, window)  # our own next slot sees it (and writes it)
+    assert second is not None
+    ours.ended(second)
+    clock.advance(5.0)
+    assert theirs.take(0.0, window) == (None, float("inf"))  # the second: not written yet
+    ours.close()
+    assert theirs.take(0.0, window)[0] is not None  # written at close, as of 5 s ago
+    # An answer long after the process's latest slot (a paced vendor) is written at once.
+    paced, watching = SharedSlots(tmp_path, "paced", clock), SharedSlots(tmp_path, "paced", clock)
+    call, _ = paced.take(0.0, window)
+    assert call is not None
+    clock.advance(SharedSlots.ENDS_WAIT + 0.5)
+    paced.ended(call)
+    clock.advance(1.0)
+    assert watching.take(0.0, window)[0] is not None
+
+
 _HOLDER = """
 import sys, time
-from importer.core.clock import SystemClock
+from importer.core.clock import FakeClock, SystemClock
 from importer.store import open_store
 slots = open_store(sys.argv[1]).slots(sys.argv[2], SystemClock())
 print(slots.take(0.0, None)[0], flush=True)
@@ -118,7 +167,7 @@ def test_a_call_left_open_by_a_killed_process_holds_no_one_back(url: str) -> Non
 
 _TAKER = """
 import json, sys, time
-from importer.core.clock import SystemClock
+from importer.core.clock import FakeClock, SystemClock
 from importer.store import open_store
 from importer.sending.throttle import Window
 # A window that never binds here (50 calls) but makes both stores keep the 45 calls' starts.
