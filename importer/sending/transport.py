@@ -34,7 +34,6 @@ import socket
 import ssl
 import threading
 import urllib.request
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -125,9 +124,10 @@ class ThreadConnections(httpx.BaseTransport):
         except OSError as error:
             raise httpx.WriteError(f"the request could not be written: {_reason(error)}") from None
         sock.settimeout(timeout.get("read"))
-        reader = sock.makefile("rb")
+        answer = http.client.HTTPResponse(sock, method=request.method)
         try:
-            answer = _read_answer(reader, request.method)
+            answer.begin()
+            content = answer.read()
         except TimeoutError:
             raise httpx.ReadTimeout("no answer in time") from None
         except (http.client.HTTPException, ValueError) as error:
@@ -136,117 +136,17 @@ class ThreadConnections(httpx.BaseTransport):
         except OSError as error:
             raise httpx.ReadError(f"the answer could not be read: {_reason(error)}") from None
         finally:
-            reader.close()  # the socket stays open (the makefile was one more reference)
+            answer.close()
         if answer.will_close:  # "Connection: close", HTTP/1.0, a body up to the end of file
             connection.close()
+        version = b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1"
         return httpx.Response(
             answer.status,
-            headers=answer.headers,
-            stream=httpx.ByteStream(answer.content),
-            extensions={"http_version": answer.version, "reason_phrase": answer.reason},
+            headers=answer.getheaders(),
+            stream=httpx.ByteStream(content),
+            extensions={"http_version": version, "reason_phrase": answer.reason.encode("latin-1")},
             request=request,
         )
-
-
-#: The longest status or header line, and the most header lines, read (http.client's limits).
-_MAX_LINE, _MAX_HEADERS = 65536, 100
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An answer as read off the wire (its body not yet decoded: httpx does that)."""
-
-    version: bytes
-    status: int
-    reason: bytes
-    headers: list[tuple[bytes, bytes]]
-    content: bytes
-    will_close: bool
-
-
-def _read_answer(reader: Any, method: str) -> _Answer:
-    """Read one HTTP/1.x answer to a ``method`` request, as http.client does (a 100 Continue
-    skipped; a body by Content-Length, in chunks, or up to the end of file; none to HEAD, to a
-    1xx, 204 or 304), without its header parser (the email package's, about 20 µs an answer).
-
-    Raises:
-        http.client.HTTPException: the server closed the connection, or the answer is not
-            HTTP, or it is cut short.
-    """
-    while True:
-        line = reader.readline(_MAX_LINE + 1)
-        if not line:
-            raise http.client.RemoteDisconnected("the server closed the connection unanswered")
-        if len(line) > _MAX_LINE:
-            raise http.client.LineTooLong("status line")
-        version, _, rest = line.rstrip(b"\r\n").partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
-            raise http.client.BadStatusLine(repr(line[:80]))
-        headers = _read_headers(reader)
-        if code != b"100":
-            break
-    status = int(code)
-    found = {name.lower(): value for name, value in reversed(headers)}  # the first wins
-    tokens = {t.strip().lower() for t in found.get(b"connection", b"").split(b",")}
-    will_close = b"close" in tokens or (version == b"HTTP/1.0" and b"keep-alive" not in tokens)
-    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        content = b""
-    elif found.get(b"transfer-encoding", b"").lower().rstrip().endswith(b"chunked"):
-        content = _read_chunks(reader)
-    elif b"content-length" in found:
-        lengths = {v.strip() for n, v in headers if n.lower() == b"content-length"}
-        length = int(lengths.pop()) if len(lengths) == 1 else -1
-        if length < 0:
-            raise http.client.HTTPException("a Content-Length that is not one number")
-        content = reader.read(length)
-        if len(content) < length:
-            raise http.client.IncompleteRead(content, length - len(content))
-    else:  # the body ends with the connection
-        content, will_close = reader.read(), True
-    return _Answer(version, status, reason, headers, content, will_close)
-
-
-def _read_headers(reader: Any) -> list[tuple[bytes, bytes]]:
-    """Header lines up to the blank one (a line folded onto the next joined to it)."""
-    headers: list[tuple[bytes, bytes]] = []
-    for _ in range(_MAX_HEADERS + 1):
-        line = reader.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
-            return headers
-        if line[:1] in (b" ", b"\t") and headers:  # obsolete folding: part of the last value
-            name, value = headers[-1]
-            headers[-1] = (name, value + b" " + line.strip())
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip():
-            raise http.client.HTTPException(f"a header line that is not one: {line[:80]!r}")
-        headers.append((name, value.strip()))
-    raise http.client.HTTPException(f"more than {_MAX_HEADERS} headers")
-
-
-def _read_chunks(reader: Any) -> bytes:
-    """A chunked body (its trailers read and left out)."""
-    parts: list[bytes] = []
-    while True:
-        line = reader.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            raise http.client.LineTooLong("chunk size")
-        size = line.split(b";", 1)[0].strip()
-        if not size:
-            raise http.client.IncompleteRead(b"".join(parts))
-        length = int(size, 16)  # ValueError: not a chunk size
-        if length == 0:
-            _read_headers(reader)  # trailers
-            return b"".join(parts)
-        part = reader.read(length)
-        if len(part) < length:
-            raise http.client.IncompleteRead(b"".join(parts) + part, length - len(part))
-        parts.append(part)
-        if reader.readline(_MAX_LINE + 1).strip():
-            raise http.client.HTTPException("a chunk longer than its size")
 
 
 #: What http.client refuses in a request before writing a byte (its own checks, which

@@ -218,51 +218,6 @@ def test_connection_close_answers_are_honoured(serve, transport) -> None:
     assert server.connections == 3
 
 
-@pytest.mark.parametrize(
-    ("reply", "kept"),
-    [
-        (b"HTTP/1.1 100 Continue\r\n\r\n" + OK, True),
-        (b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 11\r\n\r\n"
-         b'{"id": 42}\n', True),
-        (OK.replace(b"HTTP/1.1", b"HTTP/1.0"), False),
-        (OK.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Content-Length", b"Connection: "
-                                                       b"keep-alive\r\nContent-Length"), True),
-        (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"id\": 42}\n", False),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"id\r\n7\r\n\": 42}\n"
-         b"\r\n0\r\nX-Trailer: 1\r\n\r\n", True),
-    ],
-    ids=["100 continue first", "folded header", "HTTP/1.0", "HTTP/1.0 keep-alive",
-         "body to the end of file", "chunks and a trailer"],
-)  # fmt: skip
-def test_answers_are_read_as_http_client_reads_them(serve, transport, reply, kept) -> None:
-    """The answer's own reader: what http.client accepts, read the same; the connection kept
-    only when the answer says it may be."""
-
-    def make(box: list[Server]) -> Handler:
-        def handler(sock: socket.socket, number: int) -> None:
-            while box[0].read_request(sock):
-                sock.sendall(reply)
-                if not kept:
-                    return
-
-        return handler
-
-    server = serve(make)
-    answers = [post(transport, server.url) for _ in range(2)]
-    assert [a.json() for a in answers] == [{"id": 42}] * 2
-    assert server.connections == (1 if kept else 2)
-    if b"Folded" in reply:
-        assert answers[0].headers["x-folded"] == "a b"
-
-
-def test_an_answer_without_a_body_is_read_as_such(serve, transport) -> None:
-    """204, and any answer to HEAD: no body read (the next answer is not taken for one)."""
-    reply = b"HTTP/1.1 204 No Content\r\nContent-Length: 11\r\n\r\n"
-    server = serve(lambda box: keep_alive(box, reply))
-    assert [post(transport, server.url).content for _ in range(2)] == [b"", b""]
-    assert server.connections == 1
-
-
 def test_a_refused_connection_is_a_connect_error_the_request_never_left(transport) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
