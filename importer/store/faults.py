@@ -67,14 +67,23 @@ class NotAJournalError(InputError):
     """The file at a journal's path is not a journal (empty, another program's, any other)."""
 
 
-def _where(path: Path | str | None) -> str:
-    return f"the journal {path}" if path is not None else "a journal or state file"
+def _where(path: Path | str | None, what: str = "journal") -> str:
+    return f"the {what} {path}" if path is not None else "a journal or state file"
 
 
-def journal_error(error: sqlite3.Error, path: Path | str | None) -> InputError | OutputError:
-    """What ``error``, met while using the journal at ``path``, means and what to do next."""
+def full_disk(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is SQLite's full disk, or an I/O error (a full disk, a quota, a
+    failing disk: :func:`journal_error` tells which it can)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in (_FULL, _IOERR)
+
+
+def journal_error(
+    error: sqlite3.Error, path: Path | str | None, what: str = "journal"
+) -> InputError | OutputError:
+    """What ``error``, met while using the journal at ``path`` (or another of the importer's
+    files, ``what``), means and what to do next."""
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    where = _where(path)
+    where = _where(path, what)
     if code == _FULL or (code == _IOERR and _nearly_full(path)):
         return JournalFullError(
             f"the disk holding {where} is full ({error}): free some space and run again; "

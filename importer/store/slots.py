@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from importer.core.clock import Clock
 from importer.core.files import touch_private
 from importer.sending.ports import Share, Sharer, schedule_id
+from importer.store.faults import full_disk, journal_error
 from importer.store.turns import (
     FORGET,
     LIVE,
@@ -239,11 +240,14 @@ class SharedSlots:
                         "DELETE FROM waiters WHERE COALESCE(seen, polled) < ?", (now - FORGET,)
                     )
                 self.db.execute("COMMIT")
-            except BaseException:
+            except BaseException as error:
                 # SQLite ends the transaction itself on some errors (a full disk, an I/O
                 # error): a ROLLBACK then would raise in its place and hide the cause.
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error) and full_disk(error):
+                    # said with the file's name, as a journal's is (nothing was sent)
+                    raise journal_error(error, self.path, "account's rate schedule") from None
                 raise
         return cursor.lastrowid, 0.0
 

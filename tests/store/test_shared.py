@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from importer.core.clock import FakeClock, SystemClock
 from importer.core.errors import ConfigurationError
 from importer.sending.throttle import Window
 from importer.store import Store, open_store
+from importer.store.faults import JournalFullError
 from importer.store.migrations import MIGRATIONS
 from importer.store.postgres import PostgresStore
 from importer.store.slots import SharedSlots
@@ -319,3 +321,36 @@ def test_a_search_path_without_a_schema_is_refused(pg_server: str) -> None:
 
     with pytest.raises(ConfigurationError, match="CREATE SCHEMA"):
         open_store(pg_schema_url(pg_server, "no_such_schema_here"))
+
+
+def test_a_full_disk_under_the_schedule_is_said_with_its_file(tmp_path: Path) -> None:
+    """The schedule's write fails on a full disk (SQLite ends the transaction itself): the
+    error names the schedule's file and says "free some space", not SQLite's bare words nor
+    "cannot rollback"; the slot is not given (nothing leaves)."""
+    clock = FakeClock()
+    slots = SharedSlots(tmp_path, "full", clock, booted=clock.time() - 10.0)
+    real = slots.db
+
+    class _FullDisk:
+        """The connection, whose INSERT of a call fails as a full disk fails."""
+
+        in_transaction = property(lambda self: real.in_transaction)
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql.startswith("INSERT INTO calls"):
+                real.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+                error = sqlite3.OperationalError("database or disk is full")
+                error.sqlite_errorcode = 13
+                raise error
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    slots.db = _FullDisk()  # type: ignore[assignment]
+    with pytest.raises(JournalFullError) as said:
+        slots.take(0.1, None)
+    assert str(slots.path) in str(said.value) and "account's rate schedule" in str(said.value)
+    assert "free some space" in str(said.value) and "rollback" not in str(said.value)
+    slots.db = real
+    assert real.execute("SELECT COUNT(*) FROM calls").fetchone() == (0,)
