@@ -305,3 +305,14 @@ def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
         np.array([s for _, s in asked], dtype=np.uint32),
     )
     assert found.tolist() == [kept.get(key, -1) for key in asked]
+
+
+def test_the_collectors_thresholds_are_put_back_after_the_slices_even_on_an_error() -> None:
+    """Fewer collections while slices go through; the process's own thresholds after."""
+    import gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), validate_stream._fewer_collections():
+        assert gc.get_threshold()[0] > before[0]
+        raise RuntimeError("a slice failed")
+    assert gc.get_threshold() == before
