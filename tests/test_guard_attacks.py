@@ -1,0 +1,224 @@
+"""Hand-built attacks on the guard's fast path: it never answers differently from the careful scan.
+
+Each case is a worksheet (and maybe a shared-strings part) written byte by byte to look like
+what the fast path accepts while meaning something else to expat (and so to the careful scan):
+odd encodings, prefixes, spellings of ``r=`` and ``t="s"``, markup in odd places, tags cut
+across pieces. For each, the guard gives the same verdict with the fast path on and off (the
+same refusal, or an estimate at least as high), and on the part itself the fast path gives up
+or counts at least what the careful scan counts, wherever its pieces are cut.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from array import array
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importer.core.errors import UnsafeFileError
+from importer.sheet.guard import check
+from importer.sheet.guard.fast import FastSheet, FastStrings
+from importer.sheet.guard.scan import (
+    Budget,
+    Limits,
+    SharedStrings,
+    SheetScan,
+    parse_part,
+    xml_parser,
+)
+from tests.conftest import ROOT
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_SHEET = '<worksheet xmlns="{main}" xmlns:x="urn:x"><sheetData>{rows}</sheetData></worksheet>'
+_A1 = '<row r="1"><c r="A1"><v>1</v></c></row>'
+_FAR = '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STRINGS = f'<sst xmlns="{_MAIN}" uniqueCount="2"><si><t>HELLOHELLO</t></si><si><t>x</t></si></sst>'
+
+
+def _sheet(rows: str, head: str = _DECLARATION) -> str:
+    return head + _SHEET.format(main=_MAIN, rows=rows)
+
+
+#: (id, worksheet part, shared-strings part or None).
+CASES: list[tuple[str, bytes, bytes | None]] = [
+    # UTF-16 with no BOM: expat reads "<\0" as UTF-16LE, the byte counts saw no tag at all.
+    ("utf16le-no-bom", _sheet(_FAR, head="").encode("utf-16-le"), None),
+    (
+        "utf16le-no-bom-declared",
+        _sheet(_FAR, head='<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16-le"),
+        None,
+    ),
+    (
+        "utf16le-no-bom-small",
+        _sheet('<row r="3"><c r="C3"><v>7</v></c></row>', "").encode("utf-16-le"),
+        None,
+    ),
+    ("utf16le-bom", b"\xff\xfe" + _sheet(_FAR, head="").encode("utf-16-le"), None),
+    ("utf16be-bom", b"\xfe\xff" + _sheet(_FAR, head="").encode("utf-16-be"), None),
+    ("utf16be-no-bom", _sheet(_FAR, head="").encode("utf-16-be"), None),
+    (
+        "utf16le-strings-no-bom",
+        _sheet(_A1 + '<row r="2"><c r="A2" t="s"><v>0</v></c></row>').encode(),
+        _STRINGS.replace('uniqueCount="2"', 'uniqueCount="2147483647"').encode("utf-16-le"),
+    ),
+    (
+        "latin1-declared",
+        _sheet(_FAR, head='<?xml version="1.0" encoding="ISO-8859-1"?>').encode("latin-1"),
+        None,
+    ),
+    ("bom-utf8", b"\xef\xbb\xbf" + _sheet(_FAR).encode(), None),
+    # Attributes in another namespace, and prefixed or look-alike element names.
+    ("x-r-after", _sheet(_A1 + '<row r="2"><c r="A2" x:r="E7"><v>2</v></c></row>').encode(), None),
+    ("x-r-first", _sheet(_A1 + '<row r="2"><c x:r="E7" r="A2"><v>2</v></c></row>').encode(), None),
+    (
+        "x-t-shared",
+        _sheet(_A1 + '<row r="2"><c r="A2" x:t="s"><v>0</v></c></row>').encode(),
+        _STRINGS.encode(),
+    ),
+    ("prefixed-cell", _sheet(_A1 + '<row r="2"><x:c r="XFD7"><v>2</v></x:c></row>').encode(), None),
+    ("prefixed-row", _sheet('<x:row r="1048576"><c r="A1"><v>1</v></c></x:row>').encode(), None),
+    ("cc", _sheet(_A1 + '<row r="2"><cc r="XFD7"><v>2</v></cc></row>').encode(), None),
+]
+
+
+def _careful_sheets(archive: Any, info: Any, budget: Any, strings: Any) -> None:
+    parse_part(archive, info, SheetScan(budget, info.filename, strings), budget)
+
+
+def _careful_strings(archive: Any, info: Any, budget: Any) -> array[int]:
+    scan = SharedStrings(budget, array("q"), info.filename)
+    parse_part(archive, info, scan, budget)
+    return scan.lengths
+
+
+def _corpus() -> Any:
+    sys.path.insert(0, str(ROOT / "tests" / "corpus"))
+    try:
+        import make_corpus
+    finally:
+        sys.path.pop(0)
+    return make_corpus
+
+
+def _book(path: Path, sheet: bytes, strings: bytes | None) -> Path:
+    """An xlsx around the two parts, written byte for byte (make_corpus's, parts swapped)."""
+    template = zipfile.ZipFile(io.BytesIO(_corpus().xlsx("SHEET", "STRINGS")))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in template.infolist():
+            data = template.read(info)
+            if data == b"STRINGS" and strings is None:
+                continue
+            archive.writestr(info, {b"SHEET": sheet, b"STRINGS": strings}.get(data, data))
+    return path
+
+
+def _verdict(path: Path) -> str | int:
+    try:
+        return check.check_workbook(path, limits=Limits(memory_bytes=64 * 2**20))
+    except UnsafeFileError as error:
+        return str(error)
+    except Exception as error:  # what check_workbook lets through: the same either way
+        return type(error).__name__
+
+
+@pytest.mark.parametrize(("sheet", "strings"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_fast_path_changes_no_verdict(
+    sheet: bytes, strings: bytes | None, tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard refuses the workbook with the same sentence, or accepts it with at least the
+    same estimate, with the fast path on and off."""
+    path = _book(tmp / "book.xlsx", sheet, strings)
+    fast = _verdict(path)
+    monkeypatch.setattr(check, "scan_sheet", _careful_sheets)
+    monkeypatch.setattr(check, "scan_strings", _careful_strings)
+    careful = _verdict(path)
+    if isinstance(fast, int) and isinstance(careful, int):
+        assert fast >= careful
+    else:
+        assert fast == careful
+
+
+def _archive(name: str, xml: bytes) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, xml)
+    archive = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    return archive, archive.getinfo(name)
+
+
+def _budget() -> Budget:
+    return Budget("book.xlsx", Limits(memory_bytes=64 * 2**20), lambda: 0.0)
+
+
+def _lengths(strings: bytes | None) -> array[int] | None:
+    """The careful scan's shared-string lengths (None when it refuses the part)."""
+    if strings is None:
+        return array("q")
+    archive, info = _archive("xl/sharedStrings.xml", strings)
+    try:
+        return _careful_strings(archive, info, _budget())
+    except Exception:  # a refusal, or what check_workbook calls a damaged file
+        return None
+
+
+def _feed(counter: FastSheet | FastStrings, xml: bytes, chunk: int) -> bool:
+    """Feed the part to expat and the counter as ``_run`` does; False when either gives up."""
+    parser = xml_parser(_budget(), zipfile.ZipInfo("part.xml"))
+    try:
+        for at in range(0, len(xml), chunk):
+            parser.Parse(xml[at : at + chunk], False)
+            counter.feed(xml[at : at + chunk])
+        parser.Parse(b"", True)
+        counter.finish()
+    except Exception:  # GiveUp, a refusal, expat's error: the careful scan decides
+        return False
+    return True
+
+
+#: (piece, chunk) sizes: the production piece, and small ones that cut the part everywhere.
+_CUTS = [(2 * 1024 * 1024, 1024 * 1024), (1, 1), (7, 3), (40, 11), (64, 64), (200, 97)]
+
+
+@pytest.mark.parametrize(("sheet", "strings"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_fast_path_never_counts_a_part_lower(sheet: bytes, strings: bytes | None) -> None:
+    """On the parts themselves, cut into pieces anywhere: the fast path gives up, or counts
+    at least what the careful scan counts (which then accepts the part too)."""
+    lengths = _lengths(strings)
+    if strings is not None:
+        for piece, chunk in _CUTS:
+            budget = _budget()
+            careful = SharedStrings(budget, array("q"), "xl/sharedStrings.xml")
+            counter = FastStrings(careful.claim, budget.max_elements, piece=piece)
+            if _feed(counter, strings, chunk):
+                assert lengths is not None, (piece, chunk)
+                assert len(counter.lengths) == len(lengths), (piece, chunk)
+                assert all(a >= b for a, b in zip(counter.lengths, lengths, strict=True))
+    if lengths is None:
+        return  # the careful scan refuses the shared strings: the sheet is never scanned
+    archive, info = _archive("xl/worksheets/sheet1.xml", sheet)
+    budget = _budget()
+    scan = SheetScan(budget, info.filename, lengths)
+    try:
+        parse_part(archive, info, scan, budget)
+        expected: tuple[int, int, int, int] | None = (
+            scan.max_row,
+            scan.max_column,
+            scan.text_bytes,
+            scan.elements,
+        )
+    except Exception:  # a refusal, or what check_workbook calls a damaged file
+        expected = None
+    for piece, chunk in _CUTS:
+        budget = _budget()
+        sheet_counter = FastSheet(lengths, budget.max_elements, budget.fits, piece=piece)
+        if not _feed(sheet_counter, sheet, chunk):
+            continue
+        assert expected is not None, (piece, chunk)
+        found = (sheet_counter.max_row, sheet_counter.max_column, sheet_counter.text)
+        assert all(a >= b for a, b in zip(found, expected[:3], strict=True)), (piece, chunk)
+        assert sheet_counter.elements == expected[3], (piece, chunk)
