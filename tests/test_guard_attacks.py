@@ -11,6 +11,7 @@ or counts at least what the careful scan counts, wherever its pieces are cut.
 from __future__ import annotations
 
 import io
+import struct
 import sys
 import zipfile
 from array import array
@@ -107,13 +108,7 @@ def _corpus() -> Any:
 
 def _book(path: Path, sheet: bytes, strings: bytes | None) -> Path:
     """An xlsx around the two parts, written byte for byte (make_corpus's, parts swapped)."""
-    template = zipfile.ZipFile(io.BytesIO(_corpus().xlsx("SHEET", "STRINGS")))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info in template.infolist():
-            data = template.read(info)
-            if data == b"STRINGS" and strings is None:
-                continue
-            archive.writestr(info, {b"SHEET": sheet, b"STRINGS": strings}.get(data, data))
+    _book_to(path, sheet, strings, [])
     return path
 
 
@@ -222,3 +217,141 @@ def test_the_fast_path_never_counts_a_part_lower(sheet: bytes, strings: bytes | 
         found = (sheet_counter.max_row, sheet_counter.max_column, sheet_counter.text)
         assert all(a >= b for a, b in zip(found, expected[:3], strict=True)), (piece, chunk)
         assert sheet_counter.elements == expected[3], (piece, chunk)
+
+
+# --- the zip around the parts: the archive the guard checks must be the one the reader reads --
+
+_HOSTILE = _sheet(_A1 + _FAR).encode()  # the reader aborts on it (512 GiB), the guard refuses it
+_BENIGN = _sheet(_A1).encode()
+
+
+def _zip_bytes(sheet: bytes, extra: list[tuple[str, bytes]] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    _book_to(buffer, sheet, None, extra or [])
+    return buffer.getvalue()
+
+
+def _book_to(
+    target: Any, sheet: bytes, strings: bytes | None, extra: list[tuple[str, bytes]]
+) -> None:
+    template = zipfile.ZipFile(io.BytesIO(_corpus().xlsx("SHEET", "STRINGS")))
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in template.infolist():
+            data = template.read(info)
+            if data == b"STRINGS" and strings is None:
+                continue
+            archive.writestr(info, {b"SHEET": sheet, b"STRINGS": strings}.get(data, data))
+        for name, data in extra:
+            archive.writestr(name, data)
+
+
+def _end(data: bytes) -> int:
+    return data.rfind(b"PK\x05\x06")
+
+
+def _in_comment(outer: bytes, inner: bytes) -> bytes:
+    """``inner`` as the zip comment of ``outer``: zipfile finds inner's end record last."""
+    end = _end(outer)
+    return outer[: end + 20] + struct.pack("<H", len(inner)) + inner
+
+
+def _directory(data: bytes) -> tuple[bytes, bytes, int]:
+    """(entries, central directory, count) of a plain zip."""
+    end = _end(data)
+    _, _, _, count, size, offset, _ = struct.unpack("<HHHHIIH", data[end + 4 : end + 22])
+    return data[:offset], data[offset : offset + size], count
+
+
+def _shifted(directory: bytes, delta: int) -> bytes:
+    """A central directory whose entries' offsets are moved by ``delta``."""
+    out, at = bytearray(directory), 0
+    while at < len(out):
+        name, extra, comment = struct.unpack("<HHH", out[at + 28 : at + 34])
+        (offset,) = struct.unpack("<I", out[at + 42 : at + 46])
+        out[at + 42 : at + 46] = struct.pack("<I", offset + delta)
+        at += 46 + name + extra + comment
+    return bytes(out)
+
+
+def _zip64_disagreeing() -> bytes:
+    """The hostile and the benign archive's entries and directories in one file; its zip64
+    record (which zipfile follows) describes the benign directory, its 32-bit end record (which
+    the reader goes by) the hostile one."""
+    hostile_entries, hostile_directory, hostile_count = _directory(_zip_bytes(_HOSTILE))
+    benign_entries, benign_directory, benign_count = _directory(_zip_bytes(_BENIGN))
+    body = hostile_entries + benign_entries
+    benign_directory = _shifted(benign_directory, len(hostile_entries))
+    hostile_at = len(body)
+    body += hostile_directory
+    benign_at = len(body)
+    body += benign_directory
+    record_at = len(body)
+    record = b"PK\x06\x06" + struct.pack(
+        "<QHHIIQQQQ", 44, 45, 45, 0, 0, benign_count, benign_count, len(benign_directory), benign_at
+    )
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, record_at, 1)
+    end = b"PK\x05\x06" + struct.pack(
+        "<HHHHIIH", 0, 0, hostile_count, hostile_count, len(hostile_directory), hostile_at, 0
+    )
+    return body + record + locator + end
+
+
+def _zip_attacks() -> list[tuple[str, bytes]]:
+    """Zips read two ways. Marked "bypass": the guard accepted them (estimate 0 or 323 bytes)
+    and the reader aborted on the hostile sheet (measured in a capped child process); the
+    others are read alike by both today, and refused as no spreadsheet program writes them."""
+    hostile, benign = _zip_bytes(_HOSTILE), _zip_bytes(_BENIGN)
+    benign_end = _end(benign)
+    on_disk_1 = benign[: benign_end + 4] + b"\x01\x00" + benign[benign_end + 6 :]
+    return [
+        # bypass: zipfile takes the last end signature, finds it cut short: "not a zip".
+        ("end-signature-appended", hostile + b"PK\x05\x06"),
+        # bypass: zipfile reads the benign archive in the comment, the reader skips its end
+        # record (its comment runs past the file, or it is on disk 1) for the hostile one.
+        ("benign-in-comment-comment-too-long", _in_comment(hostile, benign[:-2] + b"\x01\x00")),
+        ("benign-in-comment-on-disk-1", _in_comment(hostile, on_disk_1)),
+        # bypass: zipfile follows the zip64 record, the reader the 32-bit fields.
+        ("zip64-record-contradicting-the-end-record", _zip64_disagreeing()),
+        # bypass: zipfile's names (and the guard's) fold two entries into one; the guard
+        # scanned the last, the reader read the other.
+        (
+            "sheet-twice-leading-slash",
+            _zip_bytes(_HOSTILE, [("/xl/worksheets/sheet1.xml", _BENIGN)]),
+        ),
+        ("sheet-twice-case", _zip_bytes(_HOSTILE, [("xl/worksheets/SHEET1.xml", _BENIGN)])),
+        ("sheet-twice-backslash", _zip_bytes(_HOSTILE, [("xl\\worksheets\\sheet1.xml", _BENIGN)])),
+        ("benign-archive-in-comment", _in_comment(hostile, benign)),
+        ("bytes-after-the-end", hostile + b"x" * 100),
+        ("prepended-bytes", b"MZ" + b"\0" * 62 + hostile),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize(
+    ("data"), [a[1] for a in _zip_attacks()], ids=[a[0] for a in _zip_attacks()]
+)
+def test_an_archive_read_two_ways_is_refused(data: bytes, tmp: Path) -> None:
+    """A zip that the reader's zip library may read as another archive than zipfile does is
+    refused (see :func:`_zip_attacks`: five of them got past the guard, and the reader aborted
+    on a cell at XFD1048576 that the guard never saw)."""
+    path = tmp / "book.xlsx"
+    path.write_bytes(data)
+    with pytest.raises(UnsafeFileError, match=r"ambiguous|twice"):
+        check.check_workbook(path)
+
+
+def test_plain_zip_variants_are_still_read(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip comment and a zip64 end record that agree with the rest are not refused."""
+    path = tmp / "book.xlsx"
+    source = zipfile.ZipFile(io.BytesIO(_zip_bytes(_BENIGN)))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info, source.read(info))
+        archive.comment = b"written by hand"
+    assert check.check_workbook(path) > 0
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)  # zipfile then writes zip64 records
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info, source.read(info))
+    assert b"PK\x06\x07" in path.read_bytes()
+    assert check.check_workbook(path) > 0
