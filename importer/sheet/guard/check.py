@@ -8,8 +8,10 @@ shared/DEPS.md and ``benchmarks/hostile.py``). So before it reads, this module
 works out, from the file's own structure, what calamine *would* materialise,
 and refuses the file when that is over a budget:
 
-- **xlsx/xlsm**: the zip is walked with the standard library (which checks each
-  entry's declared size and CRC); the unpacked size and compression ratio are
+- **xlsx/xlsm**: the zip must read one way only (:mod:`importer.sheet.guard.directory`:
+  the reader's zip library once found another archive in the same bytes than zipfile did),
+  with no two entries under one name; it is walked with the standard library (which checks
+  each entry's declared size and CRC); the unpacked size and compression ratio are
   bounded; every XML part is parsed with expat, *streaming*, with any DTD or
   entity declaration refused (so nothing is ever expanded), matching element
   names by their local part as calamine does (``<x:c>`` is a cell whatever its
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import IO
 
 from importer.core.errors import UnreadableFileError, UnsafeFileError
+from importer.sheet.guard.directory import check_directory
 from importer.sheet.guard.fast import scan_sheet, scan_strings
 from importer.sheet.guard.parts import part_key, workbook_parts
 from importer.sheet.guard.scan import (
@@ -105,7 +108,9 @@ def check_workbook(
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         _check_xls(data, budget)
         return budget.estimate
-    if not zipfile.is_zipfile(io.BytesIO(data)):
+    is_zip = zipfile.is_zipfile(io.BytesIO(data))
+    check_directory(data, str(path), is_zip)  # the archive read is the one checked
+    if not is_zip:
         return 0  # neither zip nor compound file: the reader refuses it as unreadable
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -144,6 +149,15 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
                     "which only a deliberately crafted file does; refusing to open it."
                 )
     names = {part_key(info.filename): info for info in infos}
+    if len(names) < len(infos):
+        # Two entries under one name (or names differing in case, slashes): the guard would
+        # scan one, and the reader may read the other ("/xl/a.xml" beside "xl/a.xml": it did).
+        twice = next(i.filename for i in reversed(infos) if names[part_key(i.filename)] is not i)
+        raise UnsafeFileError(
+            f"{budget.name}: the workbook holds part {twice[:100]!r} twice, which only a damaged "
+            "or deliberately crafted file does; refusing to open it. Open it in Excel and save "
+            "it again."
+        )
     if any(name.startswith("xl/worksheets/") and name.endswith(".bin") for name in names):
         raise UnsafeFileError(
             f"{budget.name}: this is a binary workbook (.xlsb), which we do not read; "

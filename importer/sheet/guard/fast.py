@@ -228,6 +228,10 @@ class _FastPart:
         """Blank the BOM and the XML declaration (UTF-8 only) of the part's first piece."""
         self.started = True
         head = data[: min(size, 4096)].tobytes()
+        if b"\0" in head:
+            # No XML holds a NUL: expat reads a part that starts "<\0" as UTF-16 (little
+            # endian, no BOM needed), whose tags the byte counts would not see at all.
+            raise GiveUp
         skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0
         if head.startswith(b"<?xml", skip):
             end = head.find(b"?>")
