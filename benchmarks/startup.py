@@ -24,8 +24,6 @@ Usage: python benchmarks/startup.py [--quick] [--rounds N]
 
 from __future__ import annotations
 
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,22 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Targets, clean_env, parser, run_cli, sandbox, sheet
+from run_all import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 #: At most this many times ``python -c pass``.
 RATIO = 5.0
-
-
-def machine() -> str:
-    """CPU model, cores and Python, in one line."""
-    model = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def journal_with_runs(folder: Path, runs: int = 3) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ from importer.store.slots import SharedSlots
 from tests.conftest import ROOT, until
 
 ACCOUNT = "zoho-people|http://127.0.0.1:9|abc"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite state folder or a PostgreSQL schema, as a store URL."""
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'state'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def _by_who(found: list[Sharer]) -> dict[str | None, Sharer]:

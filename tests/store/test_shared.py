@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,21 +24,6 @@ from importer.store.migrations import MIGRATIONS
 from importer.store.postgres import PostgresStore
 from importer.store.slots import SharedSlots
 from tests.conftest import ROOT
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite state folder or a PostgreSQL schema, as a store URL."""
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'state'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def test_a_slot_then_the_interval(store: Store) -> None:
