@@ -316,3 +316,35 @@ def test_the_collectors_thresholds_are_put_back_after_the_slices_even_on_an_erro
         assert gc.get_threshold()[0] > before[0]
         raise RuntimeError("a slice failed")
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("limit", [100_000, 3, 0])
+def test_remembered_readings_are_the_kinds_own_slice_after_slice(limit: int) -> None:
+    """Dates (notes, wall-clock values), choices and IDs read through the remembered texts give
+    what the field's kind gives the same cells, whether the texts are kept or the bound is hit."""
+    from importer.sheet.fields import Context
+    from importer.sheet.remembered import Remembered
+    from importer.vendors import get_vendor
+
+    vendor = get_vendor("360learning-v2")
+    context = Context(order="MDY")
+    cells = {
+        "startDate": ["2026-01-05 09:00", "03/04/2026 10:00", "", "31/02/2026 10:00", "bad"],
+        "registrationRequestValidation": ["disabled", "Managers", "", "Everyone", "managers"],
+        "mainInstructorId": [TEACHER, "not-an-id", "", TEACHER, "６４７"],
+    }
+    remembered = Remembered(limit)
+    for start in range(0, 40, 5):  # slices that repeat some texts and bring new ones
+        for name, texts in cells.items():
+            spec = vendor.field(name)
+            column = pd.Series(
+                [texts[(start + i) % len(texts)] for i in range(7)],
+                index=pd.RangeIndex(start, start + 7),
+                dtype="str",
+            )
+            got, want = remembered(spec, column, context), spec.kind.parse(column, context)
+            pd.testing.assert_series_equal(got.values, want.values, check_names=False)
+            for mine, theirs in ((got.notes, want.notes), (got.wall, want.wall)):
+                assert (mine is None) == (theirs is None)
+                if mine is not None and theirs is not None:
+                    pd.testing.assert_series_equal(mine, theirs, check_names=False)

@@ -7,19 +7,51 @@ million rows in 40,000-row slices. :class:`Remembered` keeps the reading of each
 distinct text per field, within a bound, so that a slice reads only the texts not seen
 before. A reading depends on the text alone (and the sheet's time zone and date order,
 the same for every slice), so the values and notes are those of reading the whole column.
+
+The texts and their readings are kept as pyarrow arrays, and a slice finds its texts among
+them with pyarrow's hash look-up (``index_in``), then spreads the readings over its rows
+with ``take``: no Python per distinct text but for the new ones (a million rows: 0.1 s of
+look-ups, where a dictionary of Python strings took 1 s).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from importer.sheet.fields import Context, Field, Parsed
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = ["Remembered"]
 
-#: A reading: (normalised value or marker, note, wall-clock value), ``None`` where there is none.
-_Reading = tuple[str | None, str | None, str | None]
+
+@dataclass(frozen=True)
+class _Known:
+    """A field's remembered texts and, position for position, their readings (text arrays;
+    null where there is no such reading)."""
+
+    texts: pa.Array
+    values: pa.Array
+    notes: pa.Array
+    walls: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def plus(self, other: _Known) -> _Known:
+        """These texts and readings, then ``other``'s."""
+        import pyarrow as pa
+
+        both = zip(self.arrays(), other.arrays(), strict=True)
+        return _Known(*(pa.concat_arrays([mine, theirs]) for mine, theirs in both))
+
+    def arrays(self) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+        """The texts, values, notes and wall-clock values."""
+        return self.texts, self.values, self.notes, self.walls
 
 
 class Remembered:
@@ -34,43 +66,69 @@ class Remembered:
     """
 
     def __init__(self, limit: int = 100_000) -> None:
-        self._readings: dict[str, dict[str, _Reading]] = {}
+        self._known: dict[str, _Known] = {}
         self._distinct: set[str] = set()
         self._room = limit
 
     def __call__(self, spec: Field, column: pd.Series, context: Context) -> Parsed:
         """The column normalised as ``spec.kind.parse`` would, reading only new texts."""
+        import pyarrow as pa  # lazy: validate's start-up (a small sheet never comes here)
+        import pyarrow.compute as pc
+
         if spec.name in self._distinct:
             return spec.kind.parse(column, context)
-        codes, uniques = pd.factorize(column, sort=False)
-        if len(uniques) * 2 > len(column):
+        cells = pa.array(column.array)
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        cells = cells.cast(pa.large_string())
+        encoded = pc.dictionary_encode(cells)
+        texts = encoded.dictionary
+        if len(texts) * 2 > len(column):
             # mostly distinct (names): nothing recurs, in the next slices either
             self._distinct.add(spec.name)
             return spec.kind.parse(column, context)
-        known = self._readings.setdefault(spec.name, {})
-        texts: list[str] = np.asarray(uniques, dtype=object).tolist()  # the cells are text
-        new = [text for text in texts if text not in known]
-        fresh: dict[str, _Reading] = {}
-        if new:
-            parsed = spec.kind.parse(pd.Series(new, dtype="str"), context)
-            none = pd.Series(None, index=parsed.values.index)
-            said = parsed.notes if parsed.notes is not None else none
-            wall = parsed.wall if parsed.wall is not None else none
-            readings = zip(_texts(parsed.values), _texts(said), _texts(wall), strict=True)
-            fresh = dict(zip(new, readings, strict=True))
+        known = self._known.get(spec.name) or _none()
+        if len(known):
+            new = texts.filter(pc.is_null(pc.index_in(texts, value_set=known.texts)))
+        else:
+            new = texts
+        if len(new):
+            fresh = _read(spec, new, context)
             if len(fresh) <= self._room:
-                known.update(fresh)
+                self._known[spec.name] = known = known.plus(fresh)
                 self._room -= len(fresh)
-        lookup = known if not fresh or fresh.keys() <= known.keys() else {**known, **fresh}
-        found = [lookup[text] for text in texts]
-        codes = np.where(codes < 0, len(texts), codes)
-        spread = _spread([r[0] for r in found], codes, column.index)
-        notes, walls = [r[1] for r in found], [r[2] for r in found]
+            else:  # beyond the bound: read for this slice only
+                known = known.plus(fresh)
+        # each distinct text's place among the known texts; each row's text (an empty cell:
+        # null, no reading)
+        places = pc.index_in(texts, value_set=known.texts)
+        rows = encoded.indices
         return Parsed(
-            spread,
-            _spread(notes, codes, column.index) if any(notes) else None,
-            _spread(walls, codes, column.index) if any(walls) else None,
+            _spread(known.values.take(places), rows, column.index),
+            _spread_any(known.notes.take(places), rows, column.index),
+            _spread_any(known.walls.take(places), rows, column.index),
         )
+
+
+def _none() -> _Known:
+    import pyarrow as pa
+
+    empty = pa.array([], pa.large_string())
+    return _Known(empty, empty, empty, empty)
+
+
+def _read(spec: Field, texts: pa.Array, context: Context) -> _Known:
+    """The readings of ``texts`` (new distinct texts) by the field's kind, as text arrays."""
+    import pyarrow as pa
+
+    parsed = spec.kind.parse(pd.Series(texts.to_pylist(), dtype="str"), context)
+
+    def arrow(values: pd.Series | None) -> pa.Array:
+        if values is None:
+            return pa.nulls(len(texts), pa.large_string())
+        return pa.array(_texts(values), pa.large_string())
+
+    return _Known(texts, arrow(parsed.values), arrow(parsed.notes), arrow(parsed.wall))
 
 
 def _texts(values: pd.Series) -> list[str | None]:
@@ -78,9 +136,16 @@ def _texts(values: pd.Series) -> list[str | None]:
     return [None if pd.isna(value) else str(value) for value in values.tolist()]
 
 
-def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Each row's reading (by its distinct text's code; the last code is a missing cell)."""
-    import pyarrow as pa  # lazy: validate's start-up (a small sheet never comes here)
+def _spread(distinct: pa.Array, rows: pa.Array, index: pd.Index) -> pd.Series:
+    """Each row's reading (``distinct``: the reading of each distinct text of the slice;
+    ``rows``: each row's text among them, null for an empty cell), as a text column."""
+    return pd.Series(distinct.take(rows).to_pandas().array, index=index, dtype="str")
 
-    taken = pa.array([*per_unique, None], pa.large_string()).take(pa.array(codes))
-    return pd.Series(taken.to_pandas().array, index=index, dtype="str")
+
+def _spread_any(distinct: pa.Array, rows: pa.Array, index: pd.Index) -> pd.Series | None:
+    """As :func:`_spread`, or ``None`` when no text of the slice has a non-empty reading."""
+    import pyarrow.compute as pc
+
+    if not (pc.max(pc.utf8_length(distinct)).as_py() or 0):
+        return None
+    return _spread(distinct, rows, index)
