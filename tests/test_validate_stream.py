@@ -334,15 +334,16 @@ def test_remembered_readings_are_the_kinds_own_slice_after_slice(limit: int) -> 
         "mainInstructorId": [TEACHER, "not-an-id", "", TEACHER, "６４７"],
     }
     remembered = Remembered(limit)
-    for start in range(0, 40, 5):  # slices that repeat some texts and bring new ones
+    for start in range(0, 200, 25):  # slices that repeat some texts and bring new ones
         for name, texts in cells.items():
             spec = vendor.field(name)
             column = pd.Series(
-                [texts[(start + i) % len(texts)] for i in range(7)],
-                index=pd.RangeIndex(start, start + 7),
+                [texts[(start + i) % len(texts)] + " " * (start // 100) for i in range(25)],
+                index=pd.RangeIndex(start, start + 25),
                 dtype="str",
             )
             got, want = remembered(spec, column, context), spec.kind.parse(column, context)
+            assert name not in remembered._distinct  # read through the remembered texts
             pd.testing.assert_series_equal(got.values, want.values, check_names=False)
             for mine, theirs in ((got.notes, want.notes), (got.wall, want.wall)):
                 assert (mine is None) == (theirs is None)
