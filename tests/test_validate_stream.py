@@ -167,6 +167,26 @@ def test_a_header_ending_blank_is_read_whole(
     assert slices == 0
 
 
+def test_cells_read_as_empty_repeat_an_empty_cell_in_slices_too(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blank user limit, a date in its day-first spelling, a cased choice: the same session
+    as the row that spells them plainly, whether its slice read those texts or remembered them."""
+    lines = [HEADERS]
+    for n in range(4000):
+        start = f"2026-0{1 + n % 9}-1{n % 9} 09:00"
+        lines.append(f"{PATH_ID},S{n % 1500},{TEACHER},,{start},,{'' if n % 2 else 9},disabled,")
+    # the row of n=1 (sheet row 3), spelled otherwise
+    lines[3001] = f"{PATH_ID},S1,{TEACHER},,11/02/2026 09:00,,  ,Disabled,"
+    source = tmp / "sessions.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
+    assert streamed == whole
+    assert slices > 20
+    result = (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
+    assert "3002,invalid,,Row: the same session as row 3:" in result
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.csv")))
 def test_sample_sheets_give_the_same_output_streamed(
     name: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -223,8 +243,10 @@ def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
     expected = flag_duplicates(report).errors
     real = duplicates._row_hashes
 
-    def colliding(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
-        first, second = real(values, distinct)
+    def colliding(
+        values: pd.DataFrame, distinct: set[str], by_text: object = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        first, second = real(values, distinct, by_text)  # type: ignore[arg-type]
         return np.zeros_like(first), second
 
     monkeypatch.setattr(duplicates, "_row_hashes", colliding)

@@ -16,11 +16,13 @@ of the same values).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from importer.core.errors import MissingColumnsError
+from importer.sheet.fields import Distinct
 from importer.sheet.headers import header_key
 from importer.sheet.validation import RowError, ValidationReport
 
@@ -140,7 +142,9 @@ def _same(row: int, first: int) -> RowError:
     )
 
 
-def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, np.ndarray]:
+def _row_hashes(
+    values: pd.DataFrame, distinct: set[str], by_text: Mapping[str, Distinct] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
 
     Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
@@ -153,7 +157,15 @@ def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, n
     for number, name in enumerate(values.columns):
         column = values[name]
         codes = None
-        if name in distinct:
+        known = (by_text or {}).get(name)
+        if known is not None and len(known.codes) != len(column):
+            known = None  # not these rows' (a report cut after validation)
+        if known is not None:  # the values of its distinct texts (some may be missing)
+            texts = known.values.to_numpy(zero_copy_only=False)
+            missing = known.values.is_null().to_numpy(zero_copy_only=False)
+            texts[missing] = ""
+            codes = known.codes
+        elif name in distinct:
             texts = column.to_numpy(dtype=object, na_value="")
         else:  # an empty cell (code -1) takes the last slot
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
@@ -166,6 +178,8 @@ def _row_hashes(values: pd.DataFrame, distinct: set[str]) -> tuple[np.ndarray, n
         )
         multiplier = np.uint64(1_000_003 + 2 * number)
         for lane, cells, no_value in zip(lanes, hashed, _NO_VALUE, strict=True):
+            if known is not None:
+                cells[missing] = no_value
             if codes is None:
                 cells[column.isna().to_numpy(dtype=bool)] = no_value
             else:
@@ -199,7 +213,8 @@ class RepeatedRows:
         if not len(positions):
             return report
         # every row hashed (taking the valid rows out first would copy every column)
-        first, second = (lane[positions] for lane in _row_hashes(values, self._distinct))
+        hashes = _row_hashes(values, self._distinct, report.distinct)
+        first, second = (lane[positions] for lane in hashes)
         second = second.astype(np.uint32)  # its low 32 bits
         rows = values.index.to_numpy(dtype=np.int64)[positions]
         # sorted by key, then row: a run of one key starts with its first row in the slice

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     # columns: `--help`, `vendors` and `status` read the declarations and must not pay them.
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "MARK",
@@ -45,6 +46,7 @@ __all__ = [
     "Context",
     "DateText",
     "DateTimeUTC",
+    "Distinct",
     "Email",
     "EmailList",
     "Field",
@@ -116,6 +118,31 @@ class Parsed:
     values: pd.Series
     notes: pd.Series | None = None
     wall: pd.Series | None = None
+    distinct: Distinct | None = None
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A normalised column by distinct text, where the reading knew it: what is checked and
+    hashed once per distinct text rather than once per row (:mod:`importer.sheet.remembered`).
+
+    Attributes:
+        codes: each row's text (a position in ``texts``; -1: an empty cell, read as missing).
+        texts: the distinct raw texts.
+        values: the normalised value (or marker, or null) of each.
+    """
+
+    codes: np.ndarray
+    texts: pa.Array
+    values: pa.Array
+
+    def per_row(self, per_text: np.ndarray, empty: object) -> np.ndarray:
+        """A value per distinct text (``per_text``) spread over the rows; ``empty`` for an
+        empty cell."""
+        import numpy as np
+
+        spread: np.ndarray = np.append(per_text, np.asarray([empty], per_text.dtype))[self.codes]
+        return spread
 
 
 #: A reading of one distinct text: (normalised value or marker, note), and for a kind read

@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from importer.sheet.fields import Context, Field, Parsed
+from importer.sheet.fields import Context, Distinct, Field, Parsed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -103,10 +104,13 @@ class Remembered:
         # null, no reading)
         places = pc.index_in(texts, value_set=known.texts)
         rows = encoded.indices
+        values = known.values.take(places)
+        codes = pc.fill_null(rows, -1).to_numpy().astype(np.intp)
         return Parsed(
-            _spread(known.values.take(places), rows, column.index),
+            _spread(values, rows, column.index),
             _spread_any(known.notes.take(places), rows, column.index),
             _spread_any(known.walls.take(places), rows, column.index),
+            Distinct(codes, texts, values),
         )
 
 

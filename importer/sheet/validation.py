@@ -26,7 +26,7 @@ from importer.core.dates import TwoWays, two_ways
 from importer.core.errors import ConfigurationError
 from importer.core.messages import explain
 from importer.core.outcomes import RowError, RowResult, Status
-from importer.sheet.fields import MARK, Context, Field, Parsed, split_marker
+from importer.sheet.fields import MARK, Context, Distinct, Field, Parsed, split_marker
 from importer.sheet.headers import ColumnMap, header_scorer, match_headers
 from importer.sheet.reading.table import Table, read_table
 from importer.sheet.schema import Vendor
@@ -66,6 +66,8 @@ class ValidationReport:
             :attr:`importer.sheet.fields.Parsed.wall`): a zoned field's cells typed without a time
             zone, read as if in UTC; dates that read two ways, read day-first.
         two_ways: the dates that read as two different days, and how they were read.
+        distinct: field -> its values by distinct text, where the reading knew them (a
+            sheet validated in slices: :class:`~importer.sheet.fields.Distinct`).
     """
 
     vendor: Vendor
@@ -77,6 +79,7 @@ class ValidationReport:
     context: Context = field(default_factory=Context)
     wall_clock: Mapping[str, pd.Series] = field(default_factory=dict)
     two_ways: TwoWays = field(default_factory=TwoWays)
+    distinct: Mapping[str, Distinct] = field(default_factory=dict)
 
     def zoneless(self) -> int:
         """How many valid rows hold a date-time typed without a time zone (read in the
@@ -307,23 +310,41 @@ def validate_table(
     """
     spec, context = options.vendor, options.context
     raw = _raw_fields(table, columns, spec, options.defaults)
-    values, notes, walls = _normalise(raw, spec, context, parse)
-    errors = _check(values, raw, spec, columns)
-    read = _two_ways(raw, values, spec, context)
-    return ValidationReport(spec, table, columns, values, errors, notes, context, walls, read)
+    values, notes, walls, distinct = _normalise(raw, spec, context, parse)
+    errors = _check(values, raw, spec, columns, distinct)
+    read = _two_ways(raw, values, spec, context, distinct)
+    return ValidationReport(
+        spec, table, columns, values, errors, notes, context, walls, read, distinct
+    )
 
 
-def _two_ways(raw: pd.DataFrame, values: pd.DataFrame, vendor: Vendor, context: Context) -> TwoWays:
+def _two_ways(
+    raw: pd.DataFrame,
+    values: pd.DataFrame,
+    vendor: Vendor,
+    context: Context,
+    distinct: Mapping[str, Distinct],
+) -> TwoWays:
     """The date cells read one of two ways (``03/04/2027``), counted, with the first one."""
+    import numpy as np
+
     count, example = 0, ""
     for spec in vendor.fields:
         if not spec.kind.dates:
             continue
-        read = values[spec.name]
-        both = two_ways(raw[spec.name]) & read.notna() & ~read.str.startswith(MARK).fillna(True)
+        by_text = distinct.get(spec.name)
+        if by_text is not None:  # each distinct text looked at once
+            texts = pd.Series(by_text.texts.to_pandas().array, dtype="str")
+            read = pd.Series(by_text.values.to_pandas().array, dtype="str")
+            once = two_ways(texts) & read.notna() & ~read.str.startswith(MARK).fillna(True)
+            both = by_text.per_row(once.to_numpy(dtype=bool), False)
+        else:
+            read = values[spec.name]
+            marked = read.str.startswith(MARK).fillna(True)
+            both = (two_ways(raw[spec.name]) & read.notna() & ~marked).to_numpy(dtype=bool)
         found = int(both.sum())
         if found and not example:
-            example = str(raw[spec.name][both].iloc[0])
+            example = str(raw[spec.name].iloc[int(np.argmax(both))])
         count += found
     return TwoWays(count, example, context.order)
 
@@ -360,9 +381,10 @@ def _raw_fields(
 
 def _normalise(
     raw: pd.DataFrame, vendor: Vendor, context: Context, parse: Parser | None
-) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]], dict[str, pd.Series]]:
+) -> tuple[pd.DataFrame, dict[int, tuple[str, ...]], dict[str, pd.Series], dict[str, Distinct]]:
     values = {}
     walls = {}
+    distinct = {}
     collected: dict[int, list[str]] = defaultdict(list)
     for spec in vendor.fields:
         column = raw[spec.name]
@@ -370,6 +392,8 @@ def _normalise(
         values[spec.name] = parsed.values
         if parsed.wall is not None:
             walls[spec.name] = parsed.wall
+        if parsed.distinct is not None:
+            distinct[spec.name] = parsed.distinct
         if parsed.notes is not None:
             for row, note in zip(*_non_missing(parsed.notes), strict=True):
                 collected[row].append(f"{spec.label}: {note}")
@@ -377,7 +401,7 @@ def _normalise(
             for row in parsed.values.index[parsed.values.isna()]:
                 collected[int(row)].append(spec.empty_note)
     frame = pd.DataFrame(values, index=raw.index)
-    return frame, {row: tuple(notes) for row, notes in collected.items()}, walls
+    return frame, {row: tuple(notes) for row, notes in collected.items()}, walls, distinct
 
 
 def _non_missing(values: pd.Series) -> tuple[list[int], list[str]]:
@@ -386,15 +410,25 @@ def _non_missing(values: pd.Series) -> tuple[list[int], list[str]]:
 
 
 def _check(
-    values: pd.DataFrame, raw: pd.DataFrame, vendor: Vendor, columns: ColumnMap
+    values: pd.DataFrame,
+    raw: pd.DataFrame,
+    vendor: Vendor,
+    columns: ColumnMap,
+    distinct: Mapping[str, Distinct],
 ) -> dict[int, tuple[RowError, ...]]:
     """Run every check over whole columns; turn the failing cells into plain row errors."""
     found: dict[int, list[RowError]] = defaultdict(list)
     order = {spec.name: i for i, spec in enumerate(vendor.fields)}
     failures: list[tuple[Check, pd.Index]] = []
     for check in checks(vendor):
-        test = check.test(values if check.frame_wide else values[check.column])  # type: ignore[arg-type]
-        failing = values.index[~test.to_numpy(dtype=bool, na_value=True)]
+        by_text = distinct.get(check.column)
+        if check.test is _no_marker and by_text is not None:  # each distinct text once
+            once = _no_marker(pd.Series(by_text.values.to_pandas().array, dtype="str"))
+            passed = by_text.per_row(once.to_numpy(dtype=bool), True)
+        else:
+            test = check.test(values if check.frame_wide else values[check.column])  # type: ignore[arg-type]
+            passed = test.to_numpy(dtype=bool, na_value=True)
+        failing = values.index[~passed]
         if len(failing):
             failures.append((check, failing))
     seen: set[tuple[int, str, str]] = set()
