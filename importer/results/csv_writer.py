@@ -35,15 +35,18 @@ def text_scalar(value: str) -> pa.Scalar:
 def _neutralised(column: pa.ChunkedArray, rule: _Rule) -> pa.ChunkedArray:
     """Prefix ``'`` to cells starting like a formula, unless they are plain numbers; cells with
     a field start inside (after another locale's separator) take the one-cell rule."""
-    first = pc.utf8_slice_codeunits(column, 0, 1)
-    risky = pc.is_in(first, value_set=pa.array(list(rule.dangerous), pa.large_string()))
     safe = column
-    if pc.any(risky).as_py():
-        plain = pc.match_substring_regex(column, f"^(?:{rule.plain_number})$")
-        risky = pc.and_(risky, pc.invert(plain))
-        safe = pc.if_else(
-            risky, pc.binary_join_element_wise(text_scalar("'"), column, text_scalar("")), column
-        )
+    # Most columns (IDs, names) hold none of a formula's first characters anywhere: a scan of
+    # the column's bytes tells it at memory speed, where the first-character test costs more.
+    first_bytes = bytes({char.encode("utf-8")[0] for char in rule.dangerous})
+    if _holds_any(column, first_bytes):
+        first = pc.utf8_slice_codeunits(column, 0, 1)
+        risky = pc.is_in(first, value_set=pa.array(list(rule.dangerous), pa.large_string()))
+        if pc.any(risky).as_py():
+            plain = pc.match_substring_regex(column, f"^(?:{rule.plain_number})$")
+            risky = pc.and_(risky, pc.invert(plain))
+            prefixed = pc.binary_join_element_wise(text_scalar("'"), column, text_scalar(""))
+            safe = pc.if_else(risky, prefixed, column)
     # A field start inside a cell needs a separator and a formula's first character: most
     # columns (IDs, dates, names) hold no separator at all, which a scan of the column's
     # bytes tells at memory speed; a regex over a million cells costs ~0.1 s a column.
@@ -55,9 +58,7 @@ def _neutralised(column: pa.ChunkedArray, rule: _Rule) -> pa.ChunkedArray:
     if not pc.any(inner).as_py():
         return safe
     fixed = [rule.neutralise(value) for value in pc.filter(column, inner).to_pylist()]
-    return pc.replace_with_mask(
-        safe.combine_chunks(), inner.combine_chunks(), pa.array(fixed, pa.large_string())
-    )
+    return pc.replace_with_mask(_whole(safe), _whole(inner), pa.array(fixed, pa.large_string()))
 
 
 #: The bytes that may begin a field inside a cell (each locale's separator, a line end),
@@ -98,11 +99,17 @@ def _quoted(column: pa.ChunkedArray, delimiter: str) -> pa.ChunkedArray:
     needs = pc.match_substring_regex(column, special)
     if not pc.any(needs).as_py():
         return column
-    doubled = pc.replace_substring(column, '"', '""')
+    # only the cells that need it (a few, as a rule) are quoted, then put back in place
+    doubled = pc.replace_substring(pc.filter(column, needs), '"', '""')
     wrapped = pc.binary_join_element_wise(
         text_scalar('"'), doubled, text_scalar('"'), text_scalar("")
     )
-    return pc.if_else(needs, wrapped, column)
+    return pc.replace_with_mask(_whole(column), _whole(needs), _whole(wrapped))
+
+
+def _whole(array: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array of the chunks (``replace_with_mask`` takes no chunked arrays)."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _line(cells: Sequence[str], delimiter: str) -> str:

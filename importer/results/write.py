@@ -55,7 +55,7 @@ def result_sheet(report: ValidationReport, run: RunReport | None = None) -> Resu
                 notes.setdefault(row, []).append("dry run: nothing was sent")
     outcome = pd.DataFrame(
         {
-            "Sheet row": index.astype(str),
+            "Sheet row": _numbers(index),
             "Status": status,
             "Created ID": _fill(index, created),
             "Messages": _fill(index, texts),
@@ -94,12 +94,28 @@ def _input_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return frame.rename(columns=renamed), renamed
 
 
+def _numbers(index: pd.Index) -> pd.Series:
+    """The sheet row numbers as text (pyarrow's cast: no Python per row)."""
+    import pyarrow as pa
+
+    numbers = pa.array(index.to_numpy(dtype="int64")).cast(pa.large_string())
+    return pd.Series(numbers.to_pandas().array, index=index, dtype="str")
+
+
 def _fill(index: pd.Index, texts: dict[int, str]) -> pd.Series:
     """A text column over ``index``: ``texts`` (row -> text) where given, else empty."""
-    column = pd.Series("", index=index, dtype="str")
-    if texts:
-        column.update(pd.Series(texts, dtype="str"))
-    return column
+    import numpy as np
+    import pyarrow as pa
+
+    if not texts:
+        return pd.Series("", index=index, dtype="str")
+    # each row's text by position (0: the empty text), spread by pyarrow: no Python per row
+    at = index.get_indexer(pd.Index(np.fromiter(texts, dtype=np.int64, count=len(texts))))
+    given = at >= 0
+    picks = np.zeros(len(index), dtype=np.int64)
+    picks[at[given]] = np.flatnonzero(given) + 1
+    values = pa.array(["", *texts.values()], pa.large_string()).take(pa.array(picks))
+    return pd.Series(values.to_pandas().array, index=index, dtype="str")
 
 
 def _summary(report: ValidationReport, run: RunReport | None) -> list[SummaryLine]:
