@@ -34,6 +34,7 @@ SCRIPTS = [
     "fairshare.py",
     "chaos.py",
     "validate.py",
+    "validate_bound.py",
     "results.py",
     "store.py",
     "claims.py",
