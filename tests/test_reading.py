@@ -190,6 +190,23 @@ def test_cell_over_the_limit_names_its_row(tmp: Path) -> None:
         read_table(path, SCORE)
 
 
+@pytest.mark.parametrize(("chars", "refused"), [(100_000, False), (140_000, True)])
+def test_a_big_files_cell_is_measured_in_characters_not_bytes(
+    tmp: Path, chars: int, refused: bool
+) -> None:
+    """In a file read by pyarrow (over 256 KB), a cell of 100,000 two-byte characters (200 KB)
+    is within the limit of 131,072 characters; one of 140,000 is refused, naming its row."""
+    path = tmp / "long.csv"
+    rows = "".join(f"S{n},a\r\n" for n in range(40_000))
+    path.write_text(f"Session name,Notes\r\n{rows}Two,{'é' * chars}\r\n", encoding="utf-8")
+    assert path.stat().st_size > 256 * 1024
+    if refused:
+        with pytest.raises(UnreadableFileError, match="row 40002 has a cell over 131,072"):
+            read_table(path, SCORE)
+    else:
+        assert read_table(path, SCORE).frame["Notes"].iloc[-1] == "é" * chars
+
+
 def test_too_many_lines_are_refused_before_parsing(
     tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

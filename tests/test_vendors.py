@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import importer
@@ -154,3 +155,18 @@ def test_template_example_row_is_valid(tmp: Path, vendor: str) -> None:
     report = importer.validate(path, vendor)
     assert report.row_count == 1
     assert report.ok, list(report.all_errors())
+
+
+@pytest.mark.parametrize("storage", ["str", "object"])
+def test_text_is_trimmed_and_its_limit_counted_in_characters(storage: str) -> None:
+    """Five two-byte characters are within a limit of 5; six plain ones are not; spaces
+    around a cell do not count, and a cell of spaces is empty (pyarrow-held or not)."""
+    from importer.sheet.fields import Context, Text, marker
+
+    cells = pd.Series(["abcde", "abcdef", "  ab ", "   ", "ééééé", "éééééé"], dtype=storage)
+    got = Text(max_length=5).parse(cells, Context()).values
+    too_long = marker("too_long", "5")
+    expected = ["abcde", too_long, "ab", None, "ééééé", too_long]
+    assert [None if pd.isna(v) else v for v in got.tolist()] == expected
+    untouched = pd.Series(["a", "b"], dtype=storage)
+    assert Text().parse(untouched, Context()).values.tolist() == ["a", "b"]

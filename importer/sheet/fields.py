@@ -194,7 +194,33 @@ def _spread(per_unique: list[str | None], codes: np.ndarray, index: pd.Index) ->
 def _strip(values: pd.Series) -> pd.Series:
     """``values`` without surrounding spaces; the same column (no copy) when none has any."""
     stripped = values.str.strip()
+    before, after = _byte_size(values), _byte_size(stripped)
+    if before is not None and after is not None:  # trimming only takes bytes away
+        return stripped if after != before else values
     return stripped if bool(stripped.str.len().ne(values.str.len()).any()) else values
+
+
+def _byte_size(values: pd.Series) -> int | None:
+    """The UTF-8 bytes of a text column's cells, from pyarrow's offsets (no pass over the
+    text); ``None`` for a column not held by pyarrow."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    return int(pc.sum(pc.binary_length(pa.array(values.array))).as_py() or 0)
+
+
+def _longest_bytes(values: pd.Series) -> int | None:
+    """The most UTF-8 bytes of a cell (at least its characters), as :func:`_byte_size`."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    return int(pc.max(pc.binary_length(pa.array(values.array))).as_py() or 0)
 
 
 def _blank_to_na(values: pd.Series, empty: pd.Series) -> pd.Series:
@@ -235,7 +261,8 @@ class Text(Kind):
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         parsed = super().parse(values, context).values
-        if self.max_length:
+        longest = _longest_bytes(parsed) if self.max_length else None
+        if self.max_length and (longest is None or longest > self.max_length):
             too_long = parsed.str.len().gt(self.max_length).fillna(False)
             parsed = parsed.mask(too_long, marker("too_long", str(self.max_length)))
         return Parsed(parsed)
