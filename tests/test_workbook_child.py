@@ -255,3 +255,16 @@ def test_columns_are_each_cells_text() -> None:
             assert found["last_stamp"][index] == (stamps[-1] if stamps else -1)
             dates = [n for n, v in enumerate(column) if type(v) is dt.date]
             assert found["bare_dates"][index] == (dates if stamps else [])
+
+
+def test_a_panic_over_a_failed_python_allocation_is_the_memory_cap() -> None:
+    """pyo3 panics with "PyObject pointer is null" when Python cannot allocate an object: the
+    child raises MemoryError for it (the parent then names the cap); other panics are kept."""
+    from importer.sheet.reading.child import _memory
+
+    class PanicException(BaseException):  # pyo3's is a BaseException, not importable alone
+        pass
+
+    with pytest.raises(MemoryError):
+        _memory(PanicException("PyObject pointer is null"))
+    _memory(PanicException("index out of bounds"))  # a damaged file: said as such

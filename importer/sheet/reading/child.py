@@ -133,6 +133,15 @@ def _cap(size: int) -> None:
         resource.setrlimit(limit, (value, value))
 
 
+def _memory(error: BaseException) -> None:
+    """Raise :class:`MemoryError` for a panic that is one: when Python cannot allocate an
+    object, pyo3 panics with "PyObject pointer is null" (the MemoryError lost on the way);
+    under the cap, that is the cap, and the parent says so (it said "cannot be read", now
+    and then, for a sheet over ``IMPORTER_READER_MEMORY_MB``)."""
+    if "PyObject pointer is null" in str(error):
+        raise MemoryError from None
+
+
 def _read(data: bytes, requested: str | None) -> dict[str, Any]:
     """The child's work: the chosen sheet's cells, or what went wrong (as data)."""
     import python_calamine
@@ -145,6 +154,7 @@ def _read(data: bytes, requested: str | None) -> dict[str, Any]:
         raise
     # A Rust panic arrives as pyo3's PanicException, a BaseException.
     except BaseException as error:
+        _memory(error)
         return {"error": "workbook", "detail": type(error).__name__}
     meta = book.sheets_metadata
     if not meta:
@@ -165,6 +175,7 @@ def _read(data: bytes, requested: str | None) -> dict[str, Any]:
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except BaseException as error:  # as above: calamine panics on some damaged files
+        _memory(error)
         return {"error": "sheet", "sheet": name, "detail": type(error).__name__}
     return {"sheet": name, "start": list(start), "skipped": skipped, **_columns(rows)}
 
