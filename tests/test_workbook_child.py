@@ -211,8 +211,7 @@ def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
     book = write_xlsx(tmp / "b.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
     with pytest.raises(UnsafeFileError, match=r"took over 0 s.*nothing was read"):
         read_in_child(book, book.read_bytes(), None, 2**31, seconds=0.001)
-    died = subprocess.CompletedProcess([], -11, b"", b"")
-    assert "crashed on this file (signal 11)" in str(_crashed(book, died, 2**30))
+    assert "crashed on this file (signal 11)" in str(_crashed(book, -11, b"", 2**30))
     cases = [
         ({"error": "encrypted"}, UnreadableFileError, "is encrypted"),
         ({"error": "workbook", "detail": "ZipError"}, UnreadableFileError, "(ZipError)"),
@@ -268,3 +267,62 @@ def test_a_panic_over_a_failed_python_allocation_is_the_memory_cap() -> None:
     with pytest.raises(MemoryError):
         _memory(PanicException("PyObject pointer is null"))
     _memory(PanicException("index out of bounds"))  # a damaged file: said as such
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The capped readers started by reading a workbook, as they start."""
+    from importer.sheet.reading import capped, xlsx
+
+    started: list[object] = []
+
+    class Recorded(capped.ChildRead):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(xlsx, "ChildRead", Recorded)
+    return started
+
+
+def test_the_reader_reads_while_the_guard_scans_the_parts(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capped reader is under way when the guard scans the sheet (the scan's time is no
+    longer added to the read's), and what it reads is what the sequential read gives."""
+    from importer.sheet.guard import check
+
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS] + [zoho_row(f"S {n}") for n in range(300)])
+    started = _recorded(monkeypatch)
+    scan = check.scan_sheet
+    seen_at_scan: list[int] = []
+
+    def scanned(*args: object) -> None:
+        seen_at_scan.append(len(started))
+        scan(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check, "scan_sheet", scanned)
+    frame = read_table(path, SCORE).frame
+    assert seen_at_scan and all(count == 1 for count in seen_at_scan)
+    assert frame["Session name"].tolist()[-1] == "S 299"
+
+
+def test_a_scan_that_refuses_stops_the_reader_and_has_the_last_word(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's verdict is the one given, and the child reading meanwhile is ended; a
+    workbook refused on its structure (a zip bomb) starts no reader at all."""
+    import zipfile
+
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, *[ZOHO_ROW] * 600])
+    started = _recorded(monkeypatch)
+    monkeypatch.setenv("IMPORTER_READ_BUDGET_MB", "1")
+    with pytest.raises(UnsafeFileError, match="over the budget of 1 MB"):
+        read_table(path, SCORE)
+    assert len(started) == 1
+    assert started[0]._process.poll() is not None  # type: ignore[attr-defined]
+    bomb = tmp / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b"A" * 20_000_000 + b"</sst>")
+    with pytest.raises(UnsafeFileError, match=r"compressed \d+ times"):
+        read_table(bomb, SCORE)
+    assert len(started) == 1

@@ -88,6 +88,7 @@ def check_workbook(
     data: bytes | None = None,
     limits: Limits | None = None,
     clock: Callable[[], float] = time.monotonic,
+    scanning: Callable[[], object] | None = None,
 ) -> int:
     """Raise :class:`UnsafeFileError` when a workbook is unreasonable to open.
 
@@ -100,6 +101,10 @@ def check_workbook(
             then parses exactly the bytes that were checked).
         limits: the budget; :meth:`Limits.from_env` when omitted.
         clock: a monotonic clock, for the scan's deadline.
+        scanning: called once a zip workbook's structure has passed (its directory, its
+            sizes and ratios, no part twice, not binary), before its parts are scanned (the
+            longest part of the check): a caller starts the capped reader there, so that it
+            reads while the scan runs, and stops it if the scan refuses.
     """
     limits = limits or Limits.from_env()
     if data is None:
@@ -114,7 +119,7 @@ def check_workbook(
         return 0  # neither zip nor compound file: the reader refuses it as unreadable
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            _check_zip(archive, budget)
+            _check_zip(archive, budget, scanning)
         return budget.estimate
     except UnsafeFileError:
         raise
@@ -131,7 +136,9 @@ def check_workbook(
 # --- zip-based workbooks (xlsx, xlsm, ods) ---------------------------------------------------
 
 
-def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
+def _check_zip(
+    archive: zipfile.ZipFile, budget: Budget, scanning: Callable[[], object] | None = None
+) -> None:
     infos = archive.infolist()
     total = sum(info.file_size for info in infos)
     if total > budget.limits.max_unpacked_bytes:
@@ -165,6 +172,8 @@ def _check_zip(archive: zipfile.ZipFile, budget: Budget) -> None:
         )
     # The parts the reader reads as sheets or shared strings, whatever their names.
     parts = workbook_parts(archive, names, budget)
+    if scanning is not None:
+        scanning()
     shared = {n for n in names if n.endswith("sharedstrings.xml")} | parts.shared_strings
     strings: array[int] = array("q")
     for name in sorted(shared):

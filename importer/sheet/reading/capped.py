@@ -28,13 +28,14 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from importer.core.errors import SheetNotFoundError, UnreadableFileError, UnsafeFileError
 
-__all__ = ["READER_SECONDS", "Grid", "read_in_child"]
+__all__ = ["READER_SECONDS", "ChildRead", "Grid", "read_in_child"]
 
 #: How long the child may read: a 500 MB workbook takes a few minutes on a slow machine;
 #: past this, the reader is looping on a crafted file, and the inbox must go on.
@@ -89,39 +90,84 @@ def read_in_child(
         SheetNotFoundError: ``sheet`` is not in the workbook.
         UnsafeFileError: the reader went over its memory cap or its time, or crashed.
     """
-    root = str(Path(__file__).resolve().parents[3])  # the folder holding the package
-    env = dict(os.environ)
-    # The child imports this very package, wherever the parent found it (not from the cwd).
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    # No backtrace when the reader aborts: taking one needs memory there is none of, and
-    # under the cap the child then hung (measured) instead of ending.
-    env["RUST_BACKTRACE"] = env["RUST_LIB_BACKTRACE"] = "0"
-    request = json.dumps({"sheet": sheet, "cap": cap})
-    try:
-        done = subprocess.run(
+    return ChildRead(path, data, sheet, cap, seconds).result()
+
+
+class ChildRead:
+    """A capped child reading one sheet, started at once: :meth:`result` waits for its answer,
+    :meth:`cancel` ends it. The caller may run the guard's scans meanwhile, on another core
+    (:func:`importer.sheet.reading.xlsx.read_workbook`), and cancel the read if they refuse.
+
+    Args: as :func:`read_in_child`.
+    """
+
+    def __init__(
+        self, path: Path, data: bytes, sheet: str | None, cap: int, seconds: float = READER_SECONDS
+    ) -> None:
+        root = str(Path(__file__).resolve().parents[3])  # the folder holding the package
+        env = dict(os.environ)
+        # The child imports this very package, wherever the parent found it (not the cwd).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        # No backtrace when the reader aborts: taking one needs memory there is none of, and
+        # under the cap the child then hung (measured) instead of ending.
+        env["RUST_BACKTRACE"] = env["RUST_LIB_BACKTRACE"] = "0"
+        request = json.dumps({"sheet": sheet, "cap": cap})
+        self._path, self._cap, self._seconds = path, cap, seconds
+        self._process = subprocess.Popen(
             [sys.executable, "-P", "-m", "importer.sheet.reading.child", request],
-            input=data, capture_output=True, timeout=seconds, env=env, check=False,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise UnsafeFileError(
-            f"{path}: reading the workbook took over {seconds:.0f} s, which only a damaged or "
-            "deliberately crafted file does; nothing was read. Open it in Excel and save it "
-            "again."
-        ) from None
-    answer = _answer(done.stdout) if done.returncode == 0 else None
-    if answer is None:
-        raise _crashed(path, done, cap)
-    if "error" in answer:
-        raise _error(path, answer)
-    return Grid(
-        answer["sheet"],
-        answer["columns"],
-        answer["height"],
-        tuple(answer["start"]),
-        tuple(answer["skipped"]),
-        tuple(answer["last_stamp"]),
-        tuple(answer["bare_dates"]),
-    )
+        self._output: tuple[bytes, bytes] = (b"", b"")
+        self._timed_out = False
+        # The bytes go in and the answer comes out in a thread (both pipes at once, as
+        # subprocess.run does), so that the caller is free until it asks for the result.
+        self._talk = threading.Thread(target=self._communicate, args=(data,), daemon=True)
+        self._talk.start()
+
+    def _communicate(self, data: bytes) -> None:
+        try:
+            self._output = self._process.communicate(input=data, timeout=self._seconds)
+        except subprocess.TimeoutExpired:
+            self._timed_out = True
+            self._process.kill()
+            self._process.communicate()
+        except (OSError, ValueError):  # the child ended (cancelled) while being written to
+            self._process.kill()
+            self._process.wait()
+
+    def cancel(self) -> None:
+        """End the child (its answer is no longer wanted) and wait for it."""
+        self._process.kill()
+        self._talk.join()
+
+    def result(self) -> Grid:
+        """The sheet's cells, once the child has answered.
+
+        Raises: as :func:`read_in_child`.
+        """
+        self._talk.join()
+        if self._timed_out:
+            raise UnsafeFileError(
+                f"{self._path}: reading the workbook took over {self._seconds:.0f} s, which "
+                "only a damaged or deliberately crafted file does; nothing was read. Open it in "
+                "Excel and save it again."
+            )
+        stdout, stderr = self._output
+        code = self._process.returncode
+        answer = _answer(stdout) if code == 0 else None
+        if answer is None:
+            raise _crashed(self._path, code, stderr, self._cap)
+        if "error" in answer:
+            raise _error(self._path, answer)
+        return Grid(
+            answer["sheet"],
+            answer["columns"],
+            answer["height"],
+            tuple(answer["start"]),
+            tuple(answer["skipped"]),
+            tuple(answer["last_stamp"]),
+            tuple(answer["bare_dates"]),
+        )
 
 
 def _answer(output: bytes) -> dict[str, Any] | None:
@@ -132,10 +178,9 @@ def _answer(output: bytes) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def _crashed(path: Path, done: subprocess.CompletedProcess[bytes], cap: int) -> UnsafeFileError:
+def _crashed(path: Path, code: int, stderr: bytes, cap: int) -> UnsafeFileError:
     """One line for a child that died: out of memory (its cap), or another crash."""
-    code = done.returncode
-    memory = b"memory allocation of" in done.stderr or b"MemoryError" in done.stderr
+    memory = b"memory allocation of" in stderr or b"MemoryError" in stderr
     if memory or code in (-signal.SIGABRT, 134, -signal.SIGKILL):
         return UnsafeFileError(
             f"{path}: reading the workbook needed more than the {cap // 2**20:,} MB of memory "
