@@ -278,6 +278,7 @@ def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     class Recorded(capped.ChildRead):
         def __init__(self, *args: object, **kwargs: object) -> None:
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self.cap = args[3]
             started.append(self)
 
     monkeypatch.setattr(xlsx, "ChildRead", Recorded)
@@ -326,3 +327,34 @@ def test_a_scan_that_refuses_stops_the_reader_and_has_the_last_word(
     with pytest.raises(UnsafeFileError, match=r"compressed \d+ times"):
         read_table(bomb, SCORE)
     assert len(started) == 1
+
+
+def test_a_reader_started_before_the_scan_is_capped_to_the_files_size(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the guard has passed the parts, the reader's cap follows the workbook's unpacked
+    size (a refused file costs no more than an honest one of its size); an accepted file that
+    needs more is read again with the full cap, and nothing is lost."""
+    from importer.sheet.reading import capped, xlsx
+
+    rows = [zoho_row(f"S {n}") for n in range(20_000)]
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, *rows])
+    started = _recorded(monkeypatch)
+    assert len(read_table(path, SCORE).frame) == 20_000
+    full = Limits.from_env().reader_memory_bytes
+    assert started[0].cap < full  # type: ignore[attr-defined]
+    assert xlsx.early_cap(10**12, full) == full
+    again: list[int] = []
+    sequential = capped.read_in_child
+
+    def read_again(*args: object) -> object:
+        again.append(int(args[3]))  # type: ignore[call-overload]
+        return sequential(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(xlsx, "read_in_child", read_again)
+    monkeypatch.setattr(xlsx, "_EARLY_FACTOR", 0)
+    monkeypatch.setattr(xlsx, "_EARLY_BASE", 40 * 2**20)  # too little for the reader
+    frame = read_table(path, SCORE).frame
+    assert frame["Session name"].tolist()[-1] == "S 19999"
+    assert started[-1].out_of_memory  # type: ignore[attr-defined]
+    assert again == [full]

@@ -88,7 +88,7 @@ def check_workbook(
     data: bytes | None = None,
     limits: Limits | None = None,
     clock: Callable[[], float] = time.monotonic,
-    scanning: Callable[[], object] | None = None,
+    scanning: Callable[[int], object] | None = None,
 ) -> int:
     """Raise :class:`UnsafeFileError` when a workbook is unreasonable to open.
 
@@ -103,8 +103,9 @@ def check_workbook(
         clock: a monotonic clock, for the scan's deadline.
         scanning: called once a zip workbook's structure has passed (its directory, its
             sizes and ratios, no part twice, not binary), before its parts are scanned (the
-            longest part of the check): a caller starts the capped reader there, so that it
-            reads while the scan runs, and stops it if the scan refuses.
+            longest part of the check), with the bytes its parts unpack to: a caller starts
+            the capped reader there, so that it reads while the scan runs, and stops it if
+            the scan refuses.
     """
     limits = limits or Limits.from_env()
     if data is None:
@@ -137,7 +138,7 @@ def check_workbook(
 
 
 def _check_zip(
-    archive: zipfile.ZipFile, budget: Budget, scanning: Callable[[], object] | None = None
+    archive: zipfile.ZipFile, budget: Budget, scanning: Callable[[int], object] | None = None
 ) -> None:
     infos = archive.infolist()
     total = sum(info.file_size for info in infos)
@@ -173,7 +174,7 @@ def _check_zip(
     # The parts the reader reads as sheets or shared strings, whatever their names.
     parts = workbook_parts(archive, names, budget)
     if scanning is not None:
-        scanning()
+        scanning(total)
     shared = {n for n in names if n.endswith("sharedstrings.xml")} | parts.shared_strings
     strings: array[int] = array("q")
     for name in sorted(shared):

@@ -11,8 +11,9 @@ guard does not foresee ends that child, and the file is refused in one line, whi
 command, the inbox and the server go on.
 
 The child gets the workbook's bytes on its standard input (the very bytes the guard
-checked: the file is not opened again) and the request as JSON in its argument; it
-answers with the chosen sheet's cells, as text, column by column, pickled on its standard
+checks: the file is not opened again; :class:`ChildRead` starts it while the guard scans
+the parts, see :func:`importer.sheet.reading.xlsx.read_workbook`) and the request as JSON
+in its argument; it answers with the chosen sheet's cells, as text, column by column, pickled on its standard
 output. The parent unpickles text, numbers and lists only (no class: nothing that runs
 code). No fork (the web server has threads; a forked
 copy of it would also count its whole memory against the cap): a fresh interpreter,
@@ -135,6 +136,13 @@ class ChildRead:
             self._process.kill()
             self._process.wait()
 
+    @property
+    def out_of_memory(self) -> bool:
+        """Whether the child, ended, died of its memory cap (see :meth:`result`)."""
+        if self._timed_out or self._process.returncode in (None, 0):
+            return False
+        return _out_of_memory(self._process.returncode, self._output[1])
+
     def cancel(self) -> None:
         """End the child (its answer is no longer wanted) and wait for it."""
         self._process.kill()
@@ -178,10 +186,15 @@ def _answer(output: bytes) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
+def _out_of_memory(code: int, stderr: bytes) -> bool:
+    """Whether a child that died ran out of memory (its cap)."""
+    memory = b"memory allocation of" in stderr or b"MemoryError" in stderr
+    return memory or code in (-signal.SIGABRT, 134, -signal.SIGKILL)
+
+
 def _crashed(path: Path, code: int, stderr: bytes, cap: int) -> UnsafeFileError:
     """One line for a child that died: out of memory (its cap), or another crash."""
-    memory = b"memory allocation of" in stderr or b"MemoryError" in stderr
-    if memory or code in (-signal.SIGABRT, 134, -signal.SIGKILL):
+    if _out_of_memory(code, stderr):
         return UnsafeFileError(
             f"{path}: reading the workbook needed more than the {cap // 2**20:,} MB of memory "
             "the reader may use, which only a damaged or deliberately crafted file does; "
