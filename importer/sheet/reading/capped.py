@@ -14,10 +14,10 @@ The child gets the workbook's bytes on its standard input (the very bytes the gu
 checks: the file is not opened again; :class:`ChildRead` starts it while the guard scans
 the parts, see :func:`importer.sheet.reading.xlsx.read_workbook`) and the request as JSON
 in its argument; it answers with the chosen sheet's cells, as text, column by column,
-pickled on its standard output. The parent unpickles text, numbers and lists only (no class: nothing that runs
-code). No fork (the web server has threads; a forked
-copy of it would also count its whole memory against the cap): a fresh interpreter,
-light to start (about 50 ms, plus the read itself).
+pickled on its standard output. The parent unpickles text, numbers and lists only (no
+class: nothing that runs code). No fork (the web server has threads; a forked copy of it
+would also count its whole memory against the cap): a fresh interpreter, light to start
+(about 50 ms, plus the read itself).
 """
 
 from __future__ import annotations
