@@ -371,3 +371,19 @@ def test_remembered_readings_are_the_kinds_own_slice_after_slice(limit: int) -> 
                 assert (mine is None) == (theirs is None)
                 if mine is not None and theirs is not None:
                     pd.testing.assert_series_equal(mine, theirs, check_names=False)
+
+
+def test_month_first_dates_are_told_so_streamed_too(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --date-order MDY, the streamed summary says what the whole-file one says (it
+    advised "add --date-order MDY", the order it was given)."""
+    source = _sheet(tmp / "sessions.csv")
+    text = source.read_text(encoding="utf-8").replace("2026-01-05 09:00", "03/04/2026 09:00", 5)
+    source.write_text(text, encoding="utf-8")
+    outputs = []
+    for streamed in (False, True):
+        _validate(source, tmp / f"{streamed}.csv", monkeypatch, streamed, "--date-order", "MDY")
+        outputs.append(capsys.readouterr().out.replace(str(tmp / f"{streamed}.csv"), "OUT"))
+    assert outputs[0] == outputs[1]
+    assert "month" in outputs[0]

@@ -353,8 +353,50 @@ def test_a_reader_started_before_the_scan_is_capped_to_the_files_size(
 
     monkeypatch.setattr(xlsx, "read_in_child", read_again)
     monkeypatch.setattr(xlsx, "_EARLY_FACTOR", 0)
-    monkeypatch.setattr(xlsx, "_EARLY_BASE", 40 * 2**20)  # too little for the reader
+    monkeypatch.setattr(xlsx, "_EARLY_BASE", 24 * 2**20)  # too little for the reader
     frame = read_table(path, SCORE).frame
     assert frame["Session name"].tolist()[-1] == "S 19999"
     assert started[-1].out_of_memory  # type: ignore[attr-defined]
     assert again == [full]
+
+
+def test_a_reader_that_cannot_start_is_the_machines_trouble_not_the_files(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process to be had (too many open files): the OSError as it is, after the guard,
+    not "the workbook is damaged" (an inbox keeps the sheet for its next run)."""
+    import errno
+
+    from importer.sheet.reading import capped
+
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+
+    def no_process(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(capped.subprocess, "Popen", no_process)
+    with pytest.raises(OSError, match="Too many open files") as raised:
+        read_table(path, SCORE)
+    assert not isinstance(raised.value, UnsafeFileError)
+
+
+def test_an_interrupt_while_waiting_for_the_reader_ends_it(tmp: Path) -> None:
+    """Ctrl-C or a stop signal's exception while the parent waits: the child is killed, as
+    subprocess.run killed it, not left reading for up to 900 s."""
+    import signal
+
+    from importer.sheet.reading.capped import ChildRead
+
+    rows = [zoho_row(f"S {n}") for n in range(20_000)]
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, *rows])
+    child = ChildRead(path, path.read_bytes(), None, 2**31)
+
+    def interrupted(timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    real_join = child._talk.join
+    child._talk.join = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        child.result()
+    assert child._process.wait(timeout=30) == -signal.SIGKILL
+    real_join()

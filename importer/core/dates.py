@@ -129,8 +129,11 @@ class TwoWays:
     order: DateOrder = "DMY"
 
     def __add__(self, other: TwoWays) -> TwoWays:
-        """Two slices' counts together (the first example kept)."""
-        return TwoWays(self.count + other.count, self.example or other.example, self.order)
+        """Two slices' counts together (the first example kept; the order of the one that
+        counted any, else the latest: a tally starting from ``TwoWays()`` must not keep its
+        default day-first order when the sheet was read month first)."""
+        order = self.order if self.count else other.order
+        return TwoWays(self.count + other.count, self.example or other.example, order)
 
     def sentence(self, switch: str) -> str:
         """``12 dates could be read two ways (03/04/2027): read day-first (3 April 2027);

@@ -123,7 +123,12 @@ class ChildRead:
         # The bytes go in and the answer comes out in a thread (both pipes at once, as
         # subprocess.run does), so that the caller is free until it asks for the result.
         self._talk = threading.Thread(target=self._communicate, args=(data,), daemon=True)
-        self._talk.start()
+        try:
+            self._talk.start()
+        except BaseException:  # no thread to be had: no child left behind either
+            self._process.kill()
+            self._process.wait()
+            raise
 
     def _communicate(self, data: bytes) -> None:
         try:
@@ -146,14 +151,19 @@ class ChildRead:
     def cancel(self) -> None:
         """End the child (its answer is no longer wanted) and wait for it."""
         self._process.kill()
-        self._talk.join()
+        self._talk.join()  # it reaps the child (communicate returns once it is gone)
 
     def result(self) -> Grid:
         """The sheet's cells, once the child has answered.
 
-        Raises: as :func:`read_in_child`.
+        Raises: as :func:`read_in_child`; anything that stops the wait (an interrupt, a
+        signal's exception) ends the child first, as ``subprocess.run`` does.
         """
-        self._talk.join()
+        try:
+            self._talk.join()
+        except BaseException:
+            self._process.kill()
+            raise
         if self._timed_out:
             raise UnsafeFileError(
                 f"{self._path}: reading the workbook took over {self._seconds:.0f} s, which "

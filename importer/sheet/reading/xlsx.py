@@ -89,18 +89,22 @@ def _guarded_read(path: Path, data: bytes, sheet: str | None, limits: Limits) ->
     0.6-1 s no longer added to the read); it is stopped if the guard refuses, so that the
     guard's verdict is always the one given, whatever the child did meanwhile. Until the
     guard has passed the parts, nothing bounds what they make the reader allocate but its
-    cap: so that a file the guard refuses costs the machine no more than an honest file of
-    its size, the child started early gets the cap :func:`early_cap` (the reader's memory
-    for such a file, with room to spare), and is read again with the full cap in the rare
-    case an accepted file needed more.
+    cap: so that what a file the guard refuses can cost the machine is bounded by its size,
+    the child started early gets the cap :func:`early_cap` (the reader's memory for such a
+    file, with room to spare), and is read again with the full cap in the rare case an
+    accepted file needed more.
     """
     reading: list[ChildRead] = []
+    unstarted: list[Exception] = []
     early = limits.reader_memory_bytes
 
     def started(unpacked: int) -> None:
         nonlocal early
         early = early_cap(unpacked, limits.reader_memory_bytes)
-        reading.append(ChildRead(path, data, sheet, early))
+        try:
+            reading.append(ChildRead(path, data, sheet, early))
+        except Exception as error:  # the machine's (no process or thread to be had), not
+            unstarted.append(error)  # the file's: raised as it is once the guard is done
 
     try:
         check_workbook(path, data, limits, scanning=started)
@@ -108,6 +112,8 @@ def _guarded_read(path: Path, data: bytes, sheet: str | None, limits: Limits) ->
         for child in reading:
             child.cancel()
         raise
+    if unstarted:
+        raise unstarted[0]
     if not reading:  # not a zip (.xls): read once the guard has passed it
         return read_in_child(path, data, sheet, limits.reader_memory_bytes)
     try:
