@@ -400,3 +400,31 @@ def test_an_interrupt_while_waiting_for_the_reader_ends_it(tmp: Path) -> None:
         child.result()
     assert child._process.wait(timeout=30) == -signal.SIGKILL
     real_join()
+
+
+def test_a_reader_that_panics_under_the_early_cap_is_given_the_full_one(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A panic under the early cap may be a failed allocation: the accepted file is read again
+    with the full cap before anything is said of it."""
+    from importer.core.errors import UnreadableFileError
+    from importer.sheet.reading import capped, xlsx
+
+    class Panicking(capped.ChildRead):
+        def result(self) -> capped.Grid:
+            super().result()  # the real read, then as if the reader had panicked
+            self._panicked = True
+            raise UnreadableFileError("sheet 'Sheet1' cannot be read (PanicException).")
+
+    again: list[int] = []
+    sequential = capped.read_in_child
+
+    def read_again(*args: object) -> object:
+        again.append(int(args[3]))  # type: ignore[call-overload]
+        return sequential(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(xlsx, "ChildRead", Panicking)
+    monkeypatch.setattr(xlsx, "read_in_child", read_again)
+    path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
+    assert len(read_table(path, SCORE).frame) == 1
+    assert again == [Limits.from_env().reader_memory_bytes]

@@ -119,7 +119,7 @@ class ChildRead:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
         self._output: tuple[bytes, bytes] = (b"", b"")
-        self._timed_out = False
+        self._timed_out = self._panicked = False
         # The bytes go in and the answer comes out in a thread (both pipes at once, as
         # subprocess.run does), so that the caller is free until it asks for the result.
         self._talk = threading.Thread(target=self._communicate, args=(data,), daemon=True)
@@ -143,9 +143,13 @@ class ChildRead:
 
     @property
     def out_of_memory(self) -> bool:
-        """Whether the child, ended, died of its memory cap (see :meth:`result`)."""
-        if self._timed_out or self._process.returncode in (None, 0):
+        """Whether the child, ended, died of its memory cap (see :meth:`result`), or its
+        reader panicked (which a failed allocation may be, under a cap: a damaged file may
+        be too, and is then read again with a wider cap only to be refused the same way)."""
+        if self._timed_out or self._process.returncode is None:
             return False
+        if self._process.returncode == 0:
+            return self._panicked
         return _out_of_memory(self._process.returncode, self._output[1])
 
     def cancel(self) -> None:
@@ -176,6 +180,7 @@ class ChildRead:
         if answer is None:
             raise _crashed(self._path, code, stderr, self._cap)
         if "error" in answer:
+            self._panicked = answer.get("detail") == "PanicException"
             raise _error(self._path, answer)
         return Grid(
             answer["sheet"],

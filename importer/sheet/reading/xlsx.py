@@ -118,7 +118,7 @@ def _guarded_read(path: Path, data: bytes, sheet: str | None, limits: Limits) ->
         return read_in_child(path, data, sheet, limits.reader_memory_bytes)
     try:
         return reading[0].result()
-    except UnsafeFileError:
+    except (UnsafeFileError, UnreadableFileError):
         if early >= limits.reader_memory_bytes or not reading[0].out_of_memory:
             raise
     return read_in_child(path, data, sheet, limits.reader_memory_bytes)
