@@ -136,6 +136,18 @@ class Distinct:
     texts: pa.Array
     values: pa.Array
 
+    def text_column(self) -> pd.Series:
+        """The distinct texts as a text column (numbered from 0)."""
+        import pandas as pd
+
+        return pd.Series(self.texts.to_pandas().array, dtype="str")
+
+    def value_column(self) -> pd.Series:
+        """Their values (or markers, or missing) as a text column, as :meth:`text_column`."""
+        import pandas as pd
+
+        return pd.Series(self.values.to_pandas().array, dtype="str")
+
     def per_row(self, per_text: np.ndarray, empty: object) -> np.ndarray:
         """A value per distinct text (``per_text``) spread over the rows; ``empty`` for an
         empty cell."""
@@ -200,27 +212,33 @@ def _strip(values: pd.Series) -> pd.Series:
     return stripped if bool(stripped.str.len().ne(values.str.len()).any()) else values
 
 
+def _byte_lengths(values: pd.Series) -> pa.Array | None:
+    """Each cell's UTF-8 bytes (at least its characters), from pyarrow's offsets (no pass over
+    the text); ``None`` for a column not held by pyarrow."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    return pc.binary_length(pa.array(values.array))
+
+
 def _byte_size(values: pd.Series) -> int | None:
-    """The UTF-8 bytes of a text column's cells, from pyarrow's offsets (no pass over the
-    text); ``None`` for a column not held by pyarrow."""
-    import pandas as pd
-    import pyarrow as pa
+    """The UTF-8 bytes of a text column's cells (see :func:`_byte_lengths`)."""
     import pyarrow.compute as pc
 
-    if not isinstance(values.array, pd.arrays.ArrowStringArray):
-        return None
-    return int(pc.sum(pc.binary_length(pa.array(values.array))).as_py() or 0)
+    lengths = _byte_lengths(values)
+    return None if lengths is None else int(pc.sum(lengths).as_py() or 0)
 
 
-def _longest_bytes(values: pd.Series) -> int | None:
-    """The most UTF-8 bytes of a cell (at least its characters), as :func:`_byte_size`."""
-    import pandas as pd
-    import pyarrow as pa
+def _within(values: pd.Series, most: int) -> bool:
+    """Whether no cell has more than ``most`` bytes, so no more than ``most`` characters
+    (``False`` where it cannot be told so: the characters are then counted)."""
     import pyarrow.compute as pc
 
-    if not isinstance(values.array, pd.arrays.ArrowStringArray):
-        return None
-    return int(pc.max(pc.binary_length(pa.array(values.array))).as_py() or 0)
+    lengths = _byte_lengths(values)
+    return lengths is not None and (pc.max(lengths).as_py() or 0) <= most
 
 
 def _blank_to_na(values: pd.Series, empty: pd.Series) -> pd.Series:
@@ -261,8 +279,7 @@ class Text(Kind):
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         parsed = super().parse(values, context).values
-        longest = _longest_bytes(parsed) if self.max_length else None
-        if self.max_length and (longest is None or longest > self.max_length):
+        if self.max_length and not _within(parsed, self.max_length):
             too_long = parsed.str.len().gt(self.max_length).fillna(False)
             parsed = parsed.mask(too_long, marker("too_long", str(self.max_length)))
         return Parsed(parsed)

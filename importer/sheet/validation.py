@@ -332,16 +332,15 @@ def _two_ways(
     for spec in vendor.fields:
         if not spec.kind.dates:
             continue
-        by_text = distinct.get(spec.name)
-        if by_text is not None:  # each distinct text looked at once
-            texts = pd.Series(by_text.texts.to_pandas().array, dtype="str")
-            read = pd.Series(by_text.values.to_pandas().array, dtype="str")
-            once = two_ways(texts) & read.notna() & ~read.str.startswith(MARK).fillna(True)
-            both = by_text.per_row(once.to_numpy(dtype=bool), False)
+        by_text = distinct.get(spec.name)  # each distinct text looked at once, if known
+        if by_text is not None:
+            texts, read = by_text.text_column(), by_text.value_column()
         else:
-            read = values[spec.name]
-            marked = read.str.startswith(MARK).fillna(True)
-            both = (two_ways(raw[spec.name]) & read.notna() & ~marked).to_numpy(dtype=bool)
+            texts, read = raw[spec.name], values[spec.name]
+        marked = read.str.startswith(MARK).fillna(True)
+        both = (two_ways(texts) & read.notna() & ~marked).to_numpy(dtype=bool)
+        if by_text is not None:
+            both = by_text.per_row(both, False)
         found = int(both.sum())
         if found and not example:
             example = str(raw[spec.name].iloc[int(np.argmax(both))])
@@ -423,7 +422,7 @@ def _check(
     for check in checks(vendor):
         by_text = distinct.get(check.column)
         if check.test is _no_marker and by_text is not None:  # each distinct text once
-            once = _no_marker(pd.Series(by_text.values.to_pandas().array, dtype="str"))
+            once = _no_marker(by_text.value_column())
             passed = by_text.per_row(once.to_numpy(dtype=bool), True)
         else:
             test = check.test(values if check.frame_wide else values[check.column])  # type: ignore[arg-type]
