@@ -32,24 +32,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
 from importer.core.dates import TwoWays
 from importer.core.errors import InputError
 from importer.core.files import atomic_write, open_sheet
 from importer.core.outcomes import Status
 from importer.results.sheet import csv_writer
-from importer.results.write import result_sheet
+from importer.results.write import slice_result
 from importer.sheet.duplicates import RepeatedRows
 from importer.sheet.headers import header_scorer, match_headers
 from importer.sheet.reading import csv_checks
 from importer.sheet.reading.csv_arrow import stream_columns
-from importer.sheet.reading.table import CsvLayout, Table, build_frame, is_workbook, utf8_csv_layout
+from importer.sheet.reading.table import CsvLayout, is_workbook, utf8_csv_layout
 from importer.sheet.remembered import Remembered
 from importer.sheet.schema import Vendor
-from importer.sheet.validation import RowError, ValidationReport, prepare, validate_table
+from importer.sheet.slices import SliceReport, non_blank, validate_slice
+from importer.sheet.validation import Options, RowError, prepare
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from importer.results.csv_writer import CsvWriter
 
 __all__ = ["SLICE_BYTES", "Validated", "validate_csv"]
@@ -93,28 +96,28 @@ class Validated:
 class _Tally:
     """Writes the slices' results in order and counts what ``validate`` prints."""
 
-    def __init__(self, writer: CsvWriter, shown: int) -> None:
+    def __init__(self, writer: CsvWriter, shown: int, options: Options, headers: list[str]) -> None:
         self.rows, self.invalid, self.errors = 0, 0, list[RowError]()
         self._writer, self._shown = writer, shown
+        self._options, self._headers = options, headers
         self._repeated = RepeatedRows()
         self._started = False
         self.two_ways, self.zoneless = TwoWays(), 0
 
-    def add(self, report: ValidationReport) -> None:
+    def add(self, report: SliceReport) -> None:
         """Check the next slice for repeated rows, write its result rows, count them."""
         report = self._repeated.flag(report)
-        sheet = result_sheet(report)
+        names, columns = slice_result(report, report.notes(self._options), self._headers)
         if not self._started:
-            self._writer.header(list(sheet.frame.columns))
+            self._writer.header(names)
             self._started = True
-        self._writer.rows(sheet.frame)
-        self.rows, self.invalid = self.rows + report.row_count, self.invalid + report.invalid_count
-        self.two_ways, self.zoneless = (
-            self.two_ways + report.two_ways,
-            self.zoneless + report.zoneless(),
-        )
+        self._writer.columns(columns)
+        self.rows, self.invalid = self.rows + report.row_count, self.invalid + len(report.errors)
+        self.two_ways += report.two_ways
+        self.zoneless += report.zoneless(self._options)
         if len(self.errors) < self._shown:
-            self.errors += itertools.islice(report.all_errors(), self._shown - len(self.errors))
+            every = itertools.chain.from_iterable(report.errors.values())
+            self.errors += itertools.islice(every, self._shown - len(self.errors))
 
 
 class _Refused(Exception):
@@ -172,9 +175,10 @@ def validate_csv(
         list(layout.headers), options.vendor, str(path), frozenset(options.defaults), columns
     )
     remembered = Remembered()
+    headers = list(layout.headers)
     reports = (
-        validate_table(table, matched, options, remembered)
-        for table in _slices(path, layout, slice_bytes or SLICE_BYTES)
+        validate_slice(cells, rows, matched, headers, options, remembered)
+        for cells, rows in _slices(path, layout, slice_bytes or SLICE_BYTES)
     )
     try:
         with (
@@ -183,7 +187,7 @@ def validate_csv(
             temporary.open("wb") as out,
             ThreadPoolExecutor(max_workers=1) as pool,
         ):
-            tally = _Tally(csv_writer(out, layout.delimiter), shown)
+            tally = _Tally(csv_writer(out, layout.delimiter), shown, options, headers)
             pending: Future[None] | None = None
             # While a slice is checked for repeats and written (mostly pyarrow, outside the
             # GIL), the next one is read and validated: two slices at most in memory.
@@ -218,8 +222,13 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _slices(path: Path, layout: CsvLayout, slice_bytes: int) -> Iterator[Table]:
-    """The rows of the file as tables of a slice each (at least one, maybe empty)."""
+def _slices(
+    path: Path, layout: CsvLayout, slice_bytes: int
+) -> Iterator[tuple[list[pa.Array], np.ndarray]]:
+    """The file's rows, a slice at a time: every column's cells (blank rows dropped) and the
+    rows' sheet numbers; at least one slice (maybe empty)."""
+    import pyarrow as pa
+
     first_row = layout.header_row + 1
     width = len(layout.headers)
     batches = stream_columns(path, layout.delimiter, width, layout.header_row, slice_bytes)
@@ -233,15 +242,13 @@ def _slices(path: Path, layout: CsvLayout, slice_bytes: int) -> Iterator[Table]:
             break
         height = len(batch[0])
         if height or not made:
-            frame = build_frame(batch, list(layout.headers), first_row)
-            yield _table(frame, path, layout)
+            keep = non_blank(batch)
+            if keep is None:
+                yield batch, np.arange(first_row, first_row + height, dtype=np.int64)
+            else:
+                taken = pa.array(keep)
+                yield [column.take(taken) for column in batch], keep + first_row
             made = True
         first_row += height
     if not made:
-        empty: list[list[str]] = [[] for _ in range(width)]
-        frame = build_frame(empty, list(layout.headers), first_row)
-        yield _table(frame, path, layout)
-
-
-def _table(frame: pd.DataFrame, path: Path, layout: CsvLayout) -> Table:
-    return Table(frame, path, None, layout.header_row, layout.encoding, layout.delimiter)
+        yield [pa.array([], pa.large_string()) for _ in range(width)], np.zeros(0, np.int64)

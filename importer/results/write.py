@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,15 @@ from importer.results.sheet import (
     write_result,
 )
 from importer.sheet.reading.table import Table
-from importer.sheet.validation import ValidationReport
+from importer.sheet.validation import RowError, ValidationReport
 
 if TYPE_CHECKING:
-    from importer.results.report import RunReport
+    import pyarrow as pa
 
-__all__ = ["result_sheet", "write_report", "write_sheet_as_typed"]
+    from importer.results.report import RunReport
+    from importer.sheet.slices import SliceReport
+
+__all__ = ["input_names", "result_sheet", "slice_result", "write_report", "write_sheet_as_typed"]
 
 
 def result_sheet(report: ValidationReport, run: RunReport | None = None) -> ResultSheet:
@@ -35,9 +39,7 @@ def result_sheet(report: ValidationReport, run: RunReport | None = None) -> Resu
     """
     table = report.table
     index = table.frame.index
-    texts = {
-        r: "\n".join(f"{e.column}: {e.message}" for e in errs) for r, errs in report.errors.items()
-    }
+    texts = {r: _messages(errs) for r, errs in report.errors.items()}
     notes = {r: list(n) for r, n in report.notes.items()}
     created: dict[int, str] = {}
     if run is None:
@@ -72,15 +74,30 @@ def result_sheet(report: ValidationReport, run: RunReport | None = None) -> Resu
     return ResultSheet(frame, summary, table.delimiter or ",")
 
 
+def _messages(errors: Sequence[RowError]) -> str:
+    """A row's problems, a line each, in the Messages column."""
+    return "\n".join(f"{error.column}: {error.message}" for error in errors)
+
+
 def _input_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Every input column, in place; one named like an outcome column gets "(your sheet)".
+    """Every input column, in place; one named like an outcome column gets "(your sheet)"
+    (see :func:`input_names`)."""
+    names = [str(c) for c in frame.columns]
+    kept, renamed = input_names(names)
+    if len(kept) < len(names):
+        return frame.drop(columns=list(RESULT_COLUMNS)), {}
+    return frame.rename(columns=renamed), renamed
+
+
+def input_names(names: Sequence[str]) -> tuple[list[int], dict[str, str]]:
+    """Which input columns a result sheet shows (their positions) and which are renamed (old
+    name -> new): one named like an outcome column gets "(your sheet)".
 
     A result sheet of ours fed back in (its first columns are exactly the outcome
     columns) brings its old outcome: the new one replaces it.
     """
-    names = [str(c) for c in frame.columns]
-    if names[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS):
-        return frame.drop(columns=list(RESULT_COLUMNS)), {}
+    if list(names[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS):
+        return [i for i, name in enumerate(names) if name not in RESULT_COLUMNS], {}
     ours = {c.casefold() for c in RESULT_COLUMNS}
     taken = {c.casefold() for c in names} | ours
     renamed: dict[str, str] = {}
@@ -91,7 +108,37 @@ def _input_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
                 new, number = f"{name.strip()} (your sheet {number})", number + 1
             taken.add(new.casefold())
             renamed[name] = new
-    return frame.rename(columns=renamed), renamed
+    return list(range(len(names))), renamed
+
+
+def slice_result(
+    report: SliceReport, notes: pa.Array, headers: Sequence[str]
+) -> tuple[list[str], list[pa.Array]]:
+    """A slice's result sheet as the whole-file path's (:func:`result_sheet` of validation
+    alone): its header and its columns (pyarrow text arrays: no frame, no Python per row)."""
+    import numpy as np
+    import pyarrow as pa
+
+    kept, renamed = input_names(headers)
+    names = [*RESULT_COLUMNS, *(renamed.get(headers[i], headers[i]) for i in kept)]
+    height = report.row_count
+    status = pa.array([str(Status.VALID), str(Status.INVALID)], pa.large_string())
+    messages: pa.Array = pa.repeat(pa.scalar("", pa.large_string()), height)
+    if report.errors:
+        rows = np.fromiter(report.errors, dtype=np.int64, count=len(report.errors))
+        picks = np.zeros(height, dtype=np.int64)
+        picks[np.searchsorted(report.rows, rows)] = np.arange(1, len(rows) + 1)
+        texts = [_messages(errs) for errs in report.errors.values()]
+        messages = pa.array(["", *texts], pa.large_string()).take(pa.array(picks))
+    columns = [
+        pa.array(report.rows).cast(pa.large_string()),
+        status.take(pa.array(report.invalid().astype(np.int8))),
+        pa.repeat(pa.scalar("", pa.large_string()), height),
+        messages,
+        notes,
+        *(report.cells[i] for i in kept),
+    ]
+    return names, columns
 
 
 def _numbers(index: pd.Index) -> pd.Series:

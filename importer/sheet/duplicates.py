@@ -16,14 +16,15 @@ of the same values).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from importer.core.errors import MissingColumnsError
-from importer.sheet.fields import Distinct
 from importer.sheet.headers import header_key
+from importer.sheet.slices import SliceReport
 from importer.sheet.validation import RowError, ValidationReport
 
 __all__ = ["RepeatedRows", "flag_duplicates", "key_column_values", "key_values"]
@@ -142,51 +143,56 @@ def _same(row: int, first: int) -> RowError:
     )
 
 
-def _row_hashes(
-    values: pd.DataFrame, distinct: set[str], by_text: Mapping[str, Distinct] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def _row_hashes(report: SliceReport) -> tuple[np.ndarray, np.ndarray]:
     """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
 
     Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
     module's key, and Python's own string hash (SipHash-1-3 under the process's random
-    key). Each column's hash is then mixed into the row's, in order. A column's distinct
-    values are hashed once each, except in the ``distinct`` columns (mostly distinct
-    values: each cell is hashed); a column found mostly distinct is added to ``distinct``.
+    key). A field read by distinct text has each distinct value hashed once, spread to its
+    rows by their codes, and mixed into the row's, in order. The fields read row by row
+    (mostly distinct: names) are hashed together, once a row: their values joined into one
+    text, each prefixed by its length in bytes (``-`` for no value), so that two different
+    rows never join into the same text.
     """
-    lanes = (np.full(len(values), 0x345678, dtype=np.uint64), np.zeros(len(values), np.uint64))
-    for number, name in enumerate(values.columns):
-        column = values[name]
-        codes = None
-        known = (by_text or {}).get(name)
-        if known is not None and len(known.codes) != len(column):
-            known = None  # not these rows' (a report cut after validation)
-        if known is not None:  # the values of its distinct texts (some may be missing)
-            texts = known.values.to_numpy(zero_copy_only=False)
-            missing = known.values.is_null().to_numpy(zero_copy_only=False)
-            texts[missing] = ""
-            codes = known.codes
-        elif name in distinct:
-            texts = column.to_numpy(dtype=object, na_value="")
-        else:  # an empty cell (code -1) takes the last slot
-            codes, uniques = pd.factorize(column, use_na_sentinel=True)
-            texts = np.asarray(uniques, dtype=object)
-            if len(uniques) * 2 > len(column):
-                distinct.add(name)
-        hashed = (
-            pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
-            np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
-        )
-        multiplier = np.uint64(1_000_003 + 2 * number)
-        for lane, cells, no_value in zip(lanes, hashed, _NO_VALUE, strict=True):
-            if known is not None:
-                cells[missing] = no_value
-            if codes is None:
-                cells[column.isna().to_numpy(dtype=bool)] = no_value
-            else:
-                cells = np.append(cells, no_value)[codes]
-            lane ^= cells
-            lane *= multiplier
+    height = report.row_count
+    lanes = (np.full(height, 0x345678, dtype=np.uint64), np.zeros(height, np.uint64))
+    joined: list[pa.Array] = []
+    for number, read in enumerate(report.fields.values()):
+        known = read.distinct
+        if known is None:
+            length = pc.cast(pc.binary_length(read.values), pa.large_string())
+            piece = pc.binary_join_element_wise(length, read.values, _text(":"))
+            joined.append(pc.fill_null(piece, _text("-")))
+            continue
+        texts = known.values.to_numpy(zero_copy_only=False)
+        missing = known.values.is_null().to_numpy(zero_copy_only=False)
+        texts[missing] = ""
+        for lane, cells, no_value in zip(lanes, _hashed(texts), _NO_VALUE, strict=True):
+            cells[missing] = no_value
+            _mix(lane, np.append(cells, no_value)[known.codes], number)
+    if joined:
+        rows = pc.binary_join_element_wise(*joined, _text("")).to_numpy(zero_copy_only=False)
+        for lane, cells in zip(lanes, _hashed(rows), strict=True):
+            _mix(lane, cells, len(report.fields))
     return lanes
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _hashed(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text (an object array) by the two unrelated functions of :func:`_row_hashes`."""
+    return (
+        pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
+        np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
+    )
+
+
+def _mix(lane: np.ndarray, cells: np.ndarray, number: int) -> None:
+    """Mix the hashes of a row's ``number``-th column into the row's (in place)."""
+    lane ^= cells
+    lane *= np.uint64(1_000_003 + 2 * number)
 
 
 class RepeatedRows:
@@ -204,19 +210,17 @@ class RepeatedRows:
 
     def __init__(self) -> None:
         self._keys = _Keys()
-        self._distinct: set[str] = set()  # columns hashed cell by cell (see _row_hashes)
 
-    def flag(self, report: ValidationReport) -> ValidationReport:
+    def flag(self, report: SliceReport) -> SliceReport:
         """Refuse the valid rows of ``report`` (the next slice) that repeat an earlier row."""
-        values = report.values
-        positions = np.flatnonzero(~values.index.isin(list(report.errors)))
+        positions = np.flatnonzero(~report.invalid())
         if not len(positions):
             return report
         # every row hashed (taking the valid rows out first would copy every column)
-        hashes = _row_hashes(values, self._distinct, report.distinct)
+        hashes = _row_hashes(report)
         first, second = (lane[positions] for lane in hashes)
         second = second.astype(np.uint32)  # its low 32 bits
-        rows = values.index.to_numpy(dtype=np.int64)[positions]
+        rows = report.rows[positions]
         # sorted by key, then row: a run of one key starts with its first row in the slice
         order = np.lexsort((second, first))  # stable: rows stay in sheet order within a key
         first, second, rows = first[order], second[order], rows[order]

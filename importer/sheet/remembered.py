@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from importer.sheet.fields import Context, Distinct, Field, Parsed
+from importer.sheet.fields import Context, Distinct, Field
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Remembered"]
+__all__ = ["Readings", "Remembered"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class _Known:
 
 
 class Remembered:
-    """A :data:`importer.sheet.validation.Parser` that remembers readings between slices.
+    """Reads a field's cells slice after slice (:meth:`read`), remembering the readings.
 
     A field whose texts are mostly distinct in a slice (session names) is read in full,
     in that slice and the next ones: nothing would recur.
@@ -71,23 +71,21 @@ class Remembered:
         self._distinct: set[str] = set()
         self._room = limit
 
-    def __call__(self, spec: Field, column: pd.Series, context: Context) -> Parsed:
-        """The column normalised as ``spec.kind.parse`` would, reading only new texts."""
+    def read(self, spec: Field, cells: pa.Array, context: Context) -> Readings:
+        """The cells (a slice's column of text) normalised as ``spec.kind.parse`` would,
+        reading only the texts not seen before."""
         import pyarrow as pa  # lazy: validate's start-up (a small sheet never comes here)
         import pyarrow.compute as pc
 
         if spec.name in self._distinct:
-            return spec.kind.parse(column, context)
-        cells = pa.array(column.array)
-        if isinstance(cells, pa.ChunkedArray):
-            cells = cells.combine_chunks()
+            return _parsed(spec, cells, context)
         cells = cells.cast(pa.large_string())
         encoded = pc.dictionary_encode(cells)
         texts = encoded.dictionary
-        if len(texts) * 2 > len(column):
+        if len(texts) * 2 > len(cells):
             # mostly distinct (names): nothing recurs, in the next slices either
             self._distinct.add(spec.name)
-            return spec.kind.parse(column, context)
+            return _parsed(spec, cells, context)
         known = self._known.get(spec.name) or _none()
         if len(known):
             new = texts.filter(pc.is_null(pc.index_in(texts, value_set=known.texts)))
@@ -106,12 +104,55 @@ class Remembered:
         rows = encoded.indices
         values = known.values.take(places)
         codes = pc.fill_null(rows, -1).to_numpy().astype(np.intp)
-        return Parsed(
-            _spread(values, rows, column.index),
-            _spread_any(known.notes.take(places), rows, column.index),
-            _spread_any(known.walls.take(places), rows, column.index),
+        return Readings(
+            cells,
+            values.take(rows),
+            _spread_any(known.notes.take(places), rows),
+            _spread_any(known.walls.take(places), rows),
             Distinct(codes, texts, values),
         )
+
+
+@dataclass(frozen=True)
+class Readings:
+    """One field's cells in a slice, normalised (pyarrow text arrays, a cell a row).
+
+    Attributes:
+        raw: the cells as typed.
+        values: each cell's normalised value, problem marker or null (see
+            :class:`~importer.sheet.fields.Parsed`).
+        notes: how an ambiguous cell was read (``None``: no note in the slice).
+        wall: the cells as they identify their row (see :class:`~importer.sheet.fields.Parsed`).
+        distinct: the values by distinct text, where they were read so.
+    """
+
+    raw: pa.Array
+    values: pa.Array
+    notes: pa.Array | None = None
+    wall: pa.Array | None = None
+    distinct: Distinct | None = None
+
+
+def _parsed(spec: Field, cells: pa.Array, context: Context) -> Readings:
+    """The cells read by the field's kind, every row (a column of mostly distinct texts)."""
+    column = pd.Series(cells.to_pandas().array, dtype="str")
+    parsed = spec.kind.parse(column, context)
+
+    def arrow(values: pd.Series | None) -> pa.Array | None:
+        return None if values is None else _arrow(values)
+
+    return Readings(cells, _arrow(parsed.values), arrow(parsed.notes), arrow(parsed.wall))
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    """A text column as one pyarrow large-string array (no copy of a pyarrow-held one)."""
+    import pyarrow as pa
+
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        held = pa.array(values.array)
+        held = held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
+        return held.cast(pa.large_string())
+    return pa.array(_texts(values), pa.large_string())
 
 
 def _none() -> _Known:
@@ -140,16 +181,12 @@ def _texts(values: pd.Series) -> list[str | None]:
     return [None if pd.isna(value) else str(value) for value in values.tolist()]
 
 
-def _spread(distinct: pa.Array, rows: pa.Array, index: pd.Index) -> pd.Series:
+def _spread_any(distinct: pa.Array, rows: pa.Array) -> pa.Array | None:
     """Each row's reading (``distinct``: the reading of each distinct text of the slice;
-    ``rows``: each row's text among them, null for an empty cell), as a text column."""
-    return pd.Series(distinct.take(rows).to_pandas().array, index=index, dtype="str")
-
-
-def _spread_any(distinct: pa.Array, rows: pa.Array, index: pd.Index) -> pd.Series | None:
-    """As :func:`_spread`, or ``None`` when no text of the slice has a non-empty reading."""
+    ``rows``: each row's text among them), or ``None`` when no text of the slice has a
+    non-empty reading."""
     import pyarrow.compute as pc
 
     if not (pc.max(pc.utf8_length(distinct)).as_py() or 0):
         return None
-    return _spread(distinct, rows, index)
+    return distinct.take(rows)

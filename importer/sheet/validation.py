@@ -14,7 +14,7 @@ which spares ``validate`` pandera's import (0.2 s) and its failure-case frames.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check",
+    "Failure",
     "Options",
     "Parser",
     "RowError",
@@ -43,6 +44,8 @@ __all__ = [
     "build_schema",
     "checks",
     "prepare",
+    "row_errors",
+    "two_ways_of",
     "validate",
     "validate_table",
 ]
@@ -312,15 +315,15 @@ def validate_table(
     raw = _raw_fields(table, columns, spec, options.defaults)
     values, notes, walls, distinct = _normalise(raw, spec, context, parse)
     errors = _check(values, raw, spec, columns, distinct)
-    read = _two_ways(raw, values, spec, context, distinct)
+    read = two_ways_of(raw, values, spec, context, distinct)
     return ValidationReport(
         spec, table, columns, values, errors, notes, context, walls, read, distinct
     )
 
 
-def _two_ways(
-    raw: pd.DataFrame,
-    values: pd.DataFrame,
+def two_ways_of(
+    raw: Mapping[str, pd.Series] | pd.DataFrame,
+    values: Mapping[str, pd.Series] | pd.DataFrame,
     vendor: Vendor,
     context: Context,
     distinct: Mapping[str, Distinct],
@@ -416,9 +419,7 @@ def _check(
     distinct: Mapping[str, Distinct],
 ) -> dict[int, tuple[RowError, ...]]:
     """Run every check over whole columns; turn the failing cells into plain row errors."""
-    found: dict[int, list[RowError]] = defaultdict(list)
-    order = {spec.name: i for i, spec in enumerate(vendor.fields)}
-    failures: list[tuple[Check, pd.Index]] = []
+    failures: list[Failure] = []
     for check in checks(vendor):
         by_text = distinct.get(check.column)
         if check.test is _no_marker and by_text is not None:  # each distinct text once
@@ -429,24 +430,40 @@ def _check(
             passed = test.to_numpy(dtype=bool, na_value=True)
         failing = values.index[~passed]
         if len(failing):
-            failures.append((check, failing))
+            name = check.column
+            typed = [str(text) for text in raw[name].loc[failing].tolist()]
+            cases = values[name].loc[failing].tolist() if check.code == "valid" else None
+            failures.append((check, [int(row) for row in failing.tolist()], typed, cases))
+    return row_errors(failures, vendor, columns)
+
+
+#: One check's failing rows: the check, their sheet row numbers, their cells as typed and,
+#: for a ``valid`` check, their values (problem markers).
+Failure = tuple[Check, list[int], list[str], list[str] | None]
+
+
+def row_errors(
+    failures: Iterable[Failure], vendor: Vendor, columns: ColumnMap
+) -> dict[int, tuple[RowError, ...]]:
+    """The failing cells of the checks (in :func:`checks`' order) as plain row errors: a
+    row's problems in field order, each (row, field, code) once."""
+    found: dict[int, list[RowError]] = defaultdict(list)
+    order = {spec.name: i for i, spec in enumerate(vendor.fields)}
     seen: set[tuple[int, str, str]] = set()
-    for check, failing in failures:
+    for check, rows, typed, cases in failures:
         spec = vendor.field(check.column)
         header = columns.fields.get(spec.name, spec.label)
-        typed = raw[spec.name].loc[failing].tolist()
-        cases = values[spec.name].loc[failing].tolist() if check.code == "valid" else None
-        for at, row in enumerate(failing.tolist()):
-            if check.code == "valid":
-                code, detail = split_marker(str(cases[at]))  # type: ignore[index]
+        for at, row in enumerate(rows):
+            if cases is not None:
+                code, detail = split_marker(str(cases[at]))
             else:
                 code, detail = check.code, ""
             if (row, spec.name, code) in seen:
                 continue
             seen.add((row, spec.name, code))
-            value = str(typed[at])
+            value = typed[at]
             message = explain(code, value.strip(), detail, spec.kind.hint, vendor.messages)
-            found[int(row)].append(RowError(int(row), header, value, code, message))
+            found[row].append(RowError(row, header, value, code, message))
     labels = {columns.fields.get(s.name, s.label): s.name for s in vendor.fields}
     return {
         row: tuple(sorted(errs, key=lambda e: order.get(labels.get(e.column, ""), 99)))

@@ -21,6 +21,7 @@ from importer.sheet.reading import csv_checks
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["BLOCK_BYTES", "read_columns", "stream_columns"]
 
@@ -52,6 +53,11 @@ def _options(delimiter: str, width: int, skip: int, block_bytes: int | None) -> 
 
 def _checked(columns: Any) -> list[pd.Series]:
     """The columns (pyarrow arrays) as text series, refusing an over-long cell."""
+    return [column.to_pandas() for column in _within_limit(columns)]
+
+
+def _within_limit(columns: list[Any]) -> list[Any]:
+    """The columns (pyarrow arrays), refusing an over-long cell."""
     import pyarrow.compute as pc
 
     for column in columns:
@@ -61,7 +67,7 @@ def _checked(columns: Any) -> list[pd.Series]:
         longest = pc.max(pc.utf8_length(column)).as_py()
         if longest is not None and longest > csv_checks.MAX_CELL_CHARS:
             raise ValueError("a cell is too long: the csv reader names its row")
-    return [column.to_pandas() for column in columns]
+    return columns
 
 
 def read_columns(data: bytes | Path, delimiter: str, width: int, skip: int) -> list[pd.Series]:
@@ -87,18 +93,17 @@ def stream_columns(
     skip: int,
     slice_bytes: int,
     block_bytes: int | None = None,
-) -> Iterator[list[pd.Series]]:
+) -> Iterator[list[pa.Array]]:
     """Read the records after the header slice by slice: about ``slice_bytes`` of file each.
 
     pyarrow reads blocks of ``block_bytes`` (:data:`BLOCK_BYTES`), and dozens of blocks
     ahead of the one it gives (all of a 150 MB file in 4 MB blocks), so the blocks are
-    small and a slice gathers as many as it needs. Each slice is its records' columns, in
-    file order; a slice may hold no record.
+    small and a slice gathers as many as it needs. Each slice is its records' columns (large
+    text arrays), in file order; a slice may hold no record.
 
     Raises:
         Exception: as :func:`read_columns`, when the block holding the fault is reached.
     """
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     options = _options(delimiter, width, skip, block_bytes or BLOCK_BYTES)
@@ -109,7 +114,15 @@ def stream_columns(
             gathered.append(batch)
             size += batch.nbytes
             if size >= slice_bytes:
-                yield _checked(pa.Table.from_batches(gathered).columns)
+                yield _gathered(gathered)
                 gathered, size = [], 0
         if gathered:
-            yield _checked(pa.Table.from_batches(gathered).columns)
+            yield _gathered(gathered)
+
+
+def _gathered(batches: list[pa.RecordBatch]) -> list[pa.Array]:
+    """The columns of ``batches``, each one array (refusing an over-long cell)."""
+    import pyarrow as pa
+
+    columns = [column.combine_chunks() for column in pa.Table.from_batches(batches).columns]
+    return _within_limit(columns)

@@ -1,0 +1,213 @@
+"""One slice of a big CSV validated column by column in pyarrow (``validate`` streamed).
+
+:func:`importer.sheet.validation.validate_table` holds a slice as a pandas frame: every
+step of it (dropping blank rows, the defaults, the readings spread over the rows, the
+checks, the notes gathered row by row, the result sheet) is a pandas call over every row of
+every column, and for a million rows in 80,000-row slices those calls' own costs (indexes
+aligned, masks copied, Python per noted row) were most of ``validate``'s time. Here a slice
+stays what pyarrow read: a text array a column. Each field's cells are read by distinct text
+(:class:`~importer.sheet.remembered.Remembered`), a check is one kernel over the distinct
+texts spread to the rows by their codes, and only the failing rows (a few) and the
+cross-column rules (given the normalised columns as a pandas frame, no copy) meet Python.
+
+What comes out is what :func:`~importer.sheet.validation.validate_table` finds, row for
+row (the same checks in the same order, the same errors through
+:func:`~importer.sheet.validation.row_errors`, the same notes, two-way dates and zone-less
+times); tests compare the result sheets byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from importer.core.dates import TwoWays
+from importer.sheet.fields import MARK
+from importer.sheet.remembered import Readings, Remembered
+from importer.sheet.validation import (
+    Failure,
+    Options,
+    RowError,
+    checks,
+    row_errors,
+    two_ways_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from importer.sheet.headers import ColumnMap
+
+__all__ = ["SliceReport", "non_blank", "validate_slice"]
+
+
+@dataclass(frozen=True)
+class SliceReport:
+    """Every row's outcome in one slice of a sheet.
+
+    Attributes:
+        rows: the sheet row numbers of the slice's non-blank rows (int64).
+        cells: every input column, those rows' cells as typed (in the header's order).
+        fields: field -> its readings (every field of the vendor, in its order).
+        errors: sheet row -> its problems, for invalid rows only, in row order.
+        two_ways: the dates that read as two different days.
+    """
+
+    rows: np.ndarray
+    cells: Sequence[pa.Array]
+    fields: Mapping[str, Readings]
+    errors: Mapping[int, tuple[RowError, ...]]
+    two_ways: TwoWays
+
+    @property
+    def row_count(self) -> int:
+        """How many rows the slice has."""
+        return len(self.rows)
+
+    def invalid(self) -> np.ndarray:
+        """Whether each row has a problem (bool)."""
+        wrong = np.zeros(len(self.rows), dtype=bool)
+        if self.errors:
+            at = np.fromiter(self.errors, dtype=np.int64, count=len(self.errors))
+            wrong[np.searchsorted(self.rows, at)] = True
+        return wrong
+
+    def notes(self, options: Options) -> pa.Array:
+        """Each row's notes, a line each (``""``: none), as the whole-file path words them:
+        field by field, ``<label>: <note>``, then what the vendor does with an empty cell."""
+        lines = []
+        for spec in options.vendor.fields:
+            read = self.fields[spec.name]
+            if read.notes is not None:
+                prefix = pa.scalar(f"{spec.label}: ", pa.large_string())
+                lines.append(pc.binary_join_element_wise(prefix, read.notes, _EMPTY))
+            if spec.empty_note:
+                note = pa.scalar(spec.empty_note, pa.large_string())
+                lines.append(pc.if_else(pc.is_null(read.values), note, _NULL))
+        # Joined two at a time: pyarrow's own skipping of nulls (``null_handling="skip"``)
+        # drops the rows where every line is null (pyarrow 26: 4 rows in, 3 out).
+        joined = None
+        for line in lines:
+            both = None if joined is None else pc.binary_join_element_wise(joined, line, _EOL)
+            joined = line if both is None else pc.coalesce(both, joined, line)
+        return pa.repeat(_EMPTY, len(self.rows)) if joined is None else joined.fill_null("")
+
+    def zoneless(self, options: Options) -> int:
+        """How many valid rows hold a date-time typed without a time zone."""
+        typed = np.zeros(len(self.rows), dtype=bool)
+        for spec in options.vendor.fields:
+            wall = self.fields[spec.name].wall
+            if spec.kind.zoned and wall is not None:
+                typed |= pc.is_valid(wall).to_numpy(zero_copy_only=False)
+        return int((typed & ~self.invalid()).sum())
+
+
+_EMPTY = pa.scalar("", pa.large_string())
+_NULL = pa.scalar(None, pa.large_string())
+_EOL = pa.scalar("\n", pa.large_string())
+
+
+def non_blank(cells: Sequence[pa.Array]) -> np.ndarray | None:
+    """The positions of the rows holding something (``None``: every row does).
+
+    Column by column, only the rows not yet known to hold something are looked at: after
+    the first column, usually none is left (as the whole-file reader drops them).
+    """
+    height = len(cells[0]) if cells else 0
+    unknown = np.arange(height)
+    for column in cells:
+        part = column if len(unknown) == height else column.take(unknown)
+        blank = pc.equal(pc.utf8_trim_whitespace(part), "").to_numpy(zero_copy_only=False)
+        unknown = unknown[blank]
+        if not len(unknown):
+            return None
+    keep = np.ones(height, dtype=bool)
+    keep[unknown] = False
+    return np.flatnonzero(keep)
+
+
+def validate_slice(
+    cells: Sequence[pa.Array],
+    rows: np.ndarray,
+    columns: ColumnMap,
+    headers: Sequence[str],
+    options: Options,
+    remembered: Remembered,
+) -> SliceReport:
+    """Validate one slice of a sheet (its rows stand alone: repeats are found after).
+
+    Args:
+        cells: every input column's cells (large text arrays, no blank row).
+        rows: the rows' sheet numbers.
+        columns: which header holds each field.
+        headers: the input's headers, in the order of ``cells``.
+        options: from :func:`~importer.sheet.validation.prepare`.
+        remembered: the readings of the slices before.
+    """
+    spec, context = options.vendor, options.context
+    by_header = dict(zip(headers, cells, strict=True))
+    fields = {
+        field.name: remembered.read(
+            field, _raw(by_header, columns, field.name, options, len(rows)), context
+        )
+        for field in spec.fields
+    }
+    errors = row_errors(_failures(fields, rows, options), spec, columns)
+    raw = {name: _series(read.raw) for name, read in fields.items()}
+    values = {name: _series(read.values) for name, read in fields.items()}
+    distinct = {name: read.distinct for name, read in fields.items() if read.distinct}
+    found = two_ways_of(raw, values, spec, context, distinct)
+    return SliceReport(rows, cells, fields, errors, found)
+
+
+def _raw(
+    cells: Mapping[str, pa.Array], columns: ColumnMap, name: str, options: Options, height: int
+) -> pa.Array:
+    """A field's cells as typed: its column, or the sheet-wide value (``--path-id``) where the
+    sheet has no such column or a cell is blank."""
+    header = columns.fields.get(name)
+    default = options.defaults.get(name)
+    if header is None:
+        return pa.repeat(pa.scalar(default or "", pa.large_string()), height)
+    column = cells[header]
+    if default is None:
+        return column
+    blank = pc.equal(pc.utf8_trim_whitespace(column), "")
+    return pc.if_else(blank, pa.scalar(default, pa.large_string()), column)
+
+
+def _series(values: pa.Array) -> pd.Series:
+    """A text array as a pandas text column (pyarrow's, no copy), numbered from 0."""
+    return pd.Series(values.to_pandas().array, dtype="str")
+
+
+def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options) -> list[Failure]:
+    """Every check's failing rows, in :func:`~importer.sheet.validation.checks`' order."""
+    frame: pd.DataFrame | None = None
+    found: list[Failure] = []
+    for check in checks(options.vendor):
+        read = fields[check.column]
+        if check.frame_wide:  # a cross-column rule: given the normalised columns
+            if frame is None:
+                frame = pd.DataFrame({n: _series(r.values) for n, r in fields.items()})
+            passed = check.test(frame).to_numpy(dtype=bool, na_value=True)  # type: ignore[arg-type]
+        elif check.code == "required":
+            passed = pc.is_valid(read.values).to_numpy(zero_copy_only=False)
+        elif read.distinct is not None:  # "valid": each distinct text once
+            fine = pc.invert(pc.starts_with(read.distinct.values, MARK)).fill_null(True)
+            passed = read.distinct.per_row(fine.to_numpy(zero_copy_only=False), True)
+        else:
+            fine = pc.invert(pc.starts_with(read.values, MARK)).fill_null(True)
+            passed = fine.to_numpy(zero_copy_only=False)
+        failing = np.flatnonzero(~passed)
+        if len(failing):
+            at = pa.array(failing)
+            typed = read.raw.take(at).to_pylist()
+            cases = read.values.take(at).to_pylist() if check.code == "valid" else None
+            found.append((check, rows[failing].tolist(), typed, cases))
+    return found
