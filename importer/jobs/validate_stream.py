@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,13 +101,11 @@ class _Tally:
         self.rows, self.invalid, self.errors = 0, 0, list[RowError]()
         self._writer, self._shown = writer, shown
         self._options, self._headers = options, headers
-        self._repeated = RepeatedRows()
         self._started = False
         self.two_ways, self.zoneless = TwoWays(), 0
 
     def add(self, report: SliceReport) -> None:
-        """Check the next slice for repeated rows, write its result rows, count them."""
-        report = self._repeated.flag(report)
+        """Write the next slice's result rows (its repeats flagged), count them."""
         names, columns = slice_result(report, report.notes(self._options), self._headers)
         if not self._started:
             self._writer.header(names)
@@ -118,6 +117,10 @@ class _Tally:
         if len(self.errors) < self._shown:
             every = itertools.chain.from_iterable(report.errors.values())
             self.errors += itertools.islice(every, self._shown - len(self.errors))
+
+
+def _write(tally: _Tally, flagged: Future[SliceReport]) -> None:
+    tally.add(flagged.result())
 
 
 class _Refused(Exception):
@@ -185,18 +188,22 @@ def validate_csv(
             _fewer_collections(),
             atomic_write(result) as temporary,
             temporary.open("wb") as out,
-            ThreadPoolExecutor(max_workers=1) as pool,
+            ThreadPoolExecutor(max_workers=1) as flagging,
+            ThreadPoolExecutor(max_workers=1) as writing,
         ):
             tally = _Tally(csv_writer(out, layout.delimiter), shown, options, headers)
-            pending: Future[None] | None = None
-            # While a slice is checked for repeats and written (mostly pyarrow, outside the
-            # GIL), the next one is read and validated: two slices at most in memory.
+            repeated = RepeatedRows()
+            written: deque[Future[None]] = deque()
+            # Three stages, a thread each: while a slice is written, the next one is checked
+            # for repeats and the one after is read and validated (each stage in sheet order;
+            # much of each is pyarrow and numpy, outside the GIL): three slices in memory.
             for report in reports:
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(tally.add, report)
-            if pending is not None:
-                pending.result()
+                flagged = flagging.submit(repeated.flag, report)
+                written.append(writing.submit(_write, tally, flagged))
+                if len(written) > 1:
+                    written.popleft().result()
+            for done in written:
+                done.result()
     except _Refused:
         return None
     rows, invalid, errors = tally.rows, tally.invalid, tally.errors

@@ -114,8 +114,9 @@ def stream_columns(
             gathered.append(batch)
             size += batch.nbytes
             if size >= slice_bytes:
-                yield _gathered(gathered)
-                gathered, size = [], 0
+                columns = _gathered(gathered)
+                gathered, size = [], 0  # not held while the slice is used (a copy of it)
+                yield columns
         if gathered:
             yield _gathered(gathered)
 
