@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,52 +33,107 @@ def text_scalar(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.large_string())
 
 
-def _neutralised(column: pa.Array | pa.ChunkedArray, rule: _Rule) -> pa.Array | pa.ChunkedArray:
+def _neutralised(column: pa.Array, rule: _Rule) -> pa.Array:
     """Prefix ``'`` to cells starting like a formula, unless they are plain numbers; cells with
-    a field start inside (after another locale's separator) take the one-cell rule."""
+    a field start inside (after another locale's separator) take the one-cell rule.
+
+    ``column``: large text, no null. Only the cells whose bytes may need it (found by a scan
+    of the column's bytes, at memory speed) go through the kernels' tests and Python.
+    """
+    cells = _Cells(column)
     safe = column
-    # Most columns (IDs, names) hold none of a formula's first characters anywhere: a scan of
-    # the column's bytes tells it at memory speed, where the first-character test costs more.
+    # a formula's first character: the cells whose first byte may begin one
     first_bytes = bytes({char.encode("utf-8")[0] for char in rule.dangerous})
-    if _holds_any(column, first_bytes):
-        first = pc.utf8_slice_codeunits(column, 0, 1)
+    maybe = cells.starting_with(first_bytes)
+    if maybe is not None:
+        at = pa.array(np.flatnonzero(maybe))
+        some = column.take(at)
+        first = pc.utf8_slice_codeunits(some, 0, 1)
         risky = pc.is_in(first, value_set=pa.array(list(rule.dangerous), pa.large_string()))
+        plain = pc.match_substring_regex(some, f"^(?:{rule.plain_number})$")
+        risky = pc.and_(risky, pc.invert(plain))
         if pc.any(risky).as_py():
-            plain = pc.match_substring_regex(column, f"^(?:{rule.plain_number})$")
-            risky = pc.and_(risky, pc.invert(plain))
-            prefixed = pc.binary_join_element_wise(text_scalar("'"), column, text_scalar(""))
-            safe = pc.if_else(risky, prefixed, column)
-    # A field start inside a cell needs a separator and a formula's first character: most
-    # columns (IDs, dates, names) hold no separator at all, which a scan of the column's
-    # bytes tells at memory speed; a regex over a million cells costs ~0.1 s a column.
-    if not (_holds_any(column, _SEPARATOR_BYTES) and _holds_any(column, _START_BYTES)):
+            prefixed = pc.binary_join_element_wise(
+                text_scalar("'"), pc.filter(some, risky), text_scalar("")
+            )
+            safe = pc.replace_with_mask(safe, _spread(len(column), at, risky), prefixed)
+    # A field start inside a cell needs a separator and a formula's first character; the
+    # cells (rare: `a,=2+5`) that need the inner rule, which has no vectorised form in RE2
+    # (it has no lookbehind), go through Python.
+    separated = cells.holding(_SEPARATOR_BYTES)
+    starting = None if separated is None else cells.holding(_START_BYTES)
+    if separated is None or starting is None or not (both := separated & starting).any():
         return safe
-    # The cells (rare: `a,=2+5`) that need the inner rule, which has no vectorised form
-    # in RE2 (it has no lookbehind): those few go through Python.
-    inner = pc.match_substring_regex(column, rule.inner_start)
+    at = pa.array(np.flatnonzero(both))
+    some = column.take(at)
+    inner = pc.match_substring_regex(some, rule.inner_start)
     if not pc.any(inner).as_py():
         return safe
-    fixed = [rule.neutralise(value) for value in pc.filter(column, inner).to_pylist()]
-    return pc.replace_with_mask(_whole(safe), _whole(inner), pa.array(fixed, pa.large_string()))
+    fixed = [rule.neutralise(value) for value in pc.filter(some, inner).to_pylist()]
+    mask = _spread(len(column), at, inner)
+    return pc.replace_with_mask(safe, mask, pa.array(fixed, pa.large_string()))
+
+
+def _spread(height: int, at: pa.Array, chosen: pa.Array) -> pa.Array:
+    """A mask of ``height`` cells: those at ``at`` whose ``chosen`` is true."""
+    mask = np.zeros(height, dtype=bool)
+    mask[at.to_numpy()[chosen.to_numpy(zero_copy_only=False)]] = True
+    return pa.array(mask)
 
 
 #: The bytes that may begin a field inside a cell (each locale's separator, a line end),
 #: and those a formula's first character starts with in UTF-8 (``\xef``: the full-width
-#: forms). A superset is enough: they only tell which columns to look at closely.
+#: forms). A superset is enough: they only tell which cells to look at closely.
 _SEPARATOR_BYTES = b",;\t\r\n"
 _START_BYTES = b"=+-@\xef"
 
 
-def _holds_any(column: pa.ChunkedArray | pa.Array, chars: bytes) -> bool:
-    """Whether any of the bytes ``chars`` is in the column's text (a fast superset test)."""
-    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-        data = chunk.buffers()[2]
-        if data is None:
-            continue
-        text = data.to_pybytes()  # a copy, then memchr: far faster than a regex per cell
-        if any(char in text for char in (bytes([c]) for c in chars)):
-            return True
-    return False
+class _Cells:
+    """A text column's bytes and each cell's bounds in them, to find the cells holding some
+    bytes at memory speed: whether the column holds a byte at all is one ``memchr`` over a
+    copy of its text (most columns hold none of those looked for), and only then is each
+    cell told, by numpy over a view of pyarrow's buffers.
+
+    Args:
+        column: large text (64-bit offsets), one array.
+    """
+
+    def __init__(self, column: pa.Array) -> None:
+        offsets, data = column.buffers()[1:3]
+        height = len(column)
+        self.bounds = np.frombuffer(offsets, np.int64)[column.offset : column.offset + height + 1]
+        low, high = int(self.bounds[0]), int(self.bounds[-1])
+        text = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        self.data = text[low:high]
+        self._text: bytes | None = None
+
+    def holding(self, chars: bytes) -> np.ndarray | None:
+        """Whether each cell holds one of the bytes ``chars``; ``None`` when none does."""
+        if self._text is None:
+            self._text = self.data.tobytes()
+        present = [char for char in chars if bytes([char]) in self._text]
+        if not present:
+            return None
+        hit = self.data == present[0]
+        for char in present[1:]:
+            hit |= self.data == char
+        mask = np.zeros(len(self.bounds) - 1, dtype=bool)
+        found = np.flatnonzero(hit) + self.bounds[0]
+        mask[np.searchsorted(self.bounds, found, side="right") - 1] = True
+        return mask
+
+    def starting_with(self, chars: bytes) -> np.ndarray | None:
+        """Whether each cell's first byte is one of ``chars``; ``None`` when no cell's is."""
+        starts = self.bounds[:-1]
+        filled = np.flatnonzero(self.bounds[1:] > starts)
+        table = np.zeros(256, dtype=bool)
+        table[list(chars)] = True
+        hit = filled[table[self.data[starts[filled] - self.bounds[0]]]]
+        if not len(hit):
+            return None
+        mask = np.zeros(len(starts), dtype=bool)
+        mask[hit] = True
+        return mask
 
 
 class _Rule(NamedTuple):
@@ -89,22 +145,22 @@ class _Rule(NamedTuple):
     inner_start: str
 
 
-def _quoted(column: pa.Array | pa.ChunkedArray, delimiter: str) -> pa.Array | pa.ChunkedArray:
-    """Quote cells holding the delimiter, a quote, CR or LF; double the quotes inside."""
-    # Most columns (IDs, dates, statuses) hold none of these bytes anywhere: a scan of the
-    # column's bytes tells it at memory speed, where the regex costs ~0.05 s a million cells.
-    if not _holds_any(column, delimiter.encode("utf-8") + b'"\r\n'):
-        return column
-    special = "[" + re.escape(delimiter) + '"\r\n]'
-    needs = pc.match_substring_regex(column, special)
-    if not pc.any(needs).as_py():
+def _quoted(column: pa.Array, delimiter: str) -> pa.Array:
+    """Quote cells holding the delimiter, a quote, CR or LF; double the quotes inside.
+
+    ``column``: large text, no null. Most columns (IDs, dates, statuses) hold none of these
+    bytes: a scan of the column's bytes finds the cells that do, at memory speed.
+    """
+    needs = _Cells(column).holding(delimiter.encode("utf-8") + b'"\r\n')
+    if needs is None:
         return column
     # only the cells that need it (a few, as a rule) are quoted, then put back in place
-    doubled = pc.replace_substring(pc.filter(column, needs), '"', '""')
+    mask = pa.array(needs)
+    doubled = pc.replace_substring(pc.filter(column, mask), '"', '""')
     wrapped = pc.binary_join_element_wise(
         text_scalar('"'), doubled, text_scalar('"'), text_scalar("")
     )
-    return pc.replace_with_mask(_whole(column), _whole(needs), _whole(wrapped))
+    return pc.replace_with_mask(column, mask, _whole(wrapped))
 
 
 def _whole(array: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -180,8 +236,8 @@ class CsvWriter:
 
         # Each whole column is made safe and quoted once (most need neither: kept as they
         # are); pyarrow's kernels release the GIL, so two threads render two columns at a time.
-        def render(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-            text = column.cast(pa.large_string())
+        def render(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+            text = _whole(column.cast(pa.large_string()))
             if text.null_count:
                 text = text.fill_null("")
             return _quoted(_neutralised(text, self._rule), self._delimiter)
