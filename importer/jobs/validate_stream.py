@@ -4,9 +4,11 @@ The whole-file path (:func:`importer.sheet.validation.validate`, then
 :func:`importer.sheet.duplicates.flag_duplicates` and :func:`importer.results.write.write_report`)
 holds the sheet, its normalised values and its result at once: about 0.9 GB for a million rows.
 Here the file is read by pyarrow in slices of about :data:`SLICE_BYTES` of file (some
-80,000 rows of a typical export), and each slice is validated, checked for repeated rows
-(:class:`importer.sheet.duplicates.RepeatedRows`, which remembers 24 bytes per valid row) and
-written to the result before the next is read: memory follows the slice, not the file.
+60,000 rows of a typical export), and each slice is validated column by column in pyarrow
+(:mod:`importer.sheet.slices`), checked for repeated rows
+(:class:`importer.sheet.duplicates.RepeatedRows`, which remembers 16 bytes per valid row) and
+written to the result, each step in a thread of its own: three slices at most in memory,
+which follows the slice, not the file.
 
 The output is the same, byte for byte, as the whole-file path's: rows keep their sheet
 numbers, blank rows are dropped, a row repeating an earlier one (in any slice) names it.
@@ -58,10 +60,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SLICE_BYTES", "Validated", "validate_csv"]
 
-#: How much of the file one slice holds (pyarrow's buffers of it: about 80,000 rows of the
-#: benchmark's sheet). Measured on its 1M-row file (150 MB): 8 MB slices peak at 355 MB
-#: but cost 1 to 1.5 s more CPU (work per slice), 16 MB at 390-420 MB, 32 MB at 500-530 MB.
-SLICE_BYTES = 16 << 20
+#: How much of the file one slice holds (pyarrow's buffers of it: about 60,000 rows of the
+#: benchmark's sheet). Measured on its 1M-row file (150 MB), three slices in flight (one a
+#: stage): 12 MB slices peak at 440-470 MB, 16 MB at 485-525 MB, for the same time (3.1-3.2 s,
+#: the least of 6); 8 MB slices at 400-410 MB but 0.8 s slower (work per slice).
+SLICE_BYTES = 12 << 20
 
 
 @dataclass(frozen=True)

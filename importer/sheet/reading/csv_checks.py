@@ -24,6 +24,7 @@ __all__ = [
     "MAX_CSV_LINES",
     "STREAMED_MAX_CSV_LINES",
     "STREAMED_MEMORY_FACTOR",
+    "check_file",
     "check_lines",
     "check_quotes",
     "check_size",
@@ -83,16 +84,49 @@ def check_lines(path: Path, text: str | bytes | mmap.mmap | Path, most: int | No
     if isinstance(text, str):
         lines = max(text.count("\n"), text.count("\r"))
     else:
-        feeds = returns = 0
+        counted = [0, 0]
         for chunk in _chunks(text):
-            feeds, returns = feeds + chunk.count(b"\n"), returns + chunk.count(b"\r")
-        lines = max(feeds, returns)
+            _count_lines(chunk, counted)
+        lines = max(counted)
+    _refuse_lines(path, lines, most)
+
+
+def _count_lines(chunk: bytes, counted: list[int]) -> None:
+    """Add the line feeds and the carriage returns of ``chunk`` to ``counted``."""
+    counted[0] += chunk.count(b"\n")
+    if chunk.find(b"\r") >= 0:  # one memchr: most files have none
+        counted[1] += chunk.count(b"\r")
+
+
+def _refuse_lines(path: Path, lines: int, most: int | None) -> None:
     most = MAX_CSV_LINES if most is None else most
     if lines > most:
         raise UnsafeFileError(
             f"{path}: the file has {lines:,} lines, over the {most:,} we read "
             "(an Excel sheet holds 1,048,576 rows). Split it into smaller files."
         )
+
+
+def check_file(path: Path, delimiter: str, most: int | None, binary: bool) -> None:
+    """:func:`check_lines`, then :func:`check_quotes`, of a UTF-8 file, read once for both
+    (a chunk at a time); in between, refuse a file whose sample showed ``binary`` content.
+
+    Raises:
+        UnsafeFileError: too many lines.
+        UnreadableFileError: binary content, or a quoted cell that never closes.
+    """
+    counted = [0, 0]
+    pattern = re.compile(_QUOTED.format(separators=re.escape(delimiter) + "\r\n").encode())
+    opened = _open_quote_in_file(path, pattern, counted)
+    _refuse_lines(path, max(counted), most)
+    if binary:
+        raise UnreadableFileError(
+            f"{path}: this is not a text CSV file (binary content). "
+            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+        )
+    if opened is not None:
+        with path.open("rb") as handle:
+            _unclosed(path, handle.read(opened).decode("utf-8", "replace"), delimiter)
 
 
 def records(path: Path, text: str, delimiter: str, complete: bool = True) -> list[list[str]]:
@@ -163,18 +197,23 @@ def check_quotes(path: Path, text: str | bytes | mmap.mmap | Path, delimiter: st
     _unclosed(path, prefix, delimiter)
 
 
-def _open_quote_in_file(path: Path, pattern: re.Pattern[bytes]) -> int | None:
+def _open_quote_in_file(
+    path: Path, pattern: re.Pattern[bytes], lines: list[int] | None = None
+) -> int | None:
     """Where the last quoted cell of the file opens, if it never closes (else ``None``).
 
     The file is searched chunk by chunk as :func:`check_quotes` searches it whole: a
     quoted cell that reaches the end of a chunk is searched again from its opening quote
-    with the next chunk, and one byte before a chunk is kept for the lookbehind.
+    with the next chunk, and one byte before a chunk is kept for the lookbehind. With
+    ``lines``, each chunk's line breaks are counted into it (see :func:`check_file`).
     """
     carry, offset, context, last_open = b"", 0, 0, None
     with path.open("rb") as handle:
         while True:
             block = handle.read(_QUOTE_CHUNK)
-            buffer = carry + block
+            if lines is not None:
+                _count_lines(block, lines)
+            buffer = carry + block if carry else block
             resume = None
             for match in pattern.finditer(buffer, context):
                 if block and match.end() == len(buffer):

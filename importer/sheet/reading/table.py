@@ -362,15 +362,11 @@ def utf8_csv_layout(
         return None
     if not sample.strip():
         return None
-    # The file is read a chunk at a time (not mapped: its pages would count as ours).
-    csv_checks.check_lines(path, path, most_lines)
-    if "\x00" in sample:
-        raise UnreadableFileError(
-            f"{path}: this is not a text CSV file (binary content). "
-            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
-        )
     delimiter = _sniff_delimiter(sample)
-    csv_checks.check_quotes(path, path, delimiter)
+    # The file is read once, a chunk at a time (not mapped: its pages would count as ours),
+    # for its lines and its quotes; binary content is refused in between, as the
+    # whole-file path does.
+    csv_checks.check_file(path, delimiter, most_lines, "\x00" in sample)
     head_records = csv_checks.records(path, sample, delimiter, complete=False)[:-1]
     header_index = find_header(head_records, scorer)
     headers = header_names(head_records[header_index])
