@@ -58,6 +58,7 @@ __all__ = [
     "Text",
     "TextList",
     "Time12h",
+    "cell_texts",
     "marker",
     "split_marker",
 ]
@@ -160,13 +161,23 @@ class Distinct:
 #: A reading of one distinct text: (normalised value or marker, note), and for a kind read
 #: in a time zone, the wall-clock value when the text carries no zone (see :class:`Parsed`).
 Reading = tuple[str | None, str | None] | tuple[str | None, str | None, str | None]
+#: Reads one text (not blank).
+Read = Callable[[str], Reading]
+#: Reads all the distinct texts at once (vectorised) where it can: ``None`` for the others.
+First = Callable[[list[str]], list[Reading | None]]
 
 
-def _per_unique(
-    values: pd.Series,
-    read: Callable[[str], Reading],
-    first: Callable[[list[str]], list[Reading | None]] | None = None,
-) -> Parsed:
+def _read_all(texts: list[str], read: Read, first: First | None = None) -> list[Reading]:
+    """The reading of each text: by ``first`` where it can, else by ``read``; a blank text is
+    missing (no value, no note)."""
+    quick = first(texts) if first is not None else [None] * len(texts)
+    return [
+        done if done is not None else read(text) if text.strip() else (None, None)
+        for text, done in zip(texts, quick, strict=True)
+    ]
+
+
+def _per_unique(values: pd.Series, read: Read, first: First | None = None) -> Parsed:
     """Apply ``read`` (text -> normalised value or marker, note) once per distinct value.
 
     ``first``, when given, normalises all the distinct texts at once (vectorised) where it
@@ -177,12 +188,7 @@ def _per_unique(
     import pandas as pd
 
     codes, uniques = pd.factorize(values, sort=False)
-    texts = [str(text) for text in uniques]
-    quick = first(texts) if first is not None else [None] * len(texts)
-    results = [
-        done if done is not None else read(text) if text.strip() else (None, None)
-        for text, done in zip(texts, quick, strict=True)
-    ]
+    results = _read_all([str(text) for text in uniques], read, first)
     codes = np.where(codes < 0, len(results), codes)
     out = _spread([r[0] for r in results], codes, values.index)
     notes = wall = None
@@ -263,8 +269,28 @@ class Kind:
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         """Normalise ``values`` (raw text) into values, missing, or problem markers."""
+        reader = self.reader(context)
+        if reader is not None:
+            return _per_unique(values, *reader)
         stripped = _strip(values)
         return Parsed(_blank_to_na(stripped, stripped.eq("")))
+
+    def reader(self, context: Context) -> tuple[Read, First | None] | None:
+        """How a kind read once per distinct text reads one (and all at once, where it can);
+        ``None``: a kind read column-wise."""
+        return None
+
+    def readings(self, texts: list[str], context: Context) -> list[Reading]:
+        """The reading of each of ``texts`` (distinct texts), as :meth:`parse` reads them."""
+        reader = self.reader(context)
+        if reader is not None:
+            return _read_all(texts, *reader)
+        import pandas as pd
+
+        parsed = self.parse(pd.Series(texts, dtype="str"), context)
+        columns = [parsed.values, parsed.notes, parsed.wall]
+        cells = [[None] * len(texts) if c is None else cell_texts(c) for c in columns]
+        return list(zip(*cells, strict=True))
 
 
 @dataclass(frozen=True)
@@ -333,6 +359,13 @@ class Email(Kind):
         return Parsed(_check_pattern(values, _EMAIL, "email"))
 
 
+def cell_texts(values: pd.Series) -> list[str | None]:
+    """A column's cells as text, ``None`` where missing."""
+    import pandas as pd
+
+    return [None if pd.isna(value) else str(value) for value in values.tolist()]
+
+
 def _split(text: str, separators: str) -> list[str]:
     return [item.strip() for item in re.split(separators, text) if item.strip()]
 
@@ -368,8 +401,8 @@ class TextList(Kind):
 
     item_code: ClassVar[str] = "list_item"
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
-        return _per_unique(values, self.read)
+    def reader(self, context: Context) -> tuple[Read, First | None]:
+        return self.read, None
 
 
 @dataclass(frozen=True)
@@ -426,8 +459,8 @@ class Integer(Kind):
             return marker("integer_max", f"{self.maximum:,}"), None
         return str(int(match.group(1))), None
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
-        return _per_unique(values, self.read)
+    def reader(self, context: Context) -> tuple[Read, First | None]:
+        return self.read, None
 
 
 def _key(text: str) -> str:
@@ -459,8 +492,8 @@ class Choice(Kind):
                 return value, None
         return marker("choice", " | ".join(self.choices)), None
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
-        return _per_unique(values, self.read)
+    def reader(self, context: Context) -> tuple[Read, First | None]:
+        return self.read, None
 
 
 @dataclass(frozen=True)
@@ -504,7 +537,7 @@ class DateTimeUTC(Kind):
     zoned: ClassVar[bool] = True
     dates: ClassVar[bool] = True
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
+    def reader(self, context: Context) -> tuple[Read, First | None]:
         def read(text: str) -> Reading:
             reading = read_datetime(text, context.order)
             if reading.problem:
@@ -529,7 +562,7 @@ class DateTimeUTC(Kind):
                 for done, wall in zip(sent, walls, strict=True)
             ]
 
-        return _per_unique(values, read, first)
+        return read, first
 
 
 @dataclass(frozen=True)
@@ -539,7 +572,7 @@ class DateText(Kind):
     hint: ClassVar[str] = "a date, DD-MM-YYYY, e.g. 31-12-2025"
     dates: ClassVar[bool] = True
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
+    def reader(self, context: Context) -> tuple[Read, First | None]:
         def read(text: str) -> Reading:
             reading = read_date(text, context.order)
             if reading.problem or not isinstance(reading.value, dt.date):
@@ -549,7 +582,7 @@ class DateText(Kind):
             wall = typed.strftime("%d-%m-%Y") if isinstance(typed, dt.date) else None
             return sent, reading.note, wall if wall != sent else None
 
-        return _per_unique(values, read)
+        return read, None
 
 
 @dataclass(frozen=True)
@@ -558,8 +591,8 @@ class Time12h(Kind):
 
     hint: ClassVar[str] = "a time, e.g. 10:00 AM, 2:30 PM or 14:30"
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
-        def read(text: str) -> tuple[str | None, str | None]:
+    def reader(self, context: Context) -> tuple[Read, First | None]:
+        def read(text: str) -> Reading:
             reading = read_time(text)
             if reading.problem or not isinstance(reading.value, dt.time):
                 return marker(reading.problem or "time_format"), None
@@ -567,7 +600,7 @@ class Time12h(Kind):
                 return marker("time_seconds"), None
             return reading.value.strftime("%I:%M %p"), None
 
-        return _per_unique(values, read)
+        return read, None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from importer.sheet.fields import Context, Distinct, Field
+from importer.sheet.fields import Context, Distinct, Field, cell_texts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -152,7 +152,7 @@ def _arrow(values: pd.Series) -> pa.Array:
         held = pa.array(values.array)
         held = held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
         return held.cast(pa.large_string())
-    return pa.array(_texts(values), pa.large_string())
+    return pa.array(cell_texts(values), pa.large_string())
 
 
 def _none() -> _Known:
@@ -166,19 +166,13 @@ def _read(spec: Field, texts: pa.Array, context: Context) -> _Known:
     """The readings of ``texts`` (new distinct texts) by the field's kind, as text arrays."""
     import pyarrow as pa
 
-    parsed = spec.kind.parse(pd.Series(texts.to_pylist(), dtype="str"), context)
-
-    def arrow(values: pd.Series | None) -> pa.Array:
-        if values is None:
-            return pa.nulls(len(texts), pa.large_string())
-        return pa.array(_texts(values), pa.large_string())
-
-    return _Known(texts, arrow(parsed.values), arrow(parsed.notes), arrow(parsed.wall))
-
-
-def _texts(values: pd.Series) -> list[str | None]:
-    """A column's cells as text, ``None`` where missing."""
-    return [None if pd.isna(value) else str(value) for value in values.tolist()]
+    readings = spec.kind.readings(texts.to_pylist(), context)
+    values = [reading[0] for reading in readings]
+    notes = [reading[1] for reading in readings]
+    walls = [reading[2] if len(reading) > 2 else None for reading in readings]
+    return _Known(
+        texts, *(pa.array(column, pa.large_string()) for column in (values, notes, walls))
+    )
 
 
 def _spread_any(distinct: pa.Array, rows: pa.Array) -> pa.Array | None:
