@@ -58,6 +58,7 @@ __all__ = [
     "Text",
     "TextList",
     "Time12h",
+    "arrow_cells",
     "cell_texts",
     "marker",
     "split_marker",
@@ -238,15 +239,6 @@ def _byte_size(values: pd.Series) -> int | None:
     return None if lengths is None else int(pc.sum(lengths).as_py() or 0)
 
 
-def _within(values: pd.Series, most: int) -> bool:
-    """Whether no cell has more than ``most`` bytes, so no more than ``most`` characters
-    (``False`` where it cannot be told so: the characters are then counted)."""
-    import pyarrow.compute as pc
-
-    lengths = _byte_lengths(values)
-    return lengths is not None and (pc.max(lengths).as_py() or 0) <= most
-
-
 def _blank_to_na(values: pd.Series, empty: pd.Series) -> pd.Series:
     """Empty cells as missing; the same column (no copy) when none is empty."""
     return values.mask(empty) if bool(empty.any()) else values
@@ -272,8 +264,23 @@ class Kind:
         reader = self.reader(context)
         if reader is not None:
             return _per_unique(values, *reader)
-        stripped = _strip(values)
-        return Parsed(_blank_to_na(stripped, stripped.eq("")))
+        import pandas as pd
+
+        cells = self.parse_cells(arrow_cells(values), context)
+        assert cells is not None  # a kind with a parse of its own has no columnar form
+        return Parsed(pd.Series(cells.to_pandas().array, index=values.index, dtype="str"))
+
+    def parse_cells(self, cells: pa.Array, context: Context) -> pa.Array | None:
+        """:meth:`parse` of a kind read column-wise, on pyarrow's text (no pandas): the cells
+        trimmed, empty ones missing. ``None`` for a kind with a ``parse`` of its own (or read
+        once per distinct text): it has no such form."""
+        if type(self).parse is not Kind.parse or self.reader(context) is not None:
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        stripped = pc.utf8_trim_whitespace(cells)
+        return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
 
     def reader(self, context: Context) -> tuple[Read, First | None] | None:
         """How a kind read once per distinct text reads one (and all at once, where it can);
@@ -303,12 +310,19 @@ class Text(Kind):
     def hint(self) -> str:  # type: ignore[override]
         return f"text, at most {self.max_length} characters" if self.max_length else "text"
 
-    def parse(self, values: pd.Series, context: Context) -> Parsed:
-        parsed = super().parse(values, context).values
-        if self.max_length and not _within(parsed, self.max_length):
-            too_long = parsed.str.len().gt(self.max_length).fillna(False)
-            parsed = parsed.mask(too_long, marker("too_long", str(self.max_length)))
-        return Parsed(parsed)
+    def parse_cells(self, cells: pa.Array, context: Context) -> pa.Array | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = super().parse_cells(cells, context)
+        if values is None or not self.max_length:
+            return values
+        # a cell has no more characters than bytes: counted only where the bytes may be over
+        if (pc.max(pc.binary_length(values)).as_py() or 0) <= self.max_length:
+            return values
+        too_long = pc.fill_null(pc.greater(pc.utf8_length(values), self.max_length), False)
+        over = pa.scalar(marker("too_long", str(self.max_length)), values.type)
+        return pc.if_else(too_long, over, values)
 
 
 def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
@@ -357,6 +371,18 @@ class Email(Kind):
 
     def parse(self, values: pd.Series, context: Context) -> Parsed:
         return Parsed(_check_pattern(values, _EMAIL, "email"))
+
+
+def arrow_cells(values: pd.Series) -> pa.Array:
+    """A text column as one pyarrow large-text array (no copy of a pyarrow-held one)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        held = pa.array(values.array)
+        held = held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
+        return held.cast(pa.large_string())
+    return pa.array(cell_texts(values), pa.large_string())
 
 
 def cell_texts(values: pd.Series) -> list[str | None]:

@@ -16,13 +16,14 @@ look-ups, where a dictionary of Python strings took 1 s).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from importer.sheet.fields import Context, Distinct, Field, cell_texts
+from importer.sheet.fields import Context, Distinct, Field, arrow_cells
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -106,10 +107,11 @@ class Remembered:
         codes = pc.fill_null(rows, -1).to_numpy().astype(np.intp)
         return Readings(
             cells,
-            values.take(rows),
+            None,
             _spread_any(known.notes.take(places), rows),
             _spread_any(known.walls.take(places), rows),
             Distinct(codes, texts, values),
+            rows,
         )
 
 
@@ -119,40 +121,44 @@ class Readings:
 
     Attributes:
         raw: the cells as typed.
-        values: each cell's normalised value, problem marker or null (see
-            :class:`~importer.sheet.fields.Parsed`).
+        read: each cell's normalised value, problem marker or null (see
+            :class:`~importer.sheet.fields.Parsed`), where the cells were read one by one
+            (else ``None``: see :attr:`values`).
         notes: how an ambiguous cell was read (``None``: no note in the slice).
         wall: the cells as they identify their row (see :class:`~importer.sheet.fields.Parsed`).
         distinct: the values by distinct text, where they were read so.
+        texts: each cell's distinct text (its place in ``distinct``), where they were.
     """
 
     raw: pa.Array
-    values: pa.Array
+    read: pa.Array | None
     notes: pa.Array | None = None
     wall: pa.Array | None = None
     distinct: Distinct | None = None
+    texts: pa.Array | None = None
+
+    @functools.cached_property
+    def values(self) -> pa.Array:
+        """Each cell's normalised value, problem marker or null (spread from the distinct
+        texts' on first use: most checks take them by distinct text)."""
+        if self.read is not None:
+            return self.read
+        assert self.distinct is not None and self.texts is not None
+        return self.distinct.values.take(self.texts)
 
 
 def _parsed(spec: Field, cells: pa.Array, context: Context) -> Readings:
-    """The cells read by the field's kind, every row (a column of mostly distinct texts)."""
-    column = pd.Series(cells.to_pandas().array, dtype="str")
-    parsed = spec.kind.parse(column, context)
+    """The cells read by the field's kind, every row (a column of mostly distinct texts):
+    by its columnar form, where it has one, else through pandas."""
+    values = spec.kind.parse_cells(cells, context)
+    if values is not None:
+        return Readings(cells, values)
+    parsed = spec.kind.parse(pd.Series(cells.to_pandas().array, dtype="str"), context)
 
     def arrow(values: pd.Series | None) -> pa.Array | None:
-        return None if values is None else _arrow(values)
+        return None if values is None else arrow_cells(values)
 
-    return Readings(cells, _arrow(parsed.values), arrow(parsed.notes), arrow(parsed.wall))
-
-
-def _arrow(values: pd.Series) -> pa.Array:
-    """A text column as one pyarrow large-string array (no copy of a pyarrow-held one)."""
-    import pyarrow as pa
-
-    if isinstance(values.array, pd.arrays.ArrowStringArray):
-        held = pa.array(values.array)
-        held = held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
-        return held.cast(pa.large_string())
-    return pa.array(cell_texts(values), pa.large_string())
+    return Readings(cells, arrow_cells(parsed.values), arrow(parsed.notes), arrow(parsed.wall))
 
 
 def _none() -> _Known:

@@ -32,11 +32,14 @@ class RowCheck:
         test: given the normalised frame, ``True`` where the row is fine. Rows
             whose inputs are missing or already invalid must pass (they are
             reported once, by the column check).
+        reads: the fields ``test`` reads (empty: it may read any); the frame it is given
+            may hold only those.
     """
 
     code: str
     column: str
     test: Callable[[pd.DataFrame], pd.Series]
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

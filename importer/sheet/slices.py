@@ -158,8 +158,9 @@ def validate_slice(
         for field in spec.fields
     }
     errors = row_errors(_failures(fields, rows, options), spec, columns)
-    raw = {name: _series(read.raw) for name, read in fields.items()}
-    values = {name: _series(read.values) for name, read in fields.items()}
+    dates = [field.name for field in spec.fields if field.kind.dates]
+    raw = {name: _series(fields[name].raw) for name in dates}
+    values = {name: _series(fields[name].values) for name in dates if not fields[name].distinct}
     distinct = {name: read.distinct for name, read in fields.items() if read.distinct}
     found = two_ways_of(raw, values, spec, context, distinct)
     return SliceReport(rows, cells, fields, errors, found)
@@ -188,14 +189,15 @@ def _series(values: pa.Array) -> pd.Series:
 
 def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options) -> list[Failure]:
     """Every check's failing rows, in :func:`~importer.sheet.validation.checks`' order."""
-    frame: pd.DataFrame | None = None
     found: list[Failure] = []
     for check in checks(options.vendor):
         read = fields[check.column]
-        if check.frame_wide:  # a cross-column rule: given the normalised columns
-            if frame is None:
-                frame = pd.DataFrame({n: _series(r.values) for n, r in fields.items()})
+        if check.frame_wide:  # a cross-column rule: given the normalised columns it reads
+            frame = pd.DataFrame({n: _series(fields[n].values) for n in check.reads or fields})
             passed = check.test(frame).to_numpy(dtype=bool, na_value=True)  # type: ignore[arg-type]
+        elif check.code == "required" and read.distinct is not None:
+            given = pc.is_valid(read.distinct.values).to_numpy(zero_copy_only=False)
+            passed = read.distinct.per_row(given, False)
         elif check.code == "required":
             passed = pc.is_valid(read.values).to_numpy(zero_copy_only=False)
         elif read.distinct is not None:  # "valid": each distinct text once

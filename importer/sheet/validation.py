@@ -148,12 +148,15 @@ class Check:
         test: ``True`` where the row passes; a column check is given the column, a
             cross-column rule the whole frame.
         frame_wide: whether ``test`` takes the whole frame (a cross-column rule).
+        reads: a cross-column rule's fields (empty: any; see
+            :attr:`~importer.sheet.schema.RowCheck.reads`).
     """
 
     column: str
     code: str
     test: Callable[[pd.Series], pd.Series] | Callable[[pd.DataFrame], pd.Series]
     frame_wide: bool = False
+    reads: tuple[str, ...] = ()
 
 
 def _present(values: pd.Series) -> pd.Series:
@@ -178,7 +181,9 @@ def checks(vendor: Vendor) -> tuple[Check, ...]:
         if spec.required:
             found.append(Check(spec.name, "required", _present))
         found.append(Check(spec.name, "valid", _no_marker))
-    found += [Check(rule.column, rule.code, rule.test, True) for rule in vendor.row_checks]
+    found += [
+        Check(rule.column, rule.code, rule.test, True, rule.reads) for rule in vendor.row_checks
+    ]
     _CHECKS[key] = tuple(found)
     return _CHECKS[key]
 

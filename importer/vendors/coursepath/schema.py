@@ -98,7 +98,9 @@ VENDOR = Vendor(
             in_body=False,
         ),
     ),
-    row_checks=(RowCheck("course_or_program", "courseId", _course_or_program),),
+    row_checks=(
+        RowCheck("course_or_program", "courseId", _course_or_program, ("courseId", "programId")),
+    ),
     rate_limit="none documented; we send one request at a time",
     notes=(
         "Each row needs a Course ID or a Program ID, or both.",

@@ -65,5 +65,8 @@ END_DATE = Field(
     aliases=("end", "ends", "end date and time"),
 )
 END_NOT_BEFORE_START = RowCheck(
-    "end_before_start", "endDate", end_not_before_start("startDate", "endDate")
+    "end_before_start",
+    "endDate",
+    end_not_before_start("startDate", "endDate"),
+    ("startDate", "endDate"),
 )

@@ -114,6 +114,7 @@ VENDOR = Vendor(
             "instructor_missing",
             "mainInstructorId",
             one_of("mainInstructorId", "mainInstructorEmail"),
+            ("mainInstructorId", "mainInstructorEmail"),
         ),
     ),
     rate_limit=(

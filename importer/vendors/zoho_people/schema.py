@@ -182,8 +182,13 @@ VENDOR = Vendor(
         ),
     ),
     row_checks=(
-        RowCheck("end_not_after_start", "endTime", _end_after_start),
-        RowCheck("trainer_missing", "trainerErecno", one_of("trainerErecno", "trainerEmail")),
+        RowCheck("end_not_after_start", "endTime", _end_after_start, ("startTime", "endTime")),
+        RowCheck(
+            "trainer_missing",
+            "trainerErecno",
+            one_of("trainerErecno", "trainerEmail"),
+            ("trainerErecno", "trainerEmail"),
+        ),
     ),
     date_order="DMY",
     rate_limit="30 requests a minute; exceeding it locks the API for 5 minutes",
