@@ -241,8 +241,8 @@ def test_repeats_are_told_apart_when_the_first_hash_lane_collides(
     source = _sheet(tmp / "sessions.csv")
     real = duplicates._row_hashes
 
-    def colliding(report: object) -> tuple[np.ndarray, np.ndarray]:
-        first, second = real(report)  # type: ignore[arg-type]
+    def colliding(report: object, joined: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        first, second = real(report, joined)  # type: ignore[arg-type]
         return np.zeros_like(first), second
 
     monkeypatch.setattr(duplicates, "_row_hashes", colliding)
@@ -382,3 +382,22 @@ def test_month_first_dates_are_told_so_streamed_too(
         outputs.append(capsys.readouterr().out.replace(str(tmp / f"{streamed}.csv"), "OUT"))
     assert outputs[0] == outputs[1]
     assert "month" in outputs[0]
+
+
+def test_a_repeat_is_found_when_a_column_turns_mostly_distinct_slices_later(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Session names that recur in the first slices (read by distinct text) and are all new
+    later (read row by row): a late row repeating an early one is still the same session."""
+    lines = [HEADERS]
+    for n in range(4000):
+        name, limit = (f"S{n % 10}", 5 + n // 10) if n < 400 else (f"Session {n}", 9)
+        lines.append(f"{PATH_ID},{name},{TEACHER},,2026-01-05 09:00,,{limit},disabled,")
+    lines.append(lines[1 + 123])  # the row of n=123 (sheet row 125), thousands of rows on
+    source = tmp / "sessions.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
+    assert streamed == whole
+    assert slices > 20
+    result = (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
+    assert "4002,invalid,,Row: the same session as row 125:" in result

@@ -143,49 +143,57 @@ def _same(row: int, first: int) -> RowError:
     )
 
 
-def _row_hashes(report: SliceReport) -> tuple[np.ndarray, np.ndarray]:
+def _row_hashes(report: SliceReport, joined: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
     """Two 64-bit hashes of each row's values (its 128-bit key), column by column.
 
-    Each value is hashed twice, by two unrelated functions: pandas' SipHash-2-4 under this
-    module's key, and Python's own string hash (SipHash-1-3 under the process's random
-    key). A field read by distinct text has each distinct value hashed once, spread to its
-    rows by their codes, and mixed into the row's, in order. The fields read row by row
-    (mostly distinct: names) are hashed together, once a row: their values joined into one
-    text, each prefixed by its length in bytes (``-`` for no value), so that two different
-    rows never join into the same text.
+    Each value is hashed twice, by two unrelated functions, as its UTF-8 bytes: pandas'
+    SipHash-2-4 under this module's key, and Python's own bytes hash (SipHash-1-3 under
+    the process's random key); each column's hash is then mixed into the row's, in order.
+    A field read by distinct text has each distinct value hashed once, spread to its rows
+    by their codes. The ``joined`` fields (mostly distinct: names) are hashed together,
+    once a row: their values' bytes joined by ``\\xff``, ``\\xfe`` for no value (two bytes
+    UTF-8 never holds), so that two different rows never join into the same bytes. Which
+    fields are joined must be the same for every slice of a sheet: a row's key may not
+    depend on how its slice was read.
     """
     height = report.row_count
     lanes = (np.full(height, 0x345678, dtype=np.uint64), np.zeros(height, np.uint64))
-    joined: list[pa.Array] = []
-    for number, read in enumerate(report.fields.values()):
-        known = read.distinct
-        if known is None:
-            length = pc.cast(pc.binary_length(read.values), pa.large_string())
-            piece = pc.binary_join_element_wise(length, read.values, _text(":"))
-            joined.append(pc.fill_null(piece, _text("-")))
+    together: list[pa.Array] = []
+    for number, (name, read) in enumerate(report.fields.items()):
+        if name in joined:
+            together.append(pc.fill_null(_bytes(read.values), _NO_BYTES))
             continue
-        texts = known.values.to_numpy(zero_copy_only=False)
-        missing = known.values.is_null().to_numpy(zero_copy_only=False)
-        texts[missing] = ""
-        for lane, cells, no_value in zip(lanes, _hashed(texts), _NO_VALUE, strict=True):
+        known = read.distinct
+        values = known.values if known is not None else read.values
+        missing = values.is_null().to_numpy(zero_copy_only=False)
+        for lane, cells, no_value in zip(lanes, _hashed(values), _NO_VALUE, strict=True):
             cells[missing] = no_value
-            _mix(lane, np.append(cells, no_value)[known.codes], number)
-    if joined:
-        rows = pc.binary_join_element_wise(*joined, _text("")).to_numpy(zero_copy_only=False)
+            _mix(lane, cells if known is None else np.append(cells, no_value)[known.codes], number)
+    if together:
+        rows = pc.binary_join_element_wise(*together, _SEPARATOR)
         for lane, cells in zip(lanes, _hashed(rows), strict=True):
             _mix(lane, cells, len(report.fields))
     return lanes
 
 
-def _text(value: str) -> pa.Scalar:
-    return pa.scalar(value, pa.large_string())
+#: What joins the joined fields' bytes, and stands for no value: never in UTF-8 text.
+_SEPARATOR = pa.scalar(b"\xff", pa.large_binary())
+_NO_BYTES = pa.scalar(b"\xfe", pa.large_binary())
 
 
-def _hashed(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each text (an object array) by the two unrelated functions of :func:`_row_hashes`."""
+def _bytes(values: pa.Array) -> pa.Array:
+    """Text as its UTF-8 bytes (no copy)."""
+    return values.cast(pa.large_binary())
+
+
+def _hashed(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's bytes (a null's: none) by the two unrelated functions of
+    :func:`_row_hashes` (bytes, not texts: no decoding, and pandas hashes them without
+    encoding them again)."""
+    cells = pc.fill_null(_bytes(values), b"").to_numpy(zero_copy_only=False)
     return (
-        pd.util.hash_array(texts, hash_key=_HASH_KEY, categorize=False),
-        np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts)).view(np.uint64),
+        pd.util.hash_array(cells, hash_key=_HASH_KEY, categorize=False),
+        np.fromiter(map(hash, cells), dtype=np.int64, count=len(cells)).view(np.uint64),
     )
 
 
@@ -210,14 +218,18 @@ class RepeatedRows:
 
     def __init__(self) -> None:
         self._keys = _Keys()
+        self._joined: frozenset[str] | None = None
 
     def flag(self, report: SliceReport) -> SliceReport:
         """Refuse the valid rows of ``report`` (the next slice) that repeat an earlier row."""
         positions = np.flatnonzero(~report.invalid())
         if not len(positions):
             return report
+        if self._joined is None:  # the fields the first rows were read by, for good
+            fields = report.fields.items()
+            self._joined = frozenset(name for name, read in fields if read.distinct is None)
         # every row hashed (taking the valid rows out first would copy every column)
-        hashes = _row_hashes(report)
+        hashes = _row_hashes(report, self._joined)
         first, second = (lane[positions] for lane in hashes)
         second = second.astype(np.uint32)  # its low 32 bits
         rows = report.rows[positions]
@@ -308,7 +320,11 @@ class _Keys:
                 for lane in (self._first, self._second, self._rows):
                     lane[begin + added : end + added] = lane[begin:end].copy()
                 continue
-            shift = np.searchsorted(at, np.arange(begin, end), "right")
+            # the new keys placed before each old key of the block: those before the block,
+            # then a running count of those placed within it (no search per old key)
+            before = int(np.searchsorted(at, begin, "left"))
+            within = at[before : int(np.searchsorted(at, end, "left"))] - begin
+            shift = before + np.cumsum(np.bincount(within, minlength=end - begin))
             if not shift[-1]:
                 break  # no new key before this block, nor before the ones below it
             for lane in (self._first, self._second, self._rows):

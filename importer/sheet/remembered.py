@@ -88,30 +88,37 @@ class Remembered:
             self._distinct.add(spec.name)
             return _parsed(spec, cells, context)
         known = self._known.get(spec.name) or _none()
-        if len(known):
-            new = texts.filter(pc.is_null(pc.index_in(texts, value_set=known.texts)))
-        else:
-            new = texts
+        # each distinct text's place among the known texts (null: a text not seen before)
+        places = pc.index_in(texts, value_set=known.texts) if len(known) else None
+        unseen = pc.is_null(places) if places is not None else None
+        new = texts.filter(unseen) if unseen is not None else texts
         if len(new):
             fresh = _read(spec, new, context)
+            before = len(known)
             if len(fresh) <= self._room:
                 self._known[spec.name] = known = known.plus(fresh)
                 self._room -= len(fresh)
             else:  # beyond the bound: read for this slice only
                 known = known.plus(fresh)
-        # each distinct text's place among the known texts; each row's text (an empty cell:
-        # null, no reading)
-        places = pc.index_in(texts, value_set=known.texts)
+            # the new texts were added after the known ones, in their order
+            at = places.to_numpy(zero_copy_only=False) if places is not None else None
+            missing = np.ones(len(texts), bool) if unseen is None else unseen.to_numpy(False)
+            filled = (
+                np.zeros(len(texts), np.int64) if at is None else np.nan_to_num(at).astype(np.int64)
+            )
+            filled[missing] = before + np.arange(len(new))
+            places = pa.array(filled)
+        if places is None:  # no text at all (an empty slice)
+            places = pa.array([], pa.int64())
         rows = encoded.indices
-        values = known.values.take(places)
-        codes = pc.fill_null(rows, -1).to_numpy().astype(np.intp)
+        codes = rows.to_numpy(zero_copy_only=False).astype(np.intp)
         return Readings(
             cells,
             None,
-            _spread_any(known.notes.take(places), rows),
-            _spread_any(known.walls.take(places), rows),
-            Distinct(codes, texts, values),
-            rows,
+            distinct=Distinct(codes, texts, known.values.take(places)),
+            texts=rows,
+            text_notes=_any(known.notes.take(places)),
+            text_walls=_any(known.walls.take(places)),
         )
 
 
@@ -119,32 +126,67 @@ class Remembered:
 class Readings:
     """One field's cells in a slice, normalised (pyarrow text arrays, a cell a row).
 
+    The cells read once per distinct text have their readings spread to the rows on first
+    use: most checks take them by distinct text (:attr:`distinct`).
+
     Attributes:
         raw: the cells as typed.
         read: each cell's normalised value, problem marker or null (see
             :class:`~importer.sheet.fields.Parsed`), where the cells were read one by one
             (else ``None``: see :attr:`values`).
-        notes: how an ambiguous cell was read (``None``: no note in the slice).
-        wall: the cells as they identify their row (see :class:`~importer.sheet.fields.Parsed`).
+        read_notes: how each ambiguous cell was read, where read one by one (``None``: no
+            note).
+        read_wall: each cell as it identifies its row (see
+            :class:`~importer.sheet.fields.Parsed`), where read one by one.
         distinct: the values by distinct text, where they were read so.
         texts: each cell's distinct text (its place in ``distinct``), where they were.
+        text_notes: the note of each distinct text (``None``: no note).
+        text_walls: the wall-clock value of each distinct text (``None``: none).
     """
 
     raw: pa.Array
     read: pa.Array | None
-    notes: pa.Array | None = None
-    wall: pa.Array | None = None
+    read_notes: pa.Array | None = None
+    read_wall: pa.Array | None = None
     distinct: Distinct | None = None
     texts: pa.Array | None = None
+    text_notes: pa.Array | None = None
+    text_walls: pa.Array | None = None
 
     @functools.cached_property
     def values(self) -> pa.Array:
-        """Each cell's normalised value, problem marker or null (spread from the distinct
-        texts' on first use: most checks take them by distinct text)."""
+        """Each cell's normalised value, problem marker or null."""
         if self.read is not None:
             return self.read
         assert self.distinct is not None and self.texts is not None
         return self.distinct.values.take(self.texts)
+
+    @property
+    def notes(self) -> pa.Array | None:
+        """How each ambiguous cell was read (``None``: no note in the slice)."""
+        if self.text_notes is None or self.texts is None:
+            return self.read_notes
+        return self.text_notes.take(self.texts)
+
+    @property
+    def wall(self) -> pa.Array | None:
+        """Each cell as it identifies its row (``None``: no such cell in the slice)."""
+        if self.text_walls is None or self.texts is None:
+            return self.read_wall
+        return self.text_walls.take(self.texts)
+
+    def walled(self) -> np.ndarray:
+        """Whether each cell has a wall-clock value (typed without a time zone)."""
+        import pyarrow.compute as pc
+
+        if self.text_walls is not None and self.distinct is not None:
+            by_text = pc.is_valid(self.text_walls).to_numpy(zero_copy_only=False)
+            spread: np.ndarray = self.distinct.per_row(by_text, False)
+            return spread
+        if self.read_wall is None:
+            return np.zeros(len(self.raw), dtype=bool)
+        given: np.ndarray = pc.is_valid(self.read_wall).to_numpy(zero_copy_only=False)
+        return given
 
 
 def _parsed(spec: Field, cells: pa.Array, context: Context) -> Readings:
@@ -181,12 +223,8 @@ def _read(spec: Field, texts: pa.Array, context: Context) -> _Known:
     )
 
 
-def _spread_any(distinct: pa.Array, rows: pa.Array) -> pa.Array | None:
-    """Each row's reading (``distinct``: the reading of each distinct text of the slice;
-    ``rows``: each row's text among them), or ``None`` when no text of the slice has a
-    non-empty reading."""
+def _any(readings: pa.Array) -> pa.Array | None:
+    """``readings`` (of distinct texts), or ``None`` when none is a non-empty text."""
     import pyarrow.compute as pc
 
-    if not (pc.max(pc.utf8_length(distinct)).as_py() or 0):
-        return None
-    return distinct.take(rows)
+    return readings if pc.max(pc.utf8_length(readings)).as_py() else None

@@ -101,9 +101,8 @@ class SliceReport:
         """How many valid rows hold a date-time typed without a time zone."""
         typed = np.zeros(len(self.rows), dtype=bool)
         for spec in options.vendor.fields:
-            wall = self.fields[spec.name].wall
-            if spec.kind.zoned and wall is not None:
-                typed |= pc.is_valid(wall).to_numpy(zero_copy_only=False)
+            if spec.kind.zoned:
+                typed |= self.fields[spec.name].walled()
         return int((typed & ~self.invalid()).sum())
 
 
