@@ -107,11 +107,15 @@ class _Cells:
         self.data = text[low:high]
         self._text: bytes | None = None
 
-    def holding(self, chars: bytes) -> np.ndarray | None:
-        """Whether each cell holds one of the bytes ``chars``; ``None`` when none does."""
+    def present(self, chars: bytes) -> list[int]:
+        """Those of the bytes ``chars`` that some cell holds."""
         if self._text is None:
             self._text = self.data.tobytes()
-        present = [char for char in chars if bytes([char]) in self._text]
+        return [char for char in chars if bytes([char]) in self._text]
+
+    def holding(self, chars: bytes) -> np.ndarray | None:
+        """Whether each cell holds one of the bytes ``chars``; ``None`` when none does."""
+        present = self.present(chars)
         if not present:
             return None
         hit = self.data == present[0]
@@ -124,6 +128,8 @@ class _Cells:
 
     def starting_with(self, chars: bytes) -> np.ndarray | None:
         """Whether each cell's first byte is one of ``chars``; ``None`` when no cell's is."""
+        if not self.present(chars):  # most columns hold none of them anywhere
+            return None
         starts = self.bounds[:-1]
         filled = np.flatnonzero(self.bounds[1:] > starts)
         table = np.zeros(256, dtype=bool)

@@ -12,14 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from importer.sheet.fields import Field
+from importer.sheet.fields import Field, arrow_cells
 
 if TYPE_CHECKING:
-    # pandas loads where a rule is checked, not where a vendor declares it (`--help`,
-    # `vendors` and `status` read the declarations only).
+    # pandas, numpy and pyarrow load where a rule is checked, not where a vendor declares it
+    # (`--help`, `vendors` and `status` read the declarations only).
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
-__all__ = ["RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
+__all__ = ["ColumnarRule", "RowCheck", "Vendor", "end_not_before_start", "one_of", "usable"]
 
 
 @dataclass(frozen=True)
@@ -86,28 +88,68 @@ class Vendor:
         raise KeyError(name)
 
 
-def one_of(*names: str) -> Callable[[pd.DataFrame], pd.Series]:
+#: A slice's normalised values of a field, by its name (pyarrow text arrays).
+Columns = Callable[[str], "pa.Array"]
+
+
+@dataclass(frozen=True)
+class ColumnarRule:
+    """A cross-column rule computed by pyarrow's kernels on the fields' normalised columns:
+    given a pandas frame (as every rule is), or the columns themselves
+    (:meth:`on_columns`: a slice validated in pyarrow, no frame made).
+
+    Attributes:
+        rule: the columns -> whether each row passes.
+    """
+
+    rule: Callable[[Columns], np.ndarray]
+
+    def __call__(self, frame: pd.DataFrame) -> pd.Series:
+        import pandas as pd
+
+        passed = self.rule(lambda name: arrow_cells(frame[name]))
+        return pd.Series(passed, index=frame.index)
+
+    def on_columns(self, columns: Columns) -> np.ndarray:
+        """Whether each row passes, from the fields' columns."""
+        return self.rule(columns)
+
+
+def one_of(*names: str) -> ColumnarRule:
     """Rule: at least one of the columns ``names`` has a value (an ID or an email, say)."""
 
-    def test(frame: pd.DataFrame) -> pd.Series:
-        import pandas as pd  # loaded when the rule is checked (see the imports above)
+    def rule(columns: Columns) -> np.ndarray:
+        import numpy as np
+        import pyarrow.compute as pc
 
-        given = pd.Series(False, index=frame.index)
-        for name in names:
-            given |= frame[name].notna()
-        return given
+        given = [pc.is_valid(columns(name)).to_numpy(zero_copy_only=False) for name in names]
+        passed: np.ndarray = np.logical_or.reduce(given)
+        return passed
 
-    return test
+    return ColumnarRule(rule)
 
 
-def end_not_before_start(start: str, end: str) -> Callable[[pd.DataFrame], pd.Series]:
+def end_not_before_start(start: str, end: str) -> ColumnarRule:
     """Rule: ``end`` is not before ``start`` (both normalised to sortable ISO text)."""
 
-    def test(frame: pd.DataFrame) -> pd.Series:
-        both = usable(frame[start]) & usable(frame[end])
-        return ~both | frame[end].ge(frame[start]).fillna(True)
+    def rule(columns: Columns) -> np.ndarray:
+        import pyarrow.compute as pc
 
-    return test
+        first, last = columns(start), columns(end)
+        both = pc.and_(_usable(first), _usable(last))
+        later = pc.fill_null(pc.greater_equal(last, first), True)
+        passed: np.ndarray = pc.or_(pc.invert(both), later).to_numpy(zero_copy_only=False)
+        return passed
+
+    return ColumnarRule(rule)
+
+
+def _usable(values: pa.Array) -> pa.Array:
+    """:func:`usable` on a pyarrow column."""
+    import pyarrow.compute as pc
+
+    marked = pc.fill_null(pc.starts_with(values, "\x00"), True)
+    return pc.and_(pc.is_valid(values), pc.invert(marked))
 
 
 def usable(values: pd.Series) -> pd.Series:

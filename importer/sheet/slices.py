@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from importer.core.dates import TwoWays
 from importer.sheet.fields import MARK
 from importer.sheet.remembered import Readings, Remembered
+from importer.sheet.schema import ColumnarRule
 from importer.sheet.validation import (
     Failure,
     Options,
@@ -79,23 +80,35 @@ class SliceReport:
 
     def notes(self, options: Options) -> pa.Array:
         """Each row's notes, a line each (``""``: none), as the whole-file path words them:
-        field by field, ``<label>: <note>``, then what the vendor does with an empty cell."""
-        lines = []
+        field by field, ``<label>: <note>``, then what the vendor does with an empty cell.
+        Only the rows with a note (few, as a rule) are joined."""
+        pieces: list[tuple[str, pa.Array]] = []
+        noted = np.zeros(len(self.rows), dtype=bool)
         for spec in options.vendor.fields:
             read = self.fields[spec.name]
-            if read.notes is not None:
-                prefix = pa.scalar(f"{spec.label}: ", pa.large_string())
-                lines.append(pc.binary_join_element_wise(prefix, read.notes, _EMPTY))
+            notes = read.notes
+            if notes is not None:
+                pieces.append((f"{spec.label}: ", notes))
+                noted |= pc.is_valid(notes).to_numpy(zero_copy_only=False)
             if spec.empty_note:
+                empty = pc.is_null(read.values)
                 note = pa.scalar(spec.empty_note, pa.large_string())
-                lines.append(pc.if_else(pc.is_null(read.values), note, _NULL))
+                pieces.append(("", pc.if_else(empty, note, _NULL)))
+                noted |= empty.to_numpy(zero_copy_only=False)
+        if not noted.any():
+            return pa.repeat(_EMPTY, len(self.rows))
+        at = pa.array(np.flatnonzero(noted))
         # Joined two at a time: pyarrow's own skipping of nulls (``null_handling="skip"``)
         # drops the rows where every line is null (pyarrow 26: 4 rows in, 3 out).
         joined = None
-        for line in lines:
+        for prefix, cells in pieces:
+            line = pc.binary_join_element_wise(
+                pa.scalar(prefix, pa.large_string()), cells.take(at), _EMPTY
+            )
             both = None if joined is None else pc.binary_join_element_wise(joined, line, _EOL)
             joined = line if both is None else pc.coalesce(both, joined, line)
-        return pa.repeat(_EMPTY, len(self.rows)) if joined is None else joined.fill_null("")
+        assert joined is not None
+        return pc.replace_with_mask(pa.repeat(_EMPTY, len(self.rows)), pa.array(noted), joined)
 
     def zoneless(self, options: Options) -> int:
         """How many valid rows hold a date-time typed without a time zone."""
@@ -191,7 +204,9 @@ def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options
     found: list[Failure] = []
     for check in checks(options.vendor):
         read = fields[check.column]
-        if check.frame_wide:  # a cross-column rule: given the normalised columns it reads
+        if isinstance(check.test, ColumnarRule):  # a cross-column rule, on the columns
+            passed = check.test.on_columns(lambda name: fields[name].values)
+        elif check.frame_wide:  # a rule of pandas: given the normalised columns it reads
             frame = pd.DataFrame({n: _series(fields[n].values) for n in check.reads or fields})
             passed = check.test(frame).to_numpy(dtype=bool, na_value=True)  # type: ignore[arg-type]
         elif check.code == "required" and read.distinct is not None:
@@ -209,6 +224,14 @@ def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options
         if len(failing):
             at = pa.array(failing)
             typed = read.raw.take(at).to_pylist()
-            cases = read.values.take(at).to_pylist() if check.code == "valid" else None
+            cases = None
+            if check.code == "valid":  # their problem markers (by distinct text, where read so)
+                known = read.distinct
+                marks = (
+                    read.values.take(at)
+                    if known is None
+                    else known.values.take(known.codes[failing])
+                )
+                cases = marks.to_pylist()
             found.append((check, rows[failing].tolist(), typed, cases))
     return found
