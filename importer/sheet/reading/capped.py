@@ -22,6 +22,7 @@ would also count its whole memory against the cap): a fresh interpreter, light t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -128,6 +129,7 @@ class ChildRead:
         except BaseException:  # no thread to be had: no child left behind either
             self._process.kill()
             self._process.wait()
+            self._close_pipes()
             raise
 
     def _communicate(self, data: bytes) -> None:
@@ -140,6 +142,17 @@ class ChildRead:
         except (OSError, ValueError):  # the child ended (cancelled) while being written to
             self._process.kill()
             self._process.wait()
+        finally:
+            self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        """Close our ends of the child's pipes (``communicate`` does when it returns, not
+        when writing to a child that was ended raises: a pipe left to the collector, and a
+        ResourceWarning in whatever runs then)."""
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     @property
     def out_of_memory(self) -> bool:
