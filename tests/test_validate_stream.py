@@ -177,13 +177,24 @@ def test_cells_read_as_empty_repeat_an_empty_cell_in_slices_too(
         lines.append(f"{PATH_ID},S{n % 1500},{TEACHER},,{start},,{'' if n % 2 else 9},disabled,")
     # the row of n=1 (sheet row 3), spelled otherwise
     lines[3001] = f"{PATH_ID},S1,{TEACHER},,11/02/2026 09:00,,  ,Disabled,"
+    result = _streamed_as_whole(lines, tmp, monkeypatch, capsys)
+    assert "3002,invalid,,Row: the same session as row 3:" in result
+
+
+def _streamed_as_whole(
+    lines: list[str],
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> str:
+    """Validate ``lines`` (a sheet) both ways, in dozens of slices; the same output either
+    way; return the streamed result sheet's text."""
     source = tmp / "sessions.csv"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
     assert streamed == whole
     assert slices > 20
-    result = (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
-    assert "3002,invalid,,Row: the same session as row 3:" in result
+    return (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.csv")))
@@ -394,12 +405,7 @@ def test_a_repeat_is_found_when_a_column_turns_mostly_distinct_slices_later(
         name, limit = (f"S{n % 10}", 5 + n // 10) if n < 400 else (f"Session {n}", 9)
         lines.append(f"{PATH_ID},{name},{TEACHER},,2026-01-05 09:00,,{limit},disabled,")
     lines.append(lines[1 + 123])  # the row of n=123 (sheet row 125), thousands of rows on
-    source = tmp / "sessions.csv"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    whole, streamed, slices = _both(source, tmp, monkeypatch, capsys)
-    assert streamed == whole
-    assert slices > 20
-    result = (tmp / "streamed/out.csv").read_text(encoding="utf-8-sig")
+    result = _streamed_as_whole(lines, tmp, monkeypatch, capsys)
     assert "4002,invalid,,Row: the same session as row 125:" in result
 
 
