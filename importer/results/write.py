@@ -121,20 +121,16 @@ def slice_result(
 
     kept, renamed = input_names(headers)
     names = [*RESULT_COLUMNS, *(renamed.get(headers[i], headers[i]) for i in kept)]
-    height = report.row_count
+    # each row's messages by position (0: none), spread by pyarrow: no Python per row
+    picks = np.zeros(report.row_count, dtype=np.int64)
+    picks[report.error_places()] = np.arange(1, len(report.errors) + 1)
+    texts = ["", *(_messages(errs) for errs in report.errors.values())]
     status = pa.array([str(Status.VALID), str(Status.INVALID)], pa.large_string())
-    messages: pa.Array = pa.repeat(pa.scalar("", pa.large_string()), height)
-    if report.errors:
-        rows = np.fromiter(report.errors, dtype=np.int64, count=len(report.errors))
-        picks = np.zeros(height, dtype=np.int64)
-        picks[np.searchsorted(report.rows, rows)] = np.arange(1, len(rows) + 1)
-        texts = [_messages(errs) for errs in report.errors.values()]
-        messages = pa.array(["", *texts], pa.large_string()).take(pa.array(picks))
     columns = [
         pa.array(report.rows).cast(pa.large_string()),
-        status.take(pa.array(report.invalid().astype(np.int8))),
-        pa.repeat(pa.scalar("", pa.large_string()), height),
-        messages,
+        status.take(pa.array((picks > 0).astype(np.int8))),
+        pa.repeat(pa.scalar("", pa.large_string()), report.row_count),
+        pa.array(texts, pa.large_string()).take(pa.array(picks)),
         notes,
         *(report.cells[i] for i in kept),
     ]

@@ -62,6 +62,7 @@ __all__ = [
     "cell_texts",
     "marker",
     "split_marker",
+    "unmarked",
 ]
 
 MARK = "\x00"
@@ -80,6 +81,13 @@ _NAMED_EMAIL_RE = re.compile(r"[^<>]*<\s*(" + _EMAIL + r")\s*>")
 def marker(code: str, detail: str = "") -> str:
     """Encode a problem so that it can travel inside a text column."""
     return MARK + code + (_DETAIL + detail if detail else "")
+
+
+def unmarked(values: pa.Array) -> pa.Array:
+    """Whether each value (pyarrow text) holds no problem marker; a missing one holds none."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.invert(pc.starts_with(values, MARK)), True)
 
 
 def split_marker(value: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ look-ups, where a dictionary of Python strings took 1 s).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -90,8 +91,7 @@ class Remembered:
         known = self._known.get(spec.name) or _none()
         # each distinct text's place among the known texts (null: a text not seen before)
         places = pc.index_in(texts, value_set=known.texts) if len(known) else None
-        unseen = pc.is_null(places) if places is not None else None
-        new = texts.filter(unseen) if unseen is not None else texts
+        new = texts if places is None else texts.filter(pc.is_null(places))
         if len(new):
             fresh = _read(spec, new, context)
             before = len(known)
@@ -101,13 +101,10 @@ class Remembered:
             else:  # beyond the bound: read for this slice only
                 known = known.plus(fresh)
             # the new texts were added after the known ones, in their order
-            at = places.to_numpy(zero_copy_only=False) if places is not None else None
-            missing = np.ones(len(texts), bool) if unseen is None else unseen.to_numpy(False)
-            filled = (
-                np.zeros(len(texts), np.int64) if at is None else np.nan_to_num(at).astype(np.int64)
-            )
-            filled[missing] = before + np.arange(len(new))
-            places = pa.array(filled)
+            filled = np.full(len(texts), -1) if places is None else pc.fill_null(places, -1)
+            at = np.array(filled, dtype=np.int64)  # a copy, to fill in
+            at[at < 0] = before + np.arange(len(new))
+            places = pa.array(at)
         if places is None:  # no text at all (an empty slice)
             places = pa.array([], pa.int64())
         rows = encoded.indices
@@ -174,6 +171,16 @@ class Readings:
         if self.text_walls is None or self.texts is None:
             return self.read_wall
         return self.text_walls.take(self.texts)
+
+    def each(self, test: Callable[[pa.Array], pa.Array], empty: bool) -> np.ndarray:
+        """``test`` (a kernel: a boolean a value) of each cell's value: once per distinct text
+        where they were read so (``empty`` for an empty cell), else once a cell."""
+        if self.distinct is not None:
+            per_text = test(self.distinct.values).to_numpy(zero_copy_only=False)
+            spread: np.ndarray = self.distinct.per_row(per_text, empty)
+            return spread
+        per_row: np.ndarray = test(self.values).to_numpy(zero_copy_only=False)
+        return per_row
 
     def walled(self) -> np.ndarray:
         """Whether each cell has a wall-clock value (typed without a time zone)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from importer.sheet.fields import Field, arrow_cells
+from importer.sheet.fields import Field, arrow_cells, unmarked
 
 if TYPE_CHECKING:
     # pandas, numpy and pyarrow load where a rule is checked, not where a vendor declares it
@@ -148,10 +148,12 @@ def _usable(values: pa.Array) -> pa.Array:
     """:func:`usable` on a pyarrow column."""
     import pyarrow.compute as pc
 
-    marked = pc.fill_null(pc.starts_with(values, "\x00"), True)
-    return pc.and_(pc.is_valid(values), pc.invert(marked))
+    return pc.and_(pc.is_valid(values), unmarked(values))
 
 
 def usable(values: pd.Series) -> pd.Series:
     """Cells holding a normalised value (neither missing nor a problem marker)."""
-    return values.notna() & ~values.str.startswith("\x00").fillna(True)
+    import pandas as pd
+
+    given = _usable(arrow_cells(values)).to_numpy(zero_copy_only=False)
+    return pd.Series(given, index=values.index)

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.core.dates import TwoWays
-from importer.sheet.fields import MARK
+from importer.sheet.fields import unmarked
 from importer.sheet.remembered import Readings, Remembered
 from importer.sheet.schema import ColumnarRule
 from importer.sheet.validation import (
@@ -70,12 +70,16 @@ class SliceReport:
         """How many rows the slice has."""
         return len(self.rows)
 
+    def error_places(self) -> np.ndarray:
+        """Where the rows with a problem are in the slice (in the order of :attr:`errors`)."""
+        at = np.fromiter(self.errors, dtype=np.int64, count=len(self.errors))
+        places: np.ndarray = np.searchsorted(self.rows, at)
+        return places
+
     def invalid(self) -> np.ndarray:
         """Whether each row has a problem (bool)."""
         wrong = np.zeros(len(self.rows), dtype=bool)
-        if self.errors:
-            at = np.fromiter(self.errors, dtype=np.int64, count=len(self.errors))
-            wrong[np.searchsorted(self.rows, at)] = True
+        wrong[self.error_places()] = True
         return wrong
 
     def notes(self, options: Options) -> pa.Array:
@@ -209,17 +213,10 @@ def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options
         elif check.frame_wide:  # a rule of pandas: given the normalised columns it reads
             frame = pd.DataFrame({n: _series(fields[n].values) for n in check.reads or fields})
             passed = check.test(frame).to_numpy(dtype=bool, na_value=True)  # type: ignore[arg-type]
-        elif check.code == "required" and read.distinct is not None:
-            given = pc.is_valid(read.distinct.values).to_numpy(zero_copy_only=False)
-            passed = read.distinct.per_row(given, False)
         elif check.code == "required":
-            passed = pc.is_valid(read.values).to_numpy(zero_copy_only=False)
-        elif read.distinct is not None:  # "valid": each distinct text once
-            fine = pc.invert(pc.starts_with(read.distinct.values, MARK)).fill_null(True)
-            passed = read.distinct.per_row(fine.to_numpy(zero_copy_only=False), True)
-        else:
-            fine = pc.invert(pc.starts_with(read.values, MARK)).fill_null(True)
-            passed = fine.to_numpy(zero_copy_only=False)
+            passed = read.each(pc.is_valid, False)
+        else:  # "valid": no problem marker left by reading
+            passed = read.each(unmarked, True)
         failing = np.flatnonzero(~passed)
         if len(failing):
             at = pa.array(failing)
