@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import mmap
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from importer.core.errors import UnreadableFileError, UnsafeFileError
@@ -29,6 +27,7 @@ __all__ = [
     "check_quotes",
     "check_size",
     "records",
+    "refuse_binary",
 ]
 
 #: The longest CSV cell we accept (Excel holds 32,767 characters; this is csv's own limit).
@@ -61,34 +60,11 @@ def check_size(path: Path, factor: int = CSV_MEMORY_FACTOR) -> None:
         )
 
 
-def _chunks(data: bytes | mmap.mmap | Path, step: int = 1 << 22) -> Iterator[bytes]:
-    """The bytes of ``data`` (or of the file it names, read, not mapped) a chunk at a time."""
-    if isinstance(data, Path):
-        with data.open("rb") as handle:
-            while chunk := handle.read(step):
-                yield chunk
-        return
-    view = memoryview(data)
-    for at in range(0, len(view), step):
-        yield bytes(view[at : at + step])
-
-
-def check_lines(path: Path, text: str | bytes | mmap.mmap | Path, most: int | None = None) -> None:
+def check_lines(path: Path, text: str, most: int | None = None) -> None:
     """Refuse a file of more than ``most`` lines (default :data:`MAX_CSV_LINES`: a few bytes
-    each, millions of rows).
-
-    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file: the same line
-    breaks; or the UTF-8 file itself, read a chunk at a time (its size in memory is then
-    a chunk's, not the file's).
-    """
-    if isinstance(text, str):
-        lines = max(text.count("\n"), text.count("\r"))
-    else:
-        counted = [0, 0]
-        for chunk in _chunks(text):
-            _count_lines(chunk, counted)
-        lines = max(counted)
-    _refuse_lines(path, lines, most)
+    each, millions of rows); ``text``: the file decoded (a file read a chunk at a time:
+    :func:`check_file`)."""
+    _refuse_lines(path, max(text.count("\n"), text.count("\r")), most)
 
 
 def _count_lines(chunk: bytes, counted: list[int]) -> None:
@@ -116,14 +92,10 @@ def check_file(path: Path, delimiter: str, most: int | None, binary: bool) -> No
         UnreadableFileError: binary content, or a quoted cell that never closes.
     """
     counted = [0, 0]
-    pattern = re.compile(_QUOTED.format(separators=re.escape(delimiter) + "\r\n").encode())
-    opened = _open_quote_in_file(path, pattern, counted)
+    opened = _open_quote_in_file(path, re.compile(_quote_pattern(delimiter).encode()), counted)
     _refuse_lines(path, max(counted), most)
     if binary:
-        raise UnreadableFileError(
-            f"{path}: this is not a text CSV file (binary content). "
-            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
-        )
+        refuse_binary(path)
     if opened is not None:
         with path.open("rb") as handle:
             _unclosed(path, handle.read(opened).decode("utf-8", "replace"), delimiter)
@@ -159,27 +131,38 @@ _QUOTED = '"(?<![^{separators}]")[^"]*(?:""[^"]*)*("?)'
 _QUOTE_CHUNK = 1 << 24
 
 
-def check_quotes(path: Path, text: str | bytes | mmap.mmap | Path, delimiter: str) -> None:
+def refuse_binary(path: Path) -> None:
+    """Refuse a file whose sample holds binary content.
+
+    Raises:
+        UnreadableFileError: always.
+    """
+    raise UnreadableFileError(
+        f"{path}: this is not a text CSV file (binary content). "
+        "Save it from Excel as 'CSV UTF-8' or as .xlsx."
+    )
+
+
+def _quote_pattern(delimiter: str) -> str:
+    """:data:`_QUOTED` for ``delimiter``."""
+    return _QUOTED.format(separators=re.escape(delimiter) + "\r\n")
+
+
+def check_quotes(path: Path, text: str | bytes, delimiter: str) -> None:
     """Refuse a CSV where a quoted cell opens and never closes.
 
     Every CSV reader (Excel too) then reads the whole rest of the file as that one
     cell: rows would vanish without a word. A quote only opens a quoted cell at the
     start of a cell, and ``""`` inside one is a literal quote, as in RFC 4180.
 
-    ``text`` is the decoded text, or the bytes (or map) of a UTF-8 file, searched as they
-    are: the quote, the delimiter and the line breaks are single bytes there; or the
-    UTF-8 file itself, searched a chunk at a time.
+    ``text`` is the decoded text, or the bytes of a UTF-8 file, searched as they are: the
+    quote, the delimiter and the line breaks are single bytes there (a file read a chunk at
+    a time: :func:`check_file`).
 
     Raises:
         UnreadableFileError: naming the row and column where the quote opened.
     """
-    pattern = _QUOTED.format(separators=re.escape(delimiter) + "\r\n")
-    if isinstance(text, Path):
-        opened = _open_quote_in_file(text, re.compile(pattern.encode()))
-        if opened is not None:
-            with text.open("rb") as handle:
-                _unclosed(path, handle.read(opened).decode("utf-8", "replace"), delimiter)
-        return
+    pattern = _quote_pattern(delimiter)
     if text.find('"' if isinstance(text, str) else b'"') < 0:  # type: ignore[arg-type]
         return
     last: re.Match[str] | re.Match[bytes] | None = None

@@ -290,10 +290,7 @@ def _read_csv(path: Path, scorer: HeaderScorer) -> Table:
         raise UnreadableFileError(f"{path}: the file has no rows.")
     csv_checks.check_lines(path, text)
     if "\x00" in text[:_SNIFF_BYTES]:
-        raise UnreadableFileError(
-            f"{path}: this is not a text CSV file (binary content). "
-            "Save it from Excel as 'CSV UTF-8' or as .xlsx."
-        )
+        csv_checks.refuse_binary(path)
     sample = text[:_SNIFF_BYTES]
     delimiter = _sniff_delimiter(sample)
     csv_checks.check_quotes(path, text, delimiter)
