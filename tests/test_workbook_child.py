@@ -285,6 +285,22 @@ def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return started
 
 
+def _read_again(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The caps of the reads done again once the first read failed (the sequential reader,
+    as it starts)."""
+    from importer.sheet.reading import capped, xlsx
+
+    again: list[int] = []
+    sequential = capped.read_in_child
+
+    def read_again(*args: object) -> object:
+        again.append(int(args[3]))  # type: ignore[call-overload]
+        return sequential(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(xlsx, "read_in_child", read_again)
+    return again
+
+
 def test_the_reader_reads_while_the_guard_scans_the_parts(
     tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -335,7 +351,7 @@ def test_a_reader_started_before_the_scan_is_capped_to_the_files_size(
     """Before the guard has passed the parts, the reader's cap follows the workbook's unpacked
     size (a refused file costs no more than an honest one of its size); an accepted file that
     needs more is read again with the full cap, and nothing is lost."""
-    from importer.sheet.reading import capped, xlsx
+    from importer.sheet.reading import xlsx
 
     rows = [zoho_row(f"S {n}") for n in range(20_000)]
     path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, *rows])
@@ -344,14 +360,7 @@ def test_a_reader_started_before_the_scan_is_capped_to_the_files_size(
     full = Limits.from_env().reader_memory_bytes
     assert started[0].cap < full  # type: ignore[attr-defined]
     assert xlsx.early_cap(10**12, full) == full
-    again: list[int] = []
-    sequential = capped.read_in_child
-
-    def read_again(*args: object) -> object:
-        again.append(int(args[3]))  # type: ignore[call-overload]
-        return sequential(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(xlsx, "read_in_child", read_again)
+    again = _read_again(monkeypatch)
     monkeypatch.setattr(xlsx, "_EARLY_FACTOR", 0)
     monkeypatch.setattr(xlsx, "_EARLY_BASE", 24 * 2**20)  # too little for the reader
     frame = read_table(path, SCORE).frame
@@ -416,15 +425,8 @@ def test_a_reader_that_panics_under_the_early_cap_is_given_the_full_one(
             self._panicked = True
             raise UnreadableFileError("sheet 'Sheet1' cannot be read (PanicException).")
 
-    again: list[int] = []
-    sequential = capped.read_in_child
-
-    def read_again(*args: object) -> object:
-        again.append(int(args[3]))  # type: ignore[call-overload]
-        return sequential(*args)  # type: ignore[arg-type]
-
+    again = _read_again(monkeypatch)
     monkeypatch.setattr(xlsx, "ChildRead", Panicking)
-    monkeypatch.setattr(xlsx, "read_in_child", read_again)
     path = write_xlsx(tmp / "book.xlsx", [ZOHO_HEADERS, ZOHO_ROW])
     assert len(read_table(path, SCORE).frame) == 1
     assert again == [Limits.from_env().reader_memory_bytes]
