@@ -227,7 +227,9 @@ def test_every_way_the_child_fails_is_one_line(tmp: Path) -> None:
 
 def test_columns_are_each_cells_text() -> None:
     """The column-wise answer: every cell as cell_text renders it, the last date-time of each
-    column and its bare dates, whatever mix of types a column holds."""
+    column and its bare dates, whatever mix of types a column holds (a column of one type is
+    rendered once per distinct value: equal values of different types, True, 1 and 1.0, or
+    -0.0 and 0.0, or distinct NaNs, must not share a text that is not theirs)."""
     import datetime as dt
     import random
 
@@ -241,8 +243,10 @@ def test_columns_are_each_cells_text() -> None:
         lambda: dt.date(2026, 3, 4),
         lambda: rng.choice([1.0, 2.5, 1e16, True, 7]),
         lambda: dt.time(13, 0),
+        lambda: rng.choice([0.0, -0.0, float("nan"), 1e15, 3.25]),
+        lambda: rng.choice([True, False]),
     ]
-    for _ in range(200):
+    for _ in range(300):
         width, height = rng.randint(1, 4), rng.randint(0, 12)
         mixes = [rng.sample(kinds, rng.randint(1, 3)) for _ in range(width)]
         rows = [[rng.choice(mix)() for mix in mixes] for _ in range(height)]
