@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,54 @@ def test_xlsx_result_keeps_escapes_and_cuts(tmp: Path) -> None:
     assert values[0] == "_x005F_x0041_ stays" and values[1] == cells[1] and values[3] == "ok"
     assert values[2].endswith(" [cut: cell too long]") and len(values[2]) == 32_767
     assert sheet["A2"].fill.fgColor.rgb.endswith("FFC7CE") and sheet.max_row == 5
+
+
+def _xml_cell(text: str) -> str:
+    """One cell's XML text, as the .xlsx result must write it (the rules, cell by cell)."""
+    limit, mark = 32_767, " [cut: cell too long]"
+    if len(text) > limit:
+        text = text[: limit - len(mark)] + mark
+    text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "\ufffd", text)
+    text = re.sub("(_x[0-9a-fA-F]{4}_)", r"_x005F\1", text).replace("\r", "_x000D_")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_xlsx_cells_are_escaped_as_the_rules_say_cell_by_cell() -> None:
+    """The column-wise rendering skips a change in a column holding none of its bytes: on
+    columns holding each nasty character or none, every cell is what the rules give one
+    cell at a time, its style quoted exactly when it is empty or starts like a formula."""
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+
+    from importer.results import xlsx_writer
+
+    nasty = ["&", "<", ">", "\r", "_x0041_", "_X00a1_", "_x12G4_", "\x01", "\x0b", "\x1f",
+             "\ufffe", "\uffff", "\ufeff", "\uff01", "=", "+", "-", "@", "\t", "\uff1d",
+             "\uff20", "é", "日", "\U0001f600", "x" * 32_760, " ", "\n"]  # fmt: skip
+    rng = random.Random(8)
+    styles = {key: n for n, key in enumerate(xlsx_writer.STYLE_KEYS)}
+    dangerous = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+    for round_ in range(60):
+        alphabet = [*rng.sample(nasty, rng.randint(0, 3)), "plain", "a b"]
+        cells = ["".join(rng.choices(alphabet, k=rng.randint(0, 3))) for _ in range(40)]
+        problem = np.array([rng.random() < 0.3 for _ in cells])
+        numbers = pa.array([str(n) for n in range(2, len(cells) + 2)], pa.large_string())
+        rendered = xlsx_writer._render(
+            pa.array(cells, pa.large_string()), "C", numbers, problem, bool(round_ % 2),
+            styles, dangerous,
+            lambda c: xlsx_writer._cell_text(c, 32_767, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"),
+        ).to_pylist()  # fmt: skip
+        for n, (cell, bad, xml) in enumerate(zip(cells, problem, rendered, strict=True)):
+            quoted = cell == "" or cell[:1] in dangerous
+            style = styles[(bool(bad), bool(round_ % 2), quoted)]
+            head = f'<c r="C{n + 2}" s="{style}"'
+            if cell == "":
+                assert xml == (f"{head}/>" if bad else ""), (cell, xml)
+            else:
+                body = '<is><t xml:space="preserve">' + _xml_cell(cell) + "</t></is></c>"
+                assert xml == f'{head} t="inlineStr">{body}', repr(cell)
 
 
 @pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York", "UTC", "Australia/Lord_Howe"])

@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from importer.results.csv_writer import CellBytes, write_text
 from importer.results.csv_writer import text_scalar as _text
-from importer.results.csv_writer import write_text
 from importer.sheet.reading.table import column_letter
 
 __all__ = ["STYLE_KEYS", "fill_rows", "problem_rows"]
@@ -42,70 +42,88 @@ _DEFAULT_HEIGHT = 15.0
 _CUT = " [cut: cell too long]"
 
 
-def _replace(column: pa.ChunkedArray, pattern: str, replacement: str) -> pa.ChunkedArray:
+#: The bytes that may need a cell's text changed (see :func:`_cell_text`): the control
+#: characters XML cannot hold, the lead byte of U+FFFE and U+FFFF, Excel's escape's ``_``,
+#: the carriage return, and XML's three.
+_CHANGED = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]) + b"\xef_\r&<>"
+
+
+def _replace(column: pa.Array, pattern: str, replacement: str) -> pa.Array:
     """Replace a regex where it matches (the column itself when it matches nowhere)."""
     if not pc.any(pc.match_substring_regex(column, pattern)).as_py():
         return column
     return pc.replace_substring_regex(column, pattern, replacement)
 
 
-def _cell_text(column: pa.ChunkedArray, max_cell: int, illegal: str) -> pa.ChunkedArray:
-    """A column's cells as escaped XML text: cut to ``max_cell``, illegal characters replaced."""
-    long = pc.greater(pc.utf8_length(column), max_cell)
-    if pc.any(long).as_py():
-        # the whole cell, mark included, within Excel's limit
-        cut = pc.binary_join_element_wise(
-            pc.utf8_slice_codeunits(column, 0, max_cell - len(_CUT)), _text(_CUT), _text("")
-        )
-        column = pc.if_else(long, cut, column)
-    column = _replace(column, illegal, "\ufffd")
-    column = _replace(column, "(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
+def _cell_text(column: pa.Array, max_cell: int, illegal: str) -> pa.Array:
+    """A column's cells as escaped XML text: cut to ``max_cell``, illegal characters replaced.
+
+    Each change is made only to a column holding a byte it is about (one pass over its
+    bytes tells which: most columns hold none), and the cut only to one whose longest cell
+    has more bytes than the limit's characters.
+    """
+    cells = CellBytes(column)
+    if cells.longest > max_cell:
+        long = pc.greater(pc.utf8_length(column), max_cell)
+        if pc.any(long).as_py():
+            # the whole cell, mark included, within Excel's limit
+            cut = pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(column, 0, max_cell - len(_CUT)), _text(_CUT), _text("")
+            )
+            column = pc.if_else(long, cut, column)
+    found = cells.any_of(_CHANGED)
+    if found - set(b"_\r&<>"):
+        column = _replace(column, illegal, "\ufffd")
+    if ord("_") in found:
+        column = _replace(column, "(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
     # the one control character left (the others are replaced above): XML would read a
     # bare CR as a line feed, so it is written as Excel's escape
-    if pc.any(pc.match_substring(column, "\r")).as_py():
+    if ord("\r") in found:
         column = pc.replace_substring(column, "\r", "_x000D_")
     for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        if pc.any(pc.match_substring(column, raw)).as_py():
+        if ord(raw) in found:
             column = pc.replace_substring(column, raw, escaped)
     return column
 
 
 def _render(
-    column: pa.ChunkedArray,
+    column: pa.Array,
     letter: str,
-    row_numbers: pa.ChunkedArray,
+    row_numbers: pa.Array,
     problem: np.ndarray,
     wrap: bool,
     styles: Mapping[tuple[bool, bool, bool], int],
     dangerous: str,
-    text: Callable[[pa.ChunkedArray], pa.ChunkedArray],
-) -> pa.ChunkedArray:
+    text: Callable[[pa.Array], pa.Array],
+) -> pa.Array:
     """Every cell of one column as ``<c .../>`` XML ("" for an empty cell of a valid row)."""
-    quoted = pc.is_in(
-        pc.utf8_slice_codeunits(column, 0, 1),
-        value_set=pa.array(list(dangerous), pa.large_string()),
-    ).to_numpy(zero_copy_only=False)
+    cells = CellBytes(column)
+    empty = cells.empty()
     # An empty cell takes the quoted style, as it always has ("" is "in" any text).
-    quoted = quoted | pc.equal(pc.utf8_length(column), 0).to_numpy(zero_copy_only=False)
+    quoted = empty
+    if cells.any_of(dangerous.encode("utf-8")):  # a first character to look at, somewhere
+        first = pc.utf8_slice_codeunits(column, 0, 1)
+        starts = pc.is_in(first, value_set=pa.array(list(dangerous), pa.large_string()))
+        quoted = quoted | starts.to_numpy(zero_copy_only=False)
     # Eight styles: each cell's taken from their texts (a C loop, not 100,000 str() calls).
     style_of = pa.array([str(styles[key]) for key in STYLE_KEYS], pa.large_string())
     style = pc.take(style_of, problem.astype(np.int8) * 4 + int(wrap) * 2 + quoted.astype(np.int8))
-    attributes = pc.binary_join_element_wise(
-        _text(f'<c r="{letter}'),
-        row_numbers,
-        _text('" s="'),
-        style,
-        _text('"'),
-        _text(""),
-    )
+    opening = _text(f'<c r="{letter}')
     full = pc.binary_join_element_wise(
-        attributes, _text(' t="inlineStr"><is><t xml:space="preserve">'), text(column),
+        opening, row_numbers, _text('" s="'), style,
+        _text('" t="inlineStr"><is><t xml:space="preserve">'), text(column),
         _text("</t></is></c>"), _text(""),
     )  # fmt: skip
-    blank = pc.binary_join_element_wise(attributes, _text("/>"), _text(""))
-    empty = pc.equal(pc.utf8_length(column), 0)
+    if not empty.any():
+        return full
     nothing = pa.scalar("", pa.large_string())
-    return pc.if_else(empty, pc.if_else(pa.array(problem), blank, nothing), full)
+    blank = empty & problem  # an empty cell of a problem row keeps its style
+    if blank.any():
+        styled = pc.binary_join_element_wise(
+            opening, row_numbers, _text('" s="'), style, _text('"/>'), _text("")
+        )
+        return pc.if_else(pa.array(empty), pc.if_else(pa.array(blank), styled, nothing), full)
+    return pc.if_else(pa.array(empty), nothing, full)
 
 
 def fill_rows(
@@ -132,12 +150,11 @@ def fill_rows(
     max_cell, illegal, dangerous = limits
     table = pa.Table.from_pandas(frame.fillna(""), preserve_index=False)
     rows = len(frame)
-    numbers = pa.chunked_array([pa.array(np.arange(2, rows + 2).astype(str), pa.large_string())])
+    numbers = pa.array(np.arange(2, rows + 2).astype(str), pa.large_string())
     letters = [column_letter(i) for i in range(table.num_columns)]
 
-    def render(index: int) -> pa.ChunkedArray:
-        column = table.column(index).cast(pa.large_string())
-        column = pa.chunked_array([column.combine_chunks()])
+    def render(index: int) -> pa.Array:
+        column = table.column(index).cast(pa.large_string()).combine_chunks()
         return _render(
             column, letters[index], numbers, problem, index in wrapped, styles, dangerous,
             lambda c: _cell_text(c, max_cell, illegal),
