@@ -170,3 +170,25 @@ def test_text_is_trimmed_and_its_limit_counted_in_characters(storage: str) -> No
     assert [None if pd.isna(v) else v for v in got.tolist()] == expected
     untouched = pd.Series(["a", "b"], dtype=storage)
     assert Text().parse(untouched, Context()).values.tolist() == ["a", "b"]
+
+
+def test_an_id_column_is_judged_per_value_whatever_the_order_of_its_cells() -> None:
+    """An ID column's tests run once per distinct value and spread to the rows: each cell's
+    outcome is its own (a cell with no value stays empty wherever it sits, next to a bad ID
+    or a good one), the same as the column checked one cell at a time."""
+    import itertools
+
+    from importer.sheet.fields import Identifier
+
+    kind = Identifier(pattern=r"[0-9a-f]{24}")
+    cells = ["647098a731a809ed36889ed1", None, "bad", "4.78346E+17", "", "\u0663" * 24, " 6"]
+    for order in itertools.permutations(cells, 3):
+        column = pd.Series(list(order), dtype="str")
+        whole = kind.parse(column, None).values.tolist()  # type: ignore[arg-type]
+        alone = [
+            kind.parse(pd.Series([cell], dtype="str"), None).values.tolist()[0]  # type: ignore[arg-type]
+            for cell in order
+        ]
+        assert [None if pd.isna(v) else v for v in whole] == [
+            None if pd.isna(v) else v for v in alone
+        ], order

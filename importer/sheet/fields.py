@@ -335,23 +335,31 @@ class Text(Kind):
 
 def _check_pattern(values: pd.Series, pattern: str, code: str) -> pd.Series:
     """Vectorised: keep values matching ``pattern``; Excel-rounded numbers and others marked."""
+    import numpy as np
     import pandas as pd  # loaded on the first parse (see the imports above)
 
     stripped = _strip(values)
-    empty = stripped.eq("")
-    # the pattern is tried once per distinct value (an ID column repeats a few IDs)
+    # Every test is made once per distinct value (an ID column repeats a few IDs) and spread
+    # to the rows by its code; a cell with no value at all (code -1) is an empty one.
     codes, uniques = pd.factorize(stripped, sort=False)
+    texts = pd.Series(uniques, dtype="str")
+
+    def rows(per_text: np.ndarray, missing: bool) -> pd.Series:
+        return pd.Series(np.append(per_text, missing)[codes], index=values.index)
+
     # ASCII: a pattern's \d takes 0-9 only, never full-width or Arabic-Indic digits (sent as
     # typed, such an ID is unknown to the vendor)
-    matched = pd.Series(uniques, dtype="str").str.fullmatch(pattern, flags=re.ASCII)
-    good = pd.Series(matched.to_numpy(dtype=bool)[codes], index=values.index)
-    if bool((good | empty).all()):
+    good = texts.str.fullmatch(pattern, flags=re.ASCII).to_numpy(dtype=bool)
+    blank = texts.eq("").to_numpy(dtype=bool)
+    empty = rows(blank, True)
+    bad = ~(good | blank)
+    if not bad.any():
         return _blank_to_na(stripped, empty)
-    rounded = stripped.str.fullmatch(_SCIENTIFIC) & ~good
-    other_digits = stripped.str.contains(_OTHER_DIGIT) & ~good
-    out = stripped.mask(~good, marker(code))
-    out = out.mask(rounded, marker("excel_rounded")).mask(other_digits, marker("digits"))
-    return out.mask(empty)
+    rounded = texts.str.fullmatch(_SCIENTIFIC).to_numpy(dtype=bool) & bad
+    other_digits = texts.str.contains(_OTHER_DIGIT).to_numpy(dtype=bool) & bad
+    out = stripped.mask(rows(bad, False), marker(code))
+    out = out.mask(rows(rounded, False), marker("excel_rounded"))
+    return out.mask(rows(other_digits, False), marker("digits")).mask(empty)
 
 
 @dataclass(frozen=True)
