@@ -157,6 +157,9 @@ class Journal(Claims):
                 f"{path} is the journal of a {known} job, not {vendor}; use another --journal."
             )
         self._lock_file: Any = None
+        # lock_job and unlock_job may run in two threads at once (close() while a timer
+        # lets go): the handle is taken under this, then released and closed by its taker
+        self._lock_file_taken = threading.Lock()
         self._claims_tables()
         if self.meta("keys") != _KEYS_VERSION:
             with self._lock:
@@ -217,14 +220,19 @@ class Journal(Claims):
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
             handle.flush()
-        self._lock_file = handle
+        with self._lock_file_taken:
+            self._lock_file = handle
 
     def unlock_job(self) -> None:
-        """Release the journal's whole lock."""
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        """Release the journal's whole lock (from any thread, once: a second call at the
+        same moment finds it released)."""
+        with self._lock_file_taken:
+            handle, self._lock_file = self._lock_file, None
+        if handle is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                handle.close()
 
     # --- rows ------------------------------------------------------------------------------
 

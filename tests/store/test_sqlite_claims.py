@@ -11,6 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from importer.store.journal import Journal
 from importer.store.liveness import HeldFile, alive, holder_path, sweep
 from tests.conftest import ROOT
@@ -88,6 +90,8 @@ def test_a_holder_file_is_alive_while_held_and_gone_when_released(tmp_path: Path
 _KILLED = """
 import sys, time
 from pathlib import Path
+
+import pytest
 from importer.store.liveness import HeldFile
 HeldFile(Path(sys.argv[1]))
 print("held", flush=True)
@@ -122,3 +126,34 @@ def test_a_killed_holders_file_is_dead_and_swept_a_live_one_is_not(tmp_path: Pat
     assert not holder_path(journal, 1).exists() and alive(holder_path(journal, 2))
     live.release()
     mine.release()
+
+
+def test_the_whole_lock_let_go_in_two_threads_at_once_is_let_go_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """unlock_job from a timer's thread while close() lets go too (the journal suite's wait
+    test, flaky in CI: "I/O operation on closed file"): another unlock arriving while one is
+    under way finds the lock let go, and the file is closed once."""
+    import fcntl
+
+    from importer.store import journal as module
+
+    journal = Journal(tmp_path / "job.journal.sqlite", "360learning-v2")
+    journal.lock_job()
+    real = fcntl.flock
+    calls: list[int] = []
+
+    def flock(handle: object, operation: int) -> None:
+        calls.append(operation)
+        if operation == fcntl.LOCK_UN and len(calls) == 1:
+            journal.unlock_job()  # the other thread's, in the middle of this one's
+        real(handle, operation)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module.fcntl, "flock", flock)
+    journal.unlock_job()
+    assert calls == [fcntl.LOCK_UN]
+    monkeypatch.undo()
+    other = Journal(tmp_path / "job.journal.sqlite", "360learning-v2")
+    other.lock_job()  # let go for good: another handle takes it at once
+    other.close()
+    journal.close()
