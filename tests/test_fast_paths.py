@@ -135,7 +135,7 @@ def test_xlsx_cells_are_escaped_as_the_rules_say_cell_by_cell() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from importer.results import xlsx_writer
+    from importer.results import sheet, xlsx_writer
 
     nasty = ["&", "<", ">", "\r", "_x0041_", "_X00a1_", "_x12G4_", "\x01", "\x0b", "\x1f",
              "\ufffe", "\uffff", "\ufeff", "\uff01", "=", "+", "-", "@", "\t", "\uff1d",
@@ -151,7 +151,7 @@ def test_xlsx_cells_are_escaped_as_the_rules_say_cell_by_cell() -> None:
         rendered = xlsx_writer._render(
             pa.array(cells, pa.large_string()), "C", numbers, problem, bool(round_ % 2),
             styles, dangerous,
-            lambda c: xlsx_writer._cell_text(c, 32_767, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"),
+            lambda c: xlsx_writer._cell_text(c, 32_767, sheet._XML_ILLEGAL_CHARS),
         ).to_pylist()  # fmt: skip
         for n, (cell, bad, xml) in enumerate(zip(cells, problem, rendered, strict=True)):
             quoted = cell == "" or cell[:1] in dangerous

@@ -72,9 +72,11 @@ _INNER_START = f'[{_SEPARATORS}]"*[{_STARTS}]'
 _INNER_START_RE = re.compile(_INNER_START)
 #: The field after a separator inside a cell, up to the next one.
 _INNER_FIELD = re.compile(f'(?<=[{_SEPARATORS}])("*[{_STARTS}][^{_SEPARATORS}]*)')
-# XML 1.0 cannot hold these; a CSV can carry them into a cell.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_XML_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"  # the same, for pyarrow
+#: The characters XML 1.0 cannot hold (a CSV can carry them into a cell): replaced by U+FFFD.
+_XML_ILLEGAL_CHARS = "".join(
+    map(chr, (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF))
+)
+_XML_ILLEGAL = re.compile(f"[{re.escape(_XML_ILLEGAL_CHARS)}]")
 
 
 #: A line of the Summary sheet: (item, value) or (item, value, details); numbers stay numbers.
@@ -299,7 +301,7 @@ def _write_xlsx(sheet: ResultSheet, path: Path) -> None:
         statuses = frame[column].fillna("") if column else pd.Series("", index=frame.index)
         problem = problem_rows(statuses, set(PROBLEM_STATUSES) if column else set())
         heights = _tall_rows(frame, names, widths, wrapped)
-        limits = (_EXCEL_MAX_CELL, _XML_ILLEGAL_RE2, _DANGEROUS)
+        limits = (_EXCEL_MAX_CELL, _XML_ILLEGAL_CHARS, _DANGEROUS)
         fill_rows(path, frame, problem, wrapped, styles, heights, limits)
 
 

@@ -42,10 +42,9 @@ _DEFAULT_HEIGHT = 15.0
 _CUT = " [cut: cell too long]"
 
 
-#: The bytes that may need a cell's text changed (see :func:`_cell_text`): the control
-#: characters XML cannot hold, the lead byte of U+FFFE and U+FFFF, Excel's escape's ``_``,
-#: the carriage return, and XML's three.
-_CHANGED = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]) + b"\xef_\r&<>"
+#: The bytes of the changes other than the illegal characters': Excel's escape's ``_``, the
+#: carriage return, and XML's three (see :func:`_cell_text`).
+_ESCAPED = b"_\r&<>"
 
 
 def _replace(column: pa.Array, pattern: str, replacement: str) -> pa.Array:
@@ -56,12 +55,14 @@ def _replace(column: pa.Array, pattern: str, replacement: str) -> pa.Array:
 
 
 def _cell_text(column: pa.Array, max_cell: int, illegal: str) -> pa.Array:
-    """A column's cells as escaped XML text: cut to ``max_cell``, illegal characters replaced.
+    """A column's cells as escaped XML text: cut to ``max_cell``, the characters ``illegal``
+    replaced.
 
     Each change is made only to a column holding a byte it is about (one pass over its
-    bytes tells which: most columns hold none), and the cut only to one whose longest cell
-    has more bytes than the limit's characters.
+    bytes tells which: most columns hold none; for an illegal character, its first byte),
+    and the cut only to one whose longest cell has more bytes than the limit's characters.
     """
+    illegal_bytes = bytes({char.encode("utf-8")[0] for char in illegal})
     cells = CellBytes(column)
     if cells.longest > max_cell:
         long = pc.greater(pc.utf8_length(column), max_cell)
@@ -71,9 +72,10 @@ def _cell_text(column: pa.Array, max_cell: int, illegal: str) -> pa.Array:
                 pc.utf8_slice_codeunits(column, 0, max_cell - len(_CUT)), _text(_CUT), _text("")
             )
             column = pc.if_else(long, cut, column)
-    found = cells.any_of(_CHANGED)
-    if found - set(b"_\r&<>"):
-        column = _replace(column, illegal, "\ufffd")
+    found = cells.any_of(illegal_bytes + _ESCAPED)
+    if found & set(illegal_bytes):
+        pattern = "".join(f"\\x{{{ord(char):x}}}" for char in illegal)  # RE2's spelling
+        column = _replace(column, f"[{pattern}]", "\ufffd")
     if ord("_") in found:
         column = _replace(column, "(_x[0-9a-fA-F]{4}_)", r"_x005F\1")
     # the one control character left (the others are replaced above): XML would read a
@@ -144,7 +146,7 @@ def fill_rows(
         wrapped: the indexes of the columns whose text wraps.
         styles: the cell format (xf index) of each :data:`STYLE_KEYS` key.
         heights: sheet row (1-based, as Excel counts) -> its height in points.
-        limits: the longest cell, the regex of characters XML cannot hold, and the first
+        limits: the longest cell, the characters XML cannot hold, and the first
             characters that make a cell formula-like (given the quote prefix).
     """
     max_cell, illegal, dangerous = limits
