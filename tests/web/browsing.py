@@ -17,11 +17,15 @@ import pytest
 from tests.conftest import ROOT
 
 pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
 
 __all__ = ["AXE", "Page", "axe_script", "fits", "phone"]
+
+#: How chromedriver says an element was detached between finding it and reading it, when its
+#: inspector (not WebDriver) notices: the same race as a stale element, another exception.
+_DETACHED = "does not belong to the document"
 
 #: axe-core's folder: its package.json and package-lock.json (node_modules once installed).
 AXE = ROOT / "tests" / "web" / "axe"
@@ -86,7 +90,18 @@ class Page:
         shots.mkdir(exist_ok=True)
 
     def until(self, check: Callable[[Any], Any]) -> Any:
-        return self.wait.until(check)
+        """``check`` until it holds (30 s); an element swapped out under it is looked for
+        again, whichever way chromedriver says so."""
+
+        def looked(driver: Any) -> Any:
+            try:
+                return check(driver)
+            except WebDriverException as error:
+                if _DETACHED in str(error.msg or ""):
+                    return False
+                raise
+
+        return self.wait.until(looked)
 
     def shot(self, name: str) -> Path:
         target = self.shots / f"{name}.png"
