@@ -213,7 +213,8 @@ class SandboxServer:
         if not any(k.lower() == b"content-length" for k, _ in headers):
             headers.append((b"content-length", str(len(payload)).encode()))
         writer.write(connection.send(h11.Response(status_code=status, headers=headers)) or b"")
-        writer.write(connection.send(h11.Data(data=payload)) or b"")
+        if request.method != b"HEAD":  # a HEAD answer: GET's headers, no content (RFC 9110 9.3.2)
+            writer.write(connection.send(h11.Data(data=payload)) or b"")
         writer.write(connection.send(h11.EndOfMessage()) or b"")
         await writer.drain()
         return True

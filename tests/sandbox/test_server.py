@@ -42,6 +42,24 @@ def test_keep_alive_serves_many_requests_on_one_connection() -> None:
         assert client.delete("/zoho-accounts/oauth/v2/token").status_code == 405
 
 
+def test_a_head_answer_keeps_the_connection_for_the_next_request() -> None:
+    """A HEAD answer carries headers only and leaves the connection open: the request after it on
+    the same socket is answered (the server used to write the JSON body h11 refuses on a HEAD,
+    fail, and close the socket after the headers, so a keep-alive client's next request was reset)."""
+    with (
+        SandboxServer(Sandbox(sandbox_parts()).app) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+    ):
+        raw.sendall(b"HEAD /coursepath/api/v1/members/me HTTP/1.1\r\nHost: x\r\n\r\n"
+                    b"GET /_sandbox/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # fmt: skip
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405") and b"content-length: " in head.lower()
+    assert rest.startswith(b"HTTP/1.1 200"), received
+
+
 def test_raw_socket_sees_no_bytes_on_a_drop() -> None:
     """On a dropped create the server closes the socket without sending a single byte."""
     sandbox = Sandbox(sandbox_parts())
