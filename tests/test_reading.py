@@ -220,6 +220,24 @@ def test_too_many_lines_are_refused_before_parsing(
         read_table(path, SCORE)
 
 
+@pytest.mark.parametrize(
+    ("ending", "lines"), [("\r\n", 102), ("\n", 102), ("\r", 102), ("\n\r\n", 204)]
+)
+def test_lines_are_counted_by_either_line_break(
+    tmp: Path, ending: str, lines: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's lines are its line feeds or its carriage returns, whichever are more, counted
+    over chunks (a Mac's CR-only file too); one line under the bound passes."""
+    from importer.sheet.reading import csv_checks
+
+    monkeypatch.setattr(csv_checks, "_QUOTE_CHUNK", 7)  # lines cut between chunks
+    path = tmp / "lines.csv"
+    path.write_bytes(("Session name" + ending + ("x" + ending) * 101).encode())
+    with pytest.raises(UnsafeFileError, match=f" {lines} lines, over the {lines - 1} we read"):
+        csv_checks.check_file(path, ",", lines - 1, binary=False)
+    csv_checks.check_file(path, ",", lines, binary=False)
+
+
 def test_csv_over_the_memory_budget_is_refused_unread(
     tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
