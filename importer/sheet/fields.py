@@ -30,6 +30,7 @@ from importer.core.dates import (
     read_time,
     reads_two_ways,
     to_utc,
+    two_ways,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +91,22 @@ def unmarked(values: pa.Array) -> pa.Array:
     return pc.fill_null(pc.invert(pc.starts_with(values, MARK)), True)
 
 
+def text_series(values: pa.Array) -> pd.Series:
+    """A text array as a pandas text column (pyarrow's, no copy), numbered from 0."""
+    import pandas as pd
+
+    return pd.Series(values.to_pandas().array, dtype="str")
+
+
+def read_two_ways(texts: pd.Series, values: pd.Series) -> np.ndarray:
+    """Whether each date cell (``texts``, as typed) reads as two different days, day or month
+    first: a date read (``values``: not missing, no problem marker) that could be read the
+    other way too."""
+    marked = values.str.startswith(MARK).fillna(True)
+    both: np.ndarray = (two_ways(texts) & values.notna() & ~marked).to_numpy(dtype=bool)
+    return both
+
+
 def split_marker(value: str) -> tuple[str, str]:
     """Decode a problem marker into ``(code, detail)``."""
     code, _, detail = value[1:].partition(_DETAIL)
@@ -140,23 +157,22 @@ class Distinct:
         codes: each row's text (a position in ``texts``; -1: an empty cell, read as missing).
         texts: the distinct raw texts.
         values: the normalised value (or marker, or null) of each.
+        twice: whether each reads as two different days (:func:`read_two_ways`), where
+            known (a date field's, remembered from slice to slice: ``None`` otherwise).
     """
 
     codes: np.ndarray
     texts: pa.Array
     values: pa.Array
+    twice: np.ndarray | None = None
 
     def text_column(self) -> pd.Series:
         """The distinct texts as a text column (numbered from 0)."""
-        import pandas as pd
-
-        return pd.Series(self.texts.to_pandas().array, dtype="str")
+        return text_series(self.texts)
 
     def value_column(self) -> pd.Series:
         """Their values (or markers, or missing) as a text column, as :meth:`text_column`."""
-        import pandas as pd
-
-        return pd.Series(self.values.to_pandas().array, dtype="str")
+        return text_series(self.values)
 
     def per_row(self, per_text: np.ndarray, empty: object) -> np.ndarray:
         """A value per distinct text (``per_text``) spread over the rows; ``empty`` for an

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from importer.sheet.fields import Context, Distinct, Field, arrow_cells
+from importer.sheet.fields import (
+    Context,
+    Distinct,
+    Field,
+    arrow_cells,
+    read_two_ways,
+    text_series,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,12 +42,14 @@ __all__ = ["Readings", "Remembered"]
 @dataclass(frozen=True)
 class _Known:
     """A field's remembered texts and, position for position, their readings (text arrays;
-    null where there is no such reading)."""
+    null where there is no such reading), and whether each reads as two different days (a
+    date field's; false for the others)."""
 
     texts: pa.Array
     values: pa.Array
     notes: pa.Array
     walls: pa.Array
+    twice: pa.Array
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -52,9 +61,9 @@ class _Known:
         both = zip(self.arrays(), other.arrays(), strict=True)
         return _Known(*(pa.concat_arrays([mine, theirs]) for mine, theirs in both))
 
-    def arrays(self) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
-        """The texts, values, notes and wall-clock values."""
-        return self.texts, self.values, self.notes, self.walls
+    def arrays(self) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array, pa.Array]:
+        """The texts, values, notes, wall-clock values and two-way flags."""
+        return self.texts, self.values, self.notes, self.walls, self.twice
 
 
 class Remembered:
@@ -109,10 +118,11 @@ class Remembered:
             places = pa.array([], pa.int64())
         rows = encoded.indices
         codes = rows.to_numpy(zero_copy_only=False).astype(np.intp)
+        twice = known.twice.take(places).to_numpy(zero_copy_only=False) if spec.kind.dates else None
         return Readings(
             cells,
             None,
-            distinct=Distinct(codes, texts, known.values.take(places)),
+            distinct=Distinct(codes, texts, known.values.take(places), twice),
             texts=rows,
             text_notes=_any(known.notes.take(places)),
             text_walls=_any(known.walls.take(places)),
@@ -202,7 +212,7 @@ def _parsed(spec: Field, cells: pa.Array, context: Context) -> Readings:
     values = spec.kind.parse_cells(cells, context)
     if values is not None:
         return Readings(cells, values)
-    parsed = spec.kind.parse(pd.Series(cells.to_pandas().array, dtype="str"), context)
+    parsed = spec.kind.parse(text_series(cells), context)
 
     def arrow(values: pd.Series | None) -> pa.Array | None:
         return None if values is None else arrow_cells(values)
@@ -214,7 +224,7 @@ def _none() -> _Known:
     import pyarrow as pa
 
     empty = pa.array([], pa.large_string())
-    return _Known(empty, empty, empty, empty)
+    return _Known(empty, empty, empty, empty, pa.array([], pa.bool_()))
 
 
 def _read(spec: Field, texts: pa.Array, context: Context) -> _Known:
@@ -222,12 +232,19 @@ def _read(spec: Field, texts: pa.Array, context: Context) -> _Known:
     import pyarrow as pa
 
     readings = spec.kind.readings(texts.to_pylist(), context)
-    values = [reading[0] for reading in readings]
-    notes = [reading[1] for reading in readings]
-    walls = [reading[2] if len(reading) > 2 else None for reading in readings]
-    return _Known(
-        texts, *(pa.array(column, pa.large_string()) for column in (values, notes, walls))
+    values, notes, walls = (
+        pa.array(column, pa.large_string())
+        for column in (
+            [reading[0] for reading in readings],
+            [reading[1] for reading in readings],
+            [reading[2] if len(reading) > 2 else None for reading in readings],
+        )
     )
+    if spec.kind.dates:  # flagged once, when first met (two_ways_of spreads them per slice)
+        twice = pa.array(read_two_ways(text_series(texts), text_series(values)))
+    else:
+        twice = pa.repeat(pa.scalar(False), len(texts))
+    return _Known(texts, values, notes, walls, twice)
 
 
 def _any(readings: pa.Array) -> pa.Array | None:

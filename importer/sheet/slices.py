@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.core.dates import TwoWays
-from importer.sheet.fields import unmarked
+from importer.sheet.fields import text_series, unmarked
 from importer.sheet.remembered import Readings, Remembered
 from importer.sheet.schema import ColumnarRule
 from importer.sheet.validation import (
@@ -175,8 +175,8 @@ def validate_slice(
     }
     errors = row_errors(_failures(fields, rows, options), spec, columns)
     dates = [field.name for field in spec.fields if field.kind.dates]
-    raw = {name: _series(fields[name].raw) for name in dates}
-    values = {name: _series(fields[name].values) for name in dates if not fields[name].distinct}
+    raw = {name: text_series(fields[name].raw) for name in dates}
+    values = {name: text_series(fields[name].values) for name in dates if not fields[name].distinct}
     distinct = {name: read.distinct for name, read in fields.items() if read.distinct}
     found = two_ways_of(raw, values, spec, context, distinct)
     return SliceReport(rows, cells, fields, errors, found)
@@ -198,11 +198,6 @@ def _raw(
     return pc.if_else(blank, pa.scalar(default, pa.large_string()), column)
 
 
-def _series(values: pa.Array) -> pd.Series:
-    """A text array as a pandas text column (pyarrow's, no copy), numbered from 0."""
-    return pd.Series(values.to_pandas().array, dtype="str")
-
-
 def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options) -> list[Failure]:
     """Every check's failing rows, in :func:`~importer.sheet.validation.checks`' order."""
     found: list[Failure] = []
@@ -211,7 +206,7 @@ def _failures(fields: Mapping[str, Readings], rows: np.ndarray, options: Options
         if isinstance(check.test, ColumnarRule):  # a cross-column rule, on the columns
             passed = check.test.on_columns(lambda name: fields[name].values)
         elif check.frame_wide:  # a rule of pandas: given the normalised columns it reads
-            frame = pd.DataFrame({n: _series(fields[n].values) for n in check.reads or fields})
+            frame = pd.DataFrame({n: text_series(fields[n].values) for n in check.reads or fields})
             passed = check.test(frame).to_numpy(dtype=bool, na_value=True)  # type: ignore[arg-type]
         elif check.code == "required":
             passed = read.each(pc.is_valid, False)

@@ -22,11 +22,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from importer.core.dates import TwoWays, two_ways
+from importer.core.dates import TwoWays
 from importer.core.errors import ConfigurationError
 from importer.core.messages import explain
 from importer.core.outcomes import RowError, RowResult, Status
-from importer.sheet.fields import MARK, Context, Distinct, Field, Parsed, split_marker
+from importer.sheet.fields import (
+    MARK,
+    Context,
+    Distinct,
+    Field,
+    Parsed,
+    read_two_ways,
+    split_marker,
+)
 from importer.sheet.headers import ColumnMap, header_scorer, match_headers
 from importer.sheet.reading.table import Table, read_table
 from importer.sheet.schema import Vendor
@@ -341,14 +349,13 @@ def two_ways_of(
         if not spec.kind.dates:
             continue
         by_text = distinct.get(spec.name)  # each distinct text looked at once, if known
-        if by_text is not None:
-            texts, read = by_text.text_column(), by_text.value_column()
+        if by_text is None:
+            both = read_two_ways(raw[spec.name], values[spec.name])
         else:
-            texts, read = raw[spec.name], values[spec.name]
-        marked = read.str.startswith(MARK).fillna(True)
-        both = (two_ways(texts) & read.notna() & ~marked).to_numpy(dtype=bool)
-        if by_text is not None:
-            both = by_text.per_row(both, False)
+            twice = by_text.twice  # known from an earlier slice, or read here
+            if twice is None:
+                twice = read_two_ways(by_text.text_column(), by_text.value_column())
+            both = by_text.per_row(twice, False)
         found = int(both.sum())
         if found and not example:
             example = str(raw[spec.name].iloc[int(np.argmax(both))])
