@@ -221,15 +221,18 @@ def test_sample_sheets_give_the_same_output_streamed(
     assert results[True] == results[False]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
-    text=st.text(alphabet='",a\r\n', max_size=40),
+    text=st.text(alphabet='",;a\r\n', max_size=40),
     chunk=st.integers(min_value=1, max_value=9),
+    delimiter=st.sampled_from([",", ";"]),
+    dense=st.sampled_from([0, 10**9]),
 )
 def test_the_quote_check_in_chunks_finds_what_the_whole_search_finds(
-    text: str, chunk: int, tmp_path_factory: pytest.TempPathFactory
+    text: str, chunk: int, delimiter: str, dense: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Searched a few bytes at a time, a file's unclosed quote is found at the same place."""
+    """Searched a few bytes at a time, a file's unclosed quote is found at the same place,
+    whether its chunks are searched cell by cell (few quotes) or matched in one call."""
     path = tmp_path_factory.mktemp("quotes") / "q.csv"
     path.write_bytes(text.encode())
     said = []
@@ -237,10 +240,11 @@ def test_the_quote_check_in_chunks_finds_what_the_whole_search_finds(
         try:
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(csv_checks, "_QUOTE_CHUNK", chunk)
+                patch.setattr(csv_checks, "_DENSE_QUOTES", dense)
                 if isinstance(data, Path):  # searched a chunk at a time
-                    csv_checks.check_file(path, ",", None, False)
+                    csv_checks.check_file(path, delimiter, None, False)
                 else:
-                    csv_checks.check_quotes(path, data, ",")
+                    csv_checks.check_quotes(path, data, delimiter)
             said.append("")
         except UnreadableFileError as error:
             said.append(str(error))
