@@ -21,7 +21,7 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
 
-__all__ = ["AXE", "Page", "axe_script", "fits", "phone"]
+__all__ = ["AXE", "Page", "Patient", "axe_script", "fits", "phone"]
 
 #: How chromedriver says an element was detached between finding it and reading it, when its
 #: inspector (not WebDriver) notices: the same race as a stale element, another exception.
@@ -78,30 +78,40 @@ def fits(driver: Any) -> bool:
     )
 
 
-class Page:
-    """The browser on one test's behalf: waits, screenshots, the keyboard and axe-core."""
+class Patient(WebDriverWait):  # type: ignore[type-arg]
+    """A wait that looks again when an element it found was swapped out under it (the page's
+    script replaces a sheet or a run's status live), whichever way chromedriver says so: a
+    stale element, or its inspector's "does not belong to the document". Any other WebDriver
+    error fails the wait at once."""
 
-    def __init__(self, driver: Any, shots: Path, axe: str) -> None:
-        self.driver, self.shots, self.axe = driver, shots, axe
-        # An element found just before the page's script swaps the sheet in goes stale: the
-        # wait then looks again.
-        self.wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
-        self.findings: dict[str, list[dict[str, Any]]] = {}
-        shots.mkdir(exist_ok=True)
+    def __init__(self, driver: Any, seconds: float = 30) -> None:
+        super().__init__(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
-    def until(self, check: Callable[[Any], Any]) -> Any:
-        """``check`` until it holds (30 s); an element swapped out under it is looked for
-        again, whichever way chromedriver says so."""
-
+    def until(self, method: Callable[[Any], Any], message: str = "") -> Any:
         def looked(driver: Any) -> Any:
             try:
-                return check(driver)
+                return method(driver)
             except WebDriverException as error:
                 if _DETACHED in str(error.msg or ""):
                     return False
                 raise
 
-        return self.wait.until(looked)
+        return super().until(looked, message)
+
+
+class Page:
+    """The browser on one test's behalf: waits, screenshots, the keyboard and axe-core."""
+
+    def __init__(self, driver: Any, shots: Path, axe: str) -> None:
+        self.driver, self.shots, self.axe = driver, shots, axe
+        self.wait = Patient(driver)
+        self.findings: dict[str, list[dict[str, Any]]] = {}
+        shots.mkdir(exist_ok=True)
+
+    def until(self, check: Callable[[Any], Any]) -> Any:
+        """``check`` until it holds (30 s), looking again for an element swapped out under it
+        (:class:`Patient`)."""
+        return self.wait.until(check)
 
     def shot(self, name: str) -> Path:
         target = self.shots / f"{name}.png"

@@ -27,9 +27,9 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from tests.web.browsing import fits, phone  # noqa: E402
+from tests.web.browsing import Patient, fits, phone  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_upload_fix_import_watch_download_reopen(
     shots.mkdir()
     server: WebServer = start_server(tmp_path / "data")
     request.addfinalizer(server.stop)
-    wait = WebDriverWait(browser, 30)
+    wait = Patient(browser)
 
     def shot(name: str) -> None:
         browser.save_screenshot(str(shots / f"{name}.png"))
@@ -225,7 +225,7 @@ def test_apply_changes_then_delete_what_a_run_created(
     the first run only, its confirm step asks for the count 10 typed (a wrong one is refused),
     deletes all ten and the row reads undone."""
     server, info = keyed_server
-    wait = WebDriverWait(browser, 30)
+    wait = Patient(browser)
     control = httpx.Client(base_url=info["base_url"].rsplit("/", 1)[0], timeout=10)
     header = ["Ref", "Path ID", "Session name", "Main instructor ID", "Start date",
               "Registration validation"]  # fmt: skip

@@ -28,7 +28,8 @@ from tests.web.conftest import WebServer, free_port, start_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from tests.web.browsing import Patient  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROVIDER = Path(__file__).parent / "oidc_provider"
@@ -131,7 +132,7 @@ def test_sign_in_at_a_real_provider_see_the_user_sign_out(
     provider has not verified is refused."""
     server, shots = signed.server, tmp_path / "screenshots"
     shots.mkdir()
-    wait = WebDriverWait(browser, 30)
+    wait = Patient(browser)
 
     def shot(name: str) -> None:
         browser.save_screenshot(str(shots / f"{name}.png"))

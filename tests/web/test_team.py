@@ -33,8 +33,9 @@ from tests.web.conftest import free_port, nginx, nginx_binary, start_server
 
 pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
+from tests.web.browsing import Patient
 from tests.web.conftest import chromium
 
 pytestmark = pytest.mark.browser
@@ -181,7 +182,7 @@ def test_two_teams_and_an_admin_use_one_server_at_once(
     """Three browsers at once through nginx: each uploads and imports a sheet into their
     account and watches it finish; each then sees only what they may, a typed URL of another
     team's run or upload is the not-found page, and the admin sees and may undo every run."""
-    waits = {name: WebDriverWait(driver, 60) for name, driver in people.items()}
+    waits = {name: Patient(driver, 60) for name, driver in people.items()}
     sheets = {
         name: write_csv(
             tmp_path / f"{name}-sessions.csv",
