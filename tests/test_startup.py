@@ -166,3 +166,28 @@ def test_the_command_line_built_for_its_arguments_says_what_the_whole_one_says(
     whole = _helps(build_parser(), args)
     assert whole[0] in (0, 2) and (whole[1] or whole[2])
     assert _helps(build_parser(args), args) == whole
+
+
+def test_the_exit_collects_the_garbage_then_freezes_the_rest() -> None:
+    """After the command, garbage is collected (a cycle's finalizer runs) and what is left
+    alive is frozen, so that the interpreter's own collections at exit pass it by."""
+    script = (
+        "import gc\n"
+        "from importer.cli.entry import main\n"
+        "gc.disable()  # the cycle below waits for the command's exit\n"
+        "class Noted:\n"
+        "    def __del__(self):\n"
+        "        print('finalized', flush=True)\n"
+        "cycle = Noted()\n"
+        "cycle.me = cycle\n"
+        "del cycle\n"
+        "code = main(['vendors'])\n"
+        "print('frozen', gc.get_freeze_count() > 0, 'code', code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "finalized" in lines
+    assert lines[-1] == "frozen True code 0"

@@ -13,6 +13,7 @@ arrived.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -38,3 +39,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = arguments[0] if arguments else ""
             print(json.dumps({"command": command, "stopped": what, "exit_code": code}))
         return code
+    finally:
+        _leave()
+
+
+def _leave() -> None:
+    """Collect the garbage now, then freeze what is still alive (the modules, what the command
+    holds): the interpreter's own collections at exit then pass it by.
+
+    With pandas and pyarrow loaded, those collections took 0.06-0.08 s of every command's
+    exit, after its work was done. Garbage still has its finalizers run (here), and what is
+    alive at exit is no less finalized than Python promises (its ``__del__`` may not run).
+    """
+    gc.collect()
+    gc.freeze()
