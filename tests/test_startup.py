@@ -74,6 +74,17 @@ def test_the_report_is_read_right(tmp: Path) -> None:
     assert "pandas" in heavy(modules) and "httpx" not in heavy(modules)
 
 
+def test_validate_loads_no_mail(tmp: Path) -> None:
+    """The email package is loaded by a run that tells someone, not by every command that
+    reads a job's settings."""
+    source = tmp / "valid.csv"
+    source.write_bytes((SAMPLES / "zoho-people-valid.csv").read_bytes())
+    code, modules, stderr = imported("validate", source, "--vendor", "zoho-people")
+    assert code == 0, stderr
+    assert "importer.jobs.notify" in modules
+    assert not {m for m in modules if m == "email" or m.startswith("email.")}
+
+
 def test_help_loads_nothing_heavy() -> None:
     """`session-importer --help` prints the commands without the sheet or HTTP machinery."""
     code, modules, stderr = imported("--help")

@@ -27,8 +27,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -38,6 +36,8 @@ from importer.core.outcomes import PROBLEMS, ExitCode, Status
 from importer.core.secret import scrub
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from importer.results.report import RunReport
 
 __all__ = [
@@ -146,6 +146,8 @@ def notify_settings(table: object, path: Path, *, job: bool) -> NotifySettings:
         )
     sender = _text(table, "from", where, required=True)
     assert sender is not None
+    from email.utils import parseaddr  # lazy, as in compose
+
     if email_address(parseaddr(sender)[1]) is None or "\n" in sender or "\r" in sender:
         raise ConfigurationError(
             f'{where} from {sender!r} must be an email address, e.g. "importer@acme.example".'
@@ -354,6 +356,9 @@ def summary_of(
 def compose(summary: RunSummary, sender: str, to: Iterable[str]) -> EmailMessage:
     """The message: a subject with the file, account and outcome; a plain-text body with the
     counts and the rows to look at (the first :data:`LISTED`); the result sheet attached."""
+    from email.message import EmailMessage  # lazy: a run that tells nobody loads no email
+    from email.utils import formatdate, make_msgid, parseaddr
+
     message = EmailMessage()
     message["Subject"] = _short(
         f"session-importer: {summary.file} into {summary.account}: {summary.outcome}", 200
