@@ -104,9 +104,12 @@ def main() -> int:
         held = sum(run.get(name, 0.0) for run in runs) / len(runs)
         total += held
         print(f"  {name:44} {held:5.2f} s")
-    print(f"{'the GIL held, in all':46} {total:5.2f} s   {total / floor:5.2f}x the floor's wall")
-    print(f"{'validate, wall time (alone, least of 3)':46} {wall:5.2f} s   {wall / floor:5.2f}x")
-    print(f"{'4x the floor (the wall target)':46} {4 * floor:5.2f} s")
+    for said, seconds in (
+        ("the GIL held, in all", total),
+        ("validate, wall time (alone, least of 3)", wall),
+        ("4x the floor (the wall target)", 4 * floor),
+    ):
+        print(f"{said:46} {seconds:5.2f} s   {seconds / floor:5.2f}x the floor's wall time")
     print(f"FIGURE validate_gil_seconds | {total:.2f} s")
     print(f"FIGURE validate_gil_x_floor_wall | {total / floor:.2f} x")
     return 0
