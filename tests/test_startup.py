@@ -202,3 +202,23 @@ def test_the_exit_collects_the_garbage_then_freezes_the_rest() -> None:
     lines = done.stdout.splitlines()
     assert "finalized" in lines
     assert lines[-1] == "frozen True code 0"
+
+
+def test_a_signal_while_the_exit_collects_changes_nothing() -> None:
+    """Ctrl-C or SIGTERM landing while the ended command's garbage is collected: the exit
+    code is the command's, no traceback (the signal handlers raise there, as anywhere)."""
+    script = (
+        "import gc\n"
+        "from importer.cli import entry\n"
+        "from importer.core.signals import Terminated\n"
+        "def signalled(*args):\n"
+        "    raise Terminated()\n"
+        "entry.gc = type('gc', (), {'collect': signalled, 'freeze': gc.freeze})\n"
+        "print('code', entry.main(['vendors']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "code 0"
+    assert "Traceback" not in done.stderr

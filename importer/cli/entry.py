@@ -13,6 +13,7 @@ arrived.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
@@ -50,6 +51,9 @@ def _leave() -> None:
     With pandas and pyarrow loaded, those collections took 0.06-0.08 s of every command's
     exit, after its work was done. Garbage still has its finalizers run (here), and what is
     alive at exit is no less finalized than Python promises (its ``__del__`` may not run).
+    A signal meanwhile changes nothing: the command has ended and said how (as a signal
+    during the interpreter's own collections did).
     """
-    gc.collect()
-    gc.freeze()
+    with contextlib.suppress(KeyboardInterrupt):
+        gc.collect()
+        gc.freeze()
