@@ -67,9 +67,10 @@ def check_lines(path: Path, text: str, most: int | None = None) -> None:
     _refuse_lines(path, max(text.count("\n"), text.count("\r")), most)
 
 
-def _count_lines(chunk: bytes, counted: list[int]) -> float:
-    """Add the line feeds and the carriage returns of ``chunk`` to ``counted``; return its
-    quotes a byte (counted in its first MB).
+def _count_lines(chunk: bytes, counted: list[int], delimiter: str) -> float:
+    """Add the line feeds and the carriage returns of ``chunk`` to ``counted``; return how
+    many quotes open a cell there a byte (counted in its first MB: a quote at its start, or
+    after ``delimiter`` or a line break).
 
     Counted by numpy (a vectorised compare, without the GIL: 8 ms for 150 MB, where
     ``bytes.count`` took 50 ms holding it, before the slices could start).
@@ -83,7 +84,9 @@ def _count_lines(chunk: bytes, counted: list[int]) -> float:
     if chunk.find(b'"') < 0:
         return 0.0
     sample = data[: 1 << 20]
-    return int(np.count_nonzero(sample == 34)) / len(sample)
+    opening = sample == 34
+    opening[1:] &= np.isin(sample[:-1], np.frombuffer(delimiter.encode() + b"\r\n", np.uint8))
+    return int(np.count_nonzero(opening)) / len(sample)
 
 
 def _refuse_lines(path: Path, lines: int, most: int | None) -> None:
@@ -218,8 +221,8 @@ def _open_quote_in_file(path: Path, delimiter: str, lines: list[int]) -> int | N
     where :func:`check_quotes` finds it, in the file's bytes read a chunk at a time (each
     chunk's line breaks counted into ``lines`` on the way: see :func:`check_file`).
 
-    A chunk with few quotes is searched from quoted cell to quoted cell (:data:`_QUOTED`,
-    a Python step a cell); one with many (every cell quoted, as some tools write them) is
+    A chunk with few quoted cells is searched from one to the next (:data:`_QUOTED`, a
+    Python step a cell); one with many (every cell quoted, as some tools write them) is
     matched in one call by :func:`_scanners`' pattern. A quoted cell still open at the end
     of a chunk is searched again from its opening quote with the next chunk, and one byte
     before is kept for the look back.
@@ -230,7 +233,7 @@ def _open_quote_in_file(path: Path, delimiter: str, lines: list[int]) -> int | N
     with path.open("rb") as handle:
         while True:
             block = handle.read(_QUOTE_CHUNK)
-            density = _count_lines(block, lines)
+            density = _count_lines(block, lines, delimiter)
             buffer = kept + block if kept else block
             if not block:  # the end of the file: a cell still open there never closes
                 reached = _reach(end, buffer, start)
@@ -245,12 +248,15 @@ def _open_quote_in_file(path: Path, delimiter: str, lines: list[int]) -> int | N
             kept = buffer[cut:]
 
 
-#: A chunk holding more than one quote in this many bytes is matched in one call. Measured
-#: (check_file, the least of 3) on the 1M-row benchmark sheet (a quote in 2,482 bytes), the
-#: same sheet with every cell quoted (one in 10) and a sheet of short quoted cells (one in
-#: 2): searched cell by cell 0.11, 1.69 and 1.56 s, matched in one call 0.15, 0.63 and
-#: 0.52 s. The search costs 0.2-0.4 us a quoted cell, the match about 0.7 ns a byte.
-_DENSE_QUOTES = 260
+#: A chunk where more than one quote in this many bytes opens a cell is matched in one call.
+#: Measured (check_file, the least of 3), searched cell by cell against matched in one call:
+#: the 1M-row benchmark sheet (a quoted cell in about 1,000 bytes) 0.10 and 0.14 s; the same
+#: sheet with every cell quoted (one in 19) 1.58 and 0.61 s; short quoted cells (one in 7)
+#: 1.58 and 0.52 s; quotes inside cells only (`Monitor 27" screen`: none opens a cell) 0.06
+#: and 0.06 s, 0.29 and 0.30 s. The search costs about 0.17 us a quoted cell, the match
+#: about 0.7 ns a byte and 45 ns a quote: the two are about even at one quoted cell in
+#: 100-200 bytes.
+_DENSE_QUOTES = 200
 
 
 def _unfinished(cells: re.Pattern[bytes], buffer: bytes, start: int) -> int:
