@@ -195,11 +195,7 @@ def test_the_exit_collects_the_garbage_then_freezes_the_rest() -> None:
         "code = main(['vendors'])\n"
         "print('frozen', gc.get_freeze_count() > 0, 'code', code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines, _ = _python(script)
     assert "finalized" in lines
     assert lines[-1] == "frozen True code 0"
 
@@ -216,9 +212,15 @@ def test_a_signal_while_the_exit_collects_changes_nothing() -> None:
         "entry.gc = type('gc', (), {'collect': signalled, 'freeze': gc.freeze})\n"
         "print('code', entry.main(['vendors']))\n"
     )
+    lines, stderr = _python(script)
+    assert lines[-1] == "code 0"
+    assert "Traceback" not in stderr
+
+
+def _python(script: str) -> tuple[list[str], str]:
+    """Run ``script`` in a fresh interpreter: its output lines and its stderr (exit 0)."""
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "code 0"
-    assert "Traceback" not in done.stderr
+    return done.stdout.splitlines(), done.stderr
