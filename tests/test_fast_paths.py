@@ -17,6 +17,7 @@ import pytest
 import importer
 from importer.core.dates import iso_to_utc_text, read_datetime, to_utc
 from importer.core.errors import UnreadableFileError
+from importer.results import csv_writer
 from importer.results.sheet import ResultSheet, neutralise, write_result
 from importer.sheet.duplicates import flag_duplicates
 from importer.sheet.headers import header_scorer
@@ -84,8 +85,13 @@ def test_big_csv_with_ragged_rows_keeps_every_cell(tmp: Path) -> None:
     assert table.frame.iloc[-1].tolist()[-1] == "spill"
 
 
-def test_csv_result_is_byte_for_byte_what_csv_writes(tmp: Path) -> None:
-    """The pyarrow CSV writer gives the bytes of csv.writer (QUOTE_MINIMAL, CRLF, BOM)."""
+@pytest.mark.parametrize("batch_rows", [16_384, 4, 1])
+def test_csv_result_is_byte_for_byte_what_csv_writes(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    """The pyarrow CSV writer gives the bytes of csv.writer (QUOTE_MINIMAL, CRLF, BOM),
+    whether the rows are joined in one batch or in many."""
+    monkeypatch.setattr(csv_writer, "_BATCH_ROWS", batch_rows)
     cells = ["plain", "=1+1", "-5", "+1 call", "@SUM(A1)", "a,b", 'say "hi"', "x\ny", "cr\r",
              "", " spaced ", "été", "\tTab", "a;b", "'quoted"]  # fmt: skip
     for delimiter in (",", ";"):
