@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -311,9 +313,9 @@ def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
     block: int, slices: list[list[tuple[int, int]]]
 ) -> None:
     """Keys added slice after slice (many sharing a first lane, blocks smaller than a slice):
-    every key is kept once with its row, sorted by its first lane, and found again."""
+    every key is kept once with its row, each run sorted by its first lane, the runs at
+    least doubling in size from the last to the first, and every key found again."""
     keys = duplicates._Keys()
-    keys._BLOCK = block
     kept: dict[tuple[int, int], int] = {}
     row = 0
     for part in slices:
@@ -322,23 +324,48 @@ def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
         second = np.array([s for _, s in new], dtype=np.uint32)
         rows = np.arange(row, row + len(new), dtype=np.int64)
         row += len(new)
-        keys.add(first, second, rows)
+        with patch.object(duplicates._Run, "_BLOCK", block):
+            keys.add(first, second, rows)
         kept |= {key: int(r) for key, r in zip(new, rows.tolist(), strict=True)}
-        lanes = keys._first[: keys._count].tolist()
-        assert lanes == sorted(lanes)
-        stored = zip(
-            lanes,
-            keys._second[: keys._count].tolist(),
-            keys._rows[: keys._count].tolist(),
-            strict=True,
+        stored = {}
+        for run in keys._runs:
+            lanes = run._first[: len(run)].tolist()
+            assert lanes == sorted(lanes)
+            both = zip(lanes, run._second[: len(run)].tolist(), strict=True)
+            stored |= dict(zip(both, run._rows[: len(run)].tolist(), strict=True))
+        assert stored == kept
+        assert len(keys) == len(kept)
+        sizes = [len(run) for run in keys._runs]
+        assert all(bigger >= 2 * smaller for bigger, smaller in itertools.pairwise(sizes))
+        asked = [*sorted(kept), (51, 7), (0, 2**32 - 1)]
+        found = keys.seen(
+            np.array([f for f, _ in asked], dtype=np.uint64),
+            np.array([s for _, s in asked], dtype=np.uint32),
         )
-        assert {(f, s): r for f, s, r in stored} == kept
-    asked = [*sorted(kept), (51, 7)]
-    found = keys.seen(
-        np.array([f for f, _ in asked], dtype=np.uint64),
-        np.array([s for _, s in asked], dtype=np.uint32),
-    )
-    assert found.tolist() == [kept.get(key, -1) for key in asked]
+        assert found.tolist() == [kept.get(key, -1) for key in asked]
+
+
+def test_remembered_keys_are_moved_a_few_times_each_not_once_a_slice() -> None:
+    """A hundred slices of keys: each key is moved (merged into a bigger run) about
+    log2(100) times, not once for every slice after its own (about 50 times on average)."""
+    moved = 0
+    real = duplicates._Run.merge
+
+    def counted(run: duplicates._Run, other: duplicates._Run) -> None:
+        nonlocal moved
+        moved += len(run) + len(other)
+        real(run, other)
+
+    keys = duplicates._Keys()
+    rng = np.random.default_rng(7)
+    with patch.object(duplicates._Run, "merge", counted):
+        for number in range(100):
+            first = np.sort(rng.integers(0, 2**63, 1000, dtype=np.uint64))
+            second = np.zeros(1000, dtype=np.uint32)
+            keys.add(first, second, np.arange(number * 1000, (number + 1) * 1000))
+    assert len(keys) == 100_000
+    assert len(keys._runs) <= 7
+    assert moved <= 100_000 * 8
 
 
 def test_the_collectors_thresholds_are_put_back_after_the_slices_even_on_an_error() -> None:
