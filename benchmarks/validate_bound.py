@@ -49,7 +49,7 @@ import json, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pcsv
-from importer.sheet.duplicates import _HASH_KEY
+from importer.sheet.duplicates import _HASH_KEY, _OTHER_KEY
 from importer.sheet.fields import Context
 from importer.sheet.reading import csv_checks
 from importer.vendors import get_vendor
@@ -99,7 +99,7 @@ def repeats():
     joined = pc.binary_join_element_wise(*parts, pa.scalar(b"\xff", pa.large_binary()))
     cells = joined.to_numpy(zero_copy_only=False)
     pd.util.hash_array(cells, hash_key=_HASH_KEY, categorize=False)
-    np.fromiter(map(hash, cells), dtype=np.int64, count=len(cells))
+    pd.util.hash_array(cells, hash_key=_OTHER_KEY, categorize=False)
 least("repeats", repeats)
 result = pa.table(columns[:5] + columns, names=[f"r{i}" for i in range(5 + len(columns))])
 least("result", lambda: pcsv.write_csv(result, str(out)))
