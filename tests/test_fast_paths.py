@@ -17,7 +17,7 @@ import pytest
 import importer
 from importer.core.dates import iso_to_utc_text, read_datetime, to_utc
 from importer.core.errors import UnreadableFileError
-from importer.results import csv_writer
+from importer.results import csv_writer, xlsx_writer
 from importer.results.sheet import ResultSheet, neutralise, write_result
 from importer.sheet.duplicates import flag_duplicates
 from importer.sheet.headers import header_scorer
@@ -107,8 +107,13 @@ def test_csv_result_is_byte_for_byte_what_csv_writes(
         assert path.read_bytes() == b"\xef\xbb\xbf" + expected.getvalue().encode("utf-8")
 
 
-def test_xlsx_result_keeps_escapes_and_cuts(tmp: Path) -> None:
-    """Literal _xHHHH_ text, markup characters and over-long cells read back as written."""
+@pytest.mark.parametrize("batch_rows", [8_192, 1])
+def test_xlsx_result_keeps_escapes_and_cuts(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    """Literal _xHHHH_ text, markup characters and over-long cells read back as written,
+    whether the rows' XML is joined in one batch or in many."""
+    monkeypatch.setattr(xlsx_writer, "_BATCH_ROWS", batch_rows)
     cells = ["_x0041_ stays", "<b>&amp;</b>", "x" * 40_000, "ok"]
     frame = pd.DataFrame(
         {"Status": ["invalid", "valid", "valid", "valid"], "c": cells}, dtype="str"
