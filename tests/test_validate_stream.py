@@ -304,15 +304,18 @@ def test_a_csv_longer_than_a_sheet_is_validated_in_slices_not_refused(tmp: Path)
 @settings(max_examples=200, deadline=None)
 @given(
     block=st.integers(1, 40),
+    mapped=st.sampled_from([1, 200, 1 << 18]),
+    release=st.integers(1, 300),
     slices=st.lists(
         st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2**32 - 1)), max_size=120),
         max_size=10,
     ),
 )
-def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
-    block: int, slices: list[list[tuple[int, int]]]
+def test_remembered_keys_stay_sorted_and_found_as_they_grow(
+    block: int, mapped: int, release: int, slices: list[list[tuple[int, int]]]
 ) -> None:
-    """Keys added slice after slice (many sharing a first lane, blocks smaller than a slice):
+    """Keys added slice after slice (many sharing a first lane, merge steps smaller than a
+    slice, runs in mapped memory or not, the pages of what a merge took handed back often):
     every key is kept once with its row, each run sorted by its first lane, the runs at
     least doubling in size from the last to the first, and every key found again."""
     keys = duplicates._Keys()
@@ -324,48 +327,69 @@ def test_remembered_keys_stay_sorted_and_found_as_they_grow_in_place(
         second = np.array([s for _, s in new], dtype=np.uint32)
         rows = np.arange(row, row + len(new), dtype=np.int64)
         row += len(new)
-        with patch.object(duplicates._Run, "_BLOCK", block):
+        with (
+            patch.object(duplicates, "_BLOCK", block),
+            patch.object(duplicates, "_MAPPED", mapped),
+            patch.object(duplicates, "_RELEASE", release),
+        ):
             keys.add(first, second, rows)
         kept |= {key: int(r) for key, r in zip(new, rows.tolist(), strict=True)}
-        stored = {}
-        for run in keys._runs:
-            lanes = run._first[: len(run)].tolist()
-            assert lanes == sorted(lanes)
-            both = zip(lanes, run._second[: len(run)].tolist(), strict=True)
-            stored |= dict(zip(both, run._rows[: len(run)].tolist(), strict=True))
-        assert stored == kept
-        assert len(keys) == len(kept)
-        sizes = [len(run) for run in keys._runs]
-        assert all(bigger >= 2 * smaller for bigger, smaller in itertools.pairwise(sizes))
-        asked = [*sorted(kept), (51, 7), (0, 2**32 - 1)]
-        found = keys.seen(
-            np.array([f for f, _ in asked], dtype=np.uint64),
-            np.array([s for _, s in asked], dtype=np.uint32),
-        )
-        assert found.tolist() == [kept.get(key, -1) for key in asked]
+        _check_keys(keys, kept)
+
+
+def _check_keys(keys: duplicates._Keys, kept: dict[tuple[int, int], int]) -> None:
+    """``keys`` hold ``kept`` (key -> row), in sorted runs at least doubling, and find them."""
+    stored = {}
+    for run in keys._runs:
+        lanes = run.first.tolist()
+        assert lanes == sorted(lanes)
+        both = zip(lanes, run.second.tolist(), strict=True)
+        stored |= dict(zip(both, run.rows.tolist(), strict=True))
+    assert stored == kept
+    assert len(keys) == len(kept)
+    sizes = [len(run) for run in keys._runs]
+    assert all(bigger >= 2 * smaller for bigger, smaller in itertools.pairwise(sizes))
+    asked = [*sorted(kept), (2**64 - 1, 7), (0, 2**32 - 1)]
+    found = keys.seen(
+        np.array([f for f, _ in asked], dtype=np.uint64),
+        np.array([s for _, s in asked], dtype=np.uint32),
+    )
+    assert found.tolist() == [kept.get(key, -1) for key in asked]
 
 
 def test_remembered_keys_are_moved_a_few_times_each_not_once_a_slice() -> None:
-    """A hundred slices of keys: each key is moved (merged into a bigger run) about
-    log2(100) times, not once for every slice after its own (about 50 times on average)."""
+    """A hundred slices of keys, every run over a few thousand keys in mapped memory whose
+    pages are handed back as merges take them: each key is moved (merged into a bigger run)
+    about log2(100) times, not once for every slice after its own (about 50 times on
+    average), and every key is found with its row."""
     moved = 0
-    real = duplicates._Run.merge
+    real = duplicates._merged
 
-    def counted(run: duplicates._Run, other: duplicates._Run) -> None:
+    def counted(bigger: duplicates._Run, smaller: duplicates._Run) -> duplicates._Run:
         nonlocal moved
-        moved += len(run) + len(other)
-        real(run, other)
+        moved += len(bigger) + len(smaller)
+        return real(bigger, smaller)
 
     keys = duplicates._Keys()
+    kept: dict[tuple[int, int], int] = {}
     rng = np.random.default_rng(7)
-    with patch.object(duplicates._Run, "merge", counted):
+    with (
+        patch.object(duplicates, "_merged", counted),
+        patch.object(duplicates, "_MAPPED", 3000),
+        patch.object(duplicates, "_RELEASE", 1000),
+        patch.object(duplicates, "_BLOCK", 300),
+    ):
         for number in range(100):
-            first = np.sort(rng.integers(0, 2**63, 1000, dtype=np.uint64))
-            second = np.zeros(1000, dtype=np.uint32)
-            keys.add(first, second, np.arange(number * 1000, (number + 1) * 1000))
-    assert len(keys) == 100_000
+            first = np.sort(rng.integers(0, 2**64 - 1, 1000, dtype=np.uint64))
+            second = rng.integers(0, 2**32 - 1, 1000, dtype=np.uint32)
+            rows = np.arange(number * 1000, (number + 1) * 1000)
+            keys.add(first, second, rows)
+            kept |= dict(
+                zip(zip(first.tolist(), second.tolist(), strict=True), rows.tolist(), strict=True)
+            )
     assert len(keys._runs) <= 7
     assert moved <= 100_000 * 8
+    _check_keys(keys, kept)
 
 
 def test_the_collectors_thresholds_are_put_back_after_the_slices_even_on_an_error() -> None:

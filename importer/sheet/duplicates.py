@@ -16,6 +16,7 @@ of the same values).
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import secrets
 
 import numpy as np
@@ -270,8 +271,49 @@ def _by_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return order
 
 
-#: Below every first lane (:meth:`_Run.merge`'s threshold of a run taken whole).
+#: Below every first lane (:func:`_merged`'s threshold of a run taken whole).
 _NOTHING = np.uint64(0)
+_PAGE = mmap.PAGESIZE
+#: A mapping of the process's own, and huge pages asked for: where the system has them.
+_PRIVATE = (
+    mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    if hasattr(mmap, "MAP_PRIVATE") and hasattr(mmap.mmap, "madvise")
+    else None
+)
+_HUGE = getattr(mmap, "MADV_HUGEPAGE", None)
+
+
+class _Lane:
+    """One lane of a run's keys. A lane of :data:`_MAPPED` values or more is a numpy array
+    over memory mapped for it alone, whose pages can be handed back to the system while the
+    array is still held (:meth:`release`); a smaller one is a plain numpy array (the
+    allocator's pages, already in use: a fresh mapping's pages cost 0.75 ms a MB to fault in
+    and zero, which every merge into small runs paid again).
+
+    Args:
+        count: how many values.
+        dtype: their type.
+    """
+
+    def __init__(self, count: int, dtype: type[np.generic]) -> None:
+        self._map: mmap.mmap | None = None
+        if count < _MAPPED or _PRIVATE is None:  # small; or not a Unix system
+            self.values: np.ndarray = np.empty(count, dtype=dtype)
+            return
+        # private and anonymous: no page until written; in huge pages where the system
+        # gives them (Linux), 2 MB to fault in and zero at a time, not 4 KB
+        self._map = mmap.mmap(-1, count * np.dtype(dtype).itemsize, flags=_PRIVATE)
+        if _HUGE is not None:
+            self._map.madvise(_HUGE)
+        self.values = np.frombuffer(self._map, dtype=dtype, count=count)
+
+    def release(self, kept: int) -> None:
+        """Hand back the whole pages past the first ``kept`` values (never read again)."""
+        if self._map is None:
+            return
+        start = -(-kept * self.values.itemsize // _PAGE) * _PAGE
+        if start < len(self._map):
+            self._map.madvise(mmap.MADV_DONTNEED, start, len(self._map) - start)
 
 
 class _Run:
@@ -279,25 +321,26 @@ class _Run:
     16 bytes a key.
 
     Args:
-        first: the keys' first lanes, sorted.
-        second: their second lanes.
-        rows: their sheet rows.
+        count: how many keys (written by the caller, in :attr:`lanes`).
     """
 
-    #: How many keys of each run a step of :meth:`merge` takes at most.
-    _BLOCK = 1 << 16
+    def __init__(self, count: int) -> None:
+        self.lanes = (_Lane(count, np.uint64), _Lane(count, np.uint32), _Lane(count, np.uint32))
+        self.first, self.second, self.rows = (lane.values for lane in self.lanes)
 
-    def __init__(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
-        self._first = np.array(first, dtype=np.uint64)
-        self._second = np.array(second, dtype=np.uint32)
-        self._rows = np.array(rows, dtype=np.uint32)
+    @classmethod
+    def of(cls, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> _Run:
+        """A run of these keys (sorted by ``first``) and their rows."""
+        run = cls(len(first))
+        run.first[:], run.second[:], run.rows[:] = first, second, rows
+        return run
 
     def __len__(self) -> int:
-        return len(self._first)
+        return len(self.first)
 
     def seen(self, first: np.ndarray, second: np.ndarray, found: np.ndarray) -> None:
         """For each key (sorted by ``first``) kept here, its row put in ``found``."""
-        keys, seconds, count = self._first, self._second, len(self)
+        keys, seconds, count = self.first, self.second, len(self)
         low = np.searchsorted(keys, first, "left")
         inside = np.flatnonzero(low < count)
         same = inside[keys[low[inside]] == first[inside]]
@@ -310,47 +353,61 @@ class _Run:
         shared[within] = keys[at[within] + 1] == first[same[within]]
         alone = ~shared
         hit = same[alone][seconds[at[alone]] == second[same[alone]]]
-        found[hit] = self._rows[low[hit]]
+        found[hit] = self.rows[low[hit]]
         for place in same[shared].tolist():
             for slot in range(int(low[place]), count):
                 if keys[slot] != first[place]:
                     break
                 if seconds[slot] == second[place]:
-                    found[place] = self._rows[slot]
+                    found[place] = self.rows[slot]
 
-    def merge(self, other: _Run) -> None:
-        """Take in the keys of ``other`` (none of them kept here), in place.
 
-        The arrays are enlarged by ``realloc`` (which moves no page of a big block: the
-        kernel remaps it), then filled from the end: each step takes the biggest keys left,
-        from the last :attr:`_BLOCK` of each run, and writes them above the keys of this run
-        not yet taken. A key is moved once, and a step holds two blocks' worth of memory
-        (a merged copy, or ``np.insert``, would hold a second copy of every key).
-        """
-        mine, theirs = len(self), len(other)
-        lanes: tuple[np.ndarray, ...] = (self._first, self._second, self._rows)
-        for lane in lanes:
-            lane.resize(mine + theirs, refcheck=False)
-        block = self._BLOCK
-        while theirs:
-            low_mine, low_theirs = max(0, mine - block), max(0, theirs - block)
-            # every key left below the two blocks is at most the bigger of their first keys:
-            # the keys of the blocks from that one up are the biggest left
-            least = max(
-                self._first[low_mine] if low_mine else _NOTHING,
-                other._first[low_theirs] if low_theirs else _NOTHING,
-            )
-            from_mine = low_mine + int(np.searchsorted(self._first[low_mine:mine], least))
-            from_theirs = low_theirs + int(np.searchsorted(other._first[low_theirs:theirs], least))
-            keys = np.concatenate([self._first[from_mine:mine], other._first[from_theirs:theirs]])
-            order = np.argsort(keys, kind="stable")
-            top = mine + theirs
-            taken = mine - from_mine + theirs - from_theirs
-            theirs_lanes: tuple[np.ndarray, ...] = (other._first, other._second, other._rows)
-            for lane, their in zip(lanes, theirs_lanes, strict=True):
-                both = np.concatenate([lane[from_mine:mine], their[from_theirs:theirs]])
-                lane[top - taken : top] = both[order]
-            mine, theirs = from_mine, from_theirs
+#: How many keys of each run a step of :func:`_merged` takes at most.
+_BLOCK = 1 << 16
+#: How many keys taken from a run being merged before their pages are handed back.
+_RELEASE = 1 << 20
+#: The least keys of a run whose lanes are mapped apart (:class:`_Lane`).
+_MAPPED = 1 << 18
+
+
+def _merged(bigger: _Run, smaller: _Run) -> _Run:
+    """One run of the keys of both (no key in both).
+
+    The new run is filled from the end: each step takes the biggest keys left, from the
+    last :data:`_BLOCK` of each run. As the two runs are taken, the pages of what was taken
+    are handed back (:meth:`_Lane.release`), :data:`_RELEASE` keys at a time, so that a
+    merge holds little more than the keys themselves: a key is moved once, and never held
+    twice for long. Merging in place instead (the bigger run's arrays enlarged by
+    ``realloc``, the smaller kept whole to the end) held the smaller run twice, and the
+    bigger one too wherever the allocator copied it: 10M keys in runs of 60,000 peaked at
+    228-243 MB, against 184 MB for one array grown an eighth at a time, and 173-177 MB here.
+    """
+    mine, theirs = len(bigger), len(smaller)
+    merged = _Run(mine + theirs)
+    top, released = mine + theirs, (mine, theirs)
+    while mine or theirs:
+        low_mine, low_theirs = max(0, mine - _BLOCK), max(0, theirs - _BLOCK)
+        # every key left below the two blocks is at most the bigger of their first keys:
+        # the keys of the blocks from that one up are the biggest left
+        least = max(
+            bigger.first[low_mine] if low_mine else _NOTHING,
+            smaller.first[low_theirs] if low_theirs else _NOTHING,
+        )
+        from_mine = low_mine + int(np.searchsorted(bigger.first[low_mine:mine], least))
+        from_theirs = low_theirs + int(np.searchsorted(smaller.first[low_theirs:theirs], least))
+        keys = np.concatenate([bigger.first[from_mine:mine], smaller.first[from_theirs:theirs]])
+        order = np.argsort(keys, kind="stable")
+        taken = mine - from_mine + theirs - from_theirs
+        for lane, one, other in zip(merged.lanes, bigger.lanes, smaller.lanes, strict=True):
+            both = np.concatenate([one.values[from_mine:mine], other.values[from_theirs:theirs]])
+            lane.values[top - taken : top] = both[order]
+        top, mine, theirs = top - taken, from_mine, from_theirs
+        if released[0] - mine + released[1] - theirs >= _RELEASE:  # taken: handed back
+            for run, kept in ((bigger, mine), (smaller, theirs)):
+                for lane in run.lanes:
+                    lane.release(kept)
+            released = (mine, theirs)
+    return merged
 
 
 class _Keys:
@@ -359,13 +416,15 @@ class _Keys:
     Merging each slice's keys into one sorted array moved all the keys kept so far, every
     slice: the cost grew with the square of the sheet's length. Here each slice's keys are a
     run of their own, and a run is merged into the one before it once that one is less than
-    twice its size (the smaller into the bigger, in place: :meth:`_Run.merge`): the runs'
-    sizes at least double from the last to the first, so there are at most about
-    log2(rows / slice) of them, and each key is moved about that many times. A key is
-    searched for in every run (a binary search each). Measured, adding the keys of slices
-    of 60,000 rows (the least of 3): 1M rows 0.13-0.16 s before, 0.06 s now; 3M 0.87-1.12 s,
-    0.22 s; 10M 9.0 s, 0.87 s. On the 3M-row sheet, ``validate`` took 6.3-7.8 s before
-    and 5.7-6.0 s after, with 392-407 MB at its peak against 414-416 MB.
+    twice its size (:func:`_merged`): the runs' sizes at least double from the last to the
+    first, so there are at most about log2(rows / slice) of them, and each key is moved
+    about that many times. A key is searched for in every run (a binary search each).
+    Measured, the keys of slices of 60,000
+    rows alone (the least of 3), adding them: 1M rows 0.13-0.16 s before, 0.08 s now; 3M
+    0.87-1.12 s, 0.26 s; 10M 9.0 s, 1.24 s; peak memory 47, 83 and 184 MB before, 36, 66 and
+    177 MB now. ``validate`` of the benchmark's sheet: 3M rows 6.3-7.8 s before, 5.6-5.7 s
+    now, 382-394 MB at the peak against 399-416 MB; 10M rows 31.1-36.0 s, 21.6-23.5 s, with
+    495-514 MB against 507-511 MB.
     """
 
     def __init__(self) -> None:
@@ -385,7 +444,7 @@ class _Keys:
         """Add new keys (sorted by ``first``; none already kept) and their rows."""
         if not len(first):
             return
-        self._runs.append(_Run(first, second, rows))
+        self._runs.append(_Run.of(first, second, rows))
         while len(self._runs) > 1 and len(self._runs[-2]) < 2 * len(self._runs[-1]):
             last = self._runs.pop()
-            self._runs[-1].merge(last)
+            self._runs[-1] = _merged(self._runs[-1], last)
