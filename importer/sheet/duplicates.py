@@ -271,7 +271,7 @@ def _by_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return order
 
 
-#: Below every first lane (:func:`_merged`'s threshold of a run taken whole).
+#: Not above any first lane (:func:`_merged`'s threshold of a run taken whole).
 _NOTHING = np.uint64(0)
 _PAGE = mmap.PAGESIZE
 #: A mapping of the process's own, and huge pages asked for: where the system has them.
@@ -370,19 +370,21 @@ _RELEASE = 1 << 20
 _MAPPED = 1 << 18
 
 
-def _merged(bigger: _Run, smaller: _Run) -> _Run:
-    """One run of the keys of both (no key in both).
+def _merged(earlier: _Run, later: _Run) -> _Run:
+    """One run of the keys of both (no key in both; either may be the bigger).
 
     The new run is filled from the end: each step takes the biggest keys left, from the
     last :data:`_BLOCK` of each run. As the two runs are taken, the pages of what was taken
     are handed back (:meth:`_Lane.release`), :data:`_RELEASE` keys at a time, so that a
     merge holds little more than the keys themselves: a key is moved once, and never held
-    twice for long. Merging in place instead (the bigger run's arrays enlarged by
-    ``realloc``, the smaller kept whole to the end) held the smaller run twice, and the
-    bigger one too wherever the allocator copied it: 10M keys in runs of 60,000 peaked at
-    228-243 MB, against 184 MB for one array grown an eighth at a time, and 173-177 MB here.
+    twice for long. Merging in place instead (the earlier run's arrays enlarged by
+    ``realloc``, the later one kept whole to the end) held the later run twice, and the
+    earlier one too wherever ``realloc`` copied it (numpy's arrays of 4 MB or more are
+    split by its huge-page hint, which glibc's remapping then refuses): 10M keys in runs of
+    60,000 peaked at 228-243 MB, against 184 MB for one array grown an eighth at a time, and
+    173-177 MB here.
     """
-    mine, theirs = len(bigger), len(smaller)
+    mine, theirs = len(earlier), len(later)
     merged = _Run(mine + theirs)
     top, released = mine + theirs, (mine, theirs)
     while mine or theirs:
@@ -390,20 +392,20 @@ def _merged(bigger: _Run, smaller: _Run) -> _Run:
         # every key left below the two blocks is at most the bigger of their first keys:
         # the keys of the blocks from that one up are the biggest left
         least = max(
-            bigger.first[low_mine] if low_mine else _NOTHING,
-            smaller.first[low_theirs] if low_theirs else _NOTHING,
+            earlier.first[low_mine] if low_mine else _NOTHING,
+            later.first[low_theirs] if low_theirs else _NOTHING,
         )
-        from_mine = low_mine + int(np.searchsorted(bigger.first[low_mine:mine], least))
-        from_theirs = low_theirs + int(np.searchsorted(smaller.first[low_theirs:theirs], least))
-        keys = np.concatenate([bigger.first[from_mine:mine], smaller.first[from_theirs:theirs]])
+        from_mine = low_mine + int(np.searchsorted(earlier.first[low_mine:mine], least))
+        from_theirs = low_theirs + int(np.searchsorted(later.first[low_theirs:theirs], least))
+        keys = np.concatenate([earlier.first[from_mine:mine], later.first[from_theirs:theirs]])
         order = np.argsort(keys, kind="stable")
         taken = mine - from_mine + theirs - from_theirs
-        for lane, one, other in zip(merged.lanes, bigger.lanes, smaller.lanes, strict=True):
+        for lane, one, other in zip(merged.lanes, earlier.lanes, later.lanes, strict=True):
             both = np.concatenate([one.values[from_mine:mine], other.values[from_theirs:theirs]])
             lane.values[top - taken : top] = both[order]
         top, mine, theirs = top - taken, from_mine, from_theirs
         if released[0] - mine + released[1] - theirs >= _RELEASE:  # taken: handed back
-            for run, kept in ((bigger, mine), (smaller, theirs)):
+            for run, kept in ((earlier, mine), (later, theirs)):
                 for lane in run.lanes:
                     lane.release(kept)
             released = (mine, theirs)
@@ -423,7 +425,7 @@ class _Keys:
     rows alone (the least of 3), adding them: 1M rows 0.13-0.16 s before, 0.08 s now; 3M
     0.87-1.12 s, 0.26 s; 10M 9.0 s, 1.24 s; peak memory 47, 83 and 184 MB before, 36, 66 and
     177 MB now. ``validate`` of the benchmark's sheet: 3M rows 6.3-7.8 s before, 5.6-5.7 s
-    now, 382-394 MB at the peak against 399-416 MB; 10M rows 31.1-36.0 s, 21.6-23.5 s, with
+    now, 382-394 MB at the peak against 397-416 MB; 10M rows 31.1-36.0 s, 21.6-23.5 s, with
     495-514 MB against 507-511 MB.
     """
 
