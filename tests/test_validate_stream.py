@@ -365,10 +365,10 @@ def test_remembered_keys_are_moved_a_few_times_each_not_once_a_slice() -> None:
     moved = 0
     real = duplicates._merged
 
-    def counted(bigger: duplicates._Run, smaller: duplicates._Run) -> duplicates._Run:
+    def counted(earlier: duplicates._Run, later: duplicates._Run) -> duplicates._Run:
         nonlocal moved
-        moved += len(bigger) + len(smaller)
-        return real(bigger, smaller)
+        moved += len(earlier) + len(later)
+        return real(earlier, later)
 
     keys = duplicates._Keys()
     kept: dict[tuple[int, int], int] = {}
